@@ -1,0 +1,115 @@
+/**
+ * Wires the parts together: database, stores, document registry, auth, HTTP API,
+ * sync endpoint, static client. `start()` listens; `close()` persists and stops.
+ */
+import { existsSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import express from 'express'
+import { AuthService } from './auth/AuthService.js'
+import { requireAuth, principalOf } from './http/authenticate.js'
+import { authRoutes } from './http/authRoutes.js'
+import { HttpError, errorHandler } from './http/errors.js'
+import { recordRoutes } from './http/recordRoutes.js'
+import { RecordService } from './records/RecordService.js'
+import { type Db, openDatabase } from './store/openDatabase.js'
+import { SqliteDocStore } from './store/SqliteDocStore.js'
+import { DocRegistry, type RegistryOptions } from './sync/DocRegistry.js'
+import { SyncEndpoint } from './sync/SyncEndpoint.js'
+
+export interface AccordOptions {
+  /** SQLite file. @default './data/accord.db' */
+  db?: string
+  /** @default '127.0.0.1' */
+  host?: string
+  /** 0 picks a free port. @default 8787 */
+  port?: number
+  /** Folder of the built client; served when it exists. @default '<repo>/dist' */
+  clientDir?: string
+  /** Sliding session lifetime. @default 7 days */
+  sessionIdleMs?: number
+  registry?: Pick<RegistryOptions, 'unloadGraceMs' | 'compactAfterUpdates' | 'compactAfterBytes'>
+  log?: (level: 'info' | 'warn' | 'error', message: string, data?: Record<string, unknown>) => void
+}
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
+
+export class AccordServer {
+  readonly db: Db
+  readonly auth: AuthService
+  readonly registry: DocRegistry
+  readonly records: RecordService
+  readonly sync: SyncEndpoint
+  readonly app: express.Express
+  readonly http: Server
+  private url: string | null = null
+
+  constructor(readonly options: AccordOptions = {}) {
+    const log = options.log ?? (() => undefined)
+    const onError = (error: unknown, context: string) => log('error', `${context} failed`, { error: String((error as Error)?.stack ?? error) })
+    this.db = openDatabase(options.db ?? './data/accord.db')
+    this.auth = new AuthService(this.db, { sessionIdleMs: options.sessionIdleMs })
+    this.registry = new DocRegistry(new SqliteDocStore(this.db), { ...options.registry, project: RecordService.project, onError })
+    this.records = new RecordService(this.db, this.registry)
+    this.sync = new SyncEndpoint({ auth: this.auth, registry: this.registry, onError })
+
+    const app = express()
+    app.disable('x-powered-by')
+    app.set('etag', false)
+    app.use(express.json({ limit: '1mb' }))
+    app.get('/healthz', (_req, res) => {
+      res.json({ ok: true })
+    })
+    app.use('/api/auth', authRoutes({ auth: this.auth, onSessionEnded: (id) => this.sync.closeSession(id), secureCookies: false }))
+    app.use('/api', requireAuth(this.auth))
+    app.get('/api/me', (req, res) => {
+      const { userId } = principalOf(req)
+      res.json(this.auth.getUser(userId))
+    })
+    app.get('/api/users', (req, res) => {
+      res.json({ items: this.auth.listUsers(principalOf(req).workspace) })
+    })
+    app.use('/api/records', recordRoutes(this.records))
+    app.use('/api', (_req, _res, next) => next(new HttpError(404, 'not-found', 'no such endpoint')))
+    const clientDir = options.clientDir ?? join(ROOT, 'dist')
+    if (existsSync(join(clientDir, 'index.html'))) {
+      app.use(express.static(clientDir, { index: false, maxAge: '1h' }))
+      app.get(/^\/(?!api\/|sync\/).*/, (_req, res) => res.sendFile(join(clientDir, 'index.html')))
+    }
+    app.use(errorHandler((error) => onError(error, 'http')))
+    this.app = app
+
+    this.http = createServer(app)
+    this.http.on('upgrade', (req, socket, head) => this.sync.handleUpgrade(req, socket, head))
+  }
+
+  /** Listens; resolves with the actual URL (the port may have been 0). */
+  start(): Promise<string> {
+    const host = this.options.host ?? '127.0.0.1'
+    return new Promise((resolve, reject) => {
+      this.http.once('error', reject)
+      this.http.listen(this.options.port ?? 8787, host, () => {
+        const { port } = this.http.address() as AddressInfo
+        this.url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+        resolve(this.url)
+      })
+    })
+  }
+
+  get baseUrl(): string {
+    if (!this.url) throw new Error('not started')
+    return this.url
+  }
+
+  async close(): Promise<void> {
+    await this.sync.close()
+    this.registry.close()
+    await new Promise<void>((resolve) => {
+      this.http.close(() => resolve())
+      this.http.closeAllConnections()
+    })
+    this.db.close()
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * Workspaces, users and sessions. Tokens are opaque random strings; only their
+ * SHA-256 is stored. Sessions expire after a sliding idle period.
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import { isValidId } from '../../shared/docNames.js'
+import type { Db } from '../store/openDatabase.js'
+import type { Principal, Role } from '../sync/types.js'
+import { DUMMY_HASH_PROMISE, hashPassword, verifyPassword } from './passwords.js'
+
+export const ROLES = ['owner', 'admin', 'member', 'viewer'] as const satisfies readonly Role[]
+
+export function isRole(value: unknown): value is Role {
+  return typeof value === 'string' && (ROLES as readonly string[]).includes(value)
+}
+
+const COLORS = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4', '#f032e6', '#469990', '#9a6324', '#800000']
+
+export interface PublicUser {
+  id: string
+  email: string
+  name: string
+  role: Role
+  workspace: string
+  color: string
+}
+
+/** A failure the caller shows as is (CLI line, HTTP error). */
+export class AuthError extends Error {
+  constructor(
+    readonly code: 'exists' | 'not-found' | 'invalid',
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+interface UserRow {
+  id: string
+  workspace: string
+  email: string
+  name: string
+  role: Role
+  password_hash: string
+  color: string
+}
+
+export interface AuthOptions {
+  /** How long a session lives without use. @default 7 days */
+  sessionIdleMs?: number
+}
+
+export class AuthService {
+  readonly sessionIdleMs: number
+  private readonly lastTouched = new Map<string, number>()
+
+  constructor(
+    private readonly db: Db,
+    options: AuthOptions = {},
+  ) {
+    this.sessionIdleMs = options.sessionIdleMs ?? 7 * 24 * 3600 * 1000
+  }
+
+  addWorkspace(id: string, name = id): void {
+    if (!isValidId(id)) throw new AuthError('invalid', `workspace id "${id}" must be 1-64 letters, digits, "-" or "_"`)
+    if (this.db.prepare('SELECT 1 FROM workspaces WHERE id = ?').get(id)) throw new AuthError('exists', `workspace "${id}" already exists`)
+    this.db.prepare('INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)').run(id, name, Date.now())
+  }
+
+  hasWorkspace(id: string): boolean {
+    return this.db.prepare('SELECT 1 FROM workspaces WHERE id = ?').get(id) !== undefined
+  }
+
+  async addUser(input: { workspace: string; email: string; password: string; role: string; name?: string }): Promise<PublicUser> {
+    if (!isRole(input.role)) throw new AuthError('invalid', `role must be one of ${ROLES.join(', ')}, not "${input.role}"`)
+    if (!this.hasWorkspace(input.workspace)) throw new AuthError('not-found', `no workspace "${input.workspace}"`)
+    if (!/^[^\s@]+@[^\s@]+$/.test(input.email)) throw new AuthError('invalid', `"${input.email}" is not an e-mail address`)
+    if (input.password.length < 8) throw new AuthError('invalid', 'the password must have at least 8 characters')
+    if (this.db.prepare('SELECT 1 FROM users WHERE email = ?').get(input.email)) throw new AuthError('exists', `a user with e-mail ${input.email} already exists`)
+    const hash = await hashPassword(input.password)
+    const count = (this.db.prepare('SELECT COUNT(*) AS n FROM users').get() as { n: number }).n
+    const user: PublicUser = {
+      id: 'u' + randomBytes(6).toString('hex'),
+      email: input.email,
+      name: input.name ?? input.email.split('@')[0]!,
+      role: input.role,
+      workspace: input.workspace,
+      color: COLORS[count % COLORS.length]!,
+    }
+    try {
+      this.db
+        .prepare('INSERT INTO users (id, workspace, email, name, role, password_hash, color, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(user.id, user.workspace, user.email, user.name, user.role, hash, user.color, Date.now())
+    } catch (error) {
+      if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new AuthError('exists', `a user with e-mail ${input.email} already exists`)
+      throw error
+    }
+    return user
+  }
+
+  listUsers(workspace: string): PublicUser[] {
+    return (this.db.prepare('SELECT * FROM users WHERE workspace = ? ORDER BY name').all(workspace) as UserRow[]).map(toPublic)
+  }
+
+  getUser(id: string): PublicUser | null {
+    const row = this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined
+    return row ? toPublic(row) : null
+  }
+
+  /** Checks credentials. Unknown e-mail and wrong password take the same time and give the same answer. */
+  async verifyCredentials(email: string, password: string): Promise<PublicUser | null> {
+    const row = this.db.prepare('SELECT * FROM users WHERE email = ?').get(email) as UserRow | undefined
+    const ok = await verifyPassword(password, row?.password_hash ?? (await DUMMY_HASH_PROMISE))
+    return row && ok ? toPublic(row) : null
+  }
+
+  createSession(userId: string): { token: string; sessionId: string; expiresAt: number } {
+    const token = randomBytes(32).toString('base64url')
+    const sessionId = randomBytes(9).toString('base64url')
+    const now = Date.now()
+    const expiresAt = now + this.sessionIdleMs
+    this.db
+      .prepare('INSERT INTO sessions (id, token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)')
+      .run(sessionId, hashToken(token), userId, now, expiresAt)
+    return { token, sessionId, expiresAt }
+  }
+
+  /** The principal of a live session, sliding its expiry forward; null if unknown, expired or revoked. */
+  authenticate(token: string | undefined | null): Principal | null {
+    if (!token || token.length > 200) return null
+    const row = this.db
+      .prepare(
+        `SELECT s.id AS session_id, s.expires_at, s.revoked_at, u.* FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`,
+      )
+      .get(hashToken(token)) as (UserRow & { session_id: string; expires_at: number; revoked_at: number | null }) | undefined
+    const now = Date.now()
+    if (!row || row.revoked_at !== null || row.expires_at <= now) return null
+    const touched = this.lastTouched.get(row.session_id) ?? 0
+    if (now - touched > Math.min(60_000, this.sessionIdleMs / 10)) {
+      this.lastTouched.set(row.session_id, now)
+      this.db.prepare('UPDATE sessions SET expires_at = ? WHERE id = ?').run(now + this.sessionIdleMs, row.session_id)
+    }
+    return {
+      userId: row.id,
+      email: row.email,
+      name: row.name,
+      color: row.color,
+      role: row.role,
+      workspace: row.workspace,
+      sessionId: row.session_id,
+    }
+  }
+
+  /** Whether a session is still live (not revoked, not expired). */
+  isSessionLive(sessionId: string): boolean {
+    const row = this.db.prepare('SELECT expires_at, revoked_at FROM sessions WHERE id = ?').get(sessionId) as
+      | { expires_at: number; revoked_at: number | null }
+      | undefined
+    return row !== undefined && row.revoked_at === null && row.expires_at > Date.now()
+  }
+
+  revokeSession(sessionId: string): void {
+    this.db.prepare('UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(Date.now(), sessionId)
+    this.lastTouched.delete(sessionId)
+  }
+
+  /** Revokes every session of a user (password change, removal). Returns their ids. */
+  revokeUserSessions(userId: string): string[] {
+    const ids = (this.db.prepare('SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL').all(userId) as { id: string }[]).map((r) => r.id)
+    for (const id of ids) this.revokeSession(id)
+    return ids
+  }
+}
+
+function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex')
+}
+
+function toPublic(row: UserRow): PublicUser {
+  return { id: row.id, email: row.email, name: row.name, role: row.role, workspace: row.workspace, color: row.color }
+}

@@ -1,0 +1,141 @@
+/**
+ * The `accord` command. Errors print one line to stderr and exit non-zero.
+ */
+import { copyFileSync, existsSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import Database from 'better-sqlite3'
+import { AccordServer } from '../AccordServer.js'
+import { AuthError } from '../auth/AuthService.js'
+import { DEMO_PASSWORD, DEMO_USERS, isEmptyDatabase, isLoopback, seedDemo } from '../seed/demo.js'
+
+const USAGE = `usage: accord <command>
+  serve [--host H] [--port P] [--db FILE]
+  workspace add <id> [--name NAME] [--db FILE]
+  user add --workspace ID --email E --password P --role owner|admin|member|viewer [--name N] [--db FILE]
+  demo [--db FILE]
+  backup <file> [--db FILE]`
+
+class UsageError extends Error {}
+
+const env = process.env
+const dbPath = (value: unknown) => (typeof value === 'string' ? value : env.ACCORD_DB ?? './data/accord.db')
+
+function parse<O extends Record<string, { type: 'string' }>>(args: string[], options: O) {
+  try {
+    const parsed = parseArgs({ args, options: { db: { type: 'string' as const }, ...options }, allowPositionals: true, strict: true })
+    return parsed as { values: Partial<Record<keyof O | 'db', string>>; positionals: string[] }
+  } catch (error) {
+    throw new UsageError((error as Error).message.split('\n')[0]!)
+  }
+}
+
+function required(values: Partial<Record<string, string>>, name: string): string {
+  const value = values[name]
+  if (typeof value !== 'string' || value === '') throw new UsageError(`--${name} is required`)
+  return value
+}
+
+async function withServer<T>(db: string, fn: (server: AccordServer) => Promise<T>): Promise<T> {
+  const server = new AccordServer({ db })
+  try {
+    return await fn(server)
+  } finally {
+    server.registry.close()
+    server.db.close()
+  }
+}
+
+async function serve(args: string[]): Promise<void> {
+  const { values } = parse(args, { host: { type: 'string' }, port: { type: 'string' } } as const)
+  const host = values.host ?? env.HOST ?? '127.0.0.1'
+  const port = Number(values.port ?? env.PORT ?? 8787)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`port must be 0-65535, not "${values.port ?? env.PORT}"`)
+  const seed = env.ACCORD_SEED ?? 'demo'
+  if (seed !== 'demo' && seed !== 'none') throw new UsageError(`ACCORD_SEED must be "demo" or "none", not "${seed}"`)
+  const server = new AccordServer({ db: dbPath(values.db), host, port, log: (level, message, data) => console.error(JSON.stringify({ level, message, ...data })) })
+  if (seed === 'demo' && isLoopback(host) && isEmptyDatabase(server)) {
+    await seedDemo(server)
+    console.log(`seeded the demo workspace; sign in as ${DEMO_USERS.map((u) => `${u.email} (${u.role})`).join(', ')} with password ${DEMO_PASSWORD}`)
+  }
+  const url = await server.start()
+  console.log(`accord listening on ${url}`)
+  let stopping = false
+  const stop = () => {
+    if (stopping) return
+    stopping = true
+    server.close().then(() => process.exit(0), () => process.exit(1))
+  }
+  process.on('SIGINT', stop)
+  process.on('SIGTERM', stop)
+}
+
+async function workspace(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, { name: { type: 'string' } } as const)
+  if (positionals[0] !== 'add' || !positionals[1]) throw new UsageError('usage: accord workspace add <id> [--name NAME]')
+  await withServer(dbPath(values.db), async (server) => server.auth.addWorkspace(positionals[1]!, values.name ?? positionals[1]!))
+  console.log(`workspace ${positionals[1]} added`)
+}
+
+async function user(args: string[]): Promise<void> {
+  const opts = { workspace: { type: 'string' }, email: { type: 'string' }, password: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' } } as const
+  const { values, positionals } = parse(args, opts)
+  if (positionals[0] !== 'add') throw new UsageError('usage: accord user add --workspace ID --email E --password P --role ROLE')
+  const input = {
+    workspace: required(values, 'workspace'),
+    email: required(values, 'email'),
+    password: required(values, 'password'),
+    role: required(values, 'role'),
+    name: values.name,
+  }
+  const created = await withServer(dbPath(values.db), (server) => server.auth.addUser(input))
+  console.log(`user ${created.email} (${created.role}) added to ${created.workspace} as ${created.id}`)
+}
+
+async function demo(args: string[]): Promise<void> {
+  const { values } = parse(args, {})
+  await withServer(dbPath(values.db), async (server) => {
+    if (server.auth.hasWorkspace('demo')) throw new UsageError('the demo workspace exists already')
+    await seedDemo(server)
+  })
+  console.log(`demo workspace seeded; password for every demo user: ${DEMO_PASSWORD}`)
+}
+
+async function backup(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, {})
+  const target = positionals[0]
+  if (!target) throw new UsageError('usage: accord backup <file> [--db FILE]')
+  const source = dbPath(values.db)
+  if (!existsSync(source)) throw new UsageError(`no database at ${source}`)
+  if (existsSync(target)) throw new UsageError(`${target} exists already; choose a new file`)
+  const db = new Database(source, { readonly: true, fileMustExist: true })
+  try {
+    await db.backup(`${target}.partial`)
+  } finally {
+    db.close()
+  }
+  copyFileSync(`${target}.partial`, target)
+  ;(await import('node:fs')).rmSync(`${target}.partial`)
+  console.log(`backup written to ${target}`)
+}
+
+const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { serve, workspace, user, demo, backup }
+
+export async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv
+  const run = command ? COMMANDS[command] : undefined
+  if (!run) {
+    console.error(command ? `accord: unknown command "${command}"\n${USAGE}` : USAGE)
+    process.exit(2)
+  }
+  try {
+    await run(rest)
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof AuthError) {
+      console.error(`accord: ${error.message}`)
+      process.exit(2)
+    }
+    const message = (error as { code?: string }).code === 'SQLITE_CANTOPEN' ? 'cannot open the database file' : (error as Error).message
+    console.error(`accord: ${message}`)
+    process.exit(1)
+  }
+}

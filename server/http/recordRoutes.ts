@@ -1,0 +1,68 @@
+import { Router, type Request } from 'express'
+import { type Collection, isCollection } from '../../shared/collections.js'
+import type { RecordService } from '../records/RecordService.js'
+import { principalOf, requireWriter } from './authenticate.js'
+import { HttpError } from './errors.js'
+
+function collectionOf(req: Request): Collection {
+  const { collection } = req.params
+  if (!isCollection(collection)) throw new HttpError(404, 'not-found', `no collection "${String(collection)}"`)
+  return collection
+}
+
+function bodyObject(req: Request): Record<string, unknown> {
+  const body: unknown = req.body
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new HttpError(400, 'invalid', 'the body must be a JSON object', { issues: [] })
+  }
+  return body as Record<string, unknown>
+}
+
+export function recordRoutes(records: RecordService): Router {
+  const router = Router()
+
+  router.get('/:collection', (req, res) => {
+    const { workspace } = principalOf(req)
+    const limit = req.query.limit === undefined ? undefined : Number(req.query.limit)
+    if (limit !== undefined && !Number.isInteger(limit)) throw new HttpError(400, 'invalid', 'limit must be an integer', { issues: [] })
+    const q = typeof req.query.q === 'string' ? req.query.q : undefined
+    const cursor = typeof req.query.cursor === 'string' ? req.query.cursor : undefined
+    res.json(records.list(workspace, collectionOf(req), { q, limit, cursor }))
+  })
+
+  router.post('/:collection', async (req, res) => {
+    const collection = collectionOf(req)
+    const { workspace, userId } = requireWriter(req)
+    const record = await records.create(workspace, collection, bodyObject(req), userId)
+    res.status(201).setHeader('ETag', `"${records.etag(workspace, collection, record.id)}"`).json(record)
+  })
+
+  router.get('/:collection/:id', (req, res) => {
+    const collection = collectionOf(req)
+    const { workspace } = principalOf(req)
+    const record = records.get(workspace, collection, req.params.id!)
+    res.setHeader('ETag', `"${records.etag(workspace, collection, record.id)}"`).json(record)
+  })
+
+  router.get('/:collection/:id/history', (req, res) => {
+    const { workspace } = principalOf(req)
+    res.json(records.history(workspace, collectionOf(req), req.params.id!))
+  })
+
+  router.patch('/:collection/:id', async (req, res) => {
+    const collection = collectionOf(req)
+    const { workspace, userId } = requireWriter(req)
+    const ifMatch = req.header('if-match')
+    const record = await records.patch(workspace, collection, req.params.id!, bodyObject(req), userId, ifMatch)
+    res.setHeader('ETag', `"${records.etag(workspace, collection, record.id)}"`).json(record)
+  })
+
+  router.delete('/:collection/:id', async (req, res) => {
+    const collection = collectionOf(req)
+    const { workspace, userId } = requireWriter(req)
+    await records.remove(workspace, collection, req.params.id!, userId)
+    res.status(204).end()
+  })
+
+  return router
+}

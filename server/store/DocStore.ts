@@ -1,0 +1,51 @@
+/**
+ * Where documents live. One embedded implementation (SQLite); the interface is what a
+ * distributed engine would implement.
+ */
+import type { Collection, FieldValues, LineItem } from '../../shared/collections.js'
+
+export interface StoredUpdate {
+  update: Uint8Array
+  /** User id of the author; null for the server's own writes. */
+  author: string | null
+  /** Names of the record parts the update changed (fields, `notes`, `items`, `authority.*`). */
+  changed: string[]
+  at: number
+}
+
+/** Current projection of a record, written with its updates. */
+export interface RecordProjection {
+  workspace: string
+  collection: Collection
+  id: string
+  fields: FieldValues
+  notes: string
+  items: LineItem[]
+  authority: FieldValues
+  deleted: boolean
+  etag: string
+  updatedAt: number
+  updatedBy: string | null
+}
+
+export interface PersistEntry {
+  docName: string
+  updates: StoredUpdate[]
+  projection?: RecordProjection
+}
+
+export interface LoadedDoc {
+  /** Snapshot first (if any), then logged updates in order. */
+  updates: Uint8Array[]
+  /** How many updates are logged since the snapshot. */
+  loggedCount: number
+  loggedBytes: number
+}
+
+export interface DocStore {
+  load(docName: string): LoadedDoc
+  /** Appends every entry in one atomic write. Throws if nothing was written. */
+  append(entries: PersistEntry[]): void
+  /** Replaces the log of a document with one snapshot of its state. */
+  compact(docName: string, state: Uint8Array): void
+}

@@ -1,0 +1,76 @@
+import type { Db } from './openDatabase.js'
+import type { DocStore, LoadedDoc, PersistEntry } from './DocStore.js'
+
+/** DocStore on SQLite: an append-only update log per document, compacted into snapshots. */
+export class SqliteDocStore implements DocStore {
+  private readonly stmts
+  private readonly appendAll: (entries: PersistEntry[]) => void
+  private readonly compactOne: (docName: string, state: Uint8Array) => void
+
+  constructor(private readonly db: Db) {
+    this.stmts = {
+      snapshot: db.prepare<[string], { data: Buffer }>('SELECT data FROM doc_snapshots WHERE doc = ?'),
+      updates: db.prepare<[string], { data: Buffer }>('SELECT data FROM doc_updates WHERE doc = ? ORDER BY seq'),
+      insertUpdate: db.prepare('INSERT INTO doc_updates (doc, data, author, at) VALUES (?, ?, ?, ?)'),
+      insertHistory: db.prepare('INSERT INTO history (doc, at, user_id, fields) VALUES (?, ?, ?, ?)'),
+      upsertRecord: db.prepare(`
+        INSERT INTO records (workspace, collection, id, fields, notes, items, authority, deleted, etag, created_at, updated_at, updated_by)
+        VALUES (@workspace, @collection, @id, @fields, @notes, @items, @authority, @deleted, @etag, @updatedAt, @updatedAt, @updatedBy)
+        ON CONFLICT (workspace, collection, id) DO UPDATE SET
+          fields = excluded.fields, notes = excluded.notes, items = excluded.items, authority = excluded.authority,
+          deleted = excluded.deleted, etag = excluded.etag, updated_at = excluded.updated_at,
+          updated_by = COALESCE(excluded.updated_by, records.updated_by)`),
+      maxSeq: db.prepare<[string], { seq: number | null }>('SELECT MAX(seq) AS seq FROM doc_updates WHERE doc = ?'),
+      upsertSnapshot: db.prepare(`INSERT INTO doc_snapshots (doc, data, upto, at) VALUES (?, ?, ?, ?)
+        ON CONFLICT (doc) DO UPDATE SET data = excluded.data, upto = excluded.upto, at = excluded.at`),
+      deleteUpTo: db.prepare('DELETE FROM doc_updates WHERE doc = ? AND seq <= ?'),
+    }
+    this.appendAll = db.transaction((entries: PersistEntry[]) => {
+      for (const entry of entries) {
+        for (const u of entry.updates) {
+          this.stmts.insertUpdate.run(entry.docName, u.update, u.author, u.at)
+          if (u.changed.length > 0) this.stmts.insertHistory.run(entry.docName, u.at, u.author, JSON.stringify(u.changed))
+        }
+        const p = entry.projection
+        if (p) {
+          this.stmts.upsertRecord.run({
+            workspace: p.workspace,
+            collection: p.collection,
+            id: p.id,
+            fields: JSON.stringify(p.fields),
+            notes: p.notes,
+            items: JSON.stringify(p.items),
+            authority: JSON.stringify(p.authority),
+            deleted: p.deleted ? 1 : 0,
+            etag: p.etag,
+            updatedAt: p.updatedAt,
+            updatedBy: p.updatedBy,
+          })
+        }
+      }
+    })
+    this.compactOne = db.transaction((docName: string, state: Uint8Array) => {
+      const upto = this.stmts.maxSeq.get(docName)?.seq ?? 0
+      this.stmts.upsertSnapshot.run(docName, state, upto, Date.now())
+      this.stmts.deleteUpTo.run(docName, upto)
+    })
+  }
+
+  load(docName: string): LoadedDoc {
+    const snapshot = this.stmts.snapshot.get(docName)
+    const logged = this.stmts.updates.all(docName)
+    let loggedBytes = 0
+    for (const row of logged) loggedBytes += row.data.byteLength
+    const updates = logged.map((row) => new Uint8Array(row.data.buffer, row.data.byteOffset, row.data.byteLength))
+    if (snapshot) updates.unshift(new Uint8Array(snapshot.data))
+    return { updates, loggedCount: logged.length, loggedBytes }
+  }
+
+  append(entries: PersistEntry[]): void {
+    this.appendAll(entries)
+  }
+
+  compact(docName: string, state: Uint8Array): void {
+    this.compactOne(docName, state)
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Opens the SQLite database (creating its folder) in WAL mode and brings the
+ * schema up to date.
+ */
+import Database from 'better-sqlite3'
+import { mkdirSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+
+export type Db = Database.Database
+
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE workspaces (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    workspace TEXT NOT NULL REFERENCES workspaces(id),
+    email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('owner','admin','member','viewer')),
+    password_hash TEXT NOT NULL,
+    color TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    token_hash TEXT NOT NULL UNIQUE,
+    user_id TEXT NOT NULL REFERENCES users(id),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    revoked_at INTEGER
+  );
+  CREATE TABLE doc_updates (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc TEXT NOT NULL,
+    data BLOB NOT NULL,
+    author TEXT,
+    at INTEGER NOT NULL
+  );
+  CREATE INDEX doc_updates_by_doc ON doc_updates(doc, seq);
+  CREATE TABLE doc_snapshots (
+    doc TEXT PRIMARY KEY,
+    data BLOB NOT NULL,
+    upto INTEGER NOT NULL,
+    at INTEGER NOT NULL
+  );
+  CREATE TABLE history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    user_id TEXT,
+    fields TEXT NOT NULL
+  );
+  CREATE INDEX history_by_doc ON history(doc, seq);
+  CREATE TABLE records (
+    workspace TEXT NOT NULL,
+    collection TEXT NOT NULL,
+    id TEXT NOT NULL,
+    fields TEXT NOT NULL,
+    notes TEXT NOT NULL,
+    items TEXT NOT NULL,
+    authority TEXT NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    etag TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    updated_by TEXT,
+    PRIMARY KEY (workspace, collection, id)
+  );
+  `,
+]
+
+export interface OpenOptions {
+  /** `full` survives power loss; `normal` survives a crash of the process only. @default 'full' */
+  synchronous?: 'full' | 'normal'
+}
+
+export function openDatabase(file: string, options: OpenOptions = {}): Db {
+  if (file !== ':memory:') mkdirSync(dirname(resolve(file)), { recursive: true })
+  const db = new Database(file)
+  db.pragma('journal_mode = WAL')
+  db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`)
+  db.pragma('foreign_keys = ON')
+  db.pragma('busy_timeout = 5000')
+  migrate(db)
+  return db
+}
+
+function migrate(db: Db): void {
+  const version = db.pragma('user_version', { simple: true }) as number
+  for (let v = version; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!)
+      db.pragma(`user_version = ${v + 1}`)
+    })()
+  }
+}

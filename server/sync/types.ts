@@ -1,0 +1,59 @@
+/** What the sync layer knows of a connection and of who made a change. */
+import type { DocName } from '../../shared/docNames.js'
+
+export type Role = 'owner' | 'admin' | 'member' | 'viewer'
+
+/** The authenticated identity behind a request or socket, resolved at the edge. */
+export interface Principal {
+  userId: string
+  email: string
+  name: string
+  color: string
+  role: Role
+  workspace: string
+  sessionId: string
+}
+
+/** The three things a room needs of a socket (tldraw's shape). */
+export interface RoomSocket {
+  isOpen(): boolean
+  send(data: Uint8Array): void
+  close(code: number, reason: string): void
+  /** Bytes queued but not yet sent. */
+  bufferedAmount(): number
+}
+
+/** A client connected to a room. Its object identity is the Yjs transaction origin of its updates. */
+export interface Peer {
+  readonly kind: 'peer'
+  readonly socket: RoomSocket
+  readonly principal: Principal
+  readonly canWrite: boolean
+  /** Whether the client asked for notice messages (`?notices=1`). */
+  readonly wantsNotices: boolean
+  /** Awareness client ids this peer has announced. */
+  readonly awarenessClients: Set<number>
+}
+
+/** The origin of a change the server makes itself. */
+export interface ServerOrigin {
+  readonly kind: 'server'
+  /** The user on whose behalf (a REST write), or null (the authority). */
+  readonly author: string | null
+  readonly reason: 'api' | 'authority' | 'revert' | 'index' | 'inbox' | 'seed'
+}
+
+export const serverOrigin = (reason: ServerOrigin['reason'], author: string | null = null): ServerOrigin => ({ kind: 'server', author, reason })
+
+export type Origin = Peer | ServerOrigin
+
+export function isOrigin(value: unknown): value is Origin {
+  return typeof value === 'object' && value !== null && ((value as Origin).kind === 'peer' || (value as Origin).kind === 'server')
+}
+
+export function authorOf(origin: unknown): string | null {
+  if (!isOrigin(origin)) return null
+  return origin.kind === 'peer' ? origin.principal.userId : origin.author
+}
+
+export type { DocName }

@@ -1,0 +1,182 @@
+/**
+ * The six CRM collections, their fields and validation rules.
+ * One source of truth for the server's validation gate, the REST API, the client's
+ * forms and the tests. Pure: no I/O.
+ */
+import { z } from 'zod'
+
+export const COLLECTIONS = ['customers', 'leads', 'deals', 'proposals', 'invoices', 'events'] as const
+export type Collection = (typeof COLLECTIONS)[number]
+
+export function isCollection(value: unknown): value is Collection {
+  return typeof value === 'string' && (COLLECTIONS as readonly string[]).includes(value)
+}
+
+export const LEAD_STATUSES = ['new', 'contacted', 'qualified', 'lost', 'converted'] as const
+export const DEAL_STAGES = ['lead', 'qualified', 'proposal', 'negotiation', 'won', 'lost'] as const
+export const PROPOSAL_STATUSES = ['draft', 'sent', 'accepted', 'rejected'] as const
+export const INVOICE_STATUSES = ['draft', 'sent', 'paid', 'void'] as const
+export const EVENT_STATUSES = ['scheduled', 'cancelled'] as const
+export const RESERVATION_STATUSES = ['pending', 'confirmed', 'conflict'] as const
+
+/** Longest accepted string field value, in UTF-16 code units. */
+export const MAX_FIELD_LENGTH = 2_000
+/** Longest accepted notes text, in UTF-16 code units. */
+export const MAX_NOTES_LENGTH = 200_000
+/** Most line items on one proposal or invoice. */
+export const MAX_ITEMS = 500
+
+const text = z.string().max(MAX_FIELD_LENGTH)
+const id = z.string().max(200)
+/** An e-mail address, or the empty string for "none" (what a cleared input holds). */
+const email = z.union([z.literal(''), z.email().max(320)])
+/** A calendar date without time, `YYYY-MM-DD`, or empty. */
+const date = z.union([z.literal(''), z.iso.date()])
+/**
+ * An instant: ISO 8601 with a `Z` or an explicit offset. A naive timestamp
+ * ("2026-01-01T10:00") is ambiguous across time zones and is rejected.
+ */
+export const instant = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 instant with a time zone, e.g. 2026-03-02T09:00:00Z' })
+const ids = z.array(id).max(200)
+
+/** Field schemas per collection. Every field is optional unless listed in REQUIRED. */
+export const FIELD_SCHEMAS = {
+  customers: { name: text.min(1), email, phone: text, company: text, tags: z.array(text).max(100), ownerId: id },
+  leads: { name: text.min(1), email, company: text, source: text, status: z.enum(LEAD_STATUSES), ownerId: id },
+  deals: {
+    title: text.min(1),
+    customerId: id,
+    stage: z.enum(DEAL_STAGES),
+    amount: z.number().finite().min(0),
+    currency: z.string().regex(/^[A-Z]{3}$/, 'must be a three-letter currency code such as EUR'),
+    closeDate: date,
+    ownerId: id,
+  },
+  proposals: { title: text.min(1), dealId: id, status: z.enum(PROPOSAL_STATUSES), validUntil: date },
+  invoices: { customerId: id, dealId: id, status: z.enum(INVOICE_STATUSES), dueDate: date },
+  events: {
+    title: text.min(1),
+    start: instant,
+    end: instant,
+    attendees: ids,
+    room: text,
+    customerId: id,
+    status: z.enum(EVENT_STATUSES),
+  },
+} as const satisfies Record<Collection, Record<string, z.ZodType>>
+
+export const REQUIRED_FIELDS: Record<Collection, readonly string[]> = {
+  customers: ['name'],
+  leads: ['name'],
+  deals: ['title'],
+  proposals: ['title'],
+  invoices: [],
+  events: ['title', 'start', 'end'],
+}
+
+/** Defaults a new record gets for fields the creator left out. */
+export const FIELD_DEFAULTS: Record<Collection, Record<string, unknown>> = {
+  customers: {},
+  leads: { status: 'new' },
+  deals: { stage: 'lead', amount: 0, currency: 'EUR' },
+  proposals: { status: 'draft' },
+  invoices: { status: 'draft' },
+  events: { status: 'scheduled', attendees: [] },
+}
+
+/** Collections whose records carry line items. */
+export const HAS_ITEMS: Record<Collection, boolean> = {
+  customers: false,
+  leads: false,
+  deals: false,
+  proposals: true,
+  invoices: true,
+  events: false,
+}
+
+export const itemSchema = z.strictObject({
+  description: text,
+  quantity: z.number().finite().gt(0),
+  unitPrice: z.number().finite().min(0),
+})
+export type LineItem = z.infer<typeof itemSchema>
+
+export const reservationSchema = z.strictObject({
+  status: z.enum(RESERVATION_STATUSES),
+  start: z.string(),
+  end: z.string(),
+  conflictsWith: z.array(z.string()),
+})
+export type Reservation = z.infer<typeof reservationSchema>
+
+export type FieldValues = Record<string, unknown>
+
+/** A rule failure, in the shape the REST API returns in `error.issues`. */
+export interface FieldIssue {
+  path: string
+  message: string
+}
+
+export function fieldNames(collection: Collection): string[] {
+  return Object.keys(FIELD_SCHEMAS[collection])
+}
+
+/** Validates one field value. Unknown fields are an issue too. */
+export function checkField(collection: Collection, field: string, value: unknown): FieldIssue | null {
+  const schema = (FIELD_SCHEMAS[collection] as Record<string, z.ZodType>)[field]
+  if (!schema) return { path: field, message: `unknown field "${field}" for ${collection}` }
+  const result = schema.safeParse(value)
+  return result.success ? null : { path: field, message: result.error.issues[0]?.message ?? 'invalid value' }
+}
+
+/** Rules that span fields. Returns the fields at fault (empty when valid). */
+export function checkCrossField(collection: Collection, fields: FieldValues): FieldIssue[] {
+  if (collection === 'events') {
+    const { start, end } = fields
+    if (typeof start === 'string' && typeof end === 'string' && Date.parse(start) >= Date.parse(end)) {
+      return [
+        { path: 'start', message: 'start must be before end' },
+        { path: 'end', message: 'end must be after start' },
+      ]
+    }
+  }
+  return []
+}
+
+/**
+ * Validates a full set of fields (a new record, or a record after a patch):
+ * every field valid, required fields present, cross-field rules hold.
+ */
+export function checkRecord(collection: Collection, fields: FieldValues): FieldIssue[] {
+  const issues: FieldIssue[] = []
+  for (const [name, value] of Object.entries(fields)) {
+    const issue = checkField(collection, name, value)
+    if (issue) issues.push(issue)
+  }
+  for (const name of REQUIRED_FIELDS[collection]) {
+    if (fields[name] === undefined) issues.push({ path: name, message: `${name} is required` })
+  }
+  if (issues.length === 0) issues.push(...checkCrossField(collection, fields))
+  return issues
+}
+
+export function checkItems(items: unknown): FieldIssue[] {
+  if (!Array.isArray(items)) return [{ path: 'items', message: 'items must be an array' }]
+  if (items.length > MAX_ITEMS) return [{ path: 'items', message: `at most ${MAX_ITEMS} items` }]
+  const issues: FieldIssue[] = []
+  items.forEach((item, i) => {
+    const result = itemSchema.safeParse(item)
+    if (!result.success) {
+      for (const issue of result.error.issues) issues.push({ path: `items.${i}.${issue.path.join('.')}`, message: issue.message })
+    }
+  })
+  return issues
+}
+
+/** Human label of a collection's record, used in lists and exports. */
+export function recordTitle(collection: Collection, fields: FieldValues): string {
+  const value = collection === 'customers' || collection === 'leads' ? fields.name : fields.title
+  if (typeof value === 'string' && value) return value
+  if (collection === 'invoices') return 'Invoice'
+  return '(untitled)'
+}

@@ -1,0 +1,68 @@
+/**
+ * The layout of a record document, and how to read one into plain values. Pure.
+ *
+ * - `fields`    Y.Map  — scalar fields (strings, numbers, booleans, ISO dates, arrays of ids)
+ * - `notes`     Y.Text — the long free text, merged character by character
+ * - `items`     Y.Array<Y.Map> — line items of proposals and invoices
+ * - `authority` Y.Map  — written only by the server (reservation, invoice number, deletion mark)
+ *
+ * Top-level types are used on purpose: two clients that each create a nested Y.Text
+ * under the same map key would silently lose one of them.
+ */
+import * as Y from 'yjs'
+import type { FieldValues, LineItem } from './collections.js'
+
+export const FIELDS = 'fields'
+export const NOTES = 'notes'
+export const ITEMS = 'items'
+export const AUTHORITY = 'authority'
+/** Index documents: one Y.Map from record id to its summary. */
+export const INDEX_ENTRIES = 'records'
+/** Inbox documents: Y.Map from job id to job; Y.Array of notifications. */
+export const INBOX_JOBS = 'jobs'
+export const INBOX_NOTIFICATIONS = 'notifications'
+
+export const RECORD_ROOTS = [FIELDS, NOTES, ITEMS, AUTHORITY] as const
+
+export const fieldsOf = (doc: Y.Doc) => doc.getMap<unknown>(FIELDS)
+export const notesOf = (doc: Y.Doc) => doc.getText(NOTES)
+export const itemsOf = (doc: Y.Doc) => doc.getArray<Y.Map<unknown>>(ITEMS)
+export const authorityOf = (doc: Y.Doc) => doc.getMap<unknown>(AUTHORITY)
+export const indexEntriesOf = (doc: Y.Doc) => doc.getMap<IndexEntry>(INDEX_ENTRIES)
+
+/** A record's summary in its collection's index document. */
+export interface IndexEntry {
+  id: string
+  title: string
+  fields: FieldValues
+  authority: FieldValues
+  updatedAt: string
+  updatedBy: string | null
+}
+
+export interface RecordState {
+  fields: FieldValues
+  notes: string
+  items: LineItem[]
+  authority: FieldValues
+}
+
+export function readItems(doc: Y.Doc): LineItem[] {
+  return itemsOf(doc)
+    .toArray()
+    .filter((item): item is Y.Map<unknown> => item instanceof Y.Map)
+    .map((item) => item.toJSON() as LineItem)
+}
+
+export function readRecord(doc: Y.Doc): RecordState {
+  return {
+    fields: fieldsOf(doc).toJSON(),
+    notes: notesOf(doc).toString(),
+    items: readItems(doc),
+    authority: authorityOf(doc).toJSON(),
+  }
+}
+
+export function itemToYMap(item: LineItem): Y.Map<unknown> {
+  return new Y.Map<unknown>(Object.entries(item))
+}

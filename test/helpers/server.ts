@@ -1,0 +1,136 @@
+/**
+ * Test harness: the real server on an ephemeral port with a real SQLite file in a
+ * temporary folder, and real y-websocket providers over real sockets.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { WebSocket } from 'ws'
+import { WebsocketProvider } from 'y-websocket'
+import * as Y from 'yjs'
+import { AccordServer, type AccordOptions } from '../../server/AccordServer.js'
+
+export interface TestServer {
+  server: AccordServer
+  url: string
+  wsUrl: string
+  dir: string
+  dbFile: string
+  close(): Promise<void>
+}
+
+export function tempDir(prefix = 'accord-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix))
+}
+
+export async function startServer(options: AccordOptions = {}): Promise<TestServer> {
+  const dir = tempDir()
+  const dbFile = options.db ?? join(dir, 'accord.db')
+  const server = new AccordServer({ port: 0, clientDir: join(dir, 'no-client'), registry: { unloadGraceMs: 100 }, ...options, db: dbFile })
+  const url = await server.start()
+  return {
+    server,
+    url,
+    wsUrl: url.replace(/^http/, 'ws'),
+    dir,
+    dbFile,
+    async close() {
+      await server.close()
+      if (!options.db) rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** Creates a workspace with one user per role; returns their credentials. */
+export async function seedWorkspace(server: AccordServer, workspace = 'acme') {
+  if (!server.auth.hasWorkspace(workspace)) server.auth.addWorkspace(workspace)
+  const password = 'correct horse'
+  const users = {} as Record<'owner' | 'member' | 'member2' | 'viewer', { email: string; password: string; id: string }>
+  for (const [key, role] of [['owner', 'owner'], ['member', 'member'], ['member2', 'member'], ['viewer', 'viewer']] as const) {
+    const email = `${key}@${workspace}.test`
+    const user = await server.auth.addUser({ workspace, email, password, role, name: `${key} of ${workspace}` })
+    users[key] = { email, password, id: user.id }
+  }
+  return users
+}
+
+export interface Api {
+  token: string
+  userId: string
+  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>
+}
+
+export async function login(url: string, email: string, password: string): Promise<Api> {
+  const res = await fetch(`${url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) })
+  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`)
+  const { token, user } = (await res.json()) as { token: string; user: { id: string } }
+  return {
+    token,
+    userId: user.id,
+    async request(method, path, body, headers = {}) {
+      const r = await fetch(`${url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      })
+      const text = await r.text()
+      let parsed: unknown = text
+      try {
+        parsed = text ? JSON.parse(text) : null
+      } catch {
+        /* not JSON */
+      }
+      return { status: r.status, body: parsed, headers: r.headers }
+    },
+  }
+}
+
+export interface ProviderOptions {
+  connect?: boolean
+  doc?: Y.Doc
+  params?: Record<string, string>
+}
+
+/** The stock y-websocket provider, as any client would use it. */
+export function provider(wsUrl: string, docName: string, token: string, options: ProviderOptions = {}): WebsocketProvider {
+  return new WebsocketProvider(`${wsUrl}/sync`, docName, options.doc ?? new Y.Doc(), {
+    params: { token, ...options.params },
+    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+    connect: options.connect ?? true,
+    disableBc: true,
+    maxBackoffTime: 200,
+  })
+}
+
+export function synced(p: WebsocketProvider): Promise<void> {
+  if (p.synced) return Promise.resolve()
+  return new Promise((resolve) => {
+    const handler = (isSynced: boolean) => {
+      if (isSynced) {
+        p.off('sync', handler)
+        resolve()
+      }
+    }
+    p.on('sync', handler)
+  })
+}
+
+/** Waits until `check` holds, re-checking on every tick; fails with `what` after `timeoutMs` (a hang guard only). */
+export async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+/** Opens a raw socket and resolves with its close code (for auth and limit tests). */
+export function closeCodeOf(url: string, send?: (ws: WebSocket) => void): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url)
+    ws.binaryType = 'nodebuffer'
+    ws.on('open', () => send?.(ws))
+    ws.on('close', (code) => resolve(code))
+    ws.on('error', (e) => reject(e))
+  })
+}

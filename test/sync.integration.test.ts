@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { fieldsOf, notesOf } from '../shared/docLayout.js'
+import { type Api, type TestServer, closeCodeOf, login, provider, seedWorkspace, startServer, synced, until } from './helpers/server.js'
+
+let t: TestServer
+let owner: Api
+let member: Api
+let users: Awaited<ReturnType<typeof seedWorkspace>>
+
+beforeAll(async () => {
+  t = await startServer()
+  users = await seedWorkspace(t.server)
+  owner = await login(t.url, users.owner.email, users.owner.password)
+  member = await login(t.url, users.member.email, users.member.password)
+})
+afterAll(() => t.close())
+
+async function newDeal(title = 'Big deal'): Promise<string> {
+  const res = await owner.request('POST', '/api/records/deals', { title, amount: 100, stage: 'lead' })
+  expect(res.status).toBe(201)
+  return res.body.id as string
+}
+
+describe('sync core', () => {
+  it('20 providers co-editing one deal converge, and every edit is present', async () => {
+    const id = await newDeal()
+    const docName = `acme/deals/${id}`
+    const providers = Array.from({ length: 20 }, (_, i) => provider(t.wsUrl, docName, i % 2 ? owner.token : member.token))
+    await Promise.all(providers.map(synced))
+    providers.forEach((p, i) => {
+      p.doc.transact(() => {
+        fieldsOf(p.doc).set(`x${i}` as never, i)
+        notesOf(p.doc).insert(0, `[edit ${i}]`)
+      })
+    })
+    // x<i> are not fields of deals: the gate reverts them. Use valid concurrent edits too.
+    providers.forEach((p, i) => {
+      notesOf(p.doc).insert(notesOf(p.doc).length, `<tail ${i}>`)
+      if (i === 7) fieldsOf(p.doc).set('amount', 777)
+    })
+    const expected = (doc: Y.Doc) => {
+      const notes = notesOf(doc).toString()
+      return providers.every((_, i) => notes.includes(`[edit ${i}]`) && notes.includes(`<tail ${i}>`))
+    }
+    await until(() => providers.every((p) => expected(p.doc)), 'all notes edits everywhere')
+    await until(() => providers.every((p) => fieldsOf(p.doc).get('amount') === 777), 'amount everywhere')
+    await until(() => providers.every((p) => fieldsOf(p.doc).get('x3') === undefined), 'unknown fields reverted everywhere')
+    const states = providers.map((p) => JSON.stringify({ f: fieldsOf(p.doc).toJSON(), n: notesOf(p.doc).toString() }))
+    expect(new Set(states).size).toBe(1)
+    const rest = await owner.request('GET', `/api/records/deals/${id}`)
+    expect(rest.body.notes).toBe(notesOf(providers[0]!.doc).toString())
+    expect(rest.body.amount).toBe(777)
+    providers.forEach((p) => p.destroy())
+  })
+
+  it('a REST PATCH during live editing merges with the editors', async () => {
+    const id = await newDeal('Merge me')
+    const a = provider(t.wsUrl, `acme/deals/${id}`, member.token)
+    await synced(a)
+    notesOf(a.doc).insert(0, 'typed live')
+    fieldsOf(a.doc).set('currency', 'USD')
+    const patch = await owner.request('PATCH', `/api/records/deals/${id}`, { stage: 'won', amount: 5000 })
+    expect(patch.status).toBe(200)
+    await until(() => fieldsOf(a.doc).get('stage') === 'won', 'patch reaches the editor')
+    await until(async () => (await owner.request('GET', `/api/records/deals/${id}`)).body.notes === 'typed live', 'live edit persisted')
+    const final = (await owner.request('GET', `/api/records/deals/${id}`)).body
+    expect(final).toMatchObject({ title: 'Merge me', stage: 'won', amount: 5000, currency: 'USD', notes: 'typed live' })
+    a.destroy()
+  })
+})
+
+describe('auth on the sync endpoint', () => {
+  it('closes with 4401 without a token or with a bad one', async () => {
+    expect(await closeCodeOf(`${t.wsUrl}/sync/acme/deals/abc`)).toBe(4401)
+    expect(await closeCodeOf(`${t.wsUrl}/sync/acme/deals/abc?token=nope`)).toBe(4401)
+  })
+  it("closes with 4403 for another workspace's document", async () => {
+    expect(await closeCodeOf(`${t.wsUrl}/sync/other/deals/abc?token=${owner.token}`)).toBe(4403)
+  })
+  it('closes with 4404 for an unknown collection', async () => {
+    expect(await closeCodeOf(`${t.wsUrl}/sync/acme/spaceships/abc?token=${owner.token}`)).toBe(4404)
+  })
+  it('answers a wrong password and an unknown e-mail alike with 401', async () => {
+    const post = (email: string) =>
+      fetch(`${t.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password: 'wrong password' }) })
+    const wrong = await post(users.owner.email)
+    const unknown = await post('nobody@acme.test')
+    expect(wrong.status).toBe(401)
+    expect(unknown.status).toBe(401)
+    expect(await wrong.json()).toEqual(await unknown.json())
+  })
+})
