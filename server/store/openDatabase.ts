@@ -71,6 +71,53 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (workspace, collection, id)
   );
   `,
+  // jobs (exports and imports), Google Sheets sync state, import dedupe keys
+  `
+  CREATE TABLE jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    workspace TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('export','import')),
+    target TEXT NOT NULL,
+    lane TEXT NOT NULL,
+    params TEXT NOT NULL,
+    coalesce_key TEXT,
+    payload BLOB,
+    status TEXT NOT NULL CHECK (status IN ('queued','running','succeeded','failed')),
+    counts TEXT NOT NULL,
+    errors TEXT NOT NULL DEFAULT '[]',
+    error TEXT,
+    result TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    lease_owner TEXT,
+    lease_until INTEGER,
+    created_at INTEGER NOT NULL,
+    started_at INTEGER,
+    finished_at INTEGER
+  );
+  CREATE INDEX jobs_queued ON jobs(status, user_id, lane, seq);
+  CREATE INDEX jobs_by_user ON jobs(user_id, kind, seq);
+  CREATE UNIQUE INDEX jobs_one_queued_per_key ON jobs(coalesce_key) WHERE status = 'queued' AND coalesce_key IS NOT NULL;
+  CREATE UNIQUE INDEX jobs_one_running_per_lane ON jobs(user_id, lane) WHERE status = 'running';
+  CREATE TABLE sheet_state (
+    user_id TEXT NOT NULL,
+    spreadsheet_id TEXT NOT NULL,
+    tab TEXT NOT NULL,
+    header TEXT NOT NULL,
+    rows TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, spreadsheet_id, tab)
+  );
+  CREATE TABLE import_keys (
+    workspace TEXT NOT NULL,
+    collection TEXT NOT NULL,
+    key TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    PRIMARY KEY (workspace, collection, key)
+  );
+  `,
 ]
 
 export interface OpenOptions {
