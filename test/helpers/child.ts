@@ -1,0 +1,53 @@
+/** The server as a child process, started through the real CLI (for kill -9 and restart tests). */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'accord.js')
+
+export interface CliResult {
+  status: number | null
+  stdout: string
+  stderr: string
+}
+
+export function runCli(args: string[], env: Record<string, string> = {}): CliResult {
+  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 })
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr }
+}
+
+export interface ChildServer {
+  child: ChildProcess
+  url: string
+  wsUrl: string
+  output(): string
+}
+
+/** Starts `accord serve` and resolves with its URL once it prints the listening line. */
+export function spawnServer(db: string, port = 0, env: Record<string, string> = {}): Promise<ChildServer> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', String(port), '--db', db], {
+    env: { ...process.env, ACCORD_SEED: 'none', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString()
+      const match = /accord listening on (http:\/\/\S+)/.exec(out)
+      if (match) {
+        child.stdout!.off('data', onData)
+        resolve({ child, url: match[1]!, wsUrl: match[1]!.replace(/^http/, 'ws'), output: () => out })
+      }
+    }
+    child.stdout!.on('data', onData)
+    child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()))
+    child.once('exit', (code) => reject(new Error(`server exited with ${code} before listening:\n${out}`)))
+  })
+}
+
+export function killHard(server: ChildServer): Promise<void> {
+  return new Promise((resolve) => {
+    if (server.child.exitCode !== null || server.child.signalCode !== null) return resolve()
+    server.child.once('exit', () => resolve())
+    server.child.kill('SIGKILL')
+  })
+}
