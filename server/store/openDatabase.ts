@@ -118,6 +118,51 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (workspace, collection, key)
   );
   `,
+  // calendar reservation ledger (server/authority/SqliteReservationLedger.ts) and invoice numbers
+  `
+  CREATE TABLE reservations (
+    workspace TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    request TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('confirmed','conflict','released')),
+    start_ms INTEGER NOT NULL,
+    end_ms INTEGER NOT NULL,
+    conflicts_with TEXT NOT NULL DEFAULT '[]',
+    decided_at INTEGER NOT NULL,
+    PRIMARY KEY (workspace, event_id)
+  );
+  CREATE TABLE reservation_slots (
+    workspace TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    held INTEGER NOT NULL CHECK (held IN (0, 1)),
+    start_ms INTEGER NOT NULL,
+    end_ms INTEGER NOT NULL CHECK (end_ms > start_ms),
+    PRIMARY KEY (workspace, resource, event_id)
+  );
+  CREATE INDEX reservation_slots_by_time ON reservation_slots(workspace, resource, held, start_ms);
+  CREATE INDEX reservation_slots_by_event ON reservation_slots(workspace, event_id);
+  CREATE TRIGGER reservation_slots_no_overlap BEFORE INSERT ON reservation_slots WHEN NEW.held = 1
+  BEGIN
+    SELECT RAISE(ABORT, 'overlapping confirmed reservation') WHERE EXISTS (
+      SELECT 1 FROM reservation_slots s
+      WHERE s.workspace = NEW.workspace AND s.resource = NEW.resource AND s.held = 1
+        AND s.event_id != NEW.event_id AND s.start_ms < NEW.end_ms AND s.end_ms > NEW.start_ms
+    );
+  END;
+  CREATE TABLE invoice_counters (
+    workspace TEXT PRIMARY KEY,
+    last_number INTEGER NOT NULL
+  );
+  CREATE TABLE invoice_numbers (
+    workspace TEXT NOT NULL,
+    invoice_id TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    assigned_at INTEGER NOT NULL,
+    PRIMARY KEY (workspace, invoice_id),
+    UNIQUE (workspace, number)
+  );
+  `,
 ]
 
 export interface OpenOptions {
