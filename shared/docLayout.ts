@@ -66,3 +66,20 @@ export function readRecord(doc: Y.Doc): RecordState {
 export function itemToYMap(item: LineItem): Y.Map<unknown> {
   return new Y.Map<unknown>(Object.entries(item))
 }
+
+export type RootKind = 'map' | 'text' | 'array'
+
+/** The shared types at the top of each kind of document, with their Yjs type. */
+export const ROOTS_BY_KIND = {
+  record: { [FIELDS]: 'map', [NOTES]: 'text', [ITEMS]: 'array', [AUTHORITY]: 'map' },
+  index: { [INDEX_ENTRIES]: 'map' },
+  inbox: { [INBOX_JOBS]: 'map', [INBOX_NOTIFICATIONS]: 'array' },
+} as const satisfies Record<'record' | 'index' | 'inbox', Record<string, RootKind>>
+
+/** Instantiates the typed roots of a document of the given kind (so observers and undo see them). */
+export function typedRoots(doc: Y.Doc, kind: keyof typeof ROOTS_BY_KIND): Y.AbstractType<Y.YEvent<never>>[] {
+  return Object.entries(ROOTS_BY_KIND[kind]).map(([name, type]) => {
+    const root = type === 'map' ? doc.getMap(name) : type === 'text' ? doc.getText(name) : doc.getArray(name)
+    return root as unknown as Y.AbstractType<Y.YEvent<never>>
+  })
+}

@@ -8,7 +8,7 @@ import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
 import { type AwarenessEntry, decodeAwarenessUpdate, encodeAwarenessUpdate } from '../../shared/awarenessCodec.js'
 import type { DocName } from '../../shared/docNames.js'
-import { AUTHORITY, FIELDS, ITEMS, NOTES } from '../../shared/docLayout.js'
+import { AUTHORITY, FIELDS, ITEMS, NOTES, typedRoots } from '../../shared/docLayout.js'
 import { LIMITS, MESSAGE, type ServerNotice } from '../../shared/protocol.js'
 import { RecordGate } from '../authority/recordGate.js'
 import type { LoadedDoc, StoredUpdate } from '../store/DocStore.js'
@@ -187,8 +187,8 @@ export class Room {
   private convergeReadOnlyPeer(peer: Peer, update: Uint8Array): void {
     const copy = new Y.Doc({ gc: false })
     Y.applyUpdate(copy, Y.encodeStateAsUpdate(this.doc))
-    const scope = [...this.doc.share.keys()].map((key) => copy.get(key))
-    for (const root of [FIELDS, NOTES, ITEMS, AUTHORITY]) if (!this.doc.share.has(root)) scope.push(copy.get(root))
+    // Typed roots: a generic AbstractType has no observer, so the undo manager would miss it.
+    const scope = typedRoots(copy, this.name.kind)
     const undo = new Y.UndoManager(scope, { trackedOrigins: new Set([peer]), captureTimeout: 0 })
     Y.applyUpdate(copy, update, peer)
     let compensation: Uint8Array | null = null

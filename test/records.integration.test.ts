@@ -1,0 +1,107 @@
+/** The records API of the contract, and the live index documents behind the lists. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { fieldsOf, indexEntriesOf } from '../shared/docLayout.js'
+import { type Api, type TestServer, closeCodeOf, login, provider, seedWorkspace, startServer, synced, until } from './helpers/server.js'
+
+let t: TestServer
+let owner: Api
+let viewer: Api
+let stranger: Api
+
+beforeAll(async () => {
+  t = await startServer()
+  const users = await seedWorkspace(t.server)
+  const others = await seedWorkspace(t.server, 'globex')
+  owner = await login(t.url, users.owner.email, users.owner.password)
+  viewer = await login(t.url, users.viewer.email, users.viewer.password)
+  stranger = await login(t.url, others.owner.email, others.owner.password)
+})
+afterAll(() => t.close())
+
+describe('records API', () => {
+  it('creates, reads, lists with q and cursor paging, and soft-deletes', async () => {
+    const names = ['Alpha Ltd', 'Beta GmbH', 'Gamma SA', 'Alphabet Inc', 'Delta plc']
+    const ids: string[] = []
+    for (const name of names) {
+      const res = await owner.request('POST', '/api/records/customers', { name, tags: ['x'], notes: `about ${name}` })
+      expect(res.status).toBe(201)
+      expect(res.body).toMatchObject({ name, collection: 'customers', notes: `about ${name}`, updatedBy: owner.userId })
+      ids.push(res.body.id)
+    }
+    const search = await owner.request('GET', '/api/records/customers?q=alpha')
+    expect(search.body.items.map((r: { name: string }) => r.name).sort()).toEqual(['Alpha Ltd', 'Alphabet Inc'])
+
+    const seen: string[] = []
+    let cursor: string | null = null
+    do {
+      const page: { body: { items: { id: string }[]; nextCursor: string | null } } = await owner.request('GET', `/api/records/customers?limit=2${cursor ? `&cursor=${cursor}` : ''}`)
+      expect(page.body.items.length).toBeLessThanOrEqual(2)
+      seen.push(...page.body.items.map((r) => r.id))
+      cursor = page.body.nextCursor
+    } while (cursor)
+    expect(seen).toEqual(ids)
+
+    expect((await owner.request('DELETE', `/api/records/customers/${ids[1]}`)).status).toBe(204)
+    expect((await owner.request('GET', `/api/records/customers/${ids[1]}`)).status).toBe(404)
+    expect((await owner.request('GET', '/api/records/customers')).body.items).toHaveLength(4)
+  })
+
+  it('If-Match gives compare-and-set: 412 when the record changed since', async () => {
+    const created = await owner.request('POST', '/api/records/deals', { title: 'CAS' })
+    const etag = created.headers.get('etag')!
+    expect(etag).toBeTruthy()
+    const first = await owner.request('PATCH', `/api/records/deals/${created.body.id}`, { amount: 1 }, { 'if-match': etag })
+    expect(first.status).toBe(200)
+    const stale = await owner.request('PATCH', `/api/records/deals/${created.body.id}`, { amount: 2 }, { 'if-match': etag })
+    expect(stale.status).toBe(412)
+    expect(stale.body.error.code).toBe('precondition-failed')
+    expect((await owner.request('GET', `/api/records/deals/${created.body.id}`)).body.amount).toBe(1)
+  })
+
+  it('answers bad input, unknown collections, viewers and other workspaces in the contract format', async () => {
+    const bad = await owner.request('POST', '/api/records/deals', { title: 'x', stage: 'someday' })
+    expect(bad.status).toBe(400)
+    expect(bad.body.error).toMatchObject({ code: 'invalid', issues: [{ path: 'stage' }] })
+    expect((await owner.request('GET', '/api/records/spaceships')).status).toBe(404)
+    const created = await owner.request('POST', '/api/records/deals', { title: 'Mine' })
+    expect((await viewer.request('PATCH', `/api/records/deals/${created.body.id}`, { amount: 3 })).status).toBe(403)
+    expect((await viewer.request('GET', `/api/records/deals/${created.body.id}`)).status).toBe(200)
+    expect((await stranger.request('GET', `/api/records/deals/${created.body.id}`)).status).toBe(404)
+    expect((await stranger.request('PATCH', `/api/records/deals/${created.body.id}`, { amount: 3 })).status).toBe(404)
+  })
+
+  it('records who changed which field in the history', async () => {
+    const created = await owner.request('POST', '/api/records/deals', { title: 'History' })
+    await owner.request('PATCH', `/api/records/deals/${created.body.id}`, { stage: 'won' })
+    const history = await owner.request('GET', `/api/records/deals/${created.body.id}/history`)
+    expect(history.body.items[0]).toMatchObject({ userId: owner.userId, fields: ['stage'] })
+    expect(history.body.items.at(-1).fields).toEqual(expect.arrayContaining(['title']))
+  })
+})
+
+describe('index documents', () => {
+  it('list summaries follow every change live, and clients cannot write them', async () => {
+    const index = provider(t.wsUrl, 'acme/index/deals', owner.token)
+    await synced(index)
+    const created = await owner.request('POST', '/api/records/deals', { title: 'Live in the list' })
+    const entries = indexEntriesOf(index.doc)
+    await until(() => entries.get(created.body.id)?.title === 'Live in the list', 'new record appears in the index')
+
+    const editor = provider(t.wsUrl, `acme/deals/${created.body.id}`, owner.token)
+    await synced(editor)
+    fieldsOf(editor.doc).set('stage', 'negotiation')
+    await until(() => entries.get(created.body.id)?.fields.stage === 'negotiation', 'a live edit reaches the index')
+
+    entries.set('forged', { id: 'forged', title: 'forged', fields: {}, authority: {}, updatedAt: '', updatedBy: null })
+    await until(() => !entries.has('forged'), 'a client write to the index is undone')
+
+    await owner.request('DELETE', `/api/records/deals/${created.body.id}`)
+    await until(() => !entries.has(created.body.id), 'a deleted record leaves the index')
+    index.destroy()
+    editor.destroy()
+  })
+
+  it("keeps each user's inbox to that user", async () => {
+    expect(await closeCodeOf(`${t.wsUrl}/sync/acme/inbox/${viewer.userId}?token=${owner.token}`)).toBe(4403)
+  })
+})
