@@ -13,6 +13,11 @@ import { requireAuth, principalOf } from './http/authenticate.js'
 import { authRoutes } from './http/authRoutes.js'
 import { HttpError, errorHandler } from './http/errors.js'
 import { recordRoutes } from './http/recordRoutes.js'
+import { calendarRoutes } from './http/calendarRoutes.js'
+import { InvoiceNumbering } from './authority/InvoiceNumbering.js'
+import { ReservationAuthority } from './authority/ReservationAuthority.js'
+import { SqliteReservationLedger } from './authority/SqliteReservationLedger.js'
+import { storedRecords } from './authority/storedRecords.js'
 import { RecordService } from './records/RecordService.js'
 import { type Db, openDatabase } from './store/openDatabase.js'
 import { SqliteDocStore } from './store/SqliteDocStore.js'
@@ -41,6 +46,10 @@ export class AccordServer {
   readonly auth: AuthService
   readonly registry: DocRegistry
   readonly records: RecordService
+  /** The calendar authority: reservation ledger and decisions, invoice numbers. */
+  readonly ledger: SqliteReservationLedger
+  readonly reservations: ReservationAuthority
+  readonly invoices: InvoiceNumbering
   readonly sync: SyncEndpoint
   readonly app: express.Express
   readonly http: Server
@@ -53,6 +62,11 @@ export class AccordServer {
     this.auth = new AuthService(this.db, { sessionIdleMs: options.sessionIdleMs })
     this.registry = new DocRegistry(new SqliteDocStore(this.db), { ...options.registry, project: RecordService.project, onError })
     this.records = new RecordService(this.db, this.registry)
+    this.ledger = new SqliteReservationLedger(this.db)
+    this.reservations = new ReservationAuthority({ registry: this.registry, ledger: this.ledger, onError })
+    this.invoices = new InvoiceNumbering(this.db, this.registry, onError)
+    void this.reservations.reconcile(storedRecords(this.db, 'events'))
+    this.invoices.reconcile(storedRecords(this.db, 'invoices'))
     this.sync = new SyncEndpoint({ auth: this.auth, registry: this.registry, onError })
 
     const app = express()
@@ -72,6 +86,7 @@ export class AccordServer {
       res.json({ items: this.auth.listUsers(principalOf(req).workspace) })
     })
     app.use('/api/records', recordRoutes(this.records))
+    app.use('/api/calendar', calendarRoutes({ ledger: this.ledger, reservations: this.reservations }))
     app.use('/api', (_req, _res, next) => next(new HttpError(404, 'not-found', 'no such endpoint')))
     const clientDir = options.clientDir ?? join(ROOT, 'dist')
     if (existsSync(join(clientDir, 'index.html'))) {
@@ -105,6 +120,8 @@ export class AccordServer {
 
   async close(): Promise<void> {
     await this.sync.close()
+    await this.reservations.close()
+    this.invoices.close()
     this.registry.close()
     await new Promise<void>((resolve) => {
       this.http.close(() => resolve())

@@ -1,0 +1,150 @@
+/**
+ * The calendar authority (DESIGN.md, "Calendar authority"): turns requested slots into
+ * decisions.
+ *
+ * After a flush stored an event update that touched its slot (`start`, `end`,
+ * `attendees`, `room`, `status`, or the deletion mark) — from a live editor, a REST
+ * write or an offline editor reconnecting — the event's request is queued. The queue
+ * hands requests to the ledger one at a time, in arrival order; each decision is one
+ * ledger transaction, then mirrored into `authority.reservation` of the event document
+ * with the `authority` origin (it is persisted by the next flush like any edit).
+ *
+ * The ledger is the truth; the documents mirror it. `reconcile()` at start-up re-decides
+ * requests stored but never decided and rewrites decisions that never reached their
+ * document (a crash between the two writes), so both agree after any restart.
+ */
+import type { FieldValues, Reservation } from '../../shared/collections.js'
+import { authorityOf, fieldsOf } from '../../shared/docLayout.js'
+import { recordDocName } from '../../shared/docNames.js'
+import type { DocRegistry } from '../sync/DocRegistry.js'
+import type { PendingUpdate, Room } from '../sync/Room.js'
+import { serverOrigin } from '../sync/types.js'
+import type { ReservationLedger } from './ReservationLedger.js'
+import { RESERVATION, SLOT_KEYS, type SlotRequest, requestKey, reservationOf, sameReservation, slotRequestOf } from './slotRequest.js'
+
+export type DecisionOutcome = 'confirmed' | 'conflict' | 'pending' | 'released'
+
+export interface ReservationAuthorityOptions {
+  registry: DocRegistry
+  ledger: ReservationLedger
+  onError?: (error: unknown, context: string) => void
+  /** Counts each outcome (metrics). */
+  onDecision?: (outcome: DecisionOutcome) => void
+}
+
+/** A stored event as the records projection holds it (for `reconcile`). */
+export interface StoredEvent {
+  workspace: string
+  id: string
+  fields: FieldValues
+  authority: FieldValues
+}
+
+const AUTHORITY_ORIGIN = serverOrigin('authority')
+
+export class ReservationAuthority {
+  private tail: Promise<unknown> = Promise.resolve()
+  private closed = false
+  private readonly unsubscribe: () => void
+
+  constructor(private readonly options: ReservationAuthorityOptions) {
+    this.unsubscribe = options.registry.onPersisted((room, persisted) => this.handlePersisted(room, persisted))
+  }
+
+  /** Waits until every queued decision is made and mirrored into its document. */
+  idle(): Promise<void> {
+    return this.tail.then(() => undefined)
+  }
+
+  /** Stops taking requests and waits for the queue (call before the registry closes). */
+  async close(): Promise<void> {
+    this.closed = true
+    this.unsubscribe()
+    await this.idle()
+  }
+
+  /**
+   * Decides an event's current request again, even if unchanged: how an owner retries a
+   * request that is in `conflict`. Undefined when there is no such (live) event.
+   */
+  async retry(workspace: string, eventId: string): Promise<Reservation | null | undefined> {
+    let request: SlotRequest | undefined
+    await this.options.registry.use(recordDocName(workspace, 'events', eventId), (room) => {
+      const fields = fieldsOf(room.doc)
+      if (fields.size === 0 || authorityOf(room.doc).get('deleted') !== undefined) return
+      request = slotRequestOf(workspace, eventId, fields.toJSON(), authorityOf(room.doc).toJSON())
+    })
+    if (!request) return undefined
+    return this.enqueue(request)
+  }
+
+  /** Brings the ledger and the stored event documents into agreement (start-up). */
+  reconcile(events: readonly StoredEvent[]): Promise<void> {
+    const checks = events.map((event) =>
+      this.schedule(async () => {
+        const request = slotRequestOf(event.workspace, event.id, event.fields, event.authority)
+        const entry = await this.options.ledger.entry(event.workspace, event.id)
+        if (!entry && !request.active && event.authority[RESERVATION] === undefined) return
+        if (!entry || entry.requestKey !== requestKey(request)) await this.decide(request)
+        else if (!sameReservation(event.authority[RESERVATION], entry.reservation)) this.mirror(event.workspace, event.id, entry.reservation)
+      }).catch(() => undefined),
+    )
+    return Promise.all(checks).then(() => undefined)
+  }
+
+  private handlePersisted(room: Room, persisted: PendingUpdate[]): void {
+    const name = room.name
+    if (this.closed || name.kind !== 'record' || name.collection !== 'events') return
+    if (!persisted.some(touchesSlot)) return
+    const authority = authorityOf(room.doc)
+    const request = slotRequestOf(name.workspace, name.id, fieldsOf(room.doc).toJSON(), authority.toJSON())
+    if (request.active && authority.get(RESERVATION) === undefined) {
+      room.doc.transact(() => authority.set(RESERVATION, reservationOf(request, 'pending', [])), AUTHORITY_ORIGIN)
+      this.options.onDecision?.('pending')
+    }
+    this.enqueue(request).catch(() => undefined)
+  }
+
+  private enqueue(request: SlotRequest): Promise<Reservation | null> {
+    return this.schedule(() => this.decide(request))
+  }
+
+  /** Runs `task` after every task queued before it. */
+  private schedule<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(task)
+    this.tail = run.catch((error: unknown) => this.options.onError?.(error, 'reservation decision'))
+    return run
+  }
+
+  private async decide(request: SlotRequest): Promise<Reservation | null> {
+    const decision = await this.options.ledger.decide(request)
+    this.options.onDecision?.(decision.reservation?.status === 'confirmed' ? 'confirmed' : decision.reservation ? 'conflict' : 'released')
+    this.mirror(request.workspace, request.eventId, decision.reservation)
+    for (const { eventId, reservation } of decision.updated) this.mirror(request.workspace, eventId, reservation)
+    return decision.reservation
+  }
+
+  /**
+   * Writes a decision into its event document. `registry.use` runs the write at once, so
+   * documents receive decisions in the order they were made.
+   */
+  private mirror(workspace: string, eventId: string, reservation: Reservation | null): void {
+    const docName = recordDocName(workspace, 'events', eventId)
+    this.options.registry
+      .use(docName, (room) => {
+        const authority = authorityOf(room.doc)
+        if (sameReservation(authority.get(RESERVATION), reservation)) return
+        room.doc.transact(() => {
+          if (reservation) authority.set(RESERVATION, reservation)
+          else authority.delete(RESERVATION)
+        }, AUTHORITY_ORIGIN)
+      })
+      .catch((error: unknown) => this.options.onError?.(error, `reservation of ${docName}`))
+  }
+}
+
+/** Whether a stored update changed the slot (the server's own decisions never do). */
+function touchesSlot(update: PendingUpdate): boolean {
+  if (update.origin?.kind === 'server' && update.origin.reason === 'authority') return false
+  return update.changed.some((part) => SLOT_KEYS.has(part))
+}

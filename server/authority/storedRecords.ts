@@ -1,0 +1,29 @@
+/**
+ * Reads the stored records of one collection, deleted ones included, from the
+ * `records` projection (written in the same transaction as their updates), for the
+ * authorities' start-up reconciliation.
+ */
+import type { Collection, FieldValues } from '../../shared/collections.js'
+import type { Db } from '../store/openDatabase.js'
+
+export interface StoredRecord {
+  workspace: string
+  id: string
+  fields: FieldValues
+  authority: FieldValues
+}
+
+/** Every stored record of `collection` in every workspace, oldest change first. */
+export function storedRecords(db: Db, collection: Collection): StoredRecord[] {
+  const rows = db
+    .prepare<[Collection], { workspace: string; id: string; fields: string; authority: string }>(
+      'SELECT workspace, id, fields, authority FROM records WHERE collection = ? ORDER BY updated_at, id',
+    )
+    .all(collection)
+  return rows.map((row) => ({
+    workspace: row.workspace,
+    id: row.id,
+    fields: JSON.parse(row.fields) as FieldValues,
+    authority: JSON.parse(row.authority) as FieldValues,
+  }))
+}
