@@ -9,6 +9,8 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import express from 'express'
 import { AuthService } from './auth/AuthService.js'
+import { type Logger, requestLogger, silentLogger } from './log.js'
+import { Metrics } from './metrics/Metrics.js'
 import { requireAuth, principalOf } from './http/authenticate.js'
 import { authRoutes } from './http/authRoutes.js'
 import { HttpError, errorHandler } from './http/errors.js'
@@ -36,7 +38,8 @@ export interface AccordOptions {
   /** Sliding session lifetime. @default 7 days */
   sessionIdleMs?: number
   registry?: Pick<RegistryOptions, 'unloadGraceMs' | 'compactAfterUpdates' | 'compactAfterBytes'>
-  log?: (level: 'info' | 'warn' | 'error', message: string, data?: Record<string, unknown>) => void
+  /** pino logger (see server/log.ts). @default silent (the CLI passes one at `LOG_LEVEL`) */
+  logger?: Logger
 }
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -53,14 +56,19 @@ export class AccordServer {
   readonly sync: SyncEndpoint
   readonly app: express.Express
   readonly http: Server
+  readonly logger: Logger
+  /** Prometheus metrics of this server; reservations and jobs count through it too. */
+  readonly metrics: Metrics
+  private closing = false
   private url: string | null = null
 
   constructor(readonly options: AccordOptions = {}) {
-    const log = options.log ?? (() => undefined)
-    const onError = (error: unknown, context: string) => log('error', `${context} failed`, { error: String((error as Error)?.stack ?? error) })
+    this.logger = options.logger ?? silentLogger()
+    const onError = (error: unknown, context: string) => this.logger.error({ err: error, context }, `${context} failed`)
+    this.metrics = new Metrics({ connections: () => this.sync.connectionCount, loadedDocuments: () => this.registry.size })
     this.db = openDatabase(options.db ?? './data/accord.db')
     this.auth = new AuthService(this.db, { sessionIdleMs: options.sessionIdleMs })
-    this.registry = new DocRegistry(new SqliteDocStore(this.db), { ...options.registry, project: RecordService.project, onError })
+    this.registry = new DocRegistry(new SqliteDocStore(this.db), { ...options.registry, project: RecordService.project, onError, metrics: this.metrics })
     this.records = new RecordService(this.db, this.registry)
     this.ledger = new SqliteReservationLedger(this.db)
     this.reservations = new ReservationAuthority({ registry: this.registry, ledger: this.ledger, onError })
@@ -72,9 +80,17 @@ export class AccordServer {
     const app = express()
     app.disable('x-powered-by')
     app.set('etag', false)
+    app.use(requestLogger(this.logger, (method, status) => this.metrics.httpRequests.inc({ method, status: String(status) })))
     app.use(express.json({ limit: '1mb' }))
     app.get('/healthz', (_req, res) => {
       res.json({ ok: true })
+    })
+    app.get('/readyz', (_req, res) => {
+      const ready = this.isReady()
+      res.status(ready ? 200 : 503).json({ ok: ready })
+    })
+    app.get('/metrics', (_req, res, next) => {
+      this.metrics.text().then((text) => res.type(this.metrics.contentType).send(text), next)
     })
     app.use('/api/auth', authRoutes({ auth: this.auth, onSessionEnded: (id) => this.sync.closeSession(id), secureCookies: false }))
     app.use('/api', requireAuth(this.auth))
@@ -118,7 +134,19 @@ export class AccordServer {
     return this.url
   }
 
+  /** Listening, not shutting down, and the database answers. */
+  isReady(): boolean {
+    if (!this.url || this.closing || !this.http.listening) return false
+    try {
+      this.db.prepare('SELECT 1').get()
+      return true
+    } catch {
+      return false
+    }
+  }
+
   async close(): Promise<void> {
+    this.closing = true
     await this.sync.close()
     await this.reservations.close()
     this.invoices.close()
@@ -128,5 +156,6 @@ export class AccordServer {
       this.http.closeAllConnections()
     })
     this.db.close()
+    this.metrics.close()
   }
 }

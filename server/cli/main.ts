@@ -6,6 +6,8 @@ import { parseArgs } from 'node:util'
 import Database from 'better-sqlite3'
 import { AccordServer } from '../AccordServer.js'
 import { AuthError } from '../auth/AuthService.js'
+import { createLogger } from '../log.js'
+import { simulate } from './simulate.js'
 import { DEMO_PASSWORD, DEMO_USERS, isEmptyDatabase, isLoopback, seedDemo } from '../seed/demo.js'
 
 const USAGE = `usage: accord <command>
@@ -13,7 +15,8 @@ const USAGE = `usage: accord <command>
   workspace add <id> [--name NAME] [--db FILE]
   user add --workspace ID --email E --password P --role owner|admin|member|viewer [--name N] [--db FILE]
   demo [--db FILE]
-  backup <file> [--db FILE]`
+  backup <file> [--db FILE]
+  simulate [--users N] [--duration SECONDS] [--url URL] [--db FILE]`
 
 class UsageError extends Error {}
 
@@ -52,7 +55,7 @@ async function serve(args: string[]): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`port must be 0-65535, not "${values.port ?? env.PORT}"`)
   const seed = env.ACCORD_SEED ?? 'demo'
   if (seed !== 'demo' && seed !== 'none') throw new UsageError(`ACCORD_SEED must be "demo" or "none", not "${seed}"`)
-  const server = new AccordServer({ db: dbPath(values.db), host, port, log: (level, message, data) => console.error(JSON.stringify({ level, message, ...data })) })
+  const server = new AccordServer({ db: dbPath(values.db), host, port, logger: createLogger(env.LOG_LEVEL ?? 'info') })
   if (seed === 'demo' && isLoopback(host) && isEmptyDatabase(server)) {
     await seedDemo(server)
     console.log(`seeded the demo workspace; sign in as ${DEMO_USERS.map((u) => `${u.email} (${u.role})`).join(', ')} with password ${DEMO_PASSWORD}`)
@@ -118,7 +121,7 @@ async function backup(args: string[]): Promise<void> {
   console.log(`backup written to ${target}`)
 }
 
-const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { serve, workspace, user, demo, backup }
+const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { serve, workspace, user, demo, backup, simulate }
 
 export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv

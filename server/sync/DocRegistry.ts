@@ -6,6 +6,7 @@
 import * as Y from 'yjs'
 import { type DocName, parseDocName } from '../../shared/docNames.js'
 import { CLOSE } from '../../shared/protocol.js'
+import type { SyncMetrics } from '../metrics/Metrics.js'
 import type { DocStore, PersistEntry, RecordProjection } from '../store/DocStore.js'
 import { type PendingUpdate, Room, type RoomHost } from './Room.js'
 
@@ -19,6 +20,8 @@ export interface RegistryOptions {
   /** The projection row written with a record's updates. */
   project?: (room: Room, persisted: PendingUpdate[]) => RecordProjection | undefined
   onError?: (error: unknown, context: string) => void
+  /** Counters (persist latency, updates in/out, fan-out, reverts). */
+  metrics?: SyncMetrics
 }
 
 /** Called after a room's updates are on disk and broadcast. */
@@ -35,13 +38,17 @@ export class DocRegistry implements RoomHost {
   private flushWaiters: { resolve: () => void; reject: (error: Error) => void }[] = []
   private flushScheduled = false
   private closed = false
-  private readonly options: Required<Omit<RegistryOptions, 'project' | 'onError'>> & RegistryOptions
+  private readonly options: Required<Omit<RegistryOptions, 'project' | 'onError' | 'metrics'>> & RegistryOptions
 
   constructor(
     private readonly store: DocStore,
     options: RegistryOptions = {},
   ) {
     this.options = { unloadGraceMs: 2000, compactAfterUpdates: 500, compactAfterBytes: 1024 * 1024, ...options }
+  }
+
+  get metrics(): SyncMetrics | undefined {
+    return this.options.metrics
   }
 
   get size(): number {
@@ -138,7 +145,9 @@ export class DocRegistry implements RoomHost {
         projection: this.options.project?.(room, updates),
       }))
       try {
+        const startedAt = performance.now()
         this.store.append(entries)
+        this.options.metrics?.persisted(entries.length, batches.reduce((n, b) => n + b.updates.length, 0), (performance.now() - startedAt) / 1000)
       } catch (error) {
         this.options.onError?.(error, 'persist')
         for (const { room } of batches) this.drop(room)

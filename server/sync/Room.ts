@@ -11,6 +11,7 @@ import type { DocName } from '../../shared/docNames.js'
 import { AUTHORITY, FIELDS, ITEMS, NOTES, typedRoots } from '../../shared/docLayout.js'
 import { LIMITS, MESSAGE, type ServerNotice } from '../../shared/protocol.js'
 import { RecordGate } from '../authority/recordGate.js'
+import type { SyncMetrics } from '../metrics/Metrics.js'
 import type { LoadedDoc, StoredUpdate } from '../store/DocStore.js'
 import { awarenessMessage, noticeMessage, syncStep1Message, syncStep2Message, updateMessage } from './messages.js'
 import { type Origin, type Peer, authorOf, isOrigin, serverOrigin } from './types.js'
@@ -28,6 +29,8 @@ export interface RoomHost {
   scheduleFlush(room: Room): void
   /** The room has no peers and no users left. */
   onIdle(room: Room): void
+  /** Counters of the sync layer (optional). */
+  readonly metrics?: SyncMetrics
 }
 
 export type RoomState = 'live' | 'closed'
@@ -152,6 +155,7 @@ export class Room {
   private applyPeerUpdate(peer: Peer, update: Uint8Array): void {
     const decoded = Y.decodeUpdate(update)
     if (decoded.structs.length === 0 && decoded.ds.clients.size === 0) return
+    this.host.metrics?.updateIn(update.byteLength)
     if (!peer.canWrite) {
       this.convergeReadOnlyPeer(peer, update)
       return
@@ -175,6 +179,7 @@ export class Room {
     }
     if (result.issues.length > 0) {
       const reason = result.issues.some((issue) => issue.reason === 'authority') ? 'authority' : 'invalid'
+      this.host.metrics?.revert(reason)
       this.notify(peer, { type: 'rejected', reason, issues: result.issues.map(({ path, message }) => ({ path, message })) })
     }
   }
@@ -200,6 +205,7 @@ export class Room {
     copy.destroy()
     if (compensation) peer.socket.send(updateMessage(compensation))
     const reason: ServerNotice['reason'] = this.name.kind === 'record' ? 'read-only' : 'server-only'
+    this.host.metrics?.revert(reason)
     this.notify(peer, { type: 'rejected', reason, issues: [{ path: '(document)', message: reason === 'read-only' ? 'viewers cannot edit' : 'this document is written by the server only' }] })
   }
 
@@ -288,6 +294,7 @@ export class Room {
           peer.socket.send(updateMessage(others.length === 1 ? others[0]! : Y.mergeUpdates(others)))
         }
       }
+      this.host.metrics?.broadcast(this.peers.size, toAll.byteLength * this.peers.size)
     }
     const held = this.held
     this.held = []

@@ -1,0 +1,133 @@
+/**
+ * Prometheus metrics of one server (prom-client, on its own Registry so two servers in
+ * one process — tests, the simulator — never share counters). The sync layer sees only
+ * the small `SyncMetrics` interface; reservations and jobs use the counters directly.
+ */
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+/** What the sync layer (rooms, registry) reports. All calls are cheap and synchronous. */
+export interface SyncMetrics {
+  /** A client's document update arrived (before validation). */
+  updateIn(bytes: number): void
+  /** Persisted updates were sent to `peers` sockets (`bytes` in all). */
+  broadcast(peers: number, bytes: number): void
+  /** One flush wrote `updates` updates of `docs` documents in `seconds`. */
+  persisted(docs: number, updates: number, seconds: number): void
+  /** The validation gate reverted part of a client's transaction. */
+  revert(reason: RevertReason): void
+}
+
+export const REVERT_REASONS = ['invalid', 'authority', 'read-only', 'server-only'] as const
+export type RevertReason = (typeof REVERT_REASONS)[number]
+export const RESERVATION_OUTCOMES = ['confirmed', 'conflict', 'pending', 'released'] as const
+export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed'] as const
+
+/** Gauges read at scrape time from the live server. */
+export interface MetricsSources {
+  connections(): number
+  loadedDocuments(): number
+}
+
+/** Seconds; persist of one flush is usually well under a millisecond on an SSD. */
+const PERSIST_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]
+const FANOUT_BUCKETS = [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
+const EVENT_LOOP_RESOLUTION_MS = 10
+
+export class Metrics implements SyncMetrics {
+  readonly registry = new Registry()
+  readonly updatesIn: Counter
+  readonly bytesIn: Counter
+  readonly updatesOut: Counter
+  readonly bytesOut: Counter
+  readonly persistSeconds: Histogram
+  readonly persistedUpdates: Counter
+  readonly fanout: Histogram
+  readonly reverts: Counter<'reason'>
+  /** `metrics.reservationDecisions.inc({ outcome: 'confirmed' | 'conflict' | ... })` */
+  readonly reservationDecisions: Counter<'outcome'>
+  /** `metrics.jobs.inc({ status })` on every status a job enters. */
+  readonly jobs: Counter<'status' | 'kind'>
+  /** `metrics.jobRetries.inc()` when a failed attempt is retried. */
+  readonly jobRetries: Counter<'kind'>
+  readonly httpRequests: Counter<'method' | 'status'>
+  private readonly loopDelay: IntervalHistogram
+
+  constructor(sources?: MetricsSources) {
+    const registers = [this.registry]
+    collectDefaultMetrics({ register: this.registry })
+    const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) => new Counter<L>({ name, help, labelNames, registers })
+    this.updatesIn = counter('accord_updates_in_total', 'Document updates received from clients')
+    this.bytesIn = counter('accord_update_bytes_in_total', 'Bytes of document updates received from clients')
+    this.updatesOut = counter('accord_updates_out_total', 'Update messages sent to clients (one per socket)')
+    this.bytesOut = counter('accord_update_bytes_out_total', 'Bytes of update messages sent to clients')
+    this.persistedUpdates = counter('accord_persisted_updates_total', 'Updates appended to the SQLite log')
+    this.reverts = counter('accord_validation_reverts_total', 'Client changes reverted by the server', ['reason'])
+    this.reservationDecisions = counter('accord_reservation_decisions_total', 'Calendar reservation decisions', ['outcome'])
+    this.jobs = counter('accord_export_jobs_total', 'Export/import jobs entering a status', ['status', 'kind'])
+    this.jobRetries = counter('accord_export_job_retries_total', 'Job attempts retried after a failure', ['kind'])
+    this.httpRequests = counter('accord_http_requests_total', 'HTTP requests answered', ['method', 'status'])
+    this.persistSeconds = new Histogram({ name: 'accord_persist_seconds', help: 'Time to write one flush (one SQLite transaction) to disk', buckets: PERSIST_BUCKETS_S, registers })
+    this.fanout = new Histogram({ name: 'accord_broadcast_fanout', help: 'Sockets one persisted batch of a document was broadcast to', buckets: FANOUT_BUCKETS, registers })
+    for (const reason of REVERT_REASONS) this.reverts.inc({ reason }, 0)
+    for (const outcome of RESERVATION_OUTCOMES) this.reservationDecisions.inc({ outcome }, 0)
+    for (const status of JOB_STATUSES) this.jobs.inc({ status, kind: 'export' }, 0)
+    this.jobRetries.inc({ kind: 'export' }, 0)
+
+    this.loopDelay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS })
+    this.loopDelay.enable()
+    const loop = this.loopDelay
+    new Gauge({
+      name: 'accord_event_loop_delay_p99_seconds',
+      help: 'p99 event-loop delay since the previous scrape',
+      registers,
+      collect() {
+        this.set(loop.percentile(99) / 1e9)
+        loop.reset()
+      },
+    })
+    if (sources) this.observe(sources)
+  }
+
+  /** Registers the gauges read from the live server at scrape time. */
+  private observe(sources: MetricsSources): void {
+    const registers = [this.registry]
+    new Gauge({ name: 'accord_connections', help: 'Open sync WebSocket connections', registers, collect() { this.set(sources.connections()) } })
+    new Gauge({ name: 'accord_loaded_documents', help: 'Documents loaded in memory', registers, collect() { this.set(sources.loadedDocuments()) } })
+  }
+
+  updateIn(bytes: number): void {
+    this.updatesIn.inc()
+    this.bytesIn.inc(bytes)
+  }
+
+  broadcast(peers: number, bytes: number): void {
+    this.fanout.observe(peers)
+    if (peers === 0) return
+    this.updatesOut.inc(peers)
+    this.bytesOut.inc(bytes)
+  }
+
+  persisted(_docs: number, updates: number, seconds: number): void {
+    this.persistSeconds.observe(seconds)
+    this.persistedUpdates.inc(updates)
+  }
+
+  revert(reason: RevertReason): void {
+    this.reverts.inc({ reason })
+  }
+
+  /** The Prometheus text exposition. */
+  text(): Promise<string> {
+    return this.registry.metrics()
+  }
+
+  get contentType(): string {
+    return this.registry.contentType
+  }
+
+  /** Stops the event-loop monitor. */
+  close(): void {
+    this.loopDelay.disable()
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * /metrics, /healthz, /readyz and request ids, against the real server: the counters
+ * move when users edit, get reverted, book slots.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { fieldsOf, notesOf } from '../shared/docLayout.js'
+import { type TestServer, login, provider, seedWorkspace, startServer, synced, until } from './helpers/server.js'
+
+/** The value of one sample in Prometheus text format (0 when absent). */
+function sample(text: string, name: string, labels: Record<string, string> = {}): number {
+  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`)
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue
+    const [metric, value] = [line.slice(0, line.lastIndexOf(' ')), line.slice(line.lastIndexOf(' ') + 1)]
+    const bare = metric.split('{')[0]
+    if (bare !== name) continue
+    if (want.every((w) => metric.includes(w))) return Number(value)
+  }
+  return 0
+}
+
+describe('observability', () => {
+  let t: TestServer
+  const scrape = async () => (await fetch(`${t.url}/metrics`)).text()
+
+  beforeEach(async () => {
+    t = await startServer()
+  })
+  afterEach(async () => {
+    await t.close()
+  })
+
+  it('[OBS1] /metrics exposes every family in Prometheus text format', async () => {
+    const res = await fetch(`${t.url}/metrics`)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toMatch(/text\/plain/)
+    const text = await res.text()
+    for (const family of [
+      'accord_connections', 'accord_loaded_documents', 'accord_updates_in_total', 'accord_update_bytes_in_total',
+      'accord_updates_out_total', 'accord_update_bytes_out_total', 'accord_persist_seconds', 'accord_broadcast_fanout',
+      'accord_validation_reverts_total', 'accord_reservation_decisions_total', 'accord_export_jobs_total',
+      'accord_export_job_retries_total', 'accord_event_loop_delay_p99_seconds', 'nodejs_eventloop_lag_p99_seconds',
+      'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'accord_http_requests_total',
+    ]) expect(text, family).toContain(`# TYPE ${family} `)
+  })
+
+  it('[OBS2] counters move when a user edits, is reverted, and books slots', async () => {
+    const users = await seedWorkspace(t.server)
+    const api = await login(t.url, users.member.email, users.member.password)
+    const before = await scrape()
+    const deal = await api.request('POST', '/api/records/deals', { title: 'Metered', amount: 10, currency: 'EUR' })
+    expect(deal.status).toBe(201)
+    const docName = `acme/deals/${deal.body.id}`
+    const writer = provider(t.wsUrl, docName, api.token)
+    const reader = provider(t.wsUrl, docName, api.token)
+    await Promise.all([synced(writer), synced(reader)])
+    expect(sample(await scrape(), 'accord_connections')).toBe(2)
+    expect(sample(await scrape(), 'accord_loaded_documents')).toBeGreaterThanOrEqual(1)
+
+    notesOf(writer.doc).insert(0, 'first call went well')
+    await until(() => notesOf(reader.doc).toString() === 'first call went well', 'the reader sees the note')
+    fieldsOf(writer.doc).set('amount', -5)
+    await until(() => fieldsOf(writer.doc).get('amount') === 10, 'the invalid amount is reverted')
+
+    const start = Date.parse('2031-03-03T09:00:00Z')
+    const slot = { start: new Date(start).toISOString(), end: new Date(start + 3_600_000).toISOString(), room: 'Atlas', attendees: [] }
+    expect((await api.request('POST', '/api/records/events', { title: 'A', ...slot })).status).toBe(201)
+    expect((await api.request('POST', '/api/records/events', { title: 'B', ...slot })).status).toBe(201)
+    await until(async () => {
+      const text = await scrape()
+      return sample(text, 'accord_reservation_decisions_total', { outcome: 'confirmed' }) >= 1 && sample(text, 'accord_reservation_decisions_total', { outcome: 'conflict' }) >= 1
+    }, 'a confirmed and a conflicting reservation are counted')
+
+    const after = await scrape()
+    expect(sample(after, 'accord_updates_in_total')).toBeGreaterThan(sample(before, 'accord_updates_in_total'))
+    expect(sample(after, 'accord_update_bytes_in_total')).toBeGreaterThan(sample(before, 'accord_update_bytes_in_total'))
+    expect(sample(after, 'accord_updates_out_total')).toBeGreaterThan(sample(before, 'accord_updates_out_total'))
+    expect(sample(after, 'accord_persisted_updates_total')).toBeGreaterThan(sample(before, 'accord_persisted_updates_total'))
+    expect(sample(after, 'accord_persist_seconds_count')).toBeGreaterThan(sample(before, 'accord_persist_seconds_count'))
+    expect(sample(after, 'accord_broadcast_fanout_count')).toBeGreaterThan(sample(before, 'accord_broadcast_fanout_count'))
+    expect(sample(after, 'accord_validation_reverts_total', { reason: 'invalid' })).toBe(1)
+    expect(sample(after, 'accord_http_requests_total', { method: 'POST', status: '201' })).toBe(3)
+    writer.destroy()
+    reader.destroy()
+    await until(async () => sample(await scrape(), 'accord_connections') === 0, 'the connections gauge drops')
+  })
+
+  it('[OBS3] health and readiness answer; readiness fails once the server is closing', async () => {
+    expect(await (await fetch(`${t.url}/healthz`)).json()).toEqual({ ok: true })
+    const ready = await fetch(`${t.url}/readyz`)
+    expect(ready.status).toBe(200)
+    expect(t.server.isReady()).toBe(true)
+    const closing = t.server.close()
+    expect(t.server.isReady()).toBe(false)
+    await closing
+    t = await startServer()
+  })
+
+  it('[OBS4] every response carries a request id; a sane caller id is kept', async () => {
+    const own = await fetch(`${t.url}/healthz`, { headers: { 'x-request-id': 'trace-42' } })
+    expect(own.headers.get('x-request-id')).toBe('trace-42')
+    const fresh = await fetch(`${t.url}/api/me`)
+    expect(fresh.status).toBe(401)
+    expect(fresh.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/)
+    const hostile = await fetch(`${t.url}/healthz`, { headers: { 'x-request-id': 'not "a" token' } })
+    expect(hostile.headers.get('x-request-id')).not.toContain('"')
+  })
+})

@@ -1,0 +1,62 @@
+/**
+ * `accord simulate`: real users (providers over real sockets, real REST) against a
+ * real server; the run must end with every invariant holding.
+ */
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { seedDemo } from '../server/seed/demo.js'
+import { runSimulation } from '../server/sim/runSimulation.js'
+import { type TestServer, startServer } from './helpers/server.js'
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'accord.js')
+
+function runCliAsync(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()))
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+describe('accord simulate', () => {
+  let t: TestServer | undefined
+  afterEach(async () => {
+    await t?.close()
+    t = undefined
+  })
+
+  it('[SIM1] `accord simulate --users 10 --duration 10 --url` passes its invariant checks against a running server', async () => {
+    t = await startServer()
+    await seedDemo(t.server)
+    const { code, stdout, stderr } = await runCliAsync(['simulate', '--users', '10', '--duration', '10', '--url', t.url])
+    expect(stderr).toBe('')
+    expect(code, stdout).toBe(0)
+    expect(stdout).toContain('result: every invariant holds')
+    for (const check of ['all replicas converged', 'every edit present', 'no double booking', 'every job finished']) expect(stdout).toMatch(new RegExp(`ok +${check}`))
+    expect(stdout).toMatch(/operations +\d+/)
+    expect(stdout).toMatch(/latency edit -> other users +p50 [\d.]+ ms +p95 [\d.]+ ms +p99 [\d.]+ ms/)
+    const reverts = Number(/reverts +(\d+)/.exec(stdout)?.[1])
+    const invalid = Number(/(\d+) invalid edits attempted/.exec(stdout)?.[1])
+    expect(reverts).toBeGreaterThanOrEqual(invalid)
+  }, 60_000)
+
+  it('[SIM2] without --url it starts its own server with its own users', async () => {
+    const lines: string[] = []
+    const report = await runSimulation({ users: 3, durationS: 2, print: (line) => lines.push(line) })
+    expect(report.violations).toEqual([])
+    expect(report.ok).toBe(true)
+    expect(Object.values(report.operations).reduce((a, b) => a + b, 0)).toBeGreaterThan(0)
+    expect(lines.at(-1)).toBe('result: every invariant holds')
+  }, 30_000)
+
+  it('[SIM3] bad arguments exit non-zero with one line', async () => {
+    const { code, stderr } = await runCliAsync(['simulate', '--users', '0'])
+    expect(code).not.toBe(0)
+    expect(stderr.trim().split('\n')).toHaveLength(1)
+    expect(stderr).toMatch(/--users must be a whole number/)
+  }, 30_000)
+})
