@@ -1,0 +1,115 @@
+/** The signed-in shell: navigation, connection indicator and the current screen. */
+import { lazy, Suspense } from 'react'
+import { COLLECTIONS } from '../../shared/collections.js'
+import { Avatar } from './components/Avatar.js'
+import { ConnectionIndicator } from './components/ConnectionIndicator.js'
+import { ToastProvider } from './components/Toasts.js'
+import { COLLECTION_LABELS } from './fieldKinds.js'
+import { navigate, type Route, useRoute } from './router.js'
+import { ListScreen } from './screens/ListScreen.js'
+import { LoginScreen } from './screens/LoginScreen.js'
+import { useSession, useUser } from './session/SessionProvider.js'
+import { assertNever } from '../../shared/docNames.js'
+import { JobWatcher } from './screens/JobWatcher.js'
+
+const RecordScreen = lazy(() => import('./screens/RecordScreen.js'))
+const BoardScreen = lazy(() => import('./screens/BoardScreen.js'))
+const CalendarScreen = lazy(() => import('./screens/CalendarScreen.js'))
+const ExportsScreen = lazy(() => import('./screens/ExportsScreen.js'))
+
+export function App() {
+  const { state } = useSession()
+  if (state.status === 'loading') return <div className="splash" aria-busy="true" />
+  if (state.status === 'signed-out') return <LoginScreen reason={state.reason} />
+  return (
+    <ToastProvider>
+      <Shell />
+    </ToastProvider>
+  )
+}
+
+function NavLink({ to, children, active }: { to: string; children: React.ReactNode; active: boolean }) {
+  return (
+    <a
+      href={to}
+      className={active ? 'nav-link active' : 'nav-link'}
+      aria-current={active ? 'page' : undefined}
+      onClick={(event) => {
+        if (event.metaKey || event.ctrlKey || event.shiftKey) return
+        event.preventDefault()
+        navigate(to)
+      }}
+    >
+      {children}
+    </a>
+  )
+}
+
+function Shell() {
+  const route = useRoute()
+  const user = useUser()
+  const { logout } = useSession()
+  const section = route.screen === 'list' || route.screen === 'record' ? route.collection : route.screen
+  return (
+    <div className="shell">
+      <header className="topbar">
+        <a className="brand" href="/" onClick={(e) => (e.preventDefault(), navigate('/'))}>
+          <span className="brand-mark" aria-hidden="true">◆</span> Accord
+        </a>
+        <ConnectionIndicator />
+        <div className="topbar-user">
+          <Avatar name={user.name} color={user.color} />
+          <span className="topbar-name">
+            {user.name}
+            <small>{user.role}</small>
+          </span>
+          <button type="button" className="button button-ghost" onClick={() => void logout()}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      <nav className="sidebar" aria-label="Main">
+        <NavLink to="/board" active={section === 'board'}>
+          Pipeline
+        </NavLink>
+        <NavLink to="/calendar" active={section === 'calendar'}>
+          Calendar
+        </NavLink>
+        <div className="nav-heading">Records</div>
+        {COLLECTIONS.map((c) => (
+          <NavLink key={c} to={`/${c}`} active={section === c}>
+            {COLLECTION_LABELS[c].plural}
+          </NavLink>
+        ))}
+        <div className="nav-heading">Data</div>
+        <NavLink to="/exports" active={section === 'exports'}>
+          Exports
+        </NavLink>
+      </nav>
+      <main className="content" id="main">
+        <Suspense fallback={<div className="loading">Loading…</div>}>
+          <Screen route={route} />
+        </Suspense>
+      </main>
+      <JobWatcher />
+    </div>
+  )
+}
+
+function Screen({ route }: { route: Route }) {
+  switch (route.screen) {
+    case 'home':
+    case 'board':
+      return <BoardScreen />
+    case 'list':
+      return <ListScreen key={route.collection} collection={route.collection} />
+    case 'record':
+      return <RecordScreen key={`${route.collection}/${route.id}`} collection={route.collection} id={route.id} />
+    case 'calendar':
+      return <CalendarScreen />
+    case 'exports':
+      return <ExportsScreen />
+    default:
+      return assertNever(route)
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * Create an event for a chosen slot (attendees, room), then follow the server's
+ * decision live: pending → confirmed, or conflict with free slots to pick.
+ */
+import { type FormEvent, useEffect, useId, useRef, useState } from 'react'
+import type { IndexEntry } from '../../../shared/docLayout.js'
+import { formatInstant } from '../fieldKinds.js'
+import { navigate } from '../router.js'
+import { api, ApiError, type User } from '../session/api.js'
+import { ReservationPanel, reservationOf, type Slot } from './ReservationPanel.js'
+
+/** Rooms offered besides those already used by events. */
+export const ROOMS = ['Atlas', 'Borealis', 'Cosmos', 'Delta']
+
+export interface EventDialogProps {
+  slot: Slot
+  users: User[]
+  me: User
+  events: IndexEntry[]
+  /** An existing event to show instead of the creation form. */
+  eventId?: string
+  onClose(): void
+}
+
+export function EventDialog({ slot, users, me, events, eventId, onClose }: EventDialogProps) {
+  const titleId = useId()
+  const [createdId, setCreatedId] = useState<string | null>(eventId ?? null)
+  const [title, setTitle] = useState('')
+  const [attendees, setAttendees] = useState<string[]>([me.id])
+  const [room, setRoom] = useState(ROOMS[0]!)
+  const [error, setError] = useState<string | null>(null)
+  const [busy, setBusy] = useState(false)
+  const first = useRef<HTMLInputElement>(null)
+  const entry = createdId ? events.find((e) => e.id === createdId) : undefined
+  const rooms = [...new Set([...ROOMS, ...events.map((e) => String(e.fields.room ?? '')).filter(Boolean)])]
+
+  useEffect(() => {
+    first.current?.focus()
+    const onKey = (e: KeyboardEvent) => e.key === 'Escape' && onClose()
+    addEventListener('keydown', onKey)
+    return () => removeEventListener('keydown', onKey)
+  }, [onClose])
+
+  async function submit(event: FormEvent) {
+    event.preventDefault()
+    setBusy(true)
+    setError(null)
+    try {
+      const record = await api<{ id: string }>('POST', '/api/records/events', { title, start: slot.start, end: slot.end, attendees, room, status: 'scheduled' })
+      setCreatedId(record.id)
+    } catch (e) {
+      setError(e instanceof ApiError ? [e.message, ...e.issues.map((i) => `${i.path}: ${i.message}`)].join(' — ') : 'Could not reach the server')
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  async function pick(next: Slot) {
+    if (!createdId) return
+    try {
+      await api('PATCH', `/api/records/events/${createdId}`, { start: next.start, end: next.end })
+    } catch (e) {
+      setError(e instanceof ApiError ? e.message : 'Could not move the event')
+    }
+  }
+
+  return (
+    <div className="dialog-backdrop" onMouseDown={(e) => e.target === e.currentTarget && onClose()}>
+      <div className="dialog" role="dialog" aria-modal="true" aria-labelledby={titleId} data-testid="event-dialog">
+        <h2 id={titleId}>{createdId ? (entry?.title ?? title) : 'New event'}</h2>
+        <p className="cell-muted">
+          {formatInstant(String(entry?.fields.start ?? slot.start))} – {new Date(String(entry?.fields.end ?? slot.end)).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })}
+        </p>
+        {!createdId ? (
+          <form onSubmit={submit} className="dialog-form">
+            <label>
+              Title
+              <input ref={first} name="title" required value={title} onChange={(e) => setTitle(e.target.value)} />
+            </label>
+            <fieldset>
+              <legend>Attendees</legend>
+              <div className="checks">
+                {users.map((u) => (
+                  <label key={u.id} className="check">
+                    <input type="checkbox" checked={attendees.includes(u.id)} onChange={(e) => setAttendees((list) => (e.target.checked ? [...list, u.id] : list.filter((x) => x !== u.id)))} />
+                    {u.name}
+                  </label>
+                ))}
+              </div>
+            </fieldset>
+            <label>
+              Room
+              <select name="room" value={room} onChange={(e) => setRoom(e.target.value)}>
+                {rooms.map((r) => (
+                  <option key={r}>{r}</option>
+                ))}
+              </select>
+            </label>
+            {error && (
+              <p className="notice notice-error" role="alert">
+                {error}
+              </p>
+            )}
+            <div className="dialog-actions">
+              <button type="button" className="button button-ghost" onClick={onClose}>
+                Cancel
+              </button>
+              <button type="submit" className="button button-primary" disabled={busy}>
+                Book
+              </button>
+            </div>
+          </form>
+        ) : (
+          <>
+            {entry ? (
+              <ReservationPanel fields={entry.fields} reservation={reservationOf(entry.authority)} events={events} readOnly={me.role === 'viewer'} onPick={(s) => void pick(s)} />
+            ) : (
+              <div className="reservation reservation-pending" data-testid="reservation" data-status="pending">
+                <span className="badge badge-pending">pending</span> Sending…
+              </div>
+            )}
+            {error && (
+              <p className="notice notice-error" role="alert">
+                {error}
+              </p>
+            )}
+            <div className="dialog-actions">
+              <button type="button" className="button button-ghost" onClick={() => navigate(`/events/${createdId}`)}>
+                Open event
+              </button>
+              <button type="button" className="button button-primary" onClick={onClose}>
+                Done
+              </button>
+            </div>
+          </>
+        )}
+      </div>
+    </div>
+  )
+}

@@ -1,0 +1,194 @@
+/**
+ * One typed input bound to a record field. Values are checked with the shared
+ * schema before they are written; an invalid draft stays local and is explained.
+ */
+import { useEffect, useId, useRef, useState } from 'react'
+import { checkField, type Collection } from '../../../shared/collections.js'
+import type { IndexEntry } from '../../../shared/docLayout.js'
+import { assertNever } from '../../../shared/docNames.js'
+import { enumValues, fieldKind, fieldLabel } from '../fieldKinds.js'
+import type { User } from '../session/api.js'
+
+export interface FieldInputProps {
+  collection: Collection
+  field: string
+  value: unknown
+  readOnly: boolean
+  users: User[]
+  refs: { customers: IndexEntry[]; deals: IndexEntry[] }
+  onChange(value: unknown): void
+  /** A server rejection for this field, if any. */
+  serverIssue?: string
+}
+
+function toDraft(field: string, value: unknown): string {
+  const kind = fieldKind(field)
+  if (value === undefined || value === null) return ''
+  if (kind === 'tags' && Array.isArray(value)) return value.join(', ')
+  if (kind === 'instant' && typeof value === 'string') return toLocalInput(value)
+  return String(value)
+}
+
+/** ISO instant → the `datetime-local` input's local wall time. */
+export function toLocalInput(iso: string): string {
+  const date = new Date(iso)
+  if (Number.isNaN(date.getTime())) return ''
+  const pad = (n: number) => String(n).padStart(2, '0')
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`
+}
+
+function fromDraft(field: string, draft: string): unknown {
+  switch (fieldKind(field)) {
+    case 'money':
+      return draft.trim() === '' ? Number.NaN : Number(draft)
+    case 'tags':
+      return draft
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean)
+    case 'instant': {
+      const date = new Date(draft)
+      return Number.isNaN(date.getTime()) ? draft : date.toISOString()
+    }
+    case 'currency':
+      return draft.toUpperCase()
+    default:
+      return draft
+  }
+}
+
+export function FieldInput(props: FieldInputProps) {
+  const { collection, field, value, readOnly, onChange } = props
+  const id = useId()
+  const kind = fieldKind(field)
+  const [draft, setDraft] = useState(() => toDraft(field, value))
+  const [issue, setIssue] = useState<string | null>(null)
+  const focused = useRef(false)
+
+  useEffect(() => {
+    if (!focused.current) {
+      setDraft(toDraft(field, value))
+      setIssue(null)
+    }
+  }, [field, value])
+
+  function commit(next: unknown, nextDraft: string) {
+    setDraft(nextDraft)
+    const problem = checkField(collection, field, next)
+    setIssue(problem?.message ?? null)
+    if (!problem && JSON.stringify(next) !== JSON.stringify(value)) onChange(next)
+  }
+
+  const common = {
+    id,
+    name: field,
+    disabled: readOnly,
+    'aria-invalid': issue || props.serverIssue ? true : undefined,
+    'aria-describedby': issue || props.serverIssue ? `${id}-issue` : undefined,
+    onFocus: () => (focused.current = true),
+    onBlur: () => {
+      focused.current = false
+      if (!issue) setDraft(toDraft(field, value))
+    },
+  }
+
+  const input = (() => {
+    switch (kind) {
+      case 'enum':
+        return (
+          <select {...common} value={draft} onChange={(e) => commit(e.target.value, e.target.value)}>
+            {draft === '' && <option value="">—</option>}
+            {enumValues(collection, field).map((v) => (
+              <option key={v} value={v}>
+                {v}
+              </option>
+            ))}
+          </select>
+        )
+      case 'user':
+        return (
+          <select {...common} value={draft} onChange={(e) => commit(e.target.value, e.target.value)}>
+            <option value="">— nobody —</option>
+            {props.users.map((u) => (
+              <option key={u.id} value={u.id}>
+                {u.name}
+              </option>
+            ))}
+          </select>
+        )
+      case 'customer':
+      case 'deal': {
+        const options = kind === 'customer' ? props.refs.customers : props.refs.deals
+        return (
+          <select {...common} value={draft} onChange={(e) => commit(e.target.value, e.target.value)}>
+            <option value="">— none —</option>
+            {options.map((o) => (
+              <option key={o.id} value={o.id}>
+                {o.title}
+              </option>
+            ))}
+          </select>
+        )
+      }
+      case 'users': {
+        const selected = Array.isArray(value) ? (value as string[]) : []
+        return (
+          <div className="checks" role="group" aria-labelledby={`${id}-label`}>
+            {props.users.map((u) => (
+              <label key={u.id} className="check">
+                <input
+                  type="checkbox"
+                  disabled={readOnly}
+                  checked={selected.includes(u.id)}
+                  onChange={(e) => {
+                    const next = e.target.checked ? [...selected, u.id] : selected.filter((x) => x !== u.id)
+                    commit(next, next.join(','))
+                  }}
+                />
+                {u.name}
+              </label>
+            ))}
+          </div>
+        )
+      }
+      case 'money':
+        return <input {...common} type="number" min={0} step="0.01" inputMode="decimal" value={draft} onChange={(e) => commit(fromDraft(field, e.target.value), e.target.value)} />
+      case 'date':
+        return <input {...common} type="date" value={draft} onChange={(e) => commit(e.target.value, e.target.value)} />
+      case 'instant':
+        return <input {...common} type="datetime-local" value={draft} onChange={(e) => commit(fromDraft(field, e.target.value), e.target.value)} />
+      case 'email':
+        return <input {...common} type="email" value={draft} onChange={(e) => commit(e.target.value, e.target.value)} />
+      case 'text':
+      case 'tags':
+      case 'currency':
+        return (
+          <input
+            {...common}
+            type="text"
+            value={draft}
+            maxLength={kind === 'currency' ? 3 : undefined}
+            placeholder={kind === 'tags' ? 'comma, separated' : undefined}
+            onChange={(e) => commit(fromDraft(field, e.target.value), e.target.value)}
+          />
+        )
+      default:
+        return assertNever(kind)
+    }
+  })()
+
+  const message = issue ?? props.serverIssue
+  return (
+    <div className={`field field-${kind}`}>
+      <label htmlFor={kind === 'users' ? undefined : id} id={`${id}-label`}>
+        {fieldLabel(field)}
+      </label>
+      {input}
+      {message && (
+        <p className="field-issue" id={`${id}-issue`} role="alert">
+          {message}
+        </p>
+      )}
+    </div>
+  )
+}

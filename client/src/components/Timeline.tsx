@@ -1,0 +1,56 @@
+/** Who changed which fields when, from the server's update log; refreshed as the record changes. */
+import { useEffect, useId, useState } from 'react'
+import type { Collection } from '../../../shared/collections.js'
+import { fieldLabel, timeAgo } from '../fieldKinds.js'
+import { api, type User } from '../session/api.js'
+
+interface HistoryItem {
+  at: string
+  userId: string | null
+  fields: string[]
+}
+
+/** Quiet period after a change before the history is fetched again. @default 600 ms */
+const REFRESH_DEBOUNCE_MS = 600
+
+export function Timeline({ collection, id, version, users }: { collection: Collection; id: string; version: number; users: User[] }) {
+  const headingId = useId()
+  const [items, setItems] = useState<HistoryItem[] | null>(null)
+  useEffect(() => {
+    let live = true
+    const timer = setTimeout(
+      () =>
+        void api<{ items: HistoryItem[] }>('GET', `/api/records/${collection}/${id}/history`)
+          .then((r) => live && setItems(r.items))
+          .catch(() => undefined),
+      items === null ? 0 : REFRESH_DEBOUNCE_MS,
+    )
+    return () => {
+      live = false
+      clearTimeout(timer)
+    }
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [collection, id, version])
+  const nameOf = (userId: string | null) => users.find((u) => u.id === userId)?.name ?? (userId ? 'Someone' : 'System')
+  const colorOf = (userId: string | null) => users.find((u) => u.id === userId)?.color ?? '#94a3b8'
+  const shown = (items ?? []).slice().reverse().slice(0, 30)
+  return (
+    <section className="card timeline" aria-labelledby={headingId}>
+      <h2 id={headingId}>Activity</h2>
+      {items === null && <p className="cell-muted">Loading…</p>}
+      <ol>
+        {shown.map((item, i) => (
+          <li key={`${item.at}-${i}`}>
+            <span className="timeline-dot" style={{ background: colorOf(item.userId) }} aria-hidden="true" />
+            <div>
+              <strong>{nameOf(item.userId)}</strong> {item.fields.length ? <>changed {item.fields.map(fieldLabel).join(', ')}</> : 'edited'}
+              <time dateTime={item.at} title={new Date(item.at).toLocaleString()}>
+                {timeAgo(item.at)}
+              </time>
+            </div>
+          </li>
+        ))}
+      </ol>
+    </section>
+  )
+}

@@ -1,0 +1,37 @@
+/** A minimal History-API router: the path is the state; `navigate` pushes. */
+import { useEffect, useState } from 'react'
+import { type Collection, isCollection } from '../../shared/collections.js'
+
+export type Route =
+  | { screen: 'home' }
+  | { screen: 'list'; collection: Collection }
+  | { screen: 'record'; collection: Collection; id: string }
+  | { screen: 'board' }
+  | { screen: 'calendar' }
+  | { screen: 'exports' }
+
+export function parseRoute(path: string): Route {
+  const [first, second, third] = path.split('/').filter(Boolean)
+  if (first === 'board') return { screen: 'board' }
+  if (first === 'calendar') return { screen: 'calendar' }
+  if (first === 'exports') return { screen: 'exports' }
+  if (isCollection(first)) return second ? { screen: 'record', collection: first, id: second } : { screen: 'list', collection: first }
+  void third
+  return { screen: 'home' }
+}
+
+export function navigate(path: string): void {
+  if (location.pathname === path) return
+  history.pushState(null, '', path)
+  dispatchEvent(new PopStateEvent('popstate'))
+}
+
+export function useRoute(): Route {
+  const [path, setPath] = useState(location.pathname)
+  useEffect(() => {
+    const update = () => setPath(location.pathname)
+    addEventListener('popstate', update)
+    return () => removeEventListener('popstate', update)
+  }, [])
+  return parseRoute(path)
+}
