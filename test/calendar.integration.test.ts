@@ -6,6 +6,7 @@ import * as Y from 'yjs'
 import type { Reservation } from '../shared/collections.js'
 import { authorityOf, fieldsOf } from '../shared/docLayout.js'
 import { newRecordId } from '../shared/docNames.js'
+import { slotRequestOf } from '../server/authority/slotRequest.js'
 import {
   BASE,
   MIN,
@@ -246,6 +247,28 @@ describe('calendar authority', () => {
     const res = await member.request('POST', '/api/records/events', { title: 'tz', start: '2030-01-07T09:30:00+01:00', end: '2030-01-07T10:30:00+01:00', attendees: ['tz'] })
     expect(res.status).toBe(201)
     expect(await decidedRest(res.body.id)).toMatchObject({ status: 'conflict', start: '2030-01-07T08:30:00.000Z', conflictsWith: [a] })
+  })
+})
+
+describe('restart consistency', () => {
+  it('a request stored but never decided (a crash before the decision) is decided at the next start; a decision that never reached its document is written then', async () => {
+    const a = await createEvent(member, { start: BASE, end: BASE + 60 * MIN, attendees: ['crash'] })
+    await decidedRest(a)
+    await t.server.reservations.close()
+    const undecided = await createEvent(member, { start: BASE + 30 * MIN, end: BASE + 90 * MIN, attendees: ['crash'] })
+    const unmirrored = await createEvent(member, { start: BASE + 120 * MIN, end: BASE + 150 * MIN, attendees: ['crash'] })
+    const stored = storedEvents(t.server, 'acme', [unmirrored])[0]!
+    await t.server.ledger.decide(slotRequestOf('acme', unmirrored, stored.fields, stored.authority))
+    expect(await reservation(undecided)).toBeUndefined()
+    expect(await reservation(unmirrored)).toBeUndefined()
+
+    await t.server.close()
+    t = await startServer({ db: t.dbFile })
+    owner = await login(t.url, users.owner.email, users.owner.password)
+    member = await login(t.url, users.member.email, users.member.password)
+    expect(await decidedRest(undecided)).toMatchObject({ status: 'conflict', conflictsWith: [a] })
+    expect((await decidedRest(unmirrored)).status).toBe('confirmed')
+    await until(() => settled(t.server, 'acme'), 'ledger and documents agree')
   })
 })
 
