@@ -15,6 +15,8 @@ import { requireAuth, principalOf } from './http/authenticate.js'
 import { authRoutes } from './http/authRoutes.js'
 import { HttpError, errorHandler } from './http/errors.js'
 import { recordRoutes } from './http/recordRoutes.js'
+import { jobRoutes } from './http/jobRoutes.js'
+import { type JobOptions, JobService } from './jobs/JobService.js'
 import { calendarRoutes } from './http/calendarRoutes.js'
 import { InvoiceNumbering } from './authority/InvoiceNumbering.js'
 import { ReservationAuthority } from './authority/ReservationAuthority.js'
@@ -38,6 +40,8 @@ export interface AccordOptions {
   /** Sliding session lifetime. @default 7 days */
   sessionIdleMs?: number
   registry?: Pick<RegistryOptions, 'unloadGraceMs' | 'compactAfterUpdates' | 'compactAfterBytes'>
+  /** Export and import jobs: concurrency, export folder, Google Sheets (server/jobs/JobService.ts). */
+  jobs?: JobOptions
   /** pino logger (see server/log.ts). @default silent (the CLI passes one at `LOG_LEVEL`) */
   logger?: Logger
 }
@@ -49,6 +53,8 @@ export class AccordServer {
   readonly auth: AuthService
   readonly registry: DocRegistry
   readonly records: RecordService
+  /** Export and import jobs; they run once the server is started. */
+  readonly jobs: JobService
   /** The calendar authority: reservation ledger and decisions, invoice numbers. */
   readonly ledger: SqliteReservationLedger
   readonly reservations: ReservationAuthority
@@ -70,6 +76,7 @@ export class AccordServer {
     this.auth = new AuthService(this.db, { sessionIdleMs: options.sessionIdleMs })
     this.registry = new DocRegistry(new SqliteDocStore(this.db), { ...options.registry, project: RecordService.project, onError, metrics: this.metrics })
     this.records = new RecordService(this.db, this.registry)
+    this.jobs = new JobService(this.db, options.db ?? './data/accord.db', this.records, this.registry, options.jobs, onError)
     this.ledger = new SqliteReservationLedger(this.db)
     this.reservations = new ReservationAuthority({ registry: this.registry, ledger: this.ledger, onError })
     this.invoices = new InvoiceNumbering(this.db, this.registry, onError)
@@ -102,6 +109,7 @@ export class AccordServer {
       res.json({ items: this.auth.listUsers(principalOf(req).workspace) })
     })
     app.use('/api/records', recordRoutes(this.records))
+    app.use('/api', jobRoutes(this.jobs))
     app.use('/api/calendar', calendarRoutes({ ledger: this.ledger, reservations: this.reservations }))
     app.use('/api', (_req, _res, next) => next(new HttpError(404, 'not-found', 'no such endpoint')))
     const clientDir = options.clientDir ?? join(ROOT, 'dist')
@@ -124,6 +132,7 @@ export class AccordServer {
       this.http.listen(this.options.port ?? 8787, host, () => {
         const { port } = this.http.address() as AddressInfo
         this.url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+        this.jobs.start()
         resolve(this.url)
       })
     })
@@ -148,6 +157,7 @@ export class AccordServer {
   async close(): Promise<void> {
     this.closing = true
     await this.sync.close()
+    await this.jobs.close()
     await this.reservations.close()
     this.invoices.close()
     this.registry.close()

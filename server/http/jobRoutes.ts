@@ -1,0 +1,103 @@
+/**
+ * `/api/exports` and `/api/imports`: queue a job (202 at once), read your own jobs,
+ * download an export's file. Another user's job is answered 404, as if it did not exist.
+ */
+import { resolve } from 'node:path'
+import { type NextFunction, type Request, type Response, Router } from 'express'
+import multer from 'multer'
+import { z } from 'zod'
+import { COLLECTIONS } from '../../shared/collections.js'
+import { DUPLICATE_MODES } from '../jobs/importCsv.js'
+import { EXPORT_TARGETS, type JobKind } from '../jobs/JobQueue.js'
+import type { JobService } from '../jobs/JobService.js'
+import { principalOf, requireWriter } from './authenticate.js'
+import { HttpError } from './errors.js'
+
+/** Largest CSV file an import accepts. */
+export const MAX_IMPORT_BYTES = 20 * 1024 * 1024
+
+const exportBody = z.strictObject({
+  target: z.enum(EXPORT_TARGETS),
+  collections: z.array(z.enum(COLLECTIONS)).min(1).max(COLLECTIONS.length).optional(),
+  spreadsheetId: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,200}$/, 'must be the id from the spreadsheet URL')
+    .optional(),
+})
+
+const importFields = z.object({
+  collection: z.enum(COLLECTIONS),
+  onDuplicate: z.enum(DUPLICATE_MODES).default('skip'),
+})
+
+const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: MAX_IMPORT_BYTES, files: 1, fields: 10 } })
+
+/** multer's errors in the contract's format. */
+function receiveFile(req: Request, res: Response, next: NextFunction): void {
+  upload.single('file')(req, res, (error: unknown) => {
+    if (!error) return next()
+    const code = (error as { code?: string }).code
+    if (code === 'LIMIT_FILE_SIZE') return next(new HttpError(413, 'too-large', `the file is larger than ${MAX_IMPORT_BYTES} bytes`))
+    next(new HttpError(400, 'invalid', `the upload could not be read: ${(error as Error).message}`, { issues: [] }))
+  })
+}
+
+function invalid(issues: z.core.$ZodIssue[]): HttpError {
+  return new HttpError(400, 'invalid', 'the request is not valid', { issues: issues.map((i) => ({ path: i.path.join('.'), message: i.message })) })
+}
+
+export function jobRoutes(jobs: JobService): Router {
+  const router = Router()
+  const owned = (req: Request, kind: JobKind) => {
+    const job = jobs.find(principalOf(req), String(req.params.id), kind)
+    if (!job) throw new HttpError(404, 'not-found', `no ${kind} job ${String(req.params.id)}`)
+    return job
+  }
+
+  router.post('/exports', (req, res) => {
+    const body = exportBody.safeParse(req.body ?? {})
+    if (!body.success) throw invalid(body.error.issues)
+    if (body.data.target === 'sheets') {
+      if (!jobs.sheetsConfigured) throw new HttpError(400, 'invalid', 'Google Sheets is not configured on this server', { issues: [{ path: 'target', message: 'not configured' }] })
+      if (!body.data.spreadsheetId) throw new HttpError(400, 'invalid', 'a Sheets export needs a spreadsheetId', { issues: [{ path: 'spreadsheetId', message: 'required' }] })
+    }
+    res.status(202).json(jobs.enqueueExport(principalOf(req), body.data))
+  })
+  router.get('/exports', (req, res) => {
+    res.json({ items: jobs.list(principalOf(req), 'export') })
+  })
+  router.get('/exports/:id', (req, res) => {
+    res.json(jobs.json(owned(req, 'export')))
+  })
+  router.get('/exports/:id/file', (req, res, next) => {
+    const job = owned(req, 'export')
+    const result = job.result as { file?: string; contentType?: string; downloadName?: string } | null
+    if (job.status !== 'succeeded') throw new HttpError(409, 'not-ready', `the export is ${job.status}`)
+    if (!result?.file) throw new HttpError(404, 'not-found', 'this export has no file (Sheets exports write to the spreadsheet)')
+    res.setHeader('Content-Type', result.contentType ?? 'application/octet-stream')
+    res.attachment(result.downloadName ?? 'export')
+    res.sendFile(resolve(result.file), { headers: { 'Content-Type': result.contentType ?? 'application/octet-stream' } }, (error) => {
+      if (error && !res.headersSent) next(new HttpError(404, 'not-found', 'the export file is no longer available'))
+    })
+  })
+
+  router.post('/imports', (req, _res, next) => {
+    requireWriter(req)
+    next()
+  })
+  router.post('/imports', receiveFile, (req, res) => {
+    const fields = importFields.safeParse(req.body ?? {})
+    if (!fields.success) throw invalid(fields.error.issues)
+    if (!req.file) throw new HttpError(400, 'invalid', 'attach the CSV as the multipart field "file"', { issues: [{ path: 'file', message: 'required' }] })
+    const job = jobs.enqueueImport(principalOf(req), { ...fields.data, fileName: req.file.originalname, csv: req.file.buffer })
+    res.status(202).json(job)
+  })
+  router.get('/imports', (req, res) => {
+    res.json({ items: jobs.list(principalOf(req), 'import') })
+  })
+  router.get('/imports/:id', (req, res) => {
+    res.json(jobs.json(owned(req, 'import')))
+  })
+
+  return router
+}

@@ -1,0 +1,245 @@
+/**
+ * Exports and imports as durable jobs: the queue, the runner, the connectors, and the live
+ * status of every job in its user's inbox document (`<workspace>/inbox/<userId>`).
+ */
+import { mkdir } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import * as Y from 'yjs'
+import { COLLECTIONS, type Collection } from '../../shared/collections.js'
+import { INBOX_JOBS, INBOX_NOTIFICATIONS } from '../../shared/docLayout.js'
+import { assertNever, inboxDocName } from '../../shared/docNames.js'
+import type { RecordService } from '../records/RecordService.js'
+import type { Db } from '../store/openDatabase.js'
+import type { DocRegistry } from '../sync/DocRegistry.js'
+import { serverOrigin } from '../sync/types.js'
+import { exportCsv } from './connectors/csv.js'
+import type { FileResult } from './connectors/fileExport.js'
+import { DEFAULT_MAX_REQUEST_BYTES, exportSheets } from './connectors/sheets.js'
+import { type ServiceAccount, SheetsApi, loadServiceAccount } from './connectors/sheetsClient.js'
+import { exportXlsx } from './connectors/xlsx.js'
+import { type DuplicateMode, importCsv } from './importCsv.js'
+import { type ExportTarget, type JobJson, type JobKind, type StoredJob, toJobJson } from './JobQueue.js'
+import { type JobHandler, JobError, JobRunner, type JobRunnerOptions } from './JobRunner.js'
+import { DEFAULT_RETRY, type RetryPolicy } from './retry.js'
+import { SqliteJobQueue } from './SqliteJobQueue.js'
+import { TokenBucket } from './TokenBucket.js'
+
+export interface SheetsOptions {
+  /** A service-account key, or the path of its JSON file. Without it, Sheets exports are refused. */
+  credentials?: ServiceAccount | string
+  /** API root ending in `/`; tests point it at the emulator. @default 'https://sheets.googleapis.com/' */
+  apiRoot?: string
+  /** Write requests per minute per credential (Google's quota: 60 per user). @default 60 */
+  writesPerMinute?: number
+  retry?: Partial<RetryPolicy>
+  /** Largest write request. @default 1.5 MB (Google's limit is 2 MB) */
+  maxRequestBytes?: number
+}
+
+export interface JobOptions extends Omit<JobRunnerOptions, 'onError'> {
+  /** Where export files go. @default '<folder of the database>/exports' */
+  exportDir?: string
+  sheets?: SheetsOptions
+}
+
+/** Jobs and notifications kept in an inbox document; older finished ones are dropped from it. */
+export const MAX_INBOX_JOBS = 50
+export const MAX_INBOX_NOTIFICATIONS = 50
+/** Jobs listed by `GET /api/exports`. */
+export const MAX_LISTED_JOBS = 100
+
+/** A notification in an inbox document. */
+export interface JobNotification {
+  id: string
+  at: string
+  kind: 'job'
+  jobId: string
+  status: 'succeeded' | 'failed'
+  message: string
+}
+
+export interface ExportRequest {
+  target: ExportTarget
+  collections?: Collection[]
+  spreadsheetId?: string
+}
+
+export interface ImportRequest {
+  collection: Collection
+  onDuplicate: DuplicateMode
+  fileName: string
+  csv: Buffer
+}
+
+interface Owner {
+  workspace: string
+  userId: string
+}
+
+export class JobService {
+  readonly queue: SqliteJobQueue
+  readonly runner: JobRunner
+  readonly exportDir: string
+  private readonly sheets: SheetsApi | null
+
+  constructor(
+    private readonly db: Db,
+    dbFile: string,
+    private readonly records: RecordService,
+    private readonly registry: DocRegistry,
+    private readonly options: JobOptions = {},
+    onError?: (error: unknown, context: string) => void,
+  ) {
+    this.queue = new SqliteJobQueue(db)
+    this.exportDir = options.exportDir ?? (dbFile === ':memory:' ? join(tmpdir(), 'accord-exports') : join(dirname(resolve(dbFile)), 'exports'))
+    this.sheets = this.createSheetsApi(options.sheets)
+    this.runner = new JobRunner(this.queue, (job) => this.handlerFor(job), (job) => this.publish(job), { ...options, onError })
+  }
+
+  start(): void {
+    this.runner.start()
+  }
+
+  close(): Promise<void> {
+    return this.runner.close()
+  }
+
+  get sheetsConfigured(): boolean {
+    return this.sheets !== null
+  }
+
+  /** Queues an export; an identical export still queued for this user is returned instead. */
+  enqueueExport(owner: Owner, request: ExportRequest): JobJson {
+    const collections = COLLECTIONS.filter((c) => (request.collections ?? COLLECTIONS).includes(c))
+    const params = { collections, ...(request.spreadsheetId ? { spreadsheetId: request.spreadsheetId } : {}) }
+    const key = [owner.userId, 'export', request.target, collections.join(','), request.spreadsheetId ?? ''].join('|')
+    const { job, coalesced } = this.queue.enqueue({
+      ...owner,
+      kind: 'export',
+      target: request.target,
+      params,
+      counts: { exported: 0, added: 0, updated: 0, deleted: 0 },
+      coalesceKey: key,
+    })
+    if (!coalesced) this.publish(job)
+    this.runner.kick()
+    return this.json(job)
+  }
+
+  enqueueImport(owner: Owner, request: ImportRequest): JobJson {
+    const { job } = this.queue.enqueue({
+      ...owner,
+      kind: 'import',
+      target: 'csv',
+      params: { collection: request.collection, onDuplicate: request.onDuplicate, fileName: request.fileName },
+      counts: { imported: 0, skipped: 0, invalid: 0, merged: 0 },
+      coalesceKey: null,
+      payload: request.csv,
+    })
+    this.publish(job)
+    this.runner.kick()
+    return this.json(job)
+  }
+
+  /** The owner's job, or undefined (another user's job is as good as missing). */
+  find(owner: Owner, id: string, kind: JobKind): StoredJob | undefined {
+    const job = this.queue.get(id)
+    return job && job.userId === owner.userId && job.workspace === owner.workspace && job.kind === kind ? job : undefined
+  }
+
+  list(owner: Owner, kind: JobKind): JobJson[] {
+    return this.queue
+      .list(owner.userId, kind, MAX_LISTED_JOBS)
+      .filter((job) => job.workspace === owner.workspace)
+      .map((job) => this.json(job))
+  }
+
+  json(job: StoredJob): JobJson {
+    return toJobJson(job, job.status === 'queued' ? this.queue.position(job.id) : undefined)
+  }
+
+  private createSheetsApi(options: SheetsOptions | undefined): SheetsApi | null {
+    if (!options?.credentials) return null
+    const account = typeof options.credentials === 'string' ? loadServiceAccount(options.credentials) : options.credentials
+    const perMinute = options.writesPerMinute ?? 60
+    return new SheetsApi({
+      account,
+      apiRoot: options.apiRoot,
+      bucket: new TokenBucket(perMinute, Math.max(1, Math.min(perMinute, 60))),
+      retry: { ...DEFAULT_RETRY, ...options.retry },
+    })
+  }
+
+  private handlerFor(job: StoredJob): JobHandler {
+    if (job.kind === 'import') {
+      return (ctx) => {
+        const csv = this.queue.payload(job.id)
+        if (!csv) throw new JobError('the uploaded file is no longer available')
+        return importCsv({ db: this.db, records: this.records }, csv, ctx)
+      }
+    }
+    const target = job.target as ExportTarget
+    const collections = job.params.collections as Collection[]
+    switch (target) {
+      case 'csv':
+      case 'xlsx':
+        return async (ctx) => {
+          await mkdir(this.exportDir, { recursive: true })
+          const ext = target === 'xlsx' ? 'xlsx' : collections.length === 1 ? 'csv' : 'zip'
+          const file = join(this.exportDir, `${job.id}.${ext}`)
+          const write = target === 'xlsx' ? exportXlsx : exportCsv
+          const result: FileResult = await write(this.records, job.workspace, collections, file, ctx)
+          const { counts, ...rest } = result
+          return { status: 'succeeded', counts, result: { ...rest } }
+        }
+      case 'sheets':
+        return async (ctx) => {
+          if (!this.sheets) throw new JobError('Google Sheets is not configured on this server')
+          const deps = { db: this.db, records: this.records, api: this.sheets, maxRequestBytes: this.options.sheets?.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES }
+          const counts = await exportSheets(deps, job.params.spreadsheetId as string, collections, ctx)
+          return { status: 'succeeded', counts: { ...counts } }
+        }
+      default:
+        return assertNever(target)
+    }
+  }
+
+  /** Writes the job's current state into its user's inbox document (and a notification when it ends). */
+  private publish(job: StoredJob): void {
+    const json = this.json(job)
+    this.registry
+      .use(inboxDocName(job.workspace, job.userId), (room) => {
+        room.doc.transact(() => {
+          const jobs = room.doc.getMap<JobJson>(INBOX_JOBS)
+          const before = jobs.get(job.id)?.status
+          jobs.set(job.id, json)
+          if ((job.status === 'succeeded' || job.status === 'failed') && before !== job.status) {
+            pushNotification(room.doc.getArray<JobNotification>(INBOX_NOTIFICATIONS), job)
+          }
+          trimJobs(jobs)
+        }, serverOrigin('inbox'))
+      })
+      .catch(() => undefined)
+  }
+}
+
+function describe(job: StoredJob): string {
+  const what = job.kind === 'import' ? `Import into ${String(job.params.collection)}` : `Export to ${job.target.toUpperCase()}`
+  if (job.status === 'failed') return `${what} failed: ${job.error ?? 'unknown error'}`
+  const c = job.counts
+  return job.kind === 'import'
+    ? `${what} finished: ${c.imported} imported, ${c.skipped} skipped, ${c.merged ?? 0} merged, ${c.invalid} invalid`
+    : `${what} finished: ${c.exported} records`
+}
+
+function pushNotification(notifications: Y.Array<JobNotification>, job: StoredJob): void {
+  notifications.push([{ id: `${job.id}:${job.status}`, at: new Date().toISOString(), kind: 'job', jobId: job.id, status: job.status as 'succeeded' | 'failed', message: describe(job) }])
+  if (notifications.length > MAX_INBOX_NOTIFICATIONS) notifications.delete(0, notifications.length - MAX_INBOX_NOTIFICATIONS)
+}
+
+function trimJobs(jobs: Y.Map<JobJson>): void {
+  if (jobs.size <= MAX_INBOX_JOBS) return
+  const finished = [...jobs.values()].filter((j) => j.status === 'succeeded' || j.status === 'failed').sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+  for (const job of finished.slice(0, jobs.size - MAX_INBOX_JOBS)) jobs.delete(job.id)
+}

@@ -1,0 +1,189 @@
+/**
+ * The job queue in the embedded SQLite database. Claims run in IMMEDIATE transactions, and
+ * two partial unique indexes make the rules hold in the database itself: one queued job per
+ * coalesce key, one running job per (user, lane).
+ */
+import { randomUUID } from 'node:crypto'
+import type { Db } from '../store/openDatabase.js'
+import type { JobCounts, JobKind, JobOutcome, JobQueue, JobStatus, LineError, NewJob, StoredJob } from './JobQueue.js'
+
+interface JobRow {
+  seq: number
+  id: string
+  workspace: string
+  user_id: string
+  kind: JobKind
+  target: string
+  lane: string
+  params: string
+  status: JobStatus
+  counts: string
+  errors: string
+  error: string | null
+  result: string | null
+  attempts: number
+  created_at: number
+  started_at: number | null
+  finished_at: number | null
+}
+
+const COLUMNS = 'seq, id, workspace, user_id, kind, target, lane, params, status, counts, errors, error, result, attempts, created_at, started_at, finished_at'
+
+function fromRow(row: JobRow): StoredJob {
+  return {
+    id: row.id,
+    seq: row.seq,
+    workspace: row.workspace,
+    userId: row.user_id,
+    kind: row.kind,
+    target: row.target,
+    params: JSON.parse(row.params) as Record<string, unknown>,
+    status: row.status,
+    counts: JSON.parse(row.counts) as JobCounts,
+    errors: JSON.parse(row.errors) as LineError[],
+    error: row.error,
+    result: row.result === null ? null : (JSON.parse(row.result) as Record<string, unknown>),
+    attempts: row.attempts,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+  }
+}
+
+export const laneOf = (kind: JobKind, target: string) => `${kind}:${target}`
+
+export class SqliteJobQueue implements JobQueue {
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  enqueue(input: NewJob): { job: StoredJob; coalesced: boolean } {
+    return this.db
+      .transaction(() => {
+        if (input.coalesceKey !== null) {
+          const existing = this.db
+            .prepare(`SELECT ${COLUMNS} FROM jobs WHERE coalesce_key = ? AND status = 'queued'`)
+            .get(input.coalesceKey) as JobRow | undefined
+          if (existing) return { job: fromRow(existing), coalesced: true }
+        }
+        const id = randomUUID()
+        this.db
+          .prepare(
+            `INSERT INTO jobs (id, workspace, user_id, kind, target, lane, params, coalesce_key, payload, status, counts, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)`,
+          )
+          .run(
+            id,
+            input.workspace,
+            input.userId,
+            input.kind,
+            input.target,
+            laneOf(input.kind, input.target),
+            JSON.stringify(input.params),
+            input.coalesceKey,
+            input.payload ?? null,
+            JSON.stringify(input.counts),
+            this.now(),
+          )
+        return { job: this.get(id)!, coalesced: false }
+      })
+      .immediate()
+  }
+
+  get(id: string): StoredJob | undefined {
+    const row = this.db.prepare(`SELECT ${COLUMNS} FROM jobs WHERE id = ?`).get(id) as JobRow | undefined
+    return row && fromRow(row)
+  }
+
+  list(userId: string, kind: JobKind, limit: number): StoredJob[] {
+    const rows = this.db.prepare(`SELECT ${COLUMNS} FROM jobs WHERE user_id = ? AND kind = ? ORDER BY seq DESC LIMIT ?`).all(userId, kind, limit) as JobRow[]
+    return rows.map(fromRow)
+  }
+
+  position(id: string): number | undefined {
+    const row = this.db.prepare("SELECT seq FROM jobs WHERE id = ? AND status = 'queued'").get(id) as { seq: number } | undefined
+    if (!row) return undefined
+    const ahead = this.db.prepare("SELECT count(*) AS n FROM jobs WHERE status = 'queued' AND seq < ?").get(row.seq) as { n: number }
+    return ahead.n + 1
+  }
+
+  payload(id: string): Buffer | null {
+    const row = this.db.prepare('SELECT payload FROM jobs WHERE id = ?').get(id) as { payload: Buffer | null } | undefined
+    return row?.payload ?? null
+  }
+
+  claim(worker: string, max: number, leaseMs: number): StoredJob[] {
+    if (max <= 0) return []
+    return this.db
+      .transaction(() => {
+        // The oldest queued job of every (user, lane) that has nothing running.
+        const rows = this.db
+          .prepare(
+            `SELECT ${COLUMNS} FROM jobs j
+             WHERE j.status = 'queued'
+               AND j.seq = (SELECT min(q.seq) FROM jobs q WHERE q.status = 'queued' AND q.user_id = j.user_id AND q.lane = j.lane)
+               AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.status = 'running' AND r.user_id = j.user_id AND r.lane = j.lane)
+             ORDER BY j.seq LIMIT ?`,
+          )
+          .all(max) as JobRow[]
+        const now = this.now()
+        const take = this.db.prepare(
+          `UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?, lease_until = ?,
+             started_at = coalesce(started_at, ?), coalesce_key = NULL
+           WHERE id = ? AND status = 'queued'`,
+        )
+        for (const row of rows) take.run(worker, now + leaseMs, now, row.id)
+        return rows.map((row) => this.get(row.id)!)
+      })
+      .immediate()
+  }
+
+  renew(worker: string, ids: string[], leaseMs: number): string[] {
+    const until = this.now() + leaseMs
+    const stmt = this.db.prepare("UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ? AND status = 'running'")
+    return this.db.transaction(() => ids.filter((id) => stmt.run(until, id, worker).changes === 1))()
+  }
+
+  progress(id: string, worker: string, counts: JobCounts): boolean {
+    const stmt = this.db.prepare("UPDATE jobs SET counts = ? WHERE id = ? AND lease_owner = ? AND status = 'running'")
+    return stmt.run(JSON.stringify(counts), id, worker).changes === 1
+  }
+
+  finish(id: string, worker: string, outcome: JobOutcome): boolean {
+    const stmt = this.db.prepare(
+      `UPDATE jobs SET status = ?, counts = ?, errors = ?, error = ?, result = ?, finished_at = ?,
+         lease_owner = NULL, lease_until = NULL, payload = NULL
+       WHERE id = ? AND lease_owner = ? AND status = 'running'`,
+    )
+    const result = outcome.result === undefined ? null : JSON.stringify(outcome.result)
+    const errors = JSON.stringify(outcome.errors ?? [])
+    return stmt.run(outcome.status, JSON.stringify(outcome.counts), errors, outcome.error ?? null, result, this.now(), id, worker).changes === 1
+  }
+
+  release(id: string, worker: string): void {
+    this.db.prepare("UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ? AND status = 'running'").run(id, worker)
+  }
+
+  recoverExpired(maxAttempts: number): StoredJob[] {
+    return this.db
+      .transaction(() => {
+        const now = this.now()
+        const rows = this.db.prepare("SELECT id, attempts FROM jobs WHERE status = 'running' AND lease_until < ?").all(now) as { id: string; attempts: number }[]
+        for (const row of rows) {
+          if (row.attempts >= maxAttempts) {
+            this.db
+              .prepare(
+                `UPDATE jobs SET status = 'failed', finished_at = ?, lease_owner = NULL, lease_until = NULL, payload = NULL,
+                   error = ? WHERE id = ?`,
+              )
+              .run(now, `the server stopped while this job ran, ${row.attempts} times; gave up`, row.id)
+          } else {
+            this.db.prepare("UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_until = NULL WHERE id = ?").run(row.id)
+          }
+        }
+        return rows.map((row) => this.get(row.id)!)
+      })
+      .immediate()
+  }
+}

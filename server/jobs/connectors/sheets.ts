@@ -1,0 +1,199 @@
+/**
+ * Google Sheets export: one tab per collection, synced incrementally against what this
+ * user's last export to that spreadsheet wrote (kept in `sheet_state`). Rows are in
+ * record-id order; only rows whose content changed at their position are written, with
+ * explicit ranges, in requests under `maxRequestBytes`; rows past the new end are cleared.
+ * Re-running an export writes the same cells, so a retried or repeated job is harmless.
+ */
+import { createHash } from 'node:crypto'
+import type { Collection } from '../../../shared/collections.js'
+import type { RecordService } from '../../records/RecordService.js'
+import type { Db } from '../../store/openDatabase.js'
+import type { JobContext } from '../JobRunner.js'
+import { pagesOf } from './fileExport.js'
+import type { SheetsApi, ValueRange } from './sheetsClient.js'
+import { type Cell, headerOf, rowOf } from './table.js'
+
+/** Google's limit on one cell, in characters. */
+export const MAX_CELL_CHARS = 50_000
+/** Google rejects requests over 2 MB; stay well under it. */
+export const DEFAULT_MAX_REQUEST_BYTES = 1_500_000
+/** Rows per range before size-based packing. */
+const ROWS_PER_RANGE = 500
+
+export interface SheetsCounts {
+  exported: number
+  added: number
+  updated: number
+  deleted: number
+}
+
+interface TabState {
+  header: string[]
+  rows: [id: string, hash: string][]
+}
+
+interface Row {
+  id: string
+  cells: Cell[]
+  hash: string
+}
+
+export function columnName(index: number): string {
+  let name = ''
+  for (let n = index + 1; n > 0; n = Math.floor((n - 1) / 26)) name = String.fromCharCode(65 + ((n - 1) % 26)) + name
+  return name
+}
+
+const quoteTab = (tab: string) => `'${tab.replace(/'/g, "''")}'`
+const rangeOf = (tab: string, firstRow: number, lastRow: number, width: number) => `${quoteTab(tab)}!A${firstRow}:${columnName(width - 1)}${lastRow}`
+const byteSize = (value: unknown) => Buffer.byteLength(JSON.stringify(value))
+const clip = (cell: Cell): Cell => (typeof cell === 'string' && cell.length > MAX_CELL_CHARS ? cell.slice(0, MAX_CELL_CHARS) : cell)
+
+/**
+ * What the sheet holds now (`header`, `rows`), and what it held before the job that wrote
+ * it (`baseline`), so that a job retried after a crash reports the same counts.
+ */
+interface StoredTab extends TabState {
+  jobId: string | null
+  baseline: TabState
+}
+
+function loadState(db: Db, userId: string, spreadsheetId: string, tab: string): StoredTab {
+  const row = db.prepare('SELECT header, rows FROM sheet_state WHERE user_id = ? AND spreadsheet_id = ? AND tab = ?').get(userId, spreadsheetId, tab) as
+    | { header: string; rows: string }
+    | undefined
+  if (!row) return { header: [], rows: [], jobId: null, baseline: { header: [], rows: [] } }
+  const header = JSON.parse(row.header) as string[]
+  const stored = JSON.parse(row.rows) as { rows: TabState['rows']; jobId: string; baseline: TabState }
+  return { header, rows: stored.rows, jobId: stored.jobId, baseline: stored.baseline }
+}
+
+function saveState(db: Db, userId: string, spreadsheetId: string, tab: string, state: StoredTab): void {
+  db.prepare('INSERT OR REPLACE INTO sheet_state (user_id, spreadsheet_id, tab, header, rows, at) VALUES (?, ?, ?, ?, ?, ?)').run(
+    userId,
+    spreadsheetId,
+    tab,
+    JSON.stringify(state.header),
+    JSON.stringify({ rows: state.rows, jobId: state.jobId, baseline: state.baseline }),
+    Date.now(),
+  )
+}
+
+/** Record-level changes since the last export: what the user reads in `counts`. */
+export function diffCounts(previous: TabState['rows'], current: Row[]): Omit<SheetsCounts, 'exported'> {
+  const before = new Map(previous)
+  let added = 0
+  let updated = 0
+  for (const row of current) {
+    const hash = before.get(row.id)
+    if (hash === undefined) added++
+    else if (hash !== row.hash) updated++
+  }
+  const now = new Set(current.map((row) => row.id))
+  const deleted = previous.filter(([id]) => !now.has(id)).length
+  return { added, updated, deleted }
+}
+
+/** Value ranges for the rows whose content differs at their position (row 1 is the header). */
+export function changedRanges(tab: string, header: string[], previous: TabState, rows: Row[]): ValueRange[] {
+  const headerChanged = JSON.stringify(previous.header) !== JSON.stringify(header)
+  const ranges: ValueRange[] = []
+  if (headerChanged) ranges.push({ range: rangeOf(tab, 1, 1, header.length), values: [header] })
+  let start = -1
+  const flush = (end: number) => {
+    for (let from = start; from < end; from += ROWS_PER_RANGE) {
+      const to = Math.min(end, from + ROWS_PER_RANGE)
+      ranges.push({ range: rangeOf(tab, from + 2, to + 1, header.length), values: rows.slice(from, to).map((row) => row.cells) })
+    }
+    start = -1
+  }
+  rows.forEach((row, i) => {
+    const same = !headerChanged && previous.rows[i]?.[1] === row.hash && previous.rows[i]?.[0] === row.id
+    if (!same && start < 0) start = i
+    if (same && start >= 0) flush(i)
+  })
+  if (start >= 0) flush(rows.length)
+  return ranges
+}
+
+/** Splits a range in two by rows (for one that alone exceeds the request limit). */
+function halve(range: ValueRange): ValueRange[] {
+  const match = /^(.*)!A(\d+):([A-Z]+)(\d+)$/.exec(range.range)
+  if (!match || range.values.length < 2) return [range]
+  const [, tab, first, col] = match as unknown as [string, string, string, string]
+  const half = Math.ceil(range.values.length / 2)
+  const mid = Number(first) + half
+  return [
+    { range: `${tab}!A${first}:${col}${mid - 1}`, values: range.values.slice(0, half) },
+    { range: `${tab}!A${mid}:${col}${Number(first) + range.values.length - 1}`, values: range.values.slice(half) },
+  ]
+}
+
+/** Packs value ranges into batches each under `maxBytes` of JSON. */
+export function packRequests(ranges: ValueRange[], maxBytes: number): ValueRange[][] {
+  const batches: ValueRange[][] = []
+  let batch: ValueRange[] = []
+  let size = 0
+  const queue = [...ranges]
+  while (queue.length > 0) {
+    const range = queue.shift()!
+    const bytes = byteSize(range)
+    if (bytes > maxBytes && range.values.length > 1) {
+      queue.unshift(...halve(range))
+      continue
+    }
+    if (batch.length > 0 && size + bytes > maxBytes) {
+      batches.push(batch)
+      batch = []
+      size = 0
+    }
+    batch.push(range)
+    size += bytes
+  }
+  if (batch.length > 0) batches.push(batch)
+  return batches
+}
+
+export interface SheetsExportDeps {
+  db: Db
+  records: RecordService
+  api: SheetsApi
+  maxRequestBytes: number
+}
+
+export async function exportSheets(deps: SheetsExportDeps, spreadsheetId: string, collections: Collection[], ctx: JobContext): Promise<SheetsCounts> {
+  const { job, signal } = ctx
+  const existing = new Set(await deps.api.tabTitles(spreadsheetId, signal))
+  const missing = collections.filter((c) => !existing.has(c))
+  if (missing.length > 0) await deps.api.addTabs(spreadsheetId, missing, signal)
+  const counts: SheetsCounts = { exported: 0, added: 0, updated: 0, deleted: 0 }
+  for (const collection of collections) {
+    const header = headerOf(collection)
+    const rows: Row[] = []
+    for await (const page of pagesOf(deps.records, job.workspace, collection, ctx)) {
+      for (const record of page) {
+        const cells = rowOf(collection, record).map(clip)
+        rows.push({ id: record.id, cells, hash: createHash('sha1').update(JSON.stringify(cells)).digest('base64url').slice(0, 16) })
+      }
+    }
+    const previous = loadState(deps.db, job.userId, spreadsheetId, collection)
+    const baseline = previous.jobId === job.id ? previous.baseline : { header: previous.header, rows: previous.rows }
+    const diff = diffCounts(baseline.rows, rows)
+    for (const batch of packRequests(changedRanges(collection, header, previous, rows), deps.maxRequestBytes)) {
+      await ctx.checkpoint()
+      await deps.api.writeRanges(spreadsheetId, batch, signal)
+    }
+    const width = Math.max(header.length, previous.header.length)
+    if (rows.length < previous.rows.length) {
+      await deps.api.clearRanges(spreadsheetId, [rangeOf(collection, rows.length + 2, previous.rows.length + 1, width)], signal)
+    }
+    saveState(deps.db, job.userId, spreadsheetId, collection, { header, rows: rows.map((row) => [row.id, row.hash]), jobId: job.id, baseline })
+    counts.exported += rows.length
+    counts.added += diff.added
+    counts.updated += diff.updated
+    counts.deleted += diff.deleted
+    ctx.progress({ ...counts })
+  }
+  return counts
+}

@@ -1,0 +1,159 @@
+/**
+ * The Google Sheets API through the official client, authenticated as a service account:
+ * every write waits for a token of its credential's bucket, and 429/5xx/network failures
+ * are retried with backoff. Failures the user can act on become JobErrors with a clear message.
+ */
+import { readFileSync } from 'node:fs'
+import { auth, sheets, type sheets_v4 } from '@googleapis/sheets'
+import { z } from 'zod'
+import { JobError } from '../JobRunner.js'
+import { type RetryPolicy, RetriesExhausted, type Verdict, parseRetryAfter, withRetry } from '../retry.js'
+import type { TokenBucket } from '../TokenBucket.js'
+
+/** The fields of a Google service-account key file that Accord uses. */
+export const serviceAccountSchema = z.object({
+  client_email: z.string().min(3),
+  private_key: z.string().includes('PRIVATE KEY'),
+  /** Where to exchange the signed JWT for an access token. @default Google's */
+  token_uri: z.url().optional(),
+})
+export type ServiceAccount = z.infer<typeof serviceAccountSchema>
+
+export const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token'
+export const SHEETS_SCOPE = 'https://www.googleapis.com/auth/spreadsheets'
+
+/** Reads and checks a service-account key file; throws one clear line if it is unusable. */
+export function loadServiceAccount(file: string): ServiceAccount {
+  let json: unknown
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'))
+  } catch (error) {
+    throw new Error(`cannot read the Google credentials file ${file}: ${(error as Error).message}`)
+  }
+  const parsed = serviceAccountSchema.safeParse(json)
+  if (!parsed.success) throw new Error(`${file} is not a service-account key (needs client_email and private_key)`)
+  return parsed.data
+}
+
+export interface SheetsApiOptions {
+  account: ServiceAccount
+  /** API root, ending in `/`. @default 'https://sheets.googleapis.com/' */
+  apiRoot?: string
+  /** Write quota of this credential. */
+  bucket: TokenBucket
+  retry: RetryPolicy
+}
+
+export interface ValueRange {
+  range: string
+  values: (string | number | boolean)[][]
+}
+
+function statusOf(error: unknown): number | undefined {
+  const e = error as { status?: unknown; response?: { status?: unknown } }
+  const status = e?.response?.status ?? e?.status
+  return typeof status === 'number' ? status : undefined
+}
+
+function headerOf(error: unknown, name: string): string | undefined {
+  const headers = (error as { response?: { headers?: unknown } })?.response?.headers
+  if (!headers) return undefined
+  if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name) ?? undefined
+  const value = (headers as Record<string, unknown>)[name]
+  return typeof value === 'string' ? value : undefined
+}
+
+function judge(error: unknown): Verdict {
+  if ((error as Error)?.name === 'AbortError') return { retry: false }
+  const status = statusOf(error)
+  if (status === undefined) return { retry: true } // network failure
+  if (status === 429 || status >= 500) return { retry: true, retryAfterMs: parseRetryAfter(headerOf(error, 'retry-after')) }
+  return { retry: false }
+}
+
+function messageOf(error: unknown): string {
+  const data = (error as { response?: { data?: { error?: { message?: unknown } } } })?.response?.data
+  const message = data?.error?.message
+  return typeof message === 'string' ? message : ((error as Error)?.message ?? String(error))
+}
+
+export class SheetsApi {
+  private readonly api: sheets_v4.Sheets
+
+  constructor(private readonly options: SheetsApiOptions) {
+    const { account } = options
+    const jwt = new auth.JWT({ email: account.client_email, key: account.private_key, scopes: [SHEETS_SCOPE] })
+    const tokenUri = account.token_uri
+    if (tokenUri && tokenUri !== GOOGLE_TOKEN_URL) {
+      // The auth library always posts to Google's token URL; send it where the key file says.
+      jwt.transporter.interceptors.request.add({
+        resolved: async (config) => {
+          if (String(config.url) === GOOGLE_TOKEN_URL) config.url = new URL(tokenUri)
+          return config
+        },
+      })
+    }
+    // The client's own retries would bypass our bucket and backoff.
+    this.api = sheets({ version: 'v4', auth: jwt, rootUrl: options.apiRoot ?? 'https://sheets.googleapis.com/', retry: false })
+  }
+
+  get accountEmail(): string {
+    return this.options.account.client_email
+  }
+
+  async tabTitles(spreadsheetId: string, signal: AbortSignal): Promise<string[]> {
+    const res = await this.call(spreadsheetId, false, signal, () =>
+      this.api.spreadsheets.get({ spreadsheetId, fields: 'sheets.properties.title' }, { signal }),
+    )
+    return (res.data.sheets ?? []).map((sheet) => sheet.properties?.title ?? '').filter(Boolean)
+  }
+
+  async addTabs(spreadsheetId: string, titles: string[], signal: AbortSignal): Promise<void> {
+    const requests = titles.map((title) => ({ addSheet: { properties: { title } } }))
+    await this.call(spreadsheetId, true, signal, () => this.api.spreadsheets.batchUpdate({ spreadsheetId, requestBody: { requests } }, { signal }))
+  }
+
+  /** Writes values to explicit ranges (never append: a retried write lands on the same cells). */
+  async writeRanges(spreadsheetId: string, data: ValueRange[], signal: AbortSignal): Promise<void> {
+    await this.call(spreadsheetId, true, signal, () =>
+      this.api.spreadsheets.values.batchUpdate({ spreadsheetId, requestBody: { valueInputOption: 'RAW', data } }, { signal }),
+    )
+  }
+
+  async clearRanges(spreadsheetId: string, ranges: string[], signal: AbortSignal): Promise<void> {
+    await this.call(spreadsheetId, true, signal, () => this.api.spreadsheets.values.batchClear({ spreadsheetId, requestBody: { ranges } }, { signal }))
+  }
+
+  private async call<T>(spreadsheetId: string, isWrite: boolean, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await withRetry(
+        async () => {
+          if (isWrite) await this.options.bucket.take(signal)
+          return fn()
+        },
+        judge,
+        this.options.retry,
+        signal,
+      )
+    } catch (error) {
+      if (signal.aborted) throw error
+      throw this.explain(spreadsheetId, error)
+    }
+  }
+
+  private explain(spreadsheetId: string, error: unknown): JobError {
+    if (error instanceof RetriesExhausted) {
+      const status = statusOf(error.last)
+      const what = status === undefined ? `could not be reached (${messageOf(error.last)})` : `kept answering ${status}`
+      return new JobError(`Google Sheets ${what}; gave up after ${error.attempts} attempts. Try again later.`)
+    }
+    const status = statusOf(error)
+    if (status === 401 || status === 403) {
+      return new JobError(
+        `Google Sheets refused access to spreadsheet ${spreadsheetId} (${status}: ${messageOf(error)}). Share it with ${this.accountEmail} as an editor.`,
+      )
+    }
+    if (status === 404) return new JobError(`Google Sheets has no spreadsheet ${spreadsheetId} (404)`)
+    return new JobError(`Google Sheets rejected the request (${status ?? 'error'}: ${messageOf(error)})`)
+  }
+}

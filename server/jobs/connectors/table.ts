@@ -1,0 +1,44 @@
+/**
+ * Records as spreadsheet rows, the same for every export target, and back (imports).
+ * Pure.
+ */
+import { type Collection, type FieldValues, HAS_ITEMS, fieldNames } from '../../../shared/collections.js'
+import type { ApiRecord } from '../../records/RecordService.js'
+
+/** A cell as written: strings, numbers and booleans; empty string for "no value". */
+export type Cell = string | number | boolean
+
+/** Authority values shown in exports (read-only; ignored on import). */
+const AUTHORITY_COLUMNS: Record<Collection, readonly string[]> = {
+  customers: [],
+  leads: [],
+  deals: [],
+  proposals: [],
+  invoices: ['number'],
+  events: ['reservation'],
+}
+
+/** Columns written by exports and ignored by imports. */
+export const READ_ONLY_COLUMNS = new Set(['id', 'updatedAt', 'updatedBy', 'collection', 'number', 'reservation'])
+
+export function headerOf(collection: Collection): string[] {
+  return ['id', ...fieldNames(collection), 'notes', ...(HAS_ITEMS[collection] ? ['items'] : []), ...AUTHORITY_COLUMNS[collection], 'updatedAt']
+}
+
+export function cellOf(value: unknown): Cell {
+  if (value === undefined || value === null) return ''
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value.join(', ')
+  return JSON.stringify(value)
+}
+
+export function rowOf(collection: Collection, record: ApiRecord): Cell[] {
+  return headerOf(collection).map((column) => {
+    const value = (record as FieldValues)[column]
+    if (column === 'reservation' && value && typeof value === 'object') return cellOf((value as { status?: unknown }).status)
+    return cellOf(value)
+  })
+}
+
+/** Every cell as text (CSV). */
+export const textRow = (row: Cell[]): string[] => row.map((cell) => (typeof cell === 'string' ? cell : String(cell)))

@@ -1,0 +1,140 @@
+/**
+ * Google Sheets exports against the local Sheets emulator (the only stand-in: the real
+ * server, real SQLite and the official googleapis client with real JWT auth over HTTP).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { headerOf } from '../server/jobs/connectors/table.js'
+import { type Api, type TestServer, login, seedWorkspace, startServer } from './helpers/server.js'
+import { finished } from './helpers/jobs.js'
+import { SheetsEmulator } from './sheets-emulator/SheetsEmulator.js'
+
+let t: TestServer
+let emulator: SheetsEmulator
+let owner: Api
+let member: Api
+
+beforeAll(async () => {
+  emulator = new SheetsEmulator()
+  await emulator.start()
+  t = await startServer({
+    jobs: {
+      pollMs: 100,
+      sheets: {
+        credentials: emulator.serviceAccount(),
+        apiRoot: emulator.apiRoot,
+        writesPerMinute: 60_000,
+        retry: { maxAttempts: 5, baseDelayMs: 5, maxDelayMs: 2000 },
+        maxRequestBytes: 200_000,
+      },
+    },
+  })
+  const users = await seedWorkspace(t.server)
+  owner = await login(t.url, users.owner.email, users.owner.password)
+  member = await login(t.url, users.member.email, users.member.password)
+})
+afterAll(async () => {
+  await t.close()
+  await emulator.close()
+})
+
+async function exportTo(api: Api, spreadsheetId: string, collections = ['customers']) {
+  const res = await api.request('POST', '/api/exports', { target: 'sheets', spreadsheetId, collections })
+  expect(res.status).toBe(202)
+  expect(res.body.status).toBe('queued')
+  return finished(api, `/api/exports/${res.body.id}`)
+}
+
+/** The customers' rows as the sheet should hold them, in id order. */
+async function expectedRows(api: Api): Promise<unknown[][]> {
+  const items: any[] = []
+  let cursor: string | null = null
+  do {
+    const page: any = (await api.request('GET', `/api/records/customers?limit=500${cursor ? `&cursor=${cursor}` : ''}`)).body
+    items.push(...page.items)
+    cursor = page.nextCursor
+  } while (cursor)
+  const header = headerOf('customers')
+  return items.map((r) => {
+    const row = header.map((c) => (Array.isArray(r[c]) ? r[c].join(', ') : (r[c] ?? '')))
+    while (row.length > 0 && row.at(-1) === '') row.pop()
+    return row
+  })
+}
+
+describe('Google Sheets export', () => {
+  it('[SH1] the first export adds every row; an edit, a delete and a create give 1 updated, 1 deleted, 1 added', async () => {
+    emulator.createSpreadsheet('sheet-a')
+    const ids: string[] = []
+    for (let i = 0; i < 12; i++) {
+      const res = await owner.request('POST', '/api/records/customers', { name: `Customer ${i}`, email: `c${i}@example.test`, tags: ['a', 'b'], phone: i % 2 ? '+1 555' : '' })
+      ids.push(res.body.id)
+    }
+    const first = await exportTo(owner, 'sheet-a')
+    expect(first).toMatchObject({ status: 'succeeded', counts: { exported: 12, added: 12, updated: 0, deleted: 0 }, attempts: 1 })
+    expect(emulator.values('sheet-a', 'customers')).toEqual([headerOf('customers'), ...(await expectedRows(owner))])
+
+    expect((await owner.request('PATCH', `/api/records/customers/${ids[3]}`, { company: 'Initech' })).status).toBe(200)
+    expect((await owner.request('DELETE', `/api/records/customers/${ids[6]}`)).status).toBe(204)
+    expect((await owner.request('POST', '/api/records/customers', { name: 'Newcomer', email: 'new@example.test' })).status).toBe(201)
+    const writesBefore = emulator.writes().length
+    const second = await exportTo(owner, 'sheet-a')
+    expect(second).toMatchObject({ status: 'succeeded', counts: { exported: 12, added: 1, updated: 1, deleted: 1 } })
+    expect(emulator.values('sheet-a', 'customers')).toEqual([headerOf('customers'), ...(await expectedRows(owner))])
+    // One batched write of the changed rows, one clear of the row past the end; no append ever.
+    expect(emulator.writes().length - writesBefore).toBeLessThanOrEqual(2)
+    expect(emulator.appendCalls).toBe(0)
+
+    const third = await exportTo(owner, 'sheet-a')
+    expect(third.counts).toEqual({ exported: 12, added: 0, updated: 0, deleted: 0 })
+    expect(emulator.values('sheet-a', 'customers')).toEqual([headerOf('customers'), ...(await expectedRows(owner))])
+  })
+
+  it('[SH2] injected 429s (with Retry-After) and 500s are retried and the export still succeeds', async () => {
+    emulator.createSpreadsheet('sheet-b')
+    emulator.fail(429, 2, 0)
+    emulator.fail(500, 2)
+    const job = await exportTo(owner, 'sheet-b')
+    expect(job.status).toBe('succeeded')
+    expect(job.counts.added).toBe(job.counts.exported)
+    expect(emulator.requests.filter((r) => r.status === 429).length).toBeGreaterThanOrEqual(2)
+    expect(emulator.requests.filter((r) => r.status === 500).length).toBeGreaterThanOrEqual(2)
+    expect(emulator.values('sheet-b', 'customers')).toEqual([headerOf('customers'), ...(await expectedRows(owner))])
+  })
+
+  it('[SH3] 429s past the retry bound fail the job with a clear error', async () => {
+    emulator.createSpreadsheet('sheet-c')
+    emulator.fail(429, 5)
+    const job = await exportTo(owner, 'sheet-c')
+    expect(job.status).toBe('failed')
+    expect(job.error).toMatch(/kept answering 429; gave up after 5 attempts/)
+  })
+
+  it('[SH4] a permanent 403 fails the job at once with a clear error', async () => {
+    emulator.createSpreadsheet('sheet-d')
+    emulator.deny('sheet-d')
+    const before = emulator.requests.length
+    const job = await exportTo(owner, 'sheet-d')
+    expect(job.status).toBe('failed')
+    expect(job.error).toMatch(/refused access to spreadsheet sheet-d \(403.*Share it with .*@example\.iam\.gserviceaccount\.com/)
+    expect(emulator.requests.length - before).toBe(1)
+  })
+
+  it('[SH5] requests stay under the size limit: many rows go out in several batched writes', async () => {
+    emulator.createSpreadsheet('sheet-e')
+    const big = 'x'.repeat(1500)
+    await Promise.all(Array.from({ length: 150 }, (_, i) => member.request('POST', '/api/records/leads', { name: `Lead ${i}`, source: big })))
+    const res = await member.request('POST', '/api/exports', { target: 'sheets', spreadsheetId: 'sheet-e', collections: ['leads'] })
+    const job = await finished(member, `/api/exports/${res.body.id}`)
+    expect(job).toMatchObject({ status: 'succeeded', counts: { exported: 150, added: 150 } })
+    const writes = emulator.requests.filter((r) => r.path.includes('sheet-e/values:batchUpdate'))
+    expect(writes.length).toBeGreaterThan(1)
+    expect(Math.max(...writes.map((w) => w.bytes))).toBeLessThan(200_000 + 1000)
+    expect(emulator.values('sheet-e', 'leads').length).toBe(151)
+  })
+
+  it('[SH6] each user syncs against what their own last export wrote', async () => {
+    const job = await exportTo(member, 'sheet-a')
+    expect(job.status).toBe('succeeded')
+    expect(job.counts.added).toBe(job.counts.exported)
+  })
+})

@@ -1,0 +1,66 @@
+/** Helpers for the export/import job tests: waiting for a job, uploading a CSV, seeding many records. */
+import * as Y from 'yjs'
+import type { Collection } from '../../shared/collections.js'
+import { fieldsOf } from '../../shared/docLayout.js'
+import { newRecordId, recordDocName } from '../../shared/docNames.js'
+import type { AccordServer } from '../../server/AccordServer.js'
+import type { PersistEntry } from '../../server/store/DocStore.js'
+import { SqliteDocStore } from '../../server/store/SqliteDocStore.js'
+import { type Api, until } from './server.js'
+
+export const FINISHED = new Set(['succeeded', 'failed'])
+
+/** Polls `GET path` until the job is finished; returns it. */
+export async function finished(api: Api, path: string, timeoutMs = 30_000): Promise<any> {
+  let job: any
+  await until(
+    async () => {
+      job = (await api.request('GET', path)).body
+      return FINISHED.has(job?.status)
+    },
+    `job ${path} to finish`,
+    timeoutMs,
+  )
+  return job
+}
+
+/** `POST /api/imports` with a multipart body, as a browser form would send it. */
+export async function uploadCsv(url: string, api: Api, collection: string, csv: string, onDuplicate?: 'skip' | 'merge') {
+  const form = new FormData()
+  form.set('collection', collection)
+  if (onDuplicate) form.set('onDuplicate', onDuplicate)
+  form.set('file', new Blob([csv], { type: 'text/csv' }), 'import.csv')
+  const res = await fetch(`${url}/api/imports`, { method: 'POST', headers: { authorization: `Bearer ${api.token}` }, body: form })
+  return { status: res.status, body: (await res.json()) as any }
+}
+
+/**
+ * Writes `count` records straight through the document store (update log + projection in
+ * one transaction), for tests that need thousands of records quickly. The records are
+ * real documents: they load, sync and export like any other.
+ */
+export function seedRecords(server: AccordServer, workspace: string, collection: Collection, count: number, fields: (i: number) => Record<string, unknown>): string[] {
+  const store = new SqliteDocStore(server.db)
+  const ids: string[] = []
+  const entries: PersistEntry[] = []
+  const now = Date.now()
+  for (let i = 0; i < count; i++) {
+    const id = newRecordId(now + i)
+    ids.push(id)
+    const doc = new Y.Doc()
+    const values = fields(i)
+    doc.transact(() => {
+      for (const [key, value] of Object.entries(values)) fieldsOf(doc).set(key, value)
+    })
+    entries.push({
+      docName: recordDocName(workspace, collection, id),
+      updates: [{ update: Y.encodeStateAsUpdate(doc), author: null, changed: Object.keys(values), at: now }],
+      projection: { workspace, collection, id, fields: values, notes: '', items: [], authority: {}, deleted: false, etag: id, updatedAt: now, updatedBy: null },
+    })
+  }
+  for (let i = 0; i < entries.length; i += 1000) store.append(entries.slice(i, i + 1000))
+  return ids
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+export { until }
