@@ -1,0 +1,105 @@
+/**
+ * CSV import as a job: rows validated against the schema, invalid rows reported by line,
+ * duplicates skipped or merged, and importing the same file twice adds nothing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Api, type TestServer, login, seedWorkspace, startServer } from './helpers/server.js'
+import { finished, uploadCsv } from './helpers/jobs.js'
+
+let t: TestServer
+let member: Api
+let viewer: Api
+
+beforeAll(async () => {
+  t = await startServer({ jobs: { pollMs: 100 } })
+  const users = await seedWorkspace(t.server)
+  member = await login(t.url, users.member.email, users.member.password)
+  viewer = await login(t.url, users.viewer.email, users.viewer.password)
+})
+afterAll(() => t.close())
+
+async function countOf(collection: string): Promise<number> {
+  let n = 0
+  let cursor: string | null = null
+  do {
+    const page: any = (await member.request('GET', `/api/records/${collection}?limit=500${cursor ? `&cursor=${cursor}` : ''}`)).body
+    n += page.items.length
+    cursor = page.nextCursor
+  } while (cursor)
+  return n
+}
+
+/** 1,000 data rows: 10 invalid (at known lines), 5 repeating an earlier row's e-mail. */
+function bigCsv(): { csv: string; invalidLines: number[] } {
+  const lines = ['name,email,phone,company,tags']
+  const invalidLines: number[] = []
+  for (let i = 0; i < 1000; i++) {
+    const line = lines.length + 1
+    if (i % 100 === 7) {
+      invalidLines.push(line)
+      lines.push(i % 200 === 7 ? `Bad ${i},not-an-email,,Acme,` : `,nameless${i}@example.test,,Acme,`)
+    } else if (i % 200 === 50) {
+      lines.push(`Again ${i},PERSON${i - 40}@EXAMPLE.TEST,,Dup Inc,`)
+    } else {
+      lines.push(`Person ${i},person${i}@example.test,+1 555 ${i},"Acme, Inc.","vip, east"`)
+    }
+  }
+  return { csv: lines.join('\n') + '\n', invalidLines }
+}
+
+describe('CSV import', () => {
+  it('[IM1] 1,000 rows with 10 invalid and 5 duplicates give 985 records; every invalid line is reported; re-importing adds nothing', async () => {
+    const { csv, invalidLines } = bigCsv()
+    const res = await uploadCsv(t.url, member, 'customers', csv)
+    expect(res.status).toBe(202)
+    expect(res.body).toMatchObject({ kind: 'import', status: 'queued', collection: 'customers' })
+    const job = await finished(member, `/api/imports/${res.body.id}`, 60_000)
+    expect(job.status).toBe('succeeded')
+    expect(job.counts).toMatchObject({ imported: 985, skipped: 5, invalid: 10 })
+    expect(job.errors.map((e: any) => e.line)).toEqual(invalidLines)
+    expect(job.errors[0].message).toMatch(/email/)
+    expect(job.errors[1].message).toMatch(/name/)
+    expect(await countOf('customers')).toBe(985)
+    const one = (await member.request('GET', '/api/records/customers?q=person12@example.test')).body.items[0]
+    expect(one).toMatchObject({ name: 'Person 12', company: 'Acme, Inc.', tags: ['vip', 'east'], phone: '+1 555 12' })
+
+    const again = await uploadCsv(t.url, member, 'customers', csv)
+    const second = await finished(member, `/api/imports/${again.body.id}`, 60_000)
+    expect(second.counts).toMatchObject({ imported: 0, skipped: 990, invalid: 10 })
+    expect(await countOf('customers')).toBe(985)
+  })
+
+  it('[IM2] duplicates can be merged into the existing record instead', async () => {
+    const csv = 'name,email,phone\nPerson 1,person1@example.test,+49 30 1234\nBrand New,brand.new@example.test,\n'
+    const res = await uploadCsv(t.url, member, 'customers', csv, 'merge')
+    const job = await finished(member, `/api/imports/${res.body.id}`)
+    expect(job.counts).toMatchObject({ imported: 1, merged: 1, skipped: 0, invalid: 0 })
+    const merged = (await member.request('GET', '/api/records/customers?q=person1@example.test')).body.items[0]
+    expect(merged).toMatchObject({ name: 'Person 1', phone: '+49 30 1234', company: 'Acme, Inc.' })
+  })
+
+  it('[IM3] collections without e-mail are deduplicated by content; numbers and enums are checked', async () => {
+    const csv = 'title,amount,stage,currency\nDeal A,100,won,EUR\nDeal B,abc,won,EUR\nDeal C,5,flying,EUR\n"Deal, D",7.5,lead,USD\n'
+    const first = await finished(member, `/api/imports/${(await uploadCsv(t.url, member, 'deals', csv)).body.id}`)
+    expect(first.counts).toMatchObject({ imported: 2, invalid: 2, skipped: 0 })
+    expect(first.errors).toEqual([
+      { line: 3, message: expect.stringMatching(/amount.*not a number/) },
+      { line: 4, message: expect.stringMatching(/stage/) },
+    ])
+    const second = await finished(member, `/api/imports/${(await uploadCsv(t.url, member, 'deals', csv)).body.id}`)
+    expect(second.counts).toMatchObject({ imported: 0, skipped: 2, invalid: 2 })
+    expect(await countOf('deals')).toBe(2)
+  })
+
+  it('[IM4] viewers cannot import; a missing file or collection is a 400; others cannot read the job', async () => {
+    expect((await uploadCsv(t.url, viewer, 'customers', 'name\nX\n')).status).toBe(403)
+    const noFile = await fetch(`${t.url}/api/imports`, { method: 'POST', headers: { authorization: `Bearer ${member.token}` }, body: new FormData() })
+    expect(noFile.status).toBe(400)
+    expect(((await noFile.json()) as any).error.code).toBe('invalid')
+    const bad = await uploadCsv(t.url, member, 'spaceships', 'name\nX\n')
+    expect(bad.status).toBe(400)
+    const res = await uploadCsv(t.url, member, 'customers', 'name\nSolo\n')
+    await finished(member, `/api/imports/${res.body.id}`)
+    expect((await viewer.request('GET', `/api/imports/${res.body.id}`)).status).toBe(404)
+  })
+})
