@@ -27,7 +27,8 @@ export function freeSlotsUrl(fields: Record<string, unknown>): string {
     room: String(fields.room ?? ''),
     from: new Date(start).toISOString(),
     to: new Date(start + FREE_SLOT_HORIZON_MS).toISOString(),
-    duration: String(Math.round((end - start) / 60_000)),
+    duration: String(Math.max(1, Math.round((end - start) / 60_000))),
+    limit: String(MAX_SUGGESTIONS),
   })
   return `/api/calendar/free?${params}`
 }
@@ -60,6 +61,9 @@ export function ReservationPanel({ fields, reservation, events, readOnly, onPick
       live = false
     }
   }, [query])
+  const durationMs = Date.parse(String(fields.end)) - Date.parse(String(fields.start))
+  // A free slot is a gap; the event keeps its length and starts at the gap's start.
+  const pick = (slot: Slot) => onPick({ start: slot.start, end: new Date(Date.parse(slot.start) + durationMs).toISOString() })
   const titleOf = (id: string) => events.find((e) => e.id === id)?.title ?? 'another event'
   return (
     <div className={`reservation reservation-${status}`} data-testid="reservation" data-status={status} role="status" aria-live="polite">
@@ -75,7 +79,7 @@ export function ReservationPanel({ fields, reservation, events, readOnly, onPick
           {slots === null && <span className="cell-muted">looking…</span>}
           {slots?.length === 0 && <span className="cell-muted">none found this week</span>}
           {slots?.map((slot) => (
-            <button key={slot.start} type="button" className="chip chip-action" disabled={readOnly} onClick={() => onPick(slot)} data-testid="free-slot">
+            <button key={slot.start} type="button" className="chip chip-action" disabled={readOnly} onClick={() => pick(slot)} data-testid="free-slot">
               {formatInstant(slot.start)}
             </button>
           ))}

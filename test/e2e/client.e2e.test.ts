@@ -1,0 +1,176 @@
+/**
+ * The React client in real headless Chromium against the real server: co-editing
+ * with cursors, the live pipeline board, double-booking, logout across tabs,
+ * offline editing, and exports followed from another tab.
+ */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DEMO_PASSWORD } from '../../server/seed/demo.js'
+import { type Api, login } from '../helpers/server.js'
+import { type E2E, recordId, SCREENSHOTS, startE2E } from './browser.js'
+
+let e2e: E2E
+let alice: Api
+
+beforeAll(async () => {
+  e2e = await startE2E()
+  alice = await login(e2e.server.url, 'alice@demo.test', DEMO_PASSWORD)
+})
+
+afterAll(async () => {
+  await e2e?.close()
+})
+
+const notesOf = (page: Page) => page.locator('[data-testid=notes-editor] .cm-content')
+
+async function fieldValue(page: Page, name: string): Promise<string> {
+  return page.locator(`[name=${name}]`).inputValue()
+}
+
+describe('client (Chromium)', () => {
+  it('two users type into the same notes at once: both texts, each other’s cursor, and both field edits survive', async () => {
+    const id = await recordId(alice, 'customers', 'Globex')
+    const a = await e2e.signedIn('alice@demo.test', `/customers/${id}`)
+    const b = await e2e.signedIn('bob@demo.test', `/customers/${id}`)
+    for (const { page } of [a, b]) await notesOf(page).waitFor()
+    await notesOf(a.page).click()
+    await notesOf(b.page).click()
+    await Promise.all([a.page.keyboard.type('Alice: call on Monday. ', { delay: 15 }), b.page.keyboard.type('Bob: send the quote. ', { delay: 15 })])
+    // Concurrent field edits on the same record, different fields.
+    await Promise.all([a.page.locator('[name=phone]').fill('+1 555 0142'), b.page.locator('[name=company]').fill('Globex Industries')])
+    for (const { page } of [a, b]) {
+      await page.waitForFunction(() => {
+        const text = document.querySelector('[data-testid=notes-editor] .cm-content')?.textContent ?? ''
+        return text.includes('Alice: call on Monday.') && text.includes('Bob: send the quote.')
+      })
+    }
+    // Put both carets back in the notes so each sees the other's named cursor.
+    await notesOf(a.page).click()
+    await notesOf(b.page).click()
+    await a.page.locator('.cm-ySelectionInfo', { hasText: 'Bob Baker' }).waitFor()
+    await b.page.locator('.cm-ySelectionInfo', { hasText: 'Alice Archer' }).waitFor()
+    await a.page.waitForFunction(() => (document.querySelector('[name=company]') as HTMLInputElement).value === 'Globex Industries')
+    await b.page.waitForFunction(() => (document.querySelector('[name=phone]') as HTMLInputElement).value === '+1 555 0142')
+    await a.page.locator('[data-status=saved]').waitFor()
+    await b.page.locator('[data-status=saved]').waitFor()
+    const { body } = await alice.request('GET', `/api/records/customers/${id}`)
+    expect(body.phone).toBe('+1 555 0142')
+    expect(body.company).toBe('Globex Industries')
+    expect(body.notes).toContain('Alice: call on Monday.')
+    expect(body.notes).toContain('Bob: send the quote.')
+    await a.page.screenshot({ path: join(SCREENSHOTS, 'editor.png') })
+    await a.context.close()
+    await b.context.close()
+  })
+
+  it('dragging a deal to another stage updates the other user’s board without reload; the keyboard moves it too', async () => {
+    const id = await recordId(alice, 'deals', 'Acme pilot')
+    const a = await e2e.signedIn('alice@demo.test', '/board')
+    const b = await e2e.signedIn('carol@demo.test', '/board')
+    const card = `[data-deal-id="${id}"]`
+    await a.page.locator(`[data-stage=lead] ${card}`).waitFor()
+    await b.page.locator(`[data-stage=lead] ${card}`).waitFor()
+    await a.page.dragAndDrop(card, '[data-stage=qualified]')
+    await b.page.locator(`[data-stage=qualified] ${card}`).waitFor()
+    // Keyboard alternative: focus the card, press → to move it one stage on.
+    await b.page.locator(card).focus()
+    await b.page.keyboard.press('ArrowRight')
+    await a.page.locator(`[data-stage=proposal] ${card}`).waitFor()
+    const { body } = await alice.request('GET', `/api/records/deals/${id}`)
+    expect(body.stage).toBe('proposal')
+    await a.page.locator('[data-testid=total-proposal]').waitFor()
+    await a.page.screenshot({ path: join(SCREENSHOTS, 'board.png') })
+    await a.context.close()
+    await b.context.close()
+  })
+
+  it('two users book the same slot: one is confirmed, the other sees the conflict and a free slot to pick', async () => {
+    const a = await e2e.signedIn('alice@demo.test', '/calendar')
+    const b = await e2e.signedIn('bob@demo.test', '/calendar')
+    const pages = [a.page, b.page]
+    for (const page of pages) {
+      // Friday 16:00–17:00 of this week: drag over two half-hour slots of the grid.
+      const column = page.locator('.week-column[data-day="4"]')
+      const box = (await column.boundingBox())!
+      const slotPx = 24
+      const y = (slot: number) => box.y + slot * slotPx + slotPx / 2
+      await page.mouse.move(box.x + box.width / 2, y(18))
+      await page.mouse.down()
+      await page.mouse.move(box.x + box.width / 2, y(19), { steps: 3 })
+      await page.mouse.up()
+      await page.locator('[data-testid=event-dialog] [name=title]').fill(page === a.page ? 'Board review' : 'Supplier call')
+      await page.locator('[data-testid=event-dialog] [name=room]').selectOption('Cosmos')
+    }
+    await Promise.all(pages.map((page) => page.locator('[data-testid=event-dialog] button[type=submit]').click()))
+    const decided = '[data-testid=event-dialog] [data-testid=reservation]:is([data-status=confirmed],[data-status=conflict])'
+    await Promise.all(pages.map((page) => page.locator(decided).waitFor()))
+    const statuses = await Promise.all(pages.map((page) => page.locator(decided).getAttribute('data-status')))
+    expect([...statuses].sort()).toEqual(['confirmed', 'conflict'])
+    const loser = statuses[0] === 'conflict' ? a.page : b.page
+    await loser.locator('[data-testid=free-slot]').first().waitFor()
+    await loser.screenshot({ path: join(SCREENSHOTS, 'calendar.png') })
+    await loser.locator('[data-testid=free-slot]').first().click()
+    await loser.locator('[data-testid=event-dialog] [data-testid=reservation][data-status=confirmed]').waitFor()
+    await a.context.close()
+    await b.context.close()
+  })
+
+  it('two tabs of one user: signing out in one signs out the other', async () => {
+    const context = await e2e.browser.newContext({ baseURL: e2e.server.url })
+    const first = await context.newPage()
+    await first.goto('/customers')
+    await first.locator('[name=email]').fill('carol@demo.test')
+    await first.locator('[name=password]').fill(DEMO_PASSWORD)
+    await first.getByRole('button', { name: 'Sign in' }).click()
+    await first.locator('.topbar').waitFor()
+    const second = await context.newPage()
+    await second.goto('/deals')
+    await second.locator('.topbar').waitFor()
+    await first.getByRole('button', { name: 'Sign out' }).click()
+    await second.locator('#login-title').waitFor()
+    await first.locator('#login-title').waitFor()
+    expect(await second.locator('.topbar').count()).toBe(0)
+    const me = await context.request.get('/api/me')
+    expect(me.status()).toBe(401)
+    await context.close()
+  })
+
+  it('offline: edit, reload offline, come back online — the edit reaches the other user', async () => {
+    const id = await recordId(alice, 'customers', 'Initech')
+    const a = await e2e.signedIn('alice@demo.test', `/customers/${id}`)
+    const b = await e2e.signedIn('carol@demo.test', `/customers/${id}`)
+    await a.page.locator('[data-status=saved]').waitFor()
+    // The service worker holds the app shell once it controls the page.
+    await a.page.waitForFunction(() => navigator.serviceWorker.controller !== null)
+    await a.context.setOffline(true)
+    await a.page.locator('[name=phone]').fill('+1 555 0177')
+    await a.page.locator('[data-status=offline]').waitFor()
+    await a.page.reload()
+    await a.page.locator('.topbar').waitFor()
+    await a.page.waitForFunction(() => (document.querySelector('[name=phone]') as HTMLInputElement | null)?.value === '+1 555 0177')
+    await notesOf(a.page).click()
+    await a.page.keyboard.type('Written offline.')
+    expect(await fieldValue(b.page, 'phone')).not.toBe('+1 555 0177')
+    await a.context.setOffline(false)
+    await b.page.waitForFunction(() => (document.querySelector('[name=phone]') as HTMLInputElement).value === '+1 555 0177')
+    await b.page.waitForFunction(() => (document.querySelector('[data-testid=notes-editor] .cm-content')?.textContent ?? '').includes('Written offline.'))
+    await a.context.close()
+    await b.context.close()
+  })
+
+  it('an export started in one tab finishes in another tab of the same user, and its file downloads', async () => {
+    const a = await e2e.signedIn('alice@demo.test', '/exports')
+    const other = await a.context.newPage()
+    await other.goto('/exports')
+    await other.locator('#exports-title').waitFor()
+    await a.page.getByRole('button', { name: /Export to CSV/ }).click()
+    const row = other.locator('tr[data-job-id][data-status=succeeded]').first()
+    await row.waitFor()
+    const [download] = await Promise.all([other.waitForEvent('download'), row.getByRole('link', { name: 'Download' }).click()])
+    const file = await download.path()
+    expect(readFileSync(file).length).toBeGreaterThan(0)
+    await a.context.close()
+  })
+})
