@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import express from 'express'
+import { LIMITS, type Limits } from '../shared/protocol.js'
 import { AuthService } from './auth/AuthService.js'
 import { type Logger, requestLogger, silentLogger } from './log.js'
 import { Metrics } from './metrics/Metrics.js'
@@ -42,6 +43,8 @@ export interface AccordOptions {
   registry?: Pick<RegistryOptions, 'unloadGraceMs' | 'compactAfterUpdates' | 'compactAfterBytes'>
   /** Export and import jobs: concurrency, export folder, Google Sheets (server/jobs/JobService.ts). */
   jobs?: JobOptions
+  /** Overrides of the trust-boundary limits (shared/protocol.ts). @default LIMITS */
+  limits?: Partial<Limits>
   /** pino logger (see server/log.ts). @default silent (the CLI passes one at `LOG_LEVEL`) */
   logger?: Logger
 }
@@ -82,13 +85,13 @@ export class AccordServer {
     this.invoices = new InvoiceNumbering(this.db, this.registry, onError)
     void this.reservations.reconcile(storedRecords(this.db, 'events'))
     this.invoices.reconcile(storedRecords(this.db, 'invoices'))
-    this.sync = new SyncEndpoint({ auth: this.auth, registry: this.registry, onError })
+    this.sync = new SyncEndpoint({ auth: this.auth, registry: this.registry, onError, limits: options.limits })
 
     const app = express()
     app.disable('x-powered-by')
     app.set('etag', false)
     app.use(requestLogger(this.logger, (method, status) => this.metrics.httpRequests.inc({ method, status: String(status) })))
-    app.use(express.json({ limit: '1mb' }))
+    app.use(express.json({ limit: options.limits?.MAX_BODY_BYTES ?? LIMITS.MAX_BODY_BYTES }))
     app.get('/healthz', (_req, res) => {
       res.json({ ok: true })
     })
@@ -99,7 +102,7 @@ export class AccordServer {
     app.get('/metrics', (_req, res, next) => {
       this.metrics.text().then((text) => res.type(this.metrics.contentType).send(text), next)
     })
-    app.use('/api/auth', authRoutes({ auth: this.auth, onSessionEnded: (id) => this.sync.closeSession(id), secureCookies: false }))
+    app.use('/api/auth', authRoutes({ auth: this.auth, onSessionEnded: (id) => this.sync.closeSession(id), secureCookies: false, limits: options.limits }))
     app.use('/api', requireAuth(this.auth))
     app.get('/api/me', (req, res) => {
       const { userId } = principalOf(req)

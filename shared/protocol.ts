@@ -50,7 +50,31 @@ export const LIMITS = {
   MAX_BUFFERED_BYTES: 8 * 1024 * 1024,
   /** Largest awareness state of one client, in bytes of JSON. */
   MAX_AWARENESS_STATE_BYTES: 16 * 1024,
+  /** Awareness client ids one connection may announce; more closes with 4400. */
+  MAX_AWARENESS_CLIENTS_PER_CONNECTION: 16,
+  /**
+   * Highest Yjs clock (and clock + length) an incoming update may reach. Real documents stay
+   * far below; crafted updates with huge clocks or lengths are refused (4400) before applying.
+   */
+  MAX_UPDATE_CLOCK: 2 ** 31,
+  /** Most clients (client ids) named in one incoming update. */
+  MAX_UPDATE_CLIENTS: 1024,
+  /** Bytes of not-yet-integrable structs (missing dependencies) a document may hold; past it the sender is closed (4400). */
+  MAX_PENDING_UPDATE_BYTES: 1024 * 1024,
+  /** How often open sockets' sessions are re-checked for expiry and revocation, in ms. */
+  SESSION_SWEEP_MS: 250,
+  /** Failed sign-ins per e-mail address (known or not) within the window; more answer 429. */
+  LOGIN_FAILURES_PER_ACCOUNT: 10,
+  /** Failed sign-ins per client address within the window; more answer 429. */
+  LOGIN_FAILURES_PER_ADDRESS: 100,
+  /** Window of the sign-in limits, in ms. */
+  LOGIN_WINDOW_MS: 15 * 60 * 1000,
+  /** Largest JSON request body, in bytes; larger answers 413. */
+  MAX_BODY_BYTES: 1024 * 1024,
 } as const
+
+/** The limits, as overridable numbers (tests and operators may tighten or relax them). */
+export type Limits = { -readonly [K in keyof typeof LIMITS]: number }
 
 /** Session cookie name. */
 export const SESSION_COOKIE = 'accord_session'

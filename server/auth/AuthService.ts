@@ -50,9 +50,13 @@ export interface AuthOptions {
   sessionIdleMs?: number
 }
 
+/** Called when a session is revoked (logout, password change, removal), with its id. */
+export type SessionEndedListener = (sessionId: string) => void
+
 export class AuthService {
   readonly sessionIdleMs: number
   private readonly lastTouched = new Map<string, number>()
+  private readonly endedListeners = new Set<SessionEndedListener>()
 
   constructor(
     private readonly db: Db,
@@ -135,11 +139,7 @@ export class AuthService {
       .get(hashToken(token)) as (UserRow & { session_id: string; expires_at: number; revoked_at: number | null }) | undefined
     const now = Date.now()
     if (!row || row.revoked_at !== null || row.expires_at <= now) return null
-    const touched = this.lastTouched.get(row.session_id) ?? 0
-    if (now - touched > Math.min(60_000, this.sessionIdleMs / 10)) {
-      this.lastTouched.set(row.session_id, now)
-      this.db.prepare('UPDATE sessions SET expires_at = ? WHERE id = ?').run(now + this.sessionIdleMs, row.session_id)
-    }
+    this.touch(row.session_id)
     return {
       userId: row.id,
       email: row.email,
@@ -151,6 +151,24 @@ export class AuthService {
     }
   }
 
+  /**
+   * Slides a live session's expiry forward (it is in use: a request, a socket message).
+   * Written at most every tenth of the idle lifetime (and at least every minute).
+   */
+  touch(sessionId: string): void {
+    const now = Date.now()
+    const touched = this.lastTouched.get(sessionId) ?? 0
+    if (now - touched <= Math.min(60_000, this.sessionIdleMs / 10)) return
+    this.lastTouched.set(sessionId, now)
+    this.db.prepare('UPDATE sessions SET expires_at = ? WHERE id = ? AND revoked_at IS NULL AND expires_at > ?').run(now + this.sessionIdleMs, sessionId, now)
+  }
+
+  /** Listens for revoked sessions; returns the unsubscribe function. */
+  onSessionEnded(listener: SessionEndedListener): () => void {
+    this.endedListeners.add(listener)
+    return () => this.endedListeners.delete(listener)
+  }
+
   /** Whether a session is still live (not revoked, not expired). */
   isSessionLive(sessionId: string): boolean {
     const row = this.db.prepare('SELECT expires_at, revoked_at FROM sessions WHERE id = ?').get(sessionId) as
@@ -159,9 +177,11 @@ export class AuthService {
     return row !== undefined && row.revoked_at === null && row.expires_at > Date.now()
   }
 
+  /** Revokes a session and tells the listeners (which close its sockets with 4401). */
   revokeSession(sessionId: string): void {
     this.db.prepare('UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(Date.now(), sessionId)
     this.lastTouched.delete(sessionId)
+    for (const listener of this.endedListeners) listener(sessionId)
   }
 
   /** Revokes every session of a user (password change, removal). Returns their ids. */

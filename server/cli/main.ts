@@ -55,7 +55,12 @@ async function serve(args: string[]): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`port must be 0-65535, not "${values.port ?? env.PORT}"`)
   const seed = env.ACCORD_SEED ?? 'demo'
   if (seed !== 'demo' && seed !== 'none') throw new UsageError(`ACCORD_SEED must be "demo" or "none", not "${seed}"`)
-  const server = new AccordServer({ db: dbPath(values.db), host, port, logger: createLogger(env.LOG_LEVEL ?? 'info') })
+  const idle = env.ACCORD_SESSION_IDLE_MS
+  const sessionIdleMs = idle === undefined || idle === '' ? undefined : Number(idle)
+  if (sessionIdleMs !== undefined && (!Number.isInteger(sessionIdleMs) || sessionIdleMs < 1000)) {
+    throw new UsageError(`ACCORD_SESSION_IDLE_MS must be a whole number of milliseconds >= 1000, not "${idle}"`)
+  }
+  const server = new AccordServer({ db: dbPath(values.db), host, port, logger: createLogger(env.LOG_LEVEL ?? 'info'), sessionIdleMs })
   if (seed === 'demo' && isLoopback(host) && isEmptyDatabase(server)) {
     await seedDemo(server)
     console.log(`seeded the demo workspace; sign in as ${DEMO_USERS.map((u) => `${u.email} (${u.role})`).join(', ')} with password ${DEMO_PASSWORD}`)

@@ -1,7 +1,8 @@
 import { Router } from 'express'
 import { z } from 'zod'
-import { SESSION_COOKIE } from '../../shared/protocol.js'
+import { LIMITS, type Limits, SESSION_COOKIE } from '../../shared/protocol.js'
 import type { AuthService } from '../auth/AuthService.js'
+import { LoginThrottle } from '../limits/LoginThrottle.js'
 import { principalOf, requireAuth } from './authenticate.js'
 import { HttpError } from './errors.js'
 
@@ -12,18 +13,39 @@ export interface AuthRoutesOptions {
   /** Closes every socket of a session (logout, revocation). */
   onSessionEnded: (sessionId: string) => void
   secureCookies: boolean
+  /** Overrides of the sign-in limits in `LIMITS`. @default LIMITS */
+  limits?: Partial<Pick<Limits, 'LOGIN_FAILURES_PER_ACCOUNT' | 'LOGIN_FAILURES_PER_ADDRESS' | 'LOGIN_WINDOW_MS'>>
 }
 
-export function authRoutes({ auth, onSessionEnded, secureCookies }: AuthRoutesOptions): Router {
+export function authRoutes({ auth, onSessionEnded, secureCookies, limits }: AuthRoutesOptions): Router {
   const router = Router()
+  const { LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_ADDRESS, LOGIN_WINDOW_MS } = { ...LIMITS, ...limits }
+  const throttle = new LoginThrottle({
+    failuresPerAccount: LOGIN_FAILURES_PER_ACCOUNT,
+    failuresPerAddress: LOGIN_FAILURES_PER_ADDRESS,
+    windowMs: LOGIN_WINDOW_MS,
+  })
   const cookie = (value: string, maxAgeS: number) =>
     `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAgeS}${secureCookies ? '; Secure' : ''}`
 
   router.post('/login', async (req, res) => {
     const body = loginBody.safeParse(req.body)
     if (!body.success) throw new HttpError(400, 'invalid', 'email and password are required', { issues: body.error.issues })
-    const user = await auth.verifyCredentials(body.data.email, body.data.password)
-    if (!user) throw new HttpError(401, 'unauthorized', 'wrong e-mail or password')
+    const { email, password } = body.data
+    const address = req.ip ?? req.socket.remoteAddress ?? 'unknown'
+    // Checked before any lookup, and counted alike for unknown e-mails: the answer never tells whether an account exists.
+    const waitMs = throttle.retryAfterMs(email, address)
+    if (waitMs > 0) {
+      const retryAfterS = Math.ceil(waitMs / 1000)
+      res.setHeader('Retry-After', String(retryAfterS))
+      throw new HttpError(429, 'rate-limited', 'too many failed sign-in attempts; try again later', { retryAfterS })
+    }
+    const user = await auth.verifyCredentials(email, password)
+    if (!user) {
+      throttle.failed(email, address)
+      throw new HttpError(401, 'unauthorized', 'wrong e-mail or password')
+    }
+    throttle.succeeded(email)
     const session = auth.createSession(user.id)
     res.setHeader('Set-Cookie', cookie(session.token, Math.floor(auth.sessionIdleMs / 1000)))
     res.json({ token: session.token, user })

@@ -118,6 +118,12 @@ export class DocRegistry implements RoomHost {
     this.unloadTimers.set(room, timer)
   }
 
+  /** A room whose memory may differ from disk: persist what else is pending, then forget it (it reloads from disk on next use). */
+  onBroken(room: Room): void {
+    this.flush()
+    this.drop(room)
+  }
+
   // ---- persistence ----------------------------------------------------------------
 
   /** Resolves after the next flush (at once if nothing is waiting to be written). */

@@ -9,8 +9,9 @@ import * as Y from 'yjs'
 import { type AwarenessEntry, decodeAwarenessUpdate, encodeAwarenessUpdate } from '../../shared/awarenessCodec.js'
 import type { DocName } from '../../shared/docNames.js'
 import { AUTHORITY, FIELDS, ITEMS, NOTES, typedRoots } from '../../shared/docLayout.js'
-import { LIMITS, MESSAGE, type ServerNotice } from '../../shared/protocol.js'
+import { CLOSE, LIMITS, MESSAGE, type ServerNotice } from '../../shared/protocol.js'
 import { RecordGate } from '../authority/recordGate.js'
+import { checkUpdateBounds } from '../limits/updateBounds.js'
 import type { SyncMetrics } from '../metrics/Metrics.js'
 import type { LoadedDoc, StoredUpdate } from '../store/DocStore.js'
 import { awarenessMessage, noticeMessage, syncStep1Message, syncStep2Message, updateMessage } from './messages.js'
@@ -31,6 +32,11 @@ export interface RoomHost {
   onIdle(room: Room): void
   /** Counters of the sync layer (optional). */
   readonly metrics?: SyncMetrics
+  /**
+   * The in-memory document may hold state that must never reach disk (a client update
+   * threw half-way through Y.applyUpdate): persist what else is pending and reload it.
+   */
+  onBroken?(room: Room): void
 }
 
 export type RoomState = 'live' | 'closed'
@@ -50,6 +56,11 @@ export class Room {
   loggedCount: number
   loggedBytes: number
   private readonly gate: RecordGate | null
+  /**
+   * What each read-only peer sent and was refused. Its later updates build on these
+   * clocks, so the copy that computes their compensation must hold them too.
+   */
+  private readonly refused = new WeakMap<Peer, Uint8Array>()
 
   constructor(
     readonly name: DocName,
@@ -153,8 +164,9 @@ export class Room {
   }
 
   private applyPeerUpdate(peer: Peer, update: Uint8Array): void {
-    const decoded = Y.decodeUpdate(update)
-    if (decoded.structs.length === 0 && decoded.ds.clients.size === 0) return
+    const bounds = checkUpdateBounds(update)
+    if (!bounds.ok) throw new MalformedMessageError(bounds.reason)
+    if (bounds.empty) return
     this.host.metrics?.updateIn(update.byteLength)
     if (!peer.canWrite) {
       this.convergeReadOnlyPeer(peer, update)
@@ -164,15 +176,24 @@ export class Room {
     const capture = (tr: Y.Transaction) => {
       if (tr.origin === peer) transaction = tr
     }
+    const pendingBefore = this.pending.length
     this.doc.on('afterTransaction', capture)
     try {
       Y.applyUpdate(this.doc, update, peer)
+    } catch (error) {
+      this.abandon(peer, pendingBefore, error)
     } finally {
       this.doc.off('afterTransaction', capture)
     }
+    this.boundPendingStructs()
     if (transaction === null) return
     if (!this.gate) return
-    const result = this.gate.check(transaction)
+    let result: ReturnType<RecordGate['check']>
+    try {
+      result = this.gate.check(transaction)
+    } catch (error) {
+      this.abandon(peer, pendingBefore, error)
+    }
     if (result.revert) {
       this.doc.transact(result.revert, REVERT)
       this.gate.accept()
@@ -185,6 +206,34 @@ export class Room {
   }
 
   /**
+   * A client update threw half-way through applying (Yjs applies inside a transaction,
+   * so what was integrated before the throw stays in the document and is emitted), or
+   * could not be checked. None of it may be persisted or broadcast: it is taken back out
+   * of `pending`, the sender is closed with 4400 and the host reloads the document from
+   * disk (the other clients reconnect and resend anything they still hold).
+   */
+  private abandon(peer: Peer, pendingBefore: number, error: unknown): never {
+    this.pending = this.pending.filter((p, i) => i < pendingBefore || p.origin !== peer)
+    peer.socket.close(CLOSE.malformed.code, CLOSE.malformed.reason)
+    if (this.host.onBroken) this.host.onBroken(this)
+    else this.close(CLOSE.internalError.code, CLOSE.internalError.reason)
+    throw new MalformedMessageError(`update could not be applied: ${error instanceof Error ? error.message : String(error)}`)
+  }
+
+  /**
+   * Structs whose dependencies are missing wait in the document's store until the
+   * dependencies arrive; a client sending only such structs must not grow it without limit.
+   */
+  private boundPendingStructs(): void {
+    const store = this.doc.store
+    const bytes = (store.pendingStructs?.update.byteLength ?? 0) + (store.pendingDs?.byteLength ?? 0)
+    if (bytes <= LIMITS.MAX_PENDING_UPDATE_BYTES) return
+    store.pendingStructs = null
+    store.pendingDs = null
+    throw new MalformedMessageError('too many updates with missing dependencies')
+  }
+
+  /**
    * A peer that may not write (a viewer, or any client on a server-only document) sent
    * an update. Nothing is applied here; the peer gets the compensating update that takes
    * its own copy back to the server's state.
@@ -192,16 +241,28 @@ export class Room {
   private convergeReadOnlyPeer(peer: Peer, update: Uint8Array): void {
     const copy = new Y.Doc({ gc: false })
     Y.applyUpdate(copy, Y.encodeStateAsUpdate(this.doc))
+    const refused = this.refused.get(peer)
+    const allRefused = refused ? Y.mergeUpdates([refused, update]) : update
+    if (allRefused.byteLength > LIMITS.MAX_PENDING_UPDATE_BYTES) throw new MalformedMessageError('too many refused updates on one connection')
+    this.refused.set(peer, allRefused)
+    if (refused) Y.applyUpdate(copy, refused)
     // Typed roots: a generic AbstractType has no observer, so the undo manager would miss it.
     const scope = typedRoots(copy, this.name.kind)
     const undo = new Y.UndoManager(scope, { trackedOrigins: new Set([peer]), captureTimeout: 0 })
-    Y.applyUpdate(copy, update, peer)
+    try {
+      Y.applyUpdate(copy, update, peer)
+    } catch (error) {
+      undo.destroy()
+      copy.destroy()
+      throw new MalformedMessageError(`update could not be applied: ${(error as Error).message}`)
+    }
     let compensation: Uint8Array | null = null
     copy.on('update', (u: Uint8Array) => {
       compensation = compensation ? Y.mergeUpdates([compensation, u]) : u
     })
     undo.undo()
     undo.destroy()
+    deleteNewStructs(copy, update, this.doc)
     copy.destroy()
     if (compensation) peer.socket.send(updateMessage(compensation))
     const reason: ServerNotice['reason'] = this.name.kind === 'record' ? 'read-only' : 'server-only'
@@ -221,6 +282,9 @@ export class Room {
     for (const entry of entries) {
       const owner = owners.get(entry.clientID)
       if (owner && owner !== peer) continue
+      if (!peer.awarenessClients.has(entry.clientID) && peer.awarenessClients.size >= LIMITS.MAX_AWARENESS_CLIENTS_PER_CONNECTION) {
+        throw new MalformedMessageError('too many awareness client ids on one connection')
+      }
       if (entry.state !== null) {
         if (JSON.stringify(entry.state).length > LIMITS.MAX_AWARENESS_STATE_BYTES) throw new MalformedMessageError('awareness state too large')
         const { principal } = peer
@@ -312,6 +376,28 @@ export class Room {
     this.awareness.destroy()
     this.doc.destroy()
   }
+}
+
+/**
+ * Deletes, in `copy`, whatever `update` inserted that `server` does not have, under any
+ * root: the undo manager only sees the document kind's typed roots, a client may write
+ * elsewhere (an unknown root of an index or inbox document).
+ */
+function deleteNewStructs(copy: Y.Doc, update: Uint8Array, server: Y.Doc): void {
+  const { structs } = Y.decodeUpdate(update)
+  copy.transact((tr) => {
+    for (const struct of structs) {
+      if (!(struct instanceof Y.Item)) continue
+      const { client } = struct.id
+      let clock = Math.max(struct.id.clock, Y.getState(server.store, client))
+      const end = struct.id.clock + struct.length
+      while (clock < end && clock < Y.getState(copy.store, client)) {
+        const item = Y.getItem(copy.store, Y.createID(client, clock))
+        if (item instanceof Y.Item && !item.deleted) item.delete(tr)
+        clock = item.id.clock + item.length
+      }
+    }
+  })
 }
 
 /** Which record parts a transaction changed, as history field names. */

@@ -2,14 +2,22 @@
  * The WebSocket edge: `/sync/<docName>`. Authenticates before any sync message,
  * checks access to the document, adapts ws sockets to RoomSockets and routes
  * messages to rooms. Every exception stops here: a bad message closes only its socket.
+ *
+ * Limits enforced here (values in `LIMITS`, shared/protocol.ts): message size (4413),
+ * message rate per connection and connections per user (4429), bytes buffered for a
+ * slow reader (the socket is dropped). Authentication happens during the HTTP upgrade
+ * (token or cookie), so no message is ever read from an unauthenticated socket: there
+ * is no pre-auth phase to cap. Sessions of open sockets are re-checked every
+ * `SESSION_SWEEP_MS`; an expired or revoked one closes all its sockets with 4401.
  */
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { parseDocName, type DocName } from '../../shared/docNames.js'
-import { CLOSE, type CloseKind, LIMITS } from '../../shared/protocol.js'
+import { CLOSE, type CloseKind, LIMITS, type Limits } from '../../shared/protocol.js'
 import type { AuthService } from '../auth/AuthService.js'
 import { tokenOf } from '../http/authenticate.js'
+import { TokenBucket } from '../limits/TokenBucket.js'
 import type { DocRegistry } from './DocRegistry.js'
 import { MalformedMessageError } from './Room.js'
 import type { Peer, Principal, RoomSocket } from './types.js'
@@ -20,16 +28,34 @@ export interface SyncEndpointOptions {
   auth: AuthService
   registry: DocRegistry
   onError?: (error: unknown, context: string) => void
+  /** Overrides of `LIMITS` (tests tighten them). @default LIMITS */
+  limits?: Partial<Limits>
+}
+
+/** One socket's lifecycle: messages are read only while `open`. */
+interface Connection {
+  readonly peer: Peer
+  state: 'open' | 'closing'
+  readonly bucket: TokenBucket
 }
 
 export class SyncEndpoint {
   private readonly wss: WebSocketServer
   /** Open peers by session id, so a logout can close them all. */
   private readonly bySession = new Map<string, Set<Peer>>()
+  private readonly connections = new Map<Peer, Connection>()
+  private readonly perUser = new Map<string, number>()
+  private readonly limits: Limits
+  private readonly sweepTimer: NodeJS.Timeout
+  private readonly stopListening: () => void
 
   constructor(private readonly options: SyncEndpointOptions) {
+    this.limits = { ...LIMITS, ...options.limits }
     // ws itself refuses only far larger frames (1009); up to that we answer with our own 4413.
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.MAX_MESSAGE_BYTES * 16 })
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.limits.MAX_MESSAGE_BYTES * 16 })
+    this.sweepTimer = setInterval(() => this.sweepSessions(), this.limits.SESSION_SWEEP_MS)
+    this.sweepTimer.unref()
+    this.stopListening = options.auth.onSessionEnded((sessionId) => this.closeSession(sessionId))
   }
 
   get connectionCount(): number {
@@ -62,34 +88,48 @@ export class SyncEndpoint {
     if (name.workspace !== principal.workspace) return closeWith(ws, 'forbidden')
     if (name.kind === 'inbox' && name.userId !== principal.userId) return closeWith(ws, 'forbidden')
 
+    if ((this.perUser.get(principal.userId) ?? 0) >= this.limits.MAX_CONNECTIONS_PER_USER) return closeWith(ws, 'rateLimited')
+
     const docName = url.pathname.slice(SYNC_PATH.length)
     const room = this.options.registry.open(docName)
     const peer: Peer = {
       kind: 'peer',
-      socket: adaptSocket(ws),
+      socket: adaptSocket(ws, this.limits.MAX_BUFFERED_BYTES),
       principal,
       canWrite: canWrite(principal, name),
       wantsNotices: url.searchParams.get('notices') === '1',
       awarenessClients: new Set(),
     }
-    this.track(peer)
+    const connection: Connection = {
+      peer,
+      state: 'open',
+      bucket: new TokenBucket(this.limits.MAX_MESSAGES_PER_SECOND, this.limits.MESSAGE_BURST),
+    }
+    this.track(connection)
 
+    const closeConnection = (kind: CloseKind) => {
+      connection.state = 'closing'
+      closeWith(ws, kind)
+    }
     ws.on('message', (data: Buffer, isBinary: boolean) => {
-      if (room.state === 'closed') return
+      if (connection.state !== 'open' || room.state === 'closed') return
+      if (!connection.bucket.take()) return closeConnection('rateLimited')
+      if (data.length > this.limits.MAX_MESSAGE_BYTES) return closeConnection('tooLarge')
       if (!isBinary && data.length === 0) return
-      if (data.length > LIMITS.MAX_MESSAGE_BYTES) return closeWith(ws, 'tooLarge')
+      this.options.auth.touch(principal.sessionId)
       try {
         room.handleMessage(peer, new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
       } catch (error) {
-        if (error instanceof MalformedMessageError) closeWith(ws, 'malformed')
+        if (error instanceof MalformedMessageError) closeConnection('malformed')
         else {
           this.options.onError?.(error, 'message')
-          closeWith(ws, 'internalError')
+          closeConnection('internalError')
         }
       }
     })
     ws.on('close', () => {
-      this.untrack(peer)
+      connection.state = 'closing'
+      this.untrack(connection)
       room.removePeer(peer)
     })
     ws.on('error', () => ws.terminate())
@@ -98,7 +138,22 @@ export class SyncEndpoint {
 
   /** Closes every socket of a session with 4401 (logout, expiry, revocation). */
   closeSession(sessionId: string): void {
-    for (const peer of this.bySession.get(sessionId) ?? []) peer.socket.close(CLOSE.unauthorized.code, 'Session ended')
+    for (const peer of this.bySession.get(sessionId) ?? []) {
+      const connection = this.connections.get(peer)
+      if (connection) connection.state = 'closing'
+      peer.socket.close(CLOSE.unauthorized.code, 'Session ended')
+    }
+  }
+
+  /** Closes the sockets of sessions that expired or were revoked since they connected. */
+  private sweepSessions(): void {
+    for (const sessionId of [...this.bySession.keys()]) {
+      try {
+        if (!this.options.auth.isSessionLive(sessionId)) this.closeSession(sessionId)
+      } catch (error) {
+        this.options.onError?.(error, 'session sweep')
+      }
+    }
   }
 
   /** Sessions with open sockets (for periodic expiry checks). */
@@ -106,19 +161,29 @@ export class SyncEndpoint {
     return [...this.bySession.keys()]
   }
 
-  private track(peer: Peer): void {
+  private track(connection: Connection): void {
+    const { peer } = connection
     let set = this.bySession.get(peer.principal.sessionId)
     if (!set) this.bySession.set(peer.principal.sessionId, (set = new Set()))
     set.add(peer)
+    this.connections.set(peer, connection)
+    this.perUser.set(peer.principal.userId, (this.perUser.get(peer.principal.userId) ?? 0) + 1)
   }
 
-  private untrack(peer: Peer): void {
+  private untrack(connection: Connection): void {
+    const { peer } = connection
+    if (!this.connections.delete(peer)) return
     const set = this.bySession.get(peer.principal.sessionId)
     set?.delete(peer)
     if (set?.size === 0) this.bySession.delete(peer.principal.sessionId)
+    const count = (this.perUser.get(peer.principal.userId) ?? 1) - 1
+    if (count > 0) this.perUser.set(peer.principal.userId, count)
+    else this.perUser.delete(peer.principal.userId)
   }
 
   close(): Promise<void> {
+    clearInterval(this.sweepTimer)
+    this.stopListening()
     for (const ws of this.wss.clients) closeWith(ws, 'shuttingDown')
     return new Promise((resolve) => this.wss.close(() => resolve()))
   }
@@ -133,12 +198,16 @@ function closeWith(ws: WebSocket, kind: CloseKind): void {
   if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason)
 }
 
-function adaptSocket(ws: WebSocket): RoomSocket {
+/**
+ * A slow reader must not make the server buffer without limit: past `maxBufferedBytes`
+ * queued, the socket is dropped (the client resyncs from its state vector on reconnect).
+ */
+function adaptSocket(ws: WebSocket, maxBufferedBytes: number): RoomSocket {
   return {
     isOpen: () => ws.readyState === ws.OPEN,
     send: (data) => {
       if (ws.readyState !== ws.OPEN) return
-      if (ws.bufferedAmount > LIMITS.MAX_BUFFERED_BYTES) {
+      if (ws.bufferedAmount > maxBufferedBytes) {
         ws.terminate()
         return
       }
