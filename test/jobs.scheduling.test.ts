@@ -1,0 +1,93 @@
+/**
+ * Scheduling: different users' jobs run at the same time, each user's jobs of one target
+ * run strictly one after another, and an identical export still queued is coalesced.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Api, type TestServer, login, seedWorkspace, startServer } from './helpers/server.js'
+import { finished, seedRecords } from './helpers/jobs.js'
+import { SheetsEmulator } from './sheets-emulator/SheetsEmulator.js'
+
+const USERS = 10
+const CUSTOMERS = 30
+const DEALS = 20
+
+let t: TestServer
+let emulator: SheetsEmulator
+let users: Api[]
+
+beforeAll(async () => {
+  emulator = new SheetsEmulator()
+  await emulator.start()
+  emulator.latencyMs = 100
+  t = await startServer({
+    jobs: {
+      concurrency: USERS,
+      pollMs: 100,
+      sheets: { credentials: emulator.serviceAccount(), apiRoot: emulator.apiRoot, writesPerMinute: 60_000, retry: { baseDelayMs: 5 } },
+    },
+  })
+  await seedWorkspace(t.server)
+  seedRecords(t.server, 'acme', 'customers', CUSTOMERS, (i) => ({ name: `Customer ${i}`, email: `c${i}@example.test` }))
+  seedRecords(t.server, 'acme', 'deals', DEALS, (i) => ({ title: `Deal ${i}`, amount: i, stage: 'lead', currency: 'EUR' }))
+  users = []
+  for (let i = 0; i < USERS; i++) {
+    await t.server.auth.addUser({ workspace: 'acme', email: `seller${i}@acme.test`, password: 'correct horse', role: 'member', name: `Seller ${i}` })
+    users.push(await login(t.url, `seller${i}@acme.test`, 'correct horse'))
+  }
+})
+afterAll(async () => {
+  await t.close()
+  await emulator.close()
+})
+
+const ms = (iso: string) => Date.parse(iso)
+
+describe('job scheduling', () => {
+  it('[JS1] 10 users each enqueue 3 exports at once: users run concurrently, each user one job after another', async () => {
+    const plans = [['customers'], ['deals'], ['customers', 'deals']]
+    const queued = await Promise.all(
+      users.map(async (api, u) => {
+        emulator.createSpreadsheet(`user-${u}`)
+        return Promise.all(plans.map((collections) => api.request('POST', '/api/exports', { target: 'sheets', spreadsheetId: `user-${u}`, collections })))
+      }),
+    )
+    for (const replies of queued) for (const reply of replies) expect(reply.status).toBe(202)
+    const jobs = await Promise.all(users.map((api, u) => Promise.all(queued[u]!.map((r) => finished(api, `/api/exports/${r.body.id}`)))))
+
+    for (const own of jobs) {
+      expect(own.map((j) => j.status)).toEqual(['succeeded', 'succeeded', 'succeeded'])
+      expect(own.map((j) => j.counts)).toEqual([
+        { exported: CUSTOMERS, added: CUSTOMERS, updated: 0, deleted: 0 },
+        { exported: DEALS, added: DEALS, updated: 0, deleted: 0 },
+        { exported: CUSTOMERS + DEALS, added: 0, updated: 0, deleted: 0 },
+      ])
+      // Strictly one after another, in the order they were queued.
+      expect(ms(own[1].startedAt)).toBeGreaterThanOrEqual(ms(own[0].finishedAt))
+      expect(ms(own[2].startedAt)).toBeGreaterThanOrEqual(ms(own[1].finishedAt))
+    }
+    // Every user's first job was running at the same moment as every other user's.
+    const firsts = jobs.map((own) => own[0])
+    expect(Math.max(...firsts.map((j) => ms(j.startedAt)))).toBeLessThan(Math.min(...firsts.map((j) => ms(j.finishedAt))))
+    expect(t.server.jobs.runner.stats().peak).toBe(USERS)
+    for (let u = 0; u < USERS; u++) expect(emulator.values(`user-${u}`, 'customers').length).toBe(CUSTOMERS + 1)
+  })
+
+  it('[JS2] an export identical to one still queued is coalesced into it; once it runs, a new one is queued', async () => {
+    const [api] = users as [Api]
+    emulator.createSpreadsheet('coalesce')
+    const body = (collections: string[]) => ({ target: 'sheets', spreadsheetId: 'coalesce', collections })
+    const running = await api.request('POST', '/api/exports', body(['customers']))
+    const queued = await api.request('POST', '/api/exports', body(['deals']))
+    const same = await api.request('POST', '/api/exports', body(['deals']))
+    expect(same.status).toBe(202)
+    expect(same.body.id).toBe(queued.body.id)
+    expect(same.body.status).toBe('queued')
+    expect(same.body.position).toBeGreaterThanOrEqual(1)
+    const done = await finished(api, `/api/exports/${queued.body.id}`)
+    expect(done.status).toBe('succeeded')
+    expect((await finished(api, `/api/exports/${running.body.id}`)).status).toBe('succeeded')
+    const fresh = await api.request('POST', '/api/exports', body(['deals']))
+    expect(fresh.body.id).not.toBe(queued.body.id)
+    expect((await finished(api, `/api/exports/${fresh.body.id}`)).counts).toEqual({ exported: DEALS, added: 0, updated: 0, deleted: 0 })
+  })
+})
