@@ -1,0 +1,137 @@
+/**
+ * Session lifecycle across tabs: logout, expiry and revocation close every socket of
+ * the session with 4401 within a second; sign-in is rate limited without revealing
+ * whether an e-mail exists.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { WebsocketProvider } from 'y-websocket'
+import { type Api, type TestServer, login, provider, seedWorkspace, startServer, synced, until } from './helpers/server.js'
+
+/** Resolves with the code of the first server close a provider gets, and when. */
+function firstClose(p: WebsocketProvider): Promise<{ code: number; at: number }> {
+  return new Promise((resolve) => {
+    p.on('connection-close', (event) => {
+      if (event) resolve({ code: event.code, at: Date.now() })
+    })
+  })
+}
+
+describe('session lifecycle', () => {
+  let t: TestServer
+  let users: Awaited<ReturnType<typeof seedWorkspace>>
+  const SESSION_IDLE_MS = 1500
+
+  beforeAll(async () => {
+    t = await startServer({ sessionIdleMs: SESSION_IDLE_MS })
+    users = await seedWorkspace(t.server)
+  })
+  afterAll(() => t.close())
+
+  async function tabs(api: Api, count: number, docName = 'acme/index/deals'): Promise<WebsocketProvider[]> {
+    const ps = Array.from({ length: count }, () => provider(t.wsUrl, docName, api.token))
+    await Promise.all(ps.map(synced))
+    return ps
+  }
+
+  it('[S1] logout in one tab closes the session’s other sockets with 4401, within a second; other sessions stay', async () => {
+    const session = await login(t.url, users.member.email, users.member.password)
+    const otherSession = await login(t.url, users.member.email, users.member.password)
+    const [a, b, c] = await tabs(session, 3)
+    const [other] = await tabs(otherSession, 1)
+    const closes = [a!, b!, c!].map(firstClose)
+    const started = Date.now()
+    expect((await session.request('POST', '/api/auth/logout')).status).toBe(204)
+    const results = await Promise.all(closes)
+    for (const { code, at } of results) {
+      expect(code).toBe(4401)
+      expect(at - started).toBeLessThan(1000)
+    }
+    expect((await session.request('GET', '/api/me')).status).toBe(401)
+    expect(other!.wsconnected).toBe(true)
+    expect((await otherSession.request('GET', '/api/me')).status).toBe(200)
+    ;[a, b, c, other].forEach((p) => p!.destroy())
+  })
+
+  it('[S2] an expired session closes its sockets with 4401 within a second of expiring', async () => {
+    const session = await login(t.url, users.member2.email, users.member2.password)
+    const [a, b] = await tabs(session, 2)
+    const closes = [a!, b!].map(firstClose)
+    const results = await Promise.all(closes)
+    const { expires_at: expiresAt } = t.server.db.prepare('SELECT expires_at FROM sessions WHERE id = (SELECT id FROM sessions WHERE user_id = ? ORDER BY created_at DESC LIMIT 1)').get(users.member2.id) as { expires_at: number }
+    for (const { code, at } of results) {
+      expect(code).toBe(4401)
+      expect(at - expiresAt).toBeLessThan(1000)
+      expect(at).toBeGreaterThanOrEqual(expiresAt)
+    }
+    expect((await session.request('GET', '/api/me')).status).toBe(401)
+    ;[a, b].forEach((p) => p!.destroy())
+  })
+
+  it('[S3] a socket in use keeps its session alive (sliding expiry)', async () => {
+    const session = await login(t.url, users.owner.email, users.owner.password)
+    const [a] = await tabs(session, 1)
+    const codes: number[] = []
+    a!.on('connection-close', (event) => event && codes.push(event.code))
+    const until2x = Date.now() + 2 * SESSION_IDLE_MS
+    let n = 0
+    while (Date.now() < until2x) {
+      a!.awareness.setLocalStateField('tick', n++)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    expect(codes).toEqual([])
+    expect(a!.wsconnected).toBe(true)
+    a!.destroy()
+  })
+
+  it('[S4] revoking a user’s sessions closes their sockets with 4401 at once', async () => {
+    const session = await login(t.url, users.viewer.email, users.viewer.password)
+    const [a] = await tabs(session, 1)
+    const closed = firstClose(a!)
+    const started = Date.now()
+    t.server.auth.revokeUserSessions(users.viewer.id)
+    const { code, at } = await closed
+    expect(code).toBe(4401)
+    expect(at - started).toBeLessThan(1000)
+    a!.destroy()
+  })
+})
+
+describe('sign-in rate limit', () => {
+  let t: TestServer
+  let users: Awaited<ReturnType<typeof seedWorkspace>>
+  const ACCOUNT = 3
+  const ADDRESS = 8
+
+  beforeAll(async () => {
+    t = await startServer({ limits: { LOGIN_FAILURES_PER_ACCOUNT: ACCOUNT, LOGIN_FAILURES_PER_ADDRESS: ADDRESS } })
+    users = await seedWorkspace(t.server)
+  })
+  afterAll(() => t.close())
+
+  const attempt = async (email: string, password = 'wrong password') => {
+    const res = await fetch(`${t.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) })
+    return { status: res.status, body: (await res.json()) as { error: { code: string; message: string; retryAfterS?: number } }, retryAfter: res.headers.get('retry-after') }
+  }
+
+  it('[S5] limits failures per account and per address alike for known and unknown e-mails, with a 429 in the contract format', async () => {
+    const known = users.member.email
+    const unknown = 'nobody@acme.test'
+    for (let i = 0; i < ACCOUNT; i++) {
+      expect((await attempt(known)).status).toBe(401)
+      expect((await attempt(unknown)).status).toBe(401)
+    }
+    const knownLimited = await attempt(known, users.member.password)
+    const unknownLimited = await attempt(unknown)
+    expect(knownLimited.status).toBe(429)
+    expect(unknownLimited.status).toBe(429)
+    expect(knownLimited.body).toEqual(unknownLimited.body)
+    expect(knownLimited.body.error.code).toBe('rate-limited')
+    expect(Number(knownLimited.retryAfter)).toBeGreaterThan(0)
+
+    // Per address: more failures from 127.0.0.1 under other e-mails, then even a right password waits.
+    for (let i = 2 * ACCOUNT; i < ADDRESS; i++) expect((await attempt(`someone${i}@acme.test`)).status).toBe(401)
+    const limited = await attempt(users.owner.email, users.owner.password)
+    expect(limited.status).toBe(429)
+    expect(limited.body.error.code).toBe('rate-limited')
+  })
+})
