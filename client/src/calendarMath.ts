@@ -48,3 +48,27 @@ export function sameDay(a: Date, b: Date): boolean {
 export function timeLabel(date: Date): string {
   return date.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })
 }
+
+/** Side-by-side lanes for overlapping intervals: `lane` of `lanes` for each id. */
+export function layoutLanes(items: { id: string; start: number; end: number }[]): Map<string, { lane: number; lanes: number }> {
+  const sorted = [...items].sort((a, b) => a.start - b.start || a.end - b.end)
+  const result = new Map<string, { lane: number; lanes: number }>()
+  let cluster: { id: string; lane: number }[] = []
+  let laneEnds: number[] = []
+  let clusterEnd = -Infinity
+  const closeCluster = () => {
+    for (const item of cluster) result.set(item.id, { lane: item.lane, lanes: laneEnds.length })
+    cluster = []
+    laneEnds = []
+  }
+  for (const item of sorted) {
+    if (item.start >= clusterEnd) closeCluster()
+    let lane = laneEnds.findIndex((end) => end <= item.start)
+    if (lane === -1) lane = laneEnds.push(item.end) - 1
+    else laneEnds[lane] = item.end
+    cluster.push({ id: item.id, lane })
+    clusterEnd = Math.max(clusterEnd, item.end)
+  }
+  closeCluster()
+  return result
+}

@@ -10,6 +10,23 @@ interface HistoryItem {
   fields: string[]
 }
 
+/** Edits by one person this close together show as one entry. @default 5 minutes */
+const GROUP_WINDOW_MS = 5 * 60_000
+
+/** Folds runs of edits by the same person (newest first) into one entry with every field touched. */
+export function groupHistory(items: HistoryItem[]): HistoryItem[] {
+  const groups: { item: HistoryItem; oldest: number }[] = []
+  for (const item of items) {
+    const last = groups.at(-1)
+    const at = Date.parse(item.at)
+    if (last && last.item.userId === item.userId && last.oldest - at <= GROUP_WINDOW_MS) {
+      last.item = { ...last.item, fields: [...new Set([...last.item.fields, ...item.fields])] }
+      last.oldest = at
+    } else groups.push({ item: { ...item, fields: [...item.fields] }, oldest: at })
+  }
+  return groups.map((g) => g.item)
+}
+
 /** Quiet period after a change before the history is fetched again. @default 600 ms */
 const REFRESH_DEBOUNCE_MS = 600
 
@@ -33,7 +50,7 @@ export function Timeline({ collection, id, version, users }: { collection: Colle
   }, [collection, id, version])
   const nameOf = (userId: string | null) => users.find((u) => u.id === userId)?.name ?? (userId ? 'Someone' : 'System')
   const colorOf = (userId: string | null) => users.find((u) => u.id === userId)?.color ?? '#94a3b8'
-  const shown = (items ?? []).slice().reverse().slice(0, 30)
+  const shown = groupHistory(items ?? []).slice(0, 30)
   return (
     <section className="card timeline" aria-labelledby={headingId}>
       <h2 id={headingId}>Activity</h2>

@@ -6,7 +6,7 @@ import { type PointerEvent, useCallback, useMemo, useRef, useState } from 'react
 import type { IndexEntry } from '../../../shared/docLayout.js'
 import { EventDialog } from '../components/EventDialog.js'
 import { reservationOf, type Slot } from '../components/ReservationPanel.js'
-import { addDays, placement, sameDay, SLOT_PX, SLOTS_PER_DAY, slotTime, startOfWeek, timeLabel, FIRST_HOUR, LAST_HOUR } from '../calendarMath.js'
+import { addDays, layoutLanes, placement, sameDay, SLOT_PX, SLOTS_PER_DAY, slotTime, startOfWeek, timeLabel, FIRST_HOUR, LAST_HOUR } from '../calendarMath.js'
 import { useUser } from '../session/SessionProvider.js'
 import { useUsers } from '../session/useUsers.js'
 import { useIndex } from '../sync/useIndex.js'
@@ -27,8 +27,12 @@ export default function CalendarScreen() {
   const dragging = useRef(false)
   const days = useMemo(() => Array.from({ length: 7 }, (_, i) => addDays(weekStart, i)), [weekStart])
   const readOnly = user.role === 'viewer'
-  const visible = entries.filter((e) => e.fields.status !== 'cancelled')
+  const visible = useMemo(() => entries.filter((e) => e.fields.status !== 'cancelled'), [entries])
   const closeDialog = useCallback(() => setDialog(null), [])
+  const lanes = useMemo(
+    () => layoutLanes(visible.map((e) => ({ id: e.id, start: Date.parse(String(e.fields.start)), end: Date.parse(String(e.fields.end)) }))),
+    [visible],
+  )
 
   const slotAt = (event: PointerEvent<HTMLDivElement>) => {
     const rect = event.currentTarget.getBoundingClientRect()
@@ -90,7 +94,7 @@ export default function CalendarScreen() {
           <div className="week-hours" aria-hidden="true">
             {hours.map((h) => (
               <div key={h} className="week-hour" style={{ height: SLOT_PX * 2 }}>
-                {timeLabel(new Date(2000, 0, 1, h))}
+                {new Date(2000, 0, 1, h).toLocaleTimeString(undefined, { hour: 'numeric' })}
               </div>
             ))}
           </div>
@@ -125,7 +129,7 @@ export default function CalendarScreen() {
                 </div>
               )}
               {visible.map((event) => (
-                <EventBlock key={event.id} event={event} day={day} onOpen={() => setDialog({ slot: { start: String(event.fields.start), end: String(event.fields.end) }, eventId: event.id })} />
+                <EventBlock key={event.id} event={event} day={day} lane={lanes.get(event.id)} onOpen={() => setDialog({ slot: { start: String(event.fields.start), end: String(event.fields.end) }, eventId: event.id })} />
               ))}
             </div>
           ))}
@@ -136,7 +140,7 @@ export default function CalendarScreen() {
   )
 }
 
-function EventBlock({ event, day, onOpen }: { event: IndexEntry; day: Date; onOpen(): void }) {
+function EventBlock({ event, day, lane, onOpen }: { event: IndexEntry; day: Date; lane?: { lane: number; lanes: number }; onOpen(): void }) {
   const start = new Date(String(event.fields.start))
   const end = new Date(String(event.fields.end))
   const place = placement(day, start, end)
@@ -146,7 +150,7 @@ function EventBlock({ event, day, onOpen }: { event: IndexEntry; day: Date; onOp
     <button
       type="button"
       className={`event-block event-${status}`}
-      style={{ top: place.top, height: place.height }}
+      style={{ top: place.top, height: place.height, left: `calc(${((lane?.lane ?? 0) * 100) / (lane?.lanes ?? 1)}% + 3px)`, width: `calc(${100 / (lane?.lanes ?? 1)}% - 6px)` }}
       onClick={onOpen}
       data-event-id={event.id}
       data-status={status}
