@@ -9,6 +9,9 @@
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 
+/** Broken UTF-8 is an error, not a U+FFFD to pass along. */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true })
+
 export interface AwarenessEntry {
   clientID: number
   clock: number
@@ -24,7 +27,7 @@ export function decodeAwarenessUpdate(update: Uint8Array): AwarenessEntry[] {
   for (let i = 0; i < count; i++) {
     const clientID = decoding.readVarUint(decoder)
     const clock = decoding.readVarUint(decoder)
-    const state: unknown = JSON.parse(decoding.readVarString(decoder))
+    const state: unknown = JSON.parse(STRICT_UTF8.decode(decoding.readVarUint8Array(decoder)))
     if (state !== null && (typeof state !== 'object' || Array.isArray(state))) throw new Error('awareness state must be an object or null')
     entries.push({ clientID, clock, state: state as Record<string, unknown> | null })
   }
