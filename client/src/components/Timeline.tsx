@@ -17,11 +17,11 @@ const GROUP_WINDOW_MS = 5 * 60_000
 export function groupHistory(items: HistoryItem[]): HistoryItem[] {
   const groups: { item: HistoryItem; oldest: number }[] = []
   for (const item of items) {
-    const last = groups.at(-1)
     const at = Date.parse(item.at)
-    if (last && last.item.userId === item.userId && last.oldest - at <= GROUP_WINDOW_MS) {
-      last.item = { ...last.item, fields: [...new Set([...last.item.fields, ...item.fields])] }
-      last.oldest = at
+    const group = groups.find((g) => g.item.userId === item.userId && g.oldest - at <= GROUP_WINDOW_MS)
+    if (group) {
+      group.item = { ...group.item, fields: [...new Set([...group.item.fields, ...item.fields])] }
+      group.oldest = at
     } else groups.push({ item: { ...item, fields: [...item.fields] }, oldest: at })
   }
   return groups.map((g) => g.item)
