@@ -7,6 +7,7 @@ import Database from 'better-sqlite3'
 import { AccordServer } from '../AccordServer.js'
 import { AuthError } from '../auth/AuthService.js'
 import { createLogger } from '../log.js'
+import { jobOptionsFromEnv } from '../jobs/jobEnv.js'
 import { simulate } from './simulate.js'
 import { DEMO_PASSWORD, DEMO_USERS, isEmptyDatabase, isLoopback, seedDemo } from '../seed/demo.js'
 
@@ -60,7 +61,8 @@ async function serve(args: string[]): Promise<void> {
   if (sessionIdleMs !== undefined && (!Number.isInteger(sessionIdleMs) || sessionIdleMs < 1000)) {
     throw new UsageError(`ACCORD_SESSION_IDLE_MS must be a whole number of milliseconds >= 1000, not "${idle}"`)
   }
-  const server = new AccordServer({ db: dbPath(values.db), host, port, logger: createLogger(env.LOG_LEVEL ?? 'info'), sessionIdleMs })
+  const jobs = jobOptionsFromEnv(env)
+  const server = new AccordServer({ db: dbPath(values.db), host, port, logger: createLogger(env.LOG_LEVEL ?? 'info'), sessionIdleMs, jobs })
   if (seed === 'demo' && isLoopback(host) && isEmptyDatabase(server)) {
     await seedDemo(server)
     console.log(`seeded the demo workspace; sign in as ${DEMO_USERS.map((u) => `${u.email} (${u.role})`).join(', ')} with password ${DEMO_PASSWORD}`)

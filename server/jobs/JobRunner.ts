@@ -63,7 +63,13 @@ export class JobRunner {
     private readonly publish: (job: StoredJob) => void,
     options: JobRunnerOptions = {},
   ) {
-    this.options = { concurrency: 4, leaseMs: 15_000, pollMs: 1000, maxAttempts: 3, ...options }
+    this.options = {
+      ...options,
+      concurrency: options.concurrency ?? 4,
+      leaseMs: options.leaseMs ?? 15_000,
+      pollMs: options.pollMs ?? 1000,
+      maxAttempts: options.maxAttempts ?? 3,
+    }
   }
 
   start(): void {
