@@ -34,7 +34,12 @@ describe('client (Chromium)', () => {
     const id = await recordId(alice, 'customers', 'Globex')
     const a = await e2e.signedIn('alice@demo.test', `/customers/${id}`)
     const b = await e2e.signedIn('bob@demo.test', `/customers/${id}`)
+    const c = await e2e.signedIn('carol@demo.test', '/customers')
     for (const { page } of [a, b]) await notesOf(page).waitFor()
+    // Presence: the list shows who has the record open.
+    await c.page.locator(`tr[data-record-id="${id}"] [data-testid=viewers] [aria-label="Alice Archer"]`).waitFor()
+    await c.page.locator(`tr[data-record-id="${id}"] [data-testid=viewers] [aria-label="Bob Baker"]`).waitFor()
+    await c.context.close()
     await notesOf(a.page).click()
     await notesOf(b.page).click()
     await Promise.all([a.page.keyboard.type('Alice: call on Monday. ', { delay: 15 }), b.page.keyboard.type('Bob: send the quote. ', { delay: 15 })])
@@ -63,6 +68,25 @@ describe('client (Chromium)', () => {
     // The activity timeline follows the edits live.
     await a.page.locator('.timeline li', { hasText: 'Bob Baker' }).first().waitFor()
     await a.page.screenshot({ path: join(SCREENSHOTS, 'editor.png') })
+    await a.context.close()
+    await b.context.close()
+  })
+
+  it('an invoice: line items total live, and sending it shows the number the server assigns', async () => {
+    const { body } = await alice.request('GET', '/api/records/invoices')
+    const id = body.items[0].id as string
+    const a = await e2e.signedIn('alice@demo.test', `/invoices/${id}`)
+    const b = await e2e.signedIn('bob@demo.test', `/invoices/${id}`)
+    await a.page.getByText('Draft — numbered when sent').waitFor()
+    await a.page.getByRole('button', { name: '+ Add item' }).click()
+    const quantity = a.page.getByLabel('Quantity of item 2')
+    await quantity.fill('3')
+    await a.page.getByLabel('Unit price of item 2').fill('100')
+    await a.page.getByLabel('Unit price of item 2').blur()
+    // 2 × 1800 + 3 × 100, on the other user's screen.
+    await b.page.locator('[data-testid=items-total]', { hasText: '3,900' }).waitFor()
+    await b.page.locator('[name=status]').selectOption('sent')
+    await a.page.locator('[data-testid=invoice-number]', { hasText: /No\. \d+/ }).waitFor()
     await a.context.close()
     await b.context.close()
   })
@@ -166,6 +190,28 @@ describe('client (Chromium)', () => {
     await b.page.waitForFunction(() => (document.querySelector('[data-testid=notes-editor] .cm-content')?.textContent ?? '').includes('Written offline.'))
     await a.context.close()
     await b.context.close()
+  })
+
+  it('two tabs of one user keep a record in sync through the browser while the network is cut', async () => {
+    const id = await recordId(alice, 'leads', 'Hooli')
+    const a = await e2e.signedIn('bob@demo.test', `/leads/${id}`)
+    await a.page.locator('[data-status=saved]').waitFor()
+    await a.page.waitForFunction(() => navigator.serviceWorker.controller !== null)
+    const second = await a.context.newPage()
+    await second.goto(`/leads/${id}`)
+    await notesOf(second).waitFor()
+    await a.context.setOffline(true)
+    // Reloaded offline, neither tab has a socket: only the user's BroadcastChannel links them.
+    await Promise.all([a.page.reload(), second.reload()])
+    await a.page.locator('[data-status=offline]').waitFor()
+    await second.locator('[data-status=offline]').waitFor()
+    await notesOf(a.page).click()
+    await a.page.keyboard.type('Tab to tab, no server.')
+    await a.page.locator('[name=source]').fill('trade fair')
+    await second.waitForFunction(() => (document.querySelector('[data-testid=notes-editor] .cm-content')?.textContent ?? '').includes('Tab to tab, no server.'))
+    await second.waitForFunction(() => (document.querySelector('[name=source]') as HTMLInputElement).value === 'trade fair')
+    await a.context.setOffline(false)
+    await a.context.close()
   })
 
   it('an export started in one tab finishes in another tab of the same user, and its file downloads', async () => {

@@ -79,11 +79,11 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
           ← {labels.plural}
         </a>
         <h1 id={`${labelId}-title`} data-testid="record-title">
-          {collection === 'invoices' && typeof authority.number === 'string' ? `Invoice ${authority.number}` : title}
+          {collection === 'invoices' && authority.number !== undefined ? `Invoice ${String(authority.number)}` : title}
         </h1>
         {collection === 'invoices' && (
           <span className="badge badge-number" data-testid="invoice-number">
-            {typeof authority.number === 'string' || typeof authority.number === 'number' ? `No. ${authority.number}` : 'Number pending'}
+            {typeof authority.number === 'string' || typeof authority.number === 'number' ? `No. ${authority.number}` : fields.status === 'draft' || fields.status === undefined ? 'Draft — numbered when sent' : 'Number pending'}
           </span>
         )}
         <div className="page-actions">
