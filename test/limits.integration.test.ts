@@ -8,7 +8,8 @@ import * as encoding from 'lib0/encoding'
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { fieldsOf, notesOf } from '../shared/docLayout.js'
+import { fieldsOf, itemsOf, itemToYMap, notesOf } from '../shared/docLayout.js'
+import { checkUpdateBounds } from '../server/limits/updateBounds.js'
 import { LIMITS, MESSAGE } from '../shared/protocol.js'
 import { type Api, type TestServer, login, provider, seedWorkspace, startServer, synced, until } from './helpers/server.js'
 import { RawClient, awarenessMessage, syncStep1, updateMessage } from './helpers/trust.js'
@@ -150,6 +151,73 @@ describe('malformed input', () => {
     raw.send(syncStep1(new Y.Doc()))
     await until(() => raw.received.length >= 2, 'sync step 1 and 2 from the server')
     raw.close()
+  })
+})
+
+/**
+ * Finds a bit-flipped variant of `update` that passes the bounds check but throws half-way
+ * through Y.applyUpdate against `state`, after part of it was integrated and emitted
+ * (about one in a hundred flips does). Seeded, so the search is the same every run.
+ */
+function halfApplyingUpdate(state: Uint8Array, update: Uint8Array): Uint8Array {
+  let seed = 12345
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31)
+  for (let attempt = 0; attempt < 50_000; attempt++) {
+    const bytes = [...update]
+    for (let k = 0; k < 1 + (attempt % 3); k++) {
+      const at = next() % bytes.length
+      bytes[at] = bytes[at]! ^ (1 << next() % 8)
+    }
+    const candidate = new Uint8Array(bytes)
+    try {
+      if (!checkUpdateBounds(candidate).ok) continue
+    } catch {
+      continue
+    }
+    const doc = new Y.Doc()
+    Y.applyUpdate(doc, state)
+    let emitted = false
+    doc.on('update', () => (emitted = true))
+    try {
+      Y.applyUpdate(doc, candidate)
+    } catch {
+      if (emitted) return candidate
+    }
+  }
+  throw new Error('no half-applying update found')
+}
+
+describe('updates that throw half-way', () => {
+  it('[M3] an update that throws inside Y.applyUpdate is closed with 4400 and none of it is persisted or broadcast', async () => {
+    const id = (await owner.request('POST', '/api/records/invoices', { items: [{ description: 'a', quantity: 1, unitPrice: 1 }] })).body.id as string
+    const docName = `acme/invoices/${id}`
+    const observer = provider(t.wsUrl, docName, owner.token)
+    await synced(observer)
+    const state = Y.encodeStateAsUpdate(observer.doc)
+    const editor = new Y.Doc()
+    Y.applyUpdate(editor, state)
+    const sv = Y.encodeStateVector(editor)
+    itemsOf(editor).push([itemToYMap({ description: 'b', quantity: 2, unitPrice: 2 })])
+    const bad = halfApplyingUpdate(state, Y.encodeStateAsUpdate(editor, sv))
+    const logged = (t.server.db.prepare('SELECT COUNT(*) AS n FROM doc_updates WHERE doc = ?').get(docName) as { n: number }).n
+
+    const observerCloses: number[] = []
+    observer.on('connection-close', (event) => event && observerCloses.push(event.code))
+
+    const sender = new RawClient(`${t.wsUrl}/sync/${docName}?token=${member.token}`)
+    await sender.opened
+    sender.send(updateMessage(bad))
+    expect(await sender.closed).toBe(4400)
+    // The document was reloaded from disk: its other sockets were closed (1011) and reconnect.
+    await until(() => observerCloses.length > 0 && observer.synced, 'the observer back on the reloaded document')
+    expect(observerCloses[0]).toBe(1011)
+    expect(Y.decodeStateVector(Y.encodeStateVector(observer.doc)).has(editor.clientID)).toBe(false)
+    expect(itemsOf(observer.doc).length).toBe(1)
+    expect((t.server.db.prepare('SELECT COUNT(*) AS n FROM doc_updates WHERE doc = ?').get(docName) as { n: number }).n).toBe(logged)
+    // ... and works as before.
+    notesOf(observer.doc).insert(0, 'after the reload')
+    await until(async () => (await owner.request('GET', `/api/records/invoices/${id}`)).body.notes === 'after the reload', 'a later edit persisted')
+    observer.destroy()
   })
 })
 
