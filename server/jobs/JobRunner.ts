@@ -14,7 +14,7 @@ import type { JobCounts, JobOutcome, JobQueue, StoredJob } from './JobQueue.js'
 export interface JobContext {
   readonly job: StoredJob
   readonly signal: AbortSignal
-  /** Records progress (stored, and published at most every PROGRESS_PUBLISH_MS). */
+  /** Records progress (stored and published at most every PROGRESS_PUBLISH_MS; the outcome has the final counts). */
   progress(counts: JobCounts): void
   /** Yields to the event loop; throws if the job was stopped. */
   checkpoint(): Promise<void>
@@ -42,6 +42,29 @@ export const PROGRESS_PUBLISH_MS = 250
 /** How long close() waits for running jobs to reach a checkpoint. */
 export const CLOSE_WAIT_MS = 5000
 
+/** Lets one waiter through per event-loop turn, in arrival order. */
+export class Turnstile {
+  private readonly waiters: (() => void)[] = []
+  private scheduled = false
+
+  pass(): Promise<void> {
+    return new Promise((resolve) => {
+      this.waiters.push(resolve)
+      this.schedule()
+    })
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return
+    this.scheduled = true
+    setImmediate(() => {
+      this.scheduled = false
+      this.waiters.shift()?.()
+      if (this.waiters.length > 0) this.schedule()
+    })
+  }
+}
+
 interface Running {
   job: StoredJob
   abort: AbortController
@@ -55,6 +78,8 @@ export class JobRunner {
   private scheduled = false
   private closed = false
   private peak = 0
+  /** One chunk of job work per event-loop turn, however many jobs run: sync traffic waits for one chunk at most. */
+  private readonly turnstile = new Turnstile()
   private readonly options: Required<Omit<JobRunnerOptions, 'onError'>> & JobRunnerOptions
 
   constructor(
@@ -136,14 +161,14 @@ export class JobRunner {
       job,
       signal,
       progress: (counts) => {
-        if (signal.aborted || !this.queue.progress(job.id, this.worker, counts)) return
+        // Each write is a durable commit: keep them (and inbox updates) to a few per second.
         const now = Date.now()
-        if (now - lastPublished < PROGRESS_PUBLISH_MS) return
+        if (signal.aborted || now - lastPublished < PROGRESS_PUBLISH_MS) return
         lastPublished = now
-        this.publishStored(job.id)
+        if (this.queue.progress(job.id, this.worker, counts)) this.publishStored(job.id)
       },
       checkpoint: async () => {
-        await nextTurn()
+        await this.turnstile.pass()
         signal.throwIfAborted()
       },
     }

@@ -4,15 +4,18 @@
  */
 import { rename, rm } from 'node:fs/promises'
 import type { Collection } from '../../../shared/collections.js'
-import { MAX_PAGE, type ApiRecord, type RecordService } from '../../records/RecordService.js'
+import type { ApiRecord, RecordService } from '../../records/RecordService.js'
 import type { JobContext } from '../JobRunner.js'
+
+/** Records read and written per chunk of work (one chunk per event-loop turn across all jobs). */
+export const EXPORT_PAGE = 200
 
 /** Live records of a collection in id order, one page per event-loop turn. */
 export async function* pagesOf(records: RecordService, workspace: string, collection: Collection, ctx: JobContext): AsyncGenerator<ApiRecord[]> {
   let cursor: string | undefined
   for (;;) {
     await ctx.checkpoint()
-    const page = records.list(workspace, collection, { limit: MAX_PAGE, cursor })
+    const page = records.list(workspace, collection, { limit: EXPORT_PAGE, cursor })
     if (page.items.length > 0) yield page.items
     if (!page.nextCursor) return
     cursor = page.nextCursor
