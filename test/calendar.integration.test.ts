@@ -164,9 +164,9 @@ describe('calendar authority', () => {
     expect((await decidedRest(b)).status).toBe('confirmed')
   })
 
-  it('a shared room conflicts even with different attendees', async () => {
+  it('a shared room conflicts even with different attendees (room names compare without case or surrounding spaces)', async () => {
     const a = await createEvent(member, { start: BASE, end: BASE + 60 * MIN, attendees: ['room-x'], room: 'Boardroom' })
-    const b = await createEvent(owner, { start: BASE + 30 * MIN, end: BASE + 90 * MIN, attendees: ['room-y'], room: 'Boardroom' })
+    const b = await createEvent(owner, { start: BASE + 30 * MIN, end: BASE + 90 * MIN, attendees: ['room-y'], room: ' boardroom' })
     expect((await decidedRest(a)).status).toBe('confirmed')
     expect(await decidedRest(b)).toMatchObject({ status: 'conflict', conflictsWith: [a] })
   })

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { ReservationLedger } from '../server/authority/ReservationLedger.js'
 import { SqliteReservationLedger } from '../server/authority/SqliteReservationLedger.js'
-import { type SlotRequest, slotRequestOf } from '../server/authority/slotRequest.js'
+import { type SlotRequest, attendeeResource, resourcesOf, roomResource, slotRequestOf } from '../server/authority/slotRequest.js'
 import { type Db, openDatabase } from '../server/store/openDatabase.js'
 import { tempDir } from './helpers/server.js'
 
@@ -112,7 +112,7 @@ function ledgerContract(name: string, make: () => Subject): void {
       await ledger.decide(req('b', 1, 2, ['u1']))
       await ledger.decide(req('c', 5, 6, [], 'R'))
       await ledger.decide(req('d', 9, 10, ['u1']))
-      const busy = await ledger.busy('w', ['attendee:u1', 'room:R'], { start: T0, end: T0 + 8 * H })
+      const busy = await ledger.busy('w', [attendeeResource('u1'), roomResource('R')], { start: T0, end: T0 + 8 * H })
       expect(busy.sort((x, y) => x.start - y.start)).toEqual([
         { start: T0 + H, end: T0 + 2 * H },
         { start: T0 + 5 * H, end: T0 + 6 * H },
@@ -141,7 +141,7 @@ function ledgerContract(name: string, make: () => Subject): void {
         const r = rand(5) === 0 ? cancelled(id) : req(id, from, from + 1 + rand(4), [`u${rand(4)}`], rand(2) ? `R${rand(3)}` : '')
         const d = await ledger.decide(r)
         held.delete(id)
-        if (d.reservation?.status === 'confirmed') held.set(id, { start: r.start, end: r.end, resources: [...r.attendees.map((a) => `attendee:${a}`), ...(r.room ? [`room:${r.room}`] : [])] })
+        if (d.reservation?.status === 'confirmed') held.set(id, { start: r.start, end: r.end, resources: resourcesOf(r) })
       }
       const list = [...held.values()]
       for (let i = 0; i < list.length; i++)

@@ -65,7 +65,7 @@ export function resourcesOf(request: Pick<SlotRequest, 'attendees' | 'room'>): s
 }
 
 export const attendeeResource = (userId: string) => `attendee:${userId}`
-export const roomResource = (room: string) => `room:${room.trim()}`
+export const roomResource = (room: string) => `room:${room.trim().toLowerCase()}`
 
 /** The decision document value for a request. */
 export function reservationOf(request: SlotRequest, status: Reservation['status'], conflictsWith: string[]): Reservation {
