@@ -81,7 +81,7 @@ export class AccordServer {
     this.records = new RecordService(this.db, this.registry)
     this.jobs = new JobService(this.db, options.db ?? './data/accord.db', this.records, this.registry, options.jobs, onError)
     this.ledger = new SqliteReservationLedger(this.db)
-    this.reservations = new ReservationAuthority({ registry: this.registry, ledger: this.ledger, onError })
+    this.reservations = new ReservationAuthority({ registry: this.registry, ledger: this.ledger, onError, onDecision: (outcome) => this.metrics.reservationDecisions.inc({ outcome }) })
     this.invoices = new InvoiceNumbering(this.db, this.registry, onError)
     void this.reservations.reconcile(storedRecords(this.db, 'events'))
     this.invoices.reconcile(storedRecords(this.db, 'invoices'))
