@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
-import { authorityOf, fieldsOf, notesOf } from '../shared/docLayout.js'
+import { MAX_NOTES_LENGTH } from '../shared/collections.js'
+import { authorityOf, fieldsOf, itemsOf, itemToYMap, notesOf, readItems } from '../shared/docLayout.js'
 import { type Api, type TestServer, login, provider, seedWorkspace, startServer, synced, until } from './helpers/server.js'
 import { RawClient, awarenessMessage, captureNotices, closeCodes } from './helpers/trust.js'
 
@@ -96,6 +97,32 @@ describe('validation gate', () => {
     await until(() => others.every((p) => notesOf(p.doc).toString() === 'kept!'), 'a later edit from the same socket')
     const record = (await owner.request('GET', `/api/records/${collection}/${id}`)).body
     expect(record).toMatchObject({ [key]: valid, title: 'Renamed in the same update', notes: 'kept!' })
+  })
+
+  it('[T1] invalid line items are reverted and notes past their limit taken back; valid edits in the same update survive', async () => {
+    const id = await create('invoices', { items: [{ description: 'first', quantity: 1, unitPrice: 5 }], notes: 'before' })
+    const docName = `acme/invoices/${id}`
+    const sender = connect(docName, member, true)
+    const notices = captureNotices(sender)
+    const observer = connect(docName, owner)
+    await Promise.all([sender, observer].map(synced))
+    sender.doc.transact(() => {
+      ;(itemsOf(sender.doc).get(0) as Y.Map<unknown>).set('quantity', 0)
+      itemsOf(sender.doc).push([itemToYMap({ description: 'bad', quantity: 1, unitPrice: -1 })])
+      itemsOf(sender.doc).push([itemToYMap({ description: 'good', quantity: 2, unitPrice: 3 })])
+      notesOf(sender.doc).insert(6, 'x'.repeat(MAX_NOTES_LENGTH))
+      fieldsOf(sender.doc).set('status', 'sent')
+    })
+    const expected = JSON.stringify([
+      { description: 'first', quantity: 1, unitPrice: 5 },
+      { description: 'good', quantity: 2, unitPrice: 3 },
+    ])
+    const converged = (p: WebsocketProvider) =>
+      JSON.stringify(readItems(p.doc)) === expected && notesOf(p.doc).toString() === 'before' && fieldsOf(p.doc).get('status') === 'sent'
+    await until(() => [sender, observer].every(converged), 'items and notes reverted, status kept, everywhere')
+    await until(() => notices.length > 0, 'a notice')
+    expect(notices[0]!.issues.map((i) => i.path)).toEqual(expect.arrayContaining(['items.0', 'items.1', 'notes']))
+    expect(sender.wsconnected).toBe(true)
   })
 
   it('[T2] a forged authority.reservation is reverted', async () => {

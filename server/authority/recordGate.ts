@@ -12,12 +12,13 @@ import {
   type FieldIssue,
   type FieldValues,
   MAX_ITEMS,
+  MAX_NOTES_LENGTH,
   REQUIRED_FIELDS,
   checkCrossField,
   checkField,
   itemSchema,
 } from '../../shared/collections.js'
-import { AUTHORITY, ITEMS, RECORD_ROOTS, authorityOf, fieldsOf, itemsOf } from '../../shared/docLayout.js'
+import { AUTHORITY, ITEMS, RECORD_ROOTS, authorityOf, fieldsOf, itemsOf, notesOf } from '../../shared/docLayout.js'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Yjs types are invariant in their event type
 type AnyType = Y.AbstractType<any>
@@ -46,13 +47,19 @@ export class RecordGate {
   ) {
     this.lastFields = fieldsOf(doc).toJSON()
     this.lastAuthority = authorityOf(doc).toJSON()
-    for (const item of itemsOf(doc)) if (item instanceof Y.Map) this.lastItems.set(item, item.toJSON())
+    this.acceptItems()
   }
 
   /** Records the current state as valid (after server writes and accepted client writes). */
   accept(): void {
     this.lastFields = fieldsOf(this.doc).toJSON()
     this.lastAuthority = authorityOf(this.doc).toJSON()
+    this.acceptItems()
+  }
+
+  /** Items written by the server (REST create/patch) are valid too: an invalid client edit restores them, not deletes them. */
+  private acceptItems(): void {
+    for (const item of itemsOf(this.doc)) if (item instanceof Y.Map) this.lastItems.set(item, item.toJSON())
   }
 
   /** Checks a transaction made by a client. */
@@ -107,6 +114,7 @@ export class RecordGate {
     }
 
     this.checkItems(tr, issues, fixes)
+    this.checkNotes(tr, issues, fixes)
     this.checkUnknownRoots(tr, issues, fixes)
 
     const revert = fixes.length > 0 ? () => fixes.forEach((fix) => fix()) : null
@@ -146,6 +154,20 @@ export class RecordGate {
       for (let i = items.length - 1; i >= 0; i--) {
         const item = items.get(i) as unknown
         if (toDelete.has(item as AnyType) || (i >= MAX_ITEMS && !this.lastItems.has(item as Y.Map<unknown>))) items.delete(i, 1)
+      }
+    })
+  }
+
+  /** Notes past MAX_NOTES_LENGTH: what this transaction inserted into them is taken out again. */
+  private checkNotes(tr: Y.Transaction, issues: GateResult['issues'], fixes: (() => void)[]): void {
+    const notes = notesOf(this.doc)
+    if (!tr.changed.has(notes as unknown as AnyType) || notes.length <= MAX_NOTES_LENGTH) return
+    issues.push({ path: 'notes', message: `notes hold at most ${MAX_NOTES_LENGTH} characters`, reason: 'invalid' })
+    fixes.push(() => {
+      const revertTr = this.doc._transaction
+      if (!revertTr) return
+      for (let item = notes._start; item !== null; item = item.right) {
+        if (!item.deleted && item.id.clock >= (tr.beforeState.get(item.id.client) ?? 0)) item.delete(revertTr)
       }
     })
   }
