@@ -79,7 +79,7 @@ export class AccordServer {
     this.auth = new AuthService(this.db, { sessionIdleMs: options.sessionIdleMs })
     this.registry = new DocRegistry(new SqliteDocStore(this.db), { ...options.registry, project: RecordService.project, onError, metrics: this.metrics })
     this.records = new RecordService(this.db, this.registry)
-    this.jobs = new JobService(this.db, options.db ?? './data/accord.db', this.records, this.registry, options.jobs, onError)
+    this.jobs = new JobService(this.db, options.db ?? './data/accord.db', this.records, this.registry, options.jobs, onError, this.metrics)
     this.ledger = new SqliteReservationLedger(this.db)
     this.reservations = new ReservationAuthority({ registry: this.registry, ledger: this.ledger, onError, onDecision: (outcome) => this.metrics.reservationDecisions.inc({ outcome }) })
     this.invoices = new InvoiceNumbering(this.db, this.registry, onError)

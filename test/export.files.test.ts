@@ -114,4 +114,10 @@ describe('file exports', () => {
     expect(sheets.body.error.message).toMatch(/not configured/)
     expect((await member.request('GET', '/api/exports/nope')).status).toBe(404)
   })
+
+  it('[EX6] job status changes are counted in /metrics', async () => {
+    const text = await (await fetch(`${t.url}/metrics`)).text()
+    const succeeded = /accord_export_jobs_total\{status="succeeded",kind="export"\} (\d+)/.exec(text)
+    expect(Number(succeeded?.[1])).toBeGreaterThanOrEqual(4)
+  })
 })

@@ -72,6 +72,12 @@ export interface ImportRequest {
   csv: Buffer
 }
 
+/** The counters a job feeds (server/metrics/Metrics.ts has them). */
+export interface JobMetrics {
+  jobs: { inc(labels: { status: string; kind: string }): void }
+  jobRetries: { inc(labels: { kind: string }): void }
+}
+
 interface Owner {
   workspace: string
   userId: string
@@ -82,6 +88,8 @@ export class JobService {
   readonly runner: JobRunner
   readonly exportDir: string
   private readonly sheets: SheetsApi | null
+  /** Last status counted per unfinished job (for metrics). */
+  private readonly counted = new Map<string, string>()
 
   constructor(
     private readonly db: Db,
@@ -90,6 +98,7 @@ export class JobService {
     private readonly registry: DocRegistry,
     private readonly options: JobOptions = {},
     onError?: (error: unknown, context: string) => void,
+    private readonly metrics?: JobMetrics,
   ) {
     this.queue = new SqliteJobQueue(db)
     this.exportDir = options.exportDir ?? (dbFile === ':memory:' ? join(tmpdir(), 'accord-exports') : join(dirname(resolve(dbFile)), 'exports'))
@@ -207,6 +216,7 @@ export class JobService {
 
   /** Writes the job's current state into its user's inbox document (and a notification when it ends). */
   private publish(job: StoredJob): void {
+    this.count(job)
     const json = this.json(job)
     this.registry
       .use(inboxDocName(job.workspace, job.userId), (room) => {
@@ -221,6 +231,14 @@ export class JobService {
         }, serverOrigin('inbox'))
       })
       .catch(() => undefined)
+  }
+
+  private count(job: StoredJob): void {
+    if (!this.metrics || this.counted.get(job.id) === job.status) return
+    this.metrics.jobs.inc({ status: job.status, kind: job.kind })
+    if (job.status === 'queued' && job.attempts > 0) this.metrics.jobRetries.inc({ kind: job.kind })
+    if (job.status === 'succeeded' || job.status === 'failed') this.counted.delete(job.id)
+    else this.counted.set(job.id, job.status)
   }
 }
 
