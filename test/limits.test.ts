@@ -1,0 +1,101 @@
+/** Pure limit modules: token bucket, sign-in throttle, update bounds. No sockets. */
+import * as encoding from 'lib0/encoding'
+import { describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { LoginThrottle, MAX_TRACKED_KEYS } from '../server/limits/LoginThrottle.js'
+import { TokenBucket } from '../server/limits/TokenBucket.js'
+import { checkUpdateBounds } from '../server/limits/updateBounds.js'
+import { LIMITS } from '../shared/protocol.js'
+
+describe('TokenBucket', () => {
+  it('allows a burst, then the rate', () => {
+    let now = 0
+    const bucket = new TokenBucket(10, 5, () => now)
+    expect(Array.from({ length: 6 }, () => bucket.take())).toEqual([true, true, true, true, true, false])
+    now += 100
+    expect(bucket.take()).toBe(true)
+    expect(bucket.take()).toBe(false)
+    now += 10_000
+    expect(Array.from({ length: 6 }, () => bucket.take()).filter(Boolean)).toHaveLength(5)
+  })
+})
+
+describe('LoginThrottle', () => {
+  const make = (now: () => number) => new LoginThrottle({ failuresPerAccount: 2, failuresPerAddress: 5, windowMs: 1000, now })
+
+  it('limits an account after its failures, whatever the address, until the window ends', () => {
+    let now = 0
+    const throttle = make(() => now)
+    throttle.failed('A@x.test', '1.1.1.1')
+    throttle.failed('a@x.test ', '2.2.2.2')
+    expect(throttle.retryAfterMs('a@x.test', '3.3.3.3')).toBe(1000)
+    now = 999
+    expect(throttle.retryAfterMs('a@x.test', '3.3.3.3')).toBe(1)
+    now = 1000
+    expect(throttle.retryAfterMs('a@x.test', '3.3.3.3')).toBe(0)
+  })
+
+  it('limits an address across accounts; success clears only the account', () => {
+    const throttle = make(() => 0)
+    for (let i = 0; i < 5; i++) throttle.failed(`u${i}@x.test`, '1.1.1.1')
+    expect(throttle.retryAfterMs('new@x.test', '1.1.1.1')).toBeGreaterThan(0)
+    expect(throttle.retryAfterMs('new@x.test', '9.9.9.9')).toBe(0)
+    throttle.failed('b@x.test', '9.9.9.9')
+    throttle.succeeded('b@x.test')
+    throttle.failed('b@x.test', '9.9.9.9')
+    expect(throttle.retryAfterMs('b@x.test', '8.8.8.8')).toBe(0)
+  })
+
+  it('keeps a bounded number of keys', () => {
+    const throttle = make(() => 0)
+    for (let i = 0; i < MAX_TRACKED_KEYS; i++) throttle.failed(`u${i}@x.test`, `a${i}`)
+    expect(throttle.retryAfterMs('u0@x.test', 'a0')).toBe(0)
+  })
+})
+
+describe('checkUpdateBounds', () => {
+  const gcAt = (clock: number, length: number) => {
+    const e = encoding.createEncoder()
+    for (const n of [1, 1, 7, clock]) encoding.writeVarUint(e, n)
+    encoding.writeUint8(e, 0)
+    encoding.writeVarUint(e, length)
+    encoding.writeVarUint(e, 0)
+    return encoding.toUint8Array(e)
+  }
+
+  it('accepts real updates and reports empty ones', () => {
+    const doc = new Y.Doc()
+    doc.getText('notes').insert(0, 'hello')
+    doc.getMap('fields').set('title', 'x')
+    expect(checkUpdateBounds(Y.encodeStateAsUpdate(doc))).toEqual({ ok: true, empty: false })
+    expect(checkUpdateBounds(Y.encodeStateAsUpdate(new Y.Doc()))).toEqual({ ok: true, empty: true })
+  })
+
+  it('refuses absurd clocks, lengths and delete ranges', () => {
+    expect(checkUpdateBounds(gcAt(0, 10)).ok).toBe(true)
+    expect(checkUpdateBounds(gcAt(2 ** 40, 1)).ok).toBe(false)
+    expect(checkUpdateBounds(gcAt(0, LIMITS.MAX_UPDATE_CLOCK + 1)).ok).toBe(false)
+    const e = encoding.createEncoder()
+    for (const n of [0, 1, 7, 1, 0, 2 ** 50]) encoding.writeVarUint(e, n)
+    expect(checkUpdateBounds(encoding.toUint8Array(e)).ok).toBe(false)
+  })
+
+  it('refuses subdocuments and too many clients', () => {
+    const doc = new Y.Doc()
+    doc.getMap('fields').set('sub', new Y.Doc())
+    expect(checkUpdateBounds(Y.encodeStateAsUpdate(doc))).toMatchObject({ ok: false })
+    const many = Y.mergeUpdates(Array.from({ length: 5 }, () => {
+      const d = new Y.Doc()
+      d.getText('notes').insert(0, 'x')
+      return Y.encodeStateAsUpdate(d)
+    }))
+    expect(checkUpdateBounds(many, { maxClock: 100, maxClients: 4 })).toMatchObject({ ok: false })
+  })
+
+  it('throws on truncated bytes', () => {
+    const doc = new Y.Doc()
+    doc.getText('notes').insert(0, 'hello')
+    const update = Y.encodeStateAsUpdate(doc)
+    expect(() => checkUpdateBounds(update.slice(0, update.length - 3))).toThrow()
+  })
+})
