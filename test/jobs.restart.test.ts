@@ -28,7 +28,6 @@ const children: ChildServer[] = []
 beforeAll(async () => {
   emulator = new SheetsEmulator()
   await emulator.start()
-  emulator.latencyMs = 150
   dir = tempDir('accord-jobs-restart-')
   db = join(dir, 'accord.db')
   const keyFile = join(dir, 'service-account.json')
@@ -65,11 +64,16 @@ describe('job durability', () => {
     emulator.createSpreadsheet('restart')
     const first = await start()
     const api = await login(first.url, credentials.email, credentials.password)
+    // Freeze the export right after its first write: the process dies with the job half done.
+    emulator.holdAfter((r) => r.path === '/v4/spreadsheets/restart/values:batchUpdate' && r.status === 200)
     const res = await api.request('POST', '/api/exports', { target: 'sheets', spreadsheetId: 'restart', collections: ['customers', 'deals'] })
     expect(res.status).toBe(202)
     const id = res.body.id as string
-    await until(() => emulator.requests.some((r) => r.path === '/v4/spreadsheets/restart/values:batchUpdate'), 'the export is writing', 30_000)
+    await until(() => emulator.held > 0, 'the export is half done', 30_000)
     await killHard(first)
+    emulator.resume()
+    expect(emulator.values('restart', 'customers').length).toBe(CUSTOMERS + 1)
+    expect(emulator.values('restart', 'deals')).toEqual([])
 
     const peek = new Database(db, { readonly: true })
     const row = peek.prepare('SELECT status, attempts FROM jobs WHERE id = ?').get(id) as { status: string; attempts: number }

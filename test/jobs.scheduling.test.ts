@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Api, type TestServer, login, seedWorkspace, startServer } from './helpers/server.js'
-import { finished, seedRecords } from './helpers/jobs.js'
+import { finished, seedRecords, until } from './helpers/jobs.js'
 import { SheetsEmulator } from './sheets-emulator/SheetsEmulator.js'
 
 const USERS = 10
@@ -18,7 +18,7 @@ let users: Api[]
 beforeAll(async () => {
   emulator = new SheetsEmulator()
   await emulator.start()
-  emulator.latencyMs = 100
+  emulator.latencyMs = 25
   t = await startServer({
     jobs: {
       concurrency: USERS,
@@ -45,6 +45,8 @@ const ms = (iso: string) => Date.parse(iso)
 describe('job scheduling', () => {
   it('[JS1] 10 users each enqueue 3 exports at once: users run concurrently, each user one job after another', async () => {
     const plans = [['customers'], ['deals'], ['customers', 'deals']]
+    // The emulator answers nothing until all 10 users' exports are talking to it at once.
+    emulator.holdUntilConcurrent(USERS)
     const queued = await Promise.all(
       users.map(async (api, u) => {
         emulator.createSpreadsheet(`user-${u}`)
@@ -76,13 +78,16 @@ describe('job scheduling', () => {
     const [api] = users as [Api]
     emulator.createSpreadsheet('coalesce')
     const body = (collections: string[]) => ({ target: 'sheets', spreadsheetId: 'coalesce', collections })
+    emulator.pause()
     const running = await api.request('POST', '/api/exports', body(['customers']))
+    await until(async () => (await api.request('GET', `/api/exports/${running.body.id}`)).body.status === 'running', 'the first export runs')
     const queued = await api.request('POST', '/api/exports', body(['deals']))
     const same = await api.request('POST', '/api/exports', body(['deals']))
     expect(same.status).toBe(202)
     expect(same.body.id).toBe(queued.body.id)
     expect(same.body.status).toBe('queued')
     expect(same.body.position).toBeGreaterThanOrEqual(1)
+    emulator.resume()
     const done = await finished(api, `/api/exports/${queued.body.id}`)
     expect(done.status).toBe('succeeded')
     expect((await finished(api, `/api/exports/${running.body.id}`)).status).toBe('succeeded')

@@ -65,6 +65,10 @@ export class SheetsEmulator {
   private server: Server | null = null
   private url = ''
   private nextSheetId = 1
+  /** API requests waiting at a pause or barrier now. */
+  held = 0
+  private holdAfterMatch: ((request: RecordedRequest) => boolean) | null = null
+  private barrier: { count: number; seen: Set<string>; open: Promise<void>; release: () => void } | null = null
 
   async start(): Promise<string> {
     this.server = createServer((req, res) => void this.handle(req, res))
@@ -97,6 +101,32 @@ export class SheetsEmulator {
   /** The next `times` API requests fail with `status`. */
   fail(status: number, times: number, retryAfterS?: number): void {
     this.faults.push({ status, times, retryAfterS })
+  }
+
+  /**
+   * Holds every API request until requests for `count` different spreadsheets have arrived
+   * (once). Proves that that many exports are in flight at the same moment.
+   */
+  holdUntilConcurrent(count: number): void {
+    let release = () => {}
+    const open = new Promise<void>((resolve) => (release = resolve))
+    this.barrier = { count, seen: new Set(), open, release }
+  }
+
+  /** Holds every API request until `resume()`. */
+  pause(): void {
+    this.holdUntilConcurrent(Number.POSITIVE_INFINITY)
+  }
+
+  /** Pauses (see `pause`) right after answering the first request that matches. */
+  holdAfter(match: (request: RecordedRequest) => boolean): void {
+    this.holdAfterMatch = match
+  }
+
+  resume(): void {
+    const barrier = this.barrier
+    this.barrier = null
+    barrier?.release()
   }
 
   /** Every request for this spreadsheet is answered 403 from now on. */
@@ -137,7 +167,14 @@ export class SheetsEmulator {
     const body = Buffer.concat(chunks)
     const path = decodeURIComponent(new URL(req.url ?? '/', this.url).pathname)
     const send = (status: number, json: unknown, headers: Record<string, string> = {}) => {
-      if (path !== '/token') this.requests.push({ method: req.method ?? '', path, bytes: body.length, status, at: Date.now() })
+      if (path !== '/token') {
+        const recorded = { method: req.method ?? '', path, bytes: body.length, status, at: Date.now() }
+        this.requests.push(recorded)
+        if (this.holdAfterMatch?.(recorded)) {
+          this.holdAfterMatch = null
+          this.pause()
+        }
+      }
       res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(json))
     }
     const error = (status: number, message: string, headers: Record<string, string> = {}) =>
@@ -145,6 +182,17 @@ export class SheetsEmulator {
     try {
       if (path === '/token' && req.method === 'POST') return this.handleToken(body, send, error)
       if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs))
+      const barrier = this.barrier
+      if (barrier) {
+        barrier.seen.add(/^\/v4\/spreadsheets\/([^/:]+)/.exec(path)?.[1] ?? '')
+        if (barrier.seen.size >= barrier.count) {
+          this.barrier = null
+          barrier.release()
+        }
+        this.held++
+        await barrier.open
+        this.held--
+      }
       const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1]
       if (!token || !this.tokens.has(token)) return error(401, 'Request had invalid authentication credentials.')
       if (body.length > GOOGLE_MAX_REQUEST_BYTES) return error(413, 'Request payload size exceeds the limit: 2097152 bytes.')
