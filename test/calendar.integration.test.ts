@@ -53,7 +53,7 @@ async function decidedRest(id: string): Promise<Reservation> {
 }
 
 describe('calendar authority', () => {
-  it('50 providers racing for overlapping slots: one confirmed per overlapping set, the rest name the winner; ledger and documents agree after a restart', async () => {
+  it('[C1] 50 providers racing for overlapping slots: one confirmed per overlapping set, the rest name the winner; ledger and documents agree after a restart', async () => {
     const attendee = users.member2.id
     const sets = 5
     const perSet = 10
@@ -94,11 +94,16 @@ describe('calendar authority', () => {
     expect(await t.server.ledger.entries('acme')).toEqual(before)
     expect(await settled(t.server, 'acme', ids)).toBe(true)
     for (const event of storedEvents(t.server, 'acme', ids)) expect(JSON.stringify(event.authority.reservation)).toBe(docs.get(event.id))
+    for (const id of ids) {
+      const inDoc = await t.server.registry.use(`acme/events/${id}`, (room) => authorityOf(room.doc).get('reservation'))
+      expect(JSON.stringify(inDoc)).toBe(docs.get(id))
+      expect((await t.server.ledger.entry('acme', id))?.reservation).toEqual(inDoc)
+    }
     expect(ledgerDoubleBookings(t.server)).toBe(0)
   })
 
   for (const order of ['A then B', 'B then A'] as const) {
-    it(`two offline editors book the same slot and reconnect ${order}: the first to arrive wins, the other is in conflict`, async () => {
+    it(`[C2] two offline editors book the same slot and reconnect ${order}: the first to arrive wins, the other is in conflict`, async () => {
       const attendee = `offline-${order}`
       const a = await createEvent(member, { start: BASE, end: BASE + 30 * MIN, attendees: [attendee] })
       const b = await createEvent(member, { start: BASE + 60 * MIN, end: BASE + 90 * MIN, attendees: [attendee] })
@@ -126,7 +131,7 @@ describe('calendar authority', () => {
     })
   }
 
-  it('two offline editors reconnecting at the same moment: exactly one wins', async () => {
+  it('[C3] two offline editors reconnecting at the same moment: exactly one wins', async () => {
     const attendee = 'offline-same-moment'
     const ids = [newRecordId(), newRecordId()]
     const ps = ids.map((id) => eventProvider(t.wsUrl, `acme/events/${id}`, member.token, { connect: false }))
@@ -137,7 +142,7 @@ describe('calendar authority', () => {
     ps.forEach((p) => p.destroy())
   })
 
-  it('two tabs of one user (same session, BroadcastChannel on) race for one slot: one winner, both tabs agree', async () => {
+  it('[C4] two tabs of one user (same session, BroadcastChannel on) race for one slot: one winner, both tabs agree', async () => {
     const attendee = 'tabs'
     const x = await createEvent(member, { start: BASE, end: BASE + 30 * MIN, attendees: [attendee] })
     const y = await createEvent(member, { start: BASE + 60 * MIN, end: BASE + 90 * MIN, attendees: [attendee] })
@@ -157,21 +162,21 @@ describe('calendar authority', () => {
     all.forEach((p) => p.destroy())
   })
 
-  it('back-to-back events (end == next start) do not conflict', async () => {
+  it('[C5] back-to-back events (end == next start) do not conflict', async () => {
     const a = await createEvent(member, { start: BASE, end: BASE + 60 * MIN, attendees: ['b2b'], room: 'B2B room' })
     const b = await createEvent(member, { start: BASE + 60 * MIN, end: BASE + 120 * MIN, attendees: ['b2b'], room: 'B2B room' })
     expect((await decidedRest(a)).status).toBe('confirmed')
     expect((await decidedRest(b)).status).toBe('confirmed')
   })
 
-  it('a shared room conflicts even with different attendees (room names compare without case or surrounding spaces)', async () => {
+  it('[C6] a shared room conflicts even with different attendees (room names compare without case or surrounding spaces)', async () => {
     const a = await createEvent(member, { start: BASE, end: BASE + 60 * MIN, attendees: ['room-x'], room: 'Boardroom' })
     const b = await createEvent(owner, { start: BASE + 30 * MIN, end: BASE + 90 * MIN, attendees: ['room-y'], room: ' boardroom' })
     expect((await decidedRest(a)).status).toBe('confirmed')
     expect(await decidedRest(b)).toMatchObject({ status: 'conflict', conflictsWith: [a] })
   })
 
-  it('cancelling or deleting frees the slot; the waiting event stays in conflict with an empty list until its owner retries', async () => {
+  it('[C7] cancelling or deleting frees the slot; the waiting event stays in conflict with an empty list until its owner retries', async () => {
     const slot = { start: BASE, end: BASE + 60 * MIN, attendees: ['free-me'] }
     const a = await createEvent(member, slot)
     expect((await decidedRest(a)).status).toBe('confirmed')
@@ -200,7 +205,7 @@ describe('calendar authority', () => {
     p.destroy()
   })
 
-  it('an event moved out of a conflict is decided again', async () => {
+  it('[C8] an event moved out of a conflict is decided again', async () => {
     const a = await createEvent(member, { start: BASE, end: BASE + 60 * MIN, room: 'Move room' })
     const b = await createEvent(member, { start: BASE, end: BASE + 60 * MIN, room: 'Move room' })
     expect((await decidedRest(b)).status).toBe('conflict')
@@ -211,7 +216,7 @@ describe('calendar authority', () => {
     expect((await reservation(a))?.conflictsWith).toEqual([b])
   })
 
-  it('a client forging reservation.status = confirmed is reverted', async () => {
+  it('[C9] a client forging reservation.status = confirmed is reverted', async () => {
     const slot = { start: BASE, end: BASE + 60 * MIN, attendees: ['forger'] }
     const a = await createEvent(member, slot)
     const b = await createEvent(member, slot)
@@ -228,7 +233,7 @@ describe('calendar authority', () => {
     p.destroy()
   })
 
-  it('naive timestamps are rejected with a clear error', async () => {
+  it('[C10] naive timestamps are rejected with a clear error', async () => {
     const res = await member.request('POST', '/api/records/events', { title: 'naive', start: '2030-01-07T09:00', end: '2030-01-07T10:00:00Z' })
     expect(res.status).toBe(400)
     expect(res.body.error.issues[0]).toMatchObject({ path: 'start' })
@@ -242,7 +247,7 @@ describe('calendar authority', () => {
     p.destroy()
   })
 
-  it('events with an offset are stored and compared as UTC instants', async () => {
+  it('[C11] events with an offset are stored and compared as UTC instants', async () => {
     const a = await createEvent(member, { start: BASE, end: BASE + 60 * MIN, attendees: ['tz'] })
     const res = await member.request('POST', '/api/records/events', { title: 'tz', start: '2030-01-07T09:30:00+01:00', end: '2030-01-07T10:30:00+01:00', attendees: ['tz'] })
     expect(res.status).toBe(201)
@@ -251,7 +256,7 @@ describe('calendar authority', () => {
 })
 
 describe('restart consistency', () => {
-  it('a request stored but never decided (a crash before the decision) is decided at the next start; a decision that never reached its document is written then', async () => {
+  it('[C12] a request stored but never decided (a crash before the decision) is decided at the next start; a decision that never reached its document is written then', async () => {
     const a = await createEvent(member, { start: BASE, end: BASE + 60 * MIN, attendees: ['crash'] })
     await decidedRest(a)
     await t.server.reservations.close()
@@ -273,7 +278,7 @@ describe('restart consistency', () => {
 })
 
 describe('free-slot query', () => {
-  it('returns the gaps where every attendee and the room are free together', async () => {
+  it('[C13] returns the gaps where every attendee and the room are free together', async () => {
     await createEvent(member, { start: BASE + 60 * MIN, end: BASE + 120 * MIN, attendees: ['fa'] })
     await createEvent(member, { start: BASE + 150 * MIN, end: BASE + 180 * MIN, attendees: ['fb'] })
     await createEvent(member, { start: BASE + 200 * MIN, end: BASE + 210 * MIN, room: 'Free room' })
@@ -292,7 +297,7 @@ describe('free-slot query', () => {
     expect(longer.body.slots).toHaveLength(2)
   })
 
-  it('answers bad input in the contract format', async () => {
+  it('[C14] answers bad input in the contract format', async () => {
     const bad = async (query: Record<string, string>) => {
       const res = await member.request('GET', `/api/calendar/free?${new URLSearchParams(query)}`)
       expect(res.status).toBe(400)

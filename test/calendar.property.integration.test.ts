@@ -160,7 +160,7 @@ async function arrived(events: Map<number, Event>): Promise<boolean> {
 }
 
 describe('calendar authority property', () => {
-  it('no attendee or room ever holds two overlapping confirmed events, whatever arrives in whatever order', async () => {
+  it('[P1] no attendee or room ever holds two overlapping confirmed events, whatever arrives in whatever order', async () => {
     const startedAt = Date.now()
     await fc.assert(
       fc.asyncProperty(steps, fc.array(fc.nat(8), { maxLength: 4 }), (sequence, order) => runSequence(sequence, order)),

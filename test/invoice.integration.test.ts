@@ -39,7 +39,7 @@ function numbers(): Map<string, number> {
 }
 
 describe('invoice numbers', () => {
-  it('200 invoices sent at once (REST and live editors) get 200 distinct, consecutive numbers', async () => {
+  it('[N1] 200 invoices sent at once (REST and live editors) get 200 distinct, consecutive numbers', async () => {
     const ids = await Promise.all(Array.from({ length: 200 }, () => draft()))
     const untouched = await draft()
     const live = ids.slice(0, 20).map((id) => eventProvider(t.wsUrl, `inv/invoices/${id}`, owner.token))
@@ -55,7 +55,7 @@ describe('invoice numbers', () => {
     live.forEach((p) => p.destroy())
   })
 
-  it('a number is never reassigned: back to draft, sent again, voided, or forged by a client', async () => {
+  it('[N2] a number is never reassigned: back to draft, sent again, voided, or forged by a client', async () => {
     const id = await draft()
     await owner.request('PATCH', `/api/records/invoices/${id}`, { status: 'sent' })
     await until(() => numbers().has(id), 'numbered')
@@ -70,7 +70,7 @@ describe('invoice numbers', () => {
     p.destroy()
   })
 
-  it('a draft voided or deleted without ever being sent: voiding numbers it, deleting a draft does not', async () => {
+  it('[N3] a draft voided or deleted without ever being sent: voiding numbers it, deleting a draft does not', async () => {
     const voided = await draft()
     const deleted = await draft()
     await owner.request('PATCH', `/api/records/invoices/${voided}`, { status: 'void' })
@@ -79,7 +79,7 @@ describe('invoice numbers', () => {
     expect(numbers().has(deleted)).toBe(false)
   })
 
-  it('an invoice that left draft while numbering was not running (a crash) is numbered at the next start', async () => {
+  it('[N4] an invoice that left draft while numbering was not running (a crash) is numbered at the next start', async () => {
     t.server.invoices.close()
     const id = await draft()
     await owner.request('PATCH', `/api/records/invoices/${id}`, { status: 'sent' })
@@ -90,7 +90,7 @@ describe('invoice numbers', () => {
     await until(() => numbers().has(id), 'numbered at start-up')
   })
 
-  it('numbering continues without a gap after a restart', async () => {
+  it('[N5] numbering continues without a gap after a restart', async () => {
     const before = Math.max(...numbers().values())
     await t.server.close()
     t = await startServer({ db: t.dbFile })
