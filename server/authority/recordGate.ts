@@ -48,6 +48,10 @@ export class RecordGate {
     this.lastFields = fieldsOf(doc).toJSON()
     this.lastAuthority = authorityOf(doc).toJSON()
     this.acceptItems()
+    // Instantiate the notes root now: if it were first typed by `checkNotes` during a check,
+    // the generic root the incoming update created would no longer be in `doc.share` and
+    // `checkUnknownRoots` would delete the first text a client typed into the notes.
+    notesOf(doc)
   }
 
   /** Records the current state as valid (after server writes and accepted client writes). */
