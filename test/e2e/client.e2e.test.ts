@@ -91,6 +91,23 @@ describe('client (Chromium)', () => {
     await b.context.close()
   })
 
+  it('an edit the server rejects (end before start) is explained to the user and reverted', async () => {
+    const id = await recordId(alice, 'events', 'Globex demo')
+    const a = await e2e.signedIn('carol@demo.test', `/events/${id}`)
+    const end = a.page.locator('[name=end]')
+    await a.page.waitForFunction(() => (document.querySelector('[name=end]') as HTMLInputElement | null)?.value)
+    const before = await end.inputValue()
+    const start = await a.page.locator('[name=start]').inputValue()
+    // One hour before the start: each field is valid alone, together they are not.
+    const earlier = new Date(new Date(start).getTime() - 3_600_000)
+    const pad = (n: number) => String(n).padStart(2, '0')
+    await end.fill(`${earlier.getFullYear()}-${pad(earlier.getMonth() + 1)}-${pad(earlier.getDate())}T${pad(earlier.getHours())}:${pad(earlier.getMinutes())}`)
+    await a.page.locator('[data-testid=notices]', { hasText: 'rejected' }).waitFor()
+    await a.page.locator('[name=title]').focus()
+    await a.page.waitForFunction((value) => (document.querySelector('[name=end]') as HTMLInputElement).value === value, before)
+    await a.context.close()
+  })
+
   it('dragging a deal to another stage updates the other user’s board without reload; the keyboard moves it too', async () => {
     const id = await recordId(alice, 'deals', 'Acme pilot')
     const a = await e2e.signedIn('alice@demo.test', '/board')

@@ -26,7 +26,7 @@ function stageOf(entry: IndexEntry): Stage {
 
 export default function BoardScreen() {
   const user = useUser()
-  const users = useUsers(user.id)
+  const users = useUsers()
   const toast = useToast()
   const { entries, presence, connection, loaded } = useIndex(user.workspace, 'deals')
   const [moving, setMoving] = useState<Record<string, Stage>>({})

@@ -19,7 +19,7 @@ interface Selection {
 
 export default function CalendarScreen() {
   const user = useUser()
-  const users = useUsers(user.id)
+  const users = useUsers()
   const { entries } = useIndex(user.workspace, 'events')
   const [weekStart, setWeekStart] = useState(() => startOfWeek(new Date()))
   const [selection, setSelection] = useState<Selection | null>(null)

@@ -27,7 +27,7 @@ const REASONS: Record<ServerNotice['reason'], string> = {
 
 export default function RecordScreen({ collection, id }: { collection: Collection; id: string }) {
   const user = useUser()
-  const users = useUsers(user.id)
+  const users = useUsers()
   const labelId = useId()
   const connection = useDocument(recordDocName(user.workspace, collection, id))
   const loaded = useLoaded(connection)

@@ -7,6 +7,7 @@ import { createContext, type ReactNode, useCallback, useContext, useEffect, useM
 import { SyncClient } from '../sync/SyncClient.js'
 import { SyncContext } from '../sync/hooks.js'
 import { api, onUnauthorized, type User } from './api.js'
+import { UsersContext } from './useUsers.js'
 
 const SESSION_CHANNEL = 'accord-session'
 /** The last signed-in user, so the app can open offline. Not a credential. */
@@ -126,11 +127,27 @@ function UserSync({ userId, onSessionEnded, children }: { userId: string; onSess
   const endedRef = useRef(onSessionEnded)
   endedRef.current = onSessionEnded
   const [client, setClient] = useState<SyncClient | null>(null)
+  const [users, setUsers] = useState<User[]>([])
   useEffect(() => {
     const created = new SyncClient(userId, () => endedRef.current())
     setClient(created)
-    return () => created.close()
+    let live = true
+    const cacheKey = `accord:users:${userId}`
+    api<{ items: User[] }>('GET', '/api/users')
+      .then((r) => {
+        localStorage.setItem(cacheKey, JSON.stringify(r.items))
+        if (live) setUsers(r.items)
+      })
+      .catch(() => live && setUsers(JSON.parse(localStorage.getItem(cacheKey) ?? '[]') as User[]))
+    return () => {
+      live = false
+      created.close()
+    }
   }, [userId])
   if (!client) return null
-  return <SyncContext.Provider value={client}>{children}</SyncContext.Provider>
+  return (
+    <SyncContext.Provider value={client}>
+      <UsersContext.Provider value={users}>{children}</UsersContext.Provider>
+    </SyncContext.Provider>
+  )
 }

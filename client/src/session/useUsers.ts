@@ -1,22 +1,9 @@
-/** The workspace's users, fetched once per session and shared. */
-import { useEffect, useState } from 'react'
-import { api, type User } from './api.js'
+/** The workspace's users, fetched once per signed-in session (see SessionProvider). */
+import { createContext, useContext } from 'react'
+import type { User } from './api.js'
 
-let cache: Promise<User[]> | null = null
-let cacheKey: string | null = null
+export const UsersContext = createContext<User[]>([])
 
-export function useUsers(userId: string): User[] {
-  const [users, setUsers] = useState<User[]>([])
-  useEffect(() => {
-    if (cacheKey !== userId || !cache) {
-      cacheKey = userId
-      cache = api<{ items: User[] }>('GET', '/api/users').then((r) => r.items, () => [])
-    }
-    let live = true
-    void cache.then((items) => live && setUsers(items))
-    return () => {
-      live = false
-    }
-  }, [userId])
-  return users
+export function useUsers(): User[] {
+  return useContext(UsersContext)
 }

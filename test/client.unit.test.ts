@@ -1,0 +1,73 @@
+/** Pure helpers of the React client: routing, calendar layout, history grouping, list values. */
+import { describe, expect, it } from 'vitest'
+import { addDays, layoutLanes, placement, SLOT_PX, slotTime, startOfWeek } from '../client/src/calendarMath.js'
+import { groupHistory } from '../client/src/components/Timeline.js'
+import { freeSlotsUrl } from '../client/src/components/ReservationPanel.js'
+import { toLocalInput } from '../client/src/components/FieldInput.js'
+import { parseRoute } from '../client/src/router.js'
+import { columnValue } from '../client/src/screens/ListScreen.js'
+
+describe('client helpers', () => {
+  it('routes paths to screens; unknown paths go home', () => {
+    expect(parseRoute('/deals')).toEqual({ screen: 'list', collection: 'deals' })
+    expect(parseRoute('/events/abc')).toEqual({ screen: 'record', collection: 'events', id: 'abc' })
+    expect(parseRoute('/board')).toEqual({ screen: 'board' })
+    expect(parseRoute('/nope')).toEqual({ screen: 'home' })
+  })
+
+  it('puts overlapping events side by side and lone events full width', () => {
+    const lanes = layoutLanes([
+      { id: 'a', start: 0, end: 10 },
+      { id: 'b', start: 5, end: 15 },
+      { id: 'c', start: 10, end: 20 },
+      { id: 'd', start: 30, end: 40 },
+    ])
+    expect(lanes.get('a')).toEqual({ lane: 0, lanes: 2 })
+    expect(lanes.get('b')).toEqual({ lane: 1, lanes: 2 })
+    expect(lanes.get('c')).toEqual({ lane: 0, lanes: 2 })
+    expect(lanes.get('d')).toEqual({ lane: 0, lanes: 1 })
+  })
+
+  it('places an interval in its day column and nowhere else', () => {
+    const monday = startOfWeek(new Date(2026, 2, 4))
+    expect(monday.getDay()).toBe(1)
+    const start = slotTime(monday, 2)
+    const end = slotTime(monday, 4)
+    expect(placement(monday, start, end)).toEqual({ top: 2 * SLOT_PX, height: 2 * SLOT_PX })
+    expect(placement(addDays(monday, 1), start, end)).toBeNull()
+  })
+
+  it('folds a person’s burst of edits into one timeline entry', () => {
+    const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 10, 0, s)).toISOString()
+    const grouped = groupHistory([
+      { at: at(30), userId: 'bob', fields: ['notes'] },
+      { at: at(20), userId: 'alice', fields: ['phone'] },
+      { at: at(10), userId: 'bob', fields: ['company'] },
+    ])
+    expect(grouped).toEqual([
+      { at: at(30), userId: 'bob', fields: ['notes', 'company'] },
+      { at: at(20), userId: 'alice', fields: ['phone'] },
+    ])
+  })
+
+  it('asks for free slots as long as the event, for its attendees and room', () => {
+    const url = new URL(freeSlotsUrl({ start: '2026-03-02T09:00:00Z', end: '2026-03-02T10:30:00Z', attendees: ['u1', 'u2'], room: 'Atlas' }), 'http://x')
+    expect(url.pathname).toBe('/api/calendar/free')
+    expect(url.searchParams.get('duration')).toBe('90')
+    expect(url.searchParams.get('attendees')).toBe('u1,u2')
+    expect(url.searchParams.get('room')).toBe('Atlas')
+  })
+
+  it('shows an instant as local wall time for datetime-local inputs', () => {
+    const local = toLocalInput('2026-03-02T09:00:00Z')
+    expect(new Date(local).toISOString()).toBe('2026-03-02T09:00:00.000Z')
+  })
+
+  it('reads list columns from fields and authority', () => {
+    const entry = { id: 'i', title: 'T', fields: { amount: 5, tags: ['a', 'b'] }, authority: { number: 7, reservation: { status: 'conflict' } }, updatedAt: '', updatedBy: null }
+    expect(columnValue(entry, 'amount')).toBe(5)
+    expect(columnValue(entry, 'tags')).toBe('a, b')
+    expect(columnValue(entry, 'number')).toBe('7')
+    expect(columnValue(entry, 'reservation')).toBe('conflict')
+  })
+})
