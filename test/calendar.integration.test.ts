@@ -279,7 +279,7 @@ describe('restart consistency', () => {
 
 describe('free-slot query', () => {
   it('[C13] returns the gaps where every attendee and the room are free together', async () => {
-    await createEvent(member, { start: BASE + 60 * MIN, end: BASE + 120 * MIN, attendees: ['fa'] })
+    const fa = await createEvent(member, { start: BASE + 60 * MIN, end: BASE + 120 * MIN, attendees: ['fa'] })
     await createEvent(member, { start: BASE + 150 * MIN, end: BASE + 180 * MIN, attendees: ['fb'] })
     await createEvent(member, { start: BASE + 200 * MIN, end: BASE + 210 * MIN, room: 'Free room' })
     await until(() => settled(t.server, 'acme'), 'decided')
@@ -295,6 +295,11 @@ describe('free-slot query', () => {
     })
     const longer = await member.request('GET', `/api/calendar/free?${new URLSearchParams({ attendees: 'fa,fb', room: 'Free room', from: iso(BASE), to: iso(BASE + 300 * MIN), duration: '45' })}`)
     expect(longer.body.slots).toHaveLength(2)
+    const moving = await member.request('GET', `/api/calendar/free?${new URLSearchParams({ attendees: 'fa,fb', room: 'Free room', from: iso(BASE), to: iso(BASE + 300 * MIN), exclude: fa })}`)
+    expect(moving.body.slots).toEqual([
+      { start: iso(BASE), end: iso(BASE + 150 * MIN) },
+      { start: iso(BASE + 210 * MIN), end: iso(BASE + 300 * MIN) },
+    ])
   })
 
   it('[C14] answers bad input in the contract format', async () => {

@@ -117,6 +117,7 @@ function ledgerContract(name: string, make: () => Subject): void {
         { start: T0 + H, end: T0 + 2 * H },
         { start: T0 + 5 * H, end: T0 + 6 * H },
       ])
+      expect(await ledger.busy('w', [attendeeResource('u1'), roomResource('R')], { start: T0, end: T0 + 8 * H }, 'a')).toEqual([{ start: T0 + 5 * H, end: T0 + 6 * H }])
     })
 
     it('[L13] entries report the last decision and the request it was made for', async () => {

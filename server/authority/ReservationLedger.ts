@@ -51,6 +51,9 @@ export interface ReservationLedger {
   entry(workspace: string, eventId: string): Promise<LedgerEntry | undefined>
   /** Every decision of a workspace. */
   entries(workspace: string): Promise<LedgerEntry[]>
-  /** The confirmed intervals of any of `resources` that overlap `[from, to)`. */
-  busy(workspace: string, resources: readonly string[], window: Interval): Promise<Interval[]>
+  /**
+   * The confirmed intervals of any of `resources` that overlap `window`, leaving out
+   * those held by `excludeEventId` (the event being moved).
+   */
+  busy(workspace: string, resources: readonly string[], window: Interval, excludeEventId?: string): Promise<Interval[]>
 }

@@ -45,9 +45,9 @@ export class SqliteReservationLedger implements ReservationLedger {
         `SELECT DISTINCT event_id FROM reservation_slots
          WHERE workspace = ? AND resource = ? AND held = ? AND start_ms < ? AND end_ms > ? AND event_id != ?`,
       ),
-      busy: db.prepare<[string, string, number, number], Interval>(
+      busy: db.prepare<[string, string, number, number, string], Interval>(
         `SELECT start_ms AS start, end_ms AS end FROM reservation_slots
-         WHERE workspace = ? AND resource = ? AND held = 1 AND start_ms < ? AND end_ms > ?`,
+         WHERE workspace = ? AND resource = ? AND held = 1 AND start_ms < ? AND end_ms > ? AND event_id != ?`,
       ),
       entry: db.prepare<[string, string], ReservationRow>('SELECT * FROM reservations WHERE workspace = ? AND event_id = ?'),
       entries: db.prepare<[string], ReservationRow>('SELECT * FROM reservations WHERE workspace = ? ORDER BY event_id'),
@@ -79,9 +79,9 @@ export class SqliteReservationLedger implements ReservationLedger {
     return Promise.resolve(this.statements.entries.all(workspace).map(toEntry))
   }
 
-  busy(workspace: string, resources: readonly string[], window: Interval): Promise<Interval[]> {
+  busy(workspace: string, resources: readonly string[], window: Interval, excludeEventId = ''): Promise<Interval[]> {
     const intervals: Interval[] = []
-    for (const resource of new Set(resources)) intervals.push(...this.statements.busy.all(workspace, resource, window.end, window.start))
+    for (const resource of new Set(resources)) intervals.push(...this.statements.busy.all(workspace, resource, window.end, window.start, excludeEventId))
     return Promise.resolve(intervals)
   }
 

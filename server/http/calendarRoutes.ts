@@ -1,12 +1,13 @@
 /**
  * Calendar endpoints:
  *
- * - `GET /api/calendar/free?attendees=a,b&room=r&from=&to=&duration=&limit=` →
+ * - `GET /api/calendar/free?attendees=a,b&room=r&from=&to=&duration=&limit=&exclude=` →
  *   `{slots: [{start, end}]}`: the free intervals, earliest first, in which every listed
  *   attendee and the room are free together and that are at least `duration` minutes
  *   long. `from`/`to` are ISO 8601 instants with a zone (default: now and 7 days later);
  *   `duration` is whole minutes (default 30); `limit` caps the answer (default 20).
- *   Only confirmed reservations make anyone busy.
+ *   Only confirmed reservations make anyone busy; `exclude=<eventId>` ignores that
+ *   event's own slot (when looking for where to move it).
  * - `POST /api/calendar/events/:id/retry` → `{reservation}`: decides an event's current
  *   request again (what to do once a conflicting slot is free).
  */
@@ -43,6 +44,7 @@ const freeQuery = z.object({
   to: instant.optional(),
   duration: minutes.optional(),
   limit: z.coerce.number().int().min(1).max(MAX_SLOTS).optional(),
+  exclude: z.string().max(200).optional(),
 })
 
 export interface CalendarRoutesOptions {
@@ -56,7 +58,7 @@ export function calendarRoutes({ ledger, reservations }: CalendarRoutesOptions):
   router.get('/free', async (req, res) => {
     const { workspace } = principalOf(req)
     const query = parseFreeQuery(req)
-    const busy = await ledger.busy(workspace, query.resources, query.window)
+    const busy = await ledger.busy(workspace, query.resources, query.window, query.exclude)
     const slots = freeSlots(busy, query.window, query.durationMs, query.limit)
     res.json({ slots: slots.map((slot) => ({ start: isoOf(slot.start), end: isoOf(slot.end) })) })
   })
@@ -95,5 +97,6 @@ function parseFreeQuery(req: Request) {
     window: { start: from, end: to },
     durationMs: (q.duration ?? DEFAULT_DURATION_MIN) * 60_000,
     limit: q.limit ?? DEFAULT_SLOTS,
+    exclude: q.exclude,
   }
 }
