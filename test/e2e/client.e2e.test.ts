@@ -39,10 +39,11 @@ describe('client (Chromium)', () => {
     // Presence: the list shows who has the record open.
     await c.page.locator(`tr[data-record-id="${id}"] [data-testid=viewers] [aria-label="Alice Archer"]`).waitFor()
     await c.page.locator(`tr[data-record-id="${id}"] [data-testid=viewers] [aria-label="Bob Baker"]`).waitFor()
+    await c.page.screenshot({ path: join(SCREENSHOTS, 'list.png') })
     await c.context.close()
     await notesOf(a.page).click()
     await notesOf(b.page).click()
-    await Promise.all([a.page.keyboard.type('Alice: call on Monday. ', { delay: 15 }), b.page.keyboard.type('Bob: send the quote. ', { delay: 15 })])
+    await Promise.all([a.page.keyboard.type('Alice: call on Monday. ', { delay: 5 }), b.page.keyboard.type('Bob: send the quote. ', { delay: 5 })])
     // Concurrent field edits on the same record, different fields.
     await Promise.all([a.page.locator('[name=phone]').fill('+1 555 0142'), b.page.locator('[name=company]').fill('Globex Industries')])
     for (const { page } of [a, b]) {

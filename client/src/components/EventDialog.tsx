@@ -7,7 +7,14 @@ import type { IndexEntry } from '../../../shared/docLayout.js'
 import { formatInstant } from '../fieldKinds.js'
 import { navigate } from '../router.js'
 import { api, ApiError, type User } from '../session/api.js'
+import { toLocalInput } from './FieldInput.js'
 import { ReservationPanel, reservationOf, type Slot } from './ReservationPanel.js'
+
+/** A `datetime-local` value as an ISO instant; empty when incomplete. */
+function isoOf(local: string): string {
+  const date = new Date(local)
+  return Number.isNaN(date.getTime()) ? '' : date.toISOString()
+}
 
 /** Rooms offered besides those already used by events. */
 export const ROOMS = ['Atlas', 'Borealis', 'Cosmos', 'Delta']
@@ -28,6 +35,8 @@ export function EventDialog({ slot, users, me, events, eventId, onClose }: Event
   const [title, setTitle] = useState('')
   const [attendees, setAttendees] = useState<string[]>([me.id])
   const [room, setRoom] = useState(ROOMS[0]!)
+  const [start, setStart] = useState(() => toLocalInput(slot.start))
+  const [end, setEnd] = useState(() => toLocalInput(slot.end))
   const [error, setError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
   const first = useRef<HTMLInputElement>(null)
@@ -46,7 +55,14 @@ export function EventDialog({ slot, users, me, events, eventId, onClose }: Event
     setBusy(true)
     setError(null)
     try {
-      const record = await api<{ id: string }>('POST', '/api/records/events', { title, start: slot.start, end: slot.end, attendees, room, status: 'scheduled' })
+      const record = await api<{ id: string }>('POST', '/api/records/events', {
+        title,
+        start: isoOf(start),
+        end: isoOf(end),
+        attendees,
+        room,
+        status: 'scheduled',
+      })
       setCreatedId(record.id)
     } catch (e) {
       setError(e instanceof ApiError ? [e.message, ...e.issues.map((i) => `${i.path}: ${i.message}`)].join(' — ') : 'Could not reach the server')
@@ -69,7 +85,7 @@ export function EventDialog({ slot, users, me, events, eventId, onClose }: Event
       <div className="dialog" role="dialog" aria-modal="true" aria-labelledby={titleId} data-testid="event-dialog">
         <h2 id={titleId}>{createdId ? (entry?.title ?? title) : 'New event'}</h2>
         <p className="cell-muted">
-          {formatInstant(String(entry?.fields.start ?? slot.start))} – {new Date(String(entry?.fields.end ?? slot.end)).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })}
+          {formatInstant(String(entry?.fields.start ?? isoOf(start)))} – {new Date(String(entry?.fields.end ?? isoOf(end))).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })}
         </p>
         {!createdId ? (
           <form onSubmit={submit} className="dialog-form">
@@ -77,6 +93,16 @@ export function EventDialog({ slot, users, me, events, eventId, onClose }: Event
               Title
               <input ref={first} name="title" required value={title} onChange={(e) => setTitle(e.target.value)} />
             </label>
+            <div className="dialog-row">
+              <label>
+                Starts
+                <input type="datetime-local" name="start" required value={start} onChange={(e) => setStart(e.target.value)} />
+              </label>
+              <label>
+                Ends
+                <input type="datetime-local" name="end" required value={end} onChange={(e) => setEnd(e.target.value)} />
+              </label>
+            </div>
             <fieldset>
               <legend>Attendees</legend>
               <div className="checks">
