@@ -1,0 +1,27 @@
+// Preloaded into every benchmarked server (`node --require bench/probe.cjs`): answers
+// the orchestrator over the IPC channel with memory and event-loop delay, so the three
+// servers are measured the same way from the inside.
+const { monitorEventLoopDelay } = require('node:perf_hooks')
+
+if (process.send) {
+  const loop = monitorEventLoopDelay({ resolution: 5 })
+  loop.enable()
+  process.on('message', (message) => {
+    if (message === 'reset') {
+      loop.reset()
+      process.send({ ok: true })
+    } else if (message === 'probe') {
+      if (typeof global.gc === 'function') {
+        global.gc()
+        global.gc()
+      }
+      const m = process.memoryUsage()
+      process.send({
+        rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers,
+        loopP50Ms: loop.percentile(50) / 1e6, loopP99Ms: loop.percentile(99) / 1e6, loopMaxMs: loop.max / 1e6,
+      })
+    }
+  })
+  // The IPC channel must not keep a server alive that wants to exit.
+  process.channel && process.channel.unref()
+}

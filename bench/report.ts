@@ -1,0 +1,83 @@
+/** The benchmark's one table: figures per server and Accord's ratio to each peer. */
+import type { ServerKind } from './client.js'
+
+export interface Results {
+  startedAt: string
+  finishedAt?: string
+  mode: 'full' | 'quick'
+  scale: Record<string, unknown>
+  p99TargetMs: number
+  machine: Record<string, unknown>
+  servers: Partial<Record<ServerKind, string>>
+  workloads: Record<string, Partial<Record<ServerKind, any>>>
+}
+
+interface Row {
+  workload: string
+  metric: string
+  better: 'lower' | 'higher'
+  unit: string
+  value(r: any, results: Results): number | null
+}
+
+const ROWS: Row[] = [
+  { workload: 'fan-out (1 writer, 100 readers)', metric: 'update → all readers p50', better: 'lower', unit: 'ms', value: (r) => r?.toAllP50 ?? null },
+  { workload: 'fan-out (1 writer, 100 readers)', metric: 'update → all readers p99', better: 'lower', unit: 'ms', value: (r) => r?.toAllP99 ?? null },
+  { workload: 'many rooms (docs × 5 editors)', metric: 'sustained updates/s with p99 < 50 ms', better: 'higher', unit: '/s', value: (r, res) => sustained(r, res)?.updatesPerS ?? null },
+  { workload: 'many rooms (docs × 5 editors)', metric: 'p99 latency at the lowest rate', better: 'lower', unit: 'ms', value: (r) => (Array.isArray(r) ? r[0]?.p99 ?? null : null) },
+  { workload: 'many rooms (docs × 5 editors)', metric: 'server event-loop p99 at the lowest rate', better: 'lower', unit: 'ms', value: (r) => (Array.isArray(r) ? r[0]?.loopP99Ms ?? null : null) },
+  { workload: 'many rooms (docs × 5 editors)', metric: 'p99 latency at the highest rate', better: 'lower', unit: 'ms', value: (r) => (Array.isArray(r) ? r.at(-1)?.p99 ?? null : null) },
+  { workload: 'idle connections', metric: 'memory per connection (RSS)', better: 'lower', unit: 'KB', value: (r) => r?.perConnectionKb ?? null },
+  { workload: 'idle connections', metric: 'memory per loaded document (RSS)', better: 'lower', unit: 'KB', value: (r) => r?.perDocumentKb ?? null },
+  { workload: 'cold load (logged updates)', metric: 'time to load the whole document after a restart', better: 'lower', unit: 'ms', value: (r) => (r?.complete === false ? null : r?.loadMs ?? null) },
+  { workload: 'durability (SIGKILL)', metric: 'broadcast updates that survive', better: 'higher', unit: '%', value: (r) => (r?.fraction == null ? null : r.fraction * 100) },
+]
+
+/** The highest step whose p99 met the target with (almost) every update delivered. */
+function sustained(steps: unknown, results: Results): { updatesPerS: number; loopP99Ms: number } | null {
+  if (!Array.isArray(steps)) return null
+  const ok = steps.filter((s) => s.p99 < results.p99TargetMs && s.delivered >= 0.99)
+  return ok.at(-1) ?? null
+}
+
+const fmt = (v: number | null, unit: string) => (v === null || !Number.isFinite(v) ? 'n/a' : `${v >= 100 ? Math.round(v) : v.toFixed(v >= 10 ? 1 : 2)}${unit === '%' ? ' %' : ` ${unit}`}`)
+
+/** Ratio > 1: Accord is better by that factor; < 1: worse. */
+function ratio(accord: number | null, other: number | null, better: Row['better']): string {
+  if (accord === null || other === null) return 'n/a'
+  if (accord === other) return '1.00×'
+  if (better === 'lower') return accord <= 0 ? '∞' : `${(other / accord).toFixed(2)}×`
+  return other <= 0 ? (accord > 0 ? '∞' : 'n/a') : `${(accord / other).toFixed(2)}×`
+}
+
+export function renderMarkdown(results: Results): string {
+  const kinds = Object.keys(results.servers) as ServerKind[]
+  const peers = kinds.filter((k) => k !== 'accord')
+  const head = ['workload', 'metric', ...kinds.map((k) => results.servers[k]!), ...peers.map((k) => `Accord vs ${results.servers[k]!.split(' ')[0]}`)]
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`]
+  for (const row of ROWS) {
+    const values = Object.fromEntries(kinds.map((k) => [k, row.value(results.workloads[workloadKey(row)]?.[k], results)])) as Record<ServerKind, number | null>
+    const errors = kinds.map((k) => results.workloads[workloadKey(row)]?.[k]?.error)
+    const cells = kinds.map((k, i) => (errors[i] ? 'failed' : fmt(values[k], row.unit)))
+    const ratios = peers.map((k) => (kinds.includes('accord') ? ratio(values.accord, values[k], row.better) : 'n/a'))
+    lines.push(`| ${row.workload} | ${row.metric} (${row.better} is better) | ${cells.join(' | ')} | ${ratios.join(' | ')} |`)
+  }
+  const m = results.machine
+  return [
+    `Benchmark (${results.mode} scale), ${results.startedAt} → ${results.finishedAt ?? '…'}`,
+    `Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGb} GB, ${m.platform}, Node ${m.node}; load average at start ${JSON.stringify(m.loadAverageAtStart)}, at end ${JSON.stringify(m.loadAverageAtEnd)}`,
+    '',
+    ...lines,
+    '',
+    'Ratios: how many times better Accord is than the peer on that row (> 1 = Accord ahead, < 1 = behind).',
+    '',
+  ].join('\n')
+}
+
+function workloadKey(row: Row): string {
+  if (row.workload.startsWith('fan-out')) return 'fanout'
+  if (row.workload.startsWith('many rooms')) return 'rooms'
+  if (row.workload.startsWith('idle')) return 'idle'
+  if (row.workload.startsWith('cold')) return 'cold'
+  return 'durability'
+}

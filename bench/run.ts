@@ -1,0 +1,213 @@
+/**
+ * `npm run bench [-- --quick] [--servers accord,hocuspocus,ywebsocket] [--workloads fanout,rooms,idle,cold,durability]`
+ *
+ * Starts each server in turn in its own child process, drives the workloads from
+ * separate load-generator processes, and writes bench/results/latest.{json,md}.
+ */
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, tmpdir, totalmem, loadavg } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { SERVER_KINDS, type ServerKind, type Target } from './client.js'
+import type { Job } from './loadgen.js'
+import { LABELS, type RunningServer, startServer } from './servers.js'
+import { renderMarkdown, type Results } from './report.js'
+
+const ROOT = join(import.meta.dirname, '..')
+const WORKLOADS = ['fanout', 'rooms', 'idle', 'cold', 'durability'] as const
+type Workload = (typeof WORKLOADS)[number]
+
+/** Sizes: the issue's full scale where two shared cores allow it (see README, "Benchmark"). */
+const SCALE = {
+  full: { readers: 100, fanoutUpdates: 300, fanoutHz: 30, roomDocs: 1000, editors: 5, roomStepsHz: [0.01, 0.02, 0.05, 0.1, 0.2], stepMs: 8000, idleDocs: 2000, idleSockets: 10_000, coldUpdates: 10_000, durabilityMs: 3000 },
+  quick: { readers: 100, fanoutUpdates: 100, fanoutHz: 30, roomDocs: 100, editors: 5, roomStepsHz: [0.2, 0.5, 1], stepMs: 4000, idleDocs: 200, idleSockets: 1000, coldUpdates: 2000, durabilityMs: 2000 },
+} as const
+type Scale = (typeof SCALE)[keyof typeof SCALE]
+
+const P99_TARGET_MS = 50
+let nextPort = 19_000 + Math.floor(Math.random() * 2000)
+
+interface LoadGen {
+  done: Promise<any>
+  /** Resolves when the generator prints READY (its sockets are synced). */
+  ready: Promise<void>
+  stdinClose(): void
+}
+
+function loadgen(job: Job): LoadGen {
+  let markReady: () => void = () => undefined
+  const ready = new Promise<void>((resolve) => (markReady = resolve))
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'loadgen.ts'), JSON.stringify(job)], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString()
+    let nl: number
+    while ((nl = out.indexOf('\n')) >= 0) {
+      const line = out.slice(0, nl)
+      out = out.slice(nl + 1)
+      if (line.startsWith('{')) last = line
+      else if (line === 'READY') markReady()
+    }
+  })
+  let last = ''
+  const done = new Promise((resolve, reject) => child.on('close', (code) => (code === 0 && last ? resolve(JSON.parse(last)) : reject(new Error(`load generator ${job.role} exited ${code}`)))))
+  return { done, ready, stdinClose: () => child.stdin.end() }
+}
+
+const docName = (kind: ServerKind, i: number | string) => (kind === 'accord' ? `bench/customers/d${i}` : `d${i}`)
+const target = (s: RunningServer): Target => ({ kind: s.kind, wsUrl: s.wsUrl, token: s.tokens[0]! })
+
+async function withServer<T>(kind: ServerKind, sockets: number, docs: number, fn: (s: RunningServer, dir: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), `accord-bench-${kind}-`))
+  const server = await startServer(kind, dir, nextPort++, sockets, docs)
+  try {
+    return await fn(server, dir)
+  } finally {
+    await server.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+async function runFanout(kind: ServerKind, scale: Scale) {
+  return withServer(kind, scale.readers + 1, 0, async (s) => loadgen({ role: 'fanout', target: target(s), tokens: s.tokens, docName: docName(kind, 'fan'), readers: scale.readers, updates: scale.fanoutUpdates, rateHz: scale.fanoutHz }).done)
+}
+
+async function runRooms(kind: ServerKind, scale: Scale) {
+  return withServer(kind, scale.roomDocs * scale.editors, scale.roomDocs, async (s) => {
+    const names = Array.from({ length: scale.roomDocs }, (_, i) => docName(kind, i))
+    const startAt = Date.now() + 25_000 + scale.roomDocs * scale.editors * 3
+    const steps = scale.roomStepsHz.map((hz, i) => ({ perEditorHz: hz, startAt: startAt + i * (scale.stepMs + 1500), durationMs: scale.stepMs }))
+    const halves = [names.filter((_, i) => i % 2 === 0), names.filter((_, i) => i % 2 === 1)]
+    const gens = halves.map((part, g) => loadgen({ role: 'rooms', target: target(s), tokens: g === 0 ? s.tokens.filter((_, i) => i % 2 === 0) : s.tokens.filter((_, i) => i % 2 === 1), docNames: part, editors: scale.editors, steps }).done)
+    const loops: { p99: number; max: number }[] = []
+    for (const step of steps) {
+      await new Promise((r) => setTimeout(r, Math.max(0, step.startAt - Date.now())))
+      await s.resetLoop()
+      await new Promise((r) => setTimeout(r, step.durationMs))
+      const p = await s.probe()
+      loops.push({ p99: p.loopP99Ms, max: p.loopMaxMs })
+    }
+    const parts = (await Promise.all(gens)) as { steps: { perEditorHz: number; sent: number; expected: number; received: number; p50: number; p99: number }[] }[]
+    return steps.map((step, i) => {
+      const merged = parts.map((p) => p.steps[i]!)
+      const sent = merged.reduce((n, m) => n + m.sent, 0)
+      const expected = merged.reduce((n, m) => n + m.expected, 0)
+      const received = merged.reduce((n, m) => n + m.received, 0)
+      return {
+        updatesPerS: Math.round(sent / (step.durationMs / 1000)), delivered: expected ? received / expected : 0,
+        p50: Math.max(...merged.map((m) => m.p50 ?? Infinity)), p99: Math.max(...merged.map((m) => m.p99 ?? Infinity)), loopP99Ms: loops[i]!.p99, loopMaxMs: loops[i]!.max,
+      }
+    })
+  })
+}
+
+async function runIdle(kind: ServerKind, scale: Scale) {
+  return withServer(kind, scale.idleSockets, scale.idleDocs, async (s) => {
+    const names = Array.from({ length: scale.idleDocs }, (_, i) => docName(kind, i))
+    const base = await s.probe()
+    const first = loadgen({ role: 'idle', target: target(s), tokens: s.tokens, docNames: names, socketsPerDoc: 1 })
+    await waitReady(first)
+    const oneEach = await s.probe()
+    const extraPerDoc = scale.idleSockets / scale.idleDocs - 1
+    const half = Math.ceil(extraPerDoc / 2)
+    const more = [half, extraPerDoc - half].filter((n) => n > 0).map((n, g) => loadgen({ role: 'idle', target: target(s), tokens: rotate(s.tokens, g * 7 + 3), docNames: names, socketsPerDoc: n }))
+    await Promise.all(more.map(waitReady))
+    const all = await s.probe()
+    for (const g of [first, ...more]) g.stdinClose()
+    await Promise.all([first, ...more].map((g) => g.done))
+    const extraSockets = scale.idleSockets - scale.idleDocs
+    const perConnection = (all.rss - oneEach.rss) / extraSockets
+    const perDocument = (oneEach.rss - base.rss) / scale.idleDocs - perConnection
+    return { sockets: scale.idleSockets, docs: scale.idleDocs, baseRss: base.rss, totalRss: all.rss, perConnectionKb: perConnection / 1024, perDocumentKb: perDocument / 1024, heapPerConnectionKb: (all.heapUsed - oneEach.heapUsed) / extraSockets / 1024 }
+  })
+}
+
+function rotate<T>(items: T[], by: number): T[] {
+  const k = by % items.length
+  return items.slice(k).concat(items.slice(0, k))
+}
+
+function waitReady(g: LoadGen): Promise<void> {
+  return Promise.race([g.ready, g.done.then(() => Promise.reject(new Error('the load generator ended early')))])
+}
+
+async function runCold(kind: ServerKind, scale: Scale) {
+  const dir = mkdtempSync(join(tmpdir(), `accord-bench-${kind}-`))
+  try {
+    const port = nextPort++
+    let s = await startServer(kind, dir, port, 40)
+    const name = docName(kind, 'cold')
+    const connections = 20
+    await loadgen({ role: 'write', target: target(s), tokens: s.tokens, docName: name, updates: scale.coldUpdates, connections, perConnectionHz: 100 }).done
+    await new Promise((r) => setTimeout(r, 3000))
+    await s.stop()
+    const runs: number[] = []
+    const expectedLength = Array.from({ length: scale.coldUpdates }, (_, i) => `u${i + 1};`).join('').length
+    let length = 0
+    for (let i = 0; i < 3; i++) {
+      s = await startServer(kind, dir, port)
+      const r = await loadgen({ role: 'read', target: target(s), docName: name, expectLength: expectedLength }).done
+      runs.push(r.loadedMs)
+      length = r.length
+      await s.stop()
+    }
+    return { updates: scale.coldUpdates, loadMs: runs.sort((a, b) => a - b)[1]!, runsMs: runs, complete: length === expectedLength }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+async function runDurability(kind: ServerKind, scale: Scale) {
+  const dir = mkdtempSync(join(tmpdir(), `accord-bench-${kind}-`))
+  try {
+    const port = nextPort++
+    let s = await startServer(kind, dir, port)
+    const name = docName(kind, 'dur')
+    const w = await loadgen({ role: 'durability', target: target(s), tokens: s.tokens, docName: name, rateHz: 100, killAfterMs: scale.durabilityMs, serverPid: s.child.pid! }).done
+    await s.stop()
+    s = await startServer(kind, dir, port)
+    const r = await loadgen({ role: 'read', target: target(s), docName: name }).done
+    await s.stop()
+    const present = new Set<number>(r.stamps)
+    const survived = (w.broadcast as number[]).filter((x) => present.has(x)).length
+    return { written: w.written, broadcast: w.broadcast.length, survived, fraction: w.broadcast.length ? survived / w.broadcast.length : null }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { quick: { type: 'boolean' }, servers: { type: 'string' }, workloads: { type: 'string' } }, strict: true })
+  const scale = values.quick ? SCALE.quick : SCALE.full
+  const servers = (values.servers?.split(',') ?? SERVER_KINDS) as ServerKind[]
+  const workloads = (values.workloads?.split(',') ?? WORKLOADS) as Workload[]
+  for (const k of servers) if (!SERVER_KINDS.includes(k)) throw new Error(`unknown server ${k}`)
+  for (const w of workloads) if (!WORKLOADS.includes(w)) throw new Error(`unknown workload ${w}`)
+  const startedAt = new Date()
+  const results: Results = {
+    startedAt: startedAt.toISOString(), mode: values.quick ? 'quick' : 'full', scale, p99TargetMs: P99_TARGET_MS,
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}`, loadAverageAtStart: loadavg().map((l) => Math.round(l * 100) / 100) },
+    servers: Object.fromEntries(servers.map((k) => [k, LABELS[k]])), workloads: {},
+  }
+  const runners = { fanout: runFanout, rooms: runRooms, idle: runIdle, cold: runCold, durability: runDurability } as const
+  for (const w of workloads) {
+    results.workloads[w] = {}
+    for (const k of servers) {
+      process.stderr.write(`bench: ${w} on ${LABELS[k]} ...\n`)
+      const t0 = Date.now()
+      try {
+        results.workloads[w]![k] = await runners[w](k, scale)
+      } catch (error) {
+        results.workloads[w]![k] = { error: (error as Error).message.slice(0, 300) }
+      }
+      process.stderr.write(`bench: ${w} on ${LABELS[k]} done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`)
+    }
+  }
+  results.finishedAt = new Date().toISOString()
+  results.machine.loadAverageAtEnd = loadavg().map((l) => Math.round(l * 100) / 100)
+  const md = renderMarkdown(results)
+  writeFileSync(join(ROOT, 'bench', 'results', 'latest.json'), JSON.stringify(results, null, 2) + '\n')
+  writeFileSync(join(ROOT, 'bench', 'results', 'latest.md'), md)
+  console.log(md)
+}

@@ -1,0 +1,111 @@
+/**
+ * Drivers: start one server under test in its own child process (with the probe
+ * preloaded and `--expose-gc`), wait until it listens, sign in, stop or SIGKILL it.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createConnection } from 'node:net'
+import { join } from 'node:path'
+import type { ServerKind } from './client.js'
+
+const ROOT = join(import.meta.dirname, '..')
+const PROBE = join(ROOT, 'bench', 'probe.cjs')
+const START_TIMEOUT_MS = 60_000
+
+export interface Probe {
+  rss: number
+  heapUsed: number
+  external: number
+  arrayBuffers: number
+  loopP50Ms: number
+  loopP99Ms: number
+  loopMaxMs: number
+}
+
+export interface RunningServer {
+  kind: ServerKind
+  child: ChildProcess
+  port: number
+  wsUrl: string
+  httpUrl: string
+  /** Sign-in tokens (Accord: one per bench user; the others accept any). */
+  tokens: string[]
+  probe(): Promise<Probe>
+  resetLoop(): Promise<void>
+  stop(): Promise<void>
+  kill(): Promise<void>
+}
+
+export const LABELS: Record<ServerKind, string> = { accord: 'Accord', hocuspocus: 'Hocuspocus 3.4 + SQLite', ywebsocket: 'y-websocket 1.5.4 + LevelDB' }
+
+function commandOf(kind: ServerKind, dataDir: string, port: number): { args: string[]; env: Record<string, string> } {
+  const node = ['--expose-gc', '--require', PROBE]
+  switch (kind) {
+    case 'accord':
+      return { args: [...node, '--import', 'tsx', join(ROOT, 'bench', 'servers', 'accord.ts')], env: { DB_FILE: join(dataDir, 'accord.db'), PORT: String(port) } }
+    case 'hocuspocus':
+      return { args: [...node, join(ROOT, 'bench', 'servers', 'hocuspocus.mjs')], env: { DB_FILE: join(dataDir, 'hocuspocus.sqlite'), PORT: String(port) } }
+    case 'ywebsocket':
+      return { args: [...node, join(ROOT, 'node_modules', 'y-websocket-server-legacy', 'bin', 'server.js')], env: { YPERSISTENCE: join(dataDir, 'leveldb'), HOST: '127.0.0.1', PORT: String(port) } }
+  }
+}
+
+/** `sockets`: the most this run opens at once (Accord allows 200 per user; the bench signs in enough users). */
+export async function startServer(kind: ServerKind, dataDir: string, port: number, sockets = 200, docs = 0): Promise<RunningServer> {
+  const { args, env } = commandOf(kind, dataDir, port)
+  const users = Math.max(4, Math.ceil(sockets / 150))
+  env.BENCH_USERS = String(users)
+  env.BENCH_DOCS = String(docs)
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
+  let output = ''
+  child.stdout!.on('data', (c: Buffer) => (output += c.toString()))
+  child.stderr!.on('data', (c: Buffer) => (output += c.toString()))
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const deadline = Date.now() + START_TIMEOUT_MS
+  while (!(await listening(port))) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${kind} did not start: ${output.slice(-2000)}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  const ask = <T>(message: string) => new Promise<T>((resolve) => {
+    child.once('message', (reply) => resolve(reply as T))
+    child.send(message)
+  })
+  const httpUrl = `http://127.0.0.1:${port}`
+  const server: RunningServer = {
+    kind, child, port, httpUrl, wsUrl: `ws://127.0.0.1:${port}`, tokens: ['bench'],
+    probe: () => ask<Probe>('probe'),
+    resetLoop: async () => void (await ask('reset')),
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM')
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))])
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+      await exited
+    },
+    async kill() {
+      child.kill('SIGKILL')
+      await exited
+    },
+  }
+  if (kind === 'accord') server.tokens = await signIn(httpUrl, users)
+  return server
+}
+
+const BENCH_PASSWORD = 'bench-password'
+
+async function signIn(url: string, users: number): Promise<string[]> {
+  return Promise.all(Array.from({ length: users }, async (_, i) => {
+    const res = await fetch(`${url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: `b${i}@bench.test`, password: BENCH_PASSWORD }) })
+    if (res.status !== 200) throw new Error(`bench sign-in failed: ${res.status} ${await res.text()}`)
+    return ((await res.json()) as { token: string }).token
+  }))
+}
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ port, host: '127.0.0.1' })
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once('error', () => resolve(false))
+  })
+}

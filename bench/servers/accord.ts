@@ -1,0 +1,32 @@
+/**
+ * Accord for the benchmark: the same AccordServer as `accord serve` (default options,
+ * synchronous=FULL, persist before broadcast), with a `bench` workspace of members so
+ * that 10,000 sockets stay under the per-user connection limit.
+ */
+import { AccordServer } from '../../server/AccordServer.js'
+import { createLogger } from '../../server/log.js'
+import { fieldsOf } from '../../shared/docLayout.js'
+import { serverOrigin } from '../../server/sync/types.js'
+
+/** Enough members for the sockets of the workload (200 per user). */
+export const BENCH_USERS = Number(process.env.BENCH_USERS ?? 10)
+export const BENCH_PASSWORD = 'bench-password'
+
+const server = new AccordServer({ db: process.env.DB_FILE!, port: Number(process.env.PORT), logger: createLogger('warn') })
+if (!server.auth.hasWorkspace('bench')) {
+  server.auth.addWorkspace('bench')
+  for (let i = 0; i < BENCH_USERS; i++) await server.auth.addUser({ workspace: 'bench', email: `b${i}@bench.test`, password: BENCH_PASSWORD, role: 'member', name: `Bench ${i}` })
+}
+// Every document the bench opens is a valid customer record (a record document without
+// its required fields is reverted by the validation gate, as it should be).
+const docs = ['fan', 'cold', 'dur', ...Array.from({ length: Number(process.env.BENCH_DOCS ?? 0) }, (_, i) => String(i))]
+const missing = docs.filter((d) => !server.registry.get(`bench/customers/d${d}`) && !server.db.prepare('SELECT 1 FROM records WHERE workspace = ? AND id = ?').get('bench', `d${d}`))
+await Promise.all(missing.map((d) => server.registry.use(`bench/customers/d${d}`, (room) => {
+  room.doc.transact(() => fieldsOf(room.doc).set('name', `Bench ${d}`), serverOrigin('api'))
+})))
+while (server.registry.size > 0) await new Promise((r) => setTimeout(r, 100))
+const url = await server.start()
+console.log(`listening on ${url}`)
+const stop = () => server.close().then(() => process.exit(0), () => process.exit(1))
+process.on('SIGTERM', stop)
+process.on('SIGINT', stop)

@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// `npm run bench [-- --quick]`: runs bench/run.ts through tsx (see README, "Benchmark").
+import { register } from 'tsx/esm/api'
+
+register()
+const { main } = await import('../bench/run.ts')
+await main(process.argv.slice(2))
