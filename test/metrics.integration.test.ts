@@ -1,6 +1,6 @@
 /**
  * /metrics, /healthz, /readyz and request ids, against the real server: the counters
- * move when users edit, get reverted, book slots.
+ * move when users edit, get reverted, book slots and export.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { fieldsOf, notesOf } from '../shared/docLayout.js'
@@ -44,7 +44,7 @@ describe('observability', () => {
     ]) expect(text, family).toContain(`# TYPE ${family} `)
   })
 
-  it('[OBS2] counters move when a user edits, is reverted, and books slots', async () => {
+  it('[OBS2] counters move when a user edits, is reverted, books slots and exports', async () => {
     const users = await seedWorkspace(t.server)
     const api = await login(t.url, users.member.email, users.member.password)
     const before = await scrape()
@@ -71,7 +71,13 @@ describe('observability', () => {
       return sample(text, 'accord_reservation_decisions_total', { outcome: 'confirmed' }) >= 1 && sample(text, 'accord_reservation_decisions_total', { outcome: 'conflict' }) >= 1
     }, 'a confirmed and a conflicting reservation are counted')
 
+    const job = await api.request('POST', '/api/exports', { target: 'csv', collections: ['deals'] })
+    expect(job.status).toBe(202)
+    await until(async () => ['succeeded', 'failed'].includes((await api.request('GET', `/api/exports/${job.body.id}`)).body.status), 'the export finishes')
+    await until(async () => sample(await scrape(), 'accord_export_jobs_total', { status: 'succeeded', kind: 'export' }) >= 1, 'the finished export is counted')
+
     const after = await scrape()
+    expect(sample(after, 'accord_export_jobs_total', { status: 'queued', kind: 'export' })).toBeGreaterThanOrEqual(1)
     expect(sample(after, 'accord_updates_in_total')).toBeGreaterThan(sample(before, 'accord_updates_in_total'))
     expect(sample(after, 'accord_update_bytes_in_total')).toBeGreaterThan(sample(before, 'accord_update_bytes_in_total'))
     expect(sample(after, 'accord_updates_out_total')).toBeGreaterThan(sample(before, 'accord_updates_out_total'))
@@ -80,6 +86,7 @@ describe('observability', () => {
     expect(sample(after, 'accord_broadcast_fanout_count')).toBeGreaterThan(sample(before, 'accord_broadcast_fanout_count'))
     expect(sample(after, 'accord_validation_reverts_total', { reason: 'invalid' })).toBe(1)
     expect(sample(after, 'accord_http_requests_total', { method: 'POST', status: '201' })).toBe(3)
+    expect(sample(after, 'accord_http_requests_total', { method: 'POST', status: '202' })).toBe(1)
     writer.destroy()
     reader.destroy()
     await until(async () => sample(await scrape(), 'accord_connections') === 0, 'the connections gauge drops')
