@@ -10,7 +10,7 @@ import { WebSocket } from 'ws'
 import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
 
-export const SERVER_KINDS = ['accord', 'hocuspocus', 'ywebsocket'] as const
+export const SERVER_KINDS = ['accord', 'hocuspocus', 'ywebsocket', 'accordNormal'] as const
 export type ServerKind = (typeof SERVER_KINDS)[number]
 
 const MESSAGE_SYNC = 0
@@ -41,7 +41,7 @@ export interface Target {
 
 export function openClient(target: Target, docName: string): BenchClient {
   const hocus = target.kind === 'hocuspocus'
-  const url = target.kind === 'accord' ? `${target.wsUrl}/sync/${docName}?token=${encodeURIComponent(target.token)}` : hocus ? target.wsUrl : `${target.wsUrl}/${docName}`
+  const url = target.kind === 'accord' || target.kind === 'accordNormal' ? `${target.wsUrl}/sync/${docName}?token=${encodeURIComponent(target.token)}` : hocus ? target.wsUrl : `${target.wsUrl}/${docName}`
   const ws = new WebSocket(url, { perMessageDeflate: false })
   ws.binaryType = 'nodebuffer'
   const doc = new Y.Doc()

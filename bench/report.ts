@@ -52,7 +52,7 @@ function ratio(accord: number | null, other: number | null, better: Row['better'
 
 export function renderMarkdown(results: Results): string {
   const kinds = Object.keys(results.servers) as ServerKind[]
-  const peers = kinds.filter((k) => k !== 'accord')
+  const peers = kinds.filter((k) => k === 'hocuspocus' || k === 'ywebsocket')
   const head = ['workload', 'metric', ...kinds.map((k) => results.servers[k]!), ...peers.map((k) => `Accord vs ${results.servers[k]!.split(' ')[0]}`)]
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`]
   for (const row of ROWS) {

@@ -5,7 +5,7 @@
  * separate load-generator processes, and writes bench/results/latest.{json,md}.
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir, totalmem, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -55,7 +55,9 @@ function loadgen(job: Job): LoadGen {
   return { done, ready, stdinClose: () => child.stdin.end() }
 }
 
-const docName = (kind: ServerKind, i: number | string) => (kind === 'accord' ? `bench/customers/d${i}` : `d${i}`)
+const docName = (kind: ServerKind, i: number | string) => (kind === 'accord' || kind === 'accordNormal' ? `bench/customers/d${i}` : `d${i}`)
+/** The default line-up; add `accordNormal` with `--servers` to see what fsync per flush costs. */
+const DEFAULT_SERVERS: ServerKind[] = ['accord', 'hocuspocus', 'ywebsocket']
 const target = (s: RunningServer): Target => ({ kind: s.kind, wsUrl: s.wsUrl, token: s.tokens[0]! })
 
 async function withServer<T>(kind: ServerKind, sockets: number, docs: number, fn: (s: RunningServer, dir: string) => Promise<T>): Promise<T> {
@@ -178,9 +180,9 @@ async function runDurability(kind: ServerKind, scale: Scale) {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { quick: { type: 'boolean' }, servers: { type: 'string' }, workloads: { type: 'string' } }, strict: true })
+  const { values } = parseArgs({ args: argv, options: { quick: { type: 'boolean' }, servers: { type: 'string' }, workloads: { type: 'string' }, merge: { type: 'boolean' } }, strict: true })
   const scale = values.quick ? SCALE.quick : SCALE.full
-  const servers = (values.servers?.split(',') ?? SERVER_KINDS) as ServerKind[]
+  const servers = (values.servers?.split(',') ?? DEFAULT_SERVERS) as ServerKind[]
   const workloads = (values.workloads?.split(',') ?? WORKLOADS) as Workload[]
   for (const k of servers) if (!SERVER_KINDS.includes(k)) throw new Error(`unknown server ${k}`)
   for (const w of workloads) if (!WORKLOADS.includes(w)) throw new Error(`unknown workload ${w}`)
@@ -190,9 +192,18 @@ export async function main(argv: string[]): Promise<void> {
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}`, loadAverageAtStart: loadavg().map((l) => Math.round(l * 100) / 100) },
     servers: Object.fromEntries(servers.map((k) => [k, LABELS[k]])), workloads: {},
   }
+  // --merge: add these servers' figures to the previous results (same scale) instead of replacing them.
+  const previous = values.merge ? (JSON.parse(readFileSync(join(ROOT, 'bench', 'results', 'latest.json'), 'utf8')) as Results) : null
+  if (previous && previous.mode !== results.mode) throw new Error(`--merge: the previous results are ${previous.mode} scale`)
+  if (previous) {
+    results.servers = { ...previous.servers, ...results.servers }
+    results.workloads = previous.workloads
+    results.startedAt = previous.startedAt
+    results.machine = { ...previous.machine, merged: `${(values.servers ?? '')} at ${startedAt.toISOString()}` }
+  }
   const runners = { fanout: runFanout, rooms: runRooms, idle: runIdle, cold: runCold, durability: runDurability } as const
   for (const w of workloads) {
-    results.workloads[w] = {}
+    results.workloads[w] ??= {}
     for (const k of servers) {
       process.stderr.write(`bench: ${w} on ${LABELS[k]} ...\n`)
       const t0 = Date.now()

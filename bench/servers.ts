@@ -35,13 +35,22 @@ export interface RunningServer {
   kill(): Promise<void>
 }
 
-export const LABELS: Record<ServerKind, string> = { accord: 'Accord', hocuspocus: 'Hocuspocus 3.4 + SQLite', ywebsocket: 'y-websocket 1.5.4 + LevelDB' }
+export const LABELS: Record<ServerKind, string> = {
+  accord: 'Accord',
+  hocuspocus: 'Hocuspocus 3.4 + SQLite',
+  ywebsocket: 'y-websocket 1.5.4 + LevelDB',
+  accordNormal: 'Accord, synchronous=NORMAL',
+}
 
 function commandOf(kind: ServerKind, dataDir: string, port: number): { args: string[]; env: Record<string, string> } {
   const node = ['--expose-gc', '--require', PROBE]
   switch (kind) {
     case 'accord':
-      return { args: [...node, '--import', 'tsx', join(ROOT, 'bench', 'servers', 'accord.ts')], env: { DB_FILE: join(dataDir, 'accord.db'), PORT: String(port) } }
+    case 'accordNormal':
+      return {
+        args: [...node, '--import', 'tsx', join(ROOT, 'bench', 'servers', 'accord.ts')],
+        env: { DB_FILE: join(dataDir, 'accord.db'), PORT: String(port), ACCORD_SYNCHRONOUS: kind === 'accordNormal' ? 'normal' : 'full' },
+      }
     case 'hocuspocus':
       return { args: [...node, join(ROOT, 'bench', 'servers', 'hocuspocus.mjs')], env: { DB_FILE: join(dataDir, 'hocuspocus.sqlite'), PORT: String(port) } }
     case 'ywebsocket':
@@ -85,7 +94,7 @@ export async function startServer(kind: ServerKind, dataDir: string, port: numbe
       await exited
     },
   }
-  if (kind === 'accord') server.tokens = await signIn(httpUrl, users)
+  if (kind === 'accord' || kind === 'accordNormal') server.tokens = await signIn(httpUrl, users)
   return server
 }
 

@@ -45,6 +45,13 @@ export interface AccordOptions {
   jobs?: JobOptions
   /** Overrides of the trust-boundary limits (shared/protocol.ts). @default LIMITS */
   limits?: Partial<Limits>
+  /**
+   * SQLite `synchronous`: `full` fsyncs every commit, so an update is on stable storage
+   * before it is broadcast; `normal` (WAL) survives a crash of the process but not of the
+   * machine, and frees the event loop of one fsync per flush (see README, Benchmark).
+   * @default 'full'
+   */
+  synchronous?: 'full' | 'normal'
   /** pino logger (see server/log.ts). @default silent (the CLI passes one at `LOG_LEVEL`) */
   logger?: Logger
 }
@@ -75,7 +82,7 @@ export class AccordServer {
     this.logger = options.logger ?? silentLogger()
     const onError = (error: unknown, context: string) => this.logger.error({ err: error, context }, `${context} failed`)
     this.metrics = new Metrics({ connections: () => this.sync.connectionCount, loadedDocuments: () => this.registry.size })
-    this.db = openDatabase(options.db ?? './data/accord.db')
+    this.db = openDatabase(options.db ?? './data/accord.db', { synchronous: options.synchronous })
     this.auth = new AuthService(this.db, { sessionIdleMs: options.sessionIdleMs })
     this.registry = new DocRegistry(new SqliteDocStore(this.db), { ...options.registry, project: RecordService.project, onError, metrics: this.metrics })
     this.records = new RecordService(this.db, this.registry)

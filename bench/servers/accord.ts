@@ -12,7 +12,8 @@ import { serverOrigin } from '../../server/sync/types.js'
 export const BENCH_USERS = Number(process.env.BENCH_USERS ?? 10)
 export const BENCH_PASSWORD = 'bench-password'
 
-const server = new AccordServer({ db: process.env.DB_FILE!, port: Number(process.env.PORT), logger: createLogger('warn') })
+const synchronous = process.env.ACCORD_SYNCHRONOUS === 'normal' ? 'normal' : 'full'
+const server = new AccordServer({ db: process.env.DB_FILE!, port: Number(process.env.PORT), logger: createLogger('warn'), synchronous })
 if (!server.auth.hasWorkspace('bench')) {
   server.auth.addWorkspace('bench')
   for (let i = 0; i < BENCH_USERS; i++) await server.auth.addUser({ workspace: 'bench', email: `b${i}@bench.test`, password: BENCH_PASSWORD, role: 'member', name: `Bench ${i}` })

@@ -62,7 +62,9 @@ async function serve(args: string[]): Promise<void> {
     throw new UsageError(`ACCORD_SESSION_IDLE_MS must be a whole number of milliseconds >= 1000, not "${idle}"`)
   }
   const jobs = jobOptionsFromEnv(env)
-  const server = new AccordServer({ db: dbPath(values.db), host, port, logger: createLogger(env.LOG_LEVEL ?? 'info'), sessionIdleMs, jobs })
+  const synchronous = env.ACCORD_SYNCHRONOUS ?? 'full'
+  if (synchronous !== 'full' && synchronous !== 'normal') throw new UsageError(`ACCORD_SYNCHRONOUS must be "full" or "normal", not "${synchronous}"`)
+  const server = new AccordServer({ db: dbPath(values.db), host, port, logger: createLogger(env.LOG_LEVEL ?? 'info'), sessionIdleMs, jobs, synchronous })
   if (seed === 'demo' && isLoopback(host) && isEmptyDatabase(server)) {
     await seedDemo(server)
     console.log(`seeded the demo workspace; sign in as ${DEMO_USERS.map((u) => `${u.email} (${u.role})`).join(', ')} with password ${DEMO_PASSWORD}`)
