@@ -10,6 +10,11 @@ import type { ServerKind } from './client.js'
 const ROOT = join(import.meta.dirname, '..')
 const PROBE = join(ROOT, 'bench', 'probe.cjs')
 const START_TIMEOUT_MS = 60_000
+/** Servers still running, killed if the orchestrator exits early. */
+const LIVE = new Set<ChildProcess>()
+process.on('exit', () => {
+  for (const child of LIVE) child.kill('SIGKILL')
+})
 
 export interface Probe {
   rss: number
@@ -68,7 +73,9 @@ export async function startServer(kind: ServerKind, dataDir: string, port: numbe
   let output = ''
   child.stdout!.on('data', (c: Buffer) => (output += c.toString()))
   child.stderr!.on('data', (c: Buffer) => (output += c.toString()))
+  LIVE.add(child)
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  void exited.then(() => LIVE.delete(child))
   const deadline = Date.now() + START_TIMEOUT_MS
   while (!(await listening(port))) {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${kind} did not start: ${output.slice(-2000)}`)
