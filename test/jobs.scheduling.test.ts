@@ -3,7 +3,8 @@
  * run strictly one after another, and an identical export still queued is coalesced.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Api, type TestServer, login, seedWorkspace, startServer } from './helpers/server.js'
+import { INBOX_JOBS } from '../shared/docLayout.js'
+import { type Api, type TestServer, login, provider, seedWorkspace, startServer, synced } from './helpers/server.js'
 import { finished, seedRecords, until } from './helpers/jobs.js'
 import { SheetsEmulator } from './sheets-emulator/SheetsEmulator.js'
 
@@ -94,5 +95,28 @@ describe('job scheduling', () => {
     const fresh = await api.request('POST', '/api/exports', body(['deals']))
     expect(fresh.body.id).not.toBe(queued.body.id)
     expect((await finished(api, `/api/exports/${fresh.body.id}`)).counts).toEqual({ exported: DEALS, added: 0, updated: 0, deleted: 0 })
+  })
+
+  it('[JS3] a queued job\'s position in the inbox moves up as the jobs ahead of it start', async () => {
+    const api = users[1]!
+    emulator.createSpreadsheet('positions')
+    const inbox = provider(t.wsUrl, `acme/inbox/${api.userId}`, api.token)
+    await synced(inbox)
+    const body = (collections: string[]) => ({ target: 'sheets', spreadsheetId: 'positions', collections })
+    emulator.pause()
+    const first = await api.request('POST', '/api/exports', body(['customers']))
+    await until(async () => (await api.request('GET', `/api/exports/${first.body.id}`)).body.status === 'running', 'the first export runs')
+    const second = await api.request('POST', '/api/exports', body(['deals']))
+    const third = await api.request('POST', '/api/exports', body(['customers', 'deals']))
+    expect([second.body.position, third.body.position]).toEqual([1, 2])
+    const positions: number[] = []
+    inbox.doc.getMap<any>(INBOX_JOBS).observe(() => {
+      const position = inbox.doc.getMap<any>(INBOX_JOBS).get(third.body.id)?.position
+      if (position !== undefined && position !== positions.at(-1)) positions.push(position)
+    })
+    emulator.resume()
+    expect((await finished(api, `/api/exports/${third.body.id}`)).status).toBe('succeeded')
+    expect(positions.at(-1)).toBe(1)
+    inbox.destroy()
   })
 })

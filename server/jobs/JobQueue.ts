@@ -69,6 +69,8 @@ export interface JobQueue {
   get(id: string): StoredJob | undefined
   /** The user's jobs of one kind, newest first. */
   list(userId: string, kind: JobKind, limit: number): StoredJob[]
+  /** The first `limit` queued jobs, in queue order. */
+  queued(limit: number): StoredJob[]
   /** 1-based place among queued jobs, or undefined if not queued. */
   position(id: string): number | undefined
   payload(id: string): Buffer | null

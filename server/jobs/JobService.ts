@@ -46,6 +46,8 @@ export interface JobOptions extends Omit<JobRunnerOptions, 'onError'> {
 /** Jobs and notifications kept in an inbox document; older finished ones are dropped from it. */
 export const MAX_INBOX_JOBS = 50
 export const MAX_INBOX_NOTIFICATIONS = 50
+/** Queued jobs whose inbox position is kept current as the queue moves. */
+export const MAX_POSITION_UPDATES = 50
 /** Jobs listed by `GET /api/exports`. */
 export const MAX_LISTED_JOBS = 100
 
@@ -90,6 +92,9 @@ export class JobService {
   private readonly sheets: SheetsApi | null
   /** Last status counted per unfinished job (for metrics). */
   private readonly counted = new Map<string, string>()
+  /** Position last published per queued job. */
+  private readonly positions = new Map<string, number>()
+  private positionsScheduled = false
 
   constructor(
     private readonly db: Db,
@@ -218,6 +223,9 @@ export class JobService {
   private publish(job: StoredJob): void {
     this.count(job)
     const json = this.json(job)
+    if (json.position === undefined) this.positions.delete(job.id)
+    else this.positions.set(job.id, json.position)
+    if (job.status === 'running') this.schedulePositionUpdates()
     this.registry
       .use(inboxDocName(job.workspace, job.userId), (room) => {
         room.doc.transact(() => {
@@ -231,6 +239,22 @@ export class JobService {
         }, serverOrigin('inbox'))
       })
       .catch(() => undefined)
+  }
+
+  /** A job started: the jobs behind it moved up; tell their owners (once per turn). */
+  private schedulePositionUpdates(): void {
+    if (this.positionsScheduled) return
+    this.positionsScheduled = true
+    setImmediate(() => {
+      this.positionsScheduled = false
+      try {
+        this.queue.queued(MAX_POSITION_UPDATES).forEach((job, i) => {
+          if (this.positions.get(job.id) !== i + 1) this.publish(job)
+        })
+      } catch {
+        /* closing */
+      }
+    })
   }
 
   private count(job: StoredJob): void {

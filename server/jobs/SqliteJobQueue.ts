@@ -101,6 +101,11 @@ export class SqliteJobQueue implements JobQueue {
     return rows.map(fromRow)
   }
 
+  queued(limit: number): StoredJob[] {
+    const rows = this.db.prepare(`SELECT ${COLUMNS} FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT ?`).all(limit) as JobRow[]
+    return rows.map(fromRow)
+  }
+
   position(id: string): number | undefined {
     const row = this.db.prepare("SELECT seq FROM jobs WHERE id = ? AND status = 'queued'").get(id) as { seq: number } | undefined
     if (!row) return undefined
