@@ -3,7 +3,9 @@ import { useEffect, useId, useMemo } from 'react'
 import { type Collection, fieldNames, HAS_ITEMS, type Reservation } from '../../../shared/collections.js'
 import { authorityOf, fieldsOf, itemsOf, notesOf } from '../../../shared/docLayout.js'
 import { recordDocName } from '../../../shared/docNames.js'
-import type { ServerNotice } from '../../../shared/protocol.js'
+import { CLOSE, type ServerNotice } from '../../../shared/protocol.js'
+import { useToast } from '../components/Toasts.js'
+import { api, ApiError } from '../session/api.js'
 import { FieldInput } from '../components/FieldInput.js'
 import { LineItems } from '../components/LineItems.js'
 import { NotesEditor } from '../components/NotesEditor.js'
@@ -14,7 +16,7 @@ import { COLLECTION_LABELS, fieldLabel } from '../fieldKinds.js'
 import { navigate } from '../router.js'
 import { useUser } from '../session/SessionProvider.js'
 import { useUsers } from '../session/useUsers.js'
-import { useDocVersion, useDocument, useLoaded, useNotices } from '../sync/hooks.js'
+import { useClosedCode, useDocVersion, useDocument, useLoaded, useNotices } from '../sync/hooks.js'
 import { useIndex } from '../sync/useIndex.js'
 import { recordTitle } from '../../../shared/collections.js'
 
@@ -31,6 +33,8 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
   const labelId = useId()
   const connection = useDocument(recordDocName(user.workspace, collection, id))
   const loaded = useLoaded(connection)
+  const closedCode = useClosedCode(connection)
+  const toast = useToast()
   const version = useDocVersion(connection?.doc)
   const [notices, clearNotices] = useNotices(connection)
   const index = useIndex(user.workspace, collection)
@@ -59,6 +63,9 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
     return map
   }, [notices])
 
+  if (closedCode === CLOSE.forbidden.code || closedCode === CLOSE.notFound.code) {
+    return <p className="notice notice-error">{closedCode === CLOSE.forbidden.code ? 'You have no access to this record.' : 'There is no such record.'}</p>
+  }
   if (!connection || !doc) return <div className="loading">Opening…</div>
   const labels = COLLECTION_LABELS[collection]
   const title = recordTitle(collection, fields)
@@ -88,9 +95,27 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
         )}
         <div className="page-actions">
           <Viewers viewers={viewers} />
+          {!readOnly && !deleted && (
+            <button
+              type="button"
+              className="button button-ghost"
+              onClick={() => {
+                if (!confirm(`Delete “${title}”? Everyone sees it disappear from the list.`)) return
+                api('DELETE', `/api/records/${collection}/${id}`)
+                  .then(() => {
+                    toast(`${labels.singular} deleted`, 'success')
+                    navigate(`/${collection}`)
+                  })
+                  .catch((e: unknown) => toast(e instanceof ApiError ? e.message : 'Could not delete', 'error'))
+              }}
+            >
+              Delete
+            </button>
+          )}
         </div>
       </div>
       {!loaded && <p className="notice notice-info">Loading the latest version…</p>}
+      {loaded && !deleted && Object.keys(fields).length === 0 && Object.keys(authority).length === 0 && <p className="notice notice-info">This record is empty or does not exist yet.</p>}
       {deleted && <p className="notice notice-error">This record was deleted.</p>}
       {readOnly && <p className="notice notice-info">You have read-only access to this workspace.</p>}
       {notices.length > 0 && (

@@ -38,6 +38,8 @@ export class DocConnection {
   status: ConnectionStatus = 'offline'
   /** True once the document holds the server's or the IndexedDB copy's state. */
   loaded = false
+  /** The close code when the server ended this document's connection for good (4403, 4404, …). */
+  closedCode: number | null = null
   private dirty = false
   private awaitingAck = false
   private probeTimer: ReturnType<typeof setTimeout> | null = null
@@ -50,6 +52,8 @@ export class DocConnection {
       connect: false,
       params: options.notices ? { notices: '1' } : {},
       maxBackoffTime: MAX_BACKOFF_MS,
+      // 4xx closes are final (no session, no access, malformed) — except rate limiting, which backs off and retries.
+      shouldReconnect: (event: CloseEvent) => !(event.code >= 4400 && event.code < 4500) || event.code === CLOSE.rateLimited.code,
     })
     // The cross-tab channel carries document updates without a server round trip;
     // naming it after the user keeps another user's tab in this browser off it.
@@ -86,6 +90,7 @@ export class DocConnection {
     })
     this.provider.on('closed', (event: { code: number }) => {
       if (event.code === CLOSE.unauthorized.code) this.options.onSessionEnded()
+      this.closedCode = event.code
       this.refresh()
     })
     this.doc.on('update', this.handleUpdate)

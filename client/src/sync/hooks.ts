@@ -53,6 +53,14 @@ export function useLoaded(connection: DocConnection | null): boolean {
   )
 }
 
+/** The close code if the server refused this document for good (e.g. 4403 no access), else null. */
+export function useClosedCode(connection: DocConnection | null): number | null {
+  return useSyncExternalStore(
+    (listener) => connection?.subscribe(listener) ?? (() => undefined),
+    () => connection?.closedCode ?? null,
+  )
+}
+
 /** Overall connection state of every open document. */
 export function useOverallStatus(): OverallStatus {
   const client = useSyncClient()
