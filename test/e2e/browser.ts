@@ -2,7 +2,7 @@
  * End-to-end harness: builds the client once, starts the real server on port 0 with
  * a temporary SQLite file and the demo workspace, and drives real headless Chromium.
  */
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
 import { build } from 'vite'
@@ -61,6 +61,7 @@ export async function startE2E(): Promise<E2E> {
       for (const context of contexts) await context.close().catch(() => undefined)
       await browser.close()
       await server.close()
+      rmSync(clientDir, { recursive: true, force: true })
     },
   }
 }

@@ -240,6 +240,7 @@ describe('client (Chromium)', () => {
     await a.page.getByRole('button', { name: /Export to CSV/ }).click()
     const row = other.locator('tr[data-job-id][data-status=succeeded]').first()
     await row.waitFor()
+    await other.locator('.toast', { hasText: 'CSV export finished' }).waitFor()
     const [download] = await Promise.all([other.waitForEvent('download'), row.getByRole('link', { name: 'Download' }).click()])
     const file = await download.path()
     expect(readFileSync(file).length).toBeGreaterThan(0)
