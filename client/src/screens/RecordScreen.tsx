@@ -3,29 +3,20 @@ import { useEffect, useId, useMemo } from 'react'
 import { type Collection, fieldNames, HAS_ITEMS, type Reservation } from '../../../shared/collections.js'
 import { authorityOf, fieldsOf, itemsOf, notesOf } from '../../../shared/docLayout.js'
 import { recordDocName } from '../../../shared/docNames.js'
-import { CLOSE, type ServerNotice } from '../../../shared/protocol.js'
-import { useToast } from '../components/Toasts.js'
-import { api, ApiError } from '../session/api.js'
+import { CLOSE } from '../../../shared/protocol.js'
+import { NoticeBanner, RecordHeader } from '../components/RecordHeader.js'
 import { FieldInput } from '../components/FieldInput.js'
 import { LineItems } from '../components/LineItems.js'
 import { NotesEditor } from '../components/NotesEditor.js'
 import { viewersOf, Viewers } from '../components/Presence.js'
 import { ReservationPanel } from '../components/ReservationPanel.js'
 import { Timeline } from '../components/Timeline.js'
-import { COLLECTION_LABELS, fieldLabel } from '../fieldKinds.js'
-import { navigate } from '../router.js'
 import { useUser } from '../session/SessionProvider.js'
 import { useUsers } from '../session/useUsers.js'
 import { useClosedCode, useDocVersion, useDocument, useLoaded, useNotices } from '../sync/hooks.js'
 import { useIndex } from '../sync/useIndex.js'
 import { recordTitle } from '../../../shared/collections.js'
 
-const REASONS: Record<ServerNotice['reason'], string> = {
-  invalid: 'The server rejected an invalid value',
-  authority: 'Only the server may change this',
-  'read-only': 'You have read-only access; your change was undone',
-  'server-only': 'Only the server may change this',
-}
 
 export default function RecordScreen({ collection, id }: { collection: Collection; id: string }) {
   const user = useUser()
@@ -34,7 +25,6 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
   const connection = useDocument(recordDocName(user.workspace, collection, id))
   const loaded = useLoaded(connection)
   const closedCode = useClosedCode(connection)
-  const toast = useToast()
   const version = useDocVersion(connection?.doc)
   const [notices, clearNotices] = useNotices(connection)
   const index = useIndex(user.workspace, collection)
@@ -67,71 +57,27 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
     return <p className="notice notice-error">{closedCode === CLOSE.forbidden.code ? 'You have no access to this record.' : 'There is no such record.'}</p>
   }
   if (!connection || !doc) return <div className="loading">Opening…</div>
-  const labels = COLLECTION_LABELS[collection]
   const title = recordTitle(collection, fields)
   const deleted = typeof authority.deleted === 'string'
   const viewers = viewersOf(index.presence, id, index.connection?.doc.clientID)
 
   return (
     <article className="record" aria-labelledby={`${labelId}-title`}>
-      <div className="page-header">
-        <a
-          className="back"
-          href={`/${collection}`}
-          onClick={(e) => {
-            e.preventDefault()
-            navigate(`/${collection}`)
-          }}
-        >
-          ← {labels.plural}
-        </a>
-        <h1 id={`${labelId}-title`} data-testid="record-title">
-          {collection === 'invoices' && authority.number !== undefined ? `Invoice ${String(authority.number)}` : title}
-        </h1>
-        {collection === 'invoices' && (
-          <span className="badge badge-number" data-testid="invoice-number">
-            {typeof authority.number === 'string' || typeof authority.number === 'number' ? `No. ${authority.number}` : fields.status === 'draft' || fields.status === undefined ? 'Draft — numbered when sent' : 'Number pending'}
-          </span>
-        )}
-        <div className="page-actions">
-          <Viewers viewers={viewers} />
-          {!readOnly && !deleted && (
-            <button
-              type="button"
-              className="button button-ghost"
-              onClick={() => {
-                if (!confirm(`Delete “${title}”? Everyone sees it disappear from the list.`)) return
-                api('DELETE', `/api/records/${collection}/${id}`)
-                  .then(() => {
-                    toast(`${labels.singular} deleted`, 'success')
-                    navigate(`/${collection}`)
-                  })
-                  .catch((e: unknown) => toast(e instanceof ApiError ? e.message : 'Could not delete', 'error'))
-              }}
-            >
-              Delete
-            </button>
-          )}
-        </div>
-      </div>
+      <RecordHeader
+        collection={collection}
+        id={id}
+        titleId={`${labelId}-title`}
+        title={title}
+        fields={fields}
+        authority={authority}
+        viewers={<Viewers viewers={viewers} />}
+        canDelete={!readOnly && !deleted}
+      />
       {!loaded && <p className="notice notice-info">Loading the latest version…</p>}
       {loaded && !deleted && Object.keys(fields).length === 0 && Object.keys(authority).length === 0 && <p className="notice notice-info">This record is empty or does not exist yet.</p>}
       {deleted && <p className="notice notice-error">This record was deleted.</p>}
       {readOnly && <p className="notice notice-info">You have read-only access to this workspace.</p>}
-      {notices.length > 0 && (
-        <div className="notice notice-error" role="alert" data-testid="notices">
-          <div>
-            {notices.map((notice, i) => (
-              <p key={i}>
-                <strong>{REASONS[notice.reason]}:</strong> {notice.issues.map((issue) => `${fieldLabel(issue.path)} — ${issue.message}`).join('; ')}
-              </p>
-            ))}
-          </div>
-          <button type="button" className="button button-ghost button-small" onClick={clearNotices}>
-            Dismiss
-          </button>
-        </div>
-      )}
+      <NoticeBanner notices={notices} onDismiss={clearNotices} />
       {collection === 'events' && (
         <ReservationPanel
           fields={fields}
