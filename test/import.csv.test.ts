@@ -91,6 +91,15 @@ describe('CSV import', () => {
     expect(await countOf('deals')).toBe(2)
   })
 
+  it('[IM5] line numbers count the lines of multi-line cells and blank lines', async () => {
+    const csv = 'name,notes\n"Multi Line","first\nsecond\nthird"\n\n,"no name"\nFine,ok\n'
+    const job = await finished(member, `/api/imports/${(await uploadCsv(t.url, member, 'leads', csv)).body.id}`)
+    expect(job.counts).toMatchObject({ imported: 2, invalid: 1 })
+    expect(job.errors).toEqual([{ line: 6, message: expect.stringMatching(/name/) }])
+    const lead = (await member.request('GET', '/api/records/leads?q=Multi')).body.items[0]
+    expect(lead.notes).toBe('first\nsecond\nthird')
+  })
+
   it('[IM4] viewers cannot import; a missing file or collection is a 400; others cannot read the job', async () => {
     expect((await uploadCsv(t.url, viewer, 'customers', 'name\nX\n')).status).toBe(403)
     const noFile = await fetch(`${t.url}/api/imports`, { method: 'POST', headers: { authorization: `Bearer ${member.token}` }, body: new FormData() })
