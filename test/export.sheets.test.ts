@@ -101,6 +101,17 @@ describe('Google Sheets export', () => {
     expect(emulator.values('sheet-b', 'customers')).toEqual([headerOf('customers'), ...(await expectedRows(owner))])
   })
 
+  it('[SH2b] a Retry-After of 1 s is honoured before the next attempt', async () => {
+    emulator.createSpreadsheet('sheet-f')
+    const before = emulator.requests.length
+    emulator.fail(429, 1, 1)
+    const job = await exportTo(owner, 'sheet-f')
+    expect(job.status).toBe('succeeded')
+    const [limited, next] = emulator.requests.slice(before)
+    expect(limited!.status).toBe(429)
+    expect(next!.at - limited!.at).toBeGreaterThanOrEqual(950)
+  })
+
   it('[SH3] 429s past the retry bound fail the job with a clear error', async () => {
     emulator.createSpreadsheet('sheet-c')
     emulator.fail(429, 5)
