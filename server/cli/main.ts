@@ -61,6 +61,8 @@ async function serve(args: string[]): Promise<void> {
   if (sessionIdleMs !== undefined && (!Number.isInteger(sessionIdleMs) || sessionIdleMs < 1000)) {
     throw new UsageError(`ACCORD_SESSION_IDLE_MS must be a whole number of milliseconds >= 1000, not "${idle}"`)
   }
+  // Jobs: ACCORD_JOB_CONCURRENCY, ACCORD_JOB_LEASE_MS, ACCORD_EXPORT_DIR, ACCORD_SHEETS_CREDENTIALS (or
+  // GOOGLE_APPLICATION_CREDENTIALS), ACCORD_SHEETS_API_ROOT, ACCORD_SHEETS_WRITES_PER_MINUTE (README, Configuration).
   const jobs = jobOptionsFromEnv(env)
   const synchronous = env.ACCORD_SYNCHRONOUS ?? 'full'
   if (synchronous !== 'full' && synchronous !== 'normal') throw new UsageError(`ACCORD_SYNCHRONOUS must be "full" or "normal", not "${synchronous}"`)
