@@ -6,22 +6,33 @@
 const CACHE = 'accord-shell-v1'
 const ASSET = /\/assets\/[\w.-]+\.(?:js|css|svg|png|woff2?)/g
 
-async function precache() {
+/**
+ * Caches `html` as the shell and every asset it names, following the chunks each JS file
+ * names, so every screen opens offline; drops assets of older builds.
+ */
+async function cacheShell(html) {
   const cache = await caches.open(CACHE)
-  const html = await (await fetch('/', { cache: 'no-store' })).text()
   await cache.put('/', new Response(html, { headers: { 'content-type': 'text/html; charset=utf-8' } }))
   const seen = new Set()
   const queue = [...html.matchAll(ASSET)].map((m) => m[0])
-  // Entry chunks name their lazy chunks; follow them so every screen opens offline.
   while (queue.length) {
     const url = queue.shift()
     if (seen.has(url)) continue
     seen.add(url)
-    const res = await fetch(url)
-    if (!res.ok) continue
+    const res = (await cache.match(url)) || (await fetch(url).catch(() => null))
+    if (!res || !res.ok) continue
     await cache.put(url, res.clone())
     if (url.endsWith('.js')) for (const m of (await res.text()).matchAll(/assets\/[\w.-]+\.(?:js|css)/g)) queue.push('/' + m[0])
   }
+  for (const request of await cache.keys()) {
+    const path = new URL(request.url).pathname
+    if (path.startsWith('/assets/') && !seen.has(path)) await cache.delete(request)
+  }
+}
+
+async function precache() {
+  const res = await fetch('/', { cache: 'no-store' })
+  if (res.ok) await cacheShell(await res.text())
 }
 
 self.addEventListener('install', (event) => {
@@ -42,18 +53,22 @@ self.addEventListener('fetch', (event) => {
   if (event.request.method !== 'GET' || url.origin !== location.origin) return
   if (url.pathname.startsWith('/api/') || url.pathname.startsWith('/sync/')) return
   if (event.request.mode === 'navigate') {
-    // Network first, so a new build shows at once; the cached shell when offline.
-    event.respondWith(
-      fetch(event.request)
-        .then((res) => {
-          if (res.ok) {
-            const copy = res.clone()
-            void caches.open(CACHE).then((c) => c.put('/', copy))
-          }
-          return res
-        })
-        .catch(() => caches.match('/')),
+    // Network first, so a new build shows at once (and is cached for offline); the cached shell when offline.
+    let settle
+    event.waitUntil(new Promise((resolve) => (settle = resolve)))
+    const network = fetch(event.request).then(
+      (res) => {
+        const isHtml = res.ok && (res.headers.get('content-type') || '').includes('text/html')
+        if (isHtml) res.clone().text().then(cacheShell).catch(() => undefined).finally(settle)
+        else settle()
+        return res
+      },
+      (error) => {
+        settle()
+        throw error
+      },
     )
+    event.respondWith(network.catch(() => caches.match('/')))
     return
   }
   if (url.pathname.startsWith('/assets/')) {

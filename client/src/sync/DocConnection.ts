@@ -28,6 +28,10 @@ export interface DocConnectionOptions {
   /** Keep an IndexedDB copy for offline use. */
   persist: boolean
   onSessionEnded: () => void
+  /** This tab changed the document; it is not on the server's disk yet. */
+  onLocalEdit?: (docName: string) => void
+  /** Everything this tab changed is on the server's disk. */
+  onSaved?: (docName: string) => void
 }
 
 /** Opens `docName` over the sync endpoint of the page's own origin. */
@@ -75,6 +79,7 @@ export class DocConnection {
       if (isStep2 && this.awaitingAck && !this.probeTimer) {
         this.awaitingAck = false
         this.dirty = false
+        this.options.onSaved?.(this.options.docName)
       }
       this.refresh()
     }
@@ -99,8 +104,24 @@ export class DocConnection {
   private handleUpdate = (_update: Uint8Array, origin: unknown): void => {
     if (origin === this.provider || origin === this.local) return
     this.dirty = true
+    this.options.onLocalEdit?.(this.options.docName)
     this.scheduleProbe()
     this.refresh()
+  }
+
+  /**
+   * Treats the document as holding edits the server may lack (edits an earlier page
+   * made offline, now in IndexedDB): status stays `syncing` until the server acknowledges.
+   */
+  markUnsaved(): void {
+    this.dirty = true
+    if (this.provider.synced) this.scheduleProbe()
+    this.refresh()
+  }
+
+  /** True while edits of this tab are not known to be on the server's disk. */
+  get unsaved(): boolean {
+    return this.dirty
   }
 
   private scheduleProbe(): void {
