@@ -115,6 +115,17 @@ describe('file exports', () => {
     expect((await member.request('GET', '/api/exports/nope')).status).toBe(404)
   })
 
+  it('[EX7] a user keeps the newest 10 export files; older downloads answer 404', async () => {
+    const ids: string[] = []
+    for (let i = 0; i < 11; i++) {
+      const res = await other.request('POST', '/api/exports', { target: 'csv', collections: ['deals'] })
+      ids.push((await finished(other, `/api/exports/${res.body.id}`)).id)
+    }
+    expect((await download(other, ids[0]!)).status).toBe(404)
+    expect((await download(other, ids[1]!)).status).toBe(200)
+    expect((await download(other, ids[10]!)).status).toBe(200)
+  })
+
   it('[EX6] job status changes are counted in /metrics', async () => {
     const text = await (await fetch(`${t.url}/metrics`)).text()
     const succeeded = /accord_export_jobs_total\{status="succeeded",kind="export"\} (\d+)/.exec(text)

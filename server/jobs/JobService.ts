@@ -2,7 +2,7 @@
  * Exports and imports as durable jobs: the queue, the runner, the connectors, and the live
  * status of every job in its user's inbox document (`<workspace>/inbox/<userId>`).
  */
-import { mkdir } from 'node:fs/promises'
+import { mkdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import * as Y from 'yjs'
@@ -50,6 +50,8 @@ export const MAX_INBOX_NOTIFICATIONS = 50
 export const MAX_POSITION_UPDATES = 50
 /** Jobs listed by `GET /api/exports`. */
 export const MAX_LISTED_JOBS = 100
+/** Export files kept per user; older ones are deleted when a new one is written. */
+export const MAX_FILES_PER_USER = 10
 
 /** A notification in an inbox document. */
 export interface JobNotification {
@@ -205,6 +207,7 @@ export class JobService {
           const write = target === 'xlsx' ? exportXlsx : exportCsv
           const result: FileResult = await write(this.records, job.workspace, collections, file, ctx)
           const { counts, ...rest } = result
+          await this.pruneFiles(job)
           return { status: 'succeeded', counts, result: { ...rest } }
         }
       case 'sheets':
@@ -239,6 +242,15 @@ export class JobService {
         }, serverOrigin('inbox'))
       })
       .catch(() => undefined)
+  }
+
+  /** Deletes the user's older export files, keeping the newest MAX_FILES_PER_USER (this job's included). */
+  private async pruneFiles(job: StoredJob): Promise<void> {
+    const older = this.queue
+      .list(job.userId, 'export', MAX_LISTED_JOBS)
+      .filter((j) => j.id !== job.id && j.status === 'succeeded' && typeof j.result?.file === 'string')
+      .slice(MAX_FILES_PER_USER - 1)
+    for (const j of older) await rm(j.result!.file as string, { force: true })
   }
 
   /** A job started: the jobs behind it moved up; tell their owners (once per turn). */
