@@ -11,12 +11,11 @@ export type Route =
   | { screen: 'exports' }
 
 export function parseRoute(path: string): Route {
-  const [first, second, third] = path.split('/').filter(Boolean)
+  const [first, second] = path.split('/').filter(Boolean)
   if (first === 'board') return { screen: 'board' }
   if (first === 'calendar') return { screen: 'calendar' }
   if (first === 'exports') return { screen: 'exports' }
   if (isCollection(first)) return second ? { screen: 'record', collection: first, id: second } : { screen: 'list', collection: first }
-  void third
   return { screen: 'home' }
 }
 

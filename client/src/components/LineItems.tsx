@@ -1,5 +1,5 @@
 /** Line items of a proposal or invoice, bound to the record's Y.Array of Y.Maps. */
-import { useId } from 'react'
+import { type KeyboardEvent, useId } from 'react'
 import * as Y from 'yjs'
 import { itemSchema, type LineItem } from '../../../shared/collections.js'
 import { itemToYMap } from '../../../shared/docLayout.js'
@@ -19,6 +19,7 @@ export function lineTotal(items: LineItem[]): number {
 
 export function LineItems({ items, readOnly, currency = 'EUR' }: LineItemsProps) {
   const headingId = useId()
+  const commitOnEnter = (e: KeyboardEvent<HTMLInputElement>) => e.key === 'Enter' && e.currentTarget.blur()
   const rows = items.toArray().filter((row): row is Y.Map<unknown> => row instanceof Y.Map)
   const values = rows.map((row) => row.toJSON() as LineItem)
 
@@ -49,13 +50,13 @@ export function LineItems({ items, readOnly, currency = 'EUR' }: LineItemsProps)
             return (
               <tr key={i}>
                 <td>
-                  <input aria-label={`Description of item ${i + 1}`} defaultValue={item.description} disabled={readOnly} onBlur={(e) => set(row, 'description', e.target.value)} key={`d${item.description}`} />
+                  <input aria-label={`Description of item ${i + 1}`} defaultValue={item.description} disabled={readOnly} onBlur={(e) => set(row, 'description', e.target.value)} onKeyDown={commitOnEnter} key={`d${item.description}`} />
                 </td>
                 <td className="num">
-                  <input aria-label={`Quantity of item ${i + 1}`} type="number" min={0} step="any" defaultValue={item.quantity} disabled={readOnly} onBlur={(e) => set(row, 'quantity', e.target.value)} key={`q${item.quantity}`} />
+                  <input aria-label={`Quantity of item ${i + 1}`} type="number" min={0} step="any" defaultValue={item.quantity} disabled={readOnly} onBlur={(e) => set(row, 'quantity', e.target.value)} onKeyDown={commitOnEnter} key={`q${item.quantity}`} />
                 </td>
                 <td className="num">
-                  <input aria-label={`Unit price of item ${i + 1}`} type="number" min={0} step="0.01" defaultValue={item.unitPrice} disabled={readOnly} onBlur={(e) => set(row, 'unitPrice', e.target.value)} key={`p${item.unitPrice}`} />
+                  <input aria-label={`Unit price of item ${i + 1}`} type="number" min={0} step="0.01" defaultValue={item.unitPrice} disabled={readOnly} onBlur={(e) => set(row, 'unitPrice', e.target.value)} onKeyDown={commitOnEnter} key={`p${item.unitPrice}`} />
                 </td>
                 <td className="num">{formatMoney(item.quantity * item.unitPrice, currency)}</td>
                 <td>

@@ -1,5 +1,5 @@
 /** Who changed which fields when, from the server's update log; refreshed as the record changes. */
-import { useEffect, useId, useState } from 'react'
+import { useEffect, useId, useRef, useState } from 'react'
 import type { Collection } from '../../../shared/collections.js'
 import { fieldLabel, timeAgo } from '../fieldKinds.js'
 import { api, type User } from '../session/api.js'
@@ -33,20 +33,23 @@ const REFRESH_DEBOUNCE_MS = 600
 export function Timeline({ collection, id, version, users }: { collection: Collection; id: string; version: number; users: User[] }) {
   const headingId = useId()
   const [items, setItems] = useState<HistoryItem[] | null>(null)
+  const fetchedOnce = useRef(false)
   useEffect(() => {
     let live = true
     const timer = setTimeout(
       () =>
         void api<{ items: HistoryItem[] }>('GET', `/api/records/${collection}/${id}/history`)
-          .then((r) => live && setItems(r.items))
+          .then((r) => {
+            fetchedOnce.current = true
+            if (live) setItems(r.items)
+          })
           .catch(() => undefined),
-      items === null ? 0 : REFRESH_DEBOUNCE_MS,
+      fetchedOnce.current ? REFRESH_DEBOUNCE_MS : 0,
     )
     return () => {
       live = false
       clearTimeout(timer)
     }
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [collection, id, version])
   const nameOf = (userId: string | null) => users.find((u) => u.id === userId)?.name ?? (userId ? 'Someone' : 'System')
   const colorOf = (userId: string | null) => users.find((u) => u.id === userId)?.color ?? '#94a3b8'
