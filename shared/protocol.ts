@@ -41,9 +41,12 @@ export const LIMITS = {
   /** Largest WebSocket message accepted, in bytes; larger closes with 4413. */
   MAX_MESSAGE_BYTES: 1024 * 1024,
   /** Messages per connection per second, averaged over a burst window; more closes with 4429. */
-  MAX_MESSAGES_PER_SECOND: 200,
-  /** Burst allowance of the per-connection rate limit. */
-  MESSAGE_BURST: 400,
+  MAX_MESSAGES_PER_SECOND: 1000,
+  /**
+   * Burst allowance of the per-connection rate limit. Generous on purpose: a provider sends one
+   * message per transaction, so a script editing in a loop bursts thousands at once.
+   */
+  MESSAGE_BURST: 10_000,
   /** Open sockets per user; one more closes with 4429. */
   MAX_CONNECTIONS_PER_USER: 200,
   /** Bytes the server may buffer for one slow socket before dropping it. */
