@@ -37,16 +37,18 @@ describe('client helpers', () => {
     expect(placement(addDays(monday, 1), start, end)).toBeNull()
   })
 
-  it('folds a person’s burst of edits into one timeline entry', () => {
+  it('folds a person’s burst of edits into one timeline entry and keeps the creation apart', () => {
     const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 10, 0, s)).toISOString()
     const grouped = groupHistory([
       { at: at(30), userId: 'bob', fields: ['notes'] },
       { at: at(20), userId: 'alice', fields: ['phone'] },
       { at: at(10), userId: 'bob', fields: ['company'] },
+      { at: at(5), userId: 'alice', fields: ['name', 'phone'] },
     ])
     expect(grouped).toEqual([
       { at: at(30), userId: 'bob', fields: ['notes', 'company'] },
       { at: at(20), userId: 'alice', fields: ['phone'] },
+      { at: at(5), userId: 'alice', fields: ['name', 'phone'], created: true },
     ])
   })
 

@@ -13,10 +13,14 @@ interface HistoryItem {
 /** Edits by one person this close together show as one entry. @default 5 minutes */
 const GROUP_WINDOW_MS = 5 * 60_000
 
-/** Folds runs of edits by the same person (newest first) into one entry with every field touched. */
-export function groupHistory(items: HistoryItem[]): HistoryItem[] {
+/**
+ * Folds each person's burst of edits (newest first) into one entry with every field
+ * touched. The oldest entry, the creation, stays on its own when the history is complete.
+ */
+export function groupHistory(items: HistoryItem[], complete = true): (HistoryItem & { created?: boolean })[] {
+  const edits = complete ? items.slice(0, -1) : items
   const groups: { item: HistoryItem; oldest: number }[] = []
-  for (const item of items) {
+  for (const item of edits) {
     const at = Date.parse(item.at)
     const group = groups.find((g) => g.item.userId === item.userId && g.oldest - at <= GROUP_WINDOW_MS)
     if (group) {
@@ -24,8 +28,12 @@ export function groupHistory(items: HistoryItem[]): HistoryItem[] {
       group.oldest = at
     } else groups.push({ item: { ...item, fields: [...item.fields] }, oldest: at })
   }
-  return groups.map((g) => g.item)
+  const creation = complete ? items.at(-1) : undefined
+  return [...groups.map((g) => g.item), ...(creation ? [{ ...creation, created: true }] : [])]
 }
+
+/** Most entries the history endpoint returns; a full page means older ones exist. @default 500 */
+const HISTORY_PAGE = 500
 
 /** Quiet period after a change before the history is fetched again. @default 600 ms */
 const REFRESH_DEBOUNCE_MS = 600
@@ -53,7 +61,7 @@ export function Timeline({ collection, id, version, users }: { collection: Colle
   }, [collection, id, version])
   const nameOf = (userId: string | null) => users.find((u) => u.id === userId)?.name ?? (userId ? 'Someone' : 'System')
   const colorOf = (userId: string | null) => users.find((u) => u.id === userId)?.color ?? '#94a3b8'
-  const shown = groupHistory(items ?? []).slice(0, 30)
+  const shown = groupHistory(items ?? [], (items?.length ?? 0) < HISTORY_PAGE).slice(0, 30)
   return (
     <section className="card timeline" aria-labelledby={headingId}>
       <h2 id={headingId}>Activity</h2>
@@ -63,7 +71,7 @@ export function Timeline({ collection, id, version, users }: { collection: Colle
           <li key={`${item.at}-${i}`}>
             <span className="timeline-dot" style={{ background: colorOf(item.userId) }} aria-hidden="true" />
             <div>
-              <strong>{nameOf(item.userId)}</strong> {item.fields.length ? <>changed {item.fields.map(fieldLabel).join(', ')}</> : 'edited'}
+              <strong>{nameOf(item.userId)}</strong> {item.created ? 'created this record' : item.fields.length ? <>changed {item.fields.map(fieldLabel).join(', ')}</> : 'edited'}
               <time dateTime={item.at} title={new Date(item.at).toLocaleString()}>
                 {timeAgo(item.at)}
               </time>
