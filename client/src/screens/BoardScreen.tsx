@@ -70,13 +70,17 @@ export default function BoardScreen() {
     if (entry) void move(entry, stage)
   }
 
-  const total = entries.filter((e) => stageWithMove(e) !== 'lost').reduce((sum, e) => sum + Number(e.fields.amount ?? 0), 0)
+  const sumOf = (list: IndexEntry[]) => list.reduce((sum, e) => sum + Number(e.fields.amount ?? 0), 0)
+  const open = sumOf(entries.filter((e) => stageWithMove(e) !== 'lost' && stageWithMove(e) !== 'won'))
+  const won = sumOf(entries.filter((e) => stageWithMove(e) === 'won'))
   return (
     <section aria-labelledby="board-title" className="board-page">
       <div className="page-header">
         <h1 id="board-title">Pipeline</h1>
         <span className="count">{entries.length} deals</span>
-        <span className="page-sub">Open value {formatMoney(total)}</span>
+        <span className="page-sub">
+          Open {formatMoney(open)} · Won {formatMoney(won)}
+        </span>
         <p className="hint" id="board-help">
           Drag a card to another stage, or focus it and press ← / →.
         </p>
@@ -109,6 +113,7 @@ export default function BoardScreen() {
                   {formatMoney(sum)}
                 </div>
               </header>
+              {cards.length === 0 && <p className="column-empty">No deals</p>}
               <ul className="cards">
                 {cards.map((entry) => {
                   const owner = users.find((u) => u.id === entry.fields.ownerId)
