@@ -1,5 +1,5 @@
 /** The signed-in shell: navigation, connection indicator and the current screen. */
-import { lazy, Suspense } from 'react'
+import { lazy, Suspense, useEffect } from 'react'
 import { COLLECTIONS } from '../../shared/collections.js'
 import { Avatar } from './components/Avatar.js'
 import { ConnectionIndicator } from './components/ConnectionIndicator.js'
@@ -16,6 +16,8 @@ const RecordScreen = lazy(() => import('./screens/RecordScreen.js'))
 const BoardScreen = lazy(() => import('./screens/BoardScreen.js'))
 const CalendarScreen = lazy(() => import('./screens/CalendarScreen.js'))
 const ExportsScreen = lazy(() => import('./screens/ExportsScreen.js'))
+
+const SCREEN_TITLES = { home: 'Pipeline', board: 'Pipeline', calendar: 'Calendar', exports: 'Exports' } as const
 
 export function App() {
   const { state } = useSession()
@@ -50,8 +52,15 @@ function Shell() {
   const user = useUser()
   const { logout } = useSession()
   const section = route.screen === 'list' || route.screen === 'record' ? route.collection : route.screen
+  useEffect(() => {
+    const name = route.screen === 'list' || route.screen === 'record' ? COLLECTION_LABELS[route.collection].plural : SCREEN_TITLES[route.screen]
+    document.title = `${name} · Accord`
+  }, [route])
   return (
     <div className="shell">
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
       <header className="topbar">
         <a className="brand" href="/" onClick={(e) => (e.preventDefault(), navigate('/'))}>
           <span className="brand-mark" aria-hidden="true">◆</span> Accord
@@ -86,7 +95,7 @@ function Shell() {
           Exports
         </NavLink>
       </nav>
-      <main className="content" id="main">
+      <main className="content" id="main" tabIndex={-1}>
         <Suspense fallback={<div className="loading">Loading…</div>}>
           <Screen route={route} />
         </Suspense>
