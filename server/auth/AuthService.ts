@@ -177,6 +177,17 @@ export class AuthService {
     return row !== undefined && row.revoked_at === null && row.expires_at > Date.now()
   }
 
+  /** Which of `sessionIds` are still live, in one query (the socket sweep checks every open session). */
+  liveSessions(sessionIds: string[]): Set<string> {
+    if (sessionIds.length === 0) return new Set()
+    const rows = this.db
+      .prepare('SELECT id FROM sessions WHERE id IN (SELECT value FROM json_each(?)) AND revoked_at IS NULL AND expires_at > ?')
+      .all(JSON.stringify(sessionIds), Date.now()) as { id: string }[]
+    const live = new Set(rows.map((r) => r.id))
+    for (const id of sessionIds) if (!live.has(id)) this.lastTouched.delete(id)
+    return live
+  }
+
   /** Revokes a session and tells the listeners (which close its sockets with 4401). */
   revokeSession(sessionId: string): void {
     this.db.prepare('UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(Date.now(), sessionId)

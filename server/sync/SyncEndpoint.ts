@@ -147,12 +147,12 @@ export class SyncEndpoint {
 
   /** Closes the sockets of sessions that expired or were revoked since they connected. */
   private sweepSessions(): void {
-    for (const sessionId of [...this.bySession.keys()]) {
-      try {
-        if (!this.options.auth.isSessionLive(sessionId)) this.closeSession(sessionId)
-      } catch (error) {
-        this.options.onError?.(error, 'session sweep')
-      }
+    const open = [...this.bySession.keys()]
+    try {
+      const live = this.options.auth.liveSessions(open)
+      for (const sessionId of open) if (!live.has(sessionId)) this.closeSession(sessionId)
+    } catch (error) {
+      this.options.onError?.(error, 'session sweep')
     }
   }
 
