@@ -92,7 +92,7 @@ describe('client (Chromium)', () => {
     await b.context.close()
   })
 
-  it('an edit the server rejects (end before start) is explained to the user and reverted', async () => {
+  it('an edit the server rejects (end before start) is explained to the user and reverted; a viewer gets read-only inputs', async () => {
     const id = await recordId(alice, 'events', 'Globex demo')
     const a = await e2e.signedIn('carol@demo.test', `/events/${id}`)
     const end = a.page.locator('[name=end]')
@@ -107,6 +107,12 @@ describe('client (Chromium)', () => {
     await a.page.locator('[name=title]').focus()
     await a.page.waitForFunction((value) => (document.querySelector('[name=end]') as HTMLInputElement).value === value, before)
     await a.context.close()
+    // A viewer gets the record read-only: disabled inputs, a notes editor that takes no input.
+    const v = await e2e.signedIn('vera@demo.test', `/events/${id}`)
+    await v.page.getByText('You have read-only access').waitFor()
+    expect(await v.page.locator('[name=title]').isDisabled()).toBe(true)
+    expect(await notesOf(v.page).getAttribute('contenteditable')).toBe('false')
+    await v.context.close()
   })
 
   it('dragging a deal to another stage updates the other user’s board without reload; the keyboard moves it too', async () => {
