@@ -132,14 +132,18 @@ export class RecordGate {
     if (!touched) return
     const toDelete = new Set<AnyType>()
     const toRestore: [Y.Map<unknown>, FieldValues][] = []
+    /** Valid items this transaction added: the ones to drop again past MAX_ITEMS. */
+    const added = new Set<unknown>()
     let index = 0
     for (const item of items) {
       if (!(item instanceof Y.Map)) {
         toDelete.add(item as AnyType)
       } else {
         const result = itemSchema.safeParse(item.toJSON())
-        if (result.success) this.lastItems.set(item, item.toJSON())
-        else {
+        if (result.success) {
+          if (!this.lastItems.has(item)) added.add(item)
+          this.lastItems.set(item, item.toJSON())
+        } else {
           const last = this.lastItems.get(item)
           issues.push({ path: `items.${index}`, message: result.error.issues[0]?.message ?? 'invalid item', reason: 'invalid' })
           if (last) toRestore.push([item, last])
@@ -155,9 +159,14 @@ export class RecordGate {
         for (const key of [...item.keys()]) if (!(key in last)) item.delete(key)
         for (const [key, value] of Object.entries(last)) if (item.get(key) !== value) item.set(key, value)
       }
+      let excess = items.length - toDelete.size - MAX_ITEMS
       for (let i = items.length - 1; i >= 0; i--) {
         const item = items.get(i) as unknown
-        if (toDelete.has(item as AnyType) || (i >= MAX_ITEMS && !this.lastItems.has(item as Y.Map<unknown>))) items.delete(i, 1)
+        if (toDelete.has(item as AnyType)) items.delete(i, 1)
+        else if (excess > 0 && added.has(item)) {
+          items.delete(i, 1)
+          excess--
+        }
       }
     })
   }
