@@ -2,7 +2,7 @@
  * Drivers: start one server under test in its own child process (with the probe
  * preloaded and `--expose-gc`), wait until it listens, sign in, stop or SIGKILL it.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { createConnection } from 'node:net'
 import { join } from 'node:path'
 import type { ServerKind } from './client.js'
@@ -69,6 +69,10 @@ export async function startServer(kind: ServerKind, dataDir: string, port: numbe
   const users = Math.max(4, Math.ceil(sockets / 150))
   env.BENCH_USERS = String(users)
   env.BENCH_DOCS = String(docs)
+  if (kind === 'accord' || kind === 'accordNormal') {
+    const seeded = spawnSync(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env, SEED_ONLY: '1' }, encoding: 'utf8', timeout: START_TIMEOUT_MS })
+    if (seeded.status !== 0) throw new Error(`seeding ${kind} failed: ${seeded.stderr.slice(-1000)}`)
+  }
   const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
   let output = ''
   child.stdout!.on('data', (c: Buffer) => (output += c.toString()))
