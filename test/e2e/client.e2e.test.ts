@@ -40,7 +40,6 @@ describe('client (Chromium)', () => {
     await c.page.locator(`tr[data-record-id="${id}"] [data-testid=viewers] [aria-label="Alice Archer"]`).waitFor()
     await c.page.locator(`tr[data-record-id="${id}"] [data-testid=viewers] [aria-label="Bob Baker"]`).waitFor()
     await c.page.screenshot({ path: join(SCREENSHOTS, 'list.png') })
-    await c.context.close()
     await notesOf(a.page).click()
     await notesOf(b.page).click()
     await Promise.all([a.page.keyboard.type('Alice: call on Monday. ', { delay: 5 }), b.page.keyboard.type('Bob: send the quote. ', { delay: 5 })])
@@ -55,6 +54,7 @@ describe('client (Chromium)', () => {
     // Put both carets back in the notes so each sees the other's named cursor.
     await notesOf(a.page).click()
     await notesOf(b.page).click()
+    await b.page.keyboard.press('Home')
     await a.page.locator('.cm-ySelectionInfo', { hasText: 'Bob Baker' }).waitFor()
     await b.page.locator('.cm-ySelectionInfo', { hasText: 'Alice Archer' }).waitFor()
     await a.page.waitForFunction(() => (document.querySelector('[name=company]') as HTMLInputElement).value === 'Globex Industries')
@@ -68,9 +68,15 @@ describe('client (Chromium)', () => {
     expect(body.notes).toContain('Bob: send the quote.')
     // The activity timeline follows the edits live.
     await a.page.locator('.timeline li', { hasText: 'Bob Baker' }).first().waitFor()
-    await a.page.screenshot({ path: join(SCREENSHOTS, 'editor.png') })
+    // A third user opening the record sees both named cursors.
+    await c.page.goto(`/customers/${id}`)
+    await c.page.locator('.cm-ySelectionInfo', { hasText: 'Alice Archer' }).waitFor()
+    await c.page.locator('.cm-ySelectionInfo', { hasText: 'Bob Baker' }).waitFor()
+    await c.page.locator('.timeline li', { hasText: 'Bob Baker' }).first().waitFor()
+    await c.page.screenshot({ path: join(SCREENSHOTS, 'editor.png') })
     await a.context.close()
     await b.context.close()
+    await c.context.close()
   })
 
   it('an invoice: line items total live, and sending it shows the number the server assigns', async () => {
