@@ -42,7 +42,7 @@ describe('accord simulate', () => {
     const reverts = Number(/reverts +(\d+)/.exec(stdout)?.[1])
     const invalid = Number(/(\d+) invalid edits attempted/.exec(stdout)?.[1])
     expect(reverts).toBeGreaterThanOrEqual(invalid)
-  }, 60_000)
+  }, 120_000)
 
   it('[SIM2] without --url it starts its own server with its own users', async () => {
     const lines: string[] = []
@@ -51,7 +51,7 @@ describe('accord simulate', () => {
     expect(report.ok).toBe(true)
     expect(Object.values(report.operations).reduce((a, b) => a + b, 0)).toBeGreaterThan(0)
     expect(lines.at(-1)).toBe('result: every invariant holds')
-  }, 30_000)
+  }, 60_000)
 
   it('[SIM3] bad arguments exit non-zero with one line', async () => {
     const { code, stderr } = await runCliAsync(['simulate', '--users', '0'])

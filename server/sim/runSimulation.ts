@@ -139,7 +139,7 @@ async function verify(url: string, users: SimUser[], ledger: RunLedger): Promise
   const { conflicts, ...bookings } = await checkBookings(checker, ledger)
   ledger.conflicts = conflicts
   checks.push(bookings)
-  checks.push(await checkJobs(checker, ledger))
+  checks.push(await checkJobs(users, ledger))
   checks.push({ name: 'no unexpected API errors', ok: ledger.errors.length === 0, detail: ledger.errors.slice(0, 5).join('; ') || 'none' })
   return checks
 }
@@ -174,15 +174,17 @@ async function checkBookings(user: SimUser, ledger: RunLedger): Promise<Check & 
   return { name, ok: problems.length === 0, conflicts, detail: problems.join('; ') || `${events.length} bookings: ${confirmed} confirmed, ${conflicts} refused as conflicts` }
 }
 
-async function checkJobs(user: SimUser, ledger: RunLedger): Promise<Check> {
+/** Jobs are visible to their owner only: each is polled by the user who started it. */
+async function checkJobs(users: SimUser[], ledger: RunLedger): Promise<Check> {
   const name = 'every job finished'
   if (ledger.jobs.length === 0) return { name, ok: true, detail: ledger.exportsAvailable ? 'no exports were started' : 'skipped: this server has no /api/exports' }
   const deadline = Date.now() + SETTLE_TIMEOUT_MS * 3
   let jobs: { id: string; status: string }[] = []
   for (;;) {
     jobs = await Promise.all(ledger.jobs.map(async (key) => {
+      const owner = users[Number(key.slice(0, key.indexOf(':')))]!
       const id = key.slice(key.indexOf(':') + 1)
-      const res = await user.api('GET', `/api/exports/${id}`)
+      const res = await owner.api('GET', `/api/exports/${id}`)
       return { id, status: String(res.body?.status ?? `HTTP ${res.status}`) }
     }))
     if (checkJobsFinished(jobs).length === 0 || Date.now() > deadline) break
