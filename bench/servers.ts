@@ -48,7 +48,8 @@ export const LABELS: Record<ServerKind, string> = {
 }
 
 function commandOf(kind: ServerKind, dataDir: string, port: number): { args: string[]; env: Record<string, string> } {
-  const node = ['--expose-gc', '--require', PROBE]
+  // BENCH_SERVER_NODE_ARGS: extra Node flags for the server under test (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+  const node = ['--expose-gc', '--require', PROBE, ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [])]
   switch (kind) {
     case 'accord':
     case 'accordNormal':

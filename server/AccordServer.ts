@@ -25,7 +25,7 @@ import { SqliteReservationLedger } from './authority/SqliteReservationLedger.js'
 import { storedRecords } from './authority/storedRecords.js'
 import { RecordService } from './records/RecordService.js'
 import { type Db, openDatabase } from './store/openDatabase.js'
-import { SqliteDocStore } from './store/SqliteDocStore.js'
+import { ThreadedDocStore } from './store/ThreadedDocStore.js'
 import { DocRegistry, type RegistryOptions } from './sync/DocRegistry.js'
 import { SyncEndpoint } from './sync/SyncEndpoint.js'
 
@@ -82,9 +82,10 @@ export class AccordServer {
     this.logger = options.logger ?? silentLogger()
     const onError = (error: unknown, context: string) => this.logger.error({ err: error, context }, `${context} failed`)
     this.metrics = new Metrics({ connections: () => this.sync.connectionCount, loadedDocuments: () => this.registry.size })
-    this.db = openDatabase(options.db ?? './data/accord.db', { synchronous: options.synchronous })
+    const file = options.db ?? './data/accord.db'
+    this.db = openDatabase(file, { synchronous: options.synchronous })
     this.auth = new AuthService(this.db, { sessionIdleMs: options.sessionIdleMs })
-    this.registry = new DocRegistry(new SqliteDocStore(this.db), { ...options.registry, project: RecordService.project, onError, metrics: this.metrics })
+    this.registry = new DocRegistry(new ThreadedDocStore(this.db, file, { synchronous: options.synchronous }), { ...options.registry, project: RecordService.project, onError, metrics: this.metrics })
     this.records = new RecordService(this.db, this.registry)
     this.jobs = new JobService(this.db, options.db ?? './data/accord.db', this.records, this.registry, options.jobs, onError, this.metrics)
     this.ledger = new SqliteReservationLedger(this.db)
@@ -170,7 +171,7 @@ export class AccordServer {
     await this.jobs.close()
     await this.reservations.close()
     this.invoices.close()
-    this.registry.close()
+    await this.registry.close()
     await new Promise<void>((resolve) => {
       this.http.close(() => resolve())
       this.http.closeAllConnections()

@@ -44,7 +44,7 @@ beforeAll(async () => {
   const users = await seedWorkspace(server)
   seedRecords(server, 'acme', 'customers', CUSTOMERS, (i) => ({ name: `Customer ${i}`, email: `c${i}@example.test` }))
   seedRecords(server, 'acme', 'deals', DEALS, (i) => ({ title: `Deal ${i}`, amount: i, stage: 'lead', currency: 'EUR' }))
-  server.registry.close()
+  await server.registry.close()
   server.db.close()
   credentials = users.member
 })

@@ -27,13 +27,15 @@ describe('a failing store', () => {
     const closes: number[] = []
     writer.on('connection-close', (event: CloseEvent | null) => event && closes.push(event.code))
 
-    t.server.db.pragma('query_only = 1')
+    // The disk refuses the write (the writer thread commits on its own connection; the
+    // schema, and so the trigger, is shared).
+    t.server.db.exec(`CREATE TRIGGER refuse_updates BEFORE INSERT ON doc_updates BEGIN SELECT RAISE(ABORT, 'disk refuses'); END`)
     notesOf(writer.doc).insert(0, 'must not be lost')
     await until(() => closes.includes(1011), 'the writer is told the document failed')
     expect(notesOf(watcher.doc).toString()).toBe('')
     expect(t.server.registry.get(docName)?.doc.getText('notes').toString() ?? '').not.toContain('must not be lost')
 
-    t.server.db.pragma('query_only = 0')
+    t.server.db.exec('DROP TRIGGER refuse_updates')
     await until(async () => (await api.request('GET', `/api/records/deals/${body.id}`)).body.notes === 'must not be lost', 'the resent edit is persisted')
     await until(() => notesOf(watcher.doc).toString() === 'must not be lost', 'and reaches the other client')
     const fresh = provider(t.wsUrl, docName, api.token, { doc: new Y.Doc() })

@@ -23,7 +23,7 @@ describe('ACCORD_SESSION_IDLE_MS', () => {
     const setup = new AccordServer({ db })
     setup.auth.addWorkspace('acme')
     await setup.auth.addUser({ workspace: 'acme', email: 'a@acme.test', password: 'correct horse', role: 'member' })
-    setup.registry.close()
+    await setup.registry.close()
     setup.db.close()
     child = await spawnServer(db, 0, { ACCORD_SESSION_IDLE_MS: '5000' })
     const res = await fetch(`${child.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'a@acme.test', password: 'correct horse' }) })

@@ -44,7 +44,7 @@ async function withServer<T>(db: string, fn: (server: AccordServer) => Promise<T
   try {
     return await fn(server)
   } finally {
-    server.registry.close()
+    await server.registry.close()
     server.db.close()
   }
 }

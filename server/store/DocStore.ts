@@ -42,10 +42,17 @@ export interface LoadedDoc {
   loggedBytes: number
 }
 
+/**
+ * What the sync layer needs. Reads are synchronous (a document loads on first use);
+ * writes are asynchronous, so an engine may commit off the event loop. Writes complete
+ * in the order they were made.
+ */
 export interface DocStore {
   load(docName: string): LoadedDoc
-  /** Appends every entry in one atomic write. Throws if nothing was written. */
-  append(entries: PersistEntry[]): void
-  /** Replaces the log of a document with one snapshot of its state. */
-  compact(docName: string, state: Uint8Array): void
+  /** Appends every entry in one atomic write; resolves once it is durable, rejects if nothing was written. */
+  append(entries: PersistEntry[]): Promise<void>
+  /** Replaces the log of a document (as far as it is written) with one snapshot of its state. */
+  compact(docName: string, state: Uint8Array): Promise<void>
+  /** Waits for the writes in progress, then lets go of the engine. */
+  close(): Promise<void>
 }

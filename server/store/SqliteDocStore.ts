@@ -1,11 +1,17 @@
 import type { Db } from './openDatabase.js'
-import type { DocStore, LoadedDoc, PersistEntry } from './DocStore.js'
+import type { LoadedDoc, PersistEntry } from './DocStore.js'
 
-/** DocStore on SQLite: an append-only update log per document, compacted into snapshots. */
-export class SqliteDocStore implements DocStore {
+/**
+ * The SQL of the document store, synchronous: an append-only update log per document,
+ * compacted into snapshots, and the `records` projection written with the updates. The
+ * server writes through it on its writer thread (ThreadedDocStore) and reads through it
+ * on the main thread.
+ */
+export class SqliteDocStore {
   private readonly stmts
   private readonly appendAll: (entries: PersistEntry[]) => void
   private readonly compactOne: (docName: string, state: Uint8Array) => void
+  private readonly loadOne: (docName: string) => LoadedDoc
 
   constructor(private readonly db: Db) {
     this.stmts = {
@@ -49,6 +55,15 @@ export class SqliteDocStore implements DocStore {
         }
       }
     })
+    this.loadOne = db.transaction((docName: string): LoadedDoc => {
+      const snapshot = this.stmts.snapshot.get(docName)
+      const logged = this.stmts.updates.all(docName)
+      let loggedBytes = 0
+      for (const row of logged) loggedBytes += row.data.byteLength
+      const updates = logged.map((row) => new Uint8Array(row.data.buffer, row.data.byteOffset, row.data.byteLength))
+      if (snapshot) updates.unshift(new Uint8Array(snapshot.data))
+      return { updates, loggedCount: logged.length, loggedBytes }
+    })
     this.compactOne = db.transaction((docName: string, state: Uint8Array) => {
       const upto = this.stmts.maxSeq.get(docName)?.seq ?? 0
       this.stmts.upsertSnapshot.run(docName, state, upto, Date.now())
@@ -56,14 +71,9 @@ export class SqliteDocStore implements DocStore {
     })
   }
 
+  /** Snapshot and log are read in one transaction: a compaction committed by another connection cannot fall between them. */
   load(docName: string): LoadedDoc {
-    const snapshot = this.stmts.snapshot.get(docName)
-    const logged = this.stmts.updates.all(docName)
-    let loggedBytes = 0
-    for (const row of logged) loggedBytes += row.data.byteLength
-    const updates = logged.map((row) => new Uint8Array(row.data.buffer, row.data.byteOffset, row.data.byteLength))
-    if (snapshot) updates.unshift(new Uint8Array(snapshot.data))
-    return { updates, loggedCount: logged.length, loggedBytes }
+    return this.loadOne(docName)
   }
 
   append(entries: PersistEntry[]): void {

@@ -1,7 +1,11 @@
 /**
- * The loaded documents: loads a room on first use, persists every room's updates once
- * per event-loop turn in one transaction (before anything is broadcast), compacts
- * long logs, and unloads rooms a grace period after their last user left.
+ * The loaded documents: loads a room on first use, persists the updates of every room
+ * in one transaction per batch (before anything is broadcast), compacts long logs, and
+ * unloads rooms a grace period after their last user left.
+ *
+ * Group commit: one batch is being written at a time. A batch takes everything applied
+ * up to the end of the event-loop turn that starts it; what arrives while it is written
+ * goes into the next one, started as soon as the previous one is durable.
  */
 import * as Y from 'yjs'
 import { type DocName, parseDocName } from '../../shared/docNames.js'
@@ -35,8 +39,13 @@ export class DocRegistry implements RoomHost {
   private readonly dirty = new Set<Room>()
   private readonly unloadTimers = new Map<Room, NodeJS.Timeout>()
   private readonly listeners = new Set<PersistListener>()
+  /** Waiting for the batch after the one being written (everything applied so far). */
   private flushWaiters: { resolve: () => void; reject: (error: Error) => void }[] = []
   private flushScheduled = false
+  /** The batch being written, if any. */
+  private writing: Promise<void> | null = null
+  /** Updates of each document that are being written (a document reloaded meanwhile must include them). */
+  private readonly inFlight = new Map<string, Uint8Array[]>()
   private closed = false
   private readonly options: Required<Omit<RegistryOptions, 'project' | 'onError' | 'metrics'>> & RegistryOptions
 
@@ -73,7 +82,10 @@ export class DocRegistry implements RoomHost {
     }
     const parsed = parseDocName(docName)
     if (!parsed.ok) throw new Error(`bad document name ${docName}`)
-    const room = new Room(parsed.name as DocName, docName, this.store.load(docName), this)
+    const loaded = this.store.load(docName)
+    const writing = this.inFlight.get(docName)
+    if (writing) loaded.updates.push(...writing)
+    const room = new Room(parsed.name as DocName, docName, loaded, this)
     this.rooms.set(docName, room)
     return room
   }
@@ -87,7 +99,7 @@ export class DocRegistry implements RoomHost {
     room.retain()
     try {
       const result = await fn(room)
-      if (room.pending.length > 0) await this.flushed()
+      if (room.unpersisted > 0) await this.flushed()
       return result
     } finally {
       room.release()
@@ -105,7 +117,7 @@ export class DocRegistry implements RoomHost {
     this.dirty.add(room)
     if (this.flushScheduled) return
     this.flushScheduled = true
-    setImmediate(() => this.flush())
+    if (!this.writing) setImmediate(() => this.flush())
   }
 
   onIdle(room: Room): void {
@@ -120,20 +132,28 @@ export class DocRegistry implements RoomHost {
 
   /** A room whose memory may differ from disk: persist what else is pending, then forget it (it reloads from disk on next use). */
   onBroken(room: Room): void {
-    this.flush()
+    this.startFlush()
     this.drop(room)
   }
 
   // ---- persistence ----------------------------------------------------------------
 
-  /** Resolves after the next flush (at once if nothing is waiting to be written). */
+  /** Resolves once every update applied so far is on disk (at once if there is none). */
   flushed(): Promise<void> {
-    if (this.dirty.size === 0 && !this.flushScheduled) return Promise.resolve()
-    return new Promise((resolve, reject) => this.flushWaiters.push({ resolve, reject }))
+    if (this.dirty.size > 0 || this.flushScheduled) return new Promise((resolve, reject) => this.flushWaiters.push({ resolve, reject }))
+    return this.writing ?? Promise.resolve()
   }
 
-  /** Persists every pending update, then broadcasts. Synchronous. */
+  /** Starts writing what is pending, unless a batch is being written (it follows that one). */
   flush(): void {
+    if (this.writing) {
+      this.flushScheduled = this.dirty.size > 0 || this.flushWaiters.length > 0
+      return
+    }
+    this.startFlush()
+  }
+
+  private startFlush(): void {
     this.flushScheduled = false
     const waiters = this.flushWaiters
     this.flushWaiters = []
@@ -144,47 +164,81 @@ export class DocRegistry implements RoomHost {
       if (updates.length > 0) batches.push({ room, updates })
     }
     this.dirty.clear()
-    if (batches.length > 0) {
-      const entries: PersistEntry[] = batches.map(({ room, updates }) => ({
-        docName: room.docName,
-        updates,
-        projection: this.options.project?.(room, updates),
-      }))
-      try {
-        const startedAt = performance.now()
-        this.store.append(entries)
-        this.options.metrics?.persisted(entries.length, batches.reduce((n, b) => n + b.updates.length, 0), (performance.now() - startedAt) / 1000)
-      } catch (error) {
+    if (batches.length === 0) {
+      const writing = this.writing ?? Promise.resolve()
+      void writing.then(() => waiters.forEach((w) => w.resolve()), (error: Error) => waiters.forEach((w) => w.reject(error)))
+      return
+    }
+    const entries: PersistEntry[] = batches.map(({ room, updates }) => ({
+      docName: room.docName,
+      updates: updates.map(({ update, author, changed, at }) => ({ update, author, changed, at })),
+      projection: this.options.project?.(room, updates),
+    }))
+    for (const { room, updates } of batches) {
+      const list = this.inFlight.get(room.docName) ?? []
+      for (const u of updates) list.push(u.update)
+      this.inFlight.set(room.docName, list)
+    }
+    const startedAt = performance.now()
+    const count = batches.reduce((n, b) => n + b.updates.length, 0)
+    const previous = this.writing
+    const written = (previous ? previous.catch(() => undefined) : Promise.resolve()).then(() => this.store.append(entries))
+    const settled = written.then(
+      () => {
+        this.options.metrics?.persisted(entries.length, count, (performance.now() - startedAt) / 1000)
+        this.settleInFlight(batches)
+        for (const { room, updates } of batches) this.afterPersist(room, updates)
+        for (const waiter of waiters) waiter.resolve()
+      },
+      (error: unknown) => {
+        this.settleInFlight(batches)
         this.options.onError?.(error, 'persist')
         for (const { room } of batches) this.drop(room)
         const failure = new PersistError('could not persist the update; the document was unloaded')
         for (const waiter of waiters) waiter.reject(failure)
-        return
-      }
-      for (const { room, updates } of batches) {
-        room.broadcastPersisted(updates)
-        for (const listener of this.listeners) {
-          try {
-            listener(room, updates)
-          } catch (error) {
-            this.options.onError?.(error, 'persist listener')
-          }
-        }
-        this.maybeCompact(room)
-      }
-    }
-    for (const waiter of waiters) waiter.resolve()
+        throw failure
+      },
+    )
+    this.writing = settled
+    void settled.catch(() => undefined).then(() => {
+      if (this.writing !== settled) return
+      this.writing = null
+      if (this.flushScheduled || this.dirty.size > 0) this.startFlush()
+    })
   }
 
+  private settleInFlight(batches: { room: Room; updates: PendingUpdate[] }[]): void {
+    for (const { room, updates } of batches) {
+      const list = this.inFlight.get(room.docName)
+      if (!list) continue
+      list.splice(0, updates.length)
+      if (list.length === 0) this.inFlight.delete(room.docName)
+    }
+  }
+
+  /** A batch of a room is on disk: broadcast it, tell the listeners, compact if the log is long. */
+  private afterPersist(room: Room, updates: PendingUpdate[]): void {
+    if (room.state === 'closed') return
+    room.broadcastPersisted(updates)
+    for (const listener of this.listeners) {
+      try {
+        listener(room, updates)
+      } catch (error) {
+        this.options.onError?.(error, 'persist listener')
+      }
+    }
+    this.maybeCompact(room)
+  }
+
+  /**
+   * Compacts after the batch being written (the store writes in order, so the snapshot
+   * replaces exactly the log written so far; it may hold more than the log, never less).
+   */
   private maybeCompact(room: Room): void {
     if (room.loggedCount < this.options.compactAfterUpdates && room.loggedBytes < this.options.compactAfterBytes) return
-    try {
-      this.store.compact(room.docName, Y.encodeStateAsUpdate(room.doc))
-      room.loggedCount = 0
-      room.loggedBytes = 0
-    } catch (error) {
-      this.options.onError?.(error, 'compact')
-    }
+    room.loggedCount = 0
+    room.loggedBytes = 0
+    this.store.compact(room.docName, Y.encodeStateAsUpdate(room.doc)).catch((error: unknown) => this.options.onError?.(error, 'compact'))
   }
 
   // ---- lifecycle ------------------------------------------------------------------
@@ -196,8 +250,15 @@ export class DocRegistry implements RoomHost {
   }
 
   private unload(room: Room): void {
-    if (room.pending.length > 0) this.flush()
     if (room.state === 'closed') return
+    if (room.unpersisted > 0) {
+      // Not yet all on disk: write it, then try again.
+      this.flush()
+      void this.flushed().catch(() => undefined).then(() => {
+        if (room.isIdle() && this.rooms.get(room.docName) === room) this.unload(room)
+      })
+      return
+    }
     if (room.loggedCount > 0) this.maybeCompact(room)
     this.rooms.delete(room.docName)
     this.dirty.delete(room)
@@ -212,14 +273,18 @@ export class DocRegistry implements RoomHost {
     room.close(CLOSE.internalError.code, CLOSE.internalError.reason)
   }
 
-  /** Persists what is pending and closes every room (server shutdown). */
-  close(): void {
+  /** Persists what is pending, closes every room and the store (server shutdown). */
+  async close(): Promise<void> {
     if (this.closed) return
-    if (this.dirty.size > 0) this.flush()
     this.closed = true
     for (const timer of this.unloadTimers.values()) clearTimeout(timer)
     this.unloadTimers.clear()
+    while (this.dirty.size > 0 || this.writing) {
+      this.flush()
+      await this.flushed().catch(() => undefined)
+    }
     for (const room of this.rooms.values()) room.close(CLOSE.shuttingDown.code, CLOSE.shuttingDown.reason)
     this.rooms.clear()
+    await this.store.close()
   }
 }

@@ -22,6 +22,8 @@ export class MalformedMessageError extends Error {}
 
 export interface PendingUpdate extends StoredUpdate {
   origin: Origin | null
+  /** Position of the update among those this room applied (1, 2, ...). */
+  seq: number
 }
 
 /** How a room asks its registry to persist and to let go of it. */
@@ -50,8 +52,11 @@ export class Room {
   state: RoomState = 'live'
   /** Updates applied in memory but not yet on disk (nor sent to anyone). */
   pending: PendingUpdate[] = []
-  /** Replies that reveal document state, held until what they reveal is on disk. */
-  private held: (() => void)[] = []
+  /** Replies that reveal document state, held until what they reveal (up to `upTo`) is on disk. */
+  private held: { upTo: number; reply: () => void }[] = []
+  /** How many updates this room applied, and how many of them are on disk. */
+  private appliedSeq = 0
+  private persistedSeq = 0
   private users = 0
   loggedCount: number
   loggedBytes: number
@@ -149,8 +154,10 @@ export class Room {
       case syncProtocol.messageYjsSyncStep1: {
         const stateVector = decoding.readVarUint8Array(decoder)
         Y.decodeStateVector(stateVector)
+        // Encoded now, sent once everything it reveals is on disk.
+        const reply = syncStep2Message(this.doc, stateVector)
         this.whenPersisted(() => {
-          if (peer.socket.isOpen() && this.peers.has(peer)) peer.socket.send(syncStep2Message(this.doc, stateVector))
+          if (peer.socket.isOpen() && this.peers.has(peer)) peer.socket.send(reply)
         })
         break
       }
@@ -325,14 +332,20 @@ export class Room {
       author: authorOf(origin),
       changed: changedParts(this.doc, tr),
       at: Date.now(),
+      seq: ++this.appliedSeq,
     })
     this.host.scheduleFlush(this)
   }
 
   /** Runs `reply` once everything applied so far is on disk. */
   whenPersisted(reply: () => void): void {
-    if (this.pending.length === 0) reply()
-    else this.held.push(reply)
+    if (this.persistedSeq >= this.appliedSeq) reply()
+    else this.held.push({ upTo: this.appliedSeq, reply })
+  }
+
+  /** Updates applied but not yet on disk: pending, or being written. */
+  get unpersisted(): number {
+    return this.appliedSeq - this.persistedSeq
   }
 
   /** Takes the pending updates for persisting. */
@@ -342,8 +355,14 @@ export class Room {
     return taken
   }
 
-  /** After the registry persisted `persisted`: broadcast them and release held replies. */
+  /**
+   * After the registry persisted `persisted` (batches arrive in the order they were
+   * taken): broadcast them and release the replies whose state is now on disk.
+   */
   broadcastPersisted(persisted: PendingUpdate[]): void {
+    if (this.state === 'closed') return
+    const last = persisted.at(-1)
+    if (last) this.persistedSeq = last.seq
     this.loggedCount += persisted.length
     for (const p of persisted) this.loggedBytes += p.update.byteLength
     if (this.peers.size > 0 && persisted.length > 0) {
@@ -360,9 +379,10 @@ export class Room {
       }
       this.host.metrics?.broadcast(this.peers.size, toAll.byteLength * this.peers.size)
     }
-    const held = this.held
-    this.held = []
-    for (const reply of held) reply()
+    if (this.held.length === 0) return
+    const ready = this.held.filter((h) => h.upTo <= this.persistedSeq)
+    this.held = this.held.filter((h) => h.upTo > this.persistedSeq)
+    for (const { reply } of ready) reply()
   }
 
   /** Closes every socket and frees the document. */

@@ -1,0 +1,95 @@
+/**
+ * The server's DocStore: documents load on the main thread's connection (WAL readers do
+ * not wait for writers), and every write is committed on a writer thread with its own
+ * connection. The event loop never blocks on a commit; the registry sends the next batch
+ * when the previous one is durable, so the batches group themselves (group commit).
+ */
+import { Worker } from 'node:worker_threads'
+import type { DocStore, LoadedDoc, PersistEntry } from './DocStore.js'
+import type { Db, OpenOptions } from './openDatabase.js'
+import { SqliteDocStore } from './SqliteDocStore.js'
+
+export interface WriterData {
+  file: string
+  synchronous: OpenOptions['synchronous']
+}
+
+export type WriterRequest =
+  | { id: number; op: 'append'; entries: PersistEntry[] }
+  | { id: number; op: 'compact'; docName: string; state: Uint8Array }
+  | { id: number; op: 'close' }
+
+/** `id` 0 announces that the thread has opened the database. */
+export interface WriterReply {
+  id: number
+  error?: string
+}
+
+/** The thread's entry registers tsx, then loads writerThread.ts. */
+const ENTRY = new URL('./writerThread.mjs', import.meta.url)
+
+export class ThreadedDocStore implements DocStore {
+  private readonly reader: SqliteDocStore
+  private readonly worker: Worker
+  private readonly waiting = new Map<number, { resolve: () => void; reject: (error: Error) => void }>()
+  private nextId = 1
+  private failure: Error | null = null
+  private closed: Promise<void> | null = null
+
+  constructor(db: Db, file: string, options: OpenOptions = {}) {
+    if (file === ':memory:') throw new Error('ThreadedDocStore needs a database file (the writer thread opens its own connection)')
+    this.reader = new SqliteDocStore(db)
+    this.worker = new Worker(ENTRY, { workerData: { file, synchronous: options.synchronous } satisfies WriterData })
+    this.worker.on('message', (reply: WriterReply) => {
+      const waiter = this.waiting.get(reply.id)
+      if (!waiter) return
+      this.waiting.delete(reply.id)
+      if (reply.error === undefined) waiter.resolve()
+      else waiter.reject(new Error(reply.error))
+    })
+    this.worker.on('error', (error) => this.fail(error))
+    this.worker.on('exit', (code) => this.fail(new Error(`the writer thread exited (${code})`)))
+  }
+
+  load(docName: string): LoadedDoc {
+    return this.reader.load(docName)
+  }
+
+  append(entries: PersistEntry[]): Promise<void> {
+    // A view onto a larger buffer would be copied whole; send exactly the update bytes.
+    const compact = entries.map((entry) => ({
+      ...entry,
+      updates: entry.updates.map(({ update, author, changed, at }) => ({ update: exact(update), author, changed, at })),
+    }))
+    return this.request((id) => ({ id, op: 'append', entries: compact }))
+  }
+
+  compact(docName: string, state: Uint8Array): Promise<void> {
+    return this.request((id) => ({ id, op: 'compact', docName, state: exact(state) }))
+  }
+
+  close(): Promise<void> {
+    this.closed ??= this.failure ? this.worker.terminate().then(() => undefined) : this.request((id) => ({ id, op: 'close' })).catch(() => undefined)
+    return this.closed
+  }
+
+  private request(make: (id: number) => WriterRequest): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure)
+    const request = make(this.nextId++)
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.set(request.id, { resolve, reject })
+      this.worker.postMessage(request)
+    })
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error
+    for (const waiter of this.waiting.values()) waiter.reject(this.failure)
+    this.waiting.clear()
+  }
+}
+
+function exact(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice()
+}
+

@@ -1,0 +1,32 @@
+/**
+ * The writer thread of ThreadedDocStore: its own connection to the database, on which
+ * every append and compaction runs, one at a time, in the order they were sent. The
+ * event loop of the server never waits for a commit (or its fsync).
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { openDatabase } from './openDatabase.js'
+import { SqliteDocStore } from './SqliteDocStore.js'
+import type { WriterData, WriterReply, WriterRequest } from './ThreadedDocStore.js'
+
+const { file, synchronous } = workerData as WriterData
+const db = openDatabase(file, { synchronous })
+const store = new SqliteDocStore(db)
+
+parentPort!.on('message', (request: WriterRequest) => {
+  if (request.op === 'close') {
+    db.close()
+    parentPort!.postMessage({ id: request.id } satisfies WriterReply)
+    parentPort!.close()
+    return
+  }
+  let reply: WriterReply
+  try {
+    if (request.op === 'append') store.append(request.entries)
+    else store.compact(request.docName, request.state)
+    reply = { id: request.id }
+  } catch (error) {
+    reply = { id: request.id, error: error instanceof Error ? error.message : String(error) }
+  }
+  parentPort!.postMessage(reply)
+})
+parentPort!.postMessage({ id: 0 } satisfies WriterReply)
