@@ -109,15 +109,15 @@ async function runRooms(kind: ServerKind, scale: Scale) {
 async function runIdle(kind: ServerKind, scale: Scale) {
   return withServer(kind, scale.idleSockets, scale.idleDocs, async (s) => {
     const names = Array.from({ length: scale.idleDocs }, (_, i) => docName(kind, i))
-    const base = await s.probe()
+    const base = await s.probe(true)
     const first = loadgen({ role: 'idle', target: target(s), tokens: s.tokens, docNames: names, socketsPerDoc: 1 })
     await waitReady(first)
-    const oneEach = await s.probe()
+    const oneEach = await s.probe(true)
     const extraPerDoc = scale.idleSockets / scale.idleDocs - 1
     const half = Math.ceil(extraPerDoc / 2)
     const more = [half, extraPerDoc - half].filter((n) => n > 0).map((n, g) => loadgen({ role: 'idle', target: target(s), tokens: rotate(s.tokens, g * 7 + 3), docNames: names, socketsPerDoc: n }))
     await Promise.all(more.map(waitReady))
-    const all = await s.probe()
+    const all = await s.probe(true)
     for (const g of [first, ...more]) g.stdinClose()
     await Promise.all([first, ...more].map((g) => g.done))
     const extraSockets = scale.idleSockets - scale.idleDocs

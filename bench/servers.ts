@@ -3,6 +3,7 @@
  * preloaded and `--expose-gc`), wait until it listens, sign in, stop or SIGKILL it.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { appendFileSync } from 'node:fs'
 import { createConnection } from 'node:net'
 import { join } from 'node:path'
 import type { ServerKind } from './client.js'
@@ -34,7 +35,8 @@ export interface RunningServer {
   httpUrl: string
   /** Sign-in tokens (Accord: one per bench user; the others accept any). */
   tokens: string[]
-  probe(): Promise<Probe>
+  /** Event-loop delay and memory; `memory` collects garbage first (for the idle workload only). */
+  probe(memory?: boolean): Promise<Probe>
   resetLoop(): Promise<void>
   stop(): Promise<void>
   kill(): Promise<void>
@@ -76,7 +78,12 @@ export async function startServer(kind: ServerKind, dataDir: string, port: numbe
   }
   const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
   let output = ''
-  child.stdout!.on('data', (c: Buffer) => (output += c.toString()))
+  // BENCH_SERVER_OUT: also append the server's stdout to this file (e.g. with `--trace-gc`).
+  const copyTo = process.env.BENCH_SERVER_OUT
+  child.stdout!.on('data', (c: Buffer) => {
+    output += c.toString()
+    if (copyTo) appendFileSync(copyTo, c)
+  })
   child.stderr!.on('data', (c: Buffer) => (output += c.toString()))
   LIVE.add(child)
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
@@ -93,7 +100,7 @@ export async function startServer(kind: ServerKind, dataDir: string, port: numbe
   const httpUrl = `http://127.0.0.1:${port}`
   const server: RunningServer = {
     kind, child, port, httpUrl, wsUrl: `ws://127.0.0.1:${port}`, tokens: ['bench'],
-    probe: () => ask<Probe>('probe'),
+    probe: (memory = false) => ask<Probe>(memory ? 'probe-memory' : 'probe'),
     resetLoop: async () => void (await ask('reset')),
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM')

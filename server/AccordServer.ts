@@ -25,6 +25,7 @@ import { SqliteReservationLedger } from './authority/SqliteReservationLedger.js'
 import { storedRecords } from './authority/storedRecords.js'
 import { RecordService } from './records/RecordService.js'
 import { type Db, openDatabase } from './store/openDatabase.js'
+import { InlineDocStore } from './store/InlineDocStore.js'
 import { ThreadedDocStore } from './store/ThreadedDocStore.js'
 import { DocRegistry, type RegistryOptions } from './sync/DocRegistry.js'
 import { SyncEndpoint } from './sync/SyncEndpoint.js'
@@ -48,10 +49,17 @@ export interface AccordOptions {
   /**
    * SQLite `synchronous`: `full` fsyncs every commit, so an update is on stable storage
    * before it is broadcast; `normal` (WAL) survives a crash of the process but not of the
-   * machine, and frees the event loop of one fsync per flush (see README, Benchmark).
+   * machine (see README, Benchmark).
    * @default 'full'
    */
   synchronous?: 'full' | 'normal'
+  /**
+   * Where document writes are committed: `thread`, a writer thread with its own
+   * connection (the event loop never waits for a commit); `inline`, on the event loop.
+   * An in-memory database is always written inline.
+   * @default 'thread'
+   */
+  writer?: 'thread' | 'inline'
   /** pino logger (see server/log.ts). @default silent (the CLI passes one at `LOG_LEVEL`) */
   logger?: Logger
 }
@@ -85,7 +93,9 @@ export class AccordServer {
     const file = options.db ?? './data/accord.db'
     this.db = openDatabase(file, { synchronous: options.synchronous })
     this.auth = new AuthService(this.db, { sessionIdleMs: options.sessionIdleMs })
-    this.registry = new DocRegistry(new ThreadedDocStore(this.db, file, { synchronous: options.synchronous }), { ...options.registry, project: RecordService.project, onError, metrics: this.metrics })
+    const inline = options.writer === 'inline' || file === ':memory:'
+    const store = inline ? new InlineDocStore(this.db) : new ThreadedDocStore(this.db, file, { synchronous: options.synchronous })
+    this.registry = new DocRegistry(store, { ...options.registry, project: RecordService.project, onError, metrics: this.metrics })
     this.records = new RecordService(this.db, this.registry)
     this.jobs = new JobService(this.db, options.db ?? './data/accord.db', this.records, this.registry, options.jobs, onError, this.metrics)
     this.ledger = new SqliteReservationLedger(this.db)
@@ -171,6 +181,7 @@ export class AccordServer {
     await this.jobs.close()
     await this.reservations.close()
     this.invoices.close()
+    await this.records.close()
     await this.registry.close()
     await new Promise<void>((resolve) => {
       this.http.close(() => resolve())

@@ -1,6 +1,8 @@
 /** The records API of the contract, and the live index documents behind the lists. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { fieldsOf, indexEntriesOf } from '../shared/docLayout.js'
+import { rmSync } from 'node:fs'
+import { fieldsOf, indexEntriesOf, notesOf } from '../shared/docLayout.js'
+import { INDEX_CONTENT_REFRESH_MS } from '../server/records/RecordService.js'
 import { type Api, type TestServer, closeCodeOf, login, provider, seedWorkspace, startServer, synced, until } from './helpers/server.js'
 
 let t: TestServer
@@ -99,6 +101,58 @@ describe('index documents', () => {
     await until(() => !entries.has(created.body.id), 'a deleted record leaves the index')
     index.destroy()
     editor.destroy()
+  })
+
+  it('typing in the notes refreshes the entry once per interval, and the refresh outlives a shutdown', async () => {
+    const member = await login(t.url, 'member@acme.test', 'correct horse')
+    const index = provider(t.wsUrl, 'acme/index/deals', owner.token)
+    await synced(index)
+    const created = await owner.request('POST', '/api/records/deals', { title: 'Typed into' })
+    const id = created.body.id as string
+    const entries = indexEntriesOf(index.doc)
+    await until(() => entries.get(id)?.updatedBy === owner.userId, 'the new record is in the index')
+    let changes = 0
+    entries.observe((event) => {
+      if (event.keysChanged.has(id)) changes++
+    })
+
+    const typist = provider(t.wsUrl, `acme/deals/${id}`, member.token)
+    await synced(typist)
+    for (const ch of 'hello there') {
+      notesOf(typist.doc).insert(notesOf(typist.doc).length, ch)
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    await until(async () => (await owner.request('GET', `/api/records/deals/${id}`)).body.notes === 'hello there', 'the notes are saved at once')
+    await until(() => entries.get(id)?.updatedBy === member.userId, 'the list shows the new editor', INDEX_CONTENT_REFRESH_MS * 3)
+    await new Promise((r) => setTimeout(r, 300))
+    expect(changes).toBe(1)
+
+    // A field change is not held back.
+    fieldsOf(typist.doc).set('stage', 'won')
+    await until(() => entries.get(id)?.fields.stage === 'won', 'a field change reaches the list')
+
+    // A refresh still waiting when the server stops is written before it stops.
+    const last = await startServer()
+    const users = await seedWorkspace(last.server)
+    const a = await login(last.url, users.owner.email, users.owner.password)
+    const b = await login(last.url, users.member.email, users.member.password)
+    const other = await a.request('POST', '/api/records/deals', { title: 'Shut down while typing' })
+    const writer = provider(last.wsUrl, `acme/deals/${other.body.id}`, b.token)
+    await synced(writer)
+    notesOf(writer.doc).insert(0, 'last words')
+    await until(async () => (await a.request('GET', `/api/records/deals/${other.body.id}`)).body.notes === 'last words', 'saved')
+    writer.destroy()
+    const dbFile = last.dbFile
+    await last.server.close()
+    const again = await startServer({ db: dbFile })
+    const reader = provider(again.wsUrl, 'acme/index/deals', (await login(again.url, users.owner.email, users.owner.password)).token)
+    await synced(reader)
+    expect(indexEntriesOf(reader.doc).get(other.body.id)?.updatedBy).toBe(b.userId)
+    reader.destroy()
+    await again.close()
+    rmSync(last.dir, { recursive: true, force: true })
+    index.destroy()
+    typist.destroy()
   })
 
   it("keeps each user's inbox to that user", async () => {

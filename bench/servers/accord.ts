@@ -13,7 +13,8 @@ export const BENCH_USERS = Number(process.env.BENCH_USERS ?? 10)
 export const BENCH_PASSWORD = 'bench-password'
 
 const synchronous = process.env.ACCORD_SYNCHRONOUS === 'normal' ? 'normal' : 'full'
-const server = new AccordServer({ db: process.env.DB_FILE!, port: Number(process.env.PORT), logger: createLogger('warn'), synchronous })
+const writer = process.env.ACCORD_WRITER === 'inline' ? 'inline' : 'thread'
+const server = new AccordServer({ db: process.env.DB_FILE!, port: Number(process.env.PORT), logger: createLogger('warn'), synchronous, writer })
 if (!server.auth.hasWorkspace('bench')) {
   server.auth.addWorkspace('bench')
   for (let i = 0; i < BENCH_USERS; i++) await server.auth.addUser({ workspace: 'bench', email: `b${i}@bench.test`, password: BENCH_PASSWORD, role: 'member', name: `Bench ${i}` })

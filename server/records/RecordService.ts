@@ -18,7 +18,9 @@ import {
   recordTitle,
 } from '../../shared/collections.js'
 import {
+  ITEMS,
   type IndexEntry,
+  NOTES,
   authorityOf,
   fieldsOf,
   indexEntriesOf,
@@ -77,12 +79,32 @@ export interface ListQuery {
 export const MAX_PAGE = 500
 export const DEFAULT_PAGE = 50
 
+/**
+ * An index entry changes with a record's title, fields, authority and its last editor.
+ * When only the notes or line items changed (typing), the entry's "updated" time and
+ * editor are refreshed at most this often, not on every keystroke.
+ */
+export const INDEX_CONTENT_REFRESH_MS = 2000
+
 export class RecordService {
+  /** Index refreshes waiting after notes or items edits, by document name. */
+  private readonly laterIndex = new Map<string, { workspace: string; collection: Collection; id: string; entry: IndexEntry | null; timer: NodeJS.Timeout }>()
+
   constructor(
     private readonly db: Db,
     private readonly registry: DocRegistry,
   ) {
-    registry.onPersisted((room, persisted) => this.handlePersisted(room, persisted))
+    registry.onPersisted((room, persisted, projection) => this.handlePersisted(room, persisted, projection))
+  }
+
+  /** Writes the index refreshes still waiting (call before the registry closes). */
+  async close(): Promise<void> {
+    const waiting = [...this.laterIndex.entries()]
+    this.laterIndex.clear()
+    await Promise.all(waiting.map(([, later]) => {
+      clearTimeout(later.timer)
+      return this.writeIndexEntry(later.workspace, later.collection, later.id, later.entry)
+    }))
   }
 
   /** The projection row of a record room after its updates (DocRegistry `project` option). */
@@ -226,10 +248,10 @@ export class RecordService {
   }
 
   /** Keeps the collection's index document in step with a record's projection. */
-  private handlePersisted(room: Room, persisted: PendingUpdate[]): void {
+  private handlePersisted(room: Room, persisted: PendingUpdate[], projected: RecordProjection | undefined): void {
     const name = room.name
     if (name.kind !== 'record') return
-    const projection = RecordService.project(room, persisted)
+    const projection = projected ?? RecordService.project(room, persisted)
     if (!projection) return
     const entry: IndexEntry | null = projection.deleted
       ? null
@@ -241,16 +263,39 @@ export class RecordService {
           updatedAt: new Date(projection.updatedAt).toISOString(),
           updatedBy: projection.updatedBy,
         }
-    void this.registry
-      .use(indexDocName(name.workspace, name.collection), (index) => {
+    const later = this.laterIndex.get(room.docName)
+    const contentOnly = persisted.every((p) => p.changed.length > 0 && p.changed.every((part) => part === NOTES || part === ITEMS))
+    if (contentOnly) {
+      if (later) later.entry = entry
+      else {
+        const timer = setTimeout(() => {
+          const due = this.laterIndex.get(room.docName)
+          this.laterIndex.delete(room.docName)
+          if (due) void this.writeIndexEntry(due.workspace, due.collection, due.id, due.entry)
+        }, INDEX_CONTENT_REFRESH_MS)
+        timer.unref()
+        this.laterIndex.set(room.docName, { workspace: name.workspace, collection: name.collection, id: name.id, entry, timer })
+      }
+      return
+    }
+    if (later) {
+      clearTimeout(later.timer)
+      this.laterIndex.delete(room.docName)
+    }
+    void this.writeIndexEntry(name.workspace, name.collection, name.id, entry)
+  }
+
+  private writeIndexEntry(workspace: string, collection: Collection, id: string, entry: IndexEntry | null): Promise<void> {
+    return this.registry
+      .use(indexDocName(workspace, collection), (index) => {
         const entries = indexEntriesOf(index.doc)
-        const current = entries.get(name.id)
+        const current = entries.get(id)
         if (entry === null) {
-          if (current !== undefined) index.doc.transact(() => entries.delete(name.id), serverOrigin('index'))
+          if (current !== undefined) index.doc.transact(() => entries.delete(id), serverOrigin('index'))
           return
         }
         if (current && current.updatedBy === entry.updatedBy && sameSummary(current, entry)) return
-        index.doc.transact(() => entries.set(name.id, entry), serverOrigin('index'))
+        index.doc.transact(() => entries.set(id, entry), serverOrigin('index'))
       })
       .catch(() => undefined)
   }

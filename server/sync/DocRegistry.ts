@@ -28,8 +28,15 @@ export interface RegistryOptions {
   metrics?: SyncMetrics
 }
 
-/** Called after a room's updates are on disk and broadcast. */
-export type PersistListener = (room: Room, persisted: PendingUpdate[]) => void
+/** Called after a room's updates are on disk and broadcast, with the projection written with them (if any). */
+export type PersistListener = (room: Room, persisted: PendingUpdate[], projection: RecordProjection | undefined) => void
+
+/** One room's share of a write. */
+interface Batch {
+  room: Room
+  updates: PendingUpdate[]
+  projection: RecordProjection | undefined
+}
 
 /** The document could not be persisted; it was dropped from memory. */
 export class PersistError extends Error {}
@@ -157,11 +164,11 @@ export class DocRegistry implements RoomHost {
     this.flushScheduled = false
     const waiters = this.flushWaiters
     this.flushWaiters = []
-    const batches: { room: Room; updates: PendingUpdate[] }[] = []
+    const batches: Batch[] = []
     for (const room of this.dirty) {
       if (room.state === 'closed') continue
       const updates = room.takePending()
-      if (updates.length > 0) batches.push({ room, updates })
+      if (updates.length > 0) batches.push({ room, updates, projection: this.options.project?.(room, updates) })
     }
     this.dirty.clear()
     if (batches.length === 0) {
@@ -169,10 +176,10 @@ export class DocRegistry implements RoomHost {
       void writing.then(() => waiters.forEach((w) => w.resolve()), (error: Error) => waiters.forEach((w) => w.reject(error)))
       return
     }
-    const entries: PersistEntry[] = batches.map(({ room, updates }) => ({
+    const entries: PersistEntry[] = batches.map(({ room, updates, projection }) => ({
       docName: room.docName,
       updates: updates.map(({ update, author, changed, at }) => ({ update, author, changed, at })),
-      projection: this.options.project?.(room, updates),
+      projection,
     }))
     for (const { room, updates } of batches) {
       const list = this.inFlight.get(room.docName) ?? []
@@ -187,7 +194,7 @@ export class DocRegistry implements RoomHost {
       () => {
         this.options.metrics?.persisted(entries.length, count, (performance.now() - startedAt) / 1000)
         this.settleInFlight(batches)
-        for (const { room, updates } of batches) this.afterPersist(room, updates)
+        for (const batch of batches) this.afterPersist(batch)
         for (const waiter of waiters) waiter.resolve()
       },
       (error: unknown) => {
@@ -207,7 +214,7 @@ export class DocRegistry implements RoomHost {
     })
   }
 
-  private settleInFlight(batches: { room: Room; updates: PendingUpdate[] }[]): void {
+  private settleInFlight(batches: Batch[]): void {
     for (const { room, updates } of batches) {
       const list = this.inFlight.get(room.docName)
       if (!list) continue
@@ -217,12 +224,12 @@ export class DocRegistry implements RoomHost {
   }
 
   /** A batch of a room is on disk: broadcast it, tell the listeners, compact if the log is long. */
-  private afterPersist(room: Room, updates: PendingUpdate[]): void {
+  private afterPersist({ room, updates, projection }: Batch): void {
     if (room.state === 'closed') return
     room.broadcastPersisted(updates)
     for (const listener of this.listeners) {
       try {
-        listener(room, updates)
+        listener(room, updates, projection)
       } catch (error) {
         this.options.onError?.(error, 'persist listener')
       }

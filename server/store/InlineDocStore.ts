@@ -1,0 +1,41 @@
+/**
+ * A DocStore that commits on the calling thread: for an in-memory database (which a
+ * second thread cannot open) and for comparing against ThreadedDocStore in the benchmark.
+ */
+import type { DocStore, LoadedDoc, PersistEntry } from './DocStore.js'
+import type { Db } from './openDatabase.js'
+import { SqliteDocStore } from './SqliteDocStore.js'
+
+export class InlineDocStore implements DocStore {
+  private readonly store: SqliteDocStore
+
+  constructor(db: Db) {
+    this.store = new SqliteDocStore(db)
+  }
+
+  load(docName: string): LoadedDoc {
+    return this.store.load(docName)
+  }
+
+  append(entries: PersistEntry[]): Promise<void> {
+    try {
+      this.store.append(entries)
+      return Promise.resolve()
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  compact(docName: string, state: Uint8Array): Promise<void> {
+    try {
+      this.store.compact(docName, state)
+      return Promise.resolve()
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve()
+  }
+}

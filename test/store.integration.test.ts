@@ -1,0 +1,75 @@
+/**
+ * The document store's two writers: the writer thread (the default) and inline commits.
+ * Both keep every update; a document reloaded while its updates are still being written
+ * on the writer thread includes them.
+ */
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { notesOf } from '../shared/docLayout.js'
+import { openDatabase } from '../server/store/openDatabase.js'
+import { ThreadedDocStore } from '../server/store/ThreadedDocStore.js'
+import { DocRegistry } from '../server/sync/DocRegistry.js'
+import { serverOrigin } from '../server/sync/types.js'
+import { login, provider, seedWorkspace, startServer, synced, tempDir, until } from './helpers/server.js'
+
+const dirs: string[] = []
+afterAll(async () => {
+  const { rmSync } = await import('node:fs')
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+})
+
+describe.each(['thread', 'inline'] as const)('the %s writer', (writer) => {
+  it('persists what two editors type, across a restart', async () => {
+    const dir = tempDir()
+    dirs.push(dir)
+    const db = join(dir, 'accord.db')
+    const first = await startServer({ db, writer })
+    const users = await seedWorkspace(first.server)
+    const api = await login(first.url, users.member.email, users.member.password)
+    const { body } = await api.request('POST', '/api/records/deals', { title: 'Both writers' })
+    const docName = `acme/deals/${body.id}`
+    const a = provider(first.wsUrl, docName, api.token)
+    const b = provider(first.wsUrl, docName, api.token)
+    await Promise.all([synced(a), synced(b)])
+    for (let i = 0; i < 50; i++) notesOf(i % 2 ? a.doc : b.doc).insert(0, `${i};`)
+    await until(() => notesOf(a.doc).length === notesOf(b.doc).length && notesOf(a.doc).toString() === notesOf(b.doc).toString() && notesOf(a.doc).length > 0, 'the editors converge')
+    const text = notesOf(a.doc).toString()
+    await until(async () => (await api.request('GET', `/api/records/deals/${body.id}`)).body.notes === text, 'the projection follows')
+    a.destroy()
+    b.destroy()
+    await first.server.close()
+
+    const second = await startServer({ db, writer })
+    const token = (await login(second.url, users.member.email, users.member.password)).token
+    const fresh = provider(second.wsUrl, docName, token, { doc: new Y.Doc() })
+    await synced(fresh)
+    expect(notesOf(fresh.doc).toString()).toBe(text)
+    fresh.destroy()
+    await second.server.close()
+  })
+})
+
+describe('the writer thread', () => {
+  it('a document reloaded while its updates are being written includes them', async () => {
+    const dir = tempDir()
+    dirs.push(dir)
+    const file = join(dir, 'accord.db')
+    const db = openDatabase(file)
+    const registry = new DocRegistry(new ThreadedDocStore(db, file))
+    const name = 'acme/deals/reloaded'
+    const room = registry.open(name)
+    room.doc.transact(() => notesOf(room.doc).insert(0, 'in flight'), serverOrigin('api'))
+    // Starts writing the update, and forgets the room before the write is durable.
+    registry.onBroken(room)
+    expect(room.state).toBe('closed')
+    const again = registry.open(name)
+    expect(notesOf(again.doc).toString()).toBe('in flight')
+    await registry.flushed()
+    await registry.close()
+    const reopened = openDatabase(file)
+    expect(reopened.prepare('SELECT COUNT(*) AS n FROM doc_updates WHERE doc = ?').get(name)).toEqual({ n: 1 })
+    reopened.close()
+    db.close()
+  })
+})
