@@ -39,13 +39,25 @@ describe.each(['thread', 'inline'] as const)('the %s writer', (writer) => {
     a.destroy()
     b.destroy()
     await first.server.close()
+    // The document left memory as one snapshot, so the next load applies a single update.
+    const stored = openDatabase(db)
+    expect(stored.prepare('SELECT COUNT(*) AS n FROM doc_updates WHERE doc = ?').get(docName)).toEqual({ n: 0 })
+    expect(stored.prepare('SELECT COUNT(*) AS n FROM doc_snapshots WHERE doc = ?').get(docName)).toEqual({ n: 1 })
+    stored.close()
 
     const second = await startServer({ db, writer })
     const token = (await login(second.url, users.member.email, users.member.password)).token
+    // The first client (empty document) is sent the stored snapshot as it is; the second,
+    // after an edit, the state encoded anew.
     const fresh = provider(second.wsUrl, docName, token, { doc: new Y.Doc() })
     await synced(fresh)
     expect(notesOf(fresh.doc).toString()).toBe(text)
+    notesOf(fresh.doc).insert(0, 'after restart;')
+    const late = provider(second.wsUrl, docName, token, { doc: new Y.Doc() })
+    await synced(late)
+    await until(() => notesOf(late.doc).toString() === `after restart;${text}`, 'a later client gets the edit too')
     fresh.destroy()
+    late.destroy()
     await second.server.close()
   })
 })

@@ -241,8 +241,9 @@ export class DocRegistry implements RoomHost {
    * Compacts after the batch being written (the store writes in order, so the snapshot
    * replaces exactly the log written so far; it may hold more than the log, never less).
    */
-  private maybeCompact(room: Room): void {
-    if (room.loggedCount < this.options.compactAfterUpdates && room.loggedBytes < this.options.compactAfterBytes) return
+  private maybeCompact(room: Room, force = false): void {
+    if (room.loggedCount === 0) return
+    if (!force && room.loggedCount < this.options.compactAfterUpdates && room.loggedBytes < this.options.compactAfterBytes) return
     room.loggedCount = 0
     room.loggedBytes = 0
     this.store.compact(room.docName, Y.encodeStateAsUpdate(room.doc)).catch((error: unknown) => this.options.onError?.(error, 'compact'))
@@ -266,7 +267,8 @@ export class DocRegistry implements RoomHost {
       })
       return
     }
-    if (room.loggedCount > 0) this.maybeCompact(room)
+    // A document leaves memory as one snapshot: its next load applies a single update.
+    this.maybeCompact(room, true)
     this.rooms.delete(room.docName)
     this.dirty.delete(room)
     room.close(CLOSE.normal.code, CLOSE.normal.reason)
@@ -290,7 +292,10 @@ export class DocRegistry implements RoomHost {
       this.flush()
       await this.flushed().catch(() => undefined)
     }
-    for (const room of this.rooms.values()) room.close(CLOSE.shuttingDown.code, CLOSE.shuttingDown.reason)
+    for (const room of this.rooms.values()) {
+      this.maybeCompact(room, true)
+      room.close(CLOSE.shuttingDown.code, CLOSE.shuttingDown.reason)
+    }
     this.rooms.clear()
     await this.store.close()
   }

@@ -14,7 +14,7 @@ import { RecordGate } from '../authority/recordGate.js'
 import { checkUpdateBounds } from '../limits/updateBounds.js'
 import type { SyncMetrics } from '../metrics/Metrics.js'
 import type { LoadedDoc, StoredUpdate } from '../store/DocStore.js'
-import { awarenessMessage, noticeMessage, syncStep1Message, syncStep2Message, updateMessage } from './messages.js'
+import { awarenessMessage, encodedStep2Message, noticeMessage, syncStep1Message, syncStep2Message, updateMessage } from './messages.js'
 import { type Origin, type Peer, authorOf, isOrigin, serverOrigin } from './types.js'
 
 /** A message the room could not make sense of; the transport closes the socket with 4400. */
@@ -57,6 +57,11 @@ export class Room {
   /** How many updates this room applied, and how many of them are on disk. */
   private appliedSeq = 0
   private persistedSeq = 0
+  /**
+   * The stored snapshot this room was loaded from, while it is the whole state: a client
+   * with an empty document gets these bytes as they are, without encoding the state again.
+   */
+  private loadedState: Uint8Array | null = null
   private users = 0
   loggedCount: number
   loggedBytes: number
@@ -74,7 +79,13 @@ export class Room {
     private readonly host: RoomHost,
   ) {
     this.doc = new Y.Doc({ gc: true })
-    if (loaded.updates.length > 0) Y.applyUpdate(this.doc, Y.mergeUpdates(loaded.updates), serverOrigin('seed'))
+    if (loaded.updates.length === 1) this.loadedState = loaded.updates[0]!
+    // One transaction over the snapshot and the log: several times faster than merging them first.
+    if (loaded.updates.length > 0) {
+      this.doc.transact(() => {
+        for (const update of loaded.updates) Y.applyUpdate(this.doc, update)
+      }, serverOrigin('seed'))
+    }
     this.loggedCount = loaded.loggedCount
     this.loggedBytes = loaded.loggedBytes
     this.gate = name.kind === 'record' ? new RecordGate(this.doc, name.collection) : null
@@ -153,9 +164,9 @@ export class Room {
     switch (subType) {
       case syncProtocol.messageYjsSyncStep1: {
         const stateVector = decoding.readVarUint8Array(decoder)
-        Y.decodeStateVector(stateVector)
+        const known = Y.decodeStateVector(stateVector)
         // Encoded now, sent once everything it reveals is on disk.
-        const reply = syncStep2Message(this.doc, stateVector)
+        const reply = this.loadedState && known.size === 0 ? encodedStep2Message(this.loadedState) : syncStep2Message(this.doc, stateVector)
         this.whenPersisted(() => {
           if (peer.socket.isOpen() && this.peers.has(peer)) peer.socket.send(reply)
         })
@@ -325,6 +336,7 @@ export class Room {
   // ---- the write path -----------------------------------------------------------
 
   private readonly handleDocUpdate = (update: Uint8Array, origin: unknown, _doc: Y.Doc, tr: Y.Transaction) => {
+    this.loadedState = null
     if (isOrigin(origin) && origin.kind === 'server') this.gate?.accept()
     this.pending.push({
       update,
