@@ -164,9 +164,9 @@ export class AccordServer {
     return this.url
   }
 
-  /** Listening, not shutting down, and the database answers. */
+  /** Listening, not shutting down, documents can be written, and the database answers. */
   isReady(): boolean {
-    if (!this.url || this.closing || !this.http.listening) return false
+    if (!this.url || this.closing || !this.http.listening || this.registry.storeFailure()) return false
     try {
       this.db.prepare('SELECT 1').get()
       return true

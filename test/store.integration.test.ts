@@ -63,6 +63,22 @@ describe.each(['thread', 'inline'] as const)('the %s writer', (writer) => {
 })
 
 describe('the writer thread', () => {
+  it('a writer thread that cannot open the database fails every write, and says so', async () => {
+    const dir = tempDir()
+    dirs.push(dir)
+    const file = join(dir, 'accord.db')
+    const db = openDatabase(file)
+    // A path below a regular file: the thread's own connection cannot be opened.
+    const store = new ThreadedDocStore(db, join(file, 'nested.db'))
+    const entry = { docName: 'acme/deals/x', updates: [{ update: Y.encodeStateAsUpdate(new Y.Doc()), author: null, changed: [], at: Date.now() }] }
+    await expect(store.append([entry])).rejects.toThrow()
+    expect(store.failure()).toBeInstanceOf(Error)
+    await expect(store.append([entry])).rejects.toThrow()
+    await store.close()
+    db.close()
+  })
+
+
   it('a document reloaded while its updates are being written includes them', async () => {
     const dir = tempDir()
     dirs.push(dir)

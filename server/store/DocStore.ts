@@ -55,4 +55,6 @@ export interface DocStore {
   compact(docName: string, state: Uint8Array): Promise<void>
   /** Waits for the writes in progress, then lets go of the engine. */
   close(): Promise<void>
+  /** Why the store can no longer write (a writer thread that died), or null. */
+  failure(): Error | null
 }

@@ -38,4 +38,8 @@ export class InlineDocStore implements DocStore {
   close(): Promise<void> {
     return Promise.resolve()
   }
+
+  failure(): Error | null {
+    return null
+  }
 }

@@ -33,7 +33,7 @@ export class ThreadedDocStore implements DocStore {
   private readonly worker: Worker
   private readonly waiting = new Map<number, { resolve: () => void; reject: (error: Error) => void }>()
   private nextId = 1
-  private failure: Error | null = null
+  private failed: Error | null = null
   private closed: Promise<void> | null = null
 
   constructor(db: Db, file: string, options: OpenOptions = {}) {
@@ -69,12 +69,12 @@ export class ThreadedDocStore implements DocStore {
   }
 
   close(): Promise<void> {
-    this.closed ??= this.failure ? this.worker.terminate().then(() => undefined) : this.request((id) => ({ id, op: 'close' })).catch(() => undefined)
+    this.closed ??= this.failed ? this.worker.terminate().then(() => undefined) : this.request((id) => ({ id, op: 'close' })).catch(() => undefined)
     return this.closed
   }
 
   private request(make: (id: number) => WriterRequest): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure)
+    if (this.failed) return Promise.reject(this.failed)
     const request = make(this.nextId++)
     return new Promise<void>((resolve, reject) => {
       this.waiting.set(request.id, { resolve, reject })
@@ -82,9 +82,13 @@ export class ThreadedDocStore implements DocStore {
     })
   }
 
+  failure(): Error | null {
+    return this.closed ? null : this.failed
+  }
+
   private fail(error: Error): void {
-    this.failure ??= error
-    for (const waiter of this.waiting.values()) waiter.reject(this.failure)
+    this.failed ??= error
+    for (const waiter of this.waiting.values()) waiter.reject(this.failed)
     this.waiting.clear()
   }
 }

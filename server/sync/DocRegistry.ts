@@ -71,6 +71,11 @@ export class DocRegistry implements RoomHost {
     return this.rooms.size
   }
 
+  /** Why documents can no longer be written, or null (see DocStore.failure). */
+  storeFailure(): Error | null {
+    return this.store.failure()
+  }
+
   get(docName: string): Room | undefined {
     return this.rooms.get(docName)
   }
