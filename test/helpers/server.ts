@@ -10,6 +10,9 @@ import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
 import { AccordServer, type AccordOptions } from '../../server/AccordServer.js'
 
+// y-websocket's provider adds a process 'exit' listener per instance; a test opens dozens.
+process.setMaxListeners(200)
+
 export interface TestServer {
   server: AccordServer
   url: string
