@@ -54,12 +54,13 @@ export interface AccordOptions {
    */
   synchronous?: 'full' | 'normal'
   /**
-   * Where document writes are committed: `thread`, a writer thread with its own
-   * connection (the event loop never waits for a commit); `inline`, on the event loop.
-   * An in-memory database is always written inline.
-   * @default 'thread'
+   * Where document writes are committed: `thread`, always on a writer thread with its own
+   * connection (the event loop never waits for a commit); `inline`, always on the event
+   * loop; `auto`, on the event loop while commits are fast and on the writer thread while
+   * they are slow (see ThreadedDocStore). An in-memory database is always written inline.
+   * @default 'auto'
    */
-  writer?: 'thread' | 'inline'
+  writer?: 'auto' | 'thread' | 'inline'
   /** pino logger (see server/log.ts). @default silent (the CLI passes one at `LOG_LEVEL`) */
   logger?: Logger
 }
@@ -94,7 +95,7 @@ export class AccordServer {
     this.db = openDatabase(file, { synchronous: options.synchronous })
     this.auth = new AuthService(this.db, { sessionIdleMs: options.sessionIdleMs })
     const inline = options.writer === 'inline' || file === ':memory:'
-    const store = inline ? new InlineDocStore(this.db) : new ThreadedDocStore(this.db, file, { synchronous: options.synchronous })
+    const store = inline ? new InlineDocStore(this.db) : new ThreadedDocStore(this.db, file, { synchronous: options.synchronous, mode: options.writer === 'thread' ? 'thread' : 'auto' })
     this.registry = new DocRegistry(store, { ...options.registry, project: RecordService.project, onError, metrics: this.metrics })
     this.records = new RecordService(this.db, this.registry)
     this.jobs = new JobService(this.db, options.db ?? './data/accord.db', this.records, this.registry, options.jobs, onError, this.metrics)

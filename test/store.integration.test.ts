@@ -1,7 +1,8 @@
 /**
- * The document store's two writers: the writer thread (the default) and inline commits.
- * Both keep every update; a document reloaded while its updates are still being written
- * on the writer thread includes them.
+ * The document store's writers: `auto` (the default: inline while commits are fast, the
+ * writer thread while they are slow), always the writer thread, always inline. All keep
+ * every update; a document reloaded while its updates are still being written on the
+ * writer thread includes them; commits move to the thread when they are slow.
  */
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -19,7 +20,7 @@ afterAll(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
 })
 
-describe.each(['thread', 'inline'] as const)('the %s writer', (writer) => {
+describe.each(['auto', 'thread', 'inline'] as const)('the %s writer', (writer) => {
   it('persists what two editors type, across a restart', async () => {
     const dir = tempDir()
     dirs.push(dir)
@@ -63,13 +64,38 @@ describe.each(['thread', 'inline'] as const)('the %s writer', (writer) => {
 })
 
 describe('the writer thread', () => {
+  it('auto: commits run on the event loop while fast, on the thread while slow, and come back', async () => {
+    const dir = tempDir()
+    dirs.push(dir)
+    const file = join(dir, 'accord.db')
+    // synchronous=NORMAL: the fast case must not depend on this machine's fsync.
+    const db = openDatabase(file, { synchronous: 'normal' })
+    const store = new ThreadedDocStore(db, file, { synchronous: 'normal' })
+    let n = 0
+    const write = () => store.append([{ docName: 'acme/deals/auto', updates: [{ update: Y.encodeStateAsUpdate(new Y.Doc()), author: null, changed: [], at: ++n }] }])
+    for (let i = 0; i < 5; i++) await write()
+    expect(store.inline).toBe(true)
+    // A slow disk, for real: every insert now does some milliseconds of work inside the commit.
+    db.exec(`CREATE TRIGGER slow_commit AFTER INSERT ON doc_updates BEGIN
+      SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000) SELECT x FROM c);
+    END`)
+    for (let i = 0; i < 10 && store.inline; i++) await write()
+    expect(store.inline).toBe(false)
+    db.exec('DROP TRIGGER slow_commit')
+    for (let i = 0; i < 50 && !store.inline; i++) await write()
+    expect(store.inline).toBe(true)
+    expect(db.prepare('SELECT COUNT(*) AS n FROM doc_updates').get()).toEqual({ n })
+    await store.close()
+    db.close()
+  })
+
   it('a writer thread that cannot open the database fails every write, and says so', async () => {
     const dir = tempDir()
     dirs.push(dir)
     const file = join(dir, 'accord.db')
     const db = openDatabase(file)
     // A path below a regular file: the thread's own connection cannot be opened.
-    const store = new ThreadedDocStore(db, join(file, 'nested.db'))
+    const store = new ThreadedDocStore(db, join(file, 'nested.db'), { mode: 'thread' })
     const entry = { docName: 'acme/deals/x', updates: [{ update: Y.encodeStateAsUpdate(new Y.Doc()), author: null, changed: [], at: Date.now() }] }
     await expect(store.append([entry])).rejects.toThrow()
     expect(store.failure()).toBeInstanceOf(Error)
@@ -84,7 +110,7 @@ describe('the writer thread', () => {
     dirs.push(dir)
     const file = join(dir, 'accord.db')
     const db = openDatabase(file)
-    const registry = new DocRegistry(new ThreadedDocStore(db, file))
+    const registry = new DocRegistry(new ThreadedDocStore(db, file, { mode: 'thread' }))
     const name = 'acme/deals/reloaded'
     const room = registry.open(name)
     room.doc.transact(() => notesOf(room.doc).insert(0, 'in flight'), serverOrigin('api'))

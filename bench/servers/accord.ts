@@ -13,7 +13,7 @@ export const BENCH_USERS = Number(process.env.BENCH_USERS ?? 10)
 export const BENCH_PASSWORD = 'bench-password'
 
 const synchronous = process.env.ACCORD_SYNCHRONOUS === 'normal' ? 'normal' : 'full'
-const writer = process.env.ACCORD_WRITER === 'inline' ? 'inline' : 'thread'
+const writer = process.env.ACCORD_WRITER === 'inline' || process.env.ACCORD_WRITER === 'thread' ? process.env.ACCORD_WRITER : 'auto'
 const server = new AccordServer({ db: process.env.DB_FILE!, port: Number(process.env.PORT), logger: createLogger('warn'), synchronous, writer })
 if (!server.auth.hasWorkspace('bench')) {
   server.auth.addWorkspace('bench')

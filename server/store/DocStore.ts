@@ -32,6 +32,11 @@ export interface PersistEntry {
   docName: string
   updates: StoredUpdate[]
   projection?: RecordProjection
+  /**
+   * The document's whole state, these updates included: it replaces the document's log
+   * (compaction), in the same transaction as the updates.
+   */
+  snapshot?: Uint8Array
 }
 
 export interface LoadedDoc {
@@ -49,10 +54,8 @@ export interface LoadedDoc {
  */
 export interface DocStore {
   load(docName: string): LoadedDoc
-  /** Appends every entry in one atomic write; resolves once it is durable, rejects if nothing was written. */
+  /** Appends every entry (and compacts those with a snapshot) in one atomic write; resolves once it is durable, rejects if nothing was written. */
   append(entries: PersistEntry[]): Promise<void>
-  /** Replaces the log of a document (as far as it is written) with one snapshot of its state. */
-  compact(docName: string, state: Uint8Array): Promise<void>
   /** Waits for the writes in progress, then lets go of the engine. */
   close(): Promise<void>
   /** Why the store can no longer write (a writer thread that died), or null. */

@@ -26,15 +26,6 @@ export class InlineDocStore implements DocStore {
     }
   }
 
-  compact(docName: string, state: Uint8Array): Promise<void> {
-    try {
-      this.store.compact(docName, state)
-      return Promise.resolve()
-    } catch (error) {
-      return Promise.reject(error)
-    }
-  }
-
   close(): Promise<void> {
     return Promise.resolve()
   }

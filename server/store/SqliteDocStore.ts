@@ -10,7 +10,6 @@ import type { LoadedDoc, PersistEntry } from './DocStore.js'
 export class SqliteDocStore {
   private readonly stmts
   private readonly appendAll: (entries: PersistEntry[]) => void
-  private readonly compactOne: (docName: string, state: Uint8Array) => void
   private readonly loadOne: (docName: string) => LoadedDoc
 
   constructor(private readonly db: Db) {
@@ -36,6 +35,11 @@ export class SqliteDocStore {
         for (const u of entry.updates) {
           this.stmts.insertUpdate.run(entry.docName, u.update, u.author, u.at)
           if (u.changed.length > 0) this.stmts.insertHistory.run(entry.docName, u.at, u.author, JSON.stringify(u.changed))
+        }
+        if (entry.snapshot) {
+          const upto = this.stmts.maxSeq.get(entry.docName)?.seq ?? 0
+          this.stmts.upsertSnapshot.run(entry.docName, entry.snapshot, upto, Date.now())
+          this.stmts.deleteUpTo.run(entry.docName, upto)
         }
         const p = entry.projection
         if (p) {
@@ -64,11 +68,6 @@ export class SqliteDocStore {
       if (snapshot) updates.unshift(new Uint8Array(snapshot.data))
       return { updates, loggedCount: logged.length, loggedBytes }
     })
-    this.compactOne = db.transaction((docName: string, state: Uint8Array) => {
-      const upto = this.stmts.maxSeq.get(docName)?.seq ?? 0
-      this.stmts.upsertSnapshot.run(docName, state, upto, Date.now())
-      this.stmts.deleteUpTo.run(docName, upto)
-    })
   }
 
   /** Snapshot and log are read in one transaction: a compaction committed by another connection cannot fall between them. */
@@ -80,7 +79,4 @@ export class SqliteDocStore {
     this.appendAll(entries)
   }
 
-  compact(docName: string, state: Uint8Array): void {
-    this.compactOne(docName, state)
-  }
 }

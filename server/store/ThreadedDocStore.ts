@@ -1,8 +1,14 @@
 /**
  * The server's DocStore: documents load on the main thread's connection (WAL readers do
- * not wait for writers), and every write is committed on a writer thread with its own
- * connection. The event loop never blocks on a commit; the registry sends the next batch
- * when the previous one is durable, so the batches group themselves (group commit).
+ * not wait for writers), and writes are committed on a writer thread with its own
+ * connection, so the event loop never blocks on a slow commit. The registry sends the
+ * next batch when the previous one is durable, so the batches group themselves (group
+ * commit) and two writes never overlap.
+ *
+ * `auto` (the default) commits on the event loop while commits are fast (a recent
+ * average under INLINE_COMMIT_MS: a thread round trip would cost more than the commit),
+ * and on the writer thread once they are slower (a slow disk, a large checkpoint), until
+ * they are fast again.
  */
 import { Worker } from 'node:worker_threads'
 import type { DocStore, LoadedDoc, PersistEntry } from './DocStore.js'
@@ -16,14 +22,22 @@ export interface WriterData {
 
 export type WriterRequest =
   | { id: number; op: 'append'; entries: PersistEntry[] }
-  | { id: number; op: 'compact'; docName: string; state: Uint8Array }
   | { id: number; op: 'close' }
 
 /** `id` 0 announces that the thread has opened the database. */
 export interface WriterReply {
   id: number
   error?: string
+  /** How long the commit took on the thread. */
+  ms?: number
 }
+
+export type WriterMode = 'auto' | 'thread'
+
+/** Commits faster than this (on average) run on the event loop in `auto` mode. */
+export const INLINE_COMMIT_MS = 1
+/** Weight of the newest commit in the running average. */
+const AVERAGE_WEIGHT = 0.2
 
 /** The thread's entry registers tsx, then loads writerThread.ts. */
 const ENTRY = new URL('./writerThread.mjs', import.meta.url)
@@ -35,8 +49,12 @@ export class ThreadedDocStore implements DocStore {
   private nextId = 1
   private failed: Error | null = null
   private closed: Promise<void> | null = null
+  /** Running average of commit durations (ms), wherever they ran. */
+  private commitMs = 0
+  private readonly mode: WriterMode
 
-  constructor(db: Db, file: string, options: OpenOptions = {}) {
+  constructor(db: Db, file: string, options: OpenOptions & { mode?: WriterMode } = {}) {
+    this.mode = options.mode ?? 'auto'
     if (file === ':memory:') throw new Error('ThreadedDocStore needs a database file (the writer thread opens its own connection)')
     this.reader = new SqliteDocStore(db)
     this.worker = new Worker(ENTRY, { workerData: { file, synchronous: options.synchronous } satisfies WriterData })
@@ -44,6 +62,7 @@ export class ThreadedDocStore implements DocStore {
       const waiter = this.waiting.get(reply.id)
       if (!waiter) return
       this.waiting.delete(reply.id)
+      if (reply.ms !== undefined) this.observe(reply.ms)
       if (reply.error === undefined) waiter.resolve()
       else waiter.reject(new Error(reply.error))
     })
@@ -55,17 +74,30 @@ export class ThreadedDocStore implements DocStore {
     return this.reader.load(docName)
   }
 
+  /** Where the next commit runs. */
+  get inline(): boolean {
+    return this.mode === 'auto' && this.commitMs < INLINE_COMMIT_MS
+  }
+
   append(entries: PersistEntry[]): Promise<void> {
+    if (this.failed) return Promise.reject(this.failed)
+    if (this.inline) {
+      const startedAt = performance.now()
+      try {
+        this.reader.append(entries)
+        return Promise.resolve()
+      } catch (error) {
+        return Promise.reject(error)
+      } finally {
+        this.observe(performance.now() - startedAt)
+      }
+    }
     // A view onto a larger buffer would be copied whole; send exactly the update bytes.
-    const compact = entries.map((entry) => ({
+    const exactly = entries.map((entry) => ({
       ...entry,
       updates: entry.updates.map(({ update, author, changed, at }) => ({ update: exact(update), author, changed, at })),
     }))
-    return this.request((id) => ({ id, op: 'append', entries: compact }))
-  }
-
-  compact(docName: string, state: Uint8Array): Promise<void> {
-    return this.request((id) => ({ id, op: 'compact', docName, state: exact(state) }))
+    return this.request((id) => ({ id, op: 'append', entries: exactly }))
   }
 
   close(): Promise<void> {
@@ -84,6 +116,10 @@ export class ThreadedDocStore implements DocStore {
 
   failure(): Error | null {
     return this.closed ? null : this.failed
+  }
+
+  private observe(ms: number): void {
+    this.commitMs += AVERAGE_WEIGHT * (ms - this.commitMs)
   }
 
   private fail(error: Error): void {

@@ -1,7 +1,7 @@
 /**
  * The writer thread of ThreadedDocStore: its own connection to the database, on which
- * every append and compaction runs, one at a time, in the order they were sent. The
- * event loop of the server never waits for a commit (or its fsync).
+ * every append (compactions ride along with them) runs, one at a time, in the order the
+ * batches were sent. The event loop of the server never waits for a commit (or its fsync).
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { openDatabase } from './openDatabase.js'
@@ -20,10 +20,10 @@ parentPort!.on('message', (request: WriterRequest) => {
     return
   }
   let reply: WriterReply
+  const startedAt = performance.now()
   try {
-    if (request.op === 'append') store.append(request.entries)
-    else store.compact(request.docName, request.state)
-    reply = { id: request.id }
+    store.append(request.entries)
+    reply = { id: request.id, ms: performance.now() - startedAt }
   } catch (error) {
     reply = { id: request.id, error: error instanceof Error ? error.message : String(error) }
   }

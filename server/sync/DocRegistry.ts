@@ -36,6 +36,8 @@ interface Batch {
   room: Room
   updates: PendingUpdate[]
   projection: RecordProjection | undefined
+  /** The room's state, replacing its log (compaction). */
+  snapshot: Uint8Array | undefined
 }
 
 /** The document could not be persisted; it was dropped from memory. */
@@ -173,7 +175,10 @@ export class DocRegistry implements RoomHost {
     for (const room of this.dirty) {
       if (room.state === 'closed') continue
       const updates = room.takePending()
-      if (updates.length > 0) batches.push({ room, updates, projection: this.options.project?.(room, updates) })
+      // A due compaction rides along: the state taken now holds exactly what is written.
+      const snapshot = room.compactDue ? Y.encodeStateAsUpdate(room.doc) : undefined
+      room.compactDue = false
+      if (updates.length > 0 || snapshot) batches.push({ room, updates, snapshot, projection: updates.length > 0 ? this.options.project?.(room, updates) : undefined })
     }
     this.dirty.clear()
     if (batches.length === 0) {
@@ -181,10 +186,11 @@ export class DocRegistry implements RoomHost {
       void writing.then(() => waiters.forEach((w) => w.resolve()), (error: Error) => waiters.forEach((w) => w.reject(error)))
       return
     }
-    const entries: PersistEntry[] = batches.map(({ room, updates, projection }) => ({
+    const entries: PersistEntry[] = batches.map(({ room, updates, projection, snapshot }) => ({
       docName: room.docName,
       updates: updates.map(({ update, author, changed, at }) => ({ update, author, changed, at })),
       projection,
+      snapshot,
     }))
     for (const { room, updates } of batches) {
       const list = this.inFlight.get(room.docName) ?? []
@@ -229,9 +235,14 @@ export class DocRegistry implements RoomHost {
   }
 
   /** A batch of a room is on disk: broadcast it, tell the listeners, compact if the log is long. */
-  private afterPersist({ room, updates, projection }: Batch): void {
+  private afterPersist({ room, updates, projection, snapshot }: Batch): void {
     if (room.state === 'closed') return
     room.broadcastPersisted(updates)
+    if (snapshot) {
+      room.loggedCount = 0
+      room.loggedBytes = 0
+    }
+    if (updates.length === 0) return
     for (const listener of this.listeners) {
       try {
         listener(room, updates, projection)
@@ -242,16 +253,12 @@ export class DocRegistry implements RoomHost {
     this.maybeCompact(room)
   }
 
-  /**
-   * Compacts after the batch being written (the store writes in order, so the snapshot
-   * replaces exactly the log written so far; it may hold more than the log, never less).
-   */
+  /** Asks for a compaction in the next batch (`force`: whatever the log's length). */
   private maybeCompact(room: Room, force = false): void {
-    if (room.loggedCount === 0) return
+    if (room.loggedCount === 0 || room.compactDue) return
     if (!force && room.loggedCount < this.options.compactAfterUpdates && room.loggedBytes < this.options.compactAfterBytes) return
-    room.loggedCount = 0
-    room.loggedBytes = 0
-    this.store.compact(room.docName, Y.encodeStateAsUpdate(room.doc)).catch((error: unknown) => this.options.onError?.(error, 'compact'))
+    room.compactDue = true
+    this.scheduleFlush(room)
   }
 
   // ---- lifecycle ------------------------------------------------------------------
@@ -264,16 +271,16 @@ export class DocRegistry implements RoomHost {
 
   private unload(room: Room): void {
     if (room.state === 'closed') return
-    if (room.unpersisted > 0) {
-      // Not yet all on disk: write it, then try again.
+    // A document leaves memory as one snapshot: its next load applies a single update.
+    this.maybeCompact(room, true)
+    if (room.unpersisted > 0 || room.compactDue) {
+      // Not yet all on disk (or not yet compacted): write it, then try again.
       this.flush()
       void this.flushed().catch(() => undefined).then(() => {
         if (room.isIdle() && this.rooms.get(room.docName) === room) this.unload(room)
       })
       return
     }
-    // A document leaves memory as one snapshot: its next load applies a single update.
-    this.maybeCompact(room, true)
     this.rooms.delete(room.docName)
     this.dirty.delete(room)
     room.close(CLOSE.normal.code, CLOSE.normal.reason)
@@ -293,14 +300,12 @@ export class DocRegistry implements RoomHost {
     this.closed = true
     for (const timer of this.unloadTimers.values()) clearTimeout(timer)
     this.unloadTimers.clear()
+    for (const room of this.rooms.values()) this.maybeCompact(room, true)
     while (this.dirty.size > 0 || this.writing) {
       this.flush()
       await this.flushed().catch(() => undefined)
     }
-    for (const room of this.rooms.values()) {
-      this.maybeCompact(room, true)
-      room.close(CLOSE.shuttingDown.code, CLOSE.shuttingDown.reason)
-    }
+    for (const room of this.rooms.values()) room.close(CLOSE.shuttingDown.code, CLOSE.shuttingDown.reason)
     this.rooms.clear()
     await this.store.close()
   }

@@ -65,6 +65,8 @@ export class Room {
   private users = 0
   loggedCount: number
   loggedBytes: number
+  /** The next write of this room replaces its log with a snapshot. */
+  compactDue = false
   private readonly gate: RecordGate | null
   /**
    * What each read-only peer sent and was refused. Its later updates build on these
