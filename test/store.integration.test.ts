@@ -4,6 +4,7 @@
  * every update; a document reloaded while its updates are still being written on the
  * writer thread includes them; commits move to the thread when they are slow.
  */
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
@@ -15,16 +16,20 @@ import { serverOrigin } from '../server/sync/types.js'
 import { login, provider, seedWorkspace, startServer, synced, tempDir, until } from './helpers/server.js'
 
 const dirs: string[] = []
-afterAll(async () => {
-  const { rmSync } = await import('node:fs')
+afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
 })
 
+/** A database file in a fresh folder, removed after the tests. */
+function dbFile(): string {
+  const dir = tempDir()
+  dirs.push(dir)
+  return join(dir, 'accord.db')
+}
+
 describe.each(['auto', 'thread', 'inline'] as const)('the %s writer', (writer) => {
   it('persists what two editors type, across a restart', async () => {
-    const dir = tempDir()
-    dirs.push(dir)
-    const db = join(dir, 'accord.db')
+    const db = dbFile()
     const first = await startServer({ db, writer })
     const users = await seedWorkspace(first.server)
     const api = await login(first.url, users.member.email, users.member.password)
@@ -65,9 +70,7 @@ describe.each(['auto', 'thread', 'inline'] as const)('the %s writer', (writer) =
 
 describe('the writer thread', () => {
   it('auto: commits run on the event loop while fast, on the thread while slow, and come back', async () => {
-    const dir = tempDir()
-    dirs.push(dir)
-    const file = join(dir, 'accord.db')
+    const file = dbFile()
     // synchronous=NORMAL: the fast case must not depend on this machine's fsync.
     const db = openDatabase(file, { synchronous: 'normal' })
     const store = new ThreadedDocStore(db, file, { synchronous: 'normal' })
@@ -90,9 +93,7 @@ describe('the writer thread', () => {
   })
 
   it('a writer thread that cannot open the database fails every write, and says so', async () => {
-    const dir = tempDir()
-    dirs.push(dir)
-    const file = join(dir, 'accord.db')
+    const file = dbFile()
     const db = openDatabase(file)
     // A path below a regular file: the thread's own connection cannot be opened.
     const store = new ThreadedDocStore(db, join(file, 'nested.db'), { mode: 'thread' })
@@ -104,11 +105,8 @@ describe('the writer thread', () => {
     db.close()
   })
 
-
   it('a document reloaded while its updates are being written includes them', async () => {
-    const dir = tempDir()
-    dirs.push(dir)
-    const file = join(dir, 'accord.db')
+    const file = dbFile()
     const db = openDatabase(file)
     const registry = new DocRegistry(new ThreadedDocStore(db, file, { mode: 'thread' }))
     const name = 'acme/deals/reloaded'

@@ -12,8 +12,8 @@
  */
 import { Worker } from 'node:worker_threads'
 import type { DocStore, LoadedDoc, PersistEntry } from './DocStore.js'
+import { InlineDocStore } from './InlineDocStore.js'
 import type { Db, OpenOptions } from './openDatabase.js'
-import { SqliteDocStore } from './SqliteDocStore.js'
 
 export interface WriterData {
   file: string
@@ -24,7 +24,6 @@ export type WriterRequest =
   | { id: number; op: 'append'; entries: PersistEntry[] }
   | { id: number; op: 'close' }
 
-/** `id` 0 announces that the thread has opened the database. */
 export interface WriterReply {
   id: number
   error?: string
@@ -43,7 +42,8 @@ const AVERAGE_WEIGHT = 0.2
 const ENTRY = new URL('./writerThread.mjs', import.meta.url)
 
 export class ThreadedDocStore implements DocStore {
-  private readonly reader: SqliteDocStore
+  /** Loads, and the commits that run on the event loop, on the main thread's connection. */
+  private readonly local: InlineDocStore
   private readonly worker: Worker
   private readonly waiting = new Map<number, { resolve: () => void; reject: (error: Error) => void }>()
   private nextId = 1
@@ -56,7 +56,7 @@ export class ThreadedDocStore implements DocStore {
   constructor(db: Db, file: string, options: OpenOptions & { mode?: WriterMode } = {}) {
     this.mode = options.mode ?? 'auto'
     if (file === ':memory:') throw new Error('ThreadedDocStore needs a database file (the writer thread opens its own connection)')
-    this.reader = new SqliteDocStore(db)
+    this.local = new InlineDocStore(db)
     this.worker = new Worker(ENTRY, { workerData: { file, synchronous: options.synchronous } satisfies WriterData })
     this.worker.on('message', (reply: WriterReply) => {
       const waiter = this.waiting.get(reply.id)
@@ -71,7 +71,7 @@ export class ThreadedDocStore implements DocStore {
   }
 
   load(docName: string): LoadedDoc {
-    return this.reader.load(docName)
+    return this.local.load(docName)
   }
 
   /** Where the next commit runs. */
@@ -83,14 +83,9 @@ export class ThreadedDocStore implements DocStore {
     if (this.failed) return Promise.reject(this.failed)
     if (this.inline) {
       const startedAt = performance.now()
-      try {
-        this.reader.append(entries)
-        return Promise.resolve()
-      } catch (error) {
-        return Promise.reject(error)
-      } finally {
-        this.observe(performance.now() - startedAt)
-      }
+      const written = this.local.append(entries)
+      this.observe(performance.now() - startedAt)
+      return written
     }
     // A view onto a larger buffer would be copied whole; send exactly the update bytes.
     const exactly = entries.map((entry) => ({

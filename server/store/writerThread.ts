@@ -29,4 +29,3 @@ parentPort!.on('message', (request: WriterRequest) => {
   }
   parentPort!.postMessage(reply)
 })
-parentPort!.postMessage({ id: 0 } satisfies WriterReply)
