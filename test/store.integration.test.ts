@@ -6,6 +6,7 @@
  */
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
+import * as decoding from 'lib0/decoding'
 import { afterAll, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { notesOf } from '../shared/docLayout.js'
@@ -13,6 +14,7 @@ import { openDatabase } from '../server/store/openDatabase.js'
 import { ThreadedDocStore } from '../server/store/ThreadedDocStore.js'
 import { DocRegistry } from '../server/sync/DocRegistry.js'
 import { serverOrigin } from '../server/sync/types.js'
+import { editOf, RawClient, updateMessage } from './helpers/trust.js'
 import { login, provider, seedWorkspace, startServer, synced, tempDir, until } from './helpers/server.js'
 
 const dirs: string[] = []
@@ -123,5 +125,74 @@ describe('the writer thread', () => {
     expect(reopened.prepare('SELECT COUNT(*) AS n FROM doc_updates WHERE doc = ?').get(name)).toEqual({ n: 1 })
     reopened.close()
     db.close()
+  })
+})
+
+/**
+ * A document loaded from disk is parsed lazily: the first client with an empty document
+ * is answered from the stored snapshot, and whatever needs the content parses it first.
+ * Every other way a client may start must still work on such a freshly loaded document.
+ */
+describe('a document loaded from disk', () => {
+  async function storedDeal() {
+    const db = dbFile()
+    const first = await startServer({ db })
+    const users = await seedWorkspace(first.server)
+    const api = await login(first.url, users.member.email, users.member.password)
+    const { body } = await api.request('POST', '/api/records/deals', { title: 'Stored' })
+    const docName = `acme/deals/${body.id}`
+    const editor = provider(first.wsUrl, docName, api.token)
+    await synced(editor)
+    notesOf(editor.doc).insert(0, 'stored notes;')
+    await until(async () => (await api.request('GET', `/api/records/deals/${body.id}`)).body.notes === 'stored notes;', 'the notes are stored')
+    editor.disconnect()
+    await first.server.close()
+    const second = await startServer({ db })
+    const again = await login(second.url, users.member.email, users.member.password)
+    return { second, api: again, token: again.token, docName, id: body.id as string, held: editor }
+  }
+
+  const isStep1 = (m: Uint8Array) => m[0] === 0 && m[1] === 0
+
+  it('a client that sends nothing still gets the server sync step 1, with the stored state vector', async () => {
+    const { second, token, docName, held } = await storedDeal()
+    const raw = new RawClient(`${second.wsUrl}/sync/${docName}?token=${token}`)
+    await raw.opened
+    await until(() => raw.received.some(isStep1), 'the server asks for what the client has')
+    const step1 = raw.received.find(isStep1)!
+    const vector = Y.decodeStateVector(decoding.readVarUint8Array(decoding.createDecoder(step1.subarray(2))))
+    expect(vector).toEqual(Y.decodeStateVector(Y.encodeStateVector(held.doc)))
+    raw.close()
+    held.destroy()
+    await second.server.close()
+  })
+
+  it('an edit sent before any sync message builds on the stored state and is kept', async () => {
+    const { second, api, token, docName, id, held } = await storedDeal()
+    const raw = new RawClient(`${second.wsUrl}/sync/${docName}?token=${token}`)
+    await raw.opened
+    raw.send(updateMessage(editOf(held.doc, (doc) => notesOf(doc).insert(notesOf(doc).length, 'first message;'))))
+    await raw.settled()
+    const reader = provider(second.wsUrl, docName, token)
+    await synced(reader)
+    await until(() => notesOf(reader.doc).toString() === 'stored notes;first message;', 'a reader sees both')
+    await until(async () => (await api.request('GET', `/api/records/deals/${id}`)).body.notes === 'stored notes;first message;', 'the record has both')
+    raw.close()
+    reader.destroy()
+    held.destroy()
+    await second.server.close()
+  })
+
+  it('a client that kept the document and edited offline catches up both ways', async () => {
+    const { second, token, docName, held } = await storedDeal()
+    notesOf(held.doc).insert(0, 'offline;')
+    const back = provider(second.wsUrl, docName, token, { doc: held.doc })
+    await synced(back)
+    const fresh = provider(second.wsUrl, docName, token)
+    await synced(fresh)
+    await until(() => notesOf(fresh.doc).toString() === 'offline;stored notes;', 'the offline edit reaches a new client')
+    back.destroy()
+    fresh.destroy()
+    await second.server.close()
   })
 })

@@ -45,8 +45,14 @@ export type RoomState = 'live' | 'closed'
 
 const REVERT = serverOrigin('revert')
 
+/**
+ * How long a freshly loaded document may wait for its first client's sync request
+ * before it is parsed anyway (see `Room.hydrate`).
+ */
+const HYDRATE_GRACE_MS = 20
+
 export class Room {
-  readonly doc: Y.Doc
+  private readonly ydoc: Y.Doc
   readonly awareness: awarenessProtocol.Awareness
   readonly peers = new Set<Peer>()
   state: RoomState = 'live'
@@ -67,7 +73,12 @@ export class Room {
   loggedBytes: number
   /** The next write of this room replaces its log with a snapshot. */
   compactDue = false
-  private readonly gate: RecordGate | null
+  private gate: RecordGate | null = null
+  /** The stored updates, until they are applied to the document (see `hydrate`). */
+  private unapplied: Uint8Array[] | null
+  /** Peers that get the server's sync step 1 once the document is applied. */
+  private awaitingStep1: Peer[] = []
+  private hydrateTimer: NodeJS.Timeout | null = null
   /**
    * What each read-only peer sent and was refused. Its later updates build on these
    * clocks, so the copy that computes their compensation must hold them too.
@@ -80,28 +91,82 @@ export class Room {
     loaded: LoadedDoc,
     private readonly host: RoomHost,
   ) {
-    this.doc = new Y.Doc({ gc: true })
+    this.ydoc = new Y.Doc({ gc: true })
     if (loaded.updates.length === 1) this.loadedState = loaded.updates[0]!
-    // One transaction over the snapshot and the log: several times faster than merging them first.
-    if (loaded.updates.length > 0) {
-      this.doc.transact(() => {
-        for (const update of loaded.updates) Y.applyUpdate(this.doc, update)
-      }, serverOrigin('seed'))
-    }
+    this.unapplied = loaded.updates.length > 0 ? loaded.updates : null
     this.loggedCount = loaded.loggedCount
     this.loggedBytes = loaded.loggedBytes
-    this.gate = name.kind === 'record' ? new RecordGate(this.doc, name.collection) : null
-    this.doc.on('update', this.handleDocUpdate)
-    this.awareness = new awarenessProtocol.Awareness(this.doc)
+    this.awareness = new awarenessProtocol.Awareness(this.ydoc)
     this.awareness.setLocalState(null)
     this.awareness.on('update', this.handleAwarenessChange)
+    if (!this.unapplied) this.hydrate()
+  }
+
+  /** The document, with everything stored applied. */
+  get doc(): Y.Doc {
+    if (this.unapplied) this.hydrate()
+    return this.ydoc
+  }
+
+  /** Whether the stored state has been applied to the in-memory document. */
+  get hydrated(): boolean {
+    return this.unapplied === null
+  }
+
+  /**
+   * Applies the stored updates to the document. A large document takes a while to parse
+   * (about 100 ms for 10,000 edits), so a freshly loaded room waits for it: the first
+   * client with an empty document is sent the stored snapshot as it is, and parses it while
+   * the server does the same (`handleSync`). Anything that needs the document's content
+   * hydrates it first (the `doc` getter); `HYDRATE_GRACE_MS` after the first peer joined at
+   * the latest, so its server sync step 1 is never held up for long.
+   */
+  private hydrate(): void {
+    const updates = this.unapplied
+    if (this.hydrateTimer) clearTimeout(this.hydrateTimer)
+    this.hydrateTimer = null
+    this.unapplied = null
+    if (updates) {
+      try {
+        // One transaction over the snapshot and the log: several times faster than merging them first.
+        this.ydoc.transact(() => {
+          for (const update of updates) Y.applyUpdate(this.ydoc, update)
+        }, serverOrigin('seed'))
+      } catch (error) {
+        // Stored state that does not parse: nothing may be served from this room.
+        if (this.host.onBroken) this.host.onBroken(this)
+        else this.close(CLOSE.internalError.code, CLOSE.internalError.reason)
+        throw error
+      }
+    }
+    this.gate = this.name.kind === 'record' ? new RecordGate(this.ydoc, this.name.collection) : null
+    this.ydoc.on('update', this.handleDocUpdate)
+    const waiting = this.awaitingStep1
+    this.awaitingStep1 = []
+    for (const peer of waiting) if (this.peers.has(peer)) peer.socket.send(syncStep1Message(this.ydoc))
+  }
+
+  private hydrateSoon(delayMs: number): void {
+    if (this.hydrated || this.state === 'closed') return
+    if (this.hydrateTimer) clearTimeout(this.hydrateTimer)
+    this.hydrateTimer = setTimeout(() => {
+      this.hydrateTimer = null
+      if (this.state !== 'closed' && !this.hydrated) {
+        try {
+          this.hydrate()
+        } catch {
+          // The room closed itself (see hydrate); its sockets were told.
+        }
+      }
+    }, delayMs)
   }
 
   // ---- peers ------------------------------------------------------------------
 
   addPeer(peer: Peer): void {
     this.peers.add(peer)
-    peer.socket.send(syncStep1Message(this.doc))
+    if (this.hydrated) peer.socket.send(syncStep1Message(this.ydoc))
+    else if (this.awaitingStep1.push(peer) === 1) this.hydrateSoon(HYDRATE_GRACE_MS)
     const states = [...this.awareness.getStates().keys()]
     if (states.length > 0) peer.socket.send(awarenessMessage(awarenessProtocol.encodeAwarenessUpdate(this.awareness, states)))
   }
@@ -167,11 +232,14 @@ export class Room {
       case syncProtocol.messageYjsSyncStep1: {
         const stateVector = decoding.readVarUint8Array(decoder)
         const known = Y.decodeStateVector(stateVector)
+        const fromStore = this.loadedState !== null && known.size === 0
         // Encoded now, sent once everything it reveals is on disk.
-        const reply = this.loadedState && known.size === 0 ? encodedStep2Message(this.loadedState) : syncStep2Message(this.doc, stateVector)
+        const reply = fromStore ? encodedStep2Message(this.loadedState!) : syncStep2Message(this.doc, stateVector)
         this.whenPersisted(() => {
           if (peer.socket.isOpen() && this.peers.has(peer)) peer.socket.send(reply)
         })
+        // The client parses the snapshot; the server parses it meanwhile, once the reply is out.
+        if (fromStore) this.hydrateSoon(0)
         break
       }
       case syncProtocol.messageYjsSyncStep2:
@@ -407,8 +475,11 @@ export class Room {
     this.peers.clear()
     this.held = []
     this.pending = []
+    this.awaitingStep1 = []
+    if (this.hydrateTimer) clearTimeout(this.hydrateTimer)
+    this.unapplied = null
     this.awareness.destroy()
-    this.doc.destroy()
+    this.ydoc.destroy()
   }
 }
 
