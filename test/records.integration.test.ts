@@ -155,6 +155,24 @@ describe('index documents', () => {
     typist.destroy()
   })
 
+  it('typing in several records refreshes their entries in one index update', async () => {
+    const member = await login(t.url, 'member@acme.test', 'correct horse')
+    const ids = await Promise.all(['First typed', 'Second typed'].map(async (title) => (await owner.request('POST', '/api/records/proposals', { title })).body.id as string))
+    const index = provider(t.wsUrl, 'acme/index/proposals', owner.token)
+    await synced(index)
+    const entries = indexEntriesOf(index.doc)
+    await until(() => ids.every((id) => entries.get(id)?.updatedBy === owner.userId), 'both records are in the index')
+    const logged = () => (t.server.db.prepare('SELECT COUNT(*) AS n FROM doc_updates WHERE doc = ?').get('acme/index/proposals') as { n: number }).n
+    const before = logged()
+    const typists = ids.map((id) => provider(t.wsUrl, `acme/proposals/${id}`, member.token))
+    await Promise.all(typists.map(synced))
+    for (const typist of typists) notesOf(typist.doc).insert(0, 'typed')
+    await until(() => ids.every((id) => entries.get(id)?.updatedBy === member.userId), 'the list shows the new editor of both', INDEX_CONTENT_REFRESH_MS * 3)
+    expect(logged() - before).toBe(1)
+    for (const typist of typists) typist.destroy()
+    index.destroy()
+  })
+
   it("keeps each user's inbox to that user", async () => {
     expect(await closeCodeOf(`${t.wsUrl}/sync/acme/inbox/${viewer.userId}?token=${owner.token}`)).toBe(4403)
   })

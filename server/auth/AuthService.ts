@@ -4,7 +4,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { isValidId } from '../../shared/docNames.js'
-import type { Db } from '../store/openDatabase.js'
+import { type Db, statementCache } from '../store/openDatabase.js'
 import type { Principal, Role } from '../sync/types.js'
 import { DUMMY_HASH_PROMISE, hashPassword, verifyPassword } from './passwords.js'
 
@@ -57,11 +57,14 @@ export class AuthService {
   readonly sessionIdleMs: number
   private readonly lastTouched = new Map<string, number>()
   private readonly endedListeners = new Set<SessionEndedListener>()
+  /** Statements run per request, per socket and by the session sweep, compiled once. */
+  private readonly stmt
 
   constructor(
     private readonly db: Db,
     options: AuthOptions = {},
   ) {
+    this.stmt = statementCache(db)
     this.sessionIdleMs = options.sessionIdleMs ?? 7 * 24 * 3600 * 1000
   }
 
@@ -132,10 +135,7 @@ export class AuthService {
   /** The principal of a live session, sliding its expiry forward; null if unknown, expired or revoked. */
   authenticate(token: string | undefined | null): Principal | null {
     if (!token || token.length > 200) return null
-    const row = this.db
-      .prepare(
-        `SELECT s.id AS session_id, s.expires_at, s.revoked_at, u.* FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`,
-      )
+    const row = this.stmt(`SELECT s.id AS session_id, s.expires_at, s.revoked_at, u.* FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`)
       .get(hashToken(token)) as (UserRow & { session_id: string; expires_at: number; revoked_at: number | null }) | undefined
     const now = Date.now()
     if (!row || row.revoked_at !== null || row.expires_at <= now) return null
@@ -160,7 +160,7 @@ export class AuthService {
     const touched = this.lastTouched.get(sessionId) ?? 0
     if (now - touched <= Math.min(60_000, this.sessionIdleMs / 10)) return
     this.lastTouched.set(sessionId, now)
-    this.db.prepare('UPDATE sessions SET expires_at = ? WHERE id = ? AND revoked_at IS NULL AND expires_at > ?').run(now + this.sessionIdleMs, sessionId, now)
+    this.stmt('UPDATE sessions SET expires_at = ? WHERE id = ? AND revoked_at IS NULL AND expires_at > ?').run(now + this.sessionIdleMs, sessionId, now)
   }
 
   /** Listens for revoked sessions; returns the unsubscribe function. */
@@ -171,7 +171,7 @@ export class AuthService {
 
   /** Whether a session is still live (not revoked, not expired). */
   isSessionLive(sessionId: string): boolean {
-    const row = this.db.prepare('SELECT expires_at, revoked_at FROM sessions WHERE id = ?').get(sessionId) as
+    const row = this.stmt('SELECT expires_at, revoked_at FROM sessions WHERE id = ?').get(sessionId) as
       | { expires_at: number; revoked_at: number | null }
       | undefined
     return row !== undefined && row.revoked_at === null && row.expires_at > Date.now()
@@ -180,8 +180,7 @@ export class AuthService {
   /** Which of `sessionIds` are still live, in one query (the socket sweep checks every open session). */
   liveSessions(sessionIds: string[]): Set<string> {
     if (sessionIds.length === 0) return new Set()
-    const rows = this.db
-      .prepare('SELECT id FROM sessions WHERE id IN (SELECT value FROM json_each(?)) AND revoked_at IS NULL AND expires_at > ?')
+    const rows = this.stmt('SELECT id FROM sessions WHERE id IN (SELECT value FROM json_each(?)) AND revoked_at IS NULL AND expires_at > ?')
       .all(JSON.stringify(sessionIds), Date.now()) as { id: string }[]
     const live = new Set(rows.map((r) => r.id))
     for (const id of sessionIds) if (!live.has(id)) this.lastTouched.delete(id)

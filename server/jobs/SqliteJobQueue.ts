@@ -4,7 +4,7 @@
  * coalesce key, one running job per (user, lane).
  */
 import { randomUUID } from 'node:crypto'
-import type { Db } from '../store/openDatabase.js'
+import { type Db, statementCache } from '../store/openDatabase.js'
 import type { JobCounts, JobKind, JobOutcome, JobQueue, JobStatus, LineError, NewJob, StoredJob } from './JobQueue.js'
 
 interface JobRow {
@@ -53,23 +53,26 @@ function fromRow(row: JobRow): StoredJob {
 export const laneOf = (kind: JobKind, target: string) => `${kind}:${target}`
 
 export class SqliteJobQueue implements JobQueue {
+  /** The runner polls every second: each statement is compiled once. */
+  private readonly stmt
+
   constructor(
     private readonly db: Db,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.stmt = statementCache(db)
+  }
 
   enqueue(input: NewJob): { job: StoredJob; coalesced: boolean } {
     return this.db
       .transaction(() => {
         if (input.coalesceKey !== null) {
-          const existing = this.db
-            .prepare(`SELECT ${COLUMNS} FROM jobs WHERE coalesce_key = ? AND status = 'queued'`)
+          const existing = this.stmt(`SELECT ${COLUMNS} FROM jobs WHERE coalesce_key = ? AND status = 'queued'`)
             .get(input.coalesceKey) as JobRow | undefined
           if (existing) return { job: fromRow(existing), coalesced: true }
         }
         const id = randomUUID()
-        this.db
-          .prepare(
+        this.stmt(
             `INSERT INTO jobs (id, workspace, user_id, kind, target, lane, params, coalesce_key, payload, status, counts, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)`,
           )
@@ -92,39 +95,40 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   get(id: string): StoredJob | undefined {
-    const row = this.db.prepare(`SELECT ${COLUMNS} FROM jobs WHERE id = ?`).get(id) as JobRow | undefined
+    const row = this.stmt(`SELECT ${COLUMNS} FROM jobs WHERE id = ?`).get(id) as JobRow | undefined
     return row && fromRow(row)
   }
 
   list(userId: string, kind: JobKind, limit: number): StoredJob[] {
-    const rows = this.db.prepare(`SELECT ${COLUMNS} FROM jobs WHERE user_id = ? AND kind = ? ORDER BY seq DESC LIMIT ?`).all(userId, kind, limit) as JobRow[]
+    const rows = this.stmt(`SELECT ${COLUMNS} FROM jobs WHERE user_id = ? AND kind = ? ORDER BY seq DESC LIMIT ?`).all(userId, kind, limit) as JobRow[]
     return rows.map(fromRow)
   }
 
   queued(limit: number): StoredJob[] {
-    const rows = this.db.prepare(`SELECT ${COLUMNS} FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT ?`).all(limit) as JobRow[]
+    const rows = this.stmt(`SELECT ${COLUMNS} FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT ?`).all(limit) as JobRow[]
     return rows.map(fromRow)
   }
 
   position(id: string): number | undefined {
-    const row = this.db.prepare("SELECT seq FROM jobs WHERE id = ? AND status = 'queued'").get(id) as { seq: number } | undefined
+    const row = this.stmt("SELECT seq FROM jobs WHERE id = ? AND status = 'queued'").get(id) as { seq: number } | undefined
     if (!row) return undefined
-    const ahead = this.db.prepare("SELECT count(*) AS n FROM jobs WHERE status = 'queued' AND seq < ?").get(row.seq) as { n: number }
+    const ahead = this.stmt("SELECT count(*) AS n FROM jobs WHERE status = 'queued' AND seq < ?").get(row.seq) as { n: number }
     return ahead.n + 1
   }
 
   payload(id: string): Buffer | null {
-    const row = this.db.prepare('SELECT payload FROM jobs WHERE id = ?').get(id) as { payload: Buffer | null } | undefined
+    const row = this.stmt('SELECT payload FROM jobs WHERE id = ?').get(id) as { payload: Buffer | null } | undefined
     return row?.payload ?? null
   }
 
   claim(worker: string, max: number, leaseMs: number): StoredJob[] {
     if (max <= 0) return []
+    // Nothing queued (the usual poll): no write lock taken.
+    if (!this.stmt("SELECT 1 FROM jobs WHERE status = 'queued' LIMIT 1").get()) return []
     return this.db
       .transaction(() => {
         // The oldest queued job of every (user, lane) that has nothing running.
-        const rows = this.db
-          .prepare(
+        const rows = this.stmt(
             `SELECT ${COLUMNS} FROM jobs j
              WHERE j.status = 'queued'
                AND j.seq = (SELECT min(q.seq) FROM jobs q WHERE q.status = 'queued' AND q.user_id = j.user_id AND q.lane = j.lane)
@@ -133,7 +137,7 @@ export class SqliteJobQueue implements JobQueue {
           )
           .all(max) as JobRow[]
         const now = this.now()
-        const take = this.db.prepare(
+        const take = this.stmt(
           `UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?, lease_until = ?,
              started_at = coalesce(started_at, ?), coalesce_key = NULL
            WHERE id = ? AND status = 'queued'`,
@@ -146,17 +150,17 @@ export class SqliteJobQueue implements JobQueue {
 
   renew(worker: string, ids: string[], leaseMs: number): string[] {
     const until = this.now() + leaseMs
-    const stmt = this.db.prepare("UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ? AND status = 'running'")
+    const stmt = this.stmt("UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ? AND status = 'running'")
     return this.db.transaction(() => ids.filter((id) => stmt.run(until, id, worker).changes === 1))()
   }
 
   progress(id: string, worker: string, counts: JobCounts): boolean {
-    const stmt = this.db.prepare("UPDATE jobs SET counts = ? WHERE id = ? AND lease_owner = ? AND status = 'running'")
+    const stmt = this.stmt("UPDATE jobs SET counts = ? WHERE id = ? AND lease_owner = ? AND status = 'running'")
     return stmt.run(JSON.stringify(counts), id, worker).changes === 1
   }
 
   finish(id: string, worker: string, outcome: JobOutcome): boolean {
-    const stmt = this.db.prepare(
+    const stmt = this.stmt(
       `UPDATE jobs SET status = ?, counts = ?, errors = ?, error = ?, result = ?, finished_at = ?,
          lease_owner = NULL, lease_until = NULL, payload = NULL
        WHERE id = ? AND lease_owner = ? AND status = 'running'`,
@@ -167,24 +171,24 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   release(id: string, worker: string): void {
-    this.db.prepare("UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ? AND status = 'running'").run(id, worker)
+    this.stmt("UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ? AND status = 'running'").run(id, worker)
   }
 
   recoverExpired(maxAttempts: number): StoredJob[] {
+    if (!this.stmt("SELECT 1 FROM jobs WHERE status = 'running' AND lease_until < ? LIMIT 1").get(this.now())) return []
     return this.db
       .transaction(() => {
         const now = this.now()
-        const rows = this.db.prepare("SELECT id, attempts FROM jobs WHERE status = 'running' AND lease_until < ?").all(now) as { id: string; attempts: number }[]
+        const rows = this.stmt("SELECT id, attempts FROM jobs WHERE status = 'running' AND lease_until < ?").all(now) as { id: string; attempts: number }[]
         for (const row of rows) {
           if (row.attempts >= maxAttempts) {
-            this.db
-              .prepare(
+            this.stmt(
                 `UPDATE jobs SET status = 'failed', finished_at = ?, lease_owner = NULL, lease_until = NULL, payload = NULL,
                    error = ? WHERE id = ?`,
               )
               .run(now, `the server stopped while this job ran, ${row.attempts} times; gave up`, row.id)
           } else {
-            this.db.prepare("UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_until = NULL WHERE id = ?").run(row.id)
+            this.stmt("UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_until = NULL WHERE id = ?").run(row.id)
           }
         }
         return rows.map((row) => this.get(row.id)!)

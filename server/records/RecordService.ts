@@ -87,8 +87,10 @@ export const DEFAULT_PAGE = 50
 export const INDEX_CONTENT_REFRESH_MS = 2000
 
 export class RecordService {
-  /** Index refreshes waiting after notes or items edits, by document name. */
-  private readonly laterIndex = new Map<string, { workspace: string; collection: Collection; id: string; entry: IndexEntry | null; timer: NodeJS.Timeout }>()
+  /** Index refreshes waiting after notes or items edits, by index document, then record id. */
+  private readonly laterIndex = new Map<string, Map<string, IndexEntry | null>>()
+  /** Writes `laterIndex`, INDEX_CONTENT_REFRESH_MS after the first of them. */
+  private laterTimer: NodeJS.Timeout | null = null
 
   constructor(
     private readonly db: Db,
@@ -99,12 +101,16 @@ export class RecordService {
 
   /** Writes the index refreshes still waiting (call before the registry closes). */
   async close(): Promise<void> {
-    const waiting = [...this.laterIndex.entries()]
+    await this.writeLaterIndex()
+  }
+
+  /** Writes the waiting index refreshes: one transaction per index document. */
+  private writeLaterIndex(): Promise<void> {
+    if (this.laterTimer) clearTimeout(this.laterTimer)
+    this.laterTimer = null
+    const waiting = [...this.laterIndex]
     this.laterIndex.clear()
-    await Promise.all(waiting.map(([, later]) => {
-      clearTimeout(later.timer)
-      return this.writeIndexEntry(later.workspace, later.collection, later.id, later.entry)
-    }))
+    return Promise.all(waiting.map(([indexName, entries]) => this.writeIndexEntries(indexName, entries))).then(() => undefined)
   }
 
   /** The projection row of a record room after its updates (DocRegistry `project` option). */
@@ -263,39 +269,40 @@ export class RecordService {
           updatedAt: new Date(projection.updatedAt).toISOString(),
           updatedBy: projection.updatedBy,
         }
-    const later = this.laterIndex.get(room.docName)
+    const indexName = indexDocName(name.workspace, name.collection)
     const contentOnly = persisted.every((p) => p.changed.length > 0 && p.changed.every((part) => part === NOTES || part === ITEMS))
     if (contentOnly) {
-      if (later) later.entry = entry
-      else {
-        const timer = setTimeout(() => {
-          const due = this.laterIndex.get(room.docName)
-          this.laterIndex.delete(room.docName)
-          if (due) void this.writeIndexEntry(due.workspace, due.collection, due.id, due.entry)
-        }, INDEX_CONTENT_REFRESH_MS)
-        timer.unref()
-        this.laterIndex.set(room.docName, { workspace: name.workspace, collection: name.collection, id: name.id, entry, timer })
+      let waiting = this.laterIndex.get(indexName)
+      if (!waiting) this.laterIndex.set(indexName, (waiting = new Map()))
+      waiting.set(name.id, entry)
+      if (!this.laterTimer) {
+        this.laterTimer = setTimeout(() => void this.writeLaterIndex(), INDEX_CONTENT_REFRESH_MS)
+        this.laterTimer.unref()
       }
       return
     }
-    if (later) {
-      clearTimeout(later.timer)
-      this.laterIndex.delete(room.docName)
-    }
-    void this.writeIndexEntry(name.workspace, name.collection, name.id, entry)
+    this.laterIndex.get(indexName)?.delete(name.id)
+    void this.writeIndexEntries(indexName, new Map([[name.id, entry]]))
   }
 
-  private writeIndexEntry(workspace: string, collection: Collection, id: string, entry: IndexEntry | null): Promise<void> {
+  /** Sets (or, for null, deletes) entries of an index document, in one transaction. */
+  private writeIndexEntries(indexName: string, changes: Map<string, IndexEntry | null>): Promise<void> {
+    if (changes.size === 0) return Promise.resolve()
     return this.registry
-      .use(indexDocName(workspace, collection), (index) => {
+      .use(indexName, (index) => {
         const entries = indexEntriesOf(index.doc)
-        const current = entries.get(id)
-        if (entry === null) {
-          if (current !== undefined) index.doc.transact(() => entries.delete(id), serverOrigin('index'))
-          return
-        }
-        if (current && current.updatedBy === entry.updatedBy && sameSummary(current, entry)) return
-        index.doc.transact(() => entries.set(id, entry), serverOrigin('index'))
+        const due = [...changes].filter(([id, entry]) => {
+          const current = entries.get(id)
+          if (entry === null) return current !== undefined
+          return !(current && current.updatedBy === entry.updatedBy && sameSummary(current, entry))
+        })
+        if (due.length === 0) return
+        index.doc.transact(() => {
+          for (const [id, entry] of due) {
+            if (entry === null) entries.delete(id)
+            else entries.set(id, entry)
+          }
+        }, serverOrigin('index'))
       })
       .catch(() => undefined)
   }

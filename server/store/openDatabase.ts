@@ -170,6 +170,19 @@ export interface OpenOptions {
   synchronous?: 'full' | 'normal'
 }
 
+/**
+ * Prepared statements by SQL text, each compiled once: for code that runs a query on a
+ * timer or per request (compiling one costs as much as running it).
+ */
+export function statementCache(db: Db): (sql: string) => Database.Statement {
+  const statements = new Map<string, Database.Statement>()
+  return (sql) => {
+    let statement = statements.get(sql)
+    if (!statement) statements.set(sql, (statement = db.prepare(sql)))
+    return statement
+  }
+}
+
 export function openDatabase(file: string, options: OpenOptions = {}): Db {
   if (file !== ':memory:') mkdirSync(dirname(resolve(file)), { recursive: true })
   const db = new Database(file)
