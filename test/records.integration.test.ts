@@ -173,6 +173,33 @@ describe('index documents', () => {
     index.destroy()
   })
 
+  it('keeps the index loaded between refreshes while someone types (it is not parsed again for each)', async () => {
+    const member = await login(t.url, 'member@acme.test', 'correct horse')
+    const { body } = await owner.request('POST', '/api/records/leads', { name: 'Kept warm' })
+    const typist = provider(t.wsUrl, `acme/leads/${body.id}`, member.token)
+    await synced(typist)
+    const indexName = 'acme/index/leads'
+    let typing = true
+    const typed = (async () => {
+      while (typing) {
+        notesOf(typist.doc).insert(0, '.')
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    })()
+    await until(() => t.server.registry.get(indexName) !== undefined, 'the index is loaded for a refresh', INDEX_CONTENT_REFRESH_MS * 3)
+    const room = t.server.registry.get(indexName)
+    // The test server unloads an unused document after 100 ms; two refreshes are 2 s apart.
+    const until2 = Date.now() + INDEX_CONTENT_REFRESH_MS * 1.5
+    while (Date.now() < until2) {
+      expect(t.server.registry.get(indexName)).toBe(room)
+      await new Promise((r) => setTimeout(r, 25))
+    }
+    typing = false
+    await typed
+    typist.destroy()
+    await until(() => t.server.registry.get(indexName) === undefined, 'the index unloads once typing stopped', INDEX_CONTENT_REFRESH_MS * 3)
+  })
+
   it("keeps each user's inbox to that user", async () => {
     expect(await closeCodeOf(`${t.wsUrl}/sync/acme/inbox/${viewer.userId}?token=${owner.token}`)).toBe(4403)
   })

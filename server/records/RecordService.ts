@@ -91,6 +91,11 @@ export class RecordService {
   private readonly laterIndex = new Map<string, Map<string, IndexEntry | null>>()
   /** Writes `laterIndex`, INDEX_CONTENT_REFRESH_MS after the first of them. */
   private laterTimer: NodeJS.Timeout | null = null
+  /**
+   * Index rooms kept loaded while refreshes for them wait: while someone types, the index
+   * would otherwise unload between two refreshes and be parsed again for the next one.
+   */
+  private readonly retainedIndex = new Map<string, Room>()
 
   constructor(
     private readonly db: Db,
@@ -110,7 +115,22 @@ export class RecordService {
     this.laterTimer = null
     const waiting = [...this.laterIndex]
     this.laterIndex.clear()
-    return Promise.all(waiting.map(([indexName, entries]) => this.writeIndexEntries(indexName, entries))).then(() => undefined)
+    const retained = [...this.retainedIndex.values()]
+    this.retainedIndex.clear()
+    return Promise.all(waiting.map(([indexName, entries]) => this.writeIndexEntries(indexName, entries))).then(() => {
+      for (const room of retained) room.release()
+    })
+  }
+
+  private retainIndex(indexName: string): void {
+    if (this.retainedIndex.has(indexName)) return
+    try {
+      const room = this.registry.open(indexName)
+      room.retain()
+      this.retainedIndex.set(indexName, room)
+    } catch {
+      // The registry is closing: the refresh is written (or dropped) with everything else.
+    }
   }
 
   /** The projection row of a record room after its updates (DocRegistry `project` option). */
@@ -275,6 +295,7 @@ export class RecordService {
       let waiting = this.laterIndex.get(indexName)
       if (!waiting) this.laterIndex.set(indexName, (waiting = new Map()))
       waiting.set(name.id, entry)
+      this.retainIndex(indexName)
       if (!this.laterTimer) {
         this.laterTimer = setTimeout(() => void this.writeLaterIndex(), INDEX_CONTENT_REFRESH_MS)
         this.laterTimer.unref()
