@@ -91,17 +91,13 @@ export class RecordService {
   private readonly laterIndex = new Map<string, Map<string, IndexEntry | null>>()
   /** Writes `laterIndex`, INDEX_CONTENT_REFRESH_MS after the first of them. */
   private laterTimer: NodeJS.Timeout | null = null
-  /**
-   * Index rooms kept loaded while refreshes for them wait: while someone types, the index
-   * would otherwise unload between two refreshes and be parsed again for the next one.
-   */
-  private readonly retainedIndex = new Map<string, Room>()
 
   constructor(
     private readonly db: Db,
     private readonly registry: DocRegistry,
   ) {
     registry.onPersisted((room, persisted, projection) => this.handlePersisted(room, persisted, projection))
+    registry.onLoad((room) => this.keepIndexWith(room))
   }
 
   /** Writes the index refreshes still waiting (call before the registry closes). */
@@ -115,22 +111,21 @@ export class RecordService {
     this.laterTimer = null
     const waiting = [...this.laterIndex]
     this.laterIndex.clear()
-    const retained = [...this.retainedIndex.values()]
-    this.retainedIndex.clear()
-    return Promise.all(waiting.map(([indexName, entries]) => this.writeIndexEntries(indexName, entries))).then(() => {
-      for (const room of retained) room.release()
-    })
+    return Promise.all(waiting.map(([indexName, entries]) => this.writeIndexEntries(indexName, entries))).then(() => undefined)
   }
 
-  private retainIndex(indexName: string): void {
-    if (this.retainedIndex.has(indexName)) return
-    try {
-      const room = this.registry.open(indexName)
-      room.retain()
-      this.retainedIndex.set(indexName, room)
-    } catch {
-      // The registry is closing: the refresh is written (or dropped) with everything else.
-    }
+  /**
+   * A collection's index stays loaded, and parsed, while any of its records is: every edit
+   * of a record may refresh its entry, and parsing a large index (tens of milliseconds for
+   * thousands of entries) belongs to opening a record, not to the middle of someone's typing.
+   */
+  private keepIndexWith(room: Room): (() => void) | void {
+    const name = room.name
+    if (name.kind !== 'record') return
+    const index = this.registry.open(indexDocName(name.workspace, name.collection))
+    index.retain()
+    void index.doc
+    return () => index.release()
   }
 
   /** The projection row of a record room after its updates (DocRegistry `project` option). */
@@ -295,7 +290,6 @@ export class RecordService {
       let waiting = this.laterIndex.get(indexName)
       if (!waiting) this.laterIndex.set(indexName, (waiting = new Map()))
       waiting.set(name.id, entry)
-      this.retainIndex(indexName)
       if (!this.laterTimer) {
         this.laterTimer = setTimeout(() => void this.writeLaterIndex(), INDEX_CONTENT_REFRESH_MS)
         this.laterTimer.unref()

@@ -40,6 +40,12 @@ interface Batch {
   snapshot: Uint8Array | undefined
 }
 
+/**
+ * Called when a room is loaded; may return what to do when the room leaves memory
+ * (unloaded or dropped; not at shutdown, when everything goes).
+ */
+export type LoadHook = (room: Room) => (() => void) | void
+
 /** The document could not be persisted; it was dropped from memory. */
 export class PersistError extends Error {}
 
@@ -48,6 +54,9 @@ export class DocRegistry implements RoomHost {
   private readonly dirty = new Set<Room>()
   private readonly unloadTimers = new Map<Room, NodeJS.Timeout>()
   private readonly listeners = new Set<PersistListener>()
+  private readonly loadHooks = new Set<LoadHook>()
+  /** What to do when each room leaves memory (from the load hooks). */
+  private readonly onLeave = new Map<Room, (() => void)[]>()
   /** Waiting for the batch after the one being written (everything applied so far). */
   private flushWaiters: { resolve: () => void; reject: (error: Error) => void }[] = []
   private flushScheduled = false
@@ -101,7 +110,27 @@ export class DocRegistry implements RoomHost {
     if (writing) loaded.updates.push(...writing)
     const room = new Room(parsed.name as DocName, docName, loaded, this)
     this.rooms.set(docName, room)
+    for (const hook of this.loadHooks) {
+      try {
+        const leave = hook(room)
+        if (leave) this.onLeave.set(room, [...(this.onLeave.get(room) ?? []), leave])
+      } catch (error) {
+        this.options.onError?.(error, 'load hook')
+      }
+    }
     return room
+  }
+
+  /** Runs `hook` on every room loaded from now on. */
+  onLoad(hook: LoadHook): () => void {
+    this.loadHooks.add(hook)
+    return () => this.loadHooks.delete(hook)
+  }
+
+  private left(room: Room): void {
+    const leave = this.onLeave.get(room)
+    this.onLeave.delete(room)
+    for (const fn of leave ?? []) fn()
   }
 
   /**
@@ -284,6 +313,7 @@ export class DocRegistry implements RoomHost {
     this.rooms.delete(room.docName)
     this.dirty.delete(room)
     room.close(CLOSE.normal.code, CLOSE.normal.reason)
+    this.left(room)
   }
 
   /** Forgets a room whose state could not be persisted; its clients resend on reconnect. */
@@ -292,6 +322,7 @@ export class DocRegistry implements RoomHost {
     this.rooms.delete(room.docName)
     this.dirty.delete(room)
     room.close(CLOSE.internalError.code, CLOSE.internalError.reason)
+    this.left(room)
   }
 
   /** Persists what is pending, closes every room and the store (server shutdown). */
@@ -307,6 +338,7 @@ export class DocRegistry implements RoomHost {
     }
     for (const room of this.rooms.values()) room.close(CLOSE.shuttingDown.code, CLOSE.shuttingDown.reason)
     this.rooms.clear()
+    this.onLeave.clear()
     await this.store.close()
   }
 }
