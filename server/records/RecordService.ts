@@ -85,6 +85,8 @@ export const DEFAULT_PAGE = 50
  * editor are refreshed at most this often, not on every keystroke.
  */
 export const INDEX_CONTENT_REFRESH_MS = 2000
+/** Index entries written per transaction (a thousand take about 10 ms to apply and encode). */
+const INDEX_WRITE_CHUNK = 100
 
 export class RecordService {
   /** Index refreshes waiting after notes or items edits, by index document, then record id. */
@@ -304,20 +306,28 @@ export class RecordService {
   private writeIndexEntries(indexName: string, changes: Map<string, IndexEntry | null>): Promise<void> {
     if (changes.size === 0) return Promise.resolve()
     return this.registry
-      .use(indexName, (index) => {
+      .use(indexName, async (index) => {
         const entries = indexEntriesOf(index.doc)
-        const due = [...changes].filter(([id, entry]) => {
+        const due = (id: string, entry: IndexEntry | null) => {
           const current = entries.get(id)
           if (entry === null) return current !== undefined
+          // Written meanwhile from a newer state of the record (a chunk waited its turn).
+          if (current && current.updatedAt > entry.updatedAt) return false
           return !(current && current.updatedBy === entry.updatedBy && sameSummary(current, entry))
-        })
-        if (due.length === 0) return
-        index.doc.transact(() => {
-          for (const [id, entry] of due) {
-            if (entry === null) entries.delete(id)
-            else entries.set(id, entry)
-          }
-        }, serverOrigin('index'))
+        }
+        const all = [...changes]
+        for (let i = 0; i < all.length && index.state !== 'closed'; i += INDEX_WRITE_CHUNK) {
+          // A transaction per chunk, each in its own turn: other documents' updates go between.
+          if (i > 0) await new Promise((resolve) => setImmediate(resolve))
+          const chunk = all.slice(i, i + INDEX_WRITE_CHUNK).filter(([id, entry]) => due(id, entry))
+          if (chunk.length === 0) continue
+          index.doc.transact(() => {
+            for (const [id, entry] of chunk) {
+              if (entry === null) entries.delete(id)
+              else entries.set(id, entry)
+            }
+          }, serverOrigin('index'))
+        }
       })
       .catch(() => undefined)
   }
