@@ -60,6 +60,35 @@ describe('records API', () => {
     expect((await owner.request('GET', `/api/records/deals/${created.body.id}`)).body.amount).toBe(1)
   })
 
+  it('a change that only deletes (text cut from the notes, a field cleared) changes the ETag too', async () => {
+    const created = await owner.request('POST', '/api/records/deals', { title: 'Cut', notes: 'keep this; cut this' })
+    const id = created.body.id as string
+    const before = created.headers.get('etag')!
+    const editor = provider(t.wsUrl, `acme/deals/${id}`, owner.token)
+    await synced(editor)
+    // Deleting creates no new struct: the document's state vector does not move.
+    notesOf(editor.doc).delete('keep this;'.length, ' cut this'.length)
+    await until(async () => (await owner.request('GET', `/api/records/deals/${id}`)).body.notes === 'keep this;', 'the cut is saved')
+    const after = (await owner.request('GET', `/api/records/deals/${id}`)).headers.get('etag')!
+    expect(after).not.toBe(before)
+    const stale = await owner.request('PATCH', `/api/records/deals/${id}`, { notes: 'keep this; cut this' }, { 'if-match': before })
+    expect(stale.status).toBe(412)
+    const fresh = await owner.request('PATCH', `/api/records/deals/${id}`, { amount: 5 }, { 'if-match': after })
+    expect(fresh.status).toBe(200)
+    editor.destroy()
+  })
+
+  it('an ETag stored by an earlier version still matches a record not written since', async () => {
+    const created = await owner.request('POST', '/api/records/deals', { title: 'Stored before the upgrade' })
+    const id = created.body.id as string
+    // What a row written by an earlier version holds: an ETag of another formula.
+    t.server.db.prepare('UPDATE records SET etag = ? WHERE workspace = ? AND id = ?').run('earlierFormula01', 'acme', id)
+    const got = await owner.request('GET', `/api/records/deals/${id}`)
+    expect(got.headers.get('etag')).toBe('"earlierFormula01"')
+    expect((await owner.request('PATCH', `/api/records/deals/${id}`, { amount: 3 }, { 'if-match': '"earlierFormula01"' })).status).toBe(200)
+    expect((await owner.request('PATCH', `/api/records/deals/${id}`, { amount: 4 }, { 'if-match': '"earlierFormula01"' })).status).toBe(412)
+  })
+
   it('answers bad input, unknown collections, viewers and other workspaces in the contract format', async () => {
     const bad = await owner.request('POST', '/api/records/deals', { title: 'x', stage: 'someday' })
     expect(bad.status).toBe(400)

@@ -184,7 +184,7 @@ export class RecordService {
     this.getRow(workspace, collection, id)
     const { notes, items, fields } = splitInput(collection, input)
     await this.registry.use(recordDocName(workspace, collection, id), (room) => {
-      if (ifMatch !== undefined && stripQuotes(ifMatch) !== etagOf(room.doc) && ifMatch !== '*') {
+      if (ifMatch !== undefined && ifMatch !== '*' && !this.isCurrent(room, workspace, collection, id, stripQuotes(ifMatch))) {
         throw new RecordError('precondition-failed', 'the record changed since that version')
       }
       const merged: FieldValues = { ...fieldsOf(room.doc).toJSON() }
@@ -220,6 +220,16 @@ export class RecordService {
 
   get(workspace: string, collection: Collection, id: string): ApiRecord {
     return toApi(this.getRow(workspace, collection, id))
+  }
+
+  /**
+   * Whether `etag` names the record's current state: the live document's, or, when
+   * everything applied is on disk, the one stored with it (written before ETags covered
+   * deletions, by a version that has not written the record since).
+   */
+  private isCurrent(room: Room, workspace: string, collection: Collection, id: string, etag: string): boolean {
+    if (etag === etagOf(room.doc)) return true
+    return room.unpersisted === 0 && etag === this.getRow(workspace, collection, id).etag
   }
 
   etag(workspace: string, collection: Collection, id: string): string {
@@ -337,8 +347,13 @@ function sameSummary(a: IndexEntry, b: IndexEntry): boolean {
   return a.title === b.title && JSON.stringify(a.fields) === JSON.stringify(b.fields) && JSON.stringify(a.authority) === JSON.stringify(b.authority)
 }
 
+/**
+ * The record's version: a digest of what the document holds, its state vector (what was
+ * inserted) and its delete set (what was deleted). A deletion inserts nothing, so the
+ * state vector alone would keep the ETag of a record whose text was just cut.
+ */
 export function etagOf(doc: Y.Doc): string {
-  return createHash('sha1').update(Y.encodeStateVector(doc)).digest('base64url').slice(0, 16)
+  return createHash('sha1').update(Y.encodeSnapshot(Y.snapshot(doc))).digest('base64url').slice(0, 16)
 }
 
 function stripQuotes(value: string): string {
