@@ -98,7 +98,8 @@ export class Room {
     this.loggedBytes = loaded.loggedBytes
     this.awareness = new awarenessProtocol.Awareness(this.ydoc)
     this.awareness.setLocalState(null)
-    this.awareness.on('update', this.handleAwarenessChange)
+    // Bound, not arrow fields: a named closure per room costs a property table (tsx keeps names).
+    this.awareness.on('update', this.handleAwarenessChange.bind(this))
     if (!this.unapplied) this.hydrate()
   }
 
@@ -140,7 +141,7 @@ export class Room {
       }
     }
     this.gate = this.name.kind === 'record' ? new RecordGate(this.ydoc, this.name.collection) : null
-    this.ydoc.on('update', this.handleDocUpdate)
+    this.ydoc.on('update', this.handleDocUpdate.bind(this))
     const waiting = this.awaitingStep1
     this.awaitingStep1 = []
     for (const peer of waiting) if (this.peers.has(peer)) peer.socket.send(syncStep1Message(this.ydoc))
@@ -390,9 +391,7 @@ export class Room {
     return owners
   }
 
-  private readonly handleAwarenessChange = (
-    { added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
-  ) => {
+  private handleAwarenessChange({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }): void {
     const changed = [...added, ...updated, ...removed]
     if (changed.length === 0) return
     const message = awarenessMessage(awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed))
@@ -405,7 +404,7 @@ export class Room {
 
   // ---- the write path -----------------------------------------------------------
 
-  private readonly handleDocUpdate = (update: Uint8Array, origin: unknown, _doc: Y.Doc, tr: Y.Transaction) => {
+  private handleDocUpdate(update: Uint8Array, origin: unknown, _doc: Y.Doc, tr: Y.Transaction): void {
     this.loadedState = null
     if (isOrigin(origin) && origin.kind === 'server') this.gate?.accept()
     this.pending.push({

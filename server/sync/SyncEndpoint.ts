@@ -94,7 +94,7 @@ export class SyncEndpoint {
     const room = this.options.registry.open(docName)
     const peer: Peer = {
       kind: 'peer',
-      socket: adaptSocket(ws, this.limits.MAX_BUFFERED_BYTES),
+      socket: new WsRoomSocket(ws, this.limits.MAX_BUFFERED_BYTES),
       principal,
       canWrite: canWrite(principal, name),
       wantsNotices: url.searchParams.get('notices') === '1',
@@ -107,23 +107,21 @@ export class SyncEndpoint {
     }
     this.track(connection)
 
-    const closeConnection = (kind: CloseKind) => {
-      connection.state = 'closing'
-      closeWith(ws, kind)
-    }
+    // Per-socket code is anonymous closures and class methods only: a named closure costs
+    // a property table per socket once tsx keeps function names (esbuild `keepNames`).
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (connection.state !== 'open' || room.state === 'closed') return
-      if (!connection.bucket.take()) return closeConnection('rateLimited')
-      if (data.length > this.limits.MAX_MESSAGE_BYTES) return closeConnection('tooLarge')
+      if (!connection.bucket.take()) return closeConnection(connection, ws, 'rateLimited')
+      if (data.length > this.limits.MAX_MESSAGE_BYTES) return closeConnection(connection, ws, 'tooLarge')
       if (!isBinary && data.length === 0) return
       this.options.auth.touch(principal.sessionId)
       try {
         room.handleMessage(peer, new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
       } catch (error) {
-        if (error instanceof MalformedMessageError) closeConnection('malformed')
+        if (error instanceof MalformedMessageError) closeConnection(connection, ws, 'malformed')
         else {
           this.options.onError?.(error, 'message')
-          closeConnection('internalError')
+          closeConnection(connection, ws, 'internalError')
         }
       }
     })
@@ -193,6 +191,12 @@ function canWrite(principal: Principal, name: DocName): boolean {
   return name.kind === 'record' && principal.role !== 'viewer'
 }
 
+/** Stops reading a connection's messages and closes its socket. */
+function closeConnection(connection: Connection, ws: WebSocket, kind: CloseKind): void {
+  connection.state = 'closing'
+  closeWith(ws, kind)
+}
+
 function closeWith(ws: WebSocket, kind: CloseKind): void {
   const { code, reason } = CLOSE[kind]
   if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason)
@@ -201,21 +205,34 @@ function closeWith(ws: WebSocket, kind: CloseKind): void {
 /**
  * A slow reader must not make the server buffer without limit: past `maxBufferedBytes`
  * queued, the socket is dropped (the client resyncs from its state vector on reconnect).
+ * A class, not an object of closures: one of these lives per socket.
  */
-function adaptSocket(ws: WebSocket, maxBufferedBytes: number): RoomSocket {
-  return {
-    isOpen: () => ws.readyState === ws.OPEN,
-    send: (data) => {
-      if (ws.readyState !== ws.OPEN) return
-      if (ws.bufferedAmount > maxBufferedBytes) {
-        ws.terminate()
-        return
-      }
-      ws.send(data, { binary: true })
-    },
-    close: (code, reason) => {
-      if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason)
-    },
-    bufferedAmount: () => ws.bufferedAmount,
+class WsRoomSocket implements RoomSocket {
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly maxBufferedBytes: number,
+  ) {}
+
+  isOpen(): boolean {
+    return this.ws.readyState === this.ws.OPEN
+  }
+
+  send(data: Uint8Array): void {
+    const { ws } = this
+    if (ws.readyState !== ws.OPEN) return
+    if (ws.bufferedAmount > this.maxBufferedBytes) {
+      ws.terminate()
+      return
+    }
+    ws.send(data, { binary: true })
+  }
+
+  close(code: number, reason: string): void {
+    const { ws } = this
+    if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason)
+  }
+
+  bufferedAmount(): number {
+    return this.ws.bufferedAmount
   }
 }
