@@ -79,6 +79,9 @@ export class Room {
   /** Peers that get the server's sync step 1 once the document is applied. */
   private awaitingStep1: Peer[] = []
   private hydrateTimer: NodeJS.Timeout | null = null
+  /** The peer whose update is being applied, and the transaction it made (see `applyPeerUpdate`). */
+  private capturing: Peer | null = null
+  private captured: Y.Transaction | null = null
   /**
    * What each read-only peer sent and was refused. Its later updates build on these
    * clocks, so the copy that computes their compensation must hold them too.
@@ -142,6 +145,7 @@ export class Room {
     }
     this.gate = this.name.kind === 'record' ? new RecordGate(this.ydoc, this.name.collection) : null
     this.ydoc.on('update', this.handleDocUpdate.bind(this))
+    this.ydoc.on('afterTransaction', this.captureTransaction.bind(this))
     const waiting = this.awaitingStep1
     this.awaitingStep1 = []
     for (const peer of waiting) if (this.peers.has(peer)) peer.socket.send(syncStep1Message(this.ydoc))
@@ -261,19 +265,19 @@ export class Room {
       this.convergeReadOnlyPeer(peer, update)
       return
     }
-    let transaction: Y.Transaction | null = null
-    const capture = (tr: Y.Transaction) => {
-      if (tr.origin === peer) transaction = tr
-    }
     const pendingBefore = this.pending.length
-    this.doc.on('afterTransaction', capture)
+    const doc = this.doc
+    this.capturing = peer
+    this.captured = null
     try {
-      Y.applyUpdate(this.doc, update, peer)
+      Y.applyUpdate(doc, update, peer)
     } catch (error) {
       this.abandon(peer, pendingBefore, error)
     } finally {
-      this.doc.off('afterTransaction', capture)
+      this.capturing = null
     }
+    const transaction = this.captured as Y.Transaction | null
+    this.captured = null
     this.boundPendingStructs()
     if (transaction === null) return
     if (!this.gate) return
@@ -292,6 +296,11 @@ export class Room {
       this.host.metrics?.revert(reason)
       this.notify(peer, { type: 'rejected', reason, issues: result.issues.map(({ path, message }) => ({ path, message })) })
     }
+  }
+
+  /** Registered once per document, not per update (a closure per update costs garbage). */
+  private captureTransaction(tr: Y.Transaction): void {
+    if (this.capturing !== null && tr.origin === this.capturing) this.captured = tr
   }
 
   /**
