@@ -98,7 +98,7 @@ export class AccordServer {
     const store = inline ? new InlineDocStore(this.db) : new ThreadedDocStore(this.db, file, { synchronous: options.synchronous, mode: options.writer === 'thread' ? 'thread' : 'auto' })
     this.registry = new DocRegistry(store, { ...options.registry, project: RecordService.project, onError, metrics: this.metrics })
     this.records = new RecordService(this.db, this.registry)
-    this.jobs = new JobService(this.db, options.db ?? './data/accord.db', this.records, this.registry, options.jobs, onError, this.metrics)
+    this.jobs = new JobService(this.db, file, this.records, this.registry, options.jobs, onError, this.metrics)
     this.ledger = new SqliteReservationLedger(this.db)
     this.reservations = new ReservationAuthority({ registry: this.registry, ledger: this.ledger, onError, onDecision: (outcome) => this.metrics.reservationDecisions.inc({ outcome }) })
     this.invoices = new InvoiceNumbering(this.db, this.registry, onError)

@@ -281,10 +281,9 @@ export class RecordService {
   }
 
   /** Keeps the collection's index document in step with a record's projection. */
-  private handlePersisted(room: Room, persisted: PendingUpdate[], projected: RecordProjection | undefined): void {
+  private handlePersisted(room: Room, persisted: PendingUpdate[], projection: RecordProjection | undefined): void {
     const name = room.name
     if (name.kind !== 'record') return
-    const projection = projected ?? RecordService.project(room, persisted)
     if (!projection) return
     const entry: IndexEntry | null = projection.deleted
       ? null

@@ -78,5 +78,4 @@ export class SqliteDocStore {
   append(entries: PersistEntry[]): void {
     this.appendAll(entries)
   }
-
 }

@@ -146,9 +146,11 @@ export class Room {
     this.gate = this.name.kind === 'record' ? new RecordGate(this.ydoc, this.name.collection) : null
     this.ydoc.on('update', this.handleDocUpdate.bind(this))
     this.ydoc.on('afterTransaction', this.captureTransaction.bind(this))
-    const waiting = this.awaitingStep1
+    const waiting = this.awaitingStep1.filter((peer) => this.peers.has(peer))
     this.awaitingStep1 = []
-    for (const peer of waiting) if (this.peers.has(peer)) peer.socket.send(syncStep1Message(this.ydoc))
+    if (waiting.length === 0) return
+    const step1 = syncStep1Message(this.ydoc)
+    for (const peer of waiting) peer.socket.send(step1)
   }
 
   private hydrateSoon(delayMs: number): void {
