@@ -1,3 +1,4 @@
+import type Database from 'better-sqlite3'
 import type { Db } from './openDatabase.js'
 import type { LoadedDoc, PersistEntry } from './DocStore.js'
 
@@ -9,7 +10,7 @@ import type { LoadedDoc, PersistEntry } from './DocStore.js'
  */
 export class SqliteDocStore {
   private readonly stmts
-  private readonly appendAll: (entries: PersistEntry[]) => void
+  private readonly appendAll: Database.Transaction<(entries: PersistEntry[]) => void>
   private readonly loadOne: (docName: string) => LoadedDoc
 
   constructor(private readonly db: Db) {
@@ -75,7 +76,12 @@ export class SqliteDocStore {
     return this.loadOne(docName)
   }
 
+  /**
+   * BEGIN IMMEDIATE: the write lock is taken up front, waiting out a writer on the other
+   * connection. A deferred transaction can instead fail at once with "database is locked"
+   * when the other connection committed in between (the busy timeout does not apply).
+   */
   append(entries: PersistEntry[]): void {
-    this.appendAll(entries)
+    this.appendAll.immediate(entries)
   }
 }
