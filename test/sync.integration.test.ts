@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import * as decoding from 'lib0/decoding'
+import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
 import { fieldsOf, notesOf } from '../shared/docLayout.js'
+import { MESSAGE } from '../shared/protocol.js'
 import { type Api, type TestServer, closeCodeOf, login, provider, seedWorkspace, startServer, synced, until } from './helpers/server.js'
 
 let t: TestServer
@@ -67,6 +70,33 @@ describe('sync core', () => {
     const final = (await owner.request('GET', `/api/records/deals/${id}`)).body
     expect(final).toMatchObject({ title: 'Merge me', stage: 'won', amount: 5000, currency: 'USD', notes: 'typed live' })
     a.destroy()
+  })
+
+  it("a writer is not sent its own update back, only the others' updates", async () => {
+    const id = await newDeal('No echo')
+    const a = provider(t.wsUrl, `acme/deals/${id}`, member.token)
+    const b = provider(t.wsUrl, `acme/deals/${id}`, owner.token)
+    await Promise.all([synced(a), synced(b)])
+    // Which clients' structs each update the server sends to `a` carries.
+    const writersSeenByA: number[][] = []
+    a.ws!.addEventListener('message', (event: { data: unknown }) => {
+      const decoder = decoding.createDecoder(new Uint8Array(event.data as ArrayBuffer))
+      if (decoding.readVarUint(decoder) !== MESSAGE.sync) return
+      const subType = decoding.readVarUint(decoder)
+      if (subType !== syncProtocol.messageYjsUpdate) return
+      const { structs } = Y.decodeUpdate(decoding.readVarUint8Array(decoder))
+      writersSeenByA.push([...new Set(structs.map((s) => s.id.client))])
+    })
+    notesOf(a.doc).insert(0, 'from a')
+    await until(() => notesOf(b.doc).toString().includes('from a'), "b has a's edit")
+    notesOf(b.doc).insert(0, 'from b ')
+    await until(() => notesOf(a.doc).toString().includes('from b'), "a has b's edit")
+    // Messages arrive in order: an echo of a's edit would have come before b's.
+    expect(writersSeenByA.length).toBeGreaterThan(0)
+    expect(writersSeenByA.flat()).not.toContain(a.doc.clientID)
+    expect(writersSeenByA.flat()).toContain(b.doc.clientID)
+    a.destroy()
+    b.destroy()
   })
 })
 

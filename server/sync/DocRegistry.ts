@@ -232,9 +232,11 @@ export class DocRegistry implements RoomHost {
     const written = (previous ? previous.catch(() => undefined) : Promise.resolve()).then(() => this.store.append(entries))
     const settled = written.then(
       () => {
-        this.options.metrics?.persisted(entries.length, count, (performance.now() - startedAt) / 1000)
+        const seconds = (performance.now() - startedAt) / 1000
         this.settleInFlight(batches)
         for (const batch of batches) this.afterPersist(batch)
+        // Counted once the updates are out: nothing but the broadcast between disk and clients.
+        this.options.metrics?.persisted(entries.length, count, seconds)
         for (const waiter of waiters) waiter.resolve()
       },
       (error: unknown) => {

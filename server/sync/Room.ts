@@ -460,14 +460,15 @@ export class Room {
     if (this.peers.size > 0 && persisted.length > 0) {
       const everything = persisted.length === 1 ? persisted[0]!.update : Y.mergeUpdates(persisted.map((p) => p.update))
       const toAll = updateMessage(everything)
+      const senders = new Set(persisted.map((p) => p.origin))
       for (const peer of this.peers) {
-        const own = persisted.filter((p) => p.origin === peer)
-        if (own.length === 0) {
+        if (!senders.has(peer)) {
           peer.socket.send(toAll)
-        } else if (own.length < persisted.length) {
-          const others = persisted.filter((p) => p.origin !== peer).map((p) => p.update)
-          peer.socket.send(updateMessage(others.length === 1 ? others[0]! : Y.mergeUpdates(others)))
+          continue
         }
+        // A sender gets only what the others wrote.
+        const others = persisted.filter((p) => p.origin !== peer).map((p) => p.update)
+        if (others.length > 0) peer.socket.send(updateMessage(others.length === 1 ? others[0]! : Y.mergeUpdates(others)))
       }
       this.host.metrics?.broadcast(this.peers.size, toAll.byteLength * this.peers.size)
     }

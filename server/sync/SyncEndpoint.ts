@@ -207,6 +207,9 @@ function closeWith(ws: WebSocket, kind: CloseKind): void {
  * queued, the socket is dropped (the client resyncs from its state vector on reconnect).
  * A class, not an object of closures: one of these lives per socket.
  */
+/** One options object for every send. */
+const BINARY = { binary: true } as const
+
 class WsRoomSocket implements RoomSocket {
   constructor(
     private readonly ws: WebSocket,
@@ -224,7 +227,7 @@ class WsRoomSocket implements RoomSocket {
       ws.terminate()
       return
     }
-    ws.send(data, { binary: true })
+    ws.send(data, BINARY)
   }
 
   close(code: number, reason: string): void {
