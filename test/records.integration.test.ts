@@ -7,6 +7,7 @@ import { type Api, type TestServer, closeCodeOf, login, provider, seedWorkspace,
 
 let t: TestServer
 let owner: Api
+let member: Api
 let viewer: Api
 let stranger: Api
 
@@ -15,6 +16,7 @@ beforeAll(async () => {
   const users = await seedWorkspace(t.server)
   const others = await seedWorkspace(t.server, 'globex')
   owner = await login(t.url, users.owner.email, users.owner.password)
+  member = await login(t.url, users.member.email, users.member.password)
   viewer = await login(t.url, users.viewer.email, users.viewer.password)
   stranger = await login(t.url, others.owner.email, others.owner.password)
 })
@@ -107,6 +109,36 @@ describe('records API', () => {
     const history = await owner.request('GET', `/api/records/deals/${created.body.id}/history`)
     expect(history.body.items[0]).toMatchObject({ userId: owner.userId, fields: ['stage'] })
     expect(history.body.items.at(-1).fields).toEqual(expect.arrayContaining(['title']))
+  })
+
+  it('typing notes is one history entry per run, so earlier changes and the creation stay on the history page', async () => {
+    const created = await owner.request('POST', '/api/records/deals', { title: 'Long notes' })
+    const id = created.body.id as string
+    await owner.request('PATCH', `/api/records/deals/${id}`, { stage: 'qualified' })
+    const typist = provider(t.wsUrl, `acme/deals/${id}`, member.token)
+    await synced(typist)
+    // 600 keystrokes, each its own update: more than a history page (500) if each were an entry.
+    const text = notesOf(typist.doc)
+    for (let i = 0; i < 600; i++) text.insert(text.length, 'x')
+    await until(async () => (await owner.request('GET', `/api/records/deals/${id}`)).body.notes?.length === 600, 'every keystroke stored')
+    await owner.request('PATCH', `/api/records/deals/${id}`, { stage: 'won' })
+    const { items } = (await owner.request('GET', `/api/records/deals/${id}/history`)).body as { items: { at: string; userId: string; fields: string[] }[] }
+    expect(items.map((item) => [item.userId, item.fields])).toEqual([
+      [owner.userId, ['stage']],
+      [member.userId, ['notes']],
+      [owner.userId, ['stage']],
+      [owner.userId, expect.arrayContaining(['title'])],
+    ])
+    // The run's entry carries the time of its last keystroke.
+    expect(Date.parse(items[1]!.at)).toBeGreaterThanOrEqual(Date.parse(items[2]!.at))
+    typist.destroy()
+  })
+
+  it('an edit right after the creation is its own entry: the creation keeps its time', async () => {
+    const created = await owner.request('POST', '/api/records/customers', { name: 'Initech' })
+    await owner.request('PATCH', `/api/records/customers/${created.body.id}`, { name: 'Initech Ltd' })
+    const { items } = (await owner.request('GET', `/api/records/customers/${created.body.id}/history`)).body
+    expect(items.map((item: { fields: string[] }) => item.fields)).toEqual([['name'], ['name']])
   })
 })
 

@@ -2,6 +2,9 @@ import type Database from 'better-sqlite3'
 import type { Db } from './openDatabase.js'
 import type { LoadedDoc, PersistEntry } from './DocStore.js'
 
+/** Edits by one person to the same parts this close together are one history entry. @default 5 minutes */
+export const HISTORY_RUN_MS = 5 * 60_000
+
 /**
  * The SQL of the document store, synchronous: an append-only update log per document,
  * compacted into snapshots, and the `records` projection written with the updates. The
@@ -19,6 +22,10 @@ export class SqliteDocStore {
       updates: db.prepare<[string], { data: Buffer }>('SELECT data FROM doc_updates WHERE doc = ? ORDER BY seq'),
       insertUpdate: db.prepare('INSERT INTO doc_updates (doc, data, author, at) VALUES (?, ?, ?, ?)'),
       insertHistory: db.prepare('INSERT INTO history (doc, at, user_id, fields) VALUES (?, ?, ?, ?)'),
+      lastHistory: db.prepare<[string], { seq: number; at: number; user_id: string | null; fields: string; first: number }>(
+        'SELECT seq, at, user_id, fields, (SELECT MIN(seq) FROM history WHERE doc = h.doc) AS first FROM history h WHERE doc = ? ORDER BY seq DESC LIMIT 1',
+      ),
+      extendHistory: db.prepare('UPDATE history SET at = ? WHERE seq = ?'),
       upsertRecord: db.prepare(`
         INSERT INTO records (workspace, collection, id, fields, notes, items, authority, deleted, etag, created_at, updated_at, updated_by)
         VALUES (@workspace, @collection, @id, @fields, @notes, @items, @authority, @deleted, @etag, @updatedAt, @updatedAt, @updatedBy)
@@ -35,7 +42,7 @@ export class SqliteDocStore {
       for (const entry of entries) {
         for (const u of entry.updates) {
           this.stmts.insertUpdate.run(entry.docName, u.update, u.author, u.at)
-          if (u.changed.length > 0) this.stmts.insertHistory.run(entry.docName, u.at, u.author, JSON.stringify(u.changed))
+          if (u.changed.length > 0) this.recordHistory(entry.docName, u)
         }
         if (entry.snapshot) {
           const upto = this.stmts.maxSeq.get(entry.docName)?.seq ?? 0
@@ -71,6 +78,22 @@ export class SqliteDocStore {
     })
   }
 
+  /**
+   * One history entry per run of edits, not per update: an update by the author of the
+   * document's latest entry, to the same parts, within HISTORY_RUN_MS of it, moves that
+   * entry's time forward instead of adding one (typing notes would otherwise add an entry
+   * per keystroke and push everything else out of the history page). The document's first
+   * entry, its creation, is never extended.
+   */
+  private recordHistory(docName: string, u: PersistEntry['updates'][number]): void {
+    const last = this.stmts.lastHistory.get(docName)
+    if (last && last.seq !== last.first && last.user_id === u.author && u.at - last.at <= HISTORY_RUN_MS && sameParts(last.fields, u.changed)) {
+      this.stmts.extendHistory.run(Math.max(last.at, u.at), last.seq)
+    } else {
+      this.stmts.insertHistory.run(docName, u.at, u.author, JSON.stringify(u.changed))
+    }
+  }
+
   /** Snapshot and log are read in one transaction: a compaction committed by another connection cannot fall between them. */
   load(docName: string): LoadedDoc {
     return this.loadOne(docName)
@@ -84,4 +107,9 @@ export class SqliteDocStore {
   append(entries: PersistEntry[]): void {
     this.appendAll.immediate(entries)
   }
+}
+
+function sameParts(stored: string, changed: string[]): boolean {
+  const parts = JSON.parse(stored) as string[]
+  return parts.length === changed.length && changed.every((part) => parts.includes(part))
 }
