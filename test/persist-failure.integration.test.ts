@@ -1,18 +1,20 @@
 /**
  * [W5] If the append fails nothing is broadcast: the document is dropped from memory and
  * its sockets closed with 1011; clients keep their edits and resend them on reconnect.
+ * A server-made change dropped that way (a booking decision) is written again.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { notesOf } from '../shared/docLayout.js'
+import { authorityOf, notesOf } from '../shared/docLayout.js'
 import { type Api, type TestServer, login, provider, seedWorkspace, startServer, synced, until } from './helpers/server.js'
 
 let t: TestServer
 let api: Api
+let users: Awaited<ReturnType<typeof seedWorkspace>>
 
 beforeAll(async () => {
   t = await startServer()
-  const users = await seedWorkspace(t.server)
+  users = await seedWorkspace(t.server)
   api = await login(t.url, users.member.email, users.member.password)
 })
 afterAll(() => t.close())
@@ -42,5 +44,30 @@ describe('a failing store', () => {
     await synced(fresh)
     expect(notesOf(fresh.doc).toString()).toBe('must not be lost')
     ;[writer, watcher, fresh].forEach((p) => p.destroy())
+  })
+
+  it('a booking decision whose write failed is mirrored into the event again once the disk takes writes', async () => {
+    // The disk refuses the server's own writes to events (the authority's), not the users'.
+    t.server.db.exec(`CREATE TRIGGER refuse_decisions BEFORE INSERT ON doc_updates WHEN NEW.author IS NULL AND NEW.doc LIKE 'acme/events/%' BEGIN SELECT RAISE(ABORT, 'disk refuses'); END`)
+    const start = Date.parse('2031-03-03T09:00:00Z')
+    const created = await api.request('POST', '/api/records/events', {
+      title: 'Pipeline review',
+      start: new Date(start).toISOString(),
+      end: new Date(start + 3_600_000).toISOString(),
+      attendees: [users.member2.id],
+      room: '',
+    })
+    expect(created.status).toBe(201)
+    const id = created.body.id as string
+    await until(async () => (await t.server.ledger.entry('acme', id))?.reservation?.status === 'confirmed', 'the ledger decided')
+    await t.server.reservations.idle()
+    expect((await api.request('GET', `/api/records/events/${id}`)).body.reservation).toBeUndefined()
+
+    t.server.db.exec('DROP TRIGGER refuse_decisions')
+    await until(async () => (await api.request('GET', `/api/records/events/${id}`)).body.reservation?.status === 'confirmed', 'the decision reaches the event')
+    const watcher = provider(t.wsUrl, `acme/events/${id}`, api.token)
+    await synced(watcher)
+    expect(authorityOf(watcher.doc).get('reservation')).toMatchObject({ status: 'confirmed' })
+    watcher.destroy()
   })
 })

@@ -11,12 +11,14 @@
  *
  * The ledger is the truth; the documents mirror it. `reconcile()` at start-up re-decides
  * requests stored but never decided and rewrites decisions that never reached their
- * document (a crash between the two writes), so both agree after any restart.
+ * document (a crash between the two writes), so both agree after any restart. A mirror
+ * whose write failed while the server runs (the document is dropped from memory with it)
+ * is written again from the ledger, with backoff, until it lands.
  */
 import type { FieldValues, Reservation } from '../../shared/collections.js'
 import { authorityOf, fieldsOf } from '../../shared/docLayout.js'
 import { recordDocName } from '../../shared/docNames.js'
-import type { DocRegistry } from '../sync/DocRegistry.js'
+import { type DocRegistry, PersistError } from '../sync/DocRegistry.js'
 import type { PendingUpdate, Room } from '../sync/Room.js'
 import { serverOrigin } from '../sync/types.js'
 import type { ReservationLedger } from './ReservationLedger.js'
@@ -42,10 +44,16 @@ export interface StoredEvent {
 
 const AUTHORITY_ORIGIN = serverOrigin('authority')
 
+/** First wait before a decision whose write failed is mirrored again; it doubles up to MIRROR_RETRY_MAX_MS. */
+export const MIRROR_RETRY_MS = 250
+const MIRROR_RETRY_MAX_MS = 30_000
+
 export class ReservationAuthority {
   private tail: Promise<unknown> = Promise.resolve()
   private closed = false
   private readonly unsubscribe: () => void
+  /** Event documents waiting to be mirrored again, by document name. */
+  private readonly remirrors = new Map<string, NodeJS.Timeout>()
 
   constructor(private readonly options: ReservationAuthorityOptions) {
     this.unsubscribe = options.registry.onPersisted((room, persisted) => this.handlePersisted(room, persisted))
@@ -60,6 +68,8 @@ export class ReservationAuthority {
   async close(): Promise<void> {
     this.closed = true
     this.unsubscribe()
+    for (const timer of this.remirrors.values()) clearTimeout(timer)
+    this.remirrors.clear()
     await this.idle()
   }
 
@@ -128,7 +138,7 @@ export class ReservationAuthority {
    * Writes a decision into its event document. `registry.use` runs the write at once, so
    * documents receive decisions in the order they were made.
    */
-  private mirror(workspace: string, eventId: string, reservation: Reservation | null): void {
+  private mirror(workspace: string, eventId: string, reservation: Reservation | null, retryMs = MIRROR_RETRY_MS): void {
     const docName = recordDocName(workspace, 'events', eventId)
     this.options.registry
       .use(docName, (room) => {
@@ -139,7 +149,26 @@ export class ReservationAuthority {
           else authority.delete(RESERVATION)
         }, AUTHORITY_ORIGIN)
       })
-      .catch((error: unknown) => this.options.onError?.(error, `reservation of ${docName}`))
+      .catch((error: unknown) => {
+        this.options.onError?.(error, `reservation of ${docName}`)
+        // The decision left memory with the dropped document; the ledger still holds it.
+        if (error instanceof PersistError) this.mirrorLater(workspace, eventId, retryMs)
+      })
+  }
+
+  /** Mirrors the ledger's current decision for an event after `delayMs`, queued behind the decisions made by then. */
+  private mirrorLater(workspace: string, eventId: string, delayMs: number): void {
+    const docName = recordDocName(workspace, 'events', eventId)
+    if (this.closed || this.remirrors.has(docName)) return
+    const timer = setTimeout(() => {
+      this.remirrors.delete(docName)
+      this.schedule(async () => {
+        const entry = await this.options.ledger.entry(workspace, eventId)
+        this.mirror(workspace, eventId, entry?.reservation ?? null, Math.min(delayMs * 2, MIRROR_RETRY_MAX_MS))
+      }).catch(() => this.mirrorLater(workspace, eventId, Math.min(delayMs * 2, MIRROR_RETRY_MAX_MS)))
+    }, delayMs)
+    timer.unref()
+    this.remirrors.set(docName, timer)
   }
 }
 
