@@ -4,7 +4,7 @@
  * are retried with backoff. Failures the user can act on become JobErrors with a clear message.
  */
 import { readFileSync } from 'node:fs'
-import { auth, sheets, type sheets_v4 } from '@googleapis/sheets'
+import type { sheets_v4 } from '@googleapis/sheets'
 import { z } from 'zod'
 import { JobError } from '../JobRunner.js'
 import { type RetryPolicy, RetriesExhausted, type Verdict, parseRetryAfter, withRetry } from '../retry.js'
@@ -78,10 +78,19 @@ function messageOf(error: unknown): string {
 }
 
 export class SheetsApi {
-  private readonly api: sheets_v4.Sheets
+  /** The Google client, loaded on first use: a server that never exports to Sheets does not hold it. */
+  private api: Promise<sheets_v4.Sheets> | null = null
 
-  constructor(private readonly options: SheetsApiOptions) {
-    const { account } = options
+  constructor(private readonly options: SheetsApiOptions) {}
+
+  private client(): Promise<sheets_v4.Sheets> {
+    this.api ??= this.connect()
+    return this.api
+  }
+
+  private async connect(): Promise<sheets_v4.Sheets> {
+    const { auth, sheets } = await import('@googleapis/sheets')
+    const { account } = this.options
     const jwt = new auth.JWT({ email: account.client_email, key: account.private_key, scopes: [SHEETS_SCOPE] })
     const tokenUri = account.token_uri
     if (tokenUri && tokenUri !== GOOGLE_TOKEN_URL) {
@@ -94,7 +103,7 @@ export class SheetsApi {
       })
     }
     // The client's own retries would bypass our bucket and backoff.
-    this.api = sheets({ version: 'v4', auth: jwt, rootUrl: options.apiRoot ?? 'https://sheets.googleapis.com/', retry: false })
+    return sheets({ version: 'v4', auth: jwt, rootUrl: this.options.apiRoot ?? 'https://sheets.googleapis.com/', retry: false })
   }
 
   get accountEmail(): string {
@@ -102,34 +111,33 @@ export class SheetsApi {
   }
 
   async tabTitles(spreadsheetId: string, signal: AbortSignal): Promise<string[]> {
-    const res = await this.call(spreadsheetId, false, signal, () =>
-      this.api.spreadsheets.get({ spreadsheetId, fields: 'sheets.properties.title' }, { signal }),
-    )
+    const res = await this.call(spreadsheetId, false, signal, (api) => api.spreadsheets.get({ spreadsheetId, fields: 'sheets.properties.title' }, { signal }))
     return (res.data.sheets ?? []).map((sheet) => sheet.properties?.title ?? '').filter(Boolean)
   }
 
   async addTabs(spreadsheetId: string, titles: string[], signal: AbortSignal): Promise<void> {
     const requests = titles.map((title) => ({ addSheet: { properties: { title } } }))
-    await this.call(spreadsheetId, true, signal, () => this.api.spreadsheets.batchUpdate({ spreadsheetId, requestBody: { requests } }, { signal }))
+    await this.call(spreadsheetId, true, signal, (api) => api.spreadsheets.batchUpdate({ spreadsheetId, requestBody: { requests } }, { signal }))
   }
 
   /** Writes values to explicit ranges (never append: a retried write lands on the same cells). */
   async writeRanges(spreadsheetId: string, data: ValueRange[], signal: AbortSignal): Promise<void> {
-    await this.call(spreadsheetId, true, signal, () =>
-      this.api.spreadsheets.values.batchUpdate({ spreadsheetId, requestBody: { valueInputOption: 'RAW', data } }, { signal }),
+    await this.call(spreadsheetId, true, signal, (api) =>
+      api.spreadsheets.values.batchUpdate({ spreadsheetId, requestBody: { valueInputOption: 'RAW', data } }, { signal }),
     )
   }
 
   async clearRanges(spreadsheetId: string, ranges: string[], signal: AbortSignal): Promise<void> {
-    await this.call(spreadsheetId, true, signal, () => this.api.spreadsheets.values.batchClear({ spreadsheetId, requestBody: { ranges } }, { signal }))
+    await this.call(spreadsheetId, true, signal, (api) => api.spreadsheets.values.batchClear({ spreadsheetId, requestBody: { ranges } }, { signal }))
   }
 
-  private async call<T>(spreadsheetId: string, isWrite: boolean, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+  private async call<T>(spreadsheetId: string, isWrite: boolean, signal: AbortSignal, fn: (api: sheets_v4.Sheets) => Promise<T>): Promise<T> {
+    const api = await this.client()
     try {
       return await withRetry(
         async () => {
           if (isWrite) await this.options.bucket.take(signal)
-          return fn()
+          return fn(api)
         },
         judge,
         this.options.retry,
