@@ -8,8 +8,7 @@
  * `auto` (the default) commits on the event loop while commits are fast (a recent
  * average under INLINE_COMMIT_MS: a thread round trip would cost more than the commit),
  * and on the writer thread once they are slower (a slow disk, a large checkpoint), until
- * they are fast again. The thread (its own V8 isolate, about 40 MB) is started the first
- * time commits are slow; until it is ready, commits stay on the event loop.
+ * they are fast again.
  */
 import { Worker } from 'node:worker_threads'
 import type { DocStore, LoadedDoc, PersistEntry } from './DocStore.js'
@@ -25,11 +24,7 @@ export type WriterRequest =
   | { id: number; op: 'append'; entries: PersistEntry[] }
   | { id: number; op: 'close' }
 
-/** The id of the thread's first message: it is ready for requests. */
-export const WRITER_READY = 0
-
 export interface WriterReply {
-  /** The request's id, or WRITER_READY. */
   id: number
   error?: string
   /** How long the commit took on the thread. */
@@ -49,11 +44,7 @@ const ENTRY = new URL('./writerThread.mjs', import.meta.url)
 export class ThreadedDocStore implements DocStore {
   /** Loads, and the commits that run on the event loop, on the main thread's connection. */
   private readonly local: InlineDocStore
-  private readonly file: string
-  private readonly synchronous: OpenOptions['synchronous']
-  /** Started in `thread` mode at once, in `auto` mode the first time commits are slow. */
-  private worker: Worker | null = null
-  private ready = false
+  private readonly worker: Worker
   private readonly waiting = new Map<number, { resolve: () => void; reject: (error: Error) => void }>()
   private nextId = 1
   private failed: Error | null = null
@@ -66,20 +57,8 @@ export class ThreadedDocStore implements DocStore {
     this.mode = options.mode ?? 'auto'
     if (file === ':memory:') throw new Error('ThreadedDocStore needs a database file (the writer thread opens its own connection)')
     this.local = new InlineDocStore(db)
-    this.file = file
-    this.synchronous = options.synchronous
-    if (this.mode === 'thread') this.startThread()
-  }
-
-  private startThread(): Worker {
-    if (this.worker) return this.worker
-    const worker = new Worker(ENTRY, { workerData: { file: this.file, synchronous: this.synchronous } satisfies WriterData })
-    this.worker = worker
-    worker.on('message', (reply: WriterReply) => {
-      if (reply.id === WRITER_READY) {
-        this.ready = true
-        return
-      }
+    this.worker = new Worker(ENTRY, { workerData: { file, synchronous: options.synchronous } satisfies WriterData })
+    this.worker.on('message', (reply: WriterReply) => {
       const waiter = this.waiting.get(reply.id)
       if (!waiter) return
       this.waiting.delete(reply.id)
@@ -87,9 +66,8 @@ export class ThreadedDocStore implements DocStore {
       if (reply.error === undefined) waiter.resolve()
       else waiter.reject(new Error(reply.error))
     })
-    worker.on('error', (error) => this.fail(error))
-    worker.on('exit', (code) => this.fail(new Error(`the writer thread exited (${code})`)))
-    return worker
+    this.worker.on('error', (error) => this.fail(error))
+    this.worker.on('exit', (code) => this.fail(new Error(`the writer thread exited (${code})`)))
   }
 
   load(docName: string): LoadedDoc {
@@ -98,17 +76,11 @@ export class ThreadedDocStore implements DocStore {
 
   /** Where the next commit runs. */
   get inline(): boolean {
-    return this.mode === 'auto' && (this.commitMs < INLINE_COMMIT_MS || !this.ready)
-  }
-
-  /** Whether the writer thread was started. */
-  get threadStarted(): boolean {
-    return this.worker !== null
+    return this.mode === 'auto' && this.commitMs < INLINE_COMMIT_MS
   }
 
   append(entries: PersistEntry[]): Promise<void> {
     if (this.failed) return Promise.reject(this.failed)
-    if (this.commitMs >= INLINE_COMMIT_MS) this.startThread()
     if (this.inline) {
       const startedAt = performance.now()
       const written = this.local.append(entries)
@@ -124,18 +96,16 @@ export class ThreadedDocStore implements DocStore {
   }
 
   close(): Promise<void> {
-    if (!this.worker) this.closed ??= Promise.resolve()
-    this.closed ??= this.failed ? this.worker!.terminate().then(() => undefined) : this.request((id) => ({ id, op: 'close' })).catch(() => undefined)
+    this.closed ??= this.failed ? this.worker.terminate().then(() => undefined) : this.request((id) => ({ id, op: 'close' })).catch(() => undefined)
     return this.closed
   }
 
   private request(make: (id: number) => WriterRequest): Promise<void> {
     if (this.failed) return Promise.reject(this.failed)
     const request = make(this.nextId++)
-    const worker = this.startThread()
     return new Promise<void>((resolve, reject) => {
       this.waiting.set(request.id, { resolve, reject })
-      worker.postMessage(request)
+      this.worker.postMessage(request)
     })
   }
 

@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { openDatabase } from './openDatabase.js'
 import { SqliteDocStore } from './SqliteDocStore.js'
-import { WRITER_READY, type WriterData, type WriterReply, type WriterRequest } from './ThreadedDocStore.js'
+import type { WriterData, WriterReply, WriterRequest } from './ThreadedDocStore.js'
 
 const { file, synchronous } = workerData as WriterData
 const db = openDatabase(file, { synchronous })
@@ -29,4 +29,3 @@ parentPort!.on('message', (request: WriterRequest) => {
   }
   parentPort!.postMessage(reply)
 })
-parentPort!.postMessage({ id: WRITER_READY } satisfies WriterReply)
