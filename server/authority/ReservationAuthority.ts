@@ -150,9 +150,9 @@ export class ReservationAuthority {
         }, AUTHORITY_ORIGIN)
       })
       .catch((error: unknown) => {
-        this.options.onError?.(error, `reservation of ${docName}`)
         // The decision left memory with the dropped document; the ledger still holds it.
         if (error instanceof PersistError) this.mirrorLater(workspace, eventId, retryMs)
+        this.options.onError?.(error, `reservation of ${docName}`)
       })
   }
 

@@ -83,11 +83,12 @@ export class SqliteDocStore {
    * document's latest entry, to the same parts, within HISTORY_RUN_MS of it, moves that
    * entry's time forward instead of adding one (typing notes would otherwise add an entry
    * per keystroke and push everything else out of the history page). The document's first
-   * entry, its creation, is never extended.
+   * entry, its creation, is never extended, and neither are the server's own changes (no
+   * author): each booking decision stays visible.
    */
   private recordHistory(docName: string, u: PersistEntry['updates'][number]): void {
     const last = this.stmts.lastHistory.get(docName)
-    if (last && last.seq !== last.first && last.user_id === u.author && u.at - last.at <= HISTORY_RUN_MS && sameParts(last.fields, u.changed)) {
+    if (last && last.seq !== last.first && u.author !== null && last.user_id === u.author && u.at - last.at <= HISTORY_RUN_MS && sameParts(last.fields, u.changed)) {
       this.stmts.extendHistory.run(Math.max(last.at, u.at), last.seq)
     } else {
       this.stmts.insertHistory.run(docName, u.at, u.author, JSON.stringify(u.changed))

@@ -84,7 +84,11 @@ export class SheetsApi {
   constructor(private readonly options: SheetsApiOptions) {}
 
   private client(): Promise<sheets_v4.Sheets> {
-    this.api ??= this.connect()
+    // A failed load is not kept: the next call tries again.
+    this.api ??= this.connect().catch((error: unknown) => {
+      this.api = null
+      throw error
+    })
     return this.api
   }
 
@@ -132,8 +136,8 @@ export class SheetsApi {
   }
 
   private async call<T>(spreadsheetId: string, isWrite: boolean, signal: AbortSignal, fn: (api: sheets_v4.Sheets) => Promise<T>): Promise<T> {
-    const api = await this.client()
     try {
+      const api = await this.client()
       return await withRetry(
         async () => {
           if (isWrite) await this.options.bucket.take(signal)
