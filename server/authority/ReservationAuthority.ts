@@ -160,12 +160,13 @@ export class ReservationAuthority {
   private mirrorLater(workspace: string, eventId: string, delayMs: number): void {
     const docName = recordDocName(workspace, 'events', eventId)
     if (this.closed || this.remirrors.has(docName)) return
+    const next = Math.min(delayMs * 2, MIRROR_RETRY_MAX_MS)
     const timer = setTimeout(() => {
       this.remirrors.delete(docName)
       this.schedule(async () => {
         const entry = await this.options.ledger.entry(workspace, eventId)
-        this.mirror(workspace, eventId, entry?.reservation ?? null, Math.min(delayMs * 2, MIRROR_RETRY_MAX_MS))
-      }).catch(() => this.mirrorLater(workspace, eventId, Math.min(delayMs * 2, MIRROR_RETRY_MAX_MS)))
+        this.mirror(workspace, eventId, entry?.reservation ?? null, next)
+      }).catch(() => this.mirrorLater(workspace, eventId, next))
     }, delayMs)
     timer.unref()
     this.remirrors.set(docName, timer)

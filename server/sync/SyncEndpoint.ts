@@ -199,6 +199,10 @@ function closeConnection(connection: Connection, ws: WebSocket, kind: CloseKind)
 
 function closeWith(ws: WebSocket, kind: CloseKind): void {
   const { code, reason } = CLOSE[kind]
+  closeSocket(ws, code, reason)
+}
+
+function closeSocket(ws: WebSocket, code: number, reason: string): void {
   if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason)
 }
 
@@ -231,8 +235,7 @@ class WsRoomSocket implements RoomSocket {
   }
 
   close(code: number, reason: string): void {
-    const { ws } = this
-    if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason)
+    closeSocket(this.ws, code, reason)
   }
 
   bufferedAmount(): number {
