@@ -1,7 +1,15 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources through tsx, so there is no separate compile step.
-import { register } from 'tsx/esm/api'
+// Runs the compiled server from build/ (`npm run build`, which `npm start` runs first) while
+// it matches the sources, and the TypeScript sources through tsx otherwise (see compiled.js).
+import { compiledServer } from './compiled.js'
 
-register()
-const { main } = await import('../server/cli/main.ts')
+const compiled = compiledServer()
+let main
+if (compiled) {
+  ;({ main } = await import(compiled))
+} else {
+  const { register } = await import('tsx/esm/api')
+  register()
+  ;({ main } = await import('../server/cli/main.ts'))
+}
 await main(process.argv.slice(2))

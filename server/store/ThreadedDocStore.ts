@@ -38,7 +38,10 @@ export const INLINE_COMMIT_MS = 1
 /** Weight of the newest commit in the running average. */
 const AVERAGE_WEIGHT = 0.2
 
-/** The thread's entry registers tsx, then loads writerThread.ts. */
+/**
+ * The thread's entry, next to this module: from the sources, writerThread.mjs registers tsx and
+ * loads writerThread.ts; in the compiled server (build/), it is writerThread.ts compiled.
+ */
 const ENTRY = new URL('./writerThread.mjs', import.meta.url)
 
 export class ThreadedDocStore implements DocStore {

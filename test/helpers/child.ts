@@ -10,8 +10,9 @@ export interface CliResult {
   stderr: string
 }
 
-export function runCli(args: string[], env: Record<string, string> = {}): CliResult {
-  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 })
+/** `bin`: another copy of bin/accord.js (the compiled-server test runs one built elsewhere). */
+export function runCli(args: string[], env: Record<string, string> = {}, bin = BIN): CliResult {
+  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 })
   return { status: result.status, stdout: result.stdout, stderr: result.stderr }
 }
 
@@ -23,8 +24,8 @@ export interface ChildServer {
 }
 
 /** Starts `accord serve` and resolves with its URL once it prints the listening line. */
-export function spawnServer(db: string, port = 0, env: Record<string, string> = {}): Promise<ChildServer> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', String(port), '--db', db], {
+export function spawnServer(db: string, port = 0, env: Record<string, string> = {}, bin = BIN): Promise<ChildServer> {
+  const child = spawn(process.execPath, [bin, 'serve', '--port', String(port), '--db', db], {
     env: { ...process.env, ACCORD_SEED: 'none', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
