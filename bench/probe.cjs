@@ -1,14 +1,16 @@
 // Preloaded into every benchmarked server (`node --require bench/probe.cjs`): answers
-// the orchestrator over the IPC channel with memory and event-loop delay, so the three
+// the orchestrator over the IPC channel with memory, event-loop delay and CPU time, so the three
 // servers are measured the same way from the inside.
 const { monitorEventLoopDelay } = require('node:perf_hooks')
 
 if (process.send) {
   const loop = monitorEventLoopDelay({ resolution: 5 })
   loop.enable()
+  let cpuFrom = process.cpuUsage()
   process.on('message', (message) => {
     if (message === 'reset') {
       loop.reset()
+      cpuFrom = process.cpuUsage()
       process.send({ ok: true })
     } else if (message === 'probe' || message === 'probe-memory') {
       // Only the memory probe collects garbage first: a forced full GC stalls the server
@@ -18,9 +20,11 @@ if (process.send) {
         global.gc()
       }
       const m = process.memoryUsage()
+      const cpu = process.cpuUsage(cpuFrom)
       process.send({
         rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers,
         loopP50Ms: loop.percentile(50) / 1e6, loopP99Ms: loop.percentile(99) / 1e6, loopMaxMs: loop.max / 1e6,
+        cpuMs: (cpu.user + cpu.system) / 1000,
       })
     }
   })

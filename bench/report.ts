@@ -27,8 +27,11 @@ const ROWS: Row[] = [
   { workload: 'many rooms (docs × 5 editors)', metric: 'p99 latency at the lowest rate', better: 'lower', unit: 'ms', value: (r) => (Array.isArray(r) ? r[0]?.p99 ?? null : null) },
   { workload: 'many rooms (docs × 5 editors)', metric: 'server event-loop p99 at the lowest rate', better: 'lower', unit: 'ms', value: (r) => (Array.isArray(r) ? r[0]?.loopP99Ms ?? null : null) },
   { workload: 'many rooms (docs × 5 editors)', metric: 'p99 latency at the highest rate', better: 'lower', unit: 'ms', value: (r) => (Array.isArray(r) ? r.at(-1)?.p99 ?? null : null) },
+  { workload: 'many rooms (docs × 5 editors)', metric: 'server CPU per update at the highest rate (all threads)', better: 'lower', unit: 'ms', value: (r) => (Array.isArray(r) ? r.at(-1)?.cpuPerUpdateMs ?? null : null) },
   { workload: 'idle connections', metric: 'memory per connection (RSS)', better: 'lower', unit: 'KB', value: (r) => r?.perConnectionKb ?? null },
   { workload: 'idle connections', metric: 'memory per loaded document (RSS)', better: 'lower', unit: 'KB', value: (r) => r?.perDocumentKb ?? null },
+  { workload: 'idle connections', metric: 'memory before any connection (RSS)', better: 'lower', unit: 'MB', value: (r) => (r?.baseRss == null ? null : r.baseRss / 1024 / 1024) },
+  { workload: 'idle connections', metric: 'CPU with every socket open and quiet (of one core)', better: 'lower', unit: '%', value: (r) => r?.idleCpuPercent ?? null },
   { workload: 'cold load (logged updates)', metric: 'time to load the whole document after a restart', better: 'lower', unit: 'ms', value: (r) => (r?.complete === false ? null : r?.loadMs ?? null) },
   { workload: 'durability (SIGKILL)', metric: 'broadcast updates that survive', better: 'higher', unit: '%', value: (r) => (r?.fraction == null ? null : r.fraction * 100) },
 ]

@@ -27,6 +27,8 @@ type Scale = (typeof SCALE)[keyof typeof SCALE]
 
 const P99_TARGET_MS = 50
 const COLD_RUNS = 5
+/** Idle connections: how long the CPU of the quiet server is measured. */
+const IDLE_CPU_MS = 10_000
 /** Many rooms: unmeasured edits at the first rate before the measured steps. */
 const WARMUP_MS = 3000
 let nextPort = 19_000 + Math.floor(Math.random() * 2000)
@@ -91,13 +93,13 @@ async function runRooms(kind: ServerKind, scale: Scale) {
     const tokensOf = (g: number) => (s.tokens.length < 2 ? s.tokens : s.tokens.filter((_, i) => i % 2 === g))
     const gens = halves.map((part, g) => loadgen({ role: 'rooms', target: target(s), tokens: tokensOf(g), docNames: part, editors: scale.editors, steps }).done)
     for (const g of gens) g.catch(() => undefined)
-    const loops: { p99: number; max: number }[] = []
+    const loops: { p99: number; max: number; cpuMs: number }[] = []
     for (const step of steps.slice(1)) {
       await new Promise((r) => setTimeout(r, Math.max(0, step.startAt - Date.now())))
       await s.resetLoop()
       await new Promise((r) => setTimeout(r, step.durationMs))
       const p = await s.probe()
-      loops.push({ p99: p.loopP99Ms, max: p.loopMaxMs })
+      loops.push({ p99: p.loopP99Ms, max: p.loopMaxMs, cpuMs: p.cpuMs })
     }
     const parts = (await Promise.all(gens)) as { steps: { perEditorHz: number; sent: number; expected: number; received: number; p50: number; p99: number }[] }[]
     return steps.slice(1).map((step, i) => {
@@ -107,7 +109,7 @@ async function runRooms(kind: ServerKind, scale: Scale) {
       const received = merged.reduce((n, m) => n + m.received, 0)
       return {
         updatesPerS: Math.round(sent / (step.durationMs / 1000)), delivered: expected ? received / expected : 0,
-        p50: Math.max(...merged.map((m) => m.p50 ?? Infinity)), p99: Math.max(...merged.map((m) => m.p99 ?? Infinity)), loopP99Ms: loops[i]!.p99, loopMaxMs: loops[i]!.max,
+        p50: Math.max(...merged.map((m) => m.p50 ?? Infinity)), p99: Math.max(...merged.map((m) => m.p99 ?? Infinity)), loopP99Ms: loops[i]!.p99, loopMaxMs: loops[i]!.max, cpuPerUpdateMs: loops[i]!.cpuMs / Math.max(1, sent),
       }
     })
   })
@@ -125,12 +127,16 @@ async function runIdle(kind: ServerKind, scale: Scale) {
     const more = [half, extraPerDoc - half].filter((n) => n > 0).map((n, g) => loadgen({ role: 'idle', target: target(s), tokens: rotate(s.tokens, g * 7 + 3), docNames: names, socketsPerDoc: n }))
     await Promise.all(more.map(waitReady))
     const all = await s.probe(true)
+    // CPU with every socket open and nothing happening: what keeping them costs.
+    await s.resetLoop()
+    await new Promise((r) => setTimeout(r, IDLE_CPU_MS))
+    const quiet = await s.probe()
     for (const g of [first, ...more]) g.stdinClose()
     await Promise.all([first, ...more].map((g) => g.done))
     const extraSockets = scale.idleSockets - scale.idleDocs
     const perConnection = (all.rss - oneEach.rss) / extraSockets
     const perDocument = (oneEach.rss - base.rss) / scale.idleDocs - perConnection
-    return { sockets: scale.idleSockets, docs: scale.idleDocs, baseRss: base.rss, totalRss: all.rss, perConnectionKb: perConnection / 1024, perDocumentKb: perDocument / 1024, heapPerConnectionKb: (all.heapUsed - oneEach.heapUsed) / extraSockets / 1024 }
+    return { sockets: scale.idleSockets, docs: scale.idleDocs, baseRss: base.rss, totalRss: all.rss, perConnectionKb: perConnection / 1024, perDocumentKb: perDocument / 1024, heapPerConnectionKb: (all.heapUsed - oneEach.heapUsed) / extraSockets / 1024, idleCpuPercent: quiet.cpuMs / IDLE_CPU_MS * 100 }
   })
 }
 

@@ -6,6 +6,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { appendFileSync } from 'node:fs'
 import { createConnection } from 'node:net'
 import { join } from 'node:path'
+import { buildServer } from '../bin/compiled.js'
 import type { ServerKind } from './client.js'
 
 const ROOT = join(import.meta.dirname, '..')
@@ -25,6 +26,8 @@ export interface Probe {
   loopP50Ms: number
   loopP99Ms: number
   loopMaxMs: number
+  /** CPU time of the whole process (all threads) since the last reset. */
+  cpuMs: number
 }
 
 export interface RunningServer {
@@ -49,14 +52,24 @@ export const LABELS: Record<ServerKind, string> = {
   accordNormal: 'Accord, synchronous=NORMAL',
 }
 
-function commandOf(kind: ServerKind, dataDir: string, port: number): { args: string[]; env: Record<string, string> } {
+let compiled: Promise<string> | null = null
+/**
+ * Accord runs compiled, as `npm start` runs it: bench/servers/accord.ts bundled once per run
+ * into build/bench/ (inside the project, so that the bundle's imports find node_modules).
+ */
+function compiledAccord(): Promise<string> {
+  compiled ??= buildServer({ outdir: join(ROOT, 'build', 'bench'), entries: { accord: 'bench/servers/accord.ts' } }).then(({ outdir }) => join(outdir, 'accord.mjs'))
+  return compiled
+}
+
+async function commandOf(kind: ServerKind, dataDir: string, port: number): Promise<{ args: string[]; env: Record<string, string> }> {
   // BENCH_SERVER_NODE_ARGS: extra Node flags for the server under test (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
   const node = ['--expose-gc', '--require', PROBE, ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [])]
   switch (kind) {
     case 'accord':
     case 'accordNormal':
       return {
-        args: [...node, '--import', 'tsx', join(ROOT, 'bench', 'servers', 'accord.ts')],
+        args: [...node, await compiledAccord()],
         env: { DB_FILE: join(dataDir, 'accord.db'), PORT: String(port), ACCORD_SYNCHRONOUS: kind === 'accordNormal' ? 'normal' : 'full' },
       }
     case 'hocuspocus':
@@ -68,7 +81,7 @@ function commandOf(kind: ServerKind, dataDir: string, port: number): { args: str
 
 /** `sockets`: the most this run opens at once (Accord allows 200 per user; the bench signs in enough users). */
 export async function startServer(kind: ServerKind, dataDir: string, port: number, sockets = 200, docs = 0): Promise<RunningServer> {
-  const { args, env } = commandOf(kind, dataDir, port)
+  const { args, env } = await commandOf(kind, dataDir, port)
   const users = Math.max(4, Math.ceil(sockets / 150))
   env.BENCH_USERS = String(users)
   env.BENCH_DOCS = String(docs)
