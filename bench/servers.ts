@@ -53,12 +53,9 @@ export const LABELS: Record<ServerKind, string> = {
 }
 
 let compiled: Promise<string> | null = null
-/**
- * Accord runs compiled, as `npm start` runs it: bench/servers/accord.ts bundled once per run
- * into build/bench/ (inside the project, so that the bundle's imports find node_modules).
- */
+/** Accord runs compiled, as `npm start` runs it: bench/servers/accord.ts bundled once per run into bench/build/. */
 function compiledAccord(): Promise<string> {
-  compiled ??= buildServer({ outdir: join(ROOT, 'build', 'bench'), entries: { accord: 'bench/servers/accord.ts' } }).then(({ outdir }) => join(outdir, 'accord.mjs'))
+  compiled ??= buildServer({ outdir: join(ROOT, 'bench', 'build'), entries: { accord: 'bench/servers/accord.ts' } }).then(({ outdir }) => join(outdir, 'accord.mjs'))
   return compiled
 }
 

@@ -4,4 +4,4 @@ import { relative } from 'node:path'
 import { buildServer, ROOT } from './compiled.js'
 
 const { outdir, inputs } = await buildServer()
-console.log(`built the server into ${relative(ROOT, outdir)}/ from ${inputs.length} source files`)
+console.log(`built the server into ${relative(ROOT, outdir)}/ from ${inputs.length} files`)

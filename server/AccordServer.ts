@@ -65,7 +65,8 @@ export interface AccordOptions {
   logger?: Logger
 }
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
+/** The project folder, where `dist/` is: the nearest one above this module with a package.json (it may run bundled, from build/). */
+const ROOT = projectRoot(dirname(fileURLToPath(import.meta.url)))
 
 export class AccordServer {
   readonly db: Db
@@ -190,5 +191,12 @@ export class AccordServer {
     })
     this.db.close()
     this.metrics.close()
+  }
+}
+
+function projectRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir
+    if (dirname(dir) === dir) return join(from, '..')
   }
 }

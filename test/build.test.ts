@@ -1,11 +1,11 @@
 /**
  * The compiled server (`npm run build`, bin/compiled.js), built from a copy of the sources
- * whose node_modules lacks tsx: it serves, syncs and persists through its writer thread
- * without a TypeScript loader, and once a source is edited the build is stale and the CLI
+ * whose node_modules lacks tsx: it serves, syncs and commits on its writer thread without a
+ * TypeScript loader; a build missing a file, or older than a source, is not used and the CLI
  * goes back to the sources.
  */
 import { spawnSync } from 'node:child_process'
-import { appendFileSync, cpSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs'
+import { appendFileSync, cpSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { compiledServer } from '../bin/compiled.js'
@@ -21,26 +21,28 @@ const children: ChildServer[] = []
 
 beforeAll(() => {
   for (const dir of ['server', 'shared', 'bin']) cpSync(join(REPO, dir), join(root, dir), { recursive: true })
-  cpSync(join(REPO, 'package.json'), join(root, 'package.json'))
+  for (const file of ['package.json', 'tsconfig.json']) cpSync(join(REPO, file), join(root, file))
   mkdirSync(join(root, 'node_modules'))
   for (const name of readdirSync(join(REPO, 'node_modules'))) {
     if (name !== 'tsx' && name !== '.bin') symlinkSync(join(REPO, 'node_modules', name), join(root, 'node_modules', name))
   }
   const built = spawnSync(process.execPath, [join(root, 'bin', 'build-server.js')], { encoding: 'utf8', timeout: 60_000 })
   expect(built.stderr).toBe('')
-  expect(built.stdout).toMatch(/^built the server into build\/ from \d+ source files$/m)
+  expect(built.stdout).toMatch(/^built the server into build\/ from \d+ files$/m)
 })
 
 afterAll(async () => {
   for (const c of children) await killHard(c)
+  rmSync(root, { recursive: true, force: true })
 })
 
 describe('the compiled server', () => {
-  it('runs without tsx: serves, syncs, and what it broadcast survives a kill -9', async () => {
+  it('runs without tsx: serves, syncs, commits on its writer thread, and what it broadcast survives a kill -9', async () => {
     expect(compiledServer(root)).toMatch(/\/build\/accord\.mjs$/)
     expect(runCli(['workspace', 'add', 'b', '--db', db], {}, bin).status).toBe(0)
     expect(runCli(['user', 'add', '--workspace', 'b', '--email', 'u@b.test', '--password', 'password1', '--role', 'member', '--db', db], {}, bin).status).toBe(0)
-    const first = await spawnServer(db, 0, {}, bin)
+    // Every commit on the compiled writer thread (by default a fast disk commits on the event loop).
+    const first = await spawnServer(db, 0, { ACCORD_WRITER: 'thread' }, bin)
     children.push(first)
     const api = await login(first.url, 'u@b.test', 'password1')
     const created = await api.request('POST', '/api/records/deals', { title: 'Compiled' })
@@ -62,7 +64,12 @@ describe('the compiled server', () => {
     expect(stored.body.notes).toBe('typed into the compiled server')
   })
 
-  it('is stale once a source changes: the CLI runs the sources again (which need tsx)', () => {
+  it('is not used when a file of it is missing, or once a source changes: the CLI runs the sources (which need tsx)', () => {
+    const writer = join(root, 'build', 'writerThread.mjs')
+    renameSync(writer, `${writer}.away`)
+    expect(compiledServer(root)).toBeNull()
+    renameSync(`${writer}.away`, writer)
+    expect(compiledServer(root)).not.toBeNull()
     appendFileSync(join(root, 'server', 'AccordServer.ts'), '\n// edited after the build\n')
     expect(compiledServer(root)).toBeNull()
     const result = runCli(['workspace', 'add', 'c', '--db', db], {}, bin)

@@ -38,6 +38,7 @@ describe('accord CLI', () => {
     expectOneLineError(runCli(['user', 'add', '--email', 'x@y.test', '--db', db]), /--workspace is required/)
     expectOneLineError(runCli(['workspace', 'add', 'sales', '--db', db]), /already exists/)
     expectOneLineError(runCli(['serve', '--port', 'abc', '--db', db]), /port must be/)
+    expectOneLineError(runCli(['serve', '--port', '0', '--db', db], { ACCORD_WRITER: 'fast' }), /ACCORD_WRITER must be "auto", "thread" or "inline", not "fast"/)
     expect(runCli(['launch']).status).not.toBe(0)
   })
 

@@ -66,7 +66,9 @@ async function serve(args: string[]): Promise<void> {
   const jobs = jobOptionsFromEnv(env)
   const synchronous = env.ACCORD_SYNCHRONOUS ?? 'full'
   if (synchronous !== 'full' && synchronous !== 'normal') throw new UsageError(`ACCORD_SYNCHRONOUS must be "full" or "normal", not "${synchronous}"`)
-  const server = new AccordServer({ db: dbPath(values.db), host, port, logger: createLogger(env.LOG_LEVEL ?? 'info'), sessionIdleMs, jobs, synchronous })
+  const writer = env.ACCORD_WRITER ?? 'auto'
+  if (writer !== 'auto' && writer !== 'thread' && writer !== 'inline') throw new UsageError(`ACCORD_WRITER must be "auto", "thread" or "inline", not "${writer}"`)
+  const server = new AccordServer({ db: dbPath(values.db), host, port, logger: createLogger(env.LOG_LEVEL ?? 'info'), sessionIdleMs, jobs, synchronous, writer })
   if (seed === 'demo' && isLoopback(host) && isEmptyDatabase(server)) {
     await seedDemo(server)
     console.log(`seeded the demo workspace; sign in as ${DEMO_USERS.map((u) => `${u.email} (${u.role})`).join(', ')} with password ${DEMO_PASSWORD}`)
