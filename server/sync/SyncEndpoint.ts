@@ -206,14 +206,14 @@ function closeSocket(ws: WebSocket, code: number, reason: string): void {
   if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason)
 }
 
+/** One options object for every send. */
+const BINARY = { binary: true } as const
+
 /**
  * A slow reader must not make the server buffer without limit: past `maxBufferedBytes`
  * queued, the socket is dropped (the client resyncs from its state vector on reconnect).
  * A class, not an object of closures: one of these lives per socket.
  */
-/** One options object for every send. */
-const BINARY = { binary: true } as const
-
 class WsRoomSocket implements RoomSocket {
   constructor(
     private readonly ws: WebSocket,
