@@ -3,6 +3,7 @@
  * the session with 4401 within a second; sign-in is rate limited without revealing
  * whether an e-mail exists.
  */
+import { randomBytes, scryptSync } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { WebsocketProvider } from 'y-websocket'
 import { type Api, type TestServer, login, provider, seedWorkspace, startServer, synced, until } from './helpers/server.js'
@@ -137,5 +138,36 @@ describe('sign-in rate limit', () => {
     const limited = await attempt(users.owner.email, users.owner.password)
     expect(limited.status).toBe(429)
     expect(limited.body.error.code).toBe('rate-limited')
+  })
+})
+
+describe('password hashes', () => {
+  let t: TestServer
+  let users: Awaited<ReturnType<typeof seedWorkspace>>
+
+  beforeAll(async () => {
+    t = await startServer()
+    users = await seedWorkspace(t.server)
+  })
+  afterAll(() => t.close())
+
+  const storedHash = (id: string) => (t.server.db.prepare('SELECT password_hash FROM users WHERE id = ?').get(id) as { password_hash: string }).password_hash
+
+  it('[S6] are scrypt with N = 2^15; a hash with older parameters still signs in and is replaced at that sign-in', async () => {
+    expect(storedHash(users.member.id)).toMatch(/^scrypt\$32768\$8\$1\$/)
+    // A hash as an earlier version stored it: Node's default N = 2^14.
+    const salt = randomBytes(16)
+    const old = ['scrypt', 16384, 8, 1, salt.toString('base64url'), scryptSync(users.viewer.password, salt, 32, { N: 16384, r: 8, p: 1 }).toString('base64url')].join('$')
+    t.server.db.prepare('UPDATE users SET password_hash = ? WHERE id = ?').run(old, users.viewer.id)
+
+    const api = await login(t.url, users.viewer.email, users.viewer.password)
+    expect(api.userId).toBe(users.viewer.id)
+    const upgraded = storedHash(users.viewer.id)
+    expect(upgraded).toMatch(/^scrypt\$32768\$8\$1\$/)
+    expect(upgraded).not.toBe(old)
+    await login(t.url, users.viewer.email, users.viewer.password)
+    const wrong = await fetch(`${t.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: users.viewer.email, password: 'not the password' }) })
+    expect(wrong.status).toBe(401)
+    expect(storedHash(users.viewer.id)).toBe(upgraded)
   })
 })

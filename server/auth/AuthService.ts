@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { isValidId } from '../../shared/docNames.js'
 import { type Db, statementCache } from '../store/openDatabase.js'
 import type { Principal, Role } from '../sync/types.js'
-import { DUMMY_HASH_PROMISE, hashPassword, verifyPassword } from './passwords.js'
+import { DUMMY_HASH_PROMISE, hashPassword, isOutdated, verifyPassword } from './passwords.js'
 
 export const ROLES = ['owner', 'admin', 'member', 'viewer'] as const satisfies readonly Role[]
 
@@ -118,7 +118,22 @@ export class AuthService {
   async verifyCredentials(email: string, password: string): Promise<PublicUser | null> {
     const row = this.db.prepare('SELECT * FROM users WHERE email = ?').get(email) as UserRow | undefined
     const ok = await verifyPassword(password, row?.password_hash ?? (await DUMMY_HASH_PROMISE))
-    return row && ok ? toPublic(row) : null
+    if (!row || !ok) return null
+    if (isOutdated(row.password_hash)) await this.rehash(row, password)
+    return toPublic(row)
+  }
+
+  /**
+   * Replaces a hash made with older parameters, now that the password is known to match. It
+   * is only an upgrade: if it fails, the old hash stays and still verifies.
+   */
+  private async rehash(row: UserRow, password: string): Promise<void> {
+    try {
+      const hash = await hashPassword(password)
+      this.db.prepare('UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?').run(hash, row.id, row.password_hash)
+    } catch {
+      // Keep the old hash.
+    }
   }
 
   createSession(userId: string): { token: string; sessionId: string; expiresAt: number } {
