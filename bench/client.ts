@@ -25,8 +25,8 @@ export interface BenchClient {
   readonly text: Y.Text
   /** Resolves with the time the first sync completed. */
   readonly synced: Promise<number>
-  /** Called with every remote text insert. */
-  onRemoteInsert(listener: (inserted: string) => void): void
+  /** Called with every remote text insert and the time its message arrived. */
+  onRemoteInsert(listener: (inserted: string, arrivedAt: number) => void): void
   insert(text: string): void
   isOpen(): boolean
   close(): void
@@ -39,6 +39,21 @@ export interface Target {
   token: string
 }
 
+/**
+ * Messages are stamped as they arrive and handled once every socket that was readable has
+ * been read. One load generator holds many clients: handling each message as it arrives would
+ * add the others' work to the later ones' latency (of 100 readers of one update, the last
+ * would wait for 99 documents to apply it), which is the load generator's cost, not the
+ * server's; real readers each have their own machine.
+ */
+const inbox: (() => void)[] = []
+function handleSoon(work: () => void): void {
+  if (inbox.push(work) === 1) setImmediate(handleInbox)
+}
+function handleInbox(): void {
+  for (const work of inbox.splice(0)) work()
+}
+
 export function openClient(target: Target, docName: string): BenchClient {
   const hocus = target.kind === 'hocuspocus'
   const url = target.kind === 'accord' || target.kind === 'accordNormal' ? `${target.wsUrl}/sync/${docName}?token=${encodeURIComponent(target.token)}` : hocus ? target.wsUrl : `${target.wsUrl}/${docName}`
@@ -46,7 +61,9 @@ export function openClient(target: Target, docName: string): BenchClient {
   ws.binaryType = 'nodebuffer'
   const doc = new Y.Doc()
   const text = doc.getText('notes')
-  const listeners: ((inserted: string) => void)[] = []
+  const listeners: ((inserted: string, arrivedAt: number) => void)[] = []
+  /** When the message being applied arrived. */
+  let arrivedAt = 0
   let markSynced: (at: number) => void = () => undefined
   const synced = new Promise<number>((resolve) => (markSynced = resolve))
   let isSynced = false
@@ -73,6 +90,11 @@ export function openClient(target: Target, docName: string): BenchClient {
     }))
   })
   ws.on('message', (data: Buffer) => {
+    const at = now()
+    handleSoon(() => handle(data, at))
+  })
+  const handle = (data: Buffer, at: number) => {
+    arrivedAt = at
     const decoder = decoding.createDecoder(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
     if (hocus) decoding.readVarString(decoder)
     if (decoding.readVarUint(decoder) !== MESSAGE_SYNC) return
@@ -84,9 +106,9 @@ export function openClient(target: Target, docName: string): BenchClient {
     if (encoding.length(reply) > headerLength) send(encoding.toUint8Array(reply))
     if (kind === syncProtocol.messageYjsSyncStep2 && !isSynced) {
       isSynced = true
-      markSynced(now())
+      markSynced(at)
     }
-  })
+  }
   ws.on('error', () => undefined)
   doc.on('update', (update: Uint8Array, origin: unknown) => {
     if (origin === REMOTE) return
@@ -97,7 +119,7 @@ export function openClient(target: Target, docName: string): BenchClient {
   })
   text.observe((event) => {
     if (event.transaction.origin !== REMOTE || listeners.length === 0) return
-    for (const op of event.delta) if (typeof op.insert === 'string') for (const l of listeners) l(op.insert)
+    for (const op of event.delta) if (typeof op.insert === 'string') for (const l of listeners) l(op.insert, arrivedAt)
   })
 
   return {

@@ -31,14 +31,15 @@ async function fanout(job: Extract<Job, { role: 'fanout' }>) {
   const readers = await openMany(job.target, job.tokens, Array(job.readers).fill(job.docName))
   const [writer] = await openMany(job.target, job.tokens.slice(1).concat(job.tokens), [job.docName])
   const lastArrival = new Map<number, number>()
+  const firstArrival = new Map<number, number>()
   const arrivals = new Map<number, number>()
   const perDelivery: number[] = []
   for (const r of readers) {
-    r.onRemoteInsert((inserted) => {
-      const at = now()
+    r.onRemoteInsert((inserted, at) => {
       for (const sent of stampsIn(inserted)) {
         perDelivery.push(at - sent)
         lastArrival.set(sent, at)
+        if (!firstArrival.has(sent)) firstArrival.set(sent, at)
         arrivals.set(sent, (arrivals.get(sent) ?? 0) + 1)
       }
     })
@@ -51,7 +52,7 @@ async function fanout(job: Extract<Job, { role: 'fanout' }>) {
   while ([...arrivals.values()].filter((n) => n === job.readers).length < job.updates && Date.now() < deadline) await sleep(20)
   const toAll = [...lastArrival.entries()].filter(([sent]) => arrivals.get(sent) === job.readers).map(([sent, at]) => at - sent)
   for (const c of [...readers, writer!]) c.close()
-  return { updates: job.updates, completeToAll: toAll.length, toAllP50: percentile(toAll, 50), toAllP99: percentile(toAll, 99), deliveryP50: percentile(perDelivery, 50), deliveryP99: percentile(perDelivery, 99) }
+  return { updates: job.updates, completeToAll: toAll.length, toAllP50: percentile(toAll, 50), toAllP99: percentile(toAll, 99), deliveryP50: percentile(perDelivery, 50), deliveryP99: percentile(perDelivery, 99), toFirstP50: percentile([...firstArrival.entries()].map(([sent, at]) => at - sent), 50) }
 }
 
 async function rooms(job: Extract<Job, { role: 'rooms' }>) {
@@ -61,9 +62,8 @@ async function rooms(job: Extract<Job, { role: 'rooms' }>) {
   const samples: number[][] = job.steps.map(() => [])
   const sent = job.steps.map(() => 0)
   for (const c of clients) {
-    c.onRemoteInsert((inserted) => {
+    c.onRemoteInsert((inserted, at) => {
       if (step < 0) return
-      const at = now()
       for (const s of stampsIn(inserted)) samples[step]!.push(at - s)
     })
   }

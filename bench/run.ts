@@ -20,8 +20,8 @@ type Workload = (typeof WORKLOADS)[number]
 
 /** Sizes: the full scale where two shared cores allow it (see README, "Benchmark"). */
 const SCALE = {
-  full: { readers: 100, fanoutUpdates: 300, fanoutHz: 30, roomDocs: 1000, editors: 5, roomStepsHz: [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4], stepMs: 8000, idleDocs: 2000, idleSockets: 10_000, coldUpdates: 10_000, durabilityMs: 3000 },
-  quick: { readers: 100, fanoutUpdates: 100, fanoutHz: 30, roomDocs: 100, editors: 5, roomStepsHz: [0.2, 0.5, 1], stepMs: 4000, idleDocs: 200, idleSockets: 1000, coldUpdates: 2000, durabilityMs: 2000 },
+  full: { readers: 100, fanoutUpdates: 300, fanoutHz: 30, roomDocs: 1000, editors: 5, roomStepsHz: [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4], stepMs: 8000, stepUpdates: 2000, idleDocs: 2000, idleSockets: 10_000, coldUpdates: 10_000, durabilityMs: 3000 },
+  quick: { readers: 100, fanoutUpdates: 100, fanoutHz: 30, roomDocs: 100, editors: 5, roomStepsHz: [0.2, 0.5, 1], stepMs: 4000, stepUpdates: 500, idleDocs: 200, idleSockets: 1000, coldUpdates: 2000, durabilityMs: 2000 },
 } as const
 type Scale = (typeof SCALE)[keyof typeof SCALE]
 
@@ -88,7 +88,15 @@ async function runRooms(kind: ServerKind, scale: Scale) {
     // for compiling its write path, which is not the steady state the steps measure.
     const warmup = { perEditorHz: scale.roomStepsHz[0]!, startAt, durationMs: WARMUP_MS }
     const measuredFrom = startAt + WARMUP_MS + 1500
-    const steps = [warmup, ...scale.roomStepsHz.map((hz, i) => ({ perEditorHz: hz, startAt: measuredFrom + i * (scale.stepMs + 1500), durationMs: scale.stepMs }))]
+    // A step lasts stepMs, and longer at the low rates, until it has stepUpdates updates: its p99
+    // is then the 20th worst of them, not the 4th (50 updates/s for 8 s), which one pause decides.
+    const steps = [warmup]
+    let stepAt = measuredFrom
+    for (const hz of scale.roomStepsHz) {
+      const durationMs = Math.max(scale.stepMs, Math.ceil((scale.stepUpdates / (hz * scale.roomDocs * scale.editors)) * 1000))
+      steps.push({ perEditorHz: hz, startAt: stepAt, durationMs })
+      stepAt += durationMs + 1500
+    }
     const halves = [names.filter((_, i) => i % 2 === 0), names.filter((_, i) => i % 2 === 1)]
     const tokensOf = (g: number) => (s.tokens.length < 2 ? s.tokens : s.tokens.filter((_, i) => i % 2 === g))
     const gens = halves.map((part, g) => loadgen({ role: 'rooms', target: target(s), tokens: tokensOf(g), docNames: part, editors: scale.editors, steps }).done)
