@@ -66,6 +66,11 @@ export const LIMITS = {
   MAX_PENDING_UPDATE_BYTES: 1024 * 1024,
   /** How often open sockets' sessions are re-checked for expiry and revocation, in ms. */
   SESSION_SWEEP_MS: 250,
+  /**
+   * A socket that sent nothing for this long is pinged; one that answered nothing for as long
+   * again is dropped (a client gone without closing: a laptop asleep, a lost network), in ms.
+   */
+  PING_INTERVAL_MS: 30_000,
   /** Failed sign-ins per e-mail address (known or not) within the window; more answer 429. */
   LOGIN_FAILURES_PER_ACCOUNT: 10,
   /** Failed sign-ins per client address within the window; more answer 429. */

@@ -247,6 +247,41 @@ describe('slow consumer', () => {
   })
 })
 
+describe('vanished clients', () => {
+  it('[L5] a socket that answers no ping is dropped after two ping intervals, its presence with it; a quiet socket that answers stays', async () => {
+    const PING_INTERVAL_MS = 200
+    const s = await startServer({ limits: { PING_INTERVAL_MS } })
+    try {
+      const u = await seedWorkspace(s.server)
+      const a = await login(s.url, u.owner.email, u.owner.password)
+      const url = `${s.wsUrl}/sync/acme/index/deals?token=${a.token}`
+      const watcher = provider(s.wsUrl, 'acme/index/deals', a.token)
+      await synced(watcher)
+      // `gone` stands for a client whose machine went away: it never answers a ping again.
+      const gone = new RawClient(url, { autoPong: false })
+      const quiet = new RawClient(url)
+      await Promise.all([gone.opened, quiet.opened])
+      const openedAt = Date.now()
+      gone.send(awarenessMessage([{ clientID: 4242, clock: 1, json: JSON.stringify({ user: { name: 'Gone' } }) }]))
+      await until(() => watcher.awareness.getStates().has(4242), 'the vanished client’s presence')
+      let pingsAnswered = 0
+      quiet.ws.on('ping', () => pingsAnswered++)
+
+      expect(await gone.closed).toBe(1006)
+      expect(Date.now() - openedAt).toBeGreaterThanOrEqual(2 * PING_INTERVAL_MS)
+      await until(() => !watcher.awareness.getStates().has(4242), 'the vanished client’s presence removed')
+      await until(() => pingsAnswered >= 3, 'three pings answered by the quiet socket')
+      expect(quiet.isOpen).toBe(true)
+      expect(watcher.wsconnected).toBe(true)
+      expect(s.server.sync.connectionCount).toBe(2)
+      watcher.destroy()
+      quiet.close()
+    } finally {
+      await s.close()
+    }
+  })
+})
+
 describe('bad REST input', () => {
   const counts = () => ({
     records: (t.server.db.prepare('SELECT COUNT(*) AS n FROM records').get() as { n: number }).n,

@@ -8,7 +8,8 @@
  * slow reader (the socket is dropped). Authentication happens during the HTTP upgrade
  * (token or cookie), so no message is ever read from an unauthenticated socket: there
  * is no pre-auth phase to cap. Sessions of open sockets are re-checked every
- * `SESSION_SWEEP_MS`; an expired or revoked one closes all its sockets with 4401.
+ * `SESSION_SWEEP_MS`; an expired or revoked one closes all its sockets with 4401. A socket
+ * quiet for `PING_INTERVAL_MS` is pinged, and dropped if nothing came back in as long again.
  */
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
@@ -35,8 +36,13 @@ export interface SyncEndpointOptions {
 /** One socket's lifecycle: messages are read only while `open`. */
 interface Connection {
   readonly peer: Peer
+  readonly ws: WebSocket
   state: 'open' | 'closing'
   readonly bucket: TokenBucket
+  /** When the socket last sent anything (a message, a pong). */
+  heardAt: number
+  /** When it was pinged with no answer yet; 0 when it was not. */
+  pingedAt: number
 }
 
 export class SyncEndpoint {
@@ -47,6 +53,7 @@ export class SyncEndpoint {
   private readonly perUser = new Map<string, number>()
   private readonly limits: Limits
   private readonly sweepTimer: NodeJS.Timeout
+  private readonly livenessTimer: NodeJS.Timeout
   private readonly stopListening: () => void
 
   constructor(private readonly options: SyncEndpointOptions) {
@@ -55,6 +62,10 @@ export class SyncEndpoint {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.limits.MAX_MESSAGE_BYTES * 16 })
     this.sweepTimer = setInterval(() => this.sweepSessions(), this.limits.SESSION_SWEEP_MS)
     this.sweepTimer.unref()
+    // Checked often, so that a ping goes out close to when a socket fell quiet: sockets opened
+    // together are pinged over the seconds they were opened in, not all in one turn.
+    this.livenessTimer = setInterval(() => this.checkLiveness(), Math.min(1000, this.limits.PING_INTERVAL_MS / 4))
+    this.livenessTimer.unref()
     this.stopListening = options.auth.onSessionEnded((sessionId) => this.closeSession(sessionId))
   }
 
@@ -102,8 +113,11 @@ export class SyncEndpoint {
     }
     const connection: Connection = {
       peer,
+      ws,
       state: 'open',
       bucket: new TokenBucket(this.limits.MAX_MESSAGES_PER_SECOND, this.limits.MESSAGE_BURST),
+      heardAt: Date.now(),
+      pingedAt: 0,
     }
     this.track(connection)
 
@@ -111,6 +125,7 @@ export class SyncEndpoint {
     // a property table per socket once tsx keeps function names (esbuild `keepNames`).
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (connection.state !== 'open' || room.state === 'closed') return
+      heard(connection)
       if (!connection.bucket.take()) return closeConnection(connection, ws, 'rateLimited')
       if (data.length > this.limits.MAX_MESSAGE_BYTES) return closeConnection(connection, ws, 'tooLarge')
       if (!isBinary && data.length === 0) return
@@ -130,6 +145,7 @@ export class SyncEndpoint {
       this.untrack(connection)
       room.removePeer(peer)
     })
+    ws.on('pong', () => heard(connection))
     ws.on('error', () => ws.terminate())
     room.addPeer(peer)
   }
@@ -151,6 +167,28 @@ export class SyncEndpoint {
       for (const sessionId of open) if (!live.has(sessionId)) this.closeSession(sessionId)
     } catch (error) {
       this.options.onError?.(error, 'session sweep')
+    }
+  }
+
+  /**
+   * Pings the sockets quiet for PING_INTERVAL_MS and drops those pinged as long ago with no
+   * answer. Without it a client that vanished without closing keeps its socket, its share of
+   * the per-user limit and its room loaded for as long as the TCP connection looks alive.
+   * (Its presence goes sooner: awareness states not renewed for 30 s are removed.)
+   */
+  private checkLiveness(): void {
+    const now = Date.now()
+    const interval = this.limits.PING_INTERVAL_MS
+    for (const connection of this.connections.values()) {
+      if (connection.state !== 'open') continue
+      if (connection.pingedAt === 0) {
+        if (now - connection.heardAt < interval) continue
+        connection.pingedAt = now
+        connection.ws.ping()
+      } else if (now - connection.pingedAt >= interval) {
+        connection.state = 'closing'
+        connection.ws.terminate()
+      }
     }
   }
 
@@ -181,6 +219,7 @@ export class SyncEndpoint {
 
   close(): Promise<void> {
     clearInterval(this.sweepTimer)
+    clearInterval(this.livenessTimer)
     this.stopListening()
     for (const ws of this.wss.clients) closeWith(ws, 'shuttingDown')
     return new Promise((resolve) => this.wss.close(() => resolve()))
@@ -189,6 +228,11 @@ export class SyncEndpoint {
 
 function canWrite(principal: Principal, name: DocName): boolean {
   return name.kind === 'record' && principal.role !== 'viewer'
+}
+
+function heard(connection: Connection): void {
+  connection.heardAt = Date.now()
+  connection.pingedAt = 0
 }
 
 /** Stops reading a connection's messages and closes its socket. */

@@ -4,7 +4,7 @@
  */
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
-import { WebSocket } from 'ws'
+import { type ClientOptions, WebSocket } from 'ws'
 import type { WebsocketProvider } from 'y-websocket'
 import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
@@ -36,8 +36,8 @@ export class RawClient {
   readonly closed: Promise<number>
   closeCode: number | null = null
 
-  constructor(url: string) {
-    this.ws = new WebSocket(url)
+  constructor(url: string, options?: ClientOptions) {
+    this.ws = new WebSocket(url, options)
     this.ws.binaryType = 'nodebuffer'
     this.ws.on('message', (data: Buffer) => this.received.push(new Uint8Array(data)))
     this.opened = new Promise((resolve, reject) => {
