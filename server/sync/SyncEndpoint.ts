@@ -8,8 +8,9 @@
  * slow reader (the socket is dropped). Authentication happens during the HTTP upgrade
  * (token or cookie), so no message is ever read from an unauthenticated socket: there
  * is no pre-auth phase to cap. Sessions of open sockets are re-checked every
- * `SESSION_SWEEP_MS`; an expired or revoked one closes all its sockets with 4401. A socket
- * quiet for `PING_INTERVAL_MS` is pinged, and dropped if nothing came back in as long again.
+ * `SESSION_SWEEP_MS`; an expired or revoked one closes all its sockets with 4401. Every
+ * socket is checked once per `PING_INTERVAL_MS`: pinged if it sent nothing since the last
+ * check, dropped if it answered nothing since it was pinged.
  */
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
@@ -41,9 +42,14 @@ interface Connection {
   readonly bucket: TokenBucket
   /** When the socket last sent anything (a message, a pong). */
   heardAt: number
-  /** When it was pinged with no answer yet; 0 when it was not. */
-  pingedAt: number
+  /** Pinged at its last liveness check, and nothing heard since. */
+  pinged: boolean
+  /** Its share of the liveness checks (see `checkLiveness`). */
+  readonly slice: Set<Connection>
 }
+
+/** How often a slice of the sockets is checked for liveness (see `checkLiveness`). */
+const LIVENESS_TICK_MS = 100
 
 export class SyncEndpoint {
   private readonly wss: WebSocketServer
@@ -54,6 +60,10 @@ export class SyncEndpoint {
   private readonly limits: Limits
   private readonly sweepTimer: NodeJS.Timeout
   private readonly livenessTimer: NodeJS.Timeout
+  /** The sockets, dealt in turn into slices; one slice is checked per tick, so each once per PING_INTERVAL_MS. */
+  private readonly slices: Set<Connection>[]
+  private dealt = 0
+  private ticks = 0
   private readonly stopListening: () => void
 
   constructor(private readonly options: SyncEndpointOptions) {
@@ -62,9 +72,9 @@ export class SyncEndpoint {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.limits.MAX_MESSAGE_BYTES * 16 })
     this.sweepTimer = setInterval(() => this.sweepSessions(), this.limits.SESSION_SWEEP_MS)
     this.sweepTimer.unref()
-    // Checked often, so that a ping goes out close to when a socket fell quiet: sockets opened
-    // together are pinged over the seconds they were opened in, not all in one turn.
-    this.livenessTimer = setInterval(() => this.checkLiveness(), Math.min(1000, this.limits.PING_INTERVAL_MS / 4))
+    const tickMs = Math.min(LIVENESS_TICK_MS, this.limits.PING_INTERVAL_MS / 4)
+    this.slices = Array.from({ length: Math.round(this.limits.PING_INTERVAL_MS / tickMs) }, () => new Set<Connection>())
+    this.livenessTimer = setInterval(() => this.checkLiveness(), tickMs)
     this.livenessTimer.unref()
     this.stopListening = options.auth.onSessionEnded((sessionId) => this.closeSession(sessionId))
   }
@@ -117,7 +127,8 @@ export class SyncEndpoint {
       state: 'open',
       bucket: new TokenBucket(this.limits.MAX_MESSAGES_PER_SECOND, this.limits.MESSAGE_BURST),
       heardAt: Date.now(),
-      pingedAt: 0,
+      pinged: false,
+      slice: this.slices[this.dealt++ % this.slices.length]!,
     }
     this.track(connection)
 
@@ -171,23 +182,24 @@ export class SyncEndpoint {
   }
 
   /**
-   * Pings the sockets quiet for PING_INTERVAL_MS and drops those pinged as long ago with no
-   * answer. Without it a client that vanished without closing keeps its socket, its share of
-   * the per-user limit and its room loaded for as long as the TCP connection looks alive.
-   * (Its presence goes sooner: awareness states not renewed for 30 s are removed.)
+   * Checks one slice of the sockets: pings those that sent nothing since the slice's last check
+   * (one interval ago) and drops those pinged then that answered nothing since. A client that
+   * vanished without closing (a laptop asleep, a lost network) is dropped 2 to 3 intervals
+   * after its last message, instead of keeping its socket, its share of the per-user limit and
+   * its room for as long as the TCP connection looks alive. (Its presence goes sooner:
+   * awareness states not renewed for 30 s are removed.) Slices, not all sockets at once: 10,000
+   * sockets opened together would otherwise be pinged in one turn of the event loop.
    */
   private checkLiveness(): void {
     const now = Date.now()
-    const interval = this.limits.PING_INTERVAL_MS
-    for (const connection of this.connections.values()) {
+    for (const connection of this.slices[this.ticks++ % this.slices.length]!) {
       if (connection.state !== 'open') continue
-      if (connection.pingedAt === 0) {
-        if (now - connection.heardAt < interval) continue
-        connection.pingedAt = now
-        connection.ws.ping()
-      } else if (now - connection.pingedAt >= interval) {
+      if (connection.pinged) {
         connection.state = 'closing'
         connection.ws.terminate()
+      } else if (now - connection.heardAt >= this.limits.PING_INTERVAL_MS) {
+        connection.pinged = true
+        connection.ws.ping()
       }
     }
   }
@@ -203,12 +215,14 @@ export class SyncEndpoint {
     if (!set) this.bySession.set(peer.principal.sessionId, (set = new Set()))
     set.add(peer)
     this.connections.set(peer, connection)
+    connection.slice.add(connection)
     this.perUser.set(peer.principal.userId, (this.perUser.get(peer.principal.userId) ?? 0) + 1)
   }
 
   private untrack(connection: Connection): void {
     const { peer } = connection
     if (!this.connections.delete(peer)) return
+    connection.slice.delete(connection)
     const set = this.bySession.get(peer.principal.sessionId)
     set?.delete(peer)
     if (set?.size === 0) this.bySession.delete(peer.principal.sessionId)
@@ -232,7 +246,7 @@ function canWrite(principal: Principal, name: DocName): boolean {
 
 function heard(connection: Connection): void {
   connection.heardAt = Date.now()
-  connection.pingedAt = 0
+  connection.pinged = false
 }
 
 /** Stops reading a connection's messages and closes its socket. */
