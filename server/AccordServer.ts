@@ -94,7 +94,7 @@ export class AccordServer {
     this.metrics = new Metrics({ connections: () => this.sync.connectionCount, loadedDocuments: () => this.registry.size })
     const file = options.db ?? './data/accord.db'
     this.db = openDatabase(file, { synchronous: options.synchronous })
-    this.auth = new AuthService(this.db, { sessionIdleMs: options.sessionIdleMs })
+    this.auth = new AuthService(this.db, { sessionIdleMs: options.sessionIdleMs, onError })
     const inline = options.writer === 'inline' || file === ':memory:'
     const store = inline ? new InlineDocStore(this.db) : new ThreadedDocStore(this.db, file, { synchronous: options.synchronous, mode: options.writer === 'thread' ? 'thread' : 'auto' })
     this.registry = new DocRegistry(store, { ...options.registry, project: RecordService.project, onError, metrics: this.metrics })
@@ -189,6 +189,7 @@ export class AccordServer {
       this.http.close(() => resolve())
       this.http.closeAllConnections()
     })
+    this.auth.writeTouches()
     this.db.close()
     this.metrics.close()
   }

@@ -3,10 +3,14 @@
  * the session with 4401 within a second; sign-in is rate limited without revealing
  * whether an e-mail exists.
  */
+import Database from 'better-sqlite3'
 import { randomBytes, scryptSync } from 'node:crypto'
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { WebsocketProvider } from 'y-websocket'
-import { type Api, type TestServer, login, provider, seedWorkspace, startServer, synced, until } from './helpers/server.js'
+import { type Api, type TestServer, login, provider, seedWorkspace, startServer, synced, tempDir, until } from './helpers/server.js'
+import { RawClient, awarenessMessage } from './helpers/trust.js'
 
 /** Resolves with the code of the first server close a provider gets, and when. */
 function firstClose(p: WebsocketProvider): Promise<{ code: number; at: number }> {
@@ -169,5 +173,32 @@ describe('password hashes', () => {
     const wrong = await fetch(`${t.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: users.viewer.email, password: 'not the password' }) })
     expect(wrong.status).toBe(401)
     expect(storedHash(users.viewer.id)).toBe(upgraded)
+  })
+})
+
+describe('sliding expiry and shutdown', () => {
+  it('[S7] the expiry a socket in use slid forward is written by the time the server has stopped', async () => {
+    const SESSION_IDLE_MS = 20_000 // slid at most every 2 s, written up to 1 s later
+    const dir = tempDir()
+    const db = join(dir, 'accord.db')
+    const t = await startServer({ db, sessionIdleMs: SESSION_IDLE_MS })
+    const users = await seedWorkspace(t.server)
+    const api = await login(t.url, users.owner.email, users.owner.password)
+    const expiry = (database: { prepare(sql: string): { get(...args: unknown[]): unknown } }) =>
+      (database.prepare('SELECT expires_at FROM sessions WHERE user_id = ?').get(users.owner.id) as { expires_at: number }).expires_at
+    const signedIn = expiry(t.server.db)
+    const tab = new RawClient(`${t.wsUrl}/sync/acme/index/deals?token=${api.token}`)
+    await tab.opened
+    await new Promise((r) => setTimeout(r, 2100))
+    tab.send(awarenessMessage([{ clientID: 7, clock: 1, json: '{}' }]))
+    await tab.settled()
+    await t.close()
+    const reopened = new Database(db, { readonly: true })
+    try {
+      expect(expiry(reopened)).toBeGreaterThanOrEqual(signedIn + 2000)
+    } finally {
+      reopened.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
