@@ -23,6 +23,7 @@ interface Row {
 const ROWS: Row[] = [
   { workload: 'fan-out (1 writer, 100 readers)', metric: 'update → all readers p50', better: 'lower', unit: 'ms', value: (r) => r?.toAllP50 ?? null },
   { workload: 'fan-out (1 writer, 100 readers)', metric: 'update → all readers p99', better: 'lower', unit: 'ms', value: (r) => r?.toAllP99 ?? null },
+  { workload: 'fan-out (1 writer, 100 readers)', metric: 'update → first reader p50', better: 'lower', unit: 'ms', value: (r) => r?.toFirstP50 ?? null },
   { workload: 'many rooms (docs × 5 editors)', metric: 'sustained updates/s with p99 < 50 ms', better: 'higher', unit: '/s', value: (r, res) => sustained(r, res)?.updatesPerS ?? null },
   { workload: 'many rooms (docs × 5 editors)', metric: 'p99 latency at the lowest rate', better: 'lower', unit: 'ms', value: (r) => (Array.isArray(r) ? r[0]?.p99 ?? null : null) },
   { workload: 'many rooms (docs × 5 editors)', metric: 'server event-loop p99 at the lowest rate', better: 'lower', unit: 'ms', value: (r) => (Array.isArray(r) ? r[0]?.loopP99Ms ?? null : null) },

@@ -189,7 +189,11 @@ export class AccordServer {
       this.http.close(() => resolve())
       this.http.closeAllConnections()
     })
-    this.auth.writeTouches()
+    try {
+      this.auth.writeTouches()
+    } catch (error) {
+      this.logger.error({ err: error, context: 'session expiry write' }, 'session expiry write failed')
+    }
     this.db.close()
     this.metrics.close()
   }

@@ -202,3 +202,30 @@ describe('sliding expiry and shutdown', () => {
     }
   })
 })
+
+describe('sliding expiry before it is written', () => {
+  it('[S8] a session used just before its stored expiry stays signed in while its new expiry waits to be written', async () => {
+    const t = await startServer({ sessionIdleMs: 20_000 }) // slid at most every 2 s
+    try {
+      const users = await seedWorkspace(t.server)
+      const api = await login(t.url, users.owner.email, users.owner.password)
+      const tab = new RawClient(`${t.wsUrl}/sync/acme/index/deals?token=${api.token}`)
+      await tab.opened
+      await new Promise((r) => setTimeout(r, 2100))
+      // The session had gone unused for almost its whole lifetime: 300 ms of it left.
+      const storedExpiry = Date.now() + 300
+      t.server.db.prepare('UPDATE sessions SET expires_at = ? WHERE user_id = ?').run(storedExpiry, users.owner.id)
+      tab.send(awarenessMessage([{ clientID: 8, clock: 1, json: '{}' }]))
+      await tab.settled()
+      const usedAt = Date.now()
+      await until(() => Date.now() > storedExpiry + 500, 'past the stored expiry and two session sweeps')
+      expect(tab.isOpen).toBe(true)
+      expect((await api.request('GET', '/api/me')).status).toBe(200)
+      const { expires_at } = t.server.db.prepare('SELECT expires_at FROM sessions WHERE user_id = ?').get(users.owner.id) as { expires_at: number }
+      expect(expires_at).toBeGreaterThanOrEqual(usedAt - 100 + 20_000)
+      tab.close()
+    } finally {
+      await t.close()
+    }
+  })
+})

@@ -129,10 +129,20 @@ export class AuthService {
     return row ? toPublic(row) : null
   }
 
-  /** Checks credentials. Unknown e-mail and wrong password take the same time and give the same answer. */
+  /**
+   * Checks credentials. Unknown e-mail and wrong password take the same time and give the same
+   * answer. A hash with older, cheaper parameters is checked alongside the dummy hash (in
+   * parallel, on another worker thread), so that it takes about as long as one with the current
+   * parameters and does not single out the accounts not signed in since the change.
+   */
   async verifyCredentials(email: string, password: string): Promise<PublicUser | null> {
     const row = this.db.prepare('SELECT * FROM users WHERE email = ?').get(email) as UserRow | undefined
-    const ok = await verifyPassword(password, row?.password_hash ?? (await DUMMY_HASH_PROMISE))
+    const dummy = await DUMMY_HASH_PROMISE
+    const ok = !row
+      ? await verifyPassword(password, dummy)
+      : isOutdated(row.password_hash)
+        ? (await Promise.all([verifyPassword(password, row.password_hash), verifyPassword(password, dummy)]))[0]
+        : await verifyPassword(password, row.password_hash)
     if (!row || !ok) return null
     if (isOutdated(row.password_hash)) await this.rehash(row, password)
     return toPublic(row)
@@ -168,7 +178,7 @@ export class AuthService {
     const row = this.stmt(`SELECT s.id AS session_id, s.expires_at, s.revoked_at, u.* FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`)
       .get(hashToken(token)) as (UserRow & { session_id: string; expires_at: number; revoked_at: number | null }) | undefined
     const now = Date.now()
-    if (!row || row.revoked_at !== null || row.expires_at <= now) return null
+    if (!row || row.revoked_at !== null || this.expiryOf(row.session_id, row.expires_at) <= now) return null
     this.touch(row.session_id)
     return {
       userId: row.id,
@@ -184,8 +194,10 @@ export class AuthService {
   /**
    * Slides a live session's expiry forward (it is in use: a request, a socket message), at
    * most every `touchEveryMs`. The sessions used are written together, one transaction up to a
-   * second later (`touchEveryMs` at most, so the stored expiry never runs out meanwhile): one
-   * commit, and one fsync on the event loop, for all of them instead of one each.
+   * second later (`touchEveryMs` at most), or at the socket sweep's next check if sooner: one
+   * commit, and one fsync on the event loop, for all of them instead of one each. Until then,
+   * a check of the session counts the use (`expiryOf`), so a session used just before its
+   * stored expiry does not end meanwhile.
    */
   touch(sessionId: string): void {
     const now = Date.now()
@@ -203,6 +215,12 @@ export class AuthService {
       }, Math.min(1000, this.touchEveryMs))
       this.touchTimer.unref()
     }
+  }
+
+  /** A session's expiry: the stored one, or later if it was used since and that is not written yet. */
+  private expiryOf(sessionId: string, stored: number): number {
+    const usedAt = this.dueTouches.get(sessionId)
+    return usedAt === undefined ? stored : Math.max(stored, usedAt + this.sessionIdleMs)
   }
 
   /** Writes the expiries of the sessions used since the last write. */
@@ -232,12 +250,14 @@ export class AuthService {
     const row = this.stmt('SELECT expires_at, revoked_at FROM sessions WHERE id = ?').get(sessionId) as
       | { expires_at: number; revoked_at: number | null }
       | undefined
-    return row !== undefined && row.revoked_at === null && row.expires_at > Date.now()
+    return row !== undefined && row.revoked_at === null && this.expiryOf(sessionId, row.expires_at) > Date.now()
   }
 
   /** Which of `sessionIds` are still live, in one query (the socket sweep checks every open session). */
   liveSessions(sessionIds: string[]): Set<string> {
     if (sessionIds.length === 0) return new Set()
+    // The query reads the stored expiries: the uses not written yet are written first.
+    this.writeTouches()
     const rows = this.stmt('SELECT id FROM sessions WHERE id IN (SELECT value FROM json_each(?)) AND revoked_at IS NULL AND expires_at > ?')
       .all(JSON.stringify(sessionIds), Date.now()) as { id: string }[]
     const live = new Set(rows.map((r) => r.id))

@@ -44,6 +44,8 @@ interface Connection {
   heardAt: number
   /** Pinged at its last liveness check, and nothing heard since. */
   pinged: boolean
+  /** Bytes queued for it when it was last checked after a ping (the ping waits behind them). */
+  queuedAtCheck: number
   /** Its share of the liveness checks (see `checkLiveness`). */
   readonly slice: Set<Connection>
 }
@@ -73,8 +75,14 @@ export class SyncEndpoint {
     this.sweepTimer = setInterval(() => this.sweepSessions(), this.limits.SESSION_SWEEP_MS)
     this.sweepTimer.unref()
     const tickMs = Math.min(LIVENESS_TICK_MS, this.limits.PING_INTERVAL_MS / 4)
-    this.slices = Array.from({ length: Math.round(this.limits.PING_INTERVAL_MS / tickMs) }, () => new Set<Connection>())
-    this.livenessTimer = setInterval(() => this.checkLiveness(), tickMs)
+    this.slices = Array.from({ length: Math.max(1, Math.round(this.limits.PING_INTERVAL_MS / tickMs)) }, () => new Set<Connection>())
+    this.livenessTimer = setInterval(() => {
+      try {
+        this.checkLiveness()
+      } catch (error) {
+        this.options.onError?.(error, 'liveness check')
+      }
+    }, Math.max(1, tickMs))
     this.livenessTimer.unref()
     this.stopListening = options.auth.onSessionEnded((sessionId) => this.closeSession(sessionId))
   }
@@ -128,6 +136,7 @@ export class SyncEndpoint {
       bucket: new TokenBucket(this.limits.MAX_MESSAGES_PER_SECOND, this.limits.MESSAGE_BURST),
       heardAt: Date.now(),
       pinged: false,
+      queuedAtCheck: 0,
       slice: this.slices[this.dealt++ % this.slices.length]!,
     }
     this.track(connection)
@@ -183,7 +192,8 @@ export class SyncEndpoint {
 
   /**
    * Checks one slice of the sockets: pings those that sent nothing since the slice's last check
-   * (one interval ago) and drops those pinged then that answered nothing since. A client that
+   * (one interval ago) and drops those pinged then that answered nothing since, unless the
+   * bytes queued ahead of the ping are still going out (a slow link, a large first sync). A client that
    * vanished without closing (a laptop asleep, a lost network) is dropped 2 to 3 intervals
    * after its last message, instead of keeping its socket, its share of the per-user limit and
    * its room for as long as the TCP connection looks alive. (Its presence goes sooner:
@@ -195,10 +205,16 @@ export class SyncEndpoint {
     for (const connection of this.slices[this.ticks++ % this.slices.length]!) {
       if (connection.state !== 'open') continue
       if (connection.pinged) {
+        const queued = connection.ws.bufferedAmount
+        if (queued > 0 && queued < connection.queuedAtCheck) {
+          connection.queuedAtCheck = queued
+          continue
+        }
         connection.state = 'closing'
         connection.ws.terminate()
       } else if (now - connection.heardAt >= this.limits.PING_INTERVAL_MS) {
         connection.pinged = true
+        connection.queuedAtCheck = Infinity
         connection.ws.ping()
       }
     }
