@@ -129,20 +129,10 @@ export class AuthService {
     return row ? toPublic(row) : null
   }
 
-  /**
-   * Checks credentials. Unknown e-mail and wrong password take the same time and give the same
-   * answer. A hash with older, cheaper parameters is checked alongside the dummy hash (in
-   * parallel, on another worker thread), so that it takes about as long as one with the current
-   * parameters and does not single out the accounts not signed in since the change.
-   */
+  /** Checks credentials. Unknown e-mail and wrong password take the same time and give the same answer. */
   async verifyCredentials(email: string, password: string): Promise<PublicUser | null> {
     const row = this.db.prepare('SELECT * FROM users WHERE email = ?').get(email) as UserRow | undefined
-    const dummy = await DUMMY_HASH_PROMISE
-    const ok = !row
-      ? await verifyPassword(password, dummy)
-      : isOutdated(row.password_hash)
-        ? (await Promise.all([verifyPassword(password, row.password_hash), verifyPassword(password, dummy)]))[0]
-        : await verifyPassword(password, row.password_hash)
+    const ok = await checkPassword(password, row?.password_hash)
     if (!row || !ok) return null
     if (isOutdated(row.password_hash)) await this.rehash(row, password)
     return toPublic(row)
@@ -278,6 +268,20 @@ export class AuthService {
     for (const id of ids) this.revokeSession(id)
     return ids
   }
+}
+
+/**
+ * Verifies a password against a stored hash, or against the dummy hash when there is none. A
+ * hash with older, cheaper parameters is checked alongside the dummy hash (in parallel, on
+ * another worker thread), so that it takes about as long as a current one and does not single
+ * out the accounts not signed in since the parameters changed.
+ */
+async function checkPassword(password: string, stored: string | undefined): Promise<boolean> {
+  const dummy = await DUMMY_HASH_PROMISE
+  if (stored === undefined) return verifyPassword(password, dummy)
+  if (!isOutdated(stored)) return verifyPassword(password, stored)
+  const [ok] = await Promise.all([verifyPassword(password, stored), verifyPassword(password, dummy)])
+  return ok
 }
 
 function hashToken(token: string): string {

@@ -193,12 +193,12 @@ export class SyncEndpoint {
   /**
    * Checks one slice of the sockets: pings those that sent nothing since the slice's last check
    * (one interval ago) and drops those pinged then that answered nothing since, unless the
-   * bytes queued ahead of the ping are still going out (a slow link, a large first sync). A client that
-   * vanished without closing (a laptop asleep, a lost network) is dropped 2 to 3 intervals
-   * after its last message, instead of keeping its socket, its share of the per-user limit and
-   * its room for as long as the TCP connection looks alive. (Its presence goes sooner:
-   * awareness states not renewed for 30 s are removed.) Slices, not all sockets at once: 10,000
-   * sockets opened together would otherwise be pinged in one turn of the event loop.
+   * bytes queued ahead of the ping are still going out (a slow link, a large first sync).
+   * A client that vanished without closing (a laptop asleep, a lost network) is dropped 2 to 3
+   * intervals after its last message, instead of keeping its socket, its share of the per-user
+   * limit and its room for as long as the TCP connection looks alive. (Its presence goes
+   * sooner: awareness states not renewed for 30 s are removed.) Slices, not all sockets at
+   * once: 10,000 sockets opened together would otherwise be pinged in one turn of the loop.
    */
   private checkLiveness(): void {
     const now = Date.now()
