@@ -11,7 +11,7 @@ import * as Y from 'yjs'
 import { fieldsOf, itemsOf, notesOf } from '../shared/docLayout.js'
 import { checkUpdateBounds } from '../server/limits/updateBounds.js'
 import { LIMITS, MESSAGE } from '../shared/protocol.js'
-import { type Api, type TestServer, login, provider, seedWorkspace, startServer, synced, until } from './helpers/server.js'
+import { type Api, type TestServer, login, provider, sample, seedWorkspace, startServer, synced, until } from './helpers/server.js'
 import { RawClient, awarenessMessage, syncStep1, updateMessage } from './helpers/trust.js'
 
 const TEST_LIMITS = { MAX_MESSAGE_BYTES: 64 * 1024, MAX_MESSAGES_PER_SECOND: 50, MESSAGE_BURST: 100, MAX_CONNECTIONS_PER_USER: 5, MAX_BODY_BYTES: 32 * 1024 }
@@ -235,6 +235,9 @@ describe('slow consumer', () => {
         return false
       }, 'the slow reader dropped')
       expect(fast.wsconnected).toBe(true)
+      const metrics = await (await fetch(`${s.url}/metrics`)).text()
+      expect(sample(metrics, 'accord_sockets_dropped_total', { reason: 'slow' })).toBe(1)
+      expect(sample(metrics, 'accord_sockets_dropped_total', { reason: 'unresponsive' })).toBe(0)
       fast.awareness.setLocalStateField('blob', 'small')
       const check = provider(s.wsUrl, docName, a.token)
       await synced(check)
@@ -274,6 +277,8 @@ describe('vanished clients', () => {
       expect(quiet.isOpen).toBe(true)
       expect(watcher.wsconnected).toBe(true)
       expect(s.server.sync.connectionCount).toBe(2)
+      const metrics = await (await fetch(`${s.url}/metrics`)).text()
+      expect(sample(metrics, 'accord_sockets_dropped_total', { reason: 'unresponsive' })).toBe(1)
       watcher.destroy()
       quiet.close()
     } finally {

@@ -4,20 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { fieldsOf, notesOf } from '../shared/docLayout.js'
-import { type TestServer, login, provider, seedWorkspace, startServer, synced, until } from './helpers/server.js'
-
-/** The value of one sample in Prometheus text format (0 when absent). */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number {
-  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`)
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue
-    const [metric, value] = [line.slice(0, line.lastIndexOf(' ')), line.slice(line.lastIndexOf(' ') + 1)]
-    const bare = metric.split('{')[0]
-    if (bare !== name) continue
-    if (want.every((w) => metric.includes(w))) return Number(value)
-  }
-  return 0
-}
+import { type TestServer, login, provider, sample, seedWorkspace, startServer, synced, until } from './helpers/server.js'
 
 describe('observability', () => {
   let t: TestServer
@@ -40,7 +27,7 @@ describe('observability', () => {
       'accord_updates_out_total', 'accord_update_bytes_out_total', 'accord_persist_seconds', 'accord_broadcast_fanout',
       'accord_validation_reverts_total', 'accord_reservation_decisions_total', 'accord_export_jobs_total',
       'accord_export_job_retries_total', 'accord_event_loop_delay_p99_seconds', 'nodejs_eventloop_lag_p99_seconds',
-      'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'accord_http_requests_total',
+      'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'accord_http_requests_total', 'accord_sockets_dropped_total',
     ]) expect(text, family).toContain(`# TYPE ${family} `)
   })
 

@@ -20,6 +20,9 @@ export interface SyncMetrics {
 
 export const REVERT_REASONS = ['invalid', 'authority', 'read-only', 'server-only'] as const
 export type RevertReason = (typeof REVERT_REASONS)[number]
+/** Why the server dropped a sync socket: it answered no ping, or it did not read what it was sent. */
+export const DROP_REASONS = ['unresponsive', 'slow'] as const
+export type DropReason = (typeof DROP_REASONS)[number]
 export const RESERVATION_OUTCOMES = ['confirmed', 'conflict', 'pending', 'released'] as const
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed'] as const
 
@@ -51,6 +54,8 @@ export class Metrics implements SyncMetrics {
   /** `metrics.jobRetries.inc()` when a failed attempt is retried. */
   readonly jobRetries: Counter<'kind'>
   readonly httpRequests: Counter<'method' | 'status'>
+  /** `metrics.socketsDropped.inc({ reason })` when the server drops a socket without a close handshake. */
+  readonly socketsDropped: Counter<'reason'>
   private readonly loopDelay: IntervalHistogram
 
   constructor(sources?: MetricsSources) {
@@ -67,12 +72,14 @@ export class Metrics implements SyncMetrics {
     this.jobs = counter('accord_export_jobs_total', 'Export/import jobs entering a status', ['status', 'kind'])
     this.jobRetries = counter('accord_export_job_retries_total', 'Job attempts retried after a failure', ['kind'])
     this.httpRequests = counter('accord_http_requests_total', 'HTTP requests answered', ['method', 'status'])
+    this.socketsDropped = counter('accord_sockets_dropped_total', 'Sync sockets the server dropped: unresponsive (no answer to a ping) or slow (too much queued)', ['reason'])
     this.persistSeconds = new Histogram({ name: 'accord_persist_seconds', help: 'Time to write one flush (one SQLite transaction) to disk', buckets: PERSIST_BUCKETS_S, registers })
     this.fanout = new Histogram({ name: 'accord_broadcast_fanout', help: 'Sockets one persisted batch of a document was broadcast to', buckets: FANOUT_BUCKETS, registers })
     for (const reason of REVERT_REASONS) this.reverts.inc({ reason }, 0)
     for (const outcome of RESERVATION_OUTCOMES) this.reservationDecisions.inc({ outcome }, 0)
     for (const status of JOB_STATUSES) this.jobs.inc({ status, kind: 'export' }, 0)
     this.jobRetries.inc({ kind: 'export' }, 0)
+    for (const reason of DROP_REASONS) this.socketsDropped.inc({ reason }, 0)
 
     this.loopDelay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS })
     this.loopDelay.enable()

@@ -18,6 +18,7 @@ import { WebSocketServer, type WebSocket } from 'ws'
 import { parseDocName, type DocName } from '../../shared/docNames.js'
 import { CLOSE, type CloseKind, LIMITS, type Limits } from '../../shared/protocol.js'
 import type { AuthService } from '../auth/AuthService.js'
+import type { DropReason } from '../metrics/Metrics.js'
 import { tokenOf } from '../http/authenticate.js'
 import { TokenBucket } from '../limits/TokenBucket.js'
 import type { DocRegistry } from './DocRegistry.js'
@@ -32,6 +33,8 @@ export interface SyncEndpointOptions {
   onError?: (error: unknown, context: string) => void
   /** Overrides of `LIMITS` (tests tighten them). @default LIMITS */
   limits?: Partial<Limits>
+  /** Told when a socket is dropped: no answer to a ping, or too much queued for it. */
+  onDropped?: (reason: DropReason) => void
 }
 
 /** One socket's lifecycle: messages are read only while `open`. */
@@ -123,7 +126,7 @@ export class SyncEndpoint {
     const room = this.options.registry.open(docName)
     const peer: Peer = {
       kind: 'peer',
-      socket: new WsRoomSocket(ws, this.limits.MAX_BUFFERED_BYTES),
+      socket: new WsRoomSocket(ws, this.limits.MAX_BUFFERED_BYTES, this.options.onDropped),
       principal,
       canWrite: canWrite(principal, name),
       wantsNotices: url.searchParams.get('notices') === '1',
@@ -212,6 +215,7 @@ export class SyncEndpoint {
         }
         connection.state = 'closing'
         connection.ws.terminate()
+        this.options.onDropped?.('unresponsive')
       } else if (now - connection.heardAt >= this.limits.PING_INTERVAL_MS) {
         connection.pinged = true
         connection.queuedAtCheck = Infinity
@@ -292,6 +296,7 @@ class WsRoomSocket implements RoomSocket {
   constructor(
     private readonly ws: WebSocket,
     private readonly maxBufferedBytes: number,
+    private readonly onDropped?: (reason: DropReason) => void,
   ) {}
 
   isOpen(): boolean {
@@ -303,6 +308,7 @@ class WsRoomSocket implements RoomSocket {
     if (ws.readyState !== ws.OPEN) return
     if (ws.bufferedAmount > this.maxBufferedBytes) {
       ws.terminate()
+      this.onDropped?.('slow')
       return
     }
     ws.send(data, BINARY)

@@ -137,3 +137,16 @@ export function closeCodeOf(url: string, send?: (ws: WebSocket) => void): Promis
     ws.on('error', (e) => reject(e))
   })
 }
+
+/** The value of one sample in Prometheus text format (0 when absent). */
+export function sample(text: string, name: string, labels: Record<string, string> = {}): number {
+  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`)
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue
+    const [metric, value] = [line.slice(0, line.lastIndexOf(' ')), line.slice(line.lastIndexOf(' ') + 1)]
+    const bare = metric.split('{')[0]
+    if (bare !== name) continue
+    if (want.every((w) => metric.includes(w))) return Number(value)
+  }
+  return 0
+}
