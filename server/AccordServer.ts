@@ -189,11 +189,7 @@ export class AccordServer {
       this.http.close(() => resolve())
       this.http.closeAllConnections()
     })
-    try {
-      this.auth.writeTouches()
-    } catch (error) {
-      this.logger.error({ err: error, context: 'session expiry write' }, 'session expiry write failed')
-    }
+    this.auth.writeTouches()
     this.db.close()
     this.metrics.close()
   }

@@ -67,8 +67,9 @@ export const LIMITS = {
   /** How often open sockets' sessions are re-checked for expiry and revocation, in ms. */
   SESSION_SWEEP_MS: 250,
   /**
-   * A socket that sent nothing for this long is pinged; one that answered nothing for as long
-   * again is dropped (a client gone without closing: a laptop asleep, a lost network), in ms.
+   * Every socket is checked once per this interval, in ms: pinged if it sent nothing since its
+   * last check, dropped if it answered nothing since the ping (a client gone without closing:
+   * a laptop asleep, a lost network).
    */
   PING_INTERVAL_MS: 30_000,
   /** Failed sign-ins per e-mail address (known or not) within the window; more answer 429. */

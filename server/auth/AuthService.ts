@@ -196,13 +196,7 @@ export class AuthService {
     this.lastTouched.set(sessionId, now)
     this.dueTouches.set(sessionId, now)
     if (!this.touchTimer) {
-      this.touchTimer = setTimeout(() => {
-        try {
-          this.writeTouches()
-        } catch (error) {
-          this.options.onError?.(error, 'session expiry write')
-        }
-      }, Math.min(1000, this.touchEveryMs))
+      this.touchTimer = setTimeout(() => this.writeTouches(), Math.min(1000, this.touchEveryMs))
       this.touchTimer.unref()
     }
   }
@@ -213,8 +207,8 @@ export class AuthService {
     return usedAt === undefined ? stored : Math.max(stored, usedAt + this.sessionIdleMs)
   }
 
-  /** Writes the expiries of the sessions used since the last write. */
-  writeTouches(): void {
+  /** Writes the expiries of the sessions used since the last write; throws if that fails. */
+  private writePendingTouches(): void {
     if (this.touchTimer) clearTimeout(this.touchTimer)
     this.touchTimer = null
     if (this.dueTouches.size === 0) return
@@ -226,6 +220,15 @@ export class AuthService {
       // Not slid: the sessions' next use tries again.
       for (const [sessionId] of due) this.lastTouched.delete(sessionId)
       throw error
+    }
+  }
+
+  /** Writes the pending expiries, reporting a failure (the timer's write, and the last one before the database closes). */
+  writeTouches(): void {
+    try {
+      this.writePendingTouches()
+    } catch (error) {
+      this.options.onError?.(error, 'session expiry write')
     }
   }
 
@@ -247,7 +250,7 @@ export class AuthService {
   liveSessions(sessionIds: string[]): Set<string> {
     if (sessionIds.length === 0) return new Set()
     // The query reads the stored expiries: the uses not written yet are written first.
-    this.writeTouches()
+    this.writePendingTouches()
     const rows = this.stmt('SELECT id FROM sessions WHERE id IN (SELECT value FROM json_each(?)) AND revoked_at IS NULL AND expires_at > ?')
       .all(JSON.stringify(sessionIds), Date.now()) as { id: string }[]
     const live = new Set(rows.map((r) => r.id))
