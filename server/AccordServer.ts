@@ -41,7 +41,7 @@ export interface AccordOptions {
   clientDir?: string
   /** Sliding session lifetime. @default 7 days */
   sessionIdleMs?: number
-  registry?: Pick<RegistryOptions, 'unloadGraceMs' | 'compactAfterUpdates' | 'compactAfterBytes'>
+  registry?: Pick<RegistryOptions, 'unloadGraceMs' | 'compactAfterUpdates' | 'compactAfterBytes' | 'awarenessTimeoutMs'>
   /** Export and import jobs: concurrency, export folder, Google Sheets (server/jobs/JobService.ts). */
   jobs?: JobOptions
   /** Overrides of the trust-boundary limits (shared/protocol.ts). @default LIMITS */

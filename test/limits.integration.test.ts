@@ -11,7 +11,7 @@ import * as Y from 'yjs'
 import { fieldsOf, itemsOf, notesOf } from '../shared/docLayout.js'
 import { checkUpdateBounds } from '../server/limits/updateBounds.js'
 import { LIMITS, MESSAGE } from '../shared/protocol.js'
-import { type Api, type TestServer, login, provider, sample, seedWorkspace, startServer, synced, until } from './helpers/server.js'
+import { type Api, type TestServer, presenceWatcher, login, provider, sample, seedWorkspace, startServer, synced, until } from './helpers/server.js'
 import { RawClient, awarenessMessage, syncStep1, updateMessage } from './helpers/trust.js'
 
 const TEST_LIMITS = { MAX_MESSAGE_BYTES: 64 * 1024, MAX_MESSAGES_PER_SECOND: 50, MESSAGE_BURST: 100, MAX_CONNECTIONS_PER_USER: 5, MAX_BODY_BYTES: 32 * 1024 }
@@ -255,11 +255,7 @@ describe('vanished clients', () => {
     const PING_INTERVAL_MS = 200
     const s = await startServer({ limits: { PING_INTERVAL_MS } })
     try {
-      const u = await seedWorkspace(s.server)
-      const a = await login(s.url, u.owner.email, u.owner.password)
-      const url = `${s.wsUrl}/sync/acme/index/deals?token=${a.token}`
-      const watcher = provider(s.wsUrl, 'acme/index/deals', a.token)
-      await synced(watcher)
+      const { url, watcher } = await presenceWatcher(s)
       // `gone` stands for a client whose machine went away: it never answers a ping again.
       const gone = new RawClient(url, { autoPong: false })
       const quiet = new RawClient(url)

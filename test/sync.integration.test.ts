@@ -4,7 +4,8 @@ import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
 import { fieldsOf, notesOf } from '../shared/docLayout.js'
 import { MESSAGE } from '../shared/protocol.js'
-import { type Api, type TestServer, closeCodeOf, login, provider, seedWorkspace, startServer, synced, until } from './helpers/server.js'
+import { type Api, type TestServer, presenceWatcher, closeCodeOf, login, provider, seedWorkspace, startServer, synced, until } from './helpers/server.js'
+import { RawClient, awarenessMessage } from './helpers/trust.js'
 
 let t: TestServer
 let owner: Api
@@ -97,6 +98,38 @@ describe('sync core', () => {
     expect(writersSeenByA.flat()).toContain(b.doc.clientID)
     a.destroy()
     b.destroy()
+  })
+
+  it('a presence its client stopped renewing is removed after the awareness timeout; a renewed one stays, and both sockets stay open', async () => {
+    const awarenessTimeoutMs = 600
+    const s = await startServer({ registry: { unloadGraceMs: 100, awarenessTimeoutMs } })
+    try {
+      const { url, watcher } = await presenceWatcher(s)
+      const stale = new RawClient(url)
+      const renewing = new RawClient(url)
+      await Promise.all([stale.opened, renewing.opened])
+      const presence = (clientID: number, clock: number) => awarenessMessage([{ clientID, clock, json: JSON.stringify({ cursor: clock }) }])
+      let clock = 1
+      renewing.send(presence(4343, clock))
+      // A client renews its state by sending it again with the next clock.
+      const renew = setInterval(() => renewing.send(presence(4343, ++clock)), awarenessTimeoutMs / 4)
+      const announcedAt = Date.now()
+      stale.send(presence(4242, 1))
+      await until(() => watcher.awareness.getStates().has(4242) && watcher.awareness.getStates().has(4343), 'both presences')
+      await until(() => !watcher.awareness.getStates().has(4242), 'the stale presence removed')
+      expect(Date.now() - announcedAt).toBeGreaterThanOrEqual(awarenessTimeoutMs)
+      // Two more timeouts: the renewed presence is still there.
+      await new Promise((resolve) => setTimeout(resolve, 2 * awarenessTimeoutMs))
+      clearInterval(renew)
+      expect(watcher.awareness.getStates().has(4343)).toBe(true)
+      expect(watcher.awareness.getStates().has(4242)).toBe(false)
+      expect(stale.isOpen && renewing.isOpen).toBe(true)
+      watcher.destroy()
+      stale.close()
+      renewing.close()
+    } finally {
+      await s.close()
+    }
   })
 })
 

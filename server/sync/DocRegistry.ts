@@ -7,6 +7,7 @@
  * up to the end of the event-loop turn that starts it; what arrives while it is written
  * goes into the next one, started as soon as the previous one is durable.
  */
+import { outdatedTimeout } from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import { type DocName, parseDocName } from '../../shared/docNames.js'
 import { CLOSE } from '../../shared/protocol.js'
@@ -21,6 +22,11 @@ export interface RegistryOptions {
   compactAfterUpdates?: number
   /** ... or past this many bytes of log. @default 1 MiB */
   compactAfterBytes?: number
+  /**
+   * Awareness states (presence, cursors) not renewed for this long are removed; clients
+   * renew theirs every half of it. @default 30000 (y-protocols' `outdatedTimeout`)
+   */
+  awarenessTimeoutMs?: number
   /** The projection row written with a record's updates. */
   project?: (room: Room, persisted: PendingUpdate[]) => RecordProjection | undefined
   onError?: (error: unknown, context: string) => void
@@ -65,13 +71,17 @@ export class DocRegistry implements RoomHost {
   /** Updates of each document that are being written (a document reloaded meanwhile must include them). */
   private readonly inFlight = new Map<string, Uint8Array[]>()
   private closed = false
+  /** Removes outdated awareness states in every room, a tenth of the timeout apart (as y-protocols does per document). */
+  private readonly awarenessTimer: NodeJS.Timeout
   private readonly options: Required<Omit<RegistryOptions, 'project' | 'onError' | 'metrics'>> & RegistryOptions
 
   constructor(
     private readonly store: DocStore,
     options: RegistryOptions = {},
   ) {
-    this.options = { unloadGraceMs: 2000, compactAfterUpdates: 500, compactAfterBytes: 1024 * 1024, ...options }
+    this.options = { unloadGraceMs: 2000, compactAfterUpdates: 500, compactAfterBytes: 1024 * 1024, awarenessTimeoutMs: outdatedTimeout, ...options }
+    this.awarenessTimer = setInterval(() => this.removeOutdatedAwareness(), this.options.awarenessTimeoutMs / 10)
+    this.awarenessTimer.unref()
   }
 
   get metrics(): SyncMetrics | undefined {
@@ -327,10 +337,22 @@ export class DocRegistry implements RoomHost {
     this.left(room)
   }
 
+  private removeOutdatedAwareness(): void {
+    const now = Date.now()
+    for (const room of this.rooms.values()) {
+      try {
+        room.removeOutdatedAwareness(now, this.options.awarenessTimeoutMs)
+      } catch (error) {
+        this.options.onError?.(error, 'awareness timeout')
+      }
+    }
+  }
+
   /** Persists what is pending, closes every room and the store (server shutdown). */
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    clearInterval(this.awarenessTimer)
     for (const timer of this.unloadTimers.values()) clearTimeout(timer)
     this.unloadTimers.clear()
     for (const room of this.rooms.values()) this.maybeCompact(room, true)

@@ -101,6 +101,9 @@ export class Room {
     this.loggedBytes = loaded.loggedBytes
     this.awareness = new awarenessProtocol.Awareness(this.ydoc)
     this.awareness.setLocalState(null)
+    // Outdated states are removed by one check over every room (DocRegistry), not by an interval
+    // per document: with thousands of documents loaded, those timers were most of an idle server's CPU.
+    clearInterval(this.awareness._checkInterval)
     // Bound, not arrow fields: a named closure per room costs a property table (tsx keeps names).
     this.awareness.on('update', this.handleAwarenessChange.bind(this))
     if (!this.unapplied) this.hydrate()
@@ -394,6 +397,18 @@ export class Room {
       accepted.push(entry)
     }
     if (accepted.length > 0) awarenessProtocol.applyAwarenessUpdate(this.awareness, encodeAwarenessUpdate(accepted), peer)
+  }
+
+  /**
+   * Removes the awareness states that their clients stopped renewing `timeoutMs` ago (a
+   * client renews its state every half timeout): what y-protocols' interval per document does.
+   */
+  removeOutdatedAwareness(now: number, timeoutMs: number): void {
+    let outdated: number[] | null = null
+    for (const [clientID, meta] of this.awareness.meta) {
+      if (now - meta.lastUpdated >= timeoutMs && this.awareness.states.has(clientID)) (outdated ??= []).push(clientID)
+    }
+    if (outdated) awarenessProtocol.removeAwarenessStates(this.awareness, outdated, 'timeout')
   }
 
   private awarenessOwners(): Map<number, Peer> {

@@ -118,6 +118,18 @@ export function synced(p: WebsocketProvider): Promise<void> {
   })
 }
 
+/**
+ * A seeded workspace on `s` and a provider synced to its deals index, whose awareness shows
+ * the presences in that document; `url` opens more sockets to it as the owner.
+ */
+export async function presenceWatcher(s: TestServer): Promise<{ url: string; watcher: WebsocketProvider }> {
+  const users = await seedWorkspace(s.server)
+  const owner = await login(s.url, users.owner.email, users.owner.password)
+  const watcher = provider(s.wsUrl, 'acme/index/deals', owner.token)
+  await synced(watcher)
+  return { url: `${s.wsUrl}/sync/acme/index/deals?token=${owner.token}`, watcher }
+}
+
 /** Waits until `check` holds, re-checking on every tick; fails with `what` after `timeoutMs` (a hang guard only). */
 export async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
