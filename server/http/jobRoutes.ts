@@ -3,8 +3,7 @@
  * download an export's file. Another user's job is answered 404, as if it did not exist.
  */
 import { resolve } from 'node:path'
-import { type NextFunction, type Request, type Response, Router } from 'express'
-import multer from 'multer'
+import { type NextFunction, type Request, type RequestHandler, type Response, Router } from 'express'
 import { z } from 'zod'
 import { COLLECTIONS } from '../../shared/collections.js'
 import { DUPLICATE_MODES } from '../jobs/importCsv.js'
@@ -30,11 +29,16 @@ const importFields = z.object({
   onDuplicate: z.enum(DUPLICATE_MODES).default('skip'),
 })
 
-const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: MAX_IMPORT_BYTES, files: 1, fields: 10 } })
+/** The upload parser, loaded on the first import: a server that never imports does not hold multer. */
+let upload: Promise<RequestHandler> | null = null
 
 /** multer's errors in the contract's format. */
-function receiveFile(req: Request, res: Response, next: NextFunction): void {
-  upload.single('file')(req, res, (error: unknown) => {
+async function receiveFile(req: Request, res: Response, next: NextFunction): Promise<void> {
+  upload ??= import('multer').then(({ default: multer }) =>
+    multer({ storage: multer.memoryStorage(), limits: { fileSize: MAX_IMPORT_BYTES, files: 1, fields: 10 } }).single('file'),
+  )
+  const receive = await upload
+  receive(req, res, (error: unknown) => {
     if (!error) return next()
     const code = (error as { code?: string }).code
     if (code === 'LIMIT_FILE_SIZE') return next(new HttpError(413, 'too-large', `the file is larger than ${MAX_IMPORT_BYTES} bytes`))

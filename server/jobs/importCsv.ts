@@ -9,7 +9,6 @@
  * its earlier attempt created as imported.
  */
 import { createHash } from 'node:crypto'
-import { parse } from 'csv-parse/sync'
 import {
   type Collection,
   FIELD_DEFAULTS,
@@ -49,7 +48,7 @@ interface ParsedRow {
 }
 
 /** Parses the file into rows with the line each starts on; the first row is the header. */
-function parseRows(csv: Buffer): ParsedRow[] {
+function parseRows(parse: typeof import('csv-parse/sync').parse, csv: Buffer): ParsedRow[] {
   let entries: { record: string[]; info: { lines: number; empty_lines: number } }[]
   try {
     entries = parse(csv, { bom: true, info: true, relax_column_count: true, skip_empty_lines: true }) as unknown as typeof entries
@@ -135,7 +134,9 @@ export async function importCsv(deps: ImportDeps, csv: Buffer, ctx: JobContext):
   const { job } = ctx
   const collection = job.params.collection as Collection
   const mode = job.params.onDuplicate as DuplicateMode
-  const [head, ...rows] = parseRows(csv)
+  // Loaded on the first import: a server that never imports does not hold the parser.
+  const { parse } = await import('csv-parse/sync')
+  const [head, ...rows] = parseRows(parse, csv)
   if (!head) throw new JobError('the file is empty')
   const header = head.cells.map((c) => c.trim())
   const known = new Set([...fieldNames(collection), 'notes', ...(HAS_ITEMS[collection] ? ['items'] : []), ...READ_ONLY_COLUMNS])
