@@ -80,11 +80,20 @@ describe('the writer thread', () => {
     const write = () => store.append([{ docName: 'acme/deals/auto', updates: [{ update: Y.encodeStateAsUpdate(new Y.Doc()), author: null, changed: [], at: ++n }] }])
     for (let i = 0; i < 5; i++) await write()
     expect(store.inline).toBe(true)
+    // No thread (and its memory) while every commit is fast.
+    expect(store.threadStarted).toBe(false)
     // A slow disk, for real: every insert now does some milliseconds of work inside the commit.
     db.exec(`CREATE TRIGGER slow_commit AFTER INSERT ON doc_updates BEGIN
       SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000) SELECT x FROM c);
     END`)
-    for (let i = 0; i < 10 && store.inline; i++) await write()
+    for (let i = 0; i < 10 && !store.threadStarted; i++) await write()
+    expect(store.threadStarted).toBe(true)
+    // Until the thread has opened its connection, commits go on on the event loop.
+    const deadline = Date.now() + 20_000
+    while (store.inline && Date.now() < deadline) {
+      await write()
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
     expect(store.inline).toBe(false)
     db.exec('DROP TRIGGER slow_commit')
     for (let i = 0; i < 50 && !store.inline; i++) await write()

@@ -25,6 +25,7 @@ export type WriterRequest =
   | { id: number; op: 'close' }
 
 export interface WriterReply {
+  /** 0: the thread has opened its connection and takes commits. */
   id: number
   error?: string
   /** How long the commit took on the thread. */
@@ -47,7 +48,11 @@ const ENTRY = new URL('./writerThread.mjs', import.meta.url)
 export class ThreadedDocStore implements DocStore {
   /** Loads, and the commits that run on the event loop, on the main thread's connection. */
   private readonly local: InlineDocStore
-  private readonly worker: Worker
+  private worker: Worker | null = null
+  /** The writer thread has opened its connection. */
+  private ready = false
+  private readonly file: string
+  private readonly synchronous: OpenOptions['synchronous']
   private readonly waiting = new Map<number, { resolve: () => void; reject: (error: Error) => void }>()
   private nextId = 1
   private failed: Error | null = null
@@ -60,8 +65,18 @@ export class ThreadedDocStore implements DocStore {
     this.mode = options.mode ?? 'auto'
     if (file === ':memory:') throw new Error('ThreadedDocStore needs a database file (the writer thread opens its own connection)')
     this.local = new InlineDocStore(db)
-    this.worker = new Worker(ENTRY, { workerData: { file, synchronous: options.synchronous } satisfies WriterData })
-    this.worker.on('message', (reply: WriterReply) => {
+    this.file = file
+    this.synchronous = options.synchronous
+    if (this.mode === 'thread') this.startThread()
+  }
+
+  private startThread(): Worker {
+    const worker = new Worker(ENTRY, { workerData: { file: this.file, synchronous: this.synchronous } satisfies WriterData })
+    worker.on('message', (reply: WriterReply) => {
+      if (reply.id === 0) {
+        this.ready = true
+        return
+      }
       const waiter = this.waiting.get(reply.id)
       if (!waiter) return
       this.waiting.delete(reply.id)
@@ -69,8 +84,10 @@ export class ThreadedDocStore implements DocStore {
       if (reply.error === undefined) waiter.resolve()
       else waiter.reject(new Error(reply.error))
     })
-    this.worker.on('error', (error) => this.fail(error))
-    this.worker.on('exit', (code) => this.fail(new Error(`the writer thread exited (${code})`)))
+    worker.on('error', (error) => this.fail(error))
+    worker.on('exit', (code) => this.fail(new Error(`the writer thread exited (${code})`)))
+    this.worker = worker
+    return worker
   }
 
   load(docName: string): LoadedDoc {
@@ -79,7 +96,12 @@ export class ThreadedDocStore implements DocStore {
 
   /** Where the next commit runs. */
   get inline(): boolean {
-    return this.mode === 'auto' && this.commitMs < INLINE_COMMIT_MS
+    return this.mode === 'auto' && (this.commitMs < INLINE_COMMIT_MS || !this.ready)
+  }
+
+  /** Whether the writer thread has been started (in `auto` mode, once commits got slow). */
+  get threadStarted(): boolean {
+    return this.worker !== null
   }
 
   append(entries: PersistEntry[]): Promise<void> {
@@ -88,6 +110,7 @@ export class ThreadedDocStore implements DocStore {
       const startedAt = performance.now()
       const written = this.local.append(entries)
       this.observe(performance.now() - startedAt)
+      if (this.commitMs >= INLINE_COMMIT_MS && !this.worker && !this.closed) this.startThread()
       return written
     }
     // A view onto a larger buffer would be copied whole; send exactly the update bytes.
@@ -99,7 +122,12 @@ export class ThreadedDocStore implements DocStore {
   }
 
   close(): Promise<void> {
-    this.closed ??= this.failed ? this.worker.terminate().then(() => undefined) : this.request((id) => ({ id, op: 'close' })).catch(() => undefined)
+    const worker = this.worker
+    this.closed ??= !worker
+      ? Promise.resolve()
+      : this.failed
+        ? worker.terminate().then(() => undefined)
+        : this.request((id) => ({ id, op: 'close' })).catch(() => undefined)
     return this.closed
   }
 
@@ -108,7 +136,7 @@ export class ThreadedDocStore implements DocStore {
     const request = make(this.nextId++)
     return new Promise<void>((resolve, reject) => {
       this.waiting.set(request.id, { resolve, reject })
-      this.worker.postMessage(request)
+      ;(this.worker ?? this.startThread()).postMessage(request)
     })
   }
 

@@ -11,6 +11,7 @@ import type { WriterData, WriterReply, WriterRequest } from './ThreadedDocStore.
 const { file, synchronous } = workerData as WriterData
 const db = openDatabase(file, { synchronous })
 const store = new SqliteDocStore(db)
+parentPort!.postMessage({ id: 0 } satisfies WriterReply)
 
 parentPort!.on('message', (request: WriterRequest) => {
   if (request.op === 'close') {
