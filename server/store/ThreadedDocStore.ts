@@ -122,13 +122,14 @@ export class ThreadedDocStore implements DocStore {
   }
 
   close(): Promise<void> {
-    const worker = this.worker
-    this.closed ??= !worker
-      ? Promise.resolve()
-      : this.failed
-        ? worker.terminate().then(() => undefined)
-        : this.request((id) => ({ id, op: 'close' })).catch(() => undefined)
+    this.closed ??= this.stopThread()
     return this.closed
+  }
+
+  private stopThread(): Promise<void> {
+    if (!this.worker) return Promise.resolve()
+    if (this.failed) return this.worker.terminate().then(() => undefined)
+    return this.request((id) => ({ id, op: 'close' })).catch(() => undefined)
   }
 
   private request(make: (id: number) => WriterRequest): Promise<void> {
