@@ -51,8 +51,8 @@ export class ThreadedDocStore implements DocStore {
   private worker: Worker | null = null
   /** The writer thread has opened its connection. */
   private ready = false
-  private readonly file: string
-  private readonly synchronous: OpenOptions['synchronous']
+  /** What the writer thread opens, once it is started. */
+  private readonly writerData: WriterData
   private readonly waiting = new Map<number, { resolve: () => void; reject: (error: Error) => void }>()
   private nextId = 1
   private failed: Error | null = null
@@ -65,13 +65,12 @@ export class ThreadedDocStore implements DocStore {
     this.mode = options.mode ?? 'auto'
     if (file === ':memory:') throw new Error('ThreadedDocStore needs a database file (the writer thread opens its own connection)')
     this.local = new InlineDocStore(db)
-    this.file = file
-    this.synchronous = options.synchronous
+    this.writerData = { file, synchronous: options.synchronous }
     if (this.mode === 'thread') this.startThread()
   }
 
   private startThread(): Worker {
-    const worker = new Worker(ENTRY, { workerData: { file: this.file, synchronous: this.synchronous } satisfies WriterData })
+    const worker = new Worker(ENTRY, { workerData: this.writerData })
     worker.on('message', (reply: WriterReply) => {
       if (reply.id === 0) {
         this.ready = true
