@@ -28,6 +28,10 @@ import { type Db, openDatabase } from './store/openDatabase.js'
 import { InlineDocStore } from './store/InlineDocStore.js'
 import { ThreadedDocStore } from './store/ThreadedDocStore.js'
 import { DocRegistry, type RegistryOptions } from './sync/DocRegistry.js'
+import type { PendingUpdate } from './sync/Room.js'
+import { resolveDocument } from './documents/documentKinds.js'
+import type { AccordRegistry, AccordRoom } from './documents/types.js'
+import type { RecordProjection } from './records/recordProjection.js'
 import { SyncEndpoint } from './sync/SyncEndpoint.js'
 
 export interface AccordOptions {
@@ -41,7 +45,7 @@ export interface AccordOptions {
   clientDir?: string
   /** Sliding session lifetime. @default 7 days */
   sessionIdleMs?: number
-  registry?: Pick<RegistryOptions, 'unloadGraceMs' | 'compactAfterUpdates' | 'compactAfterBytes' | 'awarenessTimeoutMs'>
+  registry?: Pick<RegistryOptions<unknown, RecordProjection>, 'unloadGraceMs' | 'compactAfterUpdates' | 'compactAfterBytes' | 'awarenessTimeoutMs'>
   /** Export and import jobs: concurrency, export folder, Google Sheets (server/jobs/JobService.ts). */
   jobs?: JobOptions
   /** Overrides of the trust-boundary limits (shared/protocol.ts). @default LIMITS */
@@ -71,7 +75,7 @@ const ROOT = projectRoot(dirname(fileURLToPath(import.meta.url)))
 export class AccordServer {
   readonly db: Db
   readonly auth: AuthService
-  readonly registry: DocRegistry
+  readonly registry: AccordRegistry
   readonly records: RecordService
   /** Export and import jobs; they run once the server is started. */
   readonly jobs: JobService
@@ -97,7 +101,13 @@ export class AccordServer {
     this.auth = new AuthService(this.db, { sessionIdleMs: options.sessionIdleMs, onError })
     const inline = options.writer === 'inline' || file === ':memory:'
     const store = inline ? new InlineDocStore(this.db) : new ThreadedDocStore(this.db, file, { synchronous: options.synchronous, mode: options.writer === 'thread' ? 'thread' : 'auto' })
-    this.registry = new DocRegistry(store, { ...options.registry, project: RecordService.project, onError, metrics: this.metrics })
+    this.registry = new DocRegistry(store, {
+      ...options.registry,
+      resolve: resolveDocument,
+      onCommitted: (room, updates, projection) => this.afterCommit(room, updates, projection),
+      onError,
+      metrics: this.metrics,
+    })
     this.records = new RecordService(this.db, this.registry)
     this.jobs = new JobService(this.db, file, this.records, this.registry, options.jobs, onError, this.metrics)
     this.ledger = new SqliteReservationLedger(this.db)
@@ -145,6 +155,26 @@ export class AccordServer {
 
     this.http = createServer(app)
     this.http.on('upgrade', (req, socket, head) => this.sync.handleUpgrade(req, socket, head))
+  }
+
+  /**
+   * What follows a commit of a document's updates (they are on disk and broadcast): the
+   * record's entry in its collection's index, then the authorities' reactions (a booking
+   * decision, an invoice number). Each is written back as a server transaction, committed
+   * like any edit.
+   */
+  private afterCommit(room: AccordRoom, updates: PendingUpdate[], projection: RecordProjection | undefined): void {
+    for (const [effect, run] of [
+      ['record index', () => this.records.handleCommitted(room, updates, projection)],
+      ['reservations', () => this.reservations.handleCommitted(room, updates)],
+      ['invoice numbers', () => this.invoices.handleCommitted(room, updates)],
+    ] as const) {
+      try {
+        run()
+      } catch (error) {
+        this.logger.error({ err: error, context: effect, doc: room.docName }, `${effect} failed after a commit`)
+      }
+    }
   }
 
   /** Listens; resolves with the actual URL (the port may have been 0). */

@@ -4,6 +4,7 @@
  * every update; a document reloaded while its updates are still being written on the
  * writer thread includes them; commits move to the thread when they are slow.
  */
+import { resolveDocument } from '../server/documents/documentKinds.js'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import * as decoding from 'lib0/decoding'
@@ -119,7 +120,7 @@ describe('the writer thread', () => {
   it('a document reloaded while its updates are being written includes them', async () => {
     const file = dbFile()
     const db = openDatabase(file)
-    const registry = new DocRegistry(new ThreadedDocStore(db, file, { mode: 'thread' }))
+    const registry = new DocRegistry(new ThreadedDocStore(db, file, { mode: 'thread' }), { resolve: resolveDocument })
     const name = 'acme/deals/reloaded'
     const room = registry.open(name)
     room.doc.transact(() => notesOf(room.doc).insert(0, 'in flight'), serverOrigin('api'))

@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { isValidId } from '../../shared/docNames.js'
 import { type Db, statementCache } from '../store/openDatabase.js'
-import type { Principal, Role } from '../sync/types.js'
+import type { Principal, Role } from './types.js'
 import { DUMMY_HASH_PROMISE, hashPassword, isOutdated, verifyPassword } from './passwords.js'
 
 export const ROLES = ['owner', 'admin', 'member', 'viewer'] as const satisfies readonly Role[]

@@ -14,8 +14,8 @@ import type { FieldValues } from '../../shared/collections.js'
 import { authorityOf, fieldsOf } from '../../shared/docLayout.js'
 import { recordDocName } from '../../shared/docNames.js'
 import type { Db } from '../store/openDatabase.js'
-import type { DocRegistry } from '../sync/DocRegistry.js'
-import type { PendingUpdate, Room } from '../sync/Room.js'
+import type { AccordRegistry, AccordRoom } from '../documents/types.js'
+import type { PendingUpdate } from '../sync/Room.js'
 import { serverOrigin } from '../sync/types.js'
 
 /** The authority key holding the number. */
@@ -33,11 +33,10 @@ const AUTHORITY_ORIGIN = serverOrigin('authority')
 
 export class InvoiceNumbering {
   private readonly statements
-  private readonly unsubscribe: () => void
 
   constructor(
     private readonly db: Db,
-    private readonly registry: DocRegistry,
+    private readonly registry: AccordRegistry,
     private readonly onError: (error: unknown, context: string) => void = () => undefined,
   ) {
     this.statements = {
@@ -48,11 +47,9 @@ export class InvoiceNumbering {
       ),
       record: db.prepare<[string, string, number, number]>('INSERT INTO invoice_numbers (workspace, invoice_id, number, assigned_at) VALUES (?, ?, ?, ?)'),
     }
-    this.unsubscribe = registry.onPersisted((room, persisted) => this.handlePersisted(room, persisted))
   }
 
   close(): void {
-    this.unsubscribe()
   }
 
   /** The invoice's number, taking the workspace's next one if it has none yet. One transaction. */
@@ -83,14 +80,14 @@ export class InvoiceNumbering {
     }
   }
 
-  private handlePersisted(room: Room, _persisted: PendingUpdate[]): void {
+  handleCommitted(room: AccordRoom, _persisted: PendingUpdate[]): void {
     const name = room.name
     if (name.kind !== 'record' || name.collection !== 'invoices') return
     this.number(room, name.workspace, name.id, false)
   }
 
   /** Writes the invoice's number into its document if it needs one (or `force`: it has one in the table). */
-  private number(room: Room, workspace: string, invoiceId: string, force: boolean): void {
+  private number(room: AccordRoom, workspace: string, invoiceId: string, force: boolean): void {
     const authority = authorityOf(room.doc)
     if (!force && !needsNumber(fieldsOf(room.doc).toJSON(), authority.toJSON())) return
     const number = this.assign(workspace, invoiceId)

@@ -18,8 +18,9 @@
 import type { FieldValues, Reservation } from '../../shared/collections.js'
 import { authorityOf, fieldsOf } from '../../shared/docLayout.js'
 import { recordDocName } from '../../shared/docNames.js'
-import { type DocRegistry, PersistError } from '../sync/DocRegistry.js'
-import type { PendingUpdate, Room } from '../sync/Room.js'
+import { PersistError } from '../sync/DocRegistry.js'
+import type { AccordRegistry, AccordRoom } from '../documents/types.js'
+import type { PendingUpdate } from '../sync/Room.js'
 import { serverOrigin } from '../sync/types.js'
 import type { ReservationLedger } from './ReservationLedger.js'
 import { RESERVATION, SLOT_KEYS, type SlotRequest, requestKey, reservationOf, sameReservation, slotRequestOf } from './slotRequest.js'
@@ -27,7 +28,7 @@ import { RESERVATION, SLOT_KEYS, type SlotRequest, requestKey, reservationOf, sa
 export type DecisionOutcome = 'confirmed' | 'conflict' | 'pending' | 'released'
 
 export interface ReservationAuthorityOptions {
-  registry: DocRegistry
+  registry: AccordRegistry
   ledger: ReservationLedger
   onError?: (error: unknown, context: string) => void
   /** Counts each outcome (metrics). */
@@ -51,12 +52,10 @@ const MIRROR_RETRY_MAX_MS = 30_000
 export class ReservationAuthority {
   private tail: Promise<unknown> = Promise.resolve()
   private closed = false
-  private readonly unsubscribe: () => void
   /** Event documents waiting to be mirrored again, by document name. */
   private readonly remirrors = new Map<string, NodeJS.Timeout>()
 
   constructor(private readonly options: ReservationAuthorityOptions) {
-    this.unsubscribe = options.registry.onPersisted((room, persisted) => this.handlePersisted(room, persisted))
   }
 
   /** Waits until every queued decision is made and mirrored into its document. */
@@ -67,7 +66,6 @@ export class ReservationAuthority {
   /** Stops taking requests and waits for the queue (call before the registry closes). */
   async close(): Promise<void> {
     this.closed = true
-    this.unsubscribe()
     for (const timer of this.remirrors.values()) clearTimeout(timer)
     this.remirrors.clear()
     await this.idle()
@@ -102,7 +100,7 @@ export class ReservationAuthority {
     return Promise.all(checks).then(() => undefined)
   }
 
-  private handlePersisted(room: Room, persisted: PendingUpdate[]): void {
+  handleCommitted(room: AccordRoom, persisted: PendingUpdate[]): void {
     const name = room.name
     if (this.closed || name.kind !== 'record' || name.collection !== 'events') return
     if (!persisted.some(touchesSlot)) return

@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http'
 import type { NextFunction, Request, Response } from 'express'
 import { SESSION_COOKIE } from '../../shared/protocol.js'
 import type { AuthService } from '../auth/AuthService.js'
-import type { Principal } from '../sync/types.js'
+import type { Principal } from '../auth/types.js'
 import { HttpError } from './errors.js'
 
 export function readCookie(header: string | undefined, name: string): string | undefined {

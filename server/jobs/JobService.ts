@@ -11,7 +11,7 @@ import { INBOX_JOBS, INBOX_NOTIFICATIONS } from '../../shared/docLayout.js'
 import { assertNever, inboxDocName } from '../../shared/docNames.js'
 import type { RecordService } from '../records/RecordService.js'
 import type { Db } from '../store/openDatabase.js'
-import type { DocRegistry } from '../sync/DocRegistry.js'
+import type { AccordRegistry } from '../documents/types.js'
 import { serverOrigin } from '../sync/types.js'
 import { exportCsv } from './connectors/csv.js'
 import type { FileResult } from './connectors/fileExport.js'
@@ -102,7 +102,7 @@ export class JobService {
     private readonly db: Db,
     dbFile: string,
     private readonly records: RecordService,
-    private readonly registry: DocRegistry,
+    private readonly registry: AccordRegistry,
     private readonly options: JobOptions = {},
     onError?: (error: unknown, context: string) => void,
     private readonly metrics?: JobMetrics,

@@ -3,8 +3,7 @@
  * merges with open editors and is persisted like any edit); reads come from the
  * `records` projection, which is written in the same transaction as the updates.
  */
-import { createHash } from 'node:crypto'
-import * as Y from 'yjs'
+import type * as Y from 'yjs'
 import {
   type Collection,
   type FieldIssue,
@@ -30,11 +29,11 @@ import {
   readRecord,
 } from '../../shared/docLayout.js'
 import { indexDocName, newRecordId, recordDocName } from '../../shared/docNames.js'
-import type { RecordProjection } from '../store/DocStore.js'
 import type { Db } from '../store/openDatabase.js'
-import type { DocRegistry } from '../sync/DocRegistry.js'
-import type { PendingUpdate, Room } from '../sync/Room.js'
+import type { AccordRegistry, AccordRoom } from '../documents/types.js'
+import type { PendingUpdate } from '../sync/Room.js'
 import { serverOrigin } from '../sync/types.js'
+import { type RecordProjection, etagOf } from './recordProjection.js'
 
 /** A record as the REST API returns it. */
 export type ApiRecord = FieldValues & {
@@ -96,9 +95,8 @@ export class RecordService {
 
   constructor(
     private readonly db: Db,
-    private readonly registry: DocRegistry,
+    private readonly registry: AccordRegistry,
   ) {
-    registry.onPersisted((room, persisted, projection) => this.handlePersisted(room, persisted, projection))
     registry.onLoad((room) => this.keepIndexWith(room))
   }
 
@@ -121,35 +119,13 @@ export class RecordService {
    * of a record may refresh its entry, and parsing a large index (tens of milliseconds for
    * thousands of entries) belongs to opening a record, not to the middle of someone's typing.
    */
-  private keepIndexWith(room: Room): (() => void) | void {
+  private keepIndexWith(room: AccordRoom): (() => void) | void {
     const name = room.name
     if (name.kind !== 'record') return
     const index = this.registry.open(indexDocName(name.workspace, name.collection))
     index.retain()
     void index.doc
     return () => index.release()
-  }
-
-  /** The projection row of a record room after its updates (DocRegistry `project` option). */
-  static project(room: Room, persisted: PendingUpdate[]): RecordProjection | undefined {
-    const name = room.name
-    if (name.kind !== 'record') return undefined
-    const state = readRecord(room.doc)
-    if (Object.keys(state.fields).length === 0 && Object.keys(state.authority).length === 0) return undefined
-    const authors = persisted.map((p) => p.author).filter((a): a is string => a !== null)
-    return {
-      workspace: name.workspace,
-      collection: name.collection,
-      id: name.id,
-      fields: state.fields,
-      notes: state.notes,
-      items: state.items,
-      authority: state.authority,
-      deleted: typeof state.authority.deleted === 'string',
-      etag: etagOf(room.doc),
-      updatedAt: persisted.at(-1)?.at ?? Date.now(),
-      updatedBy: authors.at(-1) ?? null,
-    }
   }
 
   async create(workspace: string, collection: Collection, input: Record<string, unknown>, userId: string): Promise<ApiRecord> {
@@ -227,7 +203,7 @@ export class RecordService {
    * everything applied is on disk, the one stored with it (written before ETags covered
    * deletions, by a version that has not written the record since).
    */
-  private isCurrent(room: Room, workspace: string, collection: Collection, id: string, etag: string): boolean {
+  private isCurrent(room: AccordRoom, workspace: string, collection: Collection, id: string, etag: string): boolean {
     if (etag === etagOf(room.doc)) return true
     return room.unpersisted === 0 && etag === this.getRow(workspace, collection, id).etag
   }
@@ -280,8 +256,8 @@ export class RecordService {
     return row
   }
 
-  /** Keeps the collection's index document in step with a record's projection. */
-  private handlePersisted(room: Room, persisted: PendingUpdate[], projection: RecordProjection | undefined): void {
+  /** After a commit: keeps the collection's index document in step with a record's projection. */
+  handleCommitted(room: AccordRoom, persisted: PendingUpdate[], projection: RecordProjection | undefined): void {
     const name = room.name
     if (name.kind !== 'record') return
     if (!projection) return
@@ -344,15 +320,6 @@ export class RecordService {
 
 function sameSummary(a: IndexEntry, b: IndexEntry): boolean {
   return a.title === b.title && JSON.stringify(a.fields) === JSON.stringify(b.fields) && JSON.stringify(a.authority) === JSON.stringify(b.authority)
-}
-
-/**
- * The record's version: a digest of what the document holds, its state vector (what was
- * inserted) and its delete set (what was deleted). A deletion inserts nothing, so the
- * state vector alone would keep the ETag of a record whose text was just cut.
- */
-export function etagOf(doc: Y.Doc): string {
-  return createHash('sha1').update(Y.encodeSnapshot(Y.snapshot(doc))).digest('base64url').slice(0, 16)
 }
 
 function stripQuotes(value: string): string {

@@ -1,37 +1,42 @@
 /**
- * Where documents live. One embedded implementation (SQLite); the interface is what a
- * distributed engine would implement.
+ * Where documents live: an update log per document, compacted into snapshots, with the
+ * history of who changed which parts and the projection rows derived from documents. The
+ * interface knows documents and rows, never what a document means.
  */
-import type { Collection, FieldValues, LineItem } from '../../shared/collections.js'
-
 export interface StoredUpdate {
   update: Uint8Array
   /** User id of the author; null for the server's own writes. */
   author: string | null
-  /** Names of the record parts the update changed (fields, `notes`, `items`, `authority.*`). */
+  /** Names of the parts of the document the update changed, as its kind names them (history). */
   changed: string[]
   at: number
 }
 
-/** Current projection of a record, written with its updates. */
-export interface RecordProjection {
-  workspace: string
-  collection: Collection
-  id: string
-  fields: FieldValues
-  notes: string
-  items: LineItem[]
-  authority: FieldValues
-  deleted: boolean
-  etag: string
-  updatedAt: number
-  updatedBy: string | null
+/** A value of a SQL column. */
+export type SqlValue = string | number | null
+
+/**
+ * A row derived from a document's state, written in the same transaction as the updates it
+ * reflects, so a read of it (a list, a search, an export) never shows what is not on disk.
+ * The document kind that produces it names the table and its columns (trusted code, never
+ * client input); the store only upserts it.
+ */
+export interface ProjectionRow {
+  table: string
+  /** The columns of the table's primary key. */
+  key: readonly string[]
+  values: Readonly<Record<string, SqlValue>>
+  /** Columns written when the row is inserted, never updated (a creation time). */
+  insertOnly?: readonly string[]
+  /** Columns whose stored value stays when the new one is null. */
+  keepIfNull?: readonly string[]
 }
 
 export interface PersistEntry {
   docName: string
   updates: StoredUpdate[]
-  projection?: RecordProjection
+  /** Written with the updates, replacing the row with the same key. */
+  projection?: ProjectionRow
   /**
    * The document's whole state, these updates included: it replaces the document's log
    * (compaction), in the same transaction as the updates.

@@ -1,13 +1,13 @@
 import type Database from 'better-sqlite3'
 import type { Db } from './openDatabase.js'
-import type { LoadedDoc, PersistEntry } from './DocStore.js'
+import type { LoadedDoc, PersistEntry, ProjectionRow } from './DocStore.js'
 
 /** Edits by one person to the same parts this close together are one history entry. @default 5 minutes */
 export const HISTORY_RUN_MS = 5 * 60_000
 
 /**
  * The SQL of the document store, synchronous: an append-only update log per document,
- * compacted into snapshots, and the `records` projection written with the updates. The
+ * compacted into snapshots, and the projection rows written with the updates. The
  * server writes through it on its writer thread (ThreadedDocStore) and reads through it
  * on the main thread.
  */
@@ -15,6 +15,7 @@ export class SqliteDocStore {
   private readonly stmts
   private readonly appendAll: Database.Transaction<(entries: PersistEntry[]) => void>
   private readonly loadOne: (docName: string) => LoadedDoc
+  private readonly upserts = new Map<string, Database.Statement>()
 
   constructor(private readonly db: Db) {
     this.stmts = {
@@ -26,13 +27,6 @@ export class SqliteDocStore {
         'SELECT seq, at, user_id, fields, (SELECT MIN(seq) FROM history WHERE doc = h.doc) AS first FROM history h WHERE doc = ? ORDER BY seq DESC LIMIT 1',
       ),
       extendHistory: db.prepare('UPDATE history SET at = ? WHERE seq = ?'),
-      upsertRecord: db.prepare(`
-        INSERT INTO records (workspace, collection, id, fields, notes, items, authority, deleted, etag, created_at, updated_at, updated_by)
-        VALUES (@workspace, @collection, @id, @fields, @notes, @items, @authority, @deleted, @etag, @updatedAt, @updatedAt, @updatedBy)
-        ON CONFLICT (workspace, collection, id) DO UPDATE SET
-          fields = excluded.fields, notes = excluded.notes, items = excluded.items, authority = excluded.authority,
-          deleted = excluded.deleted, etag = excluded.etag, updated_at = excluded.updated_at,
-          updated_by = COALESCE(excluded.updated_by, records.updated_by)`),
       maxSeq: db.prepare<[string], { seq: number | null }>('SELECT MAX(seq) AS seq FROM doc_updates WHERE doc = ?'),
       upsertSnapshot: db.prepare(`INSERT INTO doc_snapshots (doc, data, upto, at) VALUES (?, ?, ?, ?)
         ON CONFLICT (doc) DO UPDATE SET data = excluded.data, upto = excluded.upto, at = excluded.at`),
@@ -49,22 +43,7 @@ export class SqliteDocStore {
           this.stmts.upsertSnapshot.run(entry.docName, entry.snapshot, upto, Date.now())
           this.stmts.deleteUpTo.run(entry.docName, upto)
         }
-        const p = entry.projection
-        if (p) {
-          this.stmts.upsertRecord.run({
-            workspace: p.workspace,
-            collection: p.collection,
-            id: p.id,
-            fields: JSON.stringify(p.fields),
-            notes: p.notes,
-            items: JSON.stringify(p.items),
-            authority: JSON.stringify(p.authority),
-            deleted: p.deleted ? 1 : 0,
-            etag: p.etag,
-            updatedAt: p.updatedAt,
-            updatedBy: p.updatedBy,
-          })
-        }
+        if (entry.projection) this.upsert(entry.projection)
       }
     })
     this.loadOne = db.transaction((docName: string): LoadedDoc => {
@@ -95,6 +74,15 @@ export class SqliteDocStore {
     }
   }
 
+  /** Upserts a projection row, with a statement compiled once per table and set of columns. */
+  private upsert(row: ProjectionRow): void {
+    const columns = Object.keys(row.values)
+    const shape = `${row.table}(${columns.join()})${row.key.join()}|${row.insertOnly?.join() ?? ''}|${row.keepIfNull?.join() ?? ''}`
+    let statement = this.upserts.get(shape)
+    if (!statement) this.upserts.set(shape, (statement = this.db.prepare(upsertSql(row, columns))))
+    statement.run(columns.map((c) => row.values[c] ?? null))
+  }
+
   /** Snapshot and log are read in one transaction: a compaction committed by another connection cannot fall between them. */
   load(docName: string): LoadedDoc {
     return this.loadOne(docName)
@@ -113,4 +101,17 @@ export class SqliteDocStore {
 function sameParts(stored: string, changed: string[]): boolean {
   const parts = JSON.parse(stored) as string[]
   return parts.length === changed.length && changed.every((part) => parts.includes(part))
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]*$/
+
+/** `INSERT … ON CONFLICT (key) DO UPDATE` for a projection row (the same SQL runs on PostgreSQL). */
+export function upsertSql(row: ProjectionRow, columns: readonly string[]): string {
+  for (const name of [row.table, ...columns]) if (!IDENTIFIER.test(name)) throw new Error(`not a SQL identifier: ${name}`)
+  const updated = columns.filter((c) => !row.key.includes(c) && !row.insertOnly?.includes(c))
+  const set = updated.map((c) => (row.keepIfNull?.includes(c) ? `${c} = COALESCE(excluded.${c}, ${row.table}.${c})` : `${c} = excluded.${c}`))
+  return (
+    `INSERT INTO ${row.table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ` +
+    `ON CONFLICT (${row.key.join(', ')}) DO ${set.length > 0 ? `UPDATE SET ${set.join(', ')}` : 'NOTHING'}`
+  )
 }

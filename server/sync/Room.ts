@@ -1,19 +1,18 @@
 /**
- * One loaded document and the peers connected to it: the write path of DESIGN.md.
- * A room never sees a WebSocket, only RoomSockets; it never reads tokens.
+ * One loaded document and the peers connected to it: the in-memory half of the write path
+ * (docs/architecture.md). A room never sees a WebSocket, only RoomSockets; it never reads
+ * tokens; what its document means comes from its policy (DocPolicy).
  */
 import * as decoding from 'lib0/decoding'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
 import { type AwarenessEntry, decodeAwarenessUpdate, encodeAwarenessUpdate } from '../../shared/awarenessCodec.js'
-import type { DocName } from '../../shared/docNames.js'
-import { AUTHORITY, FIELDS, ITEMS, NOTES, typedRoots } from '../../shared/docLayout.js'
 import { CLOSE, LIMITS, MESSAGE, type ServerNotice } from '../../shared/protocol.js'
-import { RecordGate } from '../authority/recordGate.js'
 import { checkUpdateBounds } from '../limits/updateBounds.js'
 import type { SyncMetrics } from '../metrics/Metrics.js'
 import type { LoadedDoc, StoredUpdate } from '../store/DocStore.js'
+import type { DocGuard, DocPolicy, GuardResult } from './DocPolicy.js'
 import { awarenessMessage, encodedStep2Message, noticeMessage, syncStep1Message, syncStep2Message, updateMessage } from './messages.js'
 import { type Origin, type Peer, authorOf, isOrigin, serverOrigin } from './types.js'
 
@@ -51,7 +50,7 @@ const REVERT = serverOrigin('revert')
  */
 const HYDRATE_GRACE_MS = 20
 
-export class Room {
+export class Room<N = unknown> {
   private readonly ydoc: Y.Doc
   readonly awareness: awarenessProtocol.Awareness
   readonly peers = new Set<Peer>()
@@ -69,11 +68,7 @@ export class Room {
    */
   private loadedState: Uint8Array | null = null
   private users = 0
-  loggedCount: number
-  loggedBytes: number
-  /** The next write of this room replaces its log with a snapshot. */
-  compactDue = false
-  private gate: RecordGate | null = null
+  private gate: DocGuard | null = null
   /** The stored updates, until they are applied to the document (see `hydrate`). */
   private unapplied: Uint8Array[] | null
   /** Peers that get the server's sync step 1 once the document is applied. */
@@ -89,16 +84,16 @@ export class Room {
   private readonly refused = new WeakMap<Peer, Uint8Array>()
 
   constructor(
-    readonly name: DocName,
+    /** What the document is, as its kind resolved the name. */
+    readonly name: N,
     readonly docName: string,
+    readonly policy: DocPolicy,
     loaded: LoadedDoc,
     private readonly host: RoomHost,
   ) {
     this.ydoc = new Y.Doc({ gc: true })
     if (loaded.updates.length === 1) this.loadedState = loaded.updates[0]!
     this.unapplied = loaded.updates.length > 0 ? loaded.updates : null
-    this.loggedCount = loaded.loggedCount
-    this.loggedBytes = loaded.loggedBytes
     this.awareness = new awarenessProtocol.Awareness(this.ydoc)
     this.awareness.setLocalState(null)
     // Outdated states are removed by one check over every room (DocRegistry), not by an interval
@@ -146,7 +141,7 @@ export class Room {
         throw error
       }
     }
-    this.gate = this.name.kind === 'record' ? new RecordGate(this.ydoc, this.name.collection) : null
+    this.gate = this.policy.guard(this.ydoc)
     this.ydoc.on('update', this.handleDocUpdate.bind(this))
     this.ydoc.on('afterTransaction', this.captureTransaction.bind(this))
     const waiting = this.awaitingStep1.filter((peer) => this.peers.has(peer))
@@ -286,7 +281,7 @@ export class Room {
     this.boundPendingStructs()
     if (transaction === null) return
     if (!this.gate) return
-    let result: ReturnType<RecordGate['check']>
+    let result: GuardResult
     try {
       result = this.gate.check(transaction)
     } catch (error) {
@@ -350,7 +345,7 @@ export class Room {
     this.refused.set(peer, allRefused)
     if (refused) Y.applyUpdate(copy, refused)
     // Typed roots: a generic AbstractType has no observer, so the undo manager would miss it.
-    const scope = typedRoots(copy, this.name.kind)
+    const scope = this.policy.roots(copy)
     const undo = new Y.UndoManager(scope, { trackedOrigins: new Set([peer]), captureTimeout: 0 })
     try {
       Y.applyUpdate(copy, update, peer)
@@ -368,7 +363,7 @@ export class Room {
     deleteNewStructs(copy, update, this.doc)
     copy.destroy()
     if (compensation) peer.socket.send(updateMessage(compensation))
-    const reason: ServerNotice['reason'] = this.name.kind === 'record' ? 'read-only' : 'server-only'
+    const reason = this.policy.readOnlyReason
     this.host.metrics?.revert(reason)
     this.notify(peer, { type: 'rejected', reason, issues: [{ path: '(document)', message: reason === 'read-only' ? 'viewers cannot edit' : 'this document is written by the server only' }] })
   }
@@ -437,7 +432,7 @@ export class Room {
       update,
       origin: isOrigin(origin) ? origin : null,
       author: authorOf(origin),
-      changed: changedParts(this.doc, tr),
+      changed: this.policy.changedParts(this.doc, tr),
       at: Date.now(),
       seq: ++this.appliedSeq,
     })
@@ -463,15 +458,13 @@ export class Room {
   }
 
   /**
-   * After the registry persisted `persisted` (batches arrive in the order they were
-   * taken): broadcast them and release the replies whose state is now on disk.
+   * `persisted` are on disk (batches arrive in the order they were taken, see CommitQueue):
+   * broadcast them and release the replies whose state is now on disk.
    */
-  broadcastPersisted(persisted: PendingUpdate[]): void {
+  committed(persisted: PendingUpdate[]): void {
     if (this.state === 'closed') return
     const last = persisted.at(-1)
     if (last) this.persistedSeq = last.seq
-    this.loggedCount += persisted.length
-    for (const p of persisted) this.loggedBytes += p.update.byteLength
     if (this.peers.size > 0 && persisted.length > 0) {
       const everything = persisted.length === 1 ? persisted[0]!.update : Y.mergeUpdates(persisted.map((p) => p.update))
       const toAll = updateMessage(everything)
@@ -529,21 +522,4 @@ function deleteNewStructs(copy: Y.Doc, update: Uint8Array, server: Y.Doc): void 
       }
     }
   })
-}
-
-/** Which record parts a transaction changed, as history field names. */
-function changedParts(doc: Y.Doc, tr: Y.Transaction): string[] {
-  const parts = new Set<string>()
-  for (const [type, keys] of tr.changed) {
-    let root = type as Y.AbstractType<unknown>
-    while (root._item !== null) root = root._item.parent as Y.AbstractType<unknown>
-    if (root === doc.share.get(FIELDS) && root === type) {
-      for (const key of keys) if (key !== null) parts.add(key)
-    } else if (root === doc.share.get(NOTES)) parts.add(NOTES)
-    else if (root === doc.share.get(ITEMS)) parts.add(ITEMS)
-    else if (root === doc.share.get(AUTHORITY) && root === type) {
-      for (const key of keys) if (key !== null) parts.add(`${AUTHORITY}.${key}`)
-    }
-  }
-  return [...parts]
 }

@@ -15,21 +15,23 @@
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { parseDocName, type DocName } from '../../shared/docNames.js'
 import { CLOSE, type CloseKind, LIMITS, type Limits } from '../../shared/protocol.js'
 import type { AuthService } from '../auth/AuthService.js'
 import type { DropReason } from '../metrics/Metrics.js'
 import { tokenOf } from '../http/authenticate.js'
 import { TokenBucket } from '../limits/TokenBucket.js'
+import type { Projected } from './CommitQueue.js'
 import type { DocRegistry } from './DocRegistry.js'
 import { MalformedMessageError } from './Room.js'
-import type { Peer, Principal, RoomSocket } from './types.js'
+import type { Principal } from '../auth/types.js'
+import type { Peer, RoomSocket } from './types.js'
 
 export const SYNC_PATH = '/sync/'
 
 export interface SyncEndpointOptions {
   auth: AuthService
-  registry: DocRegistry
+  /** The documents: what a name means (and its policy), and its live room. */
+  registry: Pick<DocRegistry<unknown, Projected>, 'resolve' | 'open'>
   onError?: (error: unknown, context: string) => void
   /** Overrides of `LIMITS` (tests tighten them). @default LIMITS */
   limits?: Partial<Limits>
@@ -114,11 +116,10 @@ export class SyncEndpoint {
     ws.binaryType = 'nodebuffer'
     const principal = this.options.auth.authenticate(tokenOf(req, url))
     if (!principal) return closeWith(ws, 'unauthorized')
-    const parsed = parseDocName(decodeURIComponent(url.pathname.slice(SYNC_PATH.length)))
-    if (!parsed.ok) return closeWith(ws, 'notFound')
-    const name = parsed.name
-    if (name.workspace !== principal.workspace) return closeWith(ws, 'forbidden')
-    if (name.kind === 'inbox' && name.userId !== principal.userId) return closeWith(ws, 'forbidden')
+    const resolved = this.options.registry.resolve(decodeURIComponent(url.pathname.slice(SYNC_PATH.length)))
+    if (!resolved) return closeWith(ws, 'notFound')
+    const { policy } = resolved
+    if (!policy.mayOpen(principal)) return closeWith(ws, 'forbidden')
 
     if ((this.perUser.get(principal.userId) ?? 0) >= this.limits.MAX_CONNECTIONS_PER_USER) return closeWith(ws, 'rateLimited')
 
@@ -128,7 +129,7 @@ export class SyncEndpoint {
       kind: 'peer',
       socket: new WsRoomSocket(ws, this.limits.MAX_BUFFERED_BYTES, this.options.onDropped),
       principal,
-      canWrite: canWrite(principal, name),
+      canWrite: policy.mayWrite(principal),
       wantsNotices: url.searchParams.get('notices') === '1',
       awarenessClients: new Set(),
     }
@@ -258,10 +259,6 @@ export class SyncEndpoint {
     for (const ws of this.wss.clients) closeWith(ws, 'shuttingDown')
     return new Promise((resolve) => this.wss.close(() => resolve()))
   }
-}
-
-function canWrite(principal: Principal, name: DocName): boolean {
-  return name.kind === 'record' && principal.role !== 'viewer'
 }
 
 function heard(connection: Connection): void {

@@ -1,18 +1,5 @@
 /** What the sync layer knows of a connection and of who made a change. */
-import type { DocName } from '../../shared/docNames.js'
-
-export type Role = 'owner' | 'admin' | 'member' | 'viewer'
-
-/** The authenticated identity behind a request or socket, resolved at the edge. */
-export interface Principal {
-  userId: string
-  email: string
-  name: string
-  color: string
-  role: Role
-  workspace: string
-  sessionId: string
-}
+import type { Principal } from '../auth/types.js'
 
 /** The three things a room needs of a socket (tldraw's shape). */
 export interface RoomSocket {
@@ -55,5 +42,3 @@ export function authorOf(origin: unknown): string | null {
   if (!isOrigin(origin)) return null
   return origin.kind === 'peer' ? origin.principal.userId : origin.author
 }
-
-export type { DocName }

@@ -1,4 +1,5 @@
 /** Helpers for the export/import job tests: waiting for a job, uploading a CSV, seeding many records. */
+import { projectRecord } from '../../server/records/recordProjection.js'
 import * as Y from 'yjs'
 import type { Collection } from '../../shared/collections.js'
 import { fieldsOf } from '../../shared/docLayout.js'
@@ -55,7 +56,7 @@ export function seedRecords(server: AccordServer, workspace: string, collection:
     entries.push({
       docName: recordDocName(workspace, collection, id),
       updates: [{ update: Y.encodeStateAsUpdate(doc), author: null, changed: Object.keys(values), at: now }],
-      projection: { workspace, collection, id, fields: values, notes: '', items: [], authority: {}, deleted: false, etag: id, updatedAt: now, updatedBy: null },
+      projection: projectRecord({ workspace, collection, id }, doc, [{ author: null, at: now }])?.row,
     })
   }
   for (let i = 0; i < entries.length; i += 1000) store.append(entries.slice(i, i + 1000))

@@ -1,0 +1,69 @@
+/**
+ * A record's projection: the `records` row written in the same transaction as the updates it
+ * reflects (lists, search, exports and the REST API read it), and the values it was made of
+ * (the index entry is built from them after the commit).
+ */
+import { createHash } from 'node:crypto'
+import * as Y from 'yjs'
+import type { Collection, FieldValues } from '../../shared/collections.js'
+import { readRecord } from '../../shared/docLayout.js'
+import type { Projected } from '../sync/CommitQueue.js'
+
+export interface RecordProjection extends Projected {
+  readonly fields: FieldValues
+  readonly authority: FieldValues
+  readonly deleted: boolean
+  /** When the last of the projected updates was made (ms). */
+  readonly updatedAt: number
+  /** Who made the last of them that a person made, or null (the server's own). */
+  readonly updatedBy: string | null
+}
+
+/** The projection of a record's current state after `updates`; undefined for a document with nothing in it yet. */
+export function projectRecord(
+  name: { workspace: string; collection: Collection; id: string },
+  doc: Y.Doc,
+  updates: readonly { author: string | null; at: number }[],
+): RecordProjection | undefined {
+  const state = readRecord(doc)
+  if (Object.keys(state.fields).length === 0 && Object.keys(state.authority).length === 0) return undefined
+  const updatedAt = updates.at(-1)?.at ?? Date.now()
+  const updatedBy = updates.map((u) => u.author).filter((a): a is string => a !== null).at(-1) ?? null
+  const deleted = typeof state.authority.deleted === 'string'
+  return {
+    fields: state.fields,
+    authority: state.authority,
+    deleted,
+    updatedAt,
+    updatedBy,
+    row: {
+      table: 'records',
+      key: ['workspace', 'collection', 'id'],
+      values: {
+        workspace: name.workspace,
+        collection: name.collection,
+        id: name.id,
+        fields: JSON.stringify(state.fields),
+        notes: state.notes,
+        items: JSON.stringify(state.items),
+        authority: JSON.stringify(state.authority),
+        deleted: deleted ? 1 : 0,
+        etag: etagOf(doc),
+        created_at: updatedAt,
+        updated_at: updatedAt,
+        updated_by: updatedBy,
+      },
+      insertOnly: ['created_at'],
+      keepIfNull: ['updated_by'],
+    },
+  }
+}
+
+/**
+ * The record's version: a digest of what the document holds, its state vector (what was
+ * inserted) and its delete set (what was deleted). A deletion inserts nothing, so the
+ * state vector alone would keep the ETag of a record whose text was just cut.
+ */
+export function etagOf(doc: Y.Doc): string {
+  return createHash('sha1').update(Y.encodeSnapshot(Y.snapshot(doc))).digest('base64url').slice(0, 16)
+}

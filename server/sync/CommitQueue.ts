@@ -1,0 +1,270 @@
+/**
+ * Group commit: the one place where documents' updates go to disk, before anyone sees them.
+ *
+ * A batch takes everything applied to every dirty document up to the end of the event-loop
+ * turn that starts it, and is written in one `DocStore.append` (one transaction). One batch
+ * is written at a time; what arrives meanwhile goes into the next one, started as soon as
+ * the previous one is durable. Only then is each document's share handed back to it
+ * (`Committable.committed`: broadcast, held replies released) and to `onCommitted` (the
+ * after-commit effects).
+ *
+ * The queue owns each document's log counters (updates and bytes logged since its last
+ * snapshot) and decides when a log is compacted: a due compaction rides along with the
+ * document's next batch, as a snapshot of exactly the state that batch leaves.
+ */
+import * as Y from 'yjs'
+import type { SyncMetrics } from '../metrics/Metrics.js'
+import type { DocStore, LoadedDoc, PersistEntry, ProjectionRow } from '../store/DocStore.js'
+import type { PendingUpdate } from './Room.js'
+
+/** What the queue needs of a document in memory (a Room). */
+export interface Committable {
+  readonly docName: string
+  readonly state: 'live' | 'closed'
+  /** The state in memory, with everything applied. */
+  readonly doc: Y.Doc
+  /** Takes the updates applied since the last call, for writing. */
+  takePending(): PendingUpdate[]
+  /** `updates` (taken earlier, in order) are on disk: broadcast them and release what waited for them. */
+  committed(updates: PendingUpdate[]): void
+}
+
+/** What a document kind stores beside its updates, in the same transaction (see `ProjectionRow`). */
+export interface Projected {
+  readonly row: ProjectionRow
+}
+
+export interface CommitQueueOptions<D extends Committable, P extends Projected> {
+  /** Compact a document's log into a snapshot past this many updates. @default 500 */
+  compactAfterUpdates?: number
+  /** ... or past this many bytes of log. @default 1 MiB */
+  compactAfterBytes?: number
+  /** What to store beside a document's updates (the projection of its new state), if anything. */
+  project?: (doc: D, updates: PendingUpdate[]) => P | undefined
+  /** A document's updates are on disk and broadcast (the after-commit effects run here). */
+  onCommitted: (doc: D, updates: PendingUpdate[], projection: P | undefined) => void
+  /** A document's updates could not be written; it must leave memory (its clients resend them). */
+  onFailed: (doc: D) => void
+  onError?: (error: unknown, context: string) => void
+  metrics?: SyncMetrics
+}
+
+/** The document could not be persisted; it was dropped from memory. */
+export class PersistError extends Error {}
+
+/** What the queue knows of a document's stored log. */
+interface LogState {
+  count: number
+  bytes: number
+  /** The document's next batch replaces its log with a snapshot. */
+  compactDue: boolean
+}
+
+/** One document's share of a write. */
+interface Batch<D, P> {
+  doc: D
+  updates: PendingUpdate[]
+  projection: P | undefined
+  /** The document's state, replacing its log (compaction). */
+  snapshot: Uint8Array | undefined
+}
+
+export class CommitQueue<D extends Committable, P extends Projected = Projected> {
+  private readonly logs = new Map<D, LogState>()
+  private readonly dirty = new Set<D>()
+  /** Waiting for the batch after the one being written (everything applied so far). */
+  private waiters: { resolve: () => void; reject: (error: Error) => void }[] = []
+  private scheduled = false
+  /** The batch being written, if any. */
+  private writing: Promise<void> | null = null
+  /** Updates of each document that are being written (a document reloaded meanwhile must include them). */
+  private readonly inFlight = new Map<string, Uint8Array[]>()
+  private readonly compactAfterUpdates: number
+  private readonly compactAfterBytes: number
+
+  constructor(
+    private readonly store: DocStore,
+    private readonly options: CommitQueueOptions<D, P>,
+  ) {
+    this.compactAfterUpdates = options.compactAfterUpdates ?? 500
+    this.compactAfterBytes = options.compactAfterBytes ?? 1024 * 1024
+  }
+
+  /**
+   * Loads a document's stored state for a new copy in memory: the store's, plus whatever
+   * of it is being written right now.
+   */
+  load(docName: string): LoadedDoc {
+    const loaded = this.store.load(docName)
+    const writing = this.inFlight.get(docName)
+    if (writing) loaded.updates.push(...writing)
+    return loaded
+  }
+
+  /** Starts keeping the log counters of a document loaded from `loaded`. */
+  track(doc: D, loaded: LoadedDoc): void {
+    this.logs.set(doc, { count: loaded.loggedCount, bytes: loaded.loggedBytes, compactDue: false })
+  }
+
+  /** Forgets a document that left memory. */
+  untrack(doc: D): void {
+    this.logs.delete(doc)
+    this.dirty.delete(doc)
+  }
+
+  /** A document has updates to write: they go into the batch started at the end of this turn. */
+  schedule(doc: D): void {
+    this.dirty.add(doc)
+    if (this.scheduled) return
+    this.scheduled = true
+    if (!this.writing) setImmediate(() => this.flush())
+  }
+
+  /** Whether a document has a compaction waiting for its next batch. */
+  compactionDue(doc: D): boolean {
+    return this.logs.get(doc)?.compactDue ?? false
+  }
+
+  /**
+   * Asks for a compaction in the document's next batch, if its log is long (or, with `force`,
+   * if it has any log at all: a document leaves memory as one snapshot).
+   */
+  compactIfDue(doc: D, force = false): void {
+    const log = this.logs.get(doc)
+    if (!log || log.count === 0 || log.compactDue) return
+    if (!force && log.count < this.compactAfterUpdates && log.bytes < this.compactAfterBytes) return
+    log.compactDue = true
+    this.schedule(doc)
+  }
+
+  /** Whether anything is waiting to be written or being written. */
+  get busy(): boolean {
+    return this.dirty.size > 0 || this.writing !== null
+  }
+
+  /** Resolves once every update applied so far is on disk (at once if there is none). */
+  flushed(): Promise<void> {
+    if (this.dirty.size > 0 || this.scheduled) return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }))
+    return this.writing ?? Promise.resolve()
+  }
+
+  /** Starts writing what is pending, unless a batch is being written (it follows that one). */
+  flush(): void {
+    if (this.writing) {
+      this.scheduled = this.dirty.size > 0 || this.waiters.length > 0
+      return
+    }
+    this.startBatch()
+  }
+
+  /** Starts a batch now, even behind one being written (a broken document must not hold the others' updates back). */
+  flushNow(): void {
+    this.startBatch()
+  }
+
+  private startBatch(): void {
+    this.scheduled = false
+    const waiters = this.waiters
+    this.waiters = []
+    const batches: Batch<D, P>[] = []
+    for (const doc of this.dirty) {
+      if (doc.state === 'closed') continue
+      const updates = doc.takePending()
+      const log = this.logs.get(doc)
+      // A due compaction rides along: the state taken now holds exactly what is written.
+      const snapshot = log?.compactDue ? Y.encodeStateAsUpdate(doc.doc) : undefined
+      if (log) log.compactDue = false
+      if (updates.length > 0 || snapshot) {
+        batches.push({ doc, updates, snapshot, projection: updates.length > 0 ? this.options.project?.(doc, updates) : undefined })
+      }
+    }
+    this.dirty.clear()
+    if (batches.length === 0) {
+      const writing = this.writing ?? Promise.resolve()
+      void writing.then(
+        () => waiters.forEach((w) => w.resolve()),
+        (error: Error) => waiters.forEach((w) => w.reject(error)),
+      )
+      return
+    }
+    const entries: PersistEntry[] = batches.map(({ doc, updates, projection, snapshot }) => ({
+      docName: doc.docName,
+      updates: updates.map(({ update, author, changed, at }) => ({ update, author, changed, at })),
+      projection: projection?.row,
+      snapshot,
+    }))
+    for (const { doc, updates } of batches) {
+      const list = this.inFlight.get(doc.docName) ?? []
+      for (const u of updates) list.push(u.update)
+      this.inFlight.set(doc.docName, list)
+    }
+    const startedAt = performance.now()
+    const count = batches.reduce((n, b) => n + b.updates.length, 0)
+    const previous = this.writing
+    const written = (previous ? previous.catch(() => undefined) : Promise.resolve()).then(() => this.store.append(entries))
+    const settled = written.then(
+      () => {
+        const seconds = (performance.now() - startedAt) / 1000
+        this.settleInFlight(batches)
+        for (const batch of batches) this.committed(batch)
+        // Counted once the updates are out: nothing but the broadcast between disk and clients.
+        this.options.metrics?.persisted(entries.length, count, seconds)
+        for (const waiter of waiters) waiter.resolve()
+      },
+      (error: unknown) => {
+        this.settleInFlight(batches)
+        this.options.onError?.(error, 'persist')
+        for (const { doc } of batches) this.options.onFailed(doc)
+        const failure = new PersistError('could not persist the update; the document was unloaded')
+        for (const waiter of waiters) waiter.reject(failure)
+        throw failure
+      },
+    )
+    this.writing = settled
+    void settled
+      .catch(() => undefined)
+      .then(() => {
+        if (this.writing !== settled) return
+        this.writing = null
+        if (this.scheduled || this.dirty.size > 0) this.startBatch()
+      })
+  }
+
+  private settleInFlight(batches: Batch<D, P>[]): void {
+    for (const { doc, updates } of batches) {
+      const list = this.inFlight.get(doc.docName)
+      if (!list) continue
+      list.splice(0, updates.length)
+      if (list.length === 0) this.inFlight.delete(doc.docName)
+    }
+  }
+
+  /** A document's batch is on disk: hand it back, count its log, run the effects, compact if the log is long. */
+  private committed({ doc, updates, projection, snapshot }: Batch<D, P>): void {
+    if (doc.state === 'closed') return
+    doc.committed(updates)
+    const log = this.logs.get(doc)
+    if (log) {
+      if (snapshot) {
+        log.count = 0
+        log.bytes = 0
+      } else {
+        log.count += updates.length
+        for (const u of updates) log.bytes += u.update.byteLength
+      }
+    }
+    if (updates.length === 0) return
+    this.options.onCommitted(doc, updates, projection)
+    this.compactIfDue(doc)
+  }
+
+  /** Writes everything pending, then lets go of the store (server shutdown). */
+  async close(): Promise<void> {
+    for (const doc of this.logs.keys()) this.compactIfDue(doc, true)
+    while (this.busy) {
+      this.flush()
+      await this.flushed().catch(() => undefined)
+    }
+    await this.store.close()
+  }
+}

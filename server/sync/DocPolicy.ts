@@ -1,0 +1,64 @@
+/**
+ * How the sync core learns what a document is. The core (rooms, the registry, the commit
+ * queue, the socket endpoint) knows documents, peers, updates, commits and broadcasts; each
+ * kind of document hands it a policy from outside: who may open and write it, how a client's
+ * transaction is checked and reverted, which parts a transaction changed (history), and what
+ * is stored beside its updates (the projection). See docs/architecture.md.
+ */
+import type * as Y from 'yjs'
+import type { Principal } from '../auth/types.js'
+import type { Projected } from './CommitQueue.js'
+
+// biome-ignore lint/suspicious/noExplicitAny: Yjs types are invariant in their event type
+export type AnyType = Y.AbstractType<any>
+
+/** One thing wrong with what a client wrote, for the notice that tells it. */
+export interface GuardIssue {
+  path: string
+  message: string
+  /** `authority`: the client wrote what only the server writes; `invalid`: a value broke a rule. */
+  reason: 'invalid' | 'authority'
+}
+
+export interface GuardResult {
+  /** What was wrong, for the sender. Empty when the transaction was valid. */
+  issues: GuardIssue[]
+  /** Applies the compensating changes; the room runs it in a transaction of its own. */
+  revert: (() => void) | null
+}
+
+/**
+ * Checks the transactions clients make on one loaded document, against the last state it
+ * accepted. Made once the stored state is applied.
+ */
+export interface DocGuard {
+  check(tr: Y.Transaction): GuardResult
+  /** The document's current state is valid (after the server's own writes and accepted client writes). */
+  accept(): void
+}
+
+export interface DocPolicy<P extends Projected = Projected> {
+  /** Whether `principal` may open the document at all (4403 otherwise). */
+  mayOpen(principal: Principal): boolean
+  /** Whether `principal`'s updates are applied; otherwise they are refused and compensated. */
+  mayWrite(principal: Principal): boolean
+  /** The notice reason a refused write gets. */
+  readonly readOnlyReason: 'read-only' | 'server-only'
+  /** Instantiates the document's typed roots (an undo manager only sees typed roots). */
+  roots(doc: Y.Doc): AnyType[]
+  /** The checker of clients' transactions, or null when every transaction a writer makes is accepted. */
+  guard(doc: Y.Doc): DocGuard | null
+  /** Which parts a transaction changed, as the history names them. */
+  changedParts(doc: Y.Doc, tr: Y.Transaction): string[]
+  /** What is stored beside a batch of the document's updates, in the same transaction. */
+  project?(doc: Y.Doc, updates: readonly { author: string | null; at: number }[]): P | undefined
+}
+
+/** A document name resolved by its kind: what the name means, and its policy. */
+export interface ResolvedDoc<N, P extends Projected = Projected> {
+  name: N
+  policy: DocPolicy<P>
+}
+
+/** Resolves a document name; null when no kind of document has that name (4404). */
+export type DocResolver<N, P extends Projected = Projected> = (docName: string) => ResolvedDoc<N, P> | null
