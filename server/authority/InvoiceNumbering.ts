@@ -33,6 +33,7 @@ const AUTHORITY_ORIGIN = serverOrigin('authority')
 
 export class InvoiceNumbering {
   private readonly statements
+  private closed = false
 
   constructor(
     private readonly db: Db,
@@ -49,7 +50,9 @@ export class InvoiceNumbering {
     }
   }
 
+  /** Stops numbering (before the registry closes). */
   close(): void {
+    this.closed = true
   }
 
   /** The invoice's number, taking the workspace's next one if it has none yet. One transaction. */
@@ -82,7 +85,7 @@ export class InvoiceNumbering {
 
   handleCommitted(room: AccordRoom, _persisted: PendingUpdate[]): void {
     const name = room.name
-    if (name.kind !== 'record' || name.collection !== 'invoices') return
+    if (this.closed || name.kind !== 'record' || name.collection !== 'invoices') return
     this.number(room, name.workspace, name.id, false)
   }
 
