@@ -7,7 +7,7 @@ import { changedRanges, columnName, diffCounts, packRequests } from '../server/j
 import type { NewJob } from '../server/jobs/JobQueue.js'
 import { DEFAULT_RETRY, RetriesExhausted, backoffMs, parseRetryAfter, withRetry } from '../server/jobs/retry.js'
 import { SqliteJobQueue } from '../server/jobs/SqliteJobQueue.js'
-import { TokenBucket } from '../server/jobs/TokenBucket.js'
+import { RequestQuota } from '../server/jobs/RequestQuota.js'
 import { openDatabase } from '../server/store/openDatabase.js'
 
 function queueAt(clock: { now: number }) {
@@ -81,9 +81,9 @@ describe('SqliteJobQueue', () => {
   })
 })
 
-describe('TokenBucket', () => {
+describe('RequestQuota', () => {
   it('lets a burst of `capacity` through at once, then paces at the rate', async () => {
-    const bucket = new TokenBucket(1200, 2) // one token per 50 ms
+    const bucket = new RequestQuota(1200, 2) // one token per 50 ms
     const start = Date.now()
     await bucket.take()
     await bucket.take()
@@ -93,7 +93,7 @@ describe('TokenBucket', () => {
   })
 
   it('a waiting take rejects when its signal aborts', async () => {
-    const bucket = new TokenBucket(1, 1)
+    const bucket = new RequestQuota(1, 1)
     await bucket.take()
     const abort = new AbortController()
     const waiting = bucket.take(abort.signal)

@@ -16,20 +16,10 @@ import { recordDocName } from '../../shared/docNames.js'
 import type { Db } from '../store/openDatabase.js'
 import type { AccordRegistry, AccordRoom } from '../documents/types.js'
 import type { PendingUpdate } from '../sync/Room.js'
-import { serverOrigin } from '../sync/types.js'
+import { AUTHORITY_ORIGIN, type StoredRecord } from './storedRecords.js'
 
 /** The authority key holding the number. */
 export const INVOICE_NUMBER = 'number'
-
-/** A stored invoice as the records projection holds it (for `reconcile`). */
-export interface StoredInvoice {
-  workspace: string
-  id: string
-  fields: FieldValues
-  authority: FieldValues
-}
-
-const AUTHORITY_ORIGIN = serverOrigin('authority')
 
 export class InvoiceNumbering {
   private readonly statements
@@ -74,7 +64,7 @@ export class InvoiceNumbering {
   }
 
   /** Numbers invoices that left draft while the server was down, and rewrites numbers that never reached their document. */
-  reconcile(invoices: readonly StoredInvoice[]): void {
+  reconcile(invoices: readonly StoredRecord[]): void {
     for (const invoice of invoices) {
       const known = this.numberOf(invoice.workspace, invoice.id)
       if (invoice.authority[INVOICE_NUMBER] === known && known !== undefined) continue

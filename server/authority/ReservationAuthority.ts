@@ -1,5 +1,5 @@
 /**
- * The calendar authority (DESIGN.md, "Calendar authority"): turns requested slots into
+ * The calendar authority (docs/calendar.md): turns requested slots into
  * decisions.
  *
  * After a flush stored an event update that touched its slot (`start`, `end`,
@@ -21,7 +21,7 @@ import { recordDocName } from '../../shared/docNames.js'
 import { PersistError } from '../sync/DocRegistry.js'
 import type { AccordRegistry, AccordRoom } from '../documents/types.js'
 import type { PendingUpdate } from '../sync/Room.js'
-import { serverOrigin } from '../sync/types.js'
+import { AUTHORITY_ORIGIN, type StoredRecord } from './storedRecords.js'
 import type { ReservationLedger } from './ReservationLedger.js'
 import { RESERVATION, SLOT_KEYS, type SlotRequest, requestKey, reservationOf, sameReservation, slotRequestOf } from './slotRequest.js'
 
@@ -34,16 +34,6 @@ export interface ReservationAuthorityOptions {
   /** Counts each outcome (metrics). */
   onDecision?: (outcome: DecisionOutcome) => void
 }
-
-/** A stored event as the records projection holds it (for `reconcile`). */
-export interface StoredEvent {
-  workspace: string
-  id: string
-  fields: FieldValues
-  authority: FieldValues
-}
-
-const AUTHORITY_ORIGIN = serverOrigin('authority')
 
 /** First wait before a decision whose write failed is mirrored again; it doubles up to MIRROR_RETRY_MAX_MS. */
 export const MIRROR_RETRY_MS = 250
@@ -87,7 +77,7 @@ export class ReservationAuthority {
   }
 
   /** Brings the ledger and the stored event documents into agreement (start-up). */
-  reconcile(events: readonly StoredEvent[]): Promise<void> {
+  reconcile(events: readonly StoredRecord[]): Promise<void> {
     const checks = events.map((event) =>
       this.schedule(async () => {
         const request = slotRequestOf(event.workspace, event.id, event.fields, event.authority)

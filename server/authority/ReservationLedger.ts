@@ -1,6 +1,6 @@
 /**
  * The reservation ledger: which event holds which slot of which resource
- * (DESIGN.md, "Calendar authority" and "Interfaces that scale out").
+ * (docs/calendar.md).
  *
  * The embedded implementation is SQLite (`SqliteReservationLedger`). A PostgreSQL
  * implementation keeps this interface and lets the database enforce the invariant:

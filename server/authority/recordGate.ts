@@ -1,5 +1,5 @@
 /**
- * The validation gate of record documents (DESIGN.md, "Write path", step 3).
+ * The validation gate of record documents (docs/architecture.md, "The write path").
  *
  * After a client's update is applied, every field it changed is checked against the
  * collection schema. Whatever is invalid is restored to its last valid value in a

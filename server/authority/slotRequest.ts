@@ -5,7 +5,7 @@
  *   resource := "attendee:" userId | "room:" roomName
  *
  * Two events conflict when they share a resource and their half-open intervals
- * `[start, end)` overlap (CONTRACT.md, "Collections and fields").
+ * `[start, end)` overlap (docs/api.md, "Collections").
  */
 import { type FieldValues, type Reservation, instant } from '../../shared/collections.js'
 

@@ -1,11 +1,16 @@
 /**
- * Reads the stored records of one collection, deleted ones included, from the
- * `records` projection (written in the same transaction as their updates), for the
- * authorities' start-up reconciliation.
+ * What the authorities share: the origin of their writes, and the stored records of one
+ * collection, deleted ones included, read from the `records` projection (written in the
+ * same transaction as their updates) for their start-up reconciliation.
  */
 import type { Collection, FieldValues } from '../../shared/collections.js'
 import type { Db } from '../store/openDatabase.js'
+import { serverOrigin } from '../sync/types.js'
 
+/** The origin of the authorities' writes (booking decisions, invoice numbers). */
+export const AUTHORITY_ORIGIN = serverOrigin('authority')
+
+/** A stored record as the projection holds it. */
 export interface StoredRecord {
   workspace: string
   id: string

@@ -87,7 +87,7 @@ export interface JobQueue {
   recoverExpired(maxAttempts: number): StoredJob[]
 }
 
-/** The job as the API and the inbox document show it (CONTRACT.md). */
+/** The job as the API and the inbox document show it (docs/api.md, "Jobs"). */
 export interface JobJson {
   id: string
   kind: JobKind

@@ -23,7 +23,7 @@ import { type ExportTarget, type JobJson, type JobKind, type StoredJob, toJobJso
 import { type JobHandler, JobError, JobRunner, type JobRunnerOptions } from './JobRunner.js'
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.js'
 import { SqliteJobQueue } from './SqliteJobQueue.js'
-import { TokenBucket } from './TokenBucket.js'
+import { RequestQuota } from './RequestQuota.js'
 
 export interface SheetsOptions {
   /** A service-account key, or the path of its JSON file. Without it, Sheets exports are refused. */
@@ -182,7 +182,7 @@ export class JobService {
     return new SheetsApi({
       account,
       apiRoot: options.apiRoot,
-      bucket: new TokenBucket(perMinute, Math.max(1, Math.min(perMinute, 60))),
+      bucket: new RequestQuota(perMinute, Math.max(1, Math.min(perMinute, 60))),
       retry: { ...DEFAULT_RETRY, ...options.retry },
     })
   }

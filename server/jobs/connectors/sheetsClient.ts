@@ -8,7 +8,7 @@ import type { sheets_v4 } from '@googleapis/sheets'
 import { z } from 'zod'
 import { JobError } from '../JobRunner.js'
 import { type RetryPolicy, RetriesExhausted, type Verdict, parseRetryAfter, withRetry } from '../retry.js'
-import type { TokenBucket } from '../TokenBucket.js'
+import type { RequestQuota } from '../RequestQuota.js'
 
 /** The fields of a Google service-account key file that Accord uses. */
 export const serviceAccountSchema = z.object({
@@ -40,7 +40,7 @@ export interface SheetsApiOptions {
   /** API root, ending in `/`. @default 'https://sheets.googleapis.com/' */
   apiRoot?: string
   /** Write quota of this credential. */
-  bucket: TokenBucket
+  bucket: RequestQuota
   retry: RetryPolicy
 }
 

@@ -1,9 +1,10 @@
 /**
- * A token bucket: `capacity` tokens, refilled continuously at `perMinute`. `take()` waits
- * for a token; waiters are served in arrival order. One bucket per Google credential, so
- * every user sharing a service account shares its write quota.
+ * A request quota, kept as a token bucket: `capacity` tokens, refilled continuously at
+ * `perMinute`. `take()` waits for a token; waiters are served in arrival order. One quota per
+ * Google credential, so every user sharing a service account shares its write quota. (The
+ * sync endpoint's per-socket limit, server/limits/TokenBucket.ts, refuses instead of waiting.)
  */
-export class TokenBucket {
+export class RequestQuota {
   private tokens: number
   private last: number
   private readonly waiters: { resolve: () => void; reject: (error: unknown) => void; signal?: AbortSignal }[] = []
@@ -16,7 +17,7 @@ export class TokenBucket {
     readonly capacity = perMinute,
     private readonly now: () => number = Date.now,
   ) {
-    if (!(perMinute > 0) || !(capacity >= 1)) throw new RangeError('a token bucket needs a positive rate and a capacity of at least 1')
+    if (!(perMinute > 0) || !(capacity >= 1)) throw new RangeError('a request quota needs a positive rate and a capacity of at least 1')
     this.tokens = capacity
     this.last = now()
   }
