@@ -23,6 +23,8 @@ import { InvoiceNumbering } from './authority/InvoiceNumbering.js'
 import { ReservationAuthority } from './authority/ReservationAuthority.js'
 import { SqliteReservationLedger } from './authority/SqliteReservationLedger.js'
 import { storedRecords } from './authority/storedRecords.js'
+import { RecordIndex } from './records/RecordIndex.js'
+import { RecordReads } from './records/RecordReads.js'
 import { RecordService } from './records/RecordService.js'
 import { type Db, openDatabase } from './store/openDatabase.js'
 import { InlineDocStore } from './store/InlineDocStore.js'
@@ -77,6 +79,8 @@ export class AccordServer {
   readonly auth: AuthService
   readonly registry: AccordRegistry
   readonly records: RecordService
+  /** Keeps the collections' index documents in step with the records. */
+  readonly recordIndex: RecordIndex
   /** Export and import jobs; they run once the server is started. */
   readonly jobs: JobService
   /** The calendar authority: reservation ledger and decisions, invoice numbers. */
@@ -108,7 +112,8 @@ export class AccordServer {
       onError,
       metrics: this.metrics,
     })
-    this.records = new RecordService(this.db, this.registry)
+    this.records = new RecordService(this.registry, new RecordReads(this.db))
+    this.recordIndex = new RecordIndex(this.registry, onError)
     this.jobs = new JobService(this.db, file, this.records, this.registry, options.jobs, onError, this.metrics)
     this.ledger = new SqliteReservationLedger(this.db)
     this.reservations = new ReservationAuthority({ registry: this.registry, ledger: this.ledger, onError, onDecision: (outcome) => this.metrics.reservationDecisions.inc({ outcome }) })
@@ -165,7 +170,7 @@ export class AccordServer {
    */
   private afterCommit(room: AccordRoom, updates: PendingUpdate[], projection: RecordProjection | undefined): void {
     for (const [effect, run] of [
-      ['record index', () => this.records.handleCommitted(room, updates, projection)],
+      ['record index', () => this.recordIndex.handleCommitted(room, updates, projection)],
       ['reservations', () => this.reservations.handleCommitted(room, updates)],
       ['invoice numbers', () => this.invoices.handleCommitted(room, updates)],
     ] as const) {
@@ -213,7 +218,7 @@ export class AccordServer {
     await this.jobs.close()
     await this.reservations.close()
     this.invoices.close()
-    await this.records.close()
+    await this.recordIndex.close()
     await this.registry.close()
     await new Promise<void>((resolve) => {
       this.http.close(() => resolve())

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { rmSync } from 'node:fs'
 import { fieldsOf, indexEntriesOf, notesOf } from '../shared/docLayout.js'
-import { INDEX_CONTENT_REFRESH_MS } from '../server/records/RecordService.js'
+import { INDEX_CONTENT_REFRESH_MS } from '../server/records/RecordIndex.js'
 import { type Api, type TestServer, closeCodeOf, login, provider, seedWorkspace, startServer, synced, until } from './helpers/server.js'
 
 let t: TestServer

@@ -1,7 +1,7 @@
 /** HTTP errors in the contract's format: `{"error": {"code", "message", ...}}`. */
 import type { ErrorRequestHandler, Response } from 'express'
 import { AuthError } from '../auth/AuthService.js'
-import { RecordError } from '../records/RecordService.js'
+import { RecordError } from '../records/RecordError.js'
 import { PersistError } from '../sync/DocRegistry.js'
 
 export class HttpError extends Error {

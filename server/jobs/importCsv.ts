@@ -19,7 +19,9 @@ import {
   checkRecord,
   fieldNames,
 } from '../../shared/collections.js'
-import { MAX_PAGE, RecordError, type RecordService } from '../records/RecordService.js'
+import { RecordError } from '../records/RecordError.js'
+import { MAX_PAGE } from '../records/RecordReads.js'
+import type { RecordService } from '../records/RecordService.js'
 import type { Db } from '../store/openDatabase.js'
 import type { JobOutcome, LineError } from './JobQueue.js'
 import { type JobContext, JobError } from './JobRunner.js'

@@ -1,7 +1,7 @@
 /**
- * Records through the server: every write is a transaction on the live document (so it
- * merges with open editors and is persisted like any edit); reads come from the
- * `records` projection, which is written in the same transaction as the updates.
+ * Records through the REST API: every write is a transaction on the live document (so it
+ * merges with open editors and is persisted like any edit); reads come from the `records`
+ * projection (RecordReads), written in the same transaction as the updates.
  */
 import type * as Y from 'yjs'
 import {
@@ -14,118 +14,40 @@ import {
   checkField,
   checkItems,
   checkRecord,
-  recordTitle,
 } from '../../shared/collections.js'
-import {
-  ITEMS,
-  type IndexEntry,
-  NOTES,
-  authorityOf,
-  fieldsOf,
-  indexEntriesOf,
-  itemToYMap,
-  itemsOf,
-  notesOf,
-  readRecord,
-} from '../../shared/docLayout.js'
-import { indexDocName, newRecordId, recordDocName } from '../../shared/docNames.js'
-import type { Db } from '../store/openDatabase.js'
+import { authorityOf, fieldsOf, itemToYMap, itemsOf, notesOf } from '../../shared/docLayout.js'
+import { newRecordId, recordDocName } from '../../shared/docNames.js'
 import type { AccordRegistry, AccordRoom } from '../documents/types.js'
-import type { PendingUpdate } from '../sync/Room.js'
 import { serverOrigin } from '../sync/types.js'
-import { type RecordProjection, etagOf } from './recordProjection.js'
-
-/** A record as the REST API returns it. */
-export type ApiRecord = FieldValues & {
-  id: string
-  collection: Collection
-  notes: string
-  items?: LineItem[]
-  updatedAt: string
-  updatedBy: string | null
-}
-
-export class RecordError extends Error {
-  constructor(
-    readonly code: 'invalid' | 'not-found' | 'precondition-failed',
-    message: string,
-    readonly issues: FieldIssue[] = [],
-  ) {
-    super(message)
-  }
-}
-
-interface RecordRow {
-  workspace: string
-  collection: Collection
-  id: string
-  fields: string
-  notes: string
-  items: string
-  authority: string
-  deleted: number
-  etag: string
-  updated_at: number
-  updated_by: string | null
-}
-
-export interface ListQuery {
-  q?: string
-  limit?: number
-  cursor?: string
-}
-
-export const MAX_PAGE = 500
-export const DEFAULT_PAGE = 50
-
-/**
- * An index entry changes with a record's title, fields, authority and its last editor.
- * When only the notes or line items changed (typing), the entry's "updated" time and
- * editor are refreshed at most this often, not on every keystroke.
- */
-export const INDEX_CONTENT_REFRESH_MS = 2000
-/** Index entries written per transaction (a thousand take about 10 ms to apply and encode). */
-const INDEX_WRITE_CHUNK = 100
+import { RecordError } from './RecordError.js'
+import { type ApiRecord, type ListQuery, type RecordReads } from './RecordReads.js'
+import { etagOf } from './recordProjection.js'
 
 export class RecordService {
-  /** Index refreshes waiting after notes or items edits, by index document, then record id. */
-  private readonly laterIndex = new Map<string, Map<string, IndexEntry | null>>()
-  /** Writes `laterIndex`, INDEX_CONTENT_REFRESH_MS after the first of them. */
-  private laterTimer: NodeJS.Timeout | null = null
-
   constructor(
-    private readonly db: Db,
     private readonly registry: AccordRegistry,
-  ) {
-    registry.onLoad((room) => this.keepIndexWith(room))
+    readonly reads: RecordReads,
+  ) {}
+
+  get(workspace: string, collection: Collection, id: string): ApiRecord {
+    return this.reads.get(workspace, collection, id)
   }
 
-  /** Writes the index refreshes still waiting (call before the registry closes). */
-  async close(): Promise<void> {
-    await this.writeLaterIndex()
+  list(workspace: string, collection: Collection, query: ListQuery): { items: ApiRecord[]; nextCursor: string | null } {
+    return this.reads.list(workspace, collection, query)
   }
 
-  /** Writes the waiting index refreshes: one transaction per index document. */
-  private writeLaterIndex(): Promise<void> {
-    if (this.laterTimer) clearTimeout(this.laterTimer)
-    this.laterTimer = null
-    const waiting = [...this.laterIndex]
-    this.laterIndex.clear()
-    return Promise.all(waiting.map(([indexName, entries]) => this.writeIndexEntries(indexName, entries))).then(() => undefined)
+  /** Every live record of a collection (exports). */
+  all(workspace: string, collection: Collection): ApiRecord[] {
+    return this.reads.all(workspace, collection)
   }
 
-  /**
-   * A collection's index stays loaded, and parsed, while any of its records is: every edit
-   * of a record may refresh its entry, and parsing a large index (tens of milliseconds for
-   * thousands of entries) belongs to opening a record, not to the middle of someone's typing.
-   */
-  private keepIndexWith(room: AccordRoom): (() => void) | void {
-    const name = room.name
-    if (name.kind !== 'record') return
-    const index = this.registry.open(indexDocName(name.workspace, name.collection))
-    index.retain()
-    void index.doc
-    return () => index.release()
+  history(workspace: string, collection: Collection, id: string) {
+    return this.reads.history(workspace, collection, id)
+  }
+
+  etag(workspace: string, collection: Collection, id: string): string {
+    return this.reads.etag(workspace, collection, id)
   }
 
   async create(workspace: string, collection: Collection, input: Record<string, unknown>, userId: string): Promise<ApiRecord> {
@@ -157,7 +79,7 @@ export class RecordService {
     userId: string,
     ifMatch?: string,
   ): Promise<ApiRecord> {
-    this.getRow(workspace, collection, id)
+    this.reads.row(workspace, collection, id)
     const { notes, items, fields } = splitInput(collection, input)
     await this.registry.use(recordDocName(workspace, collection, id), (room) => {
       if (ifMatch !== undefined && ifMatch !== '*' && !this.isCurrent(room, workspace, collection, id, stripQuotes(ifMatch))) {
@@ -188,14 +110,10 @@ export class RecordService {
   }
 
   async remove(workspace: string, collection: Collection, id: string, userId: string): Promise<void> {
-    this.getRow(workspace, collection, id)
+    this.reads.row(workspace, collection, id)
     await this.registry.use(recordDocName(workspace, collection, id), (room) => {
       room.doc.transact(() => authorityOf(room.doc).set('deleted', new Date().toISOString()), serverOrigin('api', userId))
     })
-  }
-
-  get(workspace: string, collection: Collection, id: string): ApiRecord {
-    return toApi(this.getRow(workspace, collection, id))
   }
 
   /**
@@ -205,121 +123,8 @@ export class RecordService {
    */
   private isCurrent(room: AccordRoom, workspace: string, collection: Collection, id: string, etag: string): boolean {
     if (etag === etagOf(room.doc)) return true
-    return room.unpersisted === 0 && etag === this.getRow(workspace, collection, id).etag
+    return room.unpersisted === 0 && etag === this.reads.row(workspace, collection, id).etag
   }
-
-  etag(workspace: string, collection: Collection, id: string): string {
-    return this.getRow(workspace, collection, id).etag
-  }
-
-  list(workspace: string, collection: Collection, query: ListQuery): { items: ApiRecord[]; nextCursor: string | null } {
-    const limit = Math.min(Math.max(query.limit ?? DEFAULT_PAGE, 1), MAX_PAGE)
-    const params: unknown[] = [workspace, collection]
-    let sql = 'SELECT * FROM records WHERE workspace = ? AND collection = ? AND deleted = 0'
-    if (query.cursor) {
-      sql += ' AND id > ?'
-      params.push(query.cursor)
-    }
-    if (query.q) {
-      sql += " AND (fields LIKE ? ESCAPE '\\' OR notes LIKE ? ESCAPE '\\')"
-      const pattern = `%${query.q.replace(/[\\%_]/g, (c) => '\\' + c)}%`
-      params.push(pattern, pattern)
-    }
-    sql += ' ORDER BY id LIMIT ?'
-    params.push(limit + 1)
-    const rows = this.db.prepare(sql).all(...params) as RecordRow[]
-    const page = rows.slice(0, limit)
-    return { items: page.map(toApi), nextCursor: rows.length > limit ? page.at(-1)!.id : null }
-  }
-
-  /** Every live record of a collection (exports). */
-  all(workspace: string, collection: Collection): ApiRecord[] {
-    const rows = this.db
-      .prepare('SELECT * FROM records WHERE workspace = ? AND collection = ? AND deleted = 0 ORDER BY id')
-      .all(workspace, collection) as RecordRow[]
-    return rows.map(toApi)
-  }
-
-  history(workspace: string, collection: Collection, id: string): { items: { at: string; userId: string | null; fields: string[] }[] } {
-    this.getRow(workspace, collection, id)
-    const rows = this.db
-      .prepare('SELECT at, user_id, fields FROM history WHERE doc = ? ORDER BY seq DESC LIMIT 500')
-      .all(recordDocName(workspace, collection, id)) as { at: number; user_id: string | null; fields: string }[]
-    return { items: rows.map((r) => ({ at: new Date(r.at).toISOString(), userId: r.user_id, fields: JSON.parse(r.fields) as string[] })) }
-  }
-
-  private getRow(workspace: string, collection: Collection, id: string): RecordRow {
-    const row = this.db.prepare('SELECT * FROM records WHERE workspace = ? AND collection = ? AND id = ?').get(workspace, collection, id) as
-      | RecordRow
-      | undefined
-    if (!row || row.deleted) throw new RecordError('not-found', `no ${collection} record ${id}`)
-    return row
-  }
-
-  /** After a commit: keeps the collection's index document in step with a record's projection. */
-  handleCommitted(room: AccordRoom, persisted: PendingUpdate[], projection: RecordProjection | undefined): void {
-    const name = room.name
-    if (name.kind !== 'record') return
-    if (!projection) return
-    const entry: IndexEntry | null = projection.deleted
-      ? null
-      : {
-          id: name.id,
-          title: recordTitle(name.collection, projection.fields),
-          fields: projection.fields,
-          authority: projection.authority,
-          updatedAt: new Date(projection.updatedAt).toISOString(),
-          updatedBy: projection.updatedBy,
-        }
-    const indexName = indexDocName(name.workspace, name.collection)
-    const contentOnly = persisted.every((p) => p.changed.length > 0 && p.changed.every((part) => part === NOTES || part === ITEMS))
-    if (contentOnly) {
-      let waiting = this.laterIndex.get(indexName)
-      if (!waiting) this.laterIndex.set(indexName, (waiting = new Map()))
-      waiting.set(name.id, entry)
-      if (!this.laterTimer) {
-        this.laterTimer = setTimeout(() => void this.writeLaterIndex(), INDEX_CONTENT_REFRESH_MS)
-        this.laterTimer.unref()
-      }
-      return
-    }
-    this.laterIndex.get(indexName)?.delete(name.id)
-    void this.writeIndexEntries(indexName, new Map([[name.id, entry]]))
-  }
-
-  /** Sets (or, for null, deletes) entries of an index document, in one transaction. */
-  private writeIndexEntries(indexName: string, changes: Map<string, IndexEntry | null>): Promise<void> {
-    if (changes.size === 0) return Promise.resolve()
-    return this.registry
-      .use(indexName, async (index) => {
-        const entries = indexEntriesOf(index.doc)
-        const due = (id: string, entry: IndexEntry | null) => {
-          const current = entries.get(id)
-          if (entry === null) return current !== undefined
-          // Written meanwhile from a newer state of the record (a chunk waited its turn).
-          if (current && current.updatedAt > entry.updatedAt) return false
-          return !(current && current.updatedBy === entry.updatedBy && sameSummary(current, entry))
-        }
-        const all = [...changes]
-        for (let i = 0; i < all.length && index.state !== 'closed'; i += INDEX_WRITE_CHUNK) {
-          // A transaction per chunk, each in its own turn: other documents' updates go between.
-          if (i > 0) await new Promise((resolve) => setImmediate(resolve))
-          const chunk = all.slice(i, i + INDEX_WRITE_CHUNK).filter(([id, entry]) => due(id, entry))
-          if (chunk.length === 0) continue
-          index.doc.transact(() => {
-            for (const [id, entry] of chunk) {
-              if (entry === null) entries.delete(id)
-              else entries.set(id, entry)
-            }
-          }, serverOrigin('index'))
-        }
-      })
-      .catch(() => undefined)
-  }
-}
-
-function sameSummary(a: IndexEntry, b: IndexEntry): boolean {
-  return a.title === b.title && JSON.stringify(a.fields) === JSON.stringify(b.fields) && JSON.stringify(a.authority) === JSON.stringify(b.authority)
 }
 
 function stripQuotes(value: string): string {
@@ -368,18 +173,3 @@ function replaceText(text: Y.Text, value: string): void {
   text.insert(start, value.slice(start, value.length - end))
 }
 
-function toApi(row: RecordRow): ApiRecord {
-  const fields = JSON.parse(row.fields) as FieldValues
-  const authority = JSON.parse(row.authority) as FieldValues
-  const record: ApiRecord = {
-    ...fields,
-    ...authority,
-    id: row.id,
-    collection: row.collection,
-    notes: row.notes,
-    updatedAt: new Date(row.updated_at).toISOString(),
-    updatedBy: row.updated_by,
-  }
-  if (HAS_ITEMS[row.collection]) record.items = JSON.parse(row.items) as LineItem[]
-  return record
-}

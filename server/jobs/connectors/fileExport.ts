@@ -4,7 +4,8 @@
  */
 import { rename, rm } from 'node:fs/promises'
 import type { Collection } from '../../../shared/collections.js'
-import type { ApiRecord, RecordService } from '../../records/RecordService.js'
+import type { ApiRecord } from '../../records/RecordReads.js'
+import type { RecordService } from '../../records/RecordService.js'
 import type { JobContext } from '../JobRunner.js'
 
 /** Records read and written per chunk of work (one chunk per event-loop turn across all jobs). */

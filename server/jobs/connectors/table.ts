@@ -3,7 +3,7 @@
  * Pure.
  */
 import { type Collection, type FieldValues, HAS_ITEMS, fieldNames } from '../../../shared/collections.js'
-import type { ApiRecord } from '../../records/RecordService.js'
+import type { ApiRecord } from '../../records/RecordReads.js'
 
 /** A cell as written: strings, numbers and booleans; empty string for "no value". */
 export type Cell = string | number | boolean

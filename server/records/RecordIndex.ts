@@ -1,0 +1,129 @@
+/**
+ * Keeps each collection's index document (`<workspace>/index/<collection>`: one summary per
+ * record, read by the live list views) in step with the records' projections, after their
+ * commits. A write that fails is reported through `onError`.
+ */
+import { recordTitle } from '../../shared/collections.js'
+import { ITEMS, type IndexEntry, NOTES, indexEntriesOf } from '../../shared/docLayout.js'
+import { indexDocName } from '../../shared/docNames.js'
+import type { AccordRegistry, AccordRoom } from '../documents/types.js'
+import type { PendingUpdate } from '../sync/Room.js'
+import { serverOrigin } from '../sync/types.js'
+import type { RecordProjection } from './recordProjection.js'
+
+/**
+ * An index entry changes with a record's title, fields, authority and its last editor.
+ * When only the notes or line items changed (typing), the entry's "updated" time and
+ * editor are refreshed at most this often, not on every keystroke.
+ */
+export const INDEX_CONTENT_REFRESH_MS = 2000
+/** Index entries written per transaction (a thousand take about 10 ms to apply and encode). */
+const INDEX_WRITE_CHUNK = 100
+
+export class RecordIndex {
+  /** Index refreshes waiting after notes or items edits, by index document, then record id. */
+  private readonly laterIndex = new Map<string, Map<string, IndexEntry | null>>()
+  /** Writes `laterIndex`, INDEX_CONTENT_REFRESH_MS after the first of them. */
+  private laterTimer: NodeJS.Timeout | null = null
+
+  constructor(
+    private readonly registry: AccordRegistry,
+    private readonly onError: (error: unknown, context: string) => void = () => undefined,
+  ) {
+    registry.onLoad((room) => this.keepIndexWith(room))
+  }
+
+  /** Writes the index refreshes still waiting (call before the registry closes). */
+  async close(): Promise<void> {
+    await this.writeLaterIndex()
+  }
+
+  /** Writes the waiting index refreshes: one transaction per index document. */
+  private writeLaterIndex(): Promise<void> {
+    if (this.laterTimer) clearTimeout(this.laterTimer)
+    this.laterTimer = null
+    const waiting = [...this.laterIndex]
+    this.laterIndex.clear()
+    return Promise.all(waiting.map(([indexName, entries]) => this.writeIndexEntries(indexName, entries))).then(() => undefined)
+  }
+
+  /**
+   * A collection's index stays loaded, and parsed, while any of its records is: every edit
+   * of a record may refresh its entry, and parsing a large index (tens of milliseconds for
+   * thousands of entries) belongs to opening a record, not to the middle of someone's typing.
+   */
+  private keepIndexWith(room: AccordRoom): (() => void) | void {
+    const name = room.name
+    if (name.kind !== 'record') return
+    const index = this.registry.open(indexDocName(name.workspace, name.collection))
+    index.retain()
+    void index.doc
+    return () => index.release()
+  }
+
+  /** After a commit: keeps the collection's index document in step with a record's projection. */
+  handleCommitted(room: AccordRoom, persisted: PendingUpdate[], projection: RecordProjection | undefined): void {
+    const name = room.name
+    if (name.kind !== 'record') return
+    if (!projection) return
+    const entry: IndexEntry | null = projection.deleted
+      ? null
+      : {
+          id: name.id,
+          title: recordTitle(name.collection, projection.fields),
+          fields: projection.fields,
+          authority: projection.authority,
+          updatedAt: new Date(projection.updatedAt).toISOString(),
+          updatedBy: projection.updatedBy,
+        }
+    const indexName = indexDocName(name.workspace, name.collection)
+    const contentOnly = persisted.every((p) => p.changed.length > 0 && p.changed.every((part) => part === NOTES || part === ITEMS))
+    if (contentOnly) {
+      let waiting = this.laterIndex.get(indexName)
+      if (!waiting) this.laterIndex.set(indexName, (waiting = new Map()))
+      waiting.set(name.id, entry)
+      if (!this.laterTimer) {
+        this.laterTimer = setTimeout(() => void this.writeLaterIndex(), INDEX_CONTENT_REFRESH_MS)
+        this.laterTimer.unref()
+      }
+      return
+    }
+    this.laterIndex.get(indexName)?.delete(name.id)
+    void this.writeIndexEntries(indexName, new Map([[name.id, entry]]))
+  }
+
+  /** Sets (or, for null, deletes) entries of an index document, in one transaction. */
+  private writeIndexEntries(indexName: string, changes: Map<string, IndexEntry | null>): Promise<void> {
+    if (changes.size === 0) return Promise.resolve()
+    return this.registry
+      .use(indexName, async (index) => {
+        const entries = indexEntriesOf(index.doc)
+        const due = (id: string, entry: IndexEntry | null) => {
+          const current = entries.get(id)
+          if (entry === null) return current !== undefined
+          // Written meanwhile from a newer state of the record (a chunk waited its turn).
+          if (current && current.updatedAt > entry.updatedAt) return false
+          return !(current && current.updatedBy === entry.updatedBy && sameSummary(current, entry))
+        }
+        const all = [...changes]
+        for (let i = 0; i < all.length && index.state !== 'closed'; i += INDEX_WRITE_CHUNK) {
+          // A transaction per chunk, each in its own turn: other documents' updates go between.
+          if (i > 0) await new Promise((resolve) => setImmediate(resolve))
+          const chunk = all.slice(i, i + INDEX_WRITE_CHUNK).filter(([id, entry]) => due(id, entry))
+          if (chunk.length === 0) continue
+          index.doc.transact(() => {
+            for (const [id, entry] of chunk) {
+              if (entry === null) entries.delete(id)
+              else entries.set(id, entry)
+            }
+          }, serverOrigin('index'))
+        }
+      })
+      .catch((error: unknown) => this.onError(error, `index ${indexName}`))
+  }
+}
+
+function sameSummary(a: IndexEntry, b: IndexEntry): boolean {
+  return a.title === b.title && JSON.stringify(a.fields) === JSON.stringify(b.fields) && JSON.stringify(a.authority) === JSON.stringify(b.authority)
+}
+

@@ -1,0 +1,116 @@
+/**
+ * Reads of records for the REST API and exports, from the `records` projection (written in
+ * the same transaction as the updates it reflects, so a read never shows what is not on disk).
+ */
+import type { Collection, FieldValues, LineItem } from '../../shared/collections.js'
+import { HAS_ITEMS } from '../../shared/collections.js'
+import { recordDocName } from '../../shared/docNames.js'
+import type { Db } from '../store/openDatabase.js'
+import { RecordError } from './RecordError.js'
+
+/** A record as the REST API returns it. */
+export type ApiRecord = FieldValues & {
+  id: string
+  collection: Collection
+  notes: string
+  items?: LineItem[]
+  updatedAt: string
+  updatedBy: string | null
+}
+
+interface RecordRow {
+  workspace: string
+  collection: Collection
+  id: string
+  fields: string
+  notes: string
+  items: string
+  authority: string
+  deleted: number
+  etag: string
+  updated_at: number
+  updated_by: string | null
+}
+
+export interface ListQuery {
+  q?: string
+  limit?: number
+  cursor?: string
+}
+
+export const MAX_PAGE = 500
+export const DEFAULT_PAGE = 50
+
+export class RecordReads {
+  constructor(private readonly db: Db) {}
+
+  get(workspace: string, collection: Collection, id: string): ApiRecord {
+    return toApi(this.row(workspace, collection, id))
+  }
+
+  etag(workspace: string, collection: Collection, id: string): string {
+    return this.row(workspace, collection, id).etag
+  }
+
+  list(workspace: string, collection: Collection, query: ListQuery): { items: ApiRecord[]; nextCursor: string | null } {
+    const limit = Math.min(Math.max(query.limit ?? DEFAULT_PAGE, 1), MAX_PAGE)
+    const params: unknown[] = [workspace, collection]
+    let sql = 'SELECT * FROM records WHERE workspace = ? AND collection = ? AND deleted = 0'
+    if (query.cursor) {
+      sql += ' AND id > ?'
+      params.push(query.cursor)
+    }
+    if (query.q) {
+      sql += " AND (fields LIKE ? ESCAPE '\\' OR notes LIKE ? ESCAPE '\\')"
+      const pattern = `%${query.q.replace(/[\\%_]/g, (c) => '\\' + c)}%`
+      params.push(pattern, pattern)
+    }
+    sql += ' ORDER BY id LIMIT ?'
+    params.push(limit + 1)
+    const rows = this.db.prepare(sql).all(...params) as RecordRow[]
+    const page = rows.slice(0, limit)
+    return { items: page.map(toApi), nextCursor: rows.length > limit ? page.at(-1)!.id : null }
+  }
+
+  /** Every live record of a collection (exports). */
+  all(workspace: string, collection: Collection): ApiRecord[] {
+    const rows = this.db
+      .prepare('SELECT * FROM records WHERE workspace = ? AND collection = ? AND deleted = 0 ORDER BY id')
+      .all(workspace, collection) as RecordRow[]
+    return rows.map(toApi)
+  }
+
+  history(workspace: string, collection: Collection, id: string): { items: { at: string; userId: string | null; fields: string[] }[] } {
+    this.row(workspace, collection, id)
+    const rows = this.db
+      .prepare('SELECT at, user_id, fields FROM history WHERE doc = ? ORDER BY seq DESC LIMIT 500')
+      .all(recordDocName(workspace, collection, id)) as { at: number; user_id: string | null; fields: string }[]
+    return { items: rows.map((r) => ({ at: new Date(r.at).toISOString(), userId: r.user_id, fields: JSON.parse(r.fields) as string[] })) }
+  }
+
+  /** The stored row of a live record; RecordError `not-found` otherwise. */
+  row(workspace: string, collection: Collection, id: string): RecordRow {
+    const row = this.db.prepare('SELECT * FROM records WHERE workspace = ? AND collection = ? AND id = ?').get(workspace, collection, id) as
+      | RecordRow
+      | undefined
+    if (!row || row.deleted) throw new RecordError('not-found', `no ${collection} record ${id}`)
+    return row
+  }
+
+}
+
+function toApi(row: RecordRow): ApiRecord {
+  const fields = JSON.parse(row.fields) as FieldValues
+  const authority = JSON.parse(row.authority) as FieldValues
+  const record: ApiRecord = {
+    ...fields,
+    ...authority,
+    id: row.id,
+    collection: row.collection,
+    notes: row.notes,
+    updatedAt: new Date(row.updated_at).toISOString(),
+    updatedBy: row.updated_by,
+  }
+  if (HAS_ITEMS[row.collection]) record.items = JSON.parse(row.items) as LineItem[]
+  return record
+}
