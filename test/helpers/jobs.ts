@@ -1,6 +1,6 @@
 /** Helpers for the export/import job tests: waiting for a job, uploading a CSV, seeding many records. */
 import * as Y from 'yjs'
-import type { Collection } from '../../shared/collections.js'
+import { type Collection, isComplete } from '../../shared/collections.js'
 import { fieldsOf } from '../../shared/docLayout.js'
 import { newRecordId, recordDocName } from '../../shared/docNames.js'
 import type { AccordServer } from '../../server/AccordServer.js'
@@ -57,7 +57,7 @@ export function seedRecords(server: AccordServer, workspace: string, collection:
     entries.push({
       docName: recordDocName(workspace, collection, id),
       updates: [{ update: Y.encodeStateAsUpdate(doc), author: null, changed: Object.keys(values), at: now }],
-      projection: { workspace, collection, id, fields: values, notes: '', items: [], authority: {}, deleted: false, etag: id, updatedAt: now, updatedBy: null },
+      projection: { workspace, collection, id, fields: values, notes: '', items: [], authority: {}, deleted: false, complete: isComplete(collection, values), etag: id, updatedAt: now, updatedBy: null },
     })
   }
   for (let i = 0; i < entries.length; i += 1000) store.append(entries.slice(i, i + 1000))
