@@ -5,13 +5,17 @@
  * the client wrote; once the last required one arrives, the record appears everywhere.
  * Real server, stock y-websocket providers over real sockets.
  */
+import Database from 'better-sqlite3'
 import { parse } from 'csv-parse/sync'
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { WebsocketProvider } from 'y-websocket'
 import type { Collection } from '../shared/collections.js'
 import { authorityOf, fieldsOf, indexEntriesOf } from '../shared/docLayout.js'
 import { newRecordId } from '../shared/docNames.js'
-import { type Api, type TestServer, login, provider, seedWorkspace, startServer, synced, until } from './helpers/server.js'
+import { serverOrigin } from '../server/sync/types.js'
+import { type Api, type TestServer, login, provider, seedWorkspace, startServer, synced, tempDir, until } from './helpers/server.js'
 import { finished } from './helpers/jobs.js'
 
 let t: TestServer
@@ -159,5 +163,59 @@ describe('records created over the socket', () => {
     await until(() => indexEntriesOf(index.doc).get(id)?.title === 'Step by step', 'the complete event reaches the index')
     await until(() => (authorityOf(editor.doc).get('reservation') as { status?: string } | undefined)?.status === 'confirmed', 'the event is confirmed')
     expect((await member.request('GET', `/api/records/events/${id}`)).body).toMatchObject({ title: 'Step by step', reservation: { status: 'confirmed' } })
+  })
+})
+
+describe('records stored incomplete before the rule', () => {
+  it('[R4] after an upgrade they are marked incomplete: not served, out of the index, and the slot one held is released', async () => {
+    const dir = tempDir()
+    const file = join(dir, 'accord.db')
+    const before = await startServer({ db: file })
+    const users = await seedWorkspace(before.server)
+    const api = await login(before.url, users.member.email, users.member.password)
+    const customer = newRecordId()
+    const event = newRecordId()
+    const editors = [provider(before.wsUrl, `acme/customers/${customer}`, api.token), provider(before.wsUrl, `acme/events/${event}`, api.token)]
+    await Promise.all(editors.map(synced))
+    fieldsOf(editors[0]!.doc).set('phone', '+1 555 0100')
+    editors[1]!.doc.transact(() => {
+      fieldsOf(editors[1]!.doc).set('start', START)
+      fieldsOf(editors[1]!.doc).set('end', END)
+      fieldsOf(editors[1]!.doc).set('room', 'Quay')
+    })
+    await until(() => (before.server.db.prepare('SELECT COUNT(*) AS n FROM records').get() as { n: number }).n === 2, 'both rows stored')
+    // What a version before the rule left: the untitled event booked, the phone-only customer indexed.
+    const decision = await before.server.ledger.decide({ workspace: 'acme', eventId: event, active: true, start: Date.parse(START), end: Date.parse(END), attendees: [], room: 'Quay' })
+    expect(decision.reservation?.status).toBe('confirmed')
+    await before.server.registry.use(`acme/events/${event}`, (room) =>
+      room.doc.transact(() => authorityOf(room.doc).set('reservation', decision.reservation), serverOrigin('authority')),
+    )
+    await before.server.registry.use('acme/index/customers', (room) =>
+      room.doc.transact(() => indexEntriesOf(room.doc).set(customer, { id: customer, title: '(untitled)', fields: { phone: '+1 555 0100' }, authority: {}, updatedAt: new Date().toISOString(), updatedBy: api.userId }), serverOrigin('index')),
+    )
+    editors.forEach((p) => p.destroy())
+    await before.close()
+    const db = new Database(file)
+    db.exec('ALTER TABLE records DROP COLUMN complete')
+    db.pragma('user_version = 3')
+    db.close()
+
+    const after = await startServer({ db: file })
+    try {
+      const owner2 = await login(after.url, users.owner.email, users.owner.password)
+      expect((await owner2.request('GET', `/api/records/customers/${customer}`)).status).toBe(404)
+      expect((await owner2.request('GET', `/api/records/events/${event}`)).status).toBe(404)
+      const index = provider(after.wsUrl, 'acme/index/customers', owner2.token)
+      await synced(index)
+      await until(() => !indexEntriesOf(index.doc).has(customer), 'the stale index entry is removed')
+      index.destroy()
+      await after.server.reservations.idle()
+      expect((await after.server.ledger.entry('acme', event))?.reservation ?? null).toBeNull()
+      const rival = await owner2.request('POST', '/api/records/events', { title: 'Rival', start: START, end: END, room: 'Quay' })
+      await until(async () => (await owner2.request('GET', `/api/records/events/${rival.body.id}`)).body.reservation?.status === 'confirmed', 'the room is free again')
+    } finally {
+      await after.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

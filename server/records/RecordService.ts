@@ -284,6 +284,23 @@ export class RecordService {
     return row
   }
 
+  /**
+   * Removes the index entries of records stored incomplete: a version before the
+   * `complete` flag indexed them, and nothing else would take them out until they change
+   * again (start-up; loads only the index documents of collections holding such records).
+   */
+  dropIncompleteFromIndex(): Promise<void> {
+    const rows = this.db.prepare('SELECT workspace, collection, id FROM records WHERE complete = 0').all() as Pick<RecordRow, 'workspace' | 'collection' | 'id'>[]
+    const byIndex = new Map<string, Map<string, IndexEntry | null>>()
+    for (const row of rows) {
+      const indexName = indexDocName(row.workspace, row.collection)
+      let changes = byIndex.get(indexName)
+      if (!changes) byIndex.set(indexName, (changes = new Map()))
+      changes.set(row.id, null)
+    }
+    return Promise.all([...byIndex].map(([indexName, changes]) => this.writeIndexEntries(indexName, changes))).then(() => undefined)
+  }
+
   /** Keeps the collection's index document in step with a record's projection: a deleted or incomplete record has no entry. */
   private handlePersisted(room: Room, persisted: PendingUpdate[], projection: RecordProjection | undefined): void {
     const name = room.name
