@@ -1,7 +1,8 @@
 /**
- * Reads the stored records of one collection, deleted ones included, from the
- * `records` projection (written in the same transaction as their updates), for the
- * authorities' start-up reconciliation.
+ * Reads the stored records of one collection, deleted and incomplete ones included, from
+ * the `records` projection (written in the same transaction as their updates), for the
+ * authorities' start-up reconciliation: a decision an incomplete event got before such
+ * events were left undecided is released there.
  */
 import type { Collection, FieldValues } from '../../shared/collections.js'
 import type { Db } from '../store/openDatabase.js'

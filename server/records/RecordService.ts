@@ -15,6 +15,7 @@ import {
   checkField,
   checkItems,
   checkRecord,
+  isComplete,
   recordTitle,
 } from '../../shared/collections.js'
 import {
@@ -65,6 +66,7 @@ interface RecordRow {
   items: string
   authority: string
   deleted: number
+  complete: number
   etag: string
   updated_at: number
   updated_by: string | null
@@ -146,6 +148,7 @@ export class RecordService {
       items: state.items,
       authority: state.authority,
       deleted: typeof state.authority.deleted === 'string',
+      complete: isComplete(name.collection, state.fields),
       etag: etagOf(room.doc),
       updatedAt: persisted.at(-1)?.at ?? Date.now(),
       updatedBy: authors.at(-1) ?? null,
@@ -239,7 +242,7 @@ export class RecordService {
   list(workspace: string, collection: Collection, query: ListQuery): { items: ApiRecord[]; nextCursor: string | null } {
     const limit = Math.min(Math.max(query.limit ?? DEFAULT_PAGE, 1), MAX_PAGE)
     const params: unknown[] = [workspace, collection]
-    let sql = 'SELECT * FROM records WHERE workspace = ? AND collection = ? AND deleted = 0'
+    let sql = 'SELECT * FROM records WHERE workspace = ? AND collection = ? AND deleted = 0 AND complete = 1'
     if (query.cursor) {
       sql += ' AND id > ?'
       params.push(query.cursor)
@@ -259,7 +262,7 @@ export class RecordService {
   /** Every live record of a collection (exports). */
   all(workspace: string, collection: Collection): ApiRecord[] {
     const rows = this.db
-      .prepare('SELECT * FROM records WHERE workspace = ? AND collection = ? AND deleted = 0 ORDER BY id')
+      .prepare('SELECT * FROM records WHERE workspace = ? AND collection = ? AND deleted = 0 AND complete = 1 ORDER BY id')
       .all(workspace, collection) as RecordRow[]
     return rows.map(toApi)
   }
@@ -272,29 +275,48 @@ export class RecordService {
     return { items: rows.map((r) => ({ at: new Date(r.at).toISOString(), userId: r.user_id, fields: JSON.parse(r.fields) as string[] })) }
   }
 
+  /** The row of a live, complete record; not-found for a deleted one or one still lacking a required field. */
   private getRow(workspace: string, collection: Collection, id: string): RecordRow {
     const row = this.db.prepare('SELECT * FROM records WHERE workspace = ? AND collection = ? AND id = ?').get(workspace, collection, id) as
       | RecordRow
       | undefined
-    if (!row || row.deleted) throw new RecordError('not-found', `no ${collection} record ${id}`)
+    if (!row || row.deleted || !row.complete) throw new RecordError('not-found', `no ${collection} record ${id}`)
     return row
   }
 
-  /** Keeps the collection's index document in step with a record's projection. */
+  /**
+   * Removes the index entries of records stored incomplete: a version before the
+   * `complete` flag indexed them, and nothing else would take them out until they change
+   * again (start-up; loads only the index documents of collections holding such records).
+   */
+  dropIncompleteFromIndex(): Promise<void> {
+    const rows = this.db.prepare('SELECT workspace, collection, id FROM records WHERE complete = 0').all() as Pick<RecordRow, 'workspace' | 'collection' | 'id'>[]
+    const byIndex = new Map<string, Map<string, IndexEntry | null>>()
+    for (const row of rows) {
+      const indexName = indexDocName(row.workspace, row.collection)
+      let changes = byIndex.get(indexName)
+      if (!changes) byIndex.set(indexName, (changes = new Map()))
+      changes.set(row.id, null)
+    }
+    return Promise.all([...byIndex].map(([indexName, changes]) => this.writeIndexEntries(indexName, changes))).then(() => undefined)
+  }
+
+  /** Keeps the collection's index document in step with a record's projection: a deleted or incomplete record has no entry. */
   private handlePersisted(room: Room, persisted: PendingUpdate[], projection: RecordProjection | undefined): void {
     const name = room.name
     if (name.kind !== 'record') return
     if (!projection) return
-    const entry: IndexEntry | null = projection.deleted
-      ? null
-      : {
-          id: name.id,
-          title: recordTitle(name.collection, projection.fields),
-          fields: projection.fields,
-          authority: projection.authority,
-          updatedAt: new Date(projection.updatedAt).toISOString(),
-          updatedBy: projection.updatedBy,
-        }
+    const entry: IndexEntry | null =
+      projection.deleted || !projection.complete
+        ? null
+        : {
+            id: name.id,
+            title: recordTitle(name.collection, projection.fields),
+            fields: projection.fields,
+            authority: projection.authority,
+            updatedAt: new Date(projection.updatedAt).toISOString(),
+            updatedBy: projection.updatedBy,
+          }
     const indexName = indexDocName(name.workspace, name.collection)
     const contentOnly = persisted.every((p) => p.changed.length > 0 && p.changed.every((part) => part === NOTES || part === ITEMS))
     if (contentOnly) {

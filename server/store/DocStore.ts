@@ -23,6 +23,8 @@ export interface RecordProjection {
   items: LineItem[]
   authority: FieldValues
   deleted: boolean
+  /** Every required field is present (`isComplete`); an incomplete record is stored but not served. */
+  complete: boolean
   etag: string
   updatedAt: number
   updatedBy: string | null

@@ -27,11 +27,11 @@ export class SqliteDocStore {
       ),
       extendHistory: db.prepare('UPDATE history SET at = ? WHERE seq = ?'),
       upsertRecord: db.prepare(`
-        INSERT INTO records (workspace, collection, id, fields, notes, items, authority, deleted, etag, created_at, updated_at, updated_by)
-        VALUES (@workspace, @collection, @id, @fields, @notes, @items, @authority, @deleted, @etag, @updatedAt, @updatedAt, @updatedBy)
+        INSERT INTO records (workspace, collection, id, fields, notes, items, authority, deleted, complete, etag, created_at, updated_at, updated_by)
+        VALUES (@workspace, @collection, @id, @fields, @notes, @items, @authority, @deleted, @complete, @etag, @updatedAt, @updatedAt, @updatedBy)
         ON CONFLICT (workspace, collection, id) DO UPDATE SET
           fields = excluded.fields, notes = excluded.notes, items = excluded.items, authority = excluded.authority,
-          deleted = excluded.deleted, etag = excluded.etag, updated_at = excluded.updated_at,
+          deleted = excluded.deleted, complete = excluded.complete, etag = excluded.etag, updated_at = excluded.updated_at,
           updated_by = COALESCE(excluded.updated_by, records.updated_by)`),
       maxSeq: db.prepare<[string], { seq: number | null }>('SELECT MAX(seq) AS seq FROM doc_updates WHERE doc = ?'),
       upsertSnapshot: db.prepare(`INSERT INTO doc_snapshots (doc, data, upto, at) VALUES (?, ?, ?, ?)
@@ -60,6 +60,7 @@ export class SqliteDocStore {
             items: JSON.stringify(p.items),
             authority: JSON.stringify(p.authority),
             deleted: p.deleted ? 1 : 0,
+            complete: p.complete ? 1 : 0,
             etag: p.etag,
             updatedAt: p.updatedAt,
             updatedBy: p.updatedBy,
