@@ -120,6 +120,7 @@ export class AccordServer {
     this.invoices = new InvoiceNumbering(this.db, this.registry, onError)
     void this.reservations.reconcile(storedRecords(this.db, 'events'))
     this.invoices.reconcile(storedRecords(this.db, 'invoices'))
+    void this.recordIndex.dropEntries(this.records.reads.incomplete())
     this.sync = new SyncEndpoint({ auth: this.auth, registry: this.registry, onError, limits: options.limits, onDropped: (reason) => this.metrics.socketsDropped.inc({ reason }) })
 
     const app = express()

@@ -74,6 +74,20 @@ export const REQUIRED_FIELDS: Record<Collection, readonly string[]> = {
   events: ['title', 'start', 'end'],
 }
 
+/** The required fields of the collection that `fields` lacks. */
+export function missingRequired(collection: Collection, fields: FieldValues): string[] {
+  return REQUIRED_FIELDS[collection].filter((name) => fields[name] === undefined)
+}
+
+/**
+ * Whether `fields` hold every required field. A client may create a record field by field
+ * over the socket; until the last required field arrives, the document keeps what it has
+ * but is not a record: not served, listed, exported, numbered or booked.
+ */
+export function isComplete(collection: Collection, fields: FieldValues): boolean {
+  return missingRequired(collection, fields).length === 0
+}
+
 /** Defaults a new record gets for fields the creator left out. */
 export const FIELD_DEFAULTS: Record<Collection, Record<string, unknown>> = {
   customers: {},
@@ -153,9 +167,7 @@ export function checkRecord(collection: Collection, fields: FieldValues): FieldI
     const issue = checkField(collection, name, value)
     if (issue) issues.push(issue)
   }
-  for (const name of REQUIRED_FIELDS[collection]) {
-    if (fields[name] === undefined) issues.push({ path: name, message: `${name} is required` })
-  }
+  for (const name of missingRequired(collection, fields)) issues.push({ path: name, message: `${name} is required` })
   if (issues.length === 0) issues.push(...checkCrossField(collection, fields))
   return issues
 }

@@ -6,6 +6,9 @@ import { freeSlotsUrl } from '../client/src/components/ReservationPanel.js'
 import { toLocalInput } from '../client/src/components/FieldInput.js'
 import { parseRoute } from '../client/src/router.js'
 import { columnValue } from '../client/src/screens/ListScreen.js'
+import { docLabel } from '../client/src/docLabel.js'
+import * as Y from 'yjs'
+import { fieldsOf } from '../shared/docLayout.js'
 
 describe('client helpers', () => {
   it('routes paths to screens; unknown paths go home', () => {
@@ -71,5 +74,15 @@ describe('client helpers', () => {
     expect(columnValue(entry, 'tags')).toBe('a, b')
     expect(columnValue(entry, 'number')).toBe('7')
     expect(columnValue(entry, 'reservation')).toBe('conflict')
+  })
+
+  it('names a document to the user by kind and title, by id when its contents are not at hand', () => {
+    const doc = new Y.Doc()
+    fieldsOf(doc).set('name', 'Umbrella')
+    expect(docLabel('acme/leads/r1', doc)).toBe('Lead “Umbrella”')
+    expect(docLabel('acme/leads/r1', null)).toBe('Lead “r1”')
+    expect(docLabel('acme/events/r2', new Y.Doc())).toBe('Event “(untitled)”')
+    expect(docLabel('acme/index/deals', null)).toBe('The list of deals')
+    expect(docLabel('acme/inbox/u1', null)).toBe('Your notifications')
   })
 })

@@ -4,8 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { headerOf } from '../server/jobs/connectors/table.js'
-import { type Api, type TestServer, login, seedWorkspace, startServer } from './helpers/server.js'
-import { finished } from './helpers/jobs.js'
+import { type Api, type TestServer, login, seedWorkspace } from './helpers/server.js'
+import { finished, startServerWithSheets } from './helpers/jobs.js'
 import { SheetsEmulator } from './sheets-emulator/SheetsEmulator.js'
 
 let t: TestServer
@@ -15,19 +15,7 @@ let member: Api
 
 beforeAll(async () => {
   emulator = new SheetsEmulator()
-  await emulator.start()
-  t = await startServer({
-    jobs: {
-      pollMs: 100,
-      sheets: {
-        credentials: emulator.serviceAccount(),
-        apiRoot: emulator.apiRoot,
-        writesPerMinute: 60_000,
-        retry: { maxAttempts: 5, baseDelayMs: 5, maxDelayMs: 2000 },
-        maxRequestBytes: 200_000,
-      },
-    },
-  })
+  t = await startServerWithSheets(emulator, { retry: { maxAttempts: 5, baseDelayMs: 5, maxDelayMs: 2000 }, maxRequestBytes: 200_000 })
   const users = await seedWorkspace(t.server)
   owner = await login(t.url, users.owner.email, users.owner.password)
   member = await login(t.url, users.member.email, users.member.password)

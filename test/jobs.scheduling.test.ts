@@ -4,8 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { INBOX_JOBS } from '../shared/docLayout.js'
-import { type Api, type TestServer, login, provider, seedWorkspace, startServer, synced } from './helpers/server.js'
-import { finished, seedRecords, until } from './helpers/jobs.js'
+import { type Api, type TestServer, login, provider, seedWorkspace, synced } from './helpers/server.js'
+import { finished, seedRecords, startServerWithSheets, until } from './helpers/jobs.js'
 import { SheetsEmulator } from './sheets-emulator/SheetsEmulator.js'
 
 const USERS = 10
@@ -18,15 +18,8 @@ let users: Api[]
 
 beforeAll(async () => {
   emulator = new SheetsEmulator()
-  await emulator.start()
   emulator.latencyMs = 25
-  t = await startServer({
-    jobs: {
-      concurrency: USERS,
-      pollMs: 100,
-      sheets: { credentials: emulator.serviceAccount(), apiRoot: emulator.apiRoot, writesPerMinute: 60_000, retry: { baseDelayMs: 5 } },
-    },
-  })
+  t = await startServerWithSheets(emulator, {}, { concurrency: USERS })
   await seedWorkspace(t.server)
   seedRecords(t.server, 'acme', 'customers', CUSTOMERS, (i) => ({ name: `Customer ${i}`, email: `c${i}@example.test` }))
   seedRecords(t.server, 'acme', 'deals', DEALS, (i) => ({ title: `Deal ${i}`, amount: i, stage: 'lead', currency: 'EUR' }))

@@ -100,10 +100,10 @@ describe('checkUpdateBounds', () => {
   })
 })
 
-describe('README', () => {
+describe('docs/api.md', () => {
   it('documents every limit with its value from LIMITS (one place for each fact)', async () => {
     const { readFileSync } = await import('node:fs')
-    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+    const readme = readFileSync(new URL('../docs/api.md', import.meta.url), 'utf8')
     const documented = new Map<string, number>()
     for (const match of readme.matchAll(/^\| `([A-Z_]+)` \| `(\d+)`/gm)) documented.set(match[1]!, Number(match[2]))
     for (const [name, value] of Object.entries(LIMITS)) expect([name, documented.get(name)]).toEqual([name, value])

@@ -99,6 +99,23 @@ describe('session lifecycle', () => {
     expect(at - started).toBeLessThan(1000)
     a!.destroy()
   })
+
+  it('[S9] GET /api/auth/session answers 200 with the user when signed in and 200 {user: null} when not (no credentials, a bad token, a revoked session)', async () => {
+    const session = await login(t.url, users.member2.email, users.member2.password)
+    const signedIn = await session.request('GET', '/api/auth/session')
+    expect(signedIn.status).toBe(200)
+    expect(signedIn.body.user).toMatchObject({ id: users.member2.id, email: users.member2.email })
+    expect(signedIn.body.user.passwordHash).toBeUndefined()
+    const anonymous = await fetch(`${t.url}/api/auth/session`)
+    expect(anonymous.status).toBe(200)
+    expect(await anonymous.json()).toEqual({ user: null })
+    const badCookie = await fetch(`${t.url}/api/auth/session`, { headers: { cookie: 'accord_session=nope' } })
+    expect(await badCookie.json()).toEqual({ user: null })
+    expect((await session.request('POST', '/api/auth/logout')).status).toBe(204)
+    const revoked = await session.request('GET', '/api/auth/session')
+    expect(revoked.status).toBe(200)
+    expect(revoked.body).toEqual({ user: null })
+  })
 })
 
 describe('sign-in rate limit', () => {

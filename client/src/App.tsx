@@ -3,6 +3,7 @@ import { lazy, Suspense, useEffect } from 'react'
 import { COLLECTIONS } from '../../shared/collections.js'
 import { Avatar } from './components/Avatar.js'
 import { ConnectionIndicator } from './components/ConnectionIndicator.js'
+import { SignOutButton } from './components/SignOutButton.js'
 import { ToastProvider } from './components/Toasts.js'
 import { COLLECTION_LABELS } from './fieldKinds.js'
 import { navigate, type Route, useRoute } from './router.js'
@@ -50,7 +51,6 @@ function NavLink({ to, children, active }: { to: string; children: React.ReactNo
 function Shell() {
   const route = useRoute()
   const user = useUser()
-  const { logout } = useSession()
   const section = route.screen === 'list' || route.screen === 'record' ? route.collection : route.screen
   useEffect(() => {
     const name = route.screen === 'list' || route.screen === 'record' ? COLLECTION_LABELS[route.collection].plural : SCREEN_TITLES[route.screen]
@@ -72,9 +72,7 @@ function Shell() {
             {user.name}
             <small>{user.role}</small>
           </span>
-          <button type="button" className="button button-ghost" onClick={() => void logout()}>
-            Sign out
-          </button>
+          <SignOutButton />
         </div>
       </header>
       <nav className="sidebar" aria-label="Main">

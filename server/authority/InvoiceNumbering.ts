@@ -10,7 +10,7 @@
  * the document (a crash between the two writes), the same number is written again on
  * the next update or at start-up (`reconcile`).
  */
-import type { FieldValues } from '../../shared/collections.js'
+import { type FieldValues, isComplete } from '../../shared/collections.js'
 import { authorityOf, fieldsOf } from '../../shared/docLayout.js'
 import { recordDocName } from '../../shared/docNames.js'
 import type { Db } from '../store/openDatabase.js'
@@ -88,7 +88,16 @@ export class InvoiceNumbering {
   }
 }
 
-/** A live invoice that left draft and has no number yet. */
+/**
+ * A live invoice that left draft and has no number yet. One lacking a required field is not
+ * a record yet (no invoice field is required today): numbering it would leave a gap nobody sees.
+ */
 function needsNumber(fields: FieldValues, authority: FieldValues): boolean {
-  return typeof fields.status === 'string' && fields.status !== 'draft' && authority[INVOICE_NUMBER] === undefined && authority.deleted === undefined
+  return (
+    typeof fields.status === 'string' &&
+    fields.status !== 'draft' &&
+    authority[INVOICE_NUMBER] === undefined &&
+    authority.deleted === undefined &&
+    isComplete('invoices', fields)
+  )
 }

@@ -15,7 +15,7 @@
  * whose write failed while the server runs (the document is dropped from memory with it)
  * is written again from the ledger, with backoff, until it lands.
  */
-import type { FieldValues, Reservation } from '../../shared/collections.js'
+import { type FieldValues, type Reservation, isComplete } from '../../shared/collections.js'
 import { authorityOf, fieldsOf } from '../../shared/docLayout.js'
 import { recordDocName } from '../../shared/docNames.js'
 import { PersistError } from '../sync/DocRegistry.js'
@@ -68,9 +68,9 @@ export class ReservationAuthority {
   async retry(workspace: string, eventId: string): Promise<Reservation | null | undefined> {
     let request: SlotRequest | undefined
     await this.options.registry.use(recordDocName(workspace, 'events', eventId), (room) => {
-      const fields = fieldsOf(room.doc)
-      if (fields.size === 0 || authorityOf(room.doc).get('deleted') !== undefined) return
-      request = slotRequestOf(workspace, eventId, fields.toJSON(), authorityOf(room.doc).toJSON())
+      const fields = fieldsOf(room.doc).toJSON()
+      if (!isComplete('events', fields) || authorityOf(room.doc).get('deleted') !== undefined) return
+      request = slotRequestOf(workspace, eventId, fields, authorityOf(room.doc).toJSON())
     })
     if (!request) return undefined
     return this.enqueue(request)
@@ -93,10 +93,16 @@ export class ReservationAuthority {
   handleCommitted(room: AccordRoom, persisted: PendingUpdate[]): void {
     const name = room.name
     if (this.closed || name.kind !== 'record' || name.collection !== 'events') return
-    if (!persisted.some(touchesSlot)) return
     const authority = authorityOf(room.doc)
-    const request = slotRequestOf(name.workspace, name.id, fieldsOf(room.doc).toJSON(), authority.toJSON())
-    if (request.active && authority.get(RESERVATION) === undefined) {
+    const fields = fieldsOf(room.doc).toJSON()
+    // An event still lacking a required field is not one yet: nothing to decide, nothing to
+    // release (one stored with a decision before this rule is released by `reconcile`).
+    if (!isComplete('events', fields) && authority.get(RESERVATION) === undefined) return
+    const request = slotRequestOf(name.workspace, name.id, fields, authority.toJSON())
+    const undecided = request.active && authority.get(RESERVATION) === undefined
+    // `undecided` without a slot change: the title came last, after start and end.
+    if (!persisted.some(touchesSlot) && !undecided) return
+    if (undecided) {
       room.doc.transact(() => authority.set(RESERVATION, reservationOf(request, 'pending', [])), AUTHORITY_ORIGIN)
       this.options.onDecision?.('pending')
     }

@@ -7,7 +7,7 @@
  * Two events conflict when they share a resource and their half-open intervals
  * `[start, end)` overlap (docs/api.md, "Collections").
  */
-import { type FieldValues, type Reservation, instant } from '../../shared/collections.js'
+import { type FieldValues, type Reservation, instant, isComplete } from '../../shared/collections.js'
 
 /** The event fields (and authority keys) whose change makes the server decide again. */
 export const SLOT_KEYS: ReadonlySet<string> = new Set(['start', 'end', 'attendees', 'room', 'status', 'authority.deleted'])
@@ -20,8 +20,9 @@ export interface SlotRequest {
   workspace: string
   eventId: string
   /**
-   * Whether the event asks for a slot at all: false when it is cancelled, deleted, or
-   * has no valid interval (it then holds nothing and waits for nothing).
+   * Whether the event asks for a slot at all: false when it is cancelled, deleted, lacks
+   * a required field (not a record yet: nobody could see what it holds), or has no valid
+   * interval (it then holds nothing and waits for nothing).
    */
   active: boolean
   /** Milliseconds since the epoch (UTC); 0 when inactive. */
@@ -46,7 +47,8 @@ export function slotRequestOf(workspace: string, eventId: string, fields: FieldV
   const end = instantMs(fields.end)
   const attendees = Array.isArray(fields.attendees) ? [...new Set(fields.attendees.filter((a): a is string => typeof a === 'string' && a !== ''))].sort() : []
   const room = typeof fields.room === 'string' ? fields.room.trim() : ''
-  const active = start !== null && end !== null && start < end && fields.status !== 'cancelled' && authority.deleted === undefined
+  const active =
+    start !== null && end !== null && start < end && fields.status !== 'cancelled' && authority.deleted === undefined && isComplete('events', fields)
   if (!active) return { workspace, eventId, active: false, start: 0, end: 0, attendees: [], room: '' }
   return { workspace, eventId, active, start, end, attendees, room }
 }

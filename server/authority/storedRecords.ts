@@ -1,7 +1,8 @@
 /**
  * What the authorities share: the origin of their writes, and the stored records of one
- * collection, deleted ones included, read from the `records` projection (written in the
- * same transaction as their updates) for their start-up reconciliation.
+ * collection, deleted and incomplete ones included, read from the `records` projection
+ * (written in the same transaction as their updates) for their start-up reconciliation (a
+ * decision an incomplete event got before such events were left undecided is released there).
  */
 import type { Collection, FieldValues } from '../../shared/collections.js'
 import type { Db } from '../store/openDatabase.js'

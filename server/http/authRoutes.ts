@@ -3,7 +3,7 @@ import { z } from 'zod'
 import { LIMITS, type Limits, SESSION_COOKIE } from '../../shared/protocol.js'
 import type { AuthService } from '../auth/AuthService.js'
 import { LoginThrottle } from '../limits/LoginThrottle.js'
-import { principalOf, requireAuth } from './authenticate.js'
+import { principalOf, requireAuth, tokenOf } from './authenticate.js'
 import { HttpError } from './errors.js'
 
 const loginBody = z.object({ email: z.string().max(320), password: z.string().max(1000) })
@@ -57,6 +57,14 @@ export function authRoutes({ auth, onSessionEnded, secureCookies, limits }: Auth
     onSessionEnded(sessionId)
     res.setHeader('Set-Cookie', cookie('', 0))
     res.status(204).end()
+  })
+
+  // Who is signed in, for the page that has just loaded. "Nobody" is an answer here, not
+  // a 401: a browser logs every 4xx as an error, and a signed-out visit is not one.
+  router.get('/session', (req, res) => {
+    const principal = auth.authenticate(tokenOf(req))
+    res.setHeader('Cache-Control', 'no-store')
+    res.json({ user: principal ? auth.getUser(principal.userId) : null })
   })
 
   return router

@@ -3,7 +3,7 @@
  * record, read by the live list views) in step with the records' projections, after their
  * commits. A write that fails is reported through `onError`.
  */
-import { recordTitle } from '../../shared/collections.js'
+import { type Collection, recordTitle } from '../../shared/collections.js'
 import { ITEMS, type IndexEntry, NOTES, indexEntriesOf } from '../../shared/docLayout.js'
 import { indexDocName } from '../../shared/docNames.js'
 import type { AccordRegistry, AccordRoom } from '../documents/types.js'
@@ -61,14 +61,31 @@ export class RecordIndex {
     return () => index.release()
   }
 
-  /** After a commit: keeps the collection's index document in step with a record's projection. */
+  /**
+   * Removes the index entries of records stored incomplete: a version before the `complete`
+   * flag indexed them, and nothing else would take them out until they change again
+   * (start-up; loads only the index documents of collections holding such records).
+   */
+  dropEntries(records: readonly { workspace: string; collection: Collection; id: string }[]): Promise<void> {
+    const byIndex = new Map<string, Map<string, IndexEntry | null>>()
+    for (const record of records) {
+      const indexName = indexDocName(record.workspace, record.collection)
+      let changes = byIndex.get(indexName)
+      if (!changes) byIndex.set(indexName, (changes = new Map()))
+      changes.set(record.id, null)
+    }
+    return Promise.all([...byIndex].map(([indexName, changes]) => this.writeIndexEntries(indexName, changes))).then(() => undefined)
+  }
+
+  /** After a commit: keeps the collection's index document in step with a record's projection; a deleted or incomplete record has no entry. */
   handleCommitted(room: AccordRoom, persisted: PendingUpdate[], projection: RecordProjection | undefined): void {
     const name = room.name
     if (name.kind !== 'record') return
     if (!projection) return
-    const entry: IndexEntry | null = projection.deleted
-      ? null
-      : {
+    const entry: IndexEntry | null =
+      projection.deleted || !projection.complete
+        ? null
+        : {
           id: name.id,
           title: recordTitle(name.collection, projection.fields),
           fields: projection.fields,

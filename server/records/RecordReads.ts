@@ -27,6 +27,7 @@ interface RecordRow {
   items: string
   authority: string
   deleted: number
+  complete: number
   etag: string
   updated_at: number
   updated_by: string | null
@@ -44,6 +45,11 @@ export const DEFAULT_PAGE = 50
 export class RecordReads {
   constructor(private readonly db: Db) {}
 
+  /** Records stored lacking a required field (a version before the `complete` flag indexed them). */
+  incomplete(): { workspace: string; collection: Collection; id: string }[] {
+    return this.db.prepare('SELECT workspace, collection, id FROM records WHERE complete = 0').all() as Pick<RecordRow, 'workspace' | 'collection' | 'id'>[]
+  }
+
   get(workspace: string, collection: Collection, id: string): ApiRecord {
     return toApi(this.row(workspace, collection, id))
   }
@@ -55,7 +61,7 @@ export class RecordReads {
   list(workspace: string, collection: Collection, query: ListQuery): { items: ApiRecord[]; nextCursor: string | null } {
     const limit = Math.min(Math.max(query.limit ?? DEFAULT_PAGE, 1), MAX_PAGE)
     const params: unknown[] = [workspace, collection]
-    let sql = 'SELECT * FROM records WHERE workspace = ? AND collection = ? AND deleted = 0'
+    let sql = 'SELECT * FROM records WHERE workspace = ? AND collection = ? AND deleted = 0 AND complete = 1'
     if (query.cursor) {
       sql += ' AND id > ?'
       params.push(query.cursor)
@@ -75,7 +81,7 @@ export class RecordReads {
   /** Every live record of a collection (exports). */
   all(workspace: string, collection: Collection): ApiRecord[] {
     const rows = this.db
-      .prepare('SELECT * FROM records WHERE workspace = ? AND collection = ? AND deleted = 0 ORDER BY id')
+      .prepare('SELECT * FROM records WHERE workspace = ? AND collection = ? AND deleted = 0 AND complete = 1 ORDER BY id')
       .all(workspace, collection) as RecordRow[]
     return rows.map(toApi)
   }
@@ -88,12 +94,12 @@ export class RecordReads {
     return { items: rows.map((r) => ({ at: new Date(r.at).toISOString(), userId: r.user_id, fields: JSON.parse(r.fields) as string[] })) }
   }
 
-  /** The stored row of a live record; RecordError `not-found` otherwise. */
+  /** The row of a live, complete record; RecordError `not-found` for a deleted one or one still lacking a required field. */
   row(workspace: string, collection: Collection, id: string): RecordRow {
     const row = this.db.prepare('SELECT * FROM records WHERE workspace = ? AND collection = ? AND id = ?').get(workspace, collection, id) as
       | RecordRow
       | undefined
-    if (!row || row.deleted) throw new RecordError('not-found', `no ${collection} record ${id}`)
+    if (!row || row.deleted || !row.complete) throw new RecordError('not-found', `no ${collection} record ${id}`)
     return row
   }
 

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto'
 import * as Y from 'yjs'
-import type { Collection, FieldValues } from '../../shared/collections.js'
+import { type Collection, type FieldValues, isComplete } from '../../shared/collections.js'
 import { readRecord } from '../../shared/docLayout.js'
 import type { Projected } from '../sync/CommitQueue.js'
 
@@ -13,6 +13,8 @@ export interface RecordProjection extends Projected {
   readonly fields: FieldValues
   readonly authority: FieldValues
   readonly deleted: boolean
+  /** Every required field is present; an incomplete record is stored but not served, listed, indexed or exported. */
+  readonly complete: boolean
   /** When the last of the projected updates was made (ms). */
   readonly updatedAt: number
   /** Who made the last of them that a person made, or null (the server's own). */
@@ -30,10 +32,12 @@ export function projectRecord(
   const updatedAt = updates.at(-1)?.at ?? Date.now()
   const updatedBy = updates.map((u) => u.author).filter((a): a is string => a !== null).at(-1) ?? null
   const deleted = typeof state.authority.deleted === 'string'
+  const complete = isComplete(name.collection, state.fields)
   return {
     fields: state.fields,
     authority: state.authority,
     deleted,
+    complete,
     updatedAt,
     updatedBy,
     row: {
@@ -48,6 +52,7 @@ export function projectRecord(
         items: JSON.stringify(state.items),
         authority: JSON.stringify(state.authority),
         deleted: deleted ? 1 : 0,
+        complete: complete ? 1 : 0,
         etag: etagOf(doc),
         created_at: updatedAt,
         updated_at: updatedAt,

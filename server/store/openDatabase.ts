@@ -163,6 +163,16 @@ const MIGRATIONS: string[] = [
     UNIQUE (workspace, number)
   );
   `,
+  // Records lacking a required field (created field by field over the socket) are kept but
+  // not served: `complete` says which are. Rows stored before it are marked by the required
+  // fields of the time (shared/collections.ts, REQUIRED_FIELDS).
+  `
+  ALTER TABLE records ADD COLUMN complete INTEGER NOT NULL DEFAULT 1 CHECK (complete IN (0, 1));
+  UPDATE records SET complete = 0 WHERE
+    (collection IN ('customers', 'leads') AND json_extract(fields, '$.name') IS NULL)
+    OR (collection IN ('deals', 'proposals') AND json_extract(fields, '$.title') IS NULL)
+    OR (collection = 'events' AND (json_extract(fields, '$.title') IS NULL OR json_extract(fields, '$.start') IS NULL OR json_extract(fields, '$.end') IS NULL));
+  `,
 ]
 
 export interface OpenOptions {

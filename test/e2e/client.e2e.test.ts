@@ -1,14 +1,15 @@
 /**
  * The React client in real headless Chromium against the real server: co-editing
- * with cursors, the live pipeline board, double-booking, logout across tabs,
- * offline editing, and exports followed from another tab.
+ * with cursors, the live pipeline board, double-booking, logout across tabs, sign-out
+ * deleting the device's copies, offline editing, a clean signed-out load, and exports
+ * followed from another tab.
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEMO_PASSWORD } from '../../server/seed/demo.js'
-import { type Api, login } from '../helpers/server.js'
+import { type Api, login, until } from '../helpers/server.js'
 import { type E2E, recordId, SCREENSHOTS, startE2E } from './browser.js'
 
 let e2e: E2E
@@ -27,6 +28,11 @@ const notesOf = (page: Page) => page.locator('[data-testid=notes-editor] .cm-con
 
 async function fieldValue(page: Page, name: string): Promise<string> {
   return page.locator(`[name=${name}]`).inputValue()
+}
+
+/** The IndexedDB databases the app keeps in this browser (one per document of a user). */
+async function localCopies(page: Page): Promise<string[]> {
+  return page.evaluate(async () => (await indexedDB.databases()).map((db) => db.name ?? '').filter((name) => name.startsWith('accord:')))
 }
 
 describe('client (Chromium)', () => {
@@ -248,6 +254,78 @@ describe('client (Chromium)', () => {
     await second.waitForFunction(() => (document.querySelector('[name=source]') as HTMLInputElement).value === 'trade fair')
     await a.context.setOffline(false)
     await a.context.close()
+  })
+
+  it('signing out delivers the last edit first, then deletes every IndexedDB copy of the user’s records, in every tab', async () => {
+    const id = await recordId(alice, 'customers', 'Acme Corp')
+    const leadId = await recordId(alice, 'leads', 'Umbrella')
+    const a = await e2e.signedIn('carol@demo.test', `/customers/${id}`)
+    const other = await a.context.newPage()
+    await other.goto(`/leads/${leadId}`)
+    await notesOf(other).waitFor()
+    await a.page.locator('[data-status=saved]').waitFor()
+    expect(await localCopies(a.page)).toEqual(expect.arrayContaining([expect.stringContaining(`/customers/${id}`), expect.stringContaining(`/leads/${leadId}`)]))
+    await notesOf(a.page).click()
+    await a.page.keyboard.type(' Typed just before signing out.')
+    await a.page.getByRole('button', { name: 'Sign out' }).click()
+    await a.page.locator('#login-title').waitFor()
+    await other.locator('#login-title').waitFor()
+    const { body } = await alice.request('GET', `/api/records/customers/${id}`)
+    expect(body.notes).toContain('Typed just before signing out.')
+    await until(async () => (await localCopies(a.page)).length === 0, 'the local copies are deleted')
+    expect(await localCopies(other)).toEqual([])
+    expect(await a.page.evaluate(() => Object.keys(localStorage).filter((key) => key.startsWith('accord:')))).toEqual([])
+    await a.context.close()
+  })
+
+  it('signing out offline names the record with unsent edits: staying keeps the edit, which syncs once online; discarding deletes it and ends the session when back online', async () => {
+    const id = await recordId(alice, 'leads', 'Umbrella')
+    const a = await e2e.signedIn('bob@demo.test', `/leads/${id}`)
+    await a.page.locator('[data-status=saved]').waitFor()
+    await a.page.waitForFunction(() => navigator.serviceWorker.controller !== null)
+    await a.context.setOffline(true)
+    // Reloaded offline, the page has no socket: the edit can only wait on this device.
+    await a.page.reload()
+    await a.page.locator('[data-status=offline]').waitFor()
+    await a.page.locator('[name=source]').fill('kept offline')
+    await a.page.getByRole('button', { name: 'Sign out' }).click()
+    const dialog = a.page.locator('[data-testid=unsent-edits]')
+    await dialog.locator('li', { hasText: 'Lead “Umbrella”' }).waitFor()
+    await dialog.getByRole('button', { name: 'Stay signed in' }).click()
+    await dialog.waitFor({ state: 'detached' })
+    expect(await fieldValue(a.page, 'source')).toBe('kept offline')
+    expect(await localCopies(a.page)).toContainEqual(expect.stringContaining(`/leads/${id}`))
+    await a.context.setOffline(false)
+    await until(async () => (await alice.request('GET', `/api/records/leads/${id}`)).body.source === 'kept offline', 'the edit kept offline reaches the server')
+    // Offline again, and this time the user discards.
+    await a.context.setOffline(true)
+    await a.page.reload()
+    await a.page.locator('[data-status=offline]').waitFor()
+    await a.page.locator('[name=source]').fill('discarded')
+    await a.page.getByRole('button', { name: 'Sign out' }).click()
+    await dialog.getByRole('button', { name: 'Sign out and discard' }).click()
+    await a.page.locator('#login-title').waitFor()
+    await until(async () => (await localCopies(a.page)).length === 0, 'the local copies are deleted')
+    await a.context.setOffline(false)
+    // The cookie the page cannot clear still names a live session until the server hears of the sign-out.
+    await until(async () => ((await (await a.context.request.get('/api/auth/session')).json()) as { user: unknown }).user === null, 'the session ended on the server')
+    expect((await alice.request('GET', `/api/records/leads/${id}`)).body.source).toBe('kept offline')
+    await a.context.close()
+  })
+
+  it('a signed-out page load logs no console error and gets no failed or 4xx response', async () => {
+    const context = await e2e.browser.newContext({ baseURL: e2e.server.url })
+    const page = await context.newPage()
+    const problems: string[] = []
+    page.on('console', (message) => message.type() === 'error' && problems.push(`console: ${message.text()}`))
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`))
+    page.on('requestfailed', (request) => problems.push(`failed: ${request.url()}`))
+    page.on('response', (response) => response.status() >= 400 && problems.push(`${response.status()}: ${response.url()}`))
+    await page.goto('/')
+    await page.locator('#login-title').waitFor()
+    await page.waitForLoadState('networkidle')
+    expect(problems).toEqual([])
+    await context.close()
   })
 
   it('an export started in one tab finishes in another tab of the same user, and its file downloads', async () => {

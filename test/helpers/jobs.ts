@@ -1,13 +1,15 @@
 /** Helpers for the export/import job tests: waiting for a job, uploading a CSV, seeding many records. */
-import { projectRecord } from '../../server/records/recordProjection.js'
 import * as Y from 'yjs'
+import { projectRecord } from '../../server/records/recordProjection.js'
 import type { Collection } from '../../shared/collections.js'
 import { fieldsOf } from '../../shared/docLayout.js'
 import { newRecordId, recordDocName } from '../../shared/docNames.js'
 import type { AccordServer } from '../../server/AccordServer.js'
+import type { JobOptions, SheetsOptions } from '../../server/jobs/JobService.js'
 import type { PersistEntry } from '../../server/store/DocStore.js'
 import { SqliteDocStore } from '../../server/store/SqliteDocStore.js'
-import { type Api, until } from './server.js'
+import type { SheetsEmulator } from '../sheets-emulator/SheetsEmulator.js'
+import { type Api, type TestServer, startServer, until } from './server.js'
 
 export const FINISHED = new Set(['succeeded', 'failed'])
 
@@ -61,6 +63,14 @@ export function seedRecords(server: AccordServer, workspace: string, collection:
   }
   for (let i = 0; i < entries.length; i += 1000) store.append(entries.slice(i, i + 1000))
   return ids
+}
+
+/** Starts `emulator`, then the real server with Google Sheets exports going to it (no quota to wait for, short backoff). */
+export async function startServerWithSheets(emulator: SheetsEmulator, sheets: SheetsOptions = {}, jobs: JobOptions = {}): Promise<TestServer> {
+  await emulator.start()
+  return startServer({
+    jobs: { pollMs: 100, ...jobs, sheets: { credentials: emulator.serviceAccount(), apiRoot: emulator.apiRoot, writesPerMinute: 60_000, retry: { baseDelayMs: 5 }, ...sheets } },
+  })
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))

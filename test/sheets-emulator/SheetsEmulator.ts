@@ -57,6 +57,8 @@ export class SheetsEmulator {
   /** Added to every API response. */
   latencyMs = 0
   appendCalls = 0
+  /** The `valueInputOption` of every `values.batchUpdate`, in order (`RAW` stores strings as they are; `USER_ENTERED` parses formulas). */
+  readonly valueInputOptions: string[] = []
   tokenRequests = 0
   private readonly faults: Fault[] = []
   private readonly denied = new Set<string>()
@@ -240,6 +242,9 @@ export class SheetsEmulator {
       return send(200, { spreadsheetId: id, replies })
     }
     if (method === 'POST' && rest === '/values:batchUpdate') {
+      const option = String(json.valueInputOption)
+      if (option !== 'RAW' && option !== 'USER_ENTERED') return error(400, `Invalid valueInputOption: ${option}`)
+      this.valueInputOptions.push(option)
       let cells = 0
       for (const { range, values } of json.data as { range: string; values: CellValue[][] }[]) cells += this.write(sheet, range, values)
       return send(200, { spreadsheetId: id, totalUpdatedCells: cells })

@@ -2,13 +2,14 @@
  * Create an event for a chosen slot (attendees, room), then follow the server's
  * decision live: pending → confirmed, or conflict with free slots to pick.
  */
-import { type FormEvent, useEffect, useId, useRef, useState } from 'react'
+import { type FormEvent, useId, useRef, useState } from 'react'
 import type { IndexEntry } from '../../../shared/docLayout.js'
 import { formatInstant } from '../fieldKinds.js'
 import { navigate } from '../router.js'
 import { api, ApiError, type User } from '../session/api.js'
 import { toLocalInput } from './FieldInput.js'
 import { ReservationPanel, reservationOf, type Slot } from './ReservationPanel.js'
+import { useDialogFocus } from './useDialogFocus.js'
 
 /** A `datetime-local` value as an ISO instant; empty when incomplete. */
 function isoOf(local: string): string {
@@ -43,12 +44,7 @@ export function EventDialog({ slot, users, me, events, eventId, onClose }: Event
   const entry = createdId ? events.find((e) => e.id === createdId) : undefined
   const rooms = [...new Set([...ROOMS, ...events.map((e) => String(e.fields.room ?? '')).filter(Boolean)])]
 
-  useEffect(() => {
-    first.current?.focus()
-    const onKey = (e: KeyboardEvent) => e.key === 'Escape' && onClose()
-    addEventListener('keydown', onKey)
-    return () => removeEventListener('keydown', onKey)
-  }, [onClose])
+  useDialogFocus(first, onClose)
 
   async function submit(event: FormEvent) {
     event.preventDefault()

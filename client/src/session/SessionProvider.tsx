@@ -1,17 +1,32 @@
 /**
  * The session shared by every tab: one HttpOnly cookie, and a BroadcastChannel
  * ('accord-session') so a sign-in or sign-out in one tab reaches all tabs at once.
- * Signing out closes every document provider before anything else happens.
+ *
+ * However the session ends in a tab — signed out there or in another tab, or ended by
+ * the server (a socket closed with 4401, a request answered 401, or found ended at page
+ * load) — that tab closes every document provider and then deletes the user's local
+ * copies (sync/localCopies.ts), so no record stays readable on the device after the
+ * session. Delivering unsent edits before that is the sign-out button's part
+ * (components/SignOutButton.tsx); a session the server ends takes unsent edits with it,
+ * and the sign-in screen names them.
  */
 import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useRef, useState } from 'react'
+import { docLabel } from '../docLabel.js'
+import { deleteLocalCopies, usersCacheKey } from '../sync/localCopies.js'
 import { SyncClient } from '../sync/SyncClient.js'
 import { SyncContext } from '../sync/hooks.js'
-import { api, onUnauthorized, type User } from './api.js'
+import { api, ApiError, onUnauthorized, type User } from './api.js'
 import { UsersContext } from './useUsers.js'
 
 const SESSION_CHANNEL = 'accord-session'
 /** The last signed-in user, so the app can open offline. Not a credential. */
 const CACHED_USER_KEY = 'accord:user'
+/**
+ * Set when a sign-out could not reach the server (offline): the cookie, which the page
+ * cannot clear, still names a live session, so it is ended as soon as the server answers.
+ */
+const LOGOUT_PENDING_KEY = 'accord:logout-pending'
+const SESSION_ENDED = 'Your session has ended. Please sign in again.'
 
 type SessionMessage = { type: 'signed-in' } | { type: 'signed-out' }
 
@@ -20,6 +35,7 @@ export type SessionState = { status: 'loading' } | { status: 'signed-out'; reaso
 interface SessionApi {
   state: SessionState
   login(email: string, password: string): Promise<void>
+  /** Ends the session here, in every tab and on the server, and deletes the user's local copies. */
   logout(): Promise<void>
 }
 
@@ -46,31 +62,60 @@ function cachedUser(): User | null {
   }
 }
 
+/** Revokes the session an offline sign-out left behind; false while the server is out of reach. */
+async function endPendingLogout(): Promise<boolean> {
+  if (!localStorage.getItem(LOGOUT_PENDING_KEY)) return true
+  try {
+    await api('POST', '/api/auth/logout')
+  } catch (error) {
+    if (!(error instanceof ApiError)) return false
+  }
+  localStorage.removeItem(LOGOUT_PENDING_KEY)
+  return true
+}
+
 export function SessionProvider({ children }: { children: ReactNode }) {
   const [state, setState] = useState<SessionState>({ status: 'loading' })
   const channel = useMemo(() => new BroadcastChannel(SESSION_CHANNEL), [])
   const stateRef = useRef(state)
   stateRef.current = state
+  const clientRef = useRef<SyncClient | null>(null)
 
   const signOut = useCallback((reason?: string) => {
+    const current = stateRef.current
     localStorage.removeItem(CACHED_USER_KEY)
-    if (stateRef.current.status !== 'signed-out') setState({ status: 'signed-out', reason })
+    if (current.status === 'signed-out') return
+    stateRef.current = { status: 'signed-out', reason }
+    setState(stateRef.current)
+    if (current.status !== 'signed-in') return
+    // The copies go only once this tab's providers have closed them, so no late write re-creates one.
+    const client = clientRef.current
+    const userId = current.user.id
+    void (client ? client.close() : Promise.resolve()).then(() => deleteLocalCopies(userId))
   }, [])
 
-  const endSession = useCallback(
-    (reason: string) => {
-      if (stateRef.current.status !== 'signed-in') return
-      signOut(reason)
-      channel.postMessage({ type: 'signed-out' } satisfies SessionMessage)
-    },
-    [channel, signOut],
-  )
+  const endSession = useCallback(() => {
+    if (stateRef.current.status !== 'signed-in') return
+    const client = clientRef.current
+    const lost = client?.unsentDocuments().map((docName) => docLabel(docName, client.documentOf(docName)?.doc ?? null)) ?? []
+    signOut(lost.length === 0 ? SESSION_ENDED : `${SESSION_ENDED} Edits not yet on the server were discarded: ${lost.join(', ')}.`)
+    channel.postMessage({ type: 'signed-out' } satisfies SessionMessage)
+  }, [channel, signOut])
 
-  const loadMe = useCallback(async () => {
+  const loadSession = useCallback(async () => {
     try {
-      const user = await api<User>('GET', '/api/me')
-      localStorage.setItem(CACHED_USER_KEY, JSON.stringify(user))
-      setState({ status: 'signed-in', user })
+      if (!(await endPendingLogout())) throw new TypeError('server out of reach')
+      const { user } = await api<{ user: User | null }>('GET', '/api/auth/session')
+      if (user) {
+        localStorage.setItem(CACHED_USER_KEY, JSON.stringify(user))
+        setState({ status: 'signed-in', user })
+        return
+      }
+      // The session ended while no tab was open (expiry, revocation): its copies go now.
+      const stale = cachedUser()
+      localStorage.removeItem(CACHED_USER_KEY)
+      if (stale) void deleteLocalCopies(stale.id)
+      setState({ status: 'signed-out', reason: stale ? SESSION_ENDED : undefined })
     } catch (error) {
       const offline = error instanceof TypeError
       const user = offline ? cachedUser() : null
@@ -79,21 +124,26 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   }, [])
 
   useEffect(() => {
-    void loadMe()
+    void loadSession()
     channel.onmessage = (event: MessageEvent<SessionMessage>) => {
       if (event.data.type === 'signed-out') signOut('You signed out in another tab.')
-      else if (stateRef.current.status !== 'signed-in') void loadMe()
+      else if (stateRef.current.status !== 'signed-in') void loadSession()
     }
-    const stop = onUnauthorized(() => endSession('Your session has ended. Please sign in again.'))
+    const stop = onUnauthorized(endSession)
+    const retryLogout = () => void endPendingLogout()
+    addEventListener('online', retryLogout)
     return () => {
       stop()
+      removeEventListener('online', retryLogout)
       channel.onmessage = null
     }
-  }, [channel, loadMe, signOut, endSession])
+  }, [channel, loadSession, signOut, endSession])
 
   const login = useCallback(
     async (email: string, password: string) => {
       const { user } = await api<{ user: User }>('POST', '/api/auth/login', { email, password })
+      // The new cookie replaces the one an offline sign-out could not end.
+      localStorage.removeItem(LOGOUT_PENDING_KEY)
       localStorage.setItem(CACHED_USER_KEY, JSON.stringify(user))
       setState({ status: 'signed-in', user })
       channel.postMessage({ type: 'signed-in' } satisfies SessionMessage)
@@ -104,7 +154,11 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   const logout = useCallback(async () => {
     signOut()
     channel.postMessage({ type: 'signed-out' } satisfies SessionMessage)
-    await api('POST', '/api/auth/logout').catch(() => undefined)
+    try {
+      await api('POST', '/api/auth/logout')
+    } catch (error) {
+      if (!(error instanceof ApiError)) localStorage.setItem(LOGOUT_PENDING_KEY, '1')
+    }
   }, [channel, signOut])
 
   const value = useMemo(() => ({ state, login, logout }), [state, login, logout])
@@ -112,7 +166,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   return (
     <SessionContext.Provider value={value}>
       {userId ? (
-        <UserSync key={userId} userId={userId} onSessionEnded={() => endSession('Your session has ended. Please sign in again.')}>
+        <UserSync key={userId} userId={userId} clientRef={clientRef} onSessionEnded={endSession}>
           {children}
         </UserSync>
       ) : (
@@ -122,28 +176,40 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   )
 }
 
+interface UserSyncProps {
+  userId: string
+  /** Where the session finds the client to close before it deletes the local copies. */
+  clientRef: { current: SyncClient | null }
+  onSessionEnded: () => void
+  children: ReactNode
+}
+
 /** One SyncClient per signed-in user; unmounting (sign-out) closes every provider. */
-function UserSync({ userId, onSessionEnded, children }: { userId: string; onSessionEnded: () => void; children: ReactNode }) {
+function UserSync({ userId, clientRef, onSessionEnded, children }: UserSyncProps) {
   const endedRef = useRef(onSessionEnded)
   endedRef.current = onSessionEnded
   const [client, setClient] = useState<SyncClient | null>(null)
   const [users, setUsers] = useState<User[]>([])
   useEffect(() => {
     const created = new SyncClient(userId, () => endedRef.current())
+    clientRef.current = created
     setClient(created)
     let live = true
-    const cacheKey = `accord:users:${userId}`
+    const cacheKey = usersCacheKey(userId)
     api<{ items: User[] }>('GET', '/api/users')
       .then((r) => {
+        // Not after sign-out: the list would outlive the copies deleted with the session.
+        if (!live) return
         localStorage.setItem(cacheKey, JSON.stringify(r.items))
-        if (live) setUsers(r.items)
+        setUsers(r.items)
       })
       .catch(() => live && setUsers(JSON.parse(localStorage.getItem(cacheKey) ?? '[]') as User[]))
     return () => {
       live = false
-      created.close()
+      if (clientRef.current === created) clientRef.current = null
+      void created.close()
     }
-  }, [userId])
+  }, [userId, clientRef])
   if (!client) return null
   return (
     <SyncContext.Provider value={client}>

@@ -9,6 +9,7 @@ import { IndexeddbPersistence } from 'y-indexeddb'
 import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
 import { CLOSE, MESSAGE, type ServerNotice } from '../../../shared/protocol.js'
+import { localCopyName } from './localCopies.js'
 
 export const CONNECTION_STATUSES = ['offline', 'syncing', 'saved'] as const
 /** `offline`: no socket; `syncing`: connected, local edits not yet acknowledged; `saved`: on the server's disk. */
@@ -61,8 +62,8 @@ export class DocConnection {
     })
     // The cross-tab channel carries document updates without a server round trip;
     // naming it after the user keeps another user's tab in this browser off it.
-    this.provider.bcChannel = `accord:${options.userId}:${options.docName}`
-    this.local = options.persist ? new IndexeddbPersistence(`accord:${options.userId}:${options.docName}`, this.doc) : null
+    this.provider.bcChannel = localCopyName(options.userId, options.docName)
+    this.local = options.persist ? new IndexeddbPersistence(localCopyName(options.userId, options.docName), this.doc) : null
     this.local?.whenSynced.then(() => this.markLoaded())
     this.installHandlers()
     this.provider.connect()
@@ -171,14 +172,19 @@ export class DocConnection {
     return () => this.noticeListeners.delete(listener)
   }
 
-  /** Closes the socket and the cross-tab channel; the IndexedDB copy stays for offline use. */
-  destroy(): void {
+  /**
+   * Closes the socket and the cross-tab channel at once; resolves when the IndexedDB
+   * copy is closed too. The copy itself stays (offline use) until sign-out deletes it.
+   */
+  destroy(): Promise<void> {
     removeEventListener('online', this.handleOnline)
     if (this.probeTimer) clearTimeout(this.probeTimer)
     this.listeners.clear()
     this.noticeListeners.clear()
     this.provider.destroy()
-    void this.local?.destroy()
+    // A copy the browser refused to open (storage off) has nothing to close.
+    const closed = this.local ? this.local.destroy().catch(() => undefined) : Promise.resolve()
     this.doc.destroy()
+    return closed
   }
 }

@@ -1,13 +1,22 @@
 /**
  * The signed-in user's open documents: one {@link DocConnection} per document name,
  * shared by every component that uses it and closed when the last one lets go.
- * `close()` (logout, session ended) closes every provider at once.
+ * `flush()` (before sign-out) delivers what the server lacks; `close()` (sign-out,
+ * session ended) closes every provider at once.
  */
 import type { ServerNotice } from '../../../shared/protocol.js'
 import { type ConnectionStatus, DocConnection } from './DocConnection.js'
+import { rememberLocalCopy, unsyncedKey } from './localCopies.js'
+import { addToList, readList, removeFromList } from './storedLists.js'
 
 /** How long an unused document stays open, so navigating back is instant. @default 5000 ms */
 const RELEASE_GRACE_MS = 5_000
+/**
+ * Longest wait at sign-out for the server to acknowledge the last edits; past it the
+ * user is asked whether to discard them. Offline, there is no wait at all.
+ * @default 8000 ms
+ */
+export const SIGN_OUT_FLUSH_MS = 8_000
 
 interface Entry {
   connection: DocConnection
@@ -21,7 +30,7 @@ export type OverallStatus = ConnectionStatus | 'online'
 export class SyncClient {
   private readonly entries = new Map<string, Entry>()
   private readonly listeners = new Set<() => void>()
-  private closed = false
+  private closing: Promise<void> | null = null
   /** localStorage key of the documents with local edits the server has not acknowledged. */
   private readonly unsyncedKey: string
 
@@ -29,7 +38,7 @@ export class SyncClient {
     readonly userId: string,
     private readonly onSessionEnded: () => void,
   ) {
-    this.unsyncedKey = `accord:unsynced:${userId}`
+    this.unsyncedKey = unsyncedKey(userId)
     // Edits made offline in a document nobody has open any more still go to the server:
     // open each such document in the background until the server has them on disk.
     for (const docName of readList(this.unsyncedKey)) this.flushInBackground(docName)
@@ -45,25 +54,21 @@ export class SyncClient {
     })
   }
 
-  // Other tabs of the user share the list: re-read it before each change.
+  // Other tabs of the user share the list.
   private handleLocalEdit = (docName: string): void => {
-    const list = new Set(readList(this.unsyncedKey))
-    if (list.has(docName)) return
-    list.add(docName)
-    writeList(this.unsyncedKey, list)
+    addToList(this.unsyncedKey, docName)
   }
 
   private handleSaved = (docName: string): void => {
-    const list = new Set(readList(this.unsyncedKey))
-    if (!list.delete(docName)) return
-    writeList(this.unsyncedKey, list)
+    removeFromList(this.unsyncedKey, docName)
   }
 
   /** Opens (or shares) `docName`. Call the returned function to let go. */
   acquire(docName: string): { connection: DocConnection; release: () => void } {
-    if (this.closed) throw new Error('sync client is closed')
+    if (this.closing) throw new Error('sync client is closed')
     let entry = this.entries.get(docName)
     if (!entry) {
+      rememberLocalCopy(this.userId, docName)
       const isRecord = !docName.includes('/index/') && !docName.includes('/inbox/')
       const connection = new DocConnection({
         docName,
@@ -104,7 +109,7 @@ export class SyncClient {
       return
     }
     this.entries.delete(docName)
-    entry.connection.destroy()
+    void entry.connection.destroy()
     this.emit()
   }
 
@@ -143,28 +148,65 @@ export class SyncClient {
     for (const listener of this.listeners) listener()
   }
 
-  /** Closes every provider; nothing is received after this returns. */
-  close(): void {
-    this.closed = true
+  /** The open document `docName`, if this tab has it open. */
+  documentOf(docName: string): DocConnection | null {
+    return this.entries.get(docName)?.connection ?? null
+  }
+
+  /** Documents whose edits are not known to be on the server: open here, or listed by any tab of the user. */
+  unsentDocuments(): string[] {
+    const open = [...this.entries].filter(([, entry]) => entry.connection.unsaved).map(([docName]) => docName)
+    return [...new Set([...open, ...readList(this.unsyncedKey)])]
+  }
+
+  /**
+   * Delivers every edit of the user that the server has not acknowledged — this tab's, and
+   * those other tabs and earlier pages left in IndexedDB — and resolves with the documents
+   * still holding unsent edits: at once when offline, else after at most `timeoutMs`. An
+   * empty answer means signing out loses nothing.
+   */
+  async flush(timeoutMs = SIGN_OUT_FLUSH_MS): Promise<string[]> {
+    for (const docName of this.unsentDocuments()) {
+      const open = this.entries.get(docName)
+      if (!open) this.flushInBackground(docName)
+      else if (!open.connection.unsaved) open.connection.markUnsaved()
+    }
+    const pending = () => [...this.entries.values()].map((entry) => entry.connection).filter((connection) => connection.unsaved)
+    // Each pending document is loaded first, so the caller can name it; then it waits only while one can still be delivered.
+    const settled = () => pending().every((c) => c.loaded && (!navigator.onLine || c.closedCode !== null))
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(finish, timeoutMs)
+      const stop = this.subscribe(check)
+      addEventListener('offline', check)
+      check()
+      function check() {
+        if (settled()) finish()
+      }
+      function finish() {
+        clearTimeout(timer)
+        stop()
+        removeEventListener('offline', check)
+        resolve()
+      }
+    })
+    return this.unsentDocuments()
+  }
+
+  /**
+   * Closes every provider; nothing is received after this returns. Resolves when their
+   * IndexedDB copies are closed too, so they can be deleted. Calling it again is harmless.
+   */
+  close(): Promise<void> {
+    if (this.closing) return this.closing
+    const closed: Promise<void>[] = []
     for (const entry of this.entries.values()) {
       if (entry.releaseTimer) clearTimeout(entry.releaseTimer)
-      entry.connection.destroy()
+      closed.push(entry.connection.destroy())
     }
     this.entries.clear()
     this.emit()
     this.listeners.clear()
+    this.closing = Promise.all(closed).then(() => undefined)
+    return this.closing
   }
-}
-
-function readList(key: string): string[] {
-  try {
-    const value = JSON.parse(localStorage.getItem(key) ?? '[]') as unknown
-    return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []
-  } catch {
-    return []
-  }
-}
-
-function writeList(key: string, values: Set<string>): void {
-  localStorage.setItem(key, JSON.stringify([...values]))
 }

@@ -40,5 +40,23 @@ export function rowOf(collection: Collection, record: ApiRecord): Cell[] {
   })
 }
 
+/**
+ * First characters that make a spreadsheet read a CSV cell as a formula (tab and carriage
+ * return too: some spreadsheets drop them and read what follows).
+ */
+const FORMULA_START = /^[=+\-@\t\r]/
+
+/**
+ * A string cell as CSV text, defused: one that a spreadsheet would run as a formula
+ * (`=HYPERLINK("http://evil", …)`, `=cmd|' /C calc'!A0`, `+1+1`, `@SUM(1)`) gets a leading
+ * `'`, so it opens as the text it is. Defends against CSV injection: a customer's name is
+ * written by anyone with a socket and opened by whoever exports. A number is written as it
+ * is (`-5` is a number, not a formula); XLSX and Sheets write typed cells and need no prefix.
+ */
+export function csvText(cell: Cell): string {
+  if (typeof cell !== 'string') return String(cell)
+  return FORMULA_START.test(cell) ? `'${cell}` : cell
+}
+
 /** Every cell as text (CSV). */
-export const textRow = (row: Cell[]): string[] => row.map((cell) => (typeof cell === 'string' ? cell : String(cell)))
+export const textRow = (row: Cell[]): string[] => row.map(csvText)
