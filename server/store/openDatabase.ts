@@ -163,6 +163,15 @@ const MIGRATIONS: string[] = [
     UNIQUE (workspace, number)
   );
   `,
+  // sign-in attempts per account and per address, one row per key and window (server/limits/LoginThrottle.ts)
+  `
+  CREATE TABLE login_attempts (
+    key TEXT PRIMARY KEY,
+    attempts INTEGER NOT NULL,
+    window_start INTEGER NOT NULL
+  );
+  CREATE INDEX login_attempts_by_window ON login_attempts(window_start);
+  `,
 ]
 
 export interface OpenOptions {
