@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
+import { parseOrigin } from '../server/http/origin.js'
 import { type Api, type TestServer, login, seedWorkspace, startServer } from './helpers/server.js'
 
 const ALLOWED = 'https://app.example.test'
@@ -38,6 +39,17 @@ function upgrade(url: string, headers: Record<string, string>): Promise<UpgradeO
     ws.on('error', () => undefined)
   })
 }
+
+describe('parseOrigin', () => {
+  it('[O0] normalizes scheme://host[:port] as browsers send Origin, and refuses anything else', () => {
+    expect(parseOrigin('HTTPS://App.Example.test:443')).toBe('https://app.example.test')
+    expect(parseOrigin('http://127.0.0.1:5173/')).toBe('http://127.0.0.1:5173')
+    expect(parseOrigin('http://[::1]:8787')).toBe('http://[::1]:8787')
+    for (const bad of ['null', 'app.example.test', 'https://a.test/path', 'https://a.test?x', 'https://user@a.test', 'ftp://a.test', '*', '']) {
+      expect(parseOrigin(bad)).toBeNull()
+    }
+  })
+})
 
 describe('the session cookie and the Origin', () => {
   let t: TestServer

@@ -16,6 +16,7 @@
  * one window and expired ones are deleted as attempts come in, so the table holds at most
  * the keys attempted within one window.
  */
+import type { Transaction } from 'better-sqlite3'
 import type { Db } from '../store/openDatabase.js'
 
 export interface LoginThrottleOptions {
@@ -42,12 +43,15 @@ interface Row {
 
 export class LoginThrottle {
   private readonly now: () => number
-  private readonly startTx: (email: string, address: string) => AttemptStart
-  private readonly refund
+  private readonly startTx: Transaction<(email: string, address: string) => AttemptStart>
+  private readonly refundTx: (attempt: LoginAttempt) => void
 
   constructor(db: Db, options: LoginThrottleOptions) {
     this.now = options.now ?? Date.now
-    this.refund = db.prepare('UPDATE login_attempts SET attempts = attempts - 1 WHERE key = ? AND window_start = ? AND attempts > 0')
+    const refund = db.prepare('UPDATE login_attempts SET attempts = attempts - 1 WHERE key = ? AND window_start = ? AND attempts > 0')
+    this.refundTx = db.transaction((attempt: LoginAttempt) => {
+      for (const { key, windowStart } of attempt.counted) refund.run(key, windowStart)
+    })
     const prune = db.prepare('DELETE FROM login_attempts WHERE window_start <= ?')
     const read = db.prepare('SELECT attempts, window_start FROM login_attempts WHERE key = ?')
     const count = db.prepare(
@@ -75,12 +79,13 @@ export class LoginThrottle {
 
   /** Counts an attempt against the account and the address, unless either is at its limit. */
   start(email: string, address: string): AttemptStart {
-    return this.startTx(email, address)
+    // Immediate: the check and the count hold the write lock together, against other connections too (the writer thread, a CLI).
+    return this.startTx.immediate(email, address)
   }
 
   /** A successful sign-in takes its attempt back (from the windows it was counted in, if still current). */
   succeeded(attempt: LoginAttempt): void {
-    for (const { key, windowStart } of attempt.counted) this.refund.run(key, windowStart)
+    this.refundTx(attempt)
   }
 }
 
