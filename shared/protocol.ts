@@ -72,9 +72,12 @@ export const LIMITS = {
    * a laptop asleep, a lost network).
    */
   PING_INTERVAL_MS: 30_000,
-  /** Failed sign-ins per e-mail address (known or not) within the window; more answer 429. */
+  /**
+   * Sign-ins per e-mail address (known or not) within the window that failed or are still
+   * running (an attempt counts when it starts; a success takes itself back); more answer 429.
+   */
   LOGIN_FAILURES_PER_ACCOUNT: 10,
-  /** Failed sign-ins per client address within the window; more answer 429. */
+  /** The same per client address (across e-mails); more answer 429. */
   LOGIN_FAILURES_PER_ADDRESS: 100,
   /** Window of the sign-in limits, in ms. */
   LOGIN_WINDOW_MS: 15 * 60 * 1000,

@@ -42,6 +42,13 @@ describe('accord CLI', () => {
     expect(runCli(['launch']).status).not.toBe(0)
   })
 
+  it('serve refuses an ACCORD_ALLOWED_ORIGINS entry that is not scheme://host[:port], and an unknown ACCORD_TRUST_PROXY, with one line', () => {
+    for (const origins of ['crm.example.com', 'https://crm.example.com/app', 'ftp://x.test', 'https://ok.test,*']) {
+      expectOneLineError(runCli(['serve', '--port', '0', '--db', db], { ACCORD_ALLOWED_ORIGINS: origins }), /ACCORD_ALLOWED_ORIGINS: ".+" is not an origin \(scheme:\/\/host\[:port\]/)
+    }
+    expectOneLineError(runCli(['serve', '--port', '0', '--db', db], { ACCORD_TRUST_PROXY: 'yes please' }), /ACCORD_TRUST_PROXY must be "on", "off" or the number of proxies in front \(1, 2, …\), not "yes please"/)
+  })
+
   it('demo seeds the demo workspace once', () => {
     const demoDb = join(dir, 'demo.db')
     expect(runCli(['demo', '--db', demoDb]).status).toBe(0)

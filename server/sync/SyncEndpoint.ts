@@ -19,7 +19,8 @@ import { parseDocName, type DocName } from '../../shared/docNames.js'
 import { CLOSE, type CloseKind, LIMITS, type Limits } from '../../shared/protocol.js'
 import type { AuthService } from '../auth/AuthService.js'
 import type { DropReason } from '../metrics/Metrics.js'
-import { tokenOf } from '../http/authenticate.js'
+import { credentialOf, tokenOf } from '../http/authenticate.js'
+import { FORBIDDEN_ORIGIN, OriginPolicy } from '../http/origin.js'
 import { TokenBucket } from '../limits/TokenBucket.js'
 import type { DocRegistry } from './DocRegistry.js'
 import { MalformedMessageError } from './Room.js'
@@ -35,6 +36,8 @@ export interface SyncEndpointOptions {
   limits?: Partial<Limits>
   /** Told when a socket is dropped: no answer to a ping, or too much queued for it. */
   onDropped?: (reason: DropReason) => void
+  /** Which pages may open a socket with the session cookie. @default the server's own origin only */
+  origins?: OriginPolicy
 }
 
 /** One socket's lifecycle: messages are read only while `open`. */
@@ -70,9 +73,11 @@ export class SyncEndpoint {
   private dealt = 0
   private ticks = 0
   private readonly stopListening: () => void
+  private readonly origins: OriginPolicy
 
   constructor(private readonly options: SyncEndpointOptions) {
     this.limits = { ...LIMITS, ...options.limits }
+    this.origins = options.origins ?? new OriginPolicy()
     // ws itself refuses only far larger frames (1009); up to that we answer with our own 4413.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.limits.MAX_MESSAGE_BYTES * 16 })
     this.sweepTimer = setInterval(() => this.sweepSessions(), this.limits.SESSION_SWEEP_MS)
@@ -98,6 +103,12 @@ export class SyncEndpoint {
     const url = new URL(req.url ?? '/', 'http://localhost')
     if (!url.pathname.startsWith(SYNC_PATH)) {
       socket.destroy()
+      return
+    }
+    // Cross-site WebSocket hijacking: any page may open a socket that carries the cookie, but
+    // the browser names the page's origin; refused before any WebSocket message is exchanged.
+    if (credentialOf(req, url)?.via === 'cookie' && !this.origins.allows(req)) {
+      refuseUpgrade(socket, 'Forbidden', FORBIDDEN_ORIGIN)
       return
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
@@ -273,6 +284,15 @@ function heard(connection: Connection): void {
 function closeConnection(connection: Connection, ws: WebSocket, kind: CloseKind): void {
   connection.state = 'closing'
   closeWith(ws, kind)
+}
+
+/** Answers an upgrade with a plain HTTP error in the API's JSON format and drops the connection. */
+function refuseUpgrade(socket: Duplex, statusText: string, { status, code, message }: { status: number; code: string; message: string }): void {
+  const body = JSON.stringify({ error: { code, message } })
+  socket.once('finish', () => socket.destroy())
+  socket.end(
+    `HTTP/1.1 ${status} ${statusText}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  )
 }
 
 function closeWith(ws: WebSocket, kind: CloseKind): void {
