@@ -15,6 +15,7 @@ import { checkUpdateBounds } from '../limits/updateBounds.js'
 import type { SyncMetrics } from '../metrics/Metrics.js'
 import type { LoadedDoc, StoredUpdate } from '../store/DocStore.js'
 import { awarenessMessage, encodedStep2Message, noticeMessage, syncStep1Message, syncStep2Message, updateMessage } from './messages.js'
+import type { PresenceBindings } from './PresenceBindings.js'
 import { type Origin, type Peer, authorOf, isOrigin, serverOrigin } from './types.js'
 
 /** A message the room could not make sense of; the transport closes the socket with 4400. */
@@ -34,6 +35,8 @@ export interface RoomHost {
   onIdle(room: Room): void
   /** Counters of the sync layer (optional). */
   readonly metrics?: SyncMetrics
+  /** Which user each awareness client id belongs to (kept across reloads of the room). */
+  readonly presence: PresenceBindings
   /**
    * The in-memory document may hold state that must never reach disk (a client update
    * threw half-way through Y.applyUpdate): persist what else is pending and reload it.
@@ -183,6 +186,8 @@ export class Room {
 
   removePeer(peer: Peer): void {
     if (!this.peers.delete(peer)) return
+    // Its ids stay its user's for one awareness timeout from now: the provider reconnects with them.
+    for (const id of peer.awarenessClients) this.host.presence.hold(this.docName, id, peer.principal.userId)
     const owned = [...peer.awarenessClients].filter((id) => this.awareness.getStates().has(id))
     if (owned.length > 0) awarenessProtocol.removeAwarenessStates(this.awareness, owned, peer)
     this.checkIdle()
@@ -381,19 +386,26 @@ export class Room {
       throw new MalformedMessageError(`bad awareness update: ${(error as Error).message}`)
     }
     const owners = this.awarenessOwners()
+    const { principal } = peer
     const accepted: AwarenessEntry[] = []
     for (const entry of entries) {
       const owner = owners.get(entry.clientID)
-      if (owner && owner !== peer) continue
+      // Another user's id (announced on a socket still open, or bound to them, see PresenceBindings)
+      // is ignored, not closed: a stock client that picked the same random id (1 in 2^32) would
+      // reconnect with it after every close, and its document still syncs meanwhile.
+      if (owner !== undefined && owner.principal.userId !== principal.userId) continue
+      if (!this.host.presence.mayAnnounce(this.docName, entry.clientID, principal.userId)) continue
       if (!peer.awarenessClients.has(entry.clientID) && peer.awarenessClients.size >= LIMITS.MAX_AWARENESS_CLIENTS_PER_CONNECTION) {
         throw new MalformedMessageError('too many awareness client ids on one connection')
       }
       if (entry.state !== null) {
         if (JSON.stringify(entry.state).length > LIMITS.MAX_AWARENESS_STATE_BYTES) throw new MalformedMessageError('awareness state too large')
-        const { principal } = peer
         entry.state = { ...entry.state, user: { id: principal.userId, name: principal.name, color: principal.color } }
       }
+      // The same user's new socket (a reconnect before the server saw the old one close) takes the id over.
+      if (owner !== undefined && owner !== peer) owner.awarenessClients.delete(entry.clientID)
       peer.awarenessClients.add(entry.clientID)
+      this.host.presence.hold(this.docName, entry.clientID, principal.userId)
       accepted.push(entry)
     }
     if (accepted.length > 0) awarenessProtocol.applyAwarenessUpdate(this.awareness, encodeAwarenessUpdate(accepted), peer)

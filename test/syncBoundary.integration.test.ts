@@ -1,0 +1,147 @@
+/**
+ * Holes at the edge of the sync endpoint, through real sockets: awareness client ids bound
+ * to their user (presence squatting), percent-encoded document names, the byte budget of
+ * sync step-1 replies and the documents one user may hold open.
+ */
+import pino from 'pino'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { WebsocketProvider } from 'y-websocket'
+import * as Y from 'yjs'
+import { type Api, type TestServer, login, provider, seedWorkspace, startServer, synced, until } from './helpers/server.js'
+import { RawClient, awarenessMessage } from './helpers/trust.js'
+
+/** A logger that keeps what the server logs at error level. */
+function errorLog(): { logger: pino.Logger; errors: string[] } {
+  const errors: string[] = []
+  return { errors, logger: pino({ level: 'error' }, { write: (line: string) => void errors.push(line) }) }
+}
+
+let t: TestServer
+let log: ReturnType<typeof errorLog>
+let owner: Api
+let member: Api
+let member2: Api
+const open: WebsocketProvider[] = []
+
+beforeAll(async () => {
+  log = errorLog()
+  t = await startServer({ logger: log.logger })
+  const users = await seedWorkspace(t.server)
+  owner = await login(t.url, users.owner.email, users.owner.password)
+  member = await login(t.url, users.member.email, users.member.password)
+  member2 = await login(t.url, users.member2.email, users.member2.password)
+})
+afterAll(async () => {
+  open.forEach((p) => p.destroy())
+  await t.close()
+})
+
+function connect(docName: string, api: Api, doc?: Y.Doc): WebsocketProvider {
+  const p = provider(t.wsUrl, docName, api.token, { doc })
+  open.push(p)
+  return p
+}
+
+const syncUrl = (docName: string, api: Api) => `${t.wsUrl}/sync/${docName}?token=${api.token}`
+
+async function newCustomer(name: string): Promise<string> {
+  const res = await owner.request('POST', '/api/records/customers', { name })
+  expect(res.status).toBe(201)
+  return res.body.id as string
+}
+
+interface Presence {
+  cursor?: number
+  user?: { id: string }
+}
+
+/** Every state `watcher` is shown for `clientID` from now on (null: removed). */
+function statesSeen(watcher: WebsocketProvider, clientID: number): (Presence | null)[] {
+  const seen: (Presence | null)[] = []
+  watcher.awareness.on('change', ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }) => {
+    if ([...added, ...updated].includes(clientID)) seen.push((watcher.awareness.getStates().get(clientID) as Presence | undefined) ?? null)
+    if (removed.includes(clientID)) seen.push(null)
+  })
+  return seen
+}
+
+/** Another user's socket announces `clientID` with a clock far ahead; resolves once the server read it. */
+async function squat(docName: string, api: Api, clientID: number): Promise<RawClient> {
+  const raw = new RawClient(syncUrl(docName, api))
+  await raw.opened
+  raw.send(awarenessMessage([{ clientID, clock: 1000, json: JSON.stringify({ cursor: 666 }) }]))
+  await raw.settled()
+  return raw
+}
+
+describe('presence binding', () => {
+  it('[T6] an awareness client id stays its user’s after their socket closed: another user’s claim is ignored, the owner’s reconnect is accepted', async () => {
+    const docName = `acme/customers/${await newCustomer('Squat')}`
+    const observer = connect(docName, owner)
+    const a = connect(docName, member)
+    await Promise.all([observer, a].map(synced))
+    const id = a.doc.clientID
+    const seen = statesSeen(observer, id)
+    a.awareness.setLocalStateField('cursor', 1)
+    await until(() => seen.at(-1)?.cursor === 1, 'A’s presence at the observer')
+    a.disconnect()
+    await until(() => seen.at(-1) === null, 'A’s presence removed when its socket closed')
+
+    const squatter = await squat(docName, member2, id)
+    expect(squatter.isOpen).toBe(true)
+    a.connect()
+    await synced(a)
+    a.awareness.setLocalStateField('cursor', 2)
+    await until(() => seen.some((s) => s?.cursor === 2 || s?.cursor === 666), 'A’s next presence (or the squatter’s) at the observer')
+    expect(seen.filter((s) => s !== null && (s.cursor === 666 || s.user?.id !== member.userId))).toEqual([])
+    expect(seen.at(-1)).toMatchObject({ cursor: 2, user: { id: member.userId } })
+    expect(squatter.isOpen).toBe(true)
+    squatter.close()
+  })
+
+  it('[T7] the same user’s new socket takes over its own client id while the old one is still open; closing the old one keeps the state', async () => {
+    const docName = `acme/customers/${await newCustomer('Takeover')}`
+    const observer = connect(docName, owner)
+    await synced(observer)
+    const id = 4242
+    const seen = statesSeen(observer, id)
+    const old = new RawClient(syncUrl(docName, member))
+    await old.opened
+    old.send(awarenessMessage([{ clientID: id, clock: 1, json: JSON.stringify({ cursor: 1 }) }]))
+    await until(() => seen.at(-1)?.cursor === 1, 'the first socket’s presence')
+    const fresh = new RawClient(syncUrl(docName, member))
+    await fresh.opened
+    fresh.send(awarenessMessage([{ clientID: id, clock: 2, json: JSON.stringify({ cursor: 2 }) }]))
+    await until(() => seen.at(-1)?.cursor === 2, 'the new socket’s presence under the same id')
+    old.close()
+    await until(() => t.server.registry.get(docName)?.peers.size === 2, 'the old socket gone')
+    fresh.send(awarenessMessage([{ clientID: id, clock: 3, json: JSON.stringify({ cursor: 3 }) }]))
+    await until(() => seen.at(-1)?.cursor === 3, 'the new socket’s next presence')
+    expect(seen).not.toContain(null)
+    fresh.close()
+  })
+
+  it('[T8] the binding outlives the room unloading and loading again', async () => {
+    const docName = `acme/customers/${await newCustomer('Reload')}`
+    const a = connect(docName, member)
+    await synced(a)
+    const id = a.doc.clientID
+    a.awareness.setLocalStateField('cursor', 1)
+    await until(() => t.server.registry.get(docName)?.awareness.getStates().get(id) !== undefined, 'A’s presence on the server')
+    a.disconnect()
+    await until(() => t.server.registry.get(docName) === undefined, 'the room unloaded')
+
+    const squatter = await squat(docName, member2, id)
+    const observer = connect(docName, owner)
+    await synced(observer)
+    const seen = statesSeen(observer, id)
+    expect(observer.awareness.getStates().has(id)).toBe(false)
+    a.connect()
+    await synced(a)
+    a.awareness.setLocalStateField('cursor', 2)
+    await until(() => seen.some((s) => s?.cursor === 2 || s?.cursor === 666), 'A’s next presence (or the squatter’s) at the observer')
+    expect(seen.filter((s) => s !== null && s.cursor === 666)).toEqual([])
+    expect(seen.at(-1)).toMatchObject({ cursor: 2, user: { id: member.userId } })
+    squatter.close()
+  })
+})
