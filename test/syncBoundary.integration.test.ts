@@ -7,7 +7,7 @@ import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
-import { type Api, type TestServer, login, provider, seedWorkspace, startServer, synced, until } from './helpers/server.js'
+import { type Api, type TestServer, closeCodeOf, login, provider, seedWorkspace, startServer, synced, until } from './helpers/server.js'
 import { RawClient, awarenessMessage } from './helpers/trust.js'
 
 /** A logger that keeps what the server logs at error level. */
@@ -143,5 +143,18 @@ describe('presence binding', () => {
     expect(seen.filter((s) => s !== null && s.cursor === 666)).toEqual([])
     expect(seen.at(-1)).toMatchObject({ cursor: 2, user: { id: member.userId } })
     squatter.close()
+  })
+})
+
+describe('document names', () => {
+  it('[T9] a percent-encoded or malformed-encoded document name closes with 4404, never 1011, and logs nothing', async () => {
+    const id = await newCustomer('Encoded')
+    const encoded = `${id.slice(0, -1)}%${id.charCodeAt(id.length - 1).toString(16).toUpperCase()}`
+    for (const name of [`acme/customers/${encoded}`, 'acme/customers/%ZZ', `acme%2Fcustomers%2F${id}`, `acme/customers/${id}%2F`]) {
+      expect([name, await closeCodeOf(syncUrl(name, member))]).toEqual([name, 4404])
+    }
+    expect(log.errors).toEqual([])
+    const plain = connect(`acme/customers/${id}`, member)
+    await synced(plain)
   })
 })

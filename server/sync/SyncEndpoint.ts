@@ -114,7 +114,13 @@ export class SyncEndpoint {
     ws.binaryType = 'nodebuffer'
     const principal = this.options.auth.authenticate(tokenOf(req, url))
     if (!principal) return closeWith(ws, 'unauthorized')
-    const parsed = parseDocName(decodeURIComponent(url.pathname.slice(SYNC_PATH.length)))
+    // The name is checked as sent and that same string is opened: never decoded. Stock providers
+    // do not encode names and ids are [A-Za-z0-9_-], so a percent-encoded name is no document of
+    // ours (4404). Decoding it for the check let `o%6B1` pass as `ok1` while the registry opened
+    // the raw name and threw (1011, which providers take as "reconnect", and an error logged each
+    // time); `%ZZ` threw in the decoding itself.
+    const docName = url.pathname.slice(SYNC_PATH.length)
+    const parsed = parseDocName(docName)
     if (!parsed.ok) return closeWith(ws, 'notFound')
     const name = parsed.name
     if (name.workspace !== principal.workspace) return closeWith(ws, 'forbidden')
@@ -122,7 +128,6 @@ export class SyncEndpoint {
 
     if ((this.perUser.get(principal.userId) ?? 0) >= this.limits.MAX_CONNECTIONS_PER_USER) return closeWith(ws, 'rateLimited')
 
-    const docName = url.pathname.slice(SYNC_PATH.length)
     const room = this.options.registry.open(docName)
     const peer: Peer = {
       kind: 'peer',
