@@ -389,6 +389,9 @@ export class Room {
     const { principal } = peer
     const accepted: AwarenessEntry[] = []
     for (const entry of entries) {
+      // What y-protocols would ignore (not newer than what the room has) claims nothing either: a stock
+      // provider sends back every awareness change it receives, other clients' states and removals included.
+      if (!this.isNewer(entry)) continue
       const owner = owners.get(entry.clientID)
       // Another user's id (announced on a socket still open, or bound to them, see PresenceBindings)
       // is ignored, not closed: a stock client that picked the same random id (1 in 2^32) would
@@ -409,6 +412,12 @@ export class Room {
       accepted.push(entry)
     }
     if (accepted.length > 0) awarenessProtocol.applyAwarenessUpdate(this.awareness, encodeAwarenessUpdate(accepted), peer)
+  }
+
+  /** Whether applying `entry` would change the room's awareness (y-protocols' rule). */
+  private isNewer({ clientID, clock, state }: AwarenessEntry): boolean {
+    const current = this.awareness.meta.get(clientID)?.clock ?? 0
+    return current < clock || (current === clock && state === null && this.awareness.states.has(clientID))
   }
 
   /**
