@@ -158,3 +158,92 @@ describe('document names', () => {
     await synced(plain)
   })
 })
+
+describe('step-1 replies and documents per user', () => {
+  const LIMITS_HERE = { STEP1_REPLY_BYTES_PER_SECOND: 100 * 1024, STEP1_REPLY_BURST_BYTES: 300 * 1024, MAX_DOCUMENTS_PER_USER: 3 }
+  let s: TestServer
+  let sOwner: Api
+  let sMember: Api
+  const mine: WebsocketProvider[] = []
+  const connectTo = (docName: string, api: Api) => {
+    const p = provider(s.wsUrl, docName, api.token)
+    mine.push(p)
+    return p
+  }
+  const createIn = async (body: Record<string, unknown>) => {
+    const res = await sOwner.request('POST', '/api/records/customers', body)
+    expect(res.status).toBe(201)
+    return `acme/customers/${res.body.id as string}`
+  }
+
+  beforeAll(async () => {
+    s = await startServer({ limits: LIMITS_HERE, logger: log.logger })
+    const users = await seedWorkspace(s.server)
+    sOwner = await login(s.url, users.owner.email, users.owner.password)
+    sMember = await login(s.url, users.member.email, users.member.password)
+  })
+  afterAll(async () => {
+    mine.forEach((p) => p.destroy())
+    await s.close()
+  })
+
+  it('[L6] step 1 asked in a loop for a large document gets at most the burst plus the byte rate; the socket stays open, the waiting reply still comes, a healthy client syncs and gets edits', async () => {
+    const docName = await createIn({ name: 'Big', notes: 'x'.repeat(150_000) })
+    const emptyStep1 = new Uint8Array([0, 0, 1, 0]) // sync • step 1 • a state vector of 0 clients
+    const step2: { at: number; bytes: number }[] = []
+    const startedAt = Date.now()
+    const raw = new RawClient(`${s.wsUrl}/sync/${docName}?token=${sMember.token}`)
+    raw.ws.on('message', (data: Buffer) => {
+      if (data[0] === 0 && data[1] === 1) step2.push({ at: Date.now(), bytes: data.byteLength })
+    })
+    await raw.opened
+    const healthy = connectTo(docName, sOwner)
+    while (Date.now() - startedAt < 1500) {
+      raw.send(emptyStep1)
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    await raw.settled()
+    const endedAt = Date.now()
+    const received = step2.filter((m) => m.at <= endedAt).reduce((n, m) => n + m.bytes, 0)
+    const bound = LIMITS_HERE.STEP1_REPLY_BURST_BYTES + (LIMITS_HERE.STEP1_REPLY_BYTES_PER_SECOND * (endedAt - startedAt)) / 1000
+    expect(received).toBeGreaterThan(100_000)
+    expect(received).toBeLessThanOrEqual(bound)
+    expect(raw.isOpen).toBe(true)
+
+    await synced(healthy)
+    const editor = connectTo(docName, sOwner)
+    await synced(editor)
+    editor.doc.getText('notes').insert(0, 'edited ')
+    await until(() => healthy.doc.getText('notes').toString().startsWith('edited '), 'the edit at the healthy client')
+    const before = step2.length
+    await until(() => step2.length > before, 'the waiting reply, sent once the budget allows')
+    expect(raw.isOpen).toBe(true)
+    raw.close()
+  })
+
+  it('[L7] a socket to one more document than a user may hold open closes with 4429; the open ones keep working, and a closed one frees its place', async () => {
+    const names = await Promise.all([1, 2, 3, 4].map((i) => createIn({ name: `Cap ${i}` })))
+    const held = names.slice(0, 3).map((name) => connectTo(name, sMember))
+    await Promise.all(held.map(synced))
+    const second = new RawClient(`${s.wsUrl}/sync/${names[0]}?token=${sMember.token}`)
+    await second.opened
+    await second.settled()
+    expect(second.closeCode).toBe(null)
+
+    const extra = new RawClient(`${s.wsUrl}/sync/${names[3]}?token=${sMember.token}`)
+    await extra.opened.catch(() => undefined)
+    await extra.settled()
+    expect(extra.closeCode).toBe(4429)
+
+    const editor = connectTo(names[1]!, sOwner)
+    await synced(editor)
+    editor.doc.getText('notes').insert(0, 'still here ')
+    await until(() => held[1]!.doc.getText('notes').toString().startsWith('still here '), 'an edit on a document already open')
+
+    held[2]!.destroy()
+    await until(() => (s.server.registry.get(names[2]!)?.peers.size ?? 0) === 0, 'the closed document released')
+    const now = connectTo(names[3]!, sMember)
+    await synced(now)
+    second.close()
+  })
+})

@@ -16,6 +16,7 @@ import type { SyncMetrics } from '../metrics/Metrics.js'
 import type { LoadedDoc, StoredUpdate } from '../store/DocStore.js'
 import { awarenessMessage, encodedStep2Message, noticeMessage, syncStep1Message, syncStep2Message, updateMessage } from './messages.js'
 import type { PresenceBindings } from './PresenceBindings.js'
+import { type StateVector, Step1Pacer } from './Step1Pacer.js'
 import { type Origin, type Peer, authorOf, isOrigin, serverOrigin } from './types.js'
 
 /** A message the room could not make sense of; the transport closes the socket with 4400. */
@@ -90,6 +91,8 @@ export class Room {
    * clocks, so the copy that computes their compensation must hold them too.
    */
   private readonly refused = new WeakMap<Peer, Uint8Array>()
+  /** Sync step-1 replies, within each connection's byte budget. */
+  private readonly step1: Step1Pacer
 
   constructor(
     readonly name: DocName,
@@ -102,6 +105,7 @@ export class Room {
     this.unapplied = loaded.updates.length > 0 ? loaded.updates : null
     this.loggedCount = loaded.loggedCount
     this.loggedBytes = loaded.loggedBytes
+    this.step1 = new Step1Pacer(this.encodeStep2.bind(this), this.sendStep2.bind(this))
     this.awareness = new awarenessProtocol.Awareness(this.ydoc)
     this.awareness.setLocalState(null)
     // Outdated states are removed by one check over every room (DocRegistry), not by an interval
@@ -186,6 +190,7 @@ export class Room {
 
   removePeer(peer: Peer): void {
     if (!this.peers.delete(peer)) return
+    this.step1.forget(peer)
     // Its ids stay its user's for one awareness timeout from now: the provider reconnects with them.
     for (const id of peer.awarenessClients) this.host.presence.hold(this.docName, id, peer.principal.userId)
     const owned = [...peer.awarenessClients].filter((id) => this.awareness.getStates().has(id))
@@ -244,19 +249,9 @@ export class Room {
   private handleSync(peer: Peer, decoder: decoding.Decoder): void {
     const subType = decoding.readVarUint(decoder)
     switch (subType) {
-      case syncProtocol.messageYjsSyncStep1: {
-        const stateVector = decoding.readVarUint8Array(decoder)
-        const known = Y.decodeStateVector(stateVector)
-        const fromStore = this.loadedState !== null && known.size === 0
-        // Encoded now, sent once everything it reveals is on disk.
-        const reply = fromStore ? encodedStep2Message(this.loadedState!) : syncStep2Message(this.doc, stateVector)
-        this.whenPersisted(() => {
-          if (peer.socket.isOpen() && this.peers.has(peer)) peer.socket.send(reply)
-        })
-        // The client parses the snapshot; the server parses it meanwhile, once the reply is out.
-        if (fromStore) this.hydrateSoon(0)
+      case syncProtocol.messageYjsSyncStep1:
+        this.step1.request(peer, Y.decodeStateVector(decoding.readVarUint8Array(decoder)))
         break
-      }
       case syncProtocol.messageYjsSyncStep2:
       case syncProtocol.messageYjsUpdate:
         this.applyPeerUpdate(peer, decoding.readVarUint8Array(decoder))
@@ -376,6 +371,21 @@ export class Room {
     const reason: ServerNotice['reason'] = this.name.kind === 'record' ? 'read-only' : 'server-only'
     this.host.metrics?.revert(reason)
     this.notify(peer, { type: 'rejected', reason, issues: [{ path: '(document)', message: reason === 'read-only' ? 'viewers cannot edit' : 'this document is written by the server only' }] })
+  }
+
+  /** The reply to a sync step 1 that knows `known`, encoded now (see `sendStep2`). */
+  private encodeStep2(known: StateVector): Uint8Array {
+    if (this.loadedState === null || known.size > 0) return syncStep2Message(this.doc, Y.encodeStateVector(known))
+    // The client parses the stored snapshot; the server parses it meanwhile, once the reply is out.
+    this.hydrateSoon(0)
+    return encodedStep2Message(this.loadedState)
+  }
+
+  /** Sends a step-2 reply once everything it reveals is on disk. */
+  private sendStep2(peer: Peer, reply: Uint8Array): void {
+    this.whenPersisted(() => {
+      if (peer.socket.isOpen() && this.peers.has(peer)) peer.socket.send(reply)
+    })
   }
 
   private handleAwareness(peer: Peer, update: Uint8Array): void {
@@ -523,6 +533,7 @@ export class Room {
     this.held = []
     this.pending = []
     this.awaitingStep1 = []
+    this.step1.dispose()
     if (this.hydrateTimer) clearTimeout(this.hydrateTimer)
     this.unapplied = null
     this.awareness.destroy()
