@@ -6,6 +6,7 @@ import { type AttemptStart, LoginThrottle } from '../server/limits/LoginThrottle
 import { TokenBucket } from '../server/limits/TokenBucket.js'
 import { checkUpdateBounds } from '../server/limits/updateBounds.js'
 import { openDatabase } from '../server/store/openDatabase.js'
+import { knowsAll, leastKnown } from '../server/sync/Step1Pacer.js'
 import { LIMITS } from '../shared/protocol.js'
 
 describe('TokenBucket', () => {
@@ -18,6 +19,31 @@ describe('TokenBucket', () => {
     expect(bucket.take()).toBe(false)
     now += 10_000
     expect(Array.from({ length: 6 }, () => bucket.take()).filter(Boolean)).toHaveLength(5)
+  })
+})
+
+describe('TokenBucket of bytes', () => {
+  it('[L6] weighs events; one heavier than the burst goes on a full bucket, and its debt is paid back before the next', () => {
+    let now = 0
+    const bucket = new TokenBucket(1000, 4000, () => now)
+    expect(bucket.take(3000)).toBe(true)
+    expect(bucket.msUntil(3000)).toBe(2000)
+    expect(bucket.take(3000)).toBe(false)
+    now = 3000
+    expect(bucket.take(10_000)).toBe(true)
+    expect(bucket.msUntil(1)).toBe(6001)
+    now += 6001
+    expect(bucket.take(1)).toBe(true)
+  })
+})
+
+describe('step-1 coalescing', () => {
+  it('[L6] a waiting reply answers a later step 1 only for what both state vectors know', () => {
+    const a = new Map([[1, 10], [2, 5]])
+    expect(knowsAll(new Map([[1, 12], [2, 5], [3, 1]]), a)).toBe(true)
+    expect(knowsAll(new Map([[1, 12]]), a)).toBe(false)
+    expect(leastKnown(a, new Map([[1, 7], [3, 4]]))).toEqual(new Map([[1, 7]]))
+    expect(leastKnown(a, new Map())).toEqual(new Map())
   })
 })
 

@@ -13,6 +13,7 @@ import { type DocName, parseDocName } from '../../shared/docNames.js'
 import { CLOSE } from '../../shared/protocol.js'
 import type { SyncMetrics } from '../metrics/Metrics.js'
 import type { DocStore, PersistEntry, RecordProjection } from '../store/DocStore.js'
+import { PresenceBindings } from './PresenceBindings.js'
 import { type PendingUpdate, Room, type RoomHost } from './Room.js'
 
 export interface RegistryOptions {
@@ -74,12 +75,15 @@ export class DocRegistry implements RoomHost {
   /** Removes outdated awareness states in every room, a tenth of the timeout apart (as y-protocols does per document). */
   private readonly awarenessTimer: NodeJS.Timeout
   private readonly options: Required<Omit<RegistryOptions, 'project' | 'onError' | 'metrics'>> & RegistryOptions
+  /** Awareness client ids bound to users, here so they outlive a room unloaded and loaded again. */
+  readonly presence: PresenceBindings
 
   constructor(
     private readonly store: DocStore,
     options: RegistryOptions = {},
   ) {
     this.options = { unloadGraceMs: 2000, compactAfterUpdates: 500, compactAfterBytes: 1024 * 1024, awarenessTimeoutMs: outdatedTimeout, ...options }
+    this.presence = new PresenceBindings(this.options.awarenessTimeoutMs)
     this.awarenessTimer = setInterval(() => this.removeOutdatedAwareness(), this.options.awarenessTimeoutMs / 10)
     this.awarenessTimer.unref()
   }
@@ -338,6 +342,7 @@ export class DocRegistry implements RoomHost {
   }
 
   private removeOutdatedAwareness(): void {
+    this.presence.sweep()
     const now = Date.now()
     for (const room of this.rooms.values()) {
       try {

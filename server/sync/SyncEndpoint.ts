@@ -4,8 +4,9 @@
  * messages to rooms. Every exception stops here: a bad message closes only its socket.
  *
  * Limits enforced here (values in `LIMITS`, shared/protocol.ts): message size (4413),
- * message rate per connection and connections per user (4429), bytes buffered for a
- * slow reader (the socket is dropped). Authentication happens during the HTTP upgrade
+ * message rate per connection, connections and documents per user (4429), bytes buffered
+ * for a slow reader (the socket is dropped), bytes of sync step-1 replies per connection
+ * (spent by its room, see Step1Pacer). Authentication happens during the HTTP upgrade
  * (token or cookie), so no message is ever read from an unauthenticated socket: there
  * is no pre-auth phase to cap. Sessions of open sockets are re-checked every
  * `SESSION_SWEEP_MS`; an expired or revoked one closes all its sockets with 4401. Every
@@ -44,6 +45,7 @@ export interface SyncEndpointOptions {
 interface Connection {
   readonly peer: Peer
   readonly ws: WebSocket
+  readonly docName: string
   state: 'open' | 'closing'
   readonly bucket: TokenBucket
   /** When the socket last sent anything (a message, a pong). */
@@ -65,6 +67,8 @@ export class SyncEndpoint {
   private readonly bySession = new Map<string, Set<Peer>>()
   private readonly connections = new Map<Peer, Connection>()
   private readonly perUser = new Map<string, number>()
+  /** Sockets per document of each user, for `MAX_DOCUMENTS_PER_USER`. */
+  private readonly docsPerUser = new Map<string, Map<string, number>>()
   private readonly limits: Limits
   private readonly sweepTimer: NodeJS.Timeout
   private readonly livenessTimer: NodeJS.Timeout
@@ -125,15 +129,23 @@ export class SyncEndpoint {
     ws.binaryType = 'nodebuffer'
     const principal = this.options.auth.authenticate(tokenOf(req, url))
     if (!principal) return closeWith(ws, 'unauthorized')
-    const parsed = parseDocName(decodeURIComponent(url.pathname.slice(SYNC_PATH.length)))
+    // The name is checked as sent and that same string is opened: never decoded. Stock providers
+    // do not encode names and ids are [A-Za-z0-9_-], so a percent-encoded name is no document of
+    // ours (4404). Decoding it for the check let `o%6B1` pass as `ok1` while the registry opened
+    // the raw name and threw (1011, which providers take as "reconnect", and an error logged each
+    // time); `%ZZ` threw in the decoding itself.
+    const docName = url.pathname.slice(SYNC_PATH.length)
+    const parsed = parseDocName(docName)
     if (!parsed.ok) return closeWith(ws, 'notFound')
     const name = parsed.name
     if (name.workspace !== principal.workspace) return closeWith(ws, 'forbidden')
     if (name.kind === 'inbox' && name.userId !== principal.userId) return closeWith(ws, 'forbidden')
 
     if ((this.perUser.get(principal.userId) ?? 0) >= this.limits.MAX_CONNECTIONS_PER_USER) return closeWith(ws, 'rateLimited')
+    // Every document held open stays loaded: one account may not pin the whole workspace in memory.
+    const docs = this.docsPerUser.get(principal.userId)
+    if (docs && !docs.has(docName) && docs.size >= this.limits.MAX_DOCUMENTS_PER_USER) return closeWith(ws, 'rateLimited')
 
-    const docName = url.pathname.slice(SYNC_PATH.length)
     const room = this.options.registry.open(docName)
     const peer: Peer = {
       kind: 'peer',
@@ -142,10 +154,12 @@ export class SyncEndpoint {
       canWrite: canWrite(principal, name),
       wantsNotices: url.searchParams.get('notices') === '1',
       awarenessClients: new Set(),
+      replyBudget: new TokenBucket(this.limits.STEP1_REPLY_BYTES_PER_SECOND, this.limits.STEP1_REPLY_BURST_BYTES),
     }
     const connection: Connection = {
       peer,
       ws,
+      docName,
       state: 'open',
       bucket: new TokenBucket(this.limits.MAX_MESSAGES_PER_SECOND, this.limits.MESSAGE_BURST),
       heardAt: Date.now(),
@@ -248,6 +262,9 @@ export class SyncEndpoint {
     this.connections.set(peer, connection)
     connection.slice.add(connection)
     this.perUser.set(peer.principal.userId, (this.perUser.get(peer.principal.userId) ?? 0) + 1)
+    let docs = this.docsPerUser.get(peer.principal.userId)
+    if (!docs) this.docsPerUser.set(peer.principal.userId, (docs = new Map()))
+    docs.set(connection.docName, (docs.get(connection.docName) ?? 0) + 1)
   }
 
   private untrack(connection: Connection): void {
@@ -260,6 +277,11 @@ export class SyncEndpoint {
     const count = (this.perUser.get(peer.principal.userId) ?? 1) - 1
     if (count > 0) this.perUser.set(peer.principal.userId, count)
     else this.perUser.delete(peer.principal.userId)
+    const docs = this.docsPerUser.get(peer.principal.userId)
+    const sockets = (docs?.get(connection.docName) ?? 1) - 1
+    if (sockets > 0) docs?.set(connection.docName, sockets)
+    else docs?.delete(connection.docName)
+    if (docs?.size === 0) this.docsPerUser.delete(peer.principal.userId)
   }
 
   close(): Promise<void> {

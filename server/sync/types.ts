@@ -1,5 +1,6 @@
 /** What the sync layer knows of a connection and of who made a change. */
 import type { DocName } from '../../shared/docNames.js'
+import type { TokenBucket } from '../limits/TokenBucket.js'
 
 export type Role = 'owner' | 'admin' | 'member' | 'viewer'
 
@@ -33,6 +34,8 @@ export interface Peer {
   readonly wantsNotices: boolean
   /** Awareness client ids this peer has announced. */
   readonly awarenessClients: Set<number>
+  /** Bytes of sync step-1 replies this connection may be sent (`STEP1_REPLY_*` in LIMITS). */
+  readonly replyBudget: TokenBucket
 }
 
 /** The origin of a change the server makes itself. */
