@@ -151,7 +151,7 @@ describe('docs/api.md', () => {
     const { readFileSync } = await import('node:fs')
     const readme = readFileSync(new URL('../docs/api.md', import.meta.url), 'utf8')
     const documented = new Map<string, number>()
-    for (const match of readme.matchAll(/^\| `([A-Z_]+)` \| `(\d+)`/gm)) documented.set(match[1]!, Number(match[2]))
+    for (const match of readme.matchAll(/^\| `([A-Z0-9_]+)` \| `(\d+)`/gm)) documented.set(match[1]!, Number(match[2]))
     for (const [name, value] of Object.entries(LIMITS)) expect([name, documented.get(name)]).toEqual([name, value])
   })
 })
