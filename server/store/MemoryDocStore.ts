@@ -144,7 +144,7 @@ export class MemoryDocStore implements DocStore {
     this.failed ??= error
   }
 
-  /** Waits for the appends in progress; later ones reject. */
+  /** Waits for the appends in progress (a held store: until released); later ones reject. */
   async close(): Promise<void> {
     this.closed = true
     await this.tail
