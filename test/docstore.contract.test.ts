@@ -44,6 +44,7 @@ function projectionOf(id: string, title: string, updatedBy: string | null): Reco
     items: [],
     authority: {},
     deleted: false,
+    complete: true,
     etag: `e-${title}`,
     updatedAt: 1,
     updatedBy,

@@ -2,6 +2,8 @@
  * Room tests without sockets: a RoomSocket that records what the room sends, a peer
  * built on it, and a client document that reads those messages as y-websocket would.
  */
+import { TokenBucket } from '../../server/limits/TokenBucket.js'
+import { LIMITS } from '../../shared/protocol.js'
 import * as decoding from 'lib0/decoding'
 import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
@@ -82,6 +84,7 @@ export class TestClient {
       canWrite: role !== 'viewer',
       wantsNotices: true,
       awarenessClients: new Set(),
+      replyBudget: new TokenBucket(LIMITS.STEP1_REPLY_BYTES_PER_SECOND, LIMITS.STEP1_REPLY_BURST_BYTES),
     }
   }
 
