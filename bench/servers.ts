@@ -76,10 +76,10 @@ async function commandOf(kind: ServerKind, dataDir: string, port: number): Promi
   }
 }
 
-/** `sockets`: the most this run opens at once (Accord allows 200 per user; the bench signs in enough users). */
+/** `sockets`: the most this run opens at once (Accord allows 200 sockets and 100 documents per user; the bench signs in enough users). */
 export async function startServer(kind: ServerKind, dataDir: string, port: number, sockets = 200, docs = 0): Promise<RunningServer> {
   const { args, env } = await commandOf(kind, dataDir, port)
-  const users = Math.max(4, Math.ceil(sockets / 150))
+  const users = Math.max(4, Math.ceil(sockets / 90))
   env.BENCH_USERS = String(users)
   env.BENCH_DOCS = String(docs)
   if (kind === 'accord' || kind === 'accordNormal') {

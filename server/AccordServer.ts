@@ -15,6 +15,7 @@ import { Metrics } from './metrics/Metrics.js'
 import { requireAuth, principalOf } from './http/authenticate.js'
 import { authRoutes } from './http/authRoutes.js'
 import { HttpError, errorHandler } from './http/errors.js'
+import { OriginPolicy } from './http/origin.js'
 import { recordRoutes } from './http/recordRoutes.js'
 import { jobRoutes } from './http/jobRoutes.js'
 import { type JobOptions, JobService } from './jobs/JobService.js'
@@ -25,6 +26,7 @@ import { SqliteReservationLedger } from './authority/SqliteReservationLedger.js'
 import { storedRecords } from './authority/storedRecords.js'
 import { RecordIndex } from './records/RecordIndex.js'
 import { RecordReads } from './records/RecordReads.js'
+import { LoginThrottle } from './limits/LoginThrottle.js'
 import { RecordService } from './records/RecordService.js'
 import { type Db, openDatabase } from './store/openDatabase.js'
 import { InlineDocStore } from './store/InlineDocStore.js'
@@ -69,6 +71,22 @@ export interface AccordOptions {
   writer?: 'auto' | 'thread' | 'inline'
   /** pino logger (see server/log.ts). @default silent (the CLI passes one at `LOG_LEVEL`) */
   logger?: Logger
+  /**
+   * Origins (`scheme://host[:port]`) besides the server's own whose pages may use the session
+   * cookie for a WebSocket upgrade or a state-changing request (server/http/origin.ts): a front
+   * end served from another origin. Bearer tokens are not affected.
+   * @default [] (the server's own origin only)
+   */
+  allowedOrigins?: readonly string[]
+  /**
+   * Trust the `X-Forwarded-*` headers of the proxy in front: `true` (or 1) trusts the one proxy
+   * that connects to this server, a number N the last N hops of `X-Forwarded-For`. Then
+   * `X-Forwarded-Proto: https` makes the session cookie `Secure`, `X-Forwarded-Host` names the
+   * server's own origin, and the sign-in limit per address counts the client the proxy saw.
+   * Only turn it on behind a proxy that sets these headers: otherwise any client could.
+   * @default false
+   */
+  trustProxy?: boolean | number
 }
 
 /** The project folder, where `dist/` is: the nearest one above this module with a package.json (it may run bundled, from build/). */
@@ -121,11 +139,16 @@ export class AccordServer {
     void this.reservations.reconcile(storedRecords(this.db, 'events'))
     this.invoices.reconcile(storedRecords(this.db, 'invoices'))
     void this.recordIndex.dropEntries(this.records.reads.incomplete())
-    this.sync = new SyncEndpoint({ auth: this.auth, registry: this.registry, onError, limits: options.limits, onDropped: (reason) => this.metrics.socketsDropped.inc({ reason }) })
+    const trustProxy = options.trustProxy === true ? 1 : options.trustProxy || 0
+    const origins = new OriginPolicy({ allowedOrigins: options.allowedOrigins, trustProxy: trustProxy > 0 })
+    this.sync = new SyncEndpoint({ auth: this.auth, registry: this.registry, onError, limits: options.limits, origins, onDropped: (reason) => this.metrics.socketsDropped.inc({ reason }) })
+    const { LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_ADDRESS, LOGIN_WINDOW_MS } = { ...LIMITS, ...options.limits }
+    const throttle = new LoginThrottle(this.db, { attemptsPerAccount: LOGIN_FAILURES_PER_ACCOUNT, attemptsPerAddress: LOGIN_FAILURES_PER_ADDRESS, windowMs: LOGIN_WINDOW_MS })
 
     const app = express()
     app.disable('x-powered-by')
     app.set('etag', false)
+    app.set('trust proxy', trustProxy)
     app.use(requestLogger(this.logger, (method, status) => this.metrics.httpRequests.inc({ method, status: String(status) })))
     app.use(express.json({ limit: options.limits?.MAX_BODY_BYTES ?? LIMITS.MAX_BODY_BYTES }))
     app.get('/healthz', (_req, res) => {
@@ -138,8 +161,8 @@ export class AccordServer {
     app.get('/metrics', (_req, res, next) => {
       this.metrics.text().then((text) => res.type(this.metrics.contentType).send(text), next)
     })
-    app.use('/api/auth', authRoutes({ auth: this.auth, onSessionEnded: (id) => this.sync.closeSession(id), secureCookies: false, limits: options.limits }))
-    app.use('/api', requireAuth(this.auth))
+    app.use('/api/auth', authRoutes({ auth: this.auth, onSessionEnded: (id) => this.sync.closeSession(id), throttle, origins }))
+    app.use('/api', requireAuth(this.auth, origins))
     app.get('/api/me', (req, res) => {
       const { userId } = principalOf(req)
       res.json(this.auth.getUser(userId))

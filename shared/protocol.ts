@@ -49,6 +49,25 @@ export const LIMITS = {
   MESSAGE_BURST: 10_000,
   /** Open sockets per user; one more closes with 4429. */
   MAX_CONNECTIONS_PER_USER: 200,
+  /**
+   * Distinct documents one user may hold open at once (any number of sockets each); a socket to
+   * one more closes with 4429. The web client holds about ten (the indexes, the inbox, the open
+   * records) plus the records it flushes after offline edits; this bounds what one account keeps
+   * loaded in memory.
+   */
+  MAX_DOCUMENTS_PER_USER: 100,
+  /**
+   * Bytes of sync step-1 replies (the part of the document a client asks for) sent to one
+   * connection per second, past the burst. Replies over budget wait, they are never dropped; a
+   * stock provider asks once per connection, so only a client asking again and again is slowed.
+   */
+  STEP1_REPLY_BYTES_PER_SECOND: 1024 * 1024,
+  /**
+   * Burst allowance of the step-1 reply budget, in bytes; a connection starts with it full. A
+   * reply larger than the burst goes as soon as the budget is full (so a first sync of any size
+   * is never held) and is paid back before the next one.
+   */
+  STEP1_REPLY_BURST_BYTES: 8 * 1024 * 1024,
   /** Bytes the server may buffer for one slow socket before dropping it. */
   MAX_BUFFERED_BYTES: 8 * 1024 * 1024,
   /** Largest awareness state of one client, in bytes of JSON. */
@@ -72,9 +91,12 @@ export const LIMITS = {
    * a laptop asleep, a lost network).
    */
   PING_INTERVAL_MS: 30_000,
-  /** Failed sign-ins per e-mail address (known or not) within the window; more answer 429. */
+  /**
+   * Sign-ins per e-mail address (known or not) within the window that failed or are still
+   * running (an attempt counts when it starts; a success takes itself back); more answer 429.
+   */
   LOGIN_FAILURES_PER_ACCOUNT: 10,
-  /** Failed sign-ins per client address within the window; more answer 429. */
+  /** The same per client address (across e-mails); more answer 429. */
   LOGIN_FAILURES_PER_ADDRESS: 100,
   /** Window of the sign-in limits, in ms. */
   LOGIN_WINDOW_MS: 15 * 60 * 1000,

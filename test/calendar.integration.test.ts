@@ -21,20 +21,17 @@ import {
   settled,
   storedEvents,
 } from './calendar.helpers.js'
-import { type Api, type TestServer, login, seedWorkspace, startServer, synced, tempDir, until } from './helpers/server.js'
+import { type Api, type SeededUsers, type TestServer, loginAs, startSeeded, startServer, synced, tempDir, until } from './helpers/server.js'
 
 let dir: string
 let t: TestServer
 let owner: Api
 let member: Api
-let users: Awaited<ReturnType<typeof seedWorkspace>>
+let users: SeededUsers
 
 beforeAll(async () => {
   dir = tempDir('accord-calendar-')
-  t = await startServer({ db: join(dir, 'accord.db') })
-  users = await seedWorkspace(t.server)
-  owner = await login(t.url, users.owner.email, users.owner.password)
-  member = await login(t.url, users.member.email, users.member.password)
+  ;({ t, users, api: { owner, member } } = await startSeeded(['owner', 'member'], { db: join(dir, 'accord.db') }))
 })
 afterAll(async () => {
   await t.close()
@@ -88,8 +85,7 @@ describe('calendar authority', () => {
 
     await t.server.close()
     t = await startServer({ db: t.dbFile })
-    owner = await login(t.url, users.owner.email, users.owner.password)
-    member = await login(t.url, users.member.email, users.member.password)
+    ;({ owner, member } = await loginAs(t.url, users, ['owner', 'member']))
     await t.server.reservations.idle()
     expect(await t.server.ledger.entries('acme')).toEqual(before)
     expect(await settled(t.server, 'acme', ids)).toBe(true)
@@ -269,8 +265,7 @@ describe('restart consistency', () => {
 
     await t.server.close()
     t = await startServer({ db: t.dbFile })
-    owner = await login(t.url, users.owner.email, users.owner.password)
-    member = await login(t.url, users.member.email, users.member.password)
+    ;({ owner, member } = await loginAs(t.url, users, ['owner', 'member']))
     expect(await decidedRest(undecided)).toMatchObject({ status: 'conflict', conflictsWith: [a] })
     expect((await decidedRest(unmirrored)).status).toBe('confirmed')
     await until(() => settled(t.server, 'acme'), 'ledger and documents agree')

@@ -10,7 +10,7 @@ import type { WebsocketProvider } from 'y-websocket'
 import { fieldsOf } from '../shared/docLayout.js'
 import { newRecordId } from '../shared/docNames.js'
 import { BASE, MIN, doubleBookings, eventProvider, iso, ledgerDoubleBookings, setSlot, settled, storedEvents } from './calendar.helpers.js'
-import { type Api, type TestServer, login, seedWorkspace, startServer, synced, until } from './helpers/server.js'
+import { type Api, type TestServer, startSeeded, synced, until } from './helpers/server.js'
 
 const EVENTS = 5
 const ATTENDEES = 3
@@ -22,9 +22,7 @@ let t: TestServer
 let api: Api
 
 beforeAll(async () => {
-  t = await startServer()
-  const users = await seedWorkspace(t.server, 'prop')
-  api = await login(t.url, users.member.email, users.member.password)
+  ;({ t, api: { member: api } } = await startSeeded(['member'], {}, 'prop'))
 })
 afterAll(() => t.close())
 

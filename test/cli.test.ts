@@ -1,10 +1,11 @@
 /** The `accord` command: one clear line and a non-zero exit for every error. */
-import { existsSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { describe, expect, it } from 'vitest'
-import { runCli } from './helpers/child.js'
-import { tempDir } from './helpers/server.js'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type ChildServer, killHard, runCli, spawnServer } from './helpers/child.js'
+import { tempDir, until } from './helpers/server.js'
 
 const dir = tempDir()
 const db = join(dir, 'cli.db')
@@ -42,6 +43,13 @@ describe('accord CLI', () => {
     expect(runCli(['launch']).status).not.toBe(0)
   })
 
+  it('serve refuses an ACCORD_ALLOWED_ORIGINS entry that is not scheme://host[:port], and an unknown ACCORD_TRUST_PROXY, with one line', () => {
+    for (const origins of ['crm.example.com', 'https://crm.example.com/app', 'ftp://x.test', 'https://ok.test,*']) {
+      expectOneLineError(runCli(['serve', '--port', '0', '--db', db], { ACCORD_ALLOWED_ORIGINS: origins }), /ACCORD_ALLOWED_ORIGINS: ".+" is not an origin \(scheme:\/\/host\[:port\]/)
+    }
+    expectOneLineError(runCli(['serve', '--port', '0', '--db', db], { ACCORD_TRUST_PROXY: 'yes please' }), /ACCORD_TRUST_PROXY must be "on", "off" or the number of proxies in front \(1, 2, …\), not "yes please"/)
+  })
+
   it('demo seeds the demo workspace once', () => {
     const demoDb = join(dir, 'demo.db')
     expect(runCli(['demo', '--db', demoDb]).status).toBe(0)
@@ -68,5 +76,84 @@ describe('accord CLI', () => {
     expect(copy.prepare('SELECT email FROM users').all()).toEqual([{ email: 'ann@sales.test' }])
     copy.close()
     expectOneLineError(runCli(['backup', target, '--db', db]), /exists already/)
+  })
+})
+
+describe('accord serve: port, database path and log format', () => {
+  const logsDb = join(dir, 'logs.db')
+  const children: ChildServer[] = []
+
+  beforeAll(() => {
+    expect(runCli(['workspace', 'add', 'logs', '--db', logsDb]).status).toBe(0)
+    expect(runCli(['user', 'add', '--workspace', 'logs', '--email', 'lou@logs.test', '--password', 'password1', '--role', 'member', '--db', logsDb]).status).toBe(0)
+  })
+  afterAll(async () => {
+    for (const child of children) await killHard(child)
+  })
+
+  /** Serves `logsDb` with `env`, signs in with a token-like query string, and returns stderr once the request is logged. */
+  async function loginLogged(env: Record<string, string>): Promise<string> {
+    const server = await spawnServer(logsDb, 0, env)
+    children.push(server)
+    const res = await fetch(`${server.url}/api/auth/login?token=secret-in-query`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'lou@logs.test', password: 'password1' }),
+    })
+    expect(res.status).toBe(200)
+    await until(() => server.output().includes('POST'), 'the login request was logged')
+    return server.output()
+  }
+
+  function requestLines(output: string): Record<string, unknown>[] {
+    return output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line.msg === 'request')
+  }
+
+  it('a taken port is one line naming the port and PORT=0, a non-zero exit, and no database file created', async () => {
+    const holder = createServer()
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
+    const { port } = holder.address() as AddressInfo
+    const fresh = join(dir, 'never-created.db')
+    try {
+      const result = runCli(['serve', '--port', String(port), '--db', fresh], { ACCORD_SEED: 'demo' })
+      expectOneLineError(result, new RegExp(`port ${port} .*taken.*PORT=0`))
+      expect(existsSync(fresh)).toBe(false)
+    } finally {
+      await new Promise((resolve) => holder.close(resolve))
+    }
+  })
+
+  it('a database path that cannot be created is one line naming the file', () => {
+    const notADir = join(dir, 'a-file')
+    writeFileSync(notADir, 'not a folder')
+    expectOneLineError(runCli(['serve', '--port', '0', '--db', join(notADir, 'x.db')]), /cannot open the database .*a-file\/x\.db/)
+  })
+
+  it('an unknown LOG_FORMAT is one line naming the allowed values, before any database is created', () => {
+    const fresh = join(dir, 'bad-format.db')
+    expectOneLineError(runCli(['serve', '--port', '0', '--db', fresh], { LOG_FORMAT: 'xml' }), /LOG_FORMAT must be one of pretty, json, not "xml"/)
+    expect(existsSync(fresh)).toBe(false)
+  })
+
+  it('LOG_FORMAT=json logs a request as one JSON line with its full path and without its query string', async () => {
+    const output = await loginLogged({ LOG_FORMAT: 'json' })
+    expect(requestLines(output)).toContainEqual(expect.objectContaining({ level: 30, method: 'POST', path: '/api/auth/login', status: 200 }))
+    expect(output).not.toContain('secret-in-query')
+  })
+
+  it('when stderr is not a terminal and LOG_FORMAT is unset, logs are JSON (what CI and collectors read)', async () => {
+    const output = await loginLogged({})
+    expect(requestLines(output)).toContainEqual(expect.objectContaining({ method: 'POST', path: '/api/auth/login', status: 200 }))
+  })
+
+  it('LOG_FORMAT=pretty prints one readable line per request with the full path', async () => {
+    const output = await loginLogged({ LOG_FORMAT: 'pretty' })
+    expect(output).toMatch(/^\[\d\d:\d\d:\d\d\] INFO: POST \/api\/auth\/login 200 [\d.]+ms$/m)
+    expect(output).not.toMatch(/^\{/m)
+    expect(output).not.toContain('secret-in-query')
   })
 })

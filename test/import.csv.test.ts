@@ -3,7 +3,7 @@
  * duplicates skipped or merged, and importing the same file twice adds nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Api, type TestServer, login, seedWorkspace, startServer } from './helpers/server.js'
+import { type Api, type TestServer, startSeeded } from './helpers/server.js'
 import { finished, uploadCsv } from './helpers/jobs.js'
 
 let t: TestServer
@@ -11,10 +11,7 @@ let member: Api
 let viewer: Api
 
 beforeAll(async () => {
-  t = await startServer({ jobs: { pollMs: 100 } })
-  const users = await seedWorkspace(t.server)
-  member = await login(t.url, users.member.email, users.member.password)
-  viewer = await login(t.url, users.viewer.email, users.viewer.password)
+  ;({ t, api: { member, viewer } } = await startSeeded(['member', 'viewer'], { jobs: { pollMs: 100 } }))
 })
 afterAll(() => t.close())
 

@@ -3,18 +3,16 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { authorityOf, fieldsOf } from '../shared/docLayout.js'
 import { eventProvider } from './calendar.helpers.js'
-import { type Api, type TestServer, login, seedWorkspace, startServer, synced, tempDir, until } from './helpers/server.js'
+import { type Api, type SeededUsers, type TestServer, loginAs, startSeeded, startServer, synced, tempDir, until } from './helpers/server.js'
 
 let dir: string
 let t: TestServer
 let owner: Api
-let users: Awaited<ReturnType<typeof seedWorkspace>>
+let users: SeededUsers
 
 beforeAll(async () => {
   dir = tempDir('accord-invoices-')
-  t = await startServer({ db: join(dir, 'accord.db') })
-  users = await seedWorkspace(t.server, 'inv')
-  owner = await login(t.url, users.owner.email, users.owner.password)
+  ;({ t, users, api: { owner } } = await startSeeded(['owner'], { db: join(dir, 'accord.db') }, 'inv'))
 })
 afterAll(async () => {
   await t.close()
@@ -86,7 +84,7 @@ describe('invoice numbers', () => {
     expect(numbers().has(id)).toBe(false)
     await t.server.close()
     t = await startServer({ db: t.dbFile })
-    owner = await login(t.url, users.owner.email, users.owner.password)
+    ;({ owner } = await loginAs(t.url, users, ['owner']))
     await until(() => numbers().has(id), 'numbered at start-up')
   })
 
@@ -94,7 +92,7 @@ describe('invoice numbers', () => {
     const before = Math.max(...numbers().values())
     await t.server.close()
     t = await startServer({ db: t.dbFile })
-    owner = await login(t.url, users.owner.email, users.owner.password)
+    ;({ owner } = await loginAs(t.url, users, ['owner']))
     const id = await draft()
     await owner.request('PATCH', `/api/records/invoices/${id}`, { status: 'paid' })
     await until(() => numbers().has(id), 'numbered after restart')

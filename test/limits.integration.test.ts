@@ -11,7 +11,7 @@ import * as Y from 'yjs'
 import { fieldsOf, itemsOf, notesOf } from '../shared/docLayout.js'
 import { checkUpdateBounds } from '../server/limits/updateBounds.js'
 import { LIMITS, MESSAGE } from '../shared/protocol.js'
-import { type Api, type TestServer, presenceWatcher, login, provider, sample, seedWorkspace, startServer, synced, until } from './helpers/server.js'
+import { type Api, type SeededUsers, type TestServer, presenceWatcher, provider, sample, startSeeded, startServer, synced, until } from './helpers/server.js'
 import { RawClient, awarenessMessage, syncStep1, updateMessage } from './helpers/trust.js'
 
 const TEST_LIMITS = { MAX_MESSAGE_BYTES: 64 * 1024, MAX_MESSAGES_PER_SECOND: 50, MESSAGE_BURST: 100, MAX_CONNECTIONS_PER_USER: 5, MAX_BODY_BYTES: 32 * 1024 }
@@ -23,7 +23,7 @@ function errorLog(): { logger: pino.Logger; errors: string[] } {
 }
 
 let t: TestServer
-let users: Awaited<ReturnType<typeof seedWorkspace>>
+let users: SeededUsers
 let owner: Api
 let member: Api
 let member2: Api
@@ -33,12 +33,7 @@ let log: ReturnType<typeof errorLog>
 
 beforeAll(async () => {
   log = errorLog()
-  t = await startServer({ limits: TEST_LIMITS, logger: log.logger })
-  users = await seedWorkspace(t.server)
-  owner = await login(t.url, users.owner.email, users.owner.password)
-  member = await login(t.url, users.member.email, users.member.password)
-  member2 = await login(t.url, users.member2.email, users.member2.password)
-  viewer = await login(t.url, users.viewer.email, users.viewer.password)
+  ;({ t, users, api: { owner, member, member2, viewer } } = await startSeeded(['owner', 'member', 'member2', 'viewer'], { limits: TEST_LIMITS, logger: log.logger }))
   dealId = (await owner.request('POST', '/api/records/deals', { title: 'Limits', amount: 1 })).body.id
 })
 afterAll(async () => {
@@ -214,10 +209,8 @@ describe('updates that throw half-way', () => {
 
 describe('slow consumer', () => {
   it('[L4] a reader that stops reading is dropped past the high-water mark; the others keep going', async () => {
-    const s = await startServer({ limits: { MAX_BUFFERED_BYTES: 256 * 1024, MAX_MESSAGES_PER_SECOND: 100_000, MESSAGE_BURST: 100_000 } })
+    const { t: s, api: { owner: a } } = await startSeeded(['owner'], { limits: { MAX_BUFFERED_BYTES: 256 * 1024, MAX_MESSAGES_PER_SECOND: 100_000, MESSAGE_BURST: 100_000 } })
     try {
-      const u = await seedWorkspace(s.server)
-      const a = await login(s.url, u.owner.email, u.owner.password)
       const docName = 'acme/index/deals'
       const slow = new RawClient(`${s.wsUrl}/sync/${docName}?token=${a.token}`)
       await slow.opened

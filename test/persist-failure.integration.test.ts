@@ -6,16 +6,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { authorityOf, notesOf } from '../shared/docLayout.js'
-import { type Api, type TestServer, login, provider, seedWorkspace, startServer, synced, until } from './helpers/server.js'
+import { type Api, type SeededUsers, type TestServer, provider, startSeeded, synced, until } from './helpers/server.js'
 
 let t: TestServer
 let api: Api
-let users: Awaited<ReturnType<typeof seedWorkspace>>
+let users: SeededUsers
 
 beforeAll(async () => {
-  t = await startServer()
-  users = await seedWorkspace(t.server)
-  api = await login(t.url, users.member.email, users.member.password)
+  ;({ t, users, api: { member: api } } = await startSeeded(['member']))
 })
 afterAll(() => t.close())
 

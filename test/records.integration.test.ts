@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { rmSync } from 'node:fs'
 import { fieldsOf, indexEntriesOf, notesOf } from '../shared/docLayout.js'
 import { INDEX_CONTENT_REFRESH_MS } from '../server/records/RecordIndex.js'
-import { type Api, type TestServer, closeCodeOf, login, provider, seedWorkspace, startServer, synced, until } from './helpers/server.js'
+import { type Api, type TestServer, closeCodeOf, login, loginAs, provider, seedWorkspace, startSeeded, startServer, synced, until } from './helpers/server.js'
 
 let t: TestServer
 let owner: Api
@@ -12,13 +12,8 @@ let viewer: Api
 let stranger: Api
 
 beforeAll(async () => {
-  t = await startServer()
-  const users = await seedWorkspace(t.server)
-  const others = await seedWorkspace(t.server, 'globex')
-  owner = await login(t.url, users.owner.email, users.owner.password)
-  member = await login(t.url, users.member.email, users.member.password)
-  viewer = await login(t.url, users.viewer.email, users.viewer.password)
-  stranger = await login(t.url, others.owner.email, others.owner.password)
+  ;({ t, api: { owner, member, viewer } } = await startSeeded(['owner', 'member', 'viewer']))
+  ;({ owner: stranger } = await loginAs(t.url, await seedWorkspace(t.server, 'globex'), ['owner']))
 })
 afterAll(() => t.close())
 
@@ -211,10 +206,7 @@ describe('index documents', () => {
     await until(() => entries.get(id)?.fields.stage === 'won', 'a field change reaches the list')
 
     // A refresh still waiting when the server stops is written before it stops.
-    const last = await startServer()
-    const users = await seedWorkspace(last.server)
-    const a = await login(last.url, users.owner.email, users.owner.password)
-    const b = await login(last.url, users.member.email, users.member.password)
+    const { t: last, users, api: { owner: a, member: b } } = await startSeeded(['owner', 'member'])
     const other = await a.request('POST', '/api/records/deals', { title: 'Shut down while typing' })
     const writer = provider(last.wsUrl, `acme/deals/${other.body.id}`, b.token)
     await synced(writer)

@@ -4,19 +4,16 @@ import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
 import { fieldsOf, notesOf } from '../shared/docLayout.js'
 import { MESSAGE } from '../shared/protocol.js'
-import { type Api, type TestServer, presenceWatcher, closeCodeOf, login, provider, seedWorkspace, startServer, synced, until } from './helpers/server.js'
+import { type Api, type SeededUsers, type TestServer, presenceWatcher, closeCodeOf, provider, startSeeded, startServer, synced, until } from './helpers/server.js'
 import { RawClient, awarenessMessage } from './helpers/trust.js'
 
 let t: TestServer
 let owner: Api
 let member: Api
-let users: Awaited<ReturnType<typeof seedWorkspace>>
+let users: SeededUsers
 
 beforeAll(async () => {
-  t = await startServer()
-  users = await seedWorkspace(t.server)
-  owner = await login(t.url, users.owner.email, users.owner.password)
-  member = await login(t.url, users.member.email, users.member.password)
+  ;({ t, users, api: { owner, member } } = await startSeeded(['owner', 'member']))
 })
 afterAll(() => t.close())
 

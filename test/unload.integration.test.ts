@@ -5,15 +5,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { fieldsOf, notesOf } from '../shared/docLayout.js'
-import { type Api, type TestServer, login, provider, seedWorkspace, startServer, synced, until } from './helpers/server.js'
+import { type Api, type TestServer, provider, startSeeded, synced, until } from './helpers/server.js'
 
 let t: TestServer
 let api: Api
 
 beforeAll(async () => {
-  t = await startServer()
-  const users = await seedWorkspace(t.server)
-  api = await login(t.url, users.member.email, users.member.password)
+  ;({ t, api: { member: api } } = await startSeeded(['member']))
 })
 afterAll(() => t.close())
 

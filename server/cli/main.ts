@@ -4,9 +4,11 @@
 import { copyFileSync, existsSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import Database from 'better-sqlite3'
-import { AccordServer } from '../AccordServer.js'
+import { AccordServer, type AccordOptions } from '../AccordServer.js'
 import { AuthError } from '../auth/AuthService.js'
+import { parseOrigin } from '../http/origin.js'
 import { createLogger } from '../log.js'
+import { checkPort, listenFailure } from './checkPort.js'
 import { jobOptionsFromEnv } from '../jobs/jobEnv.js'
 import { simulate } from './simulate.js'
 import { DEMO_PASSWORD, DEMO_USERS, isEmptyDatabase, isLoopback, seedDemo } from '../seed/demo.js'
@@ -39,8 +41,25 @@ function required(values: Partial<Record<string, string>>, name: string): string
   return value
 }
 
+/** The server on `options.db`; a database file that cannot be opened or created is one line naming it. */
+function openServer(options: AccordOptions & { db: string }): AccordServer {
+  try {
+    return new AccordServer(options)
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? ''
+    if (code.startsWith('SQLITE_') || /^E[A-Z]+$/.test(code)) throw new Error(`cannot open the database ${options.db} (${(error as Error).message})`)
+    throw error
+  }
+}
+
+/** A bind error as one line that says what to do; any other error as it is. */
+function listenError(error: unknown, host: string, port: number): unknown {
+  const line = listenFailure(error, host, port)
+  return line === null ? error : new Error(line)
+}
+
 async function withServer<T>(db: string, fn: (server: AccordServer) => Promise<T>): Promise<T> {
-  const server = new AccordServer({ db })
+  const server = openServer({ db })
   try {
     return await fn(server)
   } finally {
@@ -68,12 +87,21 @@ async function serve(args: string[]): Promise<void> {
   if (synchronous !== 'full' && synchronous !== 'normal') throw new UsageError(`ACCORD_SYNCHRONOUS must be "full" or "normal", not "${synchronous}"`)
   const writer = env.ACCORD_WRITER ?? 'auto'
   if (writer !== 'auto' && writer !== 'thread' && writer !== 'inline') throw new UsageError(`ACCORD_WRITER must be "auto", "thread" or "inline", not "${writer}"`)
-  const server = new AccordServer({ db: dbPath(values.db), host, port, logger: createLogger(env.LOG_LEVEL ?? 'info'), sessionIdleMs, jobs, synchronous, writer })
+  const allowedOrigins = allowedOriginsOf(env.ACCORD_ALLOWED_ORIGINS)
+  const trustProxy = trustProxyOf(env.ACCORD_TRUST_PROXY)
+  const logger = createLogger(env.LOG_LEVEL ?? 'info', env.LOG_FORMAT)
+  // Before the database: a taken port must not leave a created, seeded file behind.
+  await checkPort(host, port).catch((error: unknown) => {
+    throw listenError(error, host, port)
+  })
+  const server = openServer({ db: dbPath(values.db), host, port, logger, sessionIdleMs, jobs, synchronous, writer, allowedOrigins, trustProxy })
   if (seed === 'demo' && isLoopback(host) && isEmptyDatabase(server)) {
     await seedDemo(server)
     console.log(`seeded the demo workspace; sign in as ${DEMO_USERS.map((u) => `${u.email} (${u.role})`).join(', ')} with password ${DEMO_PASSWORD}`)
   }
-  const url = await server.start()
+  const url = await server.start().catch((error: unknown) => {
+    throw listenError(error, host, port)
+  })
   console.log(`accord listening on ${url}`)
   let stopping = false
   const stop = () => {
@@ -83,6 +111,25 @@ async function serve(args: string[]): Promise<void> {
   }
   process.on('SIGINT', stop)
   process.on('SIGTERM', stop)
+}
+
+/** `ACCORD_ALLOWED_ORIGINS`: comma-separated `scheme://host[:port]`, each checked here so a typo stops the start. */
+function allowedOriginsOf(value: string | undefined): string[] {
+  const entries = (value ?? '').split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')
+  for (const entry of entries) {
+    if (!parseOrigin(entry)) throw new UsageError(`ACCORD_ALLOWED_ORIGINS: "${entry}" is not an origin (scheme://host[:port], e.g. https://crm.example.com)`)
+  }
+  return entries
+}
+
+/** `ACCORD_TRUST_PROXY`: `off` (default), `on` (the one proxy in front), or how many proxies are in front. */
+function trustProxyOf(value: string | undefined): boolean | number {
+  const setting = (value ?? 'off').trim().toLowerCase()
+  if (setting === 'off' || setting === 'false' || setting === '') return false
+  if (setting === 'on' || setting === 'true') return true
+  const hops = Number(setting)
+  if (/^\d+$/.test(setting) && Number.isSafeInteger(hops)) return hops
+  throw new UsageError(`ACCORD_TRUST_PROXY must be "on", "off" or the number of proxies in front (1, 2, …), not "${value}"`)
 }
 
 async function workspace(args: string[]): Promise<void> {

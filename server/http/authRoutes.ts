@@ -1,10 +1,11 @@
-import { Router } from 'express'
+import { type Request, Router } from 'express'
 import { z } from 'zod'
-import { LIMITS, type Limits, SESSION_COOKIE } from '../../shared/protocol.js'
+import { SESSION_COOKIE } from '../../shared/protocol.js'
 import type { AuthService } from '../auth/AuthService.js'
-import { LoginThrottle } from '../limits/LoginThrottle.js'
+import type { LoginThrottle } from '../limits/LoginThrottle.js'
 import { principalOf, requireAuth, tokenOf } from './authenticate.js'
 import { HttpError } from './errors.js'
+import type { OriginPolicy } from './origin.js'
 
 const loginBody = z.object({ email: z.string().max(320), password: z.string().max(1000) })
 
@@ -12,50 +13,50 @@ export interface AuthRoutesOptions {
   auth: AuthService
   /** Closes every socket of a session (logout, revocation). */
   onSessionEnded: (sessionId: string) => void
-  secureCookies: boolean
-  /** Overrides of the sign-in limits in `LIMITS`. @default LIMITS */
-  limits?: Partial<Pick<Limits, 'LOGIN_FAILURES_PER_ACCOUNT' | 'LOGIN_FAILURES_PER_ADDRESS' | 'LOGIN_WINDOW_MS'>>
+  /** Counts sign-in attempts per account and address. */
+  throttle: LoginThrottle
+  /** Which pages may use the session cookie (logout). */
+  origins: OriginPolicy
 }
 
-export function authRoutes({ auth, onSessionEnded, secureCookies, limits }: AuthRoutesOptions): Router {
+/**
+ * The session cookie. `Secure` when the sign-in came over HTTPS (`req.secure`: the socket's
+ * own TLS, or `X-Forwarded-Proto` when express trusts the proxy in front), so a cookie set
+ * over HTTPS is never sent back over plain HTTP; over plain HTTP it cannot be `Secure`, or
+ * the browser would drop it.
+ */
+function sessionCookie(req: Request, value: string, maxAgeS: number): string {
+  return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAgeS}${req.secure ? '; Secure' : ''}`
+}
+
+export function authRoutes({ auth, onSessionEnded, throttle, origins }: AuthRoutesOptions): Router {
   const router = Router()
-  const { LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_ADDRESS, LOGIN_WINDOW_MS } = { ...LIMITS, ...limits }
-  const throttle = new LoginThrottle({
-    failuresPerAccount: LOGIN_FAILURES_PER_ACCOUNT,
-    failuresPerAddress: LOGIN_FAILURES_PER_ADDRESS,
-    windowMs: LOGIN_WINDOW_MS,
-  })
-  const cookie = (value: string, maxAgeS: number) =>
-    `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAgeS}${secureCookies ? '; Secure' : ''}`
 
   router.post('/login', async (req, res) => {
     const body = loginBody.safeParse(req.body)
     if (!body.success) throw new HttpError(400, 'invalid', 'email and password are required', { issues: body.error.issues })
     const { email, password } = body.data
     const address = req.ip ?? req.socket.remoteAddress ?? 'unknown'
-    // Checked before any lookup, and counted alike for unknown e-mails: the answer never tells whether an account exists.
-    const waitMs = throttle.retryAfterMs(email, address)
-    if (waitMs > 0) {
-      const retryAfterS = Math.ceil(waitMs / 1000)
+    // Counted before any lookup, and alike for unknown e-mails: the answer never tells whether an account exists.
+    const started = throttle.start(email, address)
+    if (!started.ok) {
+      const retryAfterS = Math.ceil(started.retryAfterMs / 1000)
       res.setHeader('Retry-After', String(retryAfterS))
       throw new HttpError(429, 'rate-limited', 'too many failed sign-in attempts; try again later', { retryAfterS })
     }
     const user = await auth.verifyCredentials(email, password)
-    if (!user) {
-      throttle.failed(email, address)
-      throw new HttpError(401, 'unauthorized', 'wrong e-mail or password')
-    }
-    throttle.succeeded(email)
+    if (!user) throw new HttpError(401, 'unauthorized', 'wrong e-mail or password')
+    throttle.succeeded(started.attempt)
     const session = auth.createSession(user.id)
-    res.setHeader('Set-Cookie', cookie(session.token, Math.floor(auth.sessionIdleMs / 1000)))
+    res.setHeader('Set-Cookie', sessionCookie(req, session.token, Math.floor(auth.sessionIdleMs / 1000)))
     res.json({ token: session.token, user })
   })
 
-  router.post('/logout', requireAuth(auth), (req, res) => {
+  router.post('/logout', requireAuth(auth, origins), (req, res) => {
     const { sessionId } = principalOf(req)
     auth.revokeSession(sessionId)
     onSessionEnded(sessionId)
-    res.setHeader('Set-Cookie', cookie('', 0))
+    res.setHeader('Set-Cookie', sessionCookie(req, '', 0))
     res.status(204).end()
   })
 

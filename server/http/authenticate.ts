@@ -5,6 +5,7 @@ import { SESSION_COOKIE } from '../../shared/protocol.js'
 import type { AuthService } from '../auth/AuthService.js'
 import type { Principal } from '../auth/types.js'
 import { HttpError } from './errors.js'
+import { FORBIDDEN_ORIGIN, OriginPolicy } from './origin.js'
 
 export function readCookie(header: string | undefined, name: string): string | undefined {
   if (!header) return undefined
@@ -15,12 +16,24 @@ export function readCookie(header: string | undefined, name: string): string | u
   return undefined
 }
 
-export function tokenOf(req: IncomingMessage, url?: URL): string | undefined {
+/** A request's session token and how it came: only a cookie is sent by the browser on its own. */
+export interface Credential {
+  token: string
+  via: 'bearer' | 'query' | 'cookie'
+}
+
+/** The `Authorization: Bearer` token, else the `?token=` of `url` (the sync URL), else the session cookie. */
+export function credentialOf(req: IncomingMessage, url?: URL): Credential | undefined {
   const header = req.headers.authorization
-  if (header?.startsWith('Bearer ')) return header.slice(7).trim()
+  if (header?.startsWith('Bearer ')) return { token: header.slice(7).trim(), via: 'bearer' }
   const fromQuery = url?.searchParams.get('token')
-  if (fromQuery) return fromQuery
-  return readCookie(req.headers.cookie, SESSION_COOKIE)
+  if (fromQuery) return { token: fromQuery, via: 'query' }
+  const fromCookie = readCookie(req.headers.cookie, SESSION_COOKIE)
+  return fromCookie === undefined ? undefined : { token: fromCookie, via: 'cookie' }
+}
+
+export function tokenOf(req: IncomingMessage, url?: URL): string | undefined {
+  return credentialOf(req, url)?.token
 }
 
 declare module 'express-serve-static-core' {
@@ -29,9 +42,18 @@ declare module 'express-serve-static-core' {
   }
 }
 
-export function requireAuth(auth: AuthService) {
+/**
+ * Authenticates every request; a state-changing one that authenticates by the cookie must
+ * also come from an origin `origins` allows (cross-site request forgery), checked before the
+ * session is looked up so a forged request does not even slide its expiry.
+ */
+export function requireAuth(auth: AuthService, origins: OriginPolicy) {
   return (req: Request, _res: Response, next: NextFunction) => {
-    const principal = auth.authenticate(tokenOf(req))
+    const credential = credentialOf(req)
+    if (credential?.via === 'cookie' && OriginPolicy.mustCheck(req.method) && !origins.allows(req)) {
+      return next(new HttpError(FORBIDDEN_ORIGIN.status, FORBIDDEN_ORIGIN.code, FORBIDDEN_ORIGIN.message))
+    }
+    const principal = auth.authenticate(credential?.token)
     if (!principal) return next(new HttpError(401, 'unauthorized', 'not signed in, or the session ended'))
     req.principal = principal
     next()

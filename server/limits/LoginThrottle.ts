@@ -1,78 +1,91 @@
 /**
- * Counts failed sign-ins per account (the e-mail as typed, whether or not it exists)
- * and per client address over a fixed window. Defends against password guessing and
- * credential stuffing; because unknown and known e-mails are counted alike and the
- * check runs before any lookup, the answer never reveals whether an e-mail exists.
- * Memory is bounded: past `MAX_TRACKED_KEYS` the oldest entries are forgotten.
+ * Limits sign-in attempts per account (the e-mail as typed, whether or not it exists) and
+ * per client address over a fixed window. Defends against password guessing and
+ * credential stuffing; because unknown and known e-mails are counted alike and the check
+ * runs before any lookup, the answer never reveals whether an e-mail exists.
+ *
+ * An attempt counts against both limits when it starts, in the same transaction as the
+ * check: checking before the (asynchronous) password hash and counting after it let any
+ * number of concurrent guesses through while none had failed yet. A success takes its own
+ * attempt back from both counts, so in effect failures and attempts still running are
+ * counted, and people signing in from one address (an office behind one NAT) do not use
+ * up its limit; the failures before a success stay counted until their window ends, so a
+ * success cannot wipe guesses running alongside it.
+ *
+ * The counts are rows of `login_attempts`, so a restart does not reset them; a row lives
+ * one window and expired ones are deleted as attempts come in, so the table holds at most
+ * the keys attempted within one window.
  */
-
-/** Keys kept at most (accounts plus addresses). */
-export const MAX_TRACKED_KEYS = 50_000
+import type { Transaction } from 'better-sqlite3'
+import type { Db } from '../store/openDatabase.js'
 
 export interface LoginThrottleOptions {
-  failuresPerAccount: number
-  failuresPerAddress: number
+  /** Attempts per account within a window; the next one answers 429. */
+  attemptsPerAccount: number
+  /** Attempts per client address within a window. */
+  attemptsPerAddress: number
   windowMs: number
   now?: () => number
 }
 
-interface Entry {
-  failures: number
-  windowStart: number
+/** A started attempt: the window of each key it was counted in, to take it back from on success. */
+export interface LoginAttempt {
+  readonly counted: readonly { key: string; windowStart: number }[]
+}
+
+/** Either the attempt was counted and may go on, or the caller must wait `retryAfterMs`. */
+export type AttemptStart = { ok: true; attempt: LoginAttempt } | { ok: false; retryAfterMs: number }
+
+interface Row {
+  attempts: number
+  window_start: number
 }
 
 export class LoginThrottle {
-  private readonly entries = new Map<string, Entry>()
   private readonly now: () => number
+  private readonly startTx: Transaction<(email: string, address: string) => AttemptStart>
+  private readonly refundTx: (attempt: LoginAttempt) => void
 
-  constructor(private readonly options: LoginThrottleOptions) {
+  constructor(db: Db, options: LoginThrottleOptions) {
     this.now = options.now ?? Date.now
+    const refund = db.prepare('UPDATE login_attempts SET attempts = attempts - 1 WHERE key = ? AND window_start = ? AND attempts > 0')
+    this.refundTx = db.transaction((attempt: LoginAttempt) => {
+      for (const { key, windowStart } of attempt.counted) refund.run(key, windowStart)
+    })
+    const prune = db.prepare('DELETE FROM login_attempts WHERE window_start <= ?')
+    const read = db.prepare('SELECT attempts, window_start FROM login_attempts WHERE key = ?')
+    const count = db.prepare(
+      `INSERT INTO login_attempts (key, attempts, window_start) VALUES (?, 1, ?)
+       ON CONFLICT (key) DO UPDATE SET attempts = attempts + 1`,
+    )
+    this.startTx = db.transaction((email: string, address: string): AttemptStart => {
+      const now = this.now()
+      prune.run(now - options.windowMs)
+      const keys = [
+        { key: accountKey(email), max: options.attemptsPerAccount },
+        { key: addressKey(address), max: options.attemptsPerAddress },
+      ]
+      let retryAfterMs = 0
+      const rows = keys.map(({ key, max }) => {
+        const row = read.get(key) as Row | undefined
+        if (row && row.attempts >= max) retryAfterMs = Math.max(retryAfterMs, row.window_start + options.windowMs - now, 1)
+        return row
+      })
+      if (retryAfterMs > 0) return { ok: false, retryAfterMs }
+      for (const { key } of keys) count.run(key, now)
+      return { ok: true, attempt: { counted: keys.map(({ key }, i) => ({ key, windowStart: rows[i]?.window_start ?? now })) } }
+    })
   }
 
-  /** Milliseconds until the caller may try again, or 0 when it may try now. */
-  retryAfterMs(email: string, address: string): number {
-    const account = this.wait(accountKey(email), this.options.failuresPerAccount)
-    const client = this.wait(addressKey(address), this.options.failuresPerAddress)
-    return Math.max(account, client)
+  /** Counts an attempt against the account and the address, unless either is at its limit. */
+  start(email: string, address: string): AttemptStart {
+    // Immediate: the check and the count hold the write lock together, against other connections too (the writer thread, a CLI).
+    return this.startTx.immediate(email, address)
   }
 
-  /** Records a failed attempt against both the account and the address. */
-  failed(email: string, address: string): void {
-    this.bump(accountKey(email))
-    this.bump(addressKey(address))
-  }
-
-  /** A successful sign-in clears the account's failures (not the address's). */
-  succeeded(email: string): void {
-    this.entries.delete(accountKey(email))
-  }
-
-  private wait(key: string, max: number): number {
-    const entry = this.current(key)
-    if (!entry || entry.failures < max) return 0
-    return Math.max(1, entry.windowStart + this.options.windowMs - this.now())
-  }
-
-  private current(key: string): Entry | undefined {
-    const entry = this.entries.get(key)
-    if (entry && this.now() - entry.windowStart >= this.options.windowMs) {
-      this.entries.delete(key)
-      return undefined
-    }
-    return entry
-  }
-
-  private bump(key: string): void {
-    const entry = this.current(key)
-    if (entry) {
-      entry.failures++
-      return
-    }
-    if (this.entries.size >= MAX_TRACKED_KEYS) {
-      const oldest = this.entries.keys().next()
-      if (!oldest.done) this.entries.delete(oldest.value)
-    }
-    this.entries.set(key, { failures: 1, windowStart: this.now() })
+  /** A successful sign-in takes its attempt back (from the windows it was counted in, if still current). */
+  succeeded(attempt: LoginAttempt): void {
+    this.refundTx(attempt)
   }
 }
 

@@ -1,6 +1,9 @@
 /**
  * A token bucket: `ratePerSecond` tokens refill continuously up to `burst`; each
- * event takes one. Pure apart from the injected clock.
+ * event takes one, or as many as it weighs (bytes). Pure apart from the injected clock.
+ *
+ * An event heavier than the burst could never find that many tokens: it goes once the
+ * bucket is full and leaves it in debt, which the refill pays back before the next event.
  */
 export class TokenBucket {
   private tokens: number
@@ -15,13 +18,19 @@ export class TokenBucket {
     this.last = now()
   }
 
-  /** Takes one token; false when the bucket is empty (the caller is over its rate). */
-  take(): boolean {
+  /** Takes `count` tokens; false when there are too few (the caller is over its rate). */
+  take(count = 1): boolean {
+    if (this.msUntil(count) > 0) return false
+    this.tokens -= count
+    return true
+  }
+
+  /** Milliseconds until `take(count)` would succeed; 0 when it would now. */
+  msUntil(count = 1): number {
     const now = this.now()
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.ratePerSecond)
     this.last = now
-    if (this.tokens < 1) return false
-    this.tokens -= 1
-    return true
+    const missing = Math.min(count, this.burst) - this.tokens
+    return missing <= 0 ? 0 : Math.ceil((missing / this.ratePerSecond) * 1000)
   }
 }

@@ -113,11 +113,12 @@ export class ThreadedDocStore implements DocStore {
       return written
     }
     // A view onto a larger buffer would be copied whole; send exactly the update bytes.
-    const exactly = entries.map((entry) => ({
-      ...entry,
-      updates: entry.updates.map(({ update, author, changed, at }) => ({ update: exact(update), author, changed, at })),
-    }))
-    return this.request((id) => ({ id, op: 'append', entries: exactly }))
+    const exactly = () =>
+      entries.map((entry) => ({
+        ...entry,
+        updates: entry.updates.map(({ update, author, changed, at }) => ({ update: exact(update), author, changed, at })),
+      }))
+    return this.request((id) => ({ id, op: 'append', entries: exactly() }))
   }
 
   close(): Promise<void> {
@@ -133,8 +134,9 @@ export class ThreadedDocStore implements DocStore {
 
   private request(make: (id: number) => WriterRequest): Promise<void> {
     if (this.failed) return Promise.reject(this.failed)
-    const request = make(this.nextId++)
     return new Promise<void>((resolve, reject) => {
+      // Made inside the executor: entries that cannot be sent (an update that is not bytes) reject the append instead of throwing.
+      const request = make(this.nextId++)
       this.waiting.set(request.id, { resolve, reject })
       ;(this.worker ?? this.startThread()).postMessage(request)
     })

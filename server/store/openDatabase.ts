@@ -173,6 +173,15 @@ const MIGRATIONS: string[] = [
     OR (collection IN ('deals', 'proposals') AND json_extract(fields, '$.title') IS NULL)
     OR (collection = 'events' AND (json_extract(fields, '$.title') IS NULL OR json_extract(fields, '$.start') IS NULL OR json_extract(fields, '$.end') IS NULL));
   `,
+  // sign-in attempts per account and per address, one row per key and window (server/limits/LoginThrottle.ts)
+  `
+  CREATE TABLE login_attempts (
+    key TEXT PRIMARY KEY,
+    attempts INTEGER NOT NULL,
+    window_start INTEGER NOT NULL
+  );
+  CREATE INDEX login_attempts_by_window ON login_attempts(window_start);
+  `,
 ]
 
 export interface OpenOptions {

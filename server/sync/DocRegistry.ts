@@ -10,6 +10,7 @@ import type { SyncMetrics } from '../metrics/Metrics.js'
 import type { DocStore } from '../store/DocStore.js'
 import { CommitQueue, type Projected } from './CommitQueue.js'
 import type { DocResolver, ResolvedDoc } from './DocPolicy.js'
+import { PresenceBindings } from './PresenceBindings.js'
 import { type PendingUpdate, Room, type RoomHost } from './Room.js'
 
 export { PersistError } from './CommitQueue.js'
@@ -53,6 +54,8 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
   private readonly awarenessTimer: NodeJS.Timeout
   private readonly unloadGraceMs: number
   private readonly awarenessTimeoutMs: number
+  /** Awareness client ids bound to users, here so they outlive a room unloaded and loaded again. */
+  readonly presence: PresenceBindings
 
   constructor(
     private readonly store: DocStore,
@@ -75,6 +78,7 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
       onError: options.onError,
       metrics: options.metrics,
     })
+    this.presence = new PresenceBindings(this.awarenessTimeoutMs)
     this.awarenessTimer = setInterval(() => this.removeOutdatedAwareness(), this.awarenessTimeoutMs / 10)
     this.awarenessTimer.unref()
   }
@@ -228,6 +232,7 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
   }
 
   private removeOutdatedAwareness(): void {
+    this.presence.sweep()
     const now = Date.now()
     for (const room of this.rooms.values()) {
       try {

@@ -14,6 +14,8 @@ import type { SyncMetrics } from '../metrics/Metrics.js'
 import type { LoadedDoc, StoredUpdate } from '../store/DocStore.js'
 import type { DocGuard, DocPolicy, GuardResult } from './DocPolicy.js'
 import { awarenessMessage, encodedStep2Message, noticeMessage, syncStep1Message, syncStep2Message, updateMessage } from './messages.js'
+import type { PresenceBindings } from './PresenceBindings.js'
+import { type StateVector, Step1Pacer } from './Step1Pacer.js'
 import { type Origin, type Peer, authorOf, isOrigin, serverOrigin } from './types.js'
 
 /** A message the room could not make sense of; the transport closes the socket with 4400. */
@@ -33,6 +35,8 @@ export interface RoomHost {
   onIdle(room: Room): void
   /** Counters of the sync layer (optional). */
   readonly metrics?: SyncMetrics
+  /** Which user each awareness client id belongs to (kept across reloads of the room). */
+  readonly presence: PresenceBindings
   /**
    * The in-memory document may hold state that must never reach disk (a client update
    * threw half-way through Y.applyUpdate): persist what else is pending and reload it.
@@ -82,6 +86,8 @@ export class Room<N = unknown> {
    * clocks, so the copy that computes their compensation must hold them too.
    */
   private readonly refused = new WeakMap<Peer, Uint8Array>()
+  /** Sync step-1 replies, within each connection's byte budget. */
+  private readonly step1: Step1Pacer
 
   constructor(
     /** What the document is, as its kind resolved the name. */
@@ -94,6 +100,7 @@ export class Room<N = unknown> {
     this.ydoc = new Y.Doc({ gc: true })
     if (loaded.updates.length === 1) this.loadedState = loaded.updates[0]!
     this.unapplied = loaded.updates.length > 0 ? loaded.updates : null
+    this.step1 = new Step1Pacer(this.encodeStep2.bind(this), this.sendStep2.bind(this))
     this.awareness = new awarenessProtocol.Awareness(this.ydoc)
     this.awareness.setLocalState(null)
     // Outdated states are removed by one check over every room (DocRegistry), not by an interval
@@ -178,6 +185,9 @@ export class Room<N = unknown> {
 
   removePeer(peer: Peer): void {
     if (!this.peers.delete(peer)) return
+    this.step1.forget(peer)
+    // Its ids stay its user's for one awareness timeout from now: the provider reconnects with them.
+    for (const id of peer.awarenessClients) this.host.presence.hold(this.docName, id, peer.principal.userId)
     const owned = [...peer.awarenessClients].filter((id) => this.awareness.getStates().has(id))
     if (owned.length > 0) awarenessProtocol.removeAwarenessStates(this.awareness, owned, peer)
     this.checkIdle()
@@ -234,19 +244,9 @@ export class Room<N = unknown> {
   private handleSync(peer: Peer, decoder: decoding.Decoder): void {
     const subType = decoding.readVarUint(decoder)
     switch (subType) {
-      case syncProtocol.messageYjsSyncStep1: {
-        const stateVector = decoding.readVarUint8Array(decoder)
-        const known = Y.decodeStateVector(stateVector)
-        const fromStore = this.loadedState !== null && known.size === 0
-        // Encoded now, sent once everything it reveals is on disk.
-        const reply = fromStore ? encodedStep2Message(this.loadedState!) : syncStep2Message(this.doc, stateVector)
-        this.whenPersisted(() => {
-          if (peer.socket.isOpen() && this.peers.has(peer)) peer.socket.send(reply)
-        })
-        // The client parses the snapshot; the server parses it meanwhile, once the reply is out.
-        if (fromStore) this.hydrateSoon(0)
+      case syncProtocol.messageYjsSyncStep1:
+        this.step1.request(peer, Y.decodeStateVector(decoding.readVarUint8Array(decoder)))
         break
-      }
       case syncProtocol.messageYjsSyncStep2:
       case syncProtocol.messageYjsUpdate:
         this.applyPeerUpdate(peer, decoding.readVarUint8Array(decoder))
@@ -368,6 +368,21 @@ export class Room<N = unknown> {
     this.notify(peer, { type: 'rejected', reason, issues: [{ path: '(document)', message: reason === 'read-only' ? 'viewers cannot edit' : 'this document is written by the server only' }] })
   }
 
+  /** The reply to a sync step 1 that knows `known`, encoded now (see `sendStep2`). */
+  private encodeStep2(known: StateVector): Uint8Array {
+    if (this.loadedState === null || known.size > 0) return syncStep2Message(this.doc, Y.encodeStateVector(known))
+    // The client parses the stored snapshot; the server parses it meanwhile, once the reply is out.
+    this.hydrateSoon(0)
+    return encodedStep2Message(this.loadedState)
+  }
+
+  /** Sends a step-2 reply once everything it reveals is on disk. */
+  private sendStep2(peer: Peer, reply: Uint8Array): void {
+    this.whenPersisted(() => {
+      if (peer.socket.isOpen() && this.peers.has(peer)) peer.socket.send(reply)
+    })
+  }
+
   private handleAwareness(peer: Peer, update: Uint8Array): void {
     let entries: AwarenessEntry[]
     try {
@@ -376,22 +391,38 @@ export class Room<N = unknown> {
       throw new MalformedMessageError(`bad awareness update: ${(error as Error).message}`)
     }
     const owners = this.awarenessOwners()
+    const { principal } = peer
     const accepted: AwarenessEntry[] = []
     for (const entry of entries) {
+      // What y-protocols would ignore (not newer than what the room has) claims nothing either: a stock
+      // provider sends back every awareness change it receives, other clients' states and removals included.
+      if (!this.isNewer(entry)) continue
       const owner = owners.get(entry.clientID)
-      if (owner && owner !== peer) continue
+      // Another user's id (announced on a socket still open, or bound to them, see PresenceBindings)
+      // is ignored, not closed: a stock client that picked the same random id (1 in 2^32) would
+      // reconnect with it after every close, and its document still syncs meanwhile.
+      if (owner !== undefined && owner.principal.userId !== principal.userId) continue
+      if (!this.host.presence.mayAnnounce(this.docName, entry.clientID, principal.userId)) continue
       if (!peer.awarenessClients.has(entry.clientID) && peer.awarenessClients.size >= LIMITS.MAX_AWARENESS_CLIENTS_PER_CONNECTION) {
         throw new MalformedMessageError('too many awareness client ids on one connection')
       }
       if (entry.state !== null) {
         if (JSON.stringify(entry.state).length > LIMITS.MAX_AWARENESS_STATE_BYTES) throw new MalformedMessageError('awareness state too large')
-        const { principal } = peer
         entry.state = { ...entry.state, user: { id: principal.userId, name: principal.name, color: principal.color } }
       }
+      // The same user's new socket (a reconnect before the server saw the old one close) takes the id over.
+      if (owner !== undefined && owner !== peer) owner.awarenessClients.delete(entry.clientID)
       peer.awarenessClients.add(entry.clientID)
+      this.host.presence.hold(this.docName, entry.clientID, principal.userId)
       accepted.push(entry)
     }
     if (accepted.length > 0) awarenessProtocol.applyAwarenessUpdate(this.awareness, encodeAwarenessUpdate(accepted), peer)
+  }
+
+  /** Whether applying `entry` would change the room's awareness (y-protocols' rule). */
+  private isNewer({ clientID, clock, state }: AwarenessEntry): boolean {
+    const current = this.awareness.meta.get(clientID)?.clock ?? 0
+    return current < clock || (current === clock && state === null && this.awareness.states.has(clientID))
   }
 
   /**
@@ -495,6 +526,7 @@ export class Room<N = unknown> {
     this.held = []
     this.pending = []
     this.awaitingStep1 = []
+    this.step1.dispose()
     if (this.hydrateTimer) clearTimeout(this.hydrateTimer)
     this.unapplied = null
     this.awareness.destroy()

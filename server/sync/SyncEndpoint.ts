@@ -4,8 +4,9 @@
  * messages to rooms. Every exception stops here: a bad message closes only its socket.
  *
  * Limits enforced here (values in `LIMITS`, shared/protocol.ts): message size (4413),
- * message rate per connection and connections per user (4429), bytes buffered for a
- * slow reader (the socket is dropped). Authentication happens during the HTTP upgrade
+ * message rate per connection, connections and documents per user (4429), bytes buffered
+ * for a slow reader (the socket is dropped), bytes of sync step-1 replies per connection
+ * (spent by its room, see Step1Pacer). Authentication happens during the HTTP upgrade
  * (token or cookie), so no message is ever read from an unauthenticated socket: there
  * is no pre-auth phase to cap. Sessions of open sockets are re-checked every
  * `SESSION_SWEEP_MS`; an expired or revoked one closes all its sockets with 4401. Every
@@ -18,7 +19,8 @@ import { WebSocketServer, type WebSocket } from 'ws'
 import { CLOSE, type CloseKind, LIMITS, type Limits } from '../../shared/protocol.js'
 import type { AuthService } from '../auth/AuthService.js'
 import type { DropReason } from '../metrics/Metrics.js'
-import { tokenOf } from '../http/authenticate.js'
+import { credentialOf, tokenOf } from '../http/authenticate.js'
+import { FORBIDDEN_ORIGIN, OriginPolicy } from '../http/origin.js'
 import { TokenBucket } from '../limits/TokenBucket.js'
 import type { Projected } from './CommitQueue.js'
 import type { DocRegistry } from './DocRegistry.js'
@@ -37,12 +39,15 @@ export interface SyncEndpointOptions {
   limits?: Partial<Limits>
   /** Told when a socket is dropped: no answer to a ping, or too much queued for it. */
   onDropped?: (reason: DropReason) => void
+  /** Which pages may open a socket with the session cookie. @default the server's own origin only */
+  origins?: OriginPolicy
 }
 
 /** One socket's lifecycle: messages are read only while `open`. */
 interface Connection {
   readonly peer: Peer
   readonly ws: WebSocket
+  readonly docName: string
   state: 'open' | 'closing'
   readonly bucket: TokenBucket
   /** When the socket last sent anything (a message, a pong). */
@@ -64,6 +69,8 @@ export class SyncEndpoint {
   private readonly bySession = new Map<string, Set<Peer>>()
   private readonly connections = new Map<Peer, Connection>()
   private readonly perUser = new Map<string, number>()
+  /** Sockets per document of each user, for `MAX_DOCUMENTS_PER_USER`. */
+  private readonly docsPerUser = new Map<string, Map<string, number>>()
   private readonly limits: Limits
   private readonly sweepTimer: NodeJS.Timeout
   private readonly livenessTimer: NodeJS.Timeout
@@ -72,9 +79,11 @@ export class SyncEndpoint {
   private dealt = 0
   private ticks = 0
   private readonly stopListening: () => void
+  private readonly origins: OriginPolicy
 
   constructor(private readonly options: SyncEndpointOptions) {
     this.limits = { ...LIMITS, ...options.limits }
+    this.origins = options.origins ?? new OriginPolicy()
     // ws itself refuses only far larger frames (1009); up to that we answer with our own 4413.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.limits.MAX_MESSAGE_BYTES * 16 })
     this.sweepTimer = setInterval(() => this.sweepSessions(), this.limits.SESSION_SWEEP_MS)
@@ -102,6 +111,12 @@ export class SyncEndpoint {
       socket.destroy()
       return
     }
+    // Cross-site WebSocket hijacking: any page may open a socket that carries the cookie, but
+    // the browser names the page's origin; refused before any WebSocket message is exchanged.
+    if (credentialOf(req, url)?.via === 'cookie' && !this.origins.allows(req)) {
+      refuseUpgrade(socket, 'Forbidden', FORBIDDEN_ORIGIN)
+      return
+    }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       try {
         this.handleConnection(ws, req, url)
@@ -116,14 +131,22 @@ export class SyncEndpoint {
     ws.binaryType = 'nodebuffer'
     const principal = this.options.auth.authenticate(tokenOf(req, url))
     if (!principal) return closeWith(ws, 'unauthorized')
-    const resolved = this.options.registry.resolve(decodeURIComponent(url.pathname.slice(SYNC_PATH.length)))
+    // The name is resolved as sent and that same string is opened: never decoded. Stock providers
+    // do not encode names and ids are [A-Za-z0-9_-], so a percent-encoded name is no document of
+    // ours (4404). Decoding it for the check let `o%6B1` pass as `ok1` while the registry opened
+    // the raw name and threw (1011, which providers take as "reconnect", and an error logged each
+    // time); `%ZZ` threw in the decoding itself.
+    const docName = url.pathname.slice(SYNC_PATH.length)
+    const resolved = this.options.registry.resolve(docName)
     if (!resolved) return closeWith(ws, 'notFound')
     const { policy } = resolved
     if (!policy.mayOpen(principal)) return closeWith(ws, 'forbidden')
 
     if ((this.perUser.get(principal.userId) ?? 0) >= this.limits.MAX_CONNECTIONS_PER_USER) return closeWith(ws, 'rateLimited')
+    // Every document held open stays loaded: one account may not pin the whole workspace in memory.
+    const docs = this.docsPerUser.get(principal.userId)
+    if (docs && !docs.has(docName) && docs.size >= this.limits.MAX_DOCUMENTS_PER_USER) return closeWith(ws, 'rateLimited')
 
-    const docName = url.pathname.slice(SYNC_PATH.length)
     const room = this.options.registry.open(docName)
     const peer: Peer = {
       kind: 'peer',
@@ -132,10 +155,12 @@ export class SyncEndpoint {
       canWrite: policy.mayWrite(principal),
       wantsNotices: url.searchParams.get('notices') === '1',
       awarenessClients: new Set(),
+      replyBudget: new TokenBucket(this.limits.STEP1_REPLY_BYTES_PER_SECOND, this.limits.STEP1_REPLY_BURST_BYTES),
     }
     const connection: Connection = {
       peer,
       ws,
+      docName,
       state: 'open',
       bucket: new TokenBucket(this.limits.MAX_MESSAGES_PER_SECOND, this.limits.MESSAGE_BURST),
       heardAt: Date.now(),
@@ -238,6 +263,9 @@ export class SyncEndpoint {
     this.connections.set(peer, connection)
     connection.slice.add(connection)
     this.perUser.set(peer.principal.userId, (this.perUser.get(peer.principal.userId) ?? 0) + 1)
+    let docs = this.docsPerUser.get(peer.principal.userId)
+    if (!docs) this.docsPerUser.set(peer.principal.userId, (docs = new Map()))
+    docs.set(connection.docName, (docs.get(connection.docName) ?? 0) + 1)
   }
 
   private untrack(connection: Connection): void {
@@ -250,6 +278,11 @@ export class SyncEndpoint {
     const count = (this.perUser.get(peer.principal.userId) ?? 1) - 1
     if (count > 0) this.perUser.set(peer.principal.userId, count)
     else this.perUser.delete(peer.principal.userId)
+    const docs = this.docsPerUser.get(peer.principal.userId)
+    const sockets = (docs?.get(connection.docName) ?? 1) - 1
+    if (sockets > 0) docs?.set(connection.docName, sockets)
+    else docs?.delete(connection.docName)
+    if (docs?.size === 0) this.docsPerUser.delete(peer.principal.userId)
   }
 
   close(): Promise<void> {
@@ -270,6 +303,15 @@ function heard(connection: Connection): void {
 function closeConnection(connection: Connection, ws: WebSocket, kind: CloseKind): void {
   connection.state = 'closing'
   closeWith(ws, kind)
+}
+
+/** Answers an upgrade with a plain HTTP error in the API's JSON format and drops the connection. */
+function refuseUpgrade(socket: Duplex, statusText: string, { status, code, message }: { status: number; code: string; message: string }): void {
+  const body = JSON.stringify({ error: { code, message } })
+  socket.once('finish', () => socket.destroy())
+  socket.end(
+    `HTTP/1.1 ${status} ${statusText}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  )
 }
 
 function closeWith(ws: WebSocket, kind: CloseKind): void {

@@ -1,5 +1,6 @@
 /** What the sync layer knows of a connection and of who made a change. */
 import type { Principal } from '../auth/types.js'
+import type { TokenBucket } from '../limits/TokenBucket.js'
 
 /** The three things a room needs of a socket (tldraw's shape). */
 export interface RoomSocket {
@@ -20,6 +21,8 @@ export interface Peer {
   readonly wantsNotices: boolean
   /** Awareness client ids this peer has announced. */
   readonly awarenessClients: Set<number>
+  /** Bytes of sync step-1 replies this connection may be sent (`STEP1_REPLY_*` in LIMITS). */
+  readonly replyBudget: TokenBucket
 }
 
 /** The origin of a change the server makes itself. */

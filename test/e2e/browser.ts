@@ -3,7 +3,7 @@
  * a temporary SQLite file and the demo workspace, and drives real headless Chromium.
  */
 import { mkdirSync, rmSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
 import { build } from 'vite'
 import { DEMO_PASSWORD, seedDemo } from '../../server/seed/demo.js'
@@ -12,7 +12,13 @@ import { type Api, startServer, tempDir, type TestServer } from '../helpers/serv
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic']
 /** Hang guard for one UI expectation (not a speed requirement). */
 export const UI_TIMEOUT_MS = 15_000
-export const SCREENSHOTS = join(import.meta.dirname, '..', '..', 'docs', 'screenshots')
+const REPO = join(import.meta.dirname, '..', '..')
+/**
+ * Where the tests save their screenshots: the ignored `test-output/screenshots`, so a
+ * test run never rewrites tracked files; `ACCORD_SCREENSHOTS` (relative to the
+ * repository) points them elsewhere, as `npm run screenshots` does for `docs/screenshots`.
+ */
+export const SCREENSHOTS = resolve(REPO, process.env.ACCORD_SCREENSHOTS || join('test-output', 'screenshots'))
 
 export interface E2E {
   server: TestServer
@@ -29,7 +35,7 @@ export async function buildClient(): Promise<string> {
   const nodeEnv = process.env.NODE_ENV
   process.env.NODE_ENV = 'production'
   try {
-    await build({ configFile: join(import.meta.dirname, '..', '..', 'vite.config.ts'), mode: 'production', logLevel: 'warn', build: { outDir, emptyOutDir: true } })
+    await build({ configFile: join(REPO, 'vite.config.ts'), mode: 'production', logLevel: 'warn', build: { outDir, emptyOutDir: true } })
   } finally {
     process.env.NODE_ENV = nodeEnv
   }

@@ -44,11 +44,15 @@ export async function startServer(options: AccordOptions = {}): Promise<TestServ
   }
 }
 
+/** The users `seedWorkspace` creates, by key (two members, so that tests have two writers). */
+export type SeededRole = 'owner' | 'member' | 'member2' | 'viewer'
+export type SeededUsers = Record<SeededRole, { email: string; password: string; id: string }>
+
 /** Creates a workspace with one user per role; returns their credentials. */
-export async function seedWorkspace(server: AccordServer, workspace = 'acme') {
+export async function seedWorkspace(server: AccordServer, workspace = 'acme'): Promise<SeededUsers> {
   if (!server.auth.hasWorkspace(workspace)) server.auth.addWorkspace(workspace)
   const password = 'correct horse'
-  const users = {} as Record<'owner' | 'member' | 'member2' | 'viewer', { email: string; password: string; id: string }>
+  const users = {} as SeededUsers
   for (const [key, role] of [['owner', 'owner'], ['member', 'member'], ['member2', 'member'], ['viewer', 'viewer']] as const) {
     const email = `${key}@${workspace}.test`
     const user = await server.auth.addUser({ workspace, email, password, role, name: `${key} of ${workspace}` })
@@ -88,6 +92,28 @@ export async function login(url: string, email: string, password: string): Promi
   }
 }
 
+/** Signs in the given seeded users: one Api per key. */
+export async function loginAs<R extends SeededRole>(url: string, users: SeededUsers, roles: readonly R[]): Promise<Record<R, Api>> {
+  const apis = await Promise.all(roles.map((role) => login(url, users[role].email, users[role].password)))
+  return Object.fromEntries(roles.map((role, i) => [role, apis[i]!])) as Record<R, Api>
+}
+
+export interface Seeded<R extends SeededRole> {
+  t: TestServer
+  users: SeededUsers
+  api: Record<R, Api>
+}
+
+/**
+ * The set-up most integration tests share: the real server (with `options`), a seeded
+ * workspace, and the users of `roles` signed in.
+ */
+export async function startSeeded<R extends SeededRole>(roles: readonly R[], options: AccordOptions = {}, workspace = 'acme'): Promise<Seeded<R>> {
+  const t = await startServer(options)
+  const users = await seedWorkspace(t.server, workspace)
+  return { t, users, api: await loginAs(t.url, users, roles) }
+}
+
 export interface ProviderOptions {
   connect?: boolean
   doc?: Y.Doc
@@ -123,8 +149,7 @@ export function synced(p: WebsocketProvider): Promise<void> {
  * the presences in that document; `url` opens more sockets to it as the owner.
  */
 export async function presenceWatcher(s: TestServer): Promise<{ url: string; watcher: WebsocketProvider }> {
-  const users = await seedWorkspace(s.server)
-  const owner = await login(s.url, users.owner.email, users.owner.password)
+  const { owner } = await loginAs(s.url, await seedWorkspace(s.server), ['owner'])
   const watcher = provider(s.wsUrl, 'acme/index/deals', owner.token)
   await synced(watcher)
   return { url: `${s.wsUrl}/sync/acme/index/deals?token=${owner.token}`, watcher }
