@@ -15,7 +15,7 @@ import { Metrics } from './metrics/Metrics.js'
 import { requireAuth, principalOf } from './http/authenticate.js'
 import { authRoutes } from './http/authRoutes.js'
 import { HttpError, errorHandler } from './http/errors.js'
-import { OriginPolicy } from './http/origin.js'
+import { OriginPolicy } from './auth/OriginPolicy.js'
 import { recordRoutes } from './http/recordRoutes.js'
 import { jobRoutes } from './http/jobRoutes.js'
 import { type JobOptions, JobService } from './jobs/JobService.js'
@@ -73,7 +73,7 @@ export interface AccordOptions {
   logger?: Logger
   /**
    * Origins (`scheme://host[:port]`) besides the server's own whose pages may use the session
-   * cookie for a WebSocket upgrade or a state-changing request (server/http/origin.ts): a front
+   * cookie for a WebSocket upgrade or a state-changing request (server/auth/OriginPolicy.ts): a front
    * end served from another origin. Bearer tokens are not affected.
    * @default [] (the server's own origin only)
    */

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
-import { parseOrigin } from '../server/http/origin.js'
+import { parseOrigin } from '../server/auth/OriginPolicy.js'
 import { type Api, type TestServer, login, seedWorkspace, startServer } from './helpers/server.js'
 
 const ALLOWED = 'https://app.example.test'

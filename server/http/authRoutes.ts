@@ -3,9 +3,10 @@ import { z } from 'zod'
 import { SESSION_COOKIE } from '../../shared/protocol.js'
 import type { AuthService } from '../auth/AuthService.js'
 import type { LoginThrottle } from '../limits/LoginThrottle.js'
-import { principalOf, requireAuth, tokenOf } from './authenticate.js'
+import { tokenOf } from '../auth/credentials.js'
+import { principalOf, requireAuth } from './authenticate.js'
 import { HttpError } from './errors.js'
-import type { OriginPolicy } from './origin.js'
+import type { OriginPolicy } from '../auth/OriginPolicy.js'
 
 const loginBody = z.object({ email: z.string().max(320), password: z.string().max(1000) })
 

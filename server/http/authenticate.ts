@@ -1,40 +1,10 @@
-/** Turns a request's bearer token or session cookie into a Principal, at the edge. */
-import type { IncomingMessage } from 'node:http'
+/** Turns a request's bearer token or session cookie into a Principal, at the HTTP edge. */
 import type { NextFunction, Request, Response } from 'express'
-import { SESSION_COOKIE } from '../../shared/protocol.js'
 import type { AuthService } from '../auth/AuthService.js'
 import type { Principal } from '../auth/types.js'
 import { HttpError } from './errors.js'
-import { FORBIDDEN_ORIGIN, OriginPolicy } from './origin.js'
-
-export function readCookie(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=')
-    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim())
-  }
-  return undefined
-}
-
-/** A request's session token and how it came: only a cookie is sent by the browser on its own. */
-export interface Credential {
-  token: string
-  via: 'bearer' | 'query' | 'cookie'
-}
-
-/** The `Authorization: Bearer` token, else the `?token=` of `url` (the sync URL), else the session cookie. */
-export function credentialOf(req: IncomingMessage, url?: URL): Credential | undefined {
-  const header = req.headers.authorization
-  if (header?.startsWith('Bearer ')) return { token: header.slice(7).trim(), via: 'bearer' }
-  const fromQuery = url?.searchParams.get('token')
-  if (fromQuery) return { token: fromQuery, via: 'query' }
-  const fromCookie = readCookie(req.headers.cookie, SESSION_COOKIE)
-  return fromCookie === undefined ? undefined : { token: fromCookie, via: 'cookie' }
-}
-
-export function tokenOf(req: IncomingMessage, url?: URL): string | undefined {
-  return credentialOf(req, url)?.token
-}
+import { FORBIDDEN_ORIGIN, OriginPolicy } from '../auth/OriginPolicy.js'
+import { credentialOf } from '../auth/credentials.js'
 
 declare module 'express-serve-static-core' {
   interface Request {
