@@ -38,6 +38,15 @@ import type { AccordRegistry, AccordRoom } from './documents/types.js'
 import type { RecordProjection } from './records/recordProjection.js'
 import { SyncEndpoint } from './sync/SyncEndpoint.js'
 
+/** The defaults of the options the CLI and the environment set (one place for each). */
+export const DEFAULTS = {
+  db: './data/accord.db',
+  host: '127.0.0.1',
+  port: 8787,
+  synchronous: 'full',
+  writer: 'auto',
+} as const
+
 export interface AccordOptions {
   /** SQLite file. @default './data/accord.db' */
   db?: string
@@ -118,7 +127,7 @@ export class AccordServer {
     this.logger = options.logger ?? silentLogger()
     const onError = (error: unknown, context: string) => this.logger.error({ err: error, context }, `${context} failed`)
     this.metrics = new Metrics({ connections: () => this.sync.connectionCount, loadedDocuments: () => this.registry.size })
-    const file = options.db ?? './data/accord.db'
+    const file = options.db ?? DEFAULTS.db
     this.db = openDatabase(file, { synchronous: options.synchronous })
     this.auth = new AuthService(this.db, { sessionIdleMs: options.sessionIdleMs, onError })
     const inline = options.writer === 'inline' || file === ':memory:'
@@ -208,10 +217,10 @@ export class AccordServer {
 
   /** Listens; resolves with the actual URL (the port may have been 0). */
   start(): Promise<string> {
-    const host = this.options.host ?? '127.0.0.1'
+    const host = this.options.host ?? DEFAULTS.host
     return new Promise((resolve, reject) => {
       this.http.once('error', reject)
-      this.http.listen(this.options.port ?? 8787, host, () => {
+      this.http.listen(this.options.port ?? DEFAULTS.port, host, () => {
         const { port } = this.http.address() as AddressInfo
         this.url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
         this.jobs.start()

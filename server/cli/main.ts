@@ -4,8 +4,9 @@
 import { copyFileSync, existsSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import Database from 'better-sqlite3'
-import { AccordServer, type AccordOptions } from '../AccordServer.js'
-import { AuthError } from '../auth/AuthService.js'
+import { AccordServer, type AccordOptions, DEFAULTS } from '../AccordServer.js'
+import { AuthError, AuthService } from '../auth/AuthService.js'
+import { type Db, openDatabase } from '../store/openDatabase.js'
 import { parseOrigin } from '../auth/OriginPolicy.js'
 import { createLogger } from '../log.js'
 import { checkPort, listenFailure } from './checkPort.js'
@@ -24,7 +25,7 @@ const USAGE = `usage: accord <command>
 class UsageError extends Error {}
 
 const env = process.env
-const dbPath = (value: unknown) => (typeof value === 'string' ? value : env.ACCORD_DB ?? './data/accord.db')
+const dbPath = (value: unknown) => (typeof value === 'string' ? value : (env.ACCORD_DB ?? DEFAULTS.db))
 
 function parse<O extends Record<string, { type: 'string' }>>(args: string[], options: O) {
   try {
@@ -58,6 +59,21 @@ function listenError(error: unknown, host: string, port: number): unknown {
   return line === null ? error : new Error(line)
 }
 
+/** Workspaces and users on the database alone: no documents, jobs or reconciliation started for one row. */
+async function withAuth<T>(db: string, fn: (auth: AuthService) => T | Promise<T>): Promise<T> {
+  let database: Db
+  try {
+    database = openDatabase(db)
+  } catch (error) {
+    throw new Error(`cannot open the database ${db} (${(error as Error).message})`)
+  }
+  try {
+    return await fn(new AuthService(database))
+  } finally {
+    database.close()
+  }
+}
+
 async function withServer<T>(db: string, fn: (server: AccordServer) => Promise<T>): Promise<T> {
   const server = openServer({ db })
   try {
@@ -70,8 +86,8 @@ async function withServer<T>(db: string, fn: (server: AccordServer) => Promise<T
 
 async function serve(args: string[]): Promise<void> {
   const { values } = parse(args, { host: { type: 'string' }, port: { type: 'string' } } as const)
-  const host = values.host ?? env.HOST ?? '127.0.0.1'
-  const port = Number(values.port ?? env.PORT ?? 8787)
+  const host = values.host ?? env.HOST ?? DEFAULTS.host
+  const port = Number(values.port ?? env.PORT ?? DEFAULTS.port)
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`port must be 0-65535, not "${values.port ?? env.PORT}"`)
   const seed = env.ACCORD_SEED ?? 'demo'
   if (seed !== 'demo' && seed !== 'none') throw new UsageError(`ACCORD_SEED must be "demo" or "none", not "${seed}"`)
@@ -83,9 +99,9 @@ async function serve(args: string[]): Promise<void> {
   // Jobs: ACCORD_JOB_CONCURRENCY, ACCORD_JOB_LEASE_MS, ACCORD_EXPORT_DIR, ACCORD_SHEETS_CREDENTIALS (or
   // GOOGLE_APPLICATION_CREDENTIALS), ACCORD_SHEETS_API_ROOT, ACCORD_SHEETS_WRITES_PER_MINUTE (README, Configuration).
   const jobs = jobOptionsFromEnv(env)
-  const synchronous = env.ACCORD_SYNCHRONOUS ?? 'full'
+  const synchronous = env.ACCORD_SYNCHRONOUS ?? DEFAULTS.synchronous
   if (synchronous !== 'full' && synchronous !== 'normal') throw new UsageError(`ACCORD_SYNCHRONOUS must be "full" or "normal", not "${synchronous}"`)
-  const writer = env.ACCORD_WRITER ?? 'auto'
+  const writer = env.ACCORD_WRITER ?? DEFAULTS.writer
   if (writer !== 'auto' && writer !== 'thread' && writer !== 'inline') throw new UsageError(`ACCORD_WRITER must be "auto", "thread" or "inline", not "${writer}"`)
   const allowedOrigins = allowedOriginsOf(env.ACCORD_ALLOWED_ORIGINS)
   const trustProxy = trustProxyOf(env.ACCORD_TRUST_PROXY)
@@ -135,7 +151,7 @@ function trustProxyOf(value: string | undefined): boolean | number {
 async function workspace(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, { name: { type: 'string' } } as const)
   if (positionals[0] !== 'add' || !positionals[1]) throw new UsageError('usage: accord workspace add <id> [--name NAME]')
-  await withServer(dbPath(values.db), async (server) => server.auth.addWorkspace(positionals[1]!, values.name ?? positionals[1]!))
+  await withAuth(dbPath(values.db), (auth) => auth.addWorkspace(positionals[1]!, values.name ?? positionals[1]!))
   console.log(`workspace ${positionals[1]} added`)
 }
 
@@ -150,7 +166,7 @@ async function user(args: string[]): Promise<void> {
     role: required(values, 'role'),
     name: values.name,
   }
-  const created = await withServer(dbPath(values.db), (server) => server.auth.addUser(input))
+  const created = await withAuth(dbPath(values.db), (auth) => auth.addUser(input))
   console.log(`user ${created.email} (${created.role}) added to ${created.workspace} as ${created.id}`)
 }
 
