@@ -16,7 +16,7 @@
  * is written again from the ledger, with backoff, until it lands.
  */
 import type { FieldValues, Reservation } from '../../shared/collections.js'
-import { authorityOf, fieldsOf } from '../../shared/docLayout.js'
+import { authorityOf, fieldsOf, readPlainMap } from '../../shared/docLayout.js'
 import { recordDocName } from '../../shared/docNames.js'
 import { type DocRegistry, PersistError } from '../sync/DocRegistry.js'
 import type { PendingUpdate, Room } from '../sync/Room.js'
@@ -82,7 +82,7 @@ export class ReservationAuthority {
     await this.options.registry.use(recordDocName(workspace, 'events', eventId), (room) => {
       const fields = fieldsOf(room.doc)
       if (fields.size === 0 || authorityOf(room.doc).get('deleted') !== undefined) return
-      request = slotRequestOf(workspace, eventId, fields.toJSON(), authorityOf(room.doc).toJSON())
+      request = slotRequestOf(workspace, eventId, readPlainMap(fields), readPlainMap(authorityOf(room.doc)))
     })
     if (!request) return undefined
     return this.enqueue(request)
@@ -107,7 +107,7 @@ export class ReservationAuthority {
     if (this.closed || name.kind !== 'record' || name.collection !== 'events') return
     if (!persisted.some(touchesSlot)) return
     const authority = authorityOf(room.doc)
-    const request = slotRequestOf(name.workspace, name.id, fieldsOf(room.doc).toJSON(), authority.toJSON())
+    const request = slotRequestOf(name.workspace, name.id, readPlainMap(fieldsOf(room.doc)), readPlainMap(authority))
     if (request.active && authority.get(RESERVATION) === undefined) {
       room.doc.transact(() => authority.set(RESERVATION, reservationOf(request, 'pending', [])), AUTHORITY_ORIGIN)
       this.options.onDecision?.('pending')
