@@ -286,6 +286,29 @@ function deepMaps(state: Uint8Array, where: 'fields' | 'items', depth: number): 
   return Y.encodeStateAsUpdate(doc, sv)
 }
 
+/**
+ * 30,000 nested maps that wait for a struct the victim has not typed yet (its next clock):
+ * whoever types next would integrate them, inside their own update.
+ */
+function deepMapsWaitingFor(state: Uint8Array, victim: number): Uint8Array {
+  const doc = new Y.Doc()
+  Y.applyUpdate(doc, state)
+  doc.clientID = victim
+  notesOf(doc).insert(0, 'v')
+  const sv = Y.encodeStateVector(doc)
+  doc.clientID = 888_001
+  doc.transact(() => {
+    let map = new Y.Map<unknown>()
+    notesOf(doc).insertEmbed(1, map)
+    for (let i = 0; i < 30_000; i++) {
+      const next = new Y.Map<unknown>()
+      map.set('k', next)
+      map = next
+    }
+  })
+  return Y.encodeStateAsUpdate(doc, sv)
+}
+
 describe('poisoned updates close only their sender', () => {
   const attacks: [string, (state: Uint8Array) => { first?: Uint8Array; poisoned: Uint8Array }][] = [
     ['a bit-flipped notes update that Yjs applies half-way', (state) => poisonedUpdate(state, 777_001)],
@@ -320,5 +343,25 @@ describe('poisoned updates close only their sender', () => {
     expect(bystander.wsconnected && third.wsconnected).toBe(true)
     expect(fieldsOf(third.doc).get('title')).toBeUndefined()
     expect(itemsOf(third.doc).length).toBe(1)
+  })
+
+  it('[N8] nested types waiting for a struct another client will type are refused at once: the client who types it is never blamed or disconnected', async () => {
+    const id = await create('deals', { title: 'Waiting', notes: 'before' })
+    const docName = `acme/deals/${id}`
+    const victim = connect(docName, member2)
+    const third = connect(docName, owner)
+    const victimCloses = closeCodes(victim)
+    await Promise.all([victim, third].map(synced))
+
+    const sender = new RawClient(`${t.wsUrl}/sync/${docName}?token=${member.token}`)
+    await sender.opened
+    sender.send(updateMessage(deepMapsWaitingFor(Y.encodeStateAsUpdate(victim.doc), victim.doc.clientID)))
+    expect(await sender.closed).toBe(4400)
+
+    notesOf(victim.doc).insert(0, 'v')
+    await until(() => notesOf(third.doc).toString() === 'vbefore', 'the victim’s edit reaches the third client')
+    await until(async () => (await owner.request('GET', `/api/records/deals/${id}`)).body.notes === 'vbefore', 'and the REST API')
+    expect(victimCloses).toEqual([])
+    expect(victim.wsconnected).toBe(true)
   })
 })
