@@ -115,7 +115,14 @@ export class AccordServer {
     this.auth = new AuthService(this.db, { sessionIdleMs: options.sessionIdleMs, onError })
     const inline = options.writer === 'inline' || file === ':memory:'
     const store = inline ? new InlineDocStore(this.db) : new ThreadedDocStore(this.db, file, { synchronous: options.synchronous, mode: options.writer === 'thread' ? 'thread' : 'auto' })
-    this.registry = new DocRegistry(store, { ...options.registry, project: RecordService.project, onError, metrics: this.metrics })
+    this.registry = new DocRegistry(store, {
+      ...options.registry,
+      project: RecordService.project,
+      storedFields: (name) => this.records.storedFields(name),
+      onRepaired: (doc, issues) => this.logger.warn({ doc, issues }, 'stored record repaired on load'),
+      onError,
+      metrics: this.metrics,
+    })
     this.records = new RecordService(this.db, this.registry)
     this.jobs = new JobService(this.db, file, this.records, this.registry, options.jobs, onError, this.metrics)
     this.ledger = new SqliteReservationLedger(this.db)

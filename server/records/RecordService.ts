@@ -28,9 +28,10 @@ import {
   itemToYMap,
   itemsOf,
   notesOf,
+  readPlainMap,
   readRecord,
 } from '../../shared/docLayout.js'
-import { indexDocName, newRecordId, recordDocName } from '../../shared/docNames.js'
+import { type DocName, indexDocName, newRecordId, recordDocName } from '../../shared/docNames.js'
 import type { RecordProjection } from '../store/DocStore.js'
 import type { Db } from '../store/openDatabase.js'
 import type { DocRegistry } from '../sync/DocRegistry.js'
@@ -132,6 +133,15 @@ export class RecordService {
     return () => index.release()
   }
 
+  /** A record's fields as its projection row stored them (undefined for no row, or another kind of document). */
+  storedFields(name: DocName): FieldValues | undefined {
+    if (name.kind !== 'record') return undefined
+    const row = this.db.prepare('SELECT fields FROM records WHERE workspace = ? AND collection = ? AND id = ?').get(name.workspace, name.collection, name.id) as
+      | { fields: string }
+      | undefined
+    return row ? (JSON.parse(row.fields) as FieldValues) : undefined
+  }
+
   /** The projection row of a record room after its updates (DocRegistry `project` option). */
   static project(room: Room, persisted: PendingUpdate[]): RecordProjection | undefined {
     const name = room.name
@@ -190,7 +200,7 @@ export class RecordService {
       if (ifMatch !== undefined && ifMatch !== '*' && !this.isCurrent(room, workspace, collection, id, stripQuotes(ifMatch))) {
         throw new RecordError('precondition-failed', 'the record changed since that version')
       }
-      const merged: FieldValues = { ...fieldsOf(room.doc).toJSON() }
+      const merged: FieldValues = readPlainMap(fieldsOf(room.doc))
       for (const [key, value] of Object.entries(fields)) {
         if (value === null) delete merged[key]
         else merged[key] = value

@@ -9,6 +9,7 @@
  */
 import { outdatedTimeout } from 'y-protocols/awareness'
 import * as Y from 'yjs'
+import type { FieldIssue, FieldValues } from '../../shared/collections.js'
 import { type DocName, parseDocName } from '../../shared/docNames.js'
 import { CLOSE } from '../../shared/protocol.js'
 import type { SyncMetrics } from '../metrics/Metrics.js'
@@ -31,6 +32,10 @@ export interface RegistryOptions {
   /** The projection row written with a record's updates. */
   project?: (room: Room, persisted: PendingUpdate[]) => RecordProjection | undefined
   onError?: (error: unknown, context: string) => void
+  /** The stored projection of a record's fields: what a repair on load falls back to. */
+  storedFields?: (name: DocName) => FieldValues | undefined
+  /** A stored record held what the gate refuses and was repaired as it loaded. */
+  onRepaired?: (docName: string, issues: FieldIssue[]) => void
   /** Counters (persist latency, updates in/out, fan-out, reverts). */
   metrics?: SyncMetrics
 }
@@ -74,7 +79,7 @@ export class DocRegistry implements RoomHost {
   private closed = false
   /** Removes outdated awareness states in every room, a tenth of the timeout apart (as y-protocols does per document). */
   private readonly awarenessTimer: NodeJS.Timeout
-  private readonly options: Required<Omit<RegistryOptions, 'project' | 'onError' | 'metrics'>> & RegistryOptions
+  private readonly options: Required<Omit<RegistryOptions, 'project' | 'onError' | 'metrics' | 'storedFields' | 'onRepaired'>> & RegistryOptions
   /** Awareness client ids bound to users, here so they outlive a room unloaded and loaded again. */
   readonly presence: PresenceBindings
 
@@ -191,6 +196,14 @@ export class DocRegistry implements RoomHost {
   onBroken(room: Room): void {
     this.startFlush()
     this.drop(room)
+  }
+
+  storedFields(room: Room): FieldValues | undefined {
+    return this.options.storedFields?.(room.name)
+  }
+
+  onRepaired(room: Room, issues: FieldIssue[]): void {
+    this.options.onRepaired?.(room.docName, issues)
   }
 
   // ---- persistence ----------------------------------------------------------------
