@@ -71,6 +71,7 @@ function refersForward(item: Y.Item): boolean {
   return refs.some((ref) => ref !== null && ref.client === client && ref.clock >= clock)
 }
 
-function isPlainContent(content: Y.Item['content']): boolean {
+/** Text, JSON values or a deletion: what typing and setting fields make. */
+export function isPlainContent(content: Y.Item['content']): boolean {
   return content instanceof Y.ContentString || content instanceof Y.ContentAny || content instanceof Y.ContentDeleted
 }

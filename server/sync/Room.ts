@@ -12,7 +12,7 @@ import type { FieldIssue, FieldValues } from '../../shared/collections.js'
 import { AUTHORITY, FIELDS, ITEMS, NOTES, typedRoots } from '../../shared/docLayout.js'
 import { CLOSE, LIMITS, MESSAGE, type ServerNotice } from '../../shared/protocol.js'
 import { RecordGate } from '../authority/recordGate.js'
-import { checkUpdateBounds } from '../limits/updateBounds.js'
+import { checkUpdateBounds, isPlainContent } from '../limits/updateBounds.js'
 import type { SyncMetrics } from '../metrics/Metrics.js'
 import type { LoadedDoc, StoredUpdate } from '../store/DocStore.js'
 import { awarenessMessage, encodedStep2Message, noticeMessage, syncStep1Message, syncStep2Message, updateMessage } from './messages.js'
@@ -350,6 +350,13 @@ export class Room {
       Y.applyUpdate(copy, update)
       const depth = tr === null ? 0 : deepestNewType(tr)
       if (depth > LIMITS.MAX_NESTING_DEPTH) throw new MalformedMessageError(`shared types nested ${depth} deep (at most ${LIMITS.MAX_NESTING_DEPTH})`)
+      // Structs waiting for a dependency integrate later, inside the update of whoever sends it:
+      // only text, values and deletions may wait, or someone else's keystroke would carry them in.
+      // (Yjs keeps them encoded in its v2 format.)
+      const waiting = copy.store.pendingStructs
+      if (waiting !== null && Y.decodeUpdateV2(waiting.update).structs.some((struct) => struct instanceof Y.Item && !isPlainContent(struct.content))) {
+        throw new MalformedMessageError('shared types waiting for missing dependencies')
+      }
     } catch (error) {
       if (error instanceof MalformedMessageError) throw error
       throw new MalformedMessageError(`update could not be applied: ${error instanceof Error ? error.message : String(error)}`)
