@@ -33,7 +33,7 @@ import { InlineDocStore } from './store/InlineDocStore.js'
 import { ThreadedDocStore } from './store/ThreadedDocStore.js'
 import { DocRegistry, type RegistryOptions } from './sync/DocRegistry.js'
 import type { PendingUpdate } from './sync/Room.js'
-import { resolveDocument } from './documents/documentKinds.js'
+import { documentKinds } from './documents/documentKinds.js'
 import type { AccordRegistry, AccordRoom } from './documents/types.js'
 import type { RecordProjection } from './records/recordProjection.js'
 import { SyncEndpoint } from './sync/SyncEndpoint.js'
@@ -134,7 +134,8 @@ export class AccordServer {
     const store = inline ? new InlineDocStore(this.db) : new ThreadedDocStore(this.db, file, { synchronous: options.synchronous, mode: options.writer === 'thread' ? 'thread' : 'auto' })
     this.registry = new DocRegistry(store, {
       ...options.registry,
-      resolve: resolveDocument,
+      resolve: documentKinds({ storedFields: (name) => this.records.reads.storedFields(name) }),
+      onRepaired: (doc, issues) => this.logger.warn({ doc, issues }, 'stored record repaired on load'),
       onCommitted: (room, updates, projection) => this.afterCommit(room, updates, projection),
       onError,
       metrics: this.metrics,

@@ -47,19 +47,46 @@ export interface RecordState {
   authority: FieldValues
 }
 
+/** What one key of a map holds: nothing, a plain JSON value, or something else (a shared type, a format mark, an embed, bytes). */
+export type MapEntry = { kind: 'absent' } | { kind: 'plain'; value: unknown } | { kind: 'other' }
+
+/**
+ * Reads one key of a map without converting what it holds: only a plain JSON value (what
+ * `Y.Map#set` stores for a string, number, boolean, array or object) counts as a value. A
+ * shared type's `toJSON()` would read like a valid value while anyone may keep editing
+ * inside it, out of reach of the checks made on the map's keys.
+ */
+export function mapEntryOf(map: Y.Map<unknown>, key: string): MapEntry {
+  const item = map._map.get(key)
+  if (!item || item.deleted) return { kind: 'absent' }
+  if (!(item.content instanceof Y.ContentAny)) return { kind: 'other' }
+  return { kind: 'plain', value: item.content.getContent()[item.length - 1] }
+}
+
+/** The plain JSON values of a map; keys holding anything else are left out (see `mapEntryOf`). */
+export function readPlainMap(map: Y.Map<unknown>): FieldValues {
+  const values: FieldValues = {}
+  for (const key of map._map.keys()) {
+    const entry = mapEntryOf(map, key)
+    if (entry.kind === 'plain') values[key] = entry.value
+  }
+  return values
+}
+
 export function readItems(doc: Y.Doc): LineItem[] {
   return itemsOf(doc)
     .toArray()
     .filter((item): item is Y.Map<unknown> => item instanceof Y.Map)
-    .map((item) => item.toJSON() as LineItem)
+    .map((item) => readPlainMap(item) as LineItem)
 }
 
+/** A record's plain values: what the projection, the REST API and the authorities read. */
 export function readRecord(doc: Y.Doc): RecordState {
   return {
-    fields: fieldsOf(doc).toJSON(),
+    fields: readPlainMap(fieldsOf(doc)),
     notes: notesOf(doc).toString(),
     items: readItems(doc),
-    authority: authorityOf(doc).toJSON(),
+    authority: readPlainMap(authorityOf(doc)),
   }
 }
 

@@ -81,6 +81,13 @@ export const LIMITS = {
   MAX_UPDATE_CLOCK: 2 ** 31,
   /** Most clients (client ids) named in one incoming update. */
   MAX_UPDATE_CLIENTS: 1024,
+  /**
+   * Deepest nesting of shared types an incoming update may create (a root's own entries are
+   * depth 0; a line item's Y.Map is depth 1). Records never need more than 1; deeper is
+   * refused with 4400 before the live document is touched, because Yjs converts and deletes
+   * nested types recursively and a 30,000-deep chain of maps overflows the stack there.
+   */
+  MAX_NESTING_DEPTH: 16,
   /** Bytes of not-yet-integrable structs (missing dependencies) a document may hold; past it the sender is closed (4400). */
   MAX_PENDING_UPDATE_BYTES: 1024 * 1024,
   /** How often open sockets' sessions are re-checked for expiry and revocation, in ms. */

@@ -113,8 +113,37 @@ describe('checkUpdateBounds', () => {
     const doc = new Y.Doc()
     doc.getText('notes').insert(0, 'hello')
     doc.getMap('fields').set('title', 'x')
-    expect(checkUpdateBounds(Y.encodeStateAsUpdate(doc))).toEqual({ ok: true, empty: false })
-    expect(checkUpdateBounds(Y.encodeStateAsUpdate(new Y.Doc()))).toEqual({ ok: true, empty: true })
+    expect(checkUpdateBounds(Y.encodeStateAsUpdate(doc))).toEqual({ ok: true, empty: false, plain: true })
+    expect(checkUpdateBounds(Y.encodeStateAsUpdate(new Y.Doc()))).toEqual({ ok: true, empty: true, plain: true })
+  })
+
+  it('calls an update plain only when what the document lacks is text, values or deletions', () => {
+    const doc = new Y.Doc()
+    doc.getArray('items').push([new Y.Map()])
+    const withType = Y.encodeStateAsUpdate(doc)
+    expect(checkUpdateBounds(withType)).toMatchObject({ ok: true, plain: false })
+    // A client resending structs the document already holds: still plain.
+    expect(checkUpdateBounds(withType, undefined, () => Number.MAX_SAFE_INTEGER)).toMatchObject({ ok: true, plain: true })
+    const formatted = new Y.Doc()
+    formatted.getText('notes').insert(0, 'hello', { bold: true })
+    expect(checkUpdateBounds(Y.encodeStateAsUpdate(formatted))).toMatchObject({ ok: true, plain: false })
+  })
+
+  it('refuses a struct that names itself or a later struct of its own client, and an empty delete range (Yjs throws on them half-way)', () => {
+    const self = encoding.createEncoder()
+    // One client, one struct at clock 0: a ContentAny under a key of a parent given by id, its own.
+    for (const n of [1, 1, 9, 0]) encoding.writeVarUint(self, n)
+    encoding.writeUint8(self, 8 | 0x20)
+    encoding.writeVarUint(self, 0)
+    for (const n of [9, 0]) encoding.writeVarUint(self, n)
+    encoding.writeVarString(self, 'k')
+    encoding.writeVarUint(self, 1)
+    encoding.writeAny(self, 1)
+    encoding.writeVarUint(self, 0)
+    expect(checkUpdateBounds(encoding.toUint8Array(self))).toMatchObject({ ok: false })
+    const empty = encoding.createEncoder()
+    for (const n of [0, 1, 7, 1, 5, 0]) encoding.writeVarUint(empty, n)
+    expect(checkUpdateBounds(encoding.toUint8Array(empty))).toMatchObject({ ok: false, reason: 'empty delete range' })
   })
 
   it('refuses absurd clocks, lengths and delete ranges', () => {

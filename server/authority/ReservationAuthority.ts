@@ -16,7 +16,7 @@
  * is written again from the ledger, with backoff, until it lands.
  */
 import { type FieldValues, type Reservation, isComplete } from '../../shared/collections.js'
-import { authorityOf, fieldsOf } from '../../shared/docLayout.js'
+import { authorityOf, fieldsOf, readPlainMap } from '../../shared/docLayout.js'
 import { recordDocName } from '../../shared/docNames.js'
 import { PersistError } from '../sync/DocRegistry.js'
 import type { AccordRegistry, AccordRoom } from '../documents/types.js'
@@ -68,9 +68,9 @@ export class ReservationAuthority {
   async retry(workspace: string, eventId: string): Promise<Reservation | null | undefined> {
     let request: SlotRequest | undefined
     await this.options.registry.use(recordDocName(workspace, 'events', eventId), (room) => {
-      const fields = fieldsOf(room.doc).toJSON()
+      const fields = readPlainMap(fieldsOf(room.doc))
       if (!isComplete('events', fields) || authorityOf(room.doc).get('deleted') !== undefined) return
-      request = slotRequestOf(workspace, eventId, fields, authorityOf(room.doc).toJSON())
+      request = slotRequestOf(workspace, eventId, fields, readPlainMap(authorityOf(room.doc)))
     })
     if (!request) return undefined
     return this.enqueue(request)
@@ -94,11 +94,11 @@ export class ReservationAuthority {
     const name = room.name
     if (this.closed || name.kind !== 'record' || name.collection !== 'events') return
     const authority = authorityOf(room.doc)
-    const fields = fieldsOf(room.doc).toJSON()
+    const fields = readPlainMap(fieldsOf(room.doc))
     // An event still lacking a required field is not one yet: nothing to decide, nothing to
     // release (one stored with a decision before this rule is released by `reconcile`).
     if (!isComplete('events', fields) && authority.get(RESERVATION) === undefined) return
-    const request = slotRequestOf(name.workspace, name.id, fields, authority.toJSON())
+    const request = slotRequestOf(name.workspace, name.id, fields, readPlainMap(authority))
     const undecided = request.active && authority.get(RESERVATION) === undefined
     // `undecided` without a slot change: the title came last, after start and end.
     if (!persisted.some(touchesSlot) && !undecided) return

@@ -1,10 +1,17 @@
 /**
  * The validation gate of record documents (docs/architecture.md, "The write path").
  *
- * After a client's update is applied, every field it changed is checked against the
- * collection schema. Whatever is invalid is restored to its last valid value in a
- * compensating transaction, so the sender and every other client converge on a valid
+ * After a client's update is applied, every part of the record it changed is checked
+ * against the collection schema. Whatever is invalid is restored to its last valid value
+ * in a compensating transaction, so the sender and every other client converge on a valid
  * state, while the valid parts of the same update survive.
+ *
+ * A change is attributed to its place however deep it happened: an edit inside a shared
+ * type is an edit of the field, line item or notes that holds it. Defends against a
+ * client that sets a field to a Y.Text (or Y.Map, Y.Array) holding a valid value and then
+ * edits inside it, where no key of `fields` changes and `toJSON()` hides the type: a
+ * field holds a plain JSON value and nothing else, `notes` holds text only, each line
+ * item is a Y.Map of plain values, and `authority` is written by the server only.
  */
 import * as Y from 'yjs'
 import {
@@ -18,10 +25,8 @@ import {
   checkField,
   itemSchema,
 } from '../../shared/collections.js'
-import { AUTHORITY, ITEMS, RECORD_ROOTS, authorityOf, fieldsOf, itemsOf, notesOf } from '../../shared/docLayout.js'
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- Yjs types are invariant in their event type
-type AnyType = Y.AbstractType<any>
+import { AUTHORITY, FIELDS, ITEMS, NOTES, RECORD_ROOTS, authorityOf, fieldsOf, itemsOf, mapEntryOf, notesOf, readPlainMap } from '../../shared/docLayout.js'
+import { type AnyType, insertedItems, placeOf, placeOfItem, rootName } from '../sync/typeTree.js'
 
 export type RejectReason = 'invalid' | 'authority'
 
@@ -30,6 +35,17 @@ export interface GateResult {
   issues: (FieldIssue & { reason: RejectReason })[]
   /** Applies the compensating changes; call inside a transaction. */
   revert: (() => void) | null
+}
+
+type Issues = GateResult['issues']
+type Fixes = (() => void)[]
+
+const NOT_PLAIN = 'must be a plain value, not a shared type'
+
+/** What a transaction changed under one root: keys of the root itself (null: its list part), and the entries holding nested changes. */
+interface Touched {
+  keys: Set<string | null>
+  tops: Set<Y.Item>
 }
 
 /**
@@ -45,8 +61,8 @@ export class RecordGate {
     private readonly doc: Y.Doc,
     private readonly collection: Collection,
   ) {
-    this.lastFields = fieldsOf(doc).toJSON()
-    this.lastAuthority = authorityOf(doc).toJSON()
+    this.lastFields = readPlainMap(fieldsOf(doc))
+    this.lastAuthority = readPlainMap(authorityOf(doc))
     this.acceptItems()
     // Instantiate the notes root now: if it were first typed by `checkNotes` during a check,
     // the generic root the incoming update created would no longer be in `doc.share` and
@@ -56,80 +72,142 @@ export class RecordGate {
 
   /** Records the current state as valid (after server writes and accepted client writes). */
   accept(): void {
-    this.lastFields = fieldsOf(this.doc).toJSON()
-    this.lastAuthority = authorityOf(this.doc).toJSON()
+    this.lastFields = readPlainMap(fieldsOf(this.doc))
+    this.lastAuthority = readPlainMap(authorityOf(this.doc))
     this.acceptItems()
   }
 
   /** Items written by the server (REST create/patch) are valid too: an invalid client edit restores them, not deletes them. */
   private acceptItems(): void {
-    for (const item of itemsOf(this.doc)) if (item instanceof Y.Map) this.lastItems.set(item, item.toJSON())
+    for (const item of itemsOf(this.doc)) if (item instanceof Y.Map) this.lastItems.set(item, readPlainMap(item))
   }
 
   /** Checks a transaction made by a client. */
   check(tr: Y.Transaction): GateResult {
-    const issues: GateResult['issues'] = []
-    const fixes: (() => void)[] = []
-    const fields = fieldsOf(this.doc)
-    const authority = authorityOf(this.doc)
-
-    const changedFieldKeys = keysChanged(tr, fields)
-    const current = fields.toJSON()
-    const badFields = new Set<string>()
-    for (const key of changedFieldKeys) {
-      const value = current[key]
-      if (value === undefined) {
-        if (REQUIRED_FIELDS[this.collection].includes(key) && this.lastFields[key] !== undefined) {
-          issues.push({ path: key, message: `${key} is required`, reason: 'invalid' })
-          badFields.add(key)
-        }
-        continue
-      }
-      const issue = checkField(this.collection, key, value)
-      if (issue) {
-        issues.push({ ...issue, reason: 'invalid' })
-        badFields.add(key)
-      }
-    }
-    if (changedFieldKeys.size > 0) {
-      const candidate = { ...current }
-      for (const key of badFields) candidate[key] = this.lastFields[key]
-      for (const issue of checkCrossField(this.collection, candidate)) {
-        if (changedFieldKeys.has(issue.path) && !badFields.has(issue.path)) {
-          issues.push({ ...issue, reason: 'invalid' })
-          badFields.add(issue.path)
-        }
-      }
-    }
-    if (badFields.size > 0) {
-      fixes.push(() => {
-        for (const key of badFields) restoreKey(fields, key, this.lastFields[key])
-      })
-    }
-
-    if (keysChanged(tr, authority).size > 0) {
-      issues.push({ path: AUTHORITY, message: 'authority fields are written by the server only', reason: 'authority' })
-      fixes.push(() => {
-        for (const key of [...authority.keys()]) if (!(key in this.lastAuthority)) authority.delete(key)
-        for (const [key, value] of Object.entries(this.lastAuthority)) {
-          if (JSON.stringify(authority.get(key)) !== JSON.stringify(value)) authority.set(key, value)
-        }
-      })
-    }
-
-    this.checkItems(tr, issues, fixes)
-    this.checkNotes(tr, issues, fixes)
-    this.checkUnknownRoots(tr, issues, fixes)
+    const issues: Issues = []
+    const fixes: Fixes = []
+    const touched = touchedRoots(tr)
+    const at = (root: AnyType) => touched.get(root)
+    this.checkFields(at(fieldsOf(this.doc) as AnyType), issues, fixes)
+    this.checkAuthority(at(authorityOf(this.doc) as AnyType), issues, fixes)
+    this.checkItems(at(itemsOf(this.doc) as AnyType), issues, fixes)
+    this.checkNotes(tr, at(notesOf(this.doc) as AnyType), issues, fixes)
+    this.checkUnknownRoots(touched, issues, fixes)
 
     const revert = fixes.length > 0 ? () => fixes.forEach((fix) => fix()) : null
     if (!revert) this.accept()
     return { issues, revert }
   }
 
-  private checkItems(tr: Y.Transaction, issues: GateResult['issues'], fixes: (() => void)[]): void {
+  /**
+   * Checks the whole stored document, as it loads, for what the gate now refuses but an
+   * older server let in (a shared type in a field, non-text in the notes, a line item that
+   * is not a map of plain values). The repair puts back the field's plain value when it
+   * passes the schema, else the value of the stored projection (`stored`) when that does,
+   * else removes the field; it empties what else is out of place. Run the repair inside a
+   * server transaction so it is persisted like any write.
+   */
+  repairPlan(stored: () => FieldValues | undefined): GateResult {
+    const issues: Issues = []
+    const fixes: Fixes = []
+    const fields = fieldsOf(this.doc)
+    for (const key of fields.keys()) {
+      if (mapEntryOf(fields, key).kind !== 'other') continue
+      const candidates = [plainOf(fields.get(key)), stored()?.[key]]
+      const value = candidates.find((v) => v !== undefined && checkField(this.collection, key, v) === null)
+      issues.push({ path: key, message: `${key} ${NOT_PLAIN}`, reason: 'invalid' })
+      fixes.push(() => restoreKey(fields, key, value))
+    }
+    if (hasLiveList(fields)) fixes.push(() => deleteListPart(fields))
+    const authority = authorityOf(this.doc)
+    if ([...authority.keys()].some((key) => mapEntryOf(authority, key).kind !== 'plain') || hasLiveList(authority)) {
+      const plain: FieldValues = {}
+      for (const key of authority.keys()) {
+        const value = plainOf(authority.get(key))
+        if (value !== undefined) plain[key] = value
+      }
+      issues.push({ path: AUTHORITY, message: 'authority fields hold plain values only', reason: 'invalid' })
+      fixes.push(() => restoreMap(authority, plain))
+    }
     const items = itemsOf(this.doc)
-    const touched = [...tr.changed.keys()].some((type) => rootName(type) === ITEMS)
+    let index = 0
+    for (let struct = items._start; struct !== null; struct = struct.right) {
+      if (struct.deleted) continue
+      const type: unknown = struct.content instanceof Y.ContentType ? struct.content.type : null
+      const map = type instanceof Y.Map ? (type as Y.Map<unknown>) : null
+      index += struct.countable ? struct.length : 0
+      if (map && itemProblem(map) === null) continue
+      const value = map ? plainOf(map) : undefined
+      const valid = map !== null && itemSchema.safeParse(value).success
+      issues.push({ path: `${ITEMS}.${index - 1}`, message: 'a line item is a map of plain values', reason: 'invalid' })
+      fixes.push(() => {
+        const tr = this.doc._transaction
+        if (map && valid) restoreMap(map, value as FieldValues)
+        else if (tr && !struct.deleted) struct.delete(tr)
+      })
+    }
+    if (hasLiveMap(items)) fixes.push(() => deleteMapPart(items))
+    const notes = notesOf(this.doc)
+    const notText: Y.Item[] = []
+    for (let item = notes._start; item !== null; item = item.right) if (!item.deleted && !(item.content instanceof Y.ContentString)) notText.push(item)
+    if (notText.length > 0 || hasLiveMap(notes)) {
+      issues.push({ path: NOTES, message: 'notes hold plain text only', reason: 'invalid' })
+      fixes.push(() => {
+        const tr = this.doc._transaction
+        if (tr) for (const item of notText) item.delete(tr)
+        deleteMapPart(notes)
+      })
+    }
+    if (fixes.length > 0 && issues.length === 0) issues.push({ path: '(document)', message: 'content out of place', reason: 'invalid' })
+    return { issues, revert: fixes.length > 0 ? () => fixes.forEach((fix) => fix()) : null }
+  }
+
+  private checkFields(touched: Touched | undefined, issues: Issues, fixes: Fixes): void {
     if (!touched) return
+    const fields = fieldsOf(this.doc)
+    const changed = new Set<string>()
+    for (const key of touched.keys) if (key !== null) changed.add(key)
+    for (const top of touched.tops) if (top.parentSub !== null) changed.add(top.parentSub)
+    const badFields = new Set<string>()
+    const bad = (issue: FieldIssue) => {
+      issues.push({ ...issue, reason: 'invalid' })
+      badFields.add(issue.path)
+    }
+    for (const key of changed) {
+      const entry = mapEntryOf(fields, key)
+      if (entry.kind === 'other') bad({ path: key, message: `${key} ${NOT_PLAIN}` })
+      else if (entry.kind === 'absent') {
+        if (REQUIRED_FIELDS[this.collection].includes(key) && this.lastFields[key] !== undefined) bad({ path: key, message: `${key} is required` })
+      } else {
+        const issue = checkField(this.collection, key, entry.value)
+        if (issue) bad(issue)
+      }
+    }
+    if (changed.size > 0) {
+      const candidate = readPlainMap(fields)
+      for (const key of badFields) candidate[key] = this.lastFields[key]
+      for (const issue of checkCrossField(this.collection, candidate)) {
+        if (changed.has(issue.path) && !badFields.has(issue.path)) bad(issue)
+      }
+    }
+    const strayList = hasListPart(touched)
+    if (strayList) issues.push({ path: FIELDS, message: 'fields hold named values only', reason: 'invalid' })
+    if (badFields.size === 0 && !strayList) return
+    fixes.push(() => {
+      for (const key of badFields) restoreKey(fields, key, this.lastFields[key])
+      if (strayList) deleteListPart(fields)
+    })
+  }
+
+  private checkAuthority(touched: Touched | undefined, issues: Issues, fixes: Fixes): void {
+    if (!touched) return
+    issues.push({ path: AUTHORITY, message: 'authority fields are written by the server only', reason: 'authority' })
+    fixes.push(() => restoreMap(authorityOf(this.doc), this.lastAuthority))
+  }
+
+  private checkItems(touched: Touched | undefined, issues: Issues, fixes: Fixes): void {
+    if (!touched) return
+    const items = itemsOf(this.doc)
     const toDelete = new Set<AnyType>()
     const toRestore: [Y.Map<unknown>, FieldValues][] = []
     /** Valid items this transaction added: the ones to drop again past MAX_ITEMS. */
@@ -137,28 +215,29 @@ export class RecordGate {
     let index = 0
     for (const item of items) {
       if (!(item instanceof Y.Map)) {
+        issues.push({ path: `${ITEMS}.${index}`, message: 'a line item is a map of values', reason: 'invalid' })
         toDelete.add(item as AnyType)
       } else {
-        const result = itemSchema.safeParse(item.toJSON())
-        if (result.success) {
+        const problem = itemProblem(item)
+        if (problem === null) {
           if (!this.lastItems.has(item)) added.add(item)
-          this.lastItems.set(item, item.toJSON())
+          this.lastItems.set(item, readPlainMap(item))
         } else {
           const last = this.lastItems.get(item)
-          issues.push({ path: `items.${index}`, message: result.error.issues[0]?.message ?? 'invalid item', reason: 'invalid' })
+          issues.push({ path: `${ITEMS}.${index}`, message: problem, reason: 'invalid' })
           if (last) toRestore.push([item, last])
           else toDelete.add(item)
         }
       }
       index++
     }
+    const strayMap = hasMapPart(touched)
+    if (strayMap) issues.push({ path: ITEMS, message: 'items hold a list only', reason: 'invalid' })
     if (items.length - toDelete.size > MAX_ITEMS) issues.push({ path: ITEMS, message: `at most ${MAX_ITEMS} items`, reason: 'invalid' })
-    if (toDelete.size === 0 && toRestore.length === 0 && items.length <= MAX_ITEMS) return
+    if (toDelete.size === 0 && toRestore.length === 0 && items.length <= MAX_ITEMS && !strayMap) return
     fixes.push(() => {
-      for (const [item, last] of toRestore) {
-        for (const key of [...item.keys()]) if (!(key in last)) item.delete(key)
-        for (const [key, value] of Object.entries(last)) if (item.get(key) !== value) item.set(key, value)
-      }
+      for (const [item, last] of toRestore) restoreMap(item, last)
+      if (strayMap) deleteMapPart(items)
       let excess = items.length - toDelete.size - MAX_ITEMS
       for (let i = items.length - 1; i >= 0; i--) {
         const item = items.get(i) as unknown
@@ -171,39 +250,87 @@ export class RecordGate {
     })
   }
 
-  /** Notes past MAX_NOTES_LENGTH: what this transaction inserted into them is taken out again. */
-  private checkNotes(tr: Y.Transaction, issues: GateResult['issues'], fixes: (() => void)[]): void {
+  /**
+   * Notes hold text only: whatever else this transaction put into them (embeds, embedded
+   * types, format marks, named entries, or anything inside those) is taken out again; then,
+   * past MAX_NOTES_LENGTH, what this transaction inserted is taken out too.
+   */
+  private checkNotes(tr: Y.Transaction, touched: Touched | undefined, issues: Issues, fixes: Fixes): void {
+    if (!touched) return
     const notes = notesOf(this.doc)
-    if (!tr.changed.has(notes as unknown as AnyType) || notes.length <= MAX_NOTES_LENGTH) return
-    issues.push({ path: 'notes', message: `notes hold at most ${MAX_NOTES_LENGTH} characters`, reason: 'invalid' })
+    const notText = new Set<Y.Item>()
+    for (const item of insertedItems(tr)) {
+      if (item.deleted) continue
+      const place = placeOfItem(item)
+      if (place?.root !== notes || !place.top || place.top.deleted) continue
+      if (place.top.parentSub !== null || !(place.top.content instanceof Y.ContentString)) notText.add(place.top)
+    }
+    for (const top of touched.tops) if (!top.deleted) notText.add(top)
+    const strayMap = hasMapPart(touched)
+    if (notText.size > 0 || strayMap) issues.push({ path: NOTES, message: 'notes hold plain text only', reason: 'invalid' })
+    let length = notes.length
+    for (const item of notText) if (item.parentSub === null && item.countable) length -= item.length
+    const tooLong = length > MAX_NOTES_LENGTH
+    if (tooLong) issues.push({ path: NOTES, message: `notes hold at most ${MAX_NOTES_LENGTH} characters`, reason: 'invalid' })
+    if (notText.size === 0 && !strayMap && !tooLong) return
     fixes.push(() => {
       const revertTr = this.doc._transaction
       if (!revertTr) return
+      for (const item of notText) if (!item.deleted) item.delete(revertTr)
+      if (strayMap) deleteMapPart(notes)
+      if (!tooLong) return
       for (let item = notes._start; item !== null; item = item.right) {
         if (!item.deleted && item.id.clock >= (tr.beforeState.get(item.id.client) ?? 0)) item.delete(revertTr)
       }
     })
   }
 
-  private checkUnknownRoots(tr: Y.Transaction, issues: GateResult['issues'], fixes: (() => void)[]): void {
+  private checkUnknownRoots(touched: Map<AnyType, Touched>, issues: Issues, fixes: Fixes): void {
     const unknown = new Set<AnyType>()
-    for (const type of tr.changed.keys()) {
-      const root = rootOf(type)
+    for (const root of touched.keys()) {
       const name = rootName(root)
       if (name === null || !(RECORD_ROOTS as readonly string[]).includes(name)) unknown.add(root)
     }
     if (unknown.size === 0) return
     issues.push({ path: '(document)', message: 'only fields, notes, items and authority may be written', reason: 'invalid' })
     fixes.push(() => {
-      for (const root of unknown) deleteContent(root)
+      for (const root of unknown) {
+        deleteListPart(root)
+        deleteMapPart(root)
+      }
     })
   }
 }
 
-function keysChanged(tr: Y.Transaction, map: Y.Map<unknown>): Set<string> {
-  const keys = new Set<string>()
-  for (const key of tr.changed.get(map as unknown as AnyType) ?? []) if (key !== null) keys.add(key)
-  return keys
+/** What a transaction changed, grouped by root. */
+function touchedRoots(tr: Y.Transaction): Map<AnyType, Touched> {
+  const touched = new Map<AnyType, Touched>()
+  for (const [type, keys] of tr.changed) {
+    const { root, top } = placeOf(type as AnyType)
+    let entry = touched.get(root)
+    if (!entry) touched.set(root, (entry = { keys: new Set(), tops: new Set() }))
+    if (top === null) for (const key of keys) entry.keys.add(key)
+    else entry.tops.add(top)
+  }
+  return touched
+}
+
+/** Whether a change reached the list part of a root (for a map root: content it should never hold). */
+function hasListPart(touched: Touched): boolean {
+  return touched.keys.has(null) || [...touched.tops].some((top) => top.parentSub === null)
+}
+
+/** Whether a change reached the named entries of a root (for a list root: content it should never hold). */
+function hasMapPart(touched: Touched): boolean {
+  return [...touched.keys].some((key) => key !== null) || [...touched.tops].some((top) => top.parentSub !== null)
+}
+
+/** Why a line item is not valid, or null: it must hold plain values only, and pass the item schema. */
+function itemProblem(item: Y.Map<unknown>): string | null {
+  for (const key of item.keys()) if (mapEntryOf(item, key).kind !== 'plain') return `${key} ${NOT_PLAIN}`
+  if (hasLiveList(item)) return 'a line item holds named values only'
+  const result = itemSchema.safeParse(readPlainMap(item))
+  return result.success ? null : (result.error.issues[0]?.message ?? 'invalid item')
 }
 
 function restoreKey(map: Y.Map<unknown>, key: string, value: unknown): void {
@@ -211,26 +338,50 @@ function restoreKey(map: Y.Map<unknown>, key: string, value: unknown): void {
   else map.set(key, value)
 }
 
-function rootOf(type: AnyType): AnyType {
-  let current = type
-  while (current._item !== null) current = current._item.parent as AnyType
-  return current
+/** Makes `map` hold exactly the plain values `last`, and nothing in its list part. */
+function restoreMap(map: Y.Map<unknown>, last: FieldValues): void {
+  for (const key of [...map.keys()]) if (!(key in last)) map.delete(key)
+  for (const [key, value] of Object.entries(last)) {
+    const entry = mapEntryOf(map, key)
+    if (entry.kind !== 'plain' || JSON.stringify(entry.value) !== JSON.stringify(value)) map.set(key, value)
+  }
+  deleteListPart(map)
 }
 
-/** The name under which a root type is registered in its document, or null. */
-function rootName(type: AnyType): string | null {
-  const root = rootOf(type)
-  const doc = root.doc
-  if (!doc) return null
-  for (const [name, value] of doc.share) if (value === root) return name
-  return null
+/**
+ * The plain JSON value of something a map holds, or undefined: what it read as before it
+ * was repaired. Converting a shared type recurses as deep as it is nested, which a stored
+ * document may have made too deep for the stack.
+ */
+function plainOf(value: unknown): unknown {
+  try {
+    const plain: unknown = value instanceof Y.AbstractType ? value.toJSON() : value
+    return plain === undefined ? undefined : JSON.parse(JSON.stringify(plain))
+  } catch {
+    return undefined
+  }
 }
 
-/** Deletes everything under a root type, whatever kind of type it was created as. */
-function deleteContent(type: AnyType): void {
+function hasLiveMap(type: AnyType): boolean {
+  for (const item of type._map.values()) if (!item.deleted) return true
+  return false
+}
+
+function hasLiveList(type: AnyType): boolean {
+  for (let item = type._start; item !== null; item = item.right) if (!item.deleted) return true
+  return false
+}
+
+/** Deletes a type's list content (whatever kind of type it was created as); call inside a transaction. */
+function deleteListPart(type: AnyType): void {
   const tr = type.doc?._transaction
   if (!tr) return
   for (let item = type._start; item !== null; item = item.right) if (!item.deleted) item.delete(tr)
-  for (const item of type._map.values()) if (!item.deleted) item.delete(tr)
 }
 
+/** Deletes a type's named entries; call inside a transaction. */
+function deleteMapPart(type: AnyType): void {
+  const tr = type.doc?._transaction
+  if (!tr) return
+  for (const item of type._map.values()) if (!item.deleted) item.delete(tr)
+}

@@ -8,23 +8,35 @@
  *   server only, opened by that user only.
  */
 import type * as Y from 'yjs'
+import type { FieldValues } from '../../shared/collections.js'
 import { AUTHORITY, FIELDS, ITEMS, NOTES, typedRoots } from '../../shared/docLayout.js'
 import { type DocName, assertNever, parseDocName } from '../../shared/docNames.js'
 import type { Principal } from '../auth/types.js'
 import { RecordGate } from '../authority/recordGate.js'
 import { type RecordProjection, projectRecord } from '../records/recordProjection.js'
-import type { AnyType, DocPolicy, ResolvedDoc } from '../sync/DocPolicy.js'
+import type { DocPolicy, DocResolver, ResolvedDoc } from '../sync/DocPolicy.js'
+import { type AnyType, placeOf } from '../sync/typeTree.js'
 
 type RecordName = Extract<DocName, { kind: 'record' }>
 
+export interface DocumentKindsOptions {
+  /** A record's fields as its projection row stored them: what a repair on load falls back to. */
+  storedFields?: (name: RecordName) => FieldValues | undefined
+}
+
 /** What a document name means to Accord; null for a name of no kind (4404). */
-export function resolveDocument(docName: string): ResolvedDoc<DocName, RecordProjection> | null {
+export function documentKinds(options: DocumentKindsOptions = {}): DocResolver<DocName, RecordProjection> {
+  return (docName) => resolveDocument(docName, options)
+}
+
+/** `documentKinds()` with no fallback for repairs (tests). */
+export const resolveDocument = (docName: string, options: DocumentKindsOptions = {}): ResolvedDoc<DocName, RecordProjection> | null => {
   const parsed = parseDocName(docName)
   if (!parsed.ok) return null
   const { name } = parsed
   switch (name.kind) {
     case 'record':
-      return { name, policy: recordPolicy(name) }
+      return { name, policy: recordPolicy(name, options) }
     case 'index':
       return { name, policy: serverOnlyPolicy('index', (p) => p.workspace === name.workspace) }
     case 'inbox':
@@ -34,13 +46,16 @@ export function resolveDocument(docName: string): ResolvedDoc<DocName, RecordPro
   }
 }
 
-function recordPolicy(name: RecordName): DocPolicy<RecordProjection> {
+function recordPolicy(name: RecordName, options: DocumentKindsOptions): DocPolicy<RecordProjection> {
   return {
     mayOpen: (principal) => principal.workspace === name.workspace,
     mayWrite: (principal) => principal.role !== 'viewer',
     readOnlyReason: 'read-only',
     roots: (doc) => typedRoots(doc, 'record'),
-    guard: (doc) => new RecordGate(doc, name.collection),
+    guard: (doc) => {
+      const gate = new RecordGate(doc, name.collection)
+      return { check: (tr) => gate.check(tr), accept: () => gate.accept(), repair: () => gate.repairPlan(() => options.storedFields?.(name)) }
+    },
     changedParts: recordParts,
     project: (doc, updates) => projectRecord(name, doc, updates),
   }
@@ -58,18 +73,21 @@ function serverOnlyPolicy(kind: 'index' | 'inbox', mayOpen: (principal: Principa
   }
 }
 
-/** Which record parts a transaction changed, as history names: field keys, `notes`, `items`, `authority.<key>`. */
+/**
+ * Which record parts a transaction changed, as history names: field keys, `notes`, `items`,
+ * `authority.<key>`; a change inside a shared type counts for the entry holding it.
+ */
 function recordParts(doc: Y.Doc, tr: Y.Transaction): string[] {
   const parts = new Set<string>()
   for (const [type, keys] of tr.changed) {
-    let root = type as AnyType
-    while (root._item !== null) root = root._item.parent as AnyType
-    if (root === doc.share.get(FIELDS) && root === type) {
-      for (const key of keys) if (key !== null) parts.add(key)
+    const { root, top } = placeOf(type as AnyType)
+    const named = top === null ? [...keys] : [top.parentSub]
+    if (root === doc.share.get(FIELDS)) {
+      for (const key of named) if (key !== null) parts.add(key)
     } else if (root === doc.share.get(NOTES)) parts.add(NOTES)
     else if (root === doc.share.get(ITEMS)) parts.add(ITEMS)
-    else if (root === doc.share.get(AUTHORITY) && root === type) {
-      for (const key of keys) if (key !== null) parts.add(`${AUTHORITY}.${key}`)
+    else if (root === doc.share.get(AUTHORITY)) {
+      for (const key of named) if (key !== null) parts.add(`${AUTHORITY}.${key}`)
     }
   }
   return [...parts]

@@ -45,6 +45,14 @@ export const DEFAULT_PAGE = 50
 export class RecordReads {
   constructor(private readonly db: Db) {}
 
+  /** A record's fields as its projection row stored them (undefined for no row). */
+  storedFields(name: { workspace: string; collection: Collection; id: string }): FieldValues | undefined {
+    const row = this.db.prepare('SELECT fields FROM records WHERE workspace = ? AND collection = ? AND id = ?').get(name.workspace, name.collection, name.id) as
+      | { fields: string }
+      | undefined
+    return row ? (JSON.parse(row.fields) as FieldValues) : undefined
+  }
+
   /** Records stored lacking a required field (a version before the `complete` flag indexed them). */
   incomplete(): { workspace: string; collection: Collection; id: string }[] {
     return this.db.prepare('SELECT workspace, collection, id FROM records WHERE complete = 0').all() as Pick<RecordRow, 'workspace' | 'collection' | 'id'>[]

@@ -15,7 +15,7 @@ import {
   checkItems,
   checkRecord,
 } from '../../shared/collections.js'
-import { authorityOf, fieldsOf, itemToYMap, itemsOf, notesOf } from '../../shared/docLayout.js'
+import { authorityOf, fieldsOf, itemToYMap, itemsOf, notesOf, readPlainMap } from '../../shared/docLayout.js'
 import { newRecordId, recordDocName } from '../../shared/docNames.js'
 import type { AccordRegistry, AccordRoom } from '../documents/types.js'
 import { serverOrigin } from '../sync/types.js'
@@ -85,7 +85,7 @@ export class RecordService {
       if (ifMatch !== undefined && ifMatch !== '*' && !this.isCurrent(room, workspace, collection, id, stripQuotes(ifMatch))) {
         throw new RecordError('precondition-failed', 'the record changed since that version')
       }
-      const merged: FieldValues = { ...fieldsOf(room.doc).toJSON() }
+      const merged: FieldValues = readPlainMap(fieldsOf(room.doc))
       for (const [key, value] of Object.entries(fields)) {
         if (value === null) delete merged[key]
         else merged[key] = value

@@ -35,6 +35,11 @@ export interface DocGuard {
   check(tr: Y.Transaction): GuardResult
   /** The document's current state is valid (after the server's own writes and accepted client writes). */
   accept(): void
+  /**
+   * What to put right in a document as it loads: a document stored by an earlier version may
+   * hold what the guard now refuses. The room applies the revert as a server transaction.
+   */
+  repair?(): GuardResult
 }
 
 export interface DocPolicy<P extends Projected = Projected> {

@@ -32,6 +32,8 @@ export interface RegistryOptions<N, P extends Projected> {
   /** A room's updates are on disk and broadcast, with the projection stored with them. */
   onCommitted?: (room: Room<N>, updates: PendingUpdate[], projection: P | undefined) => void
   onError?: (error: unknown, context: string) => void
+  /** A stored document held what its guard refuses and was repaired as it loaded (for the log). */
+  onRepaired?: (docName: string, issues: { path: string; message: string }[]) => void
   /** Counters (persist latency, updates in/out, fan-out, reverts). */
   metrics?: SyncMetrics
 }
@@ -193,6 +195,10 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
   onBroken(room: Room<N>): void {
     this.commits.flushNow()
     this.drop(room)
+  }
+
+  onRepaired(room: Room<N>, issues: { path: string; message: string }[]): void {
+    this.options.onRepaired?.(room.docName, issues)
   }
 
   // ---- lifecycle ------------------------------------------------------------------

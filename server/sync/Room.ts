@@ -9,13 +9,14 @@ import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
 import { type AwarenessEntry, decodeAwarenessUpdate, encodeAwarenessUpdate } from '../../shared/awarenessCodec.js'
 import { CLOSE, LIMITS, MESSAGE, type ServerNotice } from '../../shared/protocol.js'
-import { checkUpdateBounds } from '../limits/updateBounds.js'
+import { checkUpdateBounds, isPlainContent } from '../limits/updateBounds.js'
 import type { SyncMetrics } from '../metrics/Metrics.js'
 import type { LoadedDoc, StoredUpdate } from '../store/DocStore.js'
 import type { DocGuard, DocPolicy, GuardResult } from './DocPolicy.js'
 import { awarenessMessage, encodedStep2Message, noticeMessage, syncStep1Message, syncStep2Message, updateMessage } from './messages.js'
 import type { PresenceBindings } from './PresenceBindings.js'
 import { type StateVector, Step1Pacer } from './Step1Pacer.js'
+import { type AnyType, deepestNewType, placeOf } from './typeTree.js'
 import { type Origin, type Peer, authorOf, isOrigin, serverOrigin } from './types.js'
 
 /** A message the room could not make sense of; the transport closes the socket with 4400. */
@@ -42,11 +43,14 @@ export interface RoomHost {
    * threw half-way through Y.applyUpdate): persist what else is pending and reload it.
    */
   onBroken?(room: Room): void
+  /** A stored document held what its guard refuses and was repaired as it loaded (for the log). */
+  onRepaired?(room: Room, issues: { path: string; message: string }[]): void
 }
 
 export type RoomState = 'live' | 'closed'
 
 const REVERT = serverOrigin('revert')
+const REPAIR = serverOrigin('repair')
 
 /**
  * How long a freshly loaded document may wait for its first client's sync request
@@ -151,11 +155,24 @@ export class Room<N = unknown> {
     this.gate = this.policy.guard(this.ydoc)
     this.ydoc.on('update', this.handleDocUpdate.bind(this))
     this.ydoc.on('afterTransaction', this.captureTransaction.bind(this))
+    if (this.gate?.repair) this.repair(this.gate.repair())
     const waiting = this.awaitingStep1.filter((peer) => this.peers.has(peer))
     this.awaitingStep1 = []
     if (waiting.length === 0) return
     const step1 = syncStep1Message(this.ydoc)
     for (const peer of waiting) peer.socket.send(step1)
+  }
+
+  /**
+   * A record stored by an older server may hold what the gate now refuses (a shared type in
+   * a field, an embed in the notes): it is put right in a server transaction as it loads,
+   * persisted like any write, and logged.
+   */
+  private repair(plan: GuardResult): void {
+    if (!plan.revert) return
+    this.ydoc.transact(plan.revert, REPAIR)
+    this.gate?.accept()
+    this.host.onRepaired?.(this, plan.issues.map(({ path, message }) => ({ path, message })))
   }
 
   private hydrateSoon(delayMs: number): void {
@@ -257,7 +274,8 @@ export class Room<N = unknown> {
   }
 
   private applyPeerUpdate(peer: Peer, update: Uint8Array): void {
-    const bounds = checkUpdateBounds(update)
+    const store = this.doc.store
+    const bounds = checkUpdateBounds(update, undefined, (client) => Y.getState(store, client))
     if (!bounds.ok) throw new MalformedMessageError(bounds.reason)
     if (bounds.empty) return
     this.host.metrics?.updateIn(update.byteLength)
@@ -265,6 +283,8 @@ export class Room<N = unknown> {
       this.convergeReadOnlyPeer(peer, update)
       return
     }
+    // Typing and setting fields stay on the fast path; anything unusual is tried on a copy first.
+    if (!bounds.plain || store.pendingStructs !== null || store.pendingDs !== null) this.tryOnCopy(update)
     const pendingBefore = this.pending.length
     const doc = this.doc
     this.capturing = peer
@@ -304,11 +324,49 @@ export class Room<N = unknown> {
   }
 
   /**
+   * Applies an unusual update (shared types, format marks, embeds, or one that may complete
+   * structs waiting for their dependencies) to a scratch copy of the document, and refuses it
+   * (MalformedMessageError: its sender alone is closed) if Yjs throws there or it nests
+   * shared types deeper than MAX_NESTING_DEPTH. The live document is untouched either way;
+   * applying to it afterwards integrates exactly what integrated here.
+   */
+  private tryOnCopy(update: Uint8Array): void {
+    const copy = new Y.Doc({ gc: true })
+    try {
+      Y.applyUpdate(copy, Y.encodeStateAsUpdate(this.doc))
+      let tr: Y.Transaction | null = null
+      copy.on('afterTransaction', (t: Y.Transaction) => {
+        tr ??= t
+      })
+      Y.applyUpdate(copy, update)
+      const depth = tr === null ? 0 : deepestNewType(tr)
+      if (depth > LIMITS.MAX_NESTING_DEPTH) throw new MalformedMessageError(`shared types nested ${depth} deep (at most ${LIMITS.MAX_NESTING_DEPTH})`)
+      // Structs waiting for a dependency integrate later, inside the update of whoever sends it:
+      // only text, values and deletions may wait, or someone else's keystroke would carry them in.
+      // (Yjs keeps them encoded in its v2 format.)
+      const waiting = copy.store.pendingStructs
+      if (waiting !== null && Y.decodeUpdateV2(waiting.update).structs.some((struct) => struct instanceof Y.Item && !isPlainContent(struct.content))) {
+        throw new MalformedMessageError('shared types waiting for missing dependencies')
+      }
+    } catch (error) {
+      if (error instanceof MalformedMessageError) throw error
+      throw new MalformedMessageError(`update could not be applied: ${error instanceof Error ? error.message : String(error)}`)
+    } finally {
+      copy.destroy()
+    }
+  }
+
+  /**
    * A client update threw half-way through applying (Yjs applies inside a transaction,
    * so what was integrated before the throw stays in the document and is emitted), or
    * could not be checked. None of it may be persisted or broadcast: it is taken back out
    * of `pending`, the sender is closed with 4400 and the host reloads the document from
    * disk (the other clients reconnect and resend anything they still hold).
+   *
+   * A last resort only: updates that make Yjs throw half-way are refused before they reach
+   * the live document (`checkUpdateBounds`, `tryOnCopy`). What remains is the live document
+   * behaving differently from its exact copy, or a bug in the gate; the live document may
+   * then hold half an update nobody else has, and reloading it from disk is the one safe way back.
    */
   private abandon(peer: Peer, pendingBefore: number, error: unknown): never {
     this.pending = this.pending.filter((p, i) => i < pendingBefore || p.origin !== peer)

@@ -30,7 +30,7 @@ export interface ServerOrigin {
   readonly kind: 'server'
   /** The user on whose behalf (a REST write), or null (the authority). */
   readonly author: string | null
-  readonly reason: 'api' | 'authority' | 'revert' | 'index' | 'inbox' | 'seed'
+  readonly reason: 'api' | 'authority' | 'revert' | 'repair' | 'index' | 'inbox' | 'seed'
 }
 
 export const serverOrigin = (reason: ServerOrigin['reason'], author: string | null = null): ServerOrigin => ({ kind: 'server', author, reason })
