@@ -56,7 +56,12 @@ function handleInbox(): void {
 
 export function openClient(target: Target, docName: string): BenchClient {
   const hocus = target.kind === 'hocuspocus'
-  const url = target.kind === 'accord' || target.kind === 'accordNormal' ? `${target.wsUrl}/sync/${docName}?token=${encodeURIComponent(target.token)}` : hocus ? target.wsUrl : `${target.wsUrl}/${docName}`
+  const url =
+    target.kind === 'accord' || target.kind === 'accordNormal'
+      ? `${target.wsUrl}/sync/${docName}?token=${encodeURIComponent(target.token)}`
+      : hocus
+        ? target.wsUrl
+        : `${target.wsUrl}/${docName}`
   const ws = new WebSocket(url, { perMessageDeflate: false })
   ws.binaryType = 'nodebuffer'
   const doc = new Y.Doc()
@@ -79,15 +84,20 @@ export function openClient(target: Target, docName: string): BenchClient {
   }
 
   ws.on('open', () => {
-    if (hocus) send(frame((e) => {
-      encoding.writeVarUint(e, MESSAGE_AUTH)
-      encoding.writeVarUint(e, 0)
-      encoding.writeVarString(e, target.token)
-    }))
-    send(frame((e) => {
-      encoding.writeVarUint(e, MESSAGE_SYNC)
-      syncProtocol.writeSyncStep1(e, doc)
-    }))
+    if (hocus)
+      send(
+        frame((e) => {
+          encoding.writeVarUint(e, MESSAGE_AUTH)
+          encoding.writeVarUint(e, 0)
+          encoding.writeVarString(e, target.token)
+        }),
+      )
+    send(
+      frame((e) => {
+        encoding.writeVarUint(e, MESSAGE_SYNC)
+        syncProtocol.writeSyncStep1(e, doc)
+      }),
+    )
   })
   ws.on('message', (data: Buffer) => {
     const at = now()
@@ -112,10 +122,12 @@ export function openClient(target: Target, docName: string): BenchClient {
   ws.on('error', () => undefined)
   doc.on('update', (update: Uint8Array, origin: unknown) => {
     if (origin === REMOTE) return
-    send(frame((e) => {
-      encoding.writeVarUint(e, MESSAGE_SYNC)
-      syncProtocol.writeUpdate(e, update)
-    }))
+    send(
+      frame((e) => {
+        encoding.writeVarUint(e, MESSAGE_SYNC)
+        syncProtocol.writeUpdate(e, update)
+      }),
+    )
   })
   text.observe((event) => {
     if (event.transaction.origin !== REMOTE || listeners.length === 0) return

@@ -6,7 +6,14 @@ import { type BenchClient, type Target, now, openClient, percentile, stampsIn } 
 
 export type Job =
   | { role: 'fanout'; target: Target; tokens: string[]; docName: string; readers: number; updates: number; rateHz: number }
-  | { role: 'rooms'; target: Target; tokens: string[]; docNames: string[]; editors: number; steps: { perEditorHz: number; startAt: number; durationMs: number }[] }
+  | {
+      role: 'rooms'
+      target: Target
+      tokens: string[]
+      docNames: string[]
+      editors: number
+      steps: { perEditorHz: number; startAt: number; durationMs: number }[]
+    }
   | { role: 'idle'; target: Target; tokens: string[]; docNames: string[]; socketsPerDoc: number }
   | { role: 'write'; target: Target; tokens: string[]; docName: string; updates: number; connections: number; perConnectionHz: number }
   | { role: 'read'; target: Target; docName: string; expectLength?: number }
@@ -20,7 +27,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 async function openMany(target: Target, tokens: string[], names: string[]): Promise<BenchClient[]> {
   const clients: BenchClient[] = []
   for (let i = 0; i < names.length; i += CONNECT_BATCH) {
-    const batch = names.slice(i, i + CONNECT_BATCH).map((name, j) => openClient({ ...target, token: tokens[(i + j) % tokens.length]! }, name))
+    const batch = names
+      .slice(i, i + CONNECT_BATCH)
+      .map((name, j) => openClient({ ...target, token: tokens[(i + j) % tokens.length]! }, name))
     await Promise.all(batch.map((c) => c.synced))
     clients.push(...batch)
   }
@@ -52,7 +61,18 @@ async function fanout(job: Extract<Job, { role: 'fanout' }>) {
   while ([...arrivals.values()].filter((n) => n === job.readers).length < job.updates && Date.now() < deadline) await sleep(20)
   const toAll = [...lastArrival.entries()].filter(([sent]) => arrivals.get(sent) === job.readers).map(([sent, at]) => at - sent)
   for (const c of [...readers, writer!]) c.close()
-  return { updates: job.updates, completeToAll: toAll.length, toAllP50: percentile(toAll, 50), toAllP99: percentile(toAll, 99), deliveryP50: percentile(perDelivery, 50), deliveryP99: percentile(perDelivery, 99), toFirstP50: percentile([...firstArrival.entries()].map(([sent, at]) => at - sent), 50) }
+  return {
+    updates: job.updates,
+    completeToAll: toAll.length,
+    toAllP50: percentile(toAll, 50),
+    toAllP99: percentile(toAll, 99),
+    deliveryP50: percentile(perDelivery, 50),
+    deliveryP99: percentile(perDelivery, 99),
+    toFirstP50: percentile(
+      [...firstArrival.entries()].map(([sent, at]) => at - sent),
+      50,
+    ),
+  }
 }
 
 async function rooms(job: Extract<Job, { role: 'rooms' }>) {
@@ -73,24 +93,30 @@ async function rooms(job: Extract<Job, { role: 'rooms' }>) {
     const end = s.startAt + s.durationMs
     const intervalMs = 1000 / s.perEditorHz
     // Every editor on its own steady clock, phases spread so the load is even.
-    await Promise.all(clients.map(async (c, k) => {
-      let next = s.startAt + (k / clients.length) * intervalMs
-      while (next < end) {
-        await sleep(Math.max(0, next - Date.now()))
-        if (c.isOpen()) {
-          c.insert(`|${now()}`)
-          sent[i]!++
+    await Promise.all(
+      clients.map(async (c, k) => {
+        let next = s.startAt + (k / clients.length) * intervalMs
+        while (next < end) {
+          await sleep(Math.max(0, next - Date.now()))
+          if (c.isOpen()) {
+            c.insert(`|${now()}`)
+            sent[i]!++
+          }
+          next += intervalMs
         }
-        next += intervalMs
-      }
-    }))
+      }),
+    )
     await sleep(500)
   }
   for (const c of clients) c.close()
   return {
     steps: job.steps.map((s, i) => ({
-      perEditorHz: s.perEditorHz, sent: sent[i], expected: sent[i]! * (job.editors - 1), received: samples[i]!.length,
-      p50: percentile(samples[i]!, 50), p99: percentile(samples[i]!, 99),
+      perEditorHz: s.perEditorHz,
+      sent: sent[i],
+      expected: sent[i]! * (job.editors - 1),
+      received: samples[i]!.length,
+      p50: percentile(samples[i]!, 50),
+      p99: percentile(samples[i]!, 99),
     })),
   }
 }
@@ -108,13 +134,15 @@ async function write(job: Extract<Job, { role: 'write' }>) {
   const clients = await openMany(job.target, job.tokens, Array(job.connections).fill(job.docName))
   const per = Math.ceil(job.updates / job.connections)
   let written = 0
-  await Promise.all(clients.map(async (c) => {
-    for (let i = 0; i < per && written < job.updates; i++) {
-      written++
-      c.insert(`u${written};`)
-      await sleep(1000 / job.perConnectionHz)
-    }
-  }))
+  await Promise.all(
+    clients.map(async (c) => {
+      for (let i = 0; i < per && written < job.updates; i++) {
+        written++
+        c.insert(`u${written};`)
+        await sleep(1000 / job.perConnectionHz)
+      }
+    }),
+  )
   await sleep(500)
   for (const c of clients) c.close()
   return { written }

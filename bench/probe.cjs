@@ -22,12 +22,17 @@ if (process.send) {
       const m = process.memoryUsage()
       const cpu = process.cpuUsage(cpuFrom)
       process.send({
-        rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers,
-        loopP50Ms: loop.percentile(50) / 1e6, loopP99Ms: loop.percentile(99) / 1e6, loopMaxMs: loop.max / 1e6,
+        rss: m.rss,
+        heapUsed: m.heapUsed,
+        external: m.external,
+        arrayBuffers: m.arrayBuffers,
+        loopP50Ms: loop.percentile(50) / 1e6,
+        loopP99Ms: loop.percentile(99) / 1e6,
+        loopMaxMs: loop.max / 1e6,
         cpuMs: (cpu.user + cpu.system) / 1000,
       })
     }
   })
   // The IPC channel must not keep a server alive that wants to exit.
-  process.channel && process.channel.unref()
+  process.channel?.unref()
 }

@@ -21,20 +21,104 @@ interface Row {
 }
 
 const ROWS: Row[] = [
-  { workload: 'fan-out (1 writer, 100 readers)', metric: 'update → all readers p50', better: 'lower', unit: 'ms', value: (r) => r?.toAllP50 ?? null },
-  { workload: 'fan-out (1 writer, 100 readers)', metric: 'update → all readers p99', better: 'lower', unit: 'ms', value: (r) => r?.toAllP99 ?? null },
-  { workload: 'fan-out (1 writer, 100 readers)', metric: 'update → first reader p50', better: 'lower', unit: 'ms', value: (r) => r?.toFirstP50 ?? null },
-  { workload: 'many rooms (docs × 5 editors)', metric: 'sustained updates/s with p99 < 50 ms', better: 'higher', unit: '/s', value: (r, res) => sustained(r, res)?.updatesPerS ?? null },
-  { workload: 'many rooms (docs × 5 editors)', metric: 'p99 latency at the lowest rate', better: 'lower', unit: 'ms', value: (r) => (Array.isArray(r) ? r[0]?.p99 ?? null : null) },
-  { workload: 'many rooms (docs × 5 editors)', metric: 'server event-loop p99 at the lowest rate', better: 'lower', unit: 'ms', value: (r) => (Array.isArray(r) ? r[0]?.loopP99Ms ?? null : null) },
-  { workload: 'many rooms (docs × 5 editors)', metric: 'p99 latency at the highest rate', better: 'lower', unit: 'ms', value: (r) => (Array.isArray(r) ? r.at(-1)?.p99 ?? null : null) },
-  { workload: 'many rooms (docs × 5 editors)', metric: 'server CPU per update at the highest rate (all threads)', better: 'lower', unit: 'ms', value: (r) => (Array.isArray(r) ? r.at(-1)?.cpuPerUpdateMs ?? null : null) },
-  { workload: 'idle connections', metric: 'memory per connection (RSS)', better: 'lower', unit: 'KB', value: (r) => r?.perConnectionKb ?? null },
-  { workload: 'idle connections', metric: 'memory per loaded document (RSS)', better: 'lower', unit: 'KB', value: (r) => r?.perDocumentKb ?? null },
-  { workload: 'idle connections', metric: 'memory before any connection (RSS)', better: 'lower', unit: 'MB', value: (r) => (r?.baseRss == null ? null : r.baseRss / 1024 / 1024) },
-  { workload: 'idle connections', metric: 'CPU with every socket open and quiet (of one core)', better: 'lower', unit: '%', value: (r) => r?.idleCpuPercent ?? null },
-  { workload: 'cold load (logged updates)', metric: 'time to load the whole document after a restart', better: 'lower', unit: 'ms', value: (r) => (r?.complete === false ? null : r?.loadMs ?? null) },
-  { workload: 'durability (SIGKILL)', metric: 'broadcast updates that survive', better: 'higher', unit: '%', value: (r) => (r?.fraction == null ? null : r.fraction * 100) },
+  {
+    workload: 'fan-out (1 writer, 100 readers)',
+    metric: 'update → all readers p50',
+    better: 'lower',
+    unit: 'ms',
+    value: (r) => r?.toAllP50 ?? null,
+  },
+  {
+    workload: 'fan-out (1 writer, 100 readers)',
+    metric: 'update → all readers p99',
+    better: 'lower',
+    unit: 'ms',
+    value: (r) => r?.toAllP99 ?? null,
+  },
+  {
+    workload: 'fan-out (1 writer, 100 readers)',
+    metric: 'update → first reader p50',
+    better: 'lower',
+    unit: 'ms',
+    value: (r) => r?.toFirstP50 ?? null,
+  },
+  {
+    workload: 'many rooms (docs × 5 editors)',
+    metric: 'sustained updates/s with p99 < 50 ms',
+    better: 'higher',
+    unit: '/s',
+    value: (r, res) => sustained(r, res)?.updatesPerS ?? null,
+  },
+  {
+    workload: 'many rooms (docs × 5 editors)',
+    metric: 'p99 latency at the lowest rate',
+    better: 'lower',
+    unit: 'ms',
+    value: (r) => (Array.isArray(r) ? (r[0]?.p99 ?? null) : null),
+  },
+  {
+    workload: 'many rooms (docs × 5 editors)',
+    metric: 'server event-loop p99 at the lowest rate',
+    better: 'lower',
+    unit: 'ms',
+    value: (r) => (Array.isArray(r) ? (r[0]?.loopP99Ms ?? null) : null),
+  },
+  {
+    workload: 'many rooms (docs × 5 editors)',
+    metric: 'p99 latency at the highest rate',
+    better: 'lower',
+    unit: 'ms',
+    value: (r) => (Array.isArray(r) ? (r.at(-1)?.p99 ?? null) : null),
+  },
+  {
+    workload: 'many rooms (docs × 5 editors)',
+    metric: 'server CPU per update at the highest rate (all threads)',
+    better: 'lower',
+    unit: 'ms',
+    value: (r) => (Array.isArray(r) ? (r.at(-1)?.cpuPerUpdateMs ?? null) : null),
+  },
+  {
+    workload: 'idle connections',
+    metric: 'memory per connection (RSS)',
+    better: 'lower',
+    unit: 'KB',
+    value: (r) => r?.perConnectionKb ?? null,
+  },
+  {
+    workload: 'idle connections',
+    metric: 'memory per loaded document (RSS)',
+    better: 'lower',
+    unit: 'KB',
+    value: (r) => r?.perDocumentKb ?? null,
+  },
+  {
+    workload: 'idle connections',
+    metric: 'memory before any connection (RSS)',
+    better: 'lower',
+    unit: 'MB',
+    value: (r) => (r?.baseRss == null ? null : r.baseRss / 1024 / 1024),
+  },
+  {
+    workload: 'idle connections',
+    metric: 'CPU with every socket open and quiet (of one core)',
+    better: 'lower',
+    unit: '%',
+    value: (r) => r?.idleCpuPercent ?? null,
+  },
+  {
+    workload: 'cold load (logged updates)',
+    metric: 'time to load the whole document after a restart',
+    better: 'lower',
+    unit: 'ms',
+    value: (r) => (r?.complete === false ? null : (r?.loadMs ?? null)),
+  },
+  {
+    workload: 'durability (SIGKILL)',
+    metric: 'broadcast updates that survive',
+    better: 'higher',
+    unit: '%',
+    value: (r) => (r?.fraction == null ? null : r.fraction * 100),
+  },
 ]
 
 /** The highest step whose p99 met the target with (almost) every update delivered. */
@@ -44,7 +128,8 @@ function sustained(steps: unknown, results: Results): { updatesPerS: number; loo
   return ok.at(-1) ?? null
 }
 
-const fmt = (v: number | null, unit: string) => (v === null || !Number.isFinite(v) ? 'n/a' : `${v >= 100 ? Math.round(v) : v.toFixed(v >= 10 ? 1 : 2)}${unit === '%' ? ' %' : ` ${unit}`}`)
+const fmt = (v: number | null, unit: string) =>
+  v === null || !Number.isFinite(v) ? 'n/a' : `${v >= 100 ? Math.round(v) : v.toFixed(v >= 10 ? 1 : 2)}${unit === '%' ? ' %' : ` ${unit}`}`
 
 /** Ratio > 1: Accord is better by that factor; < 1: worse. */
 function ratio(accord: number | null, other: number | null, better: Row['better']): string {
@@ -57,10 +142,18 @@ function ratio(accord: number | null, other: number | null, better: Row['better'
 export function renderMarkdown(results: Results): string {
   const kinds = Object.keys(results.servers) as ServerKind[]
   const peers = kinds.filter((k) => k === 'hocuspocus' || k === 'ywebsocket')
-  const head = ['workload', 'metric', ...kinds.map((k) => results.servers[k]!), ...peers.map((k) => `Accord vs ${results.servers[k]!.split(' ')[0]}`)]
+  const head = [
+    'workload',
+    'metric',
+    ...kinds.map((k) => results.servers[k]!),
+    ...peers.map((k) => `Accord vs ${results.servers[k]!.split(' ')[0]}`),
+  ]
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`]
   for (const row of ROWS) {
-    const values = Object.fromEntries(kinds.map((k) => [k, row.value(results.workloads[workloadKey(row)]?.[k], results)])) as Record<ServerKind, number | null>
+    const values = Object.fromEntries(kinds.map((k) => [k, row.value(results.workloads[workloadKey(row)]?.[k], results)])) as Record<
+      ServerKind,
+      number | null
+    >
     const errors = kinds.map((k) => results.workloads[workloadKey(row)]?.[k]?.error)
     const cells = kinds.map((k, i) => (errors[i] ? 'failed' : fmt(values[k], row.unit)))
     const ratios = peers.map((k) => (kinds.includes('accord') ? ratio(values.accord, values[k], row.better) : 'n/a'))

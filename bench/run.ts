@@ -20,8 +20,34 @@ type Workload = (typeof WORKLOADS)[number]
 
 /** Sizes: the issue's full scale where two shared cores allow it (see README, "Benchmark"). */
 const SCALE = {
-  full: { readers: 100, fanoutUpdates: 300, fanoutHz: 30, roomDocs: 1000, editors: 5, roomStepsHz: [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4], stepMs: 8000, stepUpdates: 2000, idleDocs: 2000, idleSockets: 10_000, coldUpdates: 10_000, durabilityMs: 3000 },
-  quick: { readers: 100, fanoutUpdates: 100, fanoutHz: 30, roomDocs: 100, editors: 5, roomStepsHz: [0.2, 0.5, 1], stepMs: 4000, stepUpdates: 500, idleDocs: 200, idleSockets: 1000, coldUpdates: 2000, durabilityMs: 2000 },
+  full: {
+    readers: 100,
+    fanoutUpdates: 300,
+    fanoutHz: 30,
+    roomDocs: 1000,
+    editors: 5,
+    roomStepsHz: [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4],
+    stepMs: 8000,
+    stepUpdates: 2000,
+    idleDocs: 2000,
+    idleSockets: 10_000,
+    coldUpdates: 10_000,
+    durabilityMs: 3000,
+  },
+  quick: {
+    readers: 100,
+    fanoutUpdates: 100,
+    fanoutHz: 30,
+    roomDocs: 100,
+    editors: 5,
+    roomStepsHz: [0.2, 0.5, 1],
+    stepMs: 4000,
+    stepUpdates: 500,
+    idleDocs: 200,
+    idleSockets: 1000,
+    coldUpdates: 2000,
+    durabilityMs: 2000,
+  },
 } as const
 type Scale = (typeof SCALE)[keyof typeof SCALE]
 
@@ -43,7 +69,10 @@ interface LoadGen {
 function loadgen(job: Job): LoadGen {
   let markReady: () => void = () => undefined
   const ready = new Promise<void>((resolve) => (markReady = resolve))
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'loadgen.ts'), JSON.stringify(job)], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'loadgen.ts'), JSON.stringify(job)], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  })
   let out = ''
   child.stdout.on('data', (c: Buffer) => {
     out += c.toString()
@@ -56,7 +85,11 @@ function loadgen(job: Job): LoadGen {
     }
   })
   let last = ''
-  const done = new Promise((resolve, reject) => child.on('close', (code) => (code === 0 && last ? resolve(JSON.parse(last)) : reject(new Error(`load generator ${job.role} exited ${code}`)))))
+  const done = new Promise((resolve, reject) =>
+    child.on('close', (code) =>
+      code === 0 && last ? resolve(JSON.parse(last)) : reject(new Error(`load generator ${job.role} exited ${code}`)),
+    ),
+  )
   return { done, ready, stdinClose: () => child.stdin.end() }
 }
 
@@ -65,7 +98,12 @@ const docName = (kind: ServerKind, i: number | string) => (kind === 'accord' || 
 const DEFAULT_SERVERS: ServerKind[] = ['accord', 'hocuspocus', 'ywebsocket']
 const target = (s: RunningServer): Target => ({ kind: s.kind, wsUrl: s.wsUrl, token: s.tokens[0]! })
 
-async function withServer<T>(kind: ServerKind, sockets: number, docs: number, fn: (s: RunningServer, dir: string) => Promise<T>): Promise<T> {
+async function withServer<T>(
+  kind: ServerKind,
+  sockets: number,
+  docs: number,
+  fn: (s: RunningServer, dir: string) => Promise<T>,
+): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), `accord-bench-${kind}-`))
   const server = await startServer(kind, dir, nextPort++, sockets, docs)
   try {
@@ -77,7 +115,21 @@ async function withServer<T>(kind: ServerKind, sockets: number, docs: number, fn
 }
 
 async function runFanout(kind: ServerKind, scale: Scale) {
-  return withServer(kind, scale.readers + 1, 0, async (s) => loadgen({ role: 'fanout', target: target(s), tokens: s.tokens, docName: docName(kind, 'fan'), readers: scale.readers, updates: scale.fanoutUpdates, rateHz: scale.fanoutHz }).done)
+  return withServer(
+    kind,
+    scale.readers + 1,
+    0,
+    async (s) =>
+      loadgen({
+        role: 'fanout',
+        target: target(s),
+        tokens: s.tokens,
+        docName: docName(kind, 'fan'),
+        readers: scale.readers,
+        updates: scale.fanoutUpdates,
+        rateHz: scale.fanoutHz,
+      }).done,
+  )
 }
 
 async function runRooms(kind: ServerKind, scale: Scale) {
@@ -99,7 +151,9 @@ async function runRooms(kind: ServerKind, scale: Scale) {
     }
     const halves = [names.filter((_, i) => i % 2 === 0), names.filter((_, i) => i % 2 === 1)]
     const tokensOf = (g: number) => (s.tokens.length < 2 ? s.tokens : s.tokens.filter((_, i) => i % 2 === g))
-    const gens = halves.map((part, g) => loadgen({ role: 'rooms', target: target(s), tokens: tokensOf(g), docNames: part, editors: scale.editors, steps }).done)
+    const gens = halves.map(
+      (part, g) => loadgen({ role: 'rooms', target: target(s), tokens: tokensOf(g), docNames: part, editors: scale.editors, steps }).done,
+    )
     for (const g of gens) g.catch(() => undefined)
     const loops: { p99: number; max: number; cpuMs: number }[] = []
     for (const step of steps.slice(1)) {
@@ -109,15 +163,22 @@ async function runRooms(kind: ServerKind, scale: Scale) {
       const p = await s.probe()
       loops.push({ p99: p.loopP99Ms, max: p.loopMaxMs, cpuMs: p.cpuMs })
     }
-    const parts = (await Promise.all(gens)) as { steps: { perEditorHz: number; sent: number; expected: number; received: number; p50: number; p99: number }[] }[]
+    const parts = (await Promise.all(gens)) as {
+      steps: { perEditorHz: number; sent: number; expected: number; received: number; p50: number; p99: number }[]
+    }[]
     return steps.slice(1).map((step, i) => {
       const merged = parts.map((p) => p.steps[i + 1]!)
       const sent = merged.reduce((n, m) => n + m.sent, 0)
       const expected = merged.reduce((n, m) => n + m.expected, 0)
       const received = merged.reduce((n, m) => n + m.received, 0)
       return {
-        updatesPerS: Math.round(sent / (step.durationMs / 1000)), delivered: expected ? received / expected : 0,
-        p50: Math.max(...merged.map((m) => m.p50 ?? Infinity)), p99: Math.max(...merged.map((m) => m.p99 ?? Infinity)), loopP99Ms: loops[i]!.p99, loopMaxMs: loops[i]!.max, cpuPerUpdateMs: loops[i]!.cpuMs / Math.max(1, sent),
+        updatesPerS: Math.round(sent / (step.durationMs / 1000)),
+        delivered: expected ? received / expected : 0,
+        p50: Math.max(...merged.map((m) => m.p50 ?? Infinity)),
+        p99: Math.max(...merged.map((m) => m.p99 ?? Infinity)),
+        loopP99Ms: loops[i]!.p99,
+        loopMaxMs: loops[i]!.max,
+        cpuPerUpdateMs: loops[i]!.cpuMs / Math.max(1, sent),
       }
     })
   })
@@ -132,7 +193,9 @@ async function runIdle(kind: ServerKind, scale: Scale) {
     const oneEach = await s.probe(true)
     const extraPerDoc = scale.idleSockets / scale.idleDocs - 1
     const half = Math.ceil(extraPerDoc / 2)
-    const more = [half, extraPerDoc - half].filter((n) => n > 0).map((n, g) => loadgen({ role: 'idle', target: target(s), tokens: rotate(s.tokens, g * 7 + 3), docNames: names, socketsPerDoc: n }))
+    const more = [half, extraPerDoc - half]
+      .filter((n) => n > 0)
+      .map((n, g) => loadgen({ role: 'idle', target: target(s), tokens: rotate(s.tokens, g * 7 + 3), docNames: names, socketsPerDoc: n }))
     await Promise.all(more.map(waitReady))
     const all = await s.probe(true)
     // CPU with every socket open and nothing happening: what keeping them costs.
@@ -144,7 +207,16 @@ async function runIdle(kind: ServerKind, scale: Scale) {
     const extraSockets = scale.idleSockets - scale.idleDocs
     const perConnection = (all.rss - oneEach.rss) / extraSockets
     const perDocument = (oneEach.rss - base.rss) / scale.idleDocs - perConnection
-    return { sockets: scale.idleSockets, docs: scale.idleDocs, baseRss: base.rss, totalRss: all.rss, perConnectionKb: perConnection / 1024, perDocumentKb: perDocument / 1024, heapPerConnectionKb: (all.heapUsed - oneEach.heapUsed) / extraSockets / 1024, idleCpuPercent: quiet.cpuMs / IDLE_CPU_MS * 100 }
+    return {
+      sockets: scale.idleSockets,
+      docs: scale.idleDocs,
+      baseRss: base.rss,
+      totalRss: all.rss,
+      perConnectionKb: perConnection / 1024,
+      perDocumentKb: perDocument / 1024,
+      heapPerConnectionKb: (all.heapUsed - oneEach.heapUsed) / extraSockets / 1024,
+      idleCpuPercent: (quiet.cpuMs / IDLE_CPU_MS) * 100,
+    }
   })
 }
 
@@ -164,7 +236,15 @@ async function runCold(kind: ServerKind, scale: Scale) {
     let s = await startServer(kind, dir, port, 40)
     const name = docName(kind, 'cold')
     const connections = 20
-    await loadgen({ role: 'write', target: target(s), tokens: s.tokens, docName: name, updates: scale.coldUpdates, connections, perConnectionHz: 100 }).done
+    await loadgen({
+      role: 'write',
+      target: target(s),
+      tokens: s.tokens,
+      docName: name,
+      updates: scale.coldUpdates,
+      connections,
+      perConnectionHz: 100,
+    }).done
     await new Promise((r) => setTimeout(r, 3000))
     await s.stop()
     const runs: number[] = []
@@ -178,7 +258,12 @@ async function runCold(kind: ServerKind, scale: Scale) {
       length = r.length
       await s.stop()
     }
-    return { updates: scale.coldUpdates, loadMs: runs.sort((a, b) => a - b)[Math.floor(COLD_RUNS / 2)]!, runsMs: runs, complete: length === expectedLength }
+    return {
+      updates: scale.coldUpdates,
+      loadMs: runs.sort((a, b) => a - b)[Math.floor(COLD_RUNS / 2)]!,
+      runsMs: runs,
+      complete: length === expectedLength,
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
@@ -190,21 +275,38 @@ async function runDurability(kind: ServerKind, scale: Scale) {
     const port = nextPort++
     let s = await startServer(kind, dir, port)
     const name = docName(kind, 'dur')
-    const w = await loadgen({ role: 'durability', target: target(s), tokens: s.tokens, docName: name, rateHz: 100, killAfterMs: scale.durabilityMs, serverPid: s.child.pid! }).done
+    const w = await loadgen({
+      role: 'durability',
+      target: target(s),
+      tokens: s.tokens,
+      docName: name,
+      rateHz: 100,
+      killAfterMs: scale.durabilityMs,
+      serverPid: s.child.pid!,
+    }).done
     await s.stop()
     s = await startServer(kind, dir, port)
     const r = await loadgen({ role: 'read', target: target(s), docName: name }).done
     await s.stop()
     const present = new Set<number>(r.stamps)
     const survived = (w.broadcast as number[]).filter((x) => present.has(x)).length
-    return { written: w.written, broadcast: w.broadcast.length, survived, fraction: w.broadcast.length ? survived / w.broadcast.length : null }
+    return {
+      written: w.written,
+      broadcast: w.broadcast.length,
+      survived,
+      fraction: w.broadcast.length ? survived / w.broadcast.length : null,
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { quick: { type: 'boolean' }, servers: { type: 'string' }, workloads: { type: 'string' }, merge: { type: 'boolean' } }, strict: true })
+  const { values } = parseArgs({
+    args: argv,
+    options: { quick: { type: 'boolean' }, servers: { type: 'string' }, workloads: { type: 'string' }, merge: { type: 'boolean' } },
+    strict: true,
+  })
   const scale = values.quick ? SCALE.quick : SCALE.full
   const servers = (values.servers?.split(',') ?? DEFAULT_SERVERS) as ServerKind[]
   const workloads = (values.workloads?.split(',') ?? WORKLOADS) as Workload[]
@@ -212,9 +314,20 @@ export async function main(argv: string[]): Promise<void> {
   for (const w of workloads) if (!WORKLOADS.includes(w)) throw new Error(`unknown workload ${w}`)
   const startedAt = new Date()
   const results: Results = {
-    startedAt: startedAt.toISOString(), mode: values.quick ? 'quick' : 'full', scale, p99TargetMs: P99_TARGET_MS,
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}`, loadAverageAtStart: loadavg().map((l) => Math.round(l * 100) / 100) },
-    servers: Object.fromEntries(servers.map((k) => [k, LABELS[k]])), workloads: {},
+    startedAt: startedAt.toISOString(),
+    mode: values.quick ? 'quick' : 'full',
+    scale,
+    p99TargetMs: P99_TARGET_MS,
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      memoryGb: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      platform: `${process.platform} ${process.arch}`,
+      loadAverageAtStart: loadavg().map((l) => Math.round(l * 100) / 100),
+    },
+    servers: Object.fromEntries(servers.map((k) => [k, LABELS[k]])),
+    workloads: {},
   }
   // --merge: add these servers' figures to the previous results (same scale) instead of replacing them.
   const previous = values.merge ? (JSON.parse(readFileSync(join(ROOT, 'bench', 'results', 'latest.json'), 'utf8')) as Results) : null
@@ -223,7 +336,7 @@ export async function main(argv: string[]): Promise<void> {
     results.servers = { ...previous.servers, ...results.servers }
     results.workloads = previous.workloads
     results.startedAt = previous.startedAt
-    results.machine = { ...previous.machine, merged: `${(values.servers ?? '')} at ${startedAt.toISOString()}` }
+    results.machine = { ...previous.machine, merged: `${values.servers ?? ''} at ${startedAt.toISOString()}` }
   }
   const runners = { fanout: runFanout, rooms: runRooms, idle: runIdle, cold: runCold, durability: runDurability } as const
   for (const w of workloads) {
@@ -242,7 +355,7 @@ export async function main(argv: string[]): Promise<void> {
   results.finishedAt = new Date().toISOString()
   results.machine.loadAverageAtEnd = loadavg().map((l) => Math.round(l * 100) / 100)
   const md = renderMarkdown(results)
-  writeFileSync(join(ROOT, 'bench', 'results', 'latest.json'), JSON.stringify(results, null, 2) + '\n')
+  writeFileSync(join(ROOT, 'bench', 'results', 'latest.json'), `${JSON.stringify(results, null, 2)}\n`)
   writeFileSync(join(ROOT, 'bench', 'results', 'latest.md'), md)
   console.log(md)
 }

@@ -55,7 +55,9 @@ export const LABELS: Record<ServerKind, string> = {
 let compiled: Promise<string> | null = null
 /** Accord runs compiled, as `npm start` runs it: bench/servers/accord.ts bundled once per run into bench/build/. */
 function compiledAccord(): Promise<string> {
-  compiled ??= buildServer({ outdir: join(ROOT, 'bench', 'build'), entries: { accord: 'bench/servers/accord.ts' } }).then(({ outdir }) => join(outdir, 'accord.mjs'))
+  compiled ??= buildServer({ outdir: join(ROOT, 'bench', 'build'), entries: { accord: 'bench/servers/accord.ts' } }).then(({ outdir }) =>
+    join(outdir, 'accord.mjs'),
+  )
   return compiled
 }
 
@@ -70,9 +72,15 @@ async function commandOf(kind: ServerKind, dataDir: string, port: number): Promi
         env: { DB_FILE: join(dataDir, 'accord.db'), PORT: String(port), ACCORD_SYNCHRONOUS: kind === 'accordNormal' ? 'normal' : 'full' },
       }
     case 'hocuspocus':
-      return { args: [...node, join(ROOT, 'bench', 'servers', 'hocuspocus.mjs')], env: { DB_FILE: join(dataDir, 'hocuspocus.sqlite'), PORT: String(port) } }
+      return {
+        args: [...node, join(ROOT, 'bench', 'servers', 'hocuspocus.mjs')],
+        env: { DB_FILE: join(dataDir, 'hocuspocus.sqlite'), PORT: String(port) },
+      }
     case 'ywebsocket':
-      return { args: [...node, join(ROOT, 'node_modules', 'y-websocket-server-legacy', 'bin', 'server.js')], env: { YPERSISTENCE: join(dataDir, 'leveldb'), HOST: '127.0.0.1', PORT: String(port) } }
+      return {
+        args: [...node, join(ROOT, 'node_modules', 'y-websocket-server-legacy', 'bin', 'server.js')],
+        env: { YPERSISTENCE: join(dataDir, 'leveldb'), HOST: '127.0.0.1', PORT: String(port) },
+      }
   }
 }
 
@@ -83,10 +91,19 @@ export async function startServer(kind: ServerKind, dataDir: string, port: numbe
   env.BENCH_USERS = String(users)
   env.BENCH_DOCS = String(docs)
   if (kind === 'accord' || kind === 'accordNormal') {
-    const seeded = spawnSync(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env, SEED_ONLY: '1' }, encoding: 'utf8', timeout: START_TIMEOUT_MS })
+    const seeded = spawnSync(process.execPath, args, {
+      cwd: ROOT,
+      env: { ...process.env, ...env, SEED_ONLY: '1' },
+      encoding: 'utf8',
+      timeout: START_TIMEOUT_MS,
+    })
     if (seeded.status !== 0) throw new Error(`seeding ${kind} failed: ${seeded.stderr.slice(-1000)}`)
   }
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  })
   let output = ''
   // BENCH_SERVER_OUT: also append the server's stdout to this file (e.g. with `--trace-gc`).
   const copyTo = process.env.BENCH_SERVER_OUT
@@ -103,13 +120,19 @@ export async function startServer(kind: ServerKind, dataDir: string, port: numbe
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${kind} did not start: ${output.slice(-2000)}`)
     await new Promise((r) => setTimeout(r, 50))
   }
-  const ask = <T>(message: string) => new Promise<T>((resolve) => {
-    child.once('message', (reply) => resolve(reply as T))
-    child.send(message)
-  })
+  const ask = <T>(message: string) =>
+    new Promise<T>((resolve) => {
+      child.once('message', (reply) => resolve(reply as T))
+      child.send(message)
+    })
   const httpUrl = `http://127.0.0.1:${port}`
   const server: RunningServer = {
-    kind, child, port, httpUrl, wsUrl: `ws://127.0.0.1:${port}`, tokens: ['bench'],
+    kind,
+    child,
+    port,
+    httpUrl,
+    wsUrl: `ws://127.0.0.1:${port}`,
+    tokens: ['bench'],
     probe: (memory = false) => ask<Probe>(memory ? 'probe-memory' : 'probe'),
     resetLoop: async () => void (await ask('reset')),
     async stop() {
@@ -130,11 +153,17 @@ export async function startServer(kind: ServerKind, dataDir: string, port: numbe
 const BENCH_PASSWORD = 'bench-password'
 
 async function signIn(url: string, users: number): Promise<string[]> {
-  return Promise.all(Array.from({ length: users }, async (_, i) => {
-    const res = await fetch(`${url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: `b${i}@bench.test`, password: BENCH_PASSWORD }) })
-    if (res.status !== 200) throw new Error(`bench sign-in failed: ${res.status} ${await res.text()}`)
-    return ((await res.json()) as { token: string }).token
-  }))
+  return Promise.all(
+    Array.from({ length: users }, async (_, i) => {
+      const res = await fetch(`${url}/api/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: `b${i}@bench.test`, password: BENCH_PASSWORD }),
+      })
+      if (res.status !== 200) throw new Error(`bench sign-in failed: ${res.status} ${await res.text()}`)
+      return ((await res.json()) as { token: string }).token
+    }),
+  )
 }
 
 function listening(port: number): Promise<boolean> {

@@ -56,7 +56,9 @@ export async function buildServer({ root = ROOT, outdir = join(root, 'build'), e
       logLevel: 'warning',
     })
     const inputs = [...compiled.keys()].sort()
-    const outputs = Object.keys(result.metafile.outputs).map((file) => relative(staging, join(root, file))).sort()
+    const outputs = Object.keys(result.metafile.outputs)
+      .map((file) => relative(staging, join(root, file)))
+      .sort()
     const hash = hashOf(esbuild.version, inputs, (file) => compiled.get(file))
     writeFileSync(join(staging, MANIFEST), `${JSON.stringify({ hash, esbuild: esbuild.version, inputs, outputs }, null, 2)}\n`)
     rmSync(outdir, { recursive: true, force: true })
@@ -73,7 +75,9 @@ export function compiledServer(root = ROOT) {
   try {
     const { hash, esbuild, inputs, outputs } = JSON.parse(readFileSync(join(outdir, MANIFEST), 'utf8'))
     if (!outputs.every((file) => existsSync(join(outdir, file)))) return null
-    return hashOf(esbuild, inputs, (file) => readFileSync(join(root, file))) === hash ? pathToFileURL(join(outdir, 'accord.mjs')).href : null
+    return hashOf(esbuild, inputs, (file) => readFileSync(join(root, file))) === hash
+      ? pathToFileURL(join(outdir, 'accord.mjs')).href
+      : null
   } catch {
     // Never built, or a file it was built from is gone.
     return null

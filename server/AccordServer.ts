@@ -58,7 +58,10 @@ export interface AccordOptions {
   clientDir?: string
   /** Sliding session lifetime. @default 7 days */
   sessionIdleMs?: number
-  registry?: Pick<RegistryOptions<unknown, RecordProjection>, 'unloadGraceMs' | 'compactAfterUpdates' | 'compactAfterBytes' | 'awarenessTimeoutMs'>
+  registry?: Pick<
+    RegistryOptions<unknown, RecordProjection>,
+    'unloadGraceMs' | 'compactAfterUpdates' | 'compactAfterBytes' | 'awarenessTimeoutMs'
+  >
   /** Export and import jobs: concurrency, export folder, Google Sheets (server/jobs/JobService.ts). */
   jobs?: JobOptions
   /** Overrides of the trust-boundary limits (shared/protocol.ts). @default LIMITS */
@@ -131,7 +134,9 @@ export class AccordServer {
     this.db = openDatabase(file, { synchronous: options.synchronous })
     this.auth = new AuthService(this.db, { sessionIdleMs: options.sessionIdleMs, onError })
     const inline = options.writer === 'inline' || file === ':memory:'
-    const store = inline ? new InlineDocStore(this.db) : new ThreadedDocStore(this.db, file, { synchronous: options.synchronous, mode: options.writer === 'thread' ? 'thread' : 'auto' })
+    const store = inline
+      ? new InlineDocStore(this.db)
+      : new ThreadedDocStore(this.db, file, { synchronous: options.synchronous, mode: options.writer === 'thread' ? 'thread' : 'auto' })
     this.registry = new DocRegistry(store, {
       ...options.registry,
       resolve: documentKinds({ storedFields: (name) => this.records.reads.storedFields(name) }),
@@ -144,16 +149,32 @@ export class AccordServer {
     this.recordIndex = new RecordIndex(this.registry, onError)
     this.jobs = new JobService(this.db, file, this.records, this.registry, options.jobs, onError, this.metrics)
     this.ledger = new SqliteReservationLedger(this.db)
-    this.reservations = new ReservationAuthority({ registry: this.registry, ledger: this.ledger, onError, onDecision: (outcome) => this.metrics.reservationDecisions.inc({ outcome }) })
+    this.reservations = new ReservationAuthority({
+      registry: this.registry,
+      ledger: this.ledger,
+      onError,
+      onDecision: (outcome) => this.metrics.reservationDecisions.inc({ outcome }),
+    })
     this.invoices = new InvoiceNumbering(this.db, this.registry, onError)
     void this.reservations.reconcile(storedRecords(this.db, 'events'))
     this.invoices.reconcile(storedRecords(this.db, 'invoices'))
     void this.recordIndex.dropEntries(this.records.reads.incomplete())
     const trustProxy = options.trustProxy === true ? 1 : options.trustProxy || 0
     const origins = new OriginPolicy({ allowedOrigins: options.allowedOrigins, trustProxy: trustProxy > 0 })
-    this.sync = new SyncEndpoint({ auth: this.auth, registry: this.registry, onError, limits: options.limits, origins, onDropped: (reason) => this.metrics.socketsDropped.inc({ reason }) })
+    this.sync = new SyncEndpoint({
+      auth: this.auth,
+      registry: this.registry,
+      onError,
+      limits: options.limits,
+      origins,
+      onDropped: (reason) => this.metrics.socketsDropped.inc({ reason }),
+    })
     const { LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_ADDRESS, LOGIN_WINDOW_MS } = { ...LIMITS, ...options.limits }
-    const throttle = new LoginThrottle(this.db, { attemptsPerAccount: LOGIN_FAILURES_PER_ACCOUNT, attemptsPerAddress: LOGIN_FAILURES_PER_ADDRESS, windowMs: LOGIN_WINDOW_MS })
+    const throttle = new LoginThrottle(this.db, {
+      attemptsPerAccount: LOGIN_FAILURES_PER_ACCOUNT,
+      attemptsPerAddress: LOGIN_FAILURES_PER_ADDRESS,
+      windowMs: LOGIN_WINDOW_MS,
+    })
 
     const app = express()
     app.disable('x-powered-by')

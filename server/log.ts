@@ -25,13 +25,15 @@ const REQUEST_FIELDS = ['reqId', 'method', 'path', 'status', 'ms'] as const
  */
 export function logFormatOf(value: string | undefined, terminal: boolean): LogFormat {
   if (value === undefined || value === '') return terminal ? 'pretty' : 'json'
-  if (!(LOG_FORMATS as readonly string[]).includes(value)) throw new Error(`LOG_FORMAT must be one of ${LOG_FORMATS.join(', ')}, not "${value}"`)
+  if (!(LOG_FORMATS as readonly string[]).includes(value))
+    throw new Error(`LOG_FORMAT must be one of ${LOG_FORMATS.join(', ')}, not "${value}"`)
   return value as LogFormat
 }
 
 /** A logger on stderr (fd 2) in the format `logFormatOf` picks. Throws on an unknown level or format. */
 export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', format: string | undefined = process.env.LOG_FORMAT): Logger {
-  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not "${level}"`)
+  if (!(LOG_LEVELS as readonly string[]).includes(level))
+    throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not "${level}"`)
   const terminal = process.stderr.isTTY === true
   const stream = logFormatOf(format, terminal) === 'json' ? pino.destination({ fd: 2, sync: false }) : prettyStream(terminal)
   return pino({ level, base: { service: 'accord' } }, stream)

@@ -20,8 +20,11 @@ export const MESSAGE = {
 } as const
 
 /** Why the server changed or refused part of what a client sent. */
-export type ServerNotice =
-  | { type: 'rejected'; reason: 'invalid' | 'authority' | 'read-only' | 'server-only'; issues: { path: string; message: string }[] }
+export type ServerNotice = {
+  type: 'rejected'
+  reason: 'invalid' | 'authority' | 'read-only' | 'server-only'
+  issues: { path: string; message: string }[]
+}
 
 export const CLOSE = {
   normal: { code: 1000, reason: 'Normal closure' },

@@ -40,7 +40,10 @@ describe('the compiled server', () => {
   it('runs without tsx: serves, syncs, commits on its writer thread, and what it broadcast survives a kill -9', async () => {
     expect(compiledServer(root)).toMatch(/\/build\/accord\.mjs$/)
     expect(runCli(['workspace', 'add', 'b', '--db', db], {}, bin).status).toBe(0)
-    expect(runCli(['user', 'add', '--workspace', 'b', '--email', 'u@b.test', '--password', 'password1', '--role', 'member', '--db', db], {}, bin).status).toBe(0)
+    expect(
+      runCli(['user', 'add', '--workspace', 'b', '--email', 'u@b.test', '--password', 'password1', '--role', 'member', '--db', db], {}, bin)
+        .status,
+    ).toBe(0)
     // Every commit on the compiled writer thread (by default a fast disk commits on the event loop).
     const first = await spawnServer(db, 0, { ACCORD_WRITER: 'thread' }, bin)
     children.push(first)

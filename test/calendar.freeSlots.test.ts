@@ -47,7 +47,12 @@ describe('slot requests', () => {
   it('naive timestamps make no request; offsets are normalised to UTC instants', () => {
     expect(instantMs('2030-01-07T09:00')).toBeNull()
     expect(instantMs('2030-01-07T09:00:00+01:00')).toBe(Date.parse('2030-01-07T08:00:00Z'))
-    const a = slotRequestOf('w', 'e', { start: '2030-01-07T09:00:00+01:00', end: '2030-01-07T10:00:00+01:00', attendees: ['b', 'a', 'a'] }, {})
+    const a = slotRequestOf(
+      'w',
+      'e',
+      { start: '2030-01-07T09:00:00+01:00', end: '2030-01-07T10:00:00+01:00', attendees: ['b', 'a', 'a'] },
+      {},
+    )
     const b = slotRequestOf('w', 'e', { start: '2030-01-07T08:00:00Z', end: '2030-01-07T09:00:00Z', attendees: ['a', 'b'] }, {})
     expect(requestKey(a)).toBe(requestKey(b))
     expect(slotRequestOf('w', 'e', { start: '2030-01-07T09:00', end: '2030-01-07T10:00:00Z' }, {}).active).toBe(false)

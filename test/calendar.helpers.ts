@@ -33,7 +33,12 @@ export async function createEvent(api: Api, slot: Slot, title = 'Meeting'): Prom
 }
 
 /** A provider on an event document, with `disableBc` as given (tabs share a BroadcastChannel). */
-export function eventProvider(wsUrl: string, docName: string, token: string, options: { connect?: boolean; bc?: boolean; doc?: Y.Doc } = {}): WebsocketProvider {
+export function eventProvider(
+  wsUrl: string,
+  docName: string,
+  token: string,
+  options: { connect?: boolean; bc?: boolean; doc?: Y.Doc } = {},
+): WebsocketProvider {
   return new WebsocketProvider(`${wsUrl}/sync`, docName, options.doc ?? new Y.Doc(), {
     params: { token },
     WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,

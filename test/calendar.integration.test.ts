@@ -2,7 +2,6 @@ import { join } from 'node:path'
 import { rmSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { WebsocketProvider } from 'y-websocket'
-import * as Y from 'yjs'
 import type { Reservation } from '../shared/collections.js'
 import { authorityOf, fieldsOf } from '../shared/docLayout.js'
 import { newRecordId } from '../shared/docNames.js'
@@ -31,7 +30,11 @@ let users: SeededUsers
 
 beforeAll(async () => {
   dir = tempDir('accord-calendar-')
-  ;({ t, users, api: { owner, member } } = await startSeeded(['owner', 'member'], { db: join(dir, 'accord.db') }))
+  ;({
+    t,
+    users,
+    api: { owner, member },
+  } = await startSeeded(['owner', 'member'], { db: join(dir, 'accord.db') }))
 })
 afterAll(async () => {
   await t.close()
@@ -131,7 +134,8 @@ describe('calendar authority', () => {
     const attendee = 'offline-same-moment'
     const ids = [newRecordId(), newRecordId()]
     const ps = ids.map((id) => eventProvider(t.wsUrl, `acme/events/${id}`, member.token, { connect: false }))
-    for (const p of ps) setSlot(p.doc, { start: BASE, end: BASE + 60 * MIN, attendees: [attendee] }, { title: 'offline', status: 'scheduled' })
+    for (const p of ps)
+      setSlot(p.doc, { start: BASE, end: BASE + 60 * MIN, attendees: [attendee] }, { title: 'offline', status: 'scheduled' })
     ps.forEach((p) => p.connect())
     await until(() => ps.every((p) => decided(p.doc)), 'both decided')
     expect(ps.map((p) => reservationIn(p.doc)!.status).sort()).toEqual(['confirmed', 'conflict'])
@@ -230,7 +234,11 @@ describe('calendar authority', () => {
   })
 
   it('[C10] naive timestamps are rejected with a clear error', async () => {
-    const res = await member.request('POST', '/api/records/events', { title: 'naive', start: '2030-01-07T09:00', end: '2030-01-07T10:00:00Z' })
+    const res = await member.request('POST', '/api/records/events', {
+      title: 'naive',
+      start: '2030-01-07T09:00',
+      end: '2030-01-07T10:00:00Z',
+    })
     expect(res.status).toBe(400)
     expect(res.body.error.issues[0]).toMatchObject({ path: 'start' })
     expect(res.body.error.issues[0].message).toMatch(/time zone/)
@@ -245,7 +253,12 @@ describe('calendar authority', () => {
 
   it('[C11] events with an offset are stored and compared as UTC instants', async () => {
     const a = await createEvent(member, { start: BASE, end: BASE + 60 * MIN, attendees: ['tz'] })
-    const res = await member.request('POST', '/api/records/events', { title: 'tz', start: '2030-01-07T09:30:00+01:00', end: '2030-01-07T10:30:00+01:00', attendees: ['tz'] })
+    const res = await member.request('POST', '/api/records/events', {
+      title: 'tz',
+      start: '2030-01-07T09:30:00+01:00',
+      end: '2030-01-07T10:30:00+01:00',
+      attendees: ['tz'],
+    })
     expect(res.status).toBe(201)
     expect(await decidedRest(res.body.id)).toMatchObject({ status: 'conflict', start: '2030-01-07T08:30:00.000Z', conflictsWith: [a] })
   })
@@ -288,9 +301,15 @@ describe('free-slot query', () => {
         { start: iso(BASE + 210 * MIN), end: iso(BASE + 300 * MIN) },
       ],
     })
-    const longer = await member.request('GET', `/api/calendar/free?${new URLSearchParams({ attendees: 'fa,fb', room: 'Free room', from: iso(BASE), to: iso(BASE + 300 * MIN), duration: '45' })}`)
+    const longer = await member.request(
+      'GET',
+      `/api/calendar/free?${new URLSearchParams({ attendees: 'fa,fb', room: 'Free room', from: iso(BASE), to: iso(BASE + 300 * MIN), duration: '45' })}`,
+    )
     expect(longer.body.slots).toHaveLength(2)
-    const moving = await member.request('GET', `/api/calendar/free?${new URLSearchParams({ attendees: 'fa,fb', room: 'Free room', from: iso(BASE), to: iso(BASE + 300 * MIN), exclude: fa })}`)
+    const moving = await member.request(
+      'GET',
+      `/api/calendar/free?${new URLSearchParams({ attendees: 'fa,fb', room: 'Free room', from: iso(BASE), to: iso(BASE + 300 * MIN), exclude: fa })}`,
+    )
     expect(moving.body.slots).toEqual([
       { start: iso(BASE), end: iso(BASE + 150 * MIN) },
       { start: iso(BASE + 210 * MIN), end: iso(BASE + 300 * MIN) },

@@ -22,7 +22,10 @@ let t: TestServer
 let api: Api
 
 beforeAll(async () => {
-  ;({ t, api: { member: api } } = await startSeeded(['member'], {}, 'prop'))
+  ;({
+    t,
+    api: { member: api },
+  } = await startSeeded(['member'], {}, 'prop'))
 })
 afterAll(() => t.close())
 
@@ -113,7 +116,12 @@ async function runSequence(sequence: Op[][], reconnectOrder: number[]): Promise<
   }
 }
 
-const slotFieldsOf = (slot: { start: number; end: number; attendees: string[]; room: string }) => ({ start: iso(slot.start), end: iso(slot.end), attendees: slot.attendees, room: slot.room })
+const slotFieldsOf = (slot: { start: number; end: number; attendees: string[]; room: string }) => ({
+  start: iso(slot.start),
+  end: iso(slot.end),
+  attendees: slot.attendees,
+  room: slot.room,
+})
 
 async function deliver(
   o: Op,

@@ -19,35 +19,86 @@ function expectOneLineError(result: ReturnType<typeof runCli>, pattern: RegExp) 
 describe('accord CLI', () => {
   it('adds a workspace and a user', () => {
     expect(runCli(['workspace', 'add', 'sales', '--name', 'Sales', '--db', db]).status).toBe(0)
-    const ok = runCli(['user', 'add', '--workspace', 'sales', '--email', 'ann@sales.test', '--password', 'password1', '--role', 'admin', '--db', db])
+    const ok = runCli([
+      'user',
+      'add',
+      '--workspace',
+      'sales',
+      '--email',
+      'ann@sales.test',
+      '--password',
+      'password1',
+      '--role',
+      'admin',
+      '--db',
+      db,
+    ])
     expect(ok.status).toBe(0)
     expect(ok.stdout).toMatch(/ann@sales.test \(admin\) added/)
   })
 
   it('user add with a bad role prints one line and exits non-zero', () => {
-    const bad = runCli(['user', 'add', '--workspace', 'sales', '--email', 'bob@sales.test', '--password', 'password1', '--role', 'king', '--db', db])
+    const bad = runCli([
+      'user',
+      'add',
+      '--workspace',
+      'sales',
+      '--email',
+      'bob@sales.test',
+      '--password',
+      'password1',
+      '--role',
+      'king',
+      '--db',
+      db,
+    ])
     expectOneLineError(bad, /role must be one of owner, admin, member, viewer/)
   })
 
   it('user add with an existing e-mail prints one line and exits non-zero', () => {
-    const again = runCli(['user', 'add', '--workspace', 'sales', '--email', 'ANN@sales.test', '--password', 'password1', '--role', 'member', '--db', db])
+    const again = runCli([
+      'user',
+      'add',
+      '--workspace',
+      'sales',
+      '--email',
+      'ANN@sales.test',
+      '--password',
+      'password1',
+      '--role',
+      'member',
+      '--db',
+      db,
+    ])
     expectOneLineError(again, /already exists/)
   })
 
   it('rejects unknown commands, unknown flags, missing flags and unknown workspaces', () => {
-    expectOneLineError(runCli(['user', 'add', '--workspace', 'nope', '--email', 'x@y.test', '--password', 'password1', '--role', 'member', '--db', db]), /no workspace "nope"/)
+    expectOneLineError(
+      runCli(['user', 'add', '--workspace', 'nope', '--email', 'x@y.test', '--password', 'password1', '--role', 'member', '--db', db]),
+      /no workspace "nope"/,
+    )
     expectOneLineError(runCli(['user', 'add', '--email', 'x@y.test', '--db', db]), /--workspace is required/)
     expectOneLineError(runCli(['workspace', 'add', 'sales', '--db', db]), /already exists/)
     expectOneLineError(runCli(['serve', '--port', 'abc', '--db', db]), /port must be/)
-    expectOneLineError(runCli(['serve', '--port', '0', '--db', db], { ACCORD_WRITER: 'fast' }), /ACCORD_WRITER must be "auto", "thread" or "inline", not "fast"/)
+    expectOneLineError(
+      runCli(['serve', '--port', '0', '--db', db], { ACCORD_WRITER: 'fast' }),
+      /ACCORD_WRITER must be "auto", "thread" or "inline", not "fast"/,
+    )
     expect(runCli(['launch']).status).not.toBe(0)
   })
 
   it('serve refuses an ACCORD_ALLOWED_ORIGINS entry that is not scheme://host[:port], and an unknown ACCORD_TRUST_PROXY, with one line', () => {
     for (const origins of ['crm.example.com', 'https://crm.example.com/app', 'ftp://x.test', 'https://ok.test,*']) {
-      expectOneLineError(runCli(['serve', '--port', '0', '--db', db], { ACCORD_ALLOWED_ORIGINS: origins }), /ACCORD_ALLOWED_ORIGINS: ".+" is not an origin \(scheme:\/\/host\[:port\]/)
+      expectOneLineError(
+        runCli(['serve', '--port', '0', '--db', db], { ACCORD_ALLOWED_ORIGINS: origins }),
+        /ACCORD_ALLOWED_ORIGINS: ".+" is not an origin \(scheme:\/\/host\[:port\]/,
+      )
     }
-    expectOneLineError(runCli(['serve', '--port', '0', '--db', db], { ACCORD_TRUST_PROXY: 'yes please' }), /ACCORD_TRUST_PROXY must be "on", "off" or the number of proxies in front \(1, 2, …\), not "yes please"/)
+    expectOneLineError(
+      runCli(['serve', '--port', '0', '--db', db], { ACCORD_TRUST_PROXY: 'yes please' }),
+      /ACCORD_TRUST_PROXY must be "on", "off" or the number of proxies in front \(1, 2, …\), not "yes please"/,
+    )
   })
 
   it('demo seeds the demo workspace once', () => {
@@ -55,7 +106,9 @@ describe('accord CLI', () => {
     expect(runCli(['demo', '--db', demoDb]).status).toBe(0)
     const sqlite = new Database(demoDb, { readonly: true })
     const users = sqlite.prepare("SELECT email, role FROM users WHERE workspace = 'demo' ORDER BY email").all()
-    const collections = sqlite.prepare("SELECT collection, COUNT(*) AS n FROM records WHERE workspace = 'demo' GROUP BY collection").all() as { collection: string; n: number }[]
+    const collections = sqlite
+      .prepare("SELECT collection, COUNT(*) AS n FROM records WHERE workspace = 'demo' GROUP BY collection")
+      .all() as { collection: string; n: number }[]
     sqlite.close()
     expect(users).toEqual([
       { email: 'alice@demo.test', role: 'owner' },
@@ -85,7 +138,22 @@ describe('accord serve: port, database path and log format', () => {
 
   beforeAll(() => {
     expect(runCli(['workspace', 'add', 'logs', '--db', logsDb]).status).toBe(0)
-    expect(runCli(['user', 'add', '--workspace', 'logs', '--email', 'lou@logs.test', '--password', 'password1', '--role', 'member', '--db', logsDb]).status).toBe(0)
+    expect(
+      runCli([
+        'user',
+        'add',
+        '--workspace',
+        'logs',
+        '--email',
+        'lou@logs.test',
+        '--password',
+        'password1',
+        '--role',
+        'member',
+        '--db',
+        logsDb,
+      ]).status,
+    ).toBe(0)
   })
   afterAll(async () => {
     for (const child of children) await killHard(child)
@@ -135,13 +203,18 @@ describe('accord serve: port, database path and log format', () => {
 
   it('an unknown LOG_FORMAT is one line naming the allowed values, before any database is created', () => {
     const fresh = join(dir, 'bad-format.db')
-    expectOneLineError(runCli(['serve', '--port', '0', '--db', fresh], { LOG_FORMAT: 'xml' }), /LOG_FORMAT must be one of pretty, json, not "xml"/)
+    expectOneLineError(
+      runCli(['serve', '--port', '0', '--db', fresh], { LOG_FORMAT: 'xml' }),
+      /LOG_FORMAT must be one of pretty, json, not "xml"/,
+    )
     expect(existsSync(fresh)).toBe(false)
   })
 
   it('LOG_FORMAT=json logs a request as one JSON line with its full path and without its query string', async () => {
     const output = await loginLogged({ LOG_FORMAT: 'json' })
-    expect(requestLines(output)).toContainEqual(expect.objectContaining({ level: 30, method: 'POST', path: '/api/auth/login', status: 200 }))
+    expect(requestLines(output)).toContainEqual(
+      expect.objectContaining({ level: 30, method: 'POST', path: '/api/auth/login', status: 200 }),
+    )
     expect(output).not.toContain('secret-in-query')
   })
 

@@ -56,7 +56,10 @@ describe('client helpers', () => {
   })
 
   it('asks for free slots as long as the event, for its attendees and room', () => {
-    const url = new URL(freeSlotsUrl({ start: '2026-03-02T09:00:00Z', end: '2026-03-02T10:30:00Z', attendees: ['u1', 'u2'], room: 'Atlas' }), 'http://x')
+    const url = new URL(
+      freeSlotsUrl({ start: '2026-03-02T09:00:00Z', end: '2026-03-02T10:30:00Z', attendees: ['u1', 'u2'], room: 'Atlas' }),
+      'http://x',
+    )
     expect(url.pathname).toBe('/api/calendar/free')
     expect(url.searchParams.get('duration')).toBe('90')
     expect(url.searchParams.get('attendees')).toBe('u1,u2')
@@ -69,7 +72,14 @@ describe('client helpers', () => {
   })
 
   it('reads list columns from fields and authority', () => {
-    const entry = { id: 'i', title: 'T', fields: { amount: 5, tags: ['a', 'b'] }, authority: { number: 7, reservation: { status: 'conflict' } }, updatedAt: '', updatedBy: null }
+    const entry = {
+      id: 'i',
+      title: 'T',
+      fields: { amount: 5, tags: ['a', 'b'] },
+      authority: { number: 7, reservation: { status: 'conflict' } },
+      updatedAt: '',
+      updatedBy: null,
+    }
     expect(columnValue(entry, 'amount')).toBe(5)
     expect(columnValue(entry, 'tags')).toBe('a, b')
     expect(columnValue(entry, 'number')).toBe('7')

@@ -30,7 +30,11 @@ const OTHER = 'acme/deals/d2'
 
 const bytes = (...values: number[]) => new Uint8Array(values)
 const stored = (update: Uint8Array, changed: string[] = []): StoredUpdate => ({ update, author: 'u1', changed, at: 1 })
-const entry = (docName: string, updates: Uint8Array[], extra: Partial<PersistEntry> = {}): PersistEntry => ({ docName, updates: updates.map((u) => stored(u)), ...extra })
+const entry = (docName: string, updates: Uint8Array[], extra: Partial<PersistEntry> = {}): PersistEntry => ({
+  docName,
+  updates: updates.map((u) => stored(u)),
+  ...extra,
+})
 /** The stored bytes as plain arrays (a store may hand back Buffers or views). */
 const contentOf = (store: DocStore, docName: string) => store.load(docName).updates.map((u) => Array.from(u))
 
@@ -144,9 +148,19 @@ function docStoreContract(name: string, make: () => Subject): void {
 
     it('[D9] the projection row is written with the updates and replaces the row of its key; a column kept if null keeps its last value, one written on insert only its first', async () => {
       await store.append([entry(DOC, [bytes(1)], { projection: projectionOf('d1', 'First', 'u1', 10) })])
-      expect(s.projection('acme', 'deals', 'd1')).toMatchObject({ fields: '{"title":"First"}', updated_by: 'u1', etag: 'e-First', created_at: 10 })
+      expect(s.projection('acme', 'deals', 'd1')).toMatchObject({
+        fields: '{"title":"First"}',
+        updated_by: 'u1',
+        etag: 'e-First',
+        created_at: 10,
+      })
       await store.append([entry(DOC, [bytes(2)], { projection: projectionOf('d1', 'Second', null, 20) })])
-      expect(s.projection('acme', 'deals', 'd1')).toMatchObject({ fields: '{"title":"Second"}', updated_by: 'u1', created_at: 10, updated_at: 20 })
+      expect(s.projection('acme', 'deals', 'd1')).toMatchObject({
+        fields: '{"title":"Second"}',
+        updated_by: 'u1',
+        created_at: 10,
+        updated_at: 20,
+      })
       expect(s.projection('acme', 'deals', 'd2')).toBeUndefined()
     })
 
@@ -204,7 +218,10 @@ function sqliteSubject(open: (db: Db, file: string) => DocStore): () => Subject 
 
 const threaded = (mode: WriterMode) => (db: Db, file: string) => new ThreadedDocStore(db, file, { mode })
 
-docStoreContract('SQLite, inline', sqliteSubject((db) => new InlineDocStore(db)))
+docStoreContract(
+  'SQLite, inline',
+  sqliteSubject((db) => new InlineDocStore(db)),
+)
 docStoreContract('SQLite, ThreadedDocStore auto', sqliteSubject(threaded('auto')))
 docStoreContract('SQLite, ThreadedDocStore on its writer thread', sqliteSubject(threaded('thread')))
 

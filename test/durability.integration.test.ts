@@ -20,7 +20,10 @@ afterAll(async () => {
 
 function setUpWorkspace(): void {
   expect(runCli(['workspace', 'add', 'dur', '--db', db]).status).toBe(0)
-  expect(runCli(['user', 'add', '--workspace', 'dur', '--email', 'w@dur.test', '--password', 'password1', '--role', 'member', '--db', db]).status).toBe(0)
+  expect(
+    runCli(['user', 'add', '--workspace', 'dur', '--email', 'w@dur.test', '--password', 'password1', '--role', 'member', '--db', db])
+      .status,
+  ).toBe(0)
 }
 
 describe('durability', () => {
@@ -83,7 +86,10 @@ describe('durability', () => {
     children.push(restarted)
     await until(() => offline.synced && offline.wsconnected, 'the provider reconnects')
     const api2 = await login(restarted.url, 'w@dur.test', 'password1')
-    await until(async () => (await api2.request('GET', `/api/records/deals/${created.body.id}`)).body.amount === 4200, 'offline edit persisted')
+    await until(
+      async () => (await api2.request('GET', `/api/records/deals/${created.body.id}`)).body.amount === 4200,
+      'offline edit persisted',
+    )
     const fresh = provider(restarted.wsUrl, docName, api2.token, { doc: new Y.Doc() })
     await synced(fresh)
     await until(() => notesOf(fresh.doc).toString() === 'written offline', 'a fresh client sees the offline edit')

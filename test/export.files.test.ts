@@ -23,9 +23,19 @@ beforeAll(async () => {
   other = await login(t.url, users.member2.email, users.member2.password)
   const notes = 'line one, with "quotes"\nline two'
   for (let i = 0; i < 5; i++) {
-    expect((await member.request('POST', '/api/records/customers', { name: `Customer ${i}`, email: `c${i}@example.test`, tags: ['x', 'y'], notes })).status).toBe(201)
+    expect(
+      (
+        await member.request('POST', '/api/records/customers', {
+          name: `Customer ${i}`,
+          email: `c${i}@example.test`,
+          tags: ['x', 'y'],
+          notes,
+        })
+      ).status,
+    ).toBe(201)
   }
-  for (let i = 0; i < 3; i++) expect((await member.request('POST', '/api/records/deals', { title: `Deal ${i}`, amount: 100 * i, stage: 'won' })).status).toBe(201)
+  for (let i = 0; i < 3; i++)
+    expect((await member.request('POST', '/api/records/deals', { title: `Deal ${i}`, amount: 100 * i, stage: 'won' })).status).toBe(201)
 })
 afterAll(() => t.close())
 
@@ -51,8 +61,20 @@ describe('file exports', () => {
     const id = res.body.id as string
     for (const tab of tabs) {
       await until(() => tab.doc.getMap<any>(INBOX_JOBS).get(id)?.status === 'succeeded', 'the job succeeds in every tab')
-      expect(tab.doc.getMap<any>(INBOX_JOBS).get(id)).toMatchObject({ id, counts: { exported: 5 }, attempts: 1, file: `/api/exports/${id}/file` })
-      await until(() => tab.doc.getArray<any>(INBOX_NOTIFICATIONS).toArray().some((n) => n.jobId === id), 'a notification')
+      expect(tab.doc.getMap<any>(INBOX_JOBS).get(id)).toMatchObject({
+        id,
+        counts: { exported: 5 },
+        attempts: 1,
+        file: `/api/exports/${id}/file`,
+      })
+      await until(
+        () =>
+          tab.doc
+            .getArray<any>(INBOX_NOTIFICATIONS)
+            .toArray()
+            .some((n) => n.jobId === id),
+        'a notification',
+      )
     }
     expect([...seen[0]!]).toContain('queued')
     expect([...seen[0]!]).toContain('succeeded')

@@ -54,7 +54,12 @@ describe('Google Sheets export', () => {
     emulator.createSpreadsheet('sheet-a')
     const ids: string[] = []
     for (let i = 0; i < 12; i++) {
-      const res = await owner.request('POST', '/api/records/customers', { name: `Customer ${i}`, email: `c${i}@example.test`, tags: ['a', 'b'], phone: i % 2 ? '+1 555' : '' })
+      const res = await owner.request('POST', '/api/records/customers', {
+        name: `Customer ${i}`,
+        email: `c${i}@example.test`,
+        tags: ['a', 'b'],
+        phone: i % 2 ? '+1 555' : '',
+      })
       ids.push(res.body.id)
     }
     const first = await exportTo(owner, 'sheet-a')
@@ -121,7 +126,9 @@ describe('Google Sheets export', () => {
   it('[SH5] requests stay under the size limit: many rows go out in several batched writes', async () => {
     emulator.createSpreadsheet('sheet-e')
     const big = 'x'.repeat(1500)
-    await Promise.all(Array.from({ length: 150 }, (_, i) => member.request('POST', '/api/records/leads', { name: `Lead ${i}`, source: big })))
+    await Promise.all(
+      Array.from({ length: 150 }, (_, i) => member.request('POST', '/api/records/leads', { name: `Lead ${i}`, source: big })),
+    )
     const res = await member.request('POST', '/api/exports', { target: 'sheets', spreadsheetId: 'sheet-e', collections: ['leads'] })
     const job = await finished(member, `/api/exports/${res.body.id}`)
     expect(job).toMatchObject({ status: 'succeeded', counts: { exported: 150, added: 150 } })

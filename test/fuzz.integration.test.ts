@@ -144,7 +144,11 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
 )
 
 /** Small changes of one byte: moves a clock or a length a little, so the update still decodes but refers elsewhere. */
-const nudge: fc.Arbitrary<Mutation> = fc.record({ kind: fc.constant('nudge' as const), at: fc.nat(), delta: fc.integer({ min: -8, max: 8 }) })
+const nudge: fc.Arbitrary<Mutation> = fc.record({
+  kind: fc.constant('nudge' as const),
+  at: fc.nat(),
+  delta: fc.integer({ min: -8, max: 8 }),
+})
 
 function mutate(seed: Uint8Array, mutations: Mutation[]): Uint8Array {
   let bytes = [...seed]
@@ -178,10 +182,20 @@ describe('fuzz', () => {
   it('[F1] thousands of mutated and random messages never crash the server, and healthy clients still sync correctly', async () => {
     const seedMessages = seeds()
     const message = fc.oneof(
-      { weight: 6, arbitrary: fc.tuple(fc.constantFrom(...seedMessages), fc.array(mutation, { minLength: 1, maxLength: 4 })).map(([s, m]) => mutate(s, m)) },
+      {
+        weight: 6,
+        arbitrary: fc
+          .tuple(fc.constantFrom(...seedMessages), fc.array(mutation, { minLength: 1, maxLength: 4 }))
+          .map(([s, m]) => mutate(s, m)),
+      },
       { weight: 4, arbitrary: fc.constantFrom(...seedMessages) },
       { weight: 2, arbitrary: fc.uint8Array({ maxLength: 96 }) },
-      { weight: 1, arbitrary: fc.tuple(fc.constantFrom(0, 1, 3, 100), fc.uint8Array({ maxLength: 64 })).map(([type, rest]) => new Uint8Array([type, ...rest])) },
+      {
+        weight: 1,
+        arbitrary: fc
+          .tuple(fc.constantFrom(0, 1, 3, 100), fc.uint8Array({ maxLength: 64 }))
+          .map(([type, rest]) => new Uint8Array([type, ...rest])),
+      },
     )
     const target = fc.constantFrom(
       { doc: () => `acme/deals/${dealId}`, api: () => member },
@@ -217,7 +231,10 @@ describe('fuzz', () => {
     await Promise.all([a, b].map(synced))
     fieldsOf(a.doc).set('amount', 1234)
     notesOf(b.doc).insert(0, '[healthy]')
-    await until(() => [a, b].every((p) => fieldsOf(p.doc).get('amount') === 1234 && notesOf(p.doc).toString().startsWith('[healthy]')), 'healthy edits everywhere')
+    await until(
+      () => [a, b].every((p) => fieldsOf(p.doc).get('amount') === 1234 && notesOf(p.doc).toString().startsWith('[healthy]')),
+      'healthy edits everywhere',
+    )
     expect(Y.encodeStateAsUpdate(a.doc)).toEqual(Y.encodeStateAsUpdate(b.doc))
     const record = await owner.request('GET', `/api/records/deals/${dealId}`)
     expect(record.status).toBe(200)
@@ -239,7 +256,10 @@ describe('fuzz', () => {
     )
     const run = fc.tuple(
       fc.integer({ min: 0, max: docs.length - 1 }),
-      fc.array(fc.tuple(fc.integer({ min: 0, max: NESTED_EDITS.length - 1 }), change), { minLength: 1, maxLength: MAX_NESTED_MESSAGES_PER_RUN }),
+      fc.array(fc.tuple(fc.integer({ min: 0, max: NESTED_EDITS.length - 1 }), change), {
+        minLength: 1,
+        maxLength: MAX_NESTED_MESSAGES_PER_RUN,
+      }),
     )
     let clientID = 1_000_000
     let sent = 0
@@ -271,7 +291,10 @@ describe('fuzz', () => {
     notesOf(healthy[1]!.doc).insert(0, '[still healthy]')
     await until(async () => (await owner.request('GET', `/api/records/deals/${dealId}`)).body.amount === 4321, 'the deal edit persisted')
     // Included, not first: the last fuzzed edits may still be on their way to the healthy client.
-    await until(async () => ((await owner.request('GET', `/api/records/invoices/${invoiceId}`)).body.notes as string).includes('[still healthy]'), 'the invoice edit persisted')
+    await until(
+      async () => ((await owner.request('GET', `/api/records/invoices/${invoiceId}`)).body.notes as string).includes('[still healthy]'),
+      'the invoice edit persisted',
+    )
     expect(healthyCloses).toEqual([[], []])
     expect(healthy.every((p) => p.wsconnected)).toBe(true)
     expect(checkRecord('deals', fieldsOf(healthy[0]!.doc).toJSON())).toEqual([])

@@ -41,10 +41,12 @@ describe('RecordGate', () => {
 
   it('[G2] reverts an unknown field and keeps a valid one of the same transaction', () => {
     const { doc, edit } = setup('deals', { title: 'T' })
-    expect(edit(() => {
-      fieldsOf(doc).set('bogus', 1)
-      fieldsOf(doc).set('amount', 5)
-    })).toEqual(['invalid:bogus'])
+    expect(
+      edit(() => {
+        fieldsOf(doc).set('bogus', 1)
+        fieldsOf(doc).set('amount', 5)
+      }),
+    ).toEqual(['invalid:bogus'])
     expect(fieldsOf(doc).toJSON()).toEqual({ title: 'T', amount: 5 })
   })
 

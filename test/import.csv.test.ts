@@ -11,7 +11,10 @@ let member: Api
 let viewer: Api
 
 beforeAll(async () => {
-  ;({ t, api: { member, viewer } } = await startSeeded(['member', 'viewer'], { jobs: { pollMs: 100 } }))
+  ;({
+    t,
+    api: { member, viewer },
+  } = await startSeeded(['member', 'viewer'], { jobs: { pollMs: 100 } }))
 })
 afterAll(() => t.close())
 
@@ -41,7 +44,7 @@ function bigCsv(): { csv: string; invalidLines: number[] } {
       lines.push(`Person ${i},person${i}@example.test,+1 555 ${i},"Acme, Inc.","vip, east"`)
     }
   }
-  return { csv: lines.join('\n') + '\n', invalidLines }
+  return { csv: `${lines.join('\n')}\n`, invalidLines }
 }
 
 describe('CSV import', () => {
@@ -99,7 +102,11 @@ describe('CSV import', () => {
 
   it('[IM4] viewers cannot import; a missing file or collection is a 400; others cannot read the job', async () => {
     expect((await uploadCsv(t.url, viewer, 'customers', 'name\nX\n')).status).toBe(403)
-    const noFile = await fetch(`${t.url}/api/imports`, { method: 'POST', headers: { authorization: `Bearer ${member.token}` }, body: new FormData() })
+    const noFile = await fetch(`${t.url}/api/imports`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${member.token}` },
+      body: new FormData(),
+    })
     expect(noFile.status).toBe(400)
     expect(((await noFile.json()) as any).error.code).toBe('invalid')
     const bad = await uploadCsv(t.url, member, 'spaceships', 'name\nX\n')

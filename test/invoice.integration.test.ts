@@ -12,7 +12,11 @@ let users: SeededUsers
 
 beforeAll(async () => {
   dir = tempDir('accord-invoices-')
-  ;({ t, users, api: { owner } } = await startSeeded(['owner'], { db: join(dir, 'accord.db') }, 'inv'))
+  ;({
+    t,
+    users,
+    api: { owner },
+  } = await startSeeded(['owner'], { db: join(dir, 'accord.db') }, 'inv'))
 })
 afterAll(async () => {
   await t.close()
@@ -20,14 +24,20 @@ afterAll(async () => {
 })
 
 async function draft(): Promise<string> {
-  const res = await owner.request('POST', '/api/records/invoices', { customerId: 'c1', items: [{ description: 'Work', quantity: 1, unitPrice: 100 }] })
+  const res = await owner.request('POST', '/api/records/invoices', {
+    customerId: 'c1',
+    items: [{ description: 'Work', quantity: 1, unitPrice: 100 }],
+  })
   expect(res.status).toBe(201)
   expect(res.body.status).toBe('draft')
   return res.body.id as string
 }
 
 function numbers(): Map<string, number> {
-  const rows = t.server.db.prepare("SELECT id, authority FROM records WHERE workspace = 'inv' AND collection = 'invoices'").all() as { id: string; authority: string }[]
+  const rows = t.server.db.prepare("SELECT id, authority FROM records WHERE workspace = 'inv' AND collection = 'invoices'").all() as {
+    id: string
+    authority: string
+  }[]
   const out = new Map<string, number>()
   for (const row of rows) {
     const n = (JSON.parse(row.authority) as { number?: number }).number

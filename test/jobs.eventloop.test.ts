@@ -32,7 +32,13 @@ beforeAll(async () => {
   }))
   users = []
   for (let i = 0; i < EXPORTS; i++) {
-    await t.server.auth.addUser({ workspace: 'acme', email: `exporter${i}@acme.test`, password: 'correct horse', role: 'member', name: `Exporter ${i}` })
+    await t.server.auth.addUser({
+      workspace: 'acme',
+      email: `exporter${i}@acme.test`,
+      password: 'correct horse',
+      role: 'member',
+      name: `Exporter ${i}`,
+    })
     users.push(await login(t.url, `exporter${i}@acme.test`, 'correct horse'))
   }
 }, 60_000)
@@ -55,7 +61,9 @@ describe('exports beside live editors', () => {
     const histogram = monitorEventLoopDelay({ resolution: 10 })
     histogram.enable()
     const started = Date.now()
-    const replies = await Promise.all(users.map((api, i) => api.request('POST', '/api/exports', { target: i % 2 ? 'xlsx' : 'csv', collections: ['customers'] })))
+    const replies = await Promise.all(
+      users.map((api, i) => api.request('POST', '/api/exports', { target: i % 2 ? 'xlsx' : 'csv', collections: ['customers'] })),
+    )
     for (const reply of replies) expect(reply.status).toBe(202)
 
     // An editor types while the exports run; each keystroke's trip to the other editor is timed.

@@ -66,7 +66,11 @@ describe('job durability', () => {
     const api = await login(first.url, credentials.email, credentials.password)
     // Freeze the export right after its first write: the process dies with the job half done.
     emulator.holdAfter((r) => r.path === '/v4/spreadsheets/restart/values:batchUpdate' && r.status === 200)
-    const res = await api.request('POST', '/api/exports', { target: 'sheets', spreadsheetId: 'restart', collections: ['customers', 'deals'] })
+    const res = await api.request('POST', '/api/exports', {
+      target: 'sheets',
+      spreadsheetId: 'restart',
+      collections: ['customers', 'deals'],
+    })
     expect(res.status).toBe(202)
     const id = res.body.id as string
     await until(() => emulator.held > 0, 'the export is half done', 30_000)
@@ -83,7 +87,11 @@ describe('job durability', () => {
     const second = await start()
     const again = await login(second.url, credentials.email, credentials.password)
     const job = await finished(again, `/api/exports/${id}`, 30_000)
-    expect(job).toMatchObject({ status: 'succeeded', attempts: 2, counts: { exported: CUSTOMERS + DEALS, added: CUSTOMERS + DEALS, updated: 0, deleted: 0 } })
+    expect(job).toMatchObject({
+      status: 'succeeded',
+      attempts: 2,
+      counts: { exported: CUSTOMERS + DEALS, added: CUSTOMERS + DEALS, updated: 0, deleted: 0 },
+    })
     expect((await again.request('GET', '/api/exports')).body.items.map((j: any) => j.id)).toEqual([id])
 
     const customers = emulator.values('restart', 'customers')
@@ -94,7 +102,10 @@ describe('job durability', () => {
 
     const inbox = provider(second.wsUrl, `acme/inbox/${again.userId}`, again.token)
     await synced(inbox)
-    const notes = inbox.doc.getArray<any>(INBOX_NOTIFICATIONS).toArray().filter((n) => n.jobId === id)
+    const notes = inbox.doc
+      .getArray<any>(INBOX_NOTIFICATIONS)
+      .toArray()
+      .filter((n) => n.jobId === id)
     expect(notes.map((n) => n.status)).toEqual(['succeeded'])
     inbox.destroy()
     await killHard(second)

@@ -25,7 +25,13 @@ beforeAll(async () => {
   seedRecords(t.server, 'acme', 'deals', DEALS, (i) => ({ title: `Deal ${i}`, amount: i, stage: 'lead', currency: 'EUR' }))
   users = []
   for (let i = 0; i < USERS; i++) {
-    await t.server.auth.addUser({ workspace: 'acme', email: `seller${i}@acme.test`, password: 'correct horse', role: 'member', name: `Seller ${i}` })
+    await t.server.auth.addUser({
+      workspace: 'acme',
+      email: `seller${i}@acme.test`,
+      password: 'correct horse',
+      role: 'member',
+      name: `Seller ${i}`,
+    })
     users.push(await login(t.url, `seller${i}@acme.test`, 'correct horse'))
   }
 })
@@ -44,7 +50,9 @@ describe('job scheduling', () => {
     const queued = await Promise.all(
       users.map(async (api, u) => {
         emulator.createSpreadsheet(`user-${u}`)
-        return Promise.all(plans.map((collections) => api.request('POST', '/api/exports', { target: 'sheets', spreadsheetId: `user-${u}`, collections })))
+        return Promise.all(
+          plans.map((collections) => api.request('POST', '/api/exports', { target: 'sheets', spreadsheetId: `user-${u}`, collections })),
+        )
       }),
     )
     for (const replies of queued) for (const reply of replies) expect(reply.status).toBe(202)
@@ -74,7 +82,10 @@ describe('job scheduling', () => {
     const body = (collections: string[]) => ({ target: 'sheets', spreadsheetId: 'coalesce', collections })
     emulator.pause()
     const running = await api.request('POST', '/api/exports', body(['customers']))
-    await until(async () => (await api.request('GET', `/api/exports/${running.body.id}`)).body.status === 'running', 'the first export runs')
+    await until(
+      async () => (await api.request('GET', `/api/exports/${running.body.id}`)).body.status === 'running',
+      'the first export runs',
+    )
     const queued = await api.request('POST', '/api/exports', body(['deals']))
     const same = await api.request('POST', '/api/exports', body(['deals']))
     expect(same.status).toBe(202)
@@ -90,7 +101,7 @@ describe('job scheduling', () => {
     expect((await finished(api, `/api/exports/${fresh.body.id}`)).counts).toEqual({ exported: DEALS, added: 0, updated: 0, deleted: 0 })
   })
 
-  it('[JS3] a queued job\'s position in the inbox moves up as the jobs ahead of it start', async () => {
+  it("[JS3] a queued job's position in the inbox moves up as the jobs ahead of it start", async () => {
     const api = users[1]!
     emulator.createSpreadsheet('positions')
     const inbox = provider(t.wsUrl, `acme/inbox/${api.userId}`, api.token)

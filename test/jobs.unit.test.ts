@@ -128,7 +128,15 @@ describe('Sheets range planning', () => {
   const row = (id: string, hash = id) => ({ id, cells: [id, hash], hash })
 
   it('writes only the rows that changed at their position, in contiguous ranges', () => {
-    const previous = { header: ['id', 'v'], rows: [['a', 'a'], ['b', 'b'], ['c', 'c'], ['d', 'd']] as [string, string][] }
+    const previous = {
+      header: ['id', 'v'],
+      rows: [
+        ['a', 'a'],
+        ['b', 'b'],
+        ['c', 'c'],
+        ['d', 'd'],
+      ] as [string, string][],
+    }
     const rows = [row('a'), row('b', 'b2'), row('c'), row('e')]
     expect(changedRanges('deals', ['id', 'v'], previous, rows).map((r) => r.range)).toEqual(["'deals'!A3:B3", "'deals'!A5:B5"])
     expect(diffCounts(previous.rows, rows)).toEqual({ added: 1, updated: 1, deleted: 1 })

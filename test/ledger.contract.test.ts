@@ -55,7 +55,10 @@ function ledgerContract(name: string, make: () => Subject): void {
 
     it('[L4] a shared room conflicts even with different attendees; different rooms do not', async () => {
       await ledger.decide(req('a', 1, 2, ['u1'], 'Boardroom'))
-      expect((await ledger.decide(req('b', 1, 2, ['u2'], 'Boardroom'))).reservation).toMatchObject({ status: 'conflict', conflictsWith: ['a'] })
+      expect((await ledger.decide(req('b', 1, 2, ['u2'], 'Boardroom'))).reservation).toMatchObject({
+        status: 'conflict',
+        conflictsWith: ['a'],
+      })
       expect((await ledger.decide(req('c', 1, 2, ['u3'], 'Kitchen'))).reservation?.status).toBe('confirmed')
     })
 
@@ -75,7 +78,9 @@ function ledgerContract(name: string, make: () => Subject): void {
       await ledger.decide(req('b', 1, 2, ['u1']))
       const d = await ledger.decide(cancelled('a'))
       expect(d.reservation).toBeNull()
-      expect(d.updated).toEqual([{ eventId: 'b', reservation: { status: 'conflict', start: iso(T0 + H), end: iso(T0 + 2 * H), conflictsWith: [] } }])
+      expect(d.updated).toEqual([
+        { eventId: 'b', reservation: { status: 'conflict', start: iso(T0 + H), end: iso(T0 + 2 * H), conflictsWith: [] } },
+      ])
       expect((await ledger.entry('w', 'b'))?.reservation?.status).toBe('conflict')
       expect((await ledger.decide(req('b', 1, 2, ['u1']))).reservation?.status).toBe('confirmed')
     })
@@ -117,7 +122,9 @@ function ledgerContract(name: string, make: () => Subject): void {
         { start: T0 + H, end: T0 + 2 * H },
         { start: T0 + 5 * H, end: T0 + 6 * H },
       ])
-      expect(await ledger.busy('w', [attendeeResource('u1'), roomResource('R')], { start: T0, end: T0 + 8 * H }, 'a')).toEqual([{ start: T0 + 5 * H, end: T0 + 6 * H }])
+      expect(await ledger.busy('w', [attendeeResource('u1'), roomResource('R')], { start: T0, end: T0 + 8 * H }, 'a')).toEqual([
+        { start: T0 + 5 * H, end: T0 + 6 * H },
+      ])
     })
 
     it('[L13] entries report the last decision and the request it was made for', async () => {
@@ -174,7 +181,9 @@ describe('SQLite ledger specifics', () => {
   it('the table itself refuses a second overlapping confirmed slot (the stand-in for an exclusion constraint)', () => {
     const d = tempDir('accord-ledger-')
     const file = openDatabase(join(d, 'ledger.db'))
-    const insert = file.prepare('INSERT INTO reservation_slots (workspace, resource, event_id, held, start_ms, end_ms) VALUES (?, ?, ?, ?, ?, ?)')
+    const insert = file.prepare(
+      'INSERT INTO reservation_slots (workspace, resource, event_id, held, start_ms, end_ms) VALUES (?, ?, ?, ?, ?, ?)',
+    )
     insert.run('w', 'room:R', 'a', 1, 0, 10)
     insert.run('w', 'room:R', 'b', 0, 5, 15)
     insert.run('w', 'room:R', 'c', 1, 10, 20)

@@ -11,10 +11,27 @@ import * as Y from 'yjs'
 import { fieldsOf, itemsOf, notesOf } from '../shared/docLayout.js'
 import { checkUpdateBounds } from '../server/limits/updateBounds.js'
 import { LIMITS, MESSAGE } from '../shared/protocol.js'
-import { type Api, type SeededUsers, type TestServer, presenceWatcher, provider, sample, startSeeded, startServer, synced, until } from './helpers/server.js'
+import {
+  type Api,
+  type SeededUsers,
+  type TestServer,
+  presenceWatcher,
+  provider,
+  sample,
+  startSeeded,
+  startServer,
+  synced,
+  until,
+} from './helpers/server.js'
 import { RawClient, awarenessMessage, syncStep1, updateMessage } from './helpers/trust.js'
 
-const TEST_LIMITS = { MAX_MESSAGE_BYTES: 64 * 1024, MAX_MESSAGES_PER_SECOND: 50, MESSAGE_BURST: 100, MAX_CONNECTIONS_PER_USER: 5, MAX_BODY_BYTES: 32 * 1024 }
+const TEST_LIMITS = {
+  MAX_MESSAGE_BYTES: 64 * 1024,
+  MAX_MESSAGES_PER_SECOND: 50,
+  MESSAGE_BURST: 100,
+  MAX_CONNECTIONS_PER_USER: 5,
+  MAX_BODY_BYTES: 32 * 1024,
+}
 
 /** A logger that keeps what the server logs at error level. */
 function errorLog(): { logger: pino.Logger; errors: string[] } {
@@ -33,7 +50,11 @@ let log: ReturnType<typeof errorLog>
 
 beforeAll(async () => {
   log = errorLog()
-  ;({ t, users, api: { owner, member, member2, viewer } } = await startSeeded(['owner', 'member', 'member2', 'viewer'], { limits: TEST_LIMITS, logger: log.logger }))
+  ;({
+    t,
+    users,
+    api: { owner, member, member2, viewer },
+  } = await startSeeded(['owner', 'member', 'member2', 'viewer'], { limits: TEST_LIMITS, logger: log.logger }))
   dealId = (await owner.request('POST', '/api/records/deals', { title: 'Limits', amount: 1 })).body.id
 })
 afterAll(async () => {
@@ -68,7 +89,12 @@ describe('limits', () => {
 
   it('[L2] a flood of messages is closed with 4429', async () => {
     const query = new Uint8Array([MESSAGE.queryAwareness])
-    expect(await closeCodeAfter(member, Array.from({ length: TEST_LIMITS.MESSAGE_BURST * 3 }, () => query))).toBe(4429)
+    expect(
+      await closeCodeAfter(
+        member,
+        Array.from({ length: TEST_LIMITS.MESSAGE_BURST * 3 }, () => query),
+      ),
+    ).toBe(4429)
     await healthyClientsStillSync('after flood ')
   })
 
@@ -125,8 +151,16 @@ describe('malformed input', () => {
     ['an oversized varint', new Uint8Array([0, ...Array(12).fill(0xff), 0x01])],
     ['an update with an absurd clock', absurdClock],
     ['broken UTF-8 in awareness', brokenUtf8],
-    ['a huge awareness state', awarenessMessage([{ clientID: 42, clock: 1, json: JSON.stringify({ blob: 'x'.repeat(LIMITS.MAX_AWARENESS_STATE_BYTES) }) }])],
-    ['too many awareness client ids', awarenessMessage(Array.from({ length: LIMITS.MAX_AWARENESS_CLIENTS_PER_CONNECTION + 1 }, (_, i) => ({ clientID: 1000 + i, clock: 1, json: '{}' })))],
+    [
+      'a huge awareness state',
+      awarenessMessage([{ clientID: 42, clock: 1, json: JSON.stringify({ blob: 'x'.repeat(LIMITS.MAX_AWARENESS_STATE_BYTES) }) }]),
+    ],
+    [
+      'too many awareness client ids',
+      awarenessMessage(
+        Array.from({ length: LIMITS.MAX_AWARENESS_CLIENTS_PER_CONNECTION + 1 }, (_, i) => ({ clientID: 1000 + i, clock: 1, json: '{}' })),
+      ),
+    ],
     ['a state vector that is not one', new Uint8Array([MESSAGE.sync, 0, ...varint(3), 0xff, 0xff, 0xff])],
     ['a text frame', 'hello'],
   ]
@@ -175,7 +209,8 @@ function halfApplyingUpdate(client: number): Uint8Array {
 
 describe('updates that throw half-way', () => {
   it('[M3] an update that would throw inside Y.applyUpdate closes only its sender (4400); none of it is persisted or broadcast and the other clients stay connected', async () => {
-    const id = (await owner.request('POST', '/api/records/invoices', { items: [{ description: 'a', quantity: 1, unitPrice: 1 }] })).body.id as string
+    const id = (await owner.request('POST', '/api/records/invoices', { items: [{ description: 'a', quantity: 1, unitPrice: 1 }] })).body
+      .id as string
     const docName = `acme/invoices/${id}`
     const observer = provider(t.wsUrl, docName, owner.token)
     await synced(observer)
@@ -201,7 +236,10 @@ describe('updates that throw half-way', () => {
     expect((t.server.db.prepare('SELECT COUNT(*) AS n FROM doc_updates WHERE doc = ?').get(docName) as { n: number }).n).toBe(logged)
     // ... and works as before.
     notesOf(observer.doc).insert(0, 'still editing, ')
-    await until(async () => (await owner.request('GET', `/api/records/invoices/${id}`)).body.notes === 'still editing, before', 'a later edit persisted')
+    await until(
+      async () => (await owner.request('GET', `/api/records/invoices/${id}`)).body.notes === 'still editing, before',
+      'a later edit persisted',
+    )
     expect(observerCloses).toEqual([])
     observer.destroy()
   })
@@ -209,7 +247,12 @@ describe('updates that throw half-way', () => {
 
 describe('slow consumer', () => {
   it('[L4] a reader that stops reading is dropped past the high-water mark; the others keep going', async () => {
-    const { t: s, api: { owner: a } } = await startSeeded(['owner'], { limits: { MAX_BUFFERED_BYTES: 256 * 1024, MAX_MESSAGES_PER_SECOND: 100_000, MESSAGE_BURST: 100_000 } })
+    const {
+      t: s,
+      api: { owner: a },
+    } = await startSeeded(['owner'], {
+      limits: { MAX_BUFFERED_BYTES: 256 * 1024, MAX_MESSAGES_PER_SECOND: 100_000, MESSAGE_BURST: 100_000 },
+    })
     try {
       const docName = 'acme/index/deals'
       const slow = new RawClient(`${s.wsUrl}/sync/${docName}?token=${a.token}`)
@@ -234,7 +277,10 @@ describe('slow consumer', () => {
       fast.awareness.setLocalStateField('blob', 'small')
       const check = provider(s.wsUrl, docName, a.token)
       await synced(check)
-      await until(() => [...check.awareness.getStates().values()].some((st) => (st as { blob?: string }).blob === 'small'), 'presence after the drop')
+      await until(
+        () => [...check.awareness.getStates().values()].some((st) => (st as { blob?: string }).blob === 'small'),
+        'presence after the drop',
+      )
       ;[fast, check].forEach((p) => p.destroy())
       slow.close()
     } finally {
@@ -287,20 +333,72 @@ describe('bad REST input', () => {
     ['a JSON string', 'POST', '/api/records/deals', '"deal"', { 'content-type': 'application/json' }, 400],
     ['not JSON at all', 'POST', '/api/records/deals', 'title=x', { 'content-type': 'text/plain' }, 400],
     ['a wrong type', 'POST', '/api/records/deals', JSON.stringify({ title: 5 }), { 'content-type': 'application/json' }, 400],
-    ['an unknown field', 'POST', '/api/records/deals', JSON.stringify({ title: 'x', bogus: 1 }), { 'content-type': 'application/json' }, 400],
-    ['an authority field', 'POST', '/api/records/invoices', JSON.stringify({ number: 'INV-1' }), { 'content-type': 'application/json' }, 400],
-    ['an unknown collection', 'POST', '/api/records/spaceships', JSON.stringify({ title: 'x' }), { 'content-type': 'application/json' }, 404],
-    ['an over-size body', 'POST', '/api/records/deals', JSON.stringify({ title: 'x'.repeat(TEST_LIMITS.MAX_BODY_BYTES) }), { 'content-type': 'application/json' }, 413],
-    ['a PATCH with a wrong type', 'PATCH', '/api/records/deals/:id', JSON.stringify({ amount: 'lots' }), { 'content-type': 'application/json' }, 400],
-    ['a PATCH with a negative amount', 'PATCH', '/api/records/deals/:id', JSON.stringify({ amount: -1 }), { 'content-type': 'application/json' }, 400],
-    ['a login with wrong types', 'POST', '/api/auth/login', JSON.stringify({ email: 5, password: [] }), { 'content-type': 'application/json' }, 400],
+    [
+      'an unknown field',
+      'POST',
+      '/api/records/deals',
+      JSON.stringify({ title: 'x', bogus: 1 }),
+      { 'content-type': 'application/json' },
+      400,
+    ],
+    [
+      'an authority field',
+      'POST',
+      '/api/records/invoices',
+      JSON.stringify({ number: 'INV-1' }),
+      { 'content-type': 'application/json' },
+      400,
+    ],
+    [
+      'an unknown collection',
+      'POST',
+      '/api/records/spaceships',
+      JSON.stringify({ title: 'x' }),
+      { 'content-type': 'application/json' },
+      404,
+    ],
+    [
+      'an over-size body',
+      'POST',
+      '/api/records/deals',
+      JSON.stringify({ title: 'x'.repeat(TEST_LIMITS.MAX_BODY_BYTES) }),
+      { 'content-type': 'application/json' },
+      413,
+    ],
+    [
+      'a PATCH with a wrong type',
+      'PATCH',
+      '/api/records/deals/:id',
+      JSON.stringify({ amount: 'lots' }),
+      { 'content-type': 'application/json' },
+      400,
+    ],
+    [
+      'a PATCH with a negative amount',
+      'PATCH',
+      '/api/records/deals/:id',
+      JSON.stringify({ amount: -1 }),
+      { 'content-type': 'application/json' },
+      400,
+    ],
+    [
+      'a login with wrong types',
+      'POST',
+      '/api/auth/login',
+      JSON.stringify({ email: 5, password: [] }),
+      { 'content-type': 'application/json' },
+      400,
+    ],
   ]
 
-  it.each(cases)('[R1] %s is answered in the contract error format and nothing is written', async (_what, method, path, body, headers, status) => {
-    const before = counts()
-    const res = await owner.request(method, path.replace(':id', dealId), body as string, headers)
-    expect(res.status).toBe(status)
-    expect(res.body).toMatchObject({ error: { code: expect.any(String), message: expect.any(String) } })
-    expect(counts()).toEqual(before)
-  })
+  it.each(cases)(
+    '[R1] %s is answered in the contract error format and nothing is written',
+    async (_what, method, path, body, headers, status) => {
+      const before = counts()
+      const res = await owner.request(method, path.replace(':id', dealId), body as string, headers)
+      expect(res.status).toBe(status)
+      expect(res.body).toMatchObject({ error: { code: expect.any(String), message: expect.any(String) } })
+      expect(counts()).toEqual(before)
+    },
+  )
 })

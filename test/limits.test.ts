@@ -39,10 +39,30 @@ describe('TokenBucket of bytes', () => {
 
 describe('step-1 coalescing', () => {
   it('[L6] a waiting reply answers a later step 1 only for what both state vectors know', () => {
-    const a = new Map([[1, 10], [2, 5]])
-    expect(knowsAll(new Map([[1, 12], [2, 5], [3, 1]]), a)).toBe(true)
+    const a = new Map([
+      [1, 10],
+      [2, 5],
+    ])
+    expect(
+      knowsAll(
+        new Map([
+          [1, 12],
+          [2, 5],
+          [3, 1],
+        ]),
+        a,
+      ),
+    ).toBe(true)
     expect(knowsAll(new Map([[1, 12]]), a)).toBe(false)
-    expect(leastKnown(a, new Map([[1, 7], [3, 4]]))).toEqual(new Map([[1, 7]]))
+    expect(
+      leastKnown(
+        a,
+        new Map([
+          [1, 7],
+          [3, 4],
+        ]),
+      ),
+    ).toEqual(new Map([[1, 7]]))
     expect(leastKnown(a, new Map())).toEqual(new Map())
   })
 })
@@ -159,11 +179,13 @@ describe('checkUpdateBounds', () => {
     const doc = new Y.Doc()
     doc.getMap('fields').set('sub', new Y.Doc())
     expect(checkUpdateBounds(Y.encodeStateAsUpdate(doc))).toMatchObject({ ok: false })
-    const many = Y.mergeUpdates(Array.from({ length: 5 }, () => {
-      const d = new Y.Doc()
-      d.getText('notes').insert(0, 'x')
-      return Y.encodeStateAsUpdate(d)
-    }))
+    const many = Y.mergeUpdates(
+      Array.from({ length: 5 }, () => {
+        const d = new Y.Doc()
+        d.getText('notes').insert(0, 'x')
+        return Y.encodeStateAsUpdate(d)
+      }),
+    )
     expect(checkUpdateBounds(many, { maxClock: 100, maxClients: 4 })).toMatchObject({ ok: false })
   })
 

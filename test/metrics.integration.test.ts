@@ -23,12 +23,26 @@ describe('observability', () => {
     expect(res.headers.get('content-type')).toMatch(/text\/plain/)
     const text = await res.text()
     for (const family of [
-      'accord_connections', 'accord_loaded_documents', 'accord_updates_in_total', 'accord_update_bytes_in_total',
-      'accord_updates_out_total', 'accord_update_bytes_out_total', 'accord_persist_seconds', 'accord_broadcast_fanout',
-      'accord_validation_reverts_total', 'accord_reservation_decisions_total', 'accord_export_jobs_total',
-      'accord_export_job_retries_total', 'accord_event_loop_delay_p99_seconds', 'nodejs_eventloop_lag_p99_seconds',
-      'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'accord_http_requests_total', 'accord_sockets_dropped_total',
-    ]) expect(text, family).toContain(`# TYPE ${family} `)
+      'accord_connections',
+      'accord_loaded_documents',
+      'accord_updates_in_total',
+      'accord_update_bytes_in_total',
+      'accord_updates_out_total',
+      'accord_update_bytes_out_total',
+      'accord_persist_seconds',
+      'accord_broadcast_fanout',
+      'accord_validation_reverts_total',
+      'accord_reservation_decisions_total',
+      'accord_export_jobs_total',
+      'accord_export_job_retries_total',
+      'accord_event_loop_delay_p99_seconds',
+      'nodejs_eventloop_lag_p99_seconds',
+      'process_resident_memory_bytes',
+      'nodejs_heap_size_used_bytes',
+      'accord_http_requests_total',
+      'accord_sockets_dropped_total',
+    ])
+      expect(text, family).toContain(`# TYPE ${family} `)
   })
 
   it('[OBS2] counters move when a user edits, is reverted, books slots and exports', async () => {
@@ -55,13 +69,22 @@ describe('observability', () => {
     expect((await api.request('POST', '/api/records/events', { title: 'B', ...slot })).status).toBe(201)
     await until(async () => {
       const text = await scrape()
-      return sample(text, 'accord_reservation_decisions_total', { outcome: 'confirmed' }) >= 1 && sample(text, 'accord_reservation_decisions_total', { outcome: 'conflict' }) >= 1
+      return (
+        sample(text, 'accord_reservation_decisions_total', { outcome: 'confirmed' }) >= 1 &&
+        sample(text, 'accord_reservation_decisions_total', { outcome: 'conflict' }) >= 1
+      )
     }, 'a confirmed and a conflicting reservation are counted')
 
     const job = await api.request('POST', '/api/exports', { target: 'csv', collections: ['deals'] })
     expect(job.status).toBe(202)
-    await until(async () => ['succeeded', 'failed'].includes((await api.request('GET', `/api/exports/${job.body.id}`)).body.status), 'the export finishes')
-    await until(async () => sample(await scrape(), 'accord_export_jobs_total', { status: 'succeeded', kind: 'export' }) >= 1, 'the finished export is counted')
+    await until(
+      async () => ['succeeded', 'failed'].includes((await api.request('GET', `/api/exports/${job.body.id}`)).body.status),
+      'the export finishes',
+    )
+    await until(
+      async () => sample(await scrape(), 'accord_export_jobs_total', { status: 'succeeded', kind: 'export' }) >= 1,
+      'the finished export is counted',
+    )
 
     const after = await scrape()
     expect(sample(after, 'accord_export_jobs_total', { status: 'queued', kind: 'export' })).toBeGreaterThanOrEqual(1)

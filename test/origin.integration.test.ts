@@ -14,7 +14,11 @@ const FOREIGN = 'http://evil.example'
 
 /** Signs in with fetch and returns the `Cookie` header a browser would send back, and the raw `Set-Cookie`. */
 async function signIn(url: string, email: string, password: string, headers: Record<string, string> = {}) {
-  const res = await fetch(`${url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ email, password }) })
+  const res = await fetch(`${url}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ email, password }),
+  })
   expect(res.status).toBe(200)
   const setCookie = res.headers.get('set-cookie') ?? ''
   return { cookie: setCookie.split(';')[0]!, setCookie }
@@ -45,7 +49,16 @@ describe('parseOrigin', () => {
     expect(parseOrigin('HTTPS://App.Example.test:443')).toBe('https://app.example.test')
     expect(parseOrigin('http://127.0.0.1:5173/')).toBe('http://127.0.0.1:5173')
     expect(parseOrigin('http://[::1]:8787')).toBe('http://[::1]:8787')
-    for (const bad of ['null', 'app.example.test', 'https://a.test/path', 'https://a.test?x', 'https://user@a.test', 'ftp://a.test', '*', '']) {
+    for (const bad of [
+      'null',
+      'app.example.test',
+      'https://a.test/path',
+      'https://a.test?x',
+      'https://user@a.test',
+      'ftp://a.test',
+      '*',
+      '',
+    ]) {
       expect(parseOrigin(bad)).toBeNull()
     }
   })
@@ -78,7 +91,10 @@ describe('the session cookie and the Origin', () => {
       body: body === undefined ? undefined : json ? JSON.stringify(body) : (body as FormData),
     })
     const text = await res.text()
-    return { status: res.status, body: text ? (JSON.parse(text) as { error?: { code: string; message: string } } & Record<string, unknown>) : null }
+    return {
+      status: res.status,
+      body: text ? (JSON.parse(text) as { error?: { code: string; message: string } } & Record<string, unknown>) : null,
+    }
   }
 
   const csvForm = () => {
@@ -126,7 +142,12 @@ describe('the session cookie and the Origin', () => {
     for (const headers of [{ origin: FOREIGN }, {}, { referer: `${FOREIGN}/page` }] as Record<string, string>[]) {
       for (const [route, send] of Object.entries(stateChanging(headers))) {
         const res = await send()
-        expect({ route, headers, status: res.status, code: res.body?.error?.code }).toEqual({ route, headers, status: 403, code: 'forbidden-origin' })
+        expect({ route, headers, status: res.status, code: res.body?.error?.code }).toEqual({
+          route,
+          headers,
+          status: 403,
+          code: 'forbidden-origin',
+        })
         expect(res.body?.error?.message).toEqual(expect.any(String))
       }
     }

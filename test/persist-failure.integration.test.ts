@@ -13,7 +13,11 @@ let api: Api
 let users: SeededUsers
 
 beforeAll(async () => {
-  ;({ t, users, api: { member: api } } = await startSeeded(['member']))
+  ;({
+    t,
+    users,
+    api: { member: api },
+  } = await startSeeded(['member']))
 })
 afterAll(() => t.close())
 
@@ -36,7 +40,10 @@ describe('a failing store', () => {
     expect(t.server.registry.get(docName)?.doc.getText('notes').toString() ?? '').not.toContain('must not be lost')
 
     t.server.db.exec('DROP TRIGGER refuse_updates')
-    await until(async () => (await api.request('GET', `/api/records/deals/${body.id}`)).body.notes === 'must not be lost', 'the resent edit is persisted')
+    await until(
+      async () => (await api.request('GET', `/api/records/deals/${body.id}`)).body.notes === 'must not be lost',
+      'the resent edit is persisted',
+    )
     await until(() => notesOf(watcher.doc).toString() === 'must not be lost', 'and reaches the other client')
     const fresh = provider(t.wsUrl, docName, api.token, { doc: new Y.Doc() })
     await synced(fresh)
@@ -46,7 +53,9 @@ describe('a failing store', () => {
 
   it('a booking decision whose write failed is mirrored into the event again once the disk takes writes', async () => {
     // The disk refuses the server's own writes to events (the authority's), not the users'.
-    t.server.db.exec(`CREATE TRIGGER refuse_decisions BEFORE INSERT ON doc_updates WHEN NEW.author IS NULL AND NEW.doc LIKE 'acme/events/%' BEGIN SELECT RAISE(ABORT, 'disk refuses'); END`)
+    t.server.db.exec(
+      `CREATE TRIGGER refuse_decisions BEFORE INSERT ON doc_updates WHEN NEW.author IS NULL AND NEW.doc LIKE 'acme/events/%' BEGIN SELECT RAISE(ABORT, 'disk refuses'); END`,
+    )
     const start = Date.parse('2031-03-03T09:00:00Z')
     const created = await api.request('POST', '/api/records/events', {
       title: 'Pipeline review',
@@ -62,7 +71,10 @@ describe('a failing store', () => {
     expect((await api.request('GET', `/api/records/events/${id}`)).body.reservation).toBeUndefined()
 
     t.server.db.exec('DROP TRIGGER refuse_decisions')
-    await until(async () => (await api.request('GET', `/api/records/events/${id}`)).body.reservation?.status === 'confirmed', 'the decision reaches the event')
+    await until(
+      async () => (await api.request('GET', `/api/records/events/${id}`)).body.reservation?.status === 'confirmed',
+      'the decision reaches the event',
+    )
     const watcher = provider(t.wsUrl, `acme/events/${id}`, api.token)
     await synced(watcher)
     expect(authorityOf(watcher.doc).get('reservation')).toMatchObject({ status: 'confirmed' })

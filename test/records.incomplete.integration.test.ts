@@ -99,7 +99,11 @@ describe('records created over the socket', () => {
 
     fieldsOf(editor.doc).set('name', 'Completed Later')
     await until(async () => (await member.request('GET', `/api/records/customers/${id}`)).status === 200, 'the record is served')
-    expect((await member.request('GET', `/api/records/customers/${id}`)).body).toMatchObject({ id, name: 'Completed Later', phone: '+1 555 0100' })
+    expect((await member.request('GET', `/api/records/customers/${id}`)).body).toMatchObject({
+      id,
+      name: 'Completed Later',
+      phone: '+1 555 0100',
+    })
     expect(await listedIds('customers')).toContain(id)
     await until(() => indexEntriesOf(index.doc).get(id)?.title === 'Completed Later', 'the record reaches the index')
     expect(indexEntriesOf(index.doc).get(id)?.fields).toMatchObject({ name: 'Completed Later', phone: '+1 555 0100' })
@@ -127,13 +131,24 @@ describe('records created over the socket', () => {
     // The untitled event holds nothing: a complete event in the same room and hour is confirmed.
     const rival = await owner.request('POST', '/api/records/events', { title: 'Rival', start: START, end: END, room: 'Harbour' })
     await t.server.reservations.idle()
-    await until(async () => (await owner.request('GET', `/api/records/events/${rival.body.id}`)).body.reservation?.status === 'confirmed', 'the rival is confirmed')
+    await until(
+      async () => (await owner.request('GET', `/api/records/events/${rival.body.id}`)).body.reservation?.status === 'confirmed',
+      'the rival is confirmed',
+    )
 
     fieldsOf(editor.doc).set('title', 'Titled Later')
-    await until(() => (authorityOf(editor.doc).get('reservation') as { status?: string } | undefined)?.status === 'conflict', 'the completed event is decided')
+    await until(
+      () => (authorityOf(editor.doc).get('reservation') as { status?: string } | undefined)?.status === 'conflict',
+      'the completed event is decided',
+    )
     expect(authorityOf(editor.doc).get('reservation')).toMatchObject({ conflictsWith: [rival.body.id] })
     await until(async () => (await member.request('GET', `/api/records/events/${id}`)).status === 200, 'the event is served')
-    expect((await member.request('GET', `/api/records/events/${id}`)).body).toMatchObject({ title: 'Titled Later', start: START, end: END, room: 'Harbour' })
+    expect((await member.request('GET', `/api/records/events/${id}`)).body).toMatchObject({
+      title: 'Titled Later',
+      start: START,
+      end: END,
+      room: 'Harbour',
+    })
     expect(await listedIds('events')).toContain(id)
     await until(() => indexEntriesOf(index.doc).get(id)?.title === 'Titled Later', 'the event reaches the index')
     expect(await exportedIds('events')).toContain(id)
@@ -161,8 +176,14 @@ describe('records created over the socket', () => {
     }
     fieldsOf(editor.doc).set('end', '2026-05-06T10:00:00Z')
     await until(() => indexEntriesOf(index.doc).get(id)?.title === 'Step by step', 'the complete event reaches the index')
-    await until(() => (authorityOf(editor.doc).get('reservation') as { status?: string } | undefined)?.status === 'confirmed', 'the event is confirmed')
-    expect((await member.request('GET', `/api/records/events/${id}`)).body).toMatchObject({ title: 'Step by step', reservation: { status: 'confirmed' } })
+    await until(
+      () => (authorityOf(editor.doc).get('reservation') as { status?: string } | undefined)?.status === 'confirmed',
+      'the event is confirmed',
+    )
+    expect((await member.request('GET', `/api/records/events/${id}`)).body).toMatchObject({
+      title: 'Step by step',
+      reservation: { status: 'confirmed' },
+    })
   })
 })
 
@@ -175,7 +196,10 @@ describe('records stored incomplete before the rule', () => {
     const api = await login(before.url, users.member.email, users.member.password)
     const customer = newRecordId()
     const event = newRecordId()
-    const editors = [provider(before.wsUrl, `acme/customers/${customer}`, api.token), provider(before.wsUrl, `acme/events/${event}`, api.token)]
+    const editors = [
+      provider(before.wsUrl, `acme/customers/${customer}`, api.token),
+      provider(before.wsUrl, `acme/events/${event}`, api.token),
+    ]
     await Promise.all(editors.map(synced))
     fieldsOf(editors[0]!.doc).set('phone', '+1 555 0100')
     editors[1]!.doc.transact(() => {
@@ -185,13 +209,32 @@ describe('records stored incomplete before the rule', () => {
     })
     await until(() => (before.server.db.prepare('SELECT COUNT(*) AS n FROM records').get() as { n: number }).n === 2, 'both rows stored')
     // What a version before the rule left: the untitled event booked, the phone-only customer indexed.
-    const decision = await before.server.ledger.decide({ workspace: 'acme', eventId: event, active: true, start: Date.parse(START), end: Date.parse(END), attendees: [], room: 'Quay' })
+    const decision = await before.server.ledger.decide({
+      workspace: 'acme',
+      eventId: event,
+      active: true,
+      start: Date.parse(START),
+      end: Date.parse(END),
+      attendees: [],
+      room: 'Quay',
+    })
     expect(decision.reservation?.status).toBe('confirmed')
     await before.server.registry.use(`acme/events/${event}`, (room) =>
       room.doc.transact(() => authorityOf(room.doc).set('reservation', decision.reservation), serverOrigin('authority')),
     )
     await before.server.registry.use('acme/index/customers', (room) =>
-      room.doc.transact(() => indexEntriesOf(room.doc).set(customer, { id: customer, title: '(untitled)', fields: { phone: '+1 555 0100' }, authority: {}, updatedAt: new Date().toISOString(), updatedBy: api.userId }), serverOrigin('index')),
+      room.doc.transact(
+        () =>
+          indexEntriesOf(room.doc).set(customer, {
+            id: customer,
+            title: '(untitled)',
+            fields: { phone: '+1 555 0100' },
+            authority: {},
+            updatedAt: new Date().toISOString(),
+            updatedBy: api.userId,
+          }),
+        serverOrigin('index'),
+      ),
     )
     editors.forEach((p) => p.destroy())
     await before.close()
@@ -213,7 +256,10 @@ describe('records stored incomplete before the rule', () => {
       await after.server.reservations.idle()
       expect((await after.server.ledger.entry('acme', event))?.reservation ?? null).toBeNull()
       const rival = await owner2.request('POST', '/api/records/events', { title: 'Rival', start: START, end: END, room: 'Quay' })
-      await until(async () => (await owner2.request('GET', `/api/records/events/${rival.body.id}`)).body.reservation?.status === 'confirmed', 'the room is free again')
+      await until(
+        async () => (await owner2.request('GET', `/api/records/events/${rival.body.id}`)).body.reservation?.status === 'confirmed',
+        'the room is free again',
+      )
     } finally {
       await after.close()
       rmSync(dir, { recursive: true, force: true })

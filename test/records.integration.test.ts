@@ -3,7 +3,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { rmSync } from 'node:fs'
 import { fieldsOf, indexEntriesOf, notesOf } from '../shared/docLayout.js'
 import { INDEX_CONTENT_REFRESH_MS } from '../server/records/RecordIndex.js'
-import { type Api, type TestServer, closeCodeOf, login, loginAs, provider, seedWorkspace, startSeeded, startServer, synced, until } from './helpers/server.js'
+import {
+  type Api,
+  type TestServer,
+  closeCodeOf,
+  login,
+  loginAs,
+  provider,
+  seedWorkspace,
+  startSeeded,
+  startServer,
+  synced,
+  until,
+} from './helpers/server.js'
 
 let t: TestServer
 let owner: Api
@@ -12,7 +24,10 @@ let viewer: Api
 let stranger: Api
 
 beforeAll(async () => {
-  ;({ t, api: { owner, member, viewer } } = await startSeeded(['owner', 'member', 'viewer']))
+  ;({
+    t,
+    api: { owner, member, viewer },
+  } = await startSeeded(['owner', 'member', 'viewer']))
   ;({ owner: stranger } = await loginAs(t.url, await seedWorkspace(t.server, 'globex'), ['owner']))
 })
 afterAll(() => t.close())
@@ -33,7 +48,10 @@ describe('records API', () => {
     const seen: string[] = []
     let cursor: string | null = null
     do {
-      const page: { body: { items: { id: string }[]; nextCursor: string | null } } = await owner.request('GET', `/api/records/customers?limit=2${cursor ? `&cursor=${cursor}` : ''}`)
+      const page: { body: { items: { id: string }[]; nextCursor: string | null } } = await owner.request(
+        'GET',
+        `/api/records/customers?limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+      )
       expect(page.body.items.length).toBeLessThanOrEqual(2)
       seen.push(...page.body.items.map((r) => r.id))
       cursor = page.body.nextCursor
@@ -115,12 +133,17 @@ describe('records API', () => {
     // 600 keystrokes, each its own update: more than a history page (500) if each were an entry.
     const text = notesOf(typist.doc)
     for (let i = 0; i < 590; i++) text.insert(text.length, 'x')
-    await until(async () => (await owner.request('GET', `/api/records/deals/${id}`)).body.notes?.length === 590, 'the first keystrokes stored')
+    await until(
+      async () => (await owner.request('GET', `/api/records/deals/${id}`)).body.notes?.length === 590,
+      'the first keystrokes stored',
+    )
     const beforeLastKeystrokes = Date.now()
     for (let i = 0; i < 10; i++) text.insert(text.length, 'x')
     await until(async () => (await owner.request('GET', `/api/records/deals/${id}`)).body.notes?.length === 600, 'every keystroke stored')
     await owner.request('PATCH', `/api/records/deals/${id}`, { stage: 'won' })
-    const { items } = (await owner.request('GET', `/api/records/deals/${id}/history`)).body as { items: { at: string; userId: string; fields: string[] }[] }
+    const { items } = (await owner.request('GET', `/api/records/deals/${id}/history`)).body as {
+      items: { at: string; userId: string; fields: string[] }[]
+    }
     expect(items.map((item) => [item.userId, item.fields])).toEqual([
       [owner.userId, ['stage']],
       [member.userId, ['notes']],
@@ -141,10 +164,18 @@ describe('records API', () => {
       attendees: [owner.userId],
     })
     const id = created.body.id as string
-    await until(async () => (await owner.request('GET', `/api/records/events/${id}`)).body.reservation?.status === 'confirmed', 'the booking is confirmed')
-    const { items } = (await owner.request('GET', `/api/records/events/${id}/history`)).body as { items: { userId: string | null; fields: string[] }[] }
+    await until(
+      async () => (await owner.request('GET', `/api/records/events/${id}`)).body.reservation?.status === 'confirmed',
+      'the booking is confirmed',
+    )
+    const { items } = (await owner.request('GET', `/api/records/events/${id}/history`)).body as {
+      items: { userId: string | null; fields: string[] }[]
+    }
     // pending, then confirmed: two decisions by the server, within a second.
-    expect(items.filter((item) => item.userId === null).map((item) => item.fields)).toEqual([['authority.reservation'], ['authority.reservation']])
+    expect(items.filter((item) => item.userId === null).map((item) => item.fields)).toEqual([
+      ['authority.reservation'],
+      ['authority.reservation'],
+    ])
   })
 
   it('an edit right after the creation is its own entry: the creation keeps its time', async () => {
@@ -196,7 +227,10 @@ describe('index documents', () => {
       notesOf(typist.doc).insert(notesOf(typist.doc).length, ch)
       await new Promise((r) => setTimeout(r, 20))
     }
-    await until(async () => (await owner.request('GET', `/api/records/deals/${id}`)).body.notes === 'hello there', 'the notes are saved at once')
+    await until(
+      async () => (await owner.request('GET', `/api/records/deals/${id}`)).body.notes === 'hello there',
+      'the notes are saved at once',
+    )
     await until(() => entries.get(id)?.updatedBy === member.userId, 'the list shows the new editor', INDEX_CONTENT_REFRESH_MS * 3)
     await new Promise((r) => setTimeout(r, 300))
     expect(changes).toBe(1)
@@ -206,7 +240,11 @@ describe('index documents', () => {
     await until(() => entries.get(id)?.fields.stage === 'won', 'a field change reaches the list')
 
     // A refresh still waiting when the server stops is written before it stops.
-    const { t: last, users, api: { owner: a, member: b } } = await startSeeded(['owner', 'member'])
+    const {
+      t: last,
+      users,
+      api: { owner: a, member: b },
+    } = await startSeeded(['owner', 'member'])
     const other = await a.request('POST', '/api/records/deals', { title: 'Shut down while typing' })
     const writer = provider(last.wsUrl, `acme/deals/${other.body.id}`, b.token)
     await synced(writer)
@@ -228,17 +266,26 @@ describe('index documents', () => {
 
   it('typing in several records refreshes their entries in one index update', async () => {
     const member = await login(t.url, 'member@acme.test', 'correct horse')
-    const ids = await Promise.all(['First typed', 'Second typed'].map(async (title) => (await owner.request('POST', '/api/records/proposals', { title })).body.id as string))
+    const ids = await Promise.all(
+      ['First typed', 'Second typed'].map(
+        async (title) => (await owner.request('POST', '/api/records/proposals', { title })).body.id as string,
+      ),
+    )
     const index = provider(t.wsUrl, 'acme/index/proposals', owner.token)
     await synced(index)
     const entries = indexEntriesOf(index.doc)
     await until(() => ids.every((id) => entries.get(id)?.updatedBy === owner.userId), 'both records are in the index')
-    const logged = () => (t.server.db.prepare('SELECT COUNT(*) AS n FROM doc_updates WHERE doc = ?').get('acme/index/proposals') as { n: number }).n
+    const logged = () =>
+      (t.server.db.prepare('SELECT COUNT(*) AS n FROM doc_updates WHERE doc = ?').get('acme/index/proposals') as { n: number }).n
     const before = logged()
     const typists = ids.map((id) => provider(t.wsUrl, `acme/proposals/${id}`, member.token))
     await Promise.all(typists.map(synced))
     for (const typist of typists) notesOf(typist.doc).insert(0, 'typed')
-    await until(() => ids.every((id) => entries.get(id)?.updatedBy === member.userId), 'the list shows the new editor of both', INDEX_CONTENT_REFRESH_MS * 3)
+    await until(
+      () => ids.every((id) => entries.get(id)?.updatedBy === member.userId),
+      'the list shows the new editor of both',
+      INDEX_CONTENT_REFRESH_MS * 3,
+    )
     expect(logged() - before).toBe(1)
     for (const typist of typists) typist.destroy()
     index.destroy()
@@ -269,7 +316,11 @@ describe('index documents', () => {
     typing = false
     await typed
     typist.destroy()
-    await until(() => t.server.registry.get(indexName) === undefined, 'the index unloads with the last record', INDEX_CONTENT_REFRESH_MS * 3)
+    await until(
+      () => t.server.registry.get(indexName) === undefined,
+      'the index unloads with the last record',
+      INDEX_CONTENT_REFRESH_MS * 3,
+    )
   })
 
   it("keeps each user's inbox to that user", async () => {

@@ -3,7 +3,7 @@
  * sockets, the in-memory store, no server. Every wait is for the registry's own flush.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import * as Y from 'yjs'
+import type * as Y from 'yjs'
 import { fieldsOf, notesOf, readRecord } from '../shared/docLayout.js'
 import { CLOSE } from '../shared/protocol.js'
 import { MemoryDocStore } from '../server/store/MemoryDocStore.js'
@@ -143,7 +143,10 @@ describe('the write path', () => {
     // The sender gets the revert (not its own update) and is told why.
     const toSender = a.receive()
     expect(toSender.filter((m) => m.type === 'notice')).toEqual([
-      { type: 'notice', notice: expect.objectContaining({ type: 'rejected', reason: 'invalid', issues: [expect.objectContaining({ path: 'stage' })] }) },
+      {
+        type: 'notice',
+        notice: expect.objectContaining({ type: 'rejected', reason: 'invalid', issues: [expect.objectContaining({ path: 'stage' })] }),
+      },
     ])
     expect(stageOf(a.doc)).toBe('lead')
     expect(readRecord(a.doc)).toEqual(readRecord(b.doc))

@@ -26,7 +26,11 @@ describe('ACCORD_SESSION_IDLE_MS', () => {
     await setup.registry.close()
     setup.db.close()
     child = await spawnServer(db, 0, { ACCORD_SESSION_IDLE_MS: '5000' })
-    const res = await fetch(`${child.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'a@acme.test', password: 'correct horse' }) })
+    const res = await fetch(`${child.url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'a@acme.test', password: 'correct horse' }),
+    })
     expect(res.status).toBe(200)
     expect(res.headers.get('set-cookie')).toMatch(/Max-Age=5(;|$)/)
   })

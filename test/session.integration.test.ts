@@ -62,7 +62,9 @@ describe('session lifecycle', () => {
     const [a, b] = await tabs(session, 2)
     const closes = [a!, b!].map(firstClose)
     const results = await Promise.all(closes)
-    const { expires_at: expiresAt } = t.server.db.prepare('SELECT expires_at FROM sessions WHERE id = (SELECT id FROM sessions WHERE user_id = ? ORDER BY created_at DESC LIMIT 1)').get(users.member2.id) as { expires_at: number }
+    const { expires_at: expiresAt } = t.server.db
+      .prepare('SELECT expires_at FROM sessions WHERE id = (SELECT id FROM sessions WHERE user_id = ? ORDER BY created_at DESC LIMIT 1)')
+      .get(users.member2.id) as { expires_at: number }
     for (const { code, at } of results) {
       expect(code).toBe(4401)
       expect(at - expiresAt).toBeLessThan(1000)
@@ -131,8 +133,16 @@ describe('sign-in rate limit', () => {
   afterAll(() => t.close())
 
   const attempt = async (email: string, password = 'wrong password') => {
-    const res = await fetch(`${t.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) })
-    return { status: res.status, body: (await res.json()) as { error: { code: string; message: string; retryAfterS?: number } }, retryAfter: res.headers.get('retry-after') }
+    const res = await fetch(`${t.url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password }),
+    })
+    return {
+      status: res.status,
+      body: (await res.json()) as { error: { code: string; message: string; retryAfterS?: number } },
+      retryAfter: res.headers.get('retry-after'),
+    }
   }
 
   it('[S5] limits failures per account and per address alike for known and unknown e-mails, with a 429 in the contract format', async () => {
@@ -172,13 +182,21 @@ describe('password hashes', () => {
   })
   afterAll(() => t.close())
 
-  const storedHash = (id: string) => (t.server.db.prepare('SELECT password_hash FROM users WHERE id = ?').get(id) as { password_hash: string }).password_hash
+  const storedHash = (id: string) =>
+    (t.server.db.prepare('SELECT password_hash FROM users WHERE id = ?').get(id) as { password_hash: string }).password_hash
 
   it('[S6] are scrypt with N = 2^15; a hash with older parameters still signs in and is replaced at that sign-in', async () => {
     expect(storedHash(users.member.id)).toMatch(/^scrypt\$32768\$8\$1\$/)
     // A hash as an earlier version stored it: Node's default N = 2^14.
     const salt = randomBytes(16)
-    const old = ['scrypt', 16384, 8, 1, salt.toString('base64url'), scryptSync(users.viewer.password, salt, 32, { N: 16384, r: 8, p: 1 }).toString('base64url')].join('$')
+    const old = [
+      'scrypt',
+      16384,
+      8,
+      1,
+      salt.toString('base64url'),
+      scryptSync(users.viewer.password, salt, 32, { N: 16384, r: 8, p: 1 }).toString('base64url'),
+    ].join('$')
     t.server.db.prepare('UPDATE users SET password_hash = ? WHERE id = ?').run(old, users.viewer.id)
 
     const api = await login(t.url, users.viewer.email, users.viewer.password)
@@ -187,7 +205,11 @@ describe('password hashes', () => {
     expect(upgraded).toMatch(/^scrypt\$32768\$8\$1\$/)
     expect(upgraded).not.toBe(old)
     await login(t.url, users.viewer.email, users.viewer.password)
-    const wrong = await fetch(`${t.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: users.viewer.email, password: 'not the password' }) })
+    const wrong = await fetch(`${t.url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: users.viewer.email, password: 'not the password' }),
+    })
     expect(wrong.status).toBe(401)
     expect(storedHash(users.viewer.id)).toBe(upgraded)
   })
@@ -238,7 +260,9 @@ describe('sliding expiry before it is written', () => {
       await until(() => Date.now() > storedExpiry + 500, 'past the stored expiry and two session sweeps')
       expect(tab.isOpen).toBe(true)
       expect((await api.request('GET', '/api/me')).status).toBe(200)
-      const { expires_at } = t.server.db.prepare('SELECT expires_at FROM sessions WHERE user_id = ?').get(users.owner.id) as { expires_at: number }
+      const { expires_at } = t.server.db.prepare('SELECT expires_at FROM sessions WHERE user_id = ?').get(users.owner.id) as {
+        expires_at: number
+      }
       expect(expires_at).toBeGreaterThanOrEqual(usedAt - 100 + 20_000)
       tab.close()
     } finally {

@@ -43,7 +43,10 @@ describe('document names', () => {
 
 describe('awareness codec', () => {
   it('round-trips entries and rejects malformed input', () => {
-    const entries = [{ clientID: 7, clock: 3, state: { cursor: 1 } }, { clientID: 9, clock: 1, state: null }]
+    const entries = [
+      { clientID: 7, clock: 3, state: { cursor: 1 } },
+      { clientID: 9, clock: 1, state: null },
+    ]
     expect(decodeAwarenessUpdate(encodeAwarenessUpdate(entries))).toEqual(entries)
     expect(() => decodeAwarenessUpdate(new Uint8Array([1, 7]))).toThrow()
     expect(() => decodeAwarenessUpdate(new Uint8Array([1, 1, 1, 1, 0x22]))).toThrow()

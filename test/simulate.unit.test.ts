@@ -3,7 +3,13 @@ import { describe, expect, it } from 'vitest'
 import { checkConverged, checkEditsPresent, checkJobsFinished, checkNoDoubleBooking, clash } from '../server/sim/invariants.js'
 import { percentile } from '../server/sim/latency.js'
 
-const ev = (id: string, start: string, end: string, extra: Record<string, unknown> = {}) => ({ id, start, end, reservation: { status: 'confirmed' }, ...extra })
+const ev = (id: string, start: string, end: string, extra: Record<string, unknown> = {}) => ({
+  id,
+  start,
+  end,
+  reservation: { status: 'confirmed' },
+  ...extra,
+})
 
 describe('simulation invariants', () => {
   it('[SIMU1] two confirmed events sharing a room or a person and overlapping are a double booking', () => {
@@ -30,7 +36,12 @@ describe('simulation invariants', () => {
   })
 
   it('[SIMU3] a job that is neither succeeded nor failed did not finish', () => {
-    expect(checkJobsFinished([{ id: '1', status: 'succeeded' }, { id: '2', status: 'failed' }])).toEqual([])
+    expect(
+      checkJobsFinished([
+        { id: '1', status: 'succeeded' },
+        { id: '2', status: 'failed' },
+      ]),
+    ).toEqual([])
     expect(checkJobsFinished([{ id: '3', status: 'running' }])).toHaveLength(1)
   })
 

@@ -42,7 +42,13 @@ describe.each(['auto', 'thread', 'inline'] as const)('the %s writer', (writer) =
     const b = provider(first.wsUrl, docName, api.token)
     await Promise.all([synced(a), synced(b)])
     for (let i = 0; i < 50; i++) notesOf(i % 2 ? a.doc : b.doc).insert(0, `${i};`)
-    await until(() => notesOf(a.doc).length === notesOf(b.doc).length && notesOf(a.doc).toString() === notesOf(b.doc).toString() && notesOf(a.doc).length > 0, 'the editors converge')
+    await until(
+      () =>
+        notesOf(a.doc).length === notesOf(b.doc).length &&
+        notesOf(a.doc).toString() === notesOf(b.doc).toString() &&
+        notesOf(a.doc).length > 0,
+      'the editors converge',
+    )
     const text = notesOf(a.doc).toString()
     await until(async () => (await api.request('GET', `/api/records/deals/${body.id}`)).body.notes === text, 'the projection follows')
     a.destroy()
@@ -78,7 +84,10 @@ describe('the writer thread', () => {
     const db = openDatabase(file, { synchronous: 'normal' })
     const store = new ThreadedDocStore(db, file, { synchronous: 'normal' })
     let n = 0
-    const write = () => store.append([{ docName: 'acme/deals/auto', updates: [{ update: Y.encodeStateAsUpdate(new Y.Doc()), author: null, changed: [], at: ++n }] }])
+    const write = () =>
+      store.append([
+        { docName: 'acme/deals/auto', updates: [{ update: Y.encodeStateAsUpdate(new Y.Doc()), author: null, changed: [], at: ++n }] },
+      ])
     for (let i = 0; i < 5; i++) await write()
     expect(store.inline).toBe(true)
     // No thread (and its memory) while every commit is fast.
@@ -109,7 +118,10 @@ describe('the writer thread', () => {
     const db = openDatabase(file)
     // A path below a regular file: the thread's own connection cannot be opened.
     const store = new ThreadedDocStore(db, join(file, 'nested.db'), { mode: 'thread' })
-    const entry = { docName: 'acme/deals/x', updates: [{ update: Y.encodeStateAsUpdate(new Y.Doc()), author: null, changed: [], at: Date.now() }] }
+    const entry = {
+      docName: 'acme/deals/x',
+      updates: [{ update: Y.encodeStateAsUpdate(new Y.Doc()), author: null, changed: [], at: Date.now() }],
+    }
     await expect(store.append([entry])).rejects.toThrow()
     expect(store.failure()).toBeInstanceOf(Error)
     await expect(store.append([entry])).rejects.toThrow()
@@ -154,7 +166,10 @@ describe('a document loaded from disk', () => {
     const editor = provider(first.wsUrl, docName, api.token)
     await synced(editor)
     notesOf(editor.doc).insert(0, 'stored notes;')
-    await until(async () => (await api.request('GET', `/api/records/deals/${body.id}`)).body.notes === 'stored notes;', 'the notes are stored')
+    await until(
+      async () => (await api.request('GET', `/api/records/deals/${body.id}`)).body.notes === 'stored notes;',
+      'the notes are stored',
+    )
     editor.disconnect()
     await first.server.close()
     const second = await startServer({ db })
@@ -186,7 +201,10 @@ describe('a document loaded from disk', () => {
     const reader = provider(second.wsUrl, docName, token)
     await synced(reader)
     await until(() => notesOf(reader.doc).toString() === 'stored notes;first message;', 'a reader sees both')
-    await until(async () => (await api.request('GET', `/api/records/deals/${id}`)).body.notes === 'stored notes;first message;', 'the record has both')
+    await until(
+      async () => (await api.request('GET', `/api/records/deals/${id}`)).body.notes === 'stored notes;first message;',
+      'the record has both',
+    )
     raw.close()
     reader.destroy()
     held.destroy()

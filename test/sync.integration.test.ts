@@ -4,7 +4,18 @@ import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
 import { fieldsOf, notesOf } from '../shared/docLayout.js'
 import { MESSAGE } from '../shared/protocol.js'
-import { type Api, type SeededUsers, type TestServer, presenceWatcher, closeCodeOf, provider, startSeeded, startServer, synced, until } from './helpers/server.js'
+import {
+  type Api,
+  type SeededUsers,
+  type TestServer,
+  presenceWatcher,
+  closeCodeOf,
+  provider,
+  startSeeded,
+  startServer,
+  synced,
+  until,
+} from './helpers/server.js'
 import { RawClient, awarenessMessage } from './helpers/trust.js'
 
 let t: TestServer
@@ -13,7 +24,11 @@ let member: Api
 let users: SeededUsers
 
 beforeAll(async () => {
-  ;({ t, users, api: { owner, member } } = await startSeeded(['owner', 'member']))
+  ;({
+    t,
+    users,
+    api: { owner, member },
+  } = await startSeeded(['owner', 'member']))
 })
 afterAll(() => t.close())
 
@@ -143,7 +158,11 @@ describe('auth on the sync endpoint', () => {
   })
   it('answers a wrong password and an unknown e-mail alike with 401', async () => {
     const post = (email: string) =>
-      fetch(`${t.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password: 'wrong password' }) })
+      fetch(`${t.url}/api/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email, password: 'wrong password' }),
+      })
     const wrong = await post(users.owner.email)
     const unknown = await post('nobody@acme.test')
     expect(wrong.status).toBe(401)

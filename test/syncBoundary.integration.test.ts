@@ -6,7 +6,7 @@
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { WebsocketProvider } from 'y-websocket'
-import * as Y from 'yjs'
+import type * as Y from 'yjs'
 import { type Api, type TestServer, closeCodeOf, login, provider, seedWorkspace, startServer, synced, until } from './helpers/server.js'
 import { RawClient, awarenessMessage } from './helpers/trust.js'
 
@@ -149,7 +149,10 @@ describe('presence binding', () => {
 describe('document names', () => {
   it('[T9] a percent-encoded or malformed-encoded document name closes with 4404, never 1011, and logs nothing', async () => {
     const id = await newCustomer('Encoded')
-    const encoded = `${id.slice(0, -1)}%${id.charCodeAt(id.length - 1).toString(16).toUpperCase()}`
+    const encoded = `${id.slice(0, -1)}%${id
+      .charCodeAt(id.length - 1)
+      .toString(16)
+      .toUpperCase()}`
     for (const name of [`acme/customers/${encoded}`, 'acme/customers/%ZZ', `acme%2Fcustomers%2F${id}`, `acme/customers/${id}%2F`]) {
       expect([name, await closeCodeOf(syncUrl(name, member))]).toEqual([name, 4404])
     }

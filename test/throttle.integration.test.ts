@@ -11,7 +11,11 @@ import type { AccordOptions } from '../server/AccordServer.js'
 import { type TestServer, seedWorkspace, startServer, tempDir } from './helpers/server.js'
 
 async function attempt(url: string, email: string, password: string): Promise<number> {
-  const res = await fetch(`${url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) })
+  const res = await fetch(`${url}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  })
   await res.arrayBuffer()
   return res.status
 }
@@ -68,7 +72,9 @@ describe('the throttle across a restart', () => {
   it('[R4] an account throttled before a restart of the server on the same database is still throttled after it', async () => {
     const first = await startServer({ db })
     const users = await seedWorkspace(first.server)
-    const statuses = await Promise.all(Array.from({ length: LIMITS.LOGIN_FAILURES_PER_ACCOUNT }, () => attempt(first.url, users.viewer.email, 'wrong password')))
+    const statuses = await Promise.all(
+      Array.from({ length: LIMITS.LOGIN_FAILURES_PER_ACCOUNT }, () => attempt(first.url, users.viewer.email, 'wrong password')),
+    )
     expect(countOf(statuses, 401)).toBe(LIMITS.LOGIN_FAILURES_PER_ACCOUNT)
     await first.close()
 

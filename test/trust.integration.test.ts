@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { WebsocketProvider } from 'y-websocket'
-import * as Y from 'yjs'
+import type * as Y from 'yjs'
 import { MAX_NOTES_LENGTH } from '../shared/collections.js'
 import { authorityOf, fieldsOf, itemsOf, itemToYMap, notesOf, readItems } from '../shared/docLayout.js'
 import { type Api, type TestServer, login, provider, seedWorkspace, startServer, synced, until } from './helpers/server.js'
@@ -61,43 +61,69 @@ const START = '2026-03-02T09:00:00Z'
 const END = '2026-03-02T10:00:00Z'
 
 const invalidEdits = [
-  { rule: 'an invalid stage', collection: 'deals', body: { title: 'Gate', stage: 'lead', amount: 100 }, key: 'stage', bad: 'bogus', valid: 'lead' },
-  { rule: 'a negative amount', collection: 'deals', body: { title: 'Gate', stage: 'lead', amount: 100 }, key: 'amount', bad: -5, valid: 100 },
-  { rule: 'an end before the start', collection: 'events', body: { title: 'Gate', start: START, end: END }, key: 'end', bad: '2026-03-02T08:00:00Z', valid: END },
+  {
+    rule: 'an invalid stage',
+    collection: 'deals',
+    body: { title: 'Gate', stage: 'lead', amount: 100 },
+    key: 'stage',
+    bad: 'bogus',
+    valid: 'lead',
+  },
+  {
+    rule: 'a negative amount',
+    collection: 'deals',
+    body: { title: 'Gate', stage: 'lead', amount: 100 },
+    key: 'amount',
+    bad: -5,
+    valid: 100,
+  },
+  {
+    rule: 'an end before the start',
+    collection: 'events',
+    body: { title: 'Gate', start: START, end: END },
+    key: 'end',
+    bad: '2026-03-02T08:00:00Z',
+    valid: END,
+  },
 ] as const
 
 describe('validation gate', () => {
-  it.each(invalidEdits)('[T1] $rule is reverted for every provider, the sender is told why, its socket stays open and the valid part of the same update survives', async ({ collection, body, key, bad, valid }) => {
-    const id = await create(collection, body)
-    const docName = `acme/${collection}/${id}`
-    const sender = connect(docName, member, true)
-    const notices = captureNotices(sender)
-    const senderCloses = closeCodes(sender)
-    const others = [connect(docName, member2), connect(docName, owner)]
-    await Promise.all([sender, ...others].map(synced))
-    const seenByOthers = others.map((p) => watchField(p.doc, key))
+  it.each(invalidEdits)(
+    '[T1] $rule is reverted for every provider, the sender is told why, its socket stays open and the valid part of the same update survives',
+    async ({ collection, body, key, bad, valid }) => {
+      const id = await create(collection, body)
+      const docName = `acme/${collection}/${id}`
+      const sender = connect(docName, member, true)
+      const notices = captureNotices(sender)
+      const senderCloses = closeCodes(sender)
+      const others = [connect(docName, member2), connect(docName, owner)]
+      await Promise.all([sender, ...others].map(synced))
+      const seenByOthers = others.map((p) => watchField(p.doc, key))
 
-    sender.doc.transact(() => {
-      fieldsOf(sender.doc).set(key, bad)
-      fieldsOf(sender.doc).set('title', 'Renamed in the same update')
-      notesOf(sender.doc).insert(0, 'kept')
-    })
+      sender.doc.transact(() => {
+        fieldsOf(sender.doc).set(key, bad)
+        fieldsOf(sender.doc).set('title', 'Renamed in the same update')
+        notesOf(sender.doc).insert(0, 'kept')
+      })
 
-    const converged = (p: WebsocketProvider) =>
-      fieldsOf(p.doc).get(key) === valid && fieldsOf(p.doc).get('title') === 'Renamed in the same update' && notesOf(p.doc).toString() === 'kept'
-    await until(() => [sender, ...others].every(converged), 'every provider on the last valid value plus the valid edit')
-    await until(() => notices.length > 0, 'a notice to the sender')
-    expect(notices[0]).toMatchObject({ type: 'rejected', reason: 'invalid', issues: [expect.objectContaining({ path: key })] })
-    for (const seen of seenByOthers) expect(seen).not.toContain(bad)
+      const converged = (p: WebsocketProvider) =>
+        fieldsOf(p.doc).get(key) === valid &&
+        fieldsOf(p.doc).get('title') === 'Renamed in the same update' &&
+        notesOf(p.doc).toString() === 'kept'
+      await until(() => [sender, ...others].every(converged), 'every provider on the last valid value plus the valid edit')
+      await until(() => notices.length > 0, 'a notice to the sender')
+      expect(notices[0]).toMatchObject({ type: 'rejected', reason: 'invalid', issues: [expect.objectContaining({ path: key })] })
+      for (const seen of seenByOthers) expect(seen).not.toContain(bad)
 
-    // The socket stayed open: the same connection still carries edits.
-    expect(senderCloses).toEqual([])
-    expect(sender.wsconnected).toBe(true)
-    notesOf(sender.doc).insert(4, '!')
-    await until(() => others.every((p) => notesOf(p.doc).toString() === 'kept!'), 'a later edit from the same socket')
-    const record = (await owner.request('GET', `/api/records/${collection}/${id}`)).body
-    expect(record).toMatchObject({ [key]: valid, title: 'Renamed in the same update', notes: 'kept!' })
-  })
+      // The socket stayed open: the same connection still carries edits.
+      expect(senderCloses).toEqual([])
+      expect(sender.wsconnected).toBe(true)
+      notesOf(sender.doc).insert(4, '!')
+      await until(() => others.every((p) => notesOf(p.doc).toString() === 'kept!'), 'a later edit from the same socket')
+      const record = (await owner.request('GET', `/api/records/${collection}/${id}`)).body
+      expect(record).toMatchObject({ [key]: valid, title: 'Renamed in the same update', notes: 'kept!' })
+    },
+  )
 
   it('[T1] invalid line items are reverted and notes past their limit taken back; valid edits in the same update survive', async () => {
     const id = await create('invoices', { items: [{ description: 'first', quantity: 1, unitPrice: 5 }], notes: 'before' })
@@ -195,20 +221,26 @@ describe('roles and server-only documents', () => {
     expect((await viewer.request('POST', '/api/records/deals', { title: 'nope' })).status).toBe(403)
   })
 
-  it.each(['acme/index/deals', () => `acme/inbox/${users.member.id}`])('[T4] a client write to a server-only document (%s) is not applied', async (nameOrFn) => {
-    const docName = typeof nameOrFn === 'string' ? nameOrFn : nameOrFn()
-    const writer = connect(docName, member, true)
-    const notices = captureNotices(writer)
-    await synced(writer)
-    const logged = logCount(docName)
-    writer.doc.getMap('records').set('forged', { title: 'forged' })
-    writer.doc.getMap('jobs').set('forged', { status: 'succeeded' })
-    await until(() => notices.length > 0, 'a server-only notice')
-    expect(notices[0]).toMatchObject({ reason: 'server-only' })
-    await until(() => !writer.doc.getMap('records').has('forged') && !writer.doc.getMap('jobs').has('forged'), 'the writer converged back')
-    expect(logCount(docName)).toBe(logged)
-    expect(writer.wsconnected).toBe(true)
-  })
+  it.each(['acme/index/deals', () => `acme/inbox/${users.member.id}`])(
+    '[T4] a client write to a server-only document (%s) is not applied',
+    async (nameOrFn) => {
+      const docName = typeof nameOrFn === 'string' ? nameOrFn : nameOrFn()
+      const writer = connect(docName, member, true)
+      const notices = captureNotices(writer)
+      await synced(writer)
+      const logged = logCount(docName)
+      writer.doc.getMap('records').set('forged', { title: 'forged' })
+      writer.doc.getMap('jobs').set('forged', { status: 'succeeded' })
+      await until(() => notices.length > 0, 'a server-only notice')
+      expect(notices[0]).toMatchObject({ reason: 'server-only' })
+      await until(
+        () => !writer.doc.getMap('records').has('forged') && !writer.doc.getMap('jobs').has('forged'),
+        'the writer converged back',
+      )
+      expect(logCount(docName)).toBe(logged)
+      expect(writer.wsconnected).toBe(true)
+    },
+  )
 })
 
 describe('presence identity', () => {
@@ -221,8 +253,14 @@ describe('presence identity', () => {
     await Promise.all([spoofer, victim, watcher].map(synced))
     victim.awareness.setLocalStateField('cursor', 1)
     spoofer.awareness.setLocalState({ user: { id: users.owner.id, name: 'owner of acme', color: '#000' }, cursor: 2 })
-    const stateOf = (p: WebsocketProvider, clientID: number) => watcher.awareness.getStates().get(clientID) as { user?: { id: string; name: string } } | undefined
-    await until(() => stateOf(watcher, spoofer.doc.clientID)?.user !== undefined && (stateOf(watcher, spoofer.doc.clientID) as { cursor?: number }).cursor === 2, 'the spoofer’s presence at the watcher')
+    const stateOf = (p: WebsocketProvider, clientID: number) =>
+      watcher.awareness.getStates().get(clientID) as { user?: { id: string; name: string } } | undefined
+    await until(
+      () =>
+        stateOf(watcher, spoofer.doc.clientID)?.user !== undefined &&
+        (stateOf(watcher, spoofer.doc.clientID) as { cursor?: number }).cursor === 2,
+      'the spoofer’s presence at the watcher',
+    )
     expect(stateOf(watcher, spoofer.doc.clientID)!.user).toMatchObject({ id: users.member.id, name: 'member of acme' })
     await until(() => stateOf(watcher, victim.doc.clientID)?.user?.id === users.owner.id, 'the victim’s presence at the watcher')
 
@@ -234,7 +272,10 @@ describe('presence identity', () => {
     raw.send(awarenessMessage([{ clientID: victim.doc.clientID, clock: clock + 1, json: JSON.stringify({ cursor: 99 }) }]))
     await raw.settled()
     victim.awareness.setLocalStateField('cursor', 3)
-    await until(() => (stateOf(watcher, victim.doc.clientID) as { cursor?: number } | undefined)?.cursor === 3, 'the victim’s next presence update')
+    await until(
+      () => (stateOf(watcher, victim.doc.clientID) as { cursor?: number } | undefined)?.cursor === 3,
+      'the victim’s next presence update',
+    )
     expect(raw.isOpen).toBe(true)
     raw.close()
   })

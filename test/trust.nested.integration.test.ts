@@ -84,7 +84,10 @@ describe('nested shared types', () => {
       title.insert(4, 'x'.repeat(MAX_FIELD_LENGTH))
     })
 
-    await until(() => [sender, ...others].every((p) => rawField(p.doc, 'stage') === 'lead' && rawField(p.doc, 'title') === 'Gate'), 'plain values back everywhere')
+    await until(
+      () => [sender, ...others].every((p) => rawField(p.doc, 'stage') === 'lead' && rawField(p.doc, 'title') === 'Gate'),
+      'plain values back everywhere',
+    )
     await until(() => notices.some((n) => n.issues.some((i) => i.path === 'stage')), 'the sender told')
     expect(notices[0]).toMatchObject({ type: 'rejected', reason: 'invalid' })
     expect(sender.wsconnected).toBe(true)
@@ -99,7 +102,10 @@ describe('nested shared types', () => {
     await t.server.reservations.idle()
     const docName = `acme/events/${id}`
     const { sender, notices, others } = await editors(docName)
-    await until(() => (authorityOf(sender.doc).get('reservation') as { status?: string } | undefined)?.status === 'confirmed', 'the slot confirmed')
+    await until(
+      () => (authorityOf(sender.doc).get('reservation') as { status?: string } | undefined)?.status === 'confirmed',
+      'the slot confirmed',
+    )
 
     const start = new Y.Text(START)
     const end = new Y.Text(END)
@@ -115,7 +121,10 @@ describe('nested shared types', () => {
     })
 
     await until(() => notices.length > 0, 'the sender told')
-    await until(() => [sender, ...others].every((p) => rawField(p.doc, 'start') === START && rawField(p.doc, 'end') === END), 'the slot back everywhere')
+    await until(
+      () => [sender, ...others].every((p) => rawField(p.doc, 'start') === START && rawField(p.doc, 'end') === END),
+      'the slot back everywhere',
+    )
     await t.server.registry.flushed()
     await t.server.reservations.idle()
     const record = (await owner.request('GET', `/api/records/events/${id}`)).body
@@ -155,7 +164,9 @@ describe('nested shared types', () => {
     await until(() => notices.length > 0, 'the sender told')
     const plain = (p: WebsocketProvider) => {
       const text = notesOf(p.doc)
-      return JSON.stringify(text.toDelta()) === JSON.stringify([{ insert: 'hello world' }]) && Object.keys(text.getAttributes()).length === 0
+      return (
+        JSON.stringify(text.toDelta()) === JSON.stringify([{ insert: 'hello world' }]) && Object.keys(text.getAttributes()).length === 0
+      )
     }
     await until(() => [sender, ...others].every(plain), 'plain text everywhere')
     await t.server.registry.flushed()
@@ -172,7 +183,10 @@ describe('nested shared types', () => {
     description.insert(1, 'b')
 
     await until(() => notices.length > 0, 'the sender told')
-    await until(() => [sender, ...others].every((p) => itemsOf(p.doc).get(0)?.get('description') === 'a'), 'the plain description back everywhere')
+    await until(
+      () => [sender, ...others].every((p) => itemsOf(p.doc).get(0)?.get('description') === 'a'),
+      'the plain description back everywhere',
+    )
   })
 })
 
@@ -200,14 +214,28 @@ describe('stored records', () => {
     await store.append([{ docName, updates: [{ update: Y.encodeStateAsUpdate(doc, sv), author: null, changed: [], at: Date.now() }] }])
     db.close()
 
-    const second = await startServer({ db: first.dbFile, logger: pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) }) })
+    const second = await startServer({
+      db: first.dbFile,
+      logger: pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) }),
+    })
     try {
       const again = await login(second.url, users.owner.email, users.owner.password)
       const p = connect(docName, again, false, second)
       await synced(p)
-      await until(() => rawField(p.doc, 'title') === 'Renamed' && rawField(p.doc, 'stage') === 'lead' && notesOf(p.doc).toString() === 'text' && notesOf(p.doc).length === 4, 'the repaired record')
+      await until(
+        () =>
+          rawField(p.doc, 'title') === 'Renamed' &&
+          rawField(p.doc, 'stage') === 'lead' &&
+          notesOf(p.doc).toString() === 'text' &&
+          notesOf(p.doc).length === 4,
+        'the repaired record',
+      )
       await second.server.registry.flushed()
-      expect((await again.request('GET', `/api/records/deals/${id}`)).body).toMatchObject({ title: 'Renamed', stage: 'lead', notes: 'text' })
+      expect((await again.request('GET', `/api/records/deals/${id}`)).body).toMatchObject({
+        title: 'Renamed',
+        stage: 'lead',
+        notes: 'text',
+      })
       const logged = lines.map((line) => JSON.parse(line) as { msg: string; doc?: string; issues?: { path: string }[] })
       const repair = logged.find((line) => line.msg === 'stored record repaired on load')
       expect(repair).toMatchObject({ doc: docName })
@@ -337,7 +365,10 @@ describe('poisoned updates close only their sender', () => {
 
     notesOf(bystander.doc).insert(0, 'still here, ')
     await until(() => notesOf(third.doc).toString().startsWith('still here, '), 'the bystander’s edit reaches the third client')
-    await until(async () => ((await owner.request('GET', `/api/records/invoices/${id}`)).body.notes as string).startsWith('still here, '), 'and the REST API')
+    await until(
+      async () => ((await owner.request('GET', `/api/records/invoices/${id}`)).body.notes as string).startsWith('still here, '),
+      'and the REST API',
+    )
     expect(bystanderCloses).toEqual([])
     expect(thirdCloses).toEqual([])
     expect(bystander.wsconnected && third.wsconnected).toBe(true)

@@ -11,7 +11,10 @@ let t: TestServer
 let api: Api
 
 beforeAll(async () => {
-  ;({ t, api: { member: api } } = await startSeeded(['member']))
+  ;({
+    t,
+    api: { member: api },
+  } = await startSeeded(['member']))
 })
 afterAll(() => t.close())
 
@@ -30,7 +33,10 @@ describe('unload and reload', () => {
       if (i % 500 === 499) await new Promise((r) => setImmediate(r))
     }
     const expected = { fields: fieldsOf(editor.doc).toJSON(), notes: notesOf(editor.doc).toString() }
-    await until(async () => (await api.request('GET', `/api/records/deals/${body.id}`)).body.notes === expected.notes, 'every update persisted')
+    await until(
+      async () => (await api.request('GET', `/api/records/deals/${body.id}`)).body.notes === expected.notes,
+      'every update persisted',
+    )
     editor.destroy()
     await until(() => t.server.registry.get(docName) === undefined, 'the document is unloaded')
     expect(hasSnapshot(docName)).toBe(true)

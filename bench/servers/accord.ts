@@ -14,18 +14,39 @@ export const BENCH_PASSWORD = 'bench-password'
 
 const synchronous = process.env.ACCORD_SYNCHRONOUS === 'normal' ? 'normal' : 'full'
 const writer = process.env.ACCORD_WRITER === 'inline' || process.env.ACCORD_WRITER === 'thread' ? process.env.ACCORD_WRITER : 'auto'
-const server = new AccordServer({ db: process.env.DB_FILE!, port: Number(process.env.PORT), logger: createLogger('warn'), synchronous, writer })
+const server = new AccordServer({
+  db: process.env.DB_FILE!,
+  port: Number(process.env.PORT),
+  logger: createLogger('warn'),
+  synchronous,
+  writer,
+})
 if (!server.auth.hasWorkspace('bench')) {
   server.auth.addWorkspace('bench')
-  for (let i = 0; i < BENCH_USERS; i++) await server.auth.addUser({ workspace: 'bench', email: `b${i}@bench.test`, password: BENCH_PASSWORD, role: 'member', name: `Bench ${i}` })
+  for (let i = 0; i < BENCH_USERS; i++)
+    await server.auth.addUser({
+      workspace: 'bench',
+      email: `b${i}@bench.test`,
+      password: BENCH_PASSWORD,
+      role: 'member',
+      name: `Bench ${i}`,
+    })
 }
 // Every document the bench opens is a valid customer record (a record document without
 // its required fields is reverted by the validation gate, as it should be).
 const docs = ['fan', 'cold', 'dur', ...Array.from({ length: Number(process.env.BENCH_DOCS ?? 0) }, (_, i) => String(i))]
-const missing = docs.filter((d) => !server.registry.get(`bench/customers/d${d}`) && !server.db.prepare('SELECT 1 FROM records WHERE workspace = ? AND id = ?').get('bench', `d${d}`))
-await Promise.all(missing.map((d) => server.registry.use(`bench/customers/d${d}`, (room) => {
-  room.doc.transact(() => fieldsOf(room.doc).set('name', `Bench ${d}`), serverOrigin('api'))
-})))
+const missing = docs.filter(
+  (d) =>
+    !server.registry.get(`bench/customers/d${d}`) &&
+    !server.db.prepare('SELECT 1 FROM records WHERE workspace = ? AND id = ?').get('bench', `d${d}`),
+)
+await Promise.all(
+  missing.map((d) =>
+    server.registry.use(`bench/customers/d${d}`, (room) => {
+      room.doc.transact(() => fieldsOf(room.doc).set('name', `Bench ${d}`), serverOrigin('api'))
+    }),
+  ),
+)
 if (process.env.SEED_ONLY === '1') {
   // Seeding runs in its own process, so the server under test starts with none of it in memory.
   await server.close()
@@ -33,6 +54,10 @@ if (process.env.SEED_ONLY === '1') {
 }
 const url = await server.start()
 console.log(`listening on ${url}`)
-const stop = () => server.close().then(() => process.exit(0), () => process.exit(1))
+const stop = () =>
+  server.close().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  )
 process.on('SIGTERM', stop)
 process.on('SIGINT', stop)

@@ -53,7 +53,8 @@ function Shell() {
   const user = useUser()
   const section = route.screen === 'list' || route.screen === 'record' ? route.collection : route.screen
   useEffect(() => {
-    const name = route.screen === 'list' || route.screen === 'record' ? COLLECTION_LABELS[route.collection].plural : SCREEN_TITLES[route.screen]
+    const name =
+      route.screen === 'list' || route.screen === 'record' ? COLLECTION_LABELS[route.collection].plural : SCREEN_TITLES[route.screen]
     document.title = `${name} · Accord`
   }, [route])
   return (
@@ -62,8 +63,18 @@ function Shell() {
         Skip to content
       </a>
       <header className="topbar">
-        <a className="brand" href="/" onClick={(e) => (e.preventDefault(), navigate('/'))}>
-          <span className="brand-mark" aria-hidden="true">◆</span> Accord
+        <a
+          className="brand"
+          href="/"
+          onClick={(e) => {
+            e.preventDefault()
+            navigate('/')
+          }}
+        >
+          <span className="brand-mark" aria-hidden="true">
+            ◆
+          </span>{' '}
+          Accord
         </a>
         <ConnectionIndicator />
         <div className="topbar-user">

@@ -5,7 +5,19 @@
 import { z } from 'zod'
 import { type Collection, FIELD_SCHEMAS } from '../../shared/collections.js'
 
-export type FieldKind = 'text' | 'email' | 'enum' | 'money' | 'date' | 'instant' | 'tags' | 'users' | 'user' | 'customer' | 'deal' | 'currency'
+export type FieldKind =
+  | 'text'
+  | 'email'
+  | 'enum'
+  | 'money'
+  | 'date'
+  | 'instant'
+  | 'tags'
+  | 'users'
+  | 'user'
+  | 'customer'
+  | 'deal'
+  | 'currency'
 
 const KINDS: Record<string, FieldKind> = {
   email: 'email',

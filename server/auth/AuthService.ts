@@ -98,11 +98,12 @@ export class AuthService {
     if (!this.hasWorkspace(input.workspace)) throw new AuthError('not-found', `no workspace "${input.workspace}"`)
     if (!/^[^\s@]+@[^\s@]+$/.test(input.email)) throw new AuthError('invalid', `"${input.email}" is not an e-mail address`)
     if (input.password.length < 8) throw new AuthError('invalid', 'the password must have at least 8 characters')
-    if (this.db.prepare('SELECT 1 FROM users WHERE email = ?').get(input.email)) throw new AuthError('exists', `a user with e-mail ${input.email} already exists`)
+    if (this.db.prepare('SELECT 1 FROM users WHERE email = ?').get(input.email))
+      throw new AuthError('exists', `a user with e-mail ${input.email} already exists`)
     const hash = await hashPassword(input.password)
     const count = (this.db.prepare('SELECT COUNT(*) AS n FROM users').get() as { n: number }).n
     const user: PublicUser = {
-      id: 'u' + randomBytes(6).toString('hex'),
+      id: `u${randomBytes(6).toString('hex')}`,
       email: input.email,
       name: input.name ?? input.email.split('@')[0]!,
       role: input.role,
@@ -114,7 +115,8 @@ export class AuthService {
         .prepare('INSERT INTO users (id, workspace, email, name, role, password_hash, color, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
         .run(user.id, user.workspace, user.email, user.name, user.role, hash, user.color, Date.now())
     } catch (error) {
-      if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new AuthError('exists', `a user with e-mail ${input.email} already exists`)
+      if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE')
+        throw new AuthError('exists', `a user with e-mail ${input.email} already exists`)
       throw error
     }
     return user
@@ -165,8 +167,9 @@ export class AuthService {
   /** The principal of a live session, sliding its expiry forward; null if unknown, expired or revoked. */
   authenticate(token: string | undefined | null): Principal | null {
     if (!token || token.length > 200) return null
-    const row = this.stmt(`SELECT s.id AS session_id, s.expires_at, s.revoked_at, u.* FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`)
-      .get(hashToken(token)) as (UserRow & { session_id: string; expires_at: number; revoked_at: number | null }) | undefined
+    const row = this.stmt(
+      `SELECT s.id AS session_id, s.expires_at, s.revoked_at, u.* FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`,
+    ).get(hashToken(token)) as (UserRow & { session_id: string; expires_at: number; revoked_at: number | null }) | undefined
     const now = Date.now()
     if (!row || row.revoked_at !== null || this.expiryOf(row.session_id, row.expires_at) <= now) return null
     this.touch(row.session_id)
@@ -251,8 +254,9 @@ export class AuthService {
     if (sessionIds.length === 0) return new Set()
     // The query reads the stored expiries: the uses not written yet are written first.
     this.writePendingTouches()
-    const rows = this.stmt('SELECT id FROM sessions WHERE id IN (SELECT value FROM json_each(?)) AND revoked_at IS NULL AND expires_at > ?')
-      .all(JSON.stringify(sessionIds), Date.now()) as { id: string }[]
+    const rows = this.stmt(
+      'SELECT id FROM sessions WHERE id IN (SELECT value FROM json_each(?)) AND revoked_at IS NULL AND expires_at > ?',
+    ).all(JSON.stringify(sessionIds), Date.now()) as { id: string }[]
     const live = new Set(rows.map((r) => r.id))
     for (const id of sessionIds) if (!live.has(id)) this.lastTouched.delete(id)
     return live
@@ -267,7 +271,9 @@ export class AuthService {
 
   /** Revokes every session of a user (password change, removal). Returns their ids. */
   revokeUserSessions(userId: string): string[] {
-    const ids = (this.db.prepare('SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL').all(userId) as { id: string }[]).map((r) => r.id)
+    const ids = (this.db.prepare('SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL').all(userId) as { id: string }[]).map(
+      (r) => r.id,
+    )
     for (const id of ids) this.revokeSession(id)
     return ids
   }

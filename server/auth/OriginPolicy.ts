@@ -77,7 +77,12 @@ export class OriginPolicy {
   /** The origin the client addressed: scheme and Host, from the proxy's headers when it is trusted. */
   private ownOrigin(req: IncomingMessage): string | null {
     const forwardedProto = this.trustProxy ? firstValue(req.headers['x-forwarded-proto']) : undefined
-    const scheme = forwardedProto === 'https' || forwardedProto === 'http' ? forwardedProto : (req.socket as Partial<TLSSocket>).encrypted ? 'https' : 'http'
+    const scheme =
+      forwardedProto === 'https' || forwardedProto === 'http'
+        ? forwardedProto
+        : (req.socket as Partial<TLSSocket>).encrypted
+          ? 'https'
+          : 'http'
     const host = (this.trustProxy ? firstValue(req.headers['x-forwarded-host']) : undefined) ?? req.headers.host
     return host ? parseOrigin(`${scheme}://${host}`) : null
   }

@@ -31,12 +31,16 @@ export class InvoiceNumbering {
     private readonly onError: (error: unknown, context: string) => void = () => undefined,
   ) {
     this.statements = {
-      numberOf: db.prepare<[string, string], { number: number }>('SELECT number FROM invoice_numbers WHERE workspace = ? AND invoice_id = ?'),
+      numberOf: db.prepare<[string, string], { number: number }>(
+        'SELECT number FROM invoice_numbers WHERE workspace = ? AND invoice_id = ?',
+      ),
       next: db.prepare<[string], { last_number: number }>(
         `INSERT INTO invoice_counters (workspace, last_number) VALUES (?, 1)
          ON CONFLICT (workspace) DO UPDATE SET last_number = last_number + 1 RETURNING last_number`,
       ),
-      record: db.prepare<[string, string, number, number]>('INSERT INTO invoice_numbers (workspace, invoice_id, number, assigned_at) VALUES (?, ?, ?, ?)'),
+      record: db.prepare<[string, string, number, number]>(
+        'INSERT INTO invoice_numbers (workspace, invoice_id, number, assigned_at) VALUES (?, ?, ?, ?)',
+      ),
     }
   }
 
@@ -69,7 +73,11 @@ export class InvoiceNumbering {
       const known = this.numberOf(invoice.workspace, invoice.id)
       if (invoice.authority[INVOICE_NUMBER] === known && known !== undefined) continue
       if (known === undefined && !needsNumber(invoice.fields, invoice.authority)) continue
-      this.registry.use(recordDocName(invoice.workspace, 'invoices', invoice.id), (room) => this.number(room, invoice.workspace, invoice.id, known !== undefined)).catch((error: unknown) => this.onError(error, 'invoice number'))
+      this.registry
+        .use(recordDocName(invoice.workspace, 'invoices', invoice.id), (room) =>
+          this.number(room, invoice.workspace, invoice.id, known !== undefined),
+        )
+        .catch((error: unknown) => this.onError(error, 'invoice number'))
     }
   }
 

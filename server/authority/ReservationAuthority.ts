@@ -15,7 +15,7 @@
  * whose write failed while the server runs (the document is dropped from memory with it)
  * is written again from the ledger, with backoff, until it lands.
  */
-import { type FieldValues, type Reservation, isComplete } from '../../shared/collections.js'
+import { type Reservation, isComplete } from '../../shared/collections.js'
 import { authorityOf, fieldsOf, readPlainMap } from '../../shared/docLayout.js'
 import { recordDocName } from '../../shared/docNames.js'
 import { PersistError } from '../sync/DocRegistry.js'
@@ -45,8 +45,7 @@ export class ReservationAuthority {
   /** Event documents waiting to be mirrored again, by document name. */
   private readonly remirrors = new Map<string, NodeJS.Timeout>()
 
-  constructor(private readonly options: ReservationAuthorityOptions) {
-  }
+  constructor(private readonly options: ReservationAuthorityOptions) {}
 
   /** Waits until every queued decision is made and mirrored into its document. */
   idle(): Promise<void> {
@@ -84,7 +83,8 @@ export class ReservationAuthority {
         const entry = await this.options.ledger.entry(event.workspace, event.id)
         if (!entry && !request.active && event.authority[RESERVATION] === undefined) return
         if (!entry || entry.requestKey !== requestKey(request)) await this.decide(request)
-        else if (!sameReservation(event.authority[RESERVATION], entry.reservation)) this.mirror(event.workspace, event.id, entry.reservation)
+        else if (!sameReservation(event.authority[RESERVATION], entry.reservation))
+          this.mirror(event.workspace, event.id, entry.reservation)
       }).catch(() => undefined),
     )
     return Promise.all(checks).then(() => undefined)

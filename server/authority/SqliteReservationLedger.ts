@@ -36,7 +36,9 @@ export class SqliteReservationLedger implements ReservationLedger {
 
   constructor(private readonly db: Db) {
     this.statements = {
-      slotsOf: db.prepare<[string, string], SlotRow>('SELECT resource, event_id, held, start_ms, end_ms FROM reservation_slots WHERE workspace = ? AND event_id = ?'),
+      slotsOf: db.prepare<[string, string], SlotRow>(
+        'SELECT resource, event_id, held, start_ms, end_ms FROM reservation_slots WHERE workspace = ? AND event_id = ?',
+      ),
       deleteSlots: db.prepare<[string, string]>('DELETE FROM reservation_slots WHERE workspace = ? AND event_id = ?'),
       insertSlot: db.prepare<[string, string, string, number, number, number]>(
         'INSERT INTO reservation_slots (workspace, resource, event_id, held, start_ms, end_ms) VALUES (?, ?, ?, ?, ?, ?)',
@@ -81,7 +83,8 @@ export class SqliteReservationLedger implements ReservationLedger {
 
   busy(workspace: string, resources: readonly string[], window: Interval, excludeEventId = ''): Promise<Interval[]> {
     const intervals: Interval[] = []
-    for (const resource of new Set(resources)) intervals.push(...this.statements.busy.all(workspace, resource, window.end, window.start, excludeEventId))
+    for (const resource of new Set(resources))
+      intervals.push(...this.statements.busy.all(workspace, resource, window.end, window.start, excludeEventId))
     return Promise.resolve(intervals)
   }
 
@@ -101,9 +104,20 @@ export class SqliteReservationLedger implements ReservationLedger {
       }
       reservation = reservationOf(request, status, conflictsWith)
     }
-    this.statements.upsert.run(workspace, eventId, requestKey(request), status, request.start, request.end, JSON.stringify(conflictsWith), Date.now())
+    this.statements.upsert.run(
+      workspace,
+      eventId,
+      requestKey(request),
+      status,
+      request.start,
+      request.end,
+      JSON.stringify(conflictsWith),
+      Date.now(),
+    )
     const changedHeld = before.filter((slot) => slot.held === 1)
-    if (status === 'confirmed') for (const resource of resources) changedHeld.push({ resource, event_id: eventId, held: 1, start_ms: request.start, end_ms: request.end })
+    if (status === 'confirmed')
+      for (const resource of resources)
+        changedHeld.push({ resource, event_id: eventId, held: 1, start_ms: request.start, end_ms: request.end })
     return { reservation, updated: this.refreshWaiting(workspace, eventId, changedHeld) }
   }
 
@@ -111,7 +125,8 @@ export class SqliteReservationLedger implements ReservationLedger {
   private blockers(workspace: string, eventId: string, resources: string[], interval: Interval): string[] {
     const ids = new Set<string>()
     for (const resource of resources) {
-      for (const row of this.statements.overlapping.all(workspace, resource, 1, interval.end, interval.start, eventId)) ids.add(row.event_id)
+      for (const row of this.statements.overlapping.all(workspace, resource, 1, interval.end, interval.start, eventId))
+        ids.add(row.event_id)
     }
     return [...ids].sort()
   }
@@ -124,17 +139,26 @@ export class SqliteReservationLedger implements ReservationLedger {
   private refreshWaiting(workspace: string, eventId: string, changed: SlotRow[]): LedgerDecision['updated'] {
     const waiting = new Set<string>()
     for (const slot of changed) {
-      for (const row of this.statements.overlapping.all(workspace, slot.resource, 0, slot.end_ms, slot.start_ms, eventId)) waiting.add(row.event_id)
+      for (const row of this.statements.overlapping.all(workspace, slot.resource, 0, slot.end_ms, slot.start_ms, eventId))
+        waiting.add(row.event_id)
     }
     const updated: LedgerDecision['updated'] = []
     for (const id of [...waiting].sort()) {
       const row = this.statements.entry.get(workspace, id)
-      if (!row || row.status !== 'conflict') continue
+      if (row?.status !== 'conflict') continue
       const slots = this.statements.slotsOf.all(workspace, id)
-      const now = this.blockers(workspace, id, slots.map((s) => s.resource), { start: row.start_ms, end: row.end_ms })
+      const now = this.blockers(
+        workspace,
+        id,
+        slots.map((s) => s.resource),
+        { start: row.start_ms, end: row.end_ms },
+      )
       if (JSON.stringify(now) === row.conflicts_with) continue
       this.statements.setConflicts.run(JSON.stringify(now), workspace, id)
-      updated.push({ eventId: id, reservation: { status: 'conflict', start: isoOf(row.start_ms), end: isoOf(row.end_ms), conflictsWith: now } })
+      updated.push({
+        eventId: id,
+        reservation: { status: 'conflict', start: isoOf(row.start_ms), end: isoOf(row.end_ms), conflictsWith: now },
+      })
     }
     return updated
   }
@@ -144,6 +168,11 @@ function toEntry(row: ReservationRow): LedgerEntry {
   const reservation: Reservation | null =
     row.status === 'released'
       ? null
-      : { status: row.status, start: isoOf(row.start_ms), end: isoOf(row.end_ms), conflictsWith: JSON.parse(row.conflicts_with) as string[] }
+      : {
+          status: row.status,
+          start: isoOf(row.start_ms),
+          end: isoOf(row.end_ms),
+          conflictsWith: JSON.parse(row.conflicts_with) as string[],
+        }
   return { eventId: row.event_id, requestKey: row.request, reservation }
 }

@@ -25,7 +25,19 @@ import {
   checkField,
   itemSchema,
 } from '../../shared/collections.js'
-import { AUTHORITY, FIELDS, ITEMS, NOTES, RECORD_ROOTS, authorityOf, fieldsOf, itemsOf, mapEntryOf, notesOf, readPlainMap } from '../../shared/docLayout.js'
+import {
+  AUTHORITY,
+  FIELDS,
+  ITEMS,
+  NOTES,
+  RECORD_ROOTS,
+  authorityOf,
+  fieldsOf,
+  itemsOf,
+  mapEntryOf,
+  notesOf,
+  readPlainMap,
+} from '../../shared/docLayout.js'
 import { type AnyType, insertedItems, placeOf, placeOfItem, rootName } from '../sync/typeTree.js'
 
 export type RejectReason = 'invalid' | 'authority'
@@ -149,7 +161,8 @@ export class RecordGate {
     if (hasLiveMap(items)) fixes.push(() => deleteMapPart(items))
     const notes = notesOf(this.doc)
     const notText: Y.Item[] = []
-    for (let item = notes._start; item !== null; item = item.right) if (!item.deleted && !(item.content instanceof Y.ContentString)) notText.push(item)
+    for (let item = notes._start; item !== null; item = item.right)
+      if (!item.deleted && !(item.content instanceof Y.ContentString)) notText.push(item)
     if (notText.length > 0 || hasLiveMap(notes)) {
       issues.push({ path: NOTES, message: 'notes hold plain text only', reason: 'invalid' })
       fixes.push(() => {
@@ -177,7 +190,8 @@ export class RecordGate {
       const entry = mapEntryOf(fields, key)
       if (entry.kind === 'other') bad({ path: key, message: `${key} ${NOT_PLAIN}` })
       else if (entry.kind === 'absent') {
-        if (REQUIRED_FIELDS[this.collection].includes(key) && this.lastFields[key] !== undefined) bad({ path: key, message: `${key} is required` })
+        if (REQUIRED_FIELDS[this.collection].includes(key) && this.lastFields[key] !== undefined)
+          bad({ path: key, message: `${key} is required` })
       } else {
         const issue = checkField(this.collection, key, entry.value)
         if (issue) bad(issue)

@@ -45,10 +45,17 @@ export interface Interval {
 export function slotRequestOf(workspace: string, eventId: string, fields: FieldValues, authority: FieldValues): SlotRequest {
   const start = instantMs(fields.start)
   const end = instantMs(fields.end)
-  const attendees = Array.isArray(fields.attendees) ? [...new Set(fields.attendees.filter((a): a is string => typeof a === 'string' && a !== ''))].sort() : []
+  const attendees = Array.isArray(fields.attendees)
+    ? [...new Set(fields.attendees.filter((a): a is string => typeof a === 'string' && a !== ''))].sort()
+    : []
   const room = typeof fields.room === 'string' ? fields.room.trim() : ''
   const active =
-    start !== null && end !== null && start < end && fields.status !== 'cancelled' && authority.deleted === undefined && isComplete('events', fields)
+    start !== null &&
+    end !== null &&
+    start < end &&
+    fields.status !== 'cancelled' &&
+    authority.deleted === undefined &&
+    isComplete('events', fields)
   if (!active) return { workspace, eventId, active: false, start: 0, end: 0, attendees: [], room: '' }
   return { workspace, eventId, active, start, end, attendees, room }
 }

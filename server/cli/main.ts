@@ -48,7 +48,8 @@ function openServer(options: AccordOptions & { db: string }): AccordServer {
     return new AccordServer(options)
   } catch (error) {
     const code = (error as { code?: string }).code ?? ''
-    if (code.startsWith('SQLITE_') || /^E[A-Z]+$/.test(code)) throw new Error(`cannot open the database ${options.db} (${(error as Error).message})`)
+    if (code.startsWith('SQLITE_') || /^E[A-Z]+$/.test(code))
+      throw new Error(`cannot open the database ${options.db} (${(error as Error).message})`)
     throw error
   }
 }
@@ -100,9 +101,11 @@ async function serve(args: string[]): Promise<void> {
   // GOOGLE_APPLICATION_CREDENTIALS), ACCORD_SHEETS_API_ROOT, ACCORD_SHEETS_WRITES_PER_MINUTE (README, Configuration).
   const jobs = jobOptionsFromEnv(env)
   const synchronous = env.ACCORD_SYNCHRONOUS ?? DEFAULTS.synchronous
-  if (synchronous !== 'full' && synchronous !== 'normal') throw new UsageError(`ACCORD_SYNCHRONOUS must be "full" or "normal", not "${synchronous}"`)
+  if (synchronous !== 'full' && synchronous !== 'normal')
+    throw new UsageError(`ACCORD_SYNCHRONOUS must be "full" or "normal", not "${synchronous}"`)
   const writer = env.ACCORD_WRITER ?? DEFAULTS.writer
-  if (writer !== 'auto' && writer !== 'thread' && writer !== 'inline') throw new UsageError(`ACCORD_WRITER must be "auto", "thread" or "inline", not "${writer}"`)
+  if (writer !== 'auto' && writer !== 'thread' && writer !== 'inline')
+    throw new UsageError(`ACCORD_WRITER must be "auto", "thread" or "inline", not "${writer}"`)
   const allowedOrigins = allowedOriginsOf(env.ACCORD_ALLOWED_ORIGINS)
   const trustProxy = trustProxyOf(env.ACCORD_TRUST_PROXY)
   const logger = createLogger(env.LOG_LEVEL ?? 'info', env.LOG_FORMAT)
@@ -110,10 +113,23 @@ async function serve(args: string[]): Promise<void> {
   await checkPort(host, port).catch((error: unknown) => {
     throw listenError(error, host, port)
   })
-  const server = openServer({ db: dbPath(values.db), host, port, logger, sessionIdleMs, jobs, synchronous, writer, allowedOrigins, trustProxy })
+  const server = openServer({
+    db: dbPath(values.db),
+    host,
+    port,
+    logger,
+    sessionIdleMs,
+    jobs,
+    synchronous,
+    writer,
+    allowedOrigins,
+    trustProxy,
+  })
   if (seed === 'demo' && isLoopback(host) && isEmptyDatabase(server)) {
     await seedDemo(server)
-    console.log(`seeded the demo workspace; sign in as ${DEMO_USERS.map((u) => `${u.email} (${u.role})`).join(', ')} with password ${DEMO_PASSWORD}`)
+    console.log(
+      `seeded the demo workspace; sign in as ${DEMO_USERS.map((u) => `${u.email} (${u.role})`).join(', ')} with password ${DEMO_PASSWORD}`,
+    )
   }
   const url = await server.start().catch((error: unknown) => {
     throw listenError(error, host, port)
@@ -123,7 +139,10 @@ async function serve(args: string[]): Promise<void> {
   const stop = () => {
     if (stopping) return
     stopping = true
-    server.close().then(() => process.exit(0), () => process.exit(1))
+    server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    )
   }
   process.on('SIGINT', stop)
   process.on('SIGTERM', stop)
@@ -131,9 +150,13 @@ async function serve(args: string[]): Promise<void> {
 
 /** `ACCORD_ALLOWED_ORIGINS`: comma-separated `scheme://host[:port]`, each checked here so a typo stops the start. */
 function allowedOriginsOf(value: string | undefined): string[] {
-  const entries = (value ?? '').split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')
+  const entries = (value ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')
   for (const entry of entries) {
-    if (!parseOrigin(entry)) throw new UsageError(`ACCORD_ALLOWED_ORIGINS: "${entry}" is not an origin (scheme://host[:port], e.g. https://crm.example.com)`)
+    if (!parseOrigin(entry))
+      throw new UsageError(`ACCORD_ALLOWED_ORIGINS: "${entry}" is not an origin (scheme://host[:port], e.g. https://crm.example.com)`)
   }
   return entries
 }
@@ -156,7 +179,13 @@ async function workspace(args: string[]): Promise<void> {
 }
 
 async function user(args: string[]): Promise<void> {
-  const opts = { workspace: { type: 'string' }, email: { type: 'string' }, password: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' } } as const
+  const opts = {
+    workspace: { type: 'string' },
+    email: { type: 'string' },
+    password: { type: 'string' },
+    role: { type: 'string' },
+    name: { type: 'string' },
+  } as const
   const { values, positionals } = parse(args, opts)
   if (positionals[0] !== 'add') throw new UsageError('usage: accord user add --workspace ID --email E --password P --role ROLE')
   const input = {

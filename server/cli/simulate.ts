@@ -19,7 +19,13 @@ export async function simulate(args: string[]): Promise<void> {
   try {
     values = parseArgs({
       args,
-      options: { users: { type: 'string' }, duration: { type: 'string' }, url: { type: 'string' }, db: { type: 'string' }, login: { type: 'string', multiple: true } },
+      options: {
+        users: { type: 'string' },
+        duration: { type: 'string' },
+        url: { type: 'string' },
+        db: { type: 'string' },
+        login: { type: 'string', multiple: true },
+      },
       strict: true,
     }).values
   } catch (error) {
@@ -39,6 +45,7 @@ export async function simulate(args: string[]): Promise<void> {
 
 function positiveInt(raw: string, name: string, max: number): number {
   const n = Number(raw)
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new SimulateUsageError(`${name} must be a whole number from 1 to ${max}, not "${raw}"`)
+  if (!Number.isInteger(n) || n < 1 || n > max)
+    throw new SimulateUsageError(`${name} must be a whole number from 1 to ${max}, not "${raw}"`)
   return n
 }

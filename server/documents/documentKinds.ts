@@ -54,7 +54,11 @@ function recordPolicy(name: RecordName, options: DocumentKindsOptions): DocPolic
     roots: (doc) => typedRoots(doc, 'record'),
     guard: (doc) => {
       const gate = new RecordGate(doc, name.collection)
-      return { check: (tr) => gate.check(tr), accept: () => gate.accept(), repair: () => gate.repairPlan(() => options.storedFields?.(name)) }
+      return {
+        check: (tr) => gate.check(tr),
+        accept: () => gate.accept(),
+        repair: () => gate.repairPlan(() => options.storedFields?.(name)),
+      }
     },
     changedParts: recordParts,
     project: (doc, updates) => projectRecord(name, doc, updates),

@@ -33,7 +33,12 @@ export const MAX_ATTENDEES = 200
 
 const list = z
   .string()
-  .transform((value) => value.split(',').map((part) => part.trim()).filter((part) => part !== ''))
+  .transform((value) =>
+    value
+      .split(',')
+      .map((part) => part.trim())
+      .filter((part) => part !== ''),
+  )
   .pipe(z.array(z.string().max(200)).max(MAX_ATTENDEES))
 const minutes = z.coerce.number().int('must be a whole number of minutes').min(1).max(MAX_DURATION_MIN)
 

@@ -47,7 +47,9 @@ async function receiveFile(req: Request, res: Response, next: NextFunction): Pro
 }
 
 function invalid(issues: z.core.$ZodIssue[]): HttpError {
-  return new HttpError(400, 'invalid', 'the request is not valid', { issues: issues.map((i) => ({ path: i.path.join('.'), message: i.message })) })
+  return new HttpError(400, 'invalid', 'the request is not valid', {
+    issues: issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+  })
 }
 
 export function jobRoutes(jobs: JobService): Router {
@@ -62,8 +64,14 @@ export function jobRoutes(jobs: JobService): Router {
     const body = exportBody.safeParse(req.body ?? {})
     if (!body.success) throw invalid(body.error.issues)
     if (body.data.target === 'sheets') {
-      if (!jobs.sheetsConfigured) throw new HttpError(400, 'invalid', 'Google Sheets is not configured on this server', { issues: [{ path: 'target', message: 'not configured' }] })
-      if (!body.data.spreadsheetId) throw new HttpError(400, 'invalid', 'a Sheets export needs a spreadsheetId', { issues: [{ path: 'spreadsheetId', message: 'required' }] })
+      if (!jobs.sheetsConfigured)
+        throw new HttpError(400, 'invalid', 'Google Sheets is not configured on this server', {
+          issues: [{ path: 'target', message: 'not configured' }],
+        })
+      if (!body.data.spreadsheetId)
+        throw new HttpError(400, 'invalid', 'a Sheets export needs a spreadsheetId', {
+          issues: [{ path: 'spreadsheetId', message: 'required' }],
+        })
     }
     res.status(202).json(jobs.enqueueExport(principalOf(req), body.data))
   })
@@ -92,7 +100,10 @@ export function jobRoutes(jobs: JobService): Router {
   router.post('/imports', receiveFile, (req, res) => {
     const fields = importFields.safeParse(req.body ?? {})
     if (!fields.success) throw invalid(fields.error.issues)
-    if (!req.file) throw new HttpError(400, 'invalid', 'attach the CSV as the multipart field "file"', { issues: [{ path: 'file', message: 'required' }] })
+    if (!req.file)
+      throw new HttpError(400, 'invalid', 'attach the CSV as the multipart field "file"', {
+        issues: [{ path: 'file', message: 'required' }],
+      })
     const job = jobs.enqueueImport(principalOf(req), { ...fields.data, fileName: req.file.originalname, csv: req.file.buffer })
     res.status(202).json(job)
   })

@@ -34,7 +34,10 @@ export function recordRoutes(records: RecordService): Router {
     const collection = collectionOf(req)
     const { workspace, userId } = requireWriter(req)
     const record = await records.create(workspace, collection, bodyObject(req), userId)
-    res.status(201).setHeader('ETag', `"${records.etag(workspace, collection, record.id)}"`).json(record)
+    res
+      .status(201)
+      .setHeader('ETag', `"${records.etag(workspace, collection, record.id)}"`)
+      .json(record)
   })
 
   router.get('/:collection/:id', (req, res) => {

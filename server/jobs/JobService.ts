@@ -5,7 +5,7 @@
 import { mkdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
-import * as Y from 'yjs'
+import type * as Y from 'yjs'
 import { COLLECTIONS, type Collection } from '../../shared/collections.js'
 import { INBOX_JOBS, INBOX_NOTIFICATIONS } from '../../shared/docLayout.js'
 import { assertNever, inboxDocName } from '../../shared/docNames.js'
@@ -108,9 +108,15 @@ export class JobService {
     private readonly metrics?: JobMetrics,
   ) {
     this.queue = new SqliteJobQueue(db)
-    this.exportDir = options.exportDir ?? (dbFile === ':memory:' ? join(tmpdir(), 'accord-exports') : join(dirname(resolve(dbFile)), 'exports'))
+    this.exportDir =
+      options.exportDir ?? (dbFile === ':memory:' ? join(tmpdir(), 'accord-exports') : join(dirname(resolve(dbFile)), 'exports'))
     this.sheets = this.createSheetsApi(options.sheets)
-    this.runner = new JobRunner(this.queue, (job) => this.handlerFor(job), (job) => this.publish(job), { ...options, onError })
+    this.runner = new JobRunner(
+      this.queue,
+      (job) => this.handlerFor(job),
+      (job) => this.publish(job),
+      { ...options, onError },
+    )
   }
 
   start(): void {
@@ -213,7 +219,12 @@ export class JobService {
       case 'sheets':
         return async (ctx) => {
           if (!this.sheets) throw new JobError('Google Sheets is not configured on this server')
-          const deps = { db: this.db, records: this.records, api: this.sheets, maxRequestBytes: this.options.sheets?.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES }
+          const deps = {
+            db: this.db,
+            records: this.records,
+            api: this.sheets,
+            maxRequestBytes: this.options.sheets?.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES,
+          }
           const counts = await exportSheets(deps, job.params.spreadsheetId as string, collections, ctx)
           return { status: 'succeeded', counts: { ...counts } }
         }
@@ -288,12 +299,23 @@ function describe(job: StoredJob): string {
 }
 
 function pushNotification(notifications: Y.Array<JobNotification>, job: StoredJob): void {
-  notifications.push([{ id: `${job.id}:${job.status}`, at: new Date().toISOString(), kind: 'job', jobId: job.id, status: job.status as 'succeeded' | 'failed', message: describe(job) }])
+  notifications.push([
+    {
+      id: `${job.id}:${job.status}`,
+      at: new Date().toISOString(),
+      kind: 'job',
+      jobId: job.id,
+      status: job.status as 'succeeded' | 'failed',
+      message: describe(job),
+    },
+  ])
   if (notifications.length > MAX_INBOX_NOTIFICATIONS) notifications.delete(0, notifications.length - MAX_INBOX_NOTIFICATIONS)
 }
 
 function trimJobs(jobs: Y.Map<JobJson>): void {
   if (jobs.size <= MAX_INBOX_JOBS) return
-  const finished = [...jobs.values()].filter((j) => j.status === 'succeeded' || j.status === 'failed').sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+  const finished = [...jobs.values()]
+    .filter((j) => j.status === 'succeeded' || j.status === 'failed')
+    .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
   for (const job of finished.slice(0, jobs.size - MAX_INBOX_JOBS)) jobs.delete(job.id)
 }

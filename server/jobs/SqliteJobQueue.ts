@@ -27,7 +27,8 @@ interface JobRow {
   finished_at: number | null
 }
 
-const COLUMNS = 'seq, id, workspace, user_id, kind, target, lane, params, status, counts, errors, error, result, attempts, created_at, started_at, finished_at'
+const COLUMNS =
+  'seq, id, workspace, user_id, kind, target, lane, params, status, counts, errors, error, result, attempts, created_at, started_at, finished_at'
 
 function fromRow(row: JobRow): StoredJob {
   return {
@@ -67,28 +68,28 @@ export class SqliteJobQueue implements JobQueue {
     return this.db
       .transaction(() => {
         if (input.coalesceKey !== null) {
-          const existing = this.stmt(`SELECT ${COLUMNS} FROM jobs WHERE coalesce_key = ? AND status = 'queued'`)
-            .get(input.coalesceKey) as JobRow | undefined
+          const existing = this.stmt(`SELECT ${COLUMNS} FROM jobs WHERE coalesce_key = ? AND status = 'queued'`).get(input.coalesceKey) as
+            | JobRow
+            | undefined
           if (existing) return { job: fromRow(existing), coalesced: true }
         }
         const id = randomUUID()
         this.stmt(
-            `INSERT INTO jobs (id, workspace, user_id, kind, target, lane, params, coalesce_key, payload, status, counts, created_at)
+          `INSERT INTO jobs (id, workspace, user_id, kind, target, lane, params, coalesce_key, payload, status, counts, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)`,
-          )
-          .run(
-            id,
-            input.workspace,
-            input.userId,
-            input.kind,
-            input.target,
-            laneOf(input.kind, input.target),
-            JSON.stringify(input.params),
-            input.coalesceKey,
-            input.payload ?? null,
-            JSON.stringify(input.counts),
-            this.now(),
-          )
+        ).run(
+          id,
+          input.workspace,
+          input.userId,
+          input.kind,
+          input.target,
+          laneOf(input.kind, input.target),
+          JSON.stringify(input.params),
+          input.coalesceKey,
+          input.payload ?? null,
+          JSON.stringify(input.counts),
+          this.now(),
+        )
         return { job: this.get(id)!, coalesced: false }
       })
       .immediate()
@@ -100,7 +101,11 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   list(userId: string, kind: JobKind, limit: number): StoredJob[] {
-    const rows = this.stmt(`SELECT ${COLUMNS} FROM jobs WHERE user_id = ? AND kind = ? ORDER BY seq DESC LIMIT ?`).all(userId, kind, limit) as JobRow[]
+    const rows = this.stmt(`SELECT ${COLUMNS} FROM jobs WHERE user_id = ? AND kind = ? ORDER BY seq DESC LIMIT ?`).all(
+      userId,
+      kind,
+      limit,
+    ) as JobRow[]
     return rows.map(fromRow)
   }
 
@@ -129,13 +134,12 @@ export class SqliteJobQueue implements JobQueue {
       .transaction(() => {
         // The oldest queued job of every (user, lane) that has nothing running.
         const rows = this.stmt(
-            `SELECT ${COLUMNS} FROM jobs j
+          `SELECT ${COLUMNS} FROM jobs j
              WHERE j.status = 'queued'
                AND j.seq = (SELECT min(q.seq) FROM jobs q WHERE q.status = 'queued' AND q.user_id = j.user_id AND q.lane = j.lane)
                AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.status = 'running' AND r.user_id = j.user_id AND r.lane = j.lane)
              ORDER BY j.seq LIMIT ?`,
-          )
-          .all(max) as JobRow[]
+        ).all(max) as JobRow[]
         const now = this.now()
         const take = this.stmt(
           `UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?, lease_until = ?,
@@ -167,11 +171,15 @@ export class SqliteJobQueue implements JobQueue {
     )
     const result = outcome.result === undefined ? null : JSON.stringify(outcome.result)
     const errors = JSON.stringify(outcome.errors ?? [])
-    return stmt.run(outcome.status, JSON.stringify(outcome.counts), errors, outcome.error ?? null, result, this.now(), id, worker).changes === 1
+    return (
+      stmt.run(outcome.status, JSON.stringify(outcome.counts), errors, outcome.error ?? null, result, this.now(), id, worker).changes === 1
+    )
   }
 
   release(id: string, worker: string): void {
-    this.stmt("UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ? AND status = 'running'").run(id, worker)
+    this.stmt(
+      "UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ? AND status = 'running'",
+    ).run(id, worker)
   }
 
   recoverExpired(maxAttempts: number): StoredJob[] {
@@ -179,14 +187,16 @@ export class SqliteJobQueue implements JobQueue {
     return this.db
       .transaction(() => {
         const now = this.now()
-        const rows = this.stmt("SELECT id, attempts FROM jobs WHERE status = 'running' AND lease_until < ?").all(now) as { id: string; attempts: number }[]
+        const rows = this.stmt("SELECT id, attempts FROM jobs WHERE status = 'running' AND lease_until < ?").all(now) as {
+          id: string
+          attempts: number
+        }[]
         for (const row of rows) {
           if (row.attempts >= maxAttempts) {
             this.stmt(
-                `UPDATE jobs SET status = 'failed', finished_at = ?, lease_owner = NULL, lease_until = NULL, payload = NULL,
+              `UPDATE jobs SET status = 'failed', finished_at = ?, lease_owner = NULL, lease_until = NULL, payload = NULL,
                    error = ? WHERE id = ?`,
-              )
-              .run(now, `the server stopped while this job ran, ${row.attempts} times; gave up`, row.id)
+            ).run(now, `the server stopped while this job ran, ${row.attempts} times; gave up`, row.id)
           } else {
             this.stmt("UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_until = NULL WHERE id = ?").run(row.id)
           }

@@ -57,7 +57,8 @@ function parseRows(parse: typeof import('csv-parse/sync').parse, csv: Buffer): P
   } catch (error) {
     throw new JobError(`the file is not valid CSV: ${(error as Error).message}`)
   }
-  if (entries.length - 1 > MAX_IMPORT_ROWS) throw new JobError(`the file has ${entries.length - 1} rows; at most ${MAX_IMPORT_ROWS} per import`)
+  if (entries.length - 1 > MAX_IMPORT_ROWS)
+    throw new JobError(`the file has ${entries.length - 1} rows; at most ${MAX_IMPORT_ROWS} per import`)
   let previousEnd = 0
   let previousEmpty = 0
   return entries.map(({ record, info }) => {
@@ -94,11 +95,18 @@ function convert(collection: Collection, header: string[], cells: string[]): Con
         const value = Number(cell.trim())
         if (!Number.isFinite(value)) return { ok: false, message: `${column}: "${cell}" is not a number` }
         fields[column] = value
-      } else if (type === 'array') fields[column] = cell.split(',').map((s) => s.trim()).filter(Boolean)
+      } else if (type === 'array')
+        fields[column] = cell
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
       else fields[column] = cell.trim()
     }
   }
-  const issues = [...checkRecord(collection, { ...FIELD_DEFAULTS[collection], ...fields }), ...(result.items === undefined ? [] : checkItems(result.items))]
+  const issues = [
+    ...checkRecord(collection, { ...FIELD_DEFAULTS[collection], ...fields }),
+    ...(result.items === undefined ? [] : checkItems(result.items)),
+  ]
   if (issues.length > 0) return { ok: false, message: issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ') }
   return result
 }
@@ -107,7 +115,12 @@ const hasEmailKey = (collection: Collection) => collection === 'customers' || co
 
 function contentKey(fields: FieldValues, notes: string | undefined, items: unknown): string {
   const sorted = Object.fromEntries(Object.entries(fields).sort(([a], [b]) => a.localeCompare(b)))
-  return 'content:' + createHash('sha1').update(JSON.stringify([sorted, notes ?? '', items ?? null])).digest('base64url')
+  return (
+    'content:' +
+    createHash('sha1')
+      .update(JSON.stringify([sorted, notes ?? '', items ?? null]))
+      .digest('base64url')
+  )
 }
 
 /** The live records' ids and e-mails, read a page per turn. */
@@ -142,7 +155,9 @@ export async function importCsv(deps: ImportDeps, csv: Buffer, ctx: JobContext):
   if (!head) throw new JobError('the file is empty')
   const header = head.cells.map((c) => c.trim())
   const known = new Set([...fieldNames(collection), 'notes', ...(HAS_ITEMS[collection] ? ['items'] : []), ...READ_ONLY_COLUMNS])
-  const errors: LineError[] = header.filter((c) => !known.has(c)).map((c) => ({ line: head.line, message: `unknown column "${c}" ignored` }))
+  const errors: LineError[] = header
+    .filter((c) => !known.has(c))
+    .map((c) => ({ line: head.line, message: `unknown column "${c}" ignored` }))
   const counts: ImportCounts = { imported: 0, skipped: 0, invalid: 0, merged: 0 }
   const report = (line: number, message: string) => {
     counts.invalid++
@@ -150,7 +165,9 @@ export async function importCsv(deps: ImportDeps, csv: Buffer, ctx: JobContext):
   }
   const live = await liveKeys(deps.records, job.workspace, collection, ctx)
   const keyOwner = deps.db.prepare('SELECT record_id, job_id FROM import_keys WHERE workspace = ? AND collection = ? AND key = ?')
-  const remember = deps.db.prepare('INSERT OR REPLACE INTO import_keys (workspace, collection, key, record_id, job_id) VALUES (?, ?, ?, ?, ?)')
+  const remember = deps.db.prepare(
+    'INSERT OR REPLACE INTO import_keys (workspace, collection, key, record_id, job_id) VALUES (?, ?, ?, ?, ?)',
+  )
   /** Keys seen in this file: the record they resolve to (a promise while it is being created). */
   const seen = new Map<string, Promise<string | null>>()
 
@@ -163,20 +180,34 @@ export async function importCsv(deps: ImportDeps, csv: Buffer, ctx: JobContext):
         report(line, row.message)
         continue
       }
-      const email = hasEmailKey(collection) && typeof row.fields.email === 'string' && row.fields.email ? row.fields.email.toLowerCase() : undefined
+      const email =
+        hasEmailKey(collection) && typeof row.fields.email === 'string' && row.fields.email ? row.fields.email.toLowerCase() : undefined
       const key = email ? `email:${email}` : contentKey(row.fields, row.notes, row.items)
-      const input: Record<string, unknown> = { ...row.fields, ...(row.notes === undefined ? {} : { notes: row.notes }), ...(row.items === undefined ? {} : { items: row.items }) }
+      const input: Record<string, unknown> = {
+        ...row.fields,
+        ...(row.notes === undefined ? {} : { notes: row.notes }),
+        ...(row.items === undefined ? {} : { items: row.items }),
+      }
 
       const earlier = seen.get(key) ?? (row.id && live.ids.has(row.id) ? Promise.resolve(row.id) : undefined)
       const owner = keyOwner.get(job.workspace, collection, key) as { record_id: string; job_id: string } | undefined
-      const existing = earlier ?? (email && live.emails.get(email)) ?? (owner && live.ids.has(owner.record_id) ? owner.record_id : undefined)
+      const existing =
+        earlier ?? (email && live.emails.get(email)) ?? (owner && live.ids.has(owner.record_id) ? owner.record_id : undefined)
       if (existing === undefined) {
         const created = deps.records.create(job.workspace, collection, input, job.userId).then((record) => {
           remember.run(job.workspace, collection, key, record.id, job.id)
           return record.id
         })
-        seen.set(key, created.catch(() => null))
-        work.push(created.then(() => void counts.imported++, (error: unknown) => report(line, messageOf(error))))
+        seen.set(
+          key,
+          created.catch(() => null),
+        )
+        work.push(
+          created.then(
+            () => void counts.imported++,
+            (error: unknown) => report(line, messageOf(error)),
+          ),
+        )
         continue
       }
       if (!earlier && owner?.job_id === job.id) {
@@ -210,6 +241,7 @@ export async function importCsv(deps: ImportDeps, csv: Buffer, ctx: JobContext):
 }
 
 function messageOf(error: unknown): string {
-  if (error instanceof RecordError) return error.issues.length ? error.issues.map((i) => `${i.path}: ${i.message}`).join('; ') : error.message
+  if (error instanceof RecordError)
+    return error.issues.length ? error.issues.map((i) => `${i.path}: ${i.message}`).join('; ') : error.message
   throw error
 }

@@ -48,7 +48,12 @@ export class RetriesExhausted extends Error {
  * Calls `fn` until it succeeds, `judge` says not to retry (the error is rethrown), or
  * `maxAttempts` ran out (RetriesExhausted).
  */
-export async function withRetry<T>(fn: () => Promise<T>, judge: (error: unknown) => Verdict, policy: RetryPolicy, signal?: AbortSignal): Promise<T> {
+export async function withRetry<T>(
+  fn: () => Promise<T>,
+  judge: (error: unknown) => Verdict,
+  policy: RetryPolicy,
+  signal?: AbortSignal,
+): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn()

@@ -41,7 +41,11 @@ export type UpdateCheck =
  * Decodes `update` (throws on malformed bytes) and checks it against the bounds. `known`
  * gives the document's clock per client, so structs it already holds do not count against `plain`.
  */
-export function checkUpdateBounds(update: Uint8Array, bounds: UpdateBounds = DEFAULT_BOUNDS, known: (client: number) => number = () => 0): UpdateCheck {
+export function checkUpdateBounds(
+  update: Uint8Array,
+  bounds: UpdateBounds = DEFAULT_BOUNDS,
+  known: (client: number) => number = () => 0,
+): UpdateCheck {
   const { structs, ds } = Y.decodeUpdate(update)
   const clients = new Set<number>()
   let plain = true

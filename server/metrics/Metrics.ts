@@ -61,7 +61,8 @@ export class Metrics implements SyncMetrics {
   constructor(sources?: MetricsSources) {
     const registers = [this.registry]
     collectDefaultMetrics({ register: this.registry })
-    const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) => new Counter<L>({ name, help, labelNames, registers })
+    const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
+      new Counter<L>({ name, help, labelNames, registers })
     this.updatesIn = counter('accord_updates_in_total', 'Document updates received from clients')
     this.bytesIn = counter('accord_update_bytes_in_total', 'Bytes of document updates received from clients')
     this.updatesOut = counter('accord_updates_out_total', 'Update messages sent to clients (one per socket)')
@@ -72,9 +73,23 @@ export class Metrics implements SyncMetrics {
     this.jobs = counter('accord_export_jobs_total', 'Export/import jobs entering a status', ['status', 'kind'])
     this.jobRetries = counter('accord_export_job_retries_total', 'Job attempts retried after a failure', ['kind'])
     this.httpRequests = counter('accord_http_requests_total', 'HTTP requests answered', ['method', 'status'])
-    this.socketsDropped = counter('accord_sockets_dropped_total', 'Sync sockets the server dropped: unresponsive (no answer to a ping) or slow (too much queued)', ['reason'])
-    this.persistSeconds = new Histogram({ name: 'accord_persist_seconds', help: 'Time to write one flush (one SQLite transaction) to disk', buckets: PERSIST_BUCKETS_S, registers })
-    this.fanout = new Histogram({ name: 'accord_broadcast_fanout', help: 'Sockets one persisted batch of a document was broadcast to', buckets: FANOUT_BUCKETS, registers })
+    this.socketsDropped = counter(
+      'accord_sockets_dropped_total',
+      'Sync sockets the server dropped: unresponsive (no answer to a ping) or slow (too much queued)',
+      ['reason'],
+    )
+    this.persistSeconds = new Histogram({
+      name: 'accord_persist_seconds',
+      help: 'Time to write one flush (one SQLite transaction) to disk',
+      buckets: PERSIST_BUCKETS_S,
+      registers,
+    })
+    this.fanout = new Histogram({
+      name: 'accord_broadcast_fanout',
+      help: 'Sockets one persisted batch of a document was broadcast to',
+      buckets: FANOUT_BUCKETS,
+      registers,
+    })
     for (const reason of REVERT_REASONS) this.reverts.inc({ reason }, 0)
     for (const outcome of RESERVATION_OUTCOMES) this.reservationDecisions.inc({ outcome }, 0)
     for (const status of JOB_STATUSES) this.jobs.inc({ status, kind: 'export' }, 0)
@@ -99,8 +114,22 @@ export class Metrics implements SyncMetrics {
   /** Registers the gauges read from the live server at scrape time. */
   private observe(sources: MetricsSources): void {
     const registers = [this.registry]
-    new Gauge({ name: 'accord_connections', help: 'Open sync WebSocket connections', registers, collect() { this.set(sources.connections()) } })
-    new Gauge({ name: 'accord_loaded_documents', help: 'Documents loaded in memory', registers, collect() { this.set(sources.loadedDocuments()) } })
+    new Gauge({
+      name: 'accord_connections',
+      help: 'Open sync WebSocket connections',
+      registers,
+      collect() {
+        this.set(sources.connections())
+      },
+    })
+    new Gauge({
+      name: 'accord_loaded_documents',
+      help: 'Documents loaded in memory',
+      registers,
+      collect() {
+        this.set(sources.loadedDocuments())
+      },
+    })
   }
 
   updateIn(bytes: number): void {

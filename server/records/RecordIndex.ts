@@ -86,13 +86,13 @@ export class RecordIndex {
       projection.deleted || !projection.complete
         ? null
         : {
-          id: name.id,
-          title: recordTitle(name.collection, projection.fields),
-          fields: projection.fields,
-          authority: projection.authority,
-          updatedAt: new Date(projection.updatedAt).toISOString(),
-          updatedBy: projection.updatedBy,
-        }
+            id: name.id,
+            title: recordTitle(name.collection, projection.fields),
+            fields: projection.fields,
+            authority: projection.authority,
+            updatedAt: new Date(projection.updatedAt).toISOString(),
+            updatedBy: projection.updatedBy,
+          }
     const indexName = indexDocName(name.workspace, name.collection)
     const contentOnly = persisted.every((p) => p.changed.length > 0 && p.changed.every((part) => part === NOTES || part === ITEMS))
     if (contentOnly) {
@@ -141,6 +141,9 @@ export class RecordIndex {
 }
 
 function sameSummary(a: IndexEntry, b: IndexEntry): boolean {
-  return a.title === b.title && JSON.stringify(a.fields) === JSON.stringify(b.fields) && JSON.stringify(a.authority) === JSON.stringify(b.authority)
+  return (
+    a.title === b.title &&
+    JSON.stringify(a.fields) === JSON.stringify(b.fields) &&
+    JSON.stringify(a.authority) === JSON.stringify(b.authority)
+  )
 }
-

@@ -47,15 +47,18 @@ export class RecordReads {
 
   /** A record's fields as its projection row stored them (undefined for no row). */
   storedFields(name: { workspace: string; collection: Collection; id: string }): FieldValues | undefined {
-    const row = this.db.prepare('SELECT fields FROM records WHERE workspace = ? AND collection = ? AND id = ?').get(name.workspace, name.collection, name.id) as
-      | { fields: string }
-      | undefined
+    const row = this.db
+      .prepare('SELECT fields FROM records WHERE workspace = ? AND collection = ? AND id = ?')
+      .get(name.workspace, name.collection, name.id) as { fields: string } | undefined
     return row ? (JSON.parse(row.fields) as FieldValues) : undefined
   }
 
   /** Records stored lacking a required field (a version before the `complete` flag indexed them). */
   incomplete(): { workspace: string; collection: Collection; id: string }[] {
-    return this.db.prepare('SELECT workspace, collection, id FROM records WHERE complete = 0').all() as Pick<RecordRow, 'workspace' | 'collection' | 'id'>[]
+    return this.db.prepare('SELECT workspace, collection, id FROM records WHERE complete = 0').all() as Pick<
+      RecordRow,
+      'workspace' | 'collection' | 'id'
+    >[]
   }
 
   get(workspace: string, collection: Collection, id: string): ApiRecord {
@@ -76,7 +79,7 @@ export class RecordReads {
     }
     if (query.q) {
       sql += " AND (fields LIKE ? ESCAPE '\\' OR notes LIKE ? ESCAPE '\\')"
-      const pattern = `%${query.q.replace(/[\\%_]/g, (c) => '\\' + c)}%`
+      const pattern = `%${query.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
       params.push(pattern, pattern)
     }
     sql += ' ORDER BY id LIMIT ?'
@@ -110,7 +113,6 @@ export class RecordReads {
     if (!row || row.deleted || !row.complete) throw new RecordError('not-found', `no ${collection} record ${id}`)
     return row
   }
-
 }
 
 function toApi(row: RecordRow): ApiRecord {

@@ -20,7 +20,7 @@ import { newRecordId, recordDocName } from '../../shared/docNames.js'
 import type { AccordRegistry, AccordRoom } from '../documents/types.js'
 import { serverOrigin } from '../sync/types.js'
 import { RecordError } from './RecordError.js'
-import { type ApiRecord, type ListQuery, type RecordReads } from './RecordReads.js'
+import type { ApiRecord, ListQuery, RecordReads } from './RecordReads.js'
 import { etagOf } from './recordProjection.js'
 
 export class RecordService {
@@ -57,12 +57,15 @@ export class RecordService {
     if (issues.length > 0) throw new RecordError('invalid', 'the record is not valid', issues)
     const id = newRecordId()
     await this.registry.use(recordDocName(workspace, collection, id), (room) => {
-      room.doc.transact(() => {
-        const map = fieldsOf(room.doc)
-        for (const [key, value] of Object.entries(complete)) map.set(key, value)
-        if (notes) notesOf(room.doc).insert(0, notes)
-        if (items) itemsOf(room.doc).push(items.map(itemToYMap))
-      }, serverOrigin('api', userId))
+      room.doc.transact(
+        () => {
+          const map = fieldsOf(room.doc)
+          for (const [key, value] of Object.entries(complete)) map.set(key, value)
+          if (notes) notesOf(room.doc).insert(0, notes)
+          if (items) itemsOf(room.doc).push(items.map(itemToYMap))
+        },
+        serverOrigin('api', userId),
+      )
     })
     return this.get(workspace, collection, id)
   }
@@ -92,19 +95,22 @@ export class RecordService {
       }
       const issues = [...checkRecord(collection, merged), ...(items ? checkItems(items) : [])]
       if (issues.length > 0) throw new RecordError('invalid', 'the change is not valid', issues)
-      room.doc.transact(() => {
-        const map = fieldsOf(room.doc)
-        for (const [key, value] of Object.entries(fields)) {
-          if (value === null) map.delete(key)
-          else if (JSON.stringify(map.get(key)) !== JSON.stringify(value)) map.set(key, value)
-        }
-        if (notes !== undefined) replaceText(notesOf(room.doc), notes)
-        if (items) {
-          const array = itemsOf(room.doc)
-          array.delete(0, array.length)
-          array.push(items.map(itemToYMap))
-        }
-      }, serverOrigin('api', userId))
+      room.doc.transact(
+        () => {
+          const map = fieldsOf(room.doc)
+          for (const [key, value] of Object.entries(fields)) {
+            if (value === null) map.delete(key)
+            else if (JSON.stringify(map.get(key)) !== JSON.stringify(value)) map.set(key, value)
+          }
+          if (notes !== undefined) replaceText(notesOf(room.doc), notes)
+          if (items) {
+            const array = itemsOf(room.doc)
+            array.delete(0, array.length)
+            array.push(items.map(itemToYMap))
+          }
+        },
+        serverOrigin('api', userId),
+      )
     })
     return this.get(workspace, collection, id)
   }
@@ -168,8 +174,8 @@ function replaceText(text: Y.Text, value: string): void {
   let start = 0
   while (start < current.length && start < value.length && current[start] === value[start]) start++
   let end = 0
-  while (end < current.length - start && end < value.length - start && current[current.length - 1 - end] === value[value.length - 1 - end]) end++
+  while (end < current.length - start && end < value.length - start && current[current.length - 1 - end] === value[value.length - 1 - end])
+    end++
   text.delete(start, current.length - start - end)
   text.insert(start, value.slice(start, value.length - end))
 }
-

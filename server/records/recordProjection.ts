@@ -30,7 +30,11 @@ export function projectRecord(
   const state = readRecord(doc)
   if (Object.keys(state.fields).length === 0 && Object.keys(state.authority).length === 0) return undefined
   const updatedAt = updates.at(-1)?.at ?? Date.now()
-  const updatedBy = updates.map((u) => u.author).filter((a): a is string => a !== null).at(-1) ?? null
+  const updatedBy =
+    updates
+      .map((u) => u.author)
+      .filter((a): a is string => a !== null)
+      .at(-1) ?? null
   const deleted = typeof state.authority.deleted === 'string'
   const complete = isComplete(name.collection, state.fields)
   return {
@@ -70,5 +74,8 @@ export function projectRecord(
  * state vector alone would keep the ETag of a record whose text was just cut.
  */
 export function etagOf(doc: Y.Doc): string {
-  return createHash('sha1').update(Y.encodeSnapshot(Y.snapshot(doc))).digest('base64url').slice(0, 16)
+  return createHash('sha1')
+    .update(Y.encodeSnapshot(Y.snapshot(doc)))
+    .digest('base64url')
+    .slice(0, 16)
 }

@@ -19,11 +19,32 @@ export async function seedDemo(server: AccordServer): Promise<void> {
   const create = (collection: Parameters<typeof server.records.create>[1], input: Record<string, unknown>, by = alice.id) =>
     server.records.create(DEMO_WORKSPACE, collection, input, by)
 
-  const acme = await create('customers', { name: 'Acme Corp', email: 'buyer@acme.test', phone: '+1 555 0100', company: 'Acme', tags: ['enterprise'], ownerId: alice.id, notes: 'Key account. Renewal in Q3.' })
-  const globex = await create('customers', { name: 'Globex', email: 'hello@globex.test', company: 'Globex', tags: ['smb'], ownerId: bob.id })
+  const acme = await create('customers', {
+    name: 'Acme Corp',
+    email: 'buyer@acme.test',
+    phone: '+1 555 0100',
+    company: 'Acme',
+    tags: ['enterprise'],
+    ownerId: alice.id,
+    notes: 'Key account. Renewal in Q3.',
+  })
+  const globex = await create('customers', {
+    name: 'Globex',
+    email: 'hello@globex.test',
+    company: 'Globex',
+    tags: ['smb'],
+    ownerId: bob.id,
+  })
   await create('customers', { name: 'Initech', email: 'it@initech.test', company: 'Initech', tags: [], ownerId: carol.id })
   await create('leads', { name: 'Hooli', email: 'bd@hooli.test', company: 'Hooli', source: 'website', status: 'new', ownerId: bob.id })
-  await create('leads', { name: 'Umbrella', email: 'sales@umbrella.test', company: 'Umbrella', source: 'referral', status: 'contacted', ownerId: carol.id })
+  await create('leads', {
+    name: 'Umbrella',
+    email: 'sales@umbrella.test',
+    company: 'Umbrella',
+    source: 'referral',
+    status: 'contacted',
+    ownerId: carol.id,
+  })
   const stages = ['lead', 'qualified', 'proposal', 'negotiation', 'won', 'lost'] as const
   const deals = []
   for (const [i, stage] of stages.entries()) {
@@ -49,11 +70,33 @@ export async function seedDemo(server: AccordServer): Promise<void> {
       { description: 'Onboarding', quantity: 1, unitPrice: 2500 },
     ],
   })
-  await create('invoices', { customerId: acme.id, dealId: deals[4]!.id, status: 'draft', dueDate: '2026-12-20', items: [{ description: 'Training day', quantity: 2, unitPrice: 1800 }] })
+  await create('invoices', {
+    customerId: acme.id,
+    dealId: deals[4]!.id,
+    status: 'draft',
+    dueDate: '2026-12-20',
+    items: [{ description: 'Training day', quantity: 2, unitPrice: 1800 }],
+  })
   const monday = startOfWeekUtc(new Date())
   const at = (day: number, hour: number) => new Date(monday + day * 86_400_000 + hour * 3_600_000).toISOString()
-  await create('events', { title: 'Acme kickoff', start: at(1, 9), end: at(1, 10), attendees: [alice.id, bob.id], room: 'Atlas', customerId: acme.id, status: 'scheduled' })
-  await create('events', { title: 'Globex demo', start: at(2, 14), end: at(2, 15), attendees: [carol.id], room: 'Borealis', customerId: globex.id, status: 'scheduled' })
+  await create('events', {
+    title: 'Acme kickoff',
+    start: at(1, 9),
+    end: at(1, 10),
+    attendees: [alice.id, bob.id],
+    room: 'Atlas',
+    customerId: acme.id,
+    status: 'scheduled',
+  })
+  await create('events', {
+    title: 'Globex demo',
+    start: at(2, 14),
+    end: at(2, 15),
+    attendees: [carol.id],
+    room: 'Borealis',
+    customerId: globex.id,
+    status: 'scheduled',
+  })
 }
 
 function startOfWeekUtc(now: Date): number {

@@ -8,7 +8,7 @@ import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
 import { DEAL_STAGES } from '../../shared/collections.js'
 import { fieldsOf, notesOf } from '../../shared/docLayout.js'
-import { LatencySamples } from './latency.js'
+import type { LatencySamples } from './latency.js'
 
 /** A record the team works on. */
 export interface SimRecord {
@@ -76,7 +76,11 @@ export class SimUser {
 
   /** Logs in; throws with the server's answer on failure. */
   static async login(index: number, url: string, email: string, password: string, ledger: RunLedger): Promise<SimUser> {
-    const res = await fetch(`${url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) })
+    const res = await fetch(`${url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password }),
+    })
     if (res.status !== 200) throw new Error(`login of ${email} failed: ${res.status} ${await res.text()}`)
     const body = (await res.json()) as { token: string; user: { id: string; workspace: string } }
     ledger.workspace = body.user.workspace
@@ -84,6 +88,7 @@ export class SimUser {
   }
 
   /** A timed REST call; returns status and parsed body. */
+  // biome-ignore lint/suspicious/noExplicitAny: the simulator reads whatever the API answers
   async api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
     const startedAt = performance.now()
     const res = await fetch(`${this.url}${path}`, {
@@ -98,11 +103,22 @@ export class SimUser {
 
   /** Creates a customer and a deal of its own. */
   async createRecords(): Promise<void> {
-    const customer = await this.api('POST', '/api/records/customers', { name: `Sim customer ${this.ledger.runId}-${this.index}`, phone: '+1 555 0000', ownerId: this.userId })
+    const customer = await this.api('POST', '/api/records/customers', {
+      name: `Sim customer ${this.ledger.runId}-${this.index}`,
+      phone: '+1 555 0000',
+      ownerId: this.userId,
+    })
     this.expect(customer, 201, 'create customer')
-    const deal = await this.api('POST', '/api/records/deals', { title: `Sim deal ${this.ledger.runId}-${this.index}`, customerId: customer.body.id, stage: 'lead', amount: 1000, currency: 'EUR' })
+    const deal = await this.api('POST', '/api/records/deals', {
+      title: `Sim deal ${this.ledger.runId}-${this.index}`,
+      customerId: customer.body.id,
+      stage: 'lead',
+      amount: 1000,
+      currency: 'EUR',
+    })
     this.expect(deal, 201, 'create deal')
-    for (const r of [customer.body, deal.body]) this.ledger.records.push({ collection: r.collection, id: r.id, docName: `${this.ledger.workspace}/${r.collection}/${r.id}` })
+    for (const r of [customer.body, deal.body])
+      this.ledger.records.push({ collection: r.collection, id: r.id, docName: `${this.ledger.workspace}/${r.collection}/${r.id}` })
   }
 
   /** Opens a record over the sync endpoint (resolves once synced). */
@@ -151,7 +167,8 @@ export class SimUser {
   /** One action, chosen like a team member at work would. */
   async act(): Promise<void> {
     const roll = Math.random()
-    if (this.replicas.size === 0 || (roll < 0.06 && this.replicas.size < MAX_OPEN_RECORDS)) return void (await this.open(pick(this.ledger.records)))
+    if (this.replicas.size === 0 || (roll < 0.06 && this.replicas.size < MAX_OPEN_RECORDS))
+      return void (await this.open(pick(this.ledger.records)))
     if (roll < 0.5) return this.typeNote()
     if (roll < 0.72) return this.changeField()
     if (roll < 0.82) return this.patchViaRest()
@@ -188,7 +205,10 @@ export class SimUser {
 
   private async patchViaRest(): Promise<void> {
     const record = pick(this.ledger.records)
-    const patch = record.collection === 'customers' ? { company: `Co ${Math.floor(Math.random() * 100)}` } : { closeDate: `2027-0${1 + Math.floor(Math.random() * 9)}-15` }
+    const patch =
+      record.collection === 'customers'
+        ? { company: `Co ${Math.floor(Math.random() * 100)}` }
+        : { closeDate: `2027-0${1 + Math.floor(Math.random() * 9)}-15` }
     this.expect(await this.api('PATCH', `/api/records/${record.collection}/${record.id}`, patch), 200, 'patch record')
     this.ledger.operations.patch++
   }
@@ -223,7 +243,8 @@ export class SimUser {
   }
 
   private expect(res: { status: number; body: unknown }, status: number, what: string): void {
-    if (res.status !== status) this.ledger.errors.push(`${this.name}: ${what} answered ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`)
+    if (res.status !== status)
+      this.ledger.errors.push(`${this.name}: ${what} answered ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`)
   }
 
   /** Resolves once every socket has sent what it queued (or at `deadline`, ms since epoch). */

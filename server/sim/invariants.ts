@@ -27,7 +27,8 @@ export function checkConverged(docName: string, reference: ReplicaState, replica
   const problems: string[] = []
   for (const replica of replicas) {
     if (replica.notes !== reference.notes) problems.push(`${docName}: notes of ${replica.holder} differ from the server's`)
-    else if (JSON.stringify(sortKeys(replica.fields)) !== want) problems.push(`${docName}: fields of ${replica.holder} differ from the server's`)
+    else if (JSON.stringify(sortKeys(replica.fields)) !== want)
+      problems.push(`${docName}: fields of ${replica.holder} differ from the server's`)
   }
   return problems
 }
@@ -53,7 +54,8 @@ export function checkNoDoubleBooking(events: BookedEvent[]): string[] {
   const problems: string[] = []
   for (let i = 0; i < confirmed.length; i++) {
     for (let j = i + 1; j < confirmed.length; j++) {
-      if (clash(confirmed[i]!, confirmed[j]!)) problems.push(`double booking: events ${confirmed[i]!.id} and ${confirmed[j]!.id} are both confirmed`)
+      if (clash(confirmed[i]!, confirmed[j]!))
+        problems.push(`double booking: events ${confirmed[i]!.id} and ${confirmed[j]!.id} are both confirmed`)
     }
   }
   return problems
@@ -61,7 +63,9 @@ export function checkNoDoubleBooking(events: BookedEvent[]): string[] {
 
 /** Every started job reached a final status. */
 export function checkJobsFinished(jobs: { id: string; status: string }[]): string[] {
-  return jobs.filter((job) => job.status !== 'succeeded' && job.status !== 'failed').map((job) => `job ${job.id} did not finish (status ${job.status})`)
+  return jobs
+    .filter((job) => job.status !== 'succeeded' && job.status !== 'failed')
+    .map((job) => `job ${job.id} did not finish (status ${job.status})`)
 }
 
 function sortKeys(value: Record<string, unknown>): Record<string, unknown> {

@@ -18,12 +18,20 @@ export class LatencySamples {
 
   summary(): { count: number; p50: number | null; p95: number | null; p99: number | null } {
     const sorted = [...this.samples].sort((a, b) => a - b)
-    return { count: sorted.length, p50: percentileOfSorted(sorted, 50), p95: percentileOfSorted(sorted, 95), p99: percentileOfSorted(sorted, 99) }
+    return {
+      count: sorted.length,
+      p50: percentileOfSorted(sorted, 50),
+      p95: percentileOfSorted(sorted, 95),
+      p99: percentileOfSorted(sorted, 99),
+    }
   }
 }
 
 export function percentile(values: number[], p: number): number | null {
-  return percentileOfSorted([...values].sort((a, b) => a - b), p)
+  return percentileOfSorted(
+    [...values].sort((a, b) => a - b),
+    p,
+  )
 }
 
 function percentileOfSorted(sorted: number[], p: number): number | null {

@@ -64,9 +64,11 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     ledger.userIds = [...new Set(users.map((u) => u.userId))]
     const revertsBefore = await scrapeReverts(url)
     await Promise.all(users.map((u) => u.createRecords()))
-    await Promise.all(users.map(async (u) => {
-      for (let i = 0; i < 3; i++) await u.open(ledger.records[(u.index * 3 + i) % ledger.records.length]!)
-    }))
+    await Promise.all(
+      users.map(async (u) => {
+        for (let i = 0; i < 3; i++) await u.open(ledger.records[(u.index * 3 + i) % ledger.records.length]!)
+      }),
+    )
     const deadline = Date.now() + options.durationS * 1000
     await Promise.all(users.map((u) => work(u, deadline)))
     await Promise.all(users.map((u) => u.drained(Date.now() + SETTLE_TIMEOUT_MS)))
@@ -92,10 +94,23 @@ function newLedger(): RunLedger {
   const runId = randomBytes(3).toString('hex')
   const day = Date.UTC(2031, 0, 1) + Math.floor(Math.random() * 3000) * 86_400_000
   return {
-    runId, workspace: '', bookingDay: day, rooms: ['Atlas', 'Borealis', 'Cosmos'], userIds: [], records: [],
-    sentAt: new Map(), markers: new Map(), events: [], jobs: [],
+    runId,
+    workspace: '',
+    bookingDay: day,
+    rooms: ['Atlas', 'Borealis', 'Cosmos'],
+    userIds: [],
+    records: [],
+    sentAt: new Map(),
+    markers: new Map(),
+    events: [],
+    jobs: [],
     operations: Object.fromEntries(OPERATION_KINDS.map((k) => [k, 0])) as RunLedger['operations'],
-    invalidAttempts: 0, conflicts: null, syncLatency: new LatencySamples(), restLatency: new LatencySamples(), exportsAvailable: true, errors: [],
+    invalidAttempts: 0,
+    conflicts: null,
+    syncLatency: new LatencySamples(),
+    restLatency: new LatencySamples(),
+    exportsAvailable: true,
+    errors: [],
   }
 }
 
@@ -117,7 +132,12 @@ async function verify(url: string, users: SimUser[], ledger: RunLedger): Promise
       })
       replicaCount += replicas.length
       const state = (holder: string, doc: Y.Doc) => ({ holder, notes: notesOf(doc).toString(), fields: fieldsOf(doc).toJSON() })
-      const problems = () => checkConverged(record.docName, state('server', reference.doc), replicas.map((r) => state(r.holder, r.doc)))
+      const problems = () =>
+        checkConverged(
+          record.docName,
+          state('server', reference.doc),
+          replicas.map((r) => state(r.holder, r.doc)),
+        )
       const deadline = Date.now() + SETTLE_TIMEOUT_MS
       while (problems().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
       convergence.push(...problems())
@@ -133,8 +153,16 @@ async function verify(url: string, users: SimUser[], ledger: RunLedger): Promise
   }
   const edits = [...ledger.markers.values()].reduce((n, s) => n + s.size, 0)
   const checks: Check[] = [
-    { name: 'all replicas converged', ok: convergence.length === 0, detail: convergence.join('; ') || `${ledger.records.length} documents, ${replicaCount} replicas` },
-    { name: 'every edit present', ok: missing.length === 0, detail: missing.join('; ') || `${edits} typed edits, in every document and in the REST projection` },
+    {
+      name: 'all replicas converged',
+      ok: convergence.length === 0,
+      detail: convergence.join('; ') || `${ledger.records.length} documents, ${replicaCount} replicas`,
+    },
+    {
+      name: 'every edit present',
+      ok: missing.length === 0,
+      detail: missing.join('; ') || `${edits} typed edits, in every document and in the REST projection`,
+    },
   ]
   const { conflicts, ...bookings } = await checkBookings(checker, ledger)
   ledger.conflicts = conflicts
@@ -148,10 +176,18 @@ async function verify(url: string, users: SimUser[], ledger: RunLedger): Promise
 async function freshCopy(url: string, token: string, docName: string): Promise<{ doc: Y.Doc; close(): void }> {
   const doc = new Y.Doc()
   const provider = new WebsocketProvider(`${url.replace(/^http/, 'ws')}/sync`, docName, doc, {
-    params: { token }, WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket, disableBc: true,
+    params: { token },
+    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+    disableBc: true,
   })
   await withTimeout(new Promise<void>((resolve) => provider.once('sync', () => resolve())), SETTLE_TIMEOUT_MS, `could not load ${docName}`)
-  return { doc, close: () => { provider.destroy(); doc.destroy() } }
+  return {
+    doc,
+    close: () => {
+      provider.destroy()
+      doc.destroy()
+    },
+  }
 }
 
 async function checkBookings(user: SimUser, ledger: RunLedger): Promise<Check & { conflicts: number | null }> {
@@ -163,7 +199,8 @@ async function checkBookings(user: SimUser, ledger: RunLedger): Promise<Check & 
     const decided = events.filter((e) => e.reservation && e.reservation.status !== 'pending')
     if (decided.length === events.length) break
     if (Date.now() > deadline) {
-      if (decided.length === 0) return { name, ok: true, conflicts: null, detail: `skipped: this server decides no reservations (${events.length} events booked)` }
+      if (decided.length === 0)
+        return { name, ok: true, conflicts: null, detail: `skipped: this server decides no reservations (${events.length} events booked)` }
       return { name, ok: false, conflicts: null, detail: `${events.length - decided.length} reservations still undecided` }
     }
     await new Promise((r) => setTimeout(r, 50))
@@ -171,22 +208,30 @@ async function checkBookings(user: SimUser, ledger: RunLedger): Promise<Check & 
   const confirmed = events.filter((e) => e.reservation?.status === 'confirmed').length
   const conflicts = events.filter((e) => e.reservation?.status === 'conflict').length
   const problems = checkNoDoubleBooking(events)
-  return { name, ok: problems.length === 0, conflicts, detail: problems.join('; ') || `${events.length} bookings: ${confirmed} confirmed, ${conflicts} refused as conflicts` }
+  return {
+    name,
+    ok: problems.length === 0,
+    conflicts,
+    detail: problems.join('; ') || `${events.length} bookings: ${confirmed} confirmed, ${conflicts} refused as conflicts`,
+  }
 }
 
 /** Jobs are visible to their owner only: each is polled by the user who started it. */
 async function checkJobs(users: SimUser[], ledger: RunLedger): Promise<Check> {
   const name = 'every job finished'
-  if (ledger.jobs.length === 0) return { name, ok: true, detail: ledger.exportsAvailable ? 'no exports were started' : 'skipped: this server has no /api/exports' }
+  if (ledger.jobs.length === 0)
+    return { name, ok: true, detail: ledger.exportsAvailable ? 'no exports were started' : 'skipped: this server has no /api/exports' }
   const deadline = Date.now() + SETTLE_TIMEOUT_MS * 3
   let jobs: { id: string; status: string }[] = []
   for (;;) {
-    jobs = await Promise.all(ledger.jobs.map(async (key) => {
-      const owner = users[Number(key.slice(0, key.indexOf(':')))]!
-      const id = key.slice(key.indexOf(':') + 1)
-      const res = await owner.api('GET', `/api/exports/${id}`)
-      return { id, status: String(res.body?.status ?? `HTTP ${res.status}`) }
-    }))
+    jobs = await Promise.all(
+      ledger.jobs.map(async (key) => {
+        const owner = users[Number(key.slice(0, key.indexOf(':')))]!
+        const id = key.slice(key.indexOf(':') + 1)
+        const res = await owner.api('GET', `/api/exports/${id}`)
+        return { id, status: String(res.body?.status ?? `HTTP ${res.status}`) }
+      }),
+    )
     if (checkJobsFinished(jobs).length === 0 || Date.now() > deadline) break
     await new Promise((r) => setTimeout(r, 100))
   }
@@ -202,7 +247,8 @@ async function scrapeReverts(url: string): Promise<number | null> {
     const res = await fetch(`${url}/metrics`)
     if (res.status !== 200) return null
     let total = 0
-    for (const line of (await res.text()).split('\n')) if (line.startsWith('accord_validation_reverts_total{')) total += Number(line.split(' ').pop())
+    for (const line of (await res.text()).split('\n'))
+      if (line.startsWith('accord_validation_reverts_total{')) total += Number(line.split(' ').pop())
     return total
   } catch {
     return null
@@ -212,18 +258,35 @@ async function scrapeReverts(url: string): Promise<number | null> {
 function summarise(ledger: RunLedger, checks: Check[], reverts: number | null): SimulationReport {
   const violations = checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`)
   return {
-    ok: violations.length === 0, violations, operations: { ...ledger.operations }, conflictsAvoided: ledger.conflicts, reverts,
-    invalidAttempts: ledger.invalidAttempts, syncLatencyMs: ledger.syncLatency.summary(), restLatencyMs: ledger.restLatency.summary(), checks,
+    ok: violations.length === 0,
+    violations,
+    operations: { ...ledger.operations },
+    conflictsAvoided: ledger.conflicts,
+    reverts,
+    invalidAttempts: ledger.invalidAttempts,
+    syncLatencyMs: ledger.syncLatency.summary(),
+    restLatencyMs: ledger.restLatency.summary(),
+    checks,
   }
 }
 
-function printReport(print: (line: string) => void, options: SimulationOptions, url: string, report: SimulationReport, ledger: RunLedger): void {
+function printReport(
+  print: (line: string) => void,
+  options: SimulationOptions,
+  url: string,
+  report: SimulationReport,
+  ledger: RunLedger,
+): void {
   const ops = report.operations
   const total = Object.values(ops).reduce((a, b) => a + b, 0)
   const ms = (v: number | null) => (v === null ? 'n/a' : `${v.toFixed(1)} ms`)
   const lat = (s: SimulationReport['syncLatencyMs']) => `p50 ${ms(s.p50)}  p95 ${ms(s.p95)}  p99 ${ms(s.p99)}  (n=${s.count})`
   print(`accord simulate: ${options.users} users for ${options.durationS} s against ${url} (run ${ledger.runId})`)
-  print(`operations        ${total}  (${Object.entries(ops).map(([k, v]) => `${k} ${v}`).join(', ')})`)
+  print(
+    `operations        ${total}  (${Object.entries(ops)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')})`,
+  )
   print(`conflicts avoided ${report.conflictsAvoided ?? 'n/a'}  (bookings the server refused instead of double-booking)`)
   print(`reverts           ${report.reverts ?? 'n/a'}  (server-reverted client edits; ${report.invalidAttempts} invalid edits attempted)`)
   print(`latency edit -> other users  ${lat(report.syncLatencyMs)}`)
@@ -260,5 +323,7 @@ async function startOwnServer(options: SimulationOptions) {
 
 function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout
-  return Promise.race([promise, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]).finally(() => clearTimeout(timer))
+  return Promise.race([promise, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]).finally(() =>
+    clearTimeout(timer),
+  )
 }

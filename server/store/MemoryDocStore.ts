@@ -63,10 +63,12 @@ export class MemoryDocStore implements DocStore {
     if (this.closed) return Promise.reject(new Error('the store is closed'))
     if (this.failed) return Promise.reject(this.failed)
     this.writes++
-    const written = this.tail.then(() => this.waitForHold(entries)).then(() => {
-      if (this.failed) throw this.failed
-      this.commit(entries)
-    })
+    const written = this.tail
+      .then(() => this.waitForHold(entries))
+      .then(() => {
+        if (this.failed) throw this.failed
+        this.commit(entries)
+      })
     const settle = () => {
       this.writes--
     }
@@ -82,8 +84,10 @@ export class MemoryDocStore implements DocStore {
 
   private commit(entries: PersistEntry[]): void {
     for (const entry of entries) {
-      for (const u of entry.updates) if (!(u.update instanceof Uint8Array)) throw new TypeError(`an update of ${entry.docName} is not bytes`)
-      if (entry.snapshot !== undefined && !(entry.snapshot instanceof Uint8Array)) throw new TypeError(`the snapshot of ${entry.docName} is not bytes`)
+      for (const u of entry.updates)
+        if (!(u.update instanceof Uint8Array)) throw new TypeError(`an update of ${entry.docName} is not bytes`)
+      if (entry.snapshot !== undefined && !(entry.snapshot instanceof Uint8Array))
+        throw new TypeError(`the snapshot of ${entry.docName} is not bytes`)
     }
     for (const entry of entries) {
       const doc = this.contents.docs.get(entry.docName) ?? { snapshot: null, log: [] }

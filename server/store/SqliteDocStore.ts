@@ -67,7 +67,14 @@ export class SqliteDocStore {
    */
   private recordHistory(docName: string, u: PersistEntry['updates'][number]): void {
     const last = this.stmts.lastHistory.get(docName)
-    if (last && last.seq !== last.first && u.author !== null && last.user_id === u.author && u.at - last.at <= HISTORY_RUN_MS && sameParts(last.fields, u.changed)) {
+    if (
+      last &&
+      last.seq !== last.first &&
+      u.author !== null &&
+      last.user_id === u.author &&
+      u.at - last.at <= HISTORY_RUN_MS &&
+      sameParts(last.fields, u.changed)
+    ) {
       this.stmts.extendHistory.run(Math.max(last.at, u.at), last.seq)
     } else {
       this.stmts.insertHistory.run(docName, u.at, u.author, JSON.stringify(u.changed))
@@ -109,7 +116,9 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]*$/
 export function upsertSql(row: ProjectionRow, columns: readonly string[]): string {
   for (const name of [row.table, ...columns]) if (!IDENTIFIER.test(name)) throw new Error(`not a SQL identifier: ${name}`)
   const updated = columns.filter((c) => !row.key.includes(c) && !row.insertOnly?.includes(c))
-  const set = updated.map((c) => (row.keepIfNull?.includes(c) ? `${c} = COALESCE(excluded.${c}, ${row.table}.${c})` : `${c} = excluded.${c}`))
+  const set = updated.map((c) =>
+    row.keepIfNull?.includes(c) ? `${c} = COALESCE(excluded.${c}, ${row.table}.${c})` : `${c} = excluded.${c}`,
+  )
   return (
     `INSERT INTO ${row.table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ` +
     `ON CONFLICT (${row.key.join(', ')}) DO ${set.length > 0 ? `UPDATE SET ${set.join(', ')}` : 'NOTHING'}`

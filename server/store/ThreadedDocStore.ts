@@ -20,9 +20,7 @@ export interface WriterData {
   synchronous: OpenOptions['synchronous']
 }
 
-export type WriterRequest =
-  | { id: number; op: 'append'; entries: PersistEntry[] }
-  | { id: number; op: 'close' }
+export type WriterRequest = { id: number; op: 'append'; entries: PersistEntry[] } | { id: number; op: 'close' }
 
 export interface WriterReply {
   /** 0: the thread has opened its connection and takes commits. */
@@ -160,4 +158,3 @@ export class ThreadedDocStore implements DocStore {
 function exact(bytes: Uint8Array): Uint8Array {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice()
 }
-

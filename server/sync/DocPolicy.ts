@@ -8,9 +8,7 @@
 import type * as Y from 'yjs'
 import type { Principal } from '../auth/types.js'
 import type { Projected } from './CommitQueue.js'
-
-// biome-ignore lint/suspicious/noExplicitAny: Yjs types are invariant in their event type
-export type AnyType = Y.AbstractType<any>
+import type { AnyType } from './typeTree.js'
 
 /** One thing wrong with what a client wrote, for the notice that tells it. */
 export interface GuardIssue {

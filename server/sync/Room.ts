@@ -16,7 +16,7 @@ import type { DocGuard, DocPolicy, GuardResult } from './DocPolicy.js'
 import { awarenessMessage, encodedStep2Message, noticeMessage, syncStep1Message, syncStep2Message, updateMessage } from './messages.js'
 import type { PresenceBindings } from './PresenceBindings.js'
 import { type StateVector, Step1Pacer } from './Step1Pacer.js'
-import { type AnyType, deepestNewType, placeOf } from './typeTree.js'
+import { deepestNewType } from './typeTree.js'
 import { type Origin, type Peer, authorOf, isOrigin, serverOrigin } from './types.js'
 
 /** A message the room could not make sense of; the transport closes the socket with 4400. */
@@ -172,7 +172,10 @@ export class Room<N = unknown> {
     if (!plan.revert) return
     this.ydoc.transact(plan.revert, REPAIR)
     this.gate?.accept()
-    this.host.onRepaired?.(this, plan.issues.map(({ path, message }) => ({ path, message })))
+    this.host.onRepaired?.(
+      this,
+      plan.issues.map(({ path, message }) => ({ path, message })),
+    )
   }
 
   private hydrateSoon(delayMs: number): void {
@@ -340,12 +343,16 @@ export class Room<N = unknown> {
       })
       Y.applyUpdate(copy, update)
       const depth = tr === null ? 0 : deepestNewType(tr)
-      if (depth > LIMITS.MAX_NESTING_DEPTH) throw new MalformedMessageError(`shared types nested ${depth} deep (at most ${LIMITS.MAX_NESTING_DEPTH})`)
+      if (depth > LIMITS.MAX_NESTING_DEPTH)
+        throw new MalformedMessageError(`shared types nested ${depth} deep (at most ${LIMITS.MAX_NESTING_DEPTH})`)
       // Structs waiting for a dependency integrate later, inside the update of whoever sends it:
       // only text, values and deletions may wait, or someone else's keystroke would carry them in.
       // (Yjs keeps them encoded in its v2 format.)
       const waiting = copy.store.pendingStructs
-      if (waiting !== null && Y.decodeUpdateV2(waiting.update).structs.some((struct) => struct instanceof Y.Item && !isPlainContent(struct.content))) {
+      if (
+        waiting !== null &&
+        Y.decodeUpdateV2(waiting.update).structs.some((struct) => struct instanceof Y.Item && !isPlainContent(struct.content))
+      ) {
         throw new MalformedMessageError('shared types waiting for missing dependencies')
       }
     } catch (error) {
@@ -399,7 +406,8 @@ export class Room<N = unknown> {
     Y.applyUpdate(copy, Y.encodeStateAsUpdate(this.doc))
     const refused = this.refused.get(peer)
     const allRefused = refused ? Y.mergeUpdates([refused, update]) : update
-    if (allRefused.byteLength > LIMITS.MAX_PENDING_UPDATE_BYTES) throw new MalformedMessageError('too many refused updates on one connection')
+    if (allRefused.byteLength > LIMITS.MAX_PENDING_UPDATE_BYTES)
+      throw new MalformedMessageError('too many refused updates on one connection')
     this.refused.set(peer, allRefused)
     if (refused) Y.applyUpdate(copy, refused)
     // Typed roots: a generic AbstractType has no observer, so the undo manager would miss it.
@@ -423,7 +431,13 @@ export class Room<N = unknown> {
     if (compensation) peer.socket.send(updateMessage(compensation))
     const reason = this.policy.readOnlyReason
     this.host.metrics?.revert(reason)
-    this.notify(peer, { type: 'rejected', reason, issues: [{ path: '(document)', message: reason === 'read-only' ? 'viewers cannot edit' : 'this document is written by the server only' }] })
+    this.notify(peer, {
+      type: 'rejected',
+      reason,
+      issues: [
+        { path: '(document)', message: reason === 'read-only' ? 'viewers cannot edit' : 'this document is written by the server only' },
+      ],
+    })
   }
 
   /** The reply to a sync step 1 that knows `known`, encoded now (see `sendStep2`). */
@@ -465,7 +479,8 @@ export class Room<N = unknown> {
         throw new MalformedMessageError('too many awareness client ids on one connection')
       }
       if (entry.state !== null) {
-        if (JSON.stringify(entry.state).length > LIMITS.MAX_AWARENESS_STATE_BYTES) throw new MalformedMessageError('awareness state too large')
+        if (JSON.stringify(entry.state).length > LIMITS.MAX_AWARENESS_STATE_BYTES)
+          throw new MalformedMessageError('awareness state too large')
         entry.state = { ...entry.state, user: { id: principal.userId, name: principal.name, color: principal.color } }
       }
       // The same user's new socket (a reconnect before the server saw the old one close) takes the id over.

@@ -25,7 +25,6 @@ import { TokenBucket } from '../limits/TokenBucket.js'
 import type { Projected } from './CommitQueue.js'
 import type { DocRegistry } from './DocRegistry.js'
 import { MalformedMessageError } from './Room.js'
-import type { Principal } from '../auth/types.js'
 import type { Peer, RoomSocket } from './types.js'
 
 export const SYNC_PATH = '/sync/'
@@ -90,13 +89,16 @@ export class SyncEndpoint {
     this.sweepTimer.unref()
     const tickMs = Math.min(LIVENESS_TICK_MS, this.limits.PING_INTERVAL_MS / 4)
     this.slices = Array.from({ length: Math.max(1, Math.round(this.limits.PING_INTERVAL_MS / tickMs)) }, () => new Set<Connection>())
-    this.livenessTimer = setInterval(() => {
-      try {
-        this.checkLiveness()
-      } catch (error) {
-        this.options.onError?.(error, 'liveness check')
-      }
-    }, Math.max(1, tickMs))
+    this.livenessTimer = setInterval(
+      () => {
+        try {
+          this.checkLiveness()
+        } catch (error) {
+          this.options.onError?.(error, 'liveness check')
+        }
+      },
+      Math.max(1, tickMs),
+    )
     this.livenessTimer.unref()
     this.stopListening = options.auth.onSessionEnded((sessionId) => this.closeSession(sessionId))
   }
@@ -306,7 +308,11 @@ function closeConnection(connection: Connection, ws: WebSocket, kind: CloseKind)
 }
 
 /** Answers an upgrade with a plain HTTP error in the API's JSON format and drops the connection. */
-function refuseUpgrade(socket: Duplex, statusText: string, { status, code, message }: { status: number; code: string; message: string }): void {
+function refuseUpgrade(
+  socket: Duplex,
+  statusText: string,
+  { status, code, message }: { status: number; code: string; message: string },
+): void {
   const body = JSON.stringify({ error: { code, message } })
   socket.once('finish', () => socket.destroy())
   socket.end(

@@ -5,7 +5,7 @@
  */
 import * as encoding from 'lib0/encoding'
 import * as syncProtocol from 'y-protocols/sync'
-import * as Y from 'yjs'
+import type * as Y from 'yjs'
 import { MESSAGE, type ServerNotice } from '../../shared/protocol.js'
 
 export function syncStep1Message(doc: Y.Doc): Uint8Array {

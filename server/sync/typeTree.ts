@@ -5,7 +5,7 @@
  */
 import * as Y from 'yjs'
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- Yjs types are invariant in their event type
+// biome-ignore lint/suspicious/noExplicitAny: Yjs types are invariant in their event type
 export type AnyType = Y.AbstractType<any>
 
 /** Where a shared type sits: its root, and the item directly under the root that holds it (null for the root itself). */

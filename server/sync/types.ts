@@ -33,7 +33,11 @@ export interface ServerOrigin {
   readonly reason: 'api' | 'authority' | 'revert' | 'repair' | 'index' | 'inbox' | 'seed'
 }
 
-export const serverOrigin = (reason: ServerOrigin['reason'], author: string | null = null): ServerOrigin => ({ kind: 'server', author, reason })
+export const serverOrigin = (reason: ServerOrigin['reason'], author: string | null = null): ServerOrigin => ({
+  kind: 'server',
+  author,
+  reason,
+})
 
 export type Origin = Peer | ServerOrigin
 

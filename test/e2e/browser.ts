@@ -9,7 +9,16 @@ import { build } from 'vite'
 import { DEMO_PASSWORD, seedDemo } from '../../server/seed/demo.js'
 import { type Api, startServer, tempDir, type TestServer } from '../helpers/server.js'
 
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic']
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+]
 /** Hang guard for one UI expectation (not a speed requirement). */
 export const UI_TIMEOUT_MS = 15_000
 const REPO = join(import.meta.dirname, '..', '..')

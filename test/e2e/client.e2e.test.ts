@@ -48,7 +48,10 @@ describe('client (Chromium)', () => {
     await c.page.screenshot({ path: join(SCREENSHOTS, 'list.png') })
     await notesOf(a.page).click()
     await notesOf(b.page).click()
-    await Promise.all([a.page.keyboard.type('Alice: call on Monday. ', { delay: 5 }), b.page.keyboard.type('Bob: send the quote. ', { delay: 5 })])
+    await Promise.all([
+      a.page.keyboard.type('Alice: call on Monday. ', { delay: 5 }),
+      b.page.keyboard.type('Bob: send the quote. ', { delay: 5 }),
+    ])
     // Concurrent field edits on the same record, different fields.
     await Promise.all([a.page.locator('[name=phone]').fill('+1 555 0142'), b.page.locator('[name=company]').fill('Globex Industries')])
     for (const { page } of [a, b]) {
@@ -114,7 +117,9 @@ describe('client (Chromium)', () => {
     // One hour before the start: each field is valid alone, together they are not.
     const earlier = new Date(new Date(start).getTime() - 3_600_000)
     const pad = (n: number) => String(n).padStart(2, '0')
-    await end.fill(`${earlier.getFullYear()}-${pad(earlier.getMonth() + 1)}-${pad(earlier.getDate())}T${pad(earlier.getHours())}:${pad(earlier.getMinutes())}`)
+    await end.fill(
+      `${earlier.getFullYear()}-${pad(earlier.getMonth() + 1)}-${pad(earlier.getDate())}T${pad(earlier.getHours())}:${pad(earlier.getMinutes())}`,
+    )
     await a.page.locator('[data-testid=notices]', { hasText: 'rejected' }).waitFor()
     await a.page.locator('[name=title]').focus()
     await a.page.waitForFunction((value) => (document.querySelector('[name=end]') as HTMLInputElement).value === value, before)
@@ -229,7 +234,9 @@ describe('client (Chromium)', () => {
     expect(await fieldValue(b.page, 'phone')).not.toBe('+1 555 0177')
     await a.context.setOffline(false)
     await b.page.waitForFunction(() => (document.querySelector('[name=phone]') as HTMLInputElement).value === '+1 555 0177')
-    await b.page.waitForFunction(() => (document.querySelector('[data-testid=notes-editor] .cm-content')?.textContent ?? '').includes('Written offline.'))
+    await b.page.waitForFunction(() =>
+      (document.querySelector('[data-testid=notes-editor] .cm-content')?.textContent ?? '').includes('Written offline.'),
+    )
     await a.context.close()
     await b.context.close()
   })
@@ -250,7 +257,9 @@ describe('client (Chromium)', () => {
     await notesOf(a.page).click()
     await a.page.keyboard.type('Tab to tab, no server.')
     await a.page.locator('[name=source]').fill('trade fair')
-    await second.waitForFunction(() => (document.querySelector('[data-testid=notes-editor] .cm-content')?.textContent ?? '').includes('Tab to tab, no server.'))
+    await second.waitForFunction(() =>
+      (document.querySelector('[data-testid=notes-editor] .cm-content')?.textContent ?? '').includes('Tab to tab, no server.'),
+    )
     await second.waitForFunction(() => (document.querySelector('[name=source]') as HTMLInputElement).value === 'trade fair')
     await a.context.setOffline(false)
     await a.context.close()
@@ -264,7 +273,9 @@ describe('client (Chromium)', () => {
     await other.goto(`/leads/${leadId}`)
     await notesOf(other).waitFor()
     await a.page.locator('[data-status=saved]').waitFor()
-    expect(await localCopies(a.page)).toEqual(expect.arrayContaining([expect.stringContaining(`/customers/${id}`), expect.stringContaining(`/leads/${leadId}`)]))
+    expect(await localCopies(a.page)).toEqual(
+      expect.arrayContaining([expect.stringContaining(`/customers/${id}`), expect.stringContaining(`/leads/${leadId}`)]),
+    )
     await notesOf(a.page).click()
     await a.page.keyboard.type(' Typed just before signing out.')
     await a.page.getByRole('button', { name: 'Sign out' }).click()
@@ -296,7 +307,10 @@ describe('client (Chromium)', () => {
     expect(await fieldValue(a.page, 'source')).toBe('kept offline')
     expect(await localCopies(a.page)).toContainEqual(expect.stringContaining(`/leads/${id}`))
     await a.context.setOffline(false)
-    await until(async () => (await alice.request('GET', `/api/records/leads/${id}`)).body.source === 'kept offline', 'the edit kept offline reaches the server')
+    await until(
+      async () => (await alice.request('GET', `/api/records/leads/${id}`)).body.source === 'kept offline',
+      'the edit kept offline reaches the server',
+    )
     // Offline again, and this time the user discards.
     await a.context.setOffline(true)
     await a.page.reload()
@@ -308,7 +322,10 @@ describe('client (Chromium)', () => {
     await until(async () => (await localCopies(a.page)).length === 0, 'the local copies are deleted')
     await a.context.setOffline(false)
     // The cookie the page cannot clear still names a live session until the server hears of the sign-out.
-    await until(async () => ((await (await a.context.request.get('/api/auth/session')).json()) as { user: unknown }).user === null, 'the session ended on the server')
+    await until(
+      async () => ((await (await a.context.request.get('/api/auth/session')).json()) as { user: unknown }).user === null,
+      'the session ended on the server',
+    )
     expect((await alice.request('GET', `/api/records/leads/${id}`)).body.source).toBe('kept offline')
     await a.context.close()
   })

@@ -42,7 +42,13 @@ export async function uploadCsv(url: string, api: Api, collection: string, csv: 
  * one transaction), for tests that need thousands of records quickly. The records are
  * real documents: they load, sync and export like any other.
  */
-export function seedRecords(server: AccordServer, workspace: string, collection: Collection, count: number, fields: (i: number) => Record<string, unknown>): string[] {
+export function seedRecords(
+  server: AccordServer,
+  workspace: string,
+  collection: Collection,
+  count: number,
+  fields: (i: number) => Record<string, unknown>,
+): string[] {
   const store = new SqliteDocStore(server.db)
   const ids: string[] = []
   const entries: PersistEntry[] = []
@@ -66,10 +72,24 @@ export function seedRecords(server: AccordServer, workspace: string, collection:
 }
 
 /** Starts `emulator`, then the real server with Google Sheets exports going to it (no quota to wait for, short backoff). */
-export async function startServerWithSheets(emulator: SheetsEmulator, sheets: SheetsOptions = {}, jobs: JobOptions = {}): Promise<TestServer> {
+export async function startServerWithSheets(
+  emulator: SheetsEmulator,
+  sheets: SheetsOptions = {},
+  jobs: JobOptions = {},
+): Promise<TestServer> {
   await emulator.start()
   return startServer({
-    jobs: { pollMs: 100, ...jobs, sheets: { credentials: emulator.serviceAccount(), apiRoot: emulator.apiRoot, writesPerMinute: 60_000, retry: { baseDelayMs: 5 }, ...sheets } },
+    jobs: {
+      pollMs: 100,
+      ...jobs,
+      sheets: {
+        credentials: emulator.serviceAccount(),
+        apiRoot: emulator.apiRoot,
+        writesPerMinute: 60_000,
+        retry: { baseDelayMs: 5 },
+        ...sheets,
+      },
+    },
   })
 }
 

@@ -81,7 +81,15 @@ export class TestClient {
     this.peer = {
       kind: 'peer',
       socket: this.socket,
-      principal: { userId, email: `${userId}@acme.test`, name: userId, color: '#123456', role, workspace: 'acme', sessionId: `s-${userId}` },
+      principal: {
+        userId,
+        email: `${userId}@acme.test`,
+        name: userId,
+        color: '#123456',
+        role,
+        workspace: 'acme',
+        sessionId: `s-${userId}`,
+      },
       canWrite: role !== 'viewer',
       wantsNotices: true,
       awarenessClients: new Set(),
@@ -106,7 +114,8 @@ export class TestClient {
   receive(): Received[] {
     const fresh = this.socket.sent.slice(this.read).map(decodeMessage)
     this.read = this.socket.sent.length
-    for (const message of fresh) if (message.type === 'step2' || message.type === 'update') Y.applyUpdate(this.doc, message.update, 'server')
+    for (const message of fresh)
+      if (message.type === 'step2' || message.type === 'update') Y.applyUpdate(this.doc, message.update, 'server')
     this.received.push(...fresh)
     return fresh
   }

@@ -53,7 +53,12 @@ export async function seedWorkspace(server: AccordServer, workspace = 'acme'): P
   if (!server.auth.hasWorkspace(workspace)) server.auth.addWorkspace(workspace)
   const password = 'correct horse'
   const users = {} as SeededUsers
-  for (const [key, role] of [['owner', 'owner'], ['member', 'member'], ['member2', 'member'], ['viewer', 'viewer']] as const) {
+  for (const [key, role] of [
+    ['owner', 'owner'],
+    ['member', 'member'],
+    ['member2', 'member'],
+    ['viewer', 'viewer'],
+  ] as const) {
     const email = `${key}@${workspace}.test`
     const user = await server.auth.addUser({ workspace, email, password, role, name: `${key} of ${workspace}` })
     users[key] = { email, password, id: user.id }
@@ -64,11 +69,20 @@ export async function seedWorkspace(server: AccordServer, workspace = 'acme'): P
 export interface Api {
   token: string
   userId: string
-  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>
+  request(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any; headers: Headers }>
 }
 
 export async function login(url: string, email: string, password: string): Promise<Api> {
-  const res = await fetch(`${url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) })
+  const res = await fetch(`${url}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  })
   if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`)
   const { token, user } = (await res.json()) as { token: string; user: { id: string } }
   return {
@@ -108,7 +122,11 @@ export interface Seeded<R extends SeededRole> {
  * The set-up most integration tests share: the real server (with `options`), a seeded
  * workspace, and the users of `roles` signed in.
  */
-export async function startSeeded<R extends SeededRole>(roles: readonly R[], options: AccordOptions = {}, workspace = 'acme'): Promise<Seeded<R>> {
+export async function startSeeded<R extends SeededRole>(
+  roles: readonly R[],
+  options: AccordOptions = {},
+  workspace = 'acme',
+): Promise<Seeded<R>> {
   const t = await startServer(options)
   const users = await seedWorkspace(t.server, workspace)
   return { t, users, api: await loginAs(t.url, users, roles) }

@@ -202,7 +202,11 @@ export class SheetsEmulator {
       if (fault) {
         if (--fault.times <= 0) this.faults.shift()
         const headers: Record<string, string> = fault.retryAfterS === undefined ? {} : { 'retry-after': String(fault.retryAfterS) }
-        return error(fault.status, fault.status === 429 ? 'Quota exceeded for quota metric Write requests' : 'Internal error encountered.', headers)
+        return error(
+          fault.status,
+          fault.status === 429 ? 'Quota exceeded for quota metric Write requests' : 'Internal error encountered.',
+          headers,
+        )
       }
       const m = /^\/v4\/spreadsheets\/([^/:]+)(.*)$/.exec(path)
       if (!m) return error(404, 'Not found')
@@ -273,11 +277,13 @@ export class SheetsEmulator {
 
   private write(sheet: Spreadsheet, range: string, values: CellValue[][]): number {
     const r = parseRange(range)
-    if (values.length > r.row1 - r.row0 + 1) throw new Error(`Requested writing within range [${range}], but tried writing to row ${r.row0 + values.length}`)
+    if (values.length > r.row1 - r.row0 + 1)
+      throw new Error(`Requested writing within range [${range}], but tried writing to row ${r.row0 + values.length}`)
     const grid = this.tabOf(sheet, r.tab).grid
     let cells = 0
     values.forEach((row, i) => {
-      if (row.length > r.col1 - r.col0 + 1) throw new Error(`Requested writing within range [${range}], but tried writing to column ${row.length}`)
+      if (row.length > r.col1 - r.col0 + 1)
+        throw new Error(`Requested writing within range [${range}], but tried writing to column ${row.length}`)
       const target = (grid[r.row0 + i] ??= [])
       row.forEach((value, j) => {
         while (target.length < r.col0 + j) target.push('')
@@ -302,10 +308,12 @@ export class SheetsEmulator {
     const form = new URLSearchParams(body.toString())
     const assertion = form.get('assertion') ?? ''
     const [header, payload, signature] = assertion.split('.')
-    if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer' || !header || !payload || !signature) return error(400, 'invalid_grant')
+    if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer' || !header || !payload || !signature)
+      return error(400, 'invalid_grant')
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as { iss?: string; scope?: string; exp?: number }
     const key = claims.iss ? this.keys.get(claims.iss) : undefined
-    const valid = key && verify('RSA-SHA256', Buffer.from(`${header}.${payload}`), createPublicKey(key), Buffer.from(signature, 'base64url'))
+    const valid =
+      key && verify('RSA-SHA256', Buffer.from(`${header}.${payload}`), createPublicKey(key), Buffer.from(signature, 'base64url'))
     if (!valid) return error(400, 'invalid_grant: bad signature')
     if (!claims.scope?.includes('spreadsheets')) return error(400, 'invalid_scope')
     const token = `emulated-${randomUUID()}`
@@ -315,5 +323,15 @@ export class SheetsEmulator {
 }
 
 function statusName(status: number): string {
-  return { 400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND', 413: 'INVALID_ARGUMENT', 429: 'RESOURCE_EXHAUSTED', 500: 'INTERNAL' }[status] ?? 'UNKNOWN'
+  return (
+    {
+      400: 'INVALID_ARGUMENT',
+      401: 'UNAUTHENTICATED',
+      403: 'PERMISSION_DENIED',
+      404: 'NOT_FOUND',
+      413: 'INVALID_ARGUMENT',
+      429: 'RESOURCE_EXHAUSTED',
+      500: 'INTERNAL',
+    }[status] ?? 'UNKNOWN'
+  )
 }

@@ -61,7 +61,9 @@ export function EventDialog({ slot, users, me, events, eventId, onClose }: Event
       })
       setCreatedId(record.id)
     } catch (e) {
-      setError(e instanceof ApiError ? [e.message, ...e.issues.map((i) => `${i.path}: ${i.message}`)].join(' — ') : 'Could not reach the server')
+      setError(
+        e instanceof ApiError ? [e.message, ...e.issues.map((i) => `${i.path}: ${i.message}`)].join(' — ') : 'Could not reach the server',
+      )
     } finally {
       setBusy(false)
     }
@@ -81,7 +83,8 @@ export function EventDialog({ slot, users, me, events, eventId, onClose }: Event
       <div className="dialog" role="dialog" aria-modal="true" aria-labelledby={titleId} data-testid="event-dialog">
         <h2 id={titleId}>{createdId ? (entry?.title ?? title) : 'New event'}</h2>
         <p className="cell-muted">
-          {formatInstant(String(entry?.fields.start ?? isoOf(start)))} – {new Date(String(entry?.fields.end ?? isoOf(end))).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })}
+          {formatInstant(String(entry?.fields.start ?? isoOf(start)))} –{' '}
+          {new Date(String(entry?.fields.end ?? isoOf(end))).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })}
         </p>
         {!createdId ? (
           <form onSubmit={submit} className="dialog-form">
@@ -104,7 +107,11 @@ export function EventDialog({ slot, users, me, events, eventId, onClose }: Event
               <div className="checks">
                 {users.map((u) => (
                   <label key={u.id} className="check">
-                    <input type="checkbox" checked={attendees.includes(u.id)} onChange={(e) => setAttendees((list) => (e.target.checked ? [...list, u.id] : list.filter((x) => x !== u.id)))} />
+                    <input
+                      type="checkbox"
+                      checked={attendees.includes(u.id)}
+                      onChange={(e) => setAttendees((list) => (e.target.checked ? [...list, u.id] : list.filter((x) => x !== u.id)))}
+                    />
                     {u.name}
                   </label>
                 ))}
@@ -135,7 +142,13 @@ export function EventDialog({ slot, users, me, events, eventId, onClose }: Event
         ) : (
           <>
             {entry ? (
-              <ReservationPanel fields={entry.fields} reservation={reservationOf(entry.authority)} events={events} readOnly={me.role === 'viewer'} onPick={(s) => void pick(s)} />
+              <ReservationPanel
+                fields={entry.fields}
+                reservation={reservationOf(entry.authority)}
+                events={events}
+                readOnly={me.role === 'viewer'}
+                onPick={(s) => void pick(s)}
+              />
             ) : (
               <div className="reservation reservation-pending" data-testid="reservation" data-status="pending">
                 <span className="badge badge-pending">pending</span> Sending…

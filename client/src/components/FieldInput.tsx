@@ -152,11 +152,28 @@ export function FieldInput(props: FieldInputProps) {
         )
       }
       case 'money':
-        return <input {...common} type="number" min={0} step="0.01" inputMode="decimal" value={draft} onChange={(e) => commit(fromDraft(field, e.target.value), e.target.value)} />
+        return (
+          <input
+            {...common}
+            type="number"
+            min={0}
+            step="0.01"
+            inputMode="decimal"
+            value={draft}
+            onChange={(e) => commit(fromDraft(field, e.target.value), e.target.value)}
+          />
+        )
       case 'date':
         return <input {...common} type="date" value={draft} onChange={(e) => commit(e.target.value, e.target.value)} />
       case 'instant':
-        return <input {...common} type="datetime-local" value={draft} onChange={(e) => commit(fromDraft(field, e.target.value), e.target.value)} />
+        return (
+          <input
+            {...common}
+            type="datetime-local"
+            value={draft}
+            onChange={(e) => commit(fromDraft(field, e.target.value), e.target.value)}
+          />
+        )
       case 'email':
         return <input {...common} type="email" value={draft} onChange={(e) => commit(e.target.value, e.target.value)} />
       case 'text':

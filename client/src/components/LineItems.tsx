@@ -50,18 +50,50 @@ export function LineItems({ items, readOnly, currency = 'EUR' }: LineItemsProps)
             return (
               <tr key={i}>
                 <td>
-                  <input aria-label={`Description of item ${i + 1}`} defaultValue={item.description} disabled={readOnly} onBlur={(e) => set(row, 'description', e.target.value)} onKeyDown={commitOnEnter} key={`d${item.description}`} />
+                  <input
+                    aria-label={`Description of item ${i + 1}`}
+                    defaultValue={item.description}
+                    disabled={readOnly}
+                    onBlur={(e) => set(row, 'description', e.target.value)}
+                    onKeyDown={commitOnEnter}
+                    key={`d${item.description}`}
+                  />
                 </td>
                 <td className="num">
-                  <input aria-label={`Quantity of item ${i + 1}`} type="number" min={0} step="any" defaultValue={item.quantity} disabled={readOnly} onBlur={(e) => set(row, 'quantity', e.target.value)} onKeyDown={commitOnEnter} key={`q${item.quantity}`} />
+                  <input
+                    aria-label={`Quantity of item ${i + 1}`}
+                    type="number"
+                    min={0}
+                    step="any"
+                    defaultValue={item.quantity}
+                    disabled={readOnly}
+                    onBlur={(e) => set(row, 'quantity', e.target.value)}
+                    onKeyDown={commitOnEnter}
+                    key={`q${item.quantity}`}
+                  />
                 </td>
                 <td className="num">
-                  <input aria-label={`Unit price of item ${i + 1}`} type="number" min={0} step="0.01" defaultValue={item.unitPrice} disabled={readOnly} onBlur={(e) => set(row, 'unitPrice', e.target.value)} onKeyDown={commitOnEnter} key={`p${item.unitPrice}`} />
+                  <input
+                    aria-label={`Unit price of item ${i + 1}`}
+                    type="number"
+                    min={0}
+                    step="0.01"
+                    defaultValue={item.unitPrice}
+                    disabled={readOnly}
+                    onBlur={(e) => set(row, 'unitPrice', e.target.value)}
+                    onKeyDown={commitOnEnter}
+                    key={`p${item.unitPrice}`}
+                  />
                 </td>
                 <td className="num">{formatMoney(item.quantity * item.unitPrice, currency)}</td>
                 <td>
                   {!readOnly && (
-                    <button type="button" className="button button-ghost button-small" aria-label={`Remove item ${i + 1}`} onClick={() => items.delete(i, 1)}>
+                    <button
+                      type="button"
+                      className="button button-ghost button-small"
+                      aria-label={`Remove item ${i + 1}`}
+                      onClick={() => items.delete(i, 1)}
+                    >
                       Remove
                     </button>
                   )}
@@ -74,7 +106,11 @@ export function LineItems({ items, readOnly, currency = 'EUR' }: LineItemsProps)
           <tr>
             <td colSpan={3}>
               {!readOnly && (
-                <button type="button" className="button button-small" onClick={() => items.push([itemToYMap({ description: 'New item', quantity: 1, unitPrice: 0 })])}>
+                <button
+                  type="button"
+                  className="button button-small"
+                  onClick={() => items.push([itemToYMap({ description: 'New item', quantity: 1, unitPrice: 0 })])}
+                >
                   + Add item
                 </button>
               )}

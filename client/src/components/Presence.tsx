@@ -3,7 +3,11 @@ import type { PresenceState } from '../sync/hooks.js'
 import { Avatar } from './Avatar.js'
 
 /** People (one per user) whose awareness says they view `recordId`, excluding this tab. */
-export function viewersOf(presence: PresenceState[], recordId: string, ownClientId: number | undefined): { id: string; name: string; color: string }[] {
+export function viewersOf(
+  presence: PresenceState[],
+  recordId: string,
+  ownClientId: number | undefined,
+): { id: string; name: string; color: string }[] {
   const byUser = new Map<string, { id: string; name: string; color: string }>()
   for (const state of presence) {
     if (state.clientId === ownClientId || state.viewing !== recordId || !state.user) continue

@@ -85,7 +85,8 @@ export function NoticeBanner({ notices, onDismiss }: { notices: ServerNotice[]; 
       <div>
         {notices.map((notice, i) => (
           <p key={i}>
-            <strong>{REASONS[notice.reason]}:</strong> {notice.issues.map((issue) => `${fieldLabel(issue.path)} — ${issue.message}`).join('; ')}
+            <strong>{REASONS[notice.reason]}:</strong>{' '}
+            {notice.issues.map((issue) => `${fieldLabel(issue.path)} — ${issue.message}`).join('; ')}
           </p>
         ))}
       </div>

@@ -71,7 +71,9 @@ export function ReservationPanel({ fields, reservation, events, readOnly, onPick
         <span className={`badge badge-${status}`}>{status}</span>
         {status === 'pending' && <span>Waiting for the calendar to confirm this slot…</span>}
         {status === 'confirmed' && <span>Booked {reservation ? formatInstant(reservation.start) : ''}</span>}
-        {conflict && <span>This slot collides with {(reservation?.conflictsWith ?? []).map(titleOf).join(', ') || 'another booking'}.</span>}
+        {conflict && (
+          <span>This slot collides with {(reservation?.conflictsWith ?? []).map(titleOf).join(', ') || 'another booking'}.</span>
+        )}
       </div>
       {conflict && (
         <div className="reservation-slots">
@@ -79,7 +81,14 @@ export function ReservationPanel({ fields, reservation, events, readOnly, onPick
           {slots === null && <span className="cell-muted">looking…</span>}
           {slots?.length === 0 && <span className="cell-muted">none found this week</span>}
           {slots?.map((slot) => (
-            <button key={slot.start} type="button" className="chip chip-action" disabled={readOnly} onClick={() => pick(slot)} data-testid="free-slot">
+            <button
+              key={slot.start}
+              type="button"
+              className="chip chip-action"
+              disabled={readOnly}
+              onClick={() => pick(slot)}
+              data-testid="free-slot"
+            >
               {formatInstant(slot.start)}
             </button>
           ))}

@@ -27,7 +27,10 @@ export function SignOutButton() {
     setPhase({ step: 'sending' })
     const unsent = await client.flush()
     if (unsent.length === 0) return logout()
-    setPhase({ step: 'unsent', documents: unsent.map((docName) => ({ docName, label: docLabel(docName, client.documentOf(docName)?.doc ?? null) })) })
+    setPhase({
+      step: 'unsent',
+      documents: unsent.map((docName) => ({ docName, label: docLabel(docName, client.documentOf(docName)?.doc ?? null) })),
+    })
   }
 
   return (
@@ -54,7 +57,10 @@ function UnsentEditsDialog({ documents, onStay, onDiscard }: UnsentEditsDialogPr
     <div className="dialog-backdrop">
       <div className="dialog" role="alertdialog" aria-modal="true" aria-labelledby={titleId} data-testid="unsent-edits">
         <h2 id={titleId}>Edits not on the server yet</h2>
-        <p>These records hold edits that could not reach the server. Signing out deletes this device’s copy of your records, and these edits with it.</p>
+        <p>
+          These records hold edits that could not reach the server. Signing out deletes this device’s copy of your records, and these edits
+          with it.
+        </p>
         <ul className="unsent-list">
           {documents.map(({ docName, label }) => (
             <li key={docName}>{label}</li>

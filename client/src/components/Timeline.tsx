@@ -42,6 +42,7 @@ export function Timeline({ collection, id, version, users }: { collection: Colle
   const headingId = useId()
   const [items, setItems] = useState<HistoryItem[] | null>(null)
   const fetchedOnce = useRef(false)
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `version` changes with the record: it is there to fetch the history again
   useEffect(() => {
     let live = true
     const timer = setTimeout(
@@ -71,7 +72,8 @@ export function Timeline({ collection, id, version, users }: { collection: Colle
           <li key={`${item.at}-${i}`}>
             <span className="timeline-dot" style={{ background: colorOf(item.userId) }} aria-hidden="true" />
             <div>
-              <strong>{nameOf(item.userId)}</strong> {item.created ? 'created this record' : item.fields.length ? <>changed {item.fields.map(fieldLabel).join(', ')}</> : 'edited'}
+              <strong>{nameOf(item.userId)}</strong>{' '}
+              {item.created ? 'created this record' : item.fields.length ? <>changed {item.fields.map(fieldLabel).join(', ')}</> : 'edited'}
               <time dateTime={item.at} title={new Date(item.at).toLocaleString()}>
                 {timeAgo(item.at)}
               </time>

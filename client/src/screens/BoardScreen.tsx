@@ -88,7 +88,9 @@ export default function BoardScreen() {
       {!loaded && <p className="empty">Loading…</p>}
       <div className="board" role="list" aria-describedby="board-help">
         {DEAL_STAGES.map((stage) => {
-          const cards = entries.filter((e) => stageWithMove(e) === stage).sort((a, b) => Number(b.fields.amount ?? 0) - Number(a.fields.amount ?? 0))
+          const cards = entries
+            .filter((e) => stageWithMove(e) === stage)
+            .sort((a, b) => Number(b.fields.amount ?? 0) - Number(a.fields.amount ?? 0))
           const sum = cards.reduce((s, e) => s + Number(e.fields.amount ?? 0), 0)
           return (
             <div
@@ -143,7 +145,9 @@ export default function BoardScreen() {
                       >
                         {entry.title}
                       </a>
-                      <div className="deal-amount">{formatMoney(Number(entry.fields.amount ?? 0), String(entry.fields.currency ?? 'EUR'))}</div>
+                      <div className="deal-amount">
+                        {formatMoney(Number(entry.fields.amount ?? 0), String(entry.fields.currency ?? 'EUR'))}
+                      </div>
                       <div className="deal-meta">
                         {entry.fields.closeDate ? <span>Closes {formatDate(String(entry.fields.closeDate))}</span> : <span />}
                         <span className="deal-people">

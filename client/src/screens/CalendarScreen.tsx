@@ -6,7 +6,19 @@ import { type PointerEvent, useCallback, useMemo, useRef, useState } from 'react
 import type { IndexEntry } from '../../../shared/docLayout.js'
 import { EventDialog } from '../components/EventDialog.js'
 import { reservationOf, type Slot } from '../components/ReservationPanel.js'
-import { addDays, layoutLanes, placement, sameDay, SLOT_PX, SLOTS_PER_DAY, slotTime, startOfWeek, timeLabel, FIRST_HOUR, LAST_HOUR } from '../calendarMath.js'
+import {
+  addDays,
+  layoutLanes,
+  placement,
+  sameDay,
+  SLOT_PX,
+  SLOTS_PER_DAY,
+  slotTime,
+  startOfWeek,
+  timeLabel,
+  FIRST_HOUR,
+  LAST_HOUR,
+} from '../calendarMath.js'
 import { useUser } from '../session/SessionProvider.js'
 import { useUsers } from '../session/useUsers.js'
 import { useIndex } from '../sync/useIndex.js'
@@ -59,7 +71,8 @@ export default function CalendarScreen() {
       <div className="page-header">
         <h1 id="calendar-title">Calendar</h1>
         <span className="page-sub">
-          {days[0]!.toLocaleDateString(undefined, { day: 'numeric', month: 'short' })} – {days[6]!.toLocaleDateString(undefined, { day: 'numeric', month: 'short', year: 'numeric' })}
+          {days[0]!.toLocaleDateString(undefined, { day: 'numeric', month: 'short' })} –{' '}
+          {days[6]!.toLocaleDateString(undefined, { day: 'numeric', month: 'short', year: 'numeric' })}
         </span>
         <div className="page-actions">
           <div className="button-group" role="group" aria-label="Week">
@@ -124,23 +137,58 @@ export default function CalendarScreen() {
               }}
             >
               {selection?.day === dayIndex && (
-                <div className="slot-selection" style={{ top: Math.min(selection.from, selection.to) * SLOT_PX, height: (Math.abs(selection.to - selection.from) + 1) * SLOT_PX }}>
-                  {timeLabel(slotTime(day, Math.min(selection.from, selection.to)))} – {timeLabel(slotTime(day, Math.max(selection.from, selection.to) + 1))}
+                <div
+                  className="slot-selection"
+                  style={{
+                    top: Math.min(selection.from, selection.to) * SLOT_PX,
+                    height: (Math.abs(selection.to - selection.from) + 1) * SLOT_PX,
+                  }}
+                >
+                  {timeLabel(slotTime(day, Math.min(selection.from, selection.to)))} –{' '}
+                  {timeLabel(slotTime(day, Math.max(selection.from, selection.to) + 1))}
                 </div>
               )}
               {visible.map((event) => (
-                <EventBlock key={event.id} event={event} day={day} lane={lanes.get(event.id)} onOpen={() => setDialog({ slot: { start: String(event.fields.start), end: String(event.fields.end) }, eventId: event.id })} />
+                <EventBlock
+                  key={event.id}
+                  event={event}
+                  day={day}
+                  lane={lanes.get(event.id)}
+                  onOpen={() =>
+                    setDialog({ slot: { start: String(event.fields.start), end: String(event.fields.end) }, eventId: event.id })
+                  }
+                />
               ))}
             </div>
           ))}
         </div>
       </div>
-      {dialog && <EventDialog key={dialog.eventId ?? dialog.slot.start} slot={dialog.slot} eventId={dialog.eventId} users={users} me={user} events={entries} onClose={closeDialog} />}
+      {dialog && (
+        <EventDialog
+          key={dialog.eventId ?? dialog.slot.start}
+          slot={dialog.slot}
+          eventId={dialog.eventId}
+          users={users}
+          me={user}
+          events={entries}
+          onClose={closeDialog}
+        />
+      )}
     </section>
   )
 }
 
-function EventBlock({ event, day, lane, onOpen }: { event: IndexEntry; day: Date; lane?: { lane: number; lanes: number }; onOpen(): void }) {
+function EventBlock({
+  event,
+  day,
+  lane,
+  onOpen,
+}: {
+  event: IndexEntry
+  day: Date
+  lane?: { lane: number; lanes: number }
+  onOpen(): void
+}) {
   const start = new Date(String(event.fields.start))
   const end = new Date(String(event.fields.end))
   const place = placement(day, start, end)
@@ -150,7 +198,12 @@ function EventBlock({ event, day, lane, onOpen }: { event: IndexEntry; day: Date
     <button
       type="button"
       className={`event-block event-${status}`}
-      style={{ top: place.top, height: place.height, left: `calc(${((lane?.lane ?? 0) * 100) / (lane?.lanes ?? 1)}% + 3px)`, width: `calc(${100 / (lane?.lanes ?? 1)}% - 6px)` }}
+      style={{
+        top: place.top,
+        height: place.height,
+        left: `calc(${((lane?.lane ?? 0) * 100) / (lane?.lanes ?? 1)}% + 3px)`,
+        width: `calc(${100 / (lane?.lanes ?? 1)}% - 6px)`,
+      }}
       onClick={onOpen}
       data-event-id={event.id}
       data-status={status}

@@ -44,7 +44,11 @@ export default function ExportsScreen() {
           <div className="checks">
             {COLLECTIONS.map((c) => (
               <label key={c} className="check">
-                <input type="checkbox" checked={collections.includes(c)} onChange={(e) => setCollections((list) => (e.target.checked ? [...list, c] : list.filter((x) => x !== c)))} />
+                <input
+                  type="checkbox"
+                  checked={collections.includes(c)}
+                  onChange={(e) => setCollections((list) => (e.target.checked ? [...list, c] : list.filter((x) => x !== c)))}
+                />
                 {COLLECTION_LABELS[c].plural}
               </label>
             ))}
@@ -52,7 +56,13 @@ export default function ExportsScreen() {
         </fieldset>
         <div className="export-targets">
           {TARGETS.map((t) => (
-            <button key={t.target} type="button" className="export-target" disabled={starting !== null || collections.length === 0} onClick={() => void start(t.target)}>
+            <button
+              key={t.target}
+              type="button"
+              className="export-target"
+              disabled={starting !== null || collections.length === 0}
+              onClick={() => void start(t.target)}
+            >
               <strong>Export to {t.label}</strong>
               <span>{t.hint}</span>
             </button>

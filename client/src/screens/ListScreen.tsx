@@ -32,8 +32,14 @@ function displayValue(entry: IndexEntry, column: string) {
   if (column === 'amount') return formatMoney(Number(value), String(entry.fields.currency ?? 'EUR'))
   if (column === 'start') return formatInstant(String(value))
   if (column === 'closeDate' || column === 'validUntil' || column === 'dueDate') return formatDate(String(value))
-  if (column === 'status' || column === 'stage' || column === 'reservation') return value ? <span className={`badge badge-${value}`}>{value}</span> : null
-  if (column === 'tags') return (entry.fields.tags as string[] | undefined)?.map((t) => <span key={t} className="tag">{t}</span>)
+  if (column === 'status' || column === 'stage' || column === 'reservation')
+    return value ? <span className={`badge badge-${value}`}>{value}</span> : null
+  if (column === 'tags')
+    return (entry.fields.tags as string[] | undefined)?.map((t) => (
+      <span key={t} className="tag">
+        {t}
+      </span>
+    ))
   return value
 }
 
@@ -81,14 +87,25 @@ export function ListScreen({ collection }: { collection: Collection }) {
     }
   }
 
-  const headers: { key: SortKey; label: string }[] = [{ key: 'title', label: 'Name' }, ...columns.map((c) => ({ key: c, label: fieldLabel(c) })), { key: 'updatedAt', label: 'Updated' }]
+  const headers: { key: SortKey; label: string }[] = [
+    { key: 'title', label: 'Name' },
+    ...columns.map((c) => ({ key: c, label: fieldLabel(c) })),
+    { key: 'updatedAt', label: 'Updated' },
+  ]
   return (
     <section aria-labelledby="list-title">
       <div className="page-header">
         <h1 id="list-title">{labels.plural}</h1>
         <span className="count">{entries.length}</span>
         <div className="page-actions">
-          <input type="search" className="search" placeholder={`Search ${labels.plural.toLowerCase()}…`} aria-label={`Search ${labels.plural.toLowerCase()}`} value={query} onChange={(e) => setQuery(e.target.value)} />
+          <input
+            type="search"
+            className="search"
+            placeholder={`Search ${labels.plural.toLowerCase()}…`}
+            aria-label={`Search ${labels.plural.toLowerCase()}`}
+            value={query}
+            onChange={(e) => setQuery(e.target.value)}
+          />
           {user.role !== 'viewer' && (
             <button type="button" className="button button-primary" onClick={() => void create()}>
               New {labels.singular.toLowerCase()}
@@ -139,7 +156,9 @@ export function ListScreen({ collection }: { collection: Collection }) {
             ))}
           </tbody>
         </table>
-        {loaded && rows.length === 0 && <p className="empty">{query ? 'Nothing matches your search.' : `No ${labels.plural.toLowerCase()} yet.`}</p>}
+        {loaded && rows.length === 0 && (
+          <p className="empty">{query ? 'Nothing matches your search.' : `No ${labels.plural.toLowerCase()} yet.`}</p>
+        )}
         {!loaded && <p className="empty">Loading…</p>}
       </div>
     </section>

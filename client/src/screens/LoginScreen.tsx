@@ -29,7 +29,10 @@ export function LoginScreen({ reason }: { reason?: string }) {
     <main className="login">
       <form className="login-card" onSubmit={submit} aria-labelledby="login-title">
         <div className="brand brand-large">
-          <span className="brand-mark" aria-hidden="true">◆</span> Accord
+          <span className="brand-mark" aria-hidden="true">
+            ◆
+          </span>{' '}
+          Accord
         </div>
         <h1 id="login-title">Sign in to your workspace</h1>
         {reason && (
@@ -39,11 +42,26 @@ export function LoginScreen({ reason }: { reason?: string }) {
         )}
         <label>
           E-mail
-          <input type="email" name="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} autoFocus />
+          <input
+            type="email"
+            name="email"
+            autoComplete="username"
+            required
+            value={email}
+            onChange={(e) => setEmail(e.target.value)}
+            autoFocus
+          />
         </label>
         <label>
           Password
-          <input type="password" name="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} />
+          <input
+            type="password"
+            name="password"
+            autoComplete="current-password"
+            required
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+          />
         </label>
         {error && (
           <p className="notice notice-error" role="alert">
@@ -55,7 +73,9 @@ export function LoginScreen({ reason }: { reason?: string }) {
         </button>
         {isLocal && (
           <div className="login-demo">
-            <p>Demo workspace — password <code>accord-demo</code>:</p>
+            <p>
+              Demo workspace — password <code>accord-demo</code>:
+            </p>
             <div className="login-demo-users">
               {DEMO_LOGINS.map((demo) => (
                 <button

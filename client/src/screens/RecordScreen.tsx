@@ -17,7 +17,6 @@ import { useClosedCode, useDocVersion, useDocument, useLoaded, useNotices } from
 import { useIndex } from '../sync/useIndex.js'
 import { recordTitle } from '../../../shared/collections.js'
 
-
 export default function RecordScreen({ collection, id }: { collection: Collection; id: string }) {
   const user = useUser()
   const users = useUsers()
@@ -45,7 +44,9 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
   }, [connection, user])
 
   const doc = connection?.doc
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `version` is the document's change counter: it is there to recompute
   const fields = useMemo(() => (doc ? fieldsOf(doc).toJSON() : {}), [doc, version])
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `version` is the document's change counter: it is there to recompute
   const authority = useMemo(() => (doc ? authorityOf(doc).toJSON() : {}), [doc, version])
   const issueByField = useMemo(() => {
     const map = new Map<string, string>()
@@ -54,7 +55,11 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
   }, [notices])
 
   if (closedCode === CLOSE.forbidden.code || closedCode === CLOSE.notFound.code) {
-    return <p className="notice notice-error">{closedCode === CLOSE.forbidden.code ? 'You have no access to this record.' : 'There is no such record.'}</p>
+    return (
+      <p className="notice notice-error">
+        {closedCode === CLOSE.forbidden.code ? 'You have no access to this record.' : 'There is no such record.'}
+      </p>
+    )
   }
   if (!connection || !doc) return <div className="loading">Opening…</div>
   const title = recordTitle(collection, fields)
@@ -74,7 +79,9 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
         canDelete={!readOnly && !deleted}
       />
       {!loaded && <p className="notice notice-info">Loading the latest version…</p>}
-      {loaded && !deleted && Object.keys(fields).length === 0 && Object.keys(authority).length === 0 && <p className="notice notice-info">This record is empty or does not exist yet.</p>}
+      {loaded && !deleted && Object.keys(fields).length === 0 && Object.keys(authority).length === 0 && (
+        <p className="notice notice-info">This record is empty or does not exist yet.</p>
+      )}
       {deleted && <p className="notice notice-error">This record was deleted.</p>}
       {readOnly && <p className="notice notice-info">You have read-only access to this workspace.</p>}
       <NoticeBanner notices={notices} onDismiss={clearNotices} />

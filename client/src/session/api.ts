@@ -28,7 +28,9 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
     body: body === undefined ? undefined : JSON.stringify(body),
   })
   if (res.status === 204) return undefined as T
-  const payload = (await res.json().catch(() => null)) as { error?: { code?: string; message?: string; issues?: { path: string; message: string }[] } } | null
+  const payload = (await res.json().catch(() => null)) as {
+    error?: { code?: string; message?: string; issues?: { path: string; message: string }[] }
+  } | null
   if (!res.ok) {
     if (res.status === 401 && !path.startsWith('/api/auth/')) for (const listener of sessionEndedListeners) listener()
     const error = payload?.error

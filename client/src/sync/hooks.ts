@@ -94,7 +94,9 @@ export function usePresence(connection: DocConnection | null): PresenceState[] {
     if (!connection) return
     const awareness = connection.provider.awareness
     const update = () =>
-      setStates([...awareness.getStates().entries()].map(([clientId, state]) => ({ clientId, ...(state as Omit<PresenceState, 'clientId'>) })))
+      setStates(
+        [...awareness.getStates().entries()].map(([clientId, state]) => ({ clientId, ...(state as Omit<PresenceState, 'clientId'>) })),
+      )
     awareness.on('change', update)
     update()
     return () => awareness.off('change', update)

@@ -30,6 +30,7 @@ export function useInboxJobs(workspace: string, userId: string): { jobs: Job[]; 
   const connection = useDocument(inboxDocName(workspace, userId))
   const version = useDocVersion(connection?.doc)
   const loaded = useLoaded(connection)
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `version` is the document's change counter: it is there to recompute
   const jobs = useMemo(() => {
     if (!connection) return []
     const list = [...connection.doc.getMap<unknown>(INBOX_JOBS).values()].map(asJob).filter((j): j is Job => j !== null)

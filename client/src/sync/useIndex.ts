@@ -18,6 +18,7 @@ export function useIndex(workspace: string, collection: Collection): CollectionI
   const version = useDocVersion(connection?.doc)
   const loaded = useLoaded(connection)
   const presence = usePresence(connection)
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `version` is the document's change counter: it is there to recompute
   const entries = useMemo(() => (connection ? [...indexEntriesOf(connection.doc).values()] : []), [connection, version])
   return { connection, loaded, entries, presence }
 }

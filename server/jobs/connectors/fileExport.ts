@@ -12,7 +12,12 @@ import type { JobContext } from '../JobRunner.js'
 export const EXPORT_PAGE = 200
 
 /** Live records of a collection in id order, one page per event-loop turn. */
-export async function* pagesOf(records: RecordService, workspace: string, collection: Collection, ctx: JobContext): AsyncGenerator<ApiRecord[]> {
+export async function* pagesOf(
+  records: RecordService,
+  workspace: string,
+  collection: Collection,
+  ctx: JobContext,
+): AsyncGenerator<ApiRecord[]> {
   let cursor: string | undefined
   for (;;) {
     await ctx.checkpoint()

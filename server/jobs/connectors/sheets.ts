@@ -46,7 +46,8 @@ export function columnName(index: number): string {
 }
 
 const quoteTab = (tab: string) => `'${tab.replace(/'/g, "''")}'`
-const rangeOf = (tab: string, firstRow: number, lastRow: number, width: number) => `${quoteTab(tab)}!A${firstRow}:${columnName(width - 1)}${lastRow}`
+const rangeOf = (tab: string, firstRow: number, lastRow: number, width: number) =>
+  `${quoteTab(tab)}!A${firstRow}:${columnName(width - 1)}${lastRow}`
 const byteSize = (value: unknown) => Buffer.byteLength(JSON.stringify(value))
 const clip = (cell: Cell): Cell => (typeof cell === 'string' && cell.length > MAX_CELL_CHARS ? cell.slice(0, MAX_CELL_CHARS) : cell)
 
@@ -60,9 +61,9 @@ interface StoredTab extends TabState {
 }
 
 function loadState(db: Db, userId: string, spreadsheetId: string, tab: string): StoredTab {
-  const row = db.prepare('SELECT header, rows FROM sheet_state WHERE user_id = ? AND spreadsheet_id = ? AND tab = ?').get(userId, spreadsheetId, tab) as
-    | { header: string; rows: string }
-    | undefined
+  const row = db
+    .prepare('SELECT header, rows FROM sheet_state WHERE user_id = ? AND spreadsheet_id = ? AND tab = ?')
+    .get(userId, spreadsheetId, tab) as { header: string; rows: string } | undefined
   if (!row) return { header: [], rows: [], jobId: null, baseline: { header: [], rows: [] } }
   const header = JSON.parse(row.header) as string[]
   const stored = JSON.parse(row.rows) as { rows: TabState['rows']; jobId: string; baseline: TabState }
@@ -162,7 +163,12 @@ export interface SheetsExportDeps {
   maxRequestBytes: number
 }
 
-export async function exportSheets(deps: SheetsExportDeps, spreadsheetId: string, collections: Collection[], ctx: JobContext): Promise<SheetsCounts> {
+export async function exportSheets(
+  deps: SheetsExportDeps,
+  spreadsheetId: string,
+  collections: Collection[],
+  ctx: JobContext,
+): Promise<SheetsCounts> {
   const { job, signal } = ctx
   const existing = new Set(await deps.api.tabTitles(spreadsheetId, signal))
   const missing = collections.filter((c) => !existing.has(c))
@@ -188,7 +194,12 @@ export async function exportSheets(deps: SheetsExportDeps, spreadsheetId: string
     if (rows.length < previous.rows.length) {
       await deps.api.clearRanges(spreadsheetId, [rangeOf(collection, rows.length + 2, previous.rows.length + 1, width)], signal)
     }
-    saveState(deps.db, job.userId, spreadsheetId, collection, { header, rows: rows.map((row) => [row.id, row.hash]), jobId: job.id, baseline })
+    saveState(deps.db, job.userId, spreadsheetId, collection, {
+      header,
+      rows: rows.map((row) => [row.id, row.hash]),
+      jobId: job.id,
+      baseline,
+    })
     counts.exported += rows.length
     counts.added += diff.added
     counts.updated += diff.updated

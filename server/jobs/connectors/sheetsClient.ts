@@ -115,13 +115,17 @@ export class SheetsApi {
   }
 
   async tabTitles(spreadsheetId: string, signal: AbortSignal): Promise<string[]> {
-    const res = await this.call(spreadsheetId, false, signal, (api) => api.spreadsheets.get({ spreadsheetId, fields: 'sheets.properties.title' }, { signal }))
+    const res = await this.call(spreadsheetId, false, signal, (api) =>
+      api.spreadsheets.get({ spreadsheetId, fields: 'sheets.properties.title' }, { signal }),
+    )
     return (res.data.sheets ?? []).map((sheet) => sheet.properties?.title ?? '').filter(Boolean)
   }
 
   async addTabs(spreadsheetId: string, titles: string[], signal: AbortSignal): Promise<void> {
     const requests = titles.map((title) => ({ addSheet: { properties: { title } } }))
-    await this.call(spreadsheetId, true, signal, (api) => api.spreadsheets.batchUpdate({ spreadsheetId, requestBody: { requests } }, { signal }))
+    await this.call(spreadsheetId, true, signal, (api) =>
+      api.spreadsheets.batchUpdate({ spreadsheetId, requestBody: { requests } }, { signal }),
+    )
   }
 
   /** Writes values to explicit ranges (never append: a retried write lands on the same cells). */
@@ -132,10 +136,17 @@ export class SheetsApi {
   }
 
   async clearRanges(spreadsheetId: string, ranges: string[], signal: AbortSignal): Promise<void> {
-    await this.call(spreadsheetId, true, signal, (api) => api.spreadsheets.values.batchClear({ spreadsheetId, requestBody: { ranges } }, { signal }))
+    await this.call(spreadsheetId, true, signal, (api) =>
+      api.spreadsheets.values.batchClear({ spreadsheetId, requestBody: { ranges } }, { signal }),
+    )
   }
 
-  private async call<T>(spreadsheetId: string, isWrite: boolean, signal: AbortSignal, fn: (api: sheets_v4.Sheets) => Promise<T>): Promise<T> {
+  private async call<T>(
+    spreadsheetId: string,
+    isWrite: boolean,
+    signal: AbortSignal,
+    fn: (api: sheets_v4.Sheets) => Promise<T>,
+  ): Promise<T> {
     try {
       const api = await this.client()
       return await withRetry(

@@ -22,7 +22,14 @@ const AUTHORITY_COLUMNS: Record<Collection, readonly string[]> = {
 export const READ_ONLY_COLUMNS = new Set(['id', 'updatedAt', 'updatedBy', 'collection', 'number', 'reservation'])
 
 export function headerOf(collection: Collection): string[] {
-  return ['id', ...fieldNames(collection), 'notes', ...(HAS_ITEMS[collection] ? ['items'] : []), ...AUTHORITY_COLUMNS[collection], 'updatedAt']
+  return [
+    'id',
+    ...fieldNames(collection),
+    'notes',
+    ...(HAS_ITEMS[collection] ? ['items'] : []),
+    ...AUTHORITY_COLUMNS[collection],
+    'updatedAt',
+  ]
 }
 
 export function cellOf(value: unknown): Cell {

@@ -8,7 +8,13 @@ import type { JobContext } from '../JobRunner.js'
 import { type FileResult, pagesOf, writeAtomically } from './fileExport.js'
 import { headerOf, rowOf } from './table.js'
 
-export async function exportXlsx(records: RecordService, workspace: string, collections: Collection[], file: string, ctx: JobContext): Promise<FileResult> {
+export async function exportXlsx(
+  records: RecordService,
+  workspace: string,
+  collections: Collection[],
+  file: string,
+  ctx: JobContext,
+): Promise<FileResult> {
   // Loaded on the first XLSX export: exceljs adds about 20 MB to a server that never uses it.
   const { default: ExcelJS } = await import('exceljs')
   let exported = 0
