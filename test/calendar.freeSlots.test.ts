@@ -58,11 +58,12 @@ describe('slot requests', () => {
     expect(slotRequestOf('w', 'e', { start: '2030-01-07T09:00', end: '2030-01-07T10:00:00Z' }, {}).active).toBe(false)
   })
 
-  it('cancelled, deleted and inverted events ask for nothing', () => {
-    const fields = { start: '2030-01-07T08:00:00Z', end: '2030-01-07T09:00:00Z' }
+  it('cancelled, deleted, inverted and untitled events ask for nothing', () => {
+    const fields = { title: 'Call', start: '2030-01-07T08:00:00Z', end: '2030-01-07T09:00:00Z' }
     expect(slotRequestOf('w', 'e', { ...fields, status: 'cancelled' }, {}).active).toBe(false)
     expect(slotRequestOf('w', 'e', fields, { deleted: '2030-01-01T00:00:00Z' }).active).toBe(false)
     expect(slotRequestOf('w', 'e', { start: fields.end, end: fields.start }, {}).active).toBe(false)
+    expect(slotRequestOf('w', 'e', { start: fields.start, end: fields.end }, {}).active).toBe(false)
     expect(slotRequestOf('w', 'e', fields, {}).active).toBe(true)
   })
 })
