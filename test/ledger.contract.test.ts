@@ -16,7 +16,12 @@ const T0 = Date.parse('2030-01-07T08:00:00Z')
 const iso = (ms: number) => new Date(ms).toISOString()
 
 function req(eventId: string, fromH: number, toH: number, attendees: string[] = [], room = '', workspace = 'w'): SlotRequest {
-  return slotRequestOf(workspace, eventId, { title: eventId, start: iso(T0 + fromH * H), end: iso(T0 + toH * H), attendees, room, status: 'scheduled' }, {})
+  return slotRequestOf(
+    workspace,
+    eventId,
+    { title: eventId, start: iso(T0 + fromH * H), end: iso(T0 + toH * H), attendees, room, status: 'scheduled' },
+    {},
+  )
 }
 const cancelled = (eventId: string, workspace = 'w') => slotRequestOf(workspace, eventId, { status: 'cancelled' }, {})
 
