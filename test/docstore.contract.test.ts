@@ -167,6 +167,24 @@ function docStoreContract(name: string, make: () => Subject): void {
     it('[D10] a healthy store reports no failure', () => {
       expect(store.failure()).toBeNull()
     })
+
+    it('[D11] a column that counts is written on insert and added to the stored value on every later upsert, surviving a reopen', async () => {
+      const counted = (id: string, version: number): ProjectionRow => {
+        const row = projectionOf(id, 'Counted', 'u1')
+        return { ...row, values: { ...row.values, version }, increment: ['version'] }
+      }
+      await store.append([entry(DOC, [bytes(1), bytes(2)], { projection: counted('d1', 2) })])
+      expect(s.projection('acme', 'deals', 'd1')).toMatchObject({ version: 2 })
+      await store.append([
+        entry(DOC, [bytes(3)], { projection: counted('d1', 1) }),
+        entry(OTHER, [bytes(4)], { projection: counted('d2', 1) }),
+      ])
+      expect(s.projection('acme', 'deals', 'd1')).toMatchObject({ version: 3 })
+      expect(s.projection('acme', 'deals', 'd2')).toMatchObject({ version: 1 })
+      const reopened = await s.reopen()
+      await reopened.append([entry(DOC, [bytes(5)], { projection: counted('d1', 1) })])
+      expect(s.projection('acme', 'deals', 'd1')).toMatchObject({ version: 4 })
+    })
   })
 }
 

@@ -240,7 +240,7 @@ describe('records stored incomplete before the rule', () => {
     await before.close()
     const db = new Database(file)
     // Back to the schema of version 3: the migrations after it undone.
-    db.exec('ALTER TABLE records DROP COLUMN complete; DROP TABLE login_attempts')
+    db.exec('ALTER TABLE records DROP COLUMN complete; DROP TABLE login_attempts; ALTER TABLE records DROP COLUMN version')
     db.pragma('user_version = 3')
     db.close()
 

@@ -2,6 +2,7 @@
 import type { ErrorRequestHandler, Response } from 'express'
 import { AuthError } from '../auth/AuthService.js'
 import { RecordError } from '../records/RecordError.js'
+import { StaleRecordError } from '../records/StaleRecordError.js'
 import { PersistError } from '../sync/DocRegistry.js'
 
 export class HttpError extends Error {
@@ -27,6 +28,11 @@ export function errorHandler(onUnexpected: (error: unknown) => void): ErrorReque
   return (error, _req, res, _next) => {
     if (res.headersSent) return
     if (error instanceof HttpError) return sendError(res, error.status, error.code, error.message, error.extra)
+    if (error instanceof StaleRecordError) {
+      // The record as it is now and its ETag: a client retries with them, no GET in between.
+      res.setHeader('ETag', `"${error.current.etag}"`)
+      return sendError(res, 412, error.code, error.message, { record: error.current.record })
+    }
     if (error instanceof RecordError) {
       return sendError(res, RECORD_STATUS[error.code], error.code, error.message, error.issues.length ? { issues: error.issues } : {})
     }

@@ -1,5 +1,6 @@
-import { Router, type Request } from 'express'
+import { Router, type Request, type Response } from 'express'
 import { type Collection, isCollection } from '../../shared/collections.js'
+import type { CurrentRecord } from '../records/RecordReads.js'
 import type { RecordService } from '../records/RecordService.js'
 import { principalOf, requireWriter } from './authenticate.js'
 import { HttpError } from './errors.js'
@@ -18,6 +19,11 @@ function bodyObject(req: Request): Record<string, unknown> {
   return body as Record<string, unknown>
 }
 
+/** A record with its ETag, both from one read of its row: a client's next `If-Match` names exactly this state. */
+function sendRecord(res: Response, { record, etag }: CurrentRecord, status = 200): void {
+  res.status(status).setHeader('ETag', `"${etag}"`).json(record)
+}
+
 export function recordRoutes(records: RecordService): Router {
   const router = Router()
 
@@ -33,18 +39,14 @@ export function recordRoutes(records: RecordService): Router {
   router.post('/:collection', async (req, res) => {
     const collection = collectionOf(req)
     const { workspace, userId } = requireWriter(req)
-    const record = await records.create(workspace, collection, bodyObject(req), userId)
-    res
-      .status(201)
-      .setHeader('ETag', `"${records.etag(workspace, collection, record.id)}"`)
-      .json(record)
+    const { id } = await records.create(workspace, collection, bodyObject(req), userId)
+    sendRecord(res, records.current(workspace, collection, id), 201)
   })
 
   router.get('/:collection/:id', (req, res) => {
     const collection = collectionOf(req)
     const { workspace } = principalOf(req)
-    const record = records.get(workspace, collection, req.params.id!)
-    res.setHeader('ETag', `"${records.etag(workspace, collection, record.id)}"`).json(record)
+    sendRecord(res, records.current(workspace, collection, req.params.id!))
   })
 
   router.get('/:collection/:id/history', (req, res) => {
@@ -55,15 +57,14 @@ export function recordRoutes(records: RecordService): Router {
   router.patch('/:collection/:id', async (req, res) => {
     const collection = collectionOf(req)
     const { workspace, userId } = requireWriter(req)
-    const ifMatch = req.header('if-match')
-    const record = await records.patch(workspace, collection, req.params.id!, bodyObject(req), userId, ifMatch)
-    res.setHeader('ETag', `"${records.etag(workspace, collection, record.id)}"`).json(record)
+    const { id } = await records.patch(workspace, collection, req.params.id!, bodyObject(req), userId, req.header('if-match'))
+    sendRecord(res, records.current(workspace, collection, id))
   })
 
   router.delete('/:collection/:id', async (req, res) => {
     const collection = collectionOf(req)
     const { workspace, userId } = requireWriter(req)
-    await records.remove(workspace, collection, req.params.id!, userId)
+    await records.remove(workspace, collection, req.params.id!, userId, req.header('if-match'))
     res.status(204).end()
   })
 

@@ -16,6 +16,14 @@ export type ApiRecord = FieldValues & {
   items?: LineItem[]
   updatedAt: string
   updatedBy: string | null
+  /** How many changes were accepted into the record so far (its updates, the server's own included); only ever grows. */
+  version: number
+}
+
+/** A record as it is stored now, with the ETag an `If-Match` must name to change it. */
+export interface CurrentRecord {
+  record: ApiRecord
+  etag: string
 }
 
 interface RecordRow {
@@ -31,6 +39,7 @@ interface RecordRow {
   etag: string
   updated_at: number
   updated_by: string | null
+  version: number
 }
 
 export interface ListQuery {
@@ -65,8 +74,10 @@ export class RecordReads {
     return toApi(this.row(workspace, collection, id))
   }
 
-  etag(workspace: string, collection: Collection, id: string): string {
-    return this.row(workspace, collection, id).etag
+  /** A record and its ETag from one read of its row, so the two always describe the same state. */
+  current(workspace: string, collection: Collection, id: string): CurrentRecord {
+    const row = this.row(workspace, collection, id)
+    return { record: toApi(row), etag: row.etag }
   }
 
   list(workspace: string, collection: Collection, query: ListQuery): { items: ApiRecord[]; nextCursor: string | null } {
@@ -126,6 +137,7 @@ function toApi(row: RecordRow): ApiRecord {
     notes: row.notes,
     updatedAt: new Date(row.updated_at).toISOString(),
     updatedBy: row.updated_by,
+    version: row.version,
   }
   if (HAS_ITEMS[row.collection]) record.items = JSON.parse(row.items) as LineItem[]
   return record

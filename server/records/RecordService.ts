@@ -20,8 +20,9 @@ import { newRecordId, recordDocName } from '../../shared/docNames.js'
 import type { AccordRegistry, AccordRoom } from '../documents/types.js'
 import { serverOrigin } from '../sync/types.js'
 import { RecordError } from './RecordError.js'
-import type { ApiRecord, ListQuery, RecordReads } from './RecordReads.js'
+import type { ApiRecord, CurrentRecord, ListQuery, RecordReads } from './RecordReads.js'
 import { etagOf } from './recordProjection.js'
+import { StaleRecordError } from './StaleRecordError.js'
 
 export class RecordService {
   constructor(
@@ -46,8 +47,9 @@ export class RecordService {
     return this.reads.history(workspace, collection, id)
   }
 
-  etag(workspace: string, collection: Collection, id: string): string {
-    return this.reads.etag(workspace, collection, id)
+  /** A record with its ETag, both from one read (see RecordReads.current). */
+  current(workspace: string, collection: Collection, id: string): CurrentRecord {
+    return this.reads.current(workspace, collection, id)
   }
 
   async create(workspace: string, collection: Collection, input: Record<string, unknown>, userId: string): Promise<ApiRecord> {
@@ -72,7 +74,8 @@ export class RecordService {
 
   /**
    * Applies a patch as one transaction on the live document. `ifMatch` makes it a
-   * compare-and-set against the record's current ETag.
+   * compare-and-set against the record's current ETag (StaleRecordError when it names an
+   * older one).
    */
   async patch(
     workspace: string,
@@ -84,10 +87,7 @@ export class RecordService {
   ): Promise<ApiRecord> {
     this.reads.row(workspace, collection, id)
     const { notes, items, fields } = splitInput(collection, input)
-    await this.registry.use(recordDocName(workspace, collection, id), (room) => {
-      if (ifMatch !== undefined && ifMatch !== '*' && !this.isCurrent(room, workspace, collection, id, stripQuotes(ifMatch))) {
-        throw new RecordError('precondition-failed', 'the record changed since that version')
-      }
+    await this.writeIfMatch(workspace, collection, id, ifMatch, (room) => {
       const merged: FieldValues = readPlainMap(fieldsOf(room.doc))
       for (const [key, value] of Object.entries(fields)) {
         if (value === null) delete merged[key]
@@ -115,26 +115,52 @@ export class RecordService {
     return this.get(workspace, collection, id)
   }
 
-  async remove(workspace: string, collection: Collection, id: string, userId: string): Promise<void> {
+  /** Soft-deletes a record; `ifMatch` as for `patch`. */
+  async remove(workspace: string, collection: Collection, id: string, userId: string, ifMatch?: string): Promise<void> {
     this.reads.row(workspace, collection, id)
-    await this.registry.use(recordDocName(workspace, collection, id), (room) => {
+    await this.writeIfMatch(workspace, collection, id, ifMatch, (room) => {
       room.doc.transact(() => authorityOf(room.doc).set('deleted', new Date().toISOString()), serverOrigin('api', userId))
     })
   }
 
   /**
-   * Whether `etag` names the record's current state: the live document's, or, when
-   * everything applied is on disk, the one stored with it (written before ETags covered
-   * deletions, by a version that has not written the record since).
+   * Runs `write` on the live document if `ifMatch` (when given) names its current state,
+   * checked in the same turn as the write, so no edit can fall between the two.
    */
-  private isCurrent(room: AccordRoom, workspace: string, collection: Collection, id: string, etag: string): boolean {
-    if (etag === etagOf(room.doc)) return true
-    return room.unpersisted === 0 && etag === this.reads.row(workspace, collection, id).etag
+  private async writeIfMatch(
+    workspace: string,
+    collection: Collection,
+    id: string,
+    ifMatch: string | undefined,
+    write: (room: AccordRoom) => void,
+  ): Promise<void> {
+    const matched = await this.registry.use(recordDocName(workspace, collection, id), (room) => {
+      if (ifMatch !== undefined && !this.matches(room, workspace, collection, id, ifMatch)) return false
+      write(room)
+      return true
+    })
+    // `use` returns once everything the live document held is on disk, so the row read
+    // here is the state the check compared against, or newer: its ETag is the one a retry
+    // must name, and `matches` accepts it while nothing else changes the record.
+    if (!matched) throw new StaleRecordError(this.reads.current(workspace, collection, id))
+  }
+
+  /**
+   * Whether an `If-Match` header names the record's current state: `*`, or one of its
+   * ETags equal to the live document's, or, when everything applied is on disk, to the one
+   * stored with it (written before ETags covered deletions, by a version that has not
+   * written the record since).
+   */
+  private matches(room: AccordRoom, workspace: string, collection: Collection, id: string, ifMatch: string): boolean {
+    const etags = ifMatch.split(',').map(stripQuotes)
+    if (etags.includes('*') || etags.includes(etagOf(room.doc))) return true
+    return room.unpersisted === 0 && etags.includes(this.reads.row(workspace, collection, id).etag)
   }
 }
 
+/** One entity tag of an `If-Match` list, without its quotes (and weakness mark). */
 function stripQuotes(value: string): string {
-  return value.replace(/^W\//, '').replace(/^"|"$/g, '')
+  return value.trim().replace(/^W\//, '').replace(/^"|"$/g, '')
 }
 
 /** Splits REST input into fields, notes and items, and checks field names and types. */

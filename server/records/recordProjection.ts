@@ -21,7 +21,10 @@ export interface RecordProjection extends Projected {
   readonly updatedBy: string | null
 }
 
-/** The projection of a record's current state after `updates`; undefined for a document with nothing in it yet. */
+/**
+ * The projection of a record's current state after `updates`; undefined for a document with
+ * nothing in it yet. Its `version` column counts `updates` on top of the stored one.
+ */
 export function projectRecord(
   name: { workspace: string; collection: Collection; id: string },
   doc: Y.Doc,
@@ -61,9 +64,13 @@ export function projectRecord(
         created_at: updatedAt,
         updated_at: updatedAt,
         updated_by: updatedBy,
+        // Every committed update is one accepted change, the server's own included (a gate's
+        // revert, a booking decision): the version moves whenever the ETag does.
+        version: updates.length,
       },
       insertOnly: ['created_at'],
       keepIfNull: ['updated_by'],
+      increment: ['version'],
     },
   }
 }

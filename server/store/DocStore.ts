@@ -30,6 +30,12 @@ export interface ProjectionRow {
   insertOnly?: readonly string[]
   /** Columns whose stored value stays when the new one is null. */
   keepIfNull?: readonly string[]
+  /**
+   * Numeric columns that count: the value is written when the row is inserted and added to
+   * the stored one afterwards (`col = table.col + excluded.col`), in the same transaction as
+   * the updates, so a count of them can never lose one to a concurrent write nor go back.
+   */
+  increment?: readonly string[]
 }
 
 export interface PersistEntry {

@@ -102,7 +102,10 @@ export class MemoryDocStore implements DocStore {
     }
   }
 
-  /** As the SQL stores' upsert: columns `insertOnly` keep their first value, `keepIfNull` their last one that was not null. */
+  /**
+   * As the SQL stores' upsert: columns `insertOnly` keep their first value, `keepIfNull` their
+   * last one that was not null, `increment` the sum of every value written.
+   */
   private upsert(row: ProjectionRow): void {
     const key = rowKey(row.table, Object.fromEntries(row.key.map((c) => [c, row.values[c] ?? null])))
     const stored = this.contents.rows.get(key)
@@ -113,7 +116,7 @@ export class MemoryDocStore implements DocStore {
     for (const [column, value] of Object.entries(row.values)) {
       if (row.insertOnly?.includes(column)) continue
       if (value === null && row.keepIfNull?.includes(column)) continue
-      stored[column] = value
+      stored[column] = row.increment?.includes(column) ? Number(stored[column]) + Number(value) : value
     }
   }
 

@@ -84,7 +84,9 @@ export class SqliteDocStore {
   /** Upserts a projection row, with a statement compiled once per table and set of columns. */
   private upsert(row: ProjectionRow): void {
     const columns = Object.keys(row.values)
-    const shape = `${row.table}(${columns.join()})${row.key.join()}|${row.insertOnly?.join() ?? ''}|${row.keepIfNull?.join() ?? ''}`
+    const shape = [`${row.table}(${columns.join()})`, row.key, row.insertOnly, row.keepIfNull, row.increment]
+      .map((part) => part?.toString())
+      .join('|')
     let statement = this.upserts.get(shape)
     if (!statement) this.upserts.set(shape, (statement = this.db.prepare(upsertSql(row, columns))))
     statement.run(columns.map((c) => row.values[c] ?? null))
@@ -116,9 +118,11 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]*$/
 export function upsertSql(row: ProjectionRow, columns: readonly string[]): string {
   for (const name of [row.table, ...columns]) if (!IDENTIFIER.test(name)) throw new Error(`not a SQL identifier: ${name}`)
   const updated = columns.filter((c) => !row.key.includes(c) && !row.insertOnly?.includes(c))
-  const set = updated.map((c) =>
-    row.keepIfNull?.includes(c) ? `${c} = COALESCE(excluded.${c}, ${row.table}.${c})` : `${c} = excluded.${c}`,
-  )
+  const set = updated.map((c) => {
+    if (row.increment?.includes(c)) return `${c} = ${row.table}.${c} + excluded.${c}`
+    if (row.keepIfNull?.includes(c)) return `${c} = COALESCE(excluded.${c}, ${row.table}.${c})`
+    return `${c} = excluded.${c}`
+  })
   return (
     `INSERT INTO ${row.table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ` +
     `ON CONFLICT (${row.key.join(', ')}) DO ${set.length > 0 ? `UPDATE SET ${set.join(', ')}` : 'NOTHING'}`

@@ -182,6 +182,22 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX login_attempts_by_window ON login_attempts(window_start);
   `,
+  // A record's version: its accepted changes, added to in the same transaction as the updates
+  // (server/records/recordProjection.ts). How many a record had before is gone once its log
+  // was compacted (every document is, when it leaves memory), so a stored record starts from
+  // the most that is still known: its history entries (one per run of edits, never
+  // compacted) or its logged updates (one more for a snapshot, which stands for at least
+  // one), at least 1. The starting point only has to be a plausible count; from here on the
+  // version never goes back.
+  `
+  ALTER TABLE records ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+  UPDATE records SET version = MAX(
+    1,
+    (SELECT COUNT(*) FROM history WHERE history.doc = records.workspace || '/' || records.collection || '/' || records.id),
+    (SELECT COUNT(*) FROM doc_updates WHERE doc_updates.doc = records.workspace || '/' || records.collection || '/' || records.id)
+      + (SELECT COUNT(*) FROM doc_snapshots WHERE doc_snapshots.doc = records.workspace || '/' || records.collection || '/' || records.id)
+  );
+  `,
 ]
 
 export interface OpenOptions {
