@@ -31,6 +31,29 @@ async function fieldValue(page: Page, name: string): Promise<string> {
 }
 
 /** The IndexedDB databases the app keeps in this browser (one per document of a user). */
+/** How many updates the IndexedDB copy of the document whose name ends with `suffix` holds. */
+async function storedUpdates(page: Page, suffix: string): Promise<number> {
+  return page.evaluate(async (end) => {
+    const name = (await indexedDB.databases()).map((db) => db.name ?? '').find((n) => n.startsWith('accord:') && n.endsWith(end))
+    if (!name) return 0
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open(name)
+      request.onsuccess = () => resolve(request.result)
+      request.onerror = () => reject(request.error)
+    })
+    try {
+      if (!db.objectStoreNames.contains('updates')) return 0
+      return await new Promise<number>((resolve, reject) => {
+        const request = db.transaction('updates').objectStore('updates').count()
+        request.onsuccess = () => resolve(request.result)
+        request.onerror = () => reject(request.error)
+      })
+    } finally {
+      db.close()
+    }
+  }, suffix)
+}
+
 async function localCopies(page: Page): Promise<string[]> {
   return page.evaluate(async () => (await indexedDB.databases()).map((db) => db.name ?? '').filter((name) => name.startsWith('accord:')))
 }
@@ -294,6 +317,9 @@ describe('client (Chromium)', () => {
     const a = await e2e.signedIn('bob@demo.test', `/leads/${id}`)
     await a.page.locator('[data-status=saved]').waitFor()
     await a.page.waitForFunction(() => navigator.serviceWorker.controller !== null)
+    // The record is on this device before the network goes: shown, and held by its IndexedDB copy.
+    await a.page.waitForFunction(() => (document.querySelector('[name=name]') as HTMLInputElement | null)?.value === 'Umbrella')
+    await until(async () => (await storedUpdates(a.page, `/leads/${id}`)) > 0, 'the local copy holds the record')
     await a.context.setOffline(true)
     // Reloaded offline, the page has no socket: the edit can only wait on this device.
     await a.page.reload()
