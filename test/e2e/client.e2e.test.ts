@@ -150,6 +150,8 @@ describe('client (Chromium)', () => {
       await page.reload()
       await page.locator('[data-status=offline]').waitFor()
       await page.locator('[name=amount]').fill(String(amount))
+      // Done typing: a focused input keeps its draft rather than showing remote values.
+      await page.locator('[name=amount]').blur()
     }
     await a.context.setOffline(false)
     await until(async () => (await alice.request('GET', `/api/records/deals/${id}`)).body.amount === 7000, 'Alice’s amount on the server')
