@@ -1,7 +1,7 @@
-/** Pure helpers of the React client: routing, calendar layout, history grouping, list values. */
+/** Pure helpers of the React client: routing, calendar layout, history grouping, list values, conflict markers and their words. */
 import { describe, expect, it } from 'vitest'
 import { addDays, layoutLanes, placement, SLOT_PX, slotTime, startOfWeek } from '../client/src/calendarMath.js'
-import { groupHistory } from '../client/src/components/Timeline.js'
+import { groupHistory, replacedBy } from '../client/src/components/Timeline.js'
 import { freeSlotsUrl } from '../client/src/components/ReservationPanel.js'
 import { toLocalInput } from '../client/src/components/FieldInput.js'
 import { parseRoute } from '../client/src/router.js'
@@ -9,6 +9,11 @@ import { columnValue } from '../client/src/screens/ListScreen.js'
 import { docLabel } from '../client/src/docLabel.js'
 import * as Y from 'yjs'
 import { fieldsOf } from '../shared/docLayout.js'
+import type { ServerNotice } from '../shared/protocol.js'
+import { displayValue } from '../client/src/fieldDisplay.js'
+import { formatDate } from '../client/src/fieldKinds.js'
+import { markerText, overwriteText } from '../client/src/overwriteWords.js'
+import { ConflictMarkers, isCurrent } from '../client/src/sync/ConflictMarkers.js'
 
 describe('client helpers', () => {
   it('routes paths to screens; unknown paths go home', () => {
@@ -94,5 +99,124 @@ describe('client helpers', () => {
     expect(docLabel('acme/events/r2', new Y.Doc())).toBe('Event “(untitled)”')
     expect(docLabel('acme/index/deals', null)).toBe('The list of deals')
     expect(docLabel('acme/inbox/u1', null)).toBe('Your notifications')
+  })
+})
+
+describe('fields set at the same moment', () => {
+  const users = [
+    { id: 'u-alice', name: 'Alice' },
+    { id: 'u-bob', name: 'Bob' },
+  ]
+  const deal = { id: 'd1', title: 'Acme pilot', fields: {}, authority: {}, updatedAt: '', updatedBy: null }
+  const context = { users, refs: { customers: [], deals: [deal] }, locale: 'en-US' }
+  const alice = { id: 'u-alice', name: 'Alice' }
+  const bob = { id: 'u-bob', name: 'Bob' }
+  const at = '2026-03-02T10:00:00.000Z'
+  const lost = (yours: unknown, kept: unknown, path = 'fields.amount'): ServerNotice => ({
+    type: 'overwritten',
+    path,
+    yours,
+    kept,
+    by: bob,
+    at,
+  })
+  const won = (yours: unknown, replaced: unknown): ServerNotice => ({
+    type: 'overwrote',
+    path: 'fields.amount',
+    yours,
+    replaced,
+    by: alice,
+    at,
+  })
+
+  function record(amount: unknown) {
+    const doc = new Y.Doc()
+    fieldsOf(doc).set('amount', amount)
+    const markers = new ConflictMarkers(fieldsOf(doc))
+    return { doc, markers, set: (value: unknown) => fieldsOf(doc).set('amount', value) }
+  }
+
+  it('words a value as the field shows it: grouped numbers, dates as dates, enum labels, people and records by name', () => {
+    expect(displayValue('amount', 9000, context)).toBe('9,000')
+    expect(displayValue('amount', 1234567.5, { ...context, locale: 'de-DE' })).toBe('1.234.567,5')
+    expect(displayValue('closeDate', '2026-03-02', context)).toBe(formatDate('2026-03-02'))
+    expect(displayValue('closeDate', '2026-03-02', context)).not.toBe('2026-03-02')
+    expect(displayValue('stage', 'negotiation', context)).toBe('Negotiation')
+    expect(displayValue('ownerId', 'u-bob', context)).toBe('Bob')
+    expect(displayValue('attendees', ['u-alice', 'u-bob'], context)).toBe('Alice, Bob')
+    expect(displayValue('dealId', 'd1', context)).toBe('Acme pilot')
+    expect(displayValue('amount', undefined, context)).toBe('empty')
+  })
+
+  it('the person whose value lost gets a marker that waits for the winning value and ends when anyone changes the field', () => {
+    const { markers, set } = record(7000)
+    let changes = 0
+    markers.subscribe(() => changes++)
+    // The notice may arrive before the value that won: kept, but not yet current.
+    markers.handleNotice(lost(7000, 9000))
+    const marker = markers.current().get('amount')!
+    expect(marker).toEqual({ field: 'amount', outcome: 'lost', mine: 7000, theirs: 9000, by: bob, at })
+    expect(isCurrent(marker, 7000)).toBe(false)
+    set(9000)
+    expect(markers.current().get('amount')).toBe(marker)
+    expect(isCurrent(marker, 9000)).toBe(true)
+    // Keep mine: an ordinary edit of the field, which ends the marker.
+    set(7000)
+    expect(markers.current().has('amount')).toBe(false)
+    expect(changes).toBe(2)
+  })
+
+  it('the person whose value won gets a marker too; dismissing ends it; rejections and other paths mark nothing', () => {
+    const { markers } = record(9000)
+    markers.handleNotice(won(9000, 7000))
+    expect(markers.current().get('amount')).toMatchObject({ outcome: 'won', mine: 9000, theirs: 7000, by: alice })
+    markers.dismiss('amount')
+    expect(markers.current().size).toBe(0)
+    markers.handleNotice({ type: 'rejected', reason: 'invalid', issues: [{ path: 'amount', message: 'no' }] })
+    markers.handleNotice(lost('x', 'y', 'notes'))
+    markers.handleNotice(lost(1, 2, 'items.0.quantity'))
+    expect(markers.current().size).toBe(0)
+  })
+
+  it('a notice delivered late, after the field was changed again, marks nothing', () => {
+    const { markers, doc } = record(8000)
+    markers.handleNotice(lost(7000, 9000))
+    expect(markers.current().size).toBe(0)
+    markers.dispose()
+    doc.destroy()
+  })
+
+  it('says who replaced whose value in plain words, with values as the field shows them', () => {
+    const show = (value: unknown) => displayValue('amount', value, context)
+    expect(markerText({ field: 'amount', outcome: 'lost', mine: 7000, theirs: 9000, by: bob, at }, show)).toBe(
+      'Bob changed this at the same moment: 9,000 — yours was 7,000',
+    )
+    expect(markerText({ field: 'amount', outcome: 'won', mine: 9000, theirs: 7000, by: alice, at }, show)).toBe(
+      'You replaced Alice’s 7,000 at the same moment',
+    )
+    expect(overwriteText({ winner: 'Bob', kept: '9,000', loser: 'Alice', lost: '7,000' })).toBe(
+      'Bob’s 9,000 replaced Alice’s 7,000 at the same moment',
+    )
+    expect(overwriteText({ winner: 'Bob', kept: null, loser: 'Alice', lost: '7,000', field: 'Amount' })).toBe(
+      'Amount: Bob’s change replaced Alice’s 7,000 at the same moment',
+    )
+  })
+
+  it('the timeline names the value that won only while no later entry changed the field; grouping keeps the lost values', () => {
+    const t = (s: number) => new Date(Date.UTC(2026, 0, 1, 10, 0, s)).toISOString()
+    const items = groupHistory(
+      [
+        { at: t(20), userId: 'u-bob', fields: ['stage'] },
+        { at: t(10), userId: 'u-bob', fields: ['amount'], overwritten: [{ field: 'amount', value: 7000, userId: 'u-alice' }] },
+        { at: t(5), userId: 'u-alice', fields: ['amount'] },
+      ],
+      false,
+    )
+    expect(items[0]!.overwritten).toEqual([{ field: 'amount', value: 7000, userId: 'u-alice' }])
+    expect(replacedBy(items, 0, { amount: 9000 })).toEqual([
+      { field: 'amount', lost: 7000, loserId: 'u-alice', keptKnown: true, kept: 9000 },
+    ])
+    const later = [{ at: t(30), userId: 'u-carol', fields: ['amount'] }, ...items]
+    expect(replacedBy(later, 1, { amount: 500 })[0]).toMatchObject({ keptKnown: false, kept: undefined })
   })
 })

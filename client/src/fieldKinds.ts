@@ -47,6 +47,11 @@ export function enumValues(collection: Collection, field: string): readonly stri
   return schema instanceof z.ZodEnum ? (schema.options as string[]) : []
 }
 
+/** How an enum value reads in the editor: `negotiation` → `Negotiation`. */
+export function enumLabel(value: string): string {
+  return value.charAt(0).toUpperCase() + value.slice(1)
+}
+
 const LABELS: Record<string, string> = {
   ownerId: 'Owner',
   customerId: 'Customer',

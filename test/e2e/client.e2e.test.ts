@@ -1,6 +1,6 @@
 /**
  * The React client in real headless Chromium against the real server: co-editing
- * with cursors, the live pipeline board, double-booking, logout across tabs, sign-out
+ * with cursors, the same field set at the same moment, the live pipeline board, double-booking, logout across tabs, sign-out
  * deleting the device's copies, offline editing, a clean signed-out load, and exports
  * followed from another tab.
  */
@@ -153,6 +153,74 @@ describe('client (Chromium)', () => {
     expect(await v.page.locator('[name=title]').isDisabled()).toBe(true)
     expect(await notesOf(v.page).getAttribute('contenteditable')).toBe('false')
     await v.context.close()
+  })
+
+  it('two users set the same amount at the same moment: the one whose value lost is told, keeps theirs with one click, and no new conflict follows', async () => {
+    const id = await recordId(alice, 'deals', 'Globex expansion')
+    const a = await e2e.signedIn('alice@demo.test', `/deals/${id}`)
+    const b = await e2e.signedIn('bob@demo.test', `/deals/${id}`)
+    const people = [
+      { ...a, name: 'Alice Archer', amount: 7000, shown: '7,000' },
+      { ...b, name: 'Bob Baker', amount: 9000, shown: '9,000' },
+    ]
+    for (const { page } of people) {
+      await page.locator('[data-status=saved]').waitFor()
+      await page.waitForFunction(() => navigator.serviceWorker.controller !== null)
+    }
+    // An open socket outlives Chromium's offline mode: reloaded offline, neither page has one, so the two edits are truly concurrent.
+    for (const { context, page, amount } of people) {
+      await context.setOffline(true)
+      await page.reload()
+      await page.locator('[data-status=offline]').waitFor()
+      await page.locator('[name=amount]').fill(String(amount))
+      // Done typing: a focused input keeps its draft rather than showing remote values.
+      await page.locator('[name=amount]').blur()
+    }
+    await a.context.setOffline(false)
+    await until(async () => (await alice.request('GET', `/api/records/deals/${id}`)).body.amount === 7000, 'Alice’s amount on the server')
+    await b.context.setOffline(false)
+    // Which value wins is the CRDT's choice (by client id): find out who lost.
+    const lostMarker = '[data-testid=conflict][data-outcome=lost]'
+    let loserIndex = -1
+    await until(async () => {
+      for (const [i, { page }] of people.entries()) if ((await page.locator(lostMarker).count()) > 0) loserIndex = i
+      return loserIndex >= 0
+    }, 'the person whose value lost sees a marker')
+    const loser = people[loserIndex]!
+    const winner = people[1 - loserIndex]!
+    await expect
+      .poll(() => loser.page.locator(lostMarker).textContent())
+      .toContain(`${winner.name} changed this at the same moment: ${winner.shown} — yours was ${loser.shown}`)
+    await winner.page
+      .locator('[data-testid=conflict][data-outcome=won]', { hasText: `You replaced ${loser.name}’s ${loser.shown} at the same moment` })
+      .waitFor()
+    expect(await fieldValue(loser.page, 'amount')).toBe(String(winner.amount))
+    // The activity timeline says it in plain words.
+    await loser.page
+      .locator('[data-testid=timeline-overwrite]', {
+        hasText: `${winner.name}’s ${winner.shown} replaced ${loser.name}’s ${loser.shown} at the same moment`,
+      })
+      .waitFor()
+    await loser.page.screenshot({ path: join(SCREENSHOTS, 'conflict.png') })
+    // Keep mine: an ordinary edit of the live value, not a concurrent one.
+    await loser.page.getByRole('button', { name: /^Keep mine/ }).click()
+    for (const { page } of people) {
+      await page.waitForFunction(
+        (value) => (document.querySelector('[name=amount]') as HTMLInputElement).value === value,
+        String(loser.amount),
+      )
+      await page.locator('[data-status=saved]').waitFor()
+    }
+    await until(
+      async () => (await alice.request('GET', `/api/records/deals/${id}`)).body.amount === loser.amount,
+      'the kept value on the server',
+    )
+    for (const { page } of people) expect(await page.locator('[data-testid=conflict]').count()).toBe(0)
+    const { body } = await alice.request('GET', `/api/records/deals/${id}/history`)
+    const overwrites = (body.items as { overwritten?: unknown[] }[]).flatMap((item) => item.overwritten ?? [])
+    expect(overwrites).toEqual([{ field: 'amount', value: loser.amount, userId: expect.any(String) }])
+    await a.context.close()
+    await b.context.close()
   })
 
   it('dragging a deal to another stage updates the other user’s board without reload; the keyboard moves it too', async () => {

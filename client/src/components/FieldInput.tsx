@@ -2,11 +2,11 @@
  * One typed input bound to a record field. Values are checked with the shared
  * schema before they are written; an invalid draft stays local and is explained.
  */
-import { useEffect, useId, useRef, useState } from 'react'
+import { type ReactNode, useEffect, useId, useRef, useState } from 'react'
 import { checkField, type Collection } from '../../../shared/collections.js'
 import type { IndexEntry } from '../../../shared/docLayout.js'
 import { assertNever } from '../../../shared/docNames.js'
-import { enumValues, fieldKind, fieldLabel } from '../fieldKinds.js'
+import { enumLabel, enumValues, fieldKind, fieldLabel } from '../fieldKinds.js'
 import type { User } from '../session/api.js'
 
 export interface FieldInputProps {
@@ -19,6 +19,8 @@ export interface FieldInputProps {
   onChange(value: unknown): void
   /** A server rejection for this field, if any. */
   serverIssue?: string
+  /** A note that someone set this field at the same moment, if any; announced politely when it appears. */
+  conflict?: ReactNode
 }
 
 function toDraft(field: string, value: unknown): string {
@@ -100,7 +102,7 @@ export function FieldInput(props: FieldInputProps) {
             {draft === '' && <option value="">—</option>}
             {enumValues(collection, field).map((v) => (
               <option key={v} value={v}>
-                {v}
+                {enumLabel(v)}
               </option>
             ))}
           </select>
@@ -196,7 +198,7 @@ export function FieldInput(props: FieldInputProps) {
 
   const message = issue ?? props.serverIssue
   return (
-    <div className={`field field-${kind}`}>
+    <div className={`field field-${kind}${props.conflict ? ' field-conflicted' : ''}`}>
       <label htmlFor={kind === 'users' ? undefined : id} id={`${id}-label`}>
         {fieldLabel(field)}
       </label>
@@ -206,6 +208,10 @@ export function FieldInput(props: FieldInputProps) {
           {message}
         </p>
       )}
+      {/* Always rendered: a live region must exist before its content changes to be announced. */}
+      <div className="field-conflict" aria-live="polite">
+        {props.conflict}
+      </div>
     </div>
   )
 }

@@ -1,13 +1,17 @@
 /** Who changed which fields when, from the server's update log; refreshed as the record changes. */
 import { useEffect, useId, useRef, useState } from 'react'
-import type { Collection } from '../../../shared/collections.js'
+import type { Collection, FieldValues } from '../../../shared/collections.js'
 import { fieldLabel, timeAgo } from '../fieldKinds.js'
+import { overwriteText } from '../overwriteWords.js'
 import { api, type User } from '../session/api.js'
 
-interface HistoryItem {
+/** One entry of `GET /api/records/:collection/:id/history`, newest first. */
+export interface HistoryItem {
   at: string
   userId: string | null
   fields: string[]
+  /** Values this change replaced because their authors set the same field at the same moment. */
+  overwritten?: { field: string; value: unknown; userId: string | null }[]
 }
 
 /** Edits by one person this close together show as one entry. @default 5 minutes */
@@ -24,12 +28,36 @@ export function groupHistory(items: HistoryItem[], complete = true): (HistoryIte
     const at = Date.parse(item.at)
     const group = groups.find((g) => g.item.userId === item.userId && g.oldest - at <= GROUP_WINDOW_MS)
     if (group) {
-      group.item = { ...group.item, fields: [...new Set([...group.item.fields, ...item.fields])] }
+      const overwritten = [...(group.item.overwritten ?? []), ...(item.overwritten ?? [])]
+      group.item = {
+        ...group.item,
+        fields: [...new Set([...group.item.fields, ...item.fields])],
+        ...(overwritten.length > 0 ? { overwritten } : {}),
+      }
       group.oldest = at
     } else groups.push({ item: { ...item, fields: [...item.fields] }, oldest: at })
   }
   const creation = complete ? items.at(-1) : undefined
   return [...groups.map((g) => g.item), ...(creation ? [{ ...creation, created: true }] : [])]
+}
+
+/** A value an entry replaced, and the value that replaced it while the field still holds it. */
+export interface Replaced {
+  field: string
+  lost: unknown
+  loserId: string | null
+  /** False once a later entry changed the field: its value now says nothing about what won. */
+  keptKnown: boolean
+  kept: unknown
+}
+
+/** The values `items[index]` replaced; `fields` are the record's current values. */
+export function replacedBy(items: readonly HistoryItem[], index: number, fields: FieldValues): Replaced[] {
+  const later = items.slice(0, index)
+  return (items[index]?.overwritten ?? []).map(({ field, value, userId }) => {
+    const keptKnown = !later.some((entry) => entry.fields.includes(field))
+    return { field, lost: value, loserId: userId, keptKnown, kept: keptKnown ? fields[field] : undefined }
+  })
 }
 
 /** Most entries the history endpoint returns; a full page means older ones exist. @default 500 */
@@ -38,7 +66,19 @@ const HISTORY_PAGE = 500
 /** Quiet period after a change before the history is fetched again. @default 600 ms */
 const REFRESH_DEBOUNCE_MS = 600
 
-export function Timeline({ collection, id, version, users }: { collection: Collection; id: string; version: number; users: User[] }) {
+export interface TimelineProps {
+  collection: Collection
+  id: string
+  /** The record's change counter: the history is fetched again when it changes. */
+  version: number
+  users: User[]
+  /** The record's current values, which tell what won a concurrent set. */
+  fields: FieldValues
+  /** Words a field's value as the editor displays it. */
+  show(field: string, value: unknown): string
+}
+
+export function Timeline({ collection, id, version, users, fields, show }: TimelineProps) {
   const headingId = useId()
   const [items, setItems] = useState<HistoryItem[] | null>(null)
   const fetchedOnce = useRef(false)
@@ -77,6 +117,17 @@ export function Timeline({ collection, id, version, users }: { collection: Colle
               <time dateTime={item.at} title={new Date(item.at).toLocaleString()}>
                 {timeAgo(item.at)}
               </time>
+              {replacedBy(shown, i, fields).map((r) => (
+                <p key={`${r.field}-${r.loserId}`} className="timeline-overwrite" data-testid="timeline-overwrite">
+                  {overwriteText({
+                    winner: nameOf(item.userId),
+                    kept: r.keptKnown ? show(r.field, r.kept) : null,
+                    loser: nameOf(r.loserId),
+                    lost: show(r.field, r.lost),
+                    field: item.fields.length > 1 ? fieldLabel(r.field) : undefined,
+                  })}
+                </p>
+              ))}
             </div>
           </li>
         ))}

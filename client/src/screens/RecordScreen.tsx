@@ -5,6 +5,7 @@ import { authorityOf, fieldsOf, itemsOf, notesOf } from '../../../shared/docLayo
 import { recordDocName } from '../../../shared/docNames.js'
 import { CLOSE } from '../../../shared/protocol.js'
 import { NoticeBanner, RecordHeader } from '../components/RecordHeader.js'
+import { ConflictNote } from '../components/ConflictNote.js'
 import { FieldInput } from '../components/FieldInput.js'
 import { LineItems } from '../components/LineItems.js'
 import { NotesEditor } from '../components/NotesEditor.js'
@@ -13,7 +14,10 @@ import { ReservationPanel } from '../components/ReservationPanel.js'
 import { Timeline } from '../components/Timeline.js'
 import { useUser } from '../session/SessionProvider.js'
 import { useUsers } from '../session/useUsers.js'
-import { useClosedCode, useDocVersion, useDocument, useLoaded, useNotices } from '../sync/hooks.js'
+import { displayValue } from '../fieldDisplay.js'
+import { fieldLabel } from '../fieldKinds.js'
+import { isCurrent } from '../sync/ConflictMarkers.js'
+import { useClosedCode, useConflicts, useDocVersion, useDocument, useLoaded, useNotices } from '../sync/hooks.js'
 import { useIndex } from '../sync/useIndex.js'
 import { recordTitle } from '../../../shared/collections.js'
 
@@ -26,6 +30,7 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
   const closedCode = useClosedCode(connection)
   const version = useDocVersion(connection?.doc)
   const [notices, clearNotices] = useNotices(connection)
+  const conflicts = useConflicts(connection)
   const index = useIndex(user.workspace, collection)
   const customers = useIndex(user.workspace, 'customers').entries
   const deals = useIndex(user.workspace, 'deals').entries
@@ -63,6 +68,7 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
   }
   if (!connection || !doc) return <div className="loading">Opening…</div>
   const title = recordTitle(collection, fields)
+  const show = (field: string, value: unknown) => displayValue(field, value, { users, refs: { customers, deals } })
   const deleted = typeof authority.deleted === 'string'
   const viewers = viewersOf(index.presence, id, index.connection?.doc.clientID)
 
@@ -103,19 +109,35 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
         <div className="record-main">
           <section className="card" aria-label="Details">
             <div className="form-grid">
-              {fieldNames(collection).map((field) => (
-                <FieldInput
-                  key={field}
-                  collection={collection}
-                  field={field}
-                  value={fields[field]}
-                  readOnly={readOnly}
-                  users={users}
-                  refs={{ customers, deals }}
-                  serverIssue={issueByField.get(field)}
-                  onChange={(value) => fieldsOf(doc).set(field, value)}
-                />
-              ))}
+              {fieldNames(collection).map((field) => {
+                const conflict = conflicts.get(field)
+                return (
+                  <FieldInput
+                    key={field}
+                    collection={collection}
+                    field={field}
+                    value={fields[field]}
+                    readOnly={readOnly}
+                    users={users}
+                    refs={{ customers, deals }}
+                    serverIssue={issueByField.get(field)}
+                    onChange={(value) => fieldsOf(doc).set(field, value)}
+                    conflict={
+                      conflict &&
+                      isCurrent(conflict, fields[field]) && (
+                        <ConflictNote
+                          marker={conflict}
+                          label={fieldLabel(field)}
+                          show={(value) => show(field, value)}
+                          readOnly={readOnly}
+                          onSet={(value) => fieldsOf(doc).set(field, value)}
+                          onDismiss={() => connection.conflicts?.dismiss(field)}
+                        />
+                      )
+                    }
+                  />
+                )
+              })}
             </div>
           </section>
           {HAS_ITEMS[collection] && <LineItems items={itemsOf(doc)} version={version} readOnly={readOnly} />}
@@ -125,7 +147,7 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
           </section>
         </div>
         <aside className="record-side">
-          <Timeline collection={collection} id={id} version={version} users={users} />
+          <Timeline collection={collection} id={id} version={version} users={users} fields={fields} show={show} />
         </aside>
       </div>
     </article>

@@ -8,7 +8,9 @@ import * as syncProtocol from 'y-protocols/sync'
 import { IndexeddbPersistence } from 'y-indexeddb'
 import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
+import { fieldsOf } from '../../../shared/docLayout.js'
 import { CLOSE, MESSAGE, type ServerNotice } from '../../../shared/protocol.js'
+import { ConflictMarkers } from './ConflictMarkers.js'
 import { localCopyName } from './localCopies.js'
 
 export const CONNECTION_STATUSES = ['offline', 'syncing', 'saved'] as const
@@ -24,7 +26,7 @@ export interface DocConnectionOptions {
   docName: string
   /** The signed-in user: scopes the IndexedDB copy and the cross-tab channel. */
   userId: string
-  /** Ask the server for rejection notices (record documents). */
+  /** Ask the server for notices (record documents): rejected edits, fields set at the same moment as someone else. */
   notices: boolean
   /** Keep an IndexedDB copy for offline use. */
   persist: boolean
@@ -40,6 +42,8 @@ export class DocConnection {
   readonly doc = new Y.Doc()
   readonly provider: WebsocketProvider
   readonly local: IndexeddbPersistence | null
+  /** Fields set at the same moment as someone else, when this connection asks for notices. */
+  readonly conflicts: ConflictMarkers | null
   status: ConnectionStatus = 'offline'
   /** True once the document holds the server's or the IndexedDB copy's state. */
   loaded = false
@@ -63,6 +67,9 @@ export class DocConnection {
     // The cross-tab channel carries document updates without a server round trip;
     // naming it after the user keeps another user's tab in this browser off it.
     this.provider.bcChannel = localCopyName(options.userId, options.docName)
+    this.conflicts = options.notices ? new ConflictMarkers(fieldsOf(this.doc)) : null
+    // Kept here rather than by a screen, so a notice that arrives while no screen shows the record still marks it.
+    if (this.conflicts) this.noticeListeners.add(this.conflicts.handleNotice)
     this.local = options.persist ? new IndexeddbPersistence(localCopyName(options.userId, options.docName), this.doc) : null
     this.local?.whenSynced.then(() => this.markLoaded())
     this.installHandlers()
@@ -181,6 +188,7 @@ export class DocConnection {
     if (this.probeTimer) clearTimeout(this.probeTimer)
     this.listeners.clear()
     this.noticeListeners.clear()
+    this.conflicts?.dispose()
     this.provider.destroy()
     // A copy the browser refused to open (storage off) has nothing to close.
     const closed = this.local ? this.local.destroy().catch(() => undefined) : Promise.resolve()

@@ -138,7 +138,7 @@ export class SyncClient {
     return () => this.listeners.delete(listener)
   }
 
-  /** Subscribes to rejection notices of one document. */
+  /** Subscribes to the notices of one document. */
   onNotice(docName: string, listener: (notice: ServerNotice) => void): () => void {
     const entry = this.entries.get(docName)
     return entry ? entry.connection.onNotice(listener) : () => undefined
