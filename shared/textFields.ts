@@ -8,7 +8,7 @@
  * field (for the required-field rule and `isComplete`), so "cleared" and "never set" are one
  * state. To API clients, index entries and exports it is still a string.
  */
-import * as Y from 'yjs'
+import type * as Y from 'yjs'
 import type { Collection, FieldValues } from './collections.js'
 
 /** Prefix of a text field's root: `text.title`. */

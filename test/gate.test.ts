@@ -3,14 +3,19 @@ import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { RecordGate } from '../server/authority/recordGate.js'
 import { MAX_ITEMS } from '../shared/collections.js'
-import { authorityOf, fieldsOf, itemsOf, itemToYMap, notesOf, readItems } from '../shared/docLayout.js'
+import { authorityOf, fieldsOf, itemsOf, itemToYMap, notesOf, readFields, readItems } from '../shared/docLayout.js'
+import { isTextField, textOf } from '../shared/textFields.js'
 
 const CLIENT = { client: true }
 
 function setup(collection: 'deals' | 'events' | 'invoices', fields: Record<string, unknown>) {
   const doc = new Y.Doc()
   doc.transact(() => {
-    for (const [k, v] of Object.entries(fields)) fieldsOf(doc).set(k, v)
+    // As REST writes them: text fields into their text roots.
+    for (const [k, v] of Object.entries(fields)) {
+      if (isTextField(collection, k)) textOf(doc, k).insert(0, v as string)
+      else fieldsOf(doc).set(k, v)
+    }
   })
   const gate = new RecordGate(doc, collection)
   /** A client transaction, checked and reverted as the room does; returns the issue paths. */
@@ -33,10 +38,13 @@ function setup(collection: 'deals' | 'events' | 'invoices', fields: Record<strin
 }
 
 describe('RecordGate', () => {
-  it('[G1] restores a deleted required field', () => {
+  it('[G1] restores a deleted required field, and the text of an emptied required text field', () => {
+    const events = setup('events', { title: 'T', start: '2026-01-01T10:00:00Z', end: '2026-01-01T11:00:00Z' })
+    expect(events.edit(() => fieldsOf(events.doc).delete('start'))).toEqual(['invalid:start'])
+    expect(fieldsOf(events.doc).get('start')).toBe('2026-01-01T10:00:00Z')
     const { doc, edit } = setup('deals', { title: 'T' })
-    expect(edit(() => fieldsOf(doc).delete('title'))).toEqual(['invalid:title'])
-    expect(fieldsOf(doc).get('title')).toBe('T')
+    expect(edit(() => textOf(doc, 'title').delete(0, 1))).toEqual(['invalid:title'])
+    expect(textOf(doc, 'title').toString()).toBe('T')
   })
 
   it('[G2] reverts an unknown field and keeps a valid one of the same transaction', () => {
@@ -47,7 +55,7 @@ describe('RecordGate', () => {
         fieldsOf(doc).set('amount', 5)
       }),
     ).toEqual(['invalid:bogus'])
-    expect(fieldsOf(doc).toJSON()).toEqual({ title: 'T', amount: 5 })
+    expect(readFields(doc, 'deals')).toEqual({ title: 'T', amount: 5 })
   })
 
   it('[G3] a valid edit becomes the value later invalid edits return to', () => {

@@ -355,4 +355,3 @@ function restoreMap(map: Y.Map<unknown>, last: FieldValues): void {
   }
   deleteListPart(map)
 }
-
