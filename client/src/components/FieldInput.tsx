@@ -2,11 +2,11 @@
  * One typed input bound to a record field. Values are checked with the shared
  * schema before they are written; an invalid draft stays local and is explained.
  */
-import { useEffect, useId, useRef, useState } from 'react'
+import { type ReactNode, useEffect, useId, useRef, useState } from 'react'
 import { checkField, type Collection } from '../../../shared/collections.js'
 import type { IndexEntry } from '../../../shared/docLayout.js'
 import { assertNever } from '../../../shared/docNames.js'
-import { enumValues, fieldKind, fieldLabel } from '../fieldKinds.js'
+import { type FieldKind, enumValues, fieldKind, fieldLabel } from '../fieldKinds.js'
 import type { User } from '../session/api.js'
 
 export interface FieldInputProps {
@@ -194,13 +194,29 @@ export function FieldInput(props: FieldInputProps) {
     }
   })()
 
-  const message = issue ?? props.serverIssue
   return (
-    <div className={`field field-${kind}`}>
-      <label htmlFor={kind === 'users' ? undefined : id} id={`${id}-label`}>
-        {fieldLabel(field)}
-      </label>
+    <FieldFrame id={id} field={field} kind={kind} message={issue ?? props.serverIssue} labelFor={kind !== 'users'}>
       {input}
+    </FieldFrame>
+  )
+}
+
+/** A field's label, its input and what is wrong with it; `id` is the input's, `${id}-issue` the message's. */
+export function FieldFrame(props: {
+  id: string
+  field: string
+  kind: FieldKind
+  message?: string | null
+  labelFor: boolean
+  children: ReactNode
+}) {
+  const { id, message } = props
+  return (
+    <div className={`field field-${props.kind}`}>
+      <label htmlFor={props.labelFor ? id : undefined} id={`${id}-label`}>
+        {fieldLabel(props.field)}
+      </label>
+      {props.children}
       {message && (
         <p className="field-issue" id={`${id}-issue`} role="alert">
           {message}

@@ -1,13 +1,15 @@
 /** The record editor: typed fields, collaborative notes, line items, authority, notices and activity. */
 import { useEffect, useId, useMemo } from 'react'
 import { type Collection, fieldNames, HAS_ITEMS, type Reservation } from '../../../shared/collections.js'
-import { authorityOf, fieldsOf, itemsOf, notesOf } from '../../../shared/docLayout.js'
+import { authorityOf, fieldsOf, itemsOf, notesOf, readFields } from '../../../shared/docLayout.js'
+import { isTextField, textOf } from '../../../shared/textFields.js'
 import { recordDocName } from '../../../shared/docNames.js'
 import { CLOSE } from '../../../shared/protocol.js'
 import { NoticeBanner, RecordHeader } from '../components/RecordHeader.js'
 import { FieldInput } from '../components/FieldInput.js'
 import { LineItems } from '../components/LineItems.js'
 import { NotesEditor } from '../components/NotesEditor.js'
+import { TextFieldInput } from '../components/TextFieldInput.js'
 import { viewersOf, Viewers } from '../components/Presence.js'
 import { ReservationPanel } from '../components/ReservationPanel.js'
 import { Timeline } from '../components/Timeline.js'
@@ -45,7 +47,7 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
 
   const doc = connection?.doc
   // biome-ignore lint/correctness/useExhaustiveDependencies: `version` is the document's change counter: it is there to recompute
-  const fields = useMemo(() => (doc ? fieldsOf(doc).toJSON() : {}), [doc, version])
+  const fields = useMemo(() => (doc ? readFields(doc, collection) : {}), [doc, collection, version])
   // biome-ignore lint/correctness/useExhaustiveDependencies: `version` is the document's change counter: it is there to recompute
   const authority = useMemo(() => (doc ? authorityOf(doc).toJSON() : {}), [doc, version])
   const issueByField = useMemo(() => {
@@ -103,19 +105,30 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
         <div className="record-main">
           <section className="card" aria-label="Details">
             <div className="form-grid">
-              {fieldNames(collection).map((field) => (
-                <FieldInput
-                  key={field}
-                  collection={collection}
-                  field={field}
-                  value={fields[field]}
-                  readOnly={readOnly}
-                  users={users}
-                  refs={{ customers, deals }}
-                  serverIssue={issueByField.get(field)}
-                  onChange={(value) => fieldsOf(doc).set(field, value)}
-                />
-              ))}
+              {fieldNames(collection).map((field) =>
+                isTextField(collection, field) ? (
+                  <TextFieldInput
+                    key={field}
+                    collection={collection}
+                    field={field}
+                    text={textOf(doc, field)}
+                    readOnly={readOnly}
+                    serverIssue={issueByField.get(field)}
+                  />
+                ) : (
+                  <FieldInput
+                    key={field}
+                    collection={collection}
+                    field={field}
+                    value={fields[field]}
+                    readOnly={readOnly}
+                    users={users}
+                    refs={{ customers, deals }}
+                    serverIssue={issueByField.get(field)}
+                    onChange={(value) => fieldsOf(doc).set(field, value)}
+                  />
+                ),
+              )}
             </div>
           </section>
           {HAS_ITEMS[collection] && <LineItems items={itemsOf(doc)} version={version} readOnly={readOnly} />}
