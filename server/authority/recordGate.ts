@@ -11,7 +11,8 @@
  * client that sets a field to a Y.Text (or Y.Map, Y.Array) holding a valid value and then
  * edits inside it, where no key of `fields` changes and `toJSON()` hides the type: a
  * field holds a plain JSON value and nothing else, `notes` holds text only, each line
- * item is a Y.Map of plain values, and `authority` is written by the server only.
+ * item is a Y.Map of plain values, and `authority` is written by the server only. The
+ * text roots of short text fields (`text.<field>`) are checked by `TextGate` (textGate.ts).
  */
 import * as Y from 'yjs'
 import {
