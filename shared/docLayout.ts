@@ -5,12 +5,14 @@
  * - `notes`     Y.Text — the long free text, merged character by character
  * - `items`     Y.Array<Y.Map> — line items of proposals and invoices
  * - `authority` Y.Map  — written only by the server (reservation, invoice number, deletion mark)
+ * - `text.<field>` Y.Text — one per short text field of the collection (see textFields.ts)
  *
  * Top-level types are used on purpose: two clients that each create a nested Y.Text
  * under the same map key would silently lose one of them.
  */
 import * as Y from 'yjs'
-import type { FieldValues, LineItem } from './collections.js'
+import type { Collection, FieldValues, LineItem } from './collections.js'
+import { TEXT_FIELDS, readTexts } from './textFields.js'
 
 export const FIELDS = 'fields'
 export const NOTES = 'notes'
@@ -80,10 +82,22 @@ export function readItems(doc: Y.Doc): LineItem[] {
     .map((item) => readPlainMap(item) as LineItem)
 }
 
+/**
+ * A record's field values: the plain values of `fields` and the strings of its text roots.
+ * A text field still held as a plain string in `fields` (a document not migrated yet, or a
+ * stock client's own write before the server moved it) reads as that string until its
+ * text root holds text.
+ */
+export function readFields(doc: Y.Doc, collection: Collection): FieldValues {
+  const fields = readPlainMap(fieldsOf(doc))
+  for (const field of TEXT_FIELDS[collection]) if (typeof fields[field] !== 'string' || fields[field] === '') delete fields[field]
+  return { ...fields, ...readTexts(doc, collection) }
+}
+
 /** A record's plain values: what the projection, the REST API and the authorities read. */
-export function readRecord(doc: Y.Doc): RecordState {
+export function readRecord(doc: Y.Doc, collection: Collection): RecordState {
   return {
-    fields: readPlainMap(fieldsOf(doc)),
+    fields: readFields(doc, collection),
     notes: notesOf(doc).toString(),
     items: readItems(doc),
     authority: readPlainMap(authorityOf(doc)),

@@ -7,7 +7,7 @@
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { WebsocketProvider } from 'y-websocket'
-import { fieldsOf } from '../shared/docLayout.js'
+import { fieldsOf, readFields } from '../shared/docLayout.js'
 import { newRecordId } from '../shared/docNames.js'
 import { BASE, MIN, doubleBookings, eventProvider, iso, ledgerDoubleBookings, setSlot, settled, storedEvents } from './calendar.helpers.js'
 import { type Api, type TestServer, startSeeded, synced, until } from './helpers/server.js'
@@ -160,7 +160,7 @@ async function arrived(events: Map<number, Event>): Promise<boolean> {
   for (const e of events.values()) {
     if (!e.provider || e.deleted) continue
     if (!e.provider.synced) return false
-    if (JSON.stringify(stored.get(e.id)?.fields) !== JSON.stringify(fieldsOf(e.provider.doc).toJSON())) return false
+    if (JSON.stringify(stored.get(e.id)?.fields) !== JSON.stringify(readFields(e.provider.doc, 'events'))) return false
   }
   return true
 }

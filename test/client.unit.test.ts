@@ -7,6 +7,7 @@ import { toLocalInput } from '../client/src/components/FieldInput.js'
 import { parseRoute } from '../client/src/router.js'
 import { columnValue } from '../client/src/screens/ListScreen.js'
 import { docLabel } from '../client/src/docLabel.js'
+import { applyShown, moveIndex, shownIndexOf, shownOf, textIndexOf } from '../client/src/textBinding.js'
 import * as Y from 'yjs'
 import { fieldsOf } from '../shared/docLayout.js'
 import type { ServerNotice } from '../shared/protocol.js'
@@ -218,5 +219,24 @@ describe('fields set at the same moment', () => {
     ])
     const later = [{ at: t(30), userId: 'u-carol', fields: ['amount'] }, ...items]
     expect(replacedBy(later, 1, { amount: 500 })[0]).toMatchObject({ keptKnown: false, kept: undefined })
+  })
+})
+
+describe('text field binding', () => {
+  it('applies a keystroke as the smallest edit where the caret is, past hidden line breaks; moves the caret with others’ edits', () => {
+    const doc = new Y.Doc()
+    const text = doc.getText('text.title')
+    text.insert(0, 'aa\nbb')
+    expect(shownOf(text.toString())).toBe('aabb')
+    // Typed "a" at the start of "aabb": the caret (1) says where, though "aaabb" could be read as typed anywhere in the run.
+    applyShown(text, 'aaabb', 1)
+    expect(text.toString()).toBe('aaa\nbb')
+    applyShown(text, 'aaabXb', 5)
+    expect(text.toString()).toBe('aaa\nbXb')
+    expect(textIndexOf('aa\nbb', 2)).toBe(3)
+    expect(shownIndexOf('aa\nbb', 3)).toBe(2)
+    expect(moveIndex(3, [{ insert: 'xy' }])).toBe(5)
+    expect(moveIndex(3, [{ retain: 3 }, { insert: 'xy' }])).toBe(3)
+    expect(moveIndex(3, [{ retain: 1 }, { delete: 5 }])).toBe(1)
   })
 })

@@ -6,7 +6,7 @@
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { fieldsOf, notesOf } from '../shared/docLayout.js'
+import { fieldsOf, notesOf, readFields } from '../shared/docLayout.js'
 import { type ChildServer, killHard, runCli, spawnServer } from './helpers/child.js'
 import { login, provider, synced, tempDir, until } from './helpers/server.js'
 
@@ -93,7 +93,7 @@ describe('durability', () => {
     const fresh = provider(restarted.wsUrl, docName, api2.token, { doc: new Y.Doc() })
     await synced(fresh)
     await until(() => notesOf(fresh.doc).toString() === 'written offline', 'a fresh client sees the offline edit')
-    expect(fieldsOf(fresh.doc).get('title')).toBe('Offline')
+    expect(readFields(fresh.doc, 'deals').title).toBe('Offline')
     offline.destroy()
     fresh.destroy()
   })

@@ -2,15 +2,20 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { RecordGate } from '../server/authority/recordGate.js'
-import { MAX_ITEMS } from '../shared/collections.js'
-import { authorityOf, fieldsOf, itemsOf, itemToYMap, notesOf, readItems } from '../shared/docLayout.js'
+import { MAX_FIELD_LENGTH, MAX_ITEMS } from '../shared/collections.js'
+import { authorityOf, fieldsOf, itemsOf, itemToYMap, notesOf, readFields, readItems } from '../shared/docLayout.js'
+import { isTextField, textOf } from '../shared/textFields.js'
 
 const CLIENT = { client: true }
 
 function setup(collection: 'deals' | 'events' | 'invoices', fields: Record<string, unknown>) {
   const doc = new Y.Doc()
   doc.transact(() => {
-    for (const [k, v] of Object.entries(fields)) fieldsOf(doc).set(k, v)
+    // As REST writes them: text fields into their text roots.
+    for (const [k, v] of Object.entries(fields)) {
+      if (isTextField(collection, k)) textOf(doc, k).insert(0, v as string)
+      else fieldsOf(doc).set(k, v)
+    }
   })
   const gate = new RecordGate(doc, collection)
   /** A client transaction, checked and reverted as the room does; returns the issue paths. */
@@ -33,10 +38,13 @@ function setup(collection: 'deals' | 'events' | 'invoices', fields: Record<strin
 }
 
 describe('RecordGate', () => {
-  it('[G1] restores a deleted required field', () => {
+  it('[G1] restores a deleted required field, and the text of an emptied required text field', () => {
+    const events = setup('events', { title: 'T', start: '2026-01-01T10:00:00Z', end: '2026-01-01T11:00:00Z' })
+    expect(events.edit(() => fieldsOf(events.doc).delete('start'))).toEqual(['invalid:start'])
+    expect(fieldsOf(events.doc).get('start')).toBe('2026-01-01T10:00:00Z')
     const { doc, edit } = setup('deals', { title: 'T' })
-    expect(edit(() => fieldsOf(doc).delete('title'))).toEqual(['invalid:title'])
-    expect(fieldsOf(doc).get('title')).toBe('T')
+    expect(edit(() => textOf(doc, 'title').delete(0, 1))).toEqual(['invalid:title'])
+    expect(textOf(doc, 'title').toString()).toBe('T')
   })
 
   it('[G2] reverts an unknown field and keeps a valid one of the same transaction', () => {
@@ -47,7 +55,7 @@ describe('RecordGate', () => {
         fieldsOf(doc).set('amount', 5)
       }),
     ).toEqual(['invalid:bogus'])
-    expect(fieldsOf(doc).toJSON()).toEqual({ title: 'T', amount: 5 })
+    expect(readFields(doc, 'deals')).toEqual({ title: 'T', amount: 5 })
   })
 
   it('[G3] a valid edit becomes the value later invalid edits return to', () => {
@@ -93,5 +101,45 @@ describe('RecordGate', () => {
     expect(edit(() => notesOf(doc).insert(0, 'kept'))).toEqual([])
     expect(edit(() => notesOf(doc).insert(2, 'x'.repeat(200_001)))).toEqual(['invalid:notes'])
     expect(notesOf(doc).toString()).toBe('kept')
+  })
+})
+
+describe('RecordGate on text fields', () => {
+  it('[G9] a text root past its limit, holding an embed or a format mark goes back to its last valid text; valid typing stays', () => {
+    const { doc, edit } = setup('deals', { title: 'Deal' })
+    const title = textOf(doc, 'title')
+    expect(edit(() => title.insert(4, ' won'))).toEqual([])
+    expect(edit(() => title.insert(0, 'x'.repeat(MAX_FIELD_LENGTH)))).toEqual(['invalid:title'])
+    expect(title.toString()).toBe('Deal won')
+    expect(edit(() => title.insertEmbed(0, { image: 'x' }))).toEqual(['invalid:title'])
+    expect(title.toDelta()).toEqual([{ insert: 'Deal won' }])
+    const customer = setup('deals', { title: 'T' })
+    expect(customer.edit(() => textOf(customer.doc, 'title').format(0, 1, { bold: true }))).toEqual(['invalid:title'])
+  })
+
+  it('[G10] a plain string a stock client sets on a text field moves into its text root, reporting the text it replaced', () => {
+    const { doc, gate } = setup('deals', { title: 'Old title' })
+    let tr: Y.Transaction | null = null
+    doc.once('afterTransaction', (t: Y.Transaction) => {
+      tr = t
+    })
+    doc.transact(() => fieldsOf(doc).set('title', 'New title'), CLIENT)
+    const result = gate.check(tr!)
+    expect(result.issues).toEqual([])
+    expect(result.textOverwrites).toEqual([{ path: 'fields.title', field: 'title', replaced: 'Old title', value: 'New title' }])
+    doc.transact(result.revert!, 'server')
+    expect(fieldsOf(doc).has('title')).toBe(false)
+    expect(textOf(doc, 'title').toString()).toBe('New title')
+  })
+
+  it('[G11] a stored plain-string text field is moved into its text root by the repair on load', () => {
+    const doc = new Y.Doc()
+    doc.transact(() => fieldsOf(doc).set('name', 'Initech'))
+    const gate = new RecordGate(doc, 'customers')
+    const plan = gate.repairPlan(() => undefined)
+    expect(plan.issues.map((i) => i.path)).toEqual(['name'])
+    doc.transact(plan.revert!, 'server')
+    expect(fieldsOf(doc).has('name')).toBe(false)
+    expect(readFields(doc, 'customers')).toEqual({ name: 'Initech' })
   })
 })

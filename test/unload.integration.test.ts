@@ -57,7 +57,7 @@ describe('unload and reload', () => {
     const providers = names.map((name) => provider(t.wsUrl, name, api.token))
     await Promise.all(providers.map(synced))
     providers.forEach((p, i) => fieldsOf(p.doc).set('name', `Customer ${i} ${'x'.repeat(1000)}`))
-    await until(() => names.every((n) => t.server.registry.get(n)?.doc.getMap('fields').get('name') !== undefined), 'edits arrived')
+    await until(() => names.every((n) => (t.server.registry.get(n)?.doc.getText('text.name').length ?? 0) > 0), 'edits arrived')
     for (const name of names) refs.push(new WeakRef(t.server.registry.get(name)!.doc))
     providers.forEach((p) => p.destroy())
     await until(() => names.every((n) => t.server.registry.get(n) === undefined), 'all documents unloaded')

@@ -5,7 +5,7 @@
  */
 import { AccordServer } from '../../server/AccordServer.js'
 import { createLogger } from '../../server/log.js'
-import { fieldsOf } from '../../shared/docLayout.js'
+import { textOf } from '../../shared/textFields.js'
 import { serverOrigin } from '../../server/sync/types.js'
 
 /** Enough members for the sockets of the workload (200 per user). */
@@ -43,7 +43,7 @@ const missing = docs.filter(
 await Promise.all(
   missing.map((d) =>
     server.registry.use(`bench/customers/d${d}`, (room) => {
-      room.doc.transact(() => fieldsOf(room.doc).set('name', `Bench ${d}`), serverOrigin('api'))
+      room.doc.transact(() => textOf(room.doc, 'name').insert(0, `Bench ${d}`), serverOrigin('api'))
     }),
   ),
 )

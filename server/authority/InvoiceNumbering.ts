@@ -11,7 +11,7 @@
  * the next update or at start-up (`reconcile`).
  */
 import { type FieldValues, isComplete } from '../../shared/collections.js'
-import { authorityOf, fieldsOf, readPlainMap } from '../../shared/docLayout.js'
+import { authorityOf, readFields, readPlainMap } from '../../shared/docLayout.js'
 import { recordDocName } from '../../shared/docNames.js'
 import type { Db } from '../store/openDatabase.js'
 import type { AccordRegistry, AccordRoom } from '../documents/types.js'
@@ -90,7 +90,7 @@ export class InvoiceNumbering {
   /** Writes the invoice's number into its document if it needs one (or `force`: it has one in the table). */
   private number(room: AccordRoom, workspace: string, invoiceId: string, force: boolean): void {
     const authority = authorityOf(room.doc)
-    if (!force && !needsNumber(readPlainMap(fieldsOf(room.doc)), readPlainMap(authority))) return
+    if (!force && !needsNumber(readFields(room.doc, 'invoices'), readPlainMap(authority))) return
     const number = this.assign(workspace, invoiceId)
     if (authority.get(INVOICE_NUMBER) !== number) room.doc.transact(() => authority.set(INVOICE_NUMBER, number), AUTHORITY_ORIGIN)
   }

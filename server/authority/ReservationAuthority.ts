@@ -16,7 +16,7 @@
  * is written again from the ledger, with backoff, until it lands.
  */
 import { type Reservation, isComplete } from '../../shared/collections.js'
-import { authorityOf, fieldsOf, readPlainMap } from '../../shared/docLayout.js'
+import { authorityOf, readFields, readPlainMap } from '../../shared/docLayout.js'
 import { recordDocName } from '../../shared/docNames.js'
 import { PersistError } from '../sync/DocRegistry.js'
 import type { AccordRegistry, AccordRoom } from '../documents/types.js'
@@ -67,7 +67,7 @@ export class ReservationAuthority {
   async retry(workspace: string, eventId: string): Promise<Reservation | null | undefined> {
     let request: SlotRequest | undefined
     await this.options.registry.use(recordDocName(workspace, 'events', eventId), (room) => {
-      const fields = readPlainMap(fieldsOf(room.doc))
+      const fields = readFields(room.doc, 'events')
       if (!isComplete('events', fields) || authorityOf(room.doc).get('deleted') !== undefined) return
       request = slotRequestOf(workspace, eventId, fields, readPlainMap(authorityOf(room.doc)))
     })
@@ -94,7 +94,7 @@ export class ReservationAuthority {
     const name = room.name
     if (this.closed || name.kind !== 'record' || name.collection !== 'events') return
     const authority = authorityOf(room.doc)
-    const fields = readPlainMap(fieldsOf(room.doc))
+    const fields = readFields(room.doc, 'events')
     // An event still lacking a required field is not one yet: nothing to decide, nothing to
     // release (one stored with a decision before this rule is released by `reconcile`).
     if (!isComplete('events', fields) && authority.get(RESERVATION) === undefined) return

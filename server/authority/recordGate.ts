@@ -11,7 +11,8 @@
  * client that sets a field to a Y.Text (or Y.Map, Y.Array) holding a valid value and then
  * edits inside it, where no key of `fields` changes and `toJSON()` hides the type: a
  * field holds a plain JSON value and nothing else, `notes` holds text only, each line
- * item is a Y.Map of plain values, and `authority` is written by the server only.
+ * item is a Y.Map of plain values, and `authority` is written by the server only. The
+ * text roots of short text fields (`text.<field>`) are checked by `TextGate` (textGate.ts).
  */
 import * as Y from 'yjs'
 import {
@@ -25,6 +26,7 @@ import {
   checkField,
   itemSchema,
 } from '../../shared/collections.js'
+import { isTextField } from '../../shared/textFields.js'
 import {
   AUTHORITY,
   FIELDS,
@@ -38,7 +40,20 @@ import {
   notesOf,
   readPlainMap,
 } from '../../shared/docLayout.js'
-import { type AnyType, insertedItems, placeOf, placeOfItem, rootName } from '../sync/typeTree.js'
+import { type AnyType, rootName } from '../sync/typeTree.js'
+import {
+  type Touched,
+  deleteListPart,
+  deleteMapPart,
+  hasListPart,
+  hasLiveList,
+  hasLiveMap,
+  hasMapPart,
+  notTextItems,
+  plainOf,
+  touchedRoots,
+} from './gateTypes.js'
+import { type TextOverwrite, TextGate } from './textGate.js'
 
 export type RejectReason = 'invalid' | 'authority'
 
@@ -47,18 +62,14 @@ export interface GateResult {
   issues: (FieldIssue & { reason: RejectReason })[]
   /** Applies the compensating changes; call inside a transaction. */
   revert: (() => void) | null
+  /** Texts a stock client's plain string replaced (see textGate.ts), for reporting the overwrite. */
+  textOverwrites?: TextOverwrite[]
 }
 
 type Issues = GateResult['issues']
 type Fixes = (() => void)[]
 
 const NOT_PLAIN = 'must be a plain value, not a shared type'
-
-/** What a transaction changed under one root: keys of the root itself (null: its list part), and the entries holding nested changes. */
-interface Touched {
-  keys: Set<string | null>
-  tops: Set<Y.Item>
-}
 
 /**
  * Remembers a record document's last valid field values and checks transactions
@@ -68,6 +79,7 @@ export class RecordGate {
   private lastFields: FieldValues
   private lastAuthority: FieldValues
   private readonly lastItems = new WeakMap<Y.Map<unknown>, FieldValues>()
+  private readonly texts: TextGate
 
   constructor(
     private readonly doc: Y.Doc,
@@ -80,6 +92,7 @@ export class RecordGate {
     // the generic root the incoming update created would no longer be in `doc.share` and
     // `checkUnknownRoots` would delete the first text a client typed into the notes.
     notesOf(doc)
+    this.texts = new TextGate(doc, collection)
   }
 
   /** Records the current state as valid (after server writes and accepted client writes). */
@@ -87,6 +100,7 @@ export class RecordGate {
     this.lastFields = readPlainMap(fieldsOf(this.doc))
     this.lastAuthority = readPlainMap(authorityOf(this.doc))
     this.acceptItems()
+    this.texts.accept()
   }
 
   /** Items written by the server (REST create/patch) are valid too: an invalid client edit restores them, not deletes them. */
@@ -104,11 +118,13 @@ export class RecordGate {
     this.checkAuthority(at(authorityOf(this.doc) as AnyType), issues, fixes)
     this.checkItems(at(itemsOf(this.doc) as AnyType), issues, fixes)
     this.checkNotes(tr, at(notesOf(this.doc) as AnyType), issues, fixes)
+    this.texts.checkRoots(tr, touched, issues, fixes)
+    const textOverwrites = this.texts.convertPlain(changedKeys(at(fieldsOf(this.doc) as AnyType)), issues, fixes)
     this.checkUnknownRoots(touched, issues, fixes)
 
     const revert = fixes.length > 0 ? () => fixes.forEach((fix) => fix()) : null
     if (!revert) this.accept()
-    return { issues, revert }
+    return { issues, revert, textOverwrites }
   }
 
   /**
@@ -123,8 +139,9 @@ export class RecordGate {
     const issues: Issues = []
     const fixes: Fixes = []
     const fields = fieldsOf(this.doc)
+    this.texts.repairPlan(stored, issues, fixes)
     for (const key of fields.keys()) {
-      if (mapEntryOf(fields, key).kind !== 'other') continue
+      if (mapEntryOf(fields, key).kind !== 'other' || isTextField(this.collection, key)) continue
       const candidates = [plainOf(fields.get(key)), stored()?.[key]]
       const value = candidates.find((v) => v !== undefined && checkField(this.collection, key, v) === null)
       issues.push({ path: key, message: `${key} ${NOT_PLAIN}`, reason: 'invalid' })
@@ -178,9 +195,7 @@ export class RecordGate {
   private checkFields(touched: Touched | undefined, issues: Issues, fixes: Fixes): void {
     if (!touched) return
     const fields = fieldsOf(this.doc)
-    const changed = new Set<string>()
-    for (const key of touched.keys) if (key !== null) changed.add(key)
-    for (const top of touched.tops) if (top.parentSub !== null) changed.add(top.parentSub)
+    const changed = new Set([...changedKeys(touched)].filter((key) => !this.texts.handlesKey(key)))
     const badFields = new Set<string>()
     const bad = (issue: FieldIssue) => {
       issues.push({ ...issue, reason: 'invalid' })
@@ -272,14 +287,7 @@ export class RecordGate {
   private checkNotes(tr: Y.Transaction, touched: Touched | undefined, issues: Issues, fixes: Fixes): void {
     if (!touched) return
     const notes = notesOf(this.doc)
-    const notText = new Set<Y.Item>()
-    for (const item of insertedItems(tr)) {
-      if (item.deleted) continue
-      const place = placeOfItem(item)
-      if (place?.root !== notes || !place.top || place.top.deleted) continue
-      if (place.top.parentSub !== null || !(place.top.content instanceof Y.ContentString)) notText.add(place.top)
-    }
-    for (const top of touched.tops) if (!top.deleted) notText.add(top)
+    const notText = notTextItems(tr, notes as AnyType, touched)
     const strayMap = hasMapPart(touched)
     if (notText.size > 0 || strayMap) issues.push({ path: NOTES, message: 'notes hold plain text only', reason: 'invalid' })
     let length = notes.length
@@ -301,12 +309,13 @@ export class RecordGate {
 
   private checkUnknownRoots(touched: Map<AnyType, Touched>, issues: Issues, fixes: Fixes): void {
     const unknown = new Set<AnyType>()
+    const allowed = new Set<string>([...RECORD_ROOTS, ...this.texts.rootNames()])
     for (const root of touched.keys()) {
       const name = rootName(root)
-      if (name === null || !(RECORD_ROOTS as readonly string[]).includes(name)) unknown.add(root)
+      if (name === null || !allowed.has(name)) unknown.add(root)
     }
     if (unknown.size === 0) return
-    issues.push({ path: '(document)', message: 'only fields, notes, items and authority may be written', reason: 'invalid' })
+    issues.push({ path: '(document)', message: 'only fields, notes, items, authority and text fields may be written', reason: 'invalid' })
     fixes.push(() => {
       for (const root of unknown) {
         deleteListPart(root)
@@ -316,27 +325,13 @@ export class RecordGate {
   }
 }
 
-/** What a transaction changed, grouped by root. */
-function touchedRoots(tr: Y.Transaction): Map<AnyType, Touched> {
-  const touched = new Map<AnyType, Touched>()
-  for (const [type, keys] of tr.changed) {
-    const { root, top } = placeOf(type as AnyType)
-    let entry = touched.get(root)
-    if (!entry) touched.set(root, (entry = { keys: new Set(), tops: new Set() }))
-    if (top === null) for (const key of keys) entry.keys.add(key)
-    else entry.tops.add(top)
-  }
-  return touched
-}
-
-/** Whether a change reached the list part of a root (for a map root: content it should never hold). */
-function hasListPart(touched: Touched): boolean {
-  return touched.keys.has(null) || [...touched.tops].some((top) => top.parentSub === null)
-}
-
-/** Whether a change reached the named entries of a root (for a list root: content it should never hold). */
-function hasMapPart(touched: Touched): boolean {
-  return [...touched.keys].some((key) => key !== null) || [...touched.tops].some((top) => top.parentSub !== null)
+/** The keys of a map root a transaction changed, directly or inside the entry holding a nested change. */
+function changedKeys(touched: Touched | undefined): Set<string> {
+  const changed = new Set<string>()
+  if (!touched) return changed
+  for (const key of touched.keys) if (key !== null) changed.add(key)
+  for (const top of touched.tops) if (top.parentSub !== null) changed.add(top.parentSub)
+  return changed
 }
 
 /** Why a line item is not valid, or null: it must hold plain values only, and pass the item schema. */
@@ -360,42 +355,4 @@ function restoreMap(map: Y.Map<unknown>, last: FieldValues): void {
     if (entry.kind !== 'plain' || JSON.stringify(entry.value) !== JSON.stringify(value)) map.set(key, value)
   }
   deleteListPart(map)
-}
-
-/**
- * The plain JSON value of something a map holds, or undefined: what it read as before it
- * was repaired. Converting a shared type recurses as deep as it is nested, which a stored
- * document may have made too deep for the stack.
- */
-function plainOf(value: unknown): unknown {
-  try {
-    const plain: unknown = value instanceof Y.AbstractType ? value.toJSON() : value
-    return plain === undefined ? undefined : JSON.parse(JSON.stringify(plain))
-  } catch {
-    return undefined
-  }
-}
-
-function hasLiveMap(type: AnyType): boolean {
-  for (const item of type._map.values()) if (!item.deleted) return true
-  return false
-}
-
-function hasLiveList(type: AnyType): boolean {
-  for (let item = type._start; item !== null; item = item.right) if (!item.deleted) return true
-  return false
-}
-
-/** Deletes a type's list content (whatever kind of type it was created as); call inside a transaction. */
-function deleteListPart(type: AnyType): void {
-  const tr = type.doc?._transaction
-  if (!tr) return
-  for (let item = type._start; item !== null; item = item.right) if (!item.deleted) item.delete(tr)
-}
-
-/** Deletes a type's named entries; call inside a transaction. */
-function deleteMapPart(type: AnyType): void {
-  const tr = type.doc?._transaction
-  if (!tr) return
-  for (const item of type._map.values()) if (!item.deleted) item.delete(tr)
 }

@@ -8,8 +8,9 @@
  *   server only, opened by that user only.
  */
 import type * as Y from 'yjs'
-import type { FieldValues } from '../../shared/collections.js'
+import type { Collection, FieldValues } from '../../shared/collections.js'
 import { AUTHORITY, FIELDS, ITEMS, NOTES, typedRoots } from '../../shared/docLayout.js'
+import { TEXT_FIELDS, textRootName, textRootsOf } from '../../shared/textFields.js'
 import { type DocName, assertNever, parseDocName } from '../../shared/docNames.js'
 import type { Principal } from '../auth/types.js'
 import { RecordGate } from '../authority/recordGate.js'
@@ -51,7 +52,7 @@ function recordPolicy(name: RecordName, options: DocumentKindsOptions): DocPolic
     mayOpen: (principal) => principal.workspace === name.workspace,
     mayWrite: (principal) => principal.role !== 'viewer',
     readOnlyReason: 'read-only',
-    roots: (doc) => typedRoots(doc, 'record'),
+    roots: (doc) => [...typedRoots(doc, 'record'), ...(textRootsOf(doc, name.collection) as AnyType[])],
     guard: (doc) => {
       const gate = new RecordGate(doc, name.collection)
       return {
@@ -60,7 +61,7 @@ function recordPolicy(name: RecordName, options: DocumentKindsOptions): DocPolic
         repair: () => gate.repairPlan(() => options.storedFields?.(name)),
       }
     },
-    changedParts: recordParts,
+    changedParts: (doc, tr) => recordParts(doc, name.collection, tr),
     project: (doc, updates) => projectRecord(name, doc, updates),
   }
 }
@@ -78,11 +79,13 @@ function serverOnlyPolicy(kind: 'index' | 'inbox', mayOpen: (principal: Principa
 }
 
 /**
- * Which record parts a transaction changed, as history names: field keys, `notes`, `items`,
- * `authority.<key>`; a change inside a shared type counts for the entry holding it.
+ * Which record parts a transaction changed, as history names: field keys (a text field's
+ * root by its field's name), `notes`, `items`, `authority.<key>`; a change inside a shared
+ * type counts for the entry holding it.
  */
-function recordParts(doc: Y.Doc, tr: Y.Transaction): string[] {
+function recordParts(doc: Y.Doc, collection: Collection, tr: Y.Transaction): string[] {
   const parts = new Set<string>()
+  const textFields = new Map(TEXT_FIELDS[collection].map((field) => [doc.share.get(textRootName(field)), field]))
   for (const [type, keys] of tr.changed) {
     const { root, top } = placeOf(type as AnyType)
     const named = top === null ? [...keys] : [top.parentSub]
@@ -92,6 +95,9 @@ function recordParts(doc: Y.Doc, tr: Y.Transaction): string[] {
     else if (root === doc.share.get(ITEMS)) parts.add(ITEMS)
     else if (root === doc.share.get(AUTHORITY)) {
       for (const key of named) if (key !== null) parts.add(`${AUTHORITY}.${key}`)
+    } else {
+      const field = textFields.get(root)
+      if (field !== undefined) parts.add(field)
     }
   }
   return [...parts]

@@ -15,7 +15,8 @@ import {
   checkItems,
   checkRecord,
 } from '../../shared/collections.js'
-import { authorityOf, fieldsOf, itemToYMap, itemsOf, notesOf, readPlainMap } from '../../shared/docLayout.js'
+import { authorityOf, fieldsOf, itemToYMap, itemsOf, notesOf, readFields } from '../../shared/docLayout.js'
+import { isTextField, replaceText, textOf } from '../../shared/textFields.js'
 import { newRecordId, recordDocName } from '../../shared/docNames.js'
 import type { AccordRegistry, AccordRoom } from '../documents/types.js'
 import { serverOrigin } from '../sync/types.js'
@@ -62,7 +63,10 @@ export class RecordService {
       room.doc.transact(
         () => {
           const map = fieldsOf(room.doc)
-          for (const [key, value] of Object.entries(complete)) map.set(key, value)
+          for (const [key, value] of Object.entries(complete)) {
+            if (!isTextField(collection, key)) map.set(key, value)
+            else if (value !== '') textOf(room.doc, key).insert(0, value as string)
+          }
           if (notes) notesOf(room.doc).insert(0, notes)
           if (items) itemsOf(room.doc).push(items.map(itemToYMap))
         },
@@ -88,7 +92,7 @@ export class RecordService {
     this.reads.row(workspace, collection, id)
     const { notes, items, fields } = splitInput(collection, input)
     await this.writeIfMatch(workspace, collection, id, ifMatch, (room) => {
-      const merged: FieldValues = readPlainMap(fieldsOf(room.doc))
+      const merged: FieldValues = readFields(room.doc, collection)
       for (const [key, value] of Object.entries(fields)) {
         if (value === null) delete merged[key]
         else merged[key] = value
@@ -99,7 +103,8 @@ export class RecordService {
         () => {
           const map = fieldsOf(room.doc)
           for (const [key, value] of Object.entries(fields)) {
-            if (value === null) map.delete(key)
+            if (isTextField(collection, key)) replaceText(textOf(room.doc, key), (value as string | null) ?? '')
+            else if (value === null) map.delete(key)
             else if (JSON.stringify(map.get(key)) !== JSON.stringify(value)) map.set(key, value)
           }
           if (notes !== undefined) replaceText(notesOf(room.doc), notes)
@@ -192,16 +197,4 @@ function splitInput(collection: Collection, input: Record<string, unknown>): { f
   }
   if (issues.length > 0) throw new RecordError('invalid', 'the input is not valid', issues)
   return { fields, notes, items }
-}
-
-function replaceText(text: Y.Text, value: string): void {
-  const current = text.toString()
-  if (current === value) return
-  let start = 0
-  while (start < current.length && start < value.length && current[start] === value[start]) start++
-  let end = 0
-  while (end < current.length - start && end < value.length - start && current[current.length - 1 - end] === value[value.length - 1 - end])
-    end++
-  text.delete(start, current.length - start - end)
-  text.insert(start, value.slice(start, value.length - end))
 }

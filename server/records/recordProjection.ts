@@ -30,7 +30,7 @@ export function projectRecord(
   doc: Y.Doc,
   updates: readonly { author: string | null; at: number }[],
 ): RecordProjection | undefined {
-  const state = readRecord(doc)
+  const state = readRecord(doc, name.collection)
   if (Object.keys(state.fields).length === 0 && Object.keys(state.authority).length === 0) return undefined
   const updatedAt = updates.at(-1)?.at ?? Date.now()
   const updatedBy =

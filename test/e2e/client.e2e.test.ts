@@ -111,6 +111,27 @@ describe('client (Chromium)', () => {
     await c.context.close()
   })
 
+  it('two users type into the same deal title at once, at its start and its end: both texts survive, each caret stays where its owner types', async () => {
+    const id = await recordId(alice, 'deals', 'Acme training')
+    const a = await e2e.signedIn('alice@demo.test', `/deals/${id}`)
+    const b = await e2e.signedIn('bob@demo.test', `/deals/${id}`)
+    const titleOf = (page: Page) => page.locator('[name=title]')
+    for (const { page } of [a, b])
+      await page.waitForFunction(() => (document.querySelector('[name=title]') as HTMLInputElement | null)?.value === 'Acme training')
+    await titleOf(a.page).click()
+    await a.page.keyboard.press('End')
+    await titleOf(b.page).click()
+    await b.page.keyboard.press('Home')
+    await Promise.all([a.page.keyboard.type(' for Q3 2026', { delay: 15 }), b.page.keyboard.type('Big ', { delay: 40 })])
+    const merged = 'Big Acme training for Q3 2026'
+    for (const { page } of [a, b]) {
+      await page.waitForFunction((value) => (document.querySelector('[name=title]') as HTMLInputElement).value === value, merged)
+    }
+    await until(async () => (await alice.request('GET', `/api/records/deals/${id}`)).body.title === merged, 'the merged title over REST')
+    await a.context.close()
+    await b.context.close()
+  })
+
   it('an invoice: line items total live, and sending it shows the number the server assigns', async () => {
     const { body } = await alice.request('GET', '/api/records/invoices')
     const id = body.items[0].id as string

@@ -6,7 +6,7 @@ import { type ReactNode, useEffect, useId, useRef, useState } from 'react'
 import { checkField, type Collection } from '../../../shared/collections.js'
 import type { IndexEntry } from '../../../shared/docLayout.js'
 import { assertNever } from '../../../shared/docNames.js'
-import { enumLabel, enumValues, fieldKind, fieldLabel } from '../fieldKinds.js'
+import { type FieldKind, enumLabel, enumValues, fieldKind, fieldLabel } from '../fieldKinds.js'
 import type { User } from '../session/api.js'
 
 export interface FieldInputProps {
@@ -196,13 +196,38 @@ export function FieldInput(props: FieldInputProps) {
     }
   })()
 
-  const message = issue ?? props.serverIssue
   return (
-    <div className={`field field-${kind}${props.conflict ? ' field-conflicted' : ''}`}>
-      <label htmlFor={kind === 'users' ? undefined : id} id={`${id}-label`}>
-        {fieldLabel(field)}
-      </label>
+    <FieldFrame
+      id={id}
+      field={field}
+      kind={kind}
+      message={issue ?? props.serverIssue}
+      labelFor={kind !== 'users'}
+      conflict={props.conflict}
+    >
       {input}
+    </FieldFrame>
+  )
+}
+
+/** A field's label, its input and what is wrong with it; `id` is the input's, `${id}-issue` the message's. */
+export function FieldFrame(props: {
+  id: string
+  field: string
+  kind: FieldKind
+  message?: string | null
+  labelFor: boolean
+  /** A note on a value set at the same moment as someone else's (see ConflictNote). */
+  conflict?: ReactNode
+  children: ReactNode
+}) {
+  const { id, message } = props
+  return (
+    <div className={`field field-${props.kind}${props.conflict ? ' field-conflicted' : ''}`}>
+      <label htmlFor={props.labelFor ? id : undefined} id={`${id}-label`}>
+        {fieldLabel(props.field)}
+      </label>
+      {props.children}
       {message && (
         <p className="field-issue" id={`${id}-issue`} role="alert">
           {message}

@@ -1,7 +1,8 @@
 /** The record editor: typed fields, collaborative notes, line items, authority, notices and activity. */
 import { useEffect, useId, useMemo } from 'react'
 import { type Collection, fieldNames, HAS_ITEMS, type Reservation } from '../../../shared/collections.js'
-import { authorityOf, fieldsOf, itemsOf, notesOf } from '../../../shared/docLayout.js'
+import { authorityOf, fieldsOf, itemsOf, notesOf, readFields } from '../../../shared/docLayout.js'
+import { isTextField, textOf } from '../../../shared/textFields.js'
 import { recordDocName } from '../../../shared/docNames.js'
 import { CLOSE } from '../../../shared/protocol.js'
 import { NoticeBanner, RecordHeader } from '../components/RecordHeader.js'
@@ -9,6 +10,7 @@ import { ConflictNote } from '../components/ConflictNote.js'
 import { FieldInput } from '../components/FieldInput.js'
 import { LineItems } from '../components/LineItems.js'
 import { NotesEditor } from '../components/NotesEditor.js'
+import { TextFieldInput } from '../components/TextFieldInput.js'
 import { viewersOf, Viewers } from '../components/Presence.js'
 import { ReservationPanel } from '../components/ReservationPanel.js'
 import { Timeline } from '../components/Timeline.js'
@@ -50,7 +52,7 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
 
   const doc = connection?.doc
   // biome-ignore lint/correctness/useExhaustiveDependencies: `version` is the document's change counter: it is there to recompute
-  const fields = useMemo(() => (doc ? fieldsOf(doc).toJSON() : {}), [doc, version])
+  const fields = useMemo(() => (doc ? readFields(doc, collection) : {}), [doc, collection, version])
   // biome-ignore lint/correctness/useExhaustiveDependencies: `version` is the document's change counter: it is there to recompute
   const authority = useMemo(() => (doc ? authorityOf(doc).toJSON() : {}), [doc, version])
   const issueByField = useMemo(() => {
@@ -110,6 +112,18 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
           <section className="card" aria-label="Details">
             <div className="form-grid">
               {fieldNames(collection).map((field) => {
+                if (isTextField(collection, field)) {
+                  return (
+                    <TextFieldInput
+                      key={field}
+                      collection={collection}
+                      field={field}
+                      text={textOf(doc, field)}
+                      readOnly={readOnly}
+                      serverIssue={issueByField.get(field)}
+                    />
+                  )
+                }
                 const conflict = conflicts.get(field)
                 return (
                   <FieldInput
