@@ -19,12 +19,29 @@ export const MESSAGE = {
   notice: 100,
 } as const
 
-/** Why the server changed or refused part of what a client sent. */
-export type ServerNotice = {
-  type: 'rejected'
-  reason: 'invalid' | 'authority' | 'read-only' | 'server-only'
-  issues: { path: string; message: string }[]
+/** Someone a notice names: a user id and the user's display name. */
+export interface NoticeUser {
+  id: string
+  name: string
 }
+
+/**
+ * What the server tells a client about a document: why it changed or refused part of what the
+ * client sent (`rejected`), or that two people set the same field concurrently, neither having
+ * seen the other's value (Yjs kept one of them): the one whose value lost gets `overwritten`, the
+ * one whose value was kept gets `overwrote`. `path` is `fields.<name>`, `at` an ISO time.
+ */
+export type ServerNotice =
+  | {
+      type: 'rejected'
+      reason: 'invalid' | 'authority' | 'read-only' | 'server-only'
+      issues: { path: string; message: string }[]
+    }
+  | { type: 'overwritten'; path: string; yours: unknown; kept: unknown; by: NoticeUser; at: string }
+  | { type: 'overwrote'; path: string; yours: unknown; replaced: unknown; by: NoticeUser; at: string }
+
+/** The notice of a change the server refused or reverted. */
+export type RejectedNotice = Extract<ServerNotice, { type: 'rejected' }>
 
 export const CLOSE = {
   normal: { code: 1000, reason: 'Normal closure' },

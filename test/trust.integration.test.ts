@@ -8,6 +8,7 @@ import type { WebsocketProvider } from 'y-websocket'
 import type * as Y from 'yjs'
 import { MAX_NOTES_LENGTH } from '../shared/collections.js'
 import { authorityOf, fieldsOf, itemsOf, itemToYMap, notesOf, readItems } from '../shared/docLayout.js'
+import type { RejectedNotice } from '../shared/protocol.js'
 import { type Api, type TestServer, login, provider, seedWorkspace, startServer, synced, until } from './helpers/server.js'
 import { RawClient, awarenessMessage, captureNotices, closeCodes } from './helpers/trust.js'
 
@@ -147,7 +148,7 @@ describe('validation gate', () => {
       JSON.stringify(readItems(p.doc)) === expected && notesOf(p.doc).toString() === 'before' && fieldsOf(p.doc).get('status') === 'sent'
     await until(() => [sender, observer].every(converged), 'items and notes reverted, status kept, everywhere')
     await until(() => notices.length > 0, 'a notice')
-    expect(notices[0]!.issues.map((i) => i.path)).toEqual(expect.arrayContaining(['items.0', 'items.1', 'notes']))
+    expect((notices[0] as RejectedNotice).issues.map((i) => i.path)).toEqual(expect.arrayContaining(['items.0', 'items.1', 'notes']))
     expect(sender.wsconnected).toBe(true)
   })
 

@@ -88,7 +88,7 @@ describe('nested shared types', () => {
       () => [sender, ...others].every((p) => rawField(p.doc, 'stage') === 'lead' && rawField(p.doc, 'title') === 'Gate'),
       'plain values back everywhere',
     )
-    await until(() => notices.some((n) => n.issues.some((i) => i.path === 'stage')), 'the sender told')
+    await until(() => notices.some((n) => n.type === 'rejected' && n.issues.some((i) => i.path === 'stage')), 'the sender told')
     expect(notices[0]).toMatchObject({ type: 'rejected', reason: 'invalid' })
     expect(sender.wsconnected).toBe(true)
     expect(senderCloses).toEqual([])

@@ -1,13 +1,13 @@
 /** The record editor's header (title, invoice number, viewers, delete) and its rejection banner. */
 import type { ReactNode } from 'react'
 import type { Collection, FieldValues } from '../../../shared/collections.js'
-import type { ServerNotice } from '../../../shared/protocol.js'
+import type { RejectedNotice } from '../../../shared/protocol.js'
 import { COLLECTION_LABELS, fieldLabel } from '../fieldKinds.js'
 import { navigate } from '../router.js'
 import { api, ApiError } from '../session/api.js'
 import { useToast } from './Toasts.js'
 
-const REASONS: Record<ServerNotice['reason'], string> = {
+const REASONS: Record<RejectedNotice['reason'], string> = {
   invalid: 'The server rejected an invalid value',
   authority: 'Only the server may change this',
   'read-only': 'You have read-only access; your change was undone',
@@ -78,7 +78,7 @@ export function RecordHeader({ collection, id, titleId, title, fields, authority
 }
 
 /** What the server refused, with the fields and reasons; stays until dismissed. */
-export function NoticeBanner({ notices, onDismiss }: { notices: ServerNotice[]; onDismiss(): void }) {
+export function NoticeBanner({ notices, onDismiss }: { notices: RejectedNotice[]; onDismiss(): void }) {
   if (notices.length === 0) return null
   return (
     <div className="notice notice-error" role="alert" data-testid="notices">

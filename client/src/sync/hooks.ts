@@ -4,7 +4,7 @@
  */
 import { createContext, useContext, useEffect, useState, useSyncExternalStore } from 'react'
 import type * as Y from 'yjs'
-import type { ServerNotice } from '../../../shared/protocol.js'
+import type { RejectedNotice } from '../../../shared/protocol.js'
 import type { DocConnection } from './DocConnection.js'
 import type { OverallStatus, SyncClient } from './SyncClient.js'
 
@@ -105,11 +105,13 @@ export function usePresence(connection: DocConnection | null): PresenceState[] {
 }
 
 /** Rejection notices the server sent for this document, newest last. */
-export function useNotices(connection: DocConnection | null): [ServerNotice[], () => void] {
-  const [notices, setNotices] = useState<ServerNotice[]>([])
+export function useNotices(connection: DocConnection | null): [RejectedNotice[], () => void] {
+  const [notices, setNotices] = useState<RejectedNotice[]>([])
   useEffect(() => {
     if (!connection) return
-    return connection.onNotice((notice) => setNotices((list) => [...list.slice(-4), notice]))
+    return connection.onNotice((notice) => {
+      if (notice.type === 'rejected') setNotices((list) => [...list.slice(-4), notice])
+    })
   }, [connection])
   return [notices, () => setNotices([])]
 }
