@@ -30,6 +30,7 @@ import { LoginThrottle } from './limits/LoginThrottle.js'
 import { RecordService } from './records/RecordService.js'
 import { type Db, openDatabase } from './store/openDatabase.js'
 import { InlineDocStore } from './store/InlineDocStore.js'
+import { SqliteNoticeOutbox } from './store/NoticeOutbox.js'
 import { ThreadedDocStore } from './store/ThreadedDocStore.js'
 import { DocRegistry, type RegistryOptions } from './sync/DocRegistry.js'
 import type { PendingUpdate } from './sync/Room.js'
@@ -137,9 +138,15 @@ export class AccordServer {
     const store = inline
       ? new InlineDocStore(this.db)
       : new ThreadedDocStore(this.db, file, { synchronous: options.synchronous, mode: options.writer === 'thread' ? 'thread' : 'auto' })
+    const outbox = new SqliteNoticeOutbox(this.db)
+    outbox.expire()
     this.registry = new DocRegistry(store, {
       ...options.registry,
-      resolve: documentKinds({ storedFields: (name) => this.records.reads.storedFields(name) }),
+      resolve: documentKinds({
+        storedFields: (name) => this.records.reads.storedFields(name),
+        userName: (userId) => this.auth.getUser(userId)?.name ?? userId,
+      }),
+      outbox,
       onRepaired: (doc, issues) => this.logger.warn({ doc, issues }, 'stored record repaired on load'),
       onCommitted: (room, updates, projection) => this.afterCommit(room, updates, projection),
       onError,
@@ -224,6 +231,10 @@ export class AccordServer {
    * like any edit.
    */
   private afterCommit(room: AccordRoom, updates: PendingUpdate[], projection: RecordProjection | undefined): void {
+    if (room.name.kind === 'record') {
+      const overwrites = updates.reduce((n, u) => n + (u.overwritten?.length ?? 0), 0)
+      if (overwrites > 0) this.metrics.overwrites.inc({ collection: room.name.collection }, overwrites)
+    }
     for (const [effect, run] of [
       ['record index', () => this.recordIndex.handleCommitted(room, updates, projection)],
       ['reservations', () => this.reservations.handleCommitted(room, updates)],

@@ -74,7 +74,7 @@ function docStoreContract(name: string, make: () => Subject): void {
     afterEach(() => s.dispose())
 
     it('[D1] an empty document loads as no updates and an empty log', () => {
-      expect(store.load(DOC)).toEqual({ updates: [], loggedCount: 0, loggedBytes: 0 })
+      expect(store.load(DOC)).toEqual({ updates: [], loggedCount: 0, loggedBytes: 0, clientAuthors: [] })
     })
 
     it('[D2] append then load returns the updates in order, counted in loggedCount and loggedBytes', async () => {
@@ -184,6 +184,26 @@ function docStoreContract(name: string, make: () => Subject): void {
       const reopened = await s.reopen()
       await reopened.append([entry(DOC, [bytes(5)], { projection: counted('d1', 1) })])
       expect(s.projection('acme', 'deals', 'd1')).toMatchObject({ version: 4 })
+    })
+
+    it("[D12] the client ids an update introduced stay its author's, the first author's, across a compaction and a reopen; the server's own (no author) are not kept", async () => {
+      const by = (author: string | null, clients: number[]): StoredUpdate => ({ update: bytes(1), author, changed: [], at: 1, clients })
+      await store.append([
+        { docName: DOC, updates: [by('u1', [11, 12]), by(null, [13])] },
+        { docName: OTHER, updates: [by('u3', [11])] },
+      ])
+      await store.append([{ docName: DOC, updates: [by('u2', [12, 14])] }])
+      await store.append([entry(DOC, [], { snapshot: bytes(9) })])
+      const authors = (loaded: DocStore) => new Map(loaded.load(DOC).clientAuthors)
+      const expected = new Map([
+        [11, 'u1'],
+        [12, 'u1'],
+        [14, 'u2'],
+      ])
+      expect(authors(store)).toEqual(expected)
+      const reopened = await s.reopen()
+      expect(authors(reopened)).toEqual(expected)
+      expect(reopened.load(OTHER).clientAuthors).toEqual([[11, 'u3']])
     })
   })
 }

@@ -240,7 +240,10 @@ describe('records stored incomplete before the rule', () => {
     await before.close()
     const db = new Database(file)
     // Back to the schema of version 3: the migrations after it undone.
-    db.exec('ALTER TABLE records DROP COLUMN complete; DROP TABLE login_attempts; ALTER TABLE records DROP COLUMN version')
+    db.exec(
+      'ALTER TABLE records DROP COLUMN complete; DROP TABLE login_attempts; ALTER TABLE records DROP COLUMN version; ' +
+        'DROP TABLE doc_clients; ALTER TABLE history DROP COLUMN overwritten; DROP TABLE pending_notices',
+    )
     db.pragma('user_version = 3')
     db.close()
 

@@ -13,6 +13,7 @@ import { AUTHORITY, FIELDS, ITEMS, NOTES, typedRoots } from '../../shared/docLay
 import { TEXT_FIELDS, textRootName, textRootsOf } from '../../shared/textFields.js'
 import { type DocName, assertNever, parseDocName } from '../../shared/docNames.js'
 import type { Principal } from '../auth/types.js'
+import { FieldOverwrites, withoutLostSets } from '../authority/fieldOverwrites.js'
 import { RecordGate } from '../authority/recordGate.js'
 import { type RecordProjection, projectRecord } from '../records/recordProjection.js'
 import type { DocPolicy, DocResolver, ResolvedDoc } from '../sync/DocPolicy.js'
@@ -23,6 +24,8 @@ type RecordName = Extract<DocName, { kind: 'record' }>
 export interface DocumentKindsOptions {
   /** A record's fields as its projection row stored them: what a repair on load falls back to. */
   storedFields?: (name: RecordName) => FieldValues | undefined
+  /** A user's display name, for the notices that name them. @default the user id */
+  userName?: (userId: string) => string
 }
 
 /** What a document name means to Accord; null for a name of no kind (4404). */
@@ -53,15 +56,16 @@ function recordPolicy(name: RecordName, options: DocumentKindsOptions): DocPolic
     mayWrite: (principal) => principal.role !== 'viewer',
     readOnlyReason: 'read-only',
     roots: (doc) => [...typedRoots(doc, 'record'), ...(textRootsOf(doc, name.collection) as AnyType[])],
-    guard: (doc) => {
+    guard: (doc, context) => {
       const gate = new RecordGate(doc, name.collection)
+      const overwrites = new FieldOverwrites(doc, context, options.userName ?? ((userId) => userId))
       return {
-        check: (tr) => gate.check(tr),
+        check: (tr) => overwrites.addTo(tr, gate.check(tr)),
         accept: () => gate.accept(),
         repair: () => gate.repairPlan(() => options.storedFields?.(name)),
       }
     },
-    changedParts: (doc, tr) => recordParts(doc, name.collection, tr),
+    changedParts: (doc, tr) => withoutLostSets(doc, tr, recordParts(doc, name.collection, tr)),
     project: (doc, updates) => projectRecord(name, doc, updates),
   }
 }

@@ -5,6 +5,7 @@
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { COLLECTIONS } from '../../shared/collections.js'
 
 /** What the sync layer (rooms, registry) reports. All calls are cheap and synchronous. */
 export interface SyncMetrics {
@@ -47,6 +48,8 @@ export class Metrics implements SyncMetrics {
   readonly persistedUpdates: Counter
   readonly fanout: Histogram
   readonly reverts: Counter<'reason'>
+  /** `metrics.overwrites.inc({ collection })` once per field two people set concurrently (one value lost). */
+  readonly overwrites: Counter<'collection'>
   /** `metrics.reservationDecisions.inc({ outcome: 'confirmed' | 'conflict' | ... })` */
   readonly reservationDecisions: Counter<'outcome'>
   /** `metrics.jobs.inc({ status })` on every status a job enters. */
@@ -69,6 +72,11 @@ export class Metrics implements SyncMetrics {
     this.bytesOut = counter('accord_update_bytes_out_total', 'Bytes of update messages sent to clients')
     this.persistedUpdates = counter('accord_persisted_updates_total', 'Updates appended to the SQLite log')
     this.reverts = counter('accord_validation_reverts_total', 'Client changes reverted by the server', ['reason'])
+    this.overwrites = counter(
+      'accord_overwrites_total',
+      'Fields two people set concurrently, neither having seen the other value; one value was kept',
+      ['collection'],
+    )
     this.reservationDecisions = counter('accord_reservation_decisions_total', 'Calendar reservation decisions', ['outcome'])
     this.jobs = counter('accord_export_jobs_total', 'Export/import jobs entering a status', ['status', 'kind'])
     this.jobRetries = counter('accord_export_job_retries_total', 'Job attempts retried after a failure', ['kind'])
@@ -91,6 +99,7 @@ export class Metrics implements SyncMetrics {
       registers,
     })
     for (const reason of REVERT_REASONS) this.reverts.inc({ reason }, 0)
+    for (const collection of COLLECTIONS) this.overwrites.inc({ collection }, 0)
     for (const outcome of RESERVATION_OUTCOMES) this.reservationDecisions.inc({ outcome }, 0)
     for (const status of JOB_STATUSES) this.jobs.inc({ status, kind: 'export' }, 0)
     this.jobRetries.inc({ kind: 'export' }, 0)

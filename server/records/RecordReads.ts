@@ -6,6 +6,7 @@ import type { Collection, FieldValues, LineItem } from '../../shared/collections
 import { HAS_ITEMS } from '../../shared/collections.js'
 import { recordDocName } from '../../shared/docNames.js'
 import type { Db } from '../store/openDatabase.js'
+import type { StoredOverwrite } from '../store/SqliteDocStore.js'
 import { RecordError } from './RecordError.js'
 
 /** A record as the REST API returns it. */
@@ -40,6 +41,15 @@ interface RecordRow {
   updated_at: number
   updated_by: string | null
   version: number
+}
+
+/** One entry of a record's history (`GET /api/records/:collection/:id/history`). */
+export interface HistoryEntry {
+  at: string
+  userId: string | null
+  fields: string[]
+  /** Values of these fields that lost to this change, set concurrently by someone who had not seen it. */
+  overwritten: { field: string; value: unknown; userId: string | null }[]
 }
 
 export interface ListQuery {
@@ -108,12 +118,26 @@ export class RecordReads {
     return rows.map(toApi)
   }
 
-  history(workspace: string, collection: Collection, id: string): { items: { at: string; userId: string | null; fields: string[] }[] } {
+  /**
+   * A record's history, newest first: who changed which parts when, and the values that lost to
+   * a concurrent one on the entry of the change that was kept (`overwritten`, empty when none).
+   */
+  history(workspace: string, collection: Collection, id: string): { items: HistoryEntry[] } {
     this.row(workspace, collection, id)
     const rows = this.db
-      .prepare('SELECT at, user_id, fields FROM history WHERE doc = ? ORDER BY seq DESC LIMIT 500')
-      .all(recordDocName(workspace, collection, id)) as { at: number; user_id: string | null; fields: string }[]
-    return { items: rows.map((r) => ({ at: new Date(r.at).toISOString(), userId: r.user_id, fields: JSON.parse(r.fields) as string[] })) }
+      .prepare('SELECT at, user_id, fields, overwritten FROM history WHERE doc = ? ORDER BY seq DESC LIMIT 500')
+      .all(recordDocName(workspace, collection, id)) as { at: number; user_id: string | null; fields: string; overwritten: string | null }[]
+    return {
+      items: rows.map((r) => ({
+        at: new Date(r.at).toISOString(),
+        userId: r.user_id,
+        fields: JSON.parse(r.fields) as string[],
+        overwritten:
+          r.overwritten === null
+            ? []
+            : (JSON.parse(r.overwritten) as StoredOverwrite[]).map(({ part, value, author }) => ({ field: part, value, userId: author })),
+      })),
+    }
   }
 
   /** The row of a live, complete record; RecordError `not-found` for a deleted one or one still lacking a required field. */

@@ -10,6 +10,29 @@ export interface StoredUpdate {
   /** Names of the parts of the document the update changed, as its kind names them (history). */
   changed: string[]
   at: number
+  /**
+   * Yjs client ids first used in this update: they are `author`'s from now on (the store keeps
+   * them per document, across compactions and restarts, and loads them with it).
+   */
+  clients?: number[]
+  /** Values of parts this update's transaction found set concurrently by someone else, and which of them lost. */
+  overwritten?: OverwrittenPart[]
+}
+
+/**
+ * Two people set the same part concurrently (neither had seen the other's value) and one value
+ * was kept. The history keeps the lost value on the entry of the change that was kept: this
+ * update's own entry when `keptBy` is its author, else the latest entry of `keptBy` that
+ * changed `part` (an entry carrying one is never extended by later edits).
+ */
+export interface OverwrittenPart {
+  part: string
+  /** The value that lost. */
+  value: unknown
+  /** Who wrote the value that lost. */
+  author: string | null
+  /** Who wrote the value that was kept. */
+  keptBy: string | null
 }
 
 /** A value of a SQL column. */
@@ -56,6 +79,8 @@ export interface LoadedDoc {
   /** How many updates are logged since the snapshot. */
   loggedCount: number
   loggedBytes: number
+  /** Which user first wrote with each Yjs client id in the document (see `StoredUpdate.clients`). */
+  clientAuthors: [client: number, userId: string][]
 }
 
 /**

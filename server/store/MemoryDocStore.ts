@@ -12,6 +12,8 @@ import type { DocStore, LoadedDoc, PersistEntry, ProjectionRow, SqlValue, Stored
 interface StoredDoc {
   snapshot: Uint8Array | null
   log: StoredUpdate[]
+  /** Who first wrote with each Yjs client id (kept across compactions). */
+  clients: Map<number, string>
 }
 
 /** What the store holds; shared by a store and its `reopen`ed successor, as a database file is. */
@@ -48,10 +50,15 @@ export class MemoryDocStore implements DocStore {
   /** Copies, so that a caller changing the returned arrays changes nothing stored. */
   load(docName: string): LoadedDoc {
     const doc = this.contents.docs.get(docName)
-    if (!doc) return { updates: [], loggedCount: 0, loggedBytes: 0 }
+    if (!doc) return { updates: [], loggedCount: 0, loggedBytes: 0, clientAuthors: [] }
     const updates = doc.log.map((u) => u.update)
     if (doc.snapshot) updates.unshift(doc.snapshot)
-    return { updates, loggedCount: doc.log.length, loggedBytes: doc.log.reduce((n, u) => n + u.update.byteLength, 0) }
+    return {
+      updates,
+      loggedCount: doc.log.length,
+      loggedBytes: doc.log.reduce((n, u) => n + u.update.byteLength, 0),
+      clientAuthors: [...doc.clients],
+    }
   }
 
   /**
@@ -90,9 +97,13 @@ export class MemoryDocStore implements DocStore {
         throw new TypeError(`the snapshot of ${entry.docName} is not bytes`)
     }
     for (const entry of entries) {
-      const doc = this.contents.docs.get(entry.docName) ?? { snapshot: null, log: [] }
+      const doc: StoredDoc = this.contents.docs.get(entry.docName) ?? { snapshot: null, log: [], clients: new Map() }
       // Copies: the caller may reuse its buffers once the append resolved.
       doc.log.push(...entry.updates.map((u) => ({ ...u, update: u.update.slice(), changed: [...u.changed] })))
+      for (const { author, clients } of entry.updates) {
+        if (author === null) continue
+        for (const client of clients ?? []) if (!doc.clients.has(client)) doc.clients.set(client, author)
+      }
       if (entry.snapshot) {
         doc.snapshot = entry.snapshot.slice()
         doc.log = []

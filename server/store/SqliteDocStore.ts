@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3'
 import type { Db } from './openDatabase.js'
-import type { LoadedDoc, PersistEntry, ProjectionRow } from './DocStore.js'
+import type { LoadedDoc, OverwrittenPart, PersistEntry, ProjectionRow, StoredUpdate } from './DocStore.js'
 
 /** Edits by one person to the same parts this close together are one history entry. @default 5 minutes */
 export const HISTORY_RUN_MS = 5 * 60_000
@@ -22,11 +22,20 @@ export class SqliteDocStore {
       snapshot: db.prepare<[string], { data: Buffer }>('SELECT data FROM doc_snapshots WHERE doc = ?'),
       updates: db.prepare<[string], { data: Buffer }>('SELECT data FROM doc_updates WHERE doc = ? ORDER BY seq'),
       insertUpdate: db.prepare('INSERT INTO doc_updates (doc, data, author, at) VALUES (?, ?, ?, ?)'),
-      insertHistory: db.prepare('INSERT INTO history (doc, at, user_id, fields) VALUES (?, ?, ?, ?)'),
-      lastHistory: db.prepare<[string], { seq: number; at: number; user_id: string | null; fields: string; first: number }>(
-        'SELECT seq, at, user_id, fields, (SELECT MIN(seq) FROM history WHERE doc = h.doc) AS first FROM history h WHERE doc = ? ORDER BY seq DESC LIMIT 1',
+      insertHistory: db.prepare('INSERT INTO history (doc, at, user_id, fields, overwritten) VALUES (?, ?, ?, ?, ?)'),
+      lastHistory: db.prepare<
+        [string],
+        { seq: number; at: number; user_id: string | null; fields: string; overwritten: string | null; first: number }
+      >(
+        'SELECT seq, at, user_id, fields, overwritten, (SELECT MIN(seq) FROM history WHERE doc = h.doc) AS first FROM history h WHERE doc = ? ORDER BY seq DESC LIMIT 1',
       ),
       extendHistory: db.prepare('UPDATE history SET at = ? WHERE seq = ?'),
+      lastChangeBy: db.prepare<[string, string, string], { seq: number; overwritten: string | null }>(
+        'SELECT seq, overwritten FROM history WHERE doc = ? AND user_id = ? AND EXISTS (SELECT 1 FROM json_each(history.fields) WHERE value = ?) ORDER BY seq DESC LIMIT 1',
+      ),
+      setOverwritten: db.prepare('UPDATE history SET overwritten = ? WHERE seq = ?'),
+      clients: db.prepare<[string], { client: number; user_id: string }>('SELECT client, user_id FROM doc_clients WHERE doc = ?'),
+      insertClient: db.prepare('INSERT OR IGNORE INTO doc_clients (doc, client, user_id) VALUES (?, ?, ?)'),
       maxSeq: db.prepare<[string], { seq: number | null }>('SELECT MAX(seq) AS seq FROM doc_updates WHERE doc = ?'),
       upsertSnapshot: db.prepare(`INSERT INTO doc_snapshots (doc, data, upto, at) VALUES (?, ?, ?, ?)
         ON CONFLICT (doc) DO UPDATE SET data = excluded.data, upto = excluded.upto, at = excluded.at`),
@@ -36,7 +45,8 @@ export class SqliteDocStore {
       for (const entry of entries) {
         for (const u of entry.updates) {
           this.stmts.insertUpdate.run(entry.docName, u.update, u.author, u.at)
-          if (u.changed.length > 0) this.recordHistory(entry.docName, u)
+          if (u.author !== null) for (const client of u.clients ?? []) this.stmts.insertClient.run(entry.docName, client, u.author)
+          if (u.changed.length > 0 || u.overwritten?.length) this.recordHistory(entry.docName, u)
         }
         if (entry.snapshot) {
           const upto = this.stmts.maxSeq.get(entry.docName)?.seq ?? 0
@@ -53,7 +63,8 @@ export class SqliteDocStore {
       for (const row of logged) loggedBytes += row.data.byteLength
       const updates = logged.map((row) => new Uint8Array(row.data.buffer, row.data.byteOffset, row.data.byteLength))
       if (snapshot) updates.unshift(new Uint8Array(snapshot.data))
-      return { updates, loggedCount: logged.length, loggedBytes }
+      const clientAuthors = this.stmts.clients.all(docName).map((row): [number, string] => [row.client, row.user_id])
+      return { updates, loggedCount: logged.length, loggedBytes, clientAuthors }
     })
   }
 
@@ -64,12 +75,21 @@ export class SqliteDocStore {
    * per keystroke and push everything else out of the history page). The document's first
    * entry, its creation, is never extended, and neither are the server's own changes (no
    * author): each booking decision stays visible.
+   *
+   * A value that lost to a concurrent one goes on the entry of the change that was kept (see
+   * `OverwrittenPart`); an entry carrying one stays its own entry, never extended.
    */
-  private recordHistory(docName: string, u: PersistEntry['updates'][number]): void {
+  private recordHistory(docName: string, u: StoredUpdate): void {
+    // Lost values go on the kept change's own entry; what stays here is what this update kept.
+    const own: OverwrittenPart[] = []
+    for (const lost of u.overwritten ?? []) if (lost.keptBy === u.author || !this.addToLastChange(docName, lost)) own.push(lost)
+    if (u.changed.length === 0 && own.length === 0) return
     const last = this.stmts.lastHistory.get(docName)
     if (
+      own.length === 0 &&
       last &&
       last.seq !== last.first &&
+      last.overwritten === null &&
       u.author !== null &&
       last.user_id === u.author &&
       u.at - last.at <= HISTORY_RUN_MS &&
@@ -77,8 +97,19 @@ export class SqliteDocStore {
     ) {
       this.stmts.extendHistory.run(Math.max(last.at, u.at), last.seq)
     } else {
-      this.stmts.insertHistory.run(docName, u.at, u.author, JSON.stringify(u.changed))
+      const parts = u.changed.length > 0 ? u.changed : [...new Set(own.map((o) => o.part))]
+      this.stmts.insertHistory.run(docName, u.at, u.author, JSON.stringify(parts), own.length > 0 ? storedOverwrites([], own) : null)
     }
+  }
+
+  /** Adds a lost value to the latest entry of the user whose value was kept, for that part; false if there is none. */
+  private addToLastChange(docName: string, lost: OverwrittenPart): boolean {
+    if (lost.keptBy === null) return false
+    const entry = this.stmts.lastChangeBy.get(docName, lost.keptBy, lost.part)
+    if (!entry) return false
+    const earlier = entry.overwritten === null ? [] : (JSON.parse(entry.overwritten) as StoredOverwrite[])
+    this.stmts.setOverwritten.run(storedOverwrites(earlier, [lost]), entry.seq)
+    return true
   }
 
   /** Upserts a projection row, with a statement compiled once per table and set of columns. */
@@ -105,6 +136,17 @@ export class SqliteDocStore {
   append(entries: PersistEntry[]): void {
     this.appendAll.immediate(entries)
   }
+}
+
+/** A lost value as a history entry stores it (the `overwritten` column, a JSON array). */
+export interface StoredOverwrite {
+  part: string
+  value: unknown
+  author: string | null
+}
+
+function storedOverwrites(earlier: StoredOverwrite[], added: OverwrittenPart[]): string {
+  return JSON.stringify([...earlier, ...added.map(({ part, value, author }) => ({ part, value, author }))])
 }
 
 function sameParts(stored: string, changed: string[]): boolean {

@@ -114,7 +114,7 @@ export class ThreadedDocStore implements DocStore {
     const exactly = () =>
       entries.map((entry) => ({
         ...entry,
-        updates: entry.updates.map(({ update, author, changed, at }) => ({ update: exact(update), author, changed, at })),
+        updates: entry.updates.map((u) => ({ ...u, update: exact(u.update) })),
       }))
     return this.request((id) => ({ id, op: 'append', entries: exactly() }))
   }

@@ -198,6 +198,27 @@ const MIGRATIONS: string[] = [
       + (SELECT COUNT(*) FROM doc_snapshots WHERE doc_snapshots.doc = records.workspace || '/' || records.collection || '/' || records.id)
   );
   `,
+  // Concurrent sets of one field (server/sync/DocPolicy.ts, GuardResult): who first wrote with each
+  // Yjs client id of a document, so the author of a value written long ago is known; the value
+  // that lost, on the history entry of the one kept; notices for people who were not connected.
+  `
+  CREATE TABLE doc_clients (
+    doc TEXT NOT NULL,
+    client INTEGER NOT NULL,
+    user_id TEXT NOT NULL,
+    PRIMARY KEY (doc, client)
+  ) WITHOUT ROWID;
+  ALTER TABLE history ADD COLUMN overwritten TEXT;
+  CREATE TABLE pending_notices (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    notice TEXT NOT NULL,
+    at INTEGER NOT NULL
+  );
+  CREATE INDEX pending_notices_by_user ON pending_notices(user_id, doc, seq);
+  CREATE INDEX pending_notices_by_time ON pending_notices(at);
+  `,
 ]
 
 export interface OpenOptions {

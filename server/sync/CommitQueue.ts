@@ -14,7 +14,7 @@
  */
 import * as Y from 'yjs'
 import type { SyncMetrics } from '../metrics/Metrics.js'
-import type { DocStore, LoadedDoc, PersistEntry, ProjectionRow } from '../store/DocStore.js'
+import type { DocStore, LoadedDoc, PersistEntry, ProjectionRow, StoredUpdate } from '../store/DocStore.js'
 import type { PendingUpdate } from './Room.js'
 
 /** What the queue needs of a document in memory (a Room). */
@@ -78,7 +78,7 @@ export class CommitQueue<D extends Committable, P extends Projected = Projected>
   /** The batch being written, if any. */
   private writing: Promise<void> | null = null
   /** Updates of each document that are being written (a document reloaded meanwhile must include them). */
-  private readonly inFlight = new Map<string, Uint8Array[]>()
+  private readonly inFlight = new Map<string, StoredUpdate[]>()
   private readonly compactAfterUpdates: number
   private readonly compactAfterBytes: number
 
@@ -96,8 +96,10 @@ export class CommitQueue<D extends Committable, P extends Projected = Projected>
    */
   load(docName: string): LoadedDoc {
     const loaded = this.store.load(docName)
-    const writing = this.inFlight.get(docName)
-    if (writing) loaded.updates.push(...writing)
+    for (const { update, author, clients } of this.inFlight.get(docName) ?? []) {
+      loaded.updates.push(update)
+      if (author !== null) for (const client of clients ?? []) loaded.clientAuthors.push([client, author])
+    }
     return loaded
   }
 
@@ -189,13 +191,20 @@ export class CommitQueue<D extends Committable, P extends Projected = Projected>
     }
     const entries: PersistEntry[] = batches.map(({ doc, updates, projection, snapshot }) => ({
       docName: doc.docName,
-      updates: updates.map(({ update, author, changed, at }) => ({ update, author, changed, at })),
+      updates: updates.map(({ update, author, changed, at, clients, overwritten }) => ({
+        update,
+        author,
+        changed,
+        at,
+        clients,
+        overwritten,
+      })),
       projection: projection?.row,
       snapshot,
     }))
     for (const { doc, updates } of batches) {
       const list = this.inFlight.get(doc.docName) ?? []
-      for (const u of updates) list.push(u.update)
+      list.push(...updates)
       this.inFlight.set(doc.docName, list)
     }
     const startedAt = performance.now()

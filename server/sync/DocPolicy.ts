@@ -6,7 +6,9 @@
  * is stored beside its updates (the projection). See docs/architecture.md.
  */
 import type * as Y from 'yjs'
+import type { ServerNotice } from '../../shared/protocol.js'
 import type { Principal } from '../auth/types.js'
+import type { OverwrittenPart } from '../store/DocStore.js'
 import type { Projected } from './CommitQueue.js'
 import type { AnyType } from './typeTree.js'
 
@@ -18,11 +20,33 @@ export interface GuardIssue {
   reason: 'invalid' | 'authority'
 }
 
+/**
+ * A notice for one user: sent, once the transaction is on disk, to each of that user's sockets
+ * open to the document with notices on; kept for them until they next connect to it otherwise.
+ */
+export interface UserNotice {
+  userId: string
+  notice: ServerNotice
+}
+
 export interface GuardResult {
   /** What was wrong, for the sender. Empty when the transaction was valid. */
   issues: GuardIssue[]
   /** Applies the compensating changes; the room runs it in a transaction of its own. */
   revert: (() => void) | null
+  /** Notices for users, the sender or others (both sides of an overwrite). */
+  notices?: UserNotice[]
+  /** Values someone else had set concurrently and that lost, for the history (stored with the transaction's update). */
+  overwritten?: OverwrittenPart[]
+}
+
+/** What a guard may ask of the room about its document. */
+export interface GuardContext {
+  /**
+   * The user who first wrote with a Yjs client id in this document (kept across restarts), or
+   * null: the server's own writes, or a client id written before the server kept track.
+   */
+  authorOfClient(client: number): string | null
 }
 
 /**
@@ -50,7 +74,7 @@ export interface DocPolicy<P extends Projected = Projected> {
   /** Instantiates the document's typed roots (an undo manager only sees typed roots). */
   roots(doc: Y.Doc): AnyType[]
   /** The checker of clients' transactions, or null when every transaction a writer makes is accepted. */
-  guard(doc: Y.Doc): DocGuard | null
+  guard(doc: Y.Doc, context: GuardContext): DocGuard | null
   /** Which parts a transaction changed, as the history names them. */
   changedParts(doc: Y.Doc, tr: Y.Transaction): string[]
   /** What is stored beside a batch of the document's updates, in the same transaction. */

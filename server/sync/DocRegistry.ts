@@ -5,9 +5,10 @@
  * after-commit effects, wired by the server).
  */
 import { outdatedTimeout } from 'y-protocols/awareness'
-import { CLOSE } from '../../shared/protocol.js'
+import { CLOSE, type ServerNotice } from '../../shared/protocol.js'
 import type { SyncMetrics } from '../metrics/Metrics.js'
 import type { DocStore } from '../store/DocStore.js'
+import type { NoticeOutbox } from '../store/NoticeOutbox.js'
 import { CommitQueue, type Projected } from './CommitQueue.js'
 import type { DocResolver, ResolvedDoc } from './DocPolicy.js'
 import { PresenceBindings } from './PresenceBindings.js'
@@ -36,6 +37,8 @@ export interface RegistryOptions<N, P extends Projected> {
   onRepaired?: (docName: string, issues: { path: string; message: string }[]) => void
   /** Counters (persist latency, updates in/out, fan-out, reverts). */
   metrics?: SyncMetrics
+  /** Where notices wait for users who were not connected (see UserNotice); without it they are dropped. */
+  outbox?: NoticeOutbox
 }
 
 /**
@@ -199,6 +202,23 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
 
   onRepaired(room: Room<N>, issues: { path: string; message: string }[]): void {
     this.options.onRepaired?.(room.docName, issues)
+  }
+
+  keepNotice(room: Room<N>, userId: string, notice: ServerNotice): void {
+    try {
+      this.options.outbox?.keep(room.docName, userId, notice)
+    } catch (error) {
+      this.options.onError?.(error, 'keep notice')
+    }
+  }
+
+  takeNotices(room: Room<N>, userId: string): ServerNotice[] {
+    try {
+      return this.options.outbox?.take(room.docName, userId) ?? []
+    } catch (error) {
+      this.options.onError?.(error, 'take notices')
+      return []
+    }
   }
 
   // ---- lifecycle ------------------------------------------------------------------

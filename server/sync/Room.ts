@@ -12,7 +12,8 @@ import { CLOSE, LIMITS, MESSAGE, type ServerNotice } from '../../shared/protocol
 import { checkUpdateBounds, isPlainContent } from '../limits/updateBounds.js'
 import type { SyncMetrics } from '../metrics/Metrics.js'
 import type { LoadedDoc, StoredUpdate } from '../store/DocStore.js'
-import type { DocGuard, DocPolicy, GuardResult } from './DocPolicy.js'
+import { ClientAuthors } from './ClientAuthors.js'
+import type { DocGuard, DocPolicy, GuardResult, UserNotice } from './DocPolicy.js'
 import { awarenessMessage, encodedStep2Message, noticeMessage, syncStep1Message, syncStep2Message, updateMessage } from './messages.js'
 import type { PresenceBindings } from './PresenceBindings.js'
 import { type StateVector, Step1Pacer } from './Step1Pacer.js'
@@ -26,6 +27,8 @@ export interface PendingUpdate extends StoredUpdate {
   origin: Origin | null
   /** Position of the update among those this room applied (1, 2, ...). */
   seq: number
+  /** Notices its transaction's check made for users (see GuardResult), delivered once it is on disk. */
+  notices?: UserNotice[]
 }
 
 /** How a room asks its registry to persist and to let go of it. */
@@ -45,6 +48,10 @@ export interface RoomHost {
   onBroken?(room: Room): void
   /** A stored document held what its guard refuses and was repaired as it loaded (for the log). */
   onRepaired?(room: Room, issues: { path: string; message: string }[]): void
+  /** A notice for a user with no socket open to the document with notices on: keep it for their next connection. */
+  keepNotice?(room: Room, userId: string, notice: ServerNotice): void
+  /** The notices kept for a user on this document, removed from where they were kept. */
+  takeNotices?(room: Room, userId: string): ServerNotice[]
 }
 
 export type RoomState = 'live' | 'closed'
@@ -92,6 +99,8 @@ export class Room<N = unknown> {
   private readonly refused = new WeakMap<Peer, Uint8Array>()
   /** Sync step-1 replies, within each connection's byte budget. */
   private readonly step1: Step1Pacer
+  /** Who wrote with each client id of the document. */
+  private readonly clients: ClientAuthors
 
   constructor(
     /** What the document is, as its kind resolved the name. */
@@ -102,6 +111,7 @@ export class Room<N = unknown> {
     private readonly host: RoomHost,
   ) {
     this.ydoc = new Y.Doc({ gc: true })
+    this.clients = new ClientAuthors(this.ydoc, loaded.clientAuthors)
     if (loaded.updates.length === 1) this.loadedState = loaded.updates[0]!
     this.unapplied = loaded.updates.length > 0 ? loaded.updates : null
     this.step1 = new Step1Pacer(this.encodeStep2.bind(this), this.sendStep2.bind(this))
@@ -152,7 +162,8 @@ export class Room<N = unknown> {
         throw error
       }
     }
-    this.gate = this.policy.guard(this.ydoc)
+    this.ydoc.on('beforeTransaction', this.clients.handleBeforeTransaction.bind(this.clients))
+    this.gate = this.policy.guard(this.ydoc, { authorOfClient: this.clients.authorOf.bind(this.clients) })
     this.ydoc.on('update', this.handleDocUpdate.bind(this))
     this.ydoc.on('afterTransaction', this.captureTransaction.bind(this))
     if (this.gate?.repair) this.repair(this.gate.repair())
@@ -201,6 +212,7 @@ export class Room<N = unknown> {
     else if (this.awaitingStep1.push(peer) === 1) this.hydrateSoon(HYDRATE_GRACE_MS)
     const states = [...this.awareness.getStates().keys()]
     if (states.length > 0) peer.socket.send(awarenessMessage(awarenessProtocol.encodeAwarenessUpdate(this.awareness, states)))
+    if (peer.wantsNotices) for (const notice of this.host.takeNotices?.(this, peer.principal.userId) ?? []) this.notify(peer, notice)
   }
 
   removePeer(peer: Peer): void {
@@ -310,6 +322,7 @@ export class Room<N = unknown> {
     } catch (error) {
       this.abandon(peer, pendingBefore, error)
     }
+    if (result.notices?.length || result.overwritten?.length) this.annotate(peer, pendingBefore, result)
     if (result.revert) {
       this.doc.transact(result.revert, REVERT)
       this.gate.accept()
@@ -318,6 +331,17 @@ export class Room<N = unknown> {
       const reason = result.issues.some((issue) => issue.reason === 'authority') ? 'authority' : 'invalid'
       this.host.metrics?.revert(reason)
       this.notify(peer, { type: 'rejected', reason, issues: result.issues.map(({ path, message }) => ({ path, message })) })
+    }
+  }
+
+  /** Puts what a check found for others (notices, overwritten values) on the pending update of the peer's transaction. */
+  private annotate(peer: Peer, pendingBefore: number, { notices, overwritten }: GuardResult): void {
+    for (let i = this.pending.length - 1; i >= pendingBefore; i--) {
+      const pending = this.pending[i]!
+      if (pending.origin !== peer) continue
+      pending.notices = notices
+      pending.overwritten = overwritten
+      return
     }
   }
 
@@ -539,6 +563,7 @@ export class Room<N = unknown> {
       changed: this.policy.changedParts(this.doc, tr),
       at: Date.now(),
       seq: ++this.appliedSeq,
+      clients: this.clients.introduced(tr, authorOf(origin)),
     })
     this.host.scheduleFlush(this)
   }
@@ -584,10 +609,24 @@ export class Room<N = unknown> {
       }
       this.host.metrics?.broadcast(this.peers.size, toAll.byteLength * this.peers.size)
     }
+    for (const { notices } of persisted) if (notices) this.deliver(notices)
     if (this.held.length === 0) return
     const ready = this.held.filter((h) => h.upTo <= this.persistedSeq)
     this.held = this.held.filter((h) => h.upTo > this.persistedSeq)
     for (const { reply } of ready) reply()
+  }
+
+  /** Sends each notice to its user's sockets with notices on, or has the host keep it for their next connection. */
+  private deliver(notices: UserNotice[]): void {
+    for (const { userId, notice } of notices) {
+      let sent = false
+      for (const peer of this.peers) {
+        if (!peer.wantsNotices || peer.principal.userId !== userId || !peer.socket.isOpen()) continue
+        peer.socket.send(noticeMessage(notice))
+        sent = true
+      }
+      if (!sent) this.host.keepNotice?.(this, userId, notice)
+    }
   }
 
   /** Closes every socket and frees the document. */
