@@ -243,4 +243,35 @@ describe('two people setting the same field concurrently', () => {
       rmSync(own.t.dir, { recursive: true, force: true })
     }
   })
+
+  it('[OW6] a stock client writing a plain string over a text field someone else typed overwrites the whole text, and both are told', async () => {
+    const { id, docName } = await createDeal()
+    const typist = await client(s.api.owner, docName, LOSER_ID)
+    const plain = await client(s.api.member, docName, WINNER_ID)
+    const before = await overwriteCount()
+    plain.fields.set('title', 'Plain title')
+    await until(async () => (await serverValue(id, 'title')) === 'Plain title', 'the plain string moved into the text')
+    await until(() => plain.notices.length > 0 && typist.notices.length > 0, 'both told')
+    expect(plain.notices).toEqual([
+      expect.objectContaining({
+        type: 'overwrote',
+        path: 'fields.title',
+        yours: 'Plain title',
+        replaced: 'Deal',
+        by: expect.objectContaining({ id: s.users.owner.id }),
+      }),
+    ])
+    expect(typist.notices).toEqual([
+      expect.objectContaining({
+        type: 'overwritten',
+        path: 'fields.title',
+        yours: 'Deal',
+        kept: 'Plain title',
+        by: expect.objectContaining({ id: s.users.member.id }),
+      }),
+    ])
+    expect(await overwriteCount()).toBe(before + 1)
+    const history = (await s.api.owner.request('GET', `/api/records/deals/${id}/history`)).body.items as { overwritten: unknown[] }[]
+    expect(history.flatMap((entry) => entry.overwritten)).toEqual([{ field: 'title', value: 'Deal', userId: s.users.owner.id }])
+  })
 })

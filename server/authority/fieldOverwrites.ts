@@ -22,6 +22,7 @@ import type { OverwrittenPart } from '../store/DocStore.js'
 import type { GuardContext, GuardIssue, GuardResult, UserNotice } from '../sync/DocPolicy.js'
 import type { AnyType } from '../sync/typeTree.js'
 import { isOrigin } from '../sync/types.js'
+import type { TextOverwrite } from './textGate.js'
 
 /** One field set concurrently by two people: whose value was kept and whose lost. */
 export interface FieldOverwrite {
@@ -57,11 +58,15 @@ export class FieldOverwrites {
    * Adds the overwrites of a checked transaction to its result: a notice for each side, and the
    * lost value for the history. A field the check reverts overwrote nothing.
    */
-  addTo(tr: Y.Transaction, result: Pick<GuardResult, 'issues' | 'revert'>, now = Date.now()): GuardResult {
+  addTo(
+    tr: Y.Transaction,
+    result: Pick<GuardResult, 'issues' | 'revert'> & { textOverwrites?: TextOverwrite[] },
+    now = Date.now(),
+  ): GuardResult {
     const found = this.found?.tr === tr ? this.found.overwrites : []
     this.found = null
     const reverted = new Set(result.issues.map((issue: GuardIssue) => issue.path.split('.')[0]))
-    const overwrites = found.filter((o) => !reverted.has(o.key))
+    const overwrites = [...found.filter((o) => !reverted.has(o.key)), ...this.plainOverText(tr, result.textOverwrites ?? [])]
     if (overwrites.length === 0) return result
     const at = new Date(now).toISOString()
     const notices: UserNotice[] = []
@@ -81,6 +86,26 @@ export class FieldOverwrites {
       overwritten.push({ part: key, value: lost.value, author: lost.userId, keptBy: kept.userId })
     }
     return { ...result, notices, overwritten }
+  }
+
+  /**
+   * A stock client set a text field to a plain string, replacing a text others wrote: the
+   * whole text is overwritten, and each of its writers lost it (the gate moves the string into
+   * the text root).
+   */
+  private plainOverText(tr: Y.Transaction, texts: readonly TextOverwrite[]): FieldOverwrite[] {
+    const origin = tr.origin
+    if (!isOrigin(origin) || origin.kind !== 'peer') return []
+    const sender = origin.principal.userId
+    const found: FieldOverwrite[] = []
+    for (const text of texts) {
+      const writers = new Set(text.clients.map((client) => this.context.authorOfClient(client)))
+      for (const writer of writers) {
+        if (writer === null || writer === sender) continue
+        found.push({ key: text.field, kept: { userId: sender, value: text.value }, lost: { userId: writer, value: text.replaced } })
+      }
+    }
+    return found
   }
 
   private user(id: string): { id: string; name: string } {

@@ -29,6 +29,8 @@ export interface TextOverwrite {
   replaced: string
   /** The text the field holds now. */
   value: string
+  /** The Yjs client ids that wrote the text it replaced (their users are the other party). */
+  clients: number[]
 }
 
 export class TextGate {
@@ -102,7 +104,8 @@ export class TextGate {
       }
       const text = textOf(this.doc, key)
       const replaced = text.toString()
-      if (replaced !== '' && replaced !== value) overwrites.push({ path: `fields.${key}`, field: key, replaced, value })
+      if (replaced !== '' && replaced !== value)
+        overwrites.push({ path: `fields.${key}`, field: key, replaced, value, clients: writersOf(text) })
       fixes.push(() => {
         fields.delete(key)
         replaceText(text, value)
@@ -138,4 +141,11 @@ export class TextGate {
     if (value !== '') return checkField(this.collection, field, value)
     return this.lastComplete && REQUIRED_FIELDS[this.collection].includes(field) ? { path: field, message: `${field} is required` } : null
   }
+}
+
+/** The client ids of the characters a text shows. */
+function writersOf(text: Y.Text): number[] {
+  const clients = new Set<number>()
+  for (let item = text._start; item !== null; item = item.right) if (!item.deleted) clients.add(item.id.client)
+  return [...clients]
 }
