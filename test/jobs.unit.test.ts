@@ -4,8 +4,21 @@
  */
 import { describe, expect, it } from 'vitest'
 import { changedRanges, columnName, diffCounts, packRequests } from '../server/jobs/connectors/sheets.js'
+import { jobStage } from '../server/jobs/JobQueue.js'
 import { DEFAULT_RETRY, RetriesExhausted, backoffMs, parseRetryAfter, withRetry } from '../server/jobs/retry.js'
 import { RequestQuota } from '../server/jobs/RequestQuota.js'
+
+describe('jobStage', () => {
+  it('grows along every path of a job (run, requeued, run again, finished), so an older state is never shown over a newer one', () => {
+    const path = (...states: [string, number][]) => states.map(([status, attempts]) => jobStage({ status: status as 'queued', attempts }))
+    const increasing = (stages: number[]) => stages.every((stage, i) => i === 0 || stage > stages[i - 1]!)
+    expect(increasing(path(['queued', 0], ['running', 1], ['succeeded', 1]))).toBe(true)
+    expect(increasing(path(['queued', 0], ['running', 1], ['queued', 1], ['running', 2], ['failed', 2]))).toBe(true)
+    expect(
+      increasing(path(['queued', 0], ['running', 1], ['queued', 1], ['running', 2], ['queued', 2], ['running', 3], ['failed', 3])),
+    ).toBe(true)
+  })
+})
 
 describe('RequestQuota', () => {
   it('lets a burst of `capacity` through at once, then paces at the rate', async () => {

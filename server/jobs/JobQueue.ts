@@ -5,8 +5,11 @@
  * Rules every implementation keeps:
  * - [JQ1] at most one running job per (user, lane); a lane is `<kind>:<target>`;
  * - [JQ2] enqueueing a job whose coalesce key matches a still-queued job returns that job;
- * - [JQ3] a claimed job holds a lease; only the lease holder may report progress or finish it;
- *   a job whose lease expired (its process died) is queued again, or failed after `maxAttempts`.
+ * - [JQ3] a claimed job holds a lease; only the lease holder may renew it, report progress or finish it;
+ *   a job whose lease expired (its process died) is queued again, or failed after `maxAttempts`;
+ * - [JQ4] a queued job's position is its 1-based place among all queued jobs, in queue order;
+ * - [JQ5] a job reads back as stored; finishing stores the outcome and drops the payload;
+ * - [JQ6] releasing a held job queues it again in its old place.
  */
 
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed'] as const

@@ -19,7 +19,7 @@ import { DEFAULT_MAX_REQUEST_BYTES, exportSheets } from './connectors/sheets.js'
 import { type ServiceAccount, SheetsApi, loadServiceAccount } from './connectors/sheetsClient.js'
 import { exportXlsx } from './connectors/xlsx.js'
 import { type DuplicateMode, importCsv } from './importCsv.js'
-import { type ExportTarget, type JobJson, type JobKind, type StoredJob, jobStage, toJobJson } from './JobQueue.js'
+import { type ExportTarget, type JobJson, type JobKind, type JobQueue, type StoredJob, jobStage, toJobJson } from './JobQueue.js'
 import { type JobHandler, JobError, JobRunner, type JobRunnerOptions } from './JobRunner.js'
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.js'
 import { SqliteJobQueue } from './SqliteJobQueue.js'
@@ -88,7 +88,7 @@ interface Owner {
 }
 
 export class JobService {
-  readonly queue: SqliteJobQueue
+  readonly queue: JobQueue
   readonly runner: JobRunner
   readonly exportDir: string
   private readonly sheets: SheetsApi | null
