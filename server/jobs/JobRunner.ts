@@ -14,7 +14,10 @@ import type { JobCounts, JobOutcome, JobQueue, StoredJob } from './JobQueue.js'
 export interface JobContext {
   readonly job: StoredJob
   readonly signal: AbortSignal
-  /** Records progress (stored and published at most every PROGRESS_PUBLISH_MS; the outcome has the final counts). */
+  /**
+   * Records progress: stored and published in the background, in order, at most every PROGRESS_PUBLISH_MS
+   * (the outcome has the final counts and is stored after the last of them). A failed write is reported, not thrown.
+   */
   progress(counts: JobCounts): void
   /** Yields to the event loop; throws if the job was stopped. */
   checkpoint(): Promise<void>
