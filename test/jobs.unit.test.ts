@@ -1,83 +1,22 @@
 /**
- * Pure and store-level rules of the job machinery: the queue's scheduling and lease rules
- * on a real SQLite database, the token bucket, backoff, and the Sheets range planning.
+ * Pure rules of the job machinery: the token bucket, backoff, and the Sheets range planning.
+ * The queue's own rules are in test/jobqueue.contract.test.ts.
  */
 import { describe, expect, it } from 'vitest'
 import { changedRanges, columnName, diffCounts, packRequests } from '../server/jobs/connectors/sheets.js'
-import type { NewJob } from '../server/jobs/JobQueue.js'
+import { jobStage } from '../server/jobs/JobQueue.js'
 import { DEFAULT_RETRY, RetriesExhausted, backoffMs, parseRetryAfter, withRetry } from '../server/jobs/retry.js'
-import { SqliteJobQueue } from '../server/jobs/SqliteJobQueue.js'
 import { RequestQuota } from '../server/jobs/RequestQuota.js'
-import { openDatabase } from '../server/store/openDatabase.js'
 
-function queueAt(clock: { now: number }) {
-  return new SqliteJobQueue(openDatabase(':memory:'), () => clock.now)
-}
-
-const exportJob = (userId: string, target = 'csv', key: string | null = null): NewJob => ({
-  workspace: 'w',
-  userId,
-  kind: 'export',
-  target,
-  params: {},
-  counts: {},
-  coalesceKey: key,
-})
-
-describe('SqliteJobQueue', () => {
-  it('[JQ1] claims at most one job per user and target, oldest first, across users', () => {
-    const q = queueAt({ now: 1000 })
-    const a1 = q.enqueue(exportJob('a')).job
-    q.enqueue(exportJob('a'))
-    const a3 = q.enqueue(exportJob('a', 'xlsx')).job
-    const b1 = q.enqueue(exportJob('b')).job
-    const claimed = q.claim('w1', 10, 5000)
-    expect(claimed.map((j) => j.id)).toEqual([a1.id, a3.id, b1.id])
-    expect(claimed.every((j) => j.status === 'running' && j.attempts === 1)).toBe(true)
-    expect(q.claim('w2', 10, 5000)).toEqual([])
-    expect(q.finish(a1.id, 'w1', { status: 'succeeded', counts: {} })).toBe(true)
-    expect(q.claim('w2', 10, 5000).map((j) => j.userId)).toEqual(['a'])
-  })
-
-  it('[JQ2] an identical job still queued is coalesced; once claimed, a new one is queued', () => {
-    const q = queueAt({ now: 1000 })
-    const first = q.enqueue(exportJob('a', 'csv', 'k'))
-    const second = q.enqueue(exportJob('a', 'csv', 'k'))
-    expect(second).toEqual({ job: first.job, coalesced: true })
-    q.claim('w', 1, 5000)
-    expect(q.enqueue(exportJob('a', 'csv', 'k')).coalesced).toBe(false)
-    expect(q.position(first.job.id)).toBeUndefined()
-  })
-
-  it('[JQ3] only the lease holder finishes a job; an expired lease requeues it, and fails it after maxAttempts', () => {
-    const clock = { now: 1000 }
-    const q = queueAt(clock)
-    const job = q.enqueue(exportJob('a')).job
-    q.claim('dead', 1, 100)
-    expect(q.finish(job.id, 'other', { status: 'succeeded', counts: {} })).toBe(false)
-    expect(q.recoverExpired(3)).toEqual([])
-    clock.now += 101
-    expect(q.recoverExpired(3).map((j) => j.status)).toEqual(['queued'])
-    expect(q.finish(job.id, 'dead', { status: 'succeeded', counts: {} })).toBe(false)
-    for (let attempt = 2; attempt <= 3; attempt++) {
-      expect(q.claim(`w${attempt}`, 1, 100)[0]?.attempts).toBe(attempt)
-      clock.now += 101
-      q.recoverExpired(3)
-    }
-    expect(q.get(job.id)).toMatchObject({ status: 'failed', error: expect.stringMatching(/3 times; gave up/) })
-  })
-
-  it('a renewed lease is not recovered; a released job is queued again', () => {
-    const clock = { now: 1000 }
-    const q = queueAt(clock)
-    const job = q.enqueue(exportJob('a')).job
-    q.claim('w', 1, 100)
-    clock.now += 90
-    expect(q.renew('w', [job.id], 100)).toEqual([job.id])
-    clock.now += 90
-    expect(q.recoverExpired(3)).toEqual([])
-    q.release(job.id, 'w')
-    expect(q.get(job.id)?.status).toBe('queued')
+describe('jobStage', () => {
+  it('grows along every path of a job (run, requeued, run again, finished), so an older state is never shown over a newer one', () => {
+    const path = (...states: [string, number][]) => states.map(([status, attempts]) => jobStage({ status: status as 'queued', attempts }))
+    const increasing = (stages: number[]) => stages.every((stage, i) => i === 0 || stage > stages[i - 1]!)
+    expect(increasing(path(['queued', 0], ['running', 1], ['succeeded', 1]))).toBe(true)
+    expect(increasing(path(['queued', 0], ['running', 1], ['queued', 1], ['running', 2], ['failed', 2]))).toBe(true)
+    expect(
+      increasing(path(['queued', 0], ['running', 1], ['queued', 1], ['running', 2], ['queued', 2], ['running', 3], ['failed', 3])),
+    ).toBe(true)
   })
 })
 

@@ -54,13 +54,13 @@ function invalid(issues: z.core.$ZodIssue[]): HttpError {
 
 export function jobRoutes(jobs: JobService): Router {
   const router = Router()
-  const owned = (req: Request, kind: JobKind) => {
-    const job = jobs.find(principalOf(req), String(req.params.id), kind)
+  const owned = async (req: Request, kind: JobKind) => {
+    const job = await jobs.find(principalOf(req), String(req.params.id), kind)
     if (!job) throw new HttpError(404, 'not-found', `no ${kind} job ${String(req.params.id)}`)
     return job
   }
 
-  router.post('/exports', (req, res) => {
+  router.post('/exports', async (req, res) => {
     const body = exportBody.safeParse(req.body ?? {})
     if (!body.success) throw invalid(body.error.issues)
     if (body.data.target === 'sheets') {
@@ -73,16 +73,16 @@ export function jobRoutes(jobs: JobService): Router {
           issues: [{ path: 'spreadsheetId', message: 'required' }],
         })
     }
-    res.status(202).json(jobs.enqueueExport(principalOf(req), body.data))
+    res.status(202).json(await jobs.enqueueExport(principalOf(req), body.data))
   })
-  router.get('/exports', (req, res) => {
-    res.json({ items: jobs.list(principalOf(req), 'export') })
+  router.get('/exports', async (req, res) => {
+    res.json({ items: await jobs.list(principalOf(req), 'export') })
   })
-  router.get('/exports/:id', (req, res) => {
-    res.json(jobs.json(owned(req, 'export')))
+  router.get('/exports/:id', async (req, res) => {
+    res.json(await jobs.json(await owned(req, 'export')))
   })
-  router.get('/exports/:id/file', (req, res, next) => {
-    const job = owned(req, 'export')
+  router.get('/exports/:id/file', async (req, res, next) => {
+    const job = await owned(req, 'export')
     const result = job.result as { file?: string; contentType?: string; downloadName?: string } | null
     if (job.status !== 'succeeded') throw new HttpError(409, 'not-ready', `the export is ${job.status}`)
     if (!result?.file) throw new HttpError(404, 'not-found', 'this export has no file (Sheets exports write to the spreadsheet)')
@@ -97,21 +97,21 @@ export function jobRoutes(jobs: JobService): Router {
     requireWriter(req)
     next()
   })
-  router.post('/imports', receiveFile, (req, res) => {
+  router.post('/imports', receiveFile, async (req, res) => {
     const fields = importFields.safeParse(req.body ?? {})
     if (!fields.success) throw invalid(fields.error.issues)
     if (!req.file)
       throw new HttpError(400, 'invalid', 'attach the CSV as the multipart field "file"', {
         issues: [{ path: 'file', message: 'required' }],
       })
-    const job = jobs.enqueueImport(principalOf(req), { ...fields.data, fileName: req.file.originalname, csv: req.file.buffer })
+    const job = await jobs.enqueueImport(principalOf(req), { ...fields.data, fileName: req.file.originalname, csv: req.file.buffer })
     res.status(202).json(job)
   })
-  router.get('/imports', (req, res) => {
-    res.json({ items: jobs.list(principalOf(req), 'import') })
+  router.get('/imports', async (req, res) => {
+    res.json({ items: await jobs.list(principalOf(req), 'import') })
   })
-  router.get('/imports/:id', (req, res) => {
-    res.json(jobs.json(owned(req, 'import')))
+  router.get('/imports/:id', async (req, res) => {
+    res.json(await jobs.json(await owned(req, 'import')))
   })
 
   return router

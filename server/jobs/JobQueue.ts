@@ -5,8 +5,11 @@
  * Rules every implementation keeps:
  * - [JQ1] at most one running job per (user, lane); a lane is `<kind>:<target>`;
  * - [JQ2] enqueueing a job whose coalesce key matches a still-queued job returns that job;
- * - [JQ3] a claimed job holds a lease; only the lease holder may report progress or finish it;
- *   a job whose lease expired (its process died) is queued again, or failed after `maxAttempts`.
+ * - [JQ3] a claimed job holds a lease; only the lease holder may renew it, report progress or finish it;
+ *   a job whose lease expired (its process died) is queued again, or failed after `maxAttempts`;
+ * - [JQ4] a queued job's position is its 1-based place among all queued jobs, in queue order;
+ * - [JQ5] a job reads back as stored; finishing stores the outcome and drops the payload;
+ * - [JQ6] releasing a held job queues it again in its old place.
  */
 
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed'] as const
@@ -64,27 +67,33 @@ export interface JobOutcome {
   result?: Record<string, unknown>
 }
 
+/**
+ * Every method is asynchronous, so that a queue in another process (PostgreSQL) fits behind it;
+ * each call is atomic on its own, but two calls are not: callers must not assume that nothing
+ * happened between them (test/jobqueue.contract.test.ts runs against every implementation).
+ */
 export interface JobQueue {
-  enqueue(job: NewJob): { job: StoredJob; coalesced: boolean }
-  get(id: string): StoredJob | undefined
+  enqueue(job: NewJob): Promise<{ job: StoredJob; coalesced: boolean }>
+  get(id: string): Promise<StoredJob | undefined>
   /** The user's jobs of one kind, newest first. */
-  list(userId: string, kind: JobKind, limit: number): StoredJob[]
+  list(userId: string, kind: JobKind, limit: number): Promise<StoredJob[]>
   /** The first `limit` queued jobs, in queue order. */
-  queued(limit: number): StoredJob[]
+  queued(limit: number): Promise<StoredJob[]>
   /** 1-based place among queued jobs, or undefined if not queued. */
-  position(id: string): number | undefined
-  payload(id: string): Buffer | null
+  position(id: string): Promise<number | undefined>
+  payload(id: string): Promise<Buffer | null>
   /** Claims up to `max` runnable jobs for `worker`, honouring [JQ1]; increments their attempts. */
-  claim(worker: string, max: number, leaseMs: number): StoredJob[]
-  /** Extends the leases of `ids` held by `worker`; returns the ids still held. */
-  renew(worker: string, ids: string[], leaseMs: number): string[]
-  progress(id: string, worker: string, counts: JobCounts): boolean
+  claim(worker: string, max: number, leaseMs: number): Promise<StoredJob[]>
+  /** Extends the leases of `ids` held by `worker`; resolves to the ids still held. */
+  renew(worker: string, ids: string[], leaseMs: number): Promise<string[]>
+  /** Stores a running job's counts; false if `worker` no longer holds it. */
+  progress(id: string, worker: string, counts: JobCounts): Promise<boolean>
   /** Ends a job; false if `worker` no longer holds it (its result is then discarded). */
-  finish(id: string, worker: string, outcome: JobOutcome): boolean
-  /** Puts a held job back in the queue (graceful shutdown). */
-  release(id: string, worker: string): void
-  /** Re-queues running jobs whose lease expired; fails those past `maxAttempts`. Returns what changed. */
-  recoverExpired(maxAttempts: number): StoredJob[]
+  finish(id: string, worker: string, outcome: JobOutcome): Promise<boolean>
+  /** Puts a held job back in the queue (graceful shutdown); does nothing if `worker` no longer holds it. */
+  release(id: string, worker: string): Promise<void>
+  /** Re-queues running jobs whose lease expired; fails those past `maxAttempts`. Resolves to what changed. */
+  recoverExpired(maxAttempts: number): Promise<StoredJob[]>
 }
 
 /** The job as the API and the inbox document show it (docs/api.md, "Jobs"). */
@@ -102,6 +111,14 @@ export interface JobJson {
   startedAt?: string
   finishedAt?: string
   [param: string]: unknown
+}
+
+/**
+ * How far a job has got: it grows with every change of status (queued 0, running 1, then queued
+ * again 2 or finished 2, running 3, …), so that a state read earlier can be told from a later one.
+ */
+export function jobStage(job: { status: JobStatus; attempts: number }): number {
+  return job.status === 'running' ? 2 * job.attempts - 1 : 2 * job.attempts
 }
 
 const iso = (ms: number | null) => (ms === null ? undefined : new Date(ms).toISOString())

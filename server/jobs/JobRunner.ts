@@ -14,7 +14,10 @@ import type { JobCounts, JobOutcome, JobQueue, StoredJob } from './JobQueue.js'
 export interface JobContext {
   readonly job: StoredJob
   readonly signal: AbortSignal
-  /** Records progress (stored and published at most every PROGRESS_PUBLISH_MS; the outcome has the final counts). */
+  /**
+   * Records progress: stored and published in the background, in order, at most every PROGRESS_PUBLISH_MS
+   * (the outcome has the final counts and is stored after the last of them). A failed write is reported, not thrown.
+   */
   progress(counts: JobCounts): void
   /** Yields to the event loop; throws if the job was stopped. */
   checkpoint(): Promise<void>
@@ -78,6 +81,16 @@ export class JobRunner {
   private scheduled = false
   private closed = false
   private peak = 0
+  /**
+   * The claim in flight, if any. Claims run one at a time: two interleaved claims would each
+   * ask for `concurrency - running` jobs and together run more than `concurrency`.
+   */
+  private claiming: Promise<void> | null = null
+  /** Someone asked for a claim while one was in flight: claim again once it is done. */
+  private claimAgain = false
+  /** A recovery or lease renewal is in flight: the timer's next call is skipped, not piled up. */
+  private recovering = false
+  private renewing = false
   /** One chunk of job work per event-loop turn, however many jobs run: sync traffic waits for one chunk at most. */
   private readonly turnstile = new Turnstile()
   private readonly options: Required<Omit<JobRunnerOptions, 'onError'>> & JobRunnerOptions
@@ -98,12 +111,12 @@ export class JobRunner {
   }
 
   start(): void {
-    const poll = setInterval(() => this.tick(), this.options.pollMs)
-    const renew = setInterval(() => this.renewLeases(), Math.max(50, Math.floor(this.options.leaseMs / 3)))
+    const poll = setInterval(() => void this.tick(), this.options.pollMs)
+    const renew = setInterval(() => void this.renewLeases(), Math.max(50, Math.floor(this.options.leaseMs / 3)))
     poll.unref()
     renew.unref()
     this.timers.push(poll, renew)
-    this.tick()
+    void this.tick()
   }
 
   /** Jobs running now, and the most that ever ran at once. */
@@ -121,23 +134,47 @@ export class JobRunner {
     })
   }
 
-  private tick(): void {
-    if (this.closed) return
+  private async tick(): Promise<void> {
+    if (this.closed || this.recovering) return
+    this.recovering = true
     try {
-      for (const job of this.queue.recoverExpired(this.options.maxAttempts)) this.publish(job)
+      for (const job of await this.queue.recoverExpired(this.options.maxAttempts)) this.publish(job)
     } catch (error) {
       this.options.onError?.(error, 'job recovery')
+    } finally {
+      this.recovering = false
     }
     this.pump()
   }
 
   private pump(): void {
     if (this.closed) return
+    if (this.claiming) {
+      this.claimAgain = true
+      return
+    }
+    this.claiming = this.claimAndLaunch().finally(() => {
+      this.claiming = null
+      if (!this.claimAgain) return
+      this.claimAgain = false
+      this.pump()
+    })
+  }
+
+  private async claimAndLaunch(): Promise<void> {
+    // Only this method adds to `running`, one call at a time: the slots free now stay free until it returns.
+    const max = this.options.concurrency - this.running.size
+    if (max <= 0) return
     let claimed: StoredJob[]
     try {
-      claimed = this.queue.claim(this.worker, this.options.concurrency - this.running.size, this.options.leaseMs)
+      claimed = await this.queue.claim(this.worker, max, this.options.leaseMs)
     } catch (error) {
       this.options.onError?.(error, 'job claim')
+      return
+    }
+    if (this.closed) {
+      // close() came while the claim was in flight: hand the jobs back rather than hold them until their leases expire.
+      await Promise.all(claimed.map((job) => this.release(job.id)))
       return
     }
     for (const job of claimed) this.launch(job)
@@ -157,6 +194,9 @@ export class JobRunner {
 
   private async execute(job: StoredJob, signal: AbortSignal): Promise<void> {
     let lastPublished = 0
+    // Progress is stored in the background, one write after another, and the outcome only after the last of them:
+    // an older count can never land (or be published) after a newer one or after the outcome.
+    let writes = Promise.resolve()
     const ctx: JobContext = {
       job,
       signal,
@@ -165,51 +205,76 @@ export class JobRunner {
         const now = Date.now()
         if (signal.aborted || now - lastPublished < PROGRESS_PUBLISH_MS) return
         lastPublished = now
-        if (this.queue.progress(job.id, this.worker, counts)) this.publishStored(job.id)
+        writes = writes.then(async () => {
+          try {
+            if (await this.queue.progress(job.id, this.worker, counts)) await this.publishStored(job.id)
+          } catch (error) {
+            this.options.onError?.(error, `job ${job.id} progress`)
+          }
+        })
       },
       checkpoint: async () => {
         await this.turnstile.pass()
         signal.throwIfAborted()
       },
     }
-    let outcome: JobOutcome
+    let outcome: JobOutcome | null = null
+    let failure: unknown = null
     try {
       await nextTurn()
       outcome = await this.handlerFor(job)(ctx)
     } catch (error) {
-      if (signal.aborted) {
-        try {
-          this.queue.release(job.id, this.worker)
-        } catch {
-          /* closing: the lease expires and the job runs again */
-        }
-        return
-      }
-      if (!(error instanceof JobError)) this.options.onError?.(error, `job ${job.id}`)
-      const message = error instanceof JobError ? error.message : 'internal error while running the job'
-      outcome = { status: 'failed', counts: this.queue.get(job.id)?.counts ?? job.counts, error: message }
+      failure = error
     }
+    // Decided as the handler returns, before any await: a stop that comes later (close, lease lost) no longer
+    // discards a result that is already complete only to run the job again; a lost lease makes finish refuse it.
+    const stopped = signal.aborted
+    await writes
+    if (stopped) return this.release(job.id)
     try {
-      if (signal.aborted) this.queue.release(job.id, this.worker)
-      else if (this.queue.finish(job.id, this.worker, outcome)) this.publishStored(job.id)
+      if (outcome === null) {
+        if (!(failure instanceof JobError)) this.options.onError?.(failure, `job ${job.id}`)
+        const message = failure instanceof JobError ? failure.message : 'internal error while running the job'
+        outcome = { status: 'failed', counts: (await this.queue.get(job.id))?.counts ?? job.counts, error: message }
+      }
+      if (await this.queue.finish(job.id, this.worker, outcome)) await this.publishStored(job.id)
     } catch (error) {
       this.options.onError?.(error, `job ${job.id} finish`)
     }
   }
 
-  private publishStored(id: string): void {
-    const stored = this.queue.get(id)
+  private async release(id: string): Promise<void> {
+    try {
+      await this.queue.release(id, this.worker)
+    } catch {
+      /* closing: the lease expires and the job runs again */
+    }
+  }
+
+  private async publishStored(id: string): Promise<void> {
+    const stored = await this.queue.get(id)
     if (stored) this.publish(stored)
   }
 
-  private renewLeases(): void {
-    if (this.running.size === 0) return
+  private async renewLeases(): Promise<void> {
+    if (this.running.size === 0 || this.renewing) return
+    this.renewing = true
+    const asked = [...this.running]
     try {
-      const held = new Set(this.queue.renew(this.worker, [...this.running.keys()], this.options.leaseMs))
-      // A lease lost (this process stalled past it) means another worker may run the job: stop ours.
-      for (const [id, entry] of this.running) if (!held.has(id)) entry.abort.abort(new Error('lease lost'))
+      const held = new Set(
+        await this.queue.renew(
+          this.worker,
+          asked.map(([id]) => id),
+          this.options.leaseMs,
+        ),
+      )
+      // A lease lost (this process stalled past it) means another worker may run the job: stop ours. Only the runs
+      // asked about: a job that ended meanwhile, or was claimed again as a new run, is not this answer's to stop.
+      for (const [id, entry] of asked) if (!held.has(id) && this.running.get(id) === entry) entry.abort.abort(new Error('lease lost'))
     } catch (error) {
       this.options.onError?.(error, 'job lease renewal')
+    } finally {
+      this.renewing = false
     }
   }
 
@@ -219,7 +284,9 @@ export class JobRunner {
     for (const timer of this.timers) clearInterval(timer)
     const running = [...this.running.values()]
     for (const entry of running) entry.abort.abort(new Error('server shutting down'))
+    // A claim in flight hands its jobs back (claimAndLaunch sees `closed`); wait for that too.
+    const pending = [...running.map((entry) => entry.done), this.claiming]
     // A handler stuck in a request past the wait keeps its lease until it expires; then it runs again.
-    await Promise.race([Promise.allSettled(running.map((entry) => entry.done)), new Promise((r) => setTimeout(r, CLOSE_WAIT_MS).unref())])
+    await Promise.race([Promise.allSettled(pending), new Promise((r) => setTimeout(r, CLOSE_WAIT_MS).unref())])
   }
 }

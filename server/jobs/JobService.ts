@@ -19,7 +19,7 @@ import { DEFAULT_MAX_REQUEST_BYTES, exportSheets } from './connectors/sheets.js'
 import { type ServiceAccount, SheetsApi, loadServiceAccount } from './connectors/sheetsClient.js'
 import { exportXlsx } from './connectors/xlsx.js'
 import { type DuplicateMode, importCsv } from './importCsv.js'
-import { type ExportTarget, type JobJson, type JobKind, type StoredJob, toJobJson } from './JobQueue.js'
+import { type ExportTarget, type JobJson, type JobKind, type JobQueue, type StoredJob, jobStage, toJobJson } from './JobQueue.js'
 import { type JobHandler, JobError, JobRunner, type JobRunnerOptions } from './JobRunner.js'
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.js'
 import { SqliteJobQueue } from './SqliteJobQueue.js'
@@ -88,7 +88,7 @@ interface Owner {
 }
 
 export class JobService {
-  readonly queue: SqliteJobQueue
+  readonly queue: JobQueue
   readonly runner: JobRunner
   readonly exportDir: string
   private readonly sheets: SheetsApi | null
@@ -132,11 +132,11 @@ export class JobService {
   }
 
   /** Queues an export; an identical export still queued for this user is returned instead. */
-  enqueueExport(owner: Owner, request: ExportRequest): JobJson {
+  async enqueueExport(owner: Owner, request: ExportRequest): Promise<JobJson> {
     const collections = COLLECTIONS.filter((c) => (request.collections ?? COLLECTIONS).includes(c))
     const params = { collections, ...(request.spreadsheetId ? { spreadsheetId: request.spreadsheetId } : {}) }
     const key = [owner.userId, 'export', request.target, collections.join(','), request.spreadsheetId ?? ''].join('|')
-    const { job, coalesced } = this.queue.enqueue({
+    const { job, coalesced } = await this.queue.enqueue({
       ...owner,
       kind: 'export',
       target: request.target,
@@ -149,8 +149,8 @@ export class JobService {
     return this.json(job)
   }
 
-  enqueueImport(owner: Owner, request: ImportRequest): JobJson {
-    const { job } = this.queue.enqueue({
+  async enqueueImport(owner: Owner, request: ImportRequest): Promise<JobJson> {
+    const { job } = await this.queue.enqueue({
       ...owner,
       kind: 'import',
       target: 'csv',
@@ -165,20 +165,18 @@ export class JobService {
   }
 
   /** The owner's job, or undefined (another user's job is as good as missing). */
-  find(owner: Owner, id: string, kind: JobKind): StoredJob | undefined {
-    const job = this.queue.get(id)
+  async find(owner: Owner, id: string, kind: JobKind): Promise<StoredJob | undefined> {
+    const job = await this.queue.get(id)
     return job && job.userId === owner.userId && job.workspace === owner.workspace && job.kind === kind ? job : undefined
   }
 
-  list(owner: Owner, kind: JobKind): JobJson[] {
-    return this.queue
-      .list(owner.userId, kind, MAX_LISTED_JOBS)
-      .filter((job) => job.workspace === owner.workspace)
-      .map((job) => this.json(job))
+  async list(owner: Owner, kind: JobKind): Promise<JobJson[]> {
+    const jobs = await this.queue.list(owner.userId, kind, MAX_LISTED_JOBS)
+    return Promise.all(jobs.filter((job) => job.workspace === owner.workspace).map((job) => this.json(job)))
   }
 
-  json(job: StoredJob): JobJson {
-    return toJobJson(job, job.status === 'queued' ? this.queue.position(job.id) : undefined)
+  async json(job: StoredJob): Promise<JobJson> {
+    return toJobJson(job, job.status === 'queued' ? await this.queue.position(job.id) : undefined)
   }
 
   private createSheetsApi(options: SheetsOptions | undefined): SheetsApi | null {
@@ -195,8 +193,8 @@ export class JobService {
 
   private handlerFor(job: StoredJob): JobHandler {
     if (job.kind === 'import') {
-      return (ctx) => {
-        const csv = this.queue.payload(job.id)
+      return async (ctx) => {
+        const csv = await this.queue.payload(job.id)
         if (!csv) throw new JobError('the uploaded file is no longer available')
         return importCsv({ db: this.db, records: this.records }, csv, ctx)
       }
@@ -236,29 +234,33 @@ export class JobService {
   /** Writes the job's current state into its user's inbox document (and a notification when it ends). */
   private publish(job: StoredJob): void {
     this.count(job)
-    const json = this.json(job)
+    this.show(job).catch(() => undefined) // closing: the database or the room is gone
+  }
+
+  private async show(job: StoredJob): Promise<void> {
+    const json = await this.json(job)
     if (json.position === undefined) this.positions.delete(job.id)
     else this.positions.set(job.id, json.position)
     if (job.status === 'running') this.schedulePositionUpdates()
-    this.registry
-      .use(inboxDocName(job.workspace, job.userId), (room) => {
-        room.doc.transact(() => {
-          const jobs = room.doc.getMap<JobJson>(INBOX_JOBS)
-          const before = jobs.get(job.id)?.status
-          jobs.set(job.id, json)
-          if ((job.status === 'succeeded' || job.status === 'failed') && before !== job.status) {
-            pushNotification(room.doc.getArray<JobNotification>(INBOX_NOTIFICATIONS), job)
-          }
-          trimJobs(jobs)
-        }, serverOrigin('inbox'))
-      })
-      .catch(() => undefined)
+    await this.registry.use(inboxDocName(job.workspace, job.userId), (room) => {
+      room.doc.transact(() => {
+        const jobs = room.doc.getMap<JobJson>(INBOX_JOBS)
+        const before = jobs.get(job.id)
+        // States read before an await can arrive out of order (a position read just before the job was
+        // claimed elsewhere): a job shown running or finished is never stepped back by an older state.
+        if (before && jobStage(before) > jobStage(json)) return
+        jobs.set(job.id, json)
+        if ((job.status === 'succeeded' || job.status === 'failed') && before?.status !== job.status) {
+          pushNotification(room.doc.getArray<JobNotification>(INBOX_NOTIFICATIONS), job)
+        }
+        trimJobs(jobs)
+      }, serverOrigin('inbox'))
+    })
   }
 
   /** Deletes the user's older export files, keeping the newest MAX_FILES_PER_USER (this job's included). */
   private async pruneFiles(job: StoredJob): Promise<void> {
-    const older = this.queue
-      .list(job.userId, 'export', MAX_LISTED_JOBS)
+    const older = (await this.queue.list(job.userId, 'export', MAX_LISTED_JOBS))
       .filter((j) => j.id !== job.id && j.status === 'succeeded' && typeof j.result?.file === 'string')
       .slice(MAX_FILES_PER_USER - 1)
     for (const j of older) await rm(j.result!.file as string, { force: true })
@@ -270,13 +272,13 @@ export class JobService {
     this.positionsScheduled = true
     setImmediate(() => {
       this.positionsScheduled = false
-      try {
-        this.queue.queued(MAX_POSITION_UPDATES).forEach((job, i) => {
-          if (this.positions.get(job.id) !== i + 1) this.publish(job)
-        })
-      } catch {
-        /* closing */
-      }
+      this.queue.queued(MAX_POSITION_UPDATES).then(
+        (jobs) =>
+          jobs.forEach((job, i) => {
+            if (this.positions.get(job.id) !== i + 1) this.publish(job)
+          }),
+        () => undefined, // closing
+      )
     })
   }
 

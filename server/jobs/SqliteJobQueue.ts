@@ -1,7 +1,8 @@
 /**
  * The job queue in the embedded SQLite database. Claims run in IMMEDIATE transactions, and
  * two partial unique indexes make the rules hold in the database itself: one queued job per
- * coalesce key, one running job per (user, lane).
+ * coalesce key, one running job per (user, lane). better-sqlite3 is synchronous: every method
+ * does its work (one transaction at most) before returning an already settled promise.
  */
 import { randomUUID } from 'node:crypto'
 import { type Db, statementCache } from '../store/openDatabase.js'
@@ -64,7 +65,7 @@ export class SqliteJobQueue implements JobQueue {
     this.stmt = statementCache(db)
   }
 
-  enqueue(input: NewJob): { job: StoredJob; coalesced: boolean } {
+  async enqueue(input: NewJob): Promise<{ job: StoredJob; coalesced: boolean }> {
     return this.db
       .transaction(() => {
         if (input.coalesceKey !== null) {
@@ -90,17 +91,21 @@ export class SqliteJobQueue implements JobQueue {
           JSON.stringify(input.counts),
           this.now(),
         )
-        return { job: this.get(id)!, coalesced: false }
+        return { job: this.read(id)!, coalesced: false }
       })
       .immediate()
   }
 
-  get(id: string): StoredJob | undefined {
+  async get(id: string): Promise<StoredJob | undefined> {
+    return this.read(id)
+  }
+
+  private read(id: string): StoredJob | undefined {
     const row = this.stmt(`SELECT ${COLUMNS} FROM jobs WHERE id = ?`).get(id) as JobRow | undefined
     return row && fromRow(row)
   }
 
-  list(userId: string, kind: JobKind, limit: number): StoredJob[] {
+  async list(userId: string, kind: JobKind, limit: number): Promise<StoredJob[]> {
     const rows = this.stmt(`SELECT ${COLUMNS} FROM jobs WHERE user_id = ? AND kind = ? ORDER BY seq DESC LIMIT ?`).all(
       userId,
       kind,
@@ -109,24 +114,24 @@ export class SqliteJobQueue implements JobQueue {
     return rows.map(fromRow)
   }
 
-  queued(limit: number): StoredJob[] {
+  async queued(limit: number): Promise<StoredJob[]> {
     const rows = this.stmt(`SELECT ${COLUMNS} FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT ?`).all(limit) as JobRow[]
     return rows.map(fromRow)
   }
 
-  position(id: string): number | undefined {
+  async position(id: string): Promise<number | undefined> {
     const row = this.stmt("SELECT seq FROM jobs WHERE id = ? AND status = 'queued'").get(id) as { seq: number } | undefined
     if (!row) return undefined
     const ahead = this.stmt("SELECT count(*) AS n FROM jobs WHERE status = 'queued' AND seq < ?").get(row.seq) as { n: number }
     return ahead.n + 1
   }
 
-  payload(id: string): Buffer | null {
+  async payload(id: string): Promise<Buffer | null> {
     const row = this.stmt('SELECT payload FROM jobs WHERE id = ?').get(id) as { payload: Buffer | null } | undefined
     return row?.payload ?? null
   }
 
-  claim(worker: string, max: number, leaseMs: number): StoredJob[] {
+  async claim(worker: string, max: number, leaseMs: number): Promise<StoredJob[]> {
     if (max <= 0) return []
     // Nothing queued (the usual poll): no write lock taken.
     if (!this.stmt("SELECT 1 FROM jobs WHERE status = 'queued' LIMIT 1").get()) return []
@@ -147,23 +152,23 @@ export class SqliteJobQueue implements JobQueue {
            WHERE id = ? AND status = 'queued'`,
         )
         for (const row of rows) take.run(worker, now + leaseMs, now, row.id)
-        return rows.map((row) => this.get(row.id)!)
+        return rows.map((row) => this.read(row.id)!)
       })
       .immediate()
   }
 
-  renew(worker: string, ids: string[], leaseMs: number): string[] {
+  async renew(worker: string, ids: string[], leaseMs: number): Promise<string[]> {
     const until = this.now() + leaseMs
     const stmt = this.stmt("UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ? AND status = 'running'")
     return this.db.transaction(() => ids.filter((id) => stmt.run(until, id, worker).changes === 1))()
   }
 
-  progress(id: string, worker: string, counts: JobCounts): boolean {
+  async progress(id: string, worker: string, counts: JobCounts): Promise<boolean> {
     const stmt = this.stmt("UPDATE jobs SET counts = ? WHERE id = ? AND lease_owner = ? AND status = 'running'")
     return stmt.run(JSON.stringify(counts), id, worker).changes === 1
   }
 
-  finish(id: string, worker: string, outcome: JobOutcome): boolean {
+  async finish(id: string, worker: string, outcome: JobOutcome): Promise<boolean> {
     const stmt = this.stmt(
       `UPDATE jobs SET status = ?, counts = ?, errors = ?, error = ?, result = ?, finished_at = ?,
          lease_owner = NULL, lease_until = NULL, payload = NULL
@@ -176,13 +181,13 @@ export class SqliteJobQueue implements JobQueue {
     )
   }
 
-  release(id: string, worker: string): void {
+  async release(id: string, worker: string): Promise<void> {
     this.stmt(
       "UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ? AND status = 'running'",
     ).run(id, worker)
   }
 
-  recoverExpired(maxAttempts: number): StoredJob[] {
+  async recoverExpired(maxAttempts: number): Promise<StoredJob[]> {
     if (!this.stmt("SELECT 1 FROM jobs WHERE status = 'running' AND lease_until < ? LIMIT 1").get(this.now())) return []
     return this.db
       .transaction(() => {
@@ -201,7 +206,7 @@ export class SqliteJobQueue implements JobQueue {
             this.stmt("UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_until = NULL WHERE id = ?").run(row.id)
           }
         }
-        return rows.map((row) => this.get(row.id)!)
+        return rows.map((row) => this.read(row.id)!)
       })
       .immediate()
   }

@@ -1,0 +1,234 @@
+/**
+ * The JobQueue contract, one suite for every implementation (today: SQLite on a real file).
+ * A PostgreSQL queue would add one `jobQueueContract` call at the bottom.
+ */
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { JobOutcome, JobQueue, NewJob } from '../server/jobs/JobQueue.js'
+import { SqliteJobQueue } from '../server/jobs/SqliteJobQueue.js'
+import { type Db, openDatabase } from '../server/store/openDatabase.js'
+import { tempDir } from './helpers/server.js'
+
+/** One queue under test, and what the contract needs around it. */
+interface Subject {
+  queue: JobQueue
+  /** Moves the queue's clock (the one its leases and timestamps use) forward. */
+  advance(ms: number): void
+  /** Closes the queue and removes what the subject created. */
+  close(): Promise<void>
+}
+
+/** The queue's clock starts here. */
+const T0 = 1_000_000
+const LEASE = 100
+
+const exportJob = (userId: string, target = 'csv', coalesceKey: string | null = null): NewJob => ({
+  workspace: 'w',
+  userId,
+  kind: 'export',
+  target,
+  params: { collections: ['deals'] },
+  counts: { exported: 0 },
+  coalesceKey,
+})
+const succeeded: JobOutcome = { status: 'succeeded', counts: { exported: 3 } }
+
+function jobQueueContract(name: string, make: () => Subject): void {
+  describe(`JobQueue contract: ${name}`, () => {
+    let s: Subject
+    let q: JobQueue
+    beforeEach(() => {
+      s = make()
+      q = s.queue
+    })
+    afterEach(() => s.close())
+
+    const enqueue = async (job: NewJob) => (await q.enqueue(job)).job
+    const ids = (jobs: { id: string }[]) => jobs.map((j) => j.id)
+
+    it('[JQ5] a job reads back as enqueued: get, list (newest first, per user and kind), payload', async () => {
+      const { job, coalesced } = await q.enqueue(exportJob('a'))
+      expect(coalesced).toBe(false)
+      expect(job).toMatchObject({
+        workspace: 'w',
+        userId: 'a',
+        kind: 'export',
+        target: 'csv',
+        params: { collections: ['deals'] },
+        status: 'queued',
+        counts: { exported: 0 },
+        errors: [],
+        error: null,
+        result: null,
+        attempts: 0,
+        createdAt: T0,
+        startedAt: null,
+        finishedAt: null,
+      })
+      expect(await q.get(job.id)).toEqual(job)
+      expect(await q.get('no-such-job')).toBeUndefined()
+      s.advance(1)
+      const second = await enqueue(exportJob('a', 'xlsx'))
+      const upload = await enqueue({ ...exportJob('a'), kind: 'import', coalesceKey: null, payload: Buffer.from('name\nAda\n') })
+      await enqueue(exportJob('b'))
+      expect(ids(await q.list('a', 'export', 10))).toEqual([second.id, job.id])
+      expect(ids(await q.list('a', 'export', 1))).toEqual([second.id])
+      expect(ids(await q.list('a', 'import', 10))).toEqual([upload.id])
+      expect(await q.list('c', 'export', 10)).toEqual([])
+      expect((await q.payload(upload.id))?.toString()).toBe('name\nAda\n')
+      expect(await q.payload(job.id)).toBeNull()
+    })
+
+    it('[JQ5] finish stores the outcome and drops the payload; a failure keeps its message and line errors', async () => {
+      const ok = await enqueue(exportJob('a'))
+      const bad = await enqueue({ ...exportJob('b'), kind: 'import', payload: Buffer.from('x') })
+      await q.claim('w1', 10, LEASE)
+      s.advance(5)
+      expect(await q.progress(ok.id, 'w1', { exported: 2 })).toBe(true)
+      expect((await q.get(ok.id))?.counts).toEqual({ exported: 2 })
+      expect(await q.finish(ok.id, 'w1', { ...succeeded, result: { file: 'f.csv' } })).toBe(true)
+      const errors = [{ line: 2, message: 'email: not an e-mail' }]
+      expect(await q.finish(bad.id, 'w1', { status: 'failed', counts: { invalid: 1 }, errors, error: 'the file was not CSV' })).toBe(true)
+      expect(await q.get(ok.id)).toMatchObject({
+        status: 'succeeded',
+        counts: { exported: 3 },
+        result: { file: 'f.csv' },
+        attempts: 1,
+        startedAt: T0,
+        finishedAt: T0 + 5,
+      })
+      expect(await q.get(bad.id)).toMatchObject({ status: 'failed', errors, error: 'the file was not CSV', result: null })
+      expect(await q.payload(bad.id)).toBeNull()
+      expect(await q.finish(ok.id, 'w1', succeeded)).toBe(false)
+    })
+
+    it('[JQ2] an identical job still queued is coalesced; a job without a key never is; once claimed, a new one is queued', async () => {
+      const first = await q.enqueue(exportJob('a', 'csv', 'k'))
+      expect(await q.enqueue(exportJob('a', 'csv', 'k'))).toEqual({ job: first.job, coalesced: true })
+      expect((await q.enqueue(exportJob('a', 'csv', 'other'))).coalesced).toBe(false)
+      const keyless = await enqueue(exportJob('a', 'xlsx'))
+      expect((await enqueue(exportJob('a', 'xlsx'))).id).not.toBe(keyless.id)
+      expect(ids(await q.claim('w', 1, LEASE))).toEqual([first.job.id])
+      const fresh = await q.enqueue(exportJob('a', 'csv', 'k'))
+      expect(fresh.coalesced).toBe(false)
+      expect(fresh.job.id).not.toBe(first.job.id)
+      expect((await q.enqueue(exportJob('a', 'csv', 'k'))).job.id).toBe(fresh.job.id)
+    })
+
+    it('[JQ1] claims at most one job per user and target, oldest first, and other users in the same claim', async () => {
+      const a1 = await enqueue(exportJob('a'))
+      await enqueue(exportJob('a'))
+      const a3 = await enqueue(exportJob('a', 'xlsx'))
+      const b1 = await enqueue(exportJob('b'))
+      const claimed = await q.claim('w1', 10, LEASE)
+      expect(ids(claimed)).toEqual([a1.id, a3.id, b1.id])
+      expect(claimed.every((j) => j.status === 'running' && j.attempts === 1 && j.startedAt === T0)).toBe(true)
+      expect(await q.claim('w2', 10, LEASE)).toEqual([])
+      expect(await q.finish(a1.id, 'w1', succeeded)).toBe(true)
+      expect((await q.claim('w2', 10, LEASE)).map((j) => [j.userId, j.target])).toEqual([['a', 'csv']])
+    })
+
+    it('[JQ1] a claim takes at most `max` jobs, oldest first; max 0 takes none', async () => {
+      const jobs = []
+      for (const user of ['a', 'b', 'c']) jobs.push(await enqueue(exportJob(user)))
+      expect(await q.claim('w', 0, LEASE)).toEqual([])
+      expect(ids(await q.claim('w', 2, LEASE))).toEqual(ids(jobs.slice(0, 2)))
+      expect(ids(await q.claim('w', 2, LEASE))).toEqual(ids(jobs.slice(2)))
+    })
+
+    it('[JQ1] claims made at the same moment by several workers never share a job nor run two of one user and target', async () => {
+      for (const user of ['a', 'b', 'c', 'd']) for (const target of ['csv', 'csv', 'xlsx']) await enqueue(exportJob(user, target))
+      const claims = await Promise.all(['w1', 'w2', 'w3', 'w4'].map((worker) => q.claim(worker, 3, LEASE)))
+      const claimed = claims.flat()
+      expect(new Set(ids(claimed)).size).toBe(claimed.length)
+      const lanes = claimed.map((j) => `${j.userId}/${j.target}`)
+      expect(new Set(lanes).size).toBe(lanes.length)
+      expect(lanes.sort()).toEqual(['a/csv', 'a/xlsx', 'b/csv', 'b/xlsx', 'c/csv', 'c/xlsx', 'd/csv', 'd/xlsx'])
+    })
+
+    it('[JQ4] positions count all queued jobs in queue order, 1 = next; a claimed job has none and the rest move up', async () => {
+      const a1 = await enqueue(exportJob('a'))
+      const a2 = await enqueue(exportJob('a'))
+      const b1 = await enqueue(exportJob('b'))
+      expect(await Promise.all([a1, a2, b1].map((j) => q.position(j.id)))).toEqual([1, 2, 3])
+      expect(ids(await q.queued(2))).toEqual([a1.id, a2.id])
+      await q.claim('w', 10, LEASE)
+      expect(await Promise.all([a1, a2, b1].map((j) => q.position(j.id)))).toEqual([undefined, 1, undefined])
+      expect(ids(await q.queued(10))).toEqual([a2.id])
+      expect(await q.position('no-such-job')).toBeUndefined()
+    })
+
+    it('[JQ3] only the lease holder renews, reports progress or finishes; a renewed lease is not recovered', async () => {
+      const job = await enqueue(exportJob('a'))
+      await q.claim('holder', 1, LEASE)
+      expect(await q.renew('other', [job.id], LEASE)).toEqual([])
+      expect(await q.progress(job.id, 'other', { exported: 9 })).toBe(false)
+      expect(await q.finish(job.id, 'other', succeeded)).toBe(false)
+      expect(await q.get(job.id)).toMatchObject({ status: 'running', counts: { exported: 0 } })
+      s.advance(LEASE - 10)
+      expect(await q.renew('holder', [job.id, 'no-such-job'], LEASE)).toEqual([job.id])
+      s.advance(LEASE - 10)
+      expect(await q.recoverExpired(3)).toEqual([])
+      expect(await q.finish(job.id, 'holder', succeeded)).toBe(true)
+      expect(await q.renew('holder', [job.id], LEASE)).toEqual([])
+    })
+
+    it('[JQ3] an expired lease queues the job again; its old holder can no longer renew or finish it', async () => {
+      const job = await enqueue(exportJob('a'))
+      await q.claim('dead', 1, LEASE)
+      expect(await q.recoverExpired(3)).toEqual([])
+      s.advance(LEASE + 1)
+      const recovered = await q.recoverExpired(3)
+      expect(recovered).toMatchObject([{ id: job.id, status: 'queued', attempts: 1 }])
+      expect(await q.position(job.id)).toBe(1)
+      expect(await q.renew('dead', [job.id], LEASE)).toEqual([])
+      expect(await q.finish(job.id, 'dead', succeeded)).toBe(false)
+      const again = await q.claim('alive', 1, LEASE)
+      expect(again).toMatchObject([{ id: job.id, status: 'running', attempts: 2 }])
+      expect(await q.finish(job.id, 'dead', succeeded)).toBe(false)
+      expect(await q.finish(job.id, 'alive', succeeded)).toBe(true)
+    })
+
+    it('[JQ3] a job whose lease expires `maxAttempts` times is failed with a clear error', async () => {
+      const job = await enqueue(exportJob('a'))
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        expect((await q.claim(`w${attempt}`, 1, LEASE))[0]?.attempts).toBe(attempt)
+        s.advance(LEASE + 1)
+        expect((await q.recoverExpired(3)).map((j) => j.status)).toEqual([attempt < 3 ? 'queued' : 'failed'])
+      }
+      expect(await q.get(job.id)).toMatchObject({ status: 'failed', error: expect.stringMatching(/3 times; gave up/) })
+      expect(await q.claim('w4', 1, LEASE)).toEqual([])
+    })
+
+    it('[JQ6] release puts a held job back in the queue, first in its line; only its holder can release it', async () => {
+      const first = await enqueue(exportJob('a'))
+      const second = await enqueue(exportJob('a'))
+      await q.claim('w', 1, LEASE)
+      await q.release(first.id, 'other')
+      expect((await q.get(first.id))?.status).toBe('running')
+      await q.release(first.id, 'w')
+      expect(await q.get(first.id)).toMatchObject({ status: 'queued', attempts: 1 })
+      expect(await q.position(first.id)).toBe(1)
+      expect(await q.finish(first.id, 'w', succeeded)).toBe(false)
+      expect(await q.claim('w2', 10, LEASE)).toMatchObject([{ id: first.id, attempts: 2 }])
+      expect(await q.position(second.id)).toBe(1)
+    })
+  })
+}
+
+jobQueueContract('SQLite', () => {
+  const dir = tempDir('accord-jobqueue-')
+  const db: Db = openDatabase(join(dir, 'jobs.db'))
+  const clock = { now: T0 }
+  return {
+    queue: new SqliteJobQueue(db, () => clock.now),
+    advance(ms) {
+      clock.now += ms
+    },
+    async close() {
+      db.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+})
