@@ -126,7 +126,9 @@ describe('RecordGate on text fields', () => {
     doc.transact(() => fieldsOf(doc).set('title', 'New title'), CLIENT)
     const result = gate.check(tr!)
     expect(result.issues).toEqual([])
-    expect(result.textOverwrites).toEqual([{ path: 'fields.title', field: 'title', replaced: 'Old title', value: 'New title', clients: [doc.clientID] }])
+    expect(result.textOverwrites).toEqual([
+      { path: 'fields.title', field: 'title', replaced: 'Old title', value: 'New title', clients: [doc.clientID] },
+    ])
     doc.transact(result.revert!, 'server')
     expect(fieldsOf(doc).has('title')).toBe(false)
     expect(textOf(doc, 'title').toString()).toBe('New title')
