@@ -144,7 +144,8 @@ export class JobService {
       counts: { exported: 0, added: 0, updated: 0, deleted: 0 },
       coalesceKey: key,
     })
-    if (!coalesced) this.publish(job)
+    // Shown queued before the runner may claim it: every tab sees queued, then running.
+    if (!coalesced) await this.publishQueued(job)
     this.runner.kick()
     return this.json(job)
   }
@@ -159,7 +160,7 @@ export class JobService {
       coalesceKey: null,
       payload: request.csv,
     })
-    this.publish(job)
+    await this.publishQueued(job)
     this.runner.kick()
     return this.json(job)
   }
@@ -232,6 +233,12 @@ export class JobService {
   }
 
   /** Writes the job's current state into its user's inbox document (and a notification when it ends). */
+  /** Counts a new job and shows it queued in its user's inbox, before anything can claim it. */
+  private async publishQueued(job: StoredJob): Promise<void> {
+    this.count(job)
+    await this.show(job).catch(() => undefined) // closing: the database or the room is gone
+  }
+
   private publish(job: StoredJob): void {
     this.count(job)
     this.show(job).catch(() => undefined) // closing: the database or the room is gone
