@@ -43,7 +43,7 @@ export async function openPool(url: string, options: PoolOptions = {}): Promise<
     await pool.query('SELECT 1')
   } catch (error) {
     await pool.end().catch(() => {})
-    throw new PgUnreachableError(`cannot reach PostgreSQL at ${shown} (${oneLine(error)})`)
+    throw new PgUnreachableError(`cannot connect to PostgreSQL at ${shown} (${oneLine(error)})`)
   }
   return pool
 }
