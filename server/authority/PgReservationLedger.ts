@@ -19,6 +19,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Reservation } from '../../shared/collections.js'
 import { ADVISORY_LOCK } from '../pg/advisoryLocks.js'
+import { inTransaction } from '../pg/inTransaction.js'
 import type { Pool, PoolClient } from '../pg/openPool.js'
 import { type LedgerDecision, type LedgerEntry, type ReservationLedger, ledgerEntryOf } from './ReservationLedger.js'
 import { type Interval, type SlotRequest, isoOf, requestKey, reservationOf, resourcesOf } from './slotRequest.js'
@@ -100,7 +101,7 @@ export class PgReservationLedger implements ReservationLedger {
     const key = randomUUID()
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.inTransaction((client) => this.decideIn(client, request, key))
+        return await inTransaction(this.pool, (client) => this.decideIn(client, request, key))
       } catch (error) {
         if (attempt >= this.maxAttempts || !(RETRY_CODES.has(codeOf(error)) || outcomeUnknown(error))) throw error
         if (outcomeUnknown(error)) {
@@ -148,22 +149,6 @@ export class PgReservationLedger implements ReservationLedger {
       key,
     ])
     return rows[0] && { reservation: toEntry(rows[0]).reservation, updated: rows[0].updated }
-  }
-
-  private async inTransaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect()
-    let broken = false
-    try {
-      await client.query('BEGIN')
-      const result = await work(client)
-      await client.query('COMMIT')
-      return result
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => (broken = true))
-      throw error
-    } finally {
-      client.release(broken)
-    }
   }
 
   private async decideIn(client: PoolClient, request: SlotRequest, key: string): Promise<LedgerDecision> {

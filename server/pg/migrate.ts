@@ -7,6 +7,7 @@
  * stays at its previous version.
  */
 import { ADVISORY_LOCK } from './advisoryLocks.js'
+import { inTransaction } from './inTransaction.js'
 import { type Migration, MIGRATIONS } from './migrations.js'
 import { type Pool, oneLine } from './openPool.js'
 
@@ -21,10 +22,7 @@ export interface MigrationResult {
 export class MigrationError extends Error {}
 
 export async function migrate(pool: Pool, migrations: readonly Migration[] = MIGRATIONS): Promise<MigrationResult> {
-  const client = await pool.connect()
-  let failed = false
-  try {
-    await client.query('BEGIN')
+  return inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1, 0)', [ADVISORY_LOCK.migrate])
     // Created under the lock: two concurrent `CREATE TABLE IF NOT EXISTS` can still collide.
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -48,14 +46,6 @@ export async function migrate(pool: Pool, migrations: readonly Migration[] = MIG
       await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name])
       applied.push(migration.version)
     }
-    await client.query('COMMIT')
     return { applied, version: Math.max(newest, known) }
-  } catch (error) {
-    failed = true
-    await client.query('ROLLBACK').catch(() => {})
-    throw error
-  } finally {
-    // A connection whose transaction failed half way is not handed to anyone else.
-    client.release(failed)
-  }
+  })
 }
