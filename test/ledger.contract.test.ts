@@ -5,15 +5,13 @@
  */
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { ReservationLedger } from '../server/authority/ReservationLedger.js'
 import { PgReservationLedger } from '../server/authority/PgReservationLedger.js'
 import { SqliteReservationLedger } from '../server/authority/SqliteReservationLedger.js'
 import { type SlotRequest, attendeeResource, resourcesOf, roomResource, slotRequestOf } from '../server/authority/slotRequest.js'
 import { type Db, openDatabase } from '../server/store/openDatabase.js'
-import { migrate } from '../server/pg/migrate.js'
-import { type Pool, openPool } from '../server/pg/openPool.js'
-import { skipPg, useFreshDatabase } from './helpers/pg.js'
+import { skipPg, useMigratedDatabase } from './helpers/pg.js'
 import { tempDir } from './helpers/server.js'
 
 const H = 3600_000
@@ -194,17 +192,11 @@ ledgerContract('SQLite', () => () => {
 ledgerContract(
   'PostgreSQL',
   () => {
-    const database = useFreshDatabase()
-    let pool: Pool
-    beforeAll(async () => {
-      pool = await openPool(database.url, { max: 4 })
-      await migrate(pool)
-    })
-    afterAll(() => pool.end())
+    const database = useMigratedDatabase()
     return () => ({
-      ledger: new PgReservationLedger(pool),
+      ledger: new PgReservationLedger(database.pool),
       close: async () => {
-        await pool.query('TRUNCATE reservations, reservation_slots')
+        await database.pool.query('TRUNCATE reservations, reservation_slots')
       },
     })
   },

@@ -4,12 +4,11 @@
  * double booking by itself, and a decision whose COMMIT outcome was lost with its connection.
  */
 import { type Socket, createConnection, createServer } from 'node:net'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { PgReservationLedger } from '../server/authority/PgReservationLedger.js'
 import { type SlotRequest, roomResource, slotRequestOf } from '../server/authority/slotRequest.js'
-import { migrate } from '../server/pg/migrate.js'
 import { type Pool, openPool } from '../server/pg/openPool.js'
-import { skipPg, useFreshDatabase } from './helpers/pg.js'
+import { skipPg, useMigratedDatabase } from './helpers/pg.js'
 
 const MIN = 60_000
 const T0 = Date.parse('2030-01-07T08:00:00Z')
@@ -21,14 +20,10 @@ function req(eventId: string, start: number, end: number, attendees: string[], r
 const cancelled = (eventId: string) => slotRequestOf('w', eventId, { status: 'cancelled' }, {})
 
 describe.skipIf(skipPg)('PostgreSQL ledger', () => {
-  const database = useFreshDatabase()
+  const database = useMigratedDatabase()
   let pool: Pool
-  beforeAll(async () => {
-    pool = await openPool(database.url, { max: 4 })
-    await migrate(pool)
-  })
-  afterAll(() => pool.end())
   beforeEach(async () => {
+    pool = database.pool
     await pool.query('TRUNCATE reservations, reservation_slots')
   })
 

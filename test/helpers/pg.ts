@@ -9,6 +9,8 @@
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { afterAll, beforeAll } from 'vitest'
+import { migrate } from '../../server/pg/migrate.js'
+import { type Pool, openPool } from '../../server/pg/openPool.js'
 
 export const PG_ADMIN_URL = process.env.ACCORD_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 
@@ -77,6 +79,26 @@ export function useFreshDatabase(): { readonly url: string; readonly name: strin
     get name() {
       if (!database) throw new Error('the fresh database exists only inside tests and hooks')
       return database.name
+    },
+  }
+}
+
+/** A fresh database for the enclosing `describe`, migrated, with a pool of four connections on it. */
+export function useMigratedDatabase(): { readonly url: string; readonly pool: Pool } {
+  const database = useFreshDatabase()
+  let pool: Pool | undefined
+  beforeAll(async () => {
+    pool = await openPool(database.url, { max: 4 })
+    await migrate(pool)
+  })
+  afterAll(() => pool?.end())
+  return {
+    get url() {
+      return database.url
+    },
+    get pool() {
+      if (!pool) throw new Error('the pool exists only inside tests and hooks')
+      return pool
     },
   }
 }
