@@ -58,6 +58,39 @@ describe.skipIf(skipPg)('PostgreSQL ledger', () => {
     }
   })
 
+  it('[PGL5] 50 connections deciding random requests at once (shared attendees and rooms, moves, cancellations): deadlocks are retried, every decision resolves', async () => {
+    const pools = await Promise.all(Array.from({ length: 50 }, () => openPool(database.url, { max: 1 })))
+    try {
+      let seed = 3
+      const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n
+      const deadlocksBefore = await deadlocks(pool)
+      const started = performance.now()
+      for (let round = 0; round < 10; round++) {
+        const decisions = await Promise.allSettled(
+          pools.map((p) => {
+            const id = `e${rand(80)}`
+            const from = T0 + rand(10) * 60 * MIN
+            const request =
+              rand(6) === 0
+                ? cancelled(id)
+                : req(id, from, from + (1 + rand(3)) * 60 * MIN, [`u${rand(6)}`, `u${rand(6)}`], rand(2) ? `R${rand(2)}` : '')
+            return new PgReservationLedger(p).decide(request)
+          }),
+        )
+        expect(decisions.filter((d) => d.status === 'rejected')).toEqual([])
+      }
+      // Every stored decision agrees with the slots: confirmed events hold theirs, waiting ones hold none.
+      const { rows } = await pool.query(`SELECT r.event_id FROM reservations r JOIN reservation_slots s USING (workspace, event_id)
+        WHERE s.held <> (r.status = 'confirmed')`)
+      expect(rows).toEqual([])
+      console.info(
+        `[PGL5] 500 decisions by 50 connections in ${Math.round(performance.now() - started)} ms; deadlocks detected and retried: ${(await deadlocks(pool)) - deadlocksBefore}`,
+      )
+    } finally {
+      await Promise.all(pools.map((p) => p.end()))
+    }
+  })
+
   it('[PGL2] a double booking inserted by hand, bypassing the code, is refused by the database (23P01)', async () => {
     const insert = (workspace: string, event: string, held: boolean, from: number, to: number) =>
       pool.query(
