@@ -1,14 +1,17 @@
 /**
- * The ReservationLedger contract, one suite for every implementation (today: SQLite on a
- * real file). A PostgreSQL ledger would add one line at the bottom.
+ * The ReservationLedger contract, one suite for every implementation: SQLite on a real
+ * file, PostgreSQL on a fresh database (test/helpers/pg.ts; skipped with one line when no
+ * PostgreSQL is reachable, except on CI).
  */
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { ReservationLedger } from '../server/authority/ReservationLedger.js'
+import { PgReservationLedger } from '../server/authority/PgReservationLedger.js'
 import { SqliteReservationLedger } from '../server/authority/SqliteReservationLedger.js'
 import { type SlotRequest, attendeeResource, resourcesOf, roomResource, slotRequestOf } from '../server/authority/slotRequest.js'
 import { type Db, openDatabase } from '../server/store/openDatabase.js'
+import { skipPg, useMigratedDatabase } from './helpers/pg.js'
 import { tempDir } from './helpers/server.js'
 
 const H = 3600_000
@@ -27,15 +30,21 @@ const cancelled = (eventId: string, workspace = 'w') => slotRequestOf(workspace,
 
 interface Subject {
   ledger: ReservationLedger
-  close(): void
+  /** Leaves nothing behind for the next test. */
+  close(): void | Promise<void>
 }
 
-function ledgerContract(name: string, make: () => Subject): void {
-  describe(`ReservationLedger contract: ${name}`, () => {
+/**
+ * `setup` runs inside the suite's `describe`, so it may register `beforeAll`/`afterAll`
+ * hooks for what its subjects share (a database), and returns how to make one subject.
+ */
+function ledgerContract(name: string, setup: () => () => Subject | Promise<Subject>, skip = false): void {
+  describe.skipIf(skip)(`ReservationLedger contract: ${name}`, () => {
+    const make = setup()
     let s: Subject
     let ledger: ReservationLedger
-    beforeEach(() => {
-      s = make()
+    beforeEach(async () => {
+      s = await make()
       ledger = s.ledger
     })
     afterEach(() => s.close())
@@ -168,11 +177,9 @@ function ledgerContract(name: string, make: () => Subject): void {
   })
 }
 
-let dir: string
-let db: Db
-ledgerContract('SQLite', () => {
-  dir = tempDir('accord-ledger-')
-  db = openDatabase(join(dir, 'ledger.db'))
+ledgerContract('SQLite', () => () => {
+  const dir = tempDir('accord-ledger-')
+  const db: Db = openDatabase(join(dir, 'ledger.db'))
   return {
     ledger: new SqliteReservationLedger(db),
     close() {
@@ -181,6 +188,20 @@ ledgerContract('SQLite', () => {
     },
   }
 })
+
+ledgerContract(
+  'PostgreSQL',
+  () => {
+    const database = useMigratedDatabase()
+    return () => ({
+      ledger: new PgReservationLedger(database.pool),
+      close: async () => {
+        await database.pool.query('TRUNCATE reservations, reservation_slots')
+      },
+    })
+  },
+  skipPg,
+)
 
 describe('SQLite ledger specifics', () => {
   it('the table itself refuses a second overlapping confirmed slot (the stand-in for an exclusion constraint)', () => {

@@ -2,23 +2,20 @@
  * The reservation ledger: which event holds which slot of which resource
  * (docs/calendar.md).
  *
- * The embedded implementation is SQLite (`SqliteReservationLedger`). A PostgreSQL
- * implementation keeps this interface and lets the database enforce the invariant:
+ * Two implementations, one contract suite (test/ledger.contract.test.ts): the embedded
+ * `SqliteReservationLedger`, and `PgReservationLedger`, where the database itself enforces
+ * the invariant with an exclusion constraint (server/pg/migrations.ts):
  *
  * ```sql
- * CREATE TABLE reservation_slots (
- *   workspace text, resource text, event_id text, held boolean,
- *   during tstzrange,             -- '[start,end)'
- *   EXCLUDE USING gist (workspace WITH =, resource WITH =, during WITH &&) WHERE (held)
- * );
+ * EXCLUDE USING gist (workspace WITH =, resource WITH =, during WITH &&) WHERE (held)
  * ```
- * so two server instances deciding at once can never both confirm an overlap: the
- * second `decide` transaction fails the constraint and is retried, then sees a
- * conflict. Methods return promises so that such an implementation fits; callers
- * must still call `decide` one request at a time, in arrival order.
+ * so two server instances deciding at once can never both confirm an overlap: the second
+ * `decide` transaction fails the constraint and sees a conflict. Methods return promises
+ * so that such an implementation fits; callers must still call `decide` one request at a
+ * time, in arrival order.
  */
 import type { Reservation } from '../../shared/collections.js'
-import type { Interval, SlotRequest } from './slotRequest.js'
+import { type Interval, type SlotRequest, isoOf } from './slotRequest.js'
 
 export interface LedgerDecision {
   /** The event's reservation now; null when the request is inactive (the event holds nothing). */
@@ -56,4 +53,21 @@ export interface ReservationLedger {
    * those held by `excludeEventId` (the event being moved).
    */
   busy(workspace: string, resources: readonly string[], window: Interval, excludeEventId?: string): Promise<Interval[]>
+}
+
+/** A stored decision as an entry: a `released` one holds nothing (its reservation is null). */
+export function ledgerEntryOf(stored: {
+  eventId: string
+  requestKey: string
+  status: 'confirmed' | 'conflict' | 'released'
+  startMs: number | null
+  endMs: number | null
+  conflictsWith: string[]
+}): LedgerEntry {
+  const { status, startMs, endMs } = stored
+  const reservation: Reservation | null =
+    status === 'released' || startMs === null || endMs === null
+      ? null
+      : { status, start: isoOf(startMs), end: isoOf(endMs), conflictsWith: stored.conflictsWith }
+  return { eventId: stored.eventId, requestKey: stored.requestKey, reservation }
 }

@@ -9,7 +9,7 @@
  */
 import type { Reservation } from '../../shared/collections.js'
 import type { Db } from '../store/openDatabase.js'
-import type { LedgerDecision, LedgerEntry, ReservationLedger } from './ReservationLedger.js'
+import { type LedgerDecision, type LedgerEntry, type ReservationLedger, ledgerEntryOf } from './ReservationLedger.js'
 import { type Interval, type SlotRequest, isoOf, requestKey, reservationOf, resourcesOf } from './slotRequest.js'
 
 type Status = 'confirmed' | 'conflict' | 'released'
@@ -165,14 +165,12 @@ export class SqliteReservationLedger implements ReservationLedger {
 }
 
 function toEntry(row: ReservationRow): LedgerEntry {
-  const reservation: Reservation | null =
-    row.status === 'released'
-      ? null
-      : {
-          status: row.status,
-          start: isoOf(row.start_ms),
-          end: isoOf(row.end_ms),
-          conflictsWith: JSON.parse(row.conflicts_with) as string[],
-        }
-  return { eventId: row.event_id, requestKey: row.request, reservation }
+  return ledgerEntryOf({
+    eventId: row.event_id,
+    requestKey: row.request,
+    status: row.status,
+    startMs: row.start_ms,
+    endMs: row.end_ms,
+    conflictsWith: JSON.parse(row.conflicts_with) as string[],
+  })
 }

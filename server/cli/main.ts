@@ -12,6 +12,8 @@ import { createLogger } from '../log.js'
 import { checkPort, listenFailure } from './checkPort.js'
 import { jobOptionsFromEnv } from '../jobs/jobEnv.js'
 import { simulate } from './simulate.js'
+import { migrate as migratePg } from '../pg/migrate.js'
+import { displayUrl, openPool } from '../pg/openPool.js'
 import { DEMO_PASSWORD, DEMO_USERS, isEmptyDatabase, isLoopback, seedDemo } from '../seed/demo.js'
 
 const USAGE = `usage: accord <command>
@@ -20,7 +22,8 @@ const USAGE = `usage: accord <command>
   user add --workspace ID --email E --password P --role owner|admin|member|viewer [--name N] [--db FILE]
   demo [--db FILE]
   backup <file> [--db FILE]
-  simulate [--users N] [--duration SECONDS] [--url URL] [--db FILE]`
+  simulate [--users N] [--duration SECONDS] [--url URL] [--db FILE]
+  migrate [--database-url URL]`
 
 class UsageError extends Error {}
 
@@ -226,7 +229,29 @@ async function backup(args: string[]): Promise<void> {
   console.log(`backup written to ${target}`)
 }
 
-const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { serve, workspace, user, demo, backup, simulate }
+/**
+ * Brings a PostgreSQL database's schema up to date and stops (the server does not run on
+ * PostgreSQL yet: docs/postgresql.md). Safe beside other migrators: they serialize.
+ */
+async function migrate(args: string[]): Promise<void> {
+  const { values } = parse(args, { 'database-url': { type: 'string' } } as const)
+  const url = values['database-url'] || env.ACCORD_DATABASE_URL
+  if (!url) throw new UsageError('migrate needs --database-url or ACCORD_DATABASE_URL (postgres://user@host:5432/database)')
+  const shown = displayUrl(url)
+  const pool = await openPool(url, { max: 1 })
+  try {
+    const { applied, version } = await migratePg(pool)
+    console.log(
+      applied.length === 0
+        ? `${shown} is up to date (schema version ${version})`
+        : `${shown} migrated to schema version ${version} (applied ${applied.join(', ')})`,
+    )
+  } finally {
+    await pool.end()
+  }
+}
+
+const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { serve, workspace, user, demo, backup, simulate, migrate }
 
 export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv

@@ -1,0 +1,11 @@
+/**
+ * Advisory lock namespaces, one place for all: the first key of PostgreSQL's two-key
+ * `pg_advisory_xact_lock(namespace, key)`. Two-key locks never collide with single-key
+ * (bigint) ones another program on the same database might take.
+ */
+export const ADVISORY_LOCK = {
+  /** Schema migrations (key 0): one migrator at a time. */
+  migrate: 1,
+  /** One reservation decision per event at a time (key: `hashtext(workspace/eventId)`). */
+  reservationEvent: 2,
+} as const

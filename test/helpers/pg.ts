@@ -1,0 +1,104 @@
+/**
+ * PostgreSQL for tests: a fresh database per test file, dropped afterwards.
+ *
+ * The server is found at `ACCORD_TEST_DATABASE_URL` (default: the local one,
+ * `postgres://postgres@127.0.0.1:5432/postgres`), a URL whose user may create databases.
+ * When it cannot be reached, PostgreSQL tests are skipped with one line saying why, except
+ * under `CI=true`, where they run and fail: CI must never pass by skipping them.
+ */
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
+import { afterAll, beforeAll } from 'vitest'
+import { migrate } from '../../server/pg/migrate.js'
+import { type Pool, openPool } from '../../server/pg/openPool.js'
+
+export const PG_ADMIN_URL = process.env.ACCORD_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+
+async function reachability(): Promise<string | null> {
+  const client = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 3000 })
+  try {
+    await client.connect()
+    await client.query('SELECT 1')
+    return null
+  } catch (error) {
+    return (error as Error).message || String((error as { code?: string }).code ?? error)
+  } finally {
+    await client.end().catch(() => {})
+  }
+}
+
+const unreachable = await reachability()
+
+/** True when PostgreSQL tests are to be skipped: unreachable, and not on CI. */
+export const skipPg = unreachable !== null && process.env.CI !== 'true'
+if (skipPg) console.warn(`PostgreSQL tests skipped: ${PG_ADMIN_URL} unreachable (${unreachable}); set ACCORD_TEST_DATABASE_URL`)
+
+/** `admin` with its database replaced by `name`. */
+export function urlOf(name: string, admin = PG_ADMIN_URL): string {
+  const url = new URL(admin)
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
+/** Runs `sql` on the admin database. */
+export async function adminQuery(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: PG_ADMIN_URL })
+  await client.connect()
+  try {
+    await client.query(sql)
+  } finally {
+    await client.end()
+  }
+}
+
+/** A new, empty database: its URL and a `drop()` that removes it even while connections remain. */
+export async function freshDatabase(): Promise<{ name: string; url: string; drop(): Promise<void> }> {
+  if (unreachable !== null) throw new Error(`PostgreSQL is required here (CI=true) but ${PG_ADMIN_URL} is unreachable: ${unreachable}`)
+  const name = `accord_test_${randomBytes(6).toString('hex')}`
+  await adminQuery(`CREATE DATABASE ${name}`)
+  return { name, url: urlOf(name), drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) }
+}
+
+/**
+ * A fresh database for the enclosing `describe` (created in `beforeAll`, dropped in
+ * `afterAll`); read `.url` inside tests and hooks.
+ */
+export function useFreshDatabase(): { readonly url: string; readonly name: string } {
+  let database: Awaited<ReturnType<typeof freshDatabase>> | undefined
+  beforeAll(async () => {
+    database = await freshDatabase()
+  })
+  afterAll(async () => {
+    await database?.drop()
+  })
+  return {
+    get url() {
+      if (!database) throw new Error('the fresh database exists only inside tests and hooks')
+      return database.url
+    },
+    get name() {
+      if (!database) throw new Error('the fresh database exists only inside tests and hooks')
+      return database.name
+    },
+  }
+}
+
+/** A fresh database for the enclosing `describe`, migrated, with a pool of four connections on it. */
+export function useMigratedDatabase(): { readonly url: string; readonly pool: Pool } {
+  const database = useFreshDatabase()
+  let pool: Pool | undefined
+  beforeAll(async () => {
+    pool = await openPool(database.url, { max: 4 })
+    await migrate(pool)
+  })
+  afterAll(() => pool?.end())
+  return {
+    get url() {
+      return database.url
+    },
+    get pool() {
+      if (!pool) throw new Error('the pool exists only inside tests and hooks')
+      return pool
+    },
+  }
+}
