@@ -35,7 +35,7 @@ function openRegistry(options: Pick<RegistryOptions<unknown, RecordProjection>, 
 
 /** A deal as the REST API would create it, on disk before any client joins. */
 async function seedDeal(): Promise<void> {
-  room = registry.open(DOC)
+  room = await registry.open(DOC)
   room.doc.transact(() => {
     fieldsOf(room.doc).set('title', 'Big deal')
     fieldsOf(room.doc).set('stage', 'lead')
@@ -182,7 +182,7 @@ describe('compaction', () => {
     }
     // The fifth update asked for a compaction in the next batch.
     await registry.flushed()
-    const stored = store.load(DOC)
+    const stored = await store.load(DOC)
     expect(stored).toMatchObject({ loggedCount: 0, loggedBytes: 0 })
     expect(stored.updates).toHaveLength(1)
     const before = readRecord(room.doc, 'deals')
@@ -190,7 +190,7 @@ describe('compaction', () => {
     // Another server on the same data loads the snapshot alone.
     const other = new DocRegistry(store.reopen(), { resolve: resolveDocument })
     try {
-      expect(readRecord(other.open(DOC).doc, 'deals')).toEqual(before)
+      expect(readRecord((await other.open(DOC)).doc, 'deals')).toEqual(before)
     } finally {
       await other.close()
     }

@@ -4,7 +4,8 @@
  * (test/docstore.contract.test.ts). Nothing survives the process.
  *
  * Tests can hold its writes (`hold`) to see what the sync layer does while an append is
- * not yet durable, and break it (`fail`) as a writer thread that died would.
+ * not yet durable, hold its reads (`holdLoads`) to see what it does while a document loads,
+ * and break it (`fail`) as a writer thread that died would.
  */
 import type { DocStore, LoadedDoc, PersistEntry, ProjectionRow, SqlValue, StoredUpdate } from './DocStore.js'
 
@@ -36,7 +37,11 @@ export class MemoryDocStore implements DocStore {
   /** The append committed last (or refused): the next one commits after it. */
   private tail: Promise<void> = Promise.resolve()
   private holding: Hold | null = null
+  /** Loads wait here while they are held (see `holdLoads`). */
+  private holdingLoads: { released: Promise<void>; enter: () => void } | null = null
   private failed: Error | null = null
+  /** How many times each document was loaded. */
+  private readonly loadCounts = new Map<string, number>()
   private closed = false
   private writes = 0
 
@@ -47,8 +52,27 @@ export class MemoryDocStore implements DocStore {
     return new MemoryDocStore(this.contents)
   }
 
-  /** Copies, so that a caller changing the returned arrays changes nothing stored. */
-  load(docName: string): LoadedDoc {
+  /**
+   * Reads what is stored when called and resolves with it (once released, if loads are
+   * held: a query whose answer is still on its way). Copies, so that a caller changing the
+   * returned arrays changes nothing stored.
+   */
+  async load(docName: string): Promise<LoadedDoc> {
+    this.loadCounts.set(docName, (this.loadCounts.get(docName) ?? 0) + 1)
+    const loaded = this.read(docName)
+    if (this.holdingLoads) {
+      this.holdingLoads.enter()
+      await this.holdingLoads.released
+    }
+    return loaded
+  }
+
+  /** How many times `docName` was loaded. */
+  loadCount(docName: string): number {
+    return this.loadCounts.get(docName) ?? 0
+  }
+
+  private read(docName: string): LoadedDoc {
     const doc = this.contents.docs.get(docName)
     if (!doc) return { updates: [], loggedCount: 0, loggedBytes: 0, clientAuthors: [] }
     const updates = doc.log.map((u) => u.update)
@@ -163,6 +187,27 @@ export class MemoryDocStore implements DocStore {
       release: () => {
         if (this.holding === hold) this.holding = null
         hold.release()
+      },
+    }
+  }
+
+  /**
+   * Holds every load from now on until `release` is called: each reads what is stored when
+   * it is made and resolves after the release. `entered` resolves when the first load is made.
+   */
+  holdLoads(): { release: () => void; entered: Promise<void> } {
+    if (this.holdingLoads) throw new Error('the loads are already held')
+    let release!: () => void
+    let enter!: () => void
+    const released = new Promise<void>((resolve) => (release = resolve))
+    const entered = new Promise<void>((resolve) => (enter = resolve))
+    const hold = { released, enter }
+    this.holdingLoads = hold
+    return {
+      entered,
+      release: () => {
+        if (this.holdingLoads === hold) this.holdingLoads = null
+        release()
       },
     }
   }
