@@ -24,6 +24,14 @@ interface Contents {
   rows: Map<string, Record<string, SqlValue>>
 }
 
+/** Loads wait here while they are held (see `holdLoads`); `released` rejects if they are failed. */
+interface LoadHold {
+  released: Promise<void>
+  enter: () => void
+  /** When a held load reads: as it is made (its answer is on its way), or once released (it runs late). */
+  reads: 'at-call' | 'at-release'
+}
+
 /** Appends wait here while the store is held (see `hold`). */
 interface Hold {
   released: Promise<void>
@@ -38,7 +46,7 @@ export class MemoryDocStore implements DocStore {
   private tail: Promise<void> = Promise.resolve()
   private holding: Hold | null = null
   /** Loads wait here while they are held (see `holdLoads`). */
-  private holdingLoads: { released: Promise<void>; enter: () => void } | null = null
+  private holdingLoads: LoadHold | null = null
   private failed: Error | null = null
   /** How many times each document was loaded. */
   private readonly loadCounts = new Map<string, number>()
@@ -53,18 +61,17 @@ export class MemoryDocStore implements DocStore {
   }
 
   /**
-   * Reads what is stored when called and resolves with it (once released, if loads are
-   * held: a query whose answer is still on its way). Copies, so that a caller changing the
-   * returned arrays changes nothing stored.
+   * Reads what is stored and resolves with it; a held load (see `holdLoads`) resolves once
+   * released. Copies, so that a caller changing the returned arrays changes nothing stored.
    */
   async load(docName: string): Promise<LoadedDoc> {
     this.loadCounts.set(docName, (this.loadCounts.get(docName) ?? 0) + 1)
-    const loaded = this.read(docName)
-    if (this.holdingLoads) {
-      this.holdingLoads.enter()
-      await this.holdingLoads.released
-    }
-    return loaded
+    const hold = this.holdingLoads
+    if (!hold) return this.read(docName)
+    const early = hold.reads === 'at-call' ? this.read(docName) : null
+    hold.enter()
+    await hold.released
+    return early ?? this.read(docName)
   }
 
   /** How many times `docName` was loaded. */
@@ -192,24 +199,26 @@ export class MemoryDocStore implements DocStore {
   }
 
   /**
-   * Holds every load from now on until `release` is called: each reads what is stored when
-   * it is made and resolves after the release. `entered` resolves when the first load is made.
+   * Holds every load from now on until `release` (each resolves) or `fail` (each rejects with
+   * `error`) is called. A held load reads what is stored as it is made (`reads: 'at-call'`, the
+   * default: its answer is on its way) or once released (`'at-release'`: it runs late).
+   * `entered` resolves when the first load is made.
    */
-  holdLoads(): { release: () => void; entered: Promise<void> } {
+  holdLoads(reads: LoadHold['reads'] = 'at-call'): { release: () => void; fail: (error: Error) => void; entered: Promise<void> } {
     if (this.holdingLoads) throw new Error('the loads are already held')
-    let release!: () => void
+    let settle!: (error?: Error) => void
     let enter!: () => void
-    const released = new Promise<void>((resolve) => (release = resolve))
+    const released = new Promise<void>((resolve, reject) => (settle = (error) => (error ? reject(error) : resolve())))
+    // Failed with no load waiting: not an unhandled rejection.
+    released.catch(() => undefined)
     const entered = new Promise<void>((resolve) => (enter = resolve))
-    const hold = { released, enter }
+    const hold: LoadHold = { released, enter, reads }
     this.holdingLoads = hold
-    return {
-      entered,
-      release: () => {
-        if (this.holdingLoads === hold) this.holdingLoads = null
-        release()
-      },
+    const end = (error?: Error) => {
+      if (this.holdingLoads === hold) this.holdingLoads = null
+      settle(error)
     }
+    return { entered, release: () => end(), fail: (error) => end(error) }
   }
 
   /** Breaks the store, as a writer thread that died: appends not yet committed, and every later one, reject with `error`. */
