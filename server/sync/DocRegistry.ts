@@ -60,11 +60,9 @@ interface Waiter<N> {
   failed(error: unknown): void
 }
 
-/** A document being loaded. */
+/** A document being loaded, and who waits for it. */
 interface Loading<N> {
   readonly waiters: Waiter<N>[]
-  /** Settles once the load is over, either way (`close` waits for it). */
-  done: Promise<void>
 }
 
 export class DocRegistry<N = unknown, P extends Projected = Projected> implements RoomHost {
@@ -168,9 +166,9 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
     }
     const resolved = this.options.resolve(docName)
     if (!resolved) return waiter.failed(new Error(`bad document name ${docName}`))
-    const entry: Loading<N> = { waiters: [waiter], done: Promise.resolve() }
+    const entry: Loading<N> = { waiters: [waiter] }
     this.loading.set(docName, entry)
-    entry.done = this.load(docName, resolved).then(
+    void this.load(docName, resolved).then(
       (room) => {
         this.loading.delete(docName)
         this.rooms.set(docName, room)
@@ -364,8 +362,8 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
     clearInterval(this.awarenessTimer)
     for (const timer of this.unloadTimers.values()) clearTimeout(timer)
     this.unloadTimers.clear()
-    // A load under way ends without a room (see `load`): its waiters are told the registry closed.
-    await Promise.all([...this.loading.values()].map(({ done }) => done.catch(() => undefined)))
+    // Not waited for: a load under way ends without a room (see `load`), its waiters told the
+    // registry closed, and one the store never answers must not hold the shutdown.
     await this.commits.close()
     for (const room of this.rooms.values()) room.close(CLOSE.shuttingDown.code, CLOSE.shuttingDown.reason)
     this.rooms.clear()
