@@ -36,7 +36,7 @@ const entry = (docName: string, updates: Uint8Array[], extra: Partial<PersistEnt
   ...extra,
 })
 /** The stored bytes as plain arrays (a store may hand back Buffers or views). */
-const contentOf = (store: DocStore, docName: string) => store.load(docName).updates.map((u) => Array.from(u))
+const contentOf = async (store: DocStore, docName: string) => (await store.load(docName)).updates.map((u) => Array.from(u))
 
 /** A record's projection row, as the records module writes it (server/records/recordProjection.ts). */
 function projectionOf(id: string, title: string, updatedBy: string | null, at = 1): ProjectionRow {
@@ -73,50 +73,50 @@ function docStoreContract(name: string, make: () => Subject): void {
     })
     afterEach(() => s.dispose())
 
-    it('[D1] an empty document loads as no updates and an empty log', () => {
-      expect(store.load(DOC)).toEqual({ updates: [], loggedCount: 0, loggedBytes: 0, clientAuthors: [] })
+    it('[D1] an empty document loads as no updates and an empty log', async () => {
+      expect(await store.load(DOC)).toEqual({ updates: [], loggedCount: 0, loggedBytes: 0, clientAuthors: [] })
     })
 
     it('[D2] append then load returns the updates in order, counted in loggedCount and loggedBytes', async () => {
       await store.append([entry(DOC, [bytes(1), bytes(2, 2)])])
       await store.append([entry(DOC, [bytes(3, 3, 3)])])
-      expect(contentOf(store, DOC)).toEqual([[1], [2, 2], [3, 3, 3]])
-      expect(store.load(DOC)).toMatchObject({ loggedCount: 3, loggedBytes: 6 })
-      expect(contentOf(store, OTHER)).toEqual([])
+      expect(await contentOf(store, DOC)).toEqual([[1], [2, 2], [3, 3, 3]])
+      expect(await store.load(DOC)).toMatchObject({ loggedCount: 3, loggedBytes: 6 })
+      expect(await contentOf(store, OTHER)).toEqual([])
     })
 
     it('[D3] several documents in one append are written together; a batch that fails half-way leaves nothing of it', async () => {
       await store.append([entry(DOC, [bytes(1)]), entry(OTHER, [bytes(2)])])
-      expect(contentOf(store, DOC)).toEqual([[1]])
-      expect(contentOf(store, OTHER)).toEqual([[2]])
+      expect(await contentOf(store, DOC)).toEqual([[1]])
+      expect(await contentOf(store, OTHER)).toEqual([[2]])
       // The second document's update is not bytes: the store refuses it after taking the first.
       const broken = [entry(DOC, [bytes(3)]), { docName: OTHER, updates: [stored(null as unknown as Uint8Array)] }]
       await expect(store.append(broken)).rejects.toThrow()
-      expect(contentOf(store, DOC)).toEqual([[1]])
-      expect(contentOf(store, OTHER)).toEqual([[2]])
-      expect(store.load(DOC).loggedCount).toBe(1)
+      expect(await contentOf(store, DOC)).toEqual([[1]])
+      expect(await contentOf(store, OTHER)).toEqual([[2]])
+      expect((await store.load(DOC)).loggedCount).toBe(1)
       await store.append([entry(DOC, [bytes(4)])])
-      expect(contentOf(store, DOC)).toEqual([[1], [4]])
+      expect(await contentOf(store, DOC)).toEqual([[1], [4]])
     })
 
     it('[D4] a snapshot replaces the log: load returns it first, and loggedCount and loggedBytes start again from zero', async () => {
       await store.append([entry(DOC, [bytes(1), bytes(2)])])
       await store.append([entry(DOC, [bytes(3)], { snapshot: bytes(9, 9) })])
-      expect(store.load(DOC)).toMatchObject({ loggedCount: 0, loggedBytes: 0 })
-      expect(contentOf(store, DOC)).toEqual([[9, 9]])
+      expect(await store.load(DOC)).toMatchObject({ loggedCount: 0, loggedBytes: 0 })
+      expect(await contentOf(store, DOC)).toEqual([[9, 9]])
       // The registry's compaction sends a snapshot with no updates.
       await store.append([entry(DOC, [bytes(4)])])
       await store.append([entry(DOC, [], { snapshot: bytes(8) })])
-      expect(contentOf(store, DOC)).toEqual([[8]])
-      expect(store.load(DOC).loggedCount).toBe(0)
+      expect(await contentOf(store, DOC)).toEqual([[8]])
+      expect((await store.load(DOC)).loggedCount).toBe(0)
     })
 
     it('[D5] updates appended after a snapshot follow it', async () => {
       await store.append([entry(DOC, [bytes(1)], { snapshot: bytes(9) })])
       await store.append([entry(DOC, [bytes(2)]), entry(OTHER, [bytes(5)])])
       await store.append([entry(DOC, [bytes(3, 3)])])
-      expect(contentOf(store, DOC)).toEqual([[9], [2], [3, 3]])
-      expect(store.load(DOC)).toMatchObject({ loggedCount: 2, loggedBytes: 3 })
+      expect(await contentOf(store, DOC)).toEqual([[9], [2], [3, 3]])
+      expect(await store.load(DOC)).toMatchObject({ loggedCount: 2, loggedBytes: 3 })
     })
 
     it('[D6] writes complete in the order they were made', async () => {
@@ -125,16 +125,16 @@ function docStoreContract(name: string, make: () => Subject): void {
       await Promise.all(writes)
       const order = Array.from({ length: 50 }, (_, i) => i)
       expect(done).toEqual(order)
-      expect(contentOf(store, DOC)).toEqual(order.map((i) => [i]))
+      expect(await contentOf(store, DOC)).toEqual(order.map((i) => [i]))
     })
 
     it('[D7] reopening keeps every document, snapshot and log', async () => {
       await store.append([entry(DOC, [bytes(1)], { snapshot: bytes(9) }), entry(OTHER, [bytes(2)])])
       await store.append([entry(DOC, [bytes(3)])])
       const reopened = await s.reopen()
-      expect(contentOf(reopened, DOC)).toEqual([[9], [3]])
-      expect(reopened.load(DOC)).toMatchObject({ loggedCount: 1, loggedBytes: 1 })
-      expect(contentOf(reopened, OTHER)).toEqual([[2]])
+      expect(await contentOf(reopened, DOC)).toEqual([[9], [3]])
+      expect(await reopened.load(DOC)).toMatchObject({ loggedCount: 1, loggedBytes: 1 })
+      expect(await contentOf(reopened, OTHER)).toEqual([[2]])
     })
 
     it('[D8] close waits for the writes in progress', async () => {
@@ -143,7 +143,7 @@ function docStoreContract(name: string, make: () => Subject): void {
       await store.close()
       expect(settled).toHaveLength(20)
       const reopened = await s.reopen()
-      expect(contentOf(reopened, DOC)).toHaveLength(20)
+      expect(await contentOf(reopened, DOC)).toHaveLength(20)
     })
 
     it('[D9] the projection row is written with the updates and replaces the row of its key; a column kept if null keeps its last value, one written on insert only its first', async () => {
@@ -194,16 +194,16 @@ function docStoreContract(name: string, make: () => Subject): void {
       ])
       await store.append([{ docName: DOC, updates: [by('u2', [12, 14])] }])
       await store.append([entry(DOC, [], { snapshot: bytes(9) })])
-      const authors = (loaded: DocStore) => new Map(loaded.load(DOC).clientAuthors)
+      const authors = async (loaded: DocStore) => new Map((await loaded.load(DOC)).clientAuthors)
       const expected = new Map([
         [11, 'u1'],
         [12, 'u1'],
         [14, 'u2'],
       ])
-      expect(authors(store)).toEqual(expected)
+      expect(await authors(store)).toEqual(expected)
       const reopened = await s.reopen()
-      expect(authors(reopened)).toEqual(expected)
-      expect(reopened.load(OTHER).clientAuthors).toEqual([[11, 'u3']])
+      expect(await authors(reopened)).toEqual(expected)
+      expect((await reopened.load(OTHER)).clientAuthors).toEqual([[11, 'u3']])
     })
   })
 }
@@ -271,10 +271,10 @@ describe('MemoryDocStore specifics', () => {
     const second = store.append([entry(DOC, [bytes(2)])])
     expect((await hold.entered).map((e) => e.docName)).toEqual([DOC])
     expect(store.pendingWrites).toBe(2)
-    expect(contentOf(store, DOC)).toEqual([])
+    expect(await contentOf(store, DOC)).toEqual([])
     hold.release()
     await Promise.all([first, second])
-    expect(contentOf(store, DOC)).toEqual([[1], [2]])
+    expect(await contentOf(store, DOC)).toEqual([[1], [2]])
     expect(store.pendingWrites).toBe(0)
   })
 
@@ -289,7 +289,7 @@ describe('MemoryDocStore specifics', () => {
     await expect(waiting).rejects.toBe(died)
     await expect(store.append([entry(DOC, [bytes(2)])])).rejects.toBe(died)
     expect(store.failure()).toBe(died)
-    expect(contentOf(store, DOC)).toEqual([])
+    expect(await contentOf(store, DOC)).toEqual([])
   })
 
   it('a closed store refuses appends', async () => {

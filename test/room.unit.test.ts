@@ -3,14 +3,16 @@
  * sockets, the in-memory store, no server. Every wait is for the registry's own flush.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import type * as Y from 'yjs'
+import * as Y from 'yjs'
 import { fieldsOf, notesOf, readRecord } from '../shared/docLayout.js'
 import { CLOSE } from '../shared/protocol.js'
 import { MemoryDocStore } from '../server/store/MemoryDocStore.js'
 import { resolveDocument } from '../server/documents/documentKinds.js'
 import type { AccordRegistry, AccordRoom } from '../server/documents/types.js'
 import type { RecordProjection } from '../server/records/recordProjection.js'
+import { type Committable, CommitQueue } from '../server/sync/CommitQueue.js'
 import { DocRegistry, PersistError, type RegistryOptions } from '../server/sync/DocRegistry.js'
+import type { PendingUpdate } from '../server/sync/Room.js'
 import { serverOrigin } from '../server/sync/types.js'
 import { type Received, TestClient } from './helpers/room.js'
 
@@ -35,7 +37,7 @@ function openRegistry(options: Pick<RegistryOptions<unknown, RecordProjection>, 
 
 /** A deal as the REST API would create it, on disk before any client joins. */
 async function seedDeal(): Promise<void> {
-  room = registry.open(DOC)
+  room = await registry.open(DOC)
   room.doc.transact(() => {
     fieldsOf(room.doc).set('title', 'Big deal')
     fieldsOf(room.doc).set('stage', 'lead')
@@ -182,7 +184,7 @@ describe('compaction', () => {
     }
     // The fifth update asked for a compaction in the next batch.
     await registry.flushed()
-    const stored = store.load(DOC)
+    const stored = await store.load(DOC)
     expect(stored).toMatchObject({ loggedCount: 0, loggedBytes: 0 })
     expect(stored.updates).toHaveLength(1)
     const before = readRecord(room.doc, 'deals')
@@ -190,7 +192,7 @@ describe('compaction', () => {
     // Another server on the same data loads the snapshot alone.
     const other = new DocRegistry(store.reopen(), { resolve: resolveDocument })
     try {
-      expect(readRecord(other.open(DOC).doc, 'deals')).toEqual(before)
+      expect(readRecord((await other.open(DOC)).doc, 'deals')).toEqual(before)
     } finally {
       await other.close()
     }
@@ -212,4 +214,116 @@ describe('a failing store', () => {
     expect(b.receive()).toEqual([])
     expect(registry.storeFailure()?.message).toBe('disk gone')
   })
+})
+
+describe('loading', () => {
+  const COLD = 'acme/deals/d2'
+
+  it('[R9] two concurrent opens of a cold document load it once and get the same room', async () => {
+    const loads = store.holdLoads()
+    const first = registry.open(COLD)
+    const second = registry.open(COLD)
+    await loads.entered
+    expect(registry.get(COLD)).toBeUndefined()
+    loads.release()
+    const [a, b] = await Promise.all([first, second])
+    expect(a).toBe(b)
+    expect(registry.get(COLD)).toBe(a)
+    expect(store.loadCount(COLD)).toBe(1)
+  })
+
+  it('[R10] writes through use run in the order they were asked for, the first waiting for the load, the second asked the moment the room is live', async () => {
+    const order: string[] = []
+    const loads = store.holdLoads()
+    const first = registry.use(COLD, (r) => {
+      order.push('first')
+      r.doc.transact(() => fieldsOf(r.doc).set('stage', 'lead'), serverOrigin('api'))
+    })
+    await loads.entered
+    loads.release()
+    while (!registry.get(COLD)) await Promise.resolve()
+    const second = registry.use(COLD, (r) => {
+      order.push('second')
+      r.doc.transact(() => fieldsOf(r.doc).set('stage', 'won'), serverOrigin('api'))
+    })
+    await Promise.all([first, second])
+    expect(order).toEqual(['first', 'second'])
+    expect(stageOf((await registry.open(COLD)).doc)).toBe('won')
+  })
+
+  it('[R11] a document that cannot be read rejects every open waiting for it, and loads on the next one', async () => {
+    const loads = store.holdLoads()
+    const first = registry.open(COLD)
+    const second = registry.use(COLD, () => 'never')
+    await loads.entered
+    loads.fail(new Error('database down'))
+    await expect(first).rejects.toThrow('database down')
+    await expect(second).rejects.toThrow('database down')
+    expect(registry.get(COLD)).toBeUndefined()
+    expect((await registry.open(COLD)).state).toBe('live')
+    expect(store.loadCount(COLD)).toBe(2)
+  })
+
+  it('[R12] a room reloaded while its previous copy was being written holds what was written', async () => {
+    const a = joined('member', 'a')
+    const held = holdStore()
+    a.edit(room, (doc) => fieldsOf(doc).set('stage', 'won'))
+    registry.flush()
+    await held.entered
+    // The last resort: the room is forgotten with its append under way.
+    registry.onBroken(room)
+    const loads = store.holdLoads()
+    const reopening = registry.open(DOC)
+    held.release()
+    await registry.flushed()
+    loads.release()
+    const again = await reopening
+    expect(again).not.toBe(room)
+    expect(stageOf(again.doc)).toBe('won')
+  })
+})
+
+/** The least a commit queue needs of a document: its state and the updates applied to it, for writing. */
+class QueuedDoc implements Committable {
+  readonly state = 'live'
+  readonly doc = new Y.Doc()
+  private pending: PendingUpdate[] = []
+  private seq = 0
+
+  constructor(readonly docName: string) {
+    this.doc.on('update', (update: Uint8Array, _origin: unknown, _doc: Y.Doc, tr: Y.Transaction) => {
+      const clients = tr.afterState.size > tr.beforeState.size ? [this.doc.clientID] : []
+      this.pending.push({ update, origin: null, author: 'u1', changed: [], at: 1, seq: ++this.seq, clients })
+    })
+  }
+
+  takePending(): PendingUpdate[] {
+    const taken = this.pending
+    this.pending = []
+    return taken
+  }
+
+  committed(): void {}
+}
+
+describe('loading beside the commit queue', () => {
+  for (const reads of ['at-call', 'at-release'] as const) {
+    it(`[R13] an append that completes while the document loads is in what loads exactly once (the store reads ${reads})`, async () => {
+      const queue = new CommitQueue(store, { onCommitted: () => undefined, onFailed: () => undefined })
+      const doc = new QueuedDoc('acme/deals/q1')
+      doc.doc.getMap('fields').set('stage', 'won')
+      const held = holdStore()
+      queue.schedule(doc)
+      await held.entered
+      const loads = store.holdLoads(reads)
+      const loading = queue.load(doc.docName)
+      held.release()
+      await queue.flushed()
+      loads.release()
+      const loaded = await loading
+      expect(loaded.updates).toHaveLength(1)
+      expect(loaded).toMatchObject({ loggedCount: 1, clientAuthors: [[doc.doc.clientID, 'u1']] })
+      await queue.close()
+    })
+  }
 })

@@ -121,7 +121,7 @@ describe('short text fields', () => {
     const db = openDatabase(first.dbFile)
     const store = new InlineDocStore(db)
     const doc = new Y.Doc()
-    for (const update of store.load(docName).updates) Y.applyUpdate(doc, update)
+    for (const update of (await store.load(docName)).updates) Y.applyUpdate(doc, update)
     const sv = Y.encodeStateVector(doc)
     doc.transact(() => {
       const text = textOf(doc, 'title')
@@ -160,7 +160,7 @@ describe('short text fields', () => {
     // Persisted: the stored log now reads as migrated without the server.
     const reopened = openDatabase(first.dbFile)
     const stored = new Y.Doc()
-    for (const update of new InlineDocStore(reopened).load(docName).updates) Y.applyUpdate(stored, update)
+    for (const update of (await new InlineDocStore(reopened).load(docName)).updates) Y.applyUpdate(stored, update)
     reopened.close()
     expect(fieldsOf(stored).has('title')).toBe(false)
     expect(textOf(stored, 'title').toString()).toBe('Stored before text roots')

@@ -210,7 +210,7 @@ describe('stored records', () => {
     const db = openDatabase(first.dbFile)
     const store = new InlineDocStore(db)
     const doc = new Y.Doc()
-    for (const update of store.load(docName).updates) Y.applyUpdate(doc, update)
+    for (const update of (await store.load(docName)).updates) Y.applyUpdate(doc, update)
     const sv = Y.encodeStateVector(doc)
     doc.transact(() => {
       fieldsOf(doc).set('title', new Y.Text('Renamed'))

@@ -129,8 +129,9 @@ export class ReservationAuthority {
   }
 
   /**
-   * Writes a decision into its event document. `registry.use` runs the write at once, so
-   * documents receive decisions in the order they were made.
+   * Writes a decision into its event document. `registry.use` runs the writes to one document
+   * in the order they are asked for (at once if it is loaded), so documents receive decisions
+   * in the order they were made.
    */
   private mirror(workspace: string, eventId: string, reservation: Reservation | null, retryMs = MIRROR_RETRY_MS): void {
     const docName = recordDocName(workspace, 'events', eventId)

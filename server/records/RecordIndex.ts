@@ -52,10 +52,11 @@ export class RecordIndex {
    * of a record may refresh its entry, and parsing a large index (tens of milliseconds for
    * thousands of entries) belongs to opening a record, not to the middle of someone's typing.
    */
-  private keepIndexWith(room: AccordRoom): (() => void) | void {
+  private async keepIndexWith(room: AccordRoom): Promise<(() => void) | undefined> {
     const name = room.name
-    if (name.kind !== 'record') return
-    const index = this.registry.open(indexDocName(name.workspace, name.collection))
+    if (name.kind !== 'record') return undefined
+    // Awaited: the record goes live with its index loaded (a load hook holds it back).
+    const index = await this.registry.open(indexDocName(name.workspace, name.collection))
     index.retain()
     void index.doc
     return () => index.release()

@@ -84,12 +84,15 @@ export interface LoadedDoc {
 }
 
 /**
- * What the sync layer needs. Reads are synchronous (a document loads on first use);
- * writes are asynchronous, so an engine may commit off the event loop. Writes complete
- * in the order they were made.
+ * What the sync layer needs. Reads and writes are asynchronous, so an engine may read and
+ * commit off the event loop (a database over the network); a document loads on first use.
+ * Writes complete in the order they were made. A load returns what was on disk at some
+ * moment during the call: the caller never loads a document while it has writes of it in
+ * flight (see CommitQueue.load).
  */
 export interface DocStore {
-  load(docName: string): LoadedDoc
+  /** The document's stored state; rejects if it could not be read. */
+  load(docName: string): Promise<LoadedDoc>
   /** Appends every entry (and compacts those with a snapshot) in one atomic write; resolves once it is durable, rejects if nothing was written. */
   append(entries: PersistEntry[]): Promise<void>
   /** Waits for the writes in progress, then lets go of the engine. */

@@ -13,7 +13,8 @@ export class InlineDocStore implements DocStore {
     this.store = new SqliteDocStore(db)
   }
 
-  load(docName: string): LoadedDoc {
+  /** Reads on the calling thread and resolves at once (a read that throws rejects). */
+  async load(docName: string): Promise<LoadedDoc> {
     return this.store.load(docName)
   }
 

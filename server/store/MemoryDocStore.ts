@@ -4,7 +4,8 @@
  * (test/docstore.contract.test.ts). Nothing survives the process.
  *
  * Tests can hold its writes (`hold`) to see what the sync layer does while an append is
- * not yet durable, and break it (`fail`) as a writer thread that died would.
+ * not yet durable, hold its reads (`holdLoads`) to see what it does while a document loads,
+ * and break it (`fail`) as a writer thread that died would.
  */
 import type { DocStore, LoadedDoc, PersistEntry, ProjectionRow, SqlValue, StoredUpdate } from './DocStore.js'
 
@@ -23,6 +24,14 @@ interface Contents {
   rows: Map<string, Record<string, SqlValue>>
 }
 
+/** Loads wait here while they are held (see `holdLoads`); `released` rejects if they are failed. */
+interface LoadHold {
+  released: Promise<void>
+  enter: () => void
+  /** When a held load reads: as it is made (its answer is on its way), or once released (it runs late). */
+  reads: 'at-call' | 'at-release'
+}
+
 /** Appends wait here while the store is held (see `hold`). */
 interface Hold {
   released: Promise<void>
@@ -36,7 +45,11 @@ export class MemoryDocStore implements DocStore {
   /** The append committed last (or refused): the next one commits after it. */
   private tail: Promise<void> = Promise.resolve()
   private holding: Hold | null = null
+  /** Loads wait here while they are held (see `holdLoads`). */
+  private holdingLoads: LoadHold | null = null
   private failed: Error | null = null
+  /** How many times each document was loaded. */
+  private readonly loadCounts = new Map<string, number>()
   private closed = false
   private writes = 0
 
@@ -47,8 +60,26 @@ export class MemoryDocStore implements DocStore {
     return new MemoryDocStore(this.contents)
   }
 
-  /** Copies, so that a caller changing the returned arrays changes nothing stored. */
-  load(docName: string): LoadedDoc {
+  /**
+   * Reads what is stored and resolves with it; a held load (see `holdLoads`) resolves once
+   * released. Copies, so that a caller changing the returned arrays changes nothing stored.
+   */
+  async load(docName: string): Promise<LoadedDoc> {
+    this.loadCounts.set(docName, (this.loadCounts.get(docName) ?? 0) + 1)
+    const hold = this.holdingLoads
+    if (!hold) return this.read(docName)
+    const early = hold.reads === 'at-call' ? this.read(docName) : null
+    hold.enter()
+    await hold.released
+    return early ?? this.read(docName)
+  }
+
+  /** How many times `docName` was loaded. */
+  loadCount(docName: string): number {
+    return this.loadCounts.get(docName) ?? 0
+  }
+
+  private read(docName: string): LoadedDoc {
     const doc = this.contents.docs.get(docName)
     if (!doc) return { updates: [], loggedCount: 0, loggedBytes: 0, clientAuthors: [] }
     const updates = doc.log.map((u) => u.update)
@@ -165,6 +196,29 @@ export class MemoryDocStore implements DocStore {
         hold.release()
       },
     }
+  }
+
+  /**
+   * Holds every load from now on until `release` (each resolves) or `fail` (each rejects with
+   * `error`) is called. A held load reads what is stored as it is made (`reads: 'at-call'`, the
+   * default: its answer is on its way) or once released (`'at-release'`: it runs late).
+   * `entered` resolves when the first load is made.
+   */
+  holdLoads(reads: LoadHold['reads'] = 'at-call'): { release: () => void; fail: (error: Error) => void; entered: Promise<void> } {
+    if (this.holdingLoads) throw new Error('the loads are already held')
+    let settle!: (error?: Error) => void
+    let enter!: () => void
+    const released = new Promise<void>((resolve, reject) => (settle = (error) => (error ? reject(error) : resolve())))
+    // Failed with no load waiting: not an unhandled rejection.
+    released.catch(() => undefined)
+    const entered = new Promise<void>((resolve) => (enter = resolve))
+    const hold: LoadHold = { released, enter, reads }
+    this.holdingLoads = hold
+    const end = (error?: Error) => {
+      if (this.holdingLoads === hold) this.holdingLoads = null
+      settle(error)
+    }
+    return { entered, release: () => end(), fail: (error) => end(error) }
   }
 
   /** Breaks the store, as a writer thread that died: appends not yet committed, and every later one, reject with `error`. */

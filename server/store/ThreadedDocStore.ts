@@ -87,7 +87,7 @@ export class ThreadedDocStore implements DocStore {
     return worker
   }
 
-  load(docName: string): LoadedDoc {
+  load(docName: string): Promise<LoadedDoc> {
     return this.local.load(docName)
   }
 

@@ -14,7 +14,7 @@
  */
 import * as Y from 'yjs'
 import type { SyncMetrics } from '../metrics/Metrics.js'
-import type { DocStore, LoadedDoc, PersistEntry, ProjectionRow, StoredUpdate } from '../store/DocStore.js'
+import type { DocStore, LoadedDoc, PersistEntry, ProjectionRow } from '../store/DocStore.js'
 import type { PendingUpdate } from './Room.js'
 
 /** What the queue needs of a document in memory (a Room). */
@@ -77,8 +77,8 @@ export class CommitQueue<D extends Committable, P extends Projected = Projected>
   private scheduled = false
   /** The batch being written, if any. */
   private writing: Promise<void> | null = null
-  /** Updates of each document that are being written (a document reloaded meanwhile must include them). */
-  private readonly inFlight = new Map<string, StoredUpdate[]>()
+  /** The last batch holding each document's updates, until it is durable or refused (see `load`). */
+  private readonly writes = new Map<string, Promise<void>>()
   private readonly compactAfterUpdates: number
   private readonly compactAfterBytes: number
 
@@ -91,16 +91,18 @@ export class CommitQueue<D extends Committable, P extends Projected = Projected>
   }
 
   /**
-   * Loads a document's stored state for a new copy in memory: the store's, plus whatever
-   * of it is being written right now.
+   * Loads a document's stored state for a new copy in memory, once the writes of its
+   * previous copy (a room dropped a moment ago) are durable or refused. Whether a read made
+   * beside an append sees it is the engine's business (a commit may land before or after
+   * the read, or be acknowledged only after it): adding the in-flight updates to what was
+   * read could apply one twice, leaving them out could lose one. Read after them, the store
+   * holds each exactly once, and nothing that failed to be written is served. Only the
+   * reload of a dropped document waits; no copy of a document writes while it loads (the
+   * registry holds one room per document).
    */
-  load(docName: string): LoadedDoc {
-    const loaded = this.store.load(docName)
-    for (const { update, author, clients } of this.inFlight.get(docName) ?? []) {
-      loaded.updates.push(update)
-      if (author !== null) for (const client of clients ?? []) loaded.clientAuthors.push([client, author])
-    }
-    return loaded
+  async load(docName: string): Promise<LoadedDoc> {
+    for (let writing = this.writes.get(docName); writing; writing = this.writes.get(docName)) await writing
+    return this.store.load(docName)
   }
 
   /** Starts keeping the log counters of a document loaded from `loaded`. */
@@ -202,11 +204,6 @@ export class CommitQueue<D extends Committable, P extends Projected = Projected>
       projection: projection?.row,
       snapshot,
     }))
-    for (const { doc, updates } of batches) {
-      const list = this.inFlight.get(doc.docName) ?? []
-      list.push(...updates)
-      this.inFlight.set(doc.docName, list)
-    }
     const startedAt = performance.now()
     const count = batches.reduce((n, b) => n + b.updates.length, 0)
     const previous = this.writing
@@ -214,14 +211,12 @@ export class CommitQueue<D extends Committable, P extends Projected = Projected>
     const settled = written.then(
       () => {
         const seconds = (performance.now() - startedAt) / 1000
-        this.settleInFlight(batches)
         for (const batch of batches) this.committed(batch)
         // Counted once the updates are out: nothing but the broadcast between disk and clients.
         this.options.metrics?.persisted(entries.length, count, seconds)
         for (const waiter of waiters) waiter.resolve()
       },
       (error: unknown) => {
-        this.settleInFlight(batches)
         this.options.onError?.(error, 'persist')
         for (const { doc } of batches) this.options.onFailed(doc)
         const failure = new PersistError('could not persist the update; the document was unloaded')
@@ -230,6 +225,12 @@ export class CommitQueue<D extends Committable, P extends Projected = Projected>
       },
     )
     this.writing = settled
+    // Registered before any load can wait on it, so a load waking up finds the map updated.
+    const done: Promise<void> = settled.then(
+      () => this.forgetWrites(batches, done),
+      () => this.forgetWrites(batches, done),
+    )
+    for (const { doc } of batches) this.writes.set(doc.docName, done)
     void settled
       .catch(() => undefined)
       .then(() => {
@@ -239,13 +240,8 @@ export class CommitQueue<D extends Committable, P extends Projected = Projected>
       })
   }
 
-  private settleInFlight(batches: Batch<D, P>[]): void {
-    for (const { doc, updates } of batches) {
-      const list = this.inFlight.get(doc.docName)
-      if (!list) continue
-      list.splice(0, updates.length)
-      if (list.length === 0) this.inFlight.delete(doc.docName)
-    }
+  private forgetWrites(batches: Batch<D, P>[], done: Promise<void>): void {
+    for (const { doc } of batches) if (this.writes.get(doc.docName) === done) this.writes.delete(doc.docName)
   }
 
   /** A document's batch is on disk: hand it back, count its log, run the effects, compact if the log is long. */

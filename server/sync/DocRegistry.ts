@@ -1,6 +1,9 @@
 /**
  * The loaded documents: a room per document, loaded on first use (its name resolved by the
- * document kinds) and unloaded a grace period after its last user left. Writing is the commit
+ * document kinds) and unloaded a grace period after its last user left. A document is
+ * `loading` (its stored state being read, its load hooks running: everyone who opens it
+ * meanwhile waits for that one load), then `live` (its room, in `rooms`), then its room is
+ * `closed` as it leaves memory. Writing is the commit
  * queue's (CommitQueue); what follows a commit is the `onCommitted` callback's (the
  * after-commit effects, wired by the server).
  */
@@ -41,18 +44,36 @@ export interface RegistryOptions<N, P extends Projected> {
   outbox?: NoticeOutbox
 }
 
+/** What to do when a room leaves memory (unloaded or dropped; not at shutdown, when everything goes). */
+export type OnLeave = () => void
+
 /**
- * Called when a room is loaded; may return what to do when the room leaves memory
- * (unloaded or dropped; not at shutdown, when everything goes).
+ * Called when a room is loaded, before it goes live; may return (or resolve with) what to do
+ * when it leaves memory. The room goes live once every hook has returned or settled: a hook
+ * may open another document first (a record's index, see RecordIndex).
  */
-export type LoadHook<N> = (room: Room<N>) => (() => void) | void
+export type LoadHook<N> = (room: Room<N>) => OnLeave | void | Promise<OnLeave | void>
+
+/** Who waits for a loading document's room (see `whenLive`). */
+interface Waiter<N> {
+  ready(room: Room<N>): void
+  failed(error: unknown): void
+}
+
+/** A document being loaded, and who waits for it. */
+interface Loading<N> {
+  readonly waiters: Waiter<N>[]
+}
 
 export class DocRegistry<N = unknown, P extends Projected = Projected> implements RoomHost {
+  /** The live rooms. */
   private readonly rooms = new Map<string, Room<N>>()
+  /** The documents being loaded: one load per document at a time. */
+  private readonly loading = new Map<string, Loading<N>>()
   private readonly unloadTimers = new Map<Room<N>, NodeJS.Timeout>()
   private readonly loadHooks = new Set<LoadHook<N>>()
   /** What to do when each room leaves memory (from the load hooks). */
-  private readonly onLeave = new Map<Room<N>, (() => void)[]>()
+  private readonly onLeave = new Map<Room<N>, OnLeave[]>()
   private readonly commits: CommitQueue<Room<N>, P>
   private closed = false
   /** Removes outdated awareness states in every room, a tenth of the timeout apart (as y-protocols does per document). */
@@ -106,6 +127,7 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
     return this.options.resolve(docName)
   }
 
+  /** The room of a document if it is live (loaded), else undefined; never loads it. */
   get(docName: string): Room<N> | undefined {
     return this.rooms.get(docName)
   }
@@ -114,29 +136,77 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
     return this.rooms.values()
   }
 
-  /** The live room of a document, loading it if needed. Throws for a name no kind resolves. */
-  open(docName: string): Room<N> {
-    if (this.closed) throw new Error('registry is closed')
-    const existing = this.rooms.get(docName)
-    if (existing) {
-      this.cancelUnload(existing)
-      return existing
+  /**
+   * The live room of a document, loading it if needed: concurrent opens of a document being
+   * loaded share its one load. Rejects for a name no kind resolves, when the store cannot read
+   * the document, and once the registry is closed. A room that nobody holds once loaded (no
+   * peer added, no `retain`: a socket closed while it loaded) leaves memory after the grace
+   * period, like any unused room.
+   */
+  open(docName: string): Promise<Room<N>> {
+    return new Promise((resolve, reject) => this.whenLive(docName, { ready: resolve, failed: reject }))
+  }
+
+  /**
+   * Hands `waiter` the document's live room: at once if it is loaded, else as soon as it is,
+   * waiters in the order they came (so writes through `use` land in the order they were asked
+   * for, loaded or not).
+   */
+  private whenLive(docName: string, waiter: Waiter<N>): void {
+    if (this.closed) return waiter.failed(new Error('registry is closed'))
+    const live = this.rooms.get(docName)
+    if (live) {
+      this.cancelUnload(live)
+      return waiter.ready(live)
+    }
+    const loading = this.loading.get(docName)
+    if (loading) {
+      loading.waiters.push(waiter)
+      return
     }
     const resolved = this.options.resolve(docName)
-    if (!resolved) throw new Error(`bad document name ${docName}`)
-    const loaded = this.commits.load(docName)
+    if (!resolved) return waiter.failed(new Error(`bad document name ${docName}`))
+    const entry: Loading<N> = { waiters: [waiter] }
+    this.loading.set(docName, entry)
+    void this.load(docName, resolved).then(
+      (room) => {
+        this.loading.delete(docName)
+        this.rooms.set(docName, room)
+        for (const { ready } of entry.waiters) ready(room)
+        if (room.isIdle()) this.onIdle(room)
+      },
+      (error: unknown) => {
+        this.loading.delete(docName)
+        for (const { failed } of entry.waiters) failed(error)
+      },
+    )
+  }
+
+  /** Reads a document's stored state into a new room and runs the load hooks on it. */
+  private async load(docName: string, resolved: ResolvedDoc<N, P>): Promise<Room<N>> {
+    const loaded = await this.commits.load(docName)
+    if (this.closed) throw new Error('registry is closed')
     const room = new Room<N>(resolved.name, docName, resolved.policy, loaded, this)
-    this.rooms.set(docName, room)
     this.commits.track(room, loaded)
-    for (const hook of this.loadHooks) {
-      try {
-        const leave = hook(room)
-        if (leave) this.onLeave.set(room, [...(this.onLeave.get(room) ?? []), leave])
-      } catch (error) {
-        this.options.onError?.(error, 'load hook')
-      }
+    const leaves = await Promise.all([...this.loadHooks].map((hook) => this.runHook(hook, room)))
+    const onLeave = leaves.filter((leave) => leave !== undefined)
+    if (onLeave.length > 0) this.onLeave.set(room, onLeave)
+    if (this.closed) {
+      room.close(CLOSE.shuttingDown.code, CLOSE.shuttingDown.reason)
+      this.left(room)
+      throw new Error('registry is closed')
     }
     return room
+  }
+
+  /** A hook that throws or rejects is reported; the room loads anyway. */
+  private async runHook(hook: LoadHook<N>, room: Room<N>): Promise<OnLeave | undefined> {
+    try {
+      return (await hook(room)) ?? undefined
+    } catch (error) {
+      this.options.onError?.(error, 'load hook')
+      return undefined
+    }
   }
 
   /** Runs `hook` on every room loaded from now on. */
@@ -153,16 +223,30 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
   }
 
   /**
-   * Runs `fn` on a document's room and resolves once its changes are on disk
-   * (and broadcast). Rejects with PersistError if they could not be persisted.
+   * Runs `fn` on a document's room (at once if it is live, else once it is loaded; calls for
+   * one document run in the order they were made) and resolves once its changes are on disk
+   * (and broadcast). Rejects with PersistError if they could not be persisted, and as `open`
+   * if the document cannot be loaded.
    */
   async use<T>(docName: string, fn: (room: Room<N>) => T | Promise<T>): Promise<T> {
-    const room = this.open(docName)
-    room.retain()
+    const { room, result } = await new Promise<{ room: Room<N>; result: T | Promise<T> }>((resolve, reject) =>
+      this.whenLive(docName, {
+        ready: (room) => {
+          room.retain()
+          try {
+            resolve({ room, result: fn(room) })
+          } catch (error) {
+            room.release()
+            reject(error)
+          }
+        },
+        failed: reject,
+      }),
+    )
     try {
-      const result = await fn(room)
+      const value = await result
       if (room.unpersisted > 0) await this.commits.flushed()
-      return result
+      return value
     } finally {
       room.release()
     }
@@ -185,7 +269,9 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
   }
 
   onIdle(room: Room<N>): void {
-    if (this.unloadTimers.has(room) || room.state === 'closed') return
+    if (room.state === 'closed') return
+    // The grace period counts from the moment the room last became idle.
+    this.cancelUnload(room)
     const timer = setTimeout(() => {
       this.unloadTimers.delete(room)
       if (room.isIdle()) this.unload(room)
@@ -276,6 +362,8 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
     clearInterval(this.awarenessTimer)
     for (const timer of this.unloadTimers.values()) clearTimeout(timer)
     this.unloadTimers.clear()
+    // Not waited for: a load under way ends without a room (see `load`), its waiters told the
+    // registry closed, and one the store never answers must not hold the shutdown.
     await this.commits.close()
     for (const room of this.rooms.values()) room.close(CLOSE.shuttingDown.code, CLOSE.shuttingDown.reason)
     this.rooms.clear()

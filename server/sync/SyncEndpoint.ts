@@ -3,9 +3,13 @@
  * checks access to the document, adapts ws sockets to RoomSockets and routes
  * messages to rooms. Every exception stops here: a bad message closes only its socket.
  *
+ * The socket is accepted before its document is loaded: messages that arrive meanwhile wait,
+ * in order, and are handled once the room is live; a document that cannot be loaded closes
+ * the socket with 1011.
+ *
  * Limits enforced here (values in `LIMITS`, shared/protocol.ts): message size (4413),
  * message rate per connection, connections and documents per user (4429), bytes buffered
- * for a slow reader (the socket is dropped), bytes of sync step-1 replies per connection
+ * for a slow reader (the socket is dropped), bytes waiting for a loading document (4429), bytes of sync step-1 replies per connection
  * (spent by its room, see Step1Pacer). Authentication happens during the HTTP upgrade
  * (token or cookie), so no message is ever read from an unauthenticated socket: there
  * is no pre-auth phase to cap. Sessions of open sockets are re-checked every
@@ -24,7 +28,7 @@ import { FORBIDDEN_ORIGIN, OriginPolicy } from '../auth/OriginPolicy.js'
 import { TokenBucket } from '../limits/TokenBucket.js'
 import type { Projected } from './CommitQueue.js'
 import type { DocRegistry } from './DocRegistry.js'
-import { MalformedMessageError } from './Room.js'
+import { MalformedMessageError, type Room } from './Room.js'
 import type { Peer, RoomSocket } from './types.js'
 
 export const SYNC_PATH = '/sync/'
@@ -42,12 +46,20 @@ export interface SyncEndpointOptions {
   origins?: OriginPolicy
 }
 
-/** One socket's lifecycle: messages are read only while `open`. */
+/**
+ * One socket's lifecycle: `loading` while its document loads (messages are queued), `open`
+ * once it joined the room (messages are handled), `closing` from then on (nothing is read).
+ */
 interface Connection {
   readonly peer: Peer
   readonly ws: WebSocket
   readonly docName: string
-  state: 'open' | 'closing'
+  state: 'loading' | 'open' | 'closing'
+  /** The document's live room, once loaded. */
+  room: Room | null
+  /** Messages received while `loading`, in order, and their bytes. */
+  queued: Buffer[]
+  queuedBytes: number
   readonly bucket: TokenBucket
   /** When the socket last sent anything (a message, a pong). */
   heardAt: number
@@ -149,7 +161,6 @@ export class SyncEndpoint {
     const docs = this.docsPerUser.get(principal.userId)
     if (docs && !docs.has(docName) && docs.size >= this.limits.MAX_DOCUMENTS_PER_USER) return closeWith(ws, 'rateLimited')
 
-    const room = this.options.registry.open(docName)
     const peer: Peer = {
       kind: 'peer',
       socket: new WsRoomSocket(ws, this.limits.MAX_BUFFERED_BYTES, this.options.onDropped),
@@ -163,42 +174,87 @@ export class SyncEndpoint {
       peer,
       ws,
       docName,
-      state: 'open',
+      state: 'loading',
+      room: null,
+      queued: [],
+      queuedBytes: 0,
       bucket: new TokenBucket(this.limits.MAX_MESSAGES_PER_SECOND, this.limits.MESSAGE_BURST),
       heardAt: Date.now(),
       pinged: false,
       queuedAtCheck: 0,
       slice: this.slices[this.dealt++ % this.slices.length]!,
     }
+    // Counted from now: a socket waiting for its document holds its share of the per-user limits.
     this.track(connection)
 
     // Per-socket code is anonymous closures and class methods only: a named closure costs
     // a property table per socket once tsx keeps function names (esbuild `keepNames`).
     ws.on('message', (data: Buffer, isBinary: boolean) => {
-      if (connection.state !== 'open' || room.state === 'closed') return
+      if (connection.state === 'closing' || connection.room?.state === 'closed') return
       heard(connection)
       if (!connection.bucket.take()) return closeConnection(connection, ws, 'rateLimited')
       if (data.length > this.limits.MAX_MESSAGE_BYTES) return closeConnection(connection, ws, 'tooLarge')
       if (!isBinary && data.length === 0) return
       this.options.auth.touch(principal.sessionId)
-      try {
-        room.handleMessage(peer, new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
-      } catch (error) {
-        if (error instanceof MalformedMessageError) closeConnection(connection, ws, 'malformed')
-        else {
-          this.options.onError?.(error, 'message')
-          closeConnection(connection, ws, 'internalError')
-        }
-      }
+      if (connection.room) this.deliver(connection, connection.room, data)
+      else this.queue(connection, data)
     })
     ws.on('close', () => {
       connection.state = 'closing'
+      connection.queued = []
       this.untrack(connection)
-      room.removePeer(peer)
+      connection.room?.removePeer(peer)
     })
     ws.on('pong', () => heard(connection))
     ws.on('error', () => ws.terminate())
-    room.addPeer(peer)
+    this.options.registry.open(docName).then(
+      (room) => this.join(connection, room),
+      (error: unknown) => {
+        this.options.onError?.(error, 'load')
+        closeConnection(connection, ws, 'internalError')
+      },
+    )
+  }
+
+  /** The connection's document is live: it joins the room, then the messages it sent meanwhile are handled in order. */
+  private join(connection: Connection, room: Room): void {
+    // Closed while the document loaded: it never joins (the registry unloads a room nobody took).
+    if (connection.state === 'closing') return
+    // Dropped between loading and now (a failing store): as if it had been closed with the room.
+    if (room.state === 'closed') return closeConnection(connection, connection.ws, 'internalError')
+    connection.room = room
+    connection.state = 'open'
+    room.addPeer(connection.peer)
+    const queued = connection.queued
+    connection.queued = []
+    for (const data of queued) {
+      // Closed by an earlier message (or with the room): the rest is not read.
+      if (connection.state !== 'open' || !room.peers.has(connection.peer)) break
+      this.deliver(connection, room, data)
+    }
+  }
+
+  /**
+   * Keeps a message that came before the document was loaded. The token bucket and the size
+   * limit bound each message and their rate; their bytes are bounded as a slow reader's are
+   * (`MAX_BUFFERED_BYTES`), past which the socket is closed with 4429.
+   */
+  private queue(connection: Connection, data: Buffer): void {
+    connection.queuedBytes += data.length
+    if (connection.queuedBytes > this.limits.MAX_BUFFERED_BYTES) return closeConnection(connection, connection.ws, 'rateLimited')
+    connection.queued.push(data)
+  }
+
+  private deliver(connection: Connection, room: Room, data: Buffer): void {
+    try {
+      room.handleMessage(connection.peer, new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+    } catch (error) {
+      if (error instanceof MalformedMessageError) closeConnection(connection, connection.ws, 'malformed')
+      else {
+        this.options.onError?.(error, 'message')
+        closeConnection(connection, connection.ws, 'internalError')
+      }
+    }
   }
 
   /** Closes every socket of a session with 4401 (logout, expiry, revocation). */
@@ -234,7 +290,7 @@ export class SyncEndpoint {
   private checkLiveness(): void {
     const now = Date.now()
     for (const connection of this.slices[this.ticks++ % this.slices.length]!) {
-      if (connection.state !== 'open') continue
+      if (connection.state === 'closing') continue
       if (connection.pinged) {
         const queued = connection.ws.bufferedAmount
         if (queued > 0 && queued < connection.queuedAtCheck) {
