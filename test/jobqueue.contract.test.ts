@@ -1,13 +1,17 @@
 /**
- * The JobQueue contract, one suite for every implementation (today: SQLite on a real file).
- * A PostgreSQL queue would add one `jobQueueContract` call at the bottom.
+ * The JobQueue contract, one suite for every implementation: SQLite on a real file,
+ * PostgreSQL on a fresh database (test/helpers/pg.ts; skipped with one line when no
+ * PostgreSQL is reachable, except on CI).
  */
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { JobOutcome, JobQueue, NewJob } from '../server/jobs/JobQueue.js'
+import { PgJobQueue } from '../server/jobs/PgJobQueue.js'
 import { SqliteJobQueue } from '../server/jobs/SqliteJobQueue.js'
 import { type Db, openDatabase } from '../server/store/openDatabase.js'
+import { newExportJob } from './helpers/jobs.js'
+import { skipPg, useMigratedDatabase } from './helpers/pg.js'
 import { tempDir } from './helpers/server.js'
 
 /** One queue under test, and what the contract needs around it. */
@@ -23,19 +27,15 @@ interface Subject {
 const T0 = 1_000_000
 const LEASE = 100
 
-const exportJob = (userId: string, target = 'csv', coalesceKey: string | null = null): NewJob => ({
-  workspace: 'w',
-  userId,
-  kind: 'export',
-  target,
-  params: { collections: ['deals'] },
-  counts: { exported: 0 },
-  coalesceKey,
-})
 const succeeded: JobOutcome = { status: 'succeeded', counts: { exported: 3 } }
 
-function jobQueueContract(name: string, make: () => Subject): void {
-  describe(`JobQueue contract: ${name}`, () => {
+/**
+ * `setup` runs inside the suite's `describe`, so it may register `beforeAll`/`afterAll`
+ * hooks for what its subjects share (a database), and returns how to make one subject.
+ */
+function jobQueueContract(name: string, setup: () => () => Subject, skip = false): void {
+  describe.skipIf(skip)(`JobQueue contract: ${name}`, () => {
+    const make = setup()
     let s: Subject
     let q: JobQueue
     beforeEach(() => {
@@ -48,7 +48,7 @@ function jobQueueContract(name: string, make: () => Subject): void {
     const ids = (jobs: { id: string }[]) => jobs.map((j) => j.id)
 
     it('[JQ5] a job reads back as enqueued: get, list (newest first, per user and kind), payload', async () => {
-      const { job, coalesced } = await q.enqueue(exportJob('a'))
+      const { job, coalesced } = await q.enqueue(newExportJob('a'))
       expect(coalesced).toBe(false)
       expect(job).toMatchObject({
         workspace: 'w',
@@ -69,9 +69,9 @@ function jobQueueContract(name: string, make: () => Subject): void {
       expect(await q.get(job.id)).toEqual(job)
       expect(await q.get('no-such-job')).toBeUndefined()
       s.advance(1)
-      const second = await enqueue(exportJob('a', 'xlsx'))
-      const upload = await enqueue({ ...exportJob('a'), kind: 'import', coalesceKey: null, payload: Buffer.from('name\nAda\n') })
-      await enqueue(exportJob('b'))
+      const second = await enqueue(newExportJob('a', 'xlsx'))
+      const upload = await enqueue({ ...newExportJob('a'), kind: 'import', coalesceKey: null, payload: Buffer.from('name\nAda\n') })
+      await enqueue(newExportJob('b'))
       expect(ids(await q.list('a', 'export', 10))).toEqual([second.id, job.id])
       expect(ids(await q.list('a', 'export', 1))).toEqual([second.id])
       expect(ids(await q.list('a', 'import', 10))).toEqual([upload.id])
@@ -81,8 +81,8 @@ function jobQueueContract(name: string, make: () => Subject): void {
     })
 
     it('[JQ5] finish stores the outcome and drops the payload; a failure keeps its message and line errors', async () => {
-      const ok = await enqueue(exportJob('a'))
-      const bad = await enqueue({ ...exportJob('b'), kind: 'import', payload: Buffer.from('x') })
+      const ok = await enqueue(newExportJob('a'))
+      const bad = await enqueue({ ...newExportJob('b'), kind: 'import', payload: Buffer.from('x') })
       await q.claim('w1', 10, LEASE)
       s.advance(5)
       expect(await q.progress(ok.id, 'w1', { exported: 2 })).toBe(true)
@@ -104,23 +104,23 @@ function jobQueueContract(name: string, make: () => Subject): void {
     })
 
     it('[JQ2] an identical job still queued is coalesced; a job without a key never is; once claimed, a new one is queued', async () => {
-      const first = await q.enqueue(exportJob('a', 'csv', 'k'))
-      expect(await q.enqueue(exportJob('a', 'csv', 'k'))).toEqual({ job: first.job, coalesced: true })
-      expect((await q.enqueue(exportJob('a', 'csv', 'other'))).coalesced).toBe(false)
-      const keyless = await enqueue(exportJob('a', 'xlsx'))
-      expect((await enqueue(exportJob('a', 'xlsx'))).id).not.toBe(keyless.id)
+      const first = await q.enqueue(newExportJob('a', 'csv', 'k'))
+      expect(await q.enqueue(newExportJob('a', 'csv', 'k'))).toEqual({ job: first.job, coalesced: true })
+      expect((await q.enqueue(newExportJob('a', 'csv', 'other'))).coalesced).toBe(false)
+      const keyless = await enqueue(newExportJob('a', 'xlsx'))
+      expect((await enqueue(newExportJob('a', 'xlsx'))).id).not.toBe(keyless.id)
       expect(ids(await q.claim('w', 1, LEASE))).toEqual([first.job.id])
-      const fresh = await q.enqueue(exportJob('a', 'csv', 'k'))
+      const fresh = await q.enqueue(newExportJob('a', 'csv', 'k'))
       expect(fresh.coalesced).toBe(false)
       expect(fresh.job.id).not.toBe(first.job.id)
-      expect((await q.enqueue(exportJob('a', 'csv', 'k'))).job.id).toBe(fresh.job.id)
+      expect((await q.enqueue(newExportJob('a', 'csv', 'k'))).job.id).toBe(fresh.job.id)
     })
 
     it('[JQ1] claims at most one job per user and target, oldest first, and other users in the same claim', async () => {
-      const a1 = await enqueue(exportJob('a'))
-      await enqueue(exportJob('a'))
-      const a3 = await enqueue(exportJob('a', 'xlsx'))
-      const b1 = await enqueue(exportJob('b'))
+      const a1 = await enqueue(newExportJob('a'))
+      await enqueue(newExportJob('a'))
+      const a3 = await enqueue(newExportJob('a', 'xlsx'))
+      const b1 = await enqueue(newExportJob('b'))
       const claimed = await q.claim('w1', 10, LEASE)
       expect(ids(claimed)).toEqual([a1.id, a3.id, b1.id])
       expect(claimed.every((j) => j.status === 'running' && j.attempts === 1 && j.startedAt === T0)).toBe(true)
@@ -131,14 +131,14 @@ function jobQueueContract(name: string, make: () => Subject): void {
 
     it('[JQ1] a claim takes at most `max` jobs, oldest first; max 0 takes none', async () => {
       const jobs = []
-      for (const user of ['a', 'b', 'c']) jobs.push(await enqueue(exportJob(user)))
+      for (const user of ['a', 'b', 'c']) jobs.push(await enqueue(newExportJob(user)))
       expect(await q.claim('w', 0, LEASE)).toEqual([])
       expect(ids(await q.claim('w', 2, LEASE))).toEqual(ids(jobs.slice(0, 2)))
       expect(ids(await q.claim('w', 2, LEASE))).toEqual(ids(jobs.slice(2)))
     })
 
     it('[JQ1] claims made at the same moment by several workers never share a job nor run two of one user and target', async () => {
-      for (const user of ['a', 'b', 'c', 'd']) for (const target of ['csv', 'csv', 'xlsx']) await enqueue(exportJob(user, target))
+      for (const user of ['a', 'b', 'c', 'd']) for (const target of ['csv', 'csv', 'xlsx']) await enqueue(newExportJob(user, target))
       const claims = await Promise.all(['w1', 'w2', 'w3', 'w4'].map((worker) => q.claim(worker, 3, LEASE)))
       const claimed = claims.flat()
       expect(new Set(ids(claimed)).size).toBe(claimed.length)
@@ -148,9 +148,9 @@ function jobQueueContract(name: string, make: () => Subject): void {
     })
 
     it('[JQ4] positions count all queued jobs in queue order, 1 = next; a claimed job has none and the rest move up', async () => {
-      const a1 = await enqueue(exportJob('a'))
-      const a2 = await enqueue(exportJob('a'))
-      const b1 = await enqueue(exportJob('b'))
+      const a1 = await enqueue(newExportJob('a'))
+      const a2 = await enqueue(newExportJob('a'))
+      const b1 = await enqueue(newExportJob('b'))
       expect(await Promise.all([a1, a2, b1].map((j) => q.position(j.id)))).toEqual([1, 2, 3])
       expect(ids(await q.queued(2))).toEqual([a1.id, a2.id])
       await q.claim('w', 10, LEASE)
@@ -160,7 +160,7 @@ function jobQueueContract(name: string, make: () => Subject): void {
     })
 
     it('[JQ3] only the lease holder renews, reports progress or finishes; a renewed lease is not recovered', async () => {
-      const job = await enqueue(exportJob('a'))
+      const job = await enqueue(newExportJob('a'))
       await q.claim('holder', 1, LEASE)
       expect(await q.renew('other', [job.id], LEASE)).toEqual([])
       expect(await q.progress(job.id, 'other', { exported: 9 })).toBe(false)
@@ -175,7 +175,7 @@ function jobQueueContract(name: string, make: () => Subject): void {
     })
 
     it('[JQ3] an expired lease queues the job again; its old holder can no longer renew or finish it', async () => {
-      const job = await enqueue(exportJob('a'))
+      const job = await enqueue(newExportJob('a'))
       await q.claim('dead', 1, LEASE)
       expect(await q.recoverExpired(3)).toEqual([])
       s.advance(LEASE + 1)
@@ -191,7 +191,7 @@ function jobQueueContract(name: string, make: () => Subject): void {
     })
 
     it('[JQ3] a job whose lease expires `maxAttempts` times is failed with a clear error', async () => {
-      const job = await enqueue(exportJob('a'))
+      const job = await enqueue(newExportJob('a'))
       for (let attempt = 1; attempt <= 3; attempt++) {
         expect((await q.claim(`w${attempt}`, 1, LEASE))[0]?.attempts).toBe(attempt)
         s.advance(LEASE + 1)
@@ -202,8 +202,8 @@ function jobQueueContract(name: string, make: () => Subject): void {
     })
 
     it('[JQ6] release puts a held job back in the queue, first in its line; only its holder can release it', async () => {
-      const first = await enqueue(exportJob('a'))
-      const second = await enqueue(exportJob('a'))
+      const first = await enqueue(newExportJob('a'))
+      const second = await enqueue(newExportJob('a'))
       await q.claim('w', 1, LEASE)
       await q.release(first.id, 'other')
       expect((await q.get(first.id))?.status).toBe('running')
@@ -217,18 +217,45 @@ function jobQueueContract(name: string, make: () => Subject): void {
   })
 }
 
-jobQueueContract('SQLite', () => {
-  const dir = tempDir('accord-jobqueue-')
-  const db: Db = openDatabase(join(dir, 'jobs.db'))
+/** A clock for one subject, starting at T0. */
+function testClock() {
   const clock = { now: T0 }
   return {
-    queue: new SqliteJobQueue(db, () => clock.now),
-    advance(ms) {
+    now: () => clock.now,
+    advance(ms: number) {
       clock.now += ms
     },
+  }
+}
+
+jobQueueContract('SQLite', () => () => {
+  const dir = tempDir('accord-jobqueue-')
+  const db: Db = openDatabase(join(dir, 'jobs.db'))
+  const clock = testClock()
+  return {
+    queue: new SqliteJobQueue(db, clock.now),
+    advance: clock.advance,
     async close() {
       db.close()
       rmSync(dir, { recursive: true, force: true })
     },
   }
 })
+
+jobQueueContract(
+  'PostgreSQL',
+  () => {
+    const database = useMigratedDatabase()
+    return () => {
+      const clock = testClock()
+      return {
+        queue: new PgJobQueue(database.pool, { now: clock.now }),
+        advance: clock.advance,
+        async close() {
+          await database.pool.query('TRUNCATE jobs')
+        },
+      }
+    }
+  },
+  skipPg,
+)

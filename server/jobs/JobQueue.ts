@@ -1,6 +1,6 @@
 /**
- * The durable job queue behind exports and imports. One embedded implementation
- * (SqliteJobQueue); the interface is what a distributed engine would implement.
+ * The durable job queue behind exports and imports: embedded (SqliteJobQueue) or in
+ * PostgreSQL, shared by every process (PgJobQueue).
  *
  * Rules every implementation keeps:
  * - [JQ1] at most one running job per (user, lane); a lane is `<kind>:<target>`;
@@ -95,6 +95,12 @@ export interface JobQueue {
   /** Re-queues running jobs whose lease expired; fails those past `maxAttempts`. Resolves to what changed. */
   recoverExpired(maxAttempts: number): Promise<StoredJob[]>
 }
+
+/** A job's lane: a user's jobs of one lane run one at a time [JQ1]. */
+export const laneOf = (kind: JobKind, target: string) => `${kind}:${target}`
+
+/** Why a job whose lease expired `maxAttempts` times was failed. */
+export const abandonedError = (attempts: number) => `the server stopped while this job ran, ${attempts} times; gave up`
 
 /** The job as the API and the inbox document show it (docs/api.md, "Jobs"). */
 export interface JobJson {

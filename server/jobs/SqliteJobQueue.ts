@@ -6,53 +6,24 @@
  */
 import { randomUUID } from 'node:crypto'
 import { type Db, statementCache } from '../store/openDatabase.js'
-import type { JobCounts, JobKind, JobOutcome, JobQueue, JobStatus, LineError, NewJob, StoredJob } from './JobQueue.js'
+import {
+  type JobCounts,
+  type JobKind,
+  type JobOutcome,
+  type JobQueue,
+  type NewJob,
+  type StoredJob,
+  abandonedError,
+  laneOf,
+} from './JobQueue.js'
+import { type JobRow as Row, storedJobOf } from './jobRow.js'
 
-interface JobRow {
-  seq: number
-  id: string
-  workspace: string
-  user_id: string
-  kind: JobKind
-  target: string
-  lane: string
-  params: string
-  status: JobStatus
-  counts: string
-  errors: string
-  error: string | null
-  result: string | null
-  attempts: number
-  created_at: number
-  started_at: number | null
-  finished_at: number | null
-}
+type JobRow = Row<string> & { lane: string }
 
 const COLUMNS =
   'seq, id, workspace, user_id, kind, target, lane, params, status, counts, errors, error, result, attempts, created_at, started_at, finished_at'
 
-function fromRow(row: JobRow): StoredJob {
-  return {
-    id: row.id,
-    seq: row.seq,
-    workspace: row.workspace,
-    userId: row.user_id,
-    kind: row.kind,
-    target: row.target,
-    params: JSON.parse(row.params) as Record<string, unknown>,
-    status: row.status,
-    counts: JSON.parse(row.counts) as JobCounts,
-    errors: JSON.parse(row.errors) as LineError[],
-    error: row.error,
-    result: row.result === null ? null : (JSON.parse(row.result) as Record<string, unknown>),
-    attempts: row.attempts,
-    createdAt: row.created_at,
-    startedAt: row.started_at,
-    finishedAt: row.finished_at,
-  }
-}
-
-export const laneOf = (kind: JobKind, target: string) => `${kind}:${target}`
+const fromRow = (row: JobRow) => storedJobOf(row, (text) => JSON.parse(text))
 
 export class SqliteJobQueue implements JobQueue {
   /** The runner polls every second: each statement is compiled once. */
@@ -201,7 +172,7 @@ export class SqliteJobQueue implements JobQueue {
             this.stmt(
               `UPDATE jobs SET status = 'failed', finished_at = ?, lease_owner = NULL, lease_until = NULL, payload = NULL,
                    error = ? WHERE id = ?`,
-            ).run(now, `the server stopped while this job ran, ${row.attempts} times; gave up`, row.id)
+            ).run(now, abandonedError(row.attempts), row.id)
           } else {
             this.stmt("UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_until = NULL WHERE id = ?").run(row.id)
           }

@@ -2,8 +2,8 @@
  * The PostgreSQL schema, as an ordered list of migrations (run by `migrate.ts`). A migration,
  * once released, is never edited: a change is a new entry at the end.
  *
- * Today the schema holds the reservation ledger only (`PgReservationLedger`); the rest of
- * Accord still runs on SQLite (docs/postgresql.md).
+ * Today the schema holds the reservation ledger (`PgReservationLedger`) and the job queue
+ * (`PgJobQueue`); the rest of Accord still runs on SQLite (docs/postgresql.md).
  */
 export interface Migration {
   /** 1, 2, 3, …: its place in the list. */
@@ -52,6 +52,47 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX reservation_slots_waiting ON reservation_slots USING gist (workspace, resource, during) WHERE NOT held;
       CREATE INDEX reservation_slots_by_event ON reservation_slots (workspace, event_id);
+    `,
+  },
+  {
+    version: 2,
+    name: 'job queue',
+    // The rules hold in the database itself: one queued job per coalesce key (JQ2) and one
+    // running job per user and lane (JQ1), as partial unique indexes; a running job always has
+    // a holder and a lease. `seq` is the queue order. The JSON columns are `json`, not `jsonb`:
+    // the queue never looks inside them, and `json` keeps their keys in the order written
+    // (counts are shown in that order).
+    sql: `
+      CREATE TABLE jobs (
+        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        id text NOT NULL UNIQUE,
+        workspace text NOT NULL,
+        user_id text NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('export', 'import')),
+        target text NOT NULL,
+        lane text NOT NULL,
+        params json NOT NULL,
+        coalesce_key text,
+        payload bytea,
+        status text NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'failed')),
+        counts json NOT NULL,
+        errors json NOT NULL DEFAULT '[]',
+        error text,
+        result json,
+        attempts integer NOT NULL DEFAULT 0,
+        lease_owner text,
+        lease_until timestamptz,
+        created_at timestamptz NOT NULL,
+        started_at timestamptz,
+        finished_at timestamptz,
+        CHECK ((status = 'running') = (lease_owner IS NOT NULL AND lease_until IS NOT NULL))
+      );
+      CREATE INDEX jobs_queued ON jobs (seq) WHERE status = 'queued';
+      CREATE INDEX jobs_queued_by_lane ON jobs (user_id, lane, seq) WHERE status = 'queued';
+      CREATE INDEX jobs_by_user ON jobs (user_id, kind, seq);
+      CREATE INDEX jobs_leases ON jobs (lease_until) WHERE status = 'running';
+      CREATE UNIQUE INDEX jobs_one_queued_per_key ON jobs (coalesce_key) WHERE status = 'queued' AND coalesce_key IS NOT NULL;
+      CREATE UNIQUE INDEX jobs_one_running_per_lane ON jobs (user_id, lane) WHERE status = 'running';
     `,
   },
 ]

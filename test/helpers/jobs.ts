@@ -5,6 +5,7 @@ import type { Collection } from '../../shared/collections.js'
 import { fieldsOf } from '../../shared/docLayout.js'
 import { newRecordId, recordDocName } from '../../shared/docNames.js'
 import type { AccordServer } from '../../server/AccordServer.js'
+import type { NewJob } from '../../server/jobs/JobQueue.js'
 import type { JobOptions, SheetsOptions } from '../../server/jobs/JobService.js'
 import type { PersistEntry } from '../../server/store/DocStore.js'
 import { SqliteDocStore } from '../../server/store/SqliteDocStore.js'
@@ -12,6 +13,17 @@ import type { SheetsEmulator } from '../sheets-emulator/SheetsEmulator.js'
 import { type Api, type TestServer, startServer, until } from './server.js'
 
 export const FINISHED = new Set(['succeeded', 'failed'])
+
+/** A CSV (or other `target`) export of deals by `userId`, for the queue tests. */
+export const newExportJob = (userId: string, target = 'csv', coalesceKey: string | null = null): NewJob => ({
+  workspace: 'w',
+  userId,
+  kind: 'export',
+  target,
+  params: { collections: ['deals'] },
+  counts: { exported: 0 },
+  coalesceKey,
+})
 
 /** Polls `GET path` until the job is finished; returns it. */
 export async function finished(api: Api, path: string, timeoutMs = 30_000): Promise<any> {
