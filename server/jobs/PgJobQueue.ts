@@ -49,7 +49,8 @@ export interface PgJobQueueOptions {
 
 type JobRow = Row<unknown>
 
-const MS = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8 AS ${column}`
+/** Whole ms, as the process's clock gives them (`timestamptz` keeps µs). */
+const MS = (column: string) => `floor(extract(epoch FROM ${column}) * 1000)::float8 AS ${column}`
 const COLUMNS = `seq::float8 AS seq, id, workspace, user_id, kind, target, params, status, counts, errors, error, result, attempts,
   ${MS('created_at')}, ${MS('started_at')}, ${MS('finished_at')}`
 /** `$1` of every statement that reads the clock: the injected time, or null for PostgreSQL's. */
