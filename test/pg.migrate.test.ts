@@ -67,10 +67,14 @@ describe.skipIf(skipPg)('accord migrate', () => {
     const first = runCli(['migrate', '--database-url', url])
     expect(first.stderr).toBe('')
     expect(first.status).toBe(0)
-    expect(first.stdout.trim().split('\n')).toEqual([expect.stringMatching(/migrated to schema version 1 \(applied 1\)$/)])
+    const n = MIGRATIONS.length
+    const all = MIGRATIONS.map((m) => m.version).join(', ')
+    expect(first.stdout.trim().split('\n')).toEqual([
+      expect.stringMatching(new RegExp(`migrated to schema version ${n} \\(applied ${all}\\)$`)),
+    ])
     const again = runCli(['migrate'], { ACCORD_DATABASE_URL: url })
     expect(again.status).toBe(0)
-    expect(again.stdout.trim().split('\n')).toEqual([expect.stringMatching(/is up to date \(schema version 1\)$/)])
+    expect(again.stdout.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`is up to date \\(schema version ${n}\\)$`))])
     expect(await recorded(await pool(url))).toHaveLength(MIGRATIONS.length)
   })
 })
