@@ -62,7 +62,9 @@ export const MIGRATIONS: readonly Migration[] = [
     // `docs.last_seq` numbers each document's log: an append takes the document's row lock
     // and its next numbers in one statement, so a log is numbered in commit order (a global
     // sequence is not: a later number can commit first, and a compaction up to it would
-    // delete an update committed after it with a smaller one). Times are milliseconds.
+    // delete an update committed after it with a smaller one). `history.seq` may be global:
+    // a document's entries are written under the same row lock, so they are numbered in
+    // commit order too. Times are milliseconds.
     sql: `
       CREATE TABLE docs (
         doc text PRIMARY KEY,
