@@ -1,8 +1,8 @@
 /**
- * The DocStore contract, one suite for every implementation: in memory, and SQLite on a
- * real file written on the event loop (inline), by the server's store in `auto` mode and
- * on its writer thread. A PostgreSQL store would add one `docStoreContract` call at the
- * bottom.
+ * The DocStore contract, one suite for every implementation: in memory, SQLite on a real
+ * file written on the event loop (inline), by the server's store in `auto` mode and on its
+ * writer thread, and PostgreSQL on a fresh database (test/helpers/pg.ts; skipped with one
+ * line when no PostgreSQL is reachable, except on CI).
  */
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
@@ -11,7 +11,10 @@ import type { DocStore, PersistEntry, ProjectionRow, SqlValue, StoredUpdate } fr
 import { InlineDocStore } from '../server/store/InlineDocStore.js'
 import { MemoryDocStore } from '../server/store/MemoryDocStore.js'
 import { type Db, openDatabase } from '../server/store/openDatabase.js'
+import { PgDocStore } from '../server/store/PgDocStore.js'
 import { ThreadedDocStore, type WriterMode } from '../server/store/ThreadedDocStore.js'
+import { type Pool, openPool } from '../server/pg/openPool.js'
+import { skipPg, useMigratedDatabase } from './helpers/pg.js'
 import { tempDir } from './helpers/server.js'
 
 /** One store under test, and what the contract needs around it. */
@@ -20,7 +23,11 @@ interface Subject {
   /** Closes the store and opens it again on the same data (a server restart). */
   reopen(): Promise<DocStore>
   /** The projection row stored for a record. */
-  projection(workspace: string, collection: string, id: string): Readonly<Record<string, SqlValue>> | undefined
+  projection(
+    workspace: string,
+    collection: string,
+    id: string,
+  ): Readonly<Record<string, SqlValue>> | undefined | Promise<Readonly<Record<string, SqlValue>> | undefined>
   /** Closes whatever is open and removes what the subject created. */
   dispose(): Promise<void>
 }
@@ -63,12 +70,17 @@ function projectionOf(id: string, title: string, updatedBy: string | null, at = 
   }
 }
 
-function docStoreContract(name: string, make: () => Subject): void {
-  describe(`DocStore contract: ${name}`, () => {
+/**
+ * `setup` runs inside the suite's `describe`, so it may register `beforeAll`/`afterAll`
+ * hooks for what its subjects share (a database), and returns how to make one subject.
+ */
+function docStoreContract(name: string, setup: () => () => Subject | Promise<Subject>, skip = false): void {
+  describe.skipIf(skip)(`DocStore contract: ${name}`, () => {
+    const make = setup()
     let s: Subject
     let store: DocStore
-    beforeEach(() => {
-      s = make()
+    beforeEach(async () => {
+      s = await make()
       store = s.store
     })
     afterEach(() => s.dispose())
@@ -148,20 +160,20 @@ function docStoreContract(name: string, make: () => Subject): void {
 
     it('[D9] the projection row is written with the updates and replaces the row of its key; a column kept if null keeps its last value, one written on insert only its first', async () => {
       await store.append([entry(DOC, [bytes(1)], { projection: projectionOf('d1', 'First', 'u1', 10) })])
-      expect(s.projection('acme', 'deals', 'd1')).toMatchObject({
+      expect(await s.projection('acme', 'deals', 'd1')).toMatchObject({
         fields: '{"title":"First"}',
         updated_by: 'u1',
         etag: 'e-First',
         created_at: 10,
       })
       await store.append([entry(DOC, [bytes(2)], { projection: projectionOf('d1', 'Second', null, 20) })])
-      expect(s.projection('acme', 'deals', 'd1')).toMatchObject({
+      expect(await s.projection('acme', 'deals', 'd1')).toMatchObject({
         fields: '{"title":"Second"}',
         updated_by: 'u1',
         created_at: 10,
         updated_at: 20,
       })
-      expect(s.projection('acme', 'deals', 'd2')).toBeUndefined()
+      expect(await s.projection('acme', 'deals', 'd2')).toBeUndefined()
     })
 
     it('[D10] a healthy store reports no failure', () => {
@@ -174,16 +186,16 @@ function docStoreContract(name: string, make: () => Subject): void {
         return { ...row, values: { ...row.values, version }, increment: ['version'] }
       }
       await store.append([entry(DOC, [bytes(1), bytes(2)], { projection: counted('d1', 2) })])
-      expect(s.projection('acme', 'deals', 'd1')).toMatchObject({ version: 2 })
+      expect(await s.projection('acme', 'deals', 'd1')).toMatchObject({ version: 2 })
       await store.append([
         entry(DOC, [bytes(3)], { projection: counted('d1', 1) }),
         entry(OTHER, [bytes(4)], { projection: counted('d2', 1) }),
       ])
-      expect(s.projection('acme', 'deals', 'd1')).toMatchObject({ version: 3 })
-      expect(s.projection('acme', 'deals', 'd2')).toMatchObject({ version: 1 })
+      expect(await s.projection('acme', 'deals', 'd1')).toMatchObject({ version: 3 })
+      expect(await s.projection('acme', 'deals', 'd2')).toMatchObject({ version: 1 })
       const reopened = await s.reopen()
       await reopened.append([entry(DOC, [bytes(5)], { projection: counted('d1', 1) })])
-      expect(s.projection('acme', 'deals', 'd1')).toMatchObject({ version: 4 })
+      expect(await s.projection('acme', 'deals', 'd1')).toMatchObject({ version: 4 })
     })
 
     it("[D12] the client ids an update introduced stay its author's, the first author's, across a compaction and a reopen; the server's own (no author) are not kept", async () => {
@@ -208,7 +220,7 @@ function docStoreContract(name: string, make: () => Subject): void {
   })
 }
 
-docStoreContract('memory', () => {
+docStoreContract('memory', () => () => {
   let current = new MemoryDocStore()
   return {
     store: current,
@@ -223,8 +235,8 @@ docStoreContract('memory', () => {
 })
 
 /** A store over a real SQLite file in a temporary folder; `open` makes the implementation. */
-function sqliteSubject(open: (db: Db, file: string) => DocStore): () => Subject {
-  return () => {
+function sqliteSubject(open: (db: Db, file: string) => DocStore): () => () => Subject {
+  return () => () => {
     const dir = tempDir('accord-docstore-')
     const file = join(dir, 'accord.db')
     let db = openDatabase(file)
@@ -262,6 +274,43 @@ docStoreContract(
 )
 docStoreContract('SQLite, ThreadedDocStore auto', sqliteSubject(threaded('auto')))
 docStoreContract('SQLite, ThreadedDocStore on its writer thread', sqliteSubject(threaded('thread')))
+
+docStoreContract(
+  'PostgreSQL',
+  () => {
+    const database = useMigratedDatabase()
+    return async () => {
+      // A pool of the subject's own: reopening ends it and opens another, as a restarted server would.
+      let pool: Pool = await openPool(database.url, { max: 4 })
+      let current = new PgDocStore(pool)
+      const shut = async () => {
+        await current.close()
+        await pool.end()
+      }
+      return {
+        store: current,
+        async reopen() {
+          await shut()
+          pool = await openPool(database.url, { max: 4 })
+          current = new PgDocStore(pool)
+          return current
+        },
+        async projection(workspace, collection, id) {
+          const { rows } = await pool.query<Record<string, SqlValue>>(
+            'SELECT * FROM records WHERE workspace = $1 AND collection = $2 AND id = $3',
+            [workspace, collection, id],
+          )
+          return rows[0]
+        },
+        async dispose() {
+          await shut()
+          await database.pool.query('TRUNCATE docs, doc_updates, doc_snapshots, doc_clients, history, records')
+        },
+      }
+    }
+  },
+  skipPg,
+)
 
 describe('MemoryDocStore specifics', () => {
   it('a held store commits nothing until released, then everything in order', async () => {

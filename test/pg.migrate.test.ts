@@ -67,16 +67,14 @@ describe.skipIf(skipPg)('accord migrate', () => {
     const first = runCli(['migrate', '--database-url', url])
     expect(first.stderr).toBe('')
     expect(first.status).toBe(0)
+    const n = MIGRATIONS.length
+    const all = MIGRATIONS.map((m) => m.version).join(', ')
     expect(first.stdout.trim().split('\n')).toEqual([
-      expect.stringMatching(
-        new RegExp(`migrated to schema version ${MIGRATIONS.length} \\(applied ${MIGRATIONS.map((m) => m.version).join(', ')}\\)$`),
-      ),
+      expect.stringMatching(new RegExp(`migrated to schema version ${n} \\(applied ${all}\\)$`)),
     ])
     const again = runCli(['migrate'], { ACCORD_DATABASE_URL: url })
     expect(again.status).toBe(0)
-    expect(again.stdout.trim().split('\n')).toEqual([
-      expect.stringMatching(new RegExp(`is up to date \\(schema version ${MIGRATIONS.length}\\)$`)),
-    ])
+    expect(again.stdout.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`is up to date \\(schema version ${n}\\)$`))])
     expect(await recorded(await pool(url))).toHaveLength(MIGRATIONS.length)
   })
 })

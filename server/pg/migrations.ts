@@ -2,8 +2,9 @@
  * The PostgreSQL schema, as an ordered list of migrations (run by `migrate.ts`). A migration,
  * once released, is never edited: a change is a new entry at the end.
  *
- * Today the schema holds the reservation ledger (`PgReservationLedger`) and the job queue
- * (`PgJobQueue`); the rest of Accord still runs on SQLite (docs/postgresql.md).
+ * Today the schema holds the reservation ledger (`PgReservationLedger`), the job queue
+ * (`PgJobQueue`) and the document store (`PgDocStore`); the server still runs on SQLite
+ * (docs/postgresql.md).
  */
 export interface Migration {
   /** 1, 2, 3, …: its place in the list. */
@@ -93,6 +94,70 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX jobs_leases ON jobs (lease_until) WHERE status = 'running';
       CREATE UNIQUE INDEX jobs_one_queued_per_key ON jobs (coalesce_key) WHERE status = 'queued' AND coalesce_key IS NOT NULL;
       CREATE UNIQUE INDEX jobs_one_running_per_lane ON jobs (user_id, lane) WHERE status = 'running';
+    `,
+  },
+  {
+    version: 3,
+    name: 'document store',
+    // The tables of server/store/openDatabase.ts that the document store writes, with the same
+    // columns (history and projection JSON stays text, so readers parse what SQLite holds).
+    // `docs.last_seq` numbers each document's log: an append takes the document's row lock
+    // and its next numbers in one statement, so a log is numbered in commit order (a global
+    // sequence is not: a later number can commit first, and a compaction up to it would
+    // delete an update committed after it with a smaller one). `history.seq` may be global:
+    // a document's entries are written under the same row lock, so they are numbered in
+    // commit order too. Times are milliseconds.
+    sql: `
+      CREATE TABLE docs (
+        doc text PRIMARY KEY,
+        last_seq bigint NOT NULL
+      );
+      CREATE TABLE doc_updates (
+        doc text NOT NULL,
+        seq bigint NOT NULL,
+        data bytea NOT NULL,
+        author text,
+        at bigint NOT NULL,
+        PRIMARY KEY (doc, seq)
+      );
+      CREATE TABLE doc_snapshots (
+        doc text PRIMARY KEY,
+        data bytea NOT NULL,
+        upto bigint NOT NULL,
+        at bigint NOT NULL
+      );
+      CREATE TABLE doc_clients (
+        doc text NOT NULL,
+        client bigint NOT NULL,
+        user_id text NOT NULL,
+        PRIMARY KEY (doc, client)
+      );
+      CREATE TABLE history (
+        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        doc text NOT NULL,
+        at bigint NOT NULL,
+        user_id text,
+        fields text NOT NULL,
+        overwritten text
+      );
+      CREATE INDEX history_by_doc ON history (doc, seq);
+      CREATE TABLE records (
+        workspace text NOT NULL,
+        collection text NOT NULL,
+        id text NOT NULL,
+        fields text NOT NULL,
+        notes text NOT NULL,
+        items text NOT NULL,
+        authority text NOT NULL,
+        deleted integer NOT NULL DEFAULT 0,
+        complete integer NOT NULL DEFAULT 1 CHECK (complete IN (0, 1)),
+        version integer NOT NULL DEFAULT 0,
+        etag text NOT NULL,
+        created_at bigint NOT NULL,
+        updated_at bigint NOT NULL,
+        updated_by text,
+        PRIMARY KEY (workspace, collection, id)
+      );
     `,
   },
 ]

@@ -20,6 +20,16 @@ export interface PoolOptions {
   onError?: (error: Error) => void
 }
 
+const INT8_OID = 20
+
+/**
+ * `bigint` columns read as numbers, not node-postgres's default strings: Accord's hold
+ * milliseconds, sequence numbers and counts, far below 2^53, which code and tests compare
+ * with numbers as they do SQLite's integers.
+ */
+const getTypeParser: typeof pg.types.getTypeParser = (oid: number, format?: 'text' | 'binary') =>
+  oid === INT8_OID && format !== 'binary' ? Number : pg.types.getTypeParser(oid, format)
+
 /** The server could not be reached, or refused the connection (one line, password left out). */
 export class PgUnreachableError extends Error {}
 
@@ -37,6 +47,7 @@ export async function openPool(url: string, options: PoolOptions = {}): Promise<
     max: options.max ?? 10,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
     options: '-c synchronous_commit=on',
+    types: { getTypeParser },
   })
   pool.on('error', (error) => options.onError?.(error))
   try {

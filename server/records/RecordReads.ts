@@ -6,7 +6,7 @@ import type { Collection, FieldValues, LineItem } from '../../shared/collections
 import { HAS_ITEMS } from '../../shared/collections.js'
 import { recordDocName } from '../../shared/docNames.js'
 import type { Db } from '../store/openDatabase.js'
-import type { StoredOverwrite } from '../store/SqliteDocStore.js'
+import type { StoredOverwrite } from '../store/historyRuns.js'
 import { RecordError } from './RecordError.js'
 
 /** A record as the REST API returns it. */

@@ -1,9 +1,8 @@
 import type Database from 'better-sqlite3'
 import type { Db } from './openDatabase.js'
 import type { LoadedDoc, OverwrittenPart, PersistEntry, ProjectionRow, StoredUpdate } from './DocStore.js'
-
-/** Edits by one person to the same parts this close together are one history entry. @default 5 minutes */
-export const HISTORY_RUN_MS = 5 * 60_000
+import { type LastEntry, entryParts, extendsLast, parseOverwrites, storedOverwrites } from './historyRuns.js'
+import { upsertShape, upsertSql } from './upsertSql.js'
 
 /**
  * The SQL of the document store, synchronous: an append-only update log per document,
@@ -23,10 +22,7 @@ export class SqliteDocStore {
       updates: db.prepare<[string], { data: Buffer }>('SELECT data FROM doc_updates WHERE doc = ? ORDER BY seq'),
       insertUpdate: db.prepare('INSERT INTO doc_updates (doc, data, author, at) VALUES (?, ?, ?, ?)'),
       insertHistory: db.prepare('INSERT INTO history (doc, at, user_id, fields, overwritten) VALUES (?, ?, ?, ?, ?)'),
-      lastHistory: db.prepare<
-        [string],
-        { seq: number; at: number; user_id: string | null; fields: string; overwritten: string | null; first: number }
-      >(
+      lastHistory: db.prepare<[string], LastEntry>(
         'SELECT seq, at, user_id, fields, overwritten, (SELECT MIN(seq) FROM history WHERE doc = h.doc) AS first FROM history h WHERE doc = ? ORDER BY seq DESC LIMIT 1',
       ),
       extendHistory: db.prepare('UPDATE history SET at = ? WHERE seq = ?'),
@@ -69,15 +65,8 @@ export class SqliteDocStore {
   }
 
   /**
-   * One history entry per run of edits, not per update: an update by the author of the
-   * document's latest entry, to the same parts, within HISTORY_RUN_MS of it, moves that
-   * entry's time forward instead of adding one (typing notes would otherwise add an entry
-   * per keystroke and push everything else out of the history page). The document's first
-   * entry, its creation, is never extended, and neither are the server's own changes (no
-   * author): each booking decision stays visible.
-   *
-   * A value that lost to a concurrent one goes on the entry of the change that was kept (see
-   * `OverwrittenPart`); an entry carrying one stays its own entry, never extended.
+   * One history entry per run of edits (see `extendsLast`). A value that lost to a concurrent
+   * one goes on the entry of the change that was kept (see `OverwrittenPart`).
    */
   private recordHistory(docName: string, u: StoredUpdate): void {
     // Lost values go on the kept change's own entry; what stays here is what this update kept.
@@ -85,21 +74,8 @@ export class SqliteDocStore {
     for (const lost of u.overwritten ?? []) if (lost.keptBy === u.author || !this.addToLastChange(docName, lost)) own.push(lost)
     if (u.changed.length === 0 && own.length === 0) return
     const last = this.stmts.lastHistory.get(docName)
-    if (
-      own.length === 0 &&
-      last &&
-      last.seq !== last.first &&
-      last.overwritten === null &&
-      u.author !== null &&
-      last.user_id === u.author &&
-      u.at - last.at <= HISTORY_RUN_MS &&
-      sameParts(last.fields, u.changed)
-    ) {
-      this.stmts.extendHistory.run(Math.max(last.at, u.at), last.seq)
-    } else {
-      const parts = u.changed.length > 0 ? u.changed : [...new Set(own.map((o) => o.part))]
-      this.stmts.insertHistory.run(docName, u.at, u.author, JSON.stringify(parts), own.length > 0 ? storedOverwrites([], own) : null)
-    }
+    if (extendsLast(last, u, own)) this.stmts.extendHistory.run(Math.max(last.at, u.at), last.seq)
+    else this.stmts.insertHistory.run(docName, u.at, u.author, entryParts(u, own), own.length > 0 ? storedOverwrites([], own) : null)
   }
 
   /** Adds a lost value to the latest entry of the user whose value was kept, for that part; false if there is none. */
@@ -107,17 +83,14 @@ export class SqliteDocStore {
     if (lost.keptBy === null) return false
     const entry = this.stmts.lastChangeBy.get(docName, lost.keptBy, lost.part)
     if (!entry) return false
-    const earlier = entry.overwritten === null ? [] : (JSON.parse(entry.overwritten) as StoredOverwrite[])
-    this.stmts.setOverwritten.run(storedOverwrites(earlier, [lost]), entry.seq)
+    this.stmts.setOverwritten.run(storedOverwrites(parseOverwrites(entry.overwritten), [lost]), entry.seq)
     return true
   }
 
   /** Upserts a projection row, with a statement compiled once per table and set of columns. */
   private upsert(row: ProjectionRow): void {
     const columns = Object.keys(row.values)
-    const shape = [`${row.table}(${columns.join()})`, row.key, row.insertOnly, row.keepIfNull, row.increment]
-      .map((part) => part?.toString())
-      .join('|')
+    const shape = upsertShape(row, columns)
     let statement = this.upserts.get(shape)
     if (!statement) this.upserts.set(shape, (statement = this.db.prepare(upsertSql(row, columns))))
     statement.run(columns.map((c) => row.values[c] ?? null))
@@ -136,37 +109,4 @@ export class SqliteDocStore {
   append(entries: PersistEntry[]): void {
     this.appendAll.immediate(entries)
   }
-}
-
-/** A lost value as a history entry stores it (the `overwritten` column, a JSON array). */
-export interface StoredOverwrite {
-  part: string
-  value: unknown
-  author: string | null
-}
-
-function storedOverwrites(earlier: StoredOverwrite[], added: OverwrittenPart[]): string {
-  return JSON.stringify([...earlier, ...added.map(({ part, value, author }) => ({ part, value, author }))])
-}
-
-function sameParts(stored: string, changed: string[]): boolean {
-  const parts = JSON.parse(stored) as string[]
-  return parts.length === changed.length && changed.every((part) => parts.includes(part))
-}
-
-const IDENTIFIER = /^[a-z_][a-z0-9_]*$/
-
-/** `INSERT … ON CONFLICT (key) DO UPDATE` for a projection row (the same SQL runs on PostgreSQL). */
-export function upsertSql(row: ProjectionRow, columns: readonly string[]): string {
-  for (const name of [row.table, ...columns]) if (!IDENTIFIER.test(name)) throw new Error(`not a SQL identifier: ${name}`)
-  const updated = columns.filter((c) => !row.key.includes(c) && !row.insertOnly?.includes(c))
-  const set = updated.map((c) => {
-    if (row.increment?.includes(c)) return `${c} = ${row.table}.${c} + excluded.${c}`
-    if (row.keepIfNull?.includes(c)) return `${c} = COALESCE(excluded.${c}, ${row.table}.${c})`
-    return `${c} = excluded.${c}`
-  })
-  return (
-    `INSERT INTO ${row.table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ` +
-    `ON CONFLICT (${row.key.join(', ')}) DO ${set.length > 0 ? `UPDATE SET ${set.join(', ')}` : 'NOTHING'}`
-  )
 }

@@ -51,12 +51,58 @@ export async function adminQuery(sql: string): Promise<void> {
   }
 }
 
+/**
+ * One test process at a time uses PostgreSQL: the test files run in parallel processes, and two
+ * of them opening 50 connections each would pass the server's `max_connections` (100 by
+ * default). The first database a process makes takes a session-level advisory lock on a
+ * connection of its own, the last one it drops lets it go (nested suites share it).
+ */
+const TESTS_LOCK = 'accord_tests'
+let lockHolder: pg.Client | null = null
+let lockUsers = 0
+
+async function takeTestsLock(): Promise<void> {
+  lockUsers++
+  if (lockUsers > 1) return
+  const client = new pg.Client({ connectionString: PG_ADMIN_URL })
+  await client.connect()
+  await client.query('SELECT pg_advisory_lock(hashtext($1))', [TESTS_LOCK])
+  lockHolder = client
+}
+
+async function releaseTestsLock(): Promise<void> {
+  lockUsers--
+  if (lockUsers > 0 || !lockHolder) return
+  const client = lockHolder
+  lockHolder = null
+  await client.end().catch(() => {})
+}
+
 /** A new, empty database: its URL and a `drop()` that removes it even while connections remain. */
 export async function freshDatabase(): Promise<{ name: string; url: string; drop(): Promise<void> }> {
   if (unreachable !== null) throw new Error(`PostgreSQL is required here (CI=true) but ${PG_ADMIN_URL} is unreachable: ${unreachable}`)
+  await takeTestsLock()
   const name = `accord_test_${randomBytes(6).toString('hex')}`
-  await adminQuery(`CREATE DATABASE ${name}`)
-  return { name, url: urlOf(name), drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) }
+  try {
+    await adminQuery(`CREATE DATABASE ${name}`)
+  } catch (error) {
+    await releaseTestsLock()
+    throw error
+  }
+  let dropped = false
+  return {
+    name,
+    url: urlOf(name),
+    async drop() {
+      if (dropped) return
+      dropped = true
+      try {
+        await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      } finally {
+        await releaseTestsLock()
+      }
+    },
+  }
 }
 
 /**
