@@ -4,13 +4,14 @@
  * work; records stored with plain strings are migrated as they load; the gate keeps the text
  * roots within their fields' rules. Real server, real SQLite file, stock y-websocket providers.
  */
+import { appendToStored } from './helpers/stored.js'
 import type { RejectedNotice } from '../shared/protocol.js'
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
 import { MAX_FIELD_LENGTH } from '../shared/collections.js'
-import { fieldsOf, indexEntriesOf, readFields } from '../shared/docLayout.js'
+import { fieldsOf, indexEntriesOf } from '../shared/docLayout.js'
 import { textOf } from '../shared/textFields.js'
 import { openDatabase } from '../server/store/openDatabase.js'
 import { InlineDocStore } from '../server/store/InlineDocStore.js'
@@ -118,19 +119,12 @@ describe('short text fields', () => {
     await first.close()
 
     // The layout before text roots: title and room as plain strings in `fields`.
-    const db = openDatabase(first.dbFile)
-    const store = new InlineDocStore(db)
-    const doc = new Y.Doc()
-    for (const update of (await store.load(docName)).updates) Y.applyUpdate(doc, update)
-    const sv = Y.encodeStateVector(doc)
-    doc.transact(() => {
+    await appendToStored(first.dbFile, docName, (doc) => {
       const text = textOf(doc, 'title')
       text.delete(0, text.length)
       fieldsOf(doc).set('title', 'Stored before text roots')
       fieldsOf(doc).set('room', 'Atlas')
     })
-    await store.append([{ docName, updates: [{ update: Y.encodeStateAsUpdate(doc, sv), author: null, changed: [], at: Date.now() }] }])
-    db.close()
 
     const second = await startServer({
       db: first.dbFile,

@@ -5,6 +5,7 @@
  * stored record holding a nested type is repaired as it loads, and an update that Yjs
  * cannot apply, or that nests types too deep, closes its sender only.
  */
+import { appendToStored } from './helpers/stored.js'
 import { textOf } from '../shared/textFields.js'
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -13,8 +14,6 @@ import * as Y from 'yjs'
 import { MAX_FIELD_LENGTH } from '../shared/collections.js'
 import { authorityOf, fieldsOf, itemsOf, notesOf } from '../shared/docLayout.js'
 import { LIMITS } from '../shared/protocol.js'
-import { InlineDocStore } from '../server/store/InlineDocStore.js'
-import { openDatabase } from '../server/store/openDatabase.js'
 import { type Api, type TestServer, login, provider, seedWorkspace, startServer, synced, until } from './helpers/server.js'
 import { RawClient, captureNotices, closeCodes, updateMessage } from './helpers/trust.js'
 
@@ -207,18 +206,11 @@ describe('stored records', () => {
     await first.close()
 
     // What an older server let in: written straight into the update log.
-    const db = openDatabase(first.dbFile)
-    const store = new InlineDocStore(db)
-    const doc = new Y.Doc()
-    for (const update of (await store.load(docName)).updates) Y.applyUpdate(doc, update)
-    const sv = Y.encodeStateVector(doc)
-    doc.transact(() => {
+    await appendToStored(first.dbFile, docName, (doc) => {
       fieldsOf(doc).set('title', new Y.Text('Renamed'))
       fieldsOf(doc).set('stage', new Y.Text('HACKED-NOT-AN-ENUM'))
       notesOf(doc).insertEmbed(0, new Y.Map())
     })
-    await store.append([{ docName, updates: [{ update: Y.encodeStateAsUpdate(doc, sv), author: null, changed: [], at: Date.now() }] }])
-    db.close()
 
     const second = await startServer({
       db: first.dbFile,
