@@ -5,8 +5,9 @@
 import { existsSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve as resolvePath } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { tmpdir } from 'node:os'
 import express from 'express'
 import { LIMITS, type Limits } from '../shared/protocol.js'
 import { AuthService } from './auth/AuthService.js'
@@ -22,16 +23,15 @@ import { type JobOptions, JobService } from './jobs/JobService.js'
 import { calendarRoutes } from './http/calendarRoutes.js'
 import { InvoiceNumbering } from './authority/InvoiceNumbering.js'
 import { ReservationAuthority } from './authority/ReservationAuthority.js'
-import { SqliteReservationLedger } from './authority/SqliteReservationLedger.js'
+import type { ReservationLedger } from './authority/ReservationLedger.js'
 import { storedRecords } from './authority/storedRecords.js'
 import { RecordIndex } from './records/RecordIndex.js'
 import { RecordReads } from './records/RecordReads.js'
 import { LoginThrottle } from './limits/LoginThrottle.js'
 import { RecordService } from './records/RecordService.js'
-import { type Db, openDatabase } from './store/openDatabase.js'
-import { InlineDocStore } from './store/InlineDocStore.js'
+import type { Db } from './store/openDatabase.js'
 import { SqliteNoticeOutbox } from './store/NoticeOutbox.js'
-import { ThreadedDocStore } from './store/ThreadedDocStore.js'
+import { type Backend, openPgBackend, openSqliteBackend } from './backend.js'
 import { DocRegistry, type RegistryOptions } from './sync/DocRegistry.js'
 import type { PendingUpdate } from './sync/Room.js'
 import { documentKinds } from './documents/documentKinds.js'
@@ -51,6 +51,11 @@ export const DEFAULTS = {
 export interface AccordOptions {
   /** SQLite file. @default './data/accord.db' */
   db?: string
+  /**
+   * PostgreSQL instead of SQLite: `postgres://user@host:5432/database`. Such a server is
+   * opened with `AccordServer.open()`, which connects and migrates first.
+   */
+  databaseUrl?: string
   /** @default '127.0.0.1' */
   host?: string
   /** 0 picks a free port. @default 8787 */
@@ -106,6 +111,8 @@ export interface AccordOptions {
 const ROOT = projectRoot(dirname(fileURLToPath(import.meta.url)))
 
 export class AccordServer {
+  /** Where everything durable is kept: SQLite or PostgreSQL (server/backend.ts). */
+  readonly backend: Backend
   readonly db: Db
   readonly auth: AuthService
   readonly registry: AccordRegistry
@@ -115,7 +122,7 @@ export class AccordServer {
   /** Export and import jobs; they run once the server is started. */
   readonly jobs: JobService
   /** The calendar authority: reservation ledger and decisions, invoice numbers. */
-  readonly ledger: SqliteReservationLedger
+  readonly ledger: ReservationLedger
   readonly reservations: ReservationAuthority
   readonly invoices: InvoiceNumbering
   readonly sync: SyncEndpoint
@@ -127,17 +134,34 @@ export class AccordServer {
   private closing = false
   private url: string | null = null
 
-  constructor(readonly options: AccordOptions = {}) {
+  /**
+   * The server on the backend that `options` name: PostgreSQL when `databaseUrl` is set (it
+   * connects and migrates first, and rejects with one line when it cannot), else SQLite.
+   */
+  static async open(options: AccordOptions = {}): Promise<AccordServer> {
+    if (!options.databaseUrl) return new AccordServer(options)
+    const logger = options.logger ?? silentLogger()
+    const backend = await openPgBackend({
+      url: options.databaseUrl,
+      onError: (error) => logger.warn({ err: error }, 'PostgreSQL connection lost; the pool opens another'),
+    })
+    return new AccordServer(options, backend)
+  }
+
+  /** On SQLite (`options.db`) unless `backend` is given; `AccordServer.open()` opens PostgreSQL. */
+  constructor(
+    readonly options: AccordOptions = {},
+    backend?: Backend,
+  ) {
     this.logger = options.logger ?? silentLogger()
     const onError = (error: unknown, context: string) => this.logger.error({ err: error, context }, `${context} failed`)
     this.metrics = new Metrics({ connections: () => this.sync.connectionCount, loadedDocuments: () => this.registry.size })
+    if (!backend && options.databaseUrl) throw new Error('a server on PostgreSQL is opened with AccordServer.open()')
     const file = options.db ?? DEFAULTS.db
-    this.db = openDatabase(file, { synchronous: options.synchronous })
+    this.backend = backend ?? openSqliteBackend({ file, synchronous: options.synchronous, writer: options.writer })
+    this.db = this.backend.db
     this.auth = new AuthService(this.db, { sessionIdleMs: options.sessionIdleMs, onError })
-    const inline = options.writer === 'inline' || file === ':memory:'
-    const store = inline
-      ? new InlineDocStore(this.db)
-      : new ThreadedDocStore(this.db, file, { synchronous: options.synchronous, mode: options.writer === 'thread' ? 'thread' : 'auto' })
+    const store = this.backend.docStore
     const outbox = new SqliteNoticeOutbox(this.db)
     outbox.expire()
     this.registry = new DocRegistry(store, {
@@ -154,8 +178,13 @@ export class AccordServer {
     })
     this.records = new RecordService(this.registry, new RecordReads(this.db))
     this.recordIndex = new RecordIndex(this.registry, onError)
-    this.jobs = new JobService(this.db, file, this.records, this.registry, options.jobs, onError, this.metrics)
-    this.ledger = new SqliteReservationLedger(this.db)
+    // Beside the SQLite file; on PostgreSQL, in ./data/exports unless ACCORD_EXPORT_DIR says otherwise.
+    const exportDir =
+      file === ':memory:' && this.backend.kind === 'sqlite'
+        ? join(tmpdir(), 'accord-exports')
+        : join(dirname(resolvePath(this.backend.kind === 'postgres' ? DEFAULTS.db : file)), 'exports')
+    this.jobs = new JobService(this.db, this.backend.jobQueue, exportDir, this.records, this.registry, options.jobs, onError, this.metrics)
+    this.ledger = this.backend.ledger
     this.reservations = new ReservationAuthority({
       registry: this.registry,
       ledger: this.ledger,
@@ -163,9 +192,6 @@ export class AccordServer {
       onDecision: (outcome) => this.metrics.reservationDecisions.inc({ outcome }),
     })
     this.invoices = new InvoiceNumbering(this.db, this.registry, onError)
-    void this.reservations.reconcile(storedRecords(this.db, 'events'))
-    this.invoices.reconcile(storedRecords(this.db, 'invoices'))
-    void this.recordIndex.dropEntries(this.records.reads.incomplete())
     const trustProxy = options.trustProxy === true ? 1 : options.trustProxy || 0
     const origins = new OriginPolicy({ allowedOrigins: options.allowedOrigins, trustProxy: trustProxy > 0 })
     this.sync = new SyncEndpoint({
@@ -192,9 +218,8 @@ export class AccordServer {
     app.get('/healthz', (_req, res) => {
       res.json({ ok: true })
     })
-    app.get('/readyz', (_req, res) => {
-      const ready = this.isReady()
-      res.status(ready ? 200 : 503).json({ ok: ready })
+    app.get('/readyz', (_req, res, next) => {
+      this.isReady().then((ready) => res.status(ready ? 200 : 503).json({ ok: ready }), next)
     })
     app.get('/metrics', (_req, res, next) => {
       this.metrics.text().then((text) => res.type(this.metrics.contentType).send(text), next)
@@ -248,8 +273,15 @@ export class AccordServer {
     }
   }
 
-  /** Listens; resolves with the actual URL (the port may have been 0). */
-  start(): Promise<string> {
+  /**
+   * Puts right what a stop may have left half done (bookings and invoice numbers not yet
+   * mirrored into their documents, index entries of incomplete records), then listens;
+   * resolves with the actual URL (the port may have been 0).
+   */
+  async start(): Promise<string> {
+    void this.reservations.reconcile(storedRecords(this.db, 'events'))
+    this.invoices.reconcile(storedRecords(this.db, 'invoices'))
+    void this.recordIndex.dropEntries(this.records.reads.incomplete())
     const host = this.options.host ?? DEFAULTS.host
     return new Promise((resolve, reject) => {
       this.http.once('error', reject)
@@ -268,10 +300,10 @@ export class AccordServer {
   }
 
   /** Listening, not shutting down, documents can be written, and the database answers. */
-  isReady(): boolean {
+  async isReady(): Promise<boolean> {
     if (!this.url || this.closing || !this.http.listening || this.registry.storeFailure()) return false
     try {
-      this.db.prepare('SELECT 1').get()
+      await this.backend.ping()
       return true
     } catch {
       return false
@@ -291,7 +323,7 @@ export class AccordServer {
       this.http.closeAllConnections()
     })
     this.auth.writeTouches()
-    this.db.close()
+    await this.backend.close()
     this.metrics.close()
   }
 }

@@ -106,9 +106,9 @@ describe('observability', () => {
     expect(await (await fetch(`${t.url}/healthz`)).json()).toEqual({ ok: true })
     const ready = await fetch(`${t.url}/readyz`)
     expect(ready.status).toBe(200)
-    expect(t.server.isReady()).toBe(true)
+    expect(await t.server.isReady()).toBe(true)
     const closing = t.server.close()
-    expect(t.server.isReady()).toBe(false)
+    expect(await t.server.isReady()).toBe(false)
     await closing
     t = await startServer()
   })

@@ -17,10 +17,10 @@ import { displayUrl, openPool } from '../pg/openPool.js'
 import { DEMO_PASSWORD, DEMO_USERS, isEmptyDatabase, isLoopback, seedDemo } from '../seed/demo.js'
 
 const USAGE = `usage: accord <command>
-  serve [--host H] [--port P] [--db FILE]
+  serve [--host H] [--port P] [--db FILE | --database-url URL]
   workspace add <id> [--name NAME] [--db FILE]
   user add --workspace ID --email E --password P --role owner|admin|member|viewer [--name N] [--db FILE]
-  demo [--db FILE]
+  demo [--db FILE | --database-url URL]
   backup <file> [--db FILE]
   simulate [--users N] [--duration SECONDS] [--url URL] [--db FILE]
   migrate [--database-url URL]`
@@ -30,10 +30,22 @@ class UsageError extends Error {}
 const env = process.env
 const dbPath = (value: unknown) => (typeof value === 'string' ? value : (env.ACCORD_DB ?? DEFAULTS.db))
 
+/** Where the data is: `--database-url` or ACCORD_DATABASE_URL selects PostgreSQL, else the SQLite file of `--db` or ACCORD_DB. */
+function storage(values: { db?: string; 'database-url'?: string }): { db: string; databaseUrl?: string } {
+  const databaseUrl = values['database-url'] || env.ACCORD_DATABASE_URL || undefined
+  if (databaseUrl && values.db) throw new UsageError('--db and --database-url name two databases; give one')
+  return { db: dbPath(values.db), databaseUrl }
+}
+
 function parse<O extends Record<string, { type: 'string' }>>(args: string[], options: O) {
   try {
-    const parsed = parseArgs({ args, options: { db: { type: 'string' as const }, ...options }, allowPositionals: true, strict: true })
-    return parsed as { values: Partial<Record<keyof O | 'db', string>>; positionals: string[] }
+    const parsed = parseArgs({
+      args,
+      options: { db: { type: 'string' as const }, 'database-url': { type: 'string' as const }, ...options },
+      allowPositionals: true,
+      strict: true,
+    })
+    return parsed as { values: Partial<Record<keyof O | 'db' | 'database-url', string>>; positionals: string[] }
   } catch (error) {
     throw new UsageError((error as Error).message.split('\n')[0]!)
   }
@@ -45,10 +57,13 @@ function required(values: Partial<Record<string, string>>, name: string): string
   return value
 }
 
-/** The server on `options.db`; a database file that cannot be opened or created is one line naming it. */
-function openServer(options: AccordOptions & { db: string }): AccordServer {
+/**
+ * The server on PostgreSQL (`options.databaseUrl`) or on the SQLite file `options.db`; a
+ * database that cannot be reached, opened or created is one line naming it.
+ */
+async function openServer(options: AccordOptions & { db: string }): Promise<AccordServer> {
   try {
-    return new AccordServer(options)
+    return await AccordServer.open(options)
   } catch (error) {
     const code = (error as { code?: string }).code ?? ''
     if (code.startsWith('SQLITE_') || /^E[A-Z]+$/.test(code))
@@ -78,13 +93,13 @@ async function withAuth<T>(db: string, fn: (auth: AuthService) => T | Promise<T>
   }
 }
 
-async function withServer<T>(db: string, fn: (server: AccordServer) => Promise<T>): Promise<T> {
-  const server = openServer({ db })
+async function withServer<T>(where: { db: string; databaseUrl?: string }, fn: (server: AccordServer) => Promise<T>): Promise<T> {
+  const server = await openServer(where)
   try {
     return await fn(server)
   } finally {
     await server.registry.close()
-    server.db.close()
+    await server.backend.close()
   }
 }
 
@@ -116,8 +131,8 @@ async function serve(args: string[]): Promise<void> {
   await checkPort(host, port).catch((error: unknown) => {
     throw listenError(error, host, port)
   })
-  const server = openServer({
-    db: dbPath(values.db),
+  const server = await openServer({
+    ...storage(values),
     host,
     port,
     logger,
@@ -204,7 +219,7 @@ async function user(args: string[]): Promise<void> {
 
 async function demo(args: string[]): Promise<void> {
   const { values } = parse(args, {})
-  await withServer(dbPath(values.db), async (server) => {
+  await withServer(storage(values), async (server) => {
     if (server.auth.hasWorkspace('demo')) throw new UsageError('the demo workspace exists already')
     await seedDemo(server)
   })

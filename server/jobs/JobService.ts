@@ -3,8 +3,7 @@
  * status of every job in its user's inbox document (`<workspace>/inbox/<userId>`).
  */
 import { mkdir, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { join } from 'node:path'
 import type * as Y from 'yjs'
 import { COLLECTIONS, type Collection } from '../../shared/collections.js'
 import { INBOX_JOBS, INBOX_NOTIFICATIONS } from '../../shared/docLayout.js'
@@ -22,7 +21,6 @@ import { type DuplicateMode, importCsv } from './importCsv.js'
 import { type ExportTarget, type JobJson, type JobKind, type JobQueue, type StoredJob, jobStage, toJobJson } from './JobQueue.js'
 import { type JobHandler, JobError, JobRunner, type JobRunnerOptions } from './JobRunner.js'
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.js'
-import { SqliteJobQueue } from './SqliteJobQueue.js'
 import { RequestQuota } from './RequestQuota.js'
 
 export interface SheetsOptions {
@@ -100,16 +98,17 @@ export class JobService {
 
   constructor(
     private readonly db: Db,
-    dbFile: string,
+    queue: JobQueue,
+    /** Where exports are written unless `options.exportDir` says otherwise. */
+    defaultExportDir: string,
     private readonly records: RecordService,
     private readonly registry: AccordRegistry,
     private readonly options: JobOptions = {},
     onError?: (error: unknown, context: string) => void,
     private readonly metrics?: JobMetrics,
   ) {
-    this.queue = new SqliteJobQueue(db)
-    this.exportDir =
-      options.exportDir ?? (dbFile === ':memory:' ? join(tmpdir(), 'accord-exports') : join(dirname(resolve(dbFile)), 'exports'))
+    this.queue = queue
+    this.exportDir = options.exportDir ?? defaultExportDir
     this.sheets = this.createSheetsApi(options.sheets)
     this.runner = new JobRunner(
       this.queue,
