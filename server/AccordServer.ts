@@ -160,7 +160,7 @@ export class AccordServer {
     const file = options.db ?? DEFAULTS.db
     this.backend = backend ?? openSqliteBackend({ file, synchronous: options.synchronous, writer: options.writer })
     this.db = this.backend.db
-    this.auth = new AuthService(this.db, { sessionIdleMs: options.sessionIdleMs, onError })
+    this.auth = new AuthService(this.backend.authStore, { sessionIdleMs: options.sessionIdleMs, onError })
     const store = this.backend.docStore
     const outbox = new SqliteNoticeOutbox(this.db)
     outbox.expire()
@@ -168,7 +168,7 @@ export class AccordServer {
       ...options.registry,
       resolve: documentKinds({
         storedFields: (name) => this.records.reads.storedFields(name),
-        userName: (userId) => this.auth.getUser(userId)?.name ?? userId,
+        userName: (userId) => this.auth.userName(userId),
       }),
       outbox,
       onRepaired: (doc, issues) => this.logger.warn({ doc, issues }, 'stored record repaired on load'),
@@ -203,7 +203,7 @@ export class AccordServer {
       onDropped: (reason) => this.metrics.socketsDropped.inc({ reason }),
     })
     const { LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_ADDRESS, LOGIN_WINDOW_MS } = { ...LIMITS, ...options.limits }
-    const throttle = new LoginThrottle(this.db, {
+    const throttle = new LoginThrottle(this.backend.throttleStore, {
       attemptsPerAccount: LOGIN_FAILURES_PER_ACCOUNT,
       attemptsPerAddress: LOGIN_FAILURES_PER_ADDRESS,
       windowMs: LOGIN_WINDOW_MS,
@@ -226,12 +226,11 @@ export class AccordServer {
     })
     app.use('/api/auth', authRoutes({ auth: this.auth, onSessionEnded: (id) => this.sync.closeSession(id), throttle, origins }))
     app.use('/api', requireAuth(this.auth, origins))
-    app.get('/api/me', (req, res) => {
-      const { userId } = principalOf(req)
-      res.json(this.auth.getUser(userId))
+    app.get('/api/me', async (req, res) => {
+      res.json(await this.auth.getUser(principalOf(req).userId))
     })
-    app.get('/api/users', (req, res) => {
-      res.json({ items: this.auth.listUsers(principalOf(req).workspace) })
+    app.get('/api/users', async (req, res) => {
+      res.json({ items: await this.auth.listUsers(principalOf(req).workspace) })
     })
     app.use('/api/records', recordRoutes(this.records))
     app.use('/api', jobRoutes(this.jobs))
@@ -322,7 +321,7 @@ export class AccordServer {
       this.http.close(() => resolve())
       this.http.closeAllConnections()
     })
-    this.auth.writeTouches()
+    await this.auth.writeTouches()
     await this.backend.close()
     this.metrics.close()
   }

@@ -4,12 +4,18 @@
  * backend hands the server one implementation of each store interface; everything above
  * them is the same code on both.
  */
+import type { AuthStore } from './auth/AuthStore.js'
+import { PgAuthStore } from './auth/PgAuthStore.js'
+import { SqliteAuthStore } from './auth/SqliteAuthStore.js'
 import type { ReservationLedger } from './authority/ReservationLedger.js'
 import { PgReservationLedger } from './authority/PgReservationLedger.js'
 import { SqliteReservationLedger } from './authority/SqliteReservationLedger.js'
 import type { JobQueue } from './jobs/JobQueue.js'
 import { PgJobQueue } from './jobs/PgJobQueue.js'
 import { SqliteJobQueue } from './jobs/SqliteJobQueue.js'
+import { PgThrottleStore } from './limits/PgThrottleStore.js'
+import { SqliteThrottleStore } from './limits/SqliteThrottleStore.js'
+import type { ThrottleStore } from './limits/ThrottleStore.js'
 import { migrate } from './pg/migrate.js'
 import { type Pool, displayUrl, openPool } from './pg/openPool.js'
 import type { DocStore } from './store/DocStore.js'
@@ -25,6 +31,10 @@ export interface Backend {
   readonly docStore: DocStore
   readonly ledger: ReservationLedger
   readonly jobQueue: JobQueue
+  /** Workspaces, users and sessions. */
+  readonly authStore: AuthStore
+  /** The sign-in throttle's counts. */
+  readonly throttleStore: ThrottleStore
   /**
    * The SQLite connection of the parts that still speak SQL to SQLite directly. On PostgreSQL
    * it is an in-memory database until each of those parts has a store of its own.
@@ -57,6 +67,8 @@ export function openSqliteBackend({ file, synchronous, writer }: SqliteBackendOp
     docStore,
     ledger: new SqliteReservationLedger(db),
     jobQueue: new SqliteJobQueue(db),
+    authStore: new SqliteAuthStore(db),
+    throttleStore: new SqliteThrottleStore(db),
     db,
     pool: null,
     async ping() {
@@ -96,6 +108,8 @@ export async function openPgBackend({ url, poolSize, onError }: PgBackendOptions
     docStore: new PgDocStore(pool),
     ledger: new PgReservationLedger(pool),
     jobQueue: new PgJobQueue(pool),
+    authStore: new PgAuthStore(pool),
+    throttleStore: new PgThrottleStore(pool),
     db,
     pool,
     async ping() {

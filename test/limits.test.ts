@@ -1,11 +1,9 @@
-/** Pure limit modules: token bucket, sign-in throttle, update bounds. No sockets. */
+/** Pure limit modules: token bucket, update bounds. No sockets. (The sign-in throttle's rules: test/authstore.contract.test.ts.) */
 import * as encoding from 'lib0/encoding'
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { type AttemptStart, LoginThrottle } from '../server/limits/LoginThrottle.js'
 import { TokenBucket } from '../server/limits/TokenBucket.js'
 import { checkUpdateBounds } from '../server/limits/updateBounds.js'
-import { openDatabase } from '../server/store/openDatabase.js'
 import { knowsAll, leastKnown } from '../server/sync/Step1Pacer.js'
 import { LIMITS } from '../shared/protocol.js'
 
@@ -64,58 +62,6 @@ describe('step-1 coalescing', () => {
       ),
     ).toEqual(new Map([[1, 7]]))
     expect(leastKnown(a, new Map())).toEqual(new Map())
-  })
-})
-
-describe('LoginThrottle', () => {
-  const make = (now: () => number) =>
-    new LoginThrottle(openDatabase(':memory:'), { attemptsPerAccount: 2, attemptsPerAddress: 5, windowMs: 1000, now })
-  const fail = (throttle: LoginThrottle, email: string, address: string) => expect(throttle.start(email, address).ok).toBe(true)
-  const waitOf = (start: AttemptStart) => (start.ok ? 0 : start.retryAfterMs)
-
-  it('counts an attempt when it starts, against the account whatever the address, until the window ends', () => {
-    let now = 0
-    const throttle = make(() => now)
-    fail(throttle, 'A@x.test', '1.1.1.1')
-    fail(throttle, 'a@x.test ', '2.2.2.2')
-    expect(waitOf(throttle.start('a@x.test', '3.3.3.3'))).toBe(1000)
-    now = 999
-    expect(waitOf(throttle.start('a@x.test', '3.3.3.3'))).toBe(1)
-    now = 1000
-    expect(throttle.start('a@x.test', '3.3.3.3').ok).toBe(true)
-  })
-
-  it('limits an address across accounts; a refused attempt counts nowhere', () => {
-    const throttle = make(() => 0)
-    for (let i = 0; i < 5; i++) fail(throttle, `u${i}@x.test`, '1.1.1.1')
-    expect(waitOf(throttle.start('new@x.test', '1.1.1.1'))).toBeGreaterThan(0)
-    expect(throttle.start('new@x.test', '9.9.9.9').ok).toBe(true)
-    expect(throttle.start('new@x.test', '9.9.9.8').ok).toBe(true)
-  })
-
-  it('a success takes back its own attempt from the account and the address, not the failures before it', () => {
-    const throttle = make(() => 0)
-    fail(throttle, 'b@x.test', '9.9.9.9')
-    for (let i = 0; i < 3; i++) {
-      const started = throttle.start('b@x.test', '9.9.9.9')
-      if (!started.ok) throw new Error('refused')
-      throttle.succeeded(started.attempt)
-    }
-    fail(throttle, 'b@x.test', '9.9.9.9')
-    expect(throttle.start('b@x.test', '8.8.8.8').ok).toBe(false)
-    for (let i = 0; i < 3; i++) fail(throttle, `c${i}@x.test`, '9.9.9.9')
-    expect(throttle.start('d@x.test', '9.9.9.9').ok).toBe(false)
-  })
-
-  it('deletes the rows of ended windows as attempts come in', () => {
-    let now = 0
-    const db = openDatabase(':memory:')
-    const throttle = new LoginThrottle(db, { attemptsPerAccount: 2, attemptsPerAddress: 5, windowMs: 1000, now: () => now })
-    for (let i = 0; i < 100; i++) throttle.start(`u${i}@x.test`, `a${i}`)
-    expect(db.prepare('SELECT COUNT(*) AS n FROM login_attempts').get()).toEqual({ n: 200 })
-    now = 1000
-    throttle.start('late@x.test', 'z')
-    expect(db.prepare('SELECT COUNT(*) AS n FROM login_attempts').get()).toEqual({ n: 2 })
   })
 })
 

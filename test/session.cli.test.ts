@@ -21,7 +21,7 @@ describe('ACCORD_SESSION_IDLE_MS', () => {
   it('[S6] sets the sliding session lifetime of `accord serve`', async () => {
     const db = join(tempDir(), 'accord.db')
     const setup = new AccordServer({ db })
-    setup.auth.addWorkspace('acme')
+    await setup.auth.addWorkspace('acme')
     await setup.auth.addUser({ workspace: 'acme', email: 'a@acme.test', password: 'correct horse', role: 'member' })
     await setup.registry.close()
     setup.db.close()

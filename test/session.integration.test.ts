@@ -95,7 +95,7 @@ describe('session lifecycle', () => {
     const [a] = await tabs(session, 1)
     const closed = firstClose(a!)
     const started = Date.now()
-    t.server.auth.revokeUserSessions(users.viewer.id)
+    await t.server.auth.revokeUserSessions(users.viewer.id)
     const { code, at } = await closed
     expect(code).toBe(4401)
     expect(at - started).toBeLessThan(1000)

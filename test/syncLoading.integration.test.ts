@@ -13,6 +13,7 @@ import { fieldsOf } from '../shared/docLayout.js'
 import { CLOSE, type Limits } from '../shared/protocol.js'
 import { textOf } from '../shared/textFields.js'
 import { AuthService } from '../server/auth/AuthService.js'
+import { SqliteAuthStore } from '../server/auth/SqliteAuthStore.js'
 import { resolveDocument } from '../server/documents/documentKinds.js'
 import type { AccordRegistry, AccordRoom } from '../server/documents/types.js'
 import { MemoryDocStore } from '../server/store/MemoryDocStore.js'
@@ -44,10 +45,10 @@ afterEach(async () => {
 async function startEndpoint(limits: Partial<Limits> = {}): Promise<Endpoint> {
   const dir = tempDir()
   const db: Db = openDatabase(join(dir, 'accord.db'))
-  const auth = new AuthService(db)
-  auth.addWorkspace('acme')
+  const auth = new AuthService(new SqliteAuthStore(db))
+  await auth.addWorkspace('acme')
   const user = await auth.addUser({ workspace: 'acme', email: 'member@acme.test', password: 'correct horse', role: 'member' })
-  const { token } = auth.createSession(user.id)
+  const { token } = await auth.createSession(user.id)
   const errors: string[] = []
   const onError = (_error: unknown, context: string) => errors.push(context)
   const store = new MemoryDocStore()

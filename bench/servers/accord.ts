@@ -21,8 +21,8 @@ const server = new AccordServer({
   synchronous,
   writer,
 })
-if (!server.auth.hasWorkspace('bench')) {
-  server.auth.addWorkspace('bench')
+if (!(await server.auth.hasWorkspace('bench'))) {
+  await server.auth.addWorkspace('bench')
   for (let i = 0; i < BENCH_USERS; i++)
     await server.auth.addUser({
       workspace: 'bench',

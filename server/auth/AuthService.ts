@@ -1,10 +1,11 @@
 /**
- * Workspaces, users and sessions. Tokens are opaque random strings; only their
- * SHA-256 is stored. Sessions expire after a sliding idle period.
+ * Workspaces, users and sessions: the rules, over an `AuthStore` (SQLite or PostgreSQL).
+ * Tokens are opaque random strings; only their SHA-256 is stored. Sessions expire after a
+ * sliding idle period.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { isValidId } from '../../shared/docNames.js'
-import { type Db, statementCache } from '../store/openDatabase.js'
+import type { AuthStore, StoredUser } from './AuthStore.js'
 import type { Principal, Role } from './types.js'
 import { DUMMY_HASH_PROMISE, hashPassword, isOutdated, verifyPassword } from './passwords.js'
 
@@ -35,16 +36,6 @@ export class AuthError extends Error {
   }
 }
 
-interface UserRow {
-  id: string
-  workspace: string
-  email: string
-  name: string
-  role: Role
-  password_hash: string
-  color: string
-}
-
 export interface AuthOptions {
   /** How long a session lives without use. @default 7 days */
   sessionIdleMs?: number
@@ -59,23 +50,26 @@ export class AuthService {
   readonly sessionIdleMs: number
   private readonly lastTouched = new Map<string, number>()
   /** Sessions used whose new expiry is not written yet, with when they were used. */
-  private readonly dueTouches = new Map<string, number>()
+  private dueTouches = new Map<string, number>()
+  /** Uses taken from `dueTouches` whose write has not finished: `expiryOf` still counts them. */
+  private readonly writingTouches = new Set<Map<string, number>>()
+  /** The last write of uses; the next one starts after it (see `writePendingTouches`). Never rejects. */
+  private lastWrite: Promise<void> = Promise.resolve()
   private touchTimer: NodeJS.Timeout | null = null
-  private readonly writeTouchesNow: (due: [string, number][]) => void
   private readonly endedListeners = new Set<SessionEndedListener>()
-  /** Statements run per request, per socket and by the session sweep, compiled once. */
-  private readonly stmt
+  /**
+   * Users' names by id, for `userName`. A user's name never changes, so an entry never goes
+   * stale. Each workspace's users are loaded when the first of them authenticates here.
+   */
+  private readonly names = new Map<string, string>()
+  private readonly namesLoaded = new Map<string, Promise<void>>()
+  private readonly namesLooked = new Set<string>()
 
   constructor(
-    private readonly db: Db,
+    private readonly store: AuthStore,
     private readonly options: AuthOptions = {},
   ) {
-    this.stmt = statementCache(db)
     this.sessionIdleMs = options.sessionIdleMs ?? 7 * 24 * 3600 * 1000
-    this.writeTouchesNow = db.transaction((due: [string, number][]) => {
-      const slide = this.stmt('UPDATE sessions SET expires_at = ? WHERE id = ? AND revoked_at IS NULL AND expires_at > ?')
-      for (const [sessionId, usedAt] of due) slide.run(usedAt + this.sessionIdleMs, sessionId, usedAt)
-    })
   }
 
   /** How often a session in use has its expiry slid forward: a tenth of the idle lifetime, at least every minute. */
@@ -83,104 +77,132 @@ export class AuthService {
     return Math.min(60_000, this.sessionIdleMs / 10)
   }
 
-  addWorkspace(id: string, name = id): void {
+  async addWorkspace(id: string, name = id): Promise<void> {
     if (!isValidId(id)) throw new AuthError('invalid', `workspace id "${id}" must be 1-64 letters, digits, "-" or "_"`)
-    if (this.db.prepare('SELECT 1 FROM workspaces WHERE id = ?').get(id)) throw new AuthError('exists', `workspace "${id}" already exists`)
-    this.db.prepare('INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)').run(id, name, Date.now())
+    if (!(await this.store.addWorkspace(id, name, Date.now()))) throw new AuthError('exists', `workspace "${id}" already exists`)
   }
 
-  hasWorkspace(id: string): boolean {
-    return this.db.prepare('SELECT 1 FROM workspaces WHERE id = ?').get(id) !== undefined
+  hasWorkspace(id: string): Promise<boolean> {
+    return this.store.hasWorkspace(id)
+  }
+
+  /** Whether any workspace exists: a database without one is new (the demo may seed it). */
+  hasAnyWorkspace(): Promise<boolean> {
+    return this.store.hasAnyWorkspace()
   }
 
   async addUser(input: { workspace: string; email: string; password: string; role: string; name?: string }): Promise<PublicUser> {
     if (!isRole(input.role)) throw new AuthError('invalid', `role must be one of ${ROLES.join(', ')}, not "${input.role}"`)
-    if (!this.hasWorkspace(input.workspace)) throw new AuthError('not-found', `no workspace "${input.workspace}"`)
+    if (!(await this.store.hasWorkspace(input.workspace))) throw new AuthError('not-found', `no workspace "${input.workspace}"`)
     if (!/^[^\s@]+@[^\s@]+$/.test(input.email)) throw new AuthError('invalid', `"${input.email}" is not an e-mail address`)
     if (input.password.length < 8) throw new AuthError('invalid', 'the password must have at least 8 characters')
-    if (this.db.prepare('SELECT 1 FROM users WHERE email = ?').get(input.email))
-      throw new AuthError('exists', `a user with e-mail ${input.email} already exists`)
-    const hash = await hashPassword(input.password)
-    const count = (this.db.prepare('SELECT COUNT(*) AS n FROM users').get() as { n: number }).n
-    const user: PublicUser = {
+    const taken = () => new AuthError('exists', `a user with e-mail ${input.email} already exists`)
+    if (await this.store.userByEmail(input.email)) throw taken()
+    const passwordHash = await hashPassword(input.password)
+    const count = await this.store.userCount()
+    const user: StoredUser = {
       id: `u${randomBytes(6).toString('hex')}`,
       email: input.email,
       name: input.name ?? input.email.split('@')[0]!,
       role: input.role,
       workspace: input.workspace,
       color: COLORS[count % COLORS.length]!,
+      passwordHash,
     }
-    try {
-      this.db
-        .prepare('INSERT INTO users (id, workspace, email, name, role, password_hash, color, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(user.id, user.workspace, user.email, user.name, user.role, hash, user.color, Date.now())
-    } catch (error) {
-      if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE')
-        throw new AuthError('exists', `a user with e-mail ${input.email} already exists`)
-      throw error
-    }
-    return user
+    if (!(await this.store.addUser(user, Date.now()))) throw taken()
+    return this.toPublic(user)
   }
 
-  listUsers(workspace: string): PublicUser[] {
-    return (this.db.prepare('SELECT * FROM users WHERE workspace = ? ORDER BY name').all(workspace) as UserRow[]).map(toPublic)
+  async listUsers(workspace: string): Promise<PublicUser[]> {
+    return (await this.store.usersOf(workspace)).map((user) => this.toPublic(user))
   }
 
-  getUser(id: string): PublicUser | null {
-    const row = this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined
-    return row ? toPublic(row) : null
+  async getUser(id: string): Promise<PublicUser | null> {
+    const user = await this.store.userById(id)
+    return user ? this.toPublic(user) : null
+  }
+
+  /**
+   * A user's name, at once, for what is built where nothing can wait (the overwrite notices
+   * of a commit): from the names this service has seen, which include every user of each
+   * workspace someone authenticated in here. A user added since by another process is named
+   * by id this once, and looked up for the next time.
+   */
+  userName(id: string): string {
+    const name = this.names.get(id)
+    if (name !== undefined) return name
+    if (!this.namesLooked.has(id)) {
+      this.namesLooked.add(id)
+      this.getUser(id).then(
+        () => this.namesLooked.delete(id),
+        () => this.namesLooked.delete(id),
+      )
+    }
+    return id
+  }
+
+  /** Loads the names of a workspace's users once; a failed load is tried again at the next call. */
+  private knowWorkspace(workspace: string): Promise<void> {
+    let loaded = this.namesLoaded.get(workspace)
+    if (!loaded) {
+      loaded = this.listUsers(workspace).then(
+        () => {},
+        () => {
+          this.namesLoaded.delete(workspace)
+        },
+      )
+      this.namesLoaded.set(workspace, loaded)
+    }
+    return loaded
   }
 
   /** Checks credentials. Unknown e-mail and wrong password take the same time and give the same answer. */
   async verifyCredentials(email: string, password: string): Promise<PublicUser | null> {
-    const row = this.db.prepare('SELECT * FROM users WHERE email = ?').get(email) as UserRow | undefined
-    const ok = await checkPassword(password, row?.password_hash)
-    if (!row || !ok) return null
-    if (isOutdated(row.password_hash)) await this.rehash(row, password)
-    return toPublic(row)
+    const user = await this.store.userByEmail(email)
+    const ok = await checkPassword(password, user?.passwordHash)
+    if (!user || !ok) return null
+    if (isOutdated(user.passwordHash)) await this.rehash(user, password)
+    return this.toPublic(user)
   }
 
   /**
    * Replaces a hash made with older parameters, now that the password is known to match. It
    * is only an upgrade: if it fails, the old hash stays and still verifies.
    */
-  private async rehash(row: UserRow, password: string): Promise<void> {
+  private async rehash(user: StoredUser, password: string): Promise<void> {
     try {
-      const hash = await hashPassword(password)
-      this.db.prepare('UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?').run(hash, row.id, row.password_hash)
+      await this.store.replacePasswordHash(user.id, user.passwordHash, await hashPassword(password))
     } catch {
       // Keep the old hash.
     }
   }
 
-  createSession(userId: string): { token: string; sessionId: string; expiresAt: number } {
+  async createSession(userId: string): Promise<{ token: string; sessionId: string; expiresAt: number }> {
     const token = randomBytes(32).toString('base64url')
     const sessionId = randomBytes(9).toString('base64url')
     const now = Date.now()
     const expiresAt = now + this.sessionIdleMs
-    this.db
-      .prepare('INSERT INTO sessions (id, token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)')
-      .run(sessionId, hashToken(token), userId, now, expiresAt)
+    await this.store.addSession({ id: sessionId, tokenHash: hashToken(token), userId, createdAt: now, expiresAt })
     return { token, sessionId, expiresAt }
   }
 
   /** The principal of a live session, sliding its expiry forward; null if unknown, expired or revoked. */
-  authenticate(token: string | undefined | null): Principal | null {
+  async authenticate(token: string | undefined | null): Promise<Principal | null> {
     if (!token || token.length > 200) return null
-    const row = this.stmt(
-      `SELECT s.id AS session_id, s.expires_at, s.revoked_at, u.* FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`,
-    ).get(hashToken(token)) as (UserRow & { session_id: string; expires_at: number; revoked_at: number | null }) | undefined
-    const now = Date.now()
-    if (!row || row.revoked_at !== null || this.expiryOf(row.session_id, row.expires_at) <= now) return null
-    this.touch(row.session_id)
+    const found = await this.store.sessionByToken(hashToken(token))
+    if (!found || found.revokedAt !== null || this.expiryOf(found.sessionId, found.expiresAt) <= Date.now()) return null
+    this.touch(found.sessionId)
+    const { user } = found
+    this.names.set(user.id, user.name)
+    await this.knowWorkspace(user.workspace)
     return {
-      userId: row.id,
-      email: row.email,
-      name: row.name,
-      color: row.color,
-      role: row.role,
-      workspace: row.workspace,
-      sessionId: row.session_id,
+      userId: user.id,
+      email: user.email,
+      name: user.name,
+      color: user.color,
+      role: user.role,
+      workspace: user.workspace,
+      sessionId: found.sessionId,
     }
   }
 
@@ -188,48 +210,62 @@ export class AuthService {
    * Slides a live session's expiry forward (it is in use: a request, a socket message), at
    * most every `touchEveryMs`. The sessions used are written together, one transaction up to a
    * second later (`touchEveryMs` at most), or at the socket sweep's next check if sooner: one
-   * commit, and one fsync on the event loop, for all of them instead of one each. Until then,
-   * a check of the session counts the use (`expiryOf`), so a session used just before its
-   * stored expiry does not end meanwhile.
+   * commit for all of them instead of one each. Until it is written, a check of the session
+   * counts the use (`expiryOf`), so a session used just before its stored expiry does not end
+   * meanwhile. A use still waiting to be written stays the one written (the write slides only
+   * a session live at that use, which it was; a later use might not pass that check).
    */
   touch(sessionId: string): void {
     const now = Date.now()
     const touched = this.lastTouched.get(sessionId) ?? 0
-    if (now - touched <= this.touchEveryMs) return
+    if (now - touched <= this.touchEveryMs || this.dueTouches.has(sessionId)) return
     this.lastTouched.set(sessionId, now)
     this.dueTouches.set(sessionId, now)
     if (!this.touchTimer) {
-      this.touchTimer = setTimeout(() => this.writeTouches(), Math.min(1000, this.touchEveryMs))
+      this.touchTimer = setTimeout(() => void this.writeTouches(), Math.min(1000, this.touchEveryMs))
       this.touchTimer.unref()
     }
   }
 
   /** A session's expiry: the stored one, or later if it was used since and that is not written yet. */
   private expiryOf(sessionId: string, stored: number): number {
-    const usedAt = this.dueTouches.get(sessionId)
-    return usedAt === undefined ? stored : Math.max(stored, usedAt + this.sessionIdleMs)
+    let expiry = stored
+    for (const uses of [this.dueTouches, ...this.writingTouches]) {
+      const usedAt = uses.get(sessionId)
+      if (usedAt !== undefined) expiry = Math.max(expiry, usedAt + this.sessionIdleMs)
+    }
+    return expiry
   }
 
-  /** Writes the expiries of the sessions used since the last write; throws if that fails. */
-  private writePendingTouches(): void {
+  /**
+   * Writes the expiries of the sessions used since the last write; rejects if that fails.
+   * Resolves once every earlier write has finished too. Writes run one after the other, so a
+   * later use of a session is written after an earlier one, whose slide it may need (a
+   * connection of a pool could otherwise commit it first).
+   */
+  private writePendingTouches(): Promise<void> {
     if (this.touchTimer) clearTimeout(this.touchTimer)
     this.touchTimer = null
-    if (this.dueTouches.size === 0) return
-    const due = [...this.dueTouches]
-    this.dueTouches.clear()
-    try {
-      this.writeTouchesNow(due)
-    } catch (error) {
-      // Not slid: the sessions' next use tries again.
-      for (const [sessionId] of due) this.lastTouched.delete(sessionId)
-      throw error
-    }
+    if (this.dueTouches.size === 0) return this.lastWrite
+    const due = this.dueTouches
+    this.dueTouches = new Map()
+    this.writingTouches.add(due)
+    const write = this.lastWrite
+      .then(() => this.store.slideSessions([...due], this.sessionIdleMs))
+      .catch((error: unknown) => {
+        // Not slid: the sessions' next use tries again.
+        for (const [sessionId] of due) this.lastTouched.delete(sessionId)
+        throw error
+      })
+      .finally(() => this.writingTouches.delete(due))
+    this.lastWrite = write.catch(() => {})
+    return write
   }
 
   /** Writes the pending expiries, reporting a failure (the timer's write, and the last one before the database closes). */
-  writeTouches(): void {
+  async writeTouches(): Promise<void> {
     try {
-      this.writePendingTouches()
+      await this.writePendingTouches()
     } catch (error) {
       this.options.onError?.(error, 'session expiry write')
     }
@@ -241,41 +277,39 @@ export class AuthService {
     return () => this.endedListeners.delete(listener)
   }
 
-  /** Whether a session is still live (not revoked, not expired). */
-  isSessionLive(sessionId: string): boolean {
-    const row = this.stmt('SELECT expires_at, revoked_at FROM sessions WHERE id = ?').get(sessionId) as
-      | { expires_at: number; revoked_at: number | null }
-      | undefined
-    return row !== undefined && row.revoked_at === null && this.expiryOf(sessionId, row.expires_at) > Date.now()
-  }
-
-  /** Which of `sessionIds` are still live, in one query (the socket sweep checks every open session). */
-  liveSessions(sessionIds: string[]): Set<string> {
+  /** Which of `sessionIds` are still live (not revoked, not expired), in one query (the socket sweep checks every open session). */
+  async liveSessions(sessionIds: string[]): Promise<Set<string>> {
     if (sessionIds.length === 0) return new Set()
-    // The query reads the stored expiries: the uses not written yet are written first.
-    this.writePendingTouches()
-    const rows = this.stmt(
-      'SELECT id FROM sessions WHERE id IN (SELECT value FROM json_each(?)) AND revoked_at IS NULL AND expires_at > ?',
-    ).all(JSON.stringify(sessionIds), Date.now()) as { id: string }[]
-    const live = new Set(rows.map((r) => r.id))
+    await this.writePendingTouches()
+    const stored = await this.store.unrevokedSessions(sessionIds)
+    const now = Date.now()
+    const live = new Set(stored.filter((s) => this.expiryOf(s.id, s.expiresAt) > now).map((s) => s.id))
     for (const id of sessionIds) if (!live.has(id)) this.lastTouched.delete(id)
     return live
   }
 
   /** Revokes a session and tells the listeners (which close its sockets with 4401). */
-  revokeSession(sessionId: string): void {
-    this.db.prepare('UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(Date.now(), sessionId)
+  async revokeSession(sessionId: string): Promise<void> {
+    await this.store.revokeSession(sessionId, Date.now())
+    this.ended(sessionId)
+  }
+
+  /** Revokes every session of a user (password change, removal). Returns their ids. */
+  async revokeUserSessions(userId: string): Promise<string[]> {
+    const ids = await this.store.revokeUserSessions(userId, Date.now())
+    for (const id of ids) this.ended(id)
+    return ids
+  }
+
+  private ended(sessionId: string): void {
     this.lastTouched.delete(sessionId)
     for (const listener of this.endedListeners) listener(sessionId)
   }
 
-  /** Revokes every session of a user (password change, removal). Returns their ids. */
-  revokeUserSessions(userId: string): string[] {
-    const ids = (this.db.prepare('SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL').all(userId) as { id: string }[]).map(
-      (r) => r.id,
-    )
-    for (const id of ids) this.revokeSession(id)
-    return ids
+  /** The user as shown to clients; its name is remembered for `userName`. */
+  private toPublic(user: StoredUser): PublicUser {
+    this.names.set(user.id, user.name)
+    return { id: user.id, email: user.email, name: user.name, role: user.role, workspace: user.workspace, color: user.color }
   }
 }
 
@@ -295,8 +329,4 @@ async function checkPassword(password: string, stored: string | undefined): Prom
 
 function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex')
-}
-
-function toPublic(row: UserRow): PublicUser {
-  return { id: row.id, email: row.email, name: row.name, role: row.role, workspace: row.workspace, color: row.color }
 }

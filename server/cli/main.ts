@@ -6,6 +6,8 @@ import { parseArgs } from 'node:util'
 import Database from 'better-sqlite3'
 import { AccordServer, type AccordOptions, DEFAULTS } from '../AccordServer.js'
 import { AuthError, AuthService } from '../auth/AuthService.js'
+import { PgAuthStore } from '../auth/PgAuthStore.js'
+import { SqliteAuthStore } from '../auth/SqliteAuthStore.js'
 import { type Db, openDatabase } from '../store/openDatabase.js'
 import { parseOrigin } from '../auth/OriginPolicy.js'
 import { createLogger } from '../log.js'
@@ -18,8 +20,8 @@ import { DEMO_PASSWORD, DEMO_USERS, isEmptyDatabase, isLoopback, seedDemo } from
 
 const USAGE = `usage: accord <command>
   serve [--host H] [--port P] [--db FILE | --database-url URL]
-  workspace add <id> [--name NAME] [--db FILE]
-  user add --workspace ID --email E --password P --role owner|admin|member|viewer [--name N] [--db FILE]
+  workspace add <id> [--name NAME] [--db FILE | --database-url URL]
+  user add --workspace ID --email E --password P --role owner|admin|member|viewer [--name N] [--db FILE | --database-url URL]
   demo [--db FILE | --database-url URL]
   backup <file> [--db FILE]
   simulate [--users N] [--duration SECONDS] [--url URL] [--db FILE]
@@ -78,8 +80,20 @@ function listenError(error: unknown, host: string, port: number): unknown {
   return line === null ? error : new Error(line)
 }
 
-/** Workspaces and users on the database alone: no documents, jobs or reconciliation started for one row. */
-async function withAuth<T>(db: string, fn: (auth: AuthService) => T | Promise<T>): Promise<T> {
+/**
+ * Workspaces and users on the database alone: no documents, jobs or reconciliation started
+ * for one row. PostgreSQL is migrated first (a new database gets its tables).
+ */
+async function withAuth<T>({ db, databaseUrl }: { db: string; databaseUrl?: string }, fn: (auth: AuthService) => Promise<T>): Promise<T> {
+  if (databaseUrl) {
+    const pool = await openPool(databaseUrl, { max: 1 })
+    try {
+      await migratePg(pool)
+      return await fn(new AuthService(new PgAuthStore(pool)))
+    } finally {
+      await pool.end()
+    }
+  }
   let database: Db
   try {
     database = openDatabase(db)
@@ -87,7 +101,7 @@ async function withAuth<T>(db: string, fn: (auth: AuthService) => T | Promise<T>
     throw new Error(`cannot open the database ${db} (${(error as Error).message})`)
   }
   try {
-    return await fn(new AuthService(database))
+    return await fn(new AuthService(new SqliteAuthStore(database)))
   } finally {
     database.close()
   }
@@ -143,7 +157,7 @@ async function serve(args: string[]): Promise<void> {
     allowedOrigins,
     trustProxy,
   })
-  if (seed === 'demo' && isLoopback(host) && isEmptyDatabase(server)) {
+  if (seed === 'demo' && isLoopback(host) && (await isEmptyDatabase(server))) {
     await seedDemo(server)
     console.log(
       `seeded the demo workspace; sign in as ${DEMO_USERS.map((u) => `${u.email} (${u.role})`).join(', ')} with password ${DEMO_PASSWORD}`,
@@ -192,7 +206,7 @@ function trustProxyOf(value: string | undefined): boolean | number {
 async function workspace(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, { name: { type: 'string' } } as const)
   if (positionals[0] !== 'add' || !positionals[1]) throw new UsageError('usage: accord workspace add <id> [--name NAME]')
-  await withAuth(dbPath(values.db), (auth) => auth.addWorkspace(positionals[1]!, values.name ?? positionals[1]!))
+  await withAuth(storage(values), (auth) => auth.addWorkspace(positionals[1]!, values.name ?? positionals[1]!))
   console.log(`workspace ${positionals[1]} added`)
 }
 
@@ -213,14 +227,14 @@ async function user(args: string[]): Promise<void> {
     role: required(values, 'role'),
     name: values.name,
   }
-  const created = await withAuth(dbPath(values.db), (auth) => auth.addUser(input))
+  const created = await withAuth(storage(values), (auth) => auth.addUser(input))
   console.log(`user ${created.email} (${created.role}) added to ${created.workspace} as ${created.id}`)
 }
 
 async function demo(args: string[]): Promise<void> {
   const { values } = parse(args, {})
   await withServer(storage(values), async (server) => {
-    if (server.auth.hasWorkspace('demo')) throw new UsageError('the demo workspace exists already')
+    if (await server.auth.hasWorkspace('demo')) throw new UsageError('the demo workspace exists already')
     await seedDemo(server)
   })
   console.log(`demo workspace seeded; password for every demo user: ${DEMO_PASSWORD}`)

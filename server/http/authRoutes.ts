@@ -39,7 +39,7 @@ export function authRoutes({ auth, onSessionEnded, throttle, origins }: AuthRout
     const { email, password } = body.data
     const address = req.ip ?? req.socket.remoteAddress ?? 'unknown'
     // Counted before any lookup, and alike for unknown e-mails: the answer never tells whether an account exists.
-    const started = throttle.start(email, address)
+    const started = await throttle.start(email, address)
     if (!started.ok) {
       const retryAfterS = Math.ceil(started.retryAfterMs / 1000)
       res.setHeader('Retry-After', String(retryAfterS))
@@ -47,15 +47,15 @@ export function authRoutes({ auth, onSessionEnded, throttle, origins }: AuthRout
     }
     const user = await auth.verifyCredentials(email, password)
     if (!user) throw new HttpError(401, 'unauthorized', 'wrong e-mail or password')
-    throttle.succeeded(started.attempt)
-    const session = auth.createSession(user.id)
+    await throttle.succeeded(started.attempt)
+    const session = await auth.createSession(user.id)
     res.setHeader('Set-Cookie', sessionCookie(req, session.token, Math.floor(auth.sessionIdleMs / 1000)))
     res.json({ token: session.token, user })
   })
 
-  router.post('/logout', requireAuth(auth, origins), (req, res) => {
+  router.post('/logout', requireAuth(auth, origins), async (req, res) => {
     const { sessionId } = principalOf(req)
-    auth.revokeSession(sessionId)
+    await auth.revokeSession(sessionId)
     onSessionEnded(sessionId)
     res.setHeader('Set-Cookie', sessionCookie(req, '', 0))
     res.status(204).end()
@@ -63,10 +63,10 @@ export function authRoutes({ auth, onSessionEnded, throttle, origins }: AuthRout
 
   // Who is signed in, for the page that has just loaded. "Nobody" is an answer here, not
   // a 401: a browser logs every 4xx as an error, and a signed-out visit is not one.
-  router.get('/session', (req, res) => {
-    const principal = auth.authenticate(tokenOf(req))
+  router.get('/session', async (req, res) => {
+    const principal = await auth.authenticate(tokenOf(req))
     res.setHeader('Cache-Control', 'no-store')
-    res.json({ user: principal ? auth.getUser(principal.userId) : null })
+    res.json({ user: principal ? await auth.getUser(principal.userId) : null })
   })
 
   return router

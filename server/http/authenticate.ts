@@ -18,12 +18,13 @@ declare module 'express-serve-static-core' {
  * session is looked up so a forged request does not even slide its expiry.
  */
 export function requireAuth(auth: AuthService, origins: OriginPolicy) {
-  return (req: Request, _res: Response, next: NextFunction) => {
+  // Express 5 passes a rejection of the returned promise (a database that does not answer) to the error handler.
+  return async (req: Request, _res: Response, next: NextFunction) => {
     const credential = credentialOf(req)
     if (credential?.via === 'cookie' && OriginPolicy.mustCheck(req.method) && !origins.allows(req)) {
       return next(new HttpError(FORBIDDEN_ORIGIN.status, FORBIDDEN_ORIGIN.code, FORBIDDEN_ORIGIN.message))
     }
-    const principal = auth.authenticate(credential?.token)
+    const principal = await auth.authenticate(credential?.token)
     if (!principal) return next(new HttpError(401, 'unauthorized', 'not signed in, or the session ended'))
     req.principal = principal
     next()

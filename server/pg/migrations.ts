@@ -160,4 +160,47 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'workspaces, users, sessions and sign-in attempts',
+    // The tables of server/store/openDatabase.ts with the same columns (times in ms). SQLite's
+    // `email … UNIQUE COLLATE NOCASE` is the unique index on `lower(email COLLATE "C")`: with
+    // the C collation, lower() folds ASCII letters only, as NOCASE does, whatever the
+    // database's locale. `login_attempts`: one row per throttled key (account or address) and
+    // window (server/limits/PgThrottleStore.ts).
+    sql: `
+      CREATE TABLE workspaces (
+        id text PRIMARY KEY,
+        name text NOT NULL,
+        created_at bigint NOT NULL
+      );
+      CREATE TABLE users (
+        id text PRIMARY KEY,
+        workspace text NOT NULL REFERENCES workspaces (id),
+        email text NOT NULL,
+        name text NOT NULL,
+        role text NOT NULL CHECK (role IN ('owner', 'admin', 'member', 'viewer')),
+        password_hash text NOT NULL,
+        color text NOT NULL,
+        created_at bigint NOT NULL
+      );
+      CREATE UNIQUE INDEX users_email ON users (lower(email COLLATE "C"));
+      CREATE INDEX users_by_workspace ON users (workspace);
+      CREATE TABLE sessions (
+        id text PRIMARY KEY,
+        token_hash text NOT NULL UNIQUE,
+        user_id text NOT NULL REFERENCES users (id),
+        created_at bigint NOT NULL,
+        expires_at bigint NOT NULL,
+        revoked_at bigint
+      );
+      CREATE INDEX sessions_by_user ON sessions (user_id);
+      CREATE TABLE login_attempts (
+        key text PRIMARY KEY,
+        attempts integer NOT NULL,
+        window_start bigint NOT NULL
+      );
+      CREATE INDEX login_attempts_by_window ON login_attempts (window_start);
+    `,
+  },
 ]

@@ -12,7 +12,7 @@ export const DEMO_USERS = [
 
 /** Seeds the demo workspace. Throws if it exists already. */
 export async function seedDemo(server: AccordServer): Promise<void> {
-  server.auth.addWorkspace(DEMO_WORKSPACE, 'Demo Company')
+  await server.auth.addWorkspace(DEMO_WORKSPACE, 'Demo Company')
   const users = []
   for (const u of DEMO_USERS) users.push(await server.auth.addUser({ workspace: DEMO_WORKSPACE, password: DEMO_PASSWORD, ...u }))
   const [alice, bob, carol] = users as [(typeof users)[number], (typeof users)[number], (typeof users)[number]]
@@ -104,8 +104,9 @@ function startOfWeekUtc(now: Date): number {
   return Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - day)
 }
 
-export function isEmptyDatabase(server: AccordServer): boolean {
-  return (server.db.prepare('SELECT COUNT(*) AS n FROM workspaces').get() as { n: number }).n === 0
+/** A database without any workspace is new: the demo may seed it. */
+export async function isEmptyDatabase(server: AccordServer): Promise<boolean> {
+  return !(await server.auth.hasAnyWorkspace())
 }
 
 export function isLoopback(host: string): boolean {

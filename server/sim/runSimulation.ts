@@ -301,7 +301,7 @@ function printReport(
 async function startOwnServer(options: SimulationOptions) {
   const dir = options.db ? null : mkdtempSync(join(tmpdir(), 'accord-sim-'))
   const server = new AccordServer({ db: options.db ?? join(dir!, 'accord.db'), port: 0, clientDir: join(tmpdir(), 'accord-no-client') })
-  if (!server.auth.hasWorkspace(SIM_WORKSPACE)) server.auth.addWorkspace(SIM_WORKSPACE, 'Simulation')
+  if (!(await server.auth.hasWorkspace(SIM_WORKSPACE))) await server.auth.addWorkspace(SIM_WORKSPACE, 'Simulation')
   const password = randomBytes(9).toString('base64url')
   const runTag = randomBytes(3).toString('hex')
   const logins = []

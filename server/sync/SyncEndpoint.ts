@@ -22,6 +22,7 @@ import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { CLOSE, type CloseKind, LIMITS, type Limits } from '../../shared/protocol.js'
 import type { AuthService } from '../auth/AuthService.js'
+import type { Principal } from '../auth/types.js'
 import type { DropReason } from '../metrics/Metrics.js'
 import { credentialOf, tokenOf } from '../auth/credentials.js'
 import { FORBIDDEN_ORIGIN, OriginPolicy } from '../auth/OriginPolicy.js'
@@ -89,6 +90,7 @@ export class SyncEndpoint {
   private readonly slices: Set<Connection>[]
   private dealt = 0
   private ticks = 0
+  private sweeping = false
   private readonly stopListening: () => void
   private readonly origins: OriginPolicy
 
@@ -131,9 +133,29 @@ export class SyncEndpoint {
       refuseUpgrade(socket, 'Forbidden', FORBIDDEN_ORIGIN)
       return
     }
+    // The session is looked up before the upgrade is answered: the client sends nothing
+    // before the 101, and no socket exists, so no message can be read until the principal is
+    // known. Meanwhile the raw socket needs an error listener of its own (Node removed its
+    // HTTP one at the upgrade; ws adds one when it takes the socket over).
+    socket.on('error', destroyOnError)
+    this.options.auth.authenticate(tokenOf(req, url)).then(
+      (principal) =>
+        this.upgrade(req, socket, head, (ws) => (principal ? this.handleConnection(ws, url, principal) : closeWith(ws, 'unauthorized'))),
+      (error: unknown) => {
+        // The session could not be looked up (the database): the socket opens and closes with
+        // 1011, as for any server failure, and the client reconnects.
+        this.options.onError?.(error, 'authenticate')
+        this.upgrade(req, socket, head, (ws) => closeWith(ws, 'internalError'))
+      },
+    )
+  }
+
+  /** Answers the upgrade (ws refuses it if the client left meanwhile or the endpoint closed) and hands the socket over. */
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, then: (ws: WebSocket) => void): void {
+    socket.off('error', destroyOnError)
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       try {
-        this.handleConnection(ws, req, url)
+        then(ws)
       } catch (error) {
         this.options.onError?.(error, 'connection')
         closeWith(ws, 'internalError')
@@ -141,10 +163,8 @@ export class SyncEndpoint {
     })
   }
 
-  private handleConnection(ws: WebSocket, req: IncomingMessage, url: URL): void {
+  private handleConnection(ws: WebSocket, url: URL, principal: Principal): void {
     ws.binaryType = 'nodebuffer'
-    const principal = this.options.auth.authenticate(tokenOf(req, url))
-    if (!principal) return closeWith(ws, 'unauthorized')
     // The name is resolved as sent and that same string is opened: never decoded. Stock providers
     // do not encode names and ids are [A-Za-z0-9_-], so a percent-encoded name is no document of
     // ours (4404). Decoding it for the check let `o%6B1` pass as `ok1` while the registry opened
@@ -266,15 +286,27 @@ export class SyncEndpoint {
     }
   }
 
-  /** Closes the sockets of sessions that expired or were revoked since they connected. */
+  /**
+   * Closes the sockets of sessions that expired or were revoked since they connected (here or
+   * by another process on the database). One sweep at a time: a slow database skips ticks
+   * rather than stacking queries.
+   */
   private sweepSessions(): void {
+    if (this.sweeping) return
     const open = [...this.bySession.keys()]
-    try {
-      const live = this.options.auth.liveSessions(open)
-      for (const sessionId of open) if (!live.has(sessionId)) this.closeSession(sessionId)
-    } catch (error) {
-      this.options.onError?.(error, 'session sweep')
-    }
+    if (open.length === 0) return
+    this.sweeping = true
+    this.options.auth
+      .liveSessions(open)
+      .then(
+        (live) => {
+          for (const sessionId of open) if (!live.has(sessionId)) this.closeSession(sessionId)
+        },
+        (error: unknown) => this.options.onError?.(error, 'session sweep'),
+      )
+      .finally(() => {
+        this.sweeping = false
+      })
   }
 
   /**
@@ -350,6 +382,10 @@ export class SyncEndpoint {
     for (const ws of this.wss.clients) closeWith(ws, 'shuttingDown')
     return new Promise((resolve) => this.wss.close(() => resolve()))
   }
+}
+
+function destroyOnError(this: Duplex): void {
+  this.destroy()
 }
 
 function heard(connection: Connection): void {

@@ -50,7 +50,7 @@ export type SeededUsers = Record<SeededRole, { email: string; password: string; 
 
 /** Creates a workspace with one user per role; returns their credentials. */
 export async function seedWorkspace(server: AccordServer, workspace = 'acme'): Promise<SeededUsers> {
-  if (!server.auth.hasWorkspace(workspace)) server.auth.addWorkspace(workspace)
+  if (!(await server.auth.hasWorkspace(workspace))) await server.auth.addWorkspace(workspace)
   const password = 'correct horse'
   const users = {} as SeededUsers
   for (const [key, role] of [

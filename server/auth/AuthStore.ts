@@ -1,0 +1,73 @@
+/**
+ * Where workspaces, users and sessions are kept: SQLite or PostgreSQL (server/backend.ts).
+ * `AuthService` holds the rules (validation, hashing, tokens, sliding expiry); a store only
+ * reads and writes, each method one statement or one short transaction, so every process on
+ * one database sees a revocation as soon as it is committed. One contract suite runs against
+ * every implementation (test/authstore.contract.test.ts).
+ *
+ * E-mails are compared without ASCII case, as SQLite's `COLLATE NOCASE` does: `Ann@x` and
+ * `ann@x` are one account. Times are ms since the epoch.
+ */
+import type { Role } from './types.js'
+
+export interface StoredUser {
+  id: string
+  workspace: string
+  email: string
+  name: string
+  role: Role
+  passwordHash: string
+  color: string
+}
+
+export interface NewSession {
+  id: string
+  /** SHA-256 of the token, hex: the token itself is never stored. */
+  tokenHash: string
+  userId: string
+  createdAt: number
+  expiresAt: number
+}
+
+/** A session found by its token hash, with its user. */
+export interface TokenSession {
+  sessionId: string
+  expiresAt: number
+  revokedAt: number | null
+  user: StoredUser
+}
+
+/** Session ids with the time each was last used, for `slideSessions`. */
+export type SessionUses = readonly (readonly [sessionId: string, usedAt: number])[]
+
+export interface AuthStore {
+  /** Adds a workspace; false when one with this id exists. */
+  addWorkspace(id: string, name: string, createdAt: number): Promise<boolean>
+  hasWorkspace(id: string): Promise<boolean>
+  /** Whether any workspace exists (an empty database is the one the demo may seed). */
+  hasAnyWorkspace(): Promise<boolean>
+  /** Users in all workspaces (a new user's color goes round by it). */
+  userCount(): Promise<number>
+  /** Adds a user; false when its e-mail is taken. The workspace must exist. */
+  addUser(user: StoredUser, createdAt: number): Promise<boolean>
+  userById(id: string): Promise<StoredUser | undefined>
+  userByEmail(email: string): Promise<StoredUser | undefined>
+  /** A workspace's users, by name (compared byte by byte, as SQLite's BINARY does). */
+  usersOf(workspace: string): Promise<StoredUser[]>
+  /** Sets a user's password hash, only if it is still `previous` (a concurrent change wins). */
+  replacePasswordHash(userId: string, previous: string, next: string): Promise<void>
+  addSession(session: NewSession): Promise<void>
+  sessionByToken(tokenHash: string): Promise<TokenSession | undefined>
+  /** Of `ids`, the sessions not revoked, with their stored expiry. */
+  unrevokedSessions(ids: readonly string[]): Promise<{ id: string; expiresAt: number }[]>
+  /**
+   * Slides the expiry of each session used to `usedAt + idleMs`, in one transaction: only a
+   * session not revoked and not yet expired when it was used, and never backward (another
+   * process may have written a later use first).
+   */
+  slideSessions(uses: SessionUses, idleMs: number): Promise<void>
+  /** Marks a session revoked at `at` (a second revocation keeps the first time). */
+  revokeSession(id: string, at: number): Promise<void>
+  /** Revokes every session of a user not yet revoked, in one statement; returns their ids. */
+  revokeUserSessions(userId: string, at: number): Promise<string[]>
+}

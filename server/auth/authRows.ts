@@ -1,0 +1,39 @@
+/** Rows of `users` and `sessions` as both databases return them, and what the stores make of them. */
+import type { StoredUser, TokenSession } from './AuthStore.js'
+import type { Role } from './types.js'
+
+/** A `users` row, as both databases name its columns. */
+export interface UserRow {
+  id: string
+  workspace: string
+  email: string
+  name: string
+  role: Role
+  password_hash: string
+  color: string
+}
+
+export function storedUserOf(row: UserRow): StoredUser {
+  return {
+    id: row.id,
+    workspace: row.workspace,
+    email: row.email,
+    name: row.name,
+    role: row.role,
+    passwordHash: row.password_hash,
+    color: row.color,
+  }
+}
+
+/** The columns of a user and of the session found by its token (both databases). */
+export const TOKEN_SESSION_SQL = `SELECT s.id AS session_id, s.expires_at, s.revoked_at,
+  u.id, u.workspace, u.email, u.name, u.role, u.password_hash, u.color
+  FROM sessions s JOIN users u ON u.id = s.user_id`
+
+export type TokenSessionRow = UserRow & { session_id: string; expires_at: number; revoked_at: number | null }
+
+export function tokenSessionOf(row: TokenSessionRow): TokenSession {
+  return { sessionId: row.session_id, expiresAt: row.expires_at, revokedAt: row.revoked_at, user: storedUserOf(row) }
+}
+
+export const USER_COLUMNS = 'id, workspace, email, name, role, password_hash, color'
