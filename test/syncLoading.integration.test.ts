@@ -26,6 +26,8 @@ import { tempDir, until } from './helpers/server.js'
 const DOC = 'acme/deals/d1'
 
 interface Endpoint {
+  /** The SQLite database of the sessions. */
+  db: Db
   store: MemoryDocStore
   registry: AccordRegistry
   endpoint: SyncEndpoint
@@ -59,6 +61,7 @@ async function startEndpoint(limits: Partial<Limits> = {}): Promise<Endpoint> {
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
   const { port } = http.address() as AddressInfo
   running = {
+    db,
     store,
     registry,
     endpoint,
@@ -157,5 +160,18 @@ describe('a socket whose document is loading', () => {
     client.send(awareness)
     expect(await client.closed).toBe(CLOSE.rateLimited.code)
     loads.release()
+  })
+})
+
+describe('a socket whose session cannot be looked up', () => {
+  it('[LD5] a failing session store answers the upgrade, closes the socket with 1011 and is reported, and nothing of the socket is kept', async () => {
+    const { db, endpoint, errors, url } = await startEndpoint()
+    db.close()
+    const client = new RawClient(url(DOC))
+    await client.opened
+    expect(await client.closed).toBe(CLOSE.internalError.code)
+    expect(client.received).toEqual([])
+    expect(errors).toEqual(['authenticate'])
+    await until(() => endpoint.connectionCount === 0, 'the server let the socket go')
   })
 })

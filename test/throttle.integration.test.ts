@@ -8,17 +8,7 @@ import { rmSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LIMITS } from '../shared/protocol.js'
 import type { AccordOptions } from '../server/AccordServer.js'
-import { type TestServer, seedWorkspace, startServer, tempDir } from './helpers/server.js'
-
-async function attempt(url: string, email: string, password: string): Promise<number> {
-  const res = await fetch(`${url}/api/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email, password }),
-  })
-  await res.arrayBuffer()
-  return res.status
-}
+import { type TestServer, seedWorkspace, signInStatus, startServer, tempDir } from './helpers/server.js'
 
 const countOf = (statuses: number[], status: number) => statuses.filter((s) => s === status).length
 
@@ -37,14 +27,14 @@ describe('sign-in attempts counted when they start', () => {
   const ctx = seededServer()
 
   it(`[R1] 40 concurrent wrong sign-ins for one account: only LOGIN_FAILURES_PER_ACCOUNT (${LIMITS.LOGIN_FAILURES_PER_ACCOUNT}) are tried, the other 30 answer 429`, async () => {
-    const statuses = await Promise.all(Array.from({ length: 40 }, () => attempt(ctx.t.url, ctx.users.member.email, 'wrong password')))
+    const statuses = await Promise.all(Array.from({ length: 40 }, () => signInStatus(ctx.t.url, ctx.users.member.email, 'wrong password')))
     expect(countOf(statuses, 401)).toBe(LIMITS.LOGIN_FAILURES_PER_ACCOUNT)
     expect(countOf(statuses, 429)).toBeGreaterThanOrEqual(30)
   })
 
   it('[R2] 30 concurrent guesses that include the right password: only as many as the limit are tried', async () => {
     const guesses = Array.from({ length: 30 }, (_, i) => (i === 29 ? ctx.users.owner.password : `guess ${i}`))
-    const statuses = await Promise.all(guesses.map((password) => attempt(ctx.t.url, ctx.users.owner.email, password)))
+    const statuses = await Promise.all(guesses.map((password) => signInStatus(ctx.t.url, ctx.users.owner.email, password)))
     expect(countOf(statuses, 401) + countOf(statuses, 200)).toBe(LIMITS.LOGIN_FAILURES_PER_ACCOUNT)
     expect(countOf(statuses, 429)).toBe(30 - LIMITS.LOGIN_FAILURES_PER_ACCOUNT)
   })
@@ -56,11 +46,11 @@ describe('a success within the limit', () => {
 
   it('[R3] a right password after wrong ones still signs in while under the limit, and takes its own attempt back', async () => {
     const { email, password } = ctx.users.member
-    for (let i = 0; i < ACCOUNT - 1; i++) expect(await attempt(ctx.t.url, email, 'wrong password')).toBe(401)
+    for (let i = 0; i < ACCOUNT - 1; i++) expect(await signInStatus(ctx.t.url, email, 'wrong password')).toBe(401)
     // Each success is refunded: were it counted, the second would already be refused.
-    for (let i = 0; i < 3; i++) expect(await attempt(ctx.t.url, email, password)).toBe(200)
-    expect(await attempt(ctx.t.url, email, 'wrong password')).toBe(401)
-    expect(await attempt(ctx.t.url, email, password)).toBe(429)
+    for (let i = 0; i < 3; i++) expect(await signInStatus(ctx.t.url, email, password)).toBe(200)
+    expect(await signInStatus(ctx.t.url, email, 'wrong password')).toBe(401)
+    expect(await signInStatus(ctx.t.url, email, password)).toBe(429)
   })
 })
 
@@ -73,15 +63,15 @@ describe('the throttle across a restart', () => {
     const first = await startServer({ db })
     const users = await seedWorkspace(first.server)
     const statuses = await Promise.all(
-      Array.from({ length: LIMITS.LOGIN_FAILURES_PER_ACCOUNT }, () => attempt(first.url, users.viewer.email, 'wrong password')),
+      Array.from({ length: LIMITS.LOGIN_FAILURES_PER_ACCOUNT }, () => signInStatus(first.url, users.viewer.email, 'wrong password')),
     )
     expect(countOf(statuses, 401)).toBe(LIMITS.LOGIN_FAILURES_PER_ACCOUNT)
     await first.close()
 
     const second = await startServer({ db })
     try {
-      expect(await attempt(second.url, users.viewer.email, users.viewer.password)).toBe(429)
-      expect(await attempt(second.url, users.owner.email, users.owner.password)).toBe(200)
+      expect(await signInStatus(second.url, users.viewer.email, users.viewer.password)).toBe(429)
+      expect(await signInStatus(second.url, users.owner.email, users.owner.password)).toBe(200)
     } finally {
       await second.close()
     }

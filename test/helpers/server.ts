@@ -106,6 +106,17 @@ export async function login(url: string, email: string, password: string): Promi
   }
 }
 
+/** Tries one sign-in; resolves with its HTTP status (for the throttle's tests). */
+export async function signInStatus(url: string, email: string, password: string): Promise<number> {
+  const res = await fetch(`${url}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  })
+  await res.arrayBuffer()
+  return res.status
+}
+
 /** Signs in the given seeded users: one Api per key. */
 export async function loginAs<R extends SeededRole>(url: string, users: SeededUsers, roles: readonly R[]): Promise<Record<R, Api>> {
   const apis = await Promise.all(roles.map((role) => login(url, users[role].email, users[role].password)))
