@@ -133,10 +133,9 @@ export class AuthService {
     if (name !== undefined) return name
     if (!this.namesLooked.has(id)) {
       this.namesLooked.add(id)
-      this.getUser(id).then(
-        () => this.namesLooked.delete(id),
-        () => this.namesLooked.delete(id),
-      )
+      void this.getUser(id)
+        .catch(() => null)
+        .finally(() => this.namesLooked.delete(id))
     }
     return id
   }

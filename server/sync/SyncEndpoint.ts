@@ -138,16 +138,22 @@ export class SyncEndpoint {
     // known. Meanwhile the raw socket needs an error listener of its own (Node removed its
     // HTTP one at the upgrade; ws adds one when it takes the socket over).
     socket.on('error', destroyOnError)
-    this.options.auth.authenticate(tokenOf(req, url)).then(
-      (principal) =>
-        this.upgrade(req, socket, head, (ws) => (principal ? this.handleConnection(ws, url, principal) : closeWith(ws, 'unauthorized'))),
-      (error: unknown) => {
-        // The session could not be looked up (the database): the socket opens and closes with
-        // 1011, as for any server failure, and the client reconnects.
-        this.options.onError?.(error, 'authenticate')
-        this.upgrade(req, socket, head, (ws) => closeWith(ws, 'internalError'))
-      },
-    )
+    this.options.auth
+      .authenticate(tokenOf(req, url))
+      .then(
+        (principal) =>
+          this.upgrade(req, socket, head, (ws) => (principal ? this.handleConnection(ws, url, principal) : closeWith(ws, 'unauthorized'))),
+        (error: unknown) => {
+          // The session could not be looked up (the database): the socket opens and closes with
+          // 1011, as for any server failure, and the client reconnects.
+          this.options.onError?.(error, 'authenticate')
+          this.upgrade(req, socket, head, (ws) => closeWith(ws, 'internalError'))
+        },
+      )
+      .catch((error: unknown) => {
+        this.options.onError?.(error, 'upgrade')
+        socket.destroy()
+      })
   }
 
   /** Answers the upgrade (ws refuses it if the client left meanwhile or the endpoint closed) and hands the socket over. */
