@@ -8,8 +8,11 @@ import type { ReservationLedger } from './authority/ReservationLedger.js'
 import { PgReservationLedger } from './authority/PgReservationLedger.js'
 import { SqliteReservationLedger } from './authority/SqliteReservationLedger.js'
 import type { JobQueue } from './jobs/JobQueue.js'
+import type { JobStateStore } from './jobs/JobStateStore.js'
 import { PgJobQueue } from './jobs/PgJobQueue.js'
+import { PgJobStateStore } from './jobs/PgJobStateStore.js'
 import { SqliteJobQueue } from './jobs/SqliteJobQueue.js'
+import { SqliteJobStateStore } from './jobs/SqliteJobStateStore.js'
 import { migrate } from './pg/migrate.js'
 import { type Pool, displayUrl, openPool } from './pg/openPool.js'
 import type { DocStore } from './store/DocStore.js'
@@ -25,6 +28,8 @@ export interface Backend {
   readonly docStore: DocStore
   readonly ledger: ReservationLedger
   readonly jobQueue: JobQueue
+  /** What export and import jobs remember between runs: import keys, Sheets sync state. */
+  readonly jobState: JobStateStore
   /**
    * The SQLite connection of the parts that still speak SQL to SQLite directly. On PostgreSQL
    * it is an in-memory database until each of those parts has a store of its own.
@@ -57,6 +62,7 @@ export function openSqliteBackend({ file, synchronous, writer }: SqliteBackendOp
     docStore,
     ledger: new SqliteReservationLedger(db),
     jobQueue: new SqliteJobQueue(db),
+    jobState: new SqliteJobStateStore(db),
     db,
     pool: null,
     async ping() {
@@ -96,6 +102,7 @@ export async function openPgBackend({ url, poolSize, onError }: PgBackendOptions
     docStore: new PgDocStore(pool),
     ledger: new PgReservationLedger(pool),
     jobQueue: new PgJobQueue(pool),
+    jobState: new PgJobStateStore(pool),
     db,
     pool,
     async ping() {
