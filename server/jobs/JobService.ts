@@ -146,8 +146,7 @@ export class JobService {
     })
     // Shown queued before the runner may claim it: every tab sees queued, then running.
     if (!coalesced) await this.publishQueued(job)
-    this.runner.kick()
-    return this.json(job)
+    return this.answerQueued(job)
   }
 
   async enqueueImport(owner: Owner, request: ImportRequest): Promise<JobJson> {
@@ -161,8 +160,17 @@ export class JobService {
       payload: request.csv,
     })
     await this.publishQueued(job)
+    return this.answerQueued(job)
+  }
+
+  /**
+   * The job as queued, with its position, read before the runner is told: once told, it may
+   * claim the job (on PostgreSQL, while the position is still being read).
+   */
+  private async answerQueued(job: StoredJob): Promise<JobJson> {
+    const json = await this.json(job)
     this.runner.kick()
-    return this.json(job)
+    return json
   }
 
   /** The owner's job, or undefined (another user's job is as good as missing). */
