@@ -183,7 +183,8 @@ export class AccordServer {
       file === ':memory:' && this.backend.kind === 'sqlite'
         ? join(tmpdir(), 'accord-exports')
         : join(dirname(resolvePath(this.backend.kind === 'postgres' ? DEFAULTS.db : file)), 'exports')
-    this.jobs = new JobService(this.db, this.backend.jobQueue, exportDir, this.records, this.registry, options.jobs, onError, this.metrics)
+    const { jobQueue, jobState } = this.backend
+    this.jobs = new JobService(jobQueue, jobState, exportDir, this.records, this.registry, options.jobs, onError, this.metrics)
     this.ledger = this.backend.ledger
     this.reservations = new ReservationAuthority({
       registry: this.registry,

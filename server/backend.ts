@@ -11,11 +11,14 @@ import type { ReservationLedger } from './authority/ReservationLedger.js'
 import { PgReservationLedger } from './authority/PgReservationLedger.js'
 import { SqliteReservationLedger } from './authority/SqliteReservationLedger.js'
 import type { JobQueue } from './jobs/JobQueue.js'
+import type { JobStateStore } from './jobs/JobStateStore.js'
 import { PgJobQueue } from './jobs/PgJobQueue.js'
+import { PgJobStateStore } from './jobs/PgJobStateStore.js'
 import { SqliteJobQueue } from './jobs/SqliteJobQueue.js'
 import { PgThrottleStore } from './limits/PgThrottleStore.js'
 import { SqliteThrottleStore } from './limits/SqliteThrottleStore.js'
 import type { ThrottleStore } from './limits/ThrottleStore.js'
+import { SqliteJobStateStore } from './jobs/SqliteJobStateStore.js'
 import { migrate } from './pg/migrate.js'
 import { type Pool, displayUrl, openPool } from './pg/openPool.js'
 import type { DocStore } from './store/DocStore.js'
@@ -35,6 +38,8 @@ export interface Backend {
   readonly authStore: AuthStore
   /** The sign-in throttle's counts. */
   readonly throttleStore: ThrottleStore
+  /** What export and import jobs remember between runs: import keys, Sheets sync state. */
+  readonly jobState: JobStateStore
   /**
    * The SQLite connection of the parts that still speak SQL to SQLite directly. On PostgreSQL
    * it is an in-memory database until each of those parts has a store of its own.
@@ -69,6 +74,7 @@ export function openSqliteBackend({ file, synchronous, writer }: SqliteBackendOp
     jobQueue: new SqliteJobQueue(db),
     authStore: new SqliteAuthStore(db),
     throttleStore: new SqliteThrottleStore(db),
+    jobState: new SqliteJobStateStore(db),
     db,
     pool: null,
     async ping() {
@@ -110,6 +116,7 @@ export async function openPgBackend({ url, poolSize, onError }: PgBackendOptions
     jobQueue: new PgJobQueue(pool),
     authStore: new PgAuthStore(pool),
     throttleStore: new PgThrottleStore(pool),
+    jobState: new PgJobStateStore(pool),
     db,
     pool,
     async ping() {

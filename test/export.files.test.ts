@@ -6,45 +6,46 @@
 import { parse } from 'csv-parse/sync'
 import ExcelJS from 'exceljs'
 import JSZip from 'jszip'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import { INBOX_JOBS, INBOX_NOTIFICATIONS } from '../shared/docLayout.js'
 import { headerOf } from '../server/jobs/connectors/table.js'
 import { type Api, type TestServer, closeCodeOf, login, provider, seedWorkspace, startServer, synced, until } from './helpers/server.js'
+import { describeBackends } from './helpers/backends.js'
 import { finished } from './helpers/jobs.js'
 
-let t: TestServer
-let member: Api
-let other: Api
+describeBackends('file exports', (backend) => {
+  let t: TestServer
+  let member: Api
+  let other: Api
 
-beforeAll(async () => {
-  t = await startServer({ jobs: { pollMs: 100 } })
-  const users = await seedWorkspace(t.server)
-  member = await login(t.url, users.member.email, users.member.password)
-  other = await login(t.url, users.member2.email, users.member2.password)
-  const notes = 'line one, with "quotes"\nline two'
-  for (let i = 0; i < 5; i++) {
-    expect(
-      (
-        await member.request('POST', '/api/records/customers', {
-          name: `Customer ${i}`,
-          email: `c${i}@example.test`,
-          tags: ['x', 'y'],
-          notes,
-        })
-      ).status,
-    ).toBe(201)
+  beforeAll(async () => {
+    t = await startServer({ backend, jobs: { pollMs: 100 } })
+    const users = await seedWorkspace(t.server)
+    member = await login(t.url, users.member.email, users.member.password)
+    other = await login(t.url, users.member2.email, users.member2.password)
+    const notes = 'line one, with "quotes"\nline two'
+    for (let i = 0; i < 5; i++) {
+      expect(
+        (
+          await member.request('POST', '/api/records/customers', {
+            name: `Customer ${i}`,
+            email: `c${i}@example.test`,
+            tags: ['x', 'y'],
+            notes,
+          })
+        ).status,
+      ).toBe(201)
+    }
+    for (let i = 0; i < 3; i++)
+      expect((await member.request('POST', '/api/records/deals', { title: `Deal ${i}`, amount: 100 * i, stage: 'won' })).status).toBe(201)
+  })
+  afterAll(() => t.close())
+
+  async function download(api: Api, id: string): Promise<{ status: number; type: string | null; bytes: Buffer }> {
+    const res = await fetch(`${t.url}/api/exports/${id}/file`, { headers: { authorization: `Bearer ${api.token}` } })
+    return { status: res.status, type: res.headers.get('content-type'), bytes: Buffer.from(await res.arrayBuffer()) }
   }
-  for (let i = 0; i < 3; i++)
-    expect((await member.request('POST', '/api/records/deals', { title: `Deal ${i}`, amount: 100 * i, stage: 'won' })).status).toBe(201)
-})
-afterAll(() => t.close())
 
-async function download(api: Api, id: string): Promise<{ status: number; type: string | null; bytes: Buffer }> {
-  const res = await fetch(`${t.url}/api/exports/${id}/file`, { headers: { authorization: `Bearer ${api.token}` } })
-  return { status: res.status, type: res.headers.get('content-type'), bytes: Buffer.from(await res.arrayBuffer()) }
-}
-
-describe('file exports', () => {
   it('[EX1] POST /api/exports answers 202 at once; status reaches two providers of the same user live', async () => {
     const inbox = `acme/inbox/${member.userId}`
     const tabs = [provider(t.wsUrl, inbox, member.token), provider(t.wsUrl, inbox, member.token)]

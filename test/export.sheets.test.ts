@@ -2,54 +2,59 @@
  * Google Sheets exports against the local Sheets emulator (the only stand-in: the real
  * server, real SQLite and the official googleapis client with real JWT auth over HTTP).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import { headerOf } from '../server/jobs/connectors/table.js'
 import { type Api, type TestServer, login, seedWorkspace } from './helpers/server.js'
+import { describeBackends } from './helpers/backends.js'
 import { finished, startServerWithSheets } from './helpers/jobs.js'
 import { SheetsEmulator } from './sheets-emulator/SheetsEmulator.js'
 
-let t: TestServer
-let emulator: SheetsEmulator
-let owner: Api
-let member: Api
+describeBackends('Google Sheets export', (backend) => {
+  let t: TestServer
+  let emulator: SheetsEmulator
+  let owner: Api
+  let member: Api
 
-beforeAll(async () => {
-  emulator = new SheetsEmulator()
-  t = await startServerWithSheets(emulator, { retry: { maxAttempts: 5, baseDelayMs: 5, maxDelayMs: 2000 }, maxRequestBytes: 200_000 })
-  const users = await seedWorkspace(t.server)
-  owner = await login(t.url, users.owner.email, users.owner.password)
-  member = await login(t.url, users.member.email, users.member.password)
-})
-afterAll(async () => {
-  await t.close()
-  await emulator.close()
-})
-
-async function exportTo(api: Api, spreadsheetId: string, collections = ['customers']) {
-  const res = await api.request('POST', '/api/exports', { target: 'sheets', spreadsheetId, collections })
-  expect(res.status).toBe(202)
-  expect(res.body.status).toBe('queued')
-  return finished(api, `/api/exports/${res.body.id}`)
-}
-
-/** The customers' rows as the sheet should hold them, in id order. */
-async function expectedRows(api: Api): Promise<unknown[][]> {
-  const items: any[] = []
-  let cursor: string | null = null
-  do {
-    const page: any = (await api.request('GET', `/api/records/customers?limit=500${cursor ? `&cursor=${cursor}` : ''}`)).body
-    items.push(...page.items)
-    cursor = page.nextCursor
-  } while (cursor)
-  const header = headerOf('customers')
-  return items.map((r) => {
-    const row = header.map((c) => (Array.isArray(r[c]) ? r[c].join(', ') : (r[c] ?? '')))
-    while (row.length > 0 && row.at(-1) === '') row.pop()
-    return row
+  beforeAll(async () => {
+    emulator = new SheetsEmulator()
+    t = await startServerWithSheets(
+      emulator,
+      { retry: { maxAttempts: 5, baseDelayMs: 5, maxDelayMs: 2000 }, maxRequestBytes: 200_000 },
+      { backend },
+    )
+    const users = await seedWorkspace(t.server)
+    owner = await login(t.url, users.owner.email, users.owner.password)
+    member = await login(t.url, users.member.email, users.member.password)
   })
-}
+  afterAll(async () => {
+    await t.close()
+    await emulator.close()
+  })
 
-describe('Google Sheets export', () => {
+  async function exportTo(api: Api, spreadsheetId: string, collections = ['customers']) {
+    const res = await api.request('POST', '/api/exports', { target: 'sheets', spreadsheetId, collections })
+    expect(res.status).toBe(202)
+    expect(res.body.status).toBe('queued')
+    return finished(api, `/api/exports/${res.body.id}`)
+  }
+
+  /** The customers' rows as the sheet should hold them, in id order. */
+  async function expectedRows(api: Api): Promise<unknown[][]> {
+    const items: any[] = []
+    let cursor: string | null = null
+    do {
+      const page: any = (await api.request('GET', `/api/records/customers?limit=500${cursor ? `&cursor=${cursor}` : ''}`)).body
+      items.push(...page.items)
+      cursor = page.nextCursor
+    } while (cursor)
+    const header = headerOf('customers')
+    return items.map((r) => {
+      const row = header.map((c) => (Array.isArray(r[c]) ? r[c].join(', ') : (r[c] ?? '')))
+      while (row.length > 0 && row.at(-1) === '') row.pop()
+      return row
+    })
+  }
+
   it('[SH1] the first export adds every row; an edit, a delete and a create give 1 updated, 1 deleted, 1 added', async () => {
     emulator.createSpreadsheet('sheet-a')
     const ids: string[] = []

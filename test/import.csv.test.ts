@@ -2,32 +2,10 @@
  * CSV import as a job: rows validated against the schema, invalid rows reported by line,
  * duplicates skipped or merged, and importing the same file twice adds nothing.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Api, type TestServer, startSeeded } from './helpers/server.js'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { type Api, type TestServer, login, startSeeded, startServer } from './helpers/server.js'
+import { describeBackends } from './helpers/backends.js'
 import { finished, uploadCsv } from './helpers/jobs.js'
-
-let t: TestServer
-let member: Api
-let viewer: Api
-
-beforeAll(async () => {
-  ;({
-    t,
-    api: { member, viewer },
-  } = await startSeeded(['member', 'viewer'], { jobs: { pollMs: 100 } }))
-})
-afterAll(() => t.close())
-
-async function countOf(collection: string): Promise<number> {
-  let n = 0
-  let cursor: string | null = null
-  do {
-    const page: any = (await member.request('GET', `/api/records/${collection}?limit=500${cursor ? `&cursor=${cursor}` : ''}`)).body
-    n += page.items.length
-    cursor = page.nextCursor
-  } while (cursor)
-  return n
-}
 
 /** 1,000 data rows: 10 invalid (at known lines), 5 repeating an earlier row's e-mail. */
 function bigCsv(): { csv: string; invalidLines: number[] } {
@@ -47,7 +25,31 @@ function bigCsv(): { csv: string; invalidLines: number[] } {
   return { csv: `${lines.join('\n')}\n`, invalidLines }
 }
 
-describe('CSV import', () => {
+describeBackends('CSV import', (backend) => {
+  let t: TestServer
+  let member: Api
+  let viewer: Api
+
+  beforeAll(async () => {
+    ;({
+      t,
+      api: { member, viewer },
+      // On PostgreSQL one job at a time, so that IM6's two imports run in two servers.
+    } = await startSeeded(['member', 'viewer'], { backend, jobs: { pollMs: 100, concurrency: backend === 'postgres' ? 1 : undefined } }))
+  })
+  afterAll(() => t.close())
+
+  async function countOf(collection: string): Promise<number> {
+    let n = 0
+    let cursor: string | null = null
+    do {
+      const page: any = (await member.request('GET', `/api/records/${collection}?limit=500${cursor ? `&cursor=${cursor}` : ''}`)).body
+      n += page.items.length
+      cursor = page.nextCursor
+    } while (cursor)
+    return n
+  }
+
   it('[IM1] 1,000 rows with 10 invalid and 5 duplicates give 985 records; every invalid line is reported; re-importing adds nothing', async () => {
     const { csv, invalidLines } = bigCsv()
     const res = await uploadCsv(t.url, member, 'customers', csv)
@@ -114,5 +116,37 @@ describe('CSV import', () => {
     const res = await uploadCsv(t.url, member, 'customers', 'name\nSolo\n')
     await finished(member, `/api/imports/${res.body.id}`)
     expect((await viewer.request('GET', `/api/imports/${res.body.id}`)).status).toBe(404)
+  })
+
+  it('[IM6] two imports of one file at once, by two users (on PostgreSQL in two servers on one database), create each record once', async () => {
+    const rows = 300
+    const csv = `name,email\n${Array.from({ length: rows }, (_, i) => `Both ${i},both${i}@example.test`).join('\n')}\n`
+    // On PostgreSQL the second importer is another server on the same database, as another process would be.
+    const second = backend === 'postgres' ? await startServer({ databaseUrl: t.databaseUrl!, jobs: { pollMs: 20, concurrency: 1 } }) : t
+    try {
+      if (!(await second.server.auth.hasWorkspace('acme'))) await second.server.auth.addWorkspace('acme')
+      await second.server.auth.addUser({
+        workspace: 'acme',
+        email: 'importer@acme.test',
+        password: 'correct horse',
+        role: 'member',
+        name: 'Importer',
+      })
+      const importer = await login(second.url, 'importer@acme.test', 'correct horse')
+      const before = await countOf('leads')
+      const [a, b] = await Promise.all([uploadCsv(t.url, member, 'leads', csv), uploadCsv(second.url, importer, 'leads', csv)])
+      const jobs = [
+        await finished(member, `/api/imports/${a.body.id}`, 60_000),
+        await finished(importer, `/api/imports/${b.body.id}`, 60_000),
+      ]
+      expect(jobs.map((job) => job.status)).toEqual(['succeeded', 'succeeded'])
+      const [x, y] = jobs.map((job) => ({ start: Date.parse(job.startedAt), end: Date.parse(job.finishedAt) }))
+      expect(x!.start < y!.end && y!.start < x!.end, 'the two imports ran at the same time').toBe(true)
+      expect(jobs[0].counts.imported + jobs[1].counts.imported).toBe(rows)
+      expect(jobs[0].counts.skipped + jobs[1].counts.skipped).toBe(rows)
+      expect(await countOf('leads')).toBe(before + rows)
+    } finally {
+      if (second !== t) await second.close()
+    }
   })
 })

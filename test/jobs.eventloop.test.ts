@@ -23,7 +23,7 @@ beforeAll(async () => {
   t = await startServer({ jobs: { concurrency: EXPORTS, pollMs: 100 } })
   const seeded = await seedWorkspace(t.server)
   editor = await login(t.url, seeded.owner.email, seeded.owner.password)
-  seedRecords(t.server, 'acme', 'customers', RECORDS, (i) => ({
+  await seedRecords(t.server, 'acme', 'customers', RECORDS, (i) => ({
     name: `Customer ${i}`,
     email: `customer${i}@example.test`,
     phone: `+1 555 ${String(i).padStart(4, '0')}`,

@@ -1,65 +1,92 @@
 /**
  * Durability: the server process is killed (SIGKILL) while a Sheets export runs; after a
  * restart on the same database the job runs again and completes exactly once, and the
- * spreadsheet equals the records.
+ * spreadsheet equals the records. On SQLite and on PostgreSQL.
  */
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import pg from 'pg'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import { AccordServer } from '../server/AccordServer.js'
 import { headerOf } from '../server/jobs/connectors/table.js'
 import { INBOX_NOTIFICATIONS } from '../shared/docLayout.js'
+import { describeBackends } from './helpers/backends.js'
 import { type ChildServer, killHard, spawnServer } from './helpers/child.js'
 import { finished, seedRecords } from './helpers/jobs.js'
+import { freshDatabase } from './helpers/pg.js'
 import { login, provider, seedWorkspace, synced, tempDir, until } from './helpers/server.js'
 import { SheetsEmulator } from './sheets-emulator/SheetsEmulator.js'
 
 const CUSTOMERS = 200
 const DEALS = 50
 
-let emulator: SheetsEmulator
-let dir: string
-let db: string
-let env: Record<string, string>
-let credentials: { email: string; password: string }
-const children: ChildServer[] = []
-
-beforeAll(async () => {
-  emulator = new SheetsEmulator()
-  await emulator.start()
-  dir = tempDir('accord-jobs-restart-')
-  db = join(dir, 'accord.db')
-  const keyFile = join(dir, 'service-account.json')
-  writeFileSync(keyFile, JSON.stringify(emulator.serviceAccount()))
-  env = {
-    ACCORD_SHEETS_CREDENTIALS: keyFile,
-    ACCORD_SHEETS_API_ROOT: emulator.apiRoot,
-    ACCORD_SHEETS_WRITES_PER_MINUTE: '600000',
-    ACCORD_JOB_LEASE_MS: '1000',
-    ACCORD_EXPORT_DIR: join(dir, 'exports'),
-    LOG_LEVEL: 'warn',
+/** A job's status and attempts, read from the database itself. */
+async function storedJob(where: string, id: string): Promise<{ status: string; attempts: number }> {
+  if (!where.startsWith('postgres')) {
+    const peek = new Database(where, { readonly: true })
+    try {
+      return peek.prepare('SELECT status, attempts FROM jobs WHERE id = ?').get(id) as { status: string; attempts: number }
+    } finally {
+      peek.close()
+    }
   }
-  const server = new AccordServer({ db })
-  const users = await seedWorkspace(server)
-  seedRecords(server, 'acme', 'customers', CUSTOMERS, (i) => ({ name: `Customer ${i}`, email: `c${i}@example.test` }))
-  seedRecords(server, 'acme', 'deals', DEALS, (i) => ({ title: `Deal ${i}`, amount: i, stage: 'lead', currency: 'EUR' }))
-  await server.registry.close()
-  server.db.close()
-  credentials = users.member
-})
-afterAll(async () => {
-  for (const child of children) await killHard(child)
-  await emulator.close()
-})
-
-async function start(): Promise<ChildServer> {
-  const child = await spawnServer(db, 0, env)
-  children.push(child)
-  return child
+  const client = new pg.Client({ connectionString: where })
+  await client.connect()
+  try {
+    return (await client.query('SELECT status, attempts FROM jobs WHERE id = $1', [id])).rows[0]
+  } finally {
+    await client.end()
+  }
 }
 
-describe('job durability', () => {
+describeBackends('job durability', (backend) => {
+  let emulator: SheetsEmulator
+  /** The SQLite file, or the PostgreSQL URL. */
+  let where: string
+  let drop: (() => Promise<void>) | undefined
+  let env: Record<string, string>
+  let credentials: { email: string; password: string }
+  const children: ChildServer[] = []
+
+  beforeAll(async () => {
+    emulator = new SheetsEmulator()
+    await emulator.start()
+    const dir = tempDir('accord-jobs-restart-')
+    if (backend === 'postgres') {
+      const database = await freshDatabase()
+      ;({ url: where, drop } = database)
+    } else where = join(dir, 'accord.db')
+    const keyFile = join(dir, 'service-account.json')
+    writeFileSync(keyFile, JSON.stringify(emulator.serviceAccount()))
+    env = {
+      ACCORD_SHEETS_CREDENTIALS: keyFile,
+      ACCORD_SHEETS_API_ROOT: emulator.apiRoot,
+      ACCORD_SHEETS_WRITES_PER_MINUTE: '600000',
+      ACCORD_JOB_LEASE_MS: '1000',
+      ACCORD_EXPORT_DIR: join(dir, 'exports'),
+      LOG_LEVEL: 'warn',
+    }
+    const server = await AccordServer.open(backend === 'postgres' ? { databaseUrl: where } : { db: where })
+    const users = await seedWorkspace(server)
+    await seedRecords(server, 'acme', 'customers', CUSTOMERS, (i) => ({ name: `Customer ${i}`, email: `c${i}@example.test` }))
+    await seedRecords(server, 'acme', 'deals', DEALS, (i) => ({ title: `Deal ${i}`, amount: i, stage: 'lead', currency: 'EUR' }))
+    await server.registry.close()
+    await server.backend.close()
+    credentials = users.member
+  })
+  afterAll(async () => {
+    for (const child of children) await killHard(child)
+    await emulator.close()
+    await drop?.()
+  })
+
+  async function start(): Promise<ChildServer> {
+    const child = await spawnServer(where, 0, env)
+    children.push(child)
+    return child
+  }
+
   it('[JD1] a job running when the process is killed completes after restart, exactly once', async () => {
     emulator.createSpreadsheet('restart')
     const first = await start()
@@ -78,11 +105,7 @@ describe('job durability', () => {
     emulator.resume()
     expect(emulator.values('restart', 'customers').length).toBe(CUSTOMERS + 1)
     expect(emulator.values('restart', 'deals')).toEqual([])
-
-    const peek = new Database(db, { readonly: true })
-    const row = peek.prepare('SELECT status, attempts FROM jobs WHERE id = ?').get(id) as { status: string; attempts: number }
-    peek.close()
-    expect(row).toEqual({ status: 'running', attempts: 1 })
+    expect(await storedJob(where, id)).toEqual({ status: 'running', attempts: 1 })
 
     const second = await start()
     const again = await login(second.url, credentials.email, credentials.password)

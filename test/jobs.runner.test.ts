@@ -1,17 +1,20 @@
 /**
  * The runner over a queue whose answers take time (as a database in another process does):
- * the real JobRunner and the real SQLite queue on a file, with some answers held back by
- * the test. Calls to the queue interleave; the runner's guarantees must not depend on two
- * calls running back to back.
+ * the real JobRunner and the real queue (SQLite on a file, PostgreSQL on a fresh database),
+ * with some answers held back by the test. Calls to the queue interleave; the runner's
+ * guarantees must not depend on two calls running back to back.
  */
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, expect, it } from 'vitest'
 import type { JobCounts, JobKind, JobOutcome, JobQueue, NewJob, StoredJob } from '../server/jobs/JobQueue.js'
 import { type JobHandler, JobRunner } from '../server/jobs/JobRunner.js'
+import { PgJobQueue } from '../server/jobs/PgJobQueue.js'
 import { SqliteJobQueue } from '../server/jobs/SqliteJobQueue.js'
-import { type Db, openDatabase } from '../server/store/openDatabase.js'
-import { tempDir, until } from './helpers/server.js'
+import { openDatabase } from '../server/store/openDatabase.js'
+import { describeBackends } from './helpers/backends.js'
+import { useMigratedDatabase } from './helpers/pg.js'
+import { type TestBackend, tempDir, until } from './helpers/server.js'
 
 /** A door the test opens; everything waiting at it goes through. */
 class Gate {
@@ -31,14 +34,14 @@ class Gate {
   }
 }
 
-/** The SQLite queue, with the answers of claim and renew held at a gate (the work itself is done at once). */
+/** A real queue, with the answers of claim and renew held at a gate (the work itself is done at once). */
 class SlowQueue implements JobQueue {
   claimGate = new Gate()
   renewGate = new Gate()
   claimsInFlight = 0
   mostClaimsInFlight = 0
 
-  constructor(readonly inner: SqliteJobQueue) {}
+  constructor(readonly inner: JobQueue) {}
 
   enqueue(job: NewJob) {
     return this.inner.enqueue(job)
@@ -97,8 +100,6 @@ const exportJob = (userId: string): NewJob => ({
   coalesceKey: null,
 })
 
-let dir: string
-let db: Db
 let queue: SlowQueue
 let runner: JobRunner | undefined
 /** Job ids in the order their handlers started. */
@@ -130,24 +131,51 @@ function startRunner(options: { concurrency?: number; leaseMs?: number } = {}): 
   return runner
 }
 
-beforeEach(() => {
-  dir = tempDir('accord-runner-')
-  db = openDatabase(join(dir, 'jobs.db'))
-  queue = new SlowQueue(new SqliteJobQueue(db))
-  starts = []
-  done = new Map()
-})
-afterEach(async () => {
-  queue.claimGate.open()
-  queue.renewGate.open()
-  for (const gate of done.values()) gate.open()
-  await runner?.close()
-  runner = undefined
-  db.close()
-  rmSync(dir, { recursive: true, force: true })
-})
+/** A fresh queue per test, and what closing it takes. */
+type OpenQueue = () => { queue: JobQueue; close(): Promise<void> }
 
-describe('JobRunner over a slow queue', () => {
+/** Per backend: what the suite sets up (PostgreSQL: its database, created once), and how a test opens its queue. */
+const QUEUES: Record<TestBackend, () => OpenQueue> = {
+  sqlite: () => () => {
+    const dir = tempDir('accord-runner-')
+    const db = openDatabase(join(dir, 'jobs.db'))
+    return {
+      queue: new SqliteJobQueue(db),
+      async close() {
+        db.close()
+        rmSync(dir, { recursive: true, force: true })
+      },
+    }
+  },
+  postgres: () => {
+    const database = useMigratedDatabase()
+    return () => ({
+      queue: new PgJobQueue(database.pool),
+      async close() {
+        await database.pool.query('TRUNCATE jobs')
+      },
+    })
+  },
+}
+
+describeBackends('JobRunner over a slow queue', (backend) => {
+  const open = QUEUES[backend]()
+  let opened: ReturnType<OpenQueue>
+  beforeEach(() => {
+    opened = open()
+    queue = new SlowQueue(opened.queue)
+    starts = []
+    done = new Map()
+  })
+  afterEach(async () => {
+    queue.claimGate.open()
+    queue.renewGate.open()
+    for (const gate of done.values()) gate.open()
+    await runner?.close()
+    runner = undefined
+    await opened.close()
+  })
+
   it('[JR1] claims never overlap: kicks during a claim in flight never run more than `concurrency` jobs', async () => {
     for (const user of ['a', 'b', 'c', 'd', 'e']) await queue.enqueue(exportJob(user))
     const r = startRunner({ concurrency: 2 })

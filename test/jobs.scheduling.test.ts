@@ -2,9 +2,10 @@
  * Scheduling: different users' jobs run at the same time, each user's jobs of one target
  * run strictly one after another, and an identical export still queued is coalesced.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import { INBOX_JOBS } from '../shared/docLayout.js'
 import { type Api, type TestServer, login, provider, seedWorkspace, synced } from './helpers/server.js'
+import { describeBackends } from './helpers/backends.js'
 import { finished, seedRecords, startServerWithSheets, until } from './helpers/jobs.js'
 import { SheetsEmulator } from './sheets-emulator/SheetsEmulator.js'
 
@@ -12,47 +13,50 @@ const USERS = 10
 const CUSTOMERS = 30
 const DEALS = 20
 
-let t: TestServer
-let emulator: SheetsEmulator
-let users: Api[]
+describeBackends('job scheduling', (backend) => {
+  let t: TestServer
+  let emulator: SheetsEmulator
+  let users: Api[]
 
-beforeAll(async () => {
-  emulator = new SheetsEmulator()
-  emulator.latencyMs = 25
-  t = await startServerWithSheets(emulator, {}, { concurrency: USERS })
-  await seedWorkspace(t.server)
-  seedRecords(t.server, 'acme', 'customers', CUSTOMERS, (i) => ({ name: `Customer ${i}`, email: `c${i}@example.test` }))
-  seedRecords(t.server, 'acme', 'deals', DEALS, (i) => ({ title: `Deal ${i}`, amount: i, stage: 'lead', currency: 'EUR' }))
-  users = []
-  for (let i = 0; i < USERS; i++) {
-    await t.server.auth.addUser({
-      workspace: 'acme',
-      email: `seller${i}@acme.test`,
-      password: 'correct horse',
-      role: 'member',
-      name: `Seller ${i}`,
-    })
-    users.push(await login(t.url, `seller${i}@acme.test`, 'correct horse'))
-  }
-})
-afterAll(async () => {
-  await t.close()
-  await emulator.close()
-})
+  beforeAll(async () => {
+    emulator = new SheetsEmulator()
+    emulator.latencyMs = 25
+    t = await startServerWithSheets(emulator, {}, { backend, jobs: { concurrency: USERS } })
+    await seedWorkspace(t.server)
+    await seedRecords(t.server, 'acme', 'customers', CUSTOMERS, (i) => ({ name: `Customer ${i}`, email: `c${i}@example.test` }))
+    await seedRecords(t.server, 'acme', 'deals', DEALS, (i) => ({ title: `Deal ${i}`, amount: i, stage: 'lead', currency: 'EUR' }))
+    users = []
+    for (let i = 0; i < USERS; i++) {
+      await t.server.auth.addUser({
+        workspace: 'acme',
+        email: `seller${i}@acme.test`,
+        password: 'correct horse',
+        role: 'member',
+        name: `Seller ${i}`,
+      })
+      users.push(await login(t.url, `seller${i}@acme.test`, 'correct horse'))
+    }
+  })
+  afterAll(async () => {
+    await t.close()
+    await emulator.close()
+  })
 
-const ms = (iso: string) => Date.parse(iso)
+  const ms = (iso: string) => Date.parse(iso)
 
-describe('job scheduling', () => {
   it('[JS1] 10 users each enqueue 3 exports at once: users run concurrently, each user one job after another', async () => {
     const plans = [['customers'], ['deals'], ['customers', 'deals']]
     // The emulator answers nothing until all 10 users' exports are talking to it at once.
     emulator.holdUntilConcurrent(USERS)
+    // All users at once; each user's three one after another, so that they are queued in this order
+    // (concurrent requests of one user may be queued in any order, and the counts depend on it).
     const queued = await Promise.all(
       users.map(async (api, u) => {
         emulator.createSpreadsheet(`user-${u}`)
-        return Promise.all(
-          plans.map((collections) => api.request('POST', '/api/exports', { target: 'sheets', spreadsheetId: `user-${u}`, collections })),
-        )
+        const replies = []
+        for (const collections of plans)
+          replies.push(await api.request('POST', '/api/exports', { target: 'sheets', spreadsheetId: `user-${u}`, collections }))
+        return replies
       }),
     )
     for (const replies of queued) for (const reply of replies) expect(reply.status).toBe(202)

@@ -9,7 +9,6 @@ import { COLLECTIONS, type Collection } from '../../shared/collections.js'
 import { INBOX_JOBS, INBOX_NOTIFICATIONS } from '../../shared/docLayout.js'
 import { assertNever, inboxDocName } from '../../shared/docNames.js'
 import type { RecordService } from '../records/RecordService.js'
-import type { Db } from '../store/openDatabase.js'
 import type { AccordRegistry } from '../documents/types.js'
 import { serverOrigin } from '../sync/types.js'
 import { exportCsv } from './connectors/csv.js'
@@ -19,6 +18,7 @@ import { type ServiceAccount, SheetsApi, loadServiceAccount } from './connectors
 import { exportXlsx } from './connectors/xlsx.js'
 import { type DuplicateMode, importCsv } from './importCsv.js'
 import { type ExportTarget, type JobJson, type JobKind, type JobQueue, type StoredJob, jobStage, toJobJson } from './JobQueue.js'
+import type { JobStateStore } from './JobStateStore.js'
 import { type JobHandler, JobError, JobRunner, type JobRunnerOptions } from './JobRunner.js'
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.js'
 import { RequestQuota } from './RequestQuota.js'
@@ -97,8 +97,9 @@ export class JobService {
   private positionsScheduled = false
 
   constructor(
-    private readonly db: Db,
     queue: JobQueue,
+    /** Import keys and Sheets sync state. */
+    private readonly state: JobStateStore,
     /** Where exports are written unless `options.exportDir` says otherwise. */
     defaultExportDir: string,
     private readonly records: RecordService,
@@ -145,8 +146,7 @@ export class JobService {
     })
     // Shown queued before the runner may claim it: every tab sees queued, then running.
     if (!coalesced) await this.publishQueued(job)
-    this.runner.kick()
-    return this.json(job)
+    return this.answerQueued(job)
   }
 
   async enqueueImport(owner: Owner, request: ImportRequest): Promise<JobJson> {
@@ -160,8 +160,17 @@ export class JobService {
       payload: request.csv,
     })
     await this.publishQueued(job)
+    return this.answerQueued(job)
+  }
+
+  /**
+   * The job as queued, with its position, read before the runner is told: once told, it may
+   * claim the job (on PostgreSQL, while the position is still being read).
+   */
+  private async answerQueued(job: StoredJob): Promise<JobJson> {
+    const json = await this.json(job)
     this.runner.kick()
-    return this.json(job)
+    return json
   }
 
   /** The owner's job, or undefined (another user's job is as good as missing). */
@@ -196,7 +205,7 @@ export class JobService {
       return async (ctx) => {
         const csv = await this.queue.payload(job.id)
         if (!csv) throw new JobError('the uploaded file is no longer available')
-        return importCsv({ db: this.db, records: this.records }, csv, ctx)
+        return importCsv({ state: this.state, records: this.records, jobs: this.queue }, csv, ctx)
       }
     }
     const target = job.target as ExportTarget
@@ -218,7 +227,7 @@ export class JobService {
         return async (ctx) => {
           if (!this.sheets) throw new JobError('Google Sheets is not configured on this server')
           const deps = {
-            db: this.db,
+            state: this.state,
             records: this.records,
             api: this.sheets,
             maxRequestBytes: this.options.sheets?.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES,

@@ -4,9 +4,12 @@
  * are reported by line. Duplicates — same `id` as a live record, same e-mail (customers,
  * leads), or the same content as a row imported before — are skipped or merged.
  *
- * Every created record's duplicate key is kept in `import_keys` with the job that made it,
- * so importing a file twice adds nothing, and a job retried after a crash counts the rows
- * its earlier attempt created as imported.
+ * Every created record's duplicate key is kept in `import_keys` (JobStateStore) with the job
+ * that made it, so importing a file twice adds nothing, and a job retried after a crash
+ * counts the rows its earlier attempt created as imported. A row claims its key, with the id
+ * its record will get, before it creates the record: of two imports of one key at once (two
+ * users, or two processes on PostgreSQL) one creates the record, and the other skips the row
+ * (or merges it, once the record exists).
  */
 import { createHash } from 'node:crypto'
 import {
@@ -22,9 +25,10 @@ import {
 import { RecordError } from '../records/RecordError.js'
 import { MAX_PAGE } from '../records/RecordReads.js'
 import type { RecordService } from '../records/RecordService.js'
-import type { Db } from '../store/openDatabase.js'
-import type { JobOutcome, LineError } from './JobQueue.js'
+import { assertNever, newRecordId } from '../../shared/docNames.js'
+import type { JobOutcome, JobQueue, LineError } from './JobQueue.js'
 import { type JobContext, JobError } from './JobRunner.js'
+import { type ImportKeyOwner, type ImportKeyScope, type JobStateStore, sameOwner } from './JobStateStore.js'
 import { READ_ONLY_COLUMNS } from './connectors/table.js'
 
 export const DUPLICATE_MODES = ['skip', 'merge'] as const
@@ -124,13 +128,13 @@ function contentKey(fields: FieldValues, notes: string | undefined, items: unkno
 }
 
 /** The live records' ids and e-mails, read a page per turn. */
-async function liveKeys(records: RecordService, workspace: string, collection: Collection, ctx: JobContext) {
+async function liveKeys(records: RecordService, workspace: string, collection: Collection, ctx: JobContext): Promise<LiveKeys> {
   const ids = new Set<string>()
   const emails = new Map<string, string>()
   let cursor: string | undefined
   do {
     await ctx.checkpoint()
-    const page = records.list(workspace, collection, { limit: MAX_PAGE, cursor })
+    const page = await records.list(workspace, collection, { limit: MAX_PAGE, cursor })
     for (const record of page.items) {
       ids.add(record.id)
       if (typeof record.email === 'string' && record.email) emails.set(record.email.toLowerCase(), record.id)
@@ -140,10 +144,36 @@ async function liveKeys(records: RecordService, workspace: string, collection: C
   return { ids, emails }
 }
 
-export interface ImportDeps {
-  db: Db
-  records: RecordService
+interface LiveKeys {
+  ids: Set<string>
+  emails: Map<string, string>
 }
+
+export interface ImportDeps {
+  state: JobStateStore
+  records: RecordService
+  /** Whether the job that owns a key is still at work. */
+  jobs: Pick<JobQueue, 'get'>
+}
+
+/** A valid row, with its duplicate key. */
+interface Candidate {
+  line: number
+  key: string
+  email: string | undefined
+  id: string | undefined
+  input: Record<string, unknown>
+}
+
+/**
+ * What became of a row: `created` by this job (now or by an earlier attempt), a `duplicate`
+ * of an existing record, or `taken`: another import is creating the record of its key right now.
+ */
+type Outcome =
+  | { kind: 'created'; recordId: string }
+  | { kind: 'duplicate'; recordId: string }
+  | { kind: 'taken' }
+  | { kind: 'invalid'; message: string }
 
 export async function importCsv(deps: ImportDeps, csv: Buffer, ctx: JobContext): Promise<JobOutcome> {
   const { job } = ctx
@@ -163,17 +193,26 @@ export async function importCsv(deps: ImportDeps, csv: Buffer, ctx: JobContext):
     counts.invalid++
     if (errors.length < MAX_REPORTED_ERRORS) errors.push({ line, message })
   }
+  const scope = { workspace: job.workspace, collection }
   const live = await liveKeys(deps.records, job.workspace, collection, ctx)
-  const keyOwner = deps.db.prepare('SELECT record_id, job_id FROM import_keys WHERE workspace = ? AND collection = ? AND key = ?')
-  const remember = deps.db.prepare(
-    'INSERT OR REPLACE INTO import_keys (workspace, collection, key, record_id, job_id) VALUES (?, ?, ?, ?, ?)',
-  )
-  /** Keys seen in this file: the record they resolve to (a promise while it is being created). */
-  const seen = new Map<string, Promise<string | null>>()
+  const rowImport = new RowImport(deps, ctx, scope, live)
+  /** Keys seen in this file: what became of the first row with each. */
+  const seen = new Map<string, Promise<Outcome>>()
+
+  /** Skips or merges a duplicate of `recordId`. */
+  const duplicate = async (row: Candidate, recordId: string) => {
+    if (mode === 'skip') return void counts.skipped++
+    try {
+      await deps.records.patch(job.workspace, collection, recordId, row.input, job.userId)
+      counts.merged++
+    } catch (error) {
+      report(row.line, messageOf(error))
+    }
+  }
 
   for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
     await ctx.checkpoint()
-    const work: Promise<void>[] = []
+    const candidates: Candidate[] = []
     for (const { line, cells } of rows.slice(start, start + CHUNK_ROWS)) {
       const row = convert(collection, header, cells)
       if (!row.ok) {
@@ -182,62 +221,107 @@ export async function importCsv(deps: ImportDeps, csv: Buffer, ctx: JobContext):
       }
       const email =
         hasEmailKey(collection) && typeof row.fields.email === 'string' && row.fields.email ? row.fields.email.toLowerCase() : undefined
-      const key = email ? `email:${email}` : contentKey(row.fields, row.notes, row.items)
       const input: Record<string, unknown> = {
         ...row.fields,
         ...(row.notes === undefined ? {} : { notes: row.notes }),
         ...(row.items === undefined ? {} : { items: row.items }),
       }
-
-      const earlier = seen.get(key) ?? (row.id && live.ids.has(row.id) ? Promise.resolve(row.id) : undefined)
-      const owner = keyOwner.get(job.workspace, collection, key) as { record_id: string; job_id: string } | undefined
-      const existing =
-        earlier ?? (email && live.emails.get(email)) ?? (owner && live.ids.has(owner.record_id) ? owner.record_id : undefined)
-      if (existing === undefined) {
-        const created = deps.records.create(job.workspace, collection, input, job.userId).then((record) => {
-          remember.run(job.workspace, collection, key, record.id, job.id)
-          return record.id
-        })
-        seen.set(
-          key,
-          created.catch(() => null),
-        )
-        work.push(
-          created.then(
-            () => void counts.imported++,
-            (error: unknown) => report(line, messageOf(error)),
-          ),
-        )
-        continue
-      }
-      if (!earlier && owner?.job_id === job.id) {
-        // Created by an earlier attempt of this very job (it was interrupted).
-        seen.set(key, Promise.resolve(owner.record_id))
-        counts.imported++
-        continue
-      }
-      if (!seen.has(key)) seen.set(key, Promise.resolve(existing))
-      if (mode === 'skip') {
-        counts.skipped++
-        continue
-      }
-      work.push(
-        Promise.resolve(existing).then(async (id) => {
-          if (id === null) return void counts.skipped++
-          try {
-            await deps.records.patch(job.workspace, collection, id, input, job.userId)
-            counts.merged++
-          } catch (error) {
-            report(line, messageOf(error))
-          }
-        }),
-      )
+      const key = email ? `email:${email}` : contentKey(row.fields, row.notes, row.items)
+      candidates.push({ line, key, email, id: row.id, input })
     }
+    const owners = await deps.state.importKeyOwners(scope, [...new Set(candidates.map((c) => c.key).filter((key) => !seen.has(key)))])
+    const work = candidates.map(async (row) => {
+      const earlier = seen.get(row.key)
+      if (earlier) {
+        const outcome = await earlier
+        if (outcome.kind === 'created' || outcome.kind === 'duplicate') await duplicate(row, outcome.recordId)
+        else counts.skipped++
+        return
+      }
+      const outcome = rowImport.run(row, owners.get(row.key))
+      seen.set(row.key, outcome)
+      const result = await outcome
+      switch (result.kind) {
+        case 'created':
+          return void counts.imported++
+        case 'duplicate':
+          return duplicate(row, result.recordId)
+        case 'taken':
+          return void counts.skipped++
+        case 'invalid':
+          return report(row.line, result.message)
+        default:
+          return assertNever(result)
+      }
+    })
     await Promise.all(work)
     ctx.progress({ ...counts })
   }
   errors.sort((a, b) => a.line - b.line)
   return { status: 'succeeded', counts: { ...counts }, errors }
+}
+
+/**
+ * The first row of a file with a key. A row creates a record only once it owns the key
+ * (`claimImportKey`, atomic in both databases), so two imports of one key at once, in one
+ * process or in two, create one record between them.
+ */
+class RowImport {
+  constructor(
+    private readonly deps: ImportDeps,
+    private readonly ctx: JobContext,
+    private readonly scope: ImportKeyScope & { collection: Collection },
+    private readonly live: LiveKeys,
+  ) {}
+
+  async run(row: Candidate, owner: ImportKeyOwner | undefined): Promise<Outcome> {
+    const { job } = this.ctx
+    const existing =
+      (row.id && this.live.ids.has(row.id) ? row.id : undefined) ??
+      (row.email && this.live.emails.get(row.email)) ??
+      (owner && this.live.ids.has(owner.recordId) ? owner.recordId : undefined)
+    // A record an earlier attempt of this very job created (it was interrupted) counts as imported.
+    if (existing !== undefined)
+      return owner?.jobId === job.id ? { kind: 'created', recordId: existing } : { kind: 'duplicate', recordId: existing }
+    if (owner && owner.jobId !== job.id) {
+      const state = await this.ownerState(owner)
+      if (state !== 'gone') return state
+    }
+    // No owner, or one whose record is gone (deleted, or never created by an earlier attempt).
+    const claim = { recordId: newRecordId(), jobId: job.id }
+    const winner = await this.deps.state.claimImportKey(this.scope, row.key, claim, owner)
+    if (!sameOwner(winner, claim)) {
+      const state = await this.ownerState(winner)
+      return state === 'gone' ? { kind: 'taken' } : state
+    }
+    try {
+      await this.deps.records.create(job.workspace, this.scope.collection, row.input, job.userId, claim.recordId)
+      return { kind: 'created', recordId: claim.recordId }
+    } catch (error) {
+      return { kind: 'invalid', message: messageOf(error) }
+    }
+  }
+
+  /**
+   * Another job's key whose record was not live when this job started: its record now, the
+   * owner still at work on it, or gone. The job is read first: once it is seen finished, it
+   * creates nothing more, so a record missing after that is gone for good.
+   */
+  private async ownerState(owner: ImportKeyOwner): Promise<Outcome | 'gone'> {
+    const ownerJob = await this.deps.jobs.get(owner.jobId)
+    if (await this.exists(owner.recordId)) return { kind: 'duplicate', recordId: owner.recordId }
+    return ownerJob && (ownerJob.status === 'queued' || ownerJob.status === 'running') ? { kind: 'taken' } : 'gone'
+  }
+
+  private async exists(recordId: string): Promise<boolean> {
+    try {
+      await this.deps.records.get(this.scope.workspace, this.scope.collection, recordId)
+      return true
+    } catch (error) {
+      if (error instanceof RecordError && error.code === 'not-found') return false
+      throw error
+    }
+  }
 }
 
 function messageOf(error: unknown): string {

@@ -201,6 +201,33 @@ export const MIGRATIONS: readonly Migration[] = [
         window_start bigint NOT NULL
       );
       CREATE INDEX login_attempts_by_window ON login_attempts (window_start);
+      `,
+  },
+  {
+    version: 6,
+    name: 'job state',
+    // The job tables of server/store/openDatabase.ts besides the queue, with the same columns:
+    // `import_keys` (server/jobs/importCsv.ts: the duplicate key of every imported record;
+    // its primary key is what makes a claim atomic) and `sheet_state`
+    // (server/jobs/connectors/sheets.ts: JSON as text, `at` in milliseconds).
+    sql: `
+      CREATE TABLE import_keys (
+        workspace text NOT NULL,
+        collection text NOT NULL,
+        key text NOT NULL,
+        record_id text NOT NULL,
+        job_id text NOT NULL,
+        PRIMARY KEY (workspace, collection, key)
+      );
+      CREATE TABLE sheet_state (
+        user_id text NOT NULL,
+        spreadsheet_id text NOT NULL,
+        tab text NOT NULL,
+        header text NOT NULL,
+        rows text NOT NULL,
+        at bigint NOT NULL,
+        PRIMARY KEY (user_id, spreadsheet_id, tab)
+      );
     `,
   },
 ]

@@ -53,12 +53,18 @@ export class RecordService {
     return this.reads.current(workspace, collection, id)
   }
 
-  async create(workspace: string, collection: Collection, input: Record<string, unknown>, userId: string): Promise<ApiRecord> {
+  /** `id`: a new record's id chosen by the caller (an import claims it for the row's key first). */
+  async create(
+    workspace: string,
+    collection: Collection,
+    input: Record<string, unknown>,
+    userId: string,
+    id = newRecordId(),
+  ): Promise<ApiRecord> {
     const { notes, items, fields } = splitInput(collection, input)
     const complete = { ...FIELD_DEFAULTS[collection], ...fields }
     const issues = [...checkRecord(collection, complete), ...(items ? checkItems(items) : [])]
     if (issues.length > 0) throw new RecordError('invalid', 'the record is not valid', issues)
-    const id = newRecordId()
     await this.registry.use(recordDocName(workspace, collection, id), (room) => {
       room.doc.transact(
         () => {

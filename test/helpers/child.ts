@@ -23,9 +23,10 @@ export interface ChildServer {
   output(): string
 }
 
-/** Starts `accord serve` and resolves with its URL once it prints the listening line. */
+/** Starts `accord serve` on `db` (a SQLite file or a `postgres://` URL) and resolves with its URL once it prints the listening line. */
 export function spawnServer(db: string, port = 0, env: Record<string, string> = {}, bin = BIN): Promise<ChildServer> {
-  const child = spawn(process.execPath, [bin, 'serve', '--port', String(port), '--db', db], {
+  const where = /^postgres(ql)?:\/\//.test(db) ? ['--database-url', db] : ['--db', db]
+  const child = spawn(process.execPath, [bin, 'serve', '--port', String(port), ...where], {
     env: { ...process.env, ACCORD_SEED: 'none', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -6,11 +6,10 @@ import { fieldsOf } from '../../shared/docLayout.js'
 import { newRecordId, recordDocName } from '../../shared/docNames.js'
 import type { AccordServer } from '../../server/AccordServer.js'
 import type { NewJob } from '../../server/jobs/JobQueue.js'
-import type { JobOptions, SheetsOptions } from '../../server/jobs/JobService.js'
+import type { SheetsOptions } from '../../server/jobs/JobService.js'
 import type { PersistEntry } from '../../server/store/DocStore.js'
-import { SqliteDocStore } from '../../server/store/SqliteDocStore.js'
 import type { SheetsEmulator } from '../sheets-emulator/SheetsEmulator.js'
-import { type Api, type TestServer, startServer, until } from './server.js'
+import { type Api, type TestServer, type TestServerOptions, startServer, until } from './server.js'
 
 export const FINISHED = new Set(['succeeded', 'failed'])
 
@@ -50,18 +49,17 @@ export async function uploadCsv(url: string, api: Api, collection: string, csv: 
 }
 
 /**
- * Writes `count` records straight through the document store (update log + projection in
- * one transaction), for tests that need thousands of records quickly. The records are
- * real documents: they load, sync and export like any other.
+ * Writes `count` records straight through the server's document store (update log and
+ * projection in one transaction, on either backend), for tests that need thousands of records
+ * quickly. The records are real documents: they load, sync and export like any other.
  */
-export function seedRecords(
+export async function seedRecords(
   server: AccordServer,
   workspace: string,
   collection: Collection,
   count: number,
   fields: (i: number) => Record<string, unknown>,
-): string[] {
-  const store = new SqliteDocStore(server.db)
+): Promise<string[]> {
   const ids: string[] = []
   const entries: PersistEntry[] = []
   const now = Date.now()
@@ -79,21 +77,25 @@ export function seedRecords(
       projection: projectRecord({ workspace, collection, id }, doc, [{ author: null, at: now }])?.row,
     })
   }
-  for (let i = 0; i < entries.length; i += 1000) store.append(entries.slice(i, i + 1000))
+  for (let i = 0; i < entries.length; i += 1000) await server.backend.docStore.append(entries.slice(i, i + 1000))
   return ids
 }
 
-/** Starts `emulator`, then the real server with Google Sheets exports going to it (no quota to wait for, short backoff). */
+/**
+ * Starts `emulator`, then the real server (with `options`) with Google Sheets exports going
+ * to it (no quota to wait for, short backoff).
+ */
 export async function startServerWithSheets(
   emulator: SheetsEmulator,
   sheets: SheetsOptions = {},
-  jobs: JobOptions = {},
+  options: TestServerOptions = {},
 ): Promise<TestServer> {
   await emulator.start()
   return startServer({
+    ...options,
     jobs: {
       pollMs: 100,
-      ...jobs,
+      ...options.jobs,
       sheets: {
         credentials: emulator.serviceAccount(),
         apiRoot: emulator.apiRoot,

@@ -1,6 +1,7 @@
 /**
  * Test harness: the real server on an ephemeral port with a real SQLite file in a
- * temporary folder, and real y-websocket providers over real sockets.
+ * temporary folder (or a fresh PostgreSQL database), and real y-websocket providers over
+ * real sockets.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -13,33 +14,75 @@ import { AccordServer, type AccordOptions } from '../../server/AccordServer.js'
 // y-websocket's provider adds a process 'exit' listener per instance; a test opens dozens.
 process.setMaxListeners(200)
 
+export type TestBackend = 'sqlite' | 'postgres'
+
 export interface TestServer {
   server: AccordServer
   url: string
   wsUrl: string
   dir: string
+  /** The SQLite file (on PostgreSQL, a file name nothing is written to). */
   dbFile: string
+  /** The PostgreSQL database's URL, else null. */
+  databaseUrl: string | null
   close(): Promise<void>
+}
+
+export interface TestServerOptions extends AccordOptions {
+  /**
+   * `postgres`: a fresh PostgreSQL database (test/helpers/pg.ts), dropped by `close()`, with
+   * export files in the temporary folder. With `databaseUrl` instead, that database, kept
+   * (a second server on another one's database).
+   * @default 'sqlite' (a file in the temporary folder)
+   */
+  backend?: TestBackend
 }
 
 export function tempDir(prefix = 'accord-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix))
 }
 
-export async function startServer(options: AccordOptions = {}): Promise<TestServer> {
+export async function startServer({ backend = 'sqlite', ...options }: TestServerOptions = {}): Promise<TestServer> {
   const dir = tempDir()
   const dbFile = options.db ?? join(dir, 'accord.db')
-  const server = new AccordServer({ port: 0, clientDir: join(dir, 'no-client'), registry: { unloadGraceMs: 100 }, ...options, db: dbFile })
-  const url = await server.start()
+  // Loaded only here: files that never use PostgreSQL do not look for it.
+  const database = backend === 'postgres' && !options.databaseUrl ? await (await import('./pg.js')).freshDatabase() : null
+  const databaseUrl = options.databaseUrl ?? database?.url
+  const removeAll = async () => {
+    await database?.drop()
+    if (!options.db) rmSync(dir, { recursive: true, force: true })
+  }
+  let server: AccordServer | undefined
+  let url: string
+  try {
+    server = await AccordServer.open({
+      port: 0,
+      clientDir: join(dir, 'no-client'),
+      registry: { unloadGraceMs: 100 },
+      ...options,
+      db: dbFile,
+      ...(databaseUrl ? { databaseUrl, jobs: { exportDir: join(dir, 'exports'), ...options.jobs } } : {}),
+    })
+    url = await server.start()
+  } catch (error) {
+    await server?.close().catch(() => {})
+    await removeAll()
+    throw error
+  }
+  const started = server
   return {
     server,
     url,
     wsUrl: url.replace(/^http/, 'ws'),
     dir,
     dbFile,
+    databaseUrl: databaseUrl ?? null,
     async close() {
-      await server.close()
-      if (!options.db) rmSync(dir, { recursive: true, force: true })
+      try {
+        await started.close()
+      } finally {
+        await removeAll()
+      }
     },
   }
 }
@@ -135,7 +178,7 @@ export interface Seeded<R extends SeededRole> {
  */
 export async function startSeeded<R extends SeededRole>(
   roles: readonly R[],
-  options: AccordOptions = {},
+  options: TestServerOptions = {},
   workspace = 'acme',
 ): Promise<Seeded<R>> {
   const t = await startServer(options)

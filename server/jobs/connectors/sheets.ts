@@ -8,8 +8,8 @@
 import { createHash } from 'node:crypto'
 import type { Collection } from '../../../shared/collections.js'
 import type { RecordService } from '../../records/RecordService.js'
-import type { Db } from '../../store/openDatabase.js'
 import type { JobContext } from '../JobRunner.js'
+import type { JobStateStore, SheetTab, TabState } from '../JobStateStore.js'
 import { pagesOf } from './fileExport.js'
 import type { SheetsApi, ValueRange } from './sheetsClient.js'
 import { type Cell, headerOf, rowOf } from './table.js'
@@ -26,11 +26,6 @@ export interface SheetsCounts {
   added: number
   updated: number
   deleted: number
-}
-
-interface TabState {
-  header: string[]
-  rows: [id: string, hash: string][]
 }
 
 interface Row {
@@ -50,36 +45,6 @@ const rangeOf = (tab: string, firstRow: number, lastRow: number, width: number) 
   `${quoteTab(tab)}!A${firstRow}:${columnName(width - 1)}${lastRow}`
 const byteSize = (value: unknown) => Buffer.byteLength(JSON.stringify(value))
 const clip = (cell: Cell): Cell => (typeof cell === 'string' && cell.length > MAX_CELL_CHARS ? cell.slice(0, MAX_CELL_CHARS) : cell)
-
-/**
- * What the sheet holds now (`header`, `rows`), and what it held before the job that wrote
- * it (`baseline`), so that a job retried after a crash reports the same counts.
- */
-interface StoredTab extends TabState {
-  jobId: string | null
-  baseline: TabState
-}
-
-function loadState(db: Db, userId: string, spreadsheetId: string, tab: string): StoredTab {
-  const row = db
-    .prepare('SELECT header, rows FROM sheet_state WHERE user_id = ? AND spreadsheet_id = ? AND tab = ?')
-    .get(userId, spreadsheetId, tab) as { header: string; rows: string } | undefined
-  if (!row) return { header: [], rows: [], jobId: null, baseline: { header: [], rows: [] } }
-  const header = JSON.parse(row.header) as string[]
-  const stored = JSON.parse(row.rows) as { rows: TabState['rows']; jobId: string; baseline: TabState }
-  return { header, rows: stored.rows, jobId: stored.jobId, baseline: stored.baseline }
-}
-
-function saveState(db: Db, userId: string, spreadsheetId: string, tab: string, state: StoredTab): void {
-  db.prepare('INSERT OR REPLACE INTO sheet_state (user_id, spreadsheet_id, tab, header, rows, at) VALUES (?, ?, ?, ?, ?, ?)').run(
-    userId,
-    spreadsheetId,
-    tab,
-    JSON.stringify(state.header),
-    JSON.stringify({ rows: state.rows, jobId: state.jobId, baseline: state.baseline }),
-    Date.now(),
-  )
-}
 
 /** Record-level changes since the last export: what the user reads in `counts`. */
 export function diffCounts(previous: TabState['rows'], current: Row[]): Omit<SheetsCounts, 'exported'> {
@@ -156,8 +121,10 @@ export function packRequests(ranges: ValueRange[], maxBytes: number): ValueRange
   return batches
 }
 
+const EMPTY_TAB: SheetTab = { header: [], rows: [], jobId: null, baseline: { header: [], rows: [] } }
+
 export interface SheetsExportDeps {
-  db: Db
+  state: JobStateStore
   records: RecordService
   api: SheetsApi
   maxRequestBytes: number
@@ -183,7 +150,8 @@ export async function exportSheets(
         rows.push({ id: record.id, cells, hash: createHash('sha1').update(JSON.stringify(cells)).digest('base64url').slice(0, 16) })
       }
     }
-    const previous = loadState(deps.db, job.userId, spreadsheetId, collection)
+    const tabName = { userId: job.userId, spreadsheetId, tab: collection }
+    const previous: SheetTab = (await deps.state.sheetTab(tabName)) ?? EMPTY_TAB
     const baseline = previous.jobId === job.id ? previous.baseline : { header: previous.header, rows: previous.rows }
     const diff = diffCounts(baseline.rows, rows)
     for (const batch of packRequests(changedRanges(collection, header, previous, rows), deps.maxRequestBytes)) {
@@ -194,7 +162,7 @@ export async function exportSheets(
     if (rows.length < previous.rows.length) {
       await deps.api.clearRanges(spreadsheetId, [rangeOf(collection, rows.length + 2, previous.rows.length + 1, width)], signal)
     }
-    saveState(deps.db, job.userId, spreadsheetId, collection, {
+    await deps.state.saveSheetTab(tabName, {
       header,
       rows: rows.map((row) => [row.id, row.hash]),
       jobId: job.id,

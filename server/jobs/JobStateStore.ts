@@ -1,0 +1,86 @@
+/**
+ * What jobs remember between runs besides the queue: the duplicate key of every record an
+ * import created (importCsv.ts), and what each user's last Sheets export wrote to each tab
+ * (connectors/sheets.ts). One implementation per backend, both held to one contract
+ * (test/jobstate.contract.test.ts).
+ */
+
+/** A record an import created, and the job that created it, under the record's duplicate key. */
+export interface ImportKeyOwner {
+  recordId: string
+  jobId: string
+}
+
+/** Where duplicate keys are unique: one collection of one workspace. */
+export interface ImportKeyScope {
+  workspace: string
+  collection: string
+}
+
+/** A tab's header and its rows, each a record id and the hash of its cells, in sheet order. */
+export interface TabState {
+  header: string[]
+  rows: [id: string, hash: string][]
+}
+
+/**
+ * What a tab holds now, the job that wrote it, and what it held before that job (`baseline`),
+ * so that a job retried after a crash reports the same counts as its first attempt would have.
+ */
+export interface SheetTab extends TabState {
+  jobId: string | null
+  baseline: TabState
+}
+
+/** Sheets state is per user: each user's exports sync against what that user wrote. */
+export interface SheetTabName {
+  userId: string
+  spreadsheetId: string
+  tab: string
+}
+
+export interface JobStateStore {
+  /** The owners of those of `keys` that have one. */
+  importKeyOwners(scope: ImportKeyScope, keys: readonly string[]): Promise<Map<string, ImportKeyOwner>>
+  /**
+   * Makes `claim` the owner of `key` when the key has none, or when its owner is still
+   * `stale` (a record since deleted), and returns the key's owner afterwards: `claim` itself
+   * when it won. One step: of any number of claims of a key at once, in any processes, one
+   * wins and every one of them returns the winner.
+   */
+  claimImportKey(scope: ImportKeyScope, key: string, claim: ImportKeyOwner, stale?: ImportKeyOwner): Promise<ImportKeyOwner>
+  /** What the user's last export wrote to the tab, if any. */
+  sheetTab(name: SheetTabName): Promise<SheetTab | undefined>
+  saveSheetTab(name: SheetTabName, state: SheetTab): Promise<void>
+}
+
+export const sameOwner = (a: ImportKeyOwner, b: ImportKeyOwner) => a.recordId === b.recordId && a.jobId === b.jobId
+
+/** The columns of an `import_keys` row that name its owner (the same in both databases). */
+export interface ImportKeyRow {
+  key: string
+  record_id: string
+  job_id: string
+}
+
+export const ownerOf = (row: Omit<ImportKeyRow, 'key'>): ImportKeyOwner => ({ recordId: row.record_id, jobId: row.job_id })
+
+export const ownersOf = (rows: ImportKeyRow[]) => new Map(rows.map((row) => [row.key, ownerOf(row)]))
+
+/** The columns of a `sheet_state` row, both JSON text (the same in both databases). */
+export interface SheetStateColumns {
+  header: string
+  rows: string
+}
+
+export function sheetStateColumns(state: SheetTab): SheetStateColumns {
+  return {
+    header: JSON.stringify(state.header),
+    rows: JSON.stringify({ rows: state.rows, jobId: state.jobId, baseline: state.baseline }),
+  }
+}
+
+export function sheetTabOf(columns: SheetStateColumns): SheetTab {
+  const stored = JSON.parse(columns.rows) as { rows: TabState['rows']; jobId: string; baseline: TabState }
+  return { header: JSON.parse(columns.header) as string[], rows: stored.rows, jobId: stored.jobId, baseline: stored.baseline }
+}

@@ -1,0 +1,76 @@
+/**
+ * Job state in PostgreSQL (tables `import_keys` and `sheet_state`, server/pg/migrations.ts),
+ * shared by every process of an installation. Each method is one named statement.
+ *
+ * Claiming an import key is one `INSERT … ON CONFLICT DO UPDATE … RETURNING`: a second
+ * claim of a key that another transaction is inserting waits for it to commit, then updates
+ * the committed row (READ COMMITTED takes the newest version) and returns its owner. Its
+ * update leaves the owner as it is unless it is the `stale` one, but always happens, so the
+ * statement always returns the owner it left. (`DO NOTHING` returns no row on a conflict,
+ * and a second statement to read the winner could miss it.)
+ */
+import type { Pool } from '../pg/openPool.js'
+import type {
+  ImportKeyOwner,
+  ImportKeyRow,
+  ImportKeyScope,
+  JobStateStore,
+  SheetStateColumns,
+  SheetTab,
+  SheetTabName,
+} from './JobStateStore.js'
+import { ownerOf, ownersOf, sheetStateColumns, sheetTabOf } from './JobStateStore.js'
+
+const IS_STALE = 'import_keys.record_id = $6 AND import_keys.job_id = $7'
+
+const SQL = {
+  owners: 'SELECT key, record_id, job_id FROM import_keys WHERE workspace = $1 AND collection = $2 AND key = ANY($3::text[])',
+  claim: `INSERT INTO import_keys (workspace, collection, key, record_id, job_id) VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (workspace, collection, key) DO UPDATE SET
+      record_id = CASE WHEN ${IS_STALE} THEN excluded.record_id ELSE import_keys.record_id END,
+      job_id = CASE WHEN ${IS_STALE} THEN excluded.job_id ELSE import_keys.job_id END
+    RETURNING record_id, job_id`,
+  sheetTab: 'SELECT header, rows FROM sheet_state WHERE user_id = $1 AND spreadsheet_id = $2 AND tab = $3',
+  saveSheetTab: `INSERT INTO sheet_state (user_id, spreadsheet_id, tab, header, rows, at) VALUES ($1, $2, $3, $4, $5, $6)
+    ON CONFLICT (user_id, spreadsheet_id, tab) DO UPDATE SET header = excluded.header, rows = excluded.rows, at = excluded.at`,
+}
+
+export class PgJobStateStore implements JobStateStore {
+  constructor(private readonly pool: Pool) {}
+
+  async importKeyOwners(scope: ImportKeyScope, keys: readonly string[]): Promise<Map<string, ImportKeyOwner>> {
+    const { rows } = await this.pool.query<ImportKeyRow>({
+      name: 'import-keys-owners',
+      text: SQL.owners,
+      values: [scope.workspace, scope.collection, keys],
+    })
+    return ownersOf(rows)
+  }
+
+  async claimImportKey(scope: ImportKeyScope, key: string, claim: ImportKeyOwner, stale?: ImportKeyOwner): Promise<ImportKeyOwner> {
+    const { rows } = await this.pool.query<Omit<ImportKeyRow, 'key'>>({
+      name: 'import-keys-claim',
+      text: SQL.claim,
+      values: [scope.workspace, scope.collection, key, claim.recordId, claim.jobId, stale?.recordId ?? null, stale?.jobId ?? null],
+    })
+    return ownerOf(rows[0]!)
+  }
+
+  async sheetTab({ userId, spreadsheetId, tab }: SheetTabName): Promise<SheetTab | undefined> {
+    const { rows } = await this.pool.query<SheetStateColumns>({
+      name: 'sheet-state-get',
+      text: SQL.sheetTab,
+      values: [userId, spreadsheetId, tab],
+    })
+    return rows[0] && sheetTabOf(rows[0])
+  }
+
+  async saveSheetTab({ userId, spreadsheetId, tab }: SheetTabName, state: SheetTab): Promise<void> {
+    const { header, rows } = sheetStateColumns(state)
+    await this.pool.query({
+      name: 'sheet-state-save',
+      text: SQL.saveSheetTab,
+      values: [userId, spreadsheetId, tab, header, rows, Date.now()],
+    })
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Job state in the embedded SQLite database (tables `import_keys` and `sheet_state`,
+ * server/store/openDatabase.ts). better-sqlite3 is synchronous: each method is one statement,
+ * done before it returns an already settled promise.
+ */
+import { type Db, statementCache } from '../store/openDatabase.js'
+import type {
+  ImportKeyOwner,
+  ImportKeyRow,
+  ImportKeyScope,
+  JobStateStore,
+  SheetStateColumns,
+  SheetTab,
+  SheetTabName,
+} from './JobStateStore.js'
+import { ownerOf, ownersOf, sheetStateColumns, sheetTabOf } from './JobStateStore.js'
+
+const SQL = {
+  owners: `SELECT key, record_id, job_id FROM import_keys
+    WHERE workspace = ? AND collection = ? AND key IN (SELECT value FROM json_each(?))`,
+  // Every conflicting claim updates the row (to itself unless the owner is `stale`), so the
+  // statement always returns the owner it left.
+  claim: `INSERT INTO import_keys (workspace, collection, key, record_id, job_id) VALUES (@workspace, @collection, @key, @recordId, @jobId)
+    ON CONFLICT (workspace, collection, key) DO UPDATE SET
+      record_id = CASE WHEN record_id = @staleRecord AND job_id = @staleJob THEN excluded.record_id ELSE record_id END,
+      job_id = CASE WHEN record_id = @staleRecord AND job_id = @staleJob THEN excluded.job_id ELSE job_id END
+    RETURNING record_id, job_id`,
+  sheetTab: 'SELECT header, rows FROM sheet_state WHERE user_id = ? AND spreadsheet_id = ? AND tab = ?',
+  saveSheetTab: `INSERT INTO sheet_state (user_id, spreadsheet_id, tab, header, rows, at) VALUES (?, ?, ?, ?, ?, ?)
+    ON CONFLICT (user_id, spreadsheet_id, tab) DO UPDATE SET header = excluded.header, rows = excluded.rows, at = excluded.at`,
+}
+
+export class SqliteJobStateStore implements JobStateStore {
+  private readonly stmt
+
+  constructor(db: Db) {
+    this.stmt = statementCache(db)
+  }
+
+  async importKeyOwners(scope: ImportKeyScope, keys: readonly string[]): Promise<Map<string, ImportKeyOwner>> {
+    return ownersOf(this.stmt(SQL.owners).all(scope.workspace, scope.collection, JSON.stringify(keys)) as ImportKeyRow[])
+  }
+
+  async claimImportKey(scope: ImportKeyScope, key: string, claim: ImportKeyOwner, stale?: ImportKeyOwner): Promise<ImportKeyOwner> {
+    const row = this.stmt(SQL.claim).get({
+      ...scope,
+      key,
+      ...claim,
+      staleRecord: stale?.recordId ?? null,
+      staleJob: stale?.jobId ?? null,
+    }) as ImportKeyRow
+    return ownerOf(row)
+  }
+
+  async sheetTab({ userId, spreadsheetId, tab }: SheetTabName): Promise<SheetTab | undefined> {
+    const row = this.stmt(SQL.sheetTab).get(userId, spreadsheetId, tab) as SheetStateColumns | undefined
+    return row && sheetTabOf(row)
+  }
+
+  async saveSheetTab({ userId, spreadsheetId, tab }: SheetTabName, state: SheetTab): Promise<void> {
+    const { header, rows } = sheetStateColumns(state)
+    this.stmt(SQL.saveSheetTab).run(userId, spreadsheetId, tab, header, rows, Date.now())
+  }
+}
