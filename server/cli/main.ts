@@ -1,9 +1,9 @@
 /**
  * The `accord` command. Errors print one line to stderr and exit non-zero.
  */
-import { copyFileSync, existsSync } from 'node:fs'
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import Database from 'better-sqlite3'
 import { AccordServer, type AccordOptions, DEFAULTS } from '../AccordServer.js'
 import { AuthError, AuthService } from '../auth/AuthService.js'
 import { type Db, openDatabase } from '../store/openDatabase.js'
@@ -13,6 +13,8 @@ import { checkPort, listenFailure } from './checkPort.js'
 import { jobOptionsFromEnv } from '../jobs/jobEnv.js'
 import { simulate } from './simulate.js'
 import { migrate as migratePg } from '../pg/migrate.js'
+import { backupPg, restorePg } from './pgBackup.js'
+import { RestoreRefused, backupSqlite, fileKind, restoreSqlite, unrestorable } from './sqliteBackup.js'
 import { displayUrl, openPool } from '../pg/openPool.js'
 import { DEMO_PASSWORD, DEMO_USERS, isEmptyDatabase, isLoopback, seedDemo } from '../seed/demo.js'
 
@@ -21,7 +23,8 @@ const USAGE = `usage: accord <command>
   workspace add <id> [--name NAME] [--db FILE]
   user add --workspace ID --email E --password P --role owner|admin|member|viewer [--name N] [--db FILE]
   demo [--db FILE | --database-url URL]
-  backup <file> [--db FILE]
+  backup <file> [--db FILE | --database-url URL]
+  restore <file> [--db FILE [--force] | --database-url URL]
   simulate [--users N] [--duration SECONDS] [--url URL] [--db FILE]
   migrate [--database-url URL]`
 
@@ -37,7 +40,7 @@ function storage(values: { db?: string; 'database-url'?: string }): { db: string
   return { db: dbPath(values.db), databaseUrl }
 }
 
-function parse<O extends Record<string, { type: 'string' }>>(args: string[], options: O) {
+function parse<O extends Record<string, { type: 'string' | 'boolean' }>>(args: string[], options: O) {
   try {
     const parsed = parseArgs({
       args,
@@ -45,7 +48,8 @@ function parse<O extends Record<string, { type: 'string' }>>(args: string[], opt
       allowPositionals: true,
       strict: true,
     })
-    return parsed as { values: Partial<Record<keyof O | 'db' | 'database-url', string>>; positionals: string[] }
+    type Values = { [K in keyof O]?: O[K]['type'] extends 'boolean' ? boolean : string } & { db?: string; 'database-url'?: string }
+    return parsed as { values: Values; positionals: string[] }
   } catch (error) {
     throw new UsageError((error as Error).message.split('\n')[0]!)
   }
@@ -229,19 +233,49 @@ async function demo(args: string[]): Promise<void> {
 async function backup(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, {})
   const target = positionals[0]
-  if (!target) throw new UsageError('usage: accord backup <file> [--db FILE]')
-  const source = dbPath(values.db)
-  if (!existsSync(source)) throw new UsageError(`no database at ${source}`)
+  if (!target) throw new UsageError('usage: accord backup <file> [--db FILE | --database-url URL]')
+  const { db, databaseUrl } = storage(values)
   if (existsSync(target)) throw new UsageError(`${target} exists already; choose a new file`)
-  const db = new Database(source, { readonly: true, fileMustExist: true })
-  try {
-    await db.backup(`${target}.partial`)
-  } finally {
-    db.close()
+  if (databaseUrl) {
+    await backupPg(databaseUrl, target)
+  } else {
+    if (!existsSync(db)) throw new UsageError(`no database at ${db}`)
+    await backupSqlite(db, target)
   }
-  copyFileSync(`${target}.partial`, target)
-  ;(await import('node:fs')).rmSync(`${target}.partial`)
   console.log(`backup written to ${target}`)
+}
+
+/**
+ * Puts a backup back: on SQLite in place of the database file (kept beside it) once no
+ * process has it open; on PostgreSQL into an empty database.
+ */
+async function restore(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, { force: { type: 'boolean' } } as const)
+  const file = positionals[0]
+  if (!file) throw new UsageError('usage: accord restore <file> [--db FILE [--force] | --database-url URL]')
+  if (!existsSync(file)) throw new UsageError(`no backup at ${file}`)
+  const { db, databaseUrl } = storage(values)
+  if (databaseUrl) {
+    if (values.force) throw new UsageError('--force is for SQLite; a PostgreSQL restore goes into an empty database only')
+    const kind = fileKind(file)
+    if (kind === 'sqlite')
+      throw new UsageError(
+        `${file} is a SQLite database: restore it with --db FILE, or copy it into PostgreSQL with accord migrate-from-sqlite`,
+      )
+    if (kind !== 'pg_dump') throw new UsageError(`${file} is not a pg_dump archive (accord backup --database-url writes one)`)
+    const version = await restorePg(databaseUrl, file)
+    console.log(`restored ${file} into ${displayUrl(databaseUrl)}${version === null ? '' : ` (schema version ${version})`}`)
+    return
+  }
+  if (resolve(file) === resolve(db)) throw new UsageError(`${file} is the database itself; restore from a backup file`)
+  const why = unrestorable(file)
+  if (why) throw new Error(why)
+  try {
+    const { kept } = await restoreSqlite(file, db, values.force === true)
+    console.log(`restored ${file} to ${db}${kept ? `; the previous database is kept as ${kept}` : ''}`)
+  } catch (error) {
+    throw error instanceof RestoreRefused ? new UsageError(error.message) : error
+  }
 }
 
 /**
@@ -266,7 +300,16 @@ async function migrate(args: string[]): Promise<void> {
   }
 }
 
-const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { serve, workspace, user, demo, backup, simulate, migrate }
+const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
+  serve,
+  workspace,
+  user,
+  demo,
+  backup,
+  restore,
+  simulate,
+  migrate,
+}
 
 export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv
