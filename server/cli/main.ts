@@ -13,8 +13,9 @@ import { checkPort, listenFailure } from './checkPort.js'
 import { jobOptionsFromEnv } from '../jobs/jobEnv.js'
 import { simulate } from './simulate.js'
 import { migrate as migratePg } from '../pg/migrate.js'
+import { copyFromSqlite } from '../pg/copyFromSqlite.js'
 import { backupPg, restorePg } from './pgBackup.js'
-import { RestoreRefused, backupSqlite, fileKind, restoreSqlite, unrestorable } from './sqliteBackup.js'
+import { RestoreRefused, backupSqlite, fileKind, holdExclusively, isBusy, restoreSqlite, unrestorable } from './sqliteBackup.js'
 import { displayUrl, openPool } from '../pg/openPool.js'
 import { DEMO_PASSWORD, DEMO_USERS, isEmptyDatabase, isLoopback, seedDemo } from '../seed/demo.js'
 
@@ -25,6 +26,7 @@ const USAGE = `usage: accord <command>
   demo [--db FILE | --database-url URL]
   backup <file> [--db FILE | --database-url URL]
   restore <file> [--db FILE [--force] | --database-url URL]
+  migrate-from-sqlite [--db FILE] [--database-url URL]
   simulate [--users N] [--duration SECONDS] [--url URL] [--db FILE]
   migrate [--database-url URL]`
 
@@ -279,6 +281,44 @@ async function restore(args: string[]): Promise<void> {
 }
 
 /**
+ * Copies the SQLite installation of `--db` into the empty PostgreSQL database of
+ * `--database-url` (migrated first), and prints every table's row count, checked on both sides.
+ */
+async function migrateFromSqlite(args: string[]): Promise<void> {
+  const { values } = parse(args, {})
+  const url = values['database-url'] || env.ACCORD_DATABASE_URL
+  if (!url)
+    throw new UsageError('migrate-from-sqlite needs --database-url or ACCORD_DATABASE_URL: the empty PostgreSQL database to copy into')
+  const file = dbPath(values.db)
+  if (!existsSync(file)) throw new UsageError(`no database at ${file}`)
+  const shown = displayUrl(url)
+  const sqlite = openDatabase(file)
+  try {
+    // Held until the end: a server writing meanwhile would write what PostgreSQL never gets.
+    try {
+      holdExclusively(sqlite)
+    } catch (error) {
+      if (isBusy(error)) throw new Error(`${file} is open in another process (a running accord?); stop it first`)
+      throw error
+    }
+    const pool = await openPool(url, { max: 1 })
+    try {
+      const { version } = await migratePg(pool)
+      const { tables, ms } = await copyFromSqlite(sqlite, pool)
+      const width = Math.max(...tables.map((t) => t.name.length))
+      console.log(
+        `copied ${file} into ${shown} (schema version ${version}) in ${(ms / 1000).toFixed(1)} s; rows per table, equal on both sides:`,
+      )
+      for (const { name, rows } of tables) console.log(`  ${name.padEnd(width)}  ${rows}`)
+    } finally {
+      await pool.end()
+    }
+  } finally {
+    sqlite.close()
+  }
+}
+
+/**
  * Brings a PostgreSQL database's schema up to date and stops (the server does not run on
  * PostgreSQL yet: docs/postgresql.md). Safe beside other migrators: they serialize.
  */
@@ -307,6 +347,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   demo,
   backup,
   restore,
+  'migrate-from-sqlite': migrateFromSqlite,
   simulate,
   migrate,
 }
