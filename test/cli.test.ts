@@ -4,17 +4,11 @@ import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type ChildServer, killHard, runCli, spawnServer } from './helpers/child.js'
+import { type ChildServer, expectOneLineError, killHard, runCli, spawnServer } from './helpers/child.js'
 import { tempDir, until } from './helpers/server.js'
 
 const dir = tempDir()
 const db = join(dir, 'cli.db')
-
-function expectOneLineError(result: ReturnType<typeof runCli>, pattern: RegExp) {
-  expect(result.status).not.toBe(0)
-  expect(result.stderr.trim().split('\n')).toHaveLength(1)
-  expect(result.stderr).toMatch(pattern)
-}
 
 describe('accord CLI', () => {
   it('adds a workspace and a user', () => {

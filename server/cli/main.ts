@@ -1,9 +1,9 @@
 /**
  * The `accord` command. Errors print one line to stderr and exit non-zero.
  */
-import { copyFileSync, existsSync } from 'node:fs'
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import Database from 'better-sqlite3'
 import { AccordServer, type AccordOptions, DEFAULTS } from '../AccordServer.js'
 import { AuthError, AuthService } from '../auth/AuthService.js'
 import { PgAuthStore } from '../auth/PgAuthStore.js'
@@ -15,6 +15,9 @@ import { checkPort, listenFailure } from './checkPort.js'
 import { jobOptionsFromEnv } from '../jobs/jobEnv.js'
 import { simulate } from './simulate.js'
 import { migrate as migratePg } from '../pg/migrate.js'
+import { copyFromSqlite } from '../pg/copyFromSqlite.js'
+import { backupPg, restorePg } from './pgBackup.js'
+import { RestoreRefused, backupSqlite, fileKind, holdExclusively, isBusy, restoreSqlite, unrestorable } from './sqliteBackup.js'
 import { displayUrl, openPool } from '../pg/openPool.js'
 import { DEMO_PASSWORD, DEMO_USERS, isEmptyDatabase, isLoopback, seedDemo } from '../seed/demo.js'
 
@@ -23,7 +26,9 @@ const USAGE = `usage: accord <command>
   workspace add <id> [--name NAME] [--db FILE | --database-url URL]
   user add --workspace ID --email E --password P --role owner|admin|member|viewer [--name N] [--db FILE | --database-url URL]
   demo [--db FILE | --database-url URL]
-  backup <file> [--db FILE]
+  backup <file> [--db FILE | --database-url URL]
+  restore <file> [--db FILE [--force] | --database-url URL]
+  migrate-from-sqlite [--db FILE] [--database-url URL]
   simulate [--users N] [--duration SECONDS] [--url URL] [--db FILE]
   migrate [--database-url URL]`
 
@@ -39,7 +44,7 @@ function storage(values: { db?: string; 'database-url'?: string }): { db: string
   return { db: dbPath(values.db), databaseUrl }
 }
 
-function parse<O extends Record<string, { type: 'string' }>>(args: string[], options: O) {
+function parse<O extends Record<string, { type: 'string' | 'boolean' }>>(args: string[], options: O) {
   try {
     const parsed = parseArgs({
       args,
@@ -47,7 +52,8 @@ function parse<O extends Record<string, { type: 'string' }>>(args: string[], opt
       allowPositionals: true,
       strict: true,
     })
-    return parsed as { values: Partial<Record<keyof O | 'db' | 'database-url', string>>; positionals: string[] }
+    type Values = { [K in keyof O]?: O[K]['type'] extends 'boolean' ? boolean : string } & { db?: string; 'database-url'?: string }
+    return parsed as { values: Values; positionals: string[] }
   } catch (error) {
     throw new UsageError((error as Error).message.split('\n')[0]!)
   }
@@ -243,19 +249,87 @@ async function demo(args: string[]): Promise<void> {
 async function backup(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, {})
   const target = positionals[0]
-  if (!target) throw new UsageError('usage: accord backup <file> [--db FILE]')
-  const source = dbPath(values.db)
-  if (!existsSync(source)) throw new UsageError(`no database at ${source}`)
+  if (!target) throw new UsageError('usage: accord backup <file> [--db FILE | --database-url URL]')
+  const { db, databaseUrl } = storage(values)
   if (existsSync(target)) throw new UsageError(`${target} exists already; choose a new file`)
-  const db = new Database(source, { readonly: true, fileMustExist: true })
-  try {
-    await db.backup(`${target}.partial`)
-  } finally {
-    db.close()
+  if (databaseUrl) {
+    await backupPg(databaseUrl, target)
+  } else {
+    if (!existsSync(db)) throw new UsageError(`no database at ${db}`)
+    await backupSqlite(db, target)
   }
-  copyFileSync(`${target}.partial`, target)
-  ;(await import('node:fs')).rmSync(`${target}.partial`)
   console.log(`backup written to ${target}`)
+}
+
+/**
+ * Puts a backup back: on SQLite in place of the database file (kept beside it) once no
+ * process has it open; on PostgreSQL into an empty database.
+ */
+async function restore(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, { force: { type: 'boolean' } } as const)
+  const file = positionals[0]
+  if (!file) throw new UsageError('usage: accord restore <file> [--db FILE [--force] | --database-url URL]')
+  if (!existsSync(file)) throw new UsageError(`no backup at ${file}`)
+  const { db, databaseUrl } = storage(values)
+  if (databaseUrl) {
+    if (values.force) throw new UsageError('--force is for SQLite; a PostgreSQL restore goes into an empty database only')
+    const kind = fileKind(file)
+    if (kind === 'sqlite')
+      throw new UsageError(
+        `${file} is a SQLite database: restore it with --db FILE, or copy it into PostgreSQL with accord migrate-from-sqlite`,
+      )
+    if (kind !== 'pg_dump') throw new UsageError(`${file} is not a pg_dump archive (accord backup --database-url writes one)`)
+    const version = await restorePg(databaseUrl, file)
+    console.log(`restored ${file} into ${displayUrl(databaseUrl)}${version === null ? '' : ` (schema version ${version})`}`)
+    return
+  }
+  if (resolve(file) === resolve(db)) throw new UsageError(`${file} is the database itself; restore from a backup file`)
+  const why = unrestorable(file)
+  if (why) throw new Error(why)
+  try {
+    const { kept } = await restoreSqlite(file, db, values.force === true)
+    console.log(`restored ${file} to ${db}${kept ? `; the previous database is kept as ${kept}` : ''}`)
+  } catch (error) {
+    throw error instanceof RestoreRefused ? new UsageError(error.message) : error
+  }
+}
+
+/**
+ * Copies the SQLite installation of `--db` into the empty PostgreSQL database of
+ * `--database-url` (migrated first), and prints every table's row count, checked on both sides.
+ */
+async function migrateFromSqlite(args: string[]): Promise<void> {
+  const { values } = parse(args, {})
+  const url = values['database-url'] || env.ACCORD_DATABASE_URL
+  if (!url)
+    throw new UsageError('migrate-from-sqlite needs --database-url or ACCORD_DATABASE_URL: the empty PostgreSQL database to copy into')
+  const file = dbPath(values.db)
+  if (!existsSync(file)) throw new UsageError(`no database at ${file}`)
+  const shown = displayUrl(url)
+  const sqlite = openDatabase(file)
+  try {
+    // Held until the end: a server writing meanwhile would write what PostgreSQL never gets.
+    try {
+      holdExclusively(sqlite)
+    } catch (error) {
+      if (isBusy(error)) throw new Error(`${file} is open in another process (a running accord?); stop it first`)
+      throw error
+    }
+    const pool = await openPool(url, { max: 1 })
+    try {
+      const { version } = await migratePg(pool)
+      const { tables, ms } = await copyFromSqlite(sqlite, pool)
+      const width = Math.max(...tables.map((t) => t.name.length))
+      console.log(
+        `copied ${file} into ${shown} (schema version ${version}) in ${(ms / 1000).toFixed(1)} s; rows per table, equal on both sides:`,
+      )
+      for (const { name, rows } of tables) console.log(`  ${name.padEnd(width)}  ${rows}`)
+    } finally {
+      await pool.end()
+    }
+  } finally {
+    sqlite.close()
+  }
 }
 
 /**
@@ -280,7 +354,17 @@ async function migrate(args: string[]): Promise<void> {
   }
 }
 
-const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { serve, workspace, user, demo, backup, simulate, migrate }
+const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
+  serve,
+  workspace,
+  user,
+  demo,
+  backup,
+  restore,
+  'migrate-from-sqlite': migrateFromSqlite,
+  simulate,
+  migrate,
+}
 
 export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv

@@ -221,6 +221,9 @@ const MIGRATIONS: string[] = [
   `,
 ]
 
+/** The schema version (`PRAGMA user_version`) of a database this code has opened. */
+export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length
+
 export interface OpenOptions {
   /** `full` survives power loss; `normal` survives a crash of the process only. @default 'full' */
   synchronous?: 'full' | 'normal'

@@ -1,6 +1,7 @@
 /** The server as a child process, started through the real CLI (for kill -9 and restart tests). */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { join } from 'node:path'
+import { expect } from 'vitest'
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'accord.js')
 
@@ -14,6 +15,13 @@ export interface CliResult {
 export function runCli(args: string[], env: Record<string, string> = {}, bin = BIN): CliResult {
   const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 })
   return { status: result.status, stdout: result.stdout, stderr: result.stderr }
+}
+
+/** A failed command: a non-zero exit and exactly one line on stderr, matching `pattern`. */
+export function expectOneLineError(result: CliResult, pattern: RegExp): void {
+  expect(result.status).not.toBe(0)
+  expect(result.stderr.trim().split('\n')).toHaveLength(1)
+  expect(result.stderr).toMatch(pattern)
 }
 
 export interface ChildServer {

@@ -128,9 +128,14 @@ export async function login(url: string, email: string, password: string): Promi
   })
   if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`)
   const { token, user } = (await res.json()) as { token: string; user: { id: string } }
+  return apiOf(url, token, user.id)
+}
+
+/** Requests to the server at `url` with a token already held (one signed in elsewhere, say). */
+export function apiOf(url: string, token: string, userId: string): Api {
   return {
     token,
-    userId: user.id,
+    userId,
     async request(method, path, body, headers = {}) {
       const r = await fetch(`${url}${path}`, {
         method,
