@@ -10,8 +10,11 @@ import { WebSocket } from 'ws'
 import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
 
-export const SERVER_KINDS = ['accord', 'hocuspocus', 'ywebsocket', 'accordNormal'] as const
+export const SERVER_KINDS = ['accord', 'accordPostgres', 'hocuspocus', 'ywebsocket', 'accordNormal'] as const
 export type ServerKind = (typeof SERVER_KINDS)[number]
+
+/** Accord on any backend: sign-in tokens, `/sync/<workspace>/<collection>/<id>` document names. */
+export const isAccord = (kind: ServerKind): boolean => kind === 'accord' || kind === 'accordPostgres' || kind === 'accordNormal'
 
 const MESSAGE_SYNC = 0
 const MESSAGE_AUTH = 2
@@ -56,12 +59,11 @@ function handleInbox(): void {
 
 export function openClient(target: Target, docName: string): BenchClient {
   const hocus = target.kind === 'hocuspocus'
-  const url =
-    target.kind === 'accord' || target.kind === 'accordNormal'
-      ? `${target.wsUrl}/sync/${docName}?token=${encodeURIComponent(target.token)}`
-      : hocus
-        ? target.wsUrl
-        : `${target.wsUrl}/${docName}`
+  const url = isAccord(target.kind)
+    ? `${target.wsUrl}/sync/${docName}?token=${encodeURIComponent(target.token)}`
+    : hocus
+      ? target.wsUrl
+      : `${target.wsUrl}/${docName}`
   const ws = new WebSocket(url, { perMessageDeflate: false })
   ws.binaryType = 'nodebuffer'
   const doc = new Y.Doc()

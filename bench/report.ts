@@ -131,7 +131,7 @@ function sustained(steps: unknown, results: Results): { updatesPerS: number; loo
 const fmt = (v: number | null, unit: string) =>
   v === null || !Number.isFinite(v) ? 'n/a' : `${v >= 100 ? Math.round(v) : v.toFixed(v >= 10 ? 1 : 2)}${unit === '%' ? ' %' : ` ${unit}`}`
 
-/** Ratio > 1: Accord is better by that factor; < 1: worse. */
+/** Ratio > 1: `accord` (the first figure) is better by that factor; < 1: worse. */
 function ratio(accord: number | null, other: number | null, better: Row['better']): string {
   if (accord === null || other === null) return 'n/a'
   if (accord === other) return '1.00×'
@@ -142,11 +142,14 @@ function ratio(accord: number | null, other: number | null, better: Row['better'
 export function renderMarkdown(results: Results): string {
   const kinds = Object.keys(results.servers) as ServerKind[]
   const peers = kinds.filter((k) => k === 'hocuspocus' || k === 'ywebsocket')
+  // Accord on PostgreSQL is compared with Accord on SQLite: what the backend costs.
+  const backends = kinds.includes('accord') && kinds.includes('accordPostgres')
   const head = [
     'workload',
     'metric',
     ...kinds.map((k) => results.servers[k]!),
-    ...peers.map((k) => `Accord vs ${results.servers[k]!.split(' ')[0]}`),
+    ...peers.map((k) => `Accord (SQLite) vs ${results.servers[k]!.split(' ')[0]}`),
+    ...(backends ? ['Accord on PostgreSQL vs on SQLite'] : []),
   ]
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`]
   for (const row of ROWS) {
@@ -157,17 +160,22 @@ export function renderMarkdown(results: Results): string {
     const errors = kinds.map((k) => results.workloads[workloadKey(row)]?.[k]?.error)
     const cells = kinds.map((k, i) => (errors[i] ? 'failed' : fmt(values[k], row.unit)))
     const ratios = peers.map((k) => (kinds.includes('accord') ? ratio(values.accord, values[k], row.better) : 'n/a'))
-    lines.push(`| ${row.workload} | ${row.metric} (${row.better} is better) | ${cells.join(' | ')} | ${ratios.join(' | ')} |`)
+    if (backends) ratios.push(ratio(values.accordPostgres, values.accord, row.better))
+    lines.push(`| ${[row.workload, `${row.metric} (${row.better} is better)`, ...cells, ...ratios].join(' | ')} |`)
   }
   const m = results.machine
   return [
     `Benchmark (${results.mode} scale), ${results.startedAt} → ${results.finishedAt ?? '…'}`,
-    `Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGb} GB, ${m.platform}, Node ${m.node}; load average at start ${JSON.stringify(m.loadAverageAtStart)}, at end ${JSON.stringify(m.loadAverageAtEnd)}`,
+    `Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGb} GB, ${m.platform}, Node ${m.node}${m.postgres ? `, ${m.postgres} on loopback` : ''}; load average at start ${JSON.stringify(m.loadAverageAtStart)}, at end ${JSON.stringify(m.loadAverageAtEnd)}`,
     '',
     ...lines,
     '',
-    'Ratios: how many times better Accord is than the peer on that row (> 1 = Accord ahead, < 1 = behind).',
-    '',
+    ...(peers.length && kinds.includes('accord')
+      ? ['Ratios: how many times better Accord on SQLite is than the peer on that row (> 1 = Accord ahead, < 1 = behind).', '']
+      : []),
+    ...(backends
+      ? ['PostgreSQL vs SQLite: Accord on PostgreSQL against Accord on SQLite (> 1 = PostgreSQL ahead, < 1 = behind).', '']
+      : []),
   ].join('\n')
 }
 

@@ -3,11 +3,13 @@
  * preloaded and `--expose-gc`), wait until it listens, sign in, stop or SIGKILL it.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { appendFileSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { createConnection } from 'node:net'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { buildServer } from '../bin/compiled.js'
-import type { ServerKind } from './client.js'
+import { type ServerKind, isAccord } from './client.js'
+import { freshDatabase } from './postgres.js'
 
 const ROOT = join(import.meta.dirname, '..')
 const PROBE = join(ROOT, 'bench', 'probe.cjs')
@@ -46,7 +48,8 @@ export interface RunningServer {
 }
 
 export const LABELS: Record<ServerKind, string> = {
-  accord: 'Accord',
+  accord: 'Accord on SQLite',
+  accordPostgres: 'Accord on PostgreSQL',
   hocuspocus: 'Hocuspocus 3.4 + SQLite',
   ywebsocket: 'y-websocket 1.5.4 + LevelDB',
   accordNormal: 'Accord, synchronous=NORMAL',
@@ -61,7 +64,36 @@ function compiledAccord(): Promise<string> {
   return compiled
 }
 
-async function commandOf(kind: ServerKind, dataDir: string, port: number): Promise<{ args: string[]; env: Record<string, string> }> {
+/**
+ * Where one server keeps its data through one workload, restarts included: a temporary
+ * folder, and for Accord on PostgreSQL a database of its own as well.
+ */
+export interface ServerData {
+  dir: string
+  databaseUrl: string | null
+  /** Removes the folder and drops the database. */
+  remove(): Promise<void>
+}
+
+export async function createServerData(kind: ServerKind): Promise<ServerData> {
+  const dir = mkdtempSync(join(tmpdir(), `accord-bench-${kind}-`))
+  const removeDir = () => rmSync(dir, { recursive: true, force: true })
+  if (kind !== 'accordPostgres') return { dir, databaseUrl: null, remove: async () => removeDir() }
+  const database = await freshDatabase().catch((error) => {
+    removeDir()
+    throw error
+  })
+  return {
+    dir,
+    databaseUrl: database.url,
+    async remove() {
+      removeDir()
+      await database.drop()
+    },
+  }
+}
+
+async function commandOf(kind: ServerKind, data: ServerData, port: number): Promise<{ args: string[]; env: Record<string, string> }> {
   // BENCH_SERVER_NODE_ARGS: extra Node flags for the server under test (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
   const node = ['--expose-gc', '--require', PROBE, ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [])]
   switch (kind) {
@@ -69,28 +101,30 @@ async function commandOf(kind: ServerKind, dataDir: string, port: number): Promi
     case 'accordNormal':
       return {
         args: [...node, await compiledAccord()],
-        env: { DB_FILE: join(dataDir, 'accord.db'), PORT: String(port), ACCORD_SYNCHRONOUS: kind === 'accordNormal' ? 'normal' : 'full' },
+        env: { DB_FILE: join(data.dir, 'accord.db'), PORT: String(port), ACCORD_SYNCHRONOUS: kind === 'accordNormal' ? 'normal' : 'full' },
       }
+    case 'accordPostgres':
+      return { args: [...node, await compiledAccord()], env: { DATABASE_URL: data.databaseUrl!, PORT: String(port) } }
     case 'hocuspocus':
       return {
         args: [...node, join(ROOT, 'bench', 'servers', 'hocuspocus.mjs')],
-        env: { DB_FILE: join(dataDir, 'hocuspocus.sqlite'), PORT: String(port) },
+        env: { DB_FILE: join(data.dir, 'hocuspocus.sqlite'), PORT: String(port) },
       }
     case 'ywebsocket':
       return {
         args: [...node, join(ROOT, 'node_modules', 'y-websocket-server-legacy', 'bin', 'server.js')],
-        env: { YPERSISTENCE: join(dataDir, 'leveldb'), HOST: '127.0.0.1', PORT: String(port) },
+        env: { YPERSISTENCE: join(data.dir, 'leveldb'), HOST: '127.0.0.1', PORT: String(port) },
       }
   }
 }
 
 /** `sockets`: the most this run opens at once (Accord allows 200 sockets and 100 documents per user; the bench signs in enough users). */
-export async function startServer(kind: ServerKind, dataDir: string, port: number, sockets = 200, docs = 0): Promise<RunningServer> {
-  const { args, env } = await commandOf(kind, dataDir, port)
+export async function startServer(kind: ServerKind, data: ServerData, port: number, sockets = 200, docs = 0): Promise<RunningServer> {
+  const { args, env } = await commandOf(kind, data, port)
   const users = Math.max(4, Math.ceil(sockets / 90))
   env.BENCH_USERS = String(users)
   env.BENCH_DOCS = String(docs)
-  if (kind === 'accord' || kind === 'accordNormal') {
+  if (isAccord(kind)) {
     const seeded = spawnSync(process.execPath, args, {
       cwd: ROOT,
       env: { ...process.env, ...env, SEED_ONLY: '1' },
@@ -146,7 +180,7 @@ export async function startServer(kind: ServerKind, dataDir: string, port: numbe
       await exited
     },
   }
-  if (kind === 'accord' || kind === 'accordNormal') server.tokens = await signIn(httpUrl, users)
+  if (isAccord(kind)) server.tokens = await signIn(httpUrl, users)
   return server
 }
 

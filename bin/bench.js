@@ -4,4 +4,9 @@ import { register } from 'tsx/esm/api'
 
 register()
 const { main } = await import('../bench/run.ts')
-await main(process.argv.slice(2))
+try {
+  await main(process.argv.slice(2))
+} catch (error) {
+  console.error(`bench: ${error instanceof Error ? error.message : error}`)
+  process.exit(1)
+}

@@ -1,7 +1,8 @@
 /**
  * Accord for the benchmark: the same AccordServer as `accord serve` (default options,
- * synchronous=FULL, persist before broadcast), with a `bench` workspace of members so
- * that 10,000 sockets stay under the per-user connection limit.
+ * synchronous=FULL, persist before broadcast), on SQLite (`DB_FILE`) or on PostgreSQL
+ * (`DATABASE_URL`), with a `bench` workspace of members so that 10,000 sockets stay under
+ * the per-user connection limit.
  */
 import { AccordServer } from '../../server/AccordServer.js'
 import { createLogger } from '../../server/log.js'
@@ -14,8 +15,9 @@ export const BENCH_PASSWORD = 'bench-password'
 
 const synchronous = process.env.ACCORD_SYNCHRONOUS === 'normal' ? 'normal' : 'full'
 const writer = process.env.ACCORD_WRITER === 'inline' || process.env.ACCORD_WRITER === 'thread' ? process.env.ACCORD_WRITER : 'auto'
-const server = new AccordServer({
-  db: process.env.DB_FILE!,
+const server = await AccordServer.open({
+  db: process.env.DB_FILE,
+  databaseUrl: process.env.DATABASE_URL || undefined,
   port: Number(process.env.PORT),
   logger: createLogger('warn'),
   synchronous,
@@ -32,23 +34,22 @@ if (!(await server.auth.hasWorkspace('bench'))) {
       name: `Bench ${i}`,
     })
 }
-// Every document the bench opens is a valid customer record (a record document without
-// its required fields is reverted by the validation gate, as it should be).
-const docs = ['fan', 'cold', 'dur', ...Array.from({ length: Number(process.env.BENCH_DOCS ?? 0) }, (_, i) => String(i))]
-const missing = docs.filter(
-  (d) =>
-    !server.registry.get(`bench/customers/d${d}`) &&
-    !server.db.prepare('SELECT 1 FROM records WHERE workspace = ? AND id = ?').get('bench', `d${d}`),
-)
-await Promise.all(
-  missing.map((d) =>
-    server.registry.use(`bench/customers/d${d}`, (room) => {
-      room.doc.transact(() => textOf(room.doc, 'name').insert(0, `Bench ${d}`), serverOrigin('api'))
-    }),
-  ),
-)
 if (process.env.SEED_ONLY === '1') {
-  // Seeding runs in its own process, so the server under test starts with none of it in memory.
+  // Every document the bench opens is a valid customer record (a record document without
+  // its required fields is reverted by the validation gate, as it should be). Whether one is
+  // stored is asked of the document store, the same question on every backend. Seeding runs
+  // in its own process, so the server under test starts with none of it in memory.
+  const docs = ['fan', 'cold', 'dur', ...Array.from({ length: Number(process.env.BENCH_DOCS ?? 0) }, (_, i) => String(i))]
+  const stored = await Promise.all(docs.map(async (d) => (await server.backend.docStore.load(`bench/customers/d${d}`)).updates.length > 0))
+  await Promise.all(
+    docs
+      .filter((_, i) => !stored[i])
+      .map((d) =>
+        server.registry.use(`bench/customers/d${d}`, (room) => {
+          room.doc.transact(() => textOf(room.doc, 'name').insert(0, `Bench ${d}`), serverOrigin('api'))
+        }),
+      ),
+  )
   await server.close()
   process.exit(0)
 }
