@@ -4,6 +4,7 @@
  * backend hands the server one implementation of each store interface; everything above
  * them is the same code on both.
  */
+import { type InvoiceNumbers, PgInvoiceNumbers, SqliteInvoiceNumbers } from './authority/InvoiceNumbers.js'
 import type { ReservationLedger } from './authority/ReservationLedger.js'
 import { PgReservationLedger } from './authority/PgReservationLedger.js'
 import { SqliteReservationLedger } from './authority/SqliteReservationLedger.js'
@@ -12,8 +13,10 @@ import { PgJobQueue } from './jobs/PgJobQueue.js'
 import { SqliteJobQueue } from './jobs/SqliteJobQueue.js'
 import { migrate } from './pg/migrate.js'
 import { type Pool, displayUrl, openPool } from './pg/openPool.js'
+import { PgRecordReads, type RecordReads, SqliteRecordReads } from './records/RecordReads.js'
 import type { DocStore } from './store/DocStore.js'
 import { InlineDocStore } from './store/InlineDocStore.js'
+import { type NoticeOutbox, PgNoticeOutbox, SqliteNoticeOutbox } from './store/NoticeOutbox.js'
 import { PgDocStore } from './store/PgDocStore.js'
 import { ThreadedDocStore } from './store/ThreadedDocStore.js'
 import { type Db, openDatabase } from './store/openDatabase.js'
@@ -25,6 +28,11 @@ export interface Backend {
   readonly docStore: DocStore
   readonly ledger: ReservationLedger
   readonly jobQueue: JobQueue
+  /** Records and their history, as the document store projected them. */
+  readonly recordReads: RecordReads
+  readonly invoiceNumbers: InvoiceNumbers
+  /** Notices waiting for people who were not connected. */
+  readonly outbox: NoticeOutbox
   /**
    * The SQLite connection of the parts that still speak SQL to SQLite directly. On PostgreSQL
    * it is an in-memory database until each of those parts has a store of its own.
@@ -57,6 +65,9 @@ export function openSqliteBackend({ file, synchronous, writer }: SqliteBackendOp
     docStore,
     ledger: new SqliteReservationLedger(db),
     jobQueue: new SqliteJobQueue(db),
+    recordReads: new SqliteRecordReads(db),
+    invoiceNumbers: new SqliteInvoiceNumbers(db),
+    outbox: new SqliteNoticeOutbox(db),
     db,
     pool: null,
     async ping() {
@@ -96,6 +107,9 @@ export async function openPgBackend({ url, poolSize, onError }: PgBackendOptions
     docStore: new PgDocStore(pool),
     ledger: new PgReservationLedger(pool),
     jobQueue: new PgJobQueue(pool),
+    recordReads: new PgRecordReads(pool),
+    invoiceNumbers: new PgInvoiceNumbers(pool),
+    outbox: new PgNoticeOutbox(pool),
     db,
     pool,
     async ping() {

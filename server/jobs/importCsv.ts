@@ -130,7 +130,7 @@ async function liveKeys(records: RecordService, workspace: string, collection: C
   let cursor: string | undefined
   do {
     await ctx.checkpoint()
-    const page = records.list(workspace, collection, { limit: MAX_PAGE, cursor })
+    const page = await records.list(workspace, collection, { limit: MAX_PAGE, cursor })
     for (const record of page.items) {
       ids.add(record.id)
       if (typeof record.email === 'string' && record.email) emails.set(record.email.toLowerCase(), record.id)

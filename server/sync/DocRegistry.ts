@@ -75,6 +75,8 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
   /** What to do when each room leaves memory (from the load hooks). */
   private readonly onLeave = new Map<Room<N>, OnLeave[]>()
   private readonly commits: CommitQueue<Room<N>, P>
+  /** Notices being written to the outbox (waited for at close). */
+  private readonly keeping = new Set<Promise<void>>()
   private closed = false
   /** Removes outdated awareness states in every room, a tenth of the timeout apart (as y-protocols does per document). */
   private readonly awarenessTimer: NodeJS.Timeout
@@ -184,7 +186,7 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
 
   /** Reads a document's stored state into a new room and runs the load hooks on it. */
   private async load(docName: string, resolved: ResolvedDoc<N, P>): Promise<Room<N>> {
-    const loaded = await this.commits.load(docName)
+    const [loaded] = await Promise.all([this.commits.load(docName), resolved.policy.preload?.()])
     if (this.closed) throw new Error('registry is closed')
     const room = new Room<N>(resolved.name, docName, resolved.policy, loaded, this)
     this.commits.track(room, loaded)
@@ -291,16 +293,18 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
   }
 
   keepNotice(room: Room<N>, userId: string, notice: ServerNotice): void {
-    try {
-      this.options.outbox?.keep(room.docName, userId, notice)
-    } catch (error) {
-      this.options.onError?.(error, 'keep notice')
-    }
+    const { outbox } = this.options
+    if (!outbox) return
+    const kept: Promise<void> = outbox
+      .keep(room.docName, userId, notice)
+      .catch((error: unknown) => this.options.onError?.(error, 'keep notice'))
+      .finally(() => this.keeping.delete(kept))
+    this.keeping.add(kept)
   }
 
-  takeNotices(room: Room<N>, userId: string): ServerNotice[] {
+  async takeNotices(room: Room<N>, userId: string): Promise<ServerNotice[]> {
     try {
-      return this.options.outbox?.take(room.docName, userId) ?? []
+      return (await this.options.outbox?.take(room.docName, userId)) ?? []
     } catch (error) {
       this.options.onError?.(error, 'take notices')
       return []
@@ -368,5 +372,6 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
     for (const room of this.rooms.values()) room.close(CLOSE.shuttingDown.code, CLOSE.shuttingDown.reason)
     this.rooms.clear()
     this.onLeave.clear()
+    await Promise.all(this.keeping)
   }
 }

@@ -21,7 +21,7 @@ export async function* pagesOf(
   let cursor: string | undefined
   for (;;) {
     await ctx.checkpoint()
-    const page = records.list(workspace, collection, { limit: EXPORT_PAGE, cursor })
+    const page = await records.list(workspace, collection, { limit: EXPORT_PAGE, cursor })
     if (page.items.length > 0) yield page.items
     if (!page.nextCursor) return
     cursor = page.nextCursor
