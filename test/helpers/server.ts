@@ -29,7 +29,14 @@ export function tempDir(prefix = 'accord-test-'): string {
 export async function startServer(options: AccordOptions = {}): Promise<TestServer> {
   const dir = tempDir()
   const dbFile = options.db ?? join(dir, 'accord.db')
-  const server = new AccordServer({ port: 0, clientDir: join(dir, 'no-client'), registry: { unloadGraceMs: 100 }, ...options, db: dbFile })
+  // On PostgreSQL when `options.databaseUrl` is set.
+  const server = await AccordServer.open({
+    port: 0,
+    clientDir: join(dir, 'no-client'),
+    registry: { unloadGraceMs: 100 },
+    ...options,
+    db: dbFile,
+  })
   const url = await server.start()
   return {
     server,
