@@ -75,8 +75,12 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
   /** What to do when each room leaves memory (from the load hooks). */
   private readonly onLeave = new Map<Room<N>, OnLeave[]>()
   private readonly commits: CommitQueue<Room<N>, P>
-  /** Notices being written to the outbox (waited for at close). */
-  private readonly keeping = new Set<Promise<void>>()
+  /**
+   * Notices being written to the outbox, the last write of each document and user: the next
+   * write and any take of theirs wait for it (a notice kept just before a user connects is
+   * handed over, notices are kept in the order they came), and so does `close`.
+   */
+  private readonly keeping = new Map<string, Promise<void>>()
   private closed = false
   /** Removes outdated awareness states in every room, a tenth of the timeout apart (as y-protocols does per document). */
   private readonly awarenessTimer: NodeJS.Timeout
@@ -295,15 +299,19 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
   keepNotice(room: Room<N>, userId: string, notice: ServerNotice): void {
     const { outbox } = this.options
     if (!outbox) return
-    const kept: Promise<void> = outbox
-      .keep(room.docName, userId, notice)
+    const key = outboxKey(room.docName, userId)
+    const kept: Promise<void> = (this.keeping.get(key) ?? Promise.resolve())
+      .then(() => outbox.keep(room.docName, userId, notice))
       .catch((error: unknown) => this.options.onError?.(error, 'keep notice'))
-      .finally(() => this.keeping.delete(kept))
-    this.keeping.add(kept)
+      .finally(() => {
+        if (this.keeping.get(key) === kept) this.keeping.delete(key)
+      })
+    this.keeping.set(key, kept)
   }
 
   async takeNotices(room: Room<N>, userId: string): Promise<ServerNotice[]> {
     try {
+      await this.keeping.get(outboxKey(room.docName, userId))
       return (await this.options.outbox?.take(room.docName, userId)) ?? []
     } catch (error) {
       this.options.onError?.(error, 'take notices')
@@ -372,6 +380,8 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
     for (const room of this.rooms.values()) room.close(CLOSE.shuttingDown.code, CLOSE.shuttingDown.reason)
     this.rooms.clear()
     this.onLeave.clear()
-    await Promise.all(this.keeping)
+    await Promise.all(this.keeping.values())
   }
 }
+
+const outboxKey = (docName: string, userId: string) => `${docName}\n${userId}`
