@@ -46,14 +46,18 @@ export function sameDatabase(t: TestServer): AccordOptions {
   return databaseUrl ? { databaseUrl } : { db: t.dbFile }
 }
 
-/**
- * Closes `t`'s server and starts another on its database (`whileStopped` runs in between);
- * closing that one removes `t`'s folder too.
- */
-export async function restart(t: TestServer, whileStopped?: () => void | Promise<void>): Promise<TestServer> {
+export interface RestartOptions {
+  /** Runs while no server is open on the database. */
+  whileStopped?: () => void | Promise<void>
+  /** More options of the new server. */
+  options?: AccordOptions
+}
+
+/** Closes `t`'s server and starts another on its database; closing that one removes `t`'s folder too. */
+export async function restart(t: TestServer, { whileStopped, options }: RestartOptions = {}): Promise<TestServer> {
   await t.server.close()
   await whileStopped?.()
-  const next = await startServer(sameDatabase(t))
+  const next = await startServer({ ...options, ...sameDatabase(t) })
   // The new server's own folder is unused: its database is `t`'s.
   rmSync(next.dir, { recursive: true, force: true })
   return {
@@ -86,9 +90,9 @@ export async function restartSeeded<R extends SeededRole>(
   t: TestServer,
   users: SeededUsers,
   roles: readonly R[],
-  { workspace = 'acme', whileStopped }: { workspace?: string; whileStopped?: () => void | Promise<void> } = {},
+  { workspace = 'acme', ...options }: RestartOptions & { workspace?: string } = {},
 ): Promise<Seeded<R>> {
-  const next = await restart(t, whileStopped)
+  const next = await restart(t, options)
   const kept = await next.server.auth.hasWorkspace(workspace)
   const now = kept ? users : await seedWorkspace(next.server, workspace)
   return { t: next, users: now, api: await loginAs(next.url, now, roles) }
