@@ -24,13 +24,10 @@ import { calendarRoutes } from './http/calendarRoutes.js'
 import { InvoiceNumbering } from './authority/InvoiceNumbering.js'
 import { ReservationAuthority } from './authority/ReservationAuthority.js'
 import type { ReservationLedger } from './authority/ReservationLedger.js'
-import { storedRecords } from './authority/storedRecords.js'
 import { RecordIndex } from './records/RecordIndex.js'
-import { RecordReads } from './records/RecordReads.js'
 import { LoginThrottle } from './limits/LoginThrottle.js'
 import { RecordService } from './records/RecordService.js'
 import type { Db } from './store/openDatabase.js'
-import { SqliteNoticeOutbox } from './store/NoticeOutbox.js'
 import { type Backend, openPgBackend, openSqliteBackend } from './backend.js'
 import { DocRegistry, type RegistryOptions } from './sync/DocRegistry.js'
 import type { PendingUpdate } from './sync/Room.js'
@@ -162,21 +159,19 @@ export class AccordServer {
     this.db = this.backend.db
     this.auth = new AuthService(this.backend.authStore, { sessionIdleMs: options.sessionIdleMs, onError })
     const store = this.backend.docStore
-    const outbox = new SqliteNoticeOutbox(this.db)
-    outbox.expire()
     this.registry = new DocRegistry(store, {
       ...options.registry,
       resolve: documentKinds({
-        storedFields: (name) => this.records.reads.storedFields(name),
+        storedFields: (name) => this.backend.recordReads.storedFields(name),
         userName: (userId) => this.auth.userName(userId),
       }),
-      outbox,
+      outbox: this.backend.outbox,
       onRepaired: (doc, issues) => this.logger.warn({ doc, issues }, 'stored record repaired on load'),
       onCommitted: (room, updates, projection) => this.afterCommit(room, updates, projection),
       onError,
       metrics: this.metrics,
     })
-    this.records = new RecordService(this.registry, new RecordReads(this.db))
+    this.records = new RecordService(this.registry, this.backend.recordReads)
     this.recordIndex = new RecordIndex(this.registry, onError)
     // Beside the SQLite file; on PostgreSQL, in ./data/exports unless ACCORD_EXPORT_DIR says otherwise.
     const exportDir =
@@ -192,7 +187,7 @@ export class AccordServer {
       onError,
       onDecision: (outcome) => this.metrics.reservationDecisions.inc({ outcome }),
     })
-    this.invoices = new InvoiceNumbering(this.db, this.registry, onError)
+    this.invoices = new InvoiceNumbering(this.backend.invoiceNumbers, this.registry, onError)
     const trustProxy = options.trustProxy === true ? 1 : options.trustProxy || 0
     const origins = new OriginPolicy({ allowedOrigins: options.allowedOrigins, trustProxy: trustProxy > 0 })
     this.sync = new SyncEndpoint({
@@ -279,9 +274,12 @@ export class AccordServer {
    * resolves with the actual URL (the port may have been 0).
    */
   async start(): Promise<string> {
-    void this.reservations.reconcile(storedRecords(this.db, 'events'))
-    this.invoices.reconcile(storedRecords(this.db, 'invoices'))
-    void this.recordIndex.dropEntries(this.records.reads.incomplete())
+    const reads = this.backend.recordReads
+    const [events, invoices, incomplete] = await Promise.all([reads.stored('events'), reads.stored('invoices'), reads.incomplete()])
+    void this.reservations.reconcile(events)
+    void this.invoices.reconcile(invoices)
+    void this.recordIndex.dropEntries(incomplete)
+    await this.backend.outbox.expire()
     const host = this.options.host ?? DEFAULTS.host
     return new Promise((resolve, reject) => {
       this.http.once('error', reject)
@@ -315,7 +313,7 @@ export class AccordServer {
     await this.sync.close()
     await this.jobs.close()
     await this.reservations.close()
-    this.invoices.close()
+    await this.invoices.close()
     await this.recordIndex.close()
     await this.registry.close()
     await new Promise<void>((resolve) => {

@@ -7,6 +7,7 @@
 import type { AuthStore } from './auth/AuthStore.js'
 import { PgAuthStore } from './auth/PgAuthStore.js'
 import { SqliteAuthStore } from './auth/SqliteAuthStore.js'
+import { type InvoiceNumbers, PgInvoiceNumbers, SqliteInvoiceNumbers } from './authority/InvoiceNumbers.js'
 import type { ReservationLedger } from './authority/ReservationLedger.js'
 import { PgReservationLedger } from './authority/PgReservationLedger.js'
 import { SqliteReservationLedger } from './authority/SqliteReservationLedger.js'
@@ -21,8 +22,10 @@ import type { ThrottleStore } from './limits/ThrottleStore.js'
 import { SqliteJobStateStore } from './jobs/SqliteJobStateStore.js'
 import { migrate } from './pg/migrate.js'
 import { type Pool, displayUrl, openPool } from './pg/openPool.js'
+import { PgRecordReads, type RecordReads, SqliteRecordReads } from './records/RecordReads.js'
 import type { DocStore } from './store/DocStore.js'
 import { InlineDocStore } from './store/InlineDocStore.js'
+import { type NoticeOutbox, PgNoticeOutbox, SqliteNoticeOutbox } from './store/NoticeOutbox.js'
 import { PgDocStore } from './store/PgDocStore.js'
 import { ThreadedDocStore } from './store/ThreadedDocStore.js'
 import { type Db, openDatabase } from './store/openDatabase.js'
@@ -40,6 +43,11 @@ export interface Backend {
   readonly throttleStore: ThrottleStore
   /** What export and import jobs remember between runs: import keys, Sheets sync state. */
   readonly jobState: JobStateStore
+  /** Records and their history, as the document store projected them. */
+  readonly recordReads: RecordReads
+  readonly invoiceNumbers: InvoiceNumbers
+  /** Notices waiting for people who were not connected. */
+  readonly outbox: NoticeOutbox
   /**
    * The SQLite connection of the parts that still speak SQL to SQLite directly. On PostgreSQL
    * it is an in-memory database until each of those parts has a store of its own.
@@ -75,6 +83,9 @@ export function openSqliteBackend({ file, synchronous, writer }: SqliteBackendOp
     authStore: new SqliteAuthStore(db),
     throttleStore: new SqliteThrottleStore(db),
     jobState: new SqliteJobStateStore(db),
+    recordReads: new SqliteRecordReads(db),
+    invoiceNumbers: new SqliteInvoiceNumbers(db),
+    outbox: new SqliteNoticeOutbox(db),
     db,
     pool: null,
     async ping() {
@@ -117,6 +128,9 @@ export async function openPgBackend({ url, poolSize, onError }: PgBackendOptions
     authStore: new PgAuthStore(pool),
     throttleStore: new PgThrottleStore(pool),
     jobState: new PgJobStateStore(pool),
+    recordReads: new PgRecordReads(pool),
+    invoiceNumbers: new PgInvoiceNumbers(pool),
+    outbox: new PgNoticeOutbox(pool),
     db,
     pool,
     async ping() {

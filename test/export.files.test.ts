@@ -19,7 +19,7 @@ describeBackends('file exports', (backend) => {
   let other: Api
 
   beforeAll(async () => {
-    t = await startServer({ backend, jobs: { pollMs: 100 } })
+    t = await startServer({ backend: backend.kind, jobs: { pollMs: 100 } })
     const users = await seedWorkspace(t.server)
     member = await login(t.url, users.member.email, users.member.password)
     other = await login(t.url, users.member2.email, users.member2.password)

@@ -20,7 +20,7 @@ describeBackends('Google Sheets export', (backend) => {
     t = await startServerWithSheets(
       emulator,
       { retry: { maxAttempts: 5, baseDelayMs: 5, maxDelayMs: 2000 }, maxRequestBytes: 200_000 },
-      { backend },
+      { backend: backend.kind },
     )
     const users = await seedWorkspace(t.server)
     owner = await login(t.url, users.owner.email, users.owner.password)

@@ -35,7 +35,10 @@ describeBackends('CSV import', (backend) => {
       t,
       api: { member, viewer },
       // On PostgreSQL one job at a time, so that IM6's two imports run in two servers.
-    } = await startSeeded(['member', 'viewer'], { backend, jobs: { pollMs: 100, concurrency: backend === 'postgres' ? 1 : undefined } }))
+    } = await startSeeded(['member', 'viewer'], {
+      backend: backend.kind,
+      jobs: { pollMs: 100, concurrency: backend.kind === 'postgres' ? 1 : undefined },
+    }))
   })
   afterAll(() => t.close())
 
@@ -122,7 +125,8 @@ describeBackends('CSV import', (backend) => {
     const rows = 300
     const csv = `name,email\n${Array.from({ length: rows }, (_, i) => `Both ${i},both${i}@example.test`).join('\n')}\n`
     // On PostgreSQL the second importer is another server on the same database, as another process would be.
-    const second = backend === 'postgres' ? await startServer({ databaseUrl: t.databaseUrl!, jobs: { pollMs: 20, concurrency: 1 } }) : t
+    const second =
+      backend.kind === 'postgres' ? await startServer({ databaseUrl: t.databaseUrl!, jobs: { pollMs: 20, concurrency: 1 } }) : t
     try {
       if (!(await second.server.auth.hasWorkspace('acme'))) await second.server.auth.addWorkspace('acme')
       await second.server.auth.addUser({

@@ -1,52 +1,55 @@
-import { rmSync } from 'node:fs'
-import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import { authorityOf, fieldsOf } from '../shared/docLayout.js'
 import { eventProvider } from './calendar.helpers.js'
-import { type Api, type SeededUsers, type TestServer, loginAs, startSeeded, startServer, synced, tempDir, until } from './helpers/server.js'
+import { describeBackends, query, restartSeeded } from './helpers/backends.js'
+import { type Api, type SeededUsers, type TestServer, startSeeded, synced, until } from './helpers/server.js'
 
-let dir: string
-let t: TestServer
-let owner: Api
-let users: SeededUsers
+describeBackends('invoice numbers', (backend) => {
+  let t: TestServer
+  let owner: Api
+  let users: SeededUsers
 
-beforeAll(async () => {
-  dir = tempDir('accord-invoices-')
-  ;({
-    t,
-    users,
-    api: { owner },
-  } = await startSeeded(['owner'], { db: join(dir, 'accord.db') }, 'inv'))
-})
-afterAll(async () => {
-  await t.close()
-  rmSync(dir, { recursive: true, force: true })
-})
-
-async function draft(): Promise<string> {
-  const res = await owner.request('POST', '/api/records/invoices', {
-    customerId: 'c1',
-    items: [{ description: 'Work', quantity: 1, unitPrice: 100 }],
+  beforeAll(async () => {
+    ;({
+      t,
+      users,
+      api: { owner },
+    } = await startSeeded(['owner'], backend.options(), 'inv'))
   })
-  expect(res.status).toBe(201)
-  expect(res.body.status).toBe('draft')
-  return res.body.id as string
-}
+  afterAll(() => t.close())
 
-function numbers(): Map<string, number> {
-  const rows = t.server.db.prepare("SELECT id, authority FROM records WHERE workspace = 'inv' AND collection = 'invoices'").all() as {
-    id: string
-    authority: string
-  }[]
-  const out = new Map<string, number>()
-  for (const row of rows) {
-    const n = (JSON.parse(row.authority) as { number?: number }).number
-    if (n !== undefined) out.set(row.id, n)
+  async function draft(): Promise<string> {
+    const res = await owner.request('POST', '/api/records/invoices', {
+      customerId: 'c1',
+      items: [{ description: 'Work', quantity: 1, unitPrice: 100 }],
+    })
+    expect(res.status).toBe(201)
+    expect(res.body.status).toBe('draft')
+    return res.body.id as string
   }
-  return out
-}
 
-describe('invoice numbers', () => {
+  /** The numbers stored in the invoices' projections, by invoice id. */
+  async function numbers(): Promise<Map<string, number>> {
+    const rows = await query<{ id: string; authority: string }>(
+      t.server,
+      "SELECT id, authority FROM records WHERE workspace = 'inv' AND collection = 'invoices'",
+    )
+    const out = new Map<string, number>()
+    for (const row of rows) {
+      const n = (JSON.parse(row.authority) as { number?: number }).number
+      if (n !== undefined) out.set(row.id, n)
+    }
+    return out
+  }
+
+  const restartServer = async () => {
+    ;({
+      t,
+      users,
+      api: { owner },
+    } = await restartSeeded(t, users, ['owner'], { workspace: 'inv' }))
+  }
+
   it('[N1] 200 invoices sent at once (REST and live editors) get 200 distinct, consecutive numbers', async () => {
     const ids = await Promise.all(Array.from({ length: 200 }, () => draft()))
     const untouched = await draft()
@@ -55,19 +58,23 @@ describe('invoice numbers', () => {
     live.forEach((p) => fieldsOf(p.doc).set('status', 'sent'))
     const rest = await Promise.all(ids.slice(20).map((id) => owner.request('PATCH', `/api/records/invoices/${id}`, { status: 'sent' })))
     expect(rest.every((r) => r.status === 200)).toBe(true)
-    await until(() => ids.every((id) => numbers().has(id)), 'every sent invoice numbered')
-    const assigned = ids.map((id) => numbers().get(id)!).sort((a, b) => a - b)
+    let stored = new Map<string, number>()
+    await until(async () => {
+      stored = await numbers()
+      return ids.every((id) => stored.has(id))
+    }, 'every sent invoice numbered')
+    const assigned = ids.map((id) => stored.get(id)!).sort((a, b) => a - b)
     expect(assigned).toEqual(Array.from({ length: 200 }, (_, i) => i + 1))
-    expect(numbers().has(untouched)).toBe(false)
-    await until(() => live.every((p, i) => authorityOf(p.doc).get('number') === numbers().get(ids[i]!)), 'editors see their numbers')
+    expect(stored.has(untouched)).toBe(false)
+    await until(() => live.every((p, i) => authorityOf(p.doc).get('number') === stored.get(ids[i]!)), 'editors see their numbers')
     live.forEach((p) => p.destroy())
   })
 
   it('[N2] a number is never reassigned: back to draft, sent again, voided, or forged by a client', async () => {
     const id = await draft()
     await owner.request('PATCH', `/api/records/invoices/${id}`, { status: 'sent' })
-    await until(() => numbers().has(id), 'numbered')
-    const n = numbers().get(id)!
+    await until(async () => (await numbers()).has(id), 'numbered')
+    const n = (await numbers()).get(id)!
     await owner.request('PATCH', `/api/records/invoices/${id}`, { status: 'draft' })
     await owner.request('PATCH', `/api/records/invoices/${id}`, { status: 'void' })
     const p = eventProvider(t.wsUrl, `inv/invoices/${id}`, owner.token)
@@ -83,31 +90,28 @@ describe('invoice numbers', () => {
     const deleted = await draft()
     await owner.request('PATCH', `/api/records/invoices/${voided}`, { status: 'void' })
     expect((await owner.request('DELETE', `/api/records/invoices/${deleted}`)).status).toBe(204)
-    await until(() => numbers().has(voided), 'voided invoice numbered')
-    expect(numbers().has(deleted)).toBe(false)
+    await until(async () => (await numbers()).has(voided), 'voided invoice numbered')
+    expect((await numbers()).has(deleted)).toBe(false)
   })
 
   it('[N4] an invoice that left draft while numbering was not running (a crash) is numbered at the next start', async () => {
-    t.server.invoices.close()
+    await t.server.invoices.close()
     const id = await draft()
     await owner.request('PATCH', `/api/records/invoices/${id}`, { status: 'sent' })
-    expect(numbers().has(id)).toBe(false)
-    await t.server.close()
-    t = await startServer({ db: t.dbFile })
-    ;({ owner } = await loginAs(t.url, users, ['owner']))
-    await until(() => numbers().has(id), 'numbered at start-up')
+    expect((await numbers()).has(id)).toBe(false)
+    await restartServer()
+    await until(async () => (await numbers()).has(id), 'numbered at start-up')
   })
 
   it('[N5] numbering continues without a gap after a restart', async () => {
-    const before = Math.max(...numbers().values())
-    await t.server.close()
-    t = await startServer({ db: t.dbFile })
-    ;({ owner } = await loginAs(t.url, users, ['owner']))
+    const before = Math.max(...(await numbers()).values())
+    await restartServer()
     const id = await draft()
     await owner.request('PATCH', `/api/records/invoices/${id}`, { status: 'paid' })
-    await until(() => numbers().has(id), 'numbered after restart')
-    expect(numbers().get(id)).toBe(before + 1)
-    const all = [...numbers().values()].sort((a, b) => a - b)
+    await until(async () => (await numbers()).has(id), 'numbered after restart')
+    const after = await numbers()
+    expect(after.get(id)).toBe(before + 1)
+    const all = [...after.values()].sort((a, b) => a - b)
     expect(all).toEqual(Array.from({ length: all.length }, (_, i) => i + 1))
   })
 })

@@ -53,7 +53,7 @@ describeBackends('job durability', (backend) => {
     emulator = new SheetsEmulator()
     await emulator.start()
     const dir = tempDir('accord-jobs-restart-')
-    if (backend === 'postgres') {
+    if (backend.kind === 'postgres') {
       const database = await freshDatabase()
       ;({ url: where, drop } = database)
     } else where = join(dir, 'accord.db')
@@ -67,7 +67,7 @@ describeBackends('job durability', (backend) => {
       ACCORD_EXPORT_DIR: join(dir, 'exports'),
       LOG_LEVEL: 'warn',
     }
-    const server = await AccordServer.open(backend === 'postgres' ? { databaseUrl: where } : { db: where })
+    const server = await AccordServer.open(backend.kind === 'postgres' ? { databaseUrl: where } : { db: where })
     const users = await seedWorkspace(server)
     await seedRecords(server, 'acme', 'customers', CUSTOMERS, (i) => ({ name: `Customer ${i}`, email: `c${i}@example.test` }))
     await seedRecords(server, 'acme', 'deals', DEALS, (i) => ({ title: `Deal ${i}`, amount: i, stage: 'lead', currency: 'EUR' }))

@@ -159,7 +159,7 @@ const QUEUES: Record<TestBackend, () => OpenQueue> = {
 }
 
 describeBackends('JobRunner over a slow queue', (backend) => {
-  const open = QUEUES[backend]()
+  const open = QUEUES[backend.kind]()
   let opened: ReturnType<OpenQueue>
   beforeEach(() => {
     opened = open()

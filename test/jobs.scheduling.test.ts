@@ -21,7 +21,7 @@ describeBackends('job scheduling', (backend) => {
   beforeAll(async () => {
     emulator = new SheetsEmulator()
     emulator.latencyMs = 25
-    t = await startServerWithSheets(emulator, {}, { backend, jobs: { concurrency: USERS } })
+    t = await startServerWithSheets(emulator, {}, { backend: backend.kind, jobs: { concurrency: USERS } })
     await seedWorkspace(t.server)
     await seedRecords(t.server, 'acme', 'customers', CUSTOMERS, (i) => ({ name: `Customer ${i}`, email: `c${i}@example.test` }))
     await seedRecords(t.server, 'acme', 'deals', DEALS, (i) => ({ title: `Deal ${i}`, amount: i, stage: 'lead', currency: 'EUR' }))

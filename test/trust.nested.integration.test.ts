@@ -5,6 +5,7 @@
  * stored record holding a nested type is repaired as it loads, and an update that Yjs
  * cannot apply, or that nests types too deep, closes its sender only.
  */
+import { describeBackends, restartSeeded, sameDatabase } from './helpers/backends.js'
 import { appendToStored } from './helpers/stored.js'
 import { textOf } from '../shared/textFields.js'
 import pino from 'pino'
@@ -195,29 +196,30 @@ describe('nested shared types', () => {
   })
 })
 
-describe('stored records', () => {
+describeBackends('stored records', (backend) => {
   it('[N6] a stored record that already holds nested types is repaired the first time it loads (plain value when valid, else the stored projection), persisted, and logged', async () => {
     const lines: string[] = []
-    const first = await startServer({ db: `${t.dir}/repair.db` })
+    const database = await backend.another()
+    const first = await startServer(database.options)
     const users = await seedWorkspace(first.server)
     const api = await login(first.url, users.owner.email, users.owner.password)
     const id = await create('deals', { title: 'Stored', stage: 'lead', notes: 'text' }, api)
     const docName = `acme/deals/${id}`
-    await first.close()
 
-    // What an older server let in: written straight into the update log.
-    await appendToStored(first.dbFile, docName, (doc) => {
-      fieldsOf(doc).set('title', new Y.Text('Renamed'))
-      fieldsOf(doc).set('stage', new Y.Text('HACKED-NOT-AN-ENUM'))
-      notesOf(doc).insertEmbed(0, new Y.Map())
-    })
-
-    const second = await startServer({
-      db: first.dbFile,
-      logger: pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) }),
+    const {
+      t: second,
+      api: { owner: again },
+    } = await restartSeeded(first, users, ['owner'], {
+      // What an older server let in: written straight into the update log.
+      whileStopped: () =>
+        appendToStored(sameDatabase(first), docName, (doc) => {
+          fieldsOf(doc).set('title', new Y.Text('Renamed'))
+          fieldsOf(doc).set('stage', new Y.Text('HACKED-NOT-AN-ENUM'))
+          notesOf(doc).insertEmbed(0, new Y.Map())
+        }),
+      options: { logger: pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) }) },
     })
     try {
-      const again = await login(second.url, users.owner.email, users.owner.password)
       const p = connect(docName, again, false, second)
       await synced(p)
       await until(
@@ -242,6 +244,7 @@ describe('stored records', () => {
       expect((await again.request('PATCH', `/api/records/deals/${id}`, { amount: 3 })).status).toBe(200)
     } finally {
       await second.close()
+      await database.drop()
     }
   })
 })

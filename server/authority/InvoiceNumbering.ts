@@ -3,96 +3,86 @@
  * status becomes `sent`, `paid` or `void`) the server assigns `authority.number`, the
  * workspace's next number: 1, 2, 3, … unique and gapless per workspace.
  *
- * The number is taken in one SQLite transaction that increments the workspace counter
- * and records which invoice got it, so numbers are never skipped or given twice, even
- * when many invoices are sent at once, and an invoice keeps its number forever (back
- * to `draft`, voided or deleted). Assignment is idempotent: if the number never reached
- * the document (a crash between the two writes), the same number is written again on
- * the next update or at start-up (`reconcile`).
+ * The number is taken from the store (InvoiceNumbers: one transaction advances the workspace
+ * counter and records which invoice got it), so numbers are never skipped or given twice,
+ * even when many invoices are sent at once, and an invoice keeps its number forever (back
+ * to `draft`, voided or deleted). Then it is written into the invoice's document. Assignment
+ * is idempotent: if the number never reached the document (a crash between the two writes),
+ * the same number is written again on the next update or at start-up (`reconcile`).
  */
 import { type FieldValues, isComplete } from '../../shared/collections.js'
 import { authorityOf, readFields, readPlainMap } from '../../shared/docLayout.js'
 import { recordDocName } from '../../shared/docNames.js'
-import type { Db } from '../store/openDatabase.js'
 import type { AccordRegistry, AccordRoom } from '../documents/types.js'
 import type { PendingUpdate } from '../sync/Room.js'
+import type { InvoiceNumbers } from './InvoiceNumbers.js'
 import { AUTHORITY_ORIGIN, type StoredRecord } from './storedRecords.js'
 
 /** The authority key holding the number. */
 export const INVOICE_NUMBER = 'number'
 
 export class InvoiceNumbering {
-  private readonly statements
   private closed = false
+  /** Numberings under way (a number being taken, then written), awaited by `close`. */
+  private readonly running = new Set<Promise<void>>()
 
   constructor(
-    private readonly db: Db,
+    private readonly numbers: InvoiceNumbers,
     private readonly registry: AccordRegistry,
     private readonly onError: (error: unknown, context: string) => void = () => undefined,
-  ) {
-    this.statements = {
-      numberOf: db.prepare<[string, string], { number: number }>(
-        'SELECT number FROM invoice_numbers WHERE workspace = ? AND invoice_id = ?',
-      ),
-      next: db.prepare<[string], { last_number: number }>(
-        `INSERT INTO invoice_counters (workspace, last_number) VALUES (?, 1)
-         ON CONFLICT (workspace) DO UPDATE SET last_number = last_number + 1 RETURNING last_number`,
-      ),
-      record: db.prepare<[string, string, number, number]>(
-        'INSERT INTO invoice_numbers (workspace, invoice_id, number, assigned_at) VALUES (?, ?, ?, ?)',
-      ),
-    }
-  }
+  ) {}
 
-  /** Stops numbering (before the registry closes). */
-  close(): void {
+  /** Stops numbering and waits for the numberings under way (call before the registry closes). */
+  async close(): Promise<void> {
     this.closed = true
+    await Promise.all(this.running)
   }
 
-  /** The invoice's number, taking the workspace's next one if it has none yet. One transaction. */
-  assign(workspace: string, invoiceId: string): number {
-    return this.db
-      .transaction(() => {
-        const existing = this.statements.numberOf.get(workspace, invoiceId)
-        if (existing) return existing.number
-        const { last_number: number } = this.statements.next.get(workspace)!
-        this.statements.record.run(workspace, invoiceId, number, Date.now())
-        return number
-      })
-      .immediate()
-  }
-
-  /** The number an invoice was given, if any. */
-  numberOf(workspace: string, invoiceId: string): number | undefined {
-    return this.statements.numberOf.get(workspace, invoiceId)?.number
+  /** The invoice's number, taking the workspace's next one if it has none yet. */
+  assign(workspace: string, invoiceId: string): Promise<number> {
+    return this.numbers.assign(workspace, invoiceId)
   }
 
   /** Numbers invoices that left draft while the server was down, and rewrites numbers that never reached their document. */
-  reconcile(invoices: readonly StoredRecord[]): void {
+  async reconcile(invoices: readonly StoredRecord[]): Promise<void> {
+    let known: Map<string, number>
+    try {
+      known = new Map((await this.numbers.all()).map((n) => [recordDocName(n.workspace, 'invoices', n.invoiceId), n.number]))
+    } catch (error) {
+      this.onError(error, 'invoice numbers')
+      return
+    }
     for (const invoice of invoices) {
-      const known = this.numberOf(invoice.workspace, invoice.id)
-      if (invoice.authority[INVOICE_NUMBER] === known && known !== undefined) continue
-      if (known === undefined && !needsNumber(invoice.fields, invoice.authority)) continue
-      this.registry
-        .use(recordDocName(invoice.workspace, 'invoices', invoice.id), (room) =>
-          this.number(room, invoice.workspace, invoice.id, known !== undefined),
-        )
-        .catch((error: unknown) => this.onError(error, 'invoice number'))
+      const number = known.get(recordDocName(invoice.workspace, 'invoices', invoice.id))
+      if (invoice.authority[INVOICE_NUMBER] === number && number !== undefined) continue
+      if (number === undefined && !needsNumber(invoice.fields, invoice.authority)) continue
+      this.numberIn(invoice.workspace, invoice.id, number !== undefined)
     }
   }
 
   handleCommitted(room: AccordRoom, _persisted: PendingUpdate[]): void {
     const name = room.name
     if (this.closed || name.kind !== 'record' || name.collection !== 'invoices') return
-    this.number(room, name.workspace, name.id, false)
+    if (needsNumber(readFields(room.doc, 'invoices'), readPlainMap(authorityOf(room.doc)))) this.numberIn(name.workspace, name.id, false)
+  }
+
+  /** Numbers an invoice on its live document (kept loaded meanwhile); failures are reported. */
+  private numberIn(workspace: string, invoiceId: string, force: boolean): void {
+    if (this.closed) return
+    const done: Promise<void> = this.registry
+      .use(recordDocName(workspace, 'invoices', invoiceId), (room) => this.number(room, workspace, invoiceId, force))
+      .catch((error: unknown) => this.onError(error, 'invoice number'))
+      .finally(() => this.running.delete(done))
+    this.running.add(done)
   }
 
   /** Writes the invoice's number into its document if it needs one (or `force`: it has one in the table). */
-  private number(room: AccordRoom, workspace: string, invoiceId: string, force: boolean): void {
+  private async number(room: AccordRoom, workspace: string, invoiceId: string, force: boolean): Promise<void> {
     const authority = authorityOf(room.doc)
     if (!force && !needsNumber(readFields(room.doc, 'invoices'), readPlainMap(authority))) return
-    const number = this.assign(workspace, invoiceId)
-    if (authority.get(INVOICE_NUMBER) !== number) room.doc.transact(() => authority.set(INVOICE_NUMBER, number), AUTHORITY_ORIGIN)
+    const number = await this.assign(workspace, invoiceId)
+    if (room.state !== 'closed' && authority.get(INVOICE_NUMBER) !== number)
+      room.doc.transact(() => authority.set(INVOICE_NUMBER, number), AUTHORITY_ORIGIN)
   }
 }
 

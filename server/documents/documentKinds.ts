@@ -23,7 +23,7 @@ type RecordName = Extract<DocName, { kind: 'record' }>
 
 export interface DocumentKindsOptions {
   /** A record's fields as its projection row stored them: what a repair on load falls back to. */
-  storedFields?: (name: RecordName) => FieldValues | undefined
+  storedFields?: (name: RecordName) => Promise<FieldValues | undefined>
   /** A user's display name, for the notices that name them. @default the user id */
   userName?: (userId: string) => string
 }
@@ -51,7 +51,12 @@ export const resolveDocument = (docName: string, options: DocumentKindsOptions =
 }
 
 function recordPolicy(name: RecordName, options: DocumentKindsOptions): DocPolicy<RecordProjection> {
+  // Read as the record loads, beside its stored state: the repair runs synchronously once that is applied.
+  let stored: FieldValues | undefined
   return {
+    preload: async () => {
+      stored = await options.storedFields?.(name)
+    },
     mayOpen: (principal) => principal.workspace === name.workspace,
     mayWrite: (principal) => principal.role !== 'viewer',
     readOnlyReason: 'read-only',
@@ -62,7 +67,7 @@ function recordPolicy(name: RecordName, options: DocumentKindsOptions): DocPolic
       return {
         check: (tr) => overwrites.addTo(tr, gate.check(tr)),
         accept: () => gate.accept(),
-        repair: () => gate.repairPlan(() => options.storedFields?.(name)),
+        repair: () => gate.repairPlan(() => stored),
       }
     },
     changedParts: (doc, tr) => withoutLostSets(doc, tr, recordParts(doc, name.collection, tr)),

@@ -27,38 +27,38 @@ function sendRecord(res: Response, { record, etag }: CurrentRecord, status = 200
 export function recordRoutes(records: RecordService): Router {
   const router = Router()
 
-  router.get('/:collection', (req, res) => {
+  router.get('/:collection', async (req, res) => {
     const { workspace } = principalOf(req)
     const limit = req.query.limit === undefined ? undefined : Number(req.query.limit)
     if (limit !== undefined && !Number.isInteger(limit)) throw new HttpError(400, 'invalid', 'limit must be an integer', { issues: [] })
     const q = typeof req.query.q === 'string' ? req.query.q : undefined
     const cursor = typeof req.query.cursor === 'string' ? req.query.cursor : undefined
-    res.json(records.list(workspace, collectionOf(req), { q, limit, cursor }))
+    res.json(await records.list(workspace, collectionOf(req), { q, limit, cursor }))
   })
 
   router.post('/:collection', async (req, res) => {
     const collection = collectionOf(req)
     const { workspace, userId } = requireWriter(req)
     const { id } = await records.create(workspace, collection, bodyObject(req), userId)
-    sendRecord(res, records.current(workspace, collection, id), 201)
+    sendRecord(res, await records.current(workspace, collection, id), 201)
   })
 
-  router.get('/:collection/:id', (req, res) => {
+  router.get('/:collection/:id', async (req, res) => {
     const collection = collectionOf(req)
     const { workspace } = principalOf(req)
-    sendRecord(res, records.current(workspace, collection, req.params.id!))
+    sendRecord(res, await records.current(workspace, collection, req.params.id!))
   })
 
-  router.get('/:collection/:id/history', (req, res) => {
+  router.get('/:collection/:id/history', async (req, res) => {
     const { workspace } = principalOf(req)
-    res.json(records.history(workspace, collectionOf(req), req.params.id!))
+    res.json(await records.history(workspace, collectionOf(req), req.params.id!))
   })
 
   router.patch('/:collection/:id', async (req, res) => {
     const collection = collectionOf(req)
     const { workspace, userId } = requireWriter(req)
     const { id } = await records.patch(workspace, collection, req.params.id!, bodyObject(req), userId, req.header('if-match'))
-    sendRecord(res, records.current(workspace, collection, id))
+    sendRecord(res, await records.current(workspace, collection, id))
   })
 
   router.delete('/:collection/:id', async (req, res) => {

@@ -204,6 +204,39 @@ export const MIGRATIONS: readonly Migration[] = [
       `,
   },
   {
+    version: 5,
+    name: 'invoice numbers, pending notices, record order',
+    // The tables of server/store/openDatabase.ts with the same columns. `records.id` compares
+    // byte by byte (COLLATE "C"), as SQLite's text does, whatever the database's locale: lists
+    // page by `id > cursor ORDER BY id`, and an id may mix cases, digits, `-` and `_` (a
+    // locale's order is not SQLite's, and not stable across libc versions). The primary key is
+    // rebuilt with it, so a page is still one index range.
+    sql: `
+      ALTER TABLE records ALTER COLUMN id TYPE text COLLATE "C";
+      CREATE TABLE invoice_counters (
+        workspace text PRIMARY KEY,
+        last_number bigint NOT NULL
+      );
+      CREATE TABLE invoice_numbers (
+        workspace text NOT NULL,
+        invoice_id text NOT NULL,
+        number bigint NOT NULL,
+        assigned_at bigint NOT NULL,
+        PRIMARY KEY (workspace, invoice_id),
+        UNIQUE (workspace, number)
+      );
+      CREATE TABLE pending_notices (
+        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        doc text NOT NULL,
+        user_id text NOT NULL,
+        notice text NOT NULL,
+        at bigint NOT NULL
+      );
+      CREATE INDEX pending_notices_by_user ON pending_notices (user_id, doc, seq);
+      CREATE INDEX pending_notices_by_time ON pending_notices (at);
+      `,
+  },
+  {
     version: 6,
     name: 'job state',
     // The job tables of server/store/openDatabase.ts besides the queue, with the same columns:

@@ -1,12 +1,18 @@
 /**
- * Reads of records for the REST API and exports, from the `records` projection (written in
- * the same transaction as the updates it reflects, so a read never shows what is not on disk).
+ * Reads of records for the REST API, exports and start-up, from the `records` projection and
+ * the `history` table (both written by the document store in the same transaction as the
+ * updates they reflect, so a read never shows what is not on disk). One set of queries for
+ * SQLite and PostgreSQL (`SqliteRecordReads`, `PgRecordReads`): lists, search and paging give
+ * the same answers on both (test/recordReads.contract.test.ts).
  */
+import { createHash } from 'node:crypto'
 import type { Collection, FieldValues, LineItem } from '../../shared/collections.js'
 import { HAS_ITEMS } from '../../shared/collections.js'
 import { recordDocName } from '../../shared/docNames.js'
-import type { Db } from '../store/openDatabase.js'
+import { numbered } from '../pg/numbered.js'
+import type { Pool } from '../pg/openPool.js'
 import type { StoredOverwrite } from '../store/historyRuns.js'
+import { type Db, statementCache } from '../store/openDatabase.js'
 import { RecordError } from './RecordError.js'
 
 /** A record as the REST API returns it. */
@@ -27,20 +33,19 @@ export interface CurrentRecord {
   etag: string
 }
 
-interface RecordRow {
+/** Which record: its workspace, collection and id. */
+export interface RecordKey {
   workspace: string
   collection: Collection
   id: string
-  fields: string
-  notes: string
-  items: string
-  authority: string
-  deleted: number
-  complete: number
-  etag: string
-  updated_at: number
-  updated_by: string | null
-  version: number
+}
+
+/** A stored record as the projection holds it, deleted and incomplete ones included (start-up reconciliation). */
+export interface StoredRecord {
+  workspace: string
+  id: string
+  fields: FieldValues
+  authority: FieldValues
 }
 
 /** One entry of a record's history (`GET /api/records/:collection/:id/history`). */
@@ -58,75 +63,154 @@ export interface ListQuery {
   cursor?: string
 }
 
+export interface RecordPage {
+  items: ApiRecord[]
+  nextCursor: string | null
+}
+
 export const MAX_PAGE = 500
 export const DEFAULT_PAGE = 50
+/** History entries a read returns at most, newest first. */
+export const HISTORY_LIMIT = 500
 
-export class RecordReads {
-  constructor(private readonly db: Db) {}
+export interface RecordReads {
+  /** A record's fields as its projection row stored them (undefined for no row): what a repair on load falls back to. */
+  storedFields(name: RecordKey): Promise<FieldValues | undefined>
+  /** Records stored lacking a required field (a version before the `complete` flag indexed them). */
+  incomplete(): Promise<RecordKey[]>
+  /** Every stored record of `collection` in every workspace, oldest change first. */
+  stored(collection: Collection): Promise<StoredRecord[]>
+  /** A live, complete record; RecordError `not-found` for a deleted one or one still lacking a required field. */
+  get(workspace: string, collection: Collection, id: string): Promise<ApiRecord>
+  /** A record and its ETag from one read of its row, so the two always describe the same state. */
+  current(workspace: string, collection: Collection, id: string): Promise<CurrentRecord>
+  /** The ETag stored with a live, complete record; RecordError `not-found` as `get`. */
+  etag(workspace: string, collection: Collection, id: string): Promise<string>
+  /**
+   * A page of a collection's live, complete records in id order (byte order, on both
+   * databases), after `cursor`; `q` matches a substring of the fields (their JSON text) or
+   * the notes, ASCII letters in either case (SQLite's LIKE).
+   */
+  list(workspace: string, collection: Collection, query: ListQuery): Promise<RecordPage>
+  /** Every live record of a collection (exports). */
+  all(workspace: string, collection: Collection): Promise<ApiRecord[]>
+  /**
+   * A record's history, newest first: who changed which parts when, and the values that lost to
+   * a concurrent one on the entry of the change that was kept (`overwritten`, empty when none).
+   */
+  history(workspace: string, collection: Collection, id: string): Promise<{ items: HistoryEntry[] }>
+}
 
-  /** A record's fields as its projection row stored them (undefined for no row). */
-  storedFields(name: { workspace: string; collection: Collection; id: string }): FieldValues | undefined {
-    const row = this.db
-      .prepare('SELECT fields FROM records WHERE workspace = ? AND collection = ? AND id = ?')
-      .get(name.workspace, name.collection, name.id) as { fields: string } | undefined
+interface RecordRow {
+  workspace: string
+  collection: Collection
+  id: string
+  fields: string
+  notes: string
+  items: string
+  authority: string
+  deleted: number
+  complete: number
+  etag: string
+  updated_at: number
+  updated_by: string | null
+  version: number
+}
+
+interface HistoryRow {
+  at: number
+  user_id: string | null
+  fields: string
+  overwritten: string | null
+}
+
+const LIVE = 'deleted = 0 AND complete = 1'
+
+/**
+ * The queries, written once with `?` parameters; a subclass runs them and says how a column
+ * matches a search pattern on its database.
+ */
+abstract class SqlRecordReads implements RecordReads {
+  /** Runs one query and returns its rows. */
+  protected abstract rows<R>(sql: string, params: readonly unknown[]): Promise<R[]>
+  /** SQL true when `column` matches the LIKE pattern of the next parameter (`\` escapes), ASCII letters in either case. */
+  protected abstract matches(column: string): string
+
+  async storedFields(name: RecordKey): Promise<FieldValues | undefined> {
+    const [row] = await this.rows<{ fields: string }>('SELECT fields FROM records WHERE workspace = ? AND collection = ? AND id = ?', [
+      name.workspace,
+      name.collection,
+      name.id,
+    ])
     return row ? (JSON.parse(row.fields) as FieldValues) : undefined
   }
 
-  /** Records stored lacking a required field (a version before the `complete` flag indexed them). */
-  incomplete(): { workspace: string; collection: Collection; id: string }[] {
-    return this.db.prepare('SELECT workspace, collection, id FROM records WHERE complete = 0').all() as Pick<
-      RecordRow,
-      'workspace' | 'collection' | 'id'
-    >[]
+  incomplete(): Promise<RecordKey[]> {
+    return this.rows<RecordKey>('SELECT workspace, collection, id FROM records WHERE complete = 0', [])
   }
 
-  get(workspace: string, collection: Collection, id: string): ApiRecord {
-    return toApi(this.row(workspace, collection, id))
+  async stored(collection: Collection): Promise<StoredRecord[]> {
+    const rows = await this.rows<{ workspace: string; id: string; fields: string; authority: string }>(
+      'SELECT workspace, id, fields, authority FROM records WHERE collection = ? ORDER BY updated_at, id',
+      [collection],
+    )
+    return rows.map((row) => ({
+      workspace: row.workspace,
+      id: row.id,
+      fields: JSON.parse(row.fields) as FieldValues,
+      authority: JSON.parse(row.authority) as FieldValues,
+    }))
   }
 
-  /** A record and its ETag from one read of its row, so the two always describe the same state. */
-  current(workspace: string, collection: Collection, id: string): CurrentRecord {
-    const row = this.row(workspace, collection, id)
+  async get(workspace: string, collection: Collection, id: string): Promise<ApiRecord> {
+    return toApi(await this.row(workspace, collection, id))
+  }
+
+  async current(workspace: string, collection: Collection, id: string): Promise<CurrentRecord> {
+    const row = await this.row(workspace, collection, id)
     return { record: toApi(row), etag: row.etag }
   }
 
-  list(workspace: string, collection: Collection, query: ListQuery): { items: ApiRecord[]; nextCursor: string | null } {
+  async etag(workspace: string, collection: Collection, id: string): Promise<string> {
+    return (await this.row(workspace, collection, id)).etag
+  }
+
+  async list(workspace: string, collection: Collection, query: ListQuery): Promise<RecordPage> {
     const limit = Math.min(Math.max(query.limit ?? DEFAULT_PAGE, 1), MAX_PAGE)
+    // No stored text holds a NUL (PostgreSQL's text cannot): nothing matches one.
+    if (query.q?.includes('\0')) return { items: [], nextCursor: null }
     const params: unknown[] = [workspace, collection]
-    let sql = 'SELECT * FROM records WHERE workspace = ? AND collection = ? AND deleted = 0 AND complete = 1'
+    let sql = `SELECT * FROM records WHERE workspace = ? AND collection = ? AND ${LIVE}`
     if (query.cursor) {
       sql += ' AND id > ?'
       params.push(query.cursor)
     }
     if (query.q) {
-      sql += " AND (fields LIKE ? ESCAPE '\\' OR notes LIKE ? ESCAPE '\\')"
+      sql += ` AND (${this.matches('fields')} OR ${this.matches('notes')})`
       const pattern = `%${query.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
       params.push(pattern, pattern)
     }
     sql += ' ORDER BY id LIMIT ?'
     params.push(limit + 1)
-    const rows = this.db.prepare(sql).all(...params) as RecordRow[]
+    const rows = await this.rows<RecordRow>(sql, params)
     const page = rows.slice(0, limit)
     return { items: page.map(toApi), nextCursor: rows.length > limit ? page.at(-1)!.id : null }
   }
 
-  /** Every live record of a collection (exports). */
-  all(workspace: string, collection: Collection): ApiRecord[] {
-    const rows = this.db
-      .prepare('SELECT * FROM records WHERE workspace = ? AND collection = ? AND deleted = 0 AND complete = 1 ORDER BY id')
-      .all(workspace, collection) as RecordRow[]
+  async all(workspace: string, collection: Collection): Promise<ApiRecord[]> {
+    const rows = await this.rows<RecordRow>(`SELECT * FROM records WHERE workspace = ? AND collection = ? AND ${LIVE} ORDER BY id`, [
+      workspace,
+      collection,
+    ])
     return rows.map(toApi)
   }
 
-  /**
-   * A record's history, newest first: who changed which parts when, and the values that lost to
-   * a concurrent one on the entry of the change that was kept (`overwritten`, empty when none).
-   */
-  history(workspace: string, collection: Collection, id: string): { items: HistoryEntry[] } {
-    this.row(workspace, collection, id)
-    const rows = this.db
-      .prepare('SELECT at, user_id, fields, overwritten FROM history WHERE doc = ? ORDER BY seq DESC LIMIT 500')
-      .all(recordDocName(workspace, collection, id)) as { at: number; user_id: string | null; fields: string; overwritten: string | null }[]
+  async history(workspace: string, collection: Collection, id: string): Promise<{ items: HistoryEntry[] }> {
+    await this.row(workspace, collection, id)
+    const rows = await this.rows<HistoryRow>(
+      'SELECT at, user_id, fields, overwritten FROM history WHERE doc = ? ORDER BY seq DESC LIMIT ?',
+      [recordDocName(workspace, collection, id), HISTORY_LIMIT],
+    )
     return {
       items: rows.map((r) => ({
         at: new Date(r.at).toISOString(),
@@ -141,12 +225,60 @@ export class RecordReads {
   }
 
   /** The row of a live, complete record; RecordError `not-found` for a deleted one or one still lacking a required field. */
-  row(workspace: string, collection: Collection, id: string): RecordRow {
-    const row = this.db.prepare('SELECT * FROM records WHERE workspace = ? AND collection = ? AND id = ?').get(workspace, collection, id) as
-      | RecordRow
-      | undefined
+  private async row(workspace: string, collection: Collection, id: string): Promise<RecordRow> {
+    const [row] = await this.rows<RecordRow>('SELECT * FROM records WHERE workspace = ? AND collection = ? AND id = ?', [
+      workspace,
+      collection,
+      id,
+    ])
     if (!row || row.deleted || !row.complete) throw new RecordError('not-found', `no ${collection} record ${id}`)
     return row
+  }
+}
+
+export class SqliteRecordReads extends SqlRecordReads {
+  private readonly sql: ReturnType<typeof statementCache>
+
+  constructor(db: Db) {
+    super()
+    this.sql = statementCache(db)
+  }
+
+  protected async rows<R>(sql: string, params: readonly unknown[]): Promise<R[]> {
+    return this.sql(sql).all(...params) as R[]
+  }
+
+  /** SQLite's LIKE folds ASCII letters only. */
+  protected matches(column: string): string {
+    return `${column} LIKE ? ESCAPE '\\'`
+  }
+}
+
+export class PgRecordReads extends SqlRecordReads {
+  /** Prepared statements by query text (named: each is parsed once per connection). */
+  private readonly statements = new Map<string, { name: string; text: string }>()
+
+  /** The pool stays the caller's to end. */
+  constructor(private readonly pool: Pool) {
+    super()
+  }
+
+  protected async rows<R>(sql: string, params: readonly unknown[]): Promise<R[]> {
+    let statement = this.statements.get(sql)
+    if (!statement) {
+      const text = numbered(sql)
+      statement = { name: `records-${createHash('sha1').update(text).digest('hex').slice(0, 20)}`, text }
+      this.statements.set(sql, statement)
+    }
+    return (await this.pool.query({ ...statement, values: [...params] })).rows as R[]
+  }
+
+  /**
+   * ILIKE under the "C" collation folds ASCII letters only, as SQLite's LIKE does, whatever the
+   * database's locale (under a Unicode one, `Ä` would find `ä` here and not on SQLite).
+   */
+  protected matches(column: string): string {
+    return `(${column} COLLATE "C") ILIKE ? ESCAPE '\\'`
   }
 }
 

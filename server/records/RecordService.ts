@@ -21,7 +21,7 @@ import { newRecordId, recordDocName } from '../../shared/docNames.js'
 import type { AccordRegistry, AccordRoom } from '../documents/types.js'
 import { serverOrigin } from '../sync/types.js'
 import { RecordError } from './RecordError.js'
-import type { ApiRecord, CurrentRecord, ListQuery, RecordReads } from './RecordReads.js'
+import type { ApiRecord, CurrentRecord, HistoryEntry, ListQuery, RecordPage, RecordReads } from './RecordReads.js'
 import { etagOf } from './recordProjection.js'
 import { StaleRecordError } from './StaleRecordError.js'
 
@@ -31,25 +31,25 @@ export class RecordService {
     readonly reads: RecordReads,
   ) {}
 
-  get(workspace: string, collection: Collection, id: string): ApiRecord {
+  get(workspace: string, collection: Collection, id: string): Promise<ApiRecord> {
     return this.reads.get(workspace, collection, id)
   }
 
-  list(workspace: string, collection: Collection, query: ListQuery): { items: ApiRecord[]; nextCursor: string | null } {
+  list(workspace: string, collection: Collection, query: ListQuery): Promise<RecordPage> {
     return this.reads.list(workspace, collection, query)
   }
 
   /** Every live record of a collection (exports). */
-  all(workspace: string, collection: Collection): ApiRecord[] {
+  all(workspace: string, collection: Collection): Promise<ApiRecord[]> {
     return this.reads.all(workspace, collection)
   }
 
-  history(workspace: string, collection: Collection, id: string) {
+  history(workspace: string, collection: Collection, id: string): Promise<{ items: HistoryEntry[] }> {
     return this.reads.history(workspace, collection, id)
   }
 
   /** A record with its ETag, both from one read (see RecordReads.current). */
-  current(workspace: string, collection: Collection, id: string): CurrentRecord {
+  current(workspace: string, collection: Collection, id: string): Promise<CurrentRecord> {
     return this.reads.current(workspace, collection, id)
   }
 
@@ -95,7 +95,7 @@ export class RecordService {
     userId: string,
     ifMatch?: string,
   ): Promise<ApiRecord> {
-    this.reads.row(workspace, collection, id)
+    await this.reads.etag(workspace, collection, id)
     const { notes, items, fields } = splitInput(collection, input)
     await this.writeIfMatch(workspace, collection, id, ifMatch, (room) => {
       const merged: FieldValues = readFields(room.doc, collection)
@@ -128,7 +128,7 @@ export class RecordService {
 
   /** Soft-deletes a record; `ifMatch` as for `patch`. */
   async remove(workspace: string, collection: Collection, id: string, userId: string, ifMatch?: string): Promise<void> {
-    this.reads.row(workspace, collection, id)
+    await this.reads.etag(workspace, collection, id)
     await this.writeIfMatch(workspace, collection, id, ifMatch, (room) => {
       room.doc.transact(() => authorityOf(room.doc).set('deleted', new Date().toISOString()), serverOrigin('api', userId))
     })
@@ -137,6 +137,12 @@ export class RecordService {
   /**
    * Runs `write` on the live document if `ifMatch` (when given) names its current state,
    * checked in the same turn as the write, so no edit can fall between the two.
+   *
+   * An `If-Match` may also name the ETag stored with the record by a version whose formula
+   * differed (written before ETags covered deletions, the record not written since). That one
+   * is read from the database, which takes a turn of its own: the write then happens on a
+   * second visit to the document, only if it is still the state the stored ETag was read
+   * beside (the same ETag of its own, everything applied on disk).
    */
   private async writeIfMatch(
     workspace: string,
@@ -145,27 +151,30 @@ export class RecordService {
     ifMatch: string | undefined,
     write: (room: AccordRoom) => void,
   ): Promise<void> {
-    const matched = await this.registry.use(recordDocName(workspace, collection, id), (room) => {
-      if (ifMatch !== undefined && !this.matches(room, workspace, collection, id, ifMatch)) return false
-      write(room)
-      return true
+    const docName = recordDocName(workspace, collection, id)
+    const etags = ifMatch?.split(',').map(stripQuotes)
+    const visit = await this.registry.use(docName, (room): { written: true } | { written: false; state: string | null } => {
+      const state = etagOf(room.doc)
+      if (etags === undefined || etags.includes('*') || etags.includes(state)) {
+        write(room)
+        return { written: true }
+      }
+      return { written: false, state: room.unpersisted === 0 ? state : null }
     })
-    // `use` returns once everything the live document held is on disk, so the row read
-    // here is the state the check compared against, or newer: its ETag is the one a retry
-    // must name, and `matches` accepts it while nothing else changes the record.
-    if (!matched) throw new StaleRecordError(this.reads.current(workspace, collection, id))
-  }
-
-  /**
-   * Whether an `If-Match` header names the record's current state: `*`, or one of its
-   * ETags equal to the live document's, or, when everything applied is on disk, to the one
-   * stored with it (written before ETags covered deletions, by a version that has not
-   * written the record since).
-   */
-  private matches(room: AccordRoom, workspace: string, collection: Collection, id: string, ifMatch: string): boolean {
-    const etags = ifMatch.split(',').map(stripQuotes)
-    if (etags.includes('*') || etags.includes(etagOf(room.doc))) return true
-    return room.unpersisted === 0 && etags.includes(this.reads.row(workspace, collection, id).etag)
+    if (visit.written) return
+    // `use` returns once everything the live document held is on disk, so a row read from
+    // here on is the state the check compared against, or newer: its ETag is the one a retry
+    // must name, and the check accepts it while nothing else changes the record.
+    const { state } = visit
+    if (state !== null && etags!.includes(await this.reads.etag(workspace, collection, id))) {
+      const written = await this.registry.use(docName, (room) => {
+        if (room.unpersisted !== 0 || etagOf(room.doc) !== state) return false
+        write(room)
+        return true
+      })
+      if (written) return
+    }
+    throw new StaleRecordError(await this.reads.current(workspace, collection, id))
   }
 }
 

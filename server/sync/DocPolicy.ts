@@ -73,6 +73,12 @@ export interface DocPolicy<P extends Projected = Projected> {
   readonly readOnlyReason: 'read-only' | 'server-only'
   /** Instantiates the document's typed roots (an undo manager only sees typed roots). */
   roots(doc: Y.Doc): AnyType[]
+  /**
+   * Reads, while the document's stored state is read, what its guard may need once the state
+   * is applied (the guard runs synchronously, inside the room): the document loads once it
+   * resolves, and fails to load if it rejects. Called once per load, before `guard`.
+   */
+  preload?(): Promise<void>
   /** The checker of clients' transactions, or null when every transaction a writer makes is accepted. */
   guard(doc: Y.Doc, context: GuardContext): DocGuard | null
   /** Which parts a transaction changed, as the history names them. */

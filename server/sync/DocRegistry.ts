@@ -75,6 +75,12 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
   /** What to do when each room leaves memory (from the load hooks). */
   private readonly onLeave = new Map<Room<N>, OnLeave[]>()
   private readonly commits: CommitQueue<Room<N>, P>
+  /**
+   * Notices being written to the outbox, the last write of each document and user: the next
+   * write and any take of theirs wait for it (a notice kept just before a user connects is
+   * handed over, notices are kept in the order they came), and so does `close`.
+   */
+  private readonly keeping = new Map<string, Promise<void>>()
   private closed = false
   /** Removes outdated awareness states in every room, a tenth of the timeout apart (as y-protocols does per document). */
   private readonly awarenessTimer: NodeJS.Timeout
@@ -184,7 +190,7 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
 
   /** Reads a document's stored state into a new room and runs the load hooks on it. */
   private async load(docName: string, resolved: ResolvedDoc<N, P>): Promise<Room<N>> {
-    const loaded = await this.commits.load(docName)
+    const [loaded] = await Promise.all([this.commits.load(docName), resolved.policy.preload?.()])
     if (this.closed) throw new Error('registry is closed')
     const room = new Room<N>(resolved.name, docName, resolved.policy, loaded, this)
     this.commits.track(room, loaded)
@@ -291,16 +297,22 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
   }
 
   keepNotice(room: Room<N>, userId: string, notice: ServerNotice): void {
-    try {
-      this.options.outbox?.keep(room.docName, userId, notice)
-    } catch (error) {
-      this.options.onError?.(error, 'keep notice')
-    }
+    const { outbox } = this.options
+    if (!outbox) return
+    const key = outboxKey(room.docName, userId)
+    const kept: Promise<void> = (this.keeping.get(key) ?? Promise.resolve())
+      .then(() => outbox.keep(room.docName, userId, notice))
+      .catch((error: unknown) => this.options.onError?.(error, 'keep notice'))
+      .finally(() => {
+        if (this.keeping.get(key) === kept) this.keeping.delete(key)
+      })
+    this.keeping.set(key, kept)
   }
 
-  takeNotices(room: Room<N>, userId: string): ServerNotice[] {
+  async takeNotices(room: Room<N>, userId: string): Promise<ServerNotice[]> {
     try {
-      return this.options.outbox?.take(room.docName, userId) ?? []
+      await this.keeping.get(outboxKey(room.docName, userId))
+      return (await this.options.outbox?.take(room.docName, userId)) ?? []
     } catch (error) {
       this.options.onError?.(error, 'take notices')
       return []
@@ -368,5 +380,8 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
     for (const room of this.rooms.values()) room.close(CLOSE.shuttingDown.code, CLOSE.shuttingDown.reason)
     this.rooms.clear()
     this.onLeave.clear()
+    await Promise.all(this.keeping.values())
   }
 }
+
+const outboxKey = (docName: string, userId: string) => `${docName}\n${userId}`

@@ -51,7 +51,7 @@ export interface RoomHost {
   /** A notice for a user with no socket open to the document with notices on: keep it for their next connection. */
   keepNotice?(room: Room, userId: string, notice: ServerNotice): void
   /** The notices kept for a user on this document, removed from where they were kept. */
-  takeNotices?(room: Room, userId: string): ServerNotice[]
+  takeNotices?(room: Room, userId: string): Promise<ServerNotice[]>
 }
 
 export type RoomState = 'live' | 'closed'
@@ -212,7 +212,18 @@ export class Room<N = unknown> {
     else if (this.awaitingStep1.push(peer) === 1) this.hydrateSoon(HYDRATE_GRACE_MS)
     const states = [...this.awareness.getStates().keys()]
     if (states.length > 0) peer.socket.send(awarenessMessage(awarenessProtocol.encodeAwarenessUpdate(this.awareness, states)))
-    if (peer.wantsNotices) for (const notice of this.host.takeNotices?.(this, peer.principal.userId) ?? []) this.notify(peer, notice)
+    if (peer.wantsNotices) void this.sendKept(peer)
+  }
+
+  /** Sends a new socket its user's kept notices; they are kept again if it left meanwhile. */
+  private async sendKept(peer: Peer): Promise<void> {
+    const { userId } = peer.principal
+    const notices = (await this.host.takeNotices?.(this, userId)) ?? []
+    const here = this.peers.has(peer) && peer.socket.isOpen()
+    for (const notice of notices) {
+      if (here) this.notify(peer, notice)
+      else this.host.keepNotice?.(this, userId, notice)
+    }
   }
 
   removePeer(peer: Peer): void {

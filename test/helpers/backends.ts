@@ -1,17 +1,112 @@
 /**
- * The integration tests that must hold on both backends declare their suite once, through
- * `describeBackends`: one suite on SQLite, one on PostgreSQL (skipped with one line when no
- * PostgreSQL is reachable, except on CI; test/helpers/pg.ts).
+ * Integration tests run once per backend: the same suite against a server on a SQLite file
+ * and one on a fresh PostgreSQL database (skipped with one line when PostgreSQL is not
+ * reachable, except on CI; see pg.ts).
  */
+import { rmSync } from 'node:fs'
 import { describe } from 'vitest'
-import { skipPg } from './pg.js'
-import type { TestBackend } from './server.js'
+import type { AccordOptions, AccordServer } from '../../server/AccordServer.js'
+import { numbered } from '../../server/pg/numbered.js'
+import { freshDatabase, skipPg, useFreshDatabase } from './pg.js'
+import {
+  type Seeded,
+  type SeededRole,
+  type SeededUsers,
+  type TestBackend,
+  type TestServer,
+  loginAs,
+  seedWorkspace,
+  startServer,
+} from './server.js'
 
-export const BACKEND_NAMES: Record<TestBackend, string> = { sqlite: 'SQLite', postgres: 'PostgreSQL' }
+export interface BackendUnderTest {
+  readonly name: 'SQLite' | 'PostgreSQL'
+  /** For `startServer({ backend })`: a server on a fresh database of its own. */
+  readonly kind: TestBackend
+  /** The options of a server on the suite's database (read inside tests and hooks). */
+  options(): AccordOptions
+  /** Another, empty database of this kind for a scenario of its own, and how to remove it. */
+  another(): Promise<{ options: AccordOptions; drop(): Promise<void> }>
+}
 
-/** `body` once per backend, in a suite named `name (SQLite)`, `name (PostgreSQL)`; pass `backend` on to `startServer`. */
-export function describeBackends(name: string, body: (backend: TestBackend) => void): void {
-  for (const backend of ['sqlite', 'postgres'] as const) {
-    describe.skipIf(backend === 'postgres' && skipPg)(`${name} (${BACKEND_NAMES[backend]})`, () => body(backend))
+const SQLITE: BackendUnderTest = {
+  name: 'SQLite',
+  kind: 'sqlite',
+  options: () => ({}),
+  another: async () => ({ options: {}, drop: async () => {} }),
+}
+
+/** `describe(title)` once per backend; `body` registers its tests and hooks, and may start servers with `backend.options()`. */
+export function describeBackends(title: string, body: (backend: BackendUnderTest) => void): void {
+  describe(`${title} (SQLite)`, () => body(SQLITE))
+  describe.skipIf(skipPg)(`${title} (PostgreSQL)`, () => {
+    const database = useFreshDatabase()
+    body({
+      name: 'PostgreSQL',
+      kind: 'postgres',
+      options: () => ({ databaseUrl: database.url }),
+      async another() {
+        const other = await freshDatabase()
+        return { options: { databaseUrl: other.url }, drop: () => other.drop() }
+      },
+    })
+  })
+}
+
+/** The options that start a server again on `t`'s database. */
+export function sameDatabase(t: TestServer): AccordOptions {
+  const { databaseUrl } = t.server.options
+  return databaseUrl ? { databaseUrl } : { db: t.dbFile }
+}
+
+export interface RestartOptions {
+  /** Runs while no server is open on the database. */
+  whileStopped?: () => void | Promise<void>
+  /** More options of the new server. */
+  options?: AccordOptions
+}
+
+/** Closes `t`'s server and starts another on its database; closing that one removes `t`'s folder too. */
+export async function restart(t: TestServer, { whileStopped, options }: RestartOptions = {}): Promise<TestServer> {
+  await t.server.close()
+  await whileStopped?.()
+  const next = await startServer({ ...options, ...sameDatabase(t) })
+  // The new server's own folder is unused: its database is `t`'s.
+  rmSync(next.dir, { recursive: true, force: true })
+  return {
+    ...next,
+    dir: t.dir,
+    dbFile: t.dbFile,
+    async close() {
+      await next.server.close()
+      rmSync(t.dir, { recursive: true, force: true })
+    },
   }
+}
+
+/** Runs one statement (`?` parameters) on a server's database, SQLite or PostgreSQL, and returns its rows. */
+export async function query<R = Record<string, unknown>>(server: AccordServer, sql: string, params: unknown[] = []): Promise<R[]> {
+  const { pool } = server.backend
+  if (pool) return (await pool.query(numbered(sql), params)).rows as R[]
+  const statement = server.db.prepare(sql)
+  if (statement.reader) return statement.all(...params) as R[]
+  statement.run(...params)
+  return []
+}
+
+/**
+ * As `restart`, then signs `roles` in again. Where the accounts did not survive (on
+ * PostgreSQL, accounts are still kept in memory until they are stored there) the workspace is
+ * seeded again first.
+ */
+export async function restartSeeded<R extends SeededRole>(
+  t: TestServer,
+  users: SeededUsers,
+  roles: readonly R[],
+  { workspace = 'acme', ...options }: RestartOptions & { workspace?: string } = {},
+): Promise<Seeded<R>> {
+  const next = await restart(t, options)
+  const kept = await next.server.auth.hasWorkspace(workspace)
+  const now = kept ? users : await seedWorkspace(next.server, workspace)
+  return { t: next, users: now, api: await loginAs(next.url, now, roles) }
 }

@@ -78,13 +78,22 @@ async function releaseTestsLock(): Promise<void> {
   await client.end().catch(() => {})
 }
 
+export interface DatabaseOptions {
+  /**
+   * An ICU locale for the database's text order and case rules (`en-US`): where the server's
+   * default locale (often `C.UTF-8`) would hide code that depends on one.
+   */
+  icuLocale?: string
+}
+
 /** A new, empty database: its URL and a `drop()` that removes it even while connections remain. */
-export async function freshDatabase(): Promise<{ name: string; url: string; drop(): Promise<void> }> {
+export async function freshDatabase(options: DatabaseOptions = {}): Promise<{ name: string; url: string; drop(): Promise<void> }> {
   if (unreachable !== null) throw new Error(`PostgreSQL is required here (CI=true) but ${PG_ADMIN_URL} is unreachable: ${unreachable}`)
   await takeTestsLock()
   const name = `accord_test_${randomBytes(6).toString('hex')}`
   try {
-    await adminQuery(`CREATE DATABASE ${name}`)
+    const locale = options.icuLocale ? ` TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE '${options.icuLocale}'` : ''
+    await adminQuery(`CREATE DATABASE ${name}${locale}`)
   } catch (error) {
     await releaseTestsLock()
     throw error
@@ -109,10 +118,10 @@ export async function freshDatabase(): Promise<{ name: string; url: string; drop
  * A fresh database for the enclosing `describe` (created in `beforeAll`, dropped in
  * `afterAll`); read `.url` inside tests and hooks.
  */
-export function useFreshDatabase(): { readonly url: string; readonly name: string } {
+export function useFreshDatabase(options: DatabaseOptions = {}): { readonly url: string; readonly name: string } {
   let database: Awaited<ReturnType<typeof freshDatabase>> | undefined
   beforeAll(async () => {
-    database = await freshDatabase()
+    database = await freshDatabase(options)
   })
   afterAll(async () => {
     await database?.drop()
@@ -130,8 +139,8 @@ export function useFreshDatabase(): { readonly url: string; readonly name: strin
 }
 
 /** A fresh database for the enclosing `describe`, migrated, with a pool of four connections on it. */
-export function useMigratedDatabase(): { readonly url: string; readonly pool: Pool } {
-  const database = useFreshDatabase()
+export function useMigratedDatabase(options: DatabaseOptions = {}): { readonly url: string; readonly pool: Pool } {
+  const database = useFreshDatabase(options)
   let pool: Pool | undefined
   beforeAll(async () => {
     pool = await openPool(database.url, { max: 4 })
