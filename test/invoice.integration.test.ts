@@ -47,7 +47,7 @@ describeBackends('invoice numbers', (backend) => {
       t,
       users,
       api: { owner },
-    } = await restartSeeded(t, users, ['owner'], { workspace: 'inv' }))
+    } = await restartSeeded(t, users, ['owner']))
   }
 
   it('[N1] 200 invoices sent at once (REST and live editors) get 200 distinct, consecutive numbers', async () => {

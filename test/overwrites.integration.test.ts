@@ -6,7 +6,7 @@
  */
 import { rmSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { describeBackends, query } from './helpers/backends.js'
+import { describeBackends, query, sameDatabase } from './helpers/backends.js'
 import type { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
 import { fieldsOf } from '../shared/docLayout.js'
@@ -217,40 +217,38 @@ describeBackends('overwrites', (backend) => {
       expect(patcher.notices).toEqual([overwrote(9000, 7000, { id: s.users.member.id, name: memberName })])
     })
 
-    // Its sessions must outlive a restart: on SQLite only, until accounts and sessions are kept on PostgreSQL too.
-    it.skipIf(backend.name !== 'SQLite')(
-      '[OW5] the author of the value replaced is known after a restart (who wrote with which client id is stored)',
-      async () => {
-        const own = await startSeeded(['owner', 'member', 'member2'])
-        let restarted: TestServer | null = null
-        try {
-          const { id, docName } = await createDeal(own.api.owner)
-          const first = await client(own.api.member, docName, LOSER_ID, new Y.Doc(), own.t)
-          const laterDoc = new Y.Doc()
-          const later = await client(own.api.member2, docName, WINNER_ID, laterDoc, own.t)
-          later.p.destroy()
-          first.fields.set('amount', 7000)
-          await until(async () => (await serverValue(id, 'amount', own.api.owner)) === 7000, 'the first value stored')
-          first.p.destroy()
-          laterDoc.getMap('fields').set('amount', 9000)
+    it('[OW5] the author of the value replaced is known after a restart (who wrote with which client id is stored)', async () => {
+      const database = await backend.another()
+      const own = await startSeeded(['owner', 'member', 'member2'], database.options)
+      let restarted: TestServer | null = null
+      try {
+        const { id, docName } = await createDeal(own.api.owner)
+        const first = await client(own.api.member, docName, LOSER_ID, new Y.Doc(), own.t)
+        const laterDoc = new Y.Doc()
+        const later = await client(own.api.member2, docName, WINNER_ID, laterDoc, own.t)
+        later.p.destroy()
+        first.fields.set('amount', 7000)
+        await until(async () => (await serverValue(id, 'amount', own.api.owner)) === 7000, 'the first value stored')
+        first.p.destroy()
+        laterDoc.getMap('fields').set('amount', 9000)
 
-          await own.t.server.close()
-          restarted = await startServer({ db: own.t.dbFile })
-          const resumed = await client(own.api.member2, docName, WINNER_ID, laterDoc, restarted)
-          await until(() => resumed.notices.length > 0, 'the later writer told')
-          expect(resumed.notices).toEqual([overwrote(9000, 7000, { id: own.users.member.id, name: memberName })])
-          const server = restarted
-          await until(async () => (await keptNotices(server, own.users.member.id)).length > 0, 'the first writer’s notice kept')
-          expect(await keptNotices(server, own.users.member.id)).toEqual([
-            expect.objectContaining({ type: 'overwritten', yours: 7000, kept: 9000 }),
-          ])
-        } finally {
-          for (const p of open.splice(0)) p.destroy()
-          await restarted?.close()
-          rmSync(own.t.dir, { recursive: true, force: true })
-        }
-      },
-    )
+        await own.t.server.close()
+        restarted = await startServer(sameDatabase(own.t))
+        const resumed = await client(own.api.member2, docName, WINNER_ID, laterDoc, restarted)
+        await until(() => resumed.notices.length > 0, 'the later writer told')
+        expect(resumed.notices).toEqual([overwrote(9000, 7000, { id: own.users.member.id, name: memberName })])
+        const server = restarted
+        await until(async () => (await keptNotices(server, own.users.member.id)).length > 0, 'the first writer’s notice kept')
+        expect(await keptNotices(server, own.users.member.id)).toEqual([
+          expect.objectContaining({ type: 'overwritten', yours: 7000, kept: 9000 }),
+        ])
+      } finally {
+        for (const p of open.splice(0)) p.destroy()
+        await restarted?.close()
+        rmSync(own.t.dir, { recursive: true, force: true })
+        await database.drop()
+      }
+    })
 
     it('[OW6] a stock client writing a plain string over a text field someone else typed overwrites the whole text, and both are told', async () => {
       const { id, docName } = await createDeal()

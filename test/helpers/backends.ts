@@ -8,16 +8,7 @@ import { describe } from 'vitest'
 import type { AccordOptions, AccordServer } from '../../server/AccordServer.js'
 import { numbered } from '../../server/pg/numbered.js'
 import { freshDatabase, skipPg, useFreshDatabase } from './pg.js'
-import {
-  type Seeded,
-  type SeededRole,
-  type SeededUsers,
-  type TestBackend,
-  type TestServer,
-  loginAs,
-  seedWorkspace,
-  startServer,
-} from './server.js'
+import { type Seeded, type SeededRole, type SeededUsers, type TestBackend, type TestServer, loginAs, startServer } from './server.js'
 
 export interface BackendUnderTest {
   readonly name: 'SQLite' | 'PostgreSQL'
@@ -94,19 +85,13 @@ export async function query<R = Record<string, unknown>>(server: AccordServer, s
   return []
 }
 
-/**
- * As `restart`, then signs `roles` in again. Where the accounts did not survive (on
- * PostgreSQL, accounts are still kept in memory until they are stored there) the workspace is
- * seeded again first.
- */
+/** As `restart`, then signs `roles` in again: accounts are stored, on either backend. */
 export async function restartSeeded<R extends SeededRole>(
   t: TestServer,
   users: SeededUsers,
   roles: readonly R[],
-  { workspace = 'acme', ...options }: RestartOptions & { workspace?: string } = {},
+  options: RestartOptions = {},
 ): Promise<Seeded<R>> {
   const next = await restart(t, options)
-  const kept = await next.server.auth.hasWorkspace(workspace)
-  const now = kept ? users : await seedWorkspace(next.server, workspace)
-  return { t: next, users: now, api: await loginAs(next.url, now, roles) }
+  return { t: next, users, api: await loginAs(next.url, users, roles) }
 }
