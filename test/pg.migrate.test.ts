@@ -29,6 +29,9 @@ async function pool(url: string, max = 2): Promise<Pool> {
 const recorded = async (p: Pool) =>
   (await p.query<{ version: number; name: string }>('SELECT version, name FROM schema_migrations ORDER BY version')).rows
 
+/** The schema version once every migration ran (numbers may skip one: a version reserved for other work). */
+const LATEST = MIGRATIONS[MIGRATIONS.length - 1]!.version
+
 describe.skipIf(skipPg)('PostgreSQL migrations', () => {
   it('[PGM1] two migrators started together on a fresh database: one applies, both end with the same schema_migrations', async () => {
     const { url } = await database()
@@ -36,7 +39,7 @@ describe.skipIf(skipPg)('PostgreSQL migrations', () => {
     const results = await Promise.all([migrate(a), migrate(b)])
     const all = MIGRATIONS.map((m) => m.version)
     expect(results.map((r) => r.applied).sort((x, y) => y.length - x.length)).toEqual([all, []])
-    expect(results.map((r) => r.version)).toEqual([all.length, all.length])
+    expect(results.map((r) => r.version)).toEqual([LATEST, LATEST])
     expect(await recorded(a)).toEqual(MIGRATIONS.map(({ version, name }) => ({ version, name })))
     expect(await recorded(b)).toEqual(await recorded(a))
   })
@@ -44,7 +47,7 @@ describe.skipIf(skipPg)('PostgreSQL migrations', () => {
   it('[PGM2] a failing migration rolls back its whole run; a database newer than the code is refused', async () => {
     const { url } = await database()
     const p = await pool(url)
-    const broken = [...MIGRATIONS, { version: MIGRATIONS.length + 1, name: 'broken', sql: 'CREATE TABLE t (x nosuchtype)' }]
+    const broken = [...MIGRATIONS, { version: LATEST + 1, name: 'broken', sql: 'CREATE TABLE t (x nosuchtype)' }]
     await expect(migrate(p, broken)).rejects.toThrow(/migration \d+ \(broken\) failed: type "nosuchtype" does not exist/)
     const { rows } = await p.query("SELECT to_regclass('schema_migrations') AS t, to_regclass('reservations') AS r")
     expect(rows[0]).toEqual({ t: null, r: null })
@@ -67,7 +70,7 @@ describe.skipIf(skipPg)('accord migrate', () => {
     const first = runCli(['migrate', '--database-url', url])
     expect(first.stderr).toBe('')
     expect(first.status).toBe(0)
-    const n = MIGRATIONS.length
+    const n = LATEST
     const all = MIGRATIONS.map((m) => m.version).join(', ')
     expect(first.stdout.trim().split('\n')).toEqual([
       expect.stringMatching(new RegExp(`migrated to schema version ${n} \\(applied ${all}\\)$`)),
