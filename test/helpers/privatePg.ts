@@ -25,7 +25,7 @@ export interface PrivatePg {
   readonly port: number
   /** `pg_ctl stop`: `fast` shuts down cleanly, `immediate` is a crash (recovery on the next start). */
   stop(mode: 'fast' | 'immediate'): void
-  /** Starts it again on the same port; returns once it accepts connections. */
+  /** Starts it again on the same port (if stopped); returns once it accepts connections. */
   start(): void
   /** Stops it if it runs and removes its folder. */
   destroy(): void
@@ -78,6 +78,7 @@ export async function startPrivatePg(): Promise<PrivatePg> {
     port,
     stop: stopNow,
     start() {
+      if (running) return
       // Small: a test server needs few connections and little memory beside the shared one.
       const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=40 -c shared_buffers=16MB`
       run(PG_CTL, ['-D', data, '-l', join(dir, 'log'), '-o', options, '-w', '-t', '60', 'start'])
