@@ -2,19 +2,21 @@
  * What the SQL document stores keep beyond the DocStore contract, run against SQLite and
  * PostgreSQL: the history (one entry per run of edits, lost values on the kept change's
  * entry), read back from the `history` table; and, on PostgreSQL, the per-document log
- * numbering under concurrent writers (test/helpers/pg.ts; skipped with one line when no
- * PostgreSQL is reachable, except on CI).
+ * numbering under concurrent writers and appends whose COMMIT outcome was lost with their
+ * connection (test/helpers/pg.ts; skipped with one line when no PostgreSQL is reachable,
+ * except on CI).
  */
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { type Pool, openPool } from '../server/pg/openPool.js'
-import type { DocStore, OverwrittenPart, StoredUpdate } from '../server/store/DocStore.js'
+import type { DocStore, OverwrittenPart, PersistEntry, StoredUpdate } from '../server/store/DocStore.js'
 import { HISTORY_RUN_MS } from '../server/store/historyRuns.js'
 import { InlineDocStore } from '../server/store/InlineDocStore.js'
 import { PgDocStore } from '../server/store/PgDocStore.js'
 import { openDatabase } from '../server/store/openDatabase.js'
 import { skipPg, useMigratedDatabase } from './helpers/pg.js'
+import { type CommitLoss, withPgProxy } from './helpers/pgProxy.js'
 import { tempDir } from './helpers/server.js'
 
 const DOC = 'acme/deals/d1'
@@ -118,7 +120,7 @@ historyContract('SQLite', () => async () => {
   }
 })
 
-const TABLES = 'docs, doc_updates, doc_snapshots, doc_clients, history, records'
+const TABLES = 'docs, doc_updates, doc_snapshots, doc_clients, history, records, doc_appends'
 
 historyContract(
   'PostgreSQL',
@@ -171,6 +173,93 @@ describe.skipIf(skipPg)('PgDocStore specifics', () => {
     ])
     expect(await seqs('a')).toEqual([1, 2, 3])
     expect(await seqs('b')).toEqual([1])
+  })
+
+  /** Append `tag` of a record: its update, a history entry of its own, a projection row counting appends. */
+  const recordEdit = (tag: number): PersistEntry[] => [
+    {
+      docName: DOC,
+      updates: [{ update: new Uint8Array([tag]), author: `u${tag}`, changed: ['title'], at: tag, clients: [tag] }],
+      projection: {
+        table: 'records',
+        key: ['workspace', 'collection', 'id'],
+        values: {
+          workspace: 'acme',
+          collection: 'deals',
+          id: 'd1',
+          fields: '{}',
+          notes: '',
+          items: '[]',
+          authority: '{}',
+          etag: `e${tag}`,
+          version: 1,
+          created_at: tag,
+          updated_at: tag,
+        },
+        increment: ['version'],
+      },
+    },
+  ]
+  /** What the database holds of DOC: its log, its history entries and client ids, and the count of appends. */
+  const stored = async () => {
+    const rows = async <R extends object>(sql: string, values: unknown[] = [DOC]) => (await database.pool.query<R>(sql, values)).rows
+    return {
+      log: (await rows<{ data: Buffer }>('SELECT data FROM doc_updates WHERE doc = $1 ORDER BY seq')).map((r) => [...r.data]),
+      history: (await rows<{ user_id: string }>('SELECT user_id FROM history WHERE doc = $1 ORDER BY seq')).map((r) => r.user_id),
+      clients: (await rows<{ client: number }>('SELECT client FROM doc_clients WHERE doc = $1 ORDER BY client')).map((r) => r.client),
+      version: (await rows<{ version: number }>("SELECT version FROM records WHERE id = 'd1'", []))[0]?.version,
+    }
+  }
+  const once = { log: [[1], [2], [3]], history: ['u1', 'u2', 'u3'], clients: [1, 2, 3], version: 3 }
+
+  /** Appends 1, 2 and 3 through a proxy that loses the second one's COMMIT as `loss` says; resolves with how long the second took. */
+  const appendLosingOne = async (loss: CommitLoss): Promise<number> => {
+    let ms = 0
+    await withPgProxy(database.url, async (proxy) => {
+      const store = new PgDocStore(proxy.pool)
+      await store.append(recordEdit(1))
+      proxy.lose = loss
+      const started = performance.now()
+      await store.append(recordEdit(2))
+      ms = performance.now() - started
+      expect(proxy.lost).toBe(1)
+      await store.append(recordEdit(3))
+    })
+    return ms
+  }
+
+  it('[PGD3] an append whose COMMIT reply was lost is tried again, finds itself committed and resolves: written once', async () => {
+    await appendLosingOne('commit-reply')
+    expect(await stored()).toEqual(once)
+  })
+
+  it('[PGD4] an append whose COMMIT never reached the server is written by its retry: nothing lost', async () => {
+    await appendLosingOne('commit-request')
+    expect(await stored()).toEqual(once)
+  })
+
+  it('[PGD5] a COMMIT that reaches the server after the store gave up on its connection: the retry waits for it and finds it committed, written once', async () => {
+    // The proxy holds the COMMIT 300 ms: the retry waited for it instead of writing the append again beside it.
+    expect(await appendLosingOne('commit-late')).toBeGreaterThanOrEqual(250)
+    expect(await stored()).toEqual(once)
+  })
+
+  it('[PGD6] an append that gives up not knowing whether it committed rejects, and the next load of its document reads after the outcome', async () => {
+    await withPgProxy(database.url, async (proxy) => {
+      const store = new PgDocStore(proxy.pool, { maxAttempts: 2, backoffMs: 1 })
+      await store.append(recordEdit(1))
+      proxy.lose = 'commit-late'
+      proxy.lateMs = 500
+      // Every retry finds the server unreachable.
+      proxy.refuse = true
+      await expect(store.append(recordEdit(2))).rejects.toThrow()
+      proxy.refuse = false
+      // The held COMMIT lands after the rejection: a load that did not wait for it would miss it.
+      const loaded = await store.load(DOC)
+      expect(loaded.updates.map((u) => [...u])).toEqual([[1], [2]])
+      await store.append(recordEdit(3))
+    })
+    expect(await stored()).toEqual(once)
   })
 
   it('[PGD2] two processes appending to one document at once, one of them compacting: every update is numbered in commit order and none is lost', async () => {

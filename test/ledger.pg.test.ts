@@ -3,12 +3,12 @@
  * test/ledger.contract.test.ts): many processes deciding at once, the database refusing a
  * double booking by itself, and a decision whose COMMIT outcome was lost with its connection.
  */
-import { type Socket, createConnection, createServer } from 'node:net'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { PgReservationLedger } from '../server/authority/PgReservationLedger.js'
 import { type SlotRequest, roomResource, slotRequestOf } from '../server/authority/slotRequest.js'
 import { type Pool, openPool } from '../server/pg/openPool.js'
 import { skipPg, useMigratedDatabase } from './helpers/pg.js'
+import { withPgProxy } from './helpers/pgProxy.js'
 
 const MIN = 60_000
 const T0 = Date.parse('2030-01-07T08:00:00Z')
@@ -109,7 +109,7 @@ describe.skipIf(skipPg)('PostgreSQL ledger', () => {
     const ledger = new PgReservationLedger(pool)
     await ledger.decide(req('a', T0, T0 + 60 * MIN, ['u1']))
     await ledger.decide(req('b', T0, T0 + 60 * MIN, ['u1']))
-    await withProxy(database.url, async (proxy) => {
+    await withPgProxy(database.url, async (proxy) => {
       proxy.lose = 'commit-reply'
       const d = await new PgReservationLedger(proxy.pool).decide(cancelled('a'))
       expect(proxy.lost).toBe(1)
@@ -120,7 +120,7 @@ describe.skipIf(skipPg)('PostgreSQL ledger', () => {
   })
 
   it('[PGL4] a COMMIT that never reached the server: the decision is made again on a new connection', async () => {
-    await withProxy(database.url, async (proxy) => {
+    await withPgProxy(database.url, async (proxy) => {
       proxy.lose = 'commit-request'
       const d = await new PgReservationLedger(proxy.pool).decide(req('a', T0, T0 + 60 * MIN, ['u1']))
       expect(proxy.lost).toBe(1)
@@ -133,62 +133,4 @@ describe.skipIf(skipPg)('PostgreSQL ledger', () => {
 async function deadlocks(pool: Pool): Promise<number> {
   const { rows } = await pool.query<{ n: string }>('SELECT deadlocks AS n FROM pg_stat_database WHERE datname = current_database()')
   return Number(rows[0]?.n ?? 0)
-}
-
-interface Proxy {
-  /** A pool connecting through the proxy. */
-  pool: Pool
-  /** Arms the proxy to cut the next COMMIT's connection: before it reaches the server, or after the server answered it. */
-  lose: 'commit-request' | 'commit-reply' | null
-  /** Connections cut. */
-  lost: number
-}
-
-/**
- * A TCP proxy in front of PostgreSQL that can cut a connection at COMMIT: the only way to
- * make a real server and a real driver lose a commit's outcome. The driver sends COMMIT as a
- * simple query (`Q`, length, `COMMIT\0`).
- */
-async function withProxy(url: string, body: (proxy: Proxy) => Promise<void>): Promise<void> {
-  const target = new URL(url)
-  const COMMIT = Buffer.from('COMMIT\0')
-  const sockets = new Set<Socket>()
-  const proxy = { lose: null, lost: 0 } as Omit<Proxy, 'pool'> & { pool?: Pool }
-  const server = createServer((client) => {
-    const upstream = createConnection(Number(target.port || 5432), target.hostname)
-    for (const s of [client, upstream]) {
-      sockets.add(s)
-      s.on('error', () => {})
-      s.on('close', () => {
-        client.destroy()
-        upstream.destroy()
-      })
-    }
-    let cutOnReply = false
-    client.on('data', (chunk) => {
-      if (proxy.lose && chunk.includes(COMMIT)) {
-        proxy.lost++
-        if (proxy.lose === 'commit-request') {
-          proxy.lose = null
-          client.destroy()
-          return
-        }
-        proxy.lose = null
-        cutOnReply = true
-      }
-      upstream.write(chunk)
-    })
-    upstream.on('data', (chunk) => (cutOnReply ? client.destroy() : client.write(chunk)))
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const through = new URL(url)
-  through.host = `127.0.0.1:${(server.address() as { port: number }).port}`
-  proxy.pool = await openPool(through.toString(), { max: 1 })
-  try {
-    await body(proxy as Proxy)
-  } finally {
-    await proxy.pool.end()
-    for (const s of sockets) s.destroy()
-    await new Promise((resolve) => server.close(resolve))
-  }
 }

@@ -21,6 +21,7 @@ import type { Reservation } from '../../shared/collections.js'
 import { ADVISORY_LOCK } from '../pg/advisoryLocks.js'
 import { inTransaction } from '../pg/inTransaction.js'
 import type { Pool, PoolClient } from '../pg/openPool.js'
+import { RETRY_CODES, backoff, outcomeUnknown, sqlState } from '../pg/retry.js'
 import { type LedgerDecision, type LedgerEntry, type ReservationLedger, ledgerEntryOf } from './ReservationLedger.js'
 import { type Interval, type SlotRequest, isoOf, requestKey, reservationOf, resourcesOf } from './slotRequest.js'
 
@@ -50,8 +51,6 @@ interface SlotRow {
   end_ms: number
 }
 
-/** Retried whole: the transaction lost a deadlock or a serialization check, nothing was written. */
-const RETRY_CODES = new Set(['40P01', '40001'])
 const EXCLUSION_VIOLATION = '23P01'
 /** Confirm attempts within one transaction when holders keep vanishing between the check and the insert. */
 const MAX_CONFIRM_ROUNDS = 5
@@ -103,12 +102,12 @@ export class PgReservationLedger implements ReservationLedger {
       try {
         return await inTransaction(this.pool, (client) => this.decideIn(client, request, key))
       } catch (error) {
-        if (attempt >= this.maxAttempts || !(RETRY_CODES.has(codeOf(error)) || outcomeUnknown(error))) throw error
+        if (attempt >= this.maxAttempts || !(RETRY_CODES.has(sqlState(error)) || outcomeUnknown(error))) throw error
         if (outcomeUnknown(error)) {
           const landed = await this.landed(request, key).catch(() => undefined)
           if (landed) return landed
         }
-        await sleep(Math.random() * this.backoffMs * 2 ** (attempt - 1))
+        await backoff(attempt, this.backoffMs)
       }
     }
   }
@@ -215,7 +214,7 @@ export class PgReservationLedger implements ReservationLedger {
         await client.query('RELEASE SAVEPOINT take_slots')
         return { status: 'confirmed', conflictsWith: [] }
       } catch (error) {
-        if (codeOf(error) !== EXCLUSION_VIOLATION || round >= MAX_CONFIRM_ROUNDS) throw error
+        if (sqlState(error) !== EXCLUSION_VIOLATION || round >= MAX_CONFIRM_ROUNDS) throw error
         await client.query('ROLLBACK TO SAVEPOINT take_slots')
       }
     }
@@ -293,21 +292,3 @@ function toEntry(row: ReservationRow): LedgerEntry {
     conflictsWith: row.conflicts_with,
   })
 }
-
-/** The SQLSTATE of a server error; '' for anything else. */
-function codeOf(error: unknown): string {
-  const code = (error as { code?: unknown }).code
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : ''
-}
-
-/**
- * Whether the transaction may or may not have committed: the connection broke (no SQLSTATE,
- * or a connection-class one: 08xxx, or 57P01–57P03 when the server was shut down or the
- * backend terminated). Any other server error is a definite rollback.
- */
-function outcomeUnknown(error: unknown): boolean {
-  const code = codeOf(error)
-  return code === '' || code.startsWith('08') || /^57P0[123]$/.test(code)
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))

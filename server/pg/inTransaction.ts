@@ -4,6 +4,17 @@
  */
 import type { Pool, PoolClient } from './openPool.js'
 
+/** Errors `inTransaction` got from opening its connection. */
+const connectFailures = new WeakSet<object>()
+
+/**
+ * Whether `inTransaction` failed with `error` before anything reached the server: no
+ * connection could be opened (the server is down or unreachable, or the pool is exhausted).
+ */
+export function failedToConnect(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && connectFailures.has(error)
+}
+
 /**
  * Runs `work` between BEGIN and COMMIT and returns its result; on any error rolls back and
  * rethrows it. A connection that broke on the way is destroyed rather than handed back.
@@ -14,7 +25,10 @@ import type { Pool, PoolClient } from './openPool.js'
  * transaction's queries.
  */
 export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect()
+  const client = await pool.connect().catch((error: unknown) => {
+    if (typeof error === 'object' && error !== null) connectFailures.add(error)
+    throw error
+  })
   let broken = false
   const onError = () => {
     broken = true

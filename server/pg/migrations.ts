@@ -261,6 +261,22 @@ export const MIGRATIONS: readonly Migration[] = [
         at bigint NOT NULL,
         PRIMARY KEY (user_id, spreadsheet_id, tab)
       );
+      `,
+  },
+  {
+    version: 7,
+    name: 'document append ids',
+    // One row per document store append, written in its transaction: an append whose COMMIT
+    // outcome was lost with its connection is tried again, and the retry, inserting the same
+    // id first, waits for the earlier try if it is still running, then finds it landed or
+    // writes it (PgDocStore). Rows are needed only while their append is being tried: older
+    // ones are pruned by \`at\` (ms, PostgreSQL's clock, so processes' clocks do not matter).
+    sql: `
+      CREATE TABLE doc_appends (
+        id uuid PRIMARY KEY,
+        at bigint NOT NULL
+      );
+      CREATE INDEX doc_appends_by_age ON doc_appends (at);
     `,
   },
 ]

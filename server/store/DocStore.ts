@@ -93,7 +93,12 @@ export interface LoadedDoc {
 export interface DocStore {
   /** The document's stored state; rejects if it could not be read. */
   load(docName: string): Promise<LoadedDoc>
-  /** Appends every entry (and compacts those with a snapshot) in one atomic write; resolves once it is durable, rejects if nothing was written. */
+  /**
+   * Appends every entry (and compacts those with a snapshot) in one atomic write, at most
+   * once; resolves once it is durable. Rejects if nothing was written, or if whether it was
+   * could not be found out (a database connection lost at COMMIT): then the next `load` of its
+   * documents reads after the write's outcome, whichever it was.
+   */
   append(entries: PersistEntry[]): Promise<void>
   /** Waits for the writes in progress, then lets go of the engine. */
   close(): Promise<void>

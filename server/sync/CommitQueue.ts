@@ -49,8 +49,14 @@ export interface CommitQueueOptions<D extends Committable, P extends Projected> 
   metrics?: SyncMetrics
 }
 
-/** The document could not be persisted; it was dropped from memory. */
+/** The document could not be persisted; it was dropped from memory. Trying again later may succeed. */
 export class PersistError extends Error {}
+
+/**
+ * The document's stored state could not be read (the store is unreachable): as with a failed
+ * write, nothing of it is in memory, and opening it again later may succeed.
+ */
+export class LoadError extends PersistError {}
 
 /** What the queue knows of a document's stored log. */
 interface LogState {
@@ -98,11 +104,16 @@ export class CommitQueue<D extends Committable, P extends Projected = Projected>
    * read could apply one twice, leaving them out could lose one. Read after them, the store
    * holds each exactly once, and nothing that failed to be written is served. Only the
    * reload of a dropped document waits; no copy of a document writes while it loads (the
-   * registry holds one room per document).
+   * registry holds one room per document). Rejects with LoadError when the store cannot
+   * read it.
    */
   async load(docName: string): Promise<LoadedDoc> {
     for (let writing = this.writes.get(docName); writing; writing = this.writes.get(docName)) await writing
-    return this.store.load(docName)
+    try {
+      return await this.store.load(docName)
+    } catch (error) {
+      throw new LoadError('could not load the document; try again', { cause: error })
+    }
   }
 
   /** Starts keeping the log counters of a document loaded from `loaded`. */

@@ -144,10 +144,10 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
 
   /**
    * The live room of a document, loading it if needed: concurrent opens of a document being
-   * loaded share its one load. Rejects for a name no kind resolves, when the store cannot read
-   * the document, and once the registry is closed. A room that nobody holds once loaded (no
-   * peer added, no `retain`: a socket closed while it loaded) leaves memory after the grace
-   * period, like any unused room.
+   * loaded share its one load. Rejects for a name no kind resolves, with LoadError when the
+   * store cannot read the document, and once the registry is closed. A room that nobody
+   * holds once loaded (no peer added, no `retain`: a socket closed while it loaded) leaves
+   * memory after the grace period, like any unused room.
    */
   open(docName: string): Promise<Room<N>> {
     return new Promise((resolve, reject) => this.whenLive(docName, { ready: resolve, failed: reject }))
@@ -232,7 +232,7 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
    * Runs `fn` on a document's room (at once if it is live, else once it is loaded; calls for
    * one document run in the order they were made) and resolves once its changes are on disk
    * (and broadcast). Rejects with PersistError if they could not be persisted, and as `open`
-   * if the document cannot be loaded.
+   * if the document cannot be loaded (LoadError, a PersistError: the store failed either way).
    */
   async use<T>(docName: string, fn: (room: Room<N>) => T | Promise<T>): Promise<T> {
     const { room, result } = await new Promise<{ room: Room<N>; result: T | Promise<T> }>((resolve, reject) =>

@@ -1,0 +1,28 @@
+/**
+ * What a failed PostgreSQL transaction tells its caller, for the writers that try again:
+ * whether it certainly rolled back, and how long to wait before the next try.
+ */
+
+/** Lost to a deadlock (`40P01`) or a serialization check (`40001`): rolled back, safe to run again. */
+export const RETRY_CODES: ReadonlySet<string> = new Set(['40P01', '40001'])
+
+/** The SQLSTATE of a server error; '' for anything else (a broken connection, a refused one). */
+export function sqlState(error: unknown): string {
+  const code = (error as { code?: unknown }).code
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : ''
+}
+
+/**
+ * Whether a transaction that failed with `error` may or may not have committed: the
+ * connection broke (no SQLSTATE, or a connection-class one: 08xxx, or 57P01–57P03 when the
+ * server was shut down or the backend terminated). Any other server error is a rollback.
+ */
+export function outcomeUnknown(error: unknown): boolean {
+  const code = sqlState(error)
+  return code === '' || code.startsWith('08') || /^57P0[123]$/.test(code)
+}
+
+/** Waits before try `attempt + 1`: a random time up to `baseMs · 2^(attempt − 1)` (full jitter). */
+export function backoff(attempt: number, baseMs: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * baseMs * 2 ** (attempt - 1)))
+}

@@ -1,0 +1,97 @@
+/**
+ * A TCP proxy in front of PostgreSQL that loses a COMMIT's outcome on purpose: the only way
+ * to make a real server and a real driver lose one. The driver sends COMMIT as a simple
+ * query (`Q`, length, `COMMIT\0`).
+ */
+import { type Socket, createConnection, createServer } from 'node:net'
+import { type Pool, openPool } from '../../server/pg/openPool.js'
+
+/**
+ * How the next COMMIT's connection is cut: before the COMMIT reaches the server, after the
+ * server answered it, or `late`: the client's side is cut at once and the COMMIT reaches the
+ * server `lateMs` later, so the transaction commits after the client gave up on it.
+ */
+export type CommitLoss = 'commit-request' | 'commit-reply' | 'commit-late'
+
+export interface PgProxy {
+  /** A pool connecting through the proxy (one connection). */
+  pool: Pool
+  /** Arms the proxy to cut the next COMMIT's connection. */
+  lose: CommitLoss | null
+  /** For `commit-late`: how long the COMMIT is held. @default 300 */
+  lateMs: number
+  /** New connections are cut at once (the server looks unreachable); open ones go on. */
+  refuse: boolean
+  /** Connections cut at a COMMIT. */
+  lost: number
+  /** Resolves once every COMMIT held back (`commit-late`) reached the server and was answered. */
+  lateCommits(): Promise<void>
+}
+
+export async function withPgProxy(url: string, body: (proxy: PgProxy) => Promise<void>): Promise<void> {
+  const target = new URL(url)
+  const COMMIT = Buffer.from('COMMIT\0')
+  const sockets = new Set<Socket>()
+  const late: Promise<void>[] = []
+  const proxy = { lose: null, lateMs: 300, refuse: false, lost: 0, lateCommits: () => Promise.all(late).then(() => {}) } as Omit<
+    PgProxy,
+    'pool'
+  > & { pool?: Pool }
+  const server = createServer((client) => {
+    client.on('error', () => {})
+    if (proxy.refuse) {
+      client.destroy()
+      return
+    }
+    const upstream = createConnection(Number(target.port || 5432), target.hostname)
+    upstream.on('error', () => {})
+    sockets.add(client)
+    sockets.add(upstream)
+    /** Set while a late COMMIT is on its way: the server side stays open until it is answered. */
+    let held = false
+    client.on('close', () => {
+      if (!held) upstream.destroy()
+    })
+    upstream.on('close', () => client.destroy())
+    let cutOnReply = false
+    client.on('data', (chunk) => {
+      const loss = proxy.lose
+      if (loss && chunk.includes(COMMIT)) {
+        proxy.lose = null
+        proxy.lost++
+        if (loss === 'commit-request') return void client.destroy()
+        if (loss === 'commit-late') {
+          held = true
+          client.destroy()
+          late.push(
+            new Promise<void>((resolve) => {
+              upstream.once('data', () => upstream.destroy())
+              upstream.once('close', () => resolve())
+              setTimeout(() => upstream.write(chunk), proxy.lateMs)
+            }),
+          )
+          return
+        }
+        cutOnReply = true
+      }
+      upstream.write(chunk)
+    })
+    upstream.on('data', (chunk) => {
+      if (held) return
+      if (cutOnReply) client.destroy()
+      else client.write(chunk)
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const through = new URL(url)
+  through.host = `127.0.0.1:${(server.address() as { port: number }).port}`
+  proxy.pool = await openPool(through.toString(), { max: 1 })
+  try {
+    await body(proxy as PgProxy)
+  } finally {
+    await proxy.pool.end()
+    await proxy.lateCommits()
+    for (const s of sockets) s.destroy()
+    await new Promise((resolve) => server.close(resolve))
+  }
+}
