@@ -4,6 +4,7 @@ import { AuthError } from '../auth/AuthService.js'
 import { RecordError } from '../records/RecordError.js'
 import { StaleRecordError } from '../records/StaleRecordError.js'
 import { PersistError } from '../sync/DocRegistry.js'
+import { databaseUnreachable } from '../pg/retry.js'
 
 export class HttpError extends Error {
   constructor(
@@ -38,6 +39,7 @@ export function errorHandler(onUnexpected: (error: unknown) => void): ErrorReque
     }
     if (error instanceof AuthError) return sendError(res, AUTH_STATUS[error.code], error.code, error.message)
     if (error instanceof PersistError) return sendError(res, 503, 'unavailable', error.message)
+    if (databaseUnreachable(error)) return sendError(res, 503, 'unavailable', 'the database is unavailable; try again shortly')
     const status = (error as { status?: number; statusCode?: number }).status ?? (error as { statusCode?: number }).statusCode
     const type = (error as { type?: string }).type
     if (type === 'entity.parse.failed') return sendError(res, 400, 'invalid', 'the body is not valid JSON', { issues: [] })

@@ -26,3 +26,22 @@ export function outcomeUnknown(error: unknown): boolean {
 export function backoff(attempt: number, baseMs: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.random() * baseMs * 2 ** (attempt - 1)))
 }
+
+/**
+ * Whether `error` says PostgreSQL could not be reached or went away (the query never ran, or
+ * its connection broke): a refused or reset socket, a connection-class SQLSTATE, the server
+ * shutting down, or node-postgres giving up on a connection. A request that failed so is
+ * worth trying again later; one that failed for anything else is not.
+ */
+export function databaseUnreachable(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code
+  if (typeof code === 'string' && /^E(CONNREFUSED|CONNRESET|PIPE|TIMEDOUT|HOSTUNREACH|NETUNREACH|AI_AGAIN)$/.test(code)) return true
+  const state = sqlState(error)
+  if (state.startsWith('08') || /^57P0[123]$/.test(state)) return true
+  const message = (error as { message?: unknown }).message
+  return (
+    state === '' &&
+    typeof message === 'string' &&
+    /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/.test(message)
+  )
+}
