@@ -110,7 +110,6 @@ const ROOT = projectRoot(dirname(fileURLToPath(import.meta.url)))
 export class AccordServer {
   /** Where everything durable is kept: SQLite or PostgreSQL (server/backend.ts). */
   readonly backend: Backend
-  readonly db: Db
   readonly auth: AuthService
   readonly registry: AccordRegistry
   readonly records: RecordService
@@ -156,7 +155,6 @@ export class AccordServer {
     if (!backend && options.databaseUrl) throw new Error('a server on PostgreSQL is opened with AccordServer.open()')
     const file = options.db ?? DEFAULTS.db
     this.backend = backend ?? openSqliteBackend({ file, synchronous: options.synchronous, writer: options.writer })
-    this.db = this.backend.db
     this.auth = new AuthService(this.backend.authStore, { sessionIdleMs: options.sessionIdleMs, onError })
     const store = this.backend.docStore
     this.registry = new DocRegistry(store, {
@@ -266,6 +264,12 @@ export class AccordServer {
         this.logger.error({ err: error, context: effect, doc: room.docName }, `${effect} failed after a commit`)
       }
     }
+  }
+
+  /** The SQLite database, for tests and tools; on PostgreSQL there is none. */
+  get db(): Db {
+    if (!this.backend.db) throw new Error('this server keeps its data on PostgreSQL, not SQLite')
+    return this.backend.db
   }
 
   /**

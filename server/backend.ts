@@ -48,11 +48,8 @@ export interface Backend {
   readonly invoiceNumbers: InvoiceNumbers
   /** Notices waiting for people who were not connected. */
   readonly outbox: NoticeOutbox
-  /**
-   * The SQLite connection of the parts that still speak SQL to SQLite directly. On PostgreSQL
-   * it is an in-memory database until each of those parts has a store of its own.
-   */
-  readonly db: Db
+  /** The SQLite connection, on SQLite (tests and tools read it; the server goes through the stores). */
+  readonly db: Db | null
   /** The PostgreSQL pool, on PostgreSQL. */
   readonly pool: Pool | null
   /** Resolves once the database answered a query; rejects when it does not. */
@@ -118,7 +115,6 @@ export async function openPgBackend({ url, poolSize, onError }: PgBackendOptions
     await pool.end().catch(() => {})
     throw error
   }
-  const db = openDatabase(':memory:')
   return {
     kind: 'postgres',
     location: displayUrl(url),
@@ -131,13 +127,12 @@ export async function openPgBackend({ url, poolSize, onError }: PgBackendOptions
     recordReads: new PgRecordReads(pool),
     invoiceNumbers: new PgInvoiceNumbers(pool),
     outbox: new PgNoticeOutbox(pool),
-    db,
+    db: null,
     pool,
     async ping() {
       await pool.query('SELECT 1')
     },
     async close() {
-      db.close()
       await pool.end()
     },
   }
