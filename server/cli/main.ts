@@ -29,7 +29,7 @@ const USAGE = `usage: accord <command>
   backup <file> [--db FILE | --database-url URL]
   restore <file> [--db FILE [--force] | --database-url URL]
   migrate-from-sqlite [--db FILE] [--database-url URL]
-  simulate [--users N] [--duration SECONDS] [--url URL] [--db FILE]
+  simulate [--users N] [--duration SECONDS] [--url URL] [--db FILE | --database-url URL]
   migrate [--database-url URL]`
 
 class UsageError extends Error {}

@@ -1,5 +1,5 @@
 /**
- * `accord simulate --users N --duration S [--url URL] [--db FILE] [--login EMAIL:PASSWORD ...]`
+ * `accord simulate --users N --duration S [--url URL] [--db FILE | --database-url URL] [--login EMAIL:PASSWORD ...]`
  *
  * Without `--url` it starts its own server (on a temporary database, or `--db`) and
  * seeds a `sim` workspace with one member per user. With `--url` it signs in as the
@@ -15,7 +15,7 @@ const MAX_DURATION_S = 3600
 export class SimulateUsageError extends Error {}
 
 export async function simulate(args: string[]): Promise<void> {
-  let values: { users?: string; duration?: string; url?: string; db?: string; login?: string[] }
+  let values: { users?: string; duration?: string; url?: string; db?: string; 'database-url'?: string; login?: string[] }
   try {
     values = parseArgs({
       args,
@@ -24,6 +24,7 @@ export async function simulate(args: string[]): Promise<void> {
         duration: { type: 'string' },
         url: { type: 'string' },
         db: { type: 'string' },
+        'database-url': { type: 'string' },
         login: { type: 'string', multiple: true },
       },
       strict: true,
@@ -39,7 +40,8 @@ export async function simulate(args: string[]): Promise<void> {
     return { email: pair.slice(0, at), password: pair.slice(at + 1) }
   })
   const url = values.url?.replace(/\/+$/, '')
-  const report = await runSimulation({ users, durationS, url, db: values.db, logins })
+  const databaseUrl = values['database-url'] || (values.db ? undefined : process.env.ACCORD_DATABASE_URL) || undefined
+  const report = await runSimulation({ users, durationS, url, db: values.db, databaseUrl, logins })
   if (!report.ok) throw new Error(`${report.violations.length} invariant(s) violated: ${report.violations[0]}`)
 }
 

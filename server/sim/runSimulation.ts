@@ -22,6 +22,8 @@ export interface SimulationOptions {
   /** A running server; without it the simulation starts its own on a temporary database (or `db`). */
   url?: string
   db?: string
+  /** Or this PostgreSQL database for the own server. */
+  databaseUrl?: string
   /** Logins to use against `url`, cycled over the users. @default the demo users alice, bob, carol */
   logins?: { email: string; password: string }[]
   /** Where the report goes. @default console.log */
@@ -299,8 +301,13 @@ function printReport(
 // ---- own server ------------------------------------------------------------------
 
 async function startOwnServer(options: SimulationOptions) {
-  const dir = options.db ? null : mkdtempSync(join(tmpdir(), 'accord-sim-'))
-  const server = new AccordServer({ db: options.db ?? join(dir!, 'accord.db'), port: 0, clientDir: join(tmpdir(), 'accord-no-client') })
+  const dir = options.db || options.databaseUrl ? null : mkdtempSync(join(tmpdir(), 'accord-sim-'))
+  const server = await AccordServer.open({
+    db: options.db ?? (dir ? join(dir, 'accord.db') : undefined),
+    databaseUrl: options.databaseUrl,
+    port: 0,
+    clientDir: join(tmpdir(), 'accord-no-client'),
+  })
   if (!(await server.auth.hasWorkspace(SIM_WORKSPACE))) await server.auth.addWorkspace(SIM_WORKSPACE, 'Simulation')
   const password = randomBytes(9).toString('base64url')
   const runTag = randomBytes(3).toString('hex')
