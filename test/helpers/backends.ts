@@ -4,10 +4,10 @@
  * reachable, except on CI; see pg.ts).
  */
 import { rmSync } from 'node:fs'
-import { describe } from 'vitest'
+import { afterAll, describe, expect } from 'vitest'
 import type { AccordOptions, AccordServer } from '../../server/AccordServer.js'
 import { numbered } from '../../server/pg/numbered.js'
-import { freshDatabase, skipPg, useFreshDatabase } from './pg.js'
+import { freshDatabase, schemaVersionOf, skipPg, useFreshDatabase } from './pg.js'
 import { type Seeded, type SeededRole, type SeededUsers, type TestBackend, type TestServer, loginAs, startServer } from './server.js'
 
 export interface BackendUnderTest {
@@ -32,10 +32,19 @@ export function describeBackends(title: string, body: (backend: BackendUnderTest
   describe(`${title} (SQLite)`, () => body(SQLITE))
   describe.skipIf(skipPg)(`${title} (PostgreSQL)`, () => {
     const database = useFreshDatabase()
+    let used = false
+    // Before the database is dropped (after-hooks run in reverse): a suite that took its options
+    // but started its servers elsewhere (on SQLite, say) would leave it unmigrated.
+    afterAll(async () => {
+      if (used) expect(await schemaVersionOf(database.url), `the servers of "${title}" ran on its PostgreSQL database`).toBeGreaterThan(0)
+    })
     body({
       name: 'PostgreSQL',
       kind: 'postgres',
-      options: () => ({ databaseUrl: database.url }),
+      options: () => {
+        used = true
+        return { databaseUrl: database.url }
+      },
       async another() {
         const other = await freshDatabase()
         return { options: { databaseUrl: other.url }, drop: () => other.drop() }
