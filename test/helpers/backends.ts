@@ -6,8 +6,8 @@
 import { rmSync } from 'node:fs'
 import { afterAll, describe, expect } from 'vitest'
 import type { AccordOptions, AccordServer } from '../../server/AccordServer.js'
-import { numbered } from '../../server/pg/numbered.js'
 import { freshDatabase, schemaVersionOf, skipPg, useFreshDatabase } from './pg.js'
+import { statement } from './stored.js'
 import { type Seeded, type SeededRole, type SeededUsers, type TestBackend, type TestServer, loginAs, startServer } from './server.js'
 
 export interface BackendUnderTest {
@@ -85,13 +85,8 @@ export async function restart(t: TestServer, { whileStopped, options }: RestartO
 }
 
 /** Runs one statement (`?` parameters) on a server's database, SQLite or PostgreSQL, and returns its rows. */
-export async function query<R = Record<string, unknown>>(server: AccordServer, sql: string, params: unknown[] = []): Promise<R[]> {
-  const { pool } = server.backend
-  if (pool) return (await pool.query(numbered(sql), params)).rows as R[]
-  const statement = server.db.prepare(sql)
-  if (statement.reader) return statement.all(...params) as R[]
-  statement.run(...params)
-  return []
+export function query<R = Record<string, unknown>>(server: AccordServer, sql: string, params: unknown[] = []): Promise<R[]> {
+  return statement<R>(server.backend.pool ?? server.db, sql, params)
 }
 
 /** As `restart`, then signs `roles` in again: accounts are stored, on either backend. */
