@@ -11,6 +11,7 @@ import { fieldsOf, notesOf, readFields } from '../shared/docLayout.js'
 import { describeBackends } from './helpers/backends.js'
 import { type ChildServer, databaseArgs, killHard, runCli, spawnServer } from './helpers/child.js'
 import { login, provider, synced, tempDir, until } from './helpers/server.js'
+import { queryStored } from './helpers/stored.js'
 
 describeBackends('durability', (backend) => {
   const dir = tempDir()
@@ -69,6 +70,13 @@ describeBackends('durability', (backend) => {
     expect(missing).toEqual([])
     reader.destroy()
     await killHard(second)
+    // Kept in the database this suite named (on PostgreSQL, not a SQLite file beside it).
+    const stored = await queryStored<{ n: number }>(
+      backend.kind === 'postgres' ? { databaseUrl: db } : { db },
+      'SELECT (SELECT COUNT(*) FROM doc_updates WHERE doc = ?) + (SELECT COUNT(*) FROM doc_snapshots WHERE doc = ?) AS n',
+      [docName, docName],
+    )
+    expect(Number(stored[0]!.n)).toBeGreaterThan(0)
   })
 
   it('[W7] edits made while the server was down merge on reconnect', async () => {
