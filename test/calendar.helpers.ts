@@ -9,6 +9,7 @@ import type { Reservation } from '../shared/collections.js'
 import { authorityOf, fieldsOf } from '../shared/docLayout.js'
 import type { AccordServer } from '../server/AccordServer.js'
 import { requestKey, resourcesOf, sameReservation, slotRequestOf } from '../server/authority/slotRequest.js'
+import { query } from './helpers/backends.js'
 import type { Api } from './helpers/server.js'
 
 export const BASE = Date.parse('2030-01-07T08:00:00Z')
@@ -65,10 +66,13 @@ interface StoredEvent {
   deleted: number
 }
 
-export function storedEvents(server: AccordServer, workspace: string, ids?: readonly string[]): StoredEvent[] {
-  const rows = server.db
-    .prepare("SELECT id, fields, authority, deleted FROM records WHERE workspace = ? AND collection = 'events' ORDER BY id")
-    .all(workspace) as { id: string; fields: string; authority: string; deleted: number }[]
+/** The events of a workspace as stored in the records table, on either backend. */
+export async function storedEvents(server: AccordServer, workspace: string, ids?: readonly string[]): Promise<StoredEvent[]> {
+  const rows = await query<{ id: string; fields: string; authority: string; deleted: number }>(
+    server,
+    "SELECT id, fields, authority, deleted FROM records WHERE workspace = ? AND collection = 'events' ORDER BY id",
+    [workspace],
+  )
   const wanted = ids ? new Set(ids) : null
   return rows
     .filter((r) => !wanted || wanted.has(r.id))
@@ -78,7 +82,7 @@ export function storedEvents(server: AccordServer, workspace: string, ids?: read
 /** Every stored event's decision matches its current request, and the ledger holds the same decision. */
 export async function settled(server: AccordServer, workspace: string, ids?: readonly string[]): Promise<boolean> {
   await server.reservations.idle()
-  for (const event of storedEvents(server, workspace, ids)) {
+  for (const event of await storedEvents(server, workspace, ids)) {
     const request = slotRequestOf(workspace, event.id, event.fields, event.authority)
     const entry = await server.ledger.entry(workspace, event.id)
     if (!entry) {
@@ -92,8 +96,8 @@ export async function settled(server: AccordServer, workspace: string, ids?: rea
 }
 
 /** Pairs of confirmed events (in the stored documents) that share a resource and overlap. */
-export function doubleBookings(server: AccordServer, workspace: string, ids?: readonly string[]): string[] {
-  const confirmed = storedEvents(server, workspace, ids)
+export async function doubleBookings(server: AccordServer, workspace: string, ids?: readonly string[]): Promise<string[]> {
+  const confirmed = (await storedEvents(server, workspace, ids))
     .filter((e) => (e.authority.reservation as Reservation | undefined)?.status === 'confirmed')
     .map((e) => {
       const r = e.authority.reservation as Reservation
@@ -112,14 +116,20 @@ export function doubleBookings(server: AccordServer, workspace: string, ids?: re
   return clashes
 }
 
-/** Overlapping confirmed rows of one resource in the ledger table itself. */
-export function ledgerDoubleBookings(server: AccordServer): number {
-  const row = server.db
-    .prepare(
-      `SELECT COUNT(*) AS n FROM reservation_slots a JOIN reservation_slots b
-       ON a.workspace = b.workspace AND a.resource = b.resource AND a.event_id < b.event_id
-       WHERE a.held = 1 AND b.held = 1 AND a.start_ms < b.end_ms AND b.start_ms < a.end_ms`,
-    )
-    .get() as { n: number }
-  return row.n
+/**
+ * Overlapping confirmed rows of one resource in the ledger table itself (on PostgreSQL a
+ * slot is a `tstzrange`, `held` a boolean, and an exclusion constraint forbids the overlap).
+ */
+export async function ledgerDoubleBookings(server: AccordServer): Promise<number> {
+  const overlap =
+    server.backend.kind === 'postgres'
+      ? 'a.held AND b.held AND a.during && b.during'
+      : 'a.held = 1 AND b.held = 1 AND a.start_ms < b.end_ms AND b.start_ms < a.end_ms'
+  const [row] = await query<{ n: number | string }>(
+    server,
+    `SELECT COUNT(*) AS n FROM reservation_slots a JOIN reservation_slots b
+     ON a.workspace = b.workspace AND a.resource = b.resource AND a.event_id < b.event_id
+     WHERE ${overlap}`,
+  )
+  return Number(row!.n)
 }

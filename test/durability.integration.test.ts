@@ -1,32 +1,38 @@
 /**
  * [W4] What any client has received from the server is on disk: the server is killed
- * with SIGKILL in the middle of a stream of edits and restarted on the same file.
+ * with SIGKILL in the middle of a stream of edits and restarted on the same database.
  * [W7] Edits made offline while the server is down merge on reconnect.
  */
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { fieldsOf, notesOf, readFields } from '../shared/docLayout.js'
-import { type ChildServer, killHard, runCli, spawnServer } from './helpers/child.js'
+import { describeBackends } from './helpers/backends.js'
+import { type ChildServer, databaseArgs, killHard, runCli, spawnServer } from './helpers/child.js'
 import { login, provider, synced, tempDir, until } from './helpers/server.js'
+import { queryStored } from './helpers/stored.js'
 
-const dir = tempDir()
-const db = join(dir, 'accord.db')
-const children: ChildServer[] = []
+describeBackends('durability', (backend) => {
+  const dir = tempDir()
+  /** A SQLite file, or the suite's PostgreSQL database (read inside tests). */
+  let db: string
+  const children: ChildServer[] = []
 
-afterAll(async () => {
-  for (const c of children) await killHard(c)
-})
+  beforeAll(() => {
+    db = backend.options().databaseUrl ?? join(dir, 'accord.db')
+  })
+  afterAll(async () => {
+    for (const c of children) await killHard(c)
+    rmSync(dir, { recursive: true, force: true })
+  })
 
-function setUpWorkspace(): void {
-  expect(runCli(['workspace', 'add', 'dur', '--db', db]).status).toBe(0)
-  expect(
-    runCli(['user', 'add', '--workspace', 'dur', '--email', 'w@dur.test', '--password', 'password1', '--role', 'member', '--db', db])
-      .status,
-  ).toBe(0)
-}
+  function setUpWorkspace(): void {
+    expect(runCli(['workspace', 'add', 'dur', ...databaseArgs(db)]).status).toBe(0)
+    const user = ['--workspace', 'dur', '--email', 'w@dur.test', '--password', 'password1', '--role', 'member']
+    expect(runCli(['user', 'add', ...user, ...databaseArgs(db)]).status).toBe(0)
+  }
 
-describe('durability', () => {
   it('[W4] every update a client received survives kill -9 of the server', async () => {
     setUpWorkspace()
     const first = await spawnServer(db)
@@ -64,6 +70,13 @@ describe('durability', () => {
     expect(missing).toEqual([])
     reader.destroy()
     await killHard(second)
+    // Kept in the database this suite named (on PostgreSQL, not a SQLite file beside it).
+    const stored = await queryStored<{ n: number }>(
+      backend.kind === 'postgres' ? { databaseUrl: db } : { db },
+      'SELECT (SELECT COUNT(*) FROM doc_updates WHERE doc = ?) + (SELECT COUNT(*) FROM doc_snapshots WHERE doc = ?) AS n',
+      [docName, docName],
+    )
+    expect(Number(stored[0]!.n)).toBeGreaterThan(0)
   })
 
   it('[W7] edits made while the server was down merge on reconnect', async () => {

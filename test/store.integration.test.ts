@@ -1,14 +1,16 @@
 /**
- * The document store's writers: `auto` (the default: inline while commits are fast, the
- * writer thread while they are slow), always the writer thread, always inline. All keep
- * every update; a document reloaded while its updates are still being written on the
- * writer thread includes them; commits move to the thread when they are slow.
+ * The document store on either backend keeps every update across a restart, and a document
+ * loaded from it serves every way a client may start. On SQLite, with each of its writers:
+ * `auto` (the default: inline while commits are fast, the writer thread while they are
+ * slow), always the writer thread, always inline; a document reloaded while its updates are
+ * still being written on the writer thread includes them; commits move to the thread when
+ * they are slow.
  */
 import { resolveDocument } from '../server/documents/documentKinds.js'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import * as decoding from 'lib0/decoding'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest'
 import * as Y from 'yjs'
 import { notesOf } from '../shared/docLayout.js'
 import { InlineDocStore } from '../server/store/InlineDocStore.js'
@@ -17,7 +19,9 @@ import { ThreadedDocStore } from '../server/store/ThreadedDocStore.js'
 import { DocRegistry } from '../server/sync/DocRegistry.js'
 import { serverOrigin } from '../server/sync/types.js'
 import { editOf, RawClient, updateMessage } from './helpers/trust.js'
-import { login, provider, seedWorkspace, startServer, synced, tempDir, until } from './helpers/server.js'
+import { describeBackends, restart, sameDatabase } from './helpers/backends.js'
+import { queryStored } from './helpers/stored.js'
+import { type TestServer, login, provider, seedWorkspace, startServer, synced, tempDir, until } from './helpers/server.js'
 
 const dirs: string[] = []
 afterAll(() => {
@@ -31,53 +35,137 @@ function dbFile(): string {
   return join(dir, 'accord.db')
 }
 
-describe.each(['auto', 'thread', 'inline'] as const)('the %s writer', (writer) => {
-  it('persists what two editors type, across a restart', async () => {
-    const db = dbFile()
-    const first = await startServer({ db, writer })
-    const users = await seedWorkspace(first.server)
-    const api = await login(first.url, users.member.email, users.member.password)
-    const { body } = await api.request('POST', '/api/records/deals', { title: 'Both writers' })
-    const docName = `acme/deals/${body.id}`
-    const a = provider(first.wsUrl, docName, api.token)
-    const b = provider(first.wsUrl, docName, api.token)
-    await Promise.all([synced(a), synced(b)])
-    for (let i = 0; i < 50; i++) notesOf(i % 2 ? a.doc : b.doc).insert(0, `${i};`)
-    await until(
-      () =>
-        notesOf(a.doc).length === notesOf(b.doc).length &&
-        notesOf(a.doc).toString() === notesOf(b.doc).toString() &&
-        notesOf(a.doc).length > 0,
-      'the editors converge',
-    )
-    const text = notesOf(a.doc).toString()
-    await until(async () => (await api.request('GET', `/api/records/deals/${body.id}`)).body.notes === text, 'the projection follows')
-    a.destroy()
-    b.destroy()
-    await first.server.close()
-    // The document left memory as one snapshot, so the next load applies a single update.
-    const stored = openDatabase(db)
-    expect(stored.prepare('SELECT COUNT(*) AS n FROM doc_updates WHERE doc = ?').get(docName)).toEqual({ n: 0 })
-    expect(stored.prepare('SELECT COUNT(*) AS n FROM doc_snapshots WHERE doc = ?').get(docName)).toEqual({ n: 1 })
-    stored.close()
+/** The SQLite writer modes (the event loop or a thread of its own); PostgreSQL has one way of writing. */
+const WRITERS = { sqlite: ['auto', 'thread', 'inline'], postgres: [undefined] } as const
 
-    const second = await startServer({ db, writer })
-    const token = (await login(second.url, users.member.email, users.member.password)).token
-    // The first client (empty document) is sent the stored snapshot as it is; the second,
-    // after an edit, the state encoded anew.
-    const fresh = provider(second.wsUrl, docName, token, { doc: new Y.Doc() })
-    await synced(fresh)
-    expect(notesOf(fresh.doc).toString()).toBe(text)
-    notesOf(fresh.doc).insert(0, 'after restart;')
-    const late = provider(second.wsUrl, docName, token, { doc: new Y.Doc() })
-    await synced(late)
-    await until(() => notesOf(late.doc).toString() === `after restart;${text}`, 'a later client gets the edit too')
-    fresh.destroy()
-    late.destroy()
-    await second.server.close()
+describeBackends('the document store', (backend) => {
+  for (const writer of WRITERS[backend.kind]) {
+    it(`${writer ? `the ${writer} writer ` : ''}persists what two editors type, across a restart`, async () => {
+      const first = await startServer(backend.kind === 'sqlite' ? { db: dbFile(), writer } : backend.options())
+      const users = await seedWorkspace(first.server)
+      const api = await login(first.url, users.member.email, users.member.password)
+      const { body } = await api.request('POST', '/api/records/deals', { title: 'Both writers' })
+      const docName = `acme/deals/${body.id}`
+      const a = provider(first.wsUrl, docName, api.token)
+      const b = provider(first.wsUrl, docName, api.token)
+      await Promise.all([synced(a), synced(b)])
+      for (let i = 0; i < 50; i++) notesOf(i % 2 ? a.doc : b.doc).insert(0, `${i};`)
+      await until(
+        () =>
+          notesOf(a.doc).length === notesOf(b.doc).length &&
+          notesOf(a.doc).toString() === notesOf(b.doc).toString() &&
+          notesOf(a.doc).length > 0,
+        'the editors converge',
+      )
+      const text = notesOf(a.doc).toString()
+      await until(async () => (await api.request('GET', `/api/records/deals/${body.id}`)).body.notes === text, 'the projection follows')
+      a.destroy()
+      b.destroy()
+      const second = await restart(first, {
+        options: { writer },
+        // The document left memory as one snapshot, so the next load applies a single update.
+        async whileStopped() {
+          const count = async (table: string) =>
+            Number(
+              (await queryStored<{ n: number }>(sameDatabase(first), `SELECT COUNT(*) AS n FROM ${table} WHERE doc = ?`, [docName]))[0]!.n,
+            )
+          expect(await count('doc_updates')).toBe(0)
+          expect(await count('doc_snapshots')).toBe(1)
+        },
+      })
+      onTestFinished(() => second.close())
+      const token = (await login(second.url, users.member.email, users.member.password)).token
+      // The first client (empty document) is sent the stored snapshot as it is; the second,
+      // after an edit, the state encoded anew.
+      const fresh = provider(second.wsUrl, docName, token, { doc: new Y.Doc() })
+      await synced(fresh)
+      expect(notesOf(fresh.doc).toString()).toBe(text)
+      notesOf(fresh.doc).insert(0, 'after restart;')
+      const late = provider(second.wsUrl, docName, token, { doc: new Y.Doc() })
+      await synced(late)
+      await until(() => notesOf(late.doc).toString() === `after restart;${text}`, 'a later client gets the edit too')
+      fresh.destroy()
+      late.destroy()
+    })
+  }
+
+  /**
+   * A document loaded from disk is parsed lazily: the first client with an empty document
+   * is answered from the stored snapshot, and whatever needs the content parses it first.
+   * Every other way a client may start must still work on such a freshly loaded document.
+   */
+  describe('a document loaded from disk', () => {
+    let deals = 0
+    /** A deal stored by one server, and a server started again on its database (a workspace of its own). */
+    async function storedDeal() {
+      const workspace = `loaded${deals++}`
+      let running: TestServer | undefined
+      onTestFinished(() => running?.close())
+      const first = (running = await startServer(backend.options()))
+      const users = await seedWorkspace(first.server, workspace)
+      const api = await login(first.url, users.member.email, users.member.password)
+      const { body } = await api.request('POST', '/api/records/deals', { title: 'Stored' })
+      const docName = `${workspace}/deals/${body.id}`
+      const editor = provider(first.wsUrl, docName, api.token)
+      await synced(editor)
+      notesOf(editor.doc).insert(0, 'stored notes;')
+      await until(
+        async () => (await api.request('GET', `/api/records/deals/${body.id}`)).body.notes === 'stored notes;',
+        'the notes are stored',
+      )
+      editor.disconnect()
+      const second = (running = await restart(first))
+      const again = await login(second.url, users.member.email, users.member.password)
+      return { second, api: again, token: again.token, docName, id: body.id as string, held: editor }
+    }
+
+    const isStep1 = (m: Uint8Array) => m[0] === 0 && m[1] === 0
+
+    it('a client that sends nothing still gets the server sync step 1, with the stored state vector', async () => {
+      const { second, token, docName, held } = await storedDeal()
+      const raw = new RawClient(`${second.wsUrl}/sync/${docName}?token=${token}`)
+      await raw.opened
+      await until(() => raw.received.some(isStep1), 'the server asks for what the client has')
+      const step1 = raw.received.find(isStep1)!
+      const vector = Y.decodeStateVector(decoding.readVarUint8Array(decoding.createDecoder(step1.subarray(2))))
+      expect(vector).toEqual(Y.decodeStateVector(Y.encodeStateVector(held.doc)))
+      raw.close()
+      held.destroy()
+    })
+
+    it('an edit sent before any sync message builds on the stored state and is kept', async () => {
+      const { second, api, token, docName, id, held } = await storedDeal()
+      const raw = new RawClient(`${second.wsUrl}/sync/${docName}?token=${token}`)
+      await raw.opened
+      raw.send(updateMessage(editOf(held.doc, (doc) => notesOf(doc).insert(notesOf(doc).length, 'first message;'))))
+      await raw.settled()
+      const reader = provider(second.wsUrl, docName, token)
+      await synced(reader)
+      await until(() => notesOf(reader.doc).toString() === 'stored notes;first message;', 'a reader sees both')
+      await until(
+        async () => (await api.request('GET', `/api/records/deals/${id}`)).body.notes === 'stored notes;first message;',
+        'the record has both',
+      )
+      raw.close()
+      reader.destroy()
+      held.destroy()
+    })
+
+    it('a client that kept the document and edited offline catches up both ways', async () => {
+      const { second, token, docName, held } = await storedDeal()
+      notesOf(held.doc).insert(0, 'offline;')
+      const back = provider(second.wsUrl, docName, token, { doc: held.doc })
+      await synced(back)
+      const fresh = provider(second.wsUrl, docName, token)
+      await synced(fresh)
+      await until(() => notesOf(fresh.doc).toString() === 'offline;stored notes;', 'the offline edit reaches a new client')
+      back.destroy()
+      fresh.destroy()
+    })
   })
 })
 
+// SQLite only: the writer thread is SQLite's.
 describe('the writer thread', () => {
   it('auto: commits run on the event loop while fast, on the thread while slow, and come back', async () => {
     const file = dbFile()
@@ -153,80 +241,5 @@ describe('the writer thread', () => {
     expect(notesOf(stored).toString()).toBe('in flight')
     reopened.close()
     db.close()
-  })
-})
-
-/**
- * A document loaded from disk is parsed lazily: the first client with an empty document
- * is answered from the stored snapshot, and whatever needs the content parses it first.
- * Every other way a client may start must still work on such a freshly loaded document.
- */
-describe('a document loaded from disk', () => {
-  async function storedDeal() {
-    const db = dbFile()
-    const first = await startServer({ db })
-    const users = await seedWorkspace(first.server)
-    const api = await login(first.url, users.member.email, users.member.password)
-    const { body } = await api.request('POST', '/api/records/deals', { title: 'Stored' })
-    const docName = `acme/deals/${body.id}`
-    const editor = provider(first.wsUrl, docName, api.token)
-    await synced(editor)
-    notesOf(editor.doc).insert(0, 'stored notes;')
-    await until(
-      async () => (await api.request('GET', `/api/records/deals/${body.id}`)).body.notes === 'stored notes;',
-      'the notes are stored',
-    )
-    editor.disconnect()
-    await first.server.close()
-    const second = await startServer({ db })
-    const again = await login(second.url, users.member.email, users.member.password)
-    return { second, api: again, token: again.token, docName, id: body.id as string, held: editor }
-  }
-
-  const isStep1 = (m: Uint8Array) => m[0] === 0 && m[1] === 0
-
-  it('a client that sends nothing still gets the server sync step 1, with the stored state vector', async () => {
-    const { second, token, docName, held } = await storedDeal()
-    const raw = new RawClient(`${second.wsUrl}/sync/${docName}?token=${token}`)
-    await raw.opened
-    await until(() => raw.received.some(isStep1), 'the server asks for what the client has')
-    const step1 = raw.received.find(isStep1)!
-    const vector = Y.decodeStateVector(decoding.readVarUint8Array(decoding.createDecoder(step1.subarray(2))))
-    expect(vector).toEqual(Y.decodeStateVector(Y.encodeStateVector(held.doc)))
-    raw.close()
-    held.destroy()
-    await second.server.close()
-  })
-
-  it('an edit sent before any sync message builds on the stored state and is kept', async () => {
-    const { second, api, token, docName, id, held } = await storedDeal()
-    const raw = new RawClient(`${second.wsUrl}/sync/${docName}?token=${token}`)
-    await raw.opened
-    raw.send(updateMessage(editOf(held.doc, (doc) => notesOf(doc).insert(notesOf(doc).length, 'first message;'))))
-    await raw.settled()
-    const reader = provider(second.wsUrl, docName, token)
-    await synced(reader)
-    await until(() => notesOf(reader.doc).toString() === 'stored notes;first message;', 'a reader sees both')
-    await until(
-      async () => (await api.request('GET', `/api/records/deals/${id}`)).body.notes === 'stored notes;first message;',
-      'the record has both',
-    )
-    raw.close()
-    reader.destroy()
-    held.destroy()
-    await second.server.close()
-  })
-
-  it('a client that kept the document and edited offline catches up both ways', async () => {
-    const { second, token, docName, held } = await storedDeal()
-    notesOf(held.doc).insert(0, 'offline;')
-    const back = provider(second.wsUrl, docName, token, { doc: held.doc })
-    await synced(back)
-    const fresh = provider(second.wsUrl, docName, token)
-    await synced(fresh)
-    await until(() => notesOf(fresh.doc).toString() === 'offline;stored notes;', 'the offline edit reaches a new client')
-    back.destroy()
-    fresh.destroy()
-    await second.server.close()
   })
 })

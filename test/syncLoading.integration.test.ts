@@ -2,6 +2,7 @@
  * A socket is accepted before its document is loaded (a store may read over the network):
  * the real sync endpoint and registry on real sockets, over the in-memory store, whose loads
  * the test holds, releases or fails.
+ * One backend only: nothing here is stored (the sessions' SQLite file is only what the endpoint signs in against).
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'

@@ -4,10 +4,10 @@
  * reachable, except on CI; see pg.ts).
  */
 import { rmSync } from 'node:fs'
-import { describe } from 'vitest'
+import { afterAll, describe, expect } from 'vitest'
 import type { AccordOptions, AccordServer } from '../../server/AccordServer.js'
-import { numbered } from '../../server/pg/numbered.js'
-import { freshDatabase, skipPg, useFreshDatabase } from './pg.js'
+import { freshDatabase, schemaVersionOf, skipPg, useFreshDatabase } from './pg.js'
+import { statement } from './stored.js'
 import { type Seeded, type SeededRole, type SeededUsers, type TestBackend, type TestServer, loginAs, startServer } from './server.js'
 
 export interface BackendUnderTest {
@@ -32,10 +32,19 @@ export function describeBackends(title: string, body: (backend: BackendUnderTest
   describe(`${title} (SQLite)`, () => body(SQLITE))
   describe.skipIf(skipPg)(`${title} (PostgreSQL)`, () => {
     const database = useFreshDatabase()
+    let used = false
+    // Before the database is dropped (after-hooks run in reverse): a suite that took its options
+    // but started its servers elsewhere (on SQLite, say) would leave it unmigrated.
+    afterAll(async () => {
+      if (used) expect(await schemaVersionOf(database.url), `the servers of "${title}" ran on its PostgreSQL database`).toBeGreaterThan(0)
+    })
     body({
       name: 'PostgreSQL',
       kind: 'postgres',
-      options: () => ({ databaseUrl: database.url }),
+      options: () => {
+        used = true
+        return { databaseUrl: database.url }
+      },
       async another() {
         const other = await freshDatabase()
         return { options: { databaseUrl: other.url }, drop: () => other.drop() }
@@ -76,13 +85,8 @@ export async function restart(t: TestServer, { whileStopped, options }: RestartO
 }
 
 /** Runs one statement (`?` parameters) on a server's database, SQLite or PostgreSQL, and returns its rows. */
-export async function query<R = Record<string, unknown>>(server: AccordServer, sql: string, params: unknown[] = []): Promise<R[]> {
-  const { pool } = server.backend
-  if (pool) return (await pool.query(numbered(sql), params)).rows as R[]
-  const statement = server.db.prepare(sql)
-  if (statement.reader) return statement.all(...params) as R[]
-  statement.run(...params)
-  return []
+export function query<R = Record<string, unknown>>(server: AccordServer, sql: string, params: unknown[] = []): Promise<R[]> {
+  return statement<R>(server.backend.pool ?? server.db, sql, params)
 }
 
 /** As `restart`, then signs `roles` in again: accounts are stored, on either backend. */

@@ -31,10 +31,14 @@ export interface ChildServer {
   output(): string
 }
 
+/** The CLI's arguments naming `db`, a SQLite file or a `postgres://` URL. */
+export function databaseArgs(db: string): string[] {
+  return /^postgres(ql)?:\/\//.test(db) ? ['--database-url', db] : ['--db', db]
+}
+
 /** Starts `accord serve` on `db` (a SQLite file or a `postgres://` URL) and resolves with its URL once it prints the listening line. */
 export function spawnServer(db: string, port = 0, env: Record<string, string> = {}, bin = BIN): Promise<ChildServer> {
-  const where = /^postgres(ql)?:\/\//.test(db) ? ['--database-url', db] : ['--db', db]
-  const child = spawn(process.execPath, [bin, 'serve', '--port', String(port), ...where], {
+  const child = spawn(process.execPath, [bin, 'serve', '--port', String(port), ...databaseArgs(db)], {
     env: { ...process.env, ACCORD_SEED: 'none', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -51,6 +51,19 @@ export async function adminQuery(sql: string): Promise<void> {
   }
 }
 
+/** The newest migration applied to the database at `url`; 0 when none is (nothing opened it). */
+export async function schemaVersionOf(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    const exists = await client.query("SELECT to_regclass('schema_migrations') IS NOT NULL AS yes")
+    if (!exists.rows[0].yes) return 0
+    return Number((await client.query('SELECT max(version) AS v FROM schema_migrations')).rows[0].v ?? 0)
+  } finally {
+    await client.end()
+  }
+}
+
 /**
  * One test process at a time uses PostgreSQL: the test files run in parallel processes, and two
  * of them opening 50 connections each would pass the server's `max_connections` (100 by
