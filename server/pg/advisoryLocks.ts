@@ -6,6 +6,6 @@
 export const ADVISORY_LOCK = {
   /** Schema migrations (key 0): one migrator at a time. */
   migrate: 1,
-  /** One reservation decision per event at a time (key: `hashtext(workspace/eventId)`). */
-  reservationEvent: 2,
+  /** One reservation decision per workspace at a time (key: `hashtext(workspace)`). */
+  reservationWorkspace: 2,
 } as const

@@ -22,9 +22,12 @@ export function outcomeUnknown(error: unknown): boolean {
   return code === '' || code.startsWith('08') || /^57P0[123]$/.test(code)
 }
 
-/** Waits before try `attempt + 1`: a random time up to `baseMs · 2^(attempt − 1)` (full jitter). */
-export function backoff(attempt: number, baseMs: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.random() * baseMs * 2 ** (attempt - 1)))
+/**
+ * Waits before try `attempt + 1`: a random time up to `baseMs · 2^(attempt − 1)`, and never
+ * more than `capMs` (full jitter, capped: a long run of lost races waits a bounded time).
+ */
+export function backoff(attempt: number, baseMs: number, capMs = 500): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(capMs, baseMs * 2 ** (attempt - 1))))
 }
 
 /**
