@@ -279,4 +279,29 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX doc_appends_by_age ON doc_appends (at);
     `,
   },
+  {
+    version: 8,
+    name: 'cluster members and document owners',
+    // PostgreSQL only, with no SQLite counterpart (a cluster runs on PostgreSQL alone), so
+    // not copied by migrate-from-sqlite. Members are process lifetimes (a restarted process
+    // is a new member) holding leases; `doc_owners` names each document's owner and the
+    // epoch of its latest claim. A row of `doc_owners` is never deleted: a document's
+    // epochs must keep growing, or a stale owner's epoch could become current again. Times
+    // are ms by PostgreSQL's clock (server/cluster/Membership.ts).
+    sql: `
+      CREATE TABLE cluster_members (
+        id text PRIMARY KEY,
+        node text NOT NULL,
+        started_at bigint NOT NULL,
+        lease_until bigint NOT NULL
+      );
+      CREATE TABLE doc_owners (
+        doc text PRIMARY KEY,
+        owner text,
+        epoch bigint NOT NULL,
+        claimed_at bigint NOT NULL
+      );
+      CREATE INDEX doc_owners_by_owner ON doc_owners (owner) WHERE owner IS NOT NULL;
+    `,
+  },
 ]
