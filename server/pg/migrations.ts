@@ -2,9 +2,8 @@
  * The PostgreSQL schema, as an ordered list of migrations (run by `migrate.ts`). A migration,
  * once released, is never edited: a change is a new entry at the end.
  *
- * Today the schema holds the reservation ledger (`PgReservationLedger`), the job queue
- * (`PgJobQueue`) and the document store (`PgDocStore`); the server still runs on SQLite
- * (docs/postgresql.md).
+ * Every store of server/backend.ts has its tables here, with SQLite's names and columns
+ * (docs/postgresql.md), and the cluster's membership and document owners (docs/cluster.md).
  */
 export interface Migration {
   /** 1, 2, 3, …: its place in the list. */
