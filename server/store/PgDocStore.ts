@@ -26,7 +26,7 @@ import type { Pool, PoolClient } from '../pg/openPool.js'
 import { RETRY_CODES, backoff, outcomeUnknown, sqlState } from '../pg/retry.js'
 import type { DocStore, LoadedDoc, OverwrittenPart, PersistEntry, ProjectionRow, StoredUpdate } from './DocStore.js'
 import { type LastEntry, entryParts, extendsLast, parseOverwrites, storedOverwrites } from './historyRuns.js'
-import { upsertShape, upsertSql } from './upsertSql.js'
+import { upsertShape, upsertSql, upsertValues } from './upsertSql.js'
 
 /** Milliseconds since the epoch by PostgreSQL's clock. */
 const NOW_MS = '(extract(epoch FROM statement_timestamp()) * 1000)::bigint'
@@ -63,7 +63,11 @@ const SQL = {
     FROM history WHERE doc = $1 ORDER BY seq DESC LIMIT 1`,
   insertHistory: 'INSERT INTO history (doc, at, user_id, fields, overwritten) VALUES ($1, $2, $3, $4, $5)',
   extendHistory: 'UPDATE history SET at = $1 WHERE seq = $2',
-  lastChangeBy: `SELECT seq, overwritten FROM history WHERE doc = $1 AND user_id = $2 AND fields::jsonb ? $3
+  // `$3` is the part as JSON (a JSON string's text): compared with the elements' text as
+  // written, the parts are never decoded, so a part holding U+0000 (\u0000, which jsonb and
+  // text refuse) is found like any other instead of failing the append.
+  lastChangeBy: `SELECT seq, overwritten FROM history
+    WHERE doc = $1 AND user_id = $2 AND EXISTS (SELECT FROM json_array_elements(fields::json) AS part WHERE part::text = $3)
     ORDER BY seq DESC LIMIT 1`,
   setOverwritten: 'UPDATE history SET overwritten = $1 WHERE seq = $2',
   upsertSnapshot: `INSERT INTO doc_snapshots (doc, data, upto, at) VALUES ($1, $2, $3, $4)
@@ -267,7 +271,11 @@ export class PgDocStore implements DocStore {
   /** Adds a lost value to the latest entry of the user whose value was kept, for that part; false if there is none. */
   private async addToLastChange(client: PoolClient, docName: string, lost: OverwrittenPart): Promise<boolean> {
     if (lost.keptBy === null) return false
-    const [entry] = await run<{ seq: number; overwritten: string | null }>(client, 'lastChangeBy', [docName, lost.keptBy, lost.part])
+    const [entry] = await run<{ seq: number; overwritten: string | null }>(client, 'lastChangeBy', [
+      docName,
+      lost.keptBy,
+      JSON.stringify(lost.part),
+    ])
     if (!entry) return false
     await run(client, 'setOverwritten', [storedOverwrites(parseOverwrites(entry.overwritten), [lost]), entry.seq])
     return true
@@ -287,7 +295,7 @@ export class PgDocStore implements DocStore {
       statement = { name: `docstore-upsert-${createHash('sha1').update(text).digest('hex').slice(0, 20)}`, text }
       this.upserts.set(shape, statement)
     }
-    await client.query({ ...statement, values: columns.map((c) => row.values[c] ?? null) })
+    await client.query({ ...statement, values: upsertValues(row, columns) })
   }
 }
 

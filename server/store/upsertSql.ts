@@ -2,7 +2,7 @@
  * The SQL of a projection row's upsert (see `ProjectionRow`), the same on SQLite and
  * PostgreSQL but for the placeholders.
  */
-import type { ProjectionRow } from './DocStore.js'
+import type { ProjectionRow, SqlValue } from './DocStore.js'
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/
 
@@ -34,4 +34,18 @@ export function upsertShape(row: ProjectionRow, columns: readonly string[]): str
   return [`${row.table}(${columns.join()})`, row.key, row.insertOnly, row.keepIfNull, row.increment]
     .map((part) => part?.toString())
     .join('|')
+}
+
+/**
+ * A projection value as every store keeps it: U+0000 (NUL) becomes U+FFFD. PostgreSQL's text
+ * cannot hold a NUL (the append would fail, and with it every other document of its commit),
+ * and a row reads the same on every backend.
+ */
+export function storedValue(value: SqlValue | undefined): SqlValue {
+  return typeof value === 'string' && value.includes('\0') ? value.replaceAll('\0', '\uFFFD') : (value ?? null)
+}
+
+/** The values of `row` for its upsert, in the order of `columns`, as stored. */
+export function upsertValues(row: ProjectionRow, columns: readonly string[]): SqlValue[] {
+  return columns.map((c) => storedValue(row.values[c]))
 }
