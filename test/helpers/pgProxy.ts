@@ -24,6 +24,8 @@ export interface PgProxy {
   refuse: boolean
   /** Connections cut at a COMMIT. */
   lost: number
+  /** Statements the server finished (its ReadyForQuery messages, one per round trip), connecting included. */
+  statements: number
   /** Resolves once every COMMIT held back (`commit-late`) reached the server and was answered. */
   lateCommits(): Promise<void>
 }
@@ -33,10 +35,14 @@ export async function withPgProxy(url: string, body: (proxy: PgProxy) => Promise
   const COMMIT = Buffer.from('COMMIT\0')
   const sockets = new Set<Socket>()
   const late: Promise<void>[] = []
-  const proxy = { lose: null, lateMs: 300, refuse: false, lost: 0, lateCommits: () => Promise.all(late).then(() => {}) } as Omit<
-    PgProxy,
-    'pool'
-  > & { pool?: Pool }
+  const proxy = {
+    lose: null,
+    lateMs: 300,
+    refuse: false,
+    lost: 0,
+    statements: 0,
+    lateCommits: () => Promise.all(late).then(() => {}),
+  } as Omit<PgProxy, 'pool'> & { pool?: Pool }
   const server = createServer((client) => {
     client.on('error', () => {})
     if (proxy.refuse) {
@@ -54,6 +60,9 @@ export async function withPgProxy(url: string, body: (proxy: PgProxy) => Promise
     })
     upstream.on('close', () => client.destroy())
     let cutOnReply = false
+    const replies = messageTypes((type) => {
+      if (type === 'Z') proxy.statements++
+    })
     client.on('data', (chunk) => {
       const loss = proxy.lose
       if (loss && chunk.includes(COMMIT)) {
@@ -77,6 +86,7 @@ export async function withPgProxy(url: string, body: (proxy: PgProxy) => Promise
       upstream.write(chunk)
     })
     upstream.on('data', (chunk) => {
+      replies(chunk)
       if (held) return
       if (cutOnReply) client.destroy()
       else client.write(chunk)
@@ -93,5 +103,19 @@ export async function withPgProxy(url: string, body: (proxy: PgProxy) => Promise
     await proxy.lateCommits()
     for (const s of sockets) s.destroy()
     await new Promise((resolve) => server.close(resolve))
+  }
+}
+
+/** Calls `onMessage` with the type of each message of the server's side of a connection, across chunks (after the startup, every message is a type byte and an int32 length counting itself). */
+function messageTypes(onMessage: (type: string) => void): (chunk: Buffer) => void {
+  let pending = Buffer.alloc(0)
+  return (chunk) => {
+    pending = Buffer.concat([pending, chunk])
+    while (pending.length >= 5) {
+      const length = 1 + pending.readUInt32BE(1)
+      if (pending.length < length) return
+      onMessage(String.fromCharCode(pending[0]!))
+      pending = pending.subarray(length)
+    }
   }
 }
