@@ -17,6 +17,7 @@ import { type Db, openDatabase } from '../server/store/openDatabase.js'
 import { PgDocStore } from '../server/store/PgDocStore.js'
 import { skipPg, useMigratedDatabase } from './helpers/pg.js'
 import { withPgProxy } from './helpers/pgProxy.js'
+import { recordRow } from './helpers/recordRows.js'
 import { tempDir } from './helpers/server.js'
 
 const TABLES = 'docs, doc_updates, doc_snapshots, doc_clients, history, records, doc_appends'
@@ -207,22 +208,7 @@ describe.skipIf(skipPg)('PgDocStore: batched appends', () => {
     const edit = (doc: number, i: number, overwritten?: OverwrittenPart[]): PersistEntry => ({
       docName: `acme/deals/d${doc}`,
       updates: [{ update: new Uint8Array([doc, i]), author: 'u1', changed: ['title'], at: i, clients: [doc], overwritten }],
-      projection: {
-        table: 'records',
-        key: ['workspace', 'collection', 'id'],
-        values: {
-          workspace: 'acme',
-          collection: 'deals',
-          id: `d${doc}`,
-          fields: '{}',
-          notes: '',
-          items: '[]',
-          authority: '{}',
-          etag: `e${i}`,
-          created_at: i,
-          updated_at: i,
-        },
-      },
+      projection: recordRow(`d${doc}`, i),
     })
     const group = (size: number, i: number) => Array.from({ length: size }, (_, d) => edit(d + 1, i))
     await withPgProxy(database.url, async (proxy) => {

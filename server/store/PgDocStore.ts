@@ -23,12 +23,13 @@
  *   either finds the id (the append landed: nothing is written twice) or writes everything
  *   (it did not: nothing is lost). An append that gives up while its outcome is unknown
  *   rejects, and its documents' next load first waits for that outcome the same way, so a
- *   load never reads before a COMMIT that lands after it.
+ *   load never reads before a COMMIT that lands after it. A statement the server does not
+ *   answer within the pool's query timeout (it hangs) is such a case, given up at once.
  */
 import { createHash, randomUUID } from 'node:crypto'
 import { failedToConnect, inTransaction } from '../pg/inTransaction.js'
 import type { Pool, PoolClient } from '../pg/openPool.js'
-import { RETRY_CODES, backoff, outcomeUnknown, sqlState } from '../pg/retry.js'
+import { RETRY_CODES, backoff, outcomeUnknown, queryTimedOut, sqlState } from '../pg/retry.js'
 import type { DocStore, LoadedDoc, PersistEntry } from './DocStore.js'
 import {
   type HistoryReads,
@@ -230,11 +231,14 @@ export class PgDocStore implements DocStore {
         return
       } catch (error) {
         // A try that could not even connect wrote nothing and tells nothing new: the server is
-        // unreachable, so the append gives up now (its documents reload once it answers).
+        // unreachable, so the append gives up now (its documents reload once it answers). One
+        // that the server did not answer in time (the pool's query timeout) may yet commit, but
+        // another try now would wait on the same server: it gives up too, its outcome unknown.
         const unknown = outcomeUnknown(error) && !failedToConnect(error)
         uncertain ||= unknown
         const code = sqlState(error)
-        if (attempt >= this.maxAttempts || !(unknown || RETRY_CODES.has(code) || code === LOCK_NOT_AVAILABLE)) {
+        const retry = !queryTimedOut(error) && (unknown || RETRY_CODES.has(code) || code === LOCK_NOT_AVAILABLE)
+        if (attempt >= this.maxAttempts || !retry) {
           if (uncertain) for (const { docName } of entries) this.unsettledOf(docName).add(id)
           throw error
         }

@@ -4,14 +4,16 @@
  * query (`Q`, length, `COMMIT\0`).
  */
 import { type Socket, createConnection, createServer } from 'node:net'
-import { type Pool, openPool } from '../../server/pg/openPool.js'
+import { type Pool, type PoolOptions, openPool } from '../../server/pg/openPool.js'
 
 /**
  * How the next COMMIT's connection is cut: before the COMMIT reaches the server, after the
  * server answered it, or `late`: the client's side is cut at once and the COMMIT reaches the
- * server `lateMs` later, so the transaction commits after the client gave up on it.
+ * server `lateMs` later, so the transaction commits after the client gave up on it. Or
+ * `stall`: nothing is cut, the COMMIT reaches the server `lateMs` later (a server that hangs
+ * meanwhile), and a client that gave up before then (its own timeout) never hears of it.
  */
-export type CommitLoss = 'commit-request' | 'commit-reply' | 'commit-late'
+export type CommitLoss = 'commit-request' | 'commit-reply' | 'commit-late' | 'commit-stall'
 
 export interface PgProxy {
   /** A pool connecting through the proxy (one connection). */
@@ -30,7 +32,8 @@ export interface PgProxy {
   lateCommits(): Promise<void>
 }
 
-export async function withPgProxy(url: string, body: (proxy: PgProxy) => Promise<void>): Promise<void> {
+/** `poolOptions`: of the proxy's pool (its timeouts, say); it has one connection. */
+export async function withPgProxy(url: string, body: (proxy: PgProxy) => Promise<void>, poolOptions: PoolOptions = {}): Promise<void> {
   const target = new URL(url)
   const COMMIT = Buffer.from('COMMIT\0')
   const sockets = new Set<Socket>()
@@ -69,6 +72,23 @@ export async function withPgProxy(url: string, body: (proxy: PgProxy) => Promise
         proxy.lose = null
         proxy.lost++
         if (loss === 'commit-request') return void client.destroy()
+        if (loss === 'commit-stall') {
+          held = true
+          late.push(
+            new Promise<void>((resolve) => {
+              setTimeout(() => {
+                held = false
+                upstream.once('data', () => {
+                  if (client.destroyed) upstream.destroy()
+                  resolve()
+                })
+                upstream.once('close', () => resolve())
+                upstream.write(chunk)
+              }, proxy.lateMs)
+            }),
+          )
+          return
+        }
         if (loss === 'commit-late') {
           held = true
           client.destroy()
@@ -95,7 +115,7 @@ export async function withPgProxy(url: string, body: (proxy: PgProxy) => Promise
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const through = new URL(url)
   through.host = `127.0.0.1:${(server.address() as { port: number }).port}`
-  proxy.pool = await openPool(through.toString(), { max: 1 })
+  proxy.pool = await openPool(through.toString(), { ...poolOptions, max: 1 })
   try {
     await body(proxy as PgProxy)
   } finally {
