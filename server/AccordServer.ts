@@ -212,6 +212,13 @@ export class AccordServer {
     app.set('trust proxy', trustProxy)
     app.use(requestLogger(this.logger, (method, status) => this.metrics.httpRequests.inc({ method, status: String(status) })))
     app.use(express.json({ limit: options.limits?.MAX_BODY_BYTES ?? LIMITS.MAX_BODY_BYTES }))
+    // No id, cursor or name holds a NUL (U+0000): PostgreSQL's text cannot. A URL with one
+    // would fail there (500) where SQLite finds nothing, so it is refused on both.
+    app.use((req, _res, next) => {
+      next(
+        /%00/i.test(req.originalUrl) ? new HttpError(400, 'invalid', 'the URL holds a NUL character (U+0000)', { issues: [] }) : undefined,
+      )
+    })
     app.get('/healthz', (_req, res) => {
       res.json({ ok: true })
     })

@@ -128,6 +128,27 @@ describeBackends('NUL characters in records', (backend) => {
     await until(async () => (await record(id)).title === 'Title!', 'the next keystroke committed')
     expect(closes).toEqual([])
   })
+
+  it('[NUL4] a NUL in a URL (a record id, a list cursor, a search) or in a sign-in e-mail is a 400 on both backends, never a 500', async () => {
+    const id = await create('Reachable')
+    const nul = encodeURIComponent('\u0000')
+    for (const path of [
+      `/api/records/deals/x${nul}y`,
+      `/api/records/deals?cursor=a${nul}`,
+      `/api/records/deals?q=a${nul}`,
+      `/api/records/deals/${id}/history?x=${nul}`,
+    ]) {
+      const res = await member.request('GET', path)
+      expect([path, res.status, res.body.error?.code]).toEqual([path, 400, 'invalid'])
+    }
+    const login = await fetch(`${t.url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'member\u0000@acme.test', password: 'x' }),
+    })
+    expect(login.status).toBe(400)
+    expect((await member.request('GET', `/api/records/deals/${id}`)).status).toBe(200)
+  })
 })
 
 /**
