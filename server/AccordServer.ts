@@ -28,7 +28,7 @@ import { RecordIndex } from './records/RecordIndex.js'
 import { LoginThrottle } from './limits/LoginThrottle.js'
 import { RecordService } from './records/RecordService.js'
 import type { Db } from './store/openDatabase.js'
-import { type Backend, openPgBackend, openSqliteBackend } from './backend.js'
+import { type Backend, type PgTimeouts, openPgBackend, openSqliteBackend } from './backend.js'
 import { DocRegistry, type RegistryOptions } from './sync/DocRegistry.js'
 import type { PendingUpdate } from './sync/Room.js'
 import { documentKinds } from './documents/documentKinds.js'
@@ -53,6 +53,8 @@ export interface AccordOptions {
    * opened with `AccordServer.open()`, which connects and migrates first.
    */
   databaseUrl?: string
+  /** How long the server waits for PostgreSQL: readiness, statements, transactions (server/backend.ts). @default PG_TIMEOUTS */
+  pgTimeouts?: PgTimeouts
   /** @default '127.0.0.1' */
   host?: string
   /** 0 picks a free port. @default 8787 */
@@ -139,6 +141,7 @@ export class AccordServer {
     const logger = options.logger ?? silentLogger()
     const backend = await openPgBackend({
       url: options.databaseUrl,
+      timeouts: options.pgTimeouts,
       onError: (error) => logger.warn({ err: error }, 'PostgreSQL connection lost; the pool opens another'),
     })
     return new AccordServer(options, backend)
@@ -209,6 +212,13 @@ export class AccordServer {
     app.set('trust proxy', trustProxy)
     app.use(requestLogger(this.logger, (method, status) => this.metrics.httpRequests.inc({ method, status: String(status) })))
     app.use(express.json({ limit: options.limits?.MAX_BODY_BYTES ?? LIMITS.MAX_BODY_BYTES }))
+    // No id, cursor or name holds a NUL (U+0000): PostgreSQL's text cannot. A URL with one
+    // would fail there (500) where SQLite finds nothing, so it is refused on both.
+    app.use((req, _res, next) => {
+      next(
+        /%00/i.test(req.originalUrl) ? new HttpError(400, 'invalid', 'the URL holds a NUL character (U+0000)', { issues: [] }) : undefined,
+      )
+    })
     app.get('/healthz', (_req, res) => {
       res.json({ ok: true })
     })

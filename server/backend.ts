@@ -4,6 +4,7 @@
  * backend hands the server one implementation of each store interface; everything above
  * them is the same code on both.
  */
+import type { QueryConfig } from 'pg'
 import type { AuthStore } from './auth/AuthStore.js'
 import { PgAuthStore } from './auth/PgAuthStore.js'
 import { SqliteAuthStore } from './auth/SqliteAuthStore.js'
@@ -52,8 +53,8 @@ export interface Backend {
   readonly db: Db | null
   /** The PostgreSQL pool, on PostgreSQL. */
   readonly pool: Pool | null
-  /** Resolves once the database answered a query; rejects when it does not. */
-  ping(): Promise<void>
+  /** Resolves once the database answered a query; rejects when it does not, or not within `timeoutMs` (PostgreSQL). */
+  ping(timeoutMs?: number): Promise<void>
   /** Lets go of the database; call it after every user of the stores has stopped. */
   close(): Promise<void>
 }
@@ -94,6 +95,40 @@ export function openSqliteBackend({ file, synchronous, writer }: SqliteBackendOp
   }
 }
 
+/**
+ * How long the stores wait for PostgreSQL. Without them, a server that accepts connections
+ * but hangs (or a network that drops everything) would hold every request, append and
+ * readiness probe forever. They nest: an append's retry waits at most 5 s for an earlier
+ * try of itself (PgDocStore's `lockTimeoutMs`), within `statementMs`, within `queryMs`.
+ */
+export interface PgTimeouts {
+  /** How long `ping` (readiness) waits for `SELECT 1`. @default 2000 */
+  pingMs?: number
+  /**
+   * PostgreSQL cancels a statement of the stores running longer (`statement_timeout`): one
+   * waiting for locks held by a process that hangs, a runaway read. It rolls back (SQLSTATE
+   * 57014), the connection stays usable, and a request failing so answers 503. @default 30000
+   */
+  statementMs?: number
+  /**
+   * A statement PostgreSQL has not answered within this is given up by the client, and its
+   * connection closed (a server that hangs cannot cancel anything itself). For an append it is
+   * a lost connection: whether a COMMIT given up so landed is unknown, and the append is tried
+   * again with its id, which finds it or writes it once (PgDocStore); a request answers 503.
+   * Longer than `statementMs`, so that a server that answers cancels first. @default 35000
+   */
+  queryMs?: number
+  /**
+   * PostgreSQL ends a session of the stores idle inside a transaction this long, so that a
+   * process that hangs mid-transaction (or whose network is cut) does not hold its locks
+   * (documents' rows, the ledger's) from the other processes. Accord's transactions are never
+   * idle for more than milliseconds. @default 15000
+   */
+  idleInTransactionMs?: number
+}
+
+export const PG_TIMEOUTS: Required<PgTimeouts> = { pingMs: 2000, statementMs: 30_000, queryMs: 35_000, idleInTransactionMs: 15_000 }
+
 export interface PgBackendOptions {
   /** `postgres://user@host:5432/database` */
   url: string
@@ -101,20 +136,31 @@ export interface PgBackendOptions {
   poolSize?: number
   /** Errors of idle connections (the pool replaces them). */
   onError?: (error: Error) => void
+  /** @default PG_TIMEOUTS */
+  timeouts?: PgTimeouts
 }
 
 /**
  * Connects (one clear error when PostgreSQL cannot be reached), brings the schema up to date
- * under the migration lock, and opens the stores on one pool.
+ * under the migration lock, and opens the stores on one pool. Migrations run on a connection
+ * of their own without the stores' timeouts: a migration, or waiting for another process's,
+ * may take longer than any statement of the stores.
  */
-export async function openPgBackend({ url, poolSize, onError }: PgBackendOptions): Promise<Backend> {
-  const pool = await openPool(url, { max: poolSize, onError })
+export async function openPgBackend({ url, poolSize, onError, timeouts = {} }: PgBackendOptions): Promise<Backend> {
+  const { pingMs, statementMs, queryMs, idleInTransactionMs } = { ...PG_TIMEOUTS, ...timeouts }
+  const migrating = await openPool(url, { max: 1 })
   try {
-    await migrate(pool)
-  } catch (error) {
-    await pool.end().catch(() => {})
-    throw error
+    await migrate(migrating)
+  } finally {
+    await migrating.end().catch(() => {})
   }
+  const pool = await openPool(url, {
+    max: poolSize,
+    onError,
+    statementTimeoutMs: statementMs,
+    queryTimeoutMs: queryMs,
+    idleInTransactionTimeoutMs: idleInTransactionMs,
+  })
   return {
     kind: 'postgres',
     location: displayUrl(url),
@@ -129,8 +175,19 @@ export async function openPgBackend({ url, poolSize, onError }: PgBackendOptions
     outbox: new PgNoticeOutbox(pool),
     db: null,
     pool,
-    async ping() {
-      await pool.query('SELECT 1')
+    async ping(timeoutMs = pingMs) {
+      // The query's own timeout closes its connection if it hangs; the race also bounds the
+      // wait for a free connection, which the pool may not have when PostgreSQL hangs.
+      let timer: NodeJS.Timeout | undefined
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`PostgreSQL did not answer within ${timeoutMs} ms`)), timeoutMs)
+      })
+      try {
+        const probe: QueryConfig & { query_timeout: number } = { text: 'SELECT 1', query_timeout: timeoutMs }
+        await Promise.race([pool.query(probe), late])
+      } finally {
+        clearTimeout(timer)
+      }
     },
     async close() {
       await pool.end()

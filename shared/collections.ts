@@ -26,8 +26,15 @@ export const MAX_NOTES_LENGTH = 200_000
 /** Most line items on one proposal or invoice. */
 export const MAX_ITEMS = 500
 
-const text = z.string().max(MAX_FIELD_LENGTH)
-const id = z.string().max(200)
+/**
+ * A short string holds no NUL (U+0000): it means nothing in a name or a title, PostgreSQL's
+ * text cannot store it, and exports would carry it into CSV files and spreadsheets. Refused
+ * here, it is one clear error on both backends. (The notes may hold one: the document keeps
+ * it, and what the stores derive from it shows U+FFFD instead.)
+ */
+const noNul = (schema: z.ZodString) => schema.regex(/^[^\0]*$/, 'must not contain NUL characters (U+0000)')
+const text = noNul(z.string().max(MAX_FIELD_LENGTH))
+const id = noNul(z.string().max(200))
 /** An e-mail address, or the empty string for "none" (what a cleared input holds). */
 const email = z.union([z.literal(''), z.email().max(320)])
 /** A calendar date without time, `YYYY-MM-DD`, or empty. */

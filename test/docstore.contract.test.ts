@@ -217,6 +217,18 @@ function docStoreContract(name: string, setup: () => () => Subject | Promise<Sub
       expect(await authors(reopened)).toEqual(expected)
       expect((await reopened.load(OTHER)).clientAuthors).toEqual([[11, 'u3']])
     })
+
+    it('[D13] a NUL (U+0000) in a projection value is stored as U+FFFD; the document keeps its bytes, and the other documents of the append are written', async () => {
+      const row = projectionOf('d1', 'Nul', 'u1')
+      await store.append([
+        entry(DOC, [bytes(0, 1)], { projection: { ...row, values: { ...row.values, notes: 'a\u0000b' } } }),
+        entry(OTHER, [bytes(2)], { projection: projectionOf('d2', 'Other', 'u1') }),
+      ])
+      expect(await s.projection('acme', 'deals', 'd1')).toMatchObject({ notes: 'a\uFFFDb', etag: 'e-Nul' })
+      expect(await s.projection('acme', 'deals', 'd2')).toMatchObject({ fields: '{"title":"Other"}' })
+      expect(await contentOf(store, DOC)).toEqual([[0, 1]])
+      expect(await contentOf(store, OTHER)).toEqual([[2]])
+    })
   })
 }
 

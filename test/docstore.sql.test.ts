@@ -103,6 +103,18 @@ function historyContract(name: string, setup: () => () => Promise<Subject>, skip
         ['u2', ['value'], [{ part: 'value', value: 3, author: 'u2' }]],
       ])
     })
+
+    it('[H5] a part name or a lost value holding U+0000 is stored as written, and a later lost value still finds the entry of its part', async () => {
+      await write(edit('u1', ['notes'], 0))
+      await write(edit('u1', ['title'], 1000))
+      await write(edit('u1', ['x\u0000'], 2000))
+      await write(edit('u2', [], 3000, [{ part: 'title', value: 'Mi\u0000ne', author: 'u2', keptBy: 'u1' }]))
+      expect((await entries()).map((e) => [e.user_id, e.fields, e.overwritten])).toEqual([
+        ['u1', ['notes'], null],
+        ['u1', ['title'], [{ part: 'title', value: 'Mi\u0000ne', author: 'u2' }]],
+        ['u1', ['x\u0000'], null],
+      ])
+    })
   })
 }
 

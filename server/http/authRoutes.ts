@@ -8,7 +8,14 @@ import { principalOf, requireAuth } from './authenticate.js'
 import { HttpError } from './errors.js'
 import type { OriginPolicy } from '../auth/OriginPolicy.js'
 
-const loginBody = z.object({ email: z.string().max(320), password: z.string().max(1000) })
+const loginBody = z.object({
+  // No account's e-mail holds a NUL (and PostgreSQL's text cannot): refused alike on both backends.
+  email: z
+    .string()
+    .max(320)
+    .regex(/^[^\0]*$/, 'must not contain NUL characters (U+0000)'),
+  password: z.string().max(1000),
+})
 
 export interface AuthRoutesOptions {
   auth: AuthService

@@ -3,6 +3,7 @@
  * runs one.
  */
 import type { Pool, PoolClient } from './openPool.js'
+import { queryTimedOut } from './retry.js'
 
 /** Errors `inTransaction` got from opening its connection. */
 const connectFailures = new WeakSet<object>()
@@ -17,7 +18,10 @@ export function failedToConnect(error: unknown): boolean {
 
 /**
  * Runs `work` between BEGIN and COMMIT and returns its result; on any error rolls back and
- * rethrows it. A connection that broke on the way is destroyed rather than handed back.
+ * rethrows it. A connection that broke on the way, or whose query timed out (the server
+ * may still be running it: a ROLLBACK would only wait behind it), is destroyed rather than
+ * handed back; closing it ends the transaction on the server, unless a COMMIT already sent
+ * lands first.
  *
  * While checked out, a connection that drops emits `error` on its client, which the pool
  * does not listen to (it does only for idle ones): without the listener here, a server
@@ -40,6 +44,7 @@ export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) =>
     await client.query('COMMIT')
     return result
   } catch (error) {
+    if (queryTimedOut(error)) broken = true
     if (!broken) await client.query('ROLLBACK').catch(onError)
     throw error
   } finally {

@@ -18,6 +18,16 @@ export interface PoolOptions {
    * replaces such a connection; without a listener node-postgres would crash the process.
    */
   onError?: (error: Error) => void
+  /** The server cancels a statement running longer (`statement_timeout`, SQLSTATE 57014). @default none */
+  statementTimeoutMs?: number
+  /** The server ends a session idle inside a transaction this long, releasing its locks (`idle_in_transaction_session_timeout`). @default none */
+  idleInTransactionTimeoutMs?: number
+  /**
+   * A statement the server has not answered within this is given up on the client's side
+   * (`Query read timeout`, see `queryTimedOut`) and its connection is not used again: the
+   * server hangs, or the network to it is cut. @default none
+   */
+  queryTimeoutMs?: number
 }
 
 const INT8_OID = 20
@@ -48,6 +58,9 @@ export async function openPool(url: string, options: PoolOptions = {}): Promise<
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
     options: '-c synchronous_commit=on',
     types: { getTypeParser },
+    statement_timeout: options.statementTimeoutMs,
+    idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs,
+    query_timeout: options.queryTimeoutMs,
   })
   pool.on('error', (error) => options.onError?.(error))
   try {

@@ -31,16 +31,26 @@ export function backoff(attempt: number, baseMs: number, capMs = 500): Promise<v
 }
 
 /**
- * Whether `error` says PostgreSQL could not be reached or went away (the query never ran, or
- * its connection broke): a refused or reset socket, a connection-class SQLSTATE, the server
- * shutting down, or node-postgres giving up on a connection. A request that failed so is
- * worth trying again later; one that failed for anything else is not.
+ * Whether a query failed because the server did not answer it in time on the client's side
+ * (node-postgres's `query_timeout`): the server may still be running it, or be about to, so
+ * its connection cannot be used again, and a COMMIT given up so may yet commit.
+ */
+export function queryTimedOut(error: unknown): boolean {
+  return (error as { message?: unknown }).message === 'Query read timeout' && sqlState(error) === ''
+}
+
+/**
+ * Whether `error` says PostgreSQL could not be reached, went away or did not answer in time
+ * (the query never ran, its connection broke, it timed out): a refused or reset socket, a
+ * connection-class SQLSTATE, the server shutting down, a statement canceled by its timeout
+ * (`57014`), or node-postgres giving up on a connection or a query. A request that failed so
+ * is worth trying again later; one that failed for anything else is not.
  */
 export function databaseUnreachable(error: unknown): boolean {
   const code = (error as { code?: unknown }).code
   if (typeof code === 'string' && /^E(CONNREFUSED|CONNRESET|PIPE|TIMEDOUT|HOSTUNREACH|NETUNREACH|AI_AGAIN)$/.test(code)) return true
   const state = sqlState(error)
-  if (state.startsWith('08') || /^57P0[123]$/.test(state)) return true
+  if (state.startsWith('08') || /^57P0[123]$/.test(state) || state === '57014' || queryTimedOut(error)) return true
   const message = (error as { message?: unknown }).message
   return (
     state === '' &&

@@ -48,6 +48,7 @@ export interface ProjectionRow {
   table: string
   /** The columns of the table's primary key. */
   key: readonly string[]
+  /** Stored as given, but for U+0000 (NUL) in strings, stored as U+FFFD by every store (see `storedValue`). */
   values: Readonly<Record<string, SqlValue>>
   /** Columns written when the row is inserted, never updated (a creation time). */
   insertOnly?: readonly string[]

@@ -8,6 +8,7 @@
  * and break it (`fail`) as a writer thread that died would.
  */
 import type { DocStore, LoadedDoc, PersistEntry, ProjectionRow, SqlValue, StoredUpdate } from './DocStore.js'
+import { applyUpsert, storedRow } from './upsertSql.js'
 
 /** One document as stored: its snapshot, and the updates logged since. */
 interface StoredDoc {
@@ -144,22 +145,13 @@ export class MemoryDocStore implements DocStore {
     }
   }
 
-  /**
-   * As the SQL stores' upsert: columns `insertOnly` keep their first value, `keepIfNull` their
-   * last one that was not null, `increment` the sum of every value written.
-   */
-  private upsert(row: ProjectionRow): void {
+  /** As the SQL stores' upsert (see `applyUpsert`). */
+  private upsert(projection: ProjectionRow): void {
+    const row = storedRow(projection)
     const key = rowKey(row.table, Object.fromEntries(row.key.map((c) => [c, row.values[c] ?? null])))
     const stored = this.contents.rows.get(key)
-    if (!stored) {
-      this.contents.rows.set(key, { ...row.values })
-      return
-    }
-    for (const [column, value] of Object.entries(row.values)) {
-      if (row.insertOnly?.includes(column)) continue
-      if (value === null && row.keepIfNull?.includes(column)) continue
-      stored[column] = row.increment?.includes(column) ? Number(stored[column]) + Number(value) : value
-    }
+    if (stored) applyUpsert(stored, row)
+    else this.contents.rows.set(key, { ...row.values })
   }
 
   /** The projection row of `table` with the key `key`, or undefined. */

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3'
 import type { Db } from './openDatabase.js'
 import type { LoadedDoc, OverwrittenPart, PersistEntry, ProjectionRow, StoredUpdate } from './DocStore.js'
 import { type LastEntry, entryParts, extendsLast, parseOverwrites, storedOverwrites } from './historyRuns.js'
-import { upsertShape, upsertSql } from './upsertSql.js'
+import { upsertShape, upsertSql, upsertValues } from './upsertSql.js'
 
 /**
  * The SQL of the document store, synchronous: an append-only update log per document,
@@ -93,7 +93,7 @@ export class SqliteDocStore {
     const shape = upsertShape(row, columns)
     let statement = this.upserts.get(shape)
     if (!statement) this.upserts.set(shape, (statement = this.db.prepare(upsertSql(row, columns))))
-    statement.run(columns.map((c) => row.values[c] ?? null))
+    statement.run(upsertValues(row, columns))
   }
 
   /** Snapshot and log are read in one transaction: a compaction committed by another connection cannot fall between them. */

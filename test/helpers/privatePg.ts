@@ -6,7 +6,7 @@
  * tests are skipped with one line saying why, except under `CI=true`, where they run and fail.
  */
 import { spawnSync } from 'node:child_process'
-import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -27,6 +27,13 @@ export interface PrivatePg {
   stop(mode: 'fast' | 'immediate'): void
   /** Starts it again on the same port (if stopped); returns once it accepts connections. */
   start(): void
+  /**
+   * SIGSTOPs the postmaster and every process of it: a server that hangs. The kernel still
+   * accepts connections on its port, but nothing answers them, nor any query in flight.
+   */
+  freeze(): void
+  /** SIGCONTs what `freeze` stopped (and any process of it since): it answers again. */
+  thaw(): void
   /** Stops it if it runs and removes its folder. */
   destroy(): void
 }
@@ -65,8 +72,21 @@ export async function startPrivatePg(): Promise<PrivatePg> {
     run(PG_CTL, ['-D', data, '-m', mode, '-w', 'stop'])
     running = false
   }
+  /** The postmaster (from its pid file) and its children. */
+  const processes = (): number[] => {
+    const postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0])
+    const children = spawnSync('pgrep', ['-P', String(postmaster)], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter(Boolean)
+      .map(Number)
+    return [postmaster, ...children]
+  }
+  const signal = (name: 'SIGSTOP' | 'SIGCONT') => {
+    for (const pid of processes()) process.kill(pid, name)
+  }
   const onExit = () => {
     try {
+      if (running) signal('SIGCONT')
       stopNow('immediate')
     } catch {
       // The folder goes with the machine's temp cleanup; nothing else can be done at exit.
@@ -84,8 +104,12 @@ export async function startPrivatePg(): Promise<PrivatePg> {
       run(PG_CTL, ['-D', data, '-l', join(dir, 'log'), '-o', options, '-w', '-t', '60', 'start'])
       running = true
     },
+    freeze: () => signal('SIGSTOP'),
+    thaw: () => signal('SIGCONT'),
     destroy() {
       process.off('exit', onExit)
+      // A frozen server would not stop.
+      if (running) pg.thaw()
       try {
         stopNow('immediate')
       } finally {
