@@ -21,7 +21,7 @@ import type { Reservation } from '../../shared/collections.js'
 import { ADVISORY_LOCK } from '../pg/advisoryLocks.js'
 import { inTransaction } from '../pg/inTransaction.js'
 import type { Pool, PoolClient } from '../pg/openPool.js'
-import { RETRY_CODES, backoff, outcomeUnknown, sqlState } from '../pg/retry.js'
+import { RETRY_CODES, backoff, outcomeUnknown, queryTimedOut, sqlState } from '../pg/retry.js'
 import { type LedgerDecision, type LedgerEntry, type ReservationLedger, ledgerEntryOf } from './ReservationLedger.js'
 import { type Interval, type SlotRequest, isoOf, requestKey, reservationOf, resourcesOf } from './slotRequest.js'
 
@@ -102,7 +102,9 @@ export class PgReservationLedger implements ReservationLedger {
       try {
         return await inTransaction(this.pool, (client) => this.decideIn(client, request, key))
       } catch (error) {
-        if (attempt >= this.maxAttempts || !(RETRY_CODES.has(sqlState(error)) || outcomeUnknown(error))) throw error
+        // A query that timed out means a server that hangs: trying again would wait as long
+        // again. The authority retries the request later; the decision key settles the outcome.
+        if (attempt >= this.maxAttempts || queryTimedOut(error) || !(RETRY_CODES.has(sqlState(error)) || outcomeUnknown(error))) throw error
         if (outcomeUnknown(error)) {
           const landed = await this.landed(request, key).catch(() => undefined)
           if (landed) return landed

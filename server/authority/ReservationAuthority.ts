@@ -15,6 +15,7 @@
  * whose write failed while the server runs (the document is dropped from memory with it)
  * is written again from the ledger, with backoff, until it lands.
  */
+import { databaseUnreachable, queryTimedOut } from '../pg/retry.js'
 import { type Reservation, isComplete } from '../../shared/collections.js'
 import { authorityOf, readFields, readPlainMap } from '../../shared/docLayout.js'
 import { recordDocName } from '../../shared/docNames.js'
@@ -44,6 +45,8 @@ export class ReservationAuthority {
   private closed = false
   /** Event documents waiting to be mirrored again, by document name. */
   private readonly remirrors = new Map<string, NodeJS.Timeout>()
+  /** Events whose decision failed for want of the database, by document: decided again later. */
+  private readonly redecides = new Map<string, NodeJS.Timeout>()
 
   constructor(private readonly options: ReservationAuthorityOptions) {}
 
@@ -55,8 +58,9 @@ export class ReservationAuthority {
   /** Stops taking requests and waits for the queue (call before the registry closes). */
   async close(): Promise<void> {
     this.closed = true
-    for (const timer of this.remirrors.values()) clearTimeout(timer)
+    for (const timer of [...this.remirrors.values(), ...this.redecides.values()]) clearTimeout(timer)
     this.remirrors.clear()
+    this.redecides.clear()
     await this.idle()
   }
 
@@ -106,7 +110,26 @@ export class ReservationAuthority {
       room.doc.transact(() => authority.set(RESERVATION, reservationOf(request, 'pending', [])), AUTHORITY_ORIGIN)
       this.options.onDecision?.('pending')
     }
-    this.enqueue(request).catch(() => undefined)
+    this.enqueue(request).catch((error: unknown) => this.decideLater(name.workspace, name.id, error, MIRROR_RETRY_MS))
+  }
+
+  /**
+   * Decides an event again after `delayMs` when its decision failed because the database could
+   * not be reached (PostgreSQL restarting, a network cut): the event's current request, read
+   * from its document then, so a change made meanwhile is what gets decided. Other failures
+   * are not retried here (they are logged; the next start reconciles).
+   */
+  private decideLater(workspace: string, eventId: string, error: unknown, delayMs: number): void {
+    if (this.closed || !(databaseUnreachable(error) || queryTimedOut(error) || error instanceof PersistError)) return
+    const docName = recordDocName(workspace, 'events', eventId)
+    if (this.redecides.has(docName)) return
+    const next = Math.min(delayMs * 2, MIRROR_RETRY_MAX_MS)
+    const timer = setTimeout(() => {
+      this.redecides.delete(docName)
+      this.retry(workspace, eventId).catch((again: unknown) => this.decideLater(workspace, eventId, again, next))
+    }, delayMs)
+    timer.unref()
+    this.redecides.set(docName, timer)
   }
 
   private enqueue(request: SlotRequest): Promise<Reservation | null> {
