@@ -17,6 +17,11 @@ import type { AccordRegistry, AccordRoom } from '../documents/types.js'
 import type { PendingUpdate } from '../sync/Room.js'
 import type { InvoiceNumbers } from './InvoiceNumbers.js'
 import { AUTHORITY_ORIGIN, type StoredRecord } from './storedRecords.js'
+import { databaseUnreachable, queryTimedOut } from '../pg/retry.js'
+import { PersistError } from '../sync/DocRegistry.js'
+
+const RETRY_MS = 250
+const RETRY_MAX_MS = 30_000
 
 /** The authority key holding the number. */
 export const INVOICE_NUMBER = 'number'
@@ -25,6 +30,8 @@ export class InvoiceNumbering {
   private closed = false
   /** Numberings under way (a number being taken, then written), awaited by `close`. */
   private readonly running = new Set<Promise<void>>()
+  /** Invoices whose numbering failed for want of the database, by document: numbered again later. */
+  private readonly renumbers = new Map<string, NodeJS.Timeout>()
 
   constructor(
     private readonly numbers: InvoiceNumbers,
@@ -35,6 +42,8 @@ export class InvoiceNumbering {
   /** Stops numbering and waits for the numberings under way (call before the registry closes). */
   async close(): Promise<void> {
     this.closed = true
+    for (const timer of this.renumbers.values()) clearTimeout(timer)
+    this.renumbers.clear()
     await Promise.all(this.running)
   }
 
@@ -66,12 +75,26 @@ export class InvoiceNumbering {
     if (needsNumber(readFields(room.doc, 'invoices'), readPlainMap(authorityOf(room.doc)))) this.numberIn(name.workspace, name.id, false)
   }
 
-  /** Numbers an invoice on its live document (kept loaded meanwhile); failures are reported. */
-  private numberIn(workspace: string, invoiceId: string, force: boolean): void {
+  /**
+   * Numbers an invoice on its live document (kept loaded meanwhile); failures are reported,
+   * and one for want of the database (PostgreSQL restarting) is tried again with backoff.
+   */
+  private numberIn(workspace: string, invoiceId: string, force: boolean, retryMs = RETRY_MS): void {
     if (this.closed) return
+    const docName = recordDocName(workspace, 'invoices', invoiceId)
     const done: Promise<void> = this.registry
-      .use(recordDocName(workspace, 'invoices', invoiceId), (room) => this.number(room, workspace, invoiceId, force))
-      .catch((error: unknown) => this.onError(error, 'invoice number'))
+      .use(docName, (room) => this.number(room, workspace, invoiceId, force))
+      .catch((error: unknown) => {
+        this.onError(error, 'invoice number')
+        if (this.closed || this.renumbers.has(docName)) return
+        if (!(databaseUnreachable(error) || queryTimedOut(error) || error instanceof PersistError)) return
+        const timer = setTimeout(() => {
+          this.renumbers.delete(docName)
+          this.numberIn(workspace, invoiceId, force, Math.min(retryMs * 2, RETRY_MAX_MS))
+        }, retryMs)
+        timer.unref()
+        this.renumbers.set(docName, timer)
+      })
       .finally(() => this.running.delete(done))
     this.running.add(done)
   }
