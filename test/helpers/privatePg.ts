@@ -7,9 +7,9 @@
  */
 import { spawnSync } from 'node:child_process'
 import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { freePort } from './freePort.js'
 
 const BIN = process.env.ACCORD_TEST_PG_BIN ?? '/usr/lib/postgresql/15/bin'
 const INITDB = join(BIN, 'initdb')
@@ -46,14 +46,6 @@ function run(command: string, args: string[]): void {
     : spawnSync(command, args, { encoding: 'utf8', timeout: 60_000 })
   if (result.status !== 0)
     throw new Error(`${command} ${args.join(' ')} failed (${result.status ?? result.signal}): ${result.stderr || result.stdout}`)
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 /** Makes, starts and returns a private server; `destroy()` it in every case (an exit stops it too). */
