@@ -78,6 +78,19 @@ export interface ImportRequest {
 export interface JobMetrics {
   jobs: { inc(labels: { status: string; kind: string }): void }
   jobRetries: { inc(labels: { kind: string }): void }
+  jobRetryReasons: { inc(labels: { target: string; reason: string }): void }
+}
+
+/** The `target` label of a job's retries: an export's target, or `import`. */
+export const metricTarget = (job: Pick<StoredJob, 'kind' | 'target'>) => (job.kind === 'import' ? 'import' : job.target)
+
+/** `GET /api/jobs/status`: what the caller's jobs are doing (docs/api.md). */
+export interface JobStatusJson {
+  isProcessing: boolean
+  queueLength: number
+  running: JobJson[]
+  queued: JobJson[]
+  lastFinished: JobJson | null
 }
 
 interface Owner {
@@ -184,6 +197,21 @@ export class JobService {
     return Promise.all(jobs.filter((job) => job.workspace === owner.workspace).map((job) => this.json(job)))
   }
 
+  /** The owner's running and queued jobs, and the one that finished last; never another user's. */
+  async status(owner: Owner): Promise<JobStatusJson> {
+    const [active, last] = await Promise.all([this.queue.active(owner.userId), this.queue.lastFinished(owner.userId)])
+    const mine = active.filter((job) => job.workspace === owner.workspace)
+    const running = mine.filter((job) => job.status === 'running').map((job) => toJobJson(job))
+    const queued = mine.flatMap((job) => ('position' in job ? [toJobJson(job, job.position)] : []))
+    return {
+      isProcessing: running.length > 0,
+      queueLength: queued.length,
+      running,
+      queued,
+      lastFinished: last && last.workspace === owner.workspace ? toJobJson(last) : null,
+    }
+  }
+
   async json(job: StoredJob): Promise<JobJson> {
     return toJobJson(job, job.status === 'queued' ? await this.queue.position(job.id) : undefined)
   }
@@ -200,7 +228,22 @@ export class JobService {
     })
   }
 
+  /** The job's handler, its retries counted in the metrics. */
   private handlerFor(job: StoredJob): JobHandler {
+    const handler = this.handlerOf(job)
+    const metrics = this.metrics
+    if (!metrics) return handler
+    return (ctx) =>
+      handler({
+        ...ctx,
+        retrying: (retry) => {
+          if (retry) metrics.jobRetryReasons.inc({ target: metricTarget(job), reason: retry.reason })
+          ctx.retrying(retry)
+        },
+      })
+  }
+
+  private handlerOf(job: StoredJob): JobHandler {
     if (job.kind === 'import') {
       return async (ctx) => {
         const csv = await this.queue.payload(job.id)
@@ -247,16 +290,17 @@ export class JobService {
     await this.show(job).catch(() => undefined) // closing: the database or the room is gone
   }
 
+  /** A job the runner changed (started, progressed, retrying, finished, queued again): others' positions may have moved too. */
   private publish(job: StoredJob): void {
     this.count(job)
     this.show(job).catch(() => undefined) // closing: the database or the room is gone
+    if (job.status !== 'queued' || job.attempts > 0) this.schedulePositionUpdates()
   }
 
-  private async show(job: StoredJob): Promise<void> {
-    const json = await this.json(job)
+  private async show(job: StoredJob, position?: number): Promise<void> {
+    const json = position === undefined ? await this.json(job) : toJobJson(job, position)
     if (json.position === undefined) this.positions.delete(job.id)
     else this.positions.set(job.id, json.position)
-    if (job.status === 'running') this.schedulePositionUpdates()
     await this.registry.use(inboxDocName(job.workspace, job.userId), (room) => {
       room.doc.transact(() => {
         const jobs = room.doc.getMap<JobJson>(INBOX_JOBS)
@@ -281,17 +325,18 @@ export class JobService {
     for (const j of older) await rm(j.result!.file as string, { force: true })
   }
 
-  /** A job started: the jobs behind it moved up; tell their owners (once per turn). */
+  /** Tells the owners of the first queued jobs whose position moved (once per turn). */
   private schedulePositionUpdates(): void {
     if (this.positionsScheduled) return
     this.positionsScheduled = true
     setImmediate(() => {
       this.positionsScheduled = false
       this.queue.queued(MAX_POSITION_UPDATES).then(
-        (jobs) =>
-          jobs.forEach((job, i) => {
-            if (this.positions.get(job.id) !== i + 1) this.publish(job)
-          }),
+        (jobs) => {
+          for (const job of jobs) {
+            if (this.positions.get(job.id) !== job.position) this.show(job, job.position).catch(() => undefined)
+          }
+        },
         () => undefined, // closing
       )
     })
@@ -300,7 +345,10 @@ export class JobService {
   private count(job: StoredJob): void {
     if (!this.metrics || this.counted.get(job.id) === job.status) return
     this.metrics.jobs.inc({ status: job.status, kind: job.kind })
-    if (job.status === 'queued' && job.attempts > 0) this.metrics.jobRetries.inc({ kind: job.kind })
+    if (job.status === 'queued' && job.attempts > 0) {
+      this.metrics.jobRetries.inc({ kind: job.kind })
+      this.metrics.jobRetryReasons.inc({ target: metricTarget(job), reason: 'restarted' })
+    }
     if (job.status === 'succeeded' || job.status === 'failed') this.counted.delete(job.id)
     else this.counted.set(job.id, job.status)
   }

@@ -279,4 +279,14 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX doc_appends_by_age ON doc_appends (at);
     `,
   },
+  {
+    version: 10,
+    name: 'job retries',
+    // A running job's request waiting to be tried again (server/jobs/JobQueue.ts, JobRetry), as
+    // SQLite keeps it: JSON with `nextAt` in ms. Stored so that every process, and the job after
+    // a restart, shows it.
+    sql: `
+      ALTER TABLE jobs ADD COLUMN retry json;
+    `,
+  },
 ]

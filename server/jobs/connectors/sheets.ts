@@ -11,7 +11,7 @@ import type { RecordService } from '../../records/RecordService.js'
 import type { JobContext } from '../JobRunner.js'
 import type { JobStateStore, SheetTab, TabState } from '../JobStateStore.js'
 import { pagesOf } from './fileExport.js'
-import type { SheetsApi, ValueRange } from './sheetsClient.js'
+import type { CallOptions, SheetsApi, ValueRange } from './sheetsClient.js'
 import { type Cell, headerOf, rowOf } from './table.js'
 
 /** Google's limit on one cell, in characters. */
@@ -136,10 +136,15 @@ export async function exportSheets(
   collections: Collection[],
   ctx: JobContext,
 ): Promise<SheetsCounts> {
-  const { job, signal } = ctx
-  const existing = new Set(await deps.api.tabTitles(spreadsheetId, signal))
+  const { job } = ctx
+  // A request waiting to be tried again shows on the job, until one goes through.
+  const call: CallOptions = {
+    signal: ctx.signal,
+    onWait: (wait) => ctx.retrying(wait && { attempt: wait.attempt, of: wait.of, reason: wait.reason, nextAt: Date.now() + wait.delayMs }),
+  }
+  const existing = new Set(await deps.api.tabTitles(spreadsheetId, call))
   const missing = collections.filter((c) => !existing.has(c))
-  if (missing.length > 0) await deps.api.addTabs(spreadsheetId, missing, signal)
+  if (missing.length > 0) await deps.api.addTabs(spreadsheetId, missing, call)
   const counts: SheetsCounts = { exported: 0, added: 0, updated: 0, deleted: 0 }
   for (const collection of collections) {
     const header = headerOf(collection)
@@ -156,11 +161,11 @@ export async function exportSheets(
     const diff = diffCounts(baseline.rows, rows)
     for (const batch of packRequests(changedRanges(collection, header, previous, rows), deps.maxRequestBytes)) {
       await ctx.checkpoint()
-      await deps.api.writeRanges(spreadsheetId, batch, signal)
+      await deps.api.writeRanges(spreadsheetId, batch, call)
     }
     const width = Math.max(header.length, previous.header.length)
     if (rows.length < previous.rows.length) {
-      await deps.api.clearRanges(spreadsheetId, [rangeOf(collection, rows.length + 2, previous.rows.length + 1, width)], signal)
+      await deps.api.clearRanges(spreadsheetId, [rangeOf(collection, rows.length + 2, previous.rows.length + 1, width)], call)
     }
     await deps.state.saveSheetTab(tabName, {
       header,
