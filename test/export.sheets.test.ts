@@ -3,7 +3,7 @@
  * server, real SQLite and the official googleapis client with real JWT auth over HTTP).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { headerOf } from '../server/jobs/connectors/table.js'
+import { headerOf, itemColumnsOf } from '../server/jobs/connectors/table.js'
 import { rmSync } from 'node:fs'
 import { type Api, type SeededUsers, type TestServer, login, seedWorkspace, startServer } from './helpers/server.js'
 import { describeBackends, sameDatabase } from './helpers/backends.js'
@@ -146,6 +146,44 @@ describeBackends('Google Sheets export', (backend) => {
     expect(job.retry).toBeUndefined()
     expect((await t.server.jobs.queue.get(job.id))?.retry).toBeNull()
     expect((await retries()) - before).toBe(2)
+  })
+
+  it('[SH7] references are names beside their ids; line items get a tab of their own, synced like the others', async () => {
+    emulator.createSpreadsheet('sheet-h')
+    const customer = (await owner.request('POST', '/api/records/customers', { name: 'Items Customer' })).body
+    const invoice = (
+      await owner.request('POST', '/api/records/invoices', {
+        customerId: customer.id,
+        items: [
+          { description: 'Chairs', quantity: 4, unitPrice: 25.5 },
+          { description: 'Desk', quantity: 1, unitPrice: 300 },
+        ],
+      })
+    ).body
+    const first = await exportTo(owner, 'sheet-h', ['invoices'])
+    expect(first).toMatchObject({ status: 'succeeded', counts: { exported: 1, added: 1 } })
+    const invoices = emulator.values('sheet-h', 'invoices')
+    expect(invoices[0]).toEqual(headerOf('invoices'))
+    const row = Object.fromEntries(headerOf('invoices').map((name, i) => [name, invoices[1]![i]]))
+    expect(row).toMatchObject({ id: invoice.id, customer: 'Items Customer', customerId: customer.id, total: 402 })
+    expect(emulator.values('sheet-h', 'invoice-items')).toEqual([
+      itemColumnsOf('invoices').map((c) => c.name),
+      [invoice.id, '', 1, 'Chairs', 4, 25.5, 102],
+      [invoice.id, '', 2, 'Desk', 1, 300, 300],
+    ])
+    expect(
+      (
+        await owner.request('PATCH', `/api/records/invoices/${invoice.id}`, {
+          items: [{ description: 'Desk', quantity: 2, unitPrice: 300 }],
+        })
+      ).status,
+    ).toBe(200)
+    const second = await exportTo(owner, 'sheet-h', ['invoices'])
+    expect(second.counts).toEqual({ exported: 1, added: 0, updated: 1, deleted: 0 })
+    expect(emulator.values('sheet-h', 'invoice-items')).toEqual([
+      itemColumnsOf('invoices').map((c) => c.name),
+      [invoice.id, '', 1, 'Desk', 2, 300, 600],
+    ])
   })
 
   it('[SH3] 429s past the retry bound fail the job with a clear error', async () => {

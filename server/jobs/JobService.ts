@@ -13,6 +13,7 @@ import type { AccordRegistry } from '../documents/types.js'
 import { serverOrigin } from '../sync/types.js'
 import { exportCsv } from './connectors/csv.js'
 import type { FileResult } from './connectors/fileExport.js'
+import type { NameSources } from './connectors/ReferenceNames.js'
 import { DEFAULT_MAX_REQUEST_BYTES, exportSheets } from './connectors/sheets.js'
 import { type ServiceAccount, SheetsApi, loadServiceAccount } from './connectors/sheetsClient.js'
 import { exportXlsx } from './connectors/xlsx.js'
@@ -98,10 +99,31 @@ interface Owner {
   userId: string
 }
 
+/** What the job service works with. */
+export interface JobServiceDeps {
+  queue: JobQueue
+  /** Import keys and Sheets sync state. */
+  state: JobStateStore
+  /** Where exports are written unless `options.exportDir` says otherwise. */
+  defaultExportDir: string
+  records: RecordService
+  registry: AccordRegistry
+  /** A workspace's users, whose names exports show for references to them. */
+  users: NameSources['users']
+  metrics?: JobMetrics
+  onError?: (error: unknown, context: string) => void
+}
+
 export class JobService {
   readonly queue: JobQueue
   readonly runner: JobRunner
   readonly exportDir: string
+  private readonly state: JobStateStore
+  private readonly records: RecordService
+  private readonly registry: AccordRegistry
+  private readonly metrics: JobMetrics | undefined
+  /** Where exports find the names of what records refer to. */
+  private readonly names: NameSources
   private readonly sheets: SheetsApi | null
   /** Last status counted per unfinished job (for metrics). */
   private readonly counted = new Map<string, string>()
@@ -110,25 +132,22 @@ export class JobService {
   private positionsScheduled = false
 
   constructor(
-    queue: JobQueue,
-    /** Import keys and Sheets sync state. */
-    private readonly state: JobStateStore,
-    /** Where exports are written unless `options.exportDir` says otherwise. */
-    defaultExportDir: string,
-    private readonly records: RecordService,
-    private readonly registry: AccordRegistry,
+    deps: JobServiceDeps,
     private readonly options: JobOptions = {},
-    onError?: (error: unknown, context: string) => void,
-    private readonly metrics?: JobMetrics,
   ) {
-    this.queue = queue
-    this.exportDir = options.exportDir ?? defaultExportDir
+    this.queue = deps.queue
+    this.state = deps.state
+    this.records = deps.records
+    this.registry = deps.registry
+    this.metrics = deps.metrics
+    this.names = { users: deps.users, titles: (workspace, collection, ids) => deps.records.reads.titles(workspace, collection, ids) }
+    this.exportDir = options.exportDir ?? deps.defaultExportDir
     this.sheets = this.createSheetsApi(options.sheets)
     this.runner = new JobRunner(
       this.queue,
       (job) => this.handlerFor(job),
       (job) => this.publish(job),
-      { ...options, onError },
+      { ...options, onError: deps.onError },
     )
   }
 
@@ -258,11 +277,9 @@ export class JobService {
       case 'xlsx':
         return async (ctx) => {
           await mkdir(this.exportDir, { recursive: true })
-          const ext = target === 'xlsx' ? 'xlsx' : collections.length === 1 ? 'csv' : 'zip'
-          const file = join(this.exportDir, `${job.id}.${ext}`)
           const write = target === 'xlsx' ? exportXlsx : exportCsv
-          const result: FileResult = await write(this.records, job.workspace, collections, file, ctx)
-          const { counts, ...rest } = result
+          const source = { records: this.records, names: this.names, workspace: job.workspace }
+          const { counts, ...rest }: FileResult = await write(source, collections, join(this.exportDir, job.id), ctx)
           await this.pruneFiles(job)
           return { status: 'succeeded', counts, result: { ...rest } }
         }
@@ -272,6 +289,7 @@ export class JobService {
           const deps = {
             state: this.state,
             records: this.records,
+            names: this.names,
             api: this.sheets,
             maxRequestBytes: this.options.sheets?.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES,
           }
