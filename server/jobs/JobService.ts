@@ -125,7 +125,7 @@ export class JobService {
   /** Where exports find the names of what records refer to. */
   private readonly names: NameSources
   private readonly sheets: SheetsApi | null
-  /** Last status counted per unfinished job (for metrics). */
+  /** Last status noted per unfinished job (metrics, position updates). */
   private readonly counted = new Map<string, string>()
   /** Position last published per queued job. */
   private readonly positions = new Map<string, number>()
@@ -304,15 +304,15 @@ export class JobService {
   /** Writes the job's current state into its user's inbox document (and a notification when it ends). */
   /** Counts a new job and shows it queued in its user's inbox, before anything can claim it. */
   private async publishQueued(job: StoredJob): Promise<void> {
-    this.count(job)
+    this.noteStatus(job)
     await this.show(job).catch(() => undefined) // closing: the database or the room is gone
   }
 
-  /** A job the runner changed (started, progressed, retrying, finished, queued again): others' positions may have moved too. */
+  /** A job the runner changed; when it started, ended or was queued again, others' positions may have moved too. */
   private publish(job: StoredJob): void {
-    this.count(job)
+    const moved = this.noteStatus(job)
     this.show(job).catch(() => undefined) // closing: the database or the room is gone
-    if (job.status !== 'queued' || job.attempts > 0) this.schedulePositionUpdates()
+    if (moved) this.schedulePositionUpdates()
   }
 
   private async show(job: StoredJob, position?: number): Promise<void> {
@@ -360,15 +360,18 @@ export class JobService {
     })
   }
 
-  private count(job: StoredJob): void {
-    if (!this.metrics || this.counted.get(job.id) === job.status) return
+  /** Notes the job's status, counted in the metrics; false if it is the one noted last (progress, a retry). */
+  private noteStatus(job: StoredJob): boolean {
+    if (this.counted.get(job.id) === job.status) return false
+    if (job.status === 'succeeded' || job.status === 'failed') this.counted.delete(job.id)
+    else this.counted.set(job.id, job.status)
+    if (!this.metrics) return true
     this.metrics.jobs.inc({ status: job.status, kind: job.kind })
     if (job.status === 'queued' && job.attempts > 0) {
       this.metrics.jobRetries.inc({ kind: job.kind })
       this.metrics.jobRetryReasons.inc({ target: metricTarget(job), reason: 'restarted' })
     }
-    if (job.status === 'succeeded' || job.status === 'failed') this.counted.delete(job.id)
-    else this.counted.set(job.id, job.status)
+    return true
   }
 }
 
