@@ -301,7 +301,6 @@ export class JobService {
     }
   }
 
-  /** Writes the job's current state into its user's inbox document (and a notification when it ends). */
   /** Counts a new job and shows it queued in its user's inbox, before anything can claim it. */
   private async publishQueued(job: StoredJob): Promise<void> {
     this.noteStatus(job)
@@ -315,6 +314,7 @@ export class JobService {
     if (moved) this.schedulePositionUpdates()
   }
 
+  /** Writes the job's current state into its user's inbox document (and a notification when it ends). */
   private async show(job: StoredJob, position?: number): Promise<void> {
     const json = position === undefined ? await this.json(job) : toJobJson(job, position)
     if (json.position === undefined) this.positions.delete(job.id)
