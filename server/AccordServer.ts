@@ -180,7 +180,19 @@ export class AccordServer {
         ? join(tmpdir(), 'accord-exports')
         : join(dirname(resolvePath(this.backend.kind === 'postgres' ? DEFAULTS.db : file)), 'exports')
     const { jobQueue, jobState } = this.backend
-    this.jobs = new JobService(jobQueue, jobState, exportDir, this.records, this.registry, options.jobs, onError, this.metrics)
+    this.jobs = new JobService(
+      {
+        queue: jobQueue,
+        state: jobState,
+        defaultExportDir: exportDir,
+        records: this.records,
+        registry: this.registry,
+        users: (workspace) => this.auth.listUsers(workspace),
+        metrics: this.metrics,
+        onError,
+      },
+      options.jobs,
+    )
     this.ledger = this.backend.ledger
     this.reservations = new ReservationAuthority({
       registry: this.registry,

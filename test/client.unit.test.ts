@@ -14,6 +14,8 @@ import type { ServerNotice } from '../shared/protocol.js'
 import { displayValue } from '../client/src/fieldDisplay.js'
 import { formatDate } from '../client/src/fieldKinds.js'
 import { markerText, overwriteText } from '../client/src/overwriteWords.js'
+import { finishedText, retryText } from '../client/src/jobWords.js'
+import type { Job } from '../client/src/sync/useInbox.js'
 import { ConflictMarkers, isCurrent } from '../client/src/sync/ConflictMarkers.js'
 
 describe('client helpers', () => {
@@ -238,5 +240,21 @@ describe('text field binding', () => {
     expect(moveIndex(3, [{ insert: 'xy' }])).toBe(5)
     expect(moveIndex(3, [{ retain: 3 }, { insert: 'xy' }])).toBe(3)
     expect(moveIndex(3, [{ retain: 1 }, { delete: 5 }])).toBe(1)
+  })
+
+  it("words a job's retry with a countdown, and the toast of a finished export or import", () => {
+    const retry = { attempt: 3, of: 6, reason: 'quota' as const, nextAt: new Date(100_000).toISOString() }
+    expect(retryText(retry, 88_000)).toBe("Waiting for Google's quota — retrying in 12 s (attempt 3 of 6)")
+    expect(retryText(retry, 99_100)).toBe("Waiting for Google's quota — retrying in 1 s (attempt 3 of 6)")
+    expect(retryText({ ...retry, reason: 'unavailable' }, 100_500)).toBe('Google Sheets is unavailable — retrying now (attempt 3 of 6)')
+    const job = (fields: Partial<Job>): Job => ({ id: 'j', kind: 'export', target: 'csv', status: 'succeeded', createdAt: '', ...fields })
+    const counts = { imported: 120, skipped: 3, merged: 0, invalid: 2 }
+    expect(finishedText(job({ kind: 'import', counts }))).toBe('Import finished — 120 imported, 3 skipped, 2 invalid')
+    expect(finishedText(job({ kind: 'import', counts: { ...counts, merged: 4 } }))).toBe(
+      'Import finished — 120 imported, 3 skipped, 4 merged, 2 invalid',
+    )
+    expect(finishedText(job({ kind: 'import', status: 'failed', error: 'the file is empty' }))).toBe('Import failed: the file is empty')
+    expect(finishedText(job({ counts: { exported: 7 } }))).toBe('CSV export finished — 7 records')
+    expect(finishedText(job({ target: 'sheets', status: 'failed', error: 'no access' }))).toBe('Google Sheets export failed: no access')
   })
 })

@@ -32,7 +32,7 @@ beforeAll(async () => {
     expect(res.status).toBe(201)
     names.set(res.body.id as string, name)
   }
-  const deal = await member.request('POST', '/api/records/deals', { title: 'Deal', amount: 250 })
+  const deal = await member.request('POST', '/api/records/deals', { title: 'Deal', amount: 250, customerId: [...names.keys()][0] })
   expect(deal.status).toBe(201)
   dealId = deal.body.id as string
 })
@@ -72,6 +72,8 @@ describe('formula injection in exports', () => {
     const deals = parse(await download((await exportJob({ target: 'csv', collections: ['deals'] })).id), { bom: true }) as string[][]
     expect(deals[1]![0]).toBe(dealId)
     expect(deals[1]![headerOf('deals').indexOf('amount')]).toBe('250')
+    // A name shown for a reference is defused like any other text.
+    expect(deals[1]![headerOf('deals').indexOf('customer')]).toBe(`'${FORMULAS[0]}`)
   })
 
   it('[FX2] the CSV text of a number is never prefixed, a negative one included; a string that looks like a sum is', () => {

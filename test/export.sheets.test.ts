@@ -3,10 +3,11 @@
  * server, real SQLite and the official googleapis client with real JWT auth over HTTP).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { headerOf } from '../server/jobs/connectors/table.js'
-import { type Api, type TestServer, login, seedWorkspace } from './helpers/server.js'
-import { describeBackends } from './helpers/backends.js'
-import { finished, startServerWithSheets } from './helpers/jobs.js'
+import { headerOf, itemColumnsOf } from '../server/jobs/connectors/table.js'
+import { rmSync } from 'node:fs'
+import { type Api, type SeededUsers, type TestServer, login, seedWorkspace, startServer } from './helpers/server.js'
+import { describeBackends, sameDatabase } from './helpers/backends.js'
+import { finished, startServerWithSheets, until } from './helpers/jobs.js'
 import { SheetsEmulator } from './sheets-emulator/SheetsEmulator.js'
 
 describeBackends('Google Sheets export', (backend) => {
@@ -14,6 +15,7 @@ describeBackends('Google Sheets export', (backend) => {
   let emulator: SheetsEmulator
   let owner: Api
   let member: Api
+  let users: SeededUsers
 
   beforeAll(async () => {
     emulator = new SheetsEmulator()
@@ -22,7 +24,7 @@ describeBackends('Google Sheets export', (backend) => {
       { retry: { maxAttempts: 5, baseDelayMs: 5, maxDelayMs: 2000 }, maxRequestBytes: 200_000 },
       { backend: backend.kind },
     )
-    const users = await seedWorkspace(t.server)
+    users = await seedWorkspace(t.server)
     owner = await login(t.url, users.owner.email, users.owner.password)
     member = await login(t.url, users.member.email, users.member.password)
   })
@@ -108,6 +110,80 @@ describeBackends('Google Sheets export', (backend) => {
     const [limited, next] = emulator.requests.slice(before)
     expect(limited!.status).toBe(429)
     expect(next!.at - limited!.at).toBeGreaterThanOrEqual(950)
+  })
+
+  it('[SH2c] while a 429 waits for its Retry-After the job is running with {retry: attempt, of, reason, nextAt}, stored (another server on the database shows it), counted in /metrics; then it succeeds without it', async () => {
+    emulator.createSpreadsheet('sheet-g')
+    const retries = async () => {
+      const text = await (await fetch(`${t.url}/metrics`)).text()
+      return Number(/accord_job_retries_total\{target="sheets",reason="quota"\} (\d+)/.exec(text)?.[1])
+    }
+    const before = await retries()
+    emulator.fail(429, 2, 2)
+    const res = await owner.request('POST', '/api/exports', { target: 'sheets', spreadsheetId: 'sheet-g', collections: ['customers'] })
+    const path = `/api/exports/${res.body.id}`
+    let waiting: any
+    await until(async () => {
+      waiting = (await owner.request('GET', path)).body
+      return waiting.retry?.attempt === 2
+    }, 'the job shows its first retry')
+    const seenAt = Date.now()
+    expect(waiting).toMatchObject({ status: 'running', retry: { attempt: 2, of: 5, reason: 'quota', nextAt: expect.any(String) } })
+    // Retry-After: 2 s from the 429, which came just before.
+    expect(Date.parse(waiting.retry.nextAt) - seenAt).toBeGreaterThan(1000)
+    expect(Date.parse(waiting.retry.nextAt) - seenAt).toBeLessThanOrEqual(2000)
+    const second = await startServer({ ...sameDatabase(t), jobs: { concurrency: 0 } })
+    try {
+      const there = await login(second.url, users.owner.email, users.owner.password)
+      expect((await there.request('GET', path)).body.retry).toEqual(waiting.retry)
+    } finally {
+      await second.close()
+      rmSync(second.dir, { recursive: true, force: true })
+    }
+    await until(async () => (await owner.request('GET', path)).body.retry?.attempt === 3, 'the second retry')
+    const job = await finished(owner, path)
+    expect(job.status).toBe('succeeded')
+    expect(job.retry).toBeUndefined()
+    expect((await t.server.jobs.queue.get(job.id))?.retry).toBeNull()
+    expect((await retries()) - before).toBe(2)
+  })
+
+  it('[SH7] references are names beside their ids; line items get a tab of their own, synced like the others', async () => {
+    emulator.createSpreadsheet('sheet-h')
+    const customer = (await owner.request('POST', '/api/records/customers', { name: 'Items Customer' })).body
+    const invoice = (
+      await owner.request('POST', '/api/records/invoices', {
+        customerId: customer.id,
+        items: [
+          { description: 'Chairs', quantity: 4, unitPrice: 25.5 },
+          { description: 'Desk', quantity: 1, unitPrice: 300 },
+        ],
+      })
+    ).body
+    const first = await exportTo(owner, 'sheet-h', ['invoices'])
+    expect(first).toMatchObject({ status: 'succeeded', counts: { exported: 1, added: 1 } })
+    const invoices = emulator.values('sheet-h', 'invoices')
+    expect(invoices[0]).toEqual(headerOf('invoices'))
+    const row = Object.fromEntries(headerOf('invoices').map((name, i) => [name, invoices[1]![i]]))
+    expect(row).toMatchObject({ id: invoice.id, customer: 'Items Customer', customerId: customer.id, total: 402 })
+    expect(emulator.values('sheet-h', 'invoice-items')).toEqual([
+      itemColumnsOf('invoices').map((c) => c.name),
+      [invoice.id, '', 1, 'Chairs', 4, 25.5, 102],
+      [invoice.id, '', 2, 'Desk', 1, 300, 300],
+    ])
+    expect(
+      (
+        await owner.request('PATCH', `/api/records/invoices/${invoice.id}`, {
+          items: [{ description: 'Desk', quantity: 2, unitPrice: 300 }],
+        })
+      ).status,
+    ).toBe(200)
+    const second = await exportTo(owner, 'sheet-h', ['invoices'])
+    expect(second.counts).toEqual({ exported: 1, added: 0, updated: 1, deleted: 0 })
+    expect(emulator.values('sheet-h', 'invoice-items')).toEqual([
+      itemColumnsOf('invoices').map((c) => c.name),
+      [invoice.id, '', 1, 'Desk', 2, 300, 600],
+    ])
   })
 
   it('[SH3] 429s past the retry bound fail the job with a clear error', async () => {

@@ -62,6 +62,7 @@ function jobQueueContract(name: string, setup: () => () => Subject, skip = false
         error: null,
         result: null,
         attempts: 0,
+        retry: null,
         createdAt: T0,
         startedAt: null,
         finishedAt: null,
@@ -147,16 +148,97 @@ function jobQueueContract(name: string, setup: () => () => Subject, skip = false
       expect(lanes.sort()).toEqual(['a/csv', 'a/xlsx', 'b/csv', 'b/xlsx', 'c/csv', 'c/xlsx', 'd/csv', 'd/xlsx'])
     })
 
-    it('[JQ4] positions count all queued jobs in queue order, 1 = next; a claimed job has none and the rest move up', async () => {
+    it('[JQ4] a position counts its own lane ahead of it and the other lanes waiting for a runner, 1 = next', async () => {
       const a1 = await enqueue(newExportJob('a'))
       const a2 = await enqueue(newExportJob('a'))
       const b1 = await enqueue(newExportJob('b'))
-      expect(await Promise.all([a1, a2, b1].map((j) => q.position(j.id)))).toEqual([1, 2, 3])
-      expect(ids(await q.queued(2))).toEqual([a1.id, a2.id])
+      expect(await Promise.all([a1, a2, b1].map((j) => q.position(j.id)))).toEqual([1, 2, 2])
+      expect((await q.queued(2)).map((j) => [j.id, j.position])).toEqual([
+        [a1.id, 1],
+        [a2.id, 2],
+      ])
       await q.claim('w', 10, LEASE)
       expect(await Promise.all([a1, a2, b1].map((j) => q.position(j.id)))).toEqual([undefined, 1, undefined])
-      expect(ids(await q.queued(10))).toEqual([a2.id])
+      expect((await q.queued(10)).map((j) => [j.id, j.position])).toEqual([[a2.id, 1]])
       expect(await q.position('no-such-job')).toBeUndefined()
+    })
+
+    it("[JQ4] another user's jobs count only while they wait for a runner, one per lane: a lane with a job running holds its runner", async () => {
+      // b has one xlsx export running and three queued; c one CSV export queued; then a's three CSV exports.
+      const b = [await enqueue(newExportJob('b', 'xlsx'))]
+      await q.claim('w', 1, LEASE)
+      for (let i = 0; i < 3; i++) b.push(await enqueue(newExportJob('b', 'xlsx')))
+      const c1 = await enqueue(newExportJob('c'))
+      const a = [await enqueue(newExportJob('a')), await enqueue(newExportJob('a')), await enqueue(newExportJob('a'))]
+      // b's queued jobs wait for b's running one; c's waits for a runner, ahead of a's.
+      expect(await Promise.all([...b.slice(1), c1, ...a].map((j) => q.position(j.id)))).toEqual([1, 2, 3, 1, 2, 3, 4])
+      const queued = await q.queued(10)
+      expect(queued.map((j) => j.position)).toEqual([1, 2, 3, 1, 2, 3, 4])
+      // The whole queue and any prefix of it agree with position().
+      expect((await q.queued(5)).map((j) => j.position)).toEqual([1, 2, 3, 1, 2])
+      // c's job starts: a's move up; b's running job ends, so b's next waits for a runner, ahead of a's.
+      expect(ids(await q.claim('w', 1, LEASE))).toEqual([c1.id])
+      expect(await Promise.all(a.map((j) => q.position(j.id)))).toEqual([1, 2, 3])
+      expect(await q.finish(b[0]!.id, 'w', succeeded)).toBe(true)
+      expect(await Promise.all(a.map((j) => q.position(j.id)))).toEqual([2, 3, 4])
+      expect((await q.queued(10)).map((j) => [j.id, j.position])).toEqual([
+        [b[1]!.id, 1],
+        [b[2]!.id, 2],
+        [b[3]!.id, 3],
+        [a[0]!.id, 2],
+        [a[1]!.id, 3],
+        [a[2]!.id, 4],
+      ])
+    })
+
+    it("[JQ4] a user's active jobs: running and queued of every kind in queue order, queued ones with positions; never another user's", async () => {
+      expect(await q.active('a')).toEqual([])
+      expect(await q.lastFinished('a')).toBeUndefined()
+      const running = await enqueue(newExportJob('a'))
+      await q.claim('w', 1, LEASE)
+      const queued = [await enqueue(newExportJob('a')), await enqueue(newExportJob('a'))]
+      const other = await enqueue(newExportJob('b'))
+      const upload = await enqueue({ ...newExportJob('a'), kind: 'import', payload: Buffer.from('x') })
+      const active = await q.active('a')
+      expect(active.map((j) => [j.id, j.status, 'position' in j ? j.position : undefined])).toEqual([
+        [running.id, 'running', undefined],
+        [queued[0]!.id, 'queued', 1],
+        [queued[1]!.id, 'queued', 2],
+        // b's export waits for a runner ahead of a's import.
+        [upload.id, 'queued', 2],
+      ])
+      expect(ids(await q.active('b'))).toEqual([other.id])
+      s.advance(5)
+      expect(await q.finish(running.id, 'w', succeeded)).toBe(true)
+      s.advance(5)
+      const [claimed] = (await q.claim('w', 10, LEASE)).filter((j) => j.userId === 'a' && j.kind === 'import')
+      expect(await q.finish(claimed!.id, 'w', { status: 'failed', counts: {}, error: 'not CSV' })).toBe(true)
+      expect(await q.lastFinished('a')).toMatchObject({ id: upload.id, status: 'failed', finishedAt: T0 + 10 })
+      expect(await q.lastFinished('b')).toBeUndefined()
+    })
+
+    it('[JQ7] only the lease holder stores a retry; it reads back, and claim, release, recovery and finish clear it', async () => {
+      const job = await enqueue(newExportJob('a', 'sheets'))
+      const retry = { attempt: 3, of: 6, reason: 'quota' as const, nextAt: T0 + 12_000 }
+      expect(await q.retrying(job.id, 'w', retry)).toBe(false)
+      await q.claim('w', 1, LEASE)
+      expect(await q.retrying(job.id, 'other', retry)).toBe(false)
+      expect(await q.retrying(job.id, 'w', retry)).toBe(true)
+      expect(await q.get(job.id)).toMatchObject({ status: 'running', retry })
+      expect((await q.active('a'))[0]).toMatchObject({ retry })
+      expect(await q.retrying(job.id, 'w', null)).toBe(true)
+      expect((await q.get(job.id))?.retry).toBeNull()
+      await q.retrying(job.id, 'w', retry)
+      await q.release(job.id, 'w')
+      expect((await q.get(job.id))?.retry).toBeNull()
+      await q.claim('w', 1, LEASE)
+      await q.retrying(job.id, 'w', retry)
+      s.advance(LEASE + 1)
+      expect(await q.recoverExpired(3)).toMatchObject([{ id: job.id, status: 'queued', retry: null }])
+      await q.claim('w', 1, LEASE)
+      await q.retrying(job.id, 'w', retry)
+      expect(await q.finish(job.id, 'w', succeeded)).toBe(true)
+      expect((await q.get(job.id))?.retry).toBeNull()
     })
 
     it('[JQ3] only the lease holder renews, reports progress or finishes; a renewed lease is not recovered', async () => {

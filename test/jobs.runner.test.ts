@@ -7,7 +7,7 @@
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, beforeEach, expect, it } from 'vitest'
-import type { JobCounts, JobKind, JobOutcome, JobQueue, NewJob, StoredJob } from '../server/jobs/JobQueue.js'
+import type { JobCounts, JobKind, JobOutcome, JobQueue, JobRetry, NewJob, StoredJob } from '../server/jobs/JobQueue.js'
 import { type JobHandler, JobRunner } from '../server/jobs/JobRunner.js'
 import { PgJobQueue } from '../server/jobs/PgJobQueue.js'
 import { SqliteJobQueue } from '../server/jobs/SqliteJobQueue.js'
@@ -57,6 +57,15 @@ class SlowQueue implements JobQueue {
   }
   position(id: string) {
     return this.inner.position(id)
+  }
+  active(userId: string) {
+    return this.inner.active(userId)
+  }
+  lastFinished(userId: string) {
+    return this.inner.lastFinished(userId)
+  }
+  retrying(id: string, worker: string, retry: JobRetry | null) {
+    return this.inner.retrying(id, worker, retry)
   }
   payload(id: string) {
     return this.inner.payload(id)

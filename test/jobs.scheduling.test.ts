@@ -127,4 +127,47 @@ describeBackends('job scheduling', (backend) => {
     expect(positions.at(-1)).toBe(1)
     inbox.destroy()
   })
+
+  it("[JS4] GET /api/jobs/status: the caller's running and queued jobs with positions that count only what delays them, then idle; never another user's", async () => {
+    const [caller, other] = [users[2]!, users[3]!]
+    const status = async (api: Api) => {
+      const res = await api.request('GET', '/api/jobs/status')
+      expect(res.status).toBe(200)
+      return res.body
+    }
+    emulator.createSpreadsheet('status')
+    const sheets = (collections: string[]) => ({ target: 'sheets', spreadsheetId: 'status', collections })
+    const runs = async (api: Api, id: string) =>
+      until(async () => (await api.request('GET', `/api/exports/${id}`)).body.status === 'running', 'the export runs')
+    emulator.pause()
+    // The other user first: one export running, two queued ahead of the caller's in the queue.
+    const theirs = [await other.request('POST', '/api/exports', sheets(['customers']))]
+    await runs(other, theirs[0]!.body.id)
+    for (const collections of [['deals'], ['customers', 'deals']])
+      theirs.push(await other.request('POST', '/api/exports', sheets(collections)))
+    const mine = [await caller.request('POST', '/api/exports', sheets(['customers']))]
+    await runs(caller, mine[0]!.body.id)
+    for (const target of ['deals', 'leads', 'events']) mine.push(await caller.request('POST', '/api/exports', sheets([target])))
+
+    const busy = await status(caller)
+    // Its last finished job is from [JS1].
+    expect(busy).toMatchObject({ isProcessing: true, queueLength: 3, lastFinished: { status: 'succeeded', spreadsheetId: 'user-2' } })
+    expect(busy.running.map((j: any) => [j.id, j.status])).toEqual([[mine[0]!.body.id, 'running']])
+    // The other user's queued jobs wait for their own running one, not for a runner: they do not count.
+    expect(busy.queued.map((j: any) => [j.id, j.status, j.position])).toEqual(mine.slice(1).map((r, i) => [r.body.id, 'queued', i + 1]))
+    expect(mine.slice(1).map((r) => r.body.position)).toEqual([1, 2, 3])
+    const theirIds = theirs.map((r) => r.body.id)
+    for (const job of [...busy.running, ...busy.queued]) expect(theirIds).not.toContain(job.id)
+    const theirStatus = await status(other)
+    expect(theirStatus).toMatchObject({ isProcessing: true, queueLength: 2 })
+    expect([...theirStatus.running, ...theirStatus.queued].map((j: any) => j.id)).toEqual(theirIds)
+
+    emulator.resume()
+    const done = await Promise.all(mine.map((r) => finished(caller, `/api/exports/${r.body.id}`)))
+    await Promise.all(theirs.map((r) => finished(other, `/api/exports/${r.body.id}`)))
+    const idle = await status(caller)
+    expect(idle).toMatchObject({ isProcessing: false, queueLength: 0, running: [], queued: [] })
+    expect(idle.lastFinished).toMatchObject({ id: done.at(-1).id, status: 'succeeded', kind: 'export', target: 'sheets' })
+    expect((await status(other)).lastFinished.id).toBe(theirIds.at(-1))
+  })
 })

@@ -55,11 +55,44 @@ describe('retry', () => {
     let calls = 0
     const failing = () => Promise.reject(new Error(`fail ${++calls}`))
     const policy = { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 }
-    const error = await withRetry(failing, () => ({ retry: true }), policy).catch((e: unknown) => e)
+    const waits: unknown[] = []
+    const onWait = (wait: unknown) => waits.push(wait)
+    const error = await withRetry(failing, () => ({ retry: true, reason: 'quota' }), policy, { onWait }).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(RetriesExhausted)
     expect((error as RetriesExhausted).attempts).toBe(3)
+    expect(waits).toEqual([
+      { attempt: 2, of: 3, reason: 'quota', delayMs: expect.any(Number) },
+      { attempt: 3, of: 3, reason: 'quota', delayMs: expect.any(Number) },
+    ])
     calls = 0
     await expect(withRetry(failing, () => ({ retry: false }), policy)).rejects.toThrow('fail 1')
+  })
+
+  it('tells of each wait, and that an attempt after a wait went through (null); nothing when the first attempt does', async () => {
+    let calls = 0
+    const waits: unknown[] = []
+    const onWait = (wait: unknown) => waits.push(wait)
+    const flaky = async () => {
+      if (++calls < 3) throw new Error('busy')
+      return calls
+    }
+    const policy = { maxAttempts: 6, baseDelayMs: 1, maxDelayMs: 5 }
+    expect(await withRetry(flaky, () => ({ retry: true, reason: 'unavailable' }), policy, { onWait })).toBe(3)
+    expect(waits).toEqual([
+      { attempt: 2, of: 6, reason: 'unavailable', delayMs: expect.any(Number) },
+      { attempt: 3, of: 6, reason: 'unavailable', delayMs: expect.any(Number) },
+      null,
+    ])
+    waits.length = 0
+    expect(
+      await withRetry(
+        async () => 'ok',
+        () => ({ retry: true, reason: 'quota' }),
+        policy,
+        { onWait },
+      ),
+    ).toBe('ok')
+    expect(waits).toEqual([])
   })
 })
 

@@ -35,6 +35,7 @@ describe('observability', () => {
       'accord_reservation_decisions_total',
       'accord_export_jobs_total',
       'accord_export_job_retries_total',
+      'accord_job_retries_total',
       'accord_event_loop_delay_p99_seconds',
       'nodejs_eventloop_lag_p99_seconds',
       'process_resident_memory_bytes',

@@ -283,6 +283,24 @@ function storesContract(name: string, setup: () => () => Promise<Subject>, skip 
       expect(await s.reads.storedFields({ workspace: 'acme', collection: 'leads', id: 'none' })).toBeUndefined()
     })
 
+    it('[RR6] titles: of the ids asked for in one workspace and collection, deleted records included, unknown ids left out', async () => {
+      await w.edit('acme', 'customers', 'c1', { fields: { name: 'Acme' } })
+      await w.edit('acme', 'customers', 'c2', { fields: { name: 'Gone' } })
+      await w.edit('acme', 'customers', 'c2', { deleted: true })
+      await w.edit('acme', 'customers', 'c3', { fields: { email: 'no@name.test' } })
+      await w.edit('acme', 'deals', 'c1', { fields: { title: 'a deal, not a customer' } })
+      await w.edit('globex', 'customers', 'c4', { fields: { name: 'elsewhere' } })
+      const titles = await s.reads.titles('acme', 'customers', ['c1', 'c2', 'c3', 'c4', 'nope', "it's"])
+      expect([...titles].sort()).toEqual([
+        ['c1', 'Acme'],
+        ['c2', 'Gone'],
+        ['c3', '(untitled)'],
+      ])
+      expect(await s.reads.titles('acme', 'customers', [])).toEqual(new Map())
+      const many = Array.from({ length: 1200 }, (_, i) => `x${i}`)
+      expect((await s.reads.titles('acme', 'customers', [...many, 'c1'])).get('c1')).toBe('Acme')
+    })
+
     it('[IN1] invoice numbers: 1, 2, 3 per workspace, the same number when asked again, kept for good', async () => {
       expect(await s.numbers.assign('acme', 'a')).toBe(1)
       expect(await s.numbers.assign('acme', 'b')).toBe(2)

@@ -150,11 +150,12 @@ describeBackends('records compare-and-set', (backend) => {
         const downgrade = () => {
           const db = new Database(t.dbFile)
           const version = db.pragma('user_version', { simple: true }) as number
-          // Back to before the version column: the two migrations since undone (the version's, then the overwrites').
+          // Back to before the version column: the three migrations since undone (the job retries', the overwrites', then the version's).
           db.exec(
-            'DROP TABLE doc_clients; ALTER TABLE history DROP COLUMN overwritten; DROP TABLE pending_notices; ALTER TABLE records DROP COLUMN version',
+            'ALTER TABLE jobs DROP COLUMN retry; DROP TABLE doc_clients; ALTER TABLE history DROP COLUMN overwritten; DROP TABLE pending_notices; ' +
+              'ALTER TABLE records DROP COLUMN version',
           )
-          db.pragma(`user_version = ${version - 2}`)
+          db.pragma(`user_version = ${version - 3}`)
           db.close()
         }
         ;({

@@ -1,6 +1,7 @@
 /**
  * `/api/exports` and `/api/imports`: queue a job (202 at once), read your own jobs,
  * download an export's file. Another user's job is answered 404, as if it did not exist.
+ * `/api/jobs/status`: what your jobs are doing now.
  */
 import { resolve } from 'node:path'
 import { type NextFunction, type Request, type RequestHandler, type Response, Router } from 'express'
@@ -91,6 +92,10 @@ export function jobRoutes(jobs: JobService): Router {
     res.sendFile(resolve(result.file), { headers: { 'Content-Type': result.contentType ?? 'application/octet-stream' } }, (error) => {
       if (error && !res.headersSent) next(new HttpError(404, 'not-found', 'the export file is no longer available'))
     })
+  })
+
+  router.get('/jobs/status', async (req, res) => {
+    res.json(await jobs.status(principalOf(req)))
   })
 
   router.post('/imports', (req, _res, next) => {

@@ -7,9 +7,14 @@
  * - [JQ2] enqueueing a job whose coalesce key matches a still-queued job returns that job;
  * - [JQ3] a claimed job holds a lease; only the lease holder may renew it, report progress or finish it;
  *   a job whose lease expired (its process died) is queued again, or failed after `maxAttempts`;
- * - [JQ4] a queued job's position is its 1-based place among all queued jobs, in queue order;
+ * - [JQ4] a queued job's position counts what will start before it (`queuePositions`): 1, plus the
+ *   queued jobs of its own user and lane ahead of it, plus the other lanes ahead of it that wait
+ *   only for a free runner (a queued job ahead of it, nothing running); a user's status lists
+ *   their own running and queued jobs only;
  * - [JQ5] a job reads back as stored; finishing stores the outcome and drops the payload;
- * - [JQ6] releasing a held job queues it again in its old place.
+ * - [JQ6] releasing a held job queues it again in its old place;
+ * - [JQ7] a running job's retry (a request waiting to be tried again) is stored by its lease
+ *   holder only, and cleared when the job is claimed, finished, released or recovered.
  */
 
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed'] as const
@@ -19,6 +24,18 @@ export const EXPORT_TARGETS = ['csv', 'xlsx', 'sheets'] as const
 export type ExportTarget = (typeof EXPORT_TARGETS)[number]
 
 export type JobCounts = Record<string, number>
+
+/** Why a request of a running job is waiting to be tried again: the API's quota (429), the API unavailable (5xx), no answer. */
+export const RETRY_REASONS = ['quota', 'unavailable', 'network'] as const
+export type RetryReason = (typeof RETRY_REASONS)[number]
+
+/** A running job whose request failed and waits to be tried again: attempt `attempt` of `of`, at `nextAt` (ms). */
+export interface JobRetry {
+  attempt: number
+  of: number
+  reason: RetryReason
+  nextAt: number
+}
 
 /** A problem with one line of an imported file. */
 export interface LineError {
@@ -41,10 +58,15 @@ export interface StoredJob {
   error: string | null
   result: Record<string, unknown> | null
   attempts: number
+  /** Set while a request of the running job waits to be tried again [JQ7]. */
+  retry: JobRetry | null
   createdAt: number
   startedAt: number | null
   finishedAt: number | null
 }
+
+/** A queued job and its position [JQ4]. */
+export type QueuedJob = StoredJob & { position: number }
 
 export interface NewJob {
   workspace: string
@@ -77,10 +99,14 @@ export interface JobQueue {
   get(id: string): Promise<StoredJob | undefined>
   /** The user's jobs of one kind, newest first. */
   list(userId: string, kind: JobKind, limit: number): Promise<StoredJob[]>
-  /** The first `limit` queued jobs, in queue order. */
-  queued(limit: number): Promise<StoredJob[]>
-  /** 1-based place among queued jobs, or undefined if not queued. */
+  /** The first `limit` queued jobs, in queue order, with their positions [JQ4]. */
+  queued(limit: number): Promise<QueuedJob[]>
+  /** The job's position [JQ4], or undefined if it is not queued. */
   position(id: string): Promise<number | undefined>
+  /** The user's running and queued jobs (of every kind), in queue order; queued ones with their positions. */
+  active(userId: string): Promise<(StoredJob | QueuedJob)[]>
+  /** The user's job that finished last (of every kind), if any. */
+  lastFinished(userId: string): Promise<StoredJob | undefined>
   payload(id: string): Promise<Buffer | null>
   /** Claims up to `max` runnable jobs for `worker`, honouring [JQ1]; increments their attempts. */
   claim(worker: string, max: number, leaseMs: number): Promise<StoredJob[]>
@@ -88,6 +114,8 @@ export interface JobQueue {
   renew(worker: string, ids: string[], leaseMs: number): Promise<string[]>
   /** Stores a running job's counts; false if `worker` no longer holds it. */
   progress(id: string, worker: string, counts: JobCounts): Promise<boolean>
+  /** Stores (or clears, with null) a running job's retry [JQ7]; false if `worker` no longer holds it. */
+  retrying(id: string, worker: string, retry: JobRetry | null): Promise<boolean>
   /** Ends a job; false if `worker` no longer holds it (its result is then discarded). */
   finish(id: string, worker: string, outcome: JobOutcome): Promise<boolean>
   /** Puts a held job back in the queue (graceful shutdown); does nothing if `worker` no longer holds it. */
@@ -99,6 +127,34 @@ export interface JobQueue {
 /** A job's lane: a user's jobs of one lane run one at a time [JQ1]. */
 export const laneOf = (kind: JobKind, target: string) => `${kind}:${target}`
 
+/** What `queuePositions` needs of a job: its user and lane. */
+export type UserLane = Pick<StoredJob, 'userId' | 'kind' | 'target'>
+
+const laneKey = (job: UserLane) => `${job.userId}\u0000${laneOf(job.kind, job.target)}`
+
+/**
+ * The positions [JQ4] of `queued`, the queue's first jobs in queue order (a prefix of it), given
+ * the (user, lane) pairs that have a job running. A job waits for the jobs of its own lane ahead
+ * of it (one at a time), then for a free runner; the runners go to the oldest runnable job
+ * first, one per lane. So another lane delays it when that lane has a job ahead of it and
+ * nothing running; a lane with a job running holds a runner already and gets the one its job
+ * frees, and the rest of another lane's jobs wait behind that lane's first. The same rule is
+ * the SQL of each queue's `position`.
+ */
+export function queuePositions<J extends UserLane>(queued: readonly J[], running: Iterable<UserLane>): (J & { position: number })[] {
+  const busy = new Set([...running].map(laneKey))
+  const ahead = new Map<string, number>()
+  let waitingLanes = 0
+  return queued.map((job) => {
+    const lane = laneKey(job)
+    const own = ahead.get(lane) ?? 0
+    const position = 1 + own + waitingLanes - (own > 0 && !busy.has(lane) ? 1 : 0)
+    if (own === 0 && !busy.has(lane)) waitingLanes++
+    ahead.set(lane, own + 1)
+    return { ...job, position }
+  })
+}
+
 /** Why a job whose lease expired `maxAttempts` times was failed. */
 export const abandonedError = (attempts: number) => `the server stopped while this job ran, ${attempts} times; gave up`
 
@@ -109,6 +165,8 @@ export interface JobJson {
   target: string
   status: JobStatus
   position?: number
+  /** While a request of the running job waits to be tried again; `nextAt` is an ISO instant. */
+  retry?: { attempt: number; of: number; reason: RetryReason; nextAt: string }
   counts: JobCounts
   attempts: number
   error?: string
@@ -141,6 +199,7 @@ export function toJobJson(job: StoredJob, position?: number): JobJson {
     createdAt: iso(job.createdAt)!,
   }
   if (position !== undefined && job.status === 'queued') json.position = position
+  if (job.retry && job.status === 'running') json.retry = { ...job.retry, nextAt: iso(job.retry.nextAt)! }
   if (job.error) json.error = job.error
   if (job.kind === 'import') json.errors = job.errors
   if (job.startedAt !== null) json.startedAt = iso(job.startedAt)

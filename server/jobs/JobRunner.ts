@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { setImmediate as nextTurn } from 'node:timers/promises'
-import type { JobCounts, JobOutcome, JobQueue, StoredJob } from './JobQueue.js'
+import type { JobCounts, JobOutcome, JobQueue, JobRetry, StoredJob } from './JobQueue.js'
 
 /** What a handler gets to talk to the runner. */
 export interface JobContext {
@@ -19,6 +19,11 @@ export interface JobContext {
    * (the outcome has the final counts and is stored after the last of them). A failed write is reported, not thrown.
    */
   progress(counts: JobCounts): void
+  /**
+   * Shows that a request is waiting to be tried again (null: it was, and went through): stored
+   * and published in the background, in order with progress, never throttled.
+   */
+  retrying(retry: JobRetry | null): void
   /** Yields to the event loop; throws if the job was stopped. */
   checkpoint(): Promise<void>
 }
@@ -197,6 +202,15 @@ export class JobRunner {
     // Progress is stored in the background, one write after another, and the outcome only after the last of them:
     // an older count can never land (or be published) after a newer one or after the outcome.
     let writes = Promise.resolve()
+    const store = (what: string, write: () => Promise<boolean>) => {
+      writes = writes.then(async () => {
+        try {
+          if (await write()) await this.publishStored(job.id)
+        } catch (error) {
+          this.options.onError?.(error, `job ${job.id} ${what}`)
+        }
+      })
+    }
     const ctx: JobContext = {
       job,
       signal,
@@ -205,13 +219,10 @@ export class JobRunner {
         const now = Date.now()
         if (signal.aborted || now - lastPublished < PROGRESS_PUBLISH_MS) return
         lastPublished = now
-        writes = writes.then(async () => {
-          try {
-            if (await this.queue.progress(job.id, this.worker, counts)) await this.publishStored(job.id)
-          } catch (error) {
-            this.options.onError?.(error, `job ${job.id} progress`)
-          }
-        })
+        store('progress', () => this.queue.progress(job.id, this.worker, counts))
+      },
+      retrying: (retry) => {
+        if (!signal.aborted) store('retry', () => this.queue.retrying(job.id, this.worker, retry))
       },
       checkpoint: async () => {
         await this.turnstile.pass()

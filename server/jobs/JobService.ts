@@ -13,6 +13,7 @@ import type { AccordRegistry } from '../documents/types.js'
 import { serverOrigin } from '../sync/types.js'
 import { exportCsv } from './connectors/csv.js'
 import type { FileResult } from './connectors/fileExport.js'
+import type { NameSources } from './connectors/ReferenceNames.js'
 import { DEFAULT_MAX_REQUEST_BYTES, exportSheets } from './connectors/sheets.js'
 import { type ServiceAccount, SheetsApi, loadServiceAccount } from './connectors/sheetsClient.js'
 import { exportXlsx } from './connectors/xlsx.js'
@@ -78,6 +79,19 @@ export interface ImportRequest {
 export interface JobMetrics {
   jobs: { inc(labels: { status: string; kind: string }): void }
   jobRetries: { inc(labels: { kind: string }): void }
+  jobRetryReasons: { inc(labels: { target: string; reason: string }): void }
+}
+
+/** The `target` label of a job's retries: an export's target, or `import`. */
+export const metricTarget = (job: Pick<StoredJob, 'kind' | 'target'>) => (job.kind === 'import' ? 'import' : job.target)
+
+/** `GET /api/jobs/status`: what the caller's jobs are doing (docs/api.md). */
+export interface JobStatusJson {
+  isProcessing: boolean
+  queueLength: number
+  running: JobJson[]
+  queued: JobJson[]
+  lastFinished: JobJson | null
 }
 
 interface Owner {
@@ -85,37 +99,55 @@ interface Owner {
   userId: string
 }
 
+/** What the job service works with. */
+export interface JobServiceDeps {
+  queue: JobQueue
+  /** Import keys and Sheets sync state. */
+  state: JobStateStore
+  /** Where exports are written unless `options.exportDir` says otherwise. */
+  defaultExportDir: string
+  records: RecordService
+  registry: AccordRegistry
+  /** A workspace's users, whose names exports show for references to them. */
+  users: NameSources['users']
+  metrics?: JobMetrics
+  onError?: (error: unknown, context: string) => void
+}
+
 export class JobService {
   readonly queue: JobQueue
   readonly runner: JobRunner
   readonly exportDir: string
+  private readonly state: JobStateStore
+  private readonly records: RecordService
+  private readonly registry: AccordRegistry
+  private readonly metrics: JobMetrics | undefined
+  /** Where exports find the names of what records refer to. */
+  private readonly names: NameSources
   private readonly sheets: SheetsApi | null
-  /** Last status counted per unfinished job (for metrics). */
+  /** Last status noted per unfinished job (metrics, position updates). */
   private readonly counted = new Map<string, string>()
   /** Position last published per queued job. */
   private readonly positions = new Map<string, number>()
   private positionsScheduled = false
 
   constructor(
-    queue: JobQueue,
-    /** Import keys and Sheets sync state. */
-    private readonly state: JobStateStore,
-    /** Where exports are written unless `options.exportDir` says otherwise. */
-    defaultExportDir: string,
-    private readonly records: RecordService,
-    private readonly registry: AccordRegistry,
+    deps: JobServiceDeps,
     private readonly options: JobOptions = {},
-    onError?: (error: unknown, context: string) => void,
-    private readonly metrics?: JobMetrics,
   ) {
-    this.queue = queue
-    this.exportDir = options.exportDir ?? defaultExportDir
+    this.queue = deps.queue
+    this.state = deps.state
+    this.records = deps.records
+    this.registry = deps.registry
+    this.metrics = deps.metrics
+    this.names = { users: deps.users, titles: (workspace, collection, ids) => deps.records.reads.titles(workspace, collection, ids) }
+    this.exportDir = options.exportDir ?? deps.defaultExportDir
     this.sheets = this.createSheetsApi(options.sheets)
     this.runner = new JobRunner(
       this.queue,
       (job) => this.handlerFor(job),
       (job) => this.publish(job),
-      { ...options, onError },
+      { ...options, onError: deps.onError },
     )
   }
 
@@ -184,6 +216,21 @@ export class JobService {
     return Promise.all(jobs.filter((job) => job.workspace === owner.workspace).map((job) => this.json(job)))
   }
 
+  /** The owner's running and queued jobs, and the one that finished last; never another user's. */
+  async status(owner: Owner): Promise<JobStatusJson> {
+    const [active, last] = await Promise.all([this.queue.active(owner.userId), this.queue.lastFinished(owner.userId)])
+    const mine = active.filter((job) => job.workspace === owner.workspace)
+    const running = mine.filter((job) => job.status === 'running').map((job) => toJobJson(job))
+    const queued = mine.flatMap((job) => ('position' in job ? [toJobJson(job, job.position)] : []))
+    return {
+      isProcessing: running.length > 0,
+      queueLength: queued.length,
+      running,
+      queued,
+      lastFinished: last && last.workspace === owner.workspace ? toJobJson(last) : null,
+    }
+  }
+
   async json(job: StoredJob): Promise<JobJson> {
     return toJobJson(job, job.status === 'queued' ? await this.queue.position(job.id) : undefined)
   }
@@ -200,7 +247,22 @@ export class JobService {
     })
   }
 
+  /** The job's handler, its retries counted in the metrics. */
   private handlerFor(job: StoredJob): JobHandler {
+    const handler = this.handlerOf(job)
+    const metrics = this.metrics
+    if (!metrics) return handler
+    return (ctx) =>
+      handler({
+        ...ctx,
+        retrying: (retry) => {
+          if (retry) metrics.jobRetryReasons.inc({ target: metricTarget(job), reason: retry.reason })
+          ctx.retrying(retry)
+        },
+      })
+  }
+
+  private handlerOf(job: StoredJob): JobHandler {
     if (job.kind === 'import') {
       return async (ctx) => {
         const csv = await this.queue.payload(job.id)
@@ -215,11 +277,9 @@ export class JobService {
       case 'xlsx':
         return async (ctx) => {
           await mkdir(this.exportDir, { recursive: true })
-          const ext = target === 'xlsx' ? 'xlsx' : collections.length === 1 ? 'csv' : 'zip'
-          const file = join(this.exportDir, `${job.id}.${ext}`)
           const write = target === 'xlsx' ? exportXlsx : exportCsv
-          const result: FileResult = await write(this.records, job.workspace, collections, file, ctx)
-          const { counts, ...rest } = result
+          const source = { records: this.records, names: this.names, workspace: job.workspace }
+          const { counts, ...rest }: FileResult = await write(source, collections, join(this.exportDir, job.id), ctx)
           await this.pruneFiles(job)
           return { status: 'succeeded', counts, result: { ...rest } }
         }
@@ -229,6 +289,7 @@ export class JobService {
           const deps = {
             state: this.state,
             records: this.records,
+            names: this.names,
             api: this.sheets,
             maxRequestBytes: this.options.sheets?.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES,
           }
@@ -240,23 +301,24 @@ export class JobService {
     }
   }
 
-  /** Writes the job's current state into its user's inbox document (and a notification when it ends). */
   /** Counts a new job and shows it queued in its user's inbox, before anything can claim it. */
   private async publishQueued(job: StoredJob): Promise<void> {
-    this.count(job)
+    this.noteStatus(job)
     await this.show(job).catch(() => undefined) // closing: the database or the room is gone
   }
 
+  /** A job the runner changed; when it started, ended or was queued again, others' positions may have moved too. */
   private publish(job: StoredJob): void {
-    this.count(job)
+    const moved = this.noteStatus(job)
     this.show(job).catch(() => undefined) // closing: the database or the room is gone
+    if (moved) this.schedulePositionUpdates()
   }
 
-  private async show(job: StoredJob): Promise<void> {
-    const json = await this.json(job)
+  /** Writes the job's current state into its user's inbox document (and a notification when it ends). */
+  private async show(job: StoredJob, position?: number): Promise<void> {
+    const json = position === undefined ? await this.json(job) : toJobJson(job, position)
     if (json.position === undefined) this.positions.delete(job.id)
     else this.positions.set(job.id, json.position)
-    if (job.status === 'running') this.schedulePositionUpdates()
     await this.registry.use(inboxDocName(job.workspace, job.userId), (room) => {
       room.doc.transact(() => {
         const jobs = room.doc.getMap<JobJson>(INBOX_JOBS)
@@ -281,28 +343,35 @@ export class JobService {
     for (const j of older) await rm(j.result!.file as string, { force: true })
   }
 
-  /** A job started: the jobs behind it moved up; tell their owners (once per turn). */
+  /** Tells the owners of the first queued jobs whose position moved (once per turn). */
   private schedulePositionUpdates(): void {
     if (this.positionsScheduled) return
     this.positionsScheduled = true
     setImmediate(() => {
       this.positionsScheduled = false
       this.queue.queued(MAX_POSITION_UPDATES).then(
-        (jobs) =>
-          jobs.forEach((job, i) => {
-            if (this.positions.get(job.id) !== i + 1) this.publish(job)
-          }),
+        (jobs) => {
+          for (const job of jobs) {
+            if (this.positions.get(job.id) !== job.position) this.show(job, job.position).catch(() => undefined)
+          }
+        },
         () => undefined, // closing
       )
     })
   }
 
-  private count(job: StoredJob): void {
-    if (!this.metrics || this.counted.get(job.id) === job.status) return
-    this.metrics.jobs.inc({ status: job.status, kind: job.kind })
-    if (job.status === 'queued' && job.attempts > 0) this.metrics.jobRetries.inc({ kind: job.kind })
+  /** Notes the job's status, counted in the metrics; false if it is the one noted last (progress, a retry). */
+  private noteStatus(job: StoredJob): boolean {
+    if (this.counted.get(job.id) === job.status) return false
     if (job.status === 'succeeded' || job.status === 'failed') this.counted.delete(job.id)
     else this.counted.set(job.id, job.status)
+    if (!this.metrics) return true
+    this.metrics.jobs.inc({ status: job.status, kind: job.kind })
+    if (job.status === 'queued' && job.attempts > 0) {
+      this.metrics.jobRetries.inc({ kind: job.kind })
+      this.metrics.jobRetryReasons.inc({ target: metricTarget(job), reason: 'restarted' })
+    }
+    return true
   }
 }
 

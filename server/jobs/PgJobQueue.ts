@@ -24,18 +24,21 @@
  */
 import { randomUUID } from 'node:crypto'
 import { inTransaction } from '../pg/inTransaction.js'
+import { numbered } from '../pg/numbered.js'
 import type { Pool } from '../pg/openPool.js'
 import {
   type JobCounts,
   type JobKind,
   type JobOutcome,
   type JobQueue,
+  type JobRetry,
   type NewJob,
+  type QueuedJob,
   type StoredJob,
   abandonedError,
   laneOf,
 } from './JobQueue.js'
-import { type JobRow as Row, storedJobOf } from './jobRow.js'
+import { LANE_BUSY_SQL, POSITION_SQL, type JobRow as Row, activeOf, activeSql, positionsOf, storedJobOf } from './jobRow.js'
 
 export interface PgJobQueueOptions {
   /**
@@ -52,7 +55,7 @@ type JobRow = Row<unknown>
 /** Whole ms, as the process's clock gives them (`timestamptz` keeps µs). */
 const MS = (column: string) => `floor(extract(epoch FROM ${column}) * 1000)::float8 AS ${column}`
 const COLUMNS = `seq::float8 AS seq, id, workspace, user_id, kind, target, params, status, counts, errors, error, result, attempts,
-  ${MS('created_at')}, ${MS('started_at')}, ${MS('finished_at')}`
+  retry, ${MS('created_at')}, ${MS('started_at')}, ${MS('finished_at')}`
 /** `$1` of every statement that reads the clock: the injected time, or null for PostgreSQL's. */
 const NOW = 'coalesce($1::timestamptz, now())'
 const LEASE_UNTIL = (leaseMs: string) => `${NOW} + ${leaseMs}::integer * interval '1 millisecond'`
@@ -65,9 +68,11 @@ const SQL = {
   queuedByKey: `SELECT ${COLUMNS} FROM jobs WHERE coalesce_key = $1 AND status = 'queued'`,
   get: `SELECT ${COLUMNS} FROM jobs WHERE id = $1`,
   list: `SELECT ${COLUMNS} FROM jobs WHERE user_id = $1 AND kind = $2 ORDER BY seq DESC LIMIT $3`,
-  queued: `SELECT ${COLUMNS} FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT $1`,
-  position: `SELECT (SELECT count(*) FROM jobs q WHERE q.status = 'queued' AND q.seq < j.seq)::integer + 1 AS position
-    FROM jobs j WHERE j.id = $1 AND j.status = 'queued'`,
+  queued: `SELECT ${COLUMNS}, ${LANE_BUSY_SQL} FROM jobs j WHERE status = 'queued' ORDER BY seq LIMIT $1`,
+  position: numbered(POSITION_SQL),
+  active: numbered(activeSql(COLUMNS)),
+  lastFinished: `SELECT ${COLUMNS} FROM jobs WHERE user_id = $1 AND status IN ('succeeded', 'failed')
+    ORDER BY finished_at DESC, seq DESC LIMIT 1`,
   payload: 'SELECT payload FROM jobs WHERE id = $1',
   // The oldest queued job of every (user, lane) that has nothing running, oldest first.
   claim: `WITH picked AS (
@@ -80,16 +85,17 @@ const SQL = {
       FOR UPDATE SKIP LOCKED
     )
     UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = $3, lease_until = ${LEASE_UNTIL('$4')},
-      started_at = coalesce(started_at, ${NOW}), coalesce_key = NULL
+      started_at = coalesce(started_at, ${NOW}), coalesce_key = NULL, retry = NULL
     FROM picked WHERE id = pick AND status = 'queued'
     RETURNING ${COLUMNS}`,
   renew: `UPDATE jobs SET lease_until = ${LEASE_UNTIL('$4')}
     WHERE id = ANY($2::text[]) AND lease_owner = $3 AND status = 'running' RETURNING id`,
   progress: `UPDATE jobs SET counts = $3::json WHERE id = $1 AND lease_owner = $2 AND status = 'running'`,
+  retrying: `UPDATE jobs SET retry = $3::json WHERE id = $1 AND lease_owner = $2 AND status = 'running'`,
   finish: `UPDATE jobs SET status = $4, counts = $5::json, errors = $6::json, error = $7, result = $8::json, finished_at = ${NOW},
-      lease_owner = NULL, lease_until = NULL, payload = NULL
+      lease_owner = NULL, lease_until = NULL, payload = NULL, retry = NULL
     WHERE id = $2 AND lease_owner = $3 AND status = 'running'`,
-  release: `UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_until = NULL
+  release: `UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_until = NULL, retry = NULL
     WHERE id = $1 AND lease_owner = $2 AND status = 'running'`,
   expired: `SELECT id, attempts FROM jobs WHERE status = 'running' AND lease_until < ${NOW} ORDER BY seq FOR UPDATE SKIP LOCKED`,
   // `$2`: the expired jobs; `$3`: why each one is failed, or null to queue it again.
@@ -98,7 +104,7 @@ const SQL = {
       error = coalesce(f.gave_up, error),
       finished_at = CASE WHEN f.gave_up IS NULL THEN finished_at ELSE ${NOW} END,
       payload = CASE WHEN f.gave_up IS NULL THEN payload END,
-      lease_owner = NULL, lease_until = NULL
+      lease_owner = NULL, lease_until = NULL, retry = NULL
     FROM unnest($2::text[], $3::text[]) AS f(job_id, gave_up)
     WHERE id = f.job_id
     RETURNING ${COLUMNS}`,
@@ -165,13 +171,23 @@ export class PgJobQueue implements JobQueue {
     return this.jobs('jobs-list', SQL.list, [userId, kind, limit])
   }
 
-  async queued(limit: number): Promise<StoredJob[]> {
-    return this.jobs('jobs-queued', SQL.queued, [limit])
+  async queued(limit: number): Promise<QueuedJob[]> {
+    const result = await this.pool.query<JobRow & { lane_busy: boolean }>({ name: 'jobs-queued', text: SQL.queued, values: [limit] })
+    return positionsOf(result.rows, fromRow)
   }
 
   async position(id: string): Promise<number | undefined> {
     const result = await this.pool.query<{ position: number }>({ name: 'jobs-position', text: SQL.position, values: [id] })
     return result.rows[0]?.position
+  }
+
+  async active(userId: string): Promise<(StoredJob | QueuedJob)[]> {
+    const result = await this.pool.query<JobRow & { position: number | null }>({ name: 'jobs-active', text: SQL.active, values: [userId] })
+    return activeOf(result.rows, fromRow)
+  }
+
+  async lastFinished(userId: string): Promise<StoredJob | undefined> {
+    return (await this.jobs('jobs-last-finished', SQL.lastFinished, [userId]))[0]
   }
 
   async payload(id: string): Promise<Buffer | null> {
@@ -204,6 +220,11 @@ export class PgJobQueue implements JobQueue {
   async progress(id: string, worker: string, counts: JobCounts): Promise<boolean> {
     const result = await this.pool.query({ name: 'jobs-progress', text: SQL.progress, values: [id, worker, JSON.stringify(counts)] })
     return result.rowCount === 1
+  }
+
+  async retrying(id: string, worker: string, retry: JobRetry | null): Promise<boolean> {
+    const values = [id, worker, retry === null ? null : JSON.stringify(retry)]
+    return (await this.pool.query({ name: 'jobs-retrying', text: SQL.retrying, values })).rowCount === 1
   }
 
   async finish(id: string, worker: string, outcome: JobOutcome): Promise<boolean> {

@@ -11,17 +11,19 @@ import {
   type JobKind,
   type JobOutcome,
   type JobQueue,
+  type JobRetry,
   type NewJob,
+  type QueuedJob,
   type StoredJob,
   abandonedError,
   laneOf,
 } from './JobQueue.js'
-import { type JobRow as Row, storedJobOf } from './jobRow.js'
+import { LANE_BUSY_SQL, POSITION_SQL, type JobRow as Row, activeOf, activeSql, positionsOf, storedJobOf } from './jobRow.js'
 
 type JobRow = Row<string> & { lane: string }
 
 const COLUMNS =
-  'seq, id, workspace, user_id, kind, target, lane, params, status, counts, errors, error, result, attempts, created_at, started_at, finished_at'
+  'seq, id, workspace, user_id, kind, target, lane, params, status, counts, errors, error, result, attempts, retry, created_at, started_at, finished_at'
 
 const fromRow = (row: JobRow) => storedJobOf(row, (text) => JSON.parse(text))
 
@@ -85,16 +87,27 @@ export class SqliteJobQueue implements JobQueue {
     return rows.map(fromRow)
   }
 
-  async queued(limit: number): Promise<StoredJob[]> {
-    const rows = this.stmt(`SELECT ${COLUMNS} FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT ?`).all(limit) as JobRow[]
-    return rows.map(fromRow)
+  async queued(limit: number): Promise<QueuedJob[]> {
+    const rows = this.stmt(`SELECT ${COLUMNS}, ${LANE_BUSY_SQL} FROM jobs j WHERE status = 'queued' ORDER BY seq LIMIT ?`).all(
+      limit,
+    ) as (JobRow & { lane_busy: number })[]
+    return positionsOf(rows, fromRow)
   }
 
   async position(id: string): Promise<number | undefined> {
-    const row = this.stmt("SELECT seq FROM jobs WHERE id = ? AND status = 'queued'").get(id) as { seq: number } | undefined
-    if (!row) return undefined
-    const ahead = this.stmt("SELECT count(*) AS n FROM jobs WHERE status = 'queued' AND seq < ?").get(row.seq) as { n: number }
-    return ahead.n + 1
+    const row = this.stmt(POSITION_SQL).get(id) as { position: number } | undefined
+    return row?.position
+  }
+
+  async active(userId: string): Promise<(StoredJob | QueuedJob)[]> {
+    return activeOf(this.stmt(activeSql(COLUMNS)).all(userId) as (JobRow & { position: number | null })[], fromRow)
+  }
+
+  async lastFinished(userId: string): Promise<StoredJob | undefined> {
+    const row = this.stmt(
+      `SELECT ${COLUMNS} FROM jobs WHERE user_id = ? AND status IN ('succeeded', 'failed') ORDER BY finished_at DESC, seq DESC LIMIT 1`,
+    ).get(userId) as JobRow | undefined
+    return row && fromRow(row)
   }
 
   async payload(id: string): Promise<Buffer | null> {
@@ -119,7 +132,7 @@ export class SqliteJobQueue implements JobQueue {
         const now = this.now()
         const take = this.stmt(
           `UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?, lease_until = ?,
-             started_at = coalesce(started_at, ?), coalesce_key = NULL
+             started_at = coalesce(started_at, ?), coalesce_key = NULL, retry = NULL
            WHERE id = ? AND status = 'queued'`,
         )
         for (const row of rows) take.run(worker, now + leaseMs, now, row.id)
@@ -139,10 +152,15 @@ export class SqliteJobQueue implements JobQueue {
     return stmt.run(JSON.stringify(counts), id, worker).changes === 1
   }
 
+  async retrying(id: string, worker: string, retry: JobRetry | null): Promise<boolean> {
+    const stmt = this.stmt("UPDATE jobs SET retry = ? WHERE id = ? AND lease_owner = ? AND status = 'running'")
+    return stmt.run(retry === null ? null : JSON.stringify(retry), id, worker).changes === 1
+  }
+
   async finish(id: string, worker: string, outcome: JobOutcome): Promise<boolean> {
     const stmt = this.stmt(
       `UPDATE jobs SET status = ?, counts = ?, errors = ?, error = ?, result = ?, finished_at = ?,
-         lease_owner = NULL, lease_until = NULL, payload = NULL
+         lease_owner = NULL, lease_until = NULL, payload = NULL, retry = NULL
        WHERE id = ? AND lease_owner = ? AND status = 'running'`,
     )
     const result = outcome.result === undefined ? null : JSON.stringify(outcome.result)
@@ -154,7 +172,7 @@ export class SqliteJobQueue implements JobQueue {
 
   async release(id: string, worker: string): Promise<void> {
     this.stmt(
-      "UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ? AND status = 'running'",
+      "UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_until = NULL, retry = NULL WHERE id = ? AND lease_owner = ? AND status = 'running'",
     ).run(id, worker)
   }
 
@@ -171,10 +189,10 @@ export class SqliteJobQueue implements JobQueue {
           if (row.attempts >= maxAttempts) {
             this.stmt(
               `UPDATE jobs SET status = 'failed', finished_at = ?, lease_owner = NULL, lease_until = NULL, payload = NULL,
-                   error = ? WHERE id = ?`,
+                   retry = NULL, error = ? WHERE id = ?`,
             ).run(now, abandonedError(row.attempts), row.id)
           } else {
-            this.stmt("UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_until = NULL WHERE id = ?").run(row.id)
+            this.stmt("UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_until = NULL, retry = NULL WHERE id = ?").run(row.id)
           }
         }
         return rows.map((row) => this.read(row.id)!)

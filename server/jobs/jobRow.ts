@@ -2,7 +2,16 @@
  * A row of the `jobs` table, the same columns in SQLite and PostgreSQL, and the job it holds.
  * The JSON columns arrive as text from SQLite and already parsed from PostgreSQL.
  */
-import type { JobCounts, JobKind, JobStatus, LineError, StoredJob } from './JobQueue.js'
+import {
+  type JobCounts,
+  type JobKind,
+  type JobRetry,
+  type JobStatus,
+  type LineError,
+  type QueuedJob,
+  type StoredJob,
+  queuePositions,
+} from './JobQueue.js'
 
 /** A `jobs` row; `J` is how its JSON columns arrive (text, or parsed). */
 export interface JobRow<J> {
@@ -19,6 +28,7 @@ export interface JobRow<J> {
   error: string | null
   result: J | null
   attempts: number
+  retry: J | null
   created_at: number
   started_at: number | null
   finished_at: number | null
@@ -40,8 +50,49 @@ export function storedJobOf<J>(row: JobRow<J>, json: (column: J) => unknown): St
     error: row.error,
     result: row.result === null ? null : (json(row.result) as Record<string, unknown>),
     attempts: row.attempts,
+    retry: row.retry === null ? null : (json(row.retry) as JobRetry),
     createdAt: row.created_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
   }
+}
+
+/**
+ * The position [JQ4] of the queued job `j` (the rule of `queuePositions`), one SQL expression
+ * for both databases: its own lane's queued jobs ahead of it, and the other lanes whose first
+ * queued job is ahead of it and that have nothing running.
+ */
+const POSITION = `CAST(1
+    + (SELECT count(*) FROM jobs q WHERE q.status = 'queued' AND q.user_id = j.user_id AND q.lane = j.lane AND q.seq < j.seq)
+    + (SELECT count(*) FROM jobs h
+        WHERE h.status = 'queued' AND h.seq < j.seq AND NOT (h.user_id = j.user_id AND h.lane = j.lane)
+          AND h.seq = (SELECT min(m.seq) FROM jobs m WHERE m.status = 'queued' AND m.user_id = h.user_id AND m.lane = h.lane)
+          AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.status = 'running' AND r.user_id = h.user_id AND r.lane = h.lane))
+    AS integer)`
+
+/** A queued job's position; `?`: its id. */
+export const POSITION_SQL = `SELECT ${POSITION} AS position FROM jobs j WHERE j.id = ? AND j.status = 'queued'`
+
+/** `columns` of a user's running and queued jobs in queue order, and the position of each queued one; `?`: the user. */
+export const activeSql = (columns: string) =>
+  `SELECT ${columns}, CASE WHEN j.status = 'queued' THEN ${POSITION} END AS position
+  FROM jobs j WHERE j.user_id = ? AND j.status IN ('queued', 'running') ORDER BY j.seq`
+
+/** The jobs of `rows` (read with `activeSql`), a queued one with its position. */
+export function activeOf<J>(rows: (J & { position: number | null })[], job: (row: J) => StoredJob): (StoredJob | QueuedJob)[] {
+  return rows.map((row) => (row.position === null ? job(row) : { ...job(row), position: row.position }))
+}
+
+/** Whether the lane of the queued job `j` has a job running (`queuePositions` needs those lanes). */
+export const LANE_BUSY_SQL =
+  "EXISTS (SELECT 1 FROM jobs r WHERE r.status = 'running' AND r.user_id = j.user_id AND r.lane = j.lane) AS lane_busy"
+
+/** The queued jobs of `rows` (read with LANE_BUSY_SQL) with their positions: one statement, so one moment. */
+export function positionsOf<J>(rows: (J & { lane_busy: unknown })[], job: (row: J) => StoredJob): QueuedJob[] {
+  const jobs = rows.map((row) => job(row))
+  // SQLite answers 0/1, PostgreSQL a boolean.
+  return queuePositions(
+    jobs,
+    jobs.filter((_, i) => Boolean(rows[i]!.lane_busy)),
+  )
 }

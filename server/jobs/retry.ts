@@ -3,6 +3,7 @@
  * the server's `Retry-After`, bounded in attempts.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { RetryReason } from './JobQueue.js'
 
 export interface RetryPolicy {
   /** Attempts in all, the first included. @default 6 */
@@ -16,7 +17,21 @@ export interface RetryPolicy {
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 6, baseDelayMs: 1000, maxDelayMs: 60_000 }
 
 /** How a failed attempt is to be treated. */
-export type Verdict = { retry: false } | { retry: true; retryAfterMs?: number }
+export type Verdict = { retry: false } | { retry: true; reason: RetryReason; retryAfterMs?: number }
+
+/** A failed attempt about to be followed by attempt `attempt` of `of`, after `delayMs`. */
+export interface RetryWait {
+  attempt: number
+  of: number
+  reason: RetryReason
+  delayMs: number
+}
+
+export interface RetryOptions {
+  signal?: AbortSignal
+  /** Told before each wait, and with null once an attempt after a wait went through. */
+  onWait?: (wait: RetryWait | null) => void
+}
 
 /** Full jitter: a random wait in [0, base * 2^attempt], at least the server's Retry-After. */
 export function backoffMs(policy: RetryPolicy, attempt: number, retryAfterMs?: number, random = Math.random): number {
@@ -52,16 +67,20 @@ export async function withRetry<T>(
   fn: () => Promise<T>,
   judge: (error: unknown) => Verdict,
   policy: RetryPolicy,
-  signal?: AbortSignal,
+  options: RetryOptions = {},
 ): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await fn()
+      const result = await fn()
+      if (attempt > 0) options.onWait?.(null)
+      return result
     } catch (error) {
       const verdict = judge(error)
       if (!verdict.retry) throw error
       if (attempt + 1 >= policy.maxAttempts) throw new RetriesExhausted(attempt + 1, error)
-      await sleep(backoffMs(policy, attempt, verdict.retryAfterMs), undefined, { signal })
+      const delayMs = backoffMs(policy, attempt, verdict.retryAfterMs)
+      options.onWait?.({ attempt: attempt + 2, of: policy.maxAttempts, reason: verdict.reason, delayMs })
+      await sleep(delayMs, undefined, { signal: options.signal })
     }
   }
 }

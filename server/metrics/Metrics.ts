@@ -6,6 +6,7 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { COLLECTIONS } from '../../shared/collections.js'
+import { RETRY_REASONS } from '../jobs/JobQueue.js'
 
 /** What the sync layer (rooms, registry) reports. All calls are cheap and synchronous. */
 export interface SyncMetrics {
@@ -54,8 +55,13 @@ export class Metrics implements SyncMetrics {
   readonly reservationDecisions: Counter<'outcome'>
   /** `metrics.jobs.inc({ status })` on every status a job enters. */
   readonly jobs: Counter<'status' | 'kind'>
-  /** `metrics.jobRetries.inc()` when a failed attempt is retried. */
+  /** `metrics.jobRetries.inc({ kind })` when a job is queued again after its server stopped while it ran. */
   readonly jobRetries: Counter<'kind'>
+  /**
+   * `metrics.jobRetryReasons.inc({ target, reason })` on every retry of a job: a request tried again
+   * (`quota`, `unavailable`, `network`) or the whole job queued again after its server stopped (`restarted`).
+   */
+  readonly jobRetryReasons: Counter<'target' | 'reason'>
   readonly httpRequests: Counter<'method' | 'status'>
   /** `metrics.socketsDropped.inc({ reason })` when the server drops a socket without a close handshake. */
   readonly socketsDropped: Counter<'reason'>
@@ -79,7 +85,12 @@ export class Metrics implements SyncMetrics {
     )
     this.reservationDecisions = counter('accord_reservation_decisions_total', 'Calendar reservation decisions', ['outcome'])
     this.jobs = counter('accord_export_jobs_total', 'Export/import jobs entering a status', ['status', 'kind'])
-    this.jobRetries = counter('accord_export_job_retries_total', 'Job attempts retried after a failure', ['kind'])
+    this.jobRetries = counter('accord_export_job_retries_total', 'Jobs queued again after their server stopped while they ran', ['kind'])
+    this.jobRetryReasons = counter(
+      'accord_job_retries_total',
+      'Job retries by target (csv, xlsx, sheets, import) and reason (quota, unavailable, network: a request tried again; restarted: the job run again)',
+      ['target', 'reason'],
+    )
     this.httpRequests = counter('accord_http_requests_total', 'HTTP requests answered', ['method', 'status'])
     this.socketsDropped = counter(
       'accord_sockets_dropped_total',
@@ -103,6 +114,7 @@ export class Metrics implements SyncMetrics {
     for (const outcome of RESERVATION_OUTCOMES) this.reservationDecisions.inc({ outcome }, 0)
     for (const status of JOB_STATUSES) this.jobs.inc({ status, kind: 'export' }, 0)
     this.jobRetries.inc({ kind: 'export' }, 0)
+    for (const reason of RETRY_REASONS) this.jobRetryReasons.inc({ target: 'sheets', reason }, 0)
     for (const reason of DROP_REASONS) this.socketsDropped.inc({ reason }, 0)
 
     this.loopDelay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS })

@@ -303,4 +303,14 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX doc_owners_by_owner ON doc_owners (owner) WHERE owner IS NOT NULL;
     `,
   },
+  {
+    version: 10,
+    name: 'job retries',
+    // A running job's request waiting to be tried again (server/jobs/JobQueue.ts, JobRetry), as
+    // SQLite keeps it: JSON with `nextAt` in ms. Stored so that every process, and the job after
+    // a restart, shows it.
+    sql: `
+      ALTER TABLE jobs ADD COLUMN retry json;
+    `,
+  },
 ]

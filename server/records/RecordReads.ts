@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto'
 import type { Collection, FieldValues, LineItem } from '../../shared/collections.js'
-import { HAS_ITEMS } from '../../shared/collections.js'
+import { HAS_ITEMS, recordTitle } from '../../shared/collections.js'
 import { recordDocName } from '../../shared/docNames.js'
 import { numbered } from '../pg/numbered.js'
 import type { Pool } from '../pg/openPool.js'
@@ -69,6 +69,8 @@ export interface RecordPage {
 }
 
 export const MAX_PAGE = 500
+/** Ids looked up by one query of `titles`. */
+const TITLES_PER_QUERY = 500
 export const DEFAULT_PAGE = 50
 /** History entries a read returns at most, newest first. */
 export const HISTORY_LIMIT = 500
@@ -94,6 +96,11 @@ export interface RecordReads {
   list(workspace: string, collection: Collection, query: ListQuery): Promise<RecordPage>
   /** Every live record of a collection (exports). */
   all(workspace: string, collection: Collection): Promise<ApiRecord[]>
+  /**
+   * The titles (`recordTitle`) of those of `ids` that are stored, deleted ones included: what a
+   * reference to them is shown as (an export names a deal's customer even after it was deleted).
+   */
+  titles(workspace: string, collection: Collection, ids: readonly string[]): Promise<Map<string, string>>
   /**
    * A record's history, newest first: who changed which parts when, and the values that lost to
    * a concurrent one on the entry of the change that was kept (`overwritten`, empty when none).
@@ -135,6 +142,8 @@ abstract class SqlRecordReads implements RecordReads {
   protected abstract rows<R>(sql: string, params: readonly unknown[]): Promise<R[]>
   /** SQL true when `column` matches the LIKE pattern of the next parameter (`\` escapes), ASCII letters in either case. */
   protected abstract matches(column: string): string
+  /** SQL true when `column` is one of the strings of the next parameter, a JSON array. */
+  protected abstract inJsonArray(column: string): string
 
   async storedFields(name: RecordKey): Promise<FieldValues | undefined> {
     const [row] = await this.rows<{ fields: string }>('SELECT fields FROM records WHERE workspace = ? AND collection = ? AND id = ?', [
@@ -205,6 +214,18 @@ abstract class SqlRecordReads implements RecordReads {
     return rows.map(toApi)
   }
 
+  async titles(workspace: string, collection: Collection, ids: readonly string[]): Promise<Map<string, string>> {
+    const titles = new Map<string, string>()
+    for (let i = 0; i < ids.length; i += TITLES_PER_QUERY) {
+      const rows = await this.rows<{ id: string; fields: string }>(
+        `SELECT id, fields FROM records WHERE workspace = ? AND collection = ? AND ${this.inJsonArray('id')}`,
+        [workspace, collection, JSON.stringify(ids.slice(i, i + TITLES_PER_QUERY))],
+      )
+      for (const row of rows) titles.set(row.id, recordTitle(collection, JSON.parse(row.fields) as FieldValues))
+    }
+    return titles
+  }
+
   async history(workspace: string, collection: Collection, id: string): Promise<{ items: HistoryEntry[] }> {
     await this.row(workspace, collection, id)
     const rows = await this.rows<HistoryRow>(
@@ -252,6 +273,10 @@ export class SqliteRecordReads extends SqlRecordReads {
   protected matches(column: string): string {
     return `${column} LIKE ? ESCAPE '\\'`
   }
+
+  protected inJsonArray(column: string): string {
+    return `${column} IN (SELECT value FROM json_each(?))`
+  }
 }
 
 export class PgRecordReads extends SqlRecordReads {
@@ -279,6 +304,10 @@ export class PgRecordReads extends SqlRecordReads {
    */
   protected matches(column: string): string {
     return `(${column} COLLATE "C") ILIKE ? ESCAPE '\\'`
+  }
+
+  protected inJsonArray(column: string): string {
+    return `${column} = ANY (SELECT json_array_elements_text(?::json))`
   }
 }
 

@@ -219,6 +219,11 @@ const MIGRATIONS: string[] = [
   CREATE INDEX pending_notices_by_user ON pending_notices(user_id, doc, seq);
   CREATE INDEX pending_notices_by_time ON pending_notices(at);
   `,
+  // A running job's request waiting to be tried again (server/jobs/JobQueue.ts, JobRetry; JSON):
+  // stored so that every process, and the job after a restart, shows it.
+  `
+  ALTER TABLE jobs ADD COLUMN retry TEXT;
+  `,
 ]
 
 /** The schema version (`PRAGMA user_version`) of a database this code has opened. */

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
 import { build } from 'vite'
 import { DEMO_PASSWORD, seedDemo } from '../../server/seed/demo.js'
-import { type Api, startServer, tempDir, type TestServer } from '../helpers/server.js'
+import { type Api, startServer, tempDir, type TestServer, type TestServerOptions } from '../helpers/server.js'
 
 export const CHROMIUM_ARGS = [
   '--headless',
@@ -51,9 +51,10 @@ export async function buildClient(): Promise<string> {
   return outDir
 }
 
-export async function startE2E(): Promise<E2E> {
+/** `options`: more options of the server (Google Sheets through the emulator, say). */
+export async function startE2E(options: TestServerOptions = {}): Promise<E2E> {
   const clientDir = await buildClient()
-  const server = await startServer({ clientDir })
+  const server = await startServer({ ...options, clientDir })
   await seedDemo(server.server)
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS })
   mkdirSync(SCREENSHOTS, { recursive: true })

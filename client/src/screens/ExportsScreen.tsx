@@ -1,11 +1,15 @@
-/** Start exports and follow them live; download finished files. Never blocks the UI. */
-import { useState } from 'react'
-import { COLLECTIONS } from '../../../shared/collections.js'
+/**
+ * Start exports and follow them live; download finished files. Imports started elsewhere are
+ * followed here too, under their own heading. Never blocks the UI.
+ */
+import { useEffect, useState } from 'react'
+import { COLLECTIONS, type Collection } from '../../../shared/collections.js'
 import { useToast } from '../components/Toasts.js'
 import { COLLECTION_LABELS, timeAgo } from '../fieldKinds.js'
+import { retryText, targetLabel } from '../jobWords.js'
 import { api, ApiError } from '../session/api.js'
 import { useUser } from '../session/SessionProvider.js'
-import { useInboxJobs } from '../sync/useInbox.js'
+import { type Job, useInboxJobs } from '../sync/useInbox.js'
 
 const TARGETS = [
   { target: 'csv', label: 'CSV', hint: 'one file per collection, zipped' },
@@ -13,18 +17,52 @@ const TARGETS = [
   { target: 'sheets', label: 'Google Sheets', hint: 'incremental sync to your spreadsheet' },
 ] as const
 
+type CountKey = keyof NonNullable<Job['counts']>
+/** The counts a table shows, and their headings. */
+type Counts = readonly (readonly [CountKey, string])[]
+const EXPORT_COUNTS: Counts = [
+  ['exported', 'Exported'],
+  ['added', 'Added'],
+  ['updated', 'Updated'],
+  ['deleted', 'Deleted'],
+]
+const IMPORT_COUNTS: Counts = [
+  ['imported', 'Imported'],
+  ['skipped', 'Skipped'],
+  ['merged', 'Merged'],
+  ['invalid', 'Invalid'],
+]
+
+/** How often a retry's countdown is redrawn. */
+const COUNTDOWN_MS = 1000
+
+/** The time now, redrawn every COUNTDOWN_MS while `ticking`. */
+function useNow(ticking: boolean): number {
+  const [now, setNow] = useState(() => Date.now())
+  useEffect(() => {
+    if (!ticking) return
+    setNow(Date.now())
+    const timer = setInterval(() => setNow(Date.now()), COUNTDOWN_MS)
+    return () => clearInterval(timer)
+  }, [ticking])
+  return now
+}
+
 export default function ExportsScreen() {
   const user = useUser()
   const toast = useToast()
   const { jobs, loaded } = useInboxJobs(user.workspace, user.id)
   const [collections, setCollections] = useState<string[]>([...COLLECTIONS])
   const [starting, setStarting] = useState<string | null>(null)
+  const exports = jobs.filter((job) => job.kind !== 'import')
+  const imports = jobs.filter((job) => job.kind === 'import')
+  const now = useNow(jobs.some((job) => job.status === 'running' && job.retry))
 
   async function start(target: (typeof TARGETS)[number]['target']) {
     setStarting(target)
     try {
       await api('POST', '/api/exports', { target, collections })
-      toast(`${target.toUpperCase()} export queued`)
+      toast(`${targetLabel(target)} export queued`)
     } catch (e) {
       toast(e instanceof ApiError ? `Export not started: ${e.message}` : 'Export not started: the server is unreachable', 'error')
     } finally {
@@ -75,10 +113,7 @@ export default function ExportsScreen() {
             <tr>
               <th>Target</th>
               <th>Status</th>
-              <th className="num">Exported</th>
-              <th className="num">Added</th>
-              <th className="num">Updated</th>
-              <th className="num">Deleted</th>
+              <CountHeads counts={EXPORT_COUNTS} />
               <th>Started</th>
               <th>
                 <span className="visually-hidden">File</span>
@@ -86,18 +121,13 @@ export default function ExportsScreen() {
             </tr>
           </thead>
           <tbody>
-            {jobs.map((job) => (
+            {exports.map((job) => (
               <tr key={job.id} data-job-id={job.id} data-status={job.status}>
-                <td>{job.target.toUpperCase()}</td>
+                <td>{targetLabel(job.target)}</td>
                 <td>
-                  <span className={`badge badge-${job.status}`}>{job.status}</span>
-                  {job.status === 'queued' && job.position !== undefined && <span className="cell-muted"> #{job.position} in line</span>}
-                  {job.error && <div className="field-issue">{job.error}</div>}
+                  <JobStatus job={job} now={now} />
                 </td>
-                <td className="num">{job.counts?.exported ?? 0}</td>
-                <td className="num">{job.counts?.added ?? 0}</td>
-                <td className="num">{job.counts?.updated ?? 0}</td>
-                <td className="num">{job.counts?.deleted ?? 0}</td>
+                <CountCells job={job} counts={EXPORT_COUNTS} />
                 <td className="cell-muted">{timeAgo(job.createdAt)}</td>
                 <td>
                   {job.status === 'succeeded' && job.target !== 'sheets' && (
@@ -110,7 +140,88 @@ export default function ExportsScreen() {
             ))}
           </tbody>
         </table>
-        {loaded && jobs.length === 0 && <p className="empty">No exports yet.</p>}
+        {loaded && exports.length === 0 && <p className="empty">No exports yet.</p>}
+      </div>
+      {imports.length > 0 && <Imports jobs={imports} now={now} />}
+    </section>
+  )
+}
+
+function CountHeads({ counts }: { counts: Counts }) {
+  return counts.map(([key, heading]) => (
+    <th key={key} className="num">
+      {heading}
+    </th>
+  ))
+}
+
+function CountCells({ job, counts }: { job: Job; counts: Counts }) {
+  return counts.map(([key]) => (
+    <td key={key} className="num">
+      {job.counts?.[key] ?? 0}
+    </td>
+  ))
+}
+
+/** The status badge, a queued job's place, a running job's retry, a failed job's error. */
+function JobStatus({ job, now }: { job: Job; now: number }) {
+  return (
+    <>
+      <span className={`badge badge-${job.status}`}>{job.status}</span>
+      {job.status === 'queued' && job.position !== undefined && <span className="cell-muted"> #{job.position} in line</span>}
+      {job.status === 'running' && job.retry && (
+        <div className="job-retry" data-testid="job-retry">
+          {retryText(job.retry, now)}
+        </div>
+      )}
+      {job.error && <div className="field-issue">{job.error}</div>}
+    </>
+  )
+}
+
+function Imports({ jobs, now }: { jobs: Job[]; now: number }) {
+  return (
+    <section aria-labelledby="imports-title" className="imports">
+      <h2 id="imports-title">Imports</h2>
+      <div className="table-wrap">
+        <table className="table" aria-label="Import jobs">
+          <thead>
+            <tr>
+              <th>File</th>
+              <th>Into</th>
+              <th>Status</th>
+              <CountHeads counts={IMPORT_COUNTS} />
+              <th>Started</th>
+            </tr>
+          </thead>
+          <tbody>
+            {jobs.map((job) => (
+              <tr key={job.id} data-job-id={job.id} data-status={job.status}>
+                <td>{job.fileName ?? 'CSV file'}</td>
+                <td>{COLLECTION_LABELS[job.collection as Collection]?.plural ?? job.collection}</td>
+                <td>
+                  <JobStatus job={job} now={now} />
+                  {job.errors && job.errors.length > 0 && (
+                    <details className="import-errors">
+                      <summary>
+                        {job.errors.length} {job.errors.length === 1 ? 'problem' : 'problems'}
+                      </summary>
+                      <ul>
+                        {job.errors.map((e) => (
+                          <li key={`${e.line}:${e.message}`}>
+                            Line {e.line}: {e.message}
+                          </li>
+                        ))}
+                      </ul>
+                    </details>
+                  )}
+                </td>
+                <CountCells job={job} counts={IMPORT_COUNTS} />
+                <td className="cell-muted">{timeAgo(job.createdAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
       </div>
     </section>
   )

@@ -47,6 +47,8 @@ export class DocConnection {
   status: ConnectionStatus = 'offline'
   /** True once the document holds the server's or the IndexedDB copy's state. */
   loaded = false
+  /** True once the document holds the server's state (the IndexedDB copy may be older). */
+  serverLoaded = false
   /** The close code when the server ended this document's connection for good (4403, 4404, …). */
   closedCode: number | null = null
   private dirty = false
@@ -97,6 +99,7 @@ export class DocConnection {
     }
     this.provider.on('status', this.refresh)
     this.provider.on('sync', (synced: boolean) => {
+      if (synced) this.serverLoaded = true
       if (synced) this.markLoaded()
       if (synced && this.dirty) this.scheduleProbe()
       this.refresh()

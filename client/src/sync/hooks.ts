@@ -54,6 +54,14 @@ export function useLoaded(connection: DocConnection | null): boolean {
   )
 }
 
+/** Whether the document holds the server's state yet (not only the IndexedDB copy's). */
+export function useServerLoaded(connection: DocConnection | null): boolean {
+  return useSyncExternalStore(
+    (listener) => connection?.subscribe(listener) ?? (() => undefined),
+    () => connection?.serverLoaded ?? false,
+  )
+}
+
 /** The close code if the server refused this document for good (e.g. 4403 no access), else null. */
 export function useClosedCode(connection: DocConnection | null): number | null {
   return useSyncExternalStore(

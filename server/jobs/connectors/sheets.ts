@@ -1,6 +1,7 @@
 /**
- * Google Sheets export: one tab per collection, synced incrementally against what this
- * user's last export to that spreadsheet wrote (kept in `sheet_state`). Rows are in
+ * Google Sheets export: one tab per collection (and one for the line items of proposals and
+ * invoices), synced incrementally against what this user's last export to that spreadsheet
+ * wrote (kept in `sheet_state`). Rows are in
  * record-id order; only rows whose content changed at their position are written, with
  * explicit ranges, in requests under `maxRequestBytes`; rows past the new end are cleared.
  * Re-running an export writes the same cells, so a retried or repeated job is harmless.
@@ -11,8 +12,9 @@ import type { RecordService } from '../../records/RecordService.js'
 import type { JobContext } from '../JobRunner.js'
 import type { JobStateStore, SheetTab, TabState } from '../JobStateStore.js'
 import { pagesOf } from './fileExport.js'
-import type { SheetsApi, ValueRange } from './sheetsClient.js'
-import { type Cell, headerOf, rowOf } from './table.js'
+import type { CallOptions, SheetsApi, ValueRange } from './sheetsClient.js'
+import { type NameSources, ReferenceNames } from './ReferenceNames.js'
+import { type Cell, ITEM_TABLES, headerOf, itemColumnsOf, itemRowsOf, rowOf } from './table.js'
 
 /** Google's limit on one cell, in characters. */
 export const MAX_CELL_CHARS = 50_000
@@ -126,9 +128,19 @@ const EMPTY_TAB: SheetTab = { header: [], rows: [], jobId: null, baseline: { hea
 export interface SheetsExportDeps {
   state: JobStateStore
   records: RecordService
+  names: NameSources
   api: SheetsApi
   maxRequestBytes: number
 }
+
+const rowFor = (id: string, cells: Cell[]): Row => {
+  const clipped = cells.map(clip)
+  return { id, cells: clipped, hash: createHash('sha1').update(JSON.stringify(clipped)).digest('base64url').slice(0, 16) }
+}
+
+/** The tabs an export of `collections` writes: each collection's, and its line items' after it. */
+export const tabsOf = (collections: readonly Collection[]) =>
+  collections.flatMap((collection) => [collection, ...(ITEM_TABLES[collection] ? [ITEM_TABLES[collection].table] : [])])
 
 export async function exportSheets(
   deps: SheetsExportDeps,
@@ -136,38 +148,39 @@ export async function exportSheets(
   collections: Collection[],
   ctx: JobContext,
 ): Promise<SheetsCounts> {
-  const { job, signal } = ctx
-  const existing = new Set(await deps.api.tabTitles(spreadsheetId, signal))
-  const missing = collections.filter((c) => !existing.has(c))
-  if (missing.length > 0) await deps.api.addTabs(spreadsheetId, missing, signal)
+  const { job } = ctx
+  // A request waiting to be tried again shows on the job, until one goes through.
+  const call: CallOptions = {
+    signal: ctx.signal,
+    onWait: (wait) => ctx.retrying(wait && { attempt: wait.attempt, of: wait.of, reason: wait.reason, nextAt: Date.now() + wait.delayMs }),
+  }
+  const existing = new Set(await deps.api.tabTitles(spreadsheetId, call))
+  const missing = tabsOf(collections).filter((tab) => !existing.has(tab))
+  if (missing.length > 0) await deps.api.addTabs(spreadsheetId, missing, call)
+  const names = new ReferenceNames(deps.names, job.workspace)
   const counts: SheetsCounts = { exported: 0, added: 0, updated: 0, deleted: 0 }
   for (const collection of collections) {
-    const header = headerOf(collection)
     const rows: Row[] = []
+    const itemRows: Row[] = []
     for await (const page of pagesOf(deps.records, job.workspace, collection, ctx)) {
+      await names.load(collection, page)
       for (const record of page) {
-        const cells = rowOf(collection, record).map(clip)
-        rows.push({ id: record.id, cells, hash: createHash('sha1').update(JSON.stringify(cells)).digest('base64url').slice(0, 16) })
+        rows.push(rowFor(record.id, rowOf(collection, record, names)))
+        for (const item of itemRowsOf(collection, record)) itemRows.push(rowFor(item.id, item.cells))
       }
     }
-    const tabName = { userId: job.userId, spreadsheetId, tab: collection }
-    const previous: SheetTab = (await deps.state.sheetTab(tabName)) ?? EMPTY_TAB
-    const baseline = previous.jobId === job.id ? previous.baseline : { header: previous.header, rows: previous.rows }
-    const diff = diffCounts(baseline.rows, rows)
-    for (const batch of packRequests(changedRanges(collection, header, previous, rows), deps.maxRequestBytes)) {
-      await ctx.checkpoint()
-      await deps.api.writeRanges(spreadsheetId, batch, signal)
-    }
-    const width = Math.max(header.length, previous.header.length)
-    if (rows.length < previous.rows.length) {
-      await deps.api.clearRanges(spreadsheetId, [rangeOf(collection, rows.length + 2, previous.rows.length + 1, width)], signal)
-    }
-    await deps.state.saveSheetTab(tabName, {
-      header,
-      rows: rows.map((row) => [row.id, row.hash]),
-      jobId: job.id,
-      baseline,
-    })
+    const tab = { spreadsheetId, ctx, call }
+    const diff = await syncTab(deps, tab, collection, headerOf(collection), rows)
+    const items = ITEM_TABLES[collection]
+    // Counts are of records: an items tab changes with its records.
+    if (items)
+      await syncTab(
+        deps,
+        tab,
+        items.table,
+        itemColumnsOf(collection).map((column) => column.name),
+        itemRows,
+      )
     counts.exported += rows.length
     counts.added += diff.added
     counts.updated += diff.updated
@@ -175,4 +188,32 @@ export async function exportSheets(
     ctx.progress({ ...counts })
   }
   return counts
+}
+
+/**
+ * Brings one tab from what the user's last export wrote to `rows`, and remembers it. Returns
+ * the rows added, updated and deleted since the export before this job (a retried job reports
+ * what its first attempt would have).
+ */
+async function syncTab(
+  deps: SheetsExportDeps,
+  { spreadsheetId, ctx, call }: { spreadsheetId: string; ctx: JobContext; call: CallOptions },
+  tab: string,
+  header: string[],
+  rows: Row[],
+): Promise<Omit<SheetsCounts, 'exported'>> {
+  const tabName = { userId: ctx.job.userId, spreadsheetId, tab }
+  const previous: SheetTab = (await deps.state.sheetTab(tabName)) ?? EMPTY_TAB
+  const baseline = previous.jobId === ctx.job.id ? previous.baseline : { header: previous.header, rows: previous.rows }
+  const diff = diffCounts(baseline.rows, rows)
+  for (const batch of packRequests(changedRanges(tab, header, previous, rows), deps.maxRequestBytes)) {
+    await ctx.checkpoint()
+    await deps.api.writeRanges(spreadsheetId, batch, call)
+  }
+  const width = Math.max(header.length, previous.header.length)
+  if (rows.length < previous.rows.length) {
+    await deps.api.clearRanges(spreadsheetId, [rangeOf(tab, rows.length + 2, previous.rows.length + 1, width)], call)
+  }
+  await deps.state.saveSheetTab(tabName, { header, rows: rows.map((row) => [row.id, row.hash]), jobId: ctx.job.id, baseline })
+  return diff
 }

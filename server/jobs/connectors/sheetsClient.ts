@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import type { sheets_v4 } from '@googleapis/sheets'
 import { z } from 'zod'
 import { JobError } from '../JobRunner.js'
-import { type RetryPolicy, RetriesExhausted, type Verdict, parseRetryAfter, withRetry } from '../retry.js'
+import { type RetryOptions, type RetryPolicy, RetriesExhausted, type Verdict, parseRetryAfter, withRetry } from '../retry.js'
 import type { RequestQuota } from '../RequestQuota.js'
 
 /** The fields of a Google service-account key file that Accord uses. */
@@ -44,6 +44,12 @@ export interface SheetsApiOptions {
   retry: RetryPolicy
 }
 
+/** What a call is made for: the job's signal, and who is told while it waits to retry. */
+export interface CallOptions {
+  signal: AbortSignal
+  onWait?: RetryOptions['onWait']
+}
+
 export interface ValueRange {
   range: string
   values: (string | number | boolean)[][]
@@ -66,8 +72,11 @@ function headerOf(error: unknown, name: string): string | undefined {
 function judge(error: unknown): Verdict {
   if ((error as Error)?.name === 'AbortError') return { retry: false }
   const status = statusOf(error)
-  if (status === undefined) return { retry: true } // network failure
-  if (status === 429 || status >= 500) return { retry: true, retryAfterMs: parseRetryAfter(headerOf(error, 'retry-after')) }
+  if (status === undefined) return { retry: true, reason: 'network' }
+  if (status === 429 || status >= 500) {
+    const retryAfterMs = parseRetryAfter(headerOf(error, 'retry-after'))
+    return { retry: true, reason: status === 429 ? 'quota' : 'unavailable', retryAfterMs }
+  }
   return { retry: false }
 }
 
@@ -114,39 +123,41 @@ export class SheetsApi {
     return this.options.account.client_email
   }
 
-  async tabTitles(spreadsheetId: string, signal: AbortSignal): Promise<string[]> {
-    const res = await this.call(spreadsheetId, false, signal, (api) =>
+  async tabTitles(spreadsheetId: string, options: CallOptions): Promise<string[]> {
+    const { signal } = options
+    const res = await this.call(spreadsheetId, false, options, (api) =>
       api.spreadsheets.get({ spreadsheetId, fields: 'sheets.properties.title' }, { signal }),
     )
     return (res.data.sheets ?? []).map((sheet) => sheet.properties?.title ?? '').filter(Boolean)
   }
 
-  async addTabs(spreadsheetId: string, titles: string[], signal: AbortSignal): Promise<void> {
+  async addTabs(spreadsheetId: string, titles: string[], options: CallOptions): Promise<void> {
     const requests = titles.map((title) => ({ addSheet: { properties: { title } } }))
-    await this.call(spreadsheetId, true, signal, (api) =>
-      api.spreadsheets.batchUpdate({ spreadsheetId, requestBody: { requests } }, { signal }),
+    await this.call(spreadsheetId, true, options, (api) =>
+      api.spreadsheets.batchUpdate({ spreadsheetId, requestBody: { requests } }, { signal: options.signal }),
     )
   }
 
   /** Writes values to explicit ranges (never append: a retried write lands on the same cells). */
-  async writeRanges(spreadsheetId: string, data: ValueRange[], signal: AbortSignal): Promise<void> {
-    await this.call(spreadsheetId, true, signal, (api) =>
-      api.spreadsheets.values.batchUpdate({ spreadsheetId, requestBody: { valueInputOption: 'RAW', data } }, { signal }),
+  async writeRanges(spreadsheetId: string, data: ValueRange[], options: CallOptions): Promise<void> {
+    await this.call(spreadsheetId, true, options, (api) =>
+      api.spreadsheets.values.batchUpdate({ spreadsheetId, requestBody: { valueInputOption: 'RAW', data } }, { signal: options.signal }),
     )
   }
 
-  async clearRanges(spreadsheetId: string, ranges: string[], signal: AbortSignal): Promise<void> {
-    await this.call(spreadsheetId, true, signal, (api) =>
-      api.spreadsheets.values.batchClear({ spreadsheetId, requestBody: { ranges } }, { signal }),
+  async clearRanges(spreadsheetId: string, ranges: string[], options: CallOptions): Promise<void> {
+    await this.call(spreadsheetId, true, options, (api) =>
+      api.spreadsheets.values.batchClear({ spreadsheetId, requestBody: { ranges } }, { signal: options.signal }),
     )
   }
 
   private async call<T>(
     spreadsheetId: string,
     isWrite: boolean,
-    signal: AbortSignal,
+    options: CallOptions,
     fn: (api: sheets_v4.Sheets) => Promise<T>,
   ): Promise<T> {
+    const { signal } = options
     try {
       const api = await this.client()
       return await withRetry(
@@ -156,7 +167,7 @@ export class SheetsApi {
         },
         judge,
         this.options.retry,
-        signal,
+        options,
       )
     } catch (error) {
       if (signal.aborted) throw error
