@@ -204,7 +204,16 @@ export class AccordServer {
       outbox: this.backend.outbox,
       ownership: cluster ?? undefined,
       onRepaired: (doc, issues) => this.logger.warn({ doc, issues }, 'stored record repaired on load'),
-      onCommitted: (room, updates, projection) => this.afterCommit(room, updates, projection),
+      onCommitted: (room, updates, projection, log) => {
+        // A member owns what it commits: its relays hear of it first, then the effects run.
+        if (log)
+          this.cluster?.publishCommitted(
+            room.docName,
+            log.first,
+            updates.map((u) => u.update),
+          )
+        this.afterCommit(room, updates, projection)
+      },
       onError,
       metrics: this.metrics,
     })

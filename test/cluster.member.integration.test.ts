@@ -7,6 +7,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { WebsocketProvider } from 'y-websocket'
 import { notesOf } from '../shared/docLayout.js'
+import * as Y from 'yjs'
+import { Bus } from '../server/cluster/Bus.js'
+import { decodeBusMessage } from '../server/cluster/busMessages.js'
+import { RelayStream } from '../server/cluster/RelayStream.js'
 import { NotOwnerError } from '../server/sync/DocRegistry.js'
 import { type Pool, openPool } from '../server/pg/openPool.js'
 import { freshDatabase, skipPg } from './helpers/pg.js'
@@ -169,5 +173,37 @@ describe.skipIf(skipPg || skipRedis)('Accord servers as cluster members', () => 
     expect(await closed).toBe(1011)
     expect(b.server.registry.get(docName)).toBeUndefined()
     expect(await ownerRow(docName)).toEqual({ owner: a.server.cluster!.id, epoch: 1 })
+  })
+
+  it('[CM6] the owner publishes each commit to the relays channel with its log numbers: a relay stream rebuilds the document from them', async () => {
+    const { a, owner, docName } = await dealOwnedByA('publisher', SHORT, 'idle')
+    const relayDoc = new Y.Doc()
+    const seqs: number[] = []
+    const stream = new RelayStream(pool, docName, {
+      deliver: (update, seq) => {
+        Y.applyUpdate(relayDoc, update)
+        seqs.push(seq)
+      },
+    })
+    const bus = await Bus.open({ url: REDIS_URL, member: 'test-relay', prefix })
+    try {
+      await bus.subscribe(docName, 'relays', (payload) => stream.receive(decodeBusMessage(payload)))
+      await stream.catchUp()
+      const { p } = watched(a, docName, owner.token)
+      await synced(p)
+      for (let i = 0; i < 20; i++) notesOf(p.doc).insert(notesOf(p.doc).length, `<${i}>`)
+      const head = async () => lastSeq(docName)
+      await until(
+        async () => stream.position === (await head()) && notesOf(relayDoc).toString() === notesOf(p.doc).toString(),
+        'the relay caught up',
+      )
+      // Numbers ascending without a hole, and mostly from the bus (the first read may bring the start).
+      expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => seqs[0]! + i))
+      expect(stream.stats.fromBus).toBeGreaterThan(0)
+      expect(stream.stats.duplicates).toBe(0)
+    } finally {
+      stream.close()
+      await bus.close()
+    }
   })
 })

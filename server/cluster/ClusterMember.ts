@@ -10,6 +10,7 @@ import { hostname } from 'node:os'
 import { type Pool, type PoolClient, openPool } from '../pg/openPool.js'
 import type { DocOwnership, OwnershipRefusal } from '../sync/DocRegistry.js'
 import { Bus } from './Bus.js'
+import { broadcastOf, encodeBusMessage } from './busMessages.js'
 import { FencedError } from './fence.js'
 import { Membership } from './Membership.js'
 
@@ -112,6 +113,19 @@ export class ClusterMember implements DocOwnership {
       if (error instanceof FencedError) return error
       throw error
     }
+  }
+
+  /**
+   * Announces to the document's relays what this member, its owner, just committed as log
+   * numbers `first`, `first + 1`, … (one per update), after the commit: everything announced
+   * is in the log. A publish that fails is reported only; relays read what they missed from
+   * the log at the next broadcast (RelayStream).
+   */
+  publishCommitted(docName: string, first: number, updates: readonly Uint8Array[]): void {
+    if (updates.length === 0) return
+    this.bus
+      .publish(docName, 'relays', encodeBusMessage(broadcastOf(first, updates)))
+      .catch((error: unknown) => this.events.onError(error, 'publish'))
   }
 
   /** Releases every document and leaves (call after the last commits), then disconnects. */
