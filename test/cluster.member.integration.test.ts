@@ -9,7 +9,7 @@ import type { WebsocketProvider } from 'y-websocket'
 import { notesOf } from '../shared/docLayout.js'
 import * as Y from 'yjs'
 import { Bus } from '../server/cluster/Bus.js'
-import { decodeBusMessage } from '../server/cluster/busMessages.js'
+import { decodeBroadcast } from '../server/cluster/busMessages.js'
 import { RelayStream } from '../server/cluster/RelayStream.js'
 import { NotOwnerError } from '../server/sync/DocRegistry.js'
 import { type Pool, openPool } from '../server/pg/openPool.js'
@@ -187,7 +187,7 @@ describe.skipIf(skipPg || skipRedis)('Accord servers as cluster members', () => 
     })
     const bus = await Bus.open({ url: REDIS_URL, member: 'test-relay', prefix })
     try {
-      await bus.subscribe(docName, 'relays', (payload) => stream.receive(decodeBusMessage(payload)))
+      await bus.subscribe(docName, 'relays', (payload) => stream.receive(decodeBroadcast(payload)))
       await stream.catchUp()
       const { p } = watched(a, docName, owner.token)
       await synced(p)
