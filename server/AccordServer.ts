@@ -35,6 +35,7 @@ import { documentKinds } from './documents/documentKinds.js'
 import type { AccordRegistry, AccordRoom } from './documents/types.js'
 import type { RecordProjection } from './records/recordProjection.js'
 import { SyncEndpoint } from './sync/SyncEndpoint.js'
+import { ClusterMember, type ClusterOptions } from './cluster/ClusterMember.js'
 
 /** The defaults of the options the CLI and the environment set (one place for each). */
 export const DEFAULTS = {
@@ -53,6 +54,15 @@ export interface AccordOptions {
    * opened with `AccordServer.open()`, which connects and migrates first.
    */
   databaseUrl?: string
+  /**
+   * Runs the server as a member of a cluster (docs/cluster.md): `redis://host:6379`. Needs
+   * `databaseUrl` (every member shares the PostgreSQL database).
+   */
+  redisUrl?: string
+  /** The cluster member's label in logs and metrics (`ACCORD_NODE_ID`). @default `<host name>-<pid>` */
+  node?: string
+  /** Channel prefix and lease timings of the cluster (tests shorten the leases). */
+  cluster?: Pick<ClusterOptions, 'prefix' | 'leaseMs' | 'renewEveryMs' | 'safetyMarginMs'>
   /** How long the server waits for PostgreSQL: readiness, statements, transactions (server/backend.ts). @default PG_TIMEOUTS */
   pgTimeouts?: PgTimeouts
   /** @default '127.0.0.1' */
@@ -137,24 +147,49 @@ export class AccordServer {
    * connects and migrates first, and rejects with one line when it cannot), else SQLite.
    */
   static async open(options: AccordOptions = {}): Promise<AccordServer> {
+    if (options.redisUrl && !options.databaseUrl)
+      throw new Error('a cluster member (ACCORD_REDIS_URL) needs ACCORD_DATABASE_URL: members share one PostgreSQL database')
     if (!options.databaseUrl) return new AccordServer(options)
     const logger = options.logger ?? silentLogger()
+    let member: ClusterMember | undefined
     const backend = await openPgBackend({
       url: options.databaseUrl,
       timeouts: options.pgTimeouts,
       onError: (error) => logger.warn({ err: error }, 'PostgreSQL connection lost; the pool opens another'),
+      // Bound below, before any document can be loaded (claims come first).
+      fence: options.redisUrl ? (client, docs) => member!.fence(client, docs) : undefined,
     })
-    return new AccordServer(options, backend)
+    if (!options.redisUrl) return new AccordServer(options, backend)
+    let server: AccordServer | undefined
+    try {
+      member = await ClusterMember.start(
+        options.databaseUrl,
+        { redisUrl: options.redisUrl, node: options.node, ...options.cluster },
+        {
+          onLost: (doc) => server?.registry.lost(doc),
+          onError: (error, context) => logger.error({ err: error, context }, `cluster: ${context} failed`),
+        },
+      )
+    } catch (error) {
+      await backend.close()
+      throw error
+    }
+    server = new AccordServer(options, backend, member)
+    return server
   }
 
   /** On SQLite (`options.db`) unless `backend` is given; `AccordServer.open()` opens PostgreSQL. */
   constructor(
     readonly options: AccordOptions = {},
     backend?: Backend,
+    /** This server as a cluster member (`AccordServer.open()` with `redisUrl`), else null. */
+    readonly cluster: ClusterMember | null = null,
   ) {
     this.logger = options.logger ?? silentLogger()
     const onError = (error: unknown, context: string) => this.logger.error({ err: error, context }, `${context} failed`)
     this.metrics = new Metrics({ connections: () => this.sync.connectionCount, loadedDocuments: () => this.registry.size })
+    // Every series of a member says which one it is: the members' scrapes sum up to the cluster's.
+    if (cluster) this.metrics.registry.setDefaultLabels({ node: cluster.node })
     if (!backend && options.databaseUrl) throw new Error('a server on PostgreSQL is opened with AccordServer.open()')
     const file = options.db ?? DEFAULTS.db
     this.backend = backend ?? openSqliteBackend({ file, synchronous: options.synchronous, writer: options.writer })
@@ -167,8 +202,18 @@ export class AccordServer {
         userName: (userId) => this.auth.userName(userId),
       }),
       outbox: this.backend.outbox,
+      ownership: cluster ?? undefined,
       onRepaired: (doc, issues) => this.logger.warn({ doc, issues }, 'stored record repaired on load'),
-      onCommitted: (room, updates, projection) => this.afterCommit(room, updates, projection),
+      onCommitted: (room, updates, projection, log) => {
+        // A member owns what it commits: its relays hear of it first, then the effects run.
+        if (log)
+          this.cluster?.publishCommitted(
+            room.docName,
+            log.first,
+            updates.map((u) => u.update),
+          )
+        this.afterCommit(room, updates, projection)
+      },
       onError,
       metrics: this.metrics,
     })
@@ -323,9 +368,10 @@ export class AccordServer {
     return this.url
   }
 
-  /** Listening, not shutting down, documents can be written, and the database answers. */
+  /** Listening, not shutting down, documents can be written (a cluster member: its lease is live), and the database answers. */
   async isReady(): Promise<boolean> {
     if (!this.url || this.closing || !this.http.listening || this.registry.storeFailure()) return false
+    if (this.cluster && !this.cluster.canWrite()) return false
     try {
       await this.backend.ping()
       return true
@@ -347,6 +393,8 @@ export class AccordServer {
       this.http.closeAllConnections()
     })
     await this.auth.writeTouches()
+    // After the last commits: its documents are released for the other members at once.
+    await this.cluster?.stop()
     await this.backend.close()
     this.metrics.close()
   }

@@ -27,7 +27,7 @@ import { PgRecordReads, type RecordReads, SqliteRecordReads } from './records/Re
 import type { DocStore } from './store/DocStore.js'
 import { InlineDocStore } from './store/InlineDocStore.js'
 import { type NoticeOutbox, PgNoticeOutbox, SqliteNoticeOutbox } from './store/NoticeOutbox.js'
-import { PgDocStore } from './store/PgDocStore.js'
+import { type DocFence, PgDocStore } from './store/PgDocStore.js'
 import { ThreadedDocStore } from './store/ThreadedDocStore.js'
 import { type Db, openDatabase } from './store/openDatabase.js'
 
@@ -138,6 +138,8 @@ export interface PgBackendOptions {
   onError?: (error: Error) => void
   /** @default PG_TIMEOUTS */
   timeouts?: PgTimeouts
+  /** The document store's fence, for a cluster member (PgDocStore's `fence`). */
+  fence?: DocFence
 }
 
 /**
@@ -146,7 +148,7 @@ export interface PgBackendOptions {
  * of their own without the stores' timeouts: a migration, or waiting for another process's,
  * may take longer than any statement of the stores.
  */
-export async function openPgBackend({ url, poolSize, onError, timeouts = {} }: PgBackendOptions): Promise<Backend> {
+export async function openPgBackend({ url, poolSize, onError, timeouts = {}, fence }: PgBackendOptions): Promise<Backend> {
   const { pingMs, statementMs, queryMs, idleInTransactionMs } = { ...PG_TIMEOUTS, ...timeouts }
   const migrating = await openPool(url, { max: 1 })
   try {
@@ -164,7 +166,7 @@ export async function openPgBackend({ url, poolSize, onError, timeouts = {} }: P
   return {
     kind: 'postgres',
     location: displayUrl(url),
-    docStore: new PgDocStore(pool),
+    docStore: new PgDocStore(pool, { fence }),
     ledger: new PgReservationLedger(pool),
     jobQueue: new PgJobQueue(pool),
     authStore: new PgAuthStore(pool),

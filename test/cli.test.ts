@@ -95,6 +95,14 @@ describe('accord CLI', () => {
     )
   })
 
+  it('serve refuses ACCORD_REDIS_URL (a cluster member) without ACCORD_DATABASE_URL, with one line and no database file', () => {
+    const file = join(dir, 'member.db')
+    const result = runCli(['serve', '--port', '0', '--db', file], { ACCORD_REDIS_URL: 'redis://127.0.0.1:6379', ACCORD_DATABASE_URL: '' })
+    expectOneLineError(result, /ACCORD_REDIS_URL makes a cluster member, which needs ACCORD_DATABASE_URL/)
+    expect(result.status).toBe(2)
+    expect(existsSync(file)).toBe(false)
+  })
+
   it('demo seeds the demo workspace once', () => {
     const demoDb = join(dir, 'demo.db')
     expect(runCli(['demo', '--db', demoDb]).status).toBe(0)

@@ -1,6 +1,15 @@
 /** The bus's message format (server/cluster/busMessages.ts): round trips and malformed input, no I/O. */
 import { describe, expect, it } from 'vitest'
-import { BusMessageError, broadcastOf, decodeBusMessage, encodeBusMessage, referenceOf } from '../server/cluster/busMessages.js'
+import type { Principal } from '../server/auth/types.js'
+import {
+  type BusMessage,
+  BusMessageError,
+  broadcastOf,
+  decodeBroadcast,
+  decodeBusMessage,
+  encodeBusMessage,
+  referenceOf,
+} from '../server/cluster/busMessages.js'
 
 const bytes = (...values: number[]) => new Uint8Array(values)
 
@@ -35,5 +44,40 @@ describe('bus messages', () => {
       Buffer.concat([good, bytes(0)]),
     ])
       expect(() => decodeBusMessage(bad)).toThrow(BusMessageError)
+  })
+
+  it('[BM5] a relayed client message, a reply for one client and a client gone decode to what was encoded', () => {
+    const principal: Principal = {
+      userId: 'u1',
+      role: 'viewer',
+      workspace: 'acme',
+      sessionId: 's1',
+      name: 'Zoë ✓',
+      email: 'z@acme.test',
+      color: '#123456',
+    }
+    const messages: BusMessage[] = [
+      { kind: 'relayed', relay: 'member-b', connection: 17, principal, message: bytes(0, 2, 255) },
+      { kind: 'relayed', relay: 'm', connection: 0, principal: { ...principal, role: 'owner', name: '' }, message: bytes() },
+      { kind: 'toClient', doc: 'acme/deals/d1', connection: 2 ** 40, message: bytes(3, 1) },
+      { kind: 'left', relay: 'member-b', connection: 17 },
+    ]
+    for (const message of messages) expect(decodeBusMessage(encodeBusMessage(message))).toEqual(message)
+  })
+
+  it('[BM6] a relayed message with an unknown role, truncated or with trailing bytes is refused; a relays channel takes only broadcasts', () => {
+    const principal: Principal = { userId: 'u1', role: 'member', workspace: 'acme', sessionId: 's1', name: 'n', email: 'e', color: 'c' }
+    const good = encodeBusMessage({ kind: 'relayed', relay: 'b', connection: 1, principal, message: bytes(1, 2) })
+    const superuser = encodeBusMessage({
+      kind: 'relayed',
+      relay: 'b',
+      connection: 1,
+      principal: { ...principal, role: 'root' as never },
+      message: bytes(1),
+    })
+    for (const bad of [superuser, good.subarray(0, good.length - 1), Buffer.concat([good, bytes(0)])])
+      expect(() => decodeBusMessage(bad)).toThrow(BusMessageError)
+    expect(() => decodeBroadcast(good)).toThrow(BusMessageError)
+    expect(decodeBroadcast(encodeBusMessage(referenceOf(2)))).toEqual({ kind: 'broadcast', first: 2, last: 2 })
   })
 })

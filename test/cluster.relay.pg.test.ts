@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { Bus } from '../server/cluster/Bus.js'
-import { type Broadcast, broadcastOf, decodeBusMessage, encodeBusMessage, referenceOf } from '../server/cluster/busMessages.js'
+import { type Broadcast, broadcastOf, decodeBroadcast, encodeBusMessage, referenceOf } from '../server/cluster/busMessages.js'
 import { type DeliverySource, RelayStream } from '../server/cluster/RelayStream.js'
 import { type Pool, openPool } from '../server/pg/openPool.js'
 import { PgDocStore } from '../server/store/PgDocStore.js'
@@ -91,7 +91,7 @@ async function startRelay(bus: Bus, pool: Pool, doc: string): Promise<Relay> {
     retryMs: 20,
   })
   cleanups.push(() => stream.close())
-  const handler = (payload: Buffer) => stream.receive(decodeBusMessage(payload))
+  const handler = (payload: Buffer) => stream.receive(decodeBroadcast(payload))
   await bus.subscribe(doc, 'relays', handler)
   await stream.catchUp()
   return { ydoc, stream, delivered, errors }

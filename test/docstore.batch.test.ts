@@ -231,4 +231,57 @@ describe.skipIf(skipPg)('PgDocStore: batched appends', () => {
       expect((await store.load('acme/deals/d7')).loggedCount).toBe(5)
     })
   })
+
+  it('[PGD10] an append resolves with the log numbers it gave each document, in commit order across processes', async () => {
+    const [one, two] = [await process(), await process()]
+    const edit = (doc: string, n: number): PersistEntry => ({
+      docName: doc,
+      updates: Array.from({ length: n }, (_, i) => ({ update: new Uint8Array([n, i]), author: 'u1', changed: ['title'], at: i })),
+    })
+    expect(await one.append([edit('a', 2), edit('b', 1)])).toEqual(
+      new Map([
+        ['a', { first: 1, last: 2 }],
+        ['b', { first: 1, last: 1 }],
+      ]),
+    )
+    expect(await two.append([edit('a', 3)])).toEqual(new Map([['a', { first: 3, last: 5 }]]))
+    // A compacting append is numbered too (the snapshot covers its numbers); a snapshot alone gets none.
+    expect(
+      await one.append([
+        { ...edit('a', 1), snapshot: new Uint8Array([1]) },
+        { ...edit('b', 0), snapshot: new Uint8Array([2]) },
+      ]),
+    ).toEqual(new Map([['a', { first: 6, last: 6 }]]))
+    expect(await pgRows('SELECT doc, last_seq::integer FROM docs ORDER BY doc')).toEqual([
+      { doc: 'a', last_seq: 6 },
+      { doc: 'b', last_seq: 1 },
+    ])
+  })
+
+  it("[PGD11] a fence runs in the append's transaction with its documents; its refusal rejects at once and writes nothing", async () => {
+    const pool = await openPool(database.url, { max: 2 })
+    pools.push(pool)
+    const calls: string[][] = []
+    let refuse = false
+    const store = new PgDocStore(pool, {
+      fence: async (_client, docs) => {
+        calls.push([...docs])
+        return refuse ? new Error('not yours') : null
+      },
+    })
+    const entry = (doc: string): PersistEntry => ({
+      docName: doc,
+      updates: [{ update: new Uint8Array([1]), author: null, changed: [], at: 1 }],
+    })
+    await store.append([entry('x'), entry('y'), entry('x')])
+    expect(calls).toEqual([['x', 'y']])
+    refuse = true
+    await expect(store.append([entry('x')])).rejects.toThrow('not yours')
+    expect(calls).toHaveLength(2)
+    expect(await pgRows('SELECT doc, last_seq::integer FROM docs ORDER BY doc')).toEqual([
+      { doc: 'x', last_seq: 2 },
+      { doc: 'y', last_seq: 1 },
+    ])
+    expect((await store.load('x')).updates).toHaveLength(2)
+  })
 })

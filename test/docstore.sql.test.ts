@@ -47,7 +47,7 @@ function historyContract(name: string, setup: () => () => Promise<Subject>, skip
   describe.skipIf(skip)(`SQL store history: ${name}`, () => {
     const make = setup()
     let s: Subject
-    let write: (...updates: StoredUpdate[]) => Promise<void>
+    let write: (...updates: StoredUpdate[]) => Promise<unknown>
     const entries = async () =>
       (await s.history(DOC)).map((row) => ({
         ...row,

@@ -147,12 +147,21 @@ async function serve(args: string[]): Promise<void> {
   const allowedOrigins = allowedOriginsOf(env.ACCORD_ALLOWED_ORIGINS)
   const trustProxy = trustProxyOf(env.ACCORD_TRUST_PROXY)
   const logger = createLogger(env.LOG_LEVEL ?? 'info', env.LOG_FORMAT)
+  const where = storage(values)
+  // A cluster member (docs/cluster.md): the members share one PostgreSQL database.
+  const redisUrl = env.ACCORD_REDIS_URL || undefined
+  if (redisUrl && !where.databaseUrl)
+    throw new UsageError(
+      'ACCORD_REDIS_URL makes a cluster member, which needs ACCORD_DATABASE_URL (the members share one PostgreSQL database)',
+    )
   // Before the database: a taken port must not leave a created, seeded file behind.
   await checkPort(host, port).catch((error: unknown) => {
     throw listenError(error, host, port)
   })
   const server = await openServer({
-    ...storage(values),
+    ...where,
+    redisUrl,
+    node: env.ACCORD_NODE_ID || undefined,
     host,
     port,
     logger,

@@ -6,6 +6,11 @@
  *
  *   message   := varUint(kind) • body
  *   broadcast := varUint(BUS_MESSAGE.broadcast) • varUint(first) • varUint(last) • varUint(n) • varByteArray(update)ⁿ
+ *   relayed   := varUint(BUS_MESSAGE.relayed) • varString(relay) • varUint(connection) • principal • varByteArray(message)
+ *   toClient  := varUint(BUS_MESSAGE.toClient) • varString(doc) • varUint(connection) • varByteArray(message)
+ *   left      := varUint(BUS_MESSAGE.left) • varString(relay) • varUint(connection)
+ *   principal := varString(userId) • varString(role) • varString(workspace) • varString(sessionId) •
+ *                varString(name) • varString(email) • varString(color)
  *
  * A broadcast announces the committed updates `first..last` of its document's log
  * (`doc_updates.seq`), numbered in commit order. It carries them, one per number (n = last −
@@ -13,14 +18,31 @@
  * Updates above `inlineMaxBytes` go by reference, so one large paste is not copied into Redis
  * and out again to every relay. A by-reference broadcast of one number also serves as a
  * notice of the log's head.
+ *
+ * Relays and the owner (not wired yet: docs/cluster.md, "Still to come"):
+ * - `relayed` (relay → the document's owner channel): one y-websocket message of a client
+ *   whose socket is on member `relay`, numbered `connection` there, with the principal the
+ *   relay authenticated. The owner handles it as a socket's message, re-checking what that
+ *   principal may do (a viewer's edits are reverted, as on any socket).
+ * - `toClient` (owner → the relay member's direct channel, which names no document, hence
+ *   `doc`): a message for that one client only (a revert's notice, a reply); what every client
+ *   sees comes as broadcasts.
+ * - `left` (relay → owner channel): that client's socket closed; the owner forgets it and its
+ *   presence.
  */
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
+import type { Principal, Role } from '../auth/types.js'
 
 /** Message kinds, the first number of every message on the bus. */
 export const BUS_MESSAGE = {
   broadcast: 0,
+  relayed: 1,
+  toClient: 2,
+  left: 3,
 } as const
+
+const ROLES: readonly Role[] = ['owner', 'admin', 'member', 'viewer']
 
 /** The updates an owner committed, as relays receive them. */
 export interface Broadcast {
@@ -32,8 +54,36 @@ export interface Broadcast {
   readonly updates?: readonly Uint8Array[]
 }
 
+/** A client's message, relayed to the document's owner by the member holding its socket. */
+export interface Relayed {
+  readonly kind: 'relayed'
+  /** The relay member's id (Membership's): where `toClient` replies go. */
+  readonly relay: string
+  /** The client's socket, as the relay numbers its sockets. */
+  readonly connection: number
+  /** Who the relay authenticated on that socket. */
+  readonly principal: Principal
+  /** The y-websocket message as the client sent it. */
+  readonly message: Uint8Array
+}
+
+/** A message from the owner for one relayed client only. */
+export interface ToClient {
+  readonly kind: 'toClient'
+  readonly doc: string
+  readonly connection: number
+  readonly message: Uint8Array
+}
+
+/** A relayed client's socket closed. */
+export interface Left {
+  readonly kind: 'left'
+  readonly relay: string
+  readonly connection: number
+}
+
 /** Any message decoded from the bus. */
-export type BusMessage = Broadcast
+export type BusMessage = Broadcast | Relayed | ToClient | Left
 
 /** Above this many bytes of updates, a broadcast goes by reference. @default 64 KiB */
 export const INLINE_MAX_BYTES = 64 * 1024
@@ -60,12 +110,34 @@ export function referenceOf(first: number, last = first): Broadcast {
 
 export function encodeBusMessage(message: BusMessage): Buffer {
   const encoder = encoding.createEncoder()
-  encoding.writeVarUint(encoder, BUS_MESSAGE.broadcast)
-  encoding.writeVarUint(encoder, message.first)
-  encoding.writeVarUint(encoder, message.last)
-  const updates = message.updates ?? []
-  encoding.writeVarUint(encoder, updates.length)
-  for (const update of updates) encoding.writeVarUint8Array(encoder, update)
+  encoding.writeVarUint(encoder, BUS_MESSAGE[message.kind])
+  switch (message.kind) {
+    case 'broadcast': {
+      encoding.writeVarUint(encoder, message.first)
+      encoding.writeVarUint(encoder, message.last)
+      const updates = message.updates ?? []
+      encoding.writeVarUint(encoder, updates.length)
+      for (const update of updates) encoding.writeVarUint8Array(encoder, update)
+      break
+    }
+    case 'relayed': {
+      encoding.writeVarString(encoder, message.relay)
+      encoding.writeVarUint(encoder, message.connection)
+      const { userId, role, workspace, sessionId, name, email, color } = message.principal
+      for (const field of [userId, role, workspace, sessionId, name, email, color]) encoding.writeVarString(encoder, field)
+      encoding.writeVarUint8Array(encoder, message.message)
+      break
+    }
+    case 'toClient':
+      encoding.writeVarString(encoder, message.doc)
+      encoding.writeVarUint(encoder, message.connection)
+      encoding.writeVarUint8Array(encoder, message.message)
+      break
+    case 'left':
+      encoding.writeVarString(encoder, message.relay)
+      encoding.writeVarUint(encoder, message.connection)
+      break
+  }
   const bytes = encoding.toUint8Array(encoder)
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
@@ -78,16 +150,9 @@ export function decodeBusMessage(bytes: Uint8Array): BusMessage {
   try {
     const decoder = decoding.createDecoder(bytes)
     const kind = decoding.readVarUint(decoder)
-    if (kind !== BUS_MESSAGE.broadcast) throw new BusMessageError(`unknown bus message kind ${kind}`)
-    const first = decoding.readVarUint(decoder)
-    const last = decoding.readVarUint(decoder)
-    const n = decoding.readVarUint(decoder)
-    if (first < 1 || last < first || (n !== 0 && n !== last - first + 1))
-      throw new BusMessageError(`malformed broadcast: ${first}..${last} with ${n} updates`)
-    const updates: Uint8Array[] = []
-    for (let i = 0; i < n; i++) updates.push(decoding.readVarUint8Array(decoder))
-    if (decoding.hasContent(decoder)) throw new BusMessageError('malformed broadcast: bytes after its end')
-    return n === 0 ? { kind: 'broadcast', first, last } : { kind: 'broadcast', first, last, updates }
+    const message = decodeBody(decoder, kind)
+    if (decoding.hasContent(decoder)) throw new BusMessageError(`malformed ${message.kind}: bytes after its end`)
+    return message
   } catch (error) {
     if (error instanceof BusMessageError) throw error
     throw new BusMessageError(`malformed bus message: ${(error as Error).message}`)
@@ -97,4 +162,53 @@ export function decodeBusMessage(bytes: Uint8Array): BusMessage {
 /** A message on the bus that this version cannot read. */
 export class BusMessageError extends Error {
   override name = 'BusMessageError'
+}
+
+function decodeBody(decoder: decoding.Decoder, kind: number): BusMessage {
+  switch (kind) {
+    case BUS_MESSAGE.broadcast: {
+      const first = decoding.readVarUint(decoder)
+      const last = decoding.readVarUint(decoder)
+      const n = decoding.readVarUint(decoder)
+      if (first < 1 || last < first || (n !== 0 && n !== last - first + 1))
+        throw new BusMessageError(`malformed broadcast: ${first}..${last} with ${n} updates`)
+      const updates: Uint8Array[] = []
+      for (let i = 0; i < n; i++) updates.push(decoding.readVarUint8Array(decoder))
+      return n === 0 ? { kind: 'broadcast', first, last } : { kind: 'broadcast', first, last, updates }
+    }
+    case BUS_MESSAGE.relayed: {
+      const relay = decoding.readVarString(decoder)
+      const connection = decoding.readVarUint(decoder)
+      const [userId, role, workspace, sessionId, name, email, color] = Array.from({ length: 7 }, () => decoding.readVarString(decoder))
+      if (!ROLES.includes(role as Role)) throw new BusMessageError(`malformed relayed message: unknown role ${role}`)
+      const principal: Principal = {
+        userId: userId!,
+        role: role as Role,
+        workspace: workspace!,
+        sessionId: sessionId!,
+        name: name!,
+        email: email!,
+        color: color!,
+      }
+      return { kind: 'relayed', relay, connection, principal, message: decoding.readVarUint8Array(decoder) }
+    }
+    case BUS_MESSAGE.toClient:
+      return {
+        kind: 'toClient',
+        doc: decoding.readVarString(decoder),
+        connection: decoding.readVarUint(decoder),
+        message: decoding.readVarUint8Array(decoder),
+      }
+    case BUS_MESSAGE.left:
+      return { kind: 'left', relay: decoding.readVarString(decoder), connection: decoding.readVarUint(decoder) }
+    default:
+      throw new BusMessageError(`unknown bus message kind ${kind}`)
+  }
+}
+
+/** The broadcast in `bytes`: a relays channel carries nothing else, so anything else is malformed there. */
+export function decodeBroadcast(bytes: Uint8Array): Broadcast {
+  const message = decodeBusMessage(bytes)
+  if (message.kind !== 'broadcast') throw new BusMessageError(`a ${message.kind} message where a broadcast was expected`)
+  return message
 }

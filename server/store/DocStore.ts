@@ -74,6 +74,13 @@ export interface PersistEntry {
   snapshot?: Uint8Array
 }
 
+/**
+ * The log numbers an append gave each document's updates, both included, for stores that
+ * number each document's log in commit order (PostgreSQL: a cluster's relays follow a
+ * document by these numbers). Absent for a document whose entry carried no update.
+ */
+export type AppendedLog = ReadonlyMap<string, { first: number; last: number }>
+
 export interface LoadedDoc {
   /** Snapshot first (if any), then logged updates in order. */
   updates: Uint8Array[]
@@ -98,9 +105,11 @@ export interface DocStore {
    * Appends every entry (and compacts those with a snapshot) in one atomic write, at most
    * once; resolves once it is durable. Rejects if nothing was written, or if whether it was
    * could not be found out (a database connection lost at COMMIT): then the next `load` of its
-   * documents reads after the write's outcome, whichever it was.
+   * documents reads after the write's outcome, whichever it was. May resolve with the log
+   * numbers it gave (`AppendedLog`); stores that do not number per document resolve with
+   * nothing, and so may one that found the append committed by an earlier try.
    */
-  append(entries: PersistEntry[]): Promise<void>
+  append(entries: PersistEntry[]): Promise<AppendedLog | void>
   /** Waits for the writes in progress, then lets go of the engine. */
   close(): Promise<void>
   /** Why the store can no longer write (a writer thread that died), or null. */

@@ -25,12 +25,15 @@
  *   rejects, and its documents' next load first waits for that outcome the same way, so a
  *   load never reads before a COMMIT that lands after it. A statement the server does not
  *   answer within the pool's query timeout (it hangs) is such a case, given up at once.
+ * - With a `fence` (a cluster member, docs/cluster.md), every append first proves, inside its
+ *   transaction and before it writes, that this process may still write each of its
+ *   documents; a refusal rolls the whole append back and rejects with the fence's error.
  */
 import { createHash, randomUUID } from 'node:crypto'
 import { failedToConnect, inTransaction } from '../pg/inTransaction.js'
 import type { Pool, PoolClient } from '../pg/openPool.js'
 import { RETRY_CODES, backoff, outcomeUnknown, queryTimedOut, sqlState } from '../pg/retry.js'
-import type { DocStore, LoadedDoc, PersistEntry } from './DocStore.js'
+import type { AppendedLog, DocStore, LoadedDoc, PersistEntry } from './DocStore.js'
 import {
   type HistoryReads,
   type HistoryState,
@@ -161,6 +164,28 @@ export interface PgDocStoreOptions {
    * still holding the append's id (a connection the server has not yet seen break). @default 5000
    */
   lockTimeoutMs?: number
+  /**
+   * Runs first in every append's transaction with the names of the documents it writes, and
+   * resolves with a refusal when this process may no longer write one of them (a cluster
+   * member that lost a document). The append then writes nothing and rejects with the
+   * refusal at once (it is not tried again). Without it, the store assumes it is the only
+   * writer.
+   */
+  fence?: DocFence
+}
+
+/**
+ * See `PgDocStoreOptions.fence`: null when the append may go on, the refusal when it may not.
+ * A refusal is a value, so that it is never mistaken for a database error worth trying again;
+ * a database error (a broken connection) rejects, and the append treats it as any other.
+ */
+export type DocFence = (client: PoolClient, docs: readonly string[]) => Promise<Error | null>
+
+/** A refusal of the fence, carried out of the transaction (which it rolls back). */
+class Refused extends Error {
+  constructor(readonly refusal: Error) {
+    super(refusal.message)
+  }
 }
 
 export class PgDocStore implements DocStore {
@@ -179,6 +204,7 @@ export class PgDocStore implements DocStore {
   private readonly maxAttempts: number
   private readonly backoffMs: number
   private readonly lockTimeoutMs: number
+  private readonly fence: DocFence | undefined
 
   /** The pool stays the caller's to end. */
   constructor(
@@ -188,6 +214,7 @@ export class PgDocStore implements DocStore {
     this.maxAttempts = options.maxAttempts ?? 4
     this.backoffMs = options.backoffMs ?? 50
     this.lockTimeoutMs = options.lockTimeoutMs ?? 5000
+    this.fence = options.fence
   }
 
   /** Rejects if the database cannot be read, or if an append of the document that gave up is still undecided. */
@@ -211,25 +238,36 @@ export class PgDocStore implements DocStore {
    * not be written (at once when no connection can be opened), or if whether it was could
    * not be found out.
    */
-  append(entries: PersistEntry[]): Promise<void> {
+  append(entries: PersistEntry[]): Promise<AppendedLog | void> {
     if (this.closed) return Promise.reject(new Error('the store is closed'))
     const written = this.tail.then(() => (entries.length > 0 ? this.commit(randomUUID(), entries) : undefined))
-    this.tail = written.catch(() => undefined)
+    this.tail = written.then(
+      () => undefined,
+      () => undefined,
+    )
     return written
   }
 
-  private async commit(id: string, entries: PersistEntry[]): Promise<void> {
+  private async commit(id: string, entries: PersistEntry[]): Promise<AppendedLog | undefined> {
     let uncertain = false
     for (let attempt = 1; ; attempt++) {
       try {
         const committed = await inTransaction(this.pool, async (client) => {
           if (attempt > 1) await this.limitLockWait(client)
+          // Before anything is written or locked: a claim in progress is waited for first.
+          const refusal = await this.fence?.(client, [...new Set(entries.map((entry) => entry.docName))])
+          if (refusal) throw new Refused(refusal)
           return this.write(client, id, entries)
         })
-        committed?.()
         this.pruneNowAndThen()
-        return
+        return committed?.()
       } catch (error) {
+        // Refused by the fence: this try wrote nothing, and no later one would be allowed to.
+        // An earlier try whose outcome is unknown is settled by the next load, as below.
+        if (error instanceof Refused) {
+          if (uncertain) for (const { docName } of entries) this.unsettledOf(docName).add(id)
+          throw error.refusal
+        }
         // A try that could not even connect wrote nothing and tells nothing new: the server is
         // unreachable, so the append gives up now (its documents reload once it answers). One
         // that the server did not answer in time (the pool's query timeout) may yet commit, but
@@ -306,7 +344,7 @@ export class PgDocStore implements DocStore {
    * key two shapes share in one append take one more statement per extra round (none of
    * Accord's kinds does that). Returns what to remember once it committed.
    */
-  private async write(client: PoolClient, id: string, entries: PersistEntry[]): Promise<(() => void) | undefined> {
+  private async write(client: PoolClient, id: string, entries: PersistEntry[]): Promise<(() => AppendedLog) | undefined> {
     const counts = new Map<string, number>()
     for (const { docName, updates } of entries) counts.set(docName, (counts.get(docName) ?? 0) + updates.length)
     const reserved = await run<{ doc: string; last_seq: number }>(client, 'reserve', [[...counts.keys()], [...counts.values()], id])
@@ -325,7 +363,12 @@ export class PgDocStore implements DocStore {
       const { rows } = await client.query<NumberedEntries>({ ...this.writeStatement(parts), values: parts.flatMap((part) => part.values) })
       if (i === 0) numbered = rows
     }
-    return () => this.remember(reserved, before, history, numbered)
+    return () => {
+      this.remember(reserved, before, history, numbered)
+      const log = new Map<string, { first: number; last: number }>()
+      for (const { doc, last_seq: last } of reserved) if (last > before.get(doc)!) log.set(doc, { first: before.get(doc)! + 1, last })
+      return log
+    }
   }
 
   /**

@@ -41,8 +41,8 @@ export interface CommitQueueOptions<D extends Committable, P extends Projected> 
   compactAfterBytes?: number
   /** What to store beside a document's updates (the projection of its new state), if anything. */
   project?: (doc: D, updates: PendingUpdate[]) => P | undefined
-  /** A document's updates are on disk and broadcast (the after-commit effects run here). */
-  onCommitted: (doc: D, updates: PendingUpdate[], projection: P | undefined) => void
+  /** A document's updates are on disk and broadcast (the after-commit effects run here), with their log numbers if the store gave them. */
+  onCommitted: (doc: D, updates: PendingUpdate[], projection: P | undefined, log: { first: number; last: number } | undefined) => void
   /** A document's updates could not be written; it must leave memory (its clients resend them). */
   onFailed: (doc: D) => void
   onError?: (error: unknown, context: string) => void
@@ -220,9 +220,9 @@ export class CommitQueue<D extends Committable, P extends Projected = Projected>
     const previous = this.writing
     const written = (previous ? previous.catch(() => undefined) : Promise.resolve()).then(() => this.store.append(entries))
     const settled = written.then(
-      () => {
+      (log) => {
         const seconds = (performance.now() - startedAt) / 1000
-        for (const batch of batches) this.committed(batch)
+        for (const batch of batches) this.committed(batch, log?.get(batch.doc.docName))
         // Counted once the updates are out: nothing but the broadcast between disk and clients.
         this.options.metrics?.persisted(entries.length, count, seconds)
         for (const waiter of waiters) waiter.resolve()
@@ -256,7 +256,7 @@ export class CommitQueue<D extends Committable, P extends Projected = Projected>
   }
 
   /** A document's batch is on disk: hand it back, count its log, run the effects, compact if the log is long. */
-  private committed({ doc, updates, projection, snapshot }: Batch<D, P>): void {
+  private committed({ doc, updates, projection, snapshot }: Batch<D, P>, numbers: { first: number; last: number } | undefined): void {
     if (doc.state === 'closed') return
     doc.committed(updates)
     const log = this.logs.get(doc)
@@ -270,7 +270,7 @@ export class CommitQueue<D extends Committable, P extends Projected = Projected>
       }
     }
     if (updates.length === 0) return
-    this.options.onCommitted(doc, updates, projection)
+    this.options.onCommitted(doc, updates, projection, numbers)
     this.compactIfDue(doc)
   }
 

@@ -10,14 +10,48 @@
 import { outdatedTimeout } from 'y-protocols/awareness'
 import { CLOSE, type ServerNotice } from '../../shared/protocol.js'
 import type { SyncMetrics } from '../metrics/Metrics.js'
-import type { DocStore } from '../store/DocStore.js'
+import type { DocStore, LoadedDoc } from '../store/DocStore.js'
 import type { NoticeOutbox } from '../store/NoticeOutbox.js'
-import { CommitQueue, type Projected } from './CommitQueue.js'
+import { CommitQueue, LoadError, type Projected } from './CommitQueue.js'
 import type { DocResolver, ResolvedDoc } from './DocPolicy.js'
 import { PresenceBindings } from './PresenceBindings.js'
 import { type PendingUpdate, Room, type RoomHost } from './Room.js'
 
 export { PersistError } from './CommitQueue.js'
+
+/**
+ * Who may write each document when several processes share one store (cluster members,
+ * docs/cluster.md). Generic: documents are names. The registry claims a document before it
+ * reads it and releases it once it left memory with everything written; whether each commit
+ * may still be written is the store's own check, in its transaction (PgDocStore's fence).
+ */
+export interface DocOwnership {
+  /** Resolves with null once this process may load and write the document, else with why not. */
+  claim(docName: string): Promise<OwnershipRefusal | null>
+  /** The document left memory after its last commit: another process may claim it at once. */
+  release(docName: string): void
+}
+
+/** Why a document may not be loaded here: another process owns it (`owner`), or this one may not write at all now. */
+export interface OwnershipRefusal {
+  reason: 'held' | 'no-lease'
+  /** The owner's id, when `held`. */
+  owner?: string
+}
+
+/** The document is owned by another process (or this one may not write now): it was not loaded. */
+export class NotOwnerError extends LoadError {
+  constructor(
+    readonly docName: string,
+    readonly refusal: OwnershipRefusal,
+  ) {
+    super(
+      refusal.reason === 'held'
+        ? `${docName} is owned by another member (${refusal.owner}); try again`
+        : `this member may not write now (no live lease); try again`,
+    )
+  }
+}
 
 export interface RegistryOptions<N, P extends Projected> {
   /** What each document name means (4404 for a name no kind resolves). */
@@ -33,8 +67,11 @@ export interface RegistryOptions<N, P extends Projected> {
    * renew theirs every half of it. @default 30000 (y-protocols' `outdatedTimeout`)
    */
   awarenessTimeoutMs?: number
-  /** A room's updates are on disk and broadcast, with the projection stored with them. */
-  onCommitted?: (room: Room<N>, updates: PendingUpdate[], projection: P | undefined) => void
+  /**
+   * A room's updates are on disk and broadcast, with the projection stored with them, and the
+   * log numbers the store gave them when it numbers them (see `AppendedLog`).
+   */
+  onCommitted?: (room: Room<N>, updates: PendingUpdate[], projection: P | undefined, log?: { first: number; last: number }) => void
   onError?: (error: unknown, context: string) => void
   /** A stored document held what its guard refuses and was repaired as it loaded (for the log). */
   onRepaired?: (docName: string, issues: { path: string; message: string }[]) => void
@@ -42,6 +79,8 @@ export interface RegistryOptions<N, P extends Projected> {
   metrics?: SyncMetrics
   /** Where notices wait for users who were not connected (see UserNotice); without it they are dropped. */
   outbox?: NoticeOutbox
+  /** Claims documents before loading them (a cluster member); without it, this process writes every document. */
+  ownership?: DocOwnership
 }
 
 /** What to do when a room leaves memory (unloaded or dropped; not at shutdown, when everything goes). */
@@ -99,9 +138,9 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
       compactAfterUpdates: options.compactAfterUpdates,
       compactAfterBytes: options.compactAfterBytes,
       project: (room, updates) => room.policy.project?.(room.doc, updates) as P | undefined,
-      onCommitted: (room, updates, projection) => {
+      onCommitted: (room, updates, projection, log) => {
         try {
-          options.onCommitted?.(room, updates, projection)
+          options.onCommitted?.(room, updates, projection, log)
         } catch (error) {
           options.onError?.(error, 'after commit')
         }
@@ -190,7 +229,17 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
 
   /** Reads a document's stored state into a new room and runs the load hooks on it. */
   private async load(docName: string, resolved: ResolvedDoc<N, P>): Promise<Room<N>> {
-    const [loaded] = await Promise.all([this.commits.load(docName), resolved.policy.preload?.()])
+    const { ownership } = this.options
+    // Claimed before the read: what is read then includes every commit of a previous owner.
+    const refusal = ownership ? await ownership.claim(docName) : null
+    if (refusal) throw new NotOwnerError(docName, refusal)
+    let loaded: LoadedDoc
+    try {
+      ;[loaded] = await Promise.all([this.commits.load(docName), resolved.policy.preload?.()])
+    } catch (error) {
+      ownership?.release(docName)
+      throw error
+    }
     if (this.closed) throw new Error('registry is closed')
     const room = new Room<N>(resolved.name, docName, resolved.policy, loaded, this)
     this.commits.track(room, loaded)
@@ -223,6 +272,8 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
 
   private left(room: Room<N>): void {
     this.commits.untrack(room)
+    // Unloaded with everything written, or dropped: nothing more of this copy will commit.
+    this.options.ownership?.release(room.docName)
     const leave = this.onLeave.get(room)
     this.onLeave.delete(room)
     for (const fn of leave ?? []) fn()
@@ -345,6 +396,16 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
     this.rooms.delete(room.docName)
     room.close(CLOSE.normal.code, CLOSE.normal.reason)
     this.left(room)
+  }
+
+  /**
+   * This process no longer owns the document (another member claimed it): the room is dropped
+   * like one whose commit failed, its sockets closed with 1011; its clients reconnect and
+   * resend what was not committed. Nothing of it is written (the store's fence refuses).
+   */
+  lost(docName: string): void {
+    const room = this.rooms.get(docName)
+    if (room) this.drop(room)
   }
 
   /** Forgets a room whose state could not be persisted; its clients resend on reconnect. */

@@ -1,0 +1,137 @@
+/**
+ * A server process as a cluster member (docs/cluster.md): its lease and document ownership
+ * (Membership) on a small pool of its own, and its connection to the other members (Bus).
+ * It is what the generic core sees through two seams: the registry's `DocOwnership` (claim a
+ * document before loading it, release it once it left memory) and the document store's fence
+ * (PgDocStore's `fence`: every append proves, in its transaction, that this member still owns
+ * each document at the epoch of its claim).
+ */
+import { hostname } from 'node:os'
+import { type Pool, type PoolClient, openPool } from '../pg/openPool.js'
+import type { DocOwnership, OwnershipRefusal } from '../sync/DocRegistry.js'
+import { Bus } from './Bus.js'
+import { broadcastOf, encodeBusMessage } from './busMessages.js'
+import { FencedError } from './fence.js'
+import { Membership } from './Membership.js'
+
+export interface ClusterOptions {
+  /** `redis://…` (`ACCORD_REDIS_URL`): the bus between members. */
+  redisUrl: string
+  /** This member's label in logs and metrics (`ACCORD_NODE_ID`). @default `<host name>-<pid>` */
+  node?: string
+  /** Channel prefix, the same for every member of one cluster. @default 'accord' */
+  prefix?: string
+  /** Lease timings (Membership's options). @default 5000 / 1000 / 1000 */
+  leaseMs?: number
+  renewEveryMs?: number
+  safetyMarginMs?: number
+}
+
+export interface ClusterEvents {
+  /** Another member claimed a document this one held: drop it (its sockets closed with 1011). */
+  onLost(doc: string): void
+  onError(error: unknown, context: string): void
+}
+
+/** Connections of the membership's own pool: a renewal never waits behind the stores' queries. */
+const MEMBERSHIP_POOL_SIZE = 2
+
+export class ClusterMember implements DocOwnership {
+  private constructor(
+    readonly membership: Membership,
+    readonly bus: Bus,
+    private readonly pool: Pool,
+    private readonly events: ClusterEvents,
+  ) {}
+
+  /**
+   * Registers a member with a live lease on `databaseUrl` and connects to Redis; rejects with
+   * one line when either cannot be reached (nothing is left open then).
+   */
+  static async start(databaseUrl: string, options: ClusterOptions, events: ClusterEvents): Promise<ClusterMember> {
+    const pool = await openPool(databaseUrl, { max: MEMBERSHIP_POOL_SIZE })
+    let lost: (doc: string) => void = () => {}
+    const membership = new Membership(pool, {
+      node: options.node ?? `${hostname()}-${process.pid}`,
+      leaseMs: options.leaseMs,
+      renewEveryMs: options.renewEveryMs,
+      safetyMarginMs: options.safetyMarginMs,
+      onLost: (doc) => lost(doc),
+      onError: (error) => events.onError(error, 'lease renewal'),
+    })
+    let bus: Bus | undefined
+    try {
+      await membership.start()
+      bus = await Bus.open({
+        url: options.redisUrl,
+        member: membership.id,
+        prefix: options.prefix,
+        onError: (error) => events.onError(error, 'redis'),
+      })
+    } catch (error) {
+      await membership.stop().catch(() => {})
+      await pool.end().catch(() => {})
+      throw error
+    }
+    lost = (doc) => events.onLost(doc)
+    return new ClusterMember(membership, bus, pool, events)
+  }
+
+  /** This member's id (new at each start) and label. */
+  get id(): string {
+    return this.membership.id
+  }
+
+  get node(): string {
+    return this.membership.node
+  }
+
+  /** Whether this member may write now: its lease is live (readiness). */
+  canWrite(): boolean {
+    return this.membership.canWrite()
+  }
+
+  async claim(docName: string): Promise<OwnershipRefusal | null> {
+    const claim = await this.membership.claim(docName)
+    if (claim.ok) return null
+    return claim.reason === 'held' ? { reason: 'held', owner: claim.owner } : { reason: 'no-lease' }
+  }
+
+  release(docName: string): void {
+    this.membership.release(docName).catch((error: unknown) => this.events.onError(error, 'release'))
+  }
+
+  /**
+   * PgDocStore's fence: null when this member still owns every document at its epoch (their
+   * rows then locked until the append's transaction ends), the FencedError otherwise.
+   */
+  readonly fence = async (client: PoolClient, docs: readonly string[]): Promise<Error | null> => {
+    try {
+      await this.membership.fence(client, docs)
+      return null
+    } catch (error) {
+      if (error instanceof FencedError) return error
+      throw error
+    }
+  }
+
+  /**
+   * Announces to the document's relays what this member, its owner, just committed as log
+   * numbers `first`, `first + 1`, … (one per update), after the commit: everything announced
+   * is in the log. A publish that fails is reported only; relays read what they missed from
+   * the log at the next broadcast (RelayStream).
+   */
+  publishCommitted(docName: string, first: number, updates: readonly Uint8Array[]): void {
+    if (updates.length === 0) return
+    this.bus
+      .publish(docName, 'relays', encodeBusMessage(broadcastOf(first, updates)))
+      .catch((error: unknown) => this.events.onError(error, 'publish'))
+  }
+
+  /** Releases every document and leaves (call after the last commits), then disconnects. */
+  async stop(): Promise<void> {
+    await this.membership.stop().catch((error: unknown) => this.events.onError(error, 'leaving the cluster'))
+    await this.bus.close()
+    await this.pool.end().catch(() => {})
+  }
+}
