@@ -304,7 +304,7 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
-    version: 10,
+    version: 9,
     name: 'job retries',
     // A running job's request waiting to be tried again (server/jobs/JobQueue.ts, JobRetry), as
     // SQLite keeps it: JSON with `nextAt` in ms. Stored so that every process, and the job after
