@@ -35,7 +35,7 @@ import { documentKinds } from './documents/documentKinds.js'
 import type { AccordRegistry, AccordRoom } from './documents/types.js'
 import type { RecordProjection } from './records/recordProjection.js'
 import { SyncEndpoint } from './sync/SyncEndpoint.js'
-import { ClusterMember, type ClusterOptions } from './cluster/ClusterMember.js'
+import type { ClusterMember, ClusterOptions } from './cluster/ClusterMember.js'
 
 /** The defaults of the options the CLI and the environment set (one place for each). */
 export const DEFAULTS = {
@@ -162,6 +162,8 @@ export class AccordServer {
     if (!options.redisUrl) return new AccordServer(options, backend)
     let server: AccordServer | undefined
     try {
+      // Loaded here only: a server that is not a cluster member never loads node-redis.
+      const { ClusterMember } = await import('./cluster/ClusterMember.js')
       member = await ClusterMember.start(
         options.databaseUrl,
         { redisUrl: options.redisUrl, node: options.node, ...options.cluster },

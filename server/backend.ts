@@ -4,30 +4,23 @@
  * backend hands the server one implementation of each store interface; everything above
  * them is the same code on both.
  */
-import type { QueryConfig } from 'pg'
 import type { AuthStore } from './auth/AuthStore.js'
-import { PgAuthStore } from './auth/PgAuthStore.js'
 import { SqliteAuthStore } from './auth/SqliteAuthStore.js'
-import { type InvoiceNumbers, PgInvoiceNumbers, SqliteInvoiceNumbers } from './authority/InvoiceNumbers.js'
+import { type InvoiceNumbers, SqliteInvoiceNumbers } from './authority/InvoiceNumbers.js'
 import type { ReservationLedger } from './authority/ReservationLedger.js'
-import { PgReservationLedger } from './authority/PgReservationLedger.js'
 import { SqliteReservationLedger } from './authority/SqliteReservationLedger.js'
 import type { JobQueue } from './jobs/JobQueue.js'
 import type { JobStateStore } from './jobs/JobStateStore.js'
-import { PgJobQueue } from './jobs/PgJobQueue.js'
-import { PgJobStateStore } from './jobs/PgJobStateStore.js'
 import { SqliteJobQueue } from './jobs/SqliteJobQueue.js'
-import { PgThrottleStore } from './limits/PgThrottleStore.js'
 import { SqliteThrottleStore } from './limits/SqliteThrottleStore.js'
 import type { ThrottleStore } from './limits/ThrottleStore.js'
 import { SqliteJobStateStore } from './jobs/SqliteJobStateStore.js'
-import { migrate } from './pg/migrate.js'
-import { type Pool, displayUrl, openPool } from './pg/openPool.js'
-import { PgRecordReads, type RecordReads, SqliteRecordReads } from './records/RecordReads.js'
+import type { Pool } from './pg/openPool.js'
+import { type RecordReads, SqliteRecordReads } from './records/RecordReads.js'
 import type { DocStore } from './store/DocStore.js'
 import { InlineDocStore } from './store/InlineDocStore.js'
-import { type NoticeOutbox, PgNoticeOutbox, SqliteNoticeOutbox } from './store/NoticeOutbox.js'
-import { type DocFence, PgDocStore } from './store/PgDocStore.js'
+import { type NoticeOutbox, SqliteNoticeOutbox } from './store/NoticeOutbox.js'
+import type { DocFence } from './store/PgDocStore.js'
 import { ThreadedDocStore } from './store/ThreadedDocStore.js'
 import { type Db, openDatabase } from './store/openDatabase.js'
 
@@ -144,55 +137,10 @@ export interface PgBackendOptions {
 
 /**
  * Connects (one clear error when PostgreSQL cannot be reached), brings the schema up to date
- * under the migration lock, and opens the stores on one pool. Migrations run on a connection
- * of their own without the stores' timeouts: a migration, or waiting for another process's,
- * may take longer than any statement of the stores.
+ * under the migration lock, and opens the stores on one pool (server/pgBackend.ts, loaded
+ * here and only here).
  */
-export async function openPgBackend({ url, poolSize, onError, timeouts = {}, fence }: PgBackendOptions): Promise<Backend> {
-  const { pingMs, statementMs, queryMs, idleInTransactionMs } = { ...PG_TIMEOUTS, ...timeouts }
-  const migrating = await openPool(url, { max: 1 })
-  try {
-    await migrate(migrating)
-  } finally {
-    await migrating.end().catch(() => {})
-  }
-  const pool = await openPool(url, {
-    max: poolSize,
-    onError,
-    statementTimeoutMs: statementMs,
-    queryTimeoutMs: queryMs,
-    idleInTransactionTimeoutMs: idleInTransactionMs,
-  })
-  return {
-    kind: 'postgres',
-    location: displayUrl(url),
-    docStore: new PgDocStore(pool, { fence }),
-    ledger: new PgReservationLedger(pool),
-    jobQueue: new PgJobQueue(pool),
-    authStore: new PgAuthStore(pool),
-    throttleStore: new PgThrottleStore(pool),
-    jobState: new PgJobStateStore(pool),
-    recordReads: new PgRecordReads(pool),
-    invoiceNumbers: new PgInvoiceNumbers(pool),
-    outbox: new PgNoticeOutbox(pool),
-    db: null,
-    pool,
-    async ping(timeoutMs = pingMs) {
-      // The query's own timeout closes its connection if it hangs; the race also bounds the
-      // wait for a free connection, which the pool may not have when PostgreSQL hangs.
-      let timer: NodeJS.Timeout | undefined
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`PostgreSQL did not answer within ${timeoutMs} ms`)), timeoutMs)
-      })
-      try {
-        const probe: QueryConfig & { query_timeout: number } = { text: 'SELECT 1', query_timeout: timeoutMs }
-        await Promise.race([pool.query(probe), late])
-      } finally {
-        clearTimeout(timer)
-      }
-    },
-    async close() {
-      await pool.end()
-    },
-  }
+export async function openPgBackend(options: PgBackendOptions): Promise<Backend> {
+  const { openPgBackend: open } = await import('./pgBackend.js')
+  return open(options)
 }

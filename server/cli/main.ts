@@ -6,7 +6,6 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { AccordServer, type AccordOptions, DEFAULTS } from '../AccordServer.js'
 import { AuthError, AuthService } from '../auth/AuthService.js'
-import { PgAuthStore } from '../auth/PgAuthStore.js'
 import { SqliteAuthStore } from '../auth/SqliteAuthStore.js'
 import { type Db, openDatabase } from '../store/openDatabase.js'
 import { parseOrigin } from '../auth/OriginPolicy.js'
@@ -14,12 +13,24 @@ import { createLogger } from '../log.js'
 import { checkPort, listenFailure } from './checkPort.js'
 import { jobOptionsFromEnv } from '../jobs/jobEnv.js'
 import { simulate } from './simulate.js'
-import { migrate as migratePg } from '../pg/migrate.js'
-import { copyFromSqlite } from '../pg/copyFromSqlite.js'
-import { backupPg, restorePg } from './pgBackup.js'
 import { RestoreRefused, backupSqlite, fileKind, holdExclusively, isBusy, restoreSqlite, unrestorable } from './sqliteBackup.js'
-import { displayUrl, openPool } from '../pg/openPool.js'
 import { DEMO_PASSWORD, DEMO_USERS, isEmptyDatabase, isLoopback, seedDemo } from '../seed/demo.js'
+
+/**
+ * node-postgres and the PostgreSQL modules, loaded only by a command that works on
+ * PostgreSQL: a SQLite installation never loads them.
+ */
+async function postgres() {
+  const [{ PgAuthStore }, { migrate: migratePg }, { copyFromSqlite }, { backupPg, restorePg }, { displayUrl, openPool }] =
+    await Promise.all([
+      import('../auth/PgAuthStore.js'),
+      import('../pg/migrate.js'),
+      import('../pg/copyFromSqlite.js'),
+      import('./pgBackup.js'),
+      import('../pg/openPool.js'),
+    ])
+  return { PgAuthStore, migratePg, copyFromSqlite, backupPg, restorePg, displayUrl, openPool }
+}
 
 const USAGE = `usage: accord <command>
   serve [--host H] [--port P] [--db FILE | --database-url URL]
@@ -92,6 +103,7 @@ function listenError(error: unknown, host: string, port: number): unknown {
  */
 async function withAuth<T>({ db, databaseUrl }: { db: string; databaseUrl?: string }, fn: (auth: AuthService) => Promise<T>): Promise<T> {
   if (databaseUrl) {
+    const { openPool, migratePg, PgAuthStore } = await postgres()
     const pool = await openPool(databaseUrl, { max: 1 })
     try {
       await migratePg(pool)
@@ -262,7 +274,7 @@ async function backup(args: string[]): Promise<void> {
   const { db, databaseUrl } = storage(values)
   if (existsSync(target)) throw new UsageError(`${target} exists already; choose a new file`)
   if (databaseUrl) {
-    await backupPg(databaseUrl, target)
+    await (await postgres()).backupPg(databaseUrl, target)
   } else {
     if (!existsSync(db)) throw new UsageError(`no database at ${db}`)
     await backupSqlite(db, target)
@@ -288,6 +300,7 @@ async function restore(args: string[]): Promise<void> {
         `${file} is a SQLite database: restore it with --db FILE, or copy it into PostgreSQL with accord migrate-from-sqlite`,
       )
     if (kind !== 'pg_dump') throw new UsageError(`${file} is not a pg_dump archive (accord backup --database-url writes one)`)
+    const { restorePg, displayUrl } = await postgres()
     const version = await restorePg(databaseUrl, file)
     console.log(`restored ${file} into ${displayUrl(databaseUrl)}${version === null ? '' : ` (schema version ${version})`}`)
     return
@@ -314,6 +327,7 @@ async function migrateFromSqlite(args: string[]): Promise<void> {
     throw new UsageError('migrate-from-sqlite needs --database-url or ACCORD_DATABASE_URL: the empty PostgreSQL database to copy into')
   const file = dbPath(values.db)
   if (!existsSync(file)) throw new UsageError(`no database at ${file}`)
+  const { displayUrl, openPool, migratePg, copyFromSqlite } = await postgres()
   const shown = displayUrl(url)
   const sqlite = openDatabase(file)
   try {
@@ -349,6 +363,7 @@ async function migrate(args: string[]): Promise<void> {
   const { values } = parse(args, { 'database-url': { type: 'string' } } as const)
   const url = values['database-url'] || env.ACCORD_DATABASE_URL
   if (!url) throw new UsageError('migrate needs --database-url or ACCORD_DATABASE_URL (postgres://user@host:5432/database)')
+  const { displayUrl, openPool, migratePg } = await postgres()
   const shown = displayUrl(url)
   const pool = await openPool(url, { max: 1 })
   try {
