@@ -18,6 +18,7 @@ import { authRoutes } from './http/authRoutes.js'
 import { HttpError, errorHandler } from './http/errors.js'
 import { OriginPolicy } from './auth/OriginPolicy.js'
 import { recordRoutes } from './http/recordRoutes.js'
+import { routeTemplateOf, trackRouteTemplate } from './http/routeTemplate.js'
 import { jobRoutes } from './http/jobRoutes.js'
 import { type JobOptions, JobService } from './jobs/JobService.js'
 import { calendarRoutes } from './http/calendarRoutes.js'
@@ -267,7 +268,10 @@ export class AccordServer {
     app.disable('x-powered-by')
     app.set('etag', false)
     app.set('trust proxy', trustProxy)
-    app.use(requestLogger(this.logger, (method, status) => this.metrics.httpRequests.inc({ method, status: String(status) })))
+    app.use(trackRouteTemplate)
+    app.use(
+      requestLogger(this.logger, (req, status, seconds) => this.metrics.httpAnswered(req.method, routeTemplateOf(req), status, seconds)),
+    )
     app.use(express.json({ limit: options.limits?.MAX_BODY_BYTES ?? LIMITS.MAX_BODY_BYTES }))
     // No id, cursor or name holds a NUL (U+0000): PostgreSQL's text cannot. A URL with one
     // would fail there (500) where SQLite finds nothing, so it is refused on both.

@@ -36,6 +36,10 @@ export interface MetricsSources {
 
 /** Seconds; persist of one flush is usually well under a millisecond on an SSD. */
 const PERSIST_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]
+/** Seconds; a request answered from memory takes about a millisecond, an export's download may take seconds. */
+const HTTP_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+/** The `route` label of a request no route matched (a 404, a static file, a refused sign-in): never the raw path, which anyone can vary. */
+export const UNMATCHED_ROUTE = '(unmatched)'
 const FANOUT_BUCKETS = [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
 const EVENT_LOOP_RESOLUTION_MS = 10
 
@@ -63,6 +67,8 @@ export class Metrics implements SyncMetrics {
    */
   readonly jobRetryReasons: Counter<'target' | 'reason'>
   readonly httpRequests: Counter<'method' | 'status'>
+  /** Per route template (`/api/records/:collection/:id`), so a slow figure names the endpoint; see `httpAnswered`. */
+  readonly httpSeconds: Histogram<'method' | 'route' | 'status'>
   /** `metrics.socketsDropped.inc({ reason })` when the server drops a socket without a close handshake. */
   readonly socketsDropped: Counter<'reason'>
   private readonly loopDelay: IntervalHistogram
@@ -101,6 +107,13 @@ export class Metrics implements SyncMetrics {
       name: 'accord_persist_seconds',
       help: 'Time to write one flush (one SQLite transaction) to disk',
       buckets: PERSIST_BUCKETS_S,
+      registers,
+    })
+    this.httpSeconds = new Histogram({
+      name: 'accord_http_request_duration_seconds',
+      help: 'Time from receiving an HTTP request to sending the last byte of its answer, by route template',
+      labelNames: ['method', 'route', 'status'],
+      buckets: HTTP_BUCKETS_S,
       registers,
     })
     this.fanout = new Histogram({
@@ -151,6 +164,12 @@ export class Metrics implements SyncMetrics {
         this.set(sources.loadedDocuments())
       },
     })
+  }
+
+  /** One HTTP request answered; `route` is its template or `UNMATCHED_ROUTE`. */
+  httpAnswered(method: string, route: string, status: number, seconds: number): void {
+    this.httpRequests.inc({ method, status: String(status) })
+    this.httpSeconds.observe({ method, route, status: String(status) }, seconds)
   }
 
   updateIn(bytes: number): void {
