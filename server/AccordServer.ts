@@ -326,7 +326,7 @@ export class AccordServer {
     app.get('/api/users', async (req, res) => {
       res.json({ items: await this.auth.listUsers(principalOf(req).workspace) })
     })
-    app.use('/api/admin', adminRoutes({ overview: this.overview }))
+    app.use('/api/admin', adminRoutes({ overview: this.overview, auth: this.auth }))
     app.use('/api/records', recordRoutes(this.records))
     app.use('/api', jobRoutes(this.jobs))
     app.use('/api/calendar', calendarRoutes({ ledger: this.ledger, reservations: this.reservations }))

@@ -263,6 +263,34 @@ function authContract(make: () => Subject): void {
       expect(fresh.userName(carl.id)).toBe(carl.id)
       await vi.waitFor(() => expect(fresh.userName(carl.id)).toBe('Carl'))
     })
+
+    it('[AU8] a role is set; a deactivated user is refused at sign-in and by every session; live sessions are listed and found by id', async () => {
+      await auth.addWorkspace('acme')
+      const ann = await addUser('ann@acme.test')
+      expect(await s.store.setRole(ann.id, 'viewer')).toBe(true)
+      expect(await s.store.setRole('nobody', 'viewer')).toBe(false)
+      expect((await s.store.userById(ann.id))?.role).toBe('viewer')
+      expect((await s.store.userById(ann.id))?.deactivatedAt).toBeNull()
+
+      const first = await auth.createSession(ann.id)
+      const second = await auth.createSession(ann.id)
+      const listed = await s.store.sessionsOf(ann.id, Date.now())
+      expect(listed.map((x) => x.id).sort()).toEqual([first.sessionId, second.sessionId].sort())
+      expect(listed[0]).toMatchObject({ userId: ann.id, expiresAt: expect.any(Number), createdAt: expect.any(Number) })
+      // Expired by its stored time, or revoked: not listed; still found by id.
+      expect(await s.store.sessionsOf(ann.id, first.expiresAt + 1)).toEqual([])
+      await auth.revokeSession(first.sessionId)
+      expect((await s.store.sessionsOf(ann.id, Date.now())).map((x) => x.id)).toEqual([second.sessionId])
+      expect((await s.store.sessionById(first.sessionId))?.userId).toBe(ann.id)
+      expect(await s.store.sessionById('none')).toBeUndefined()
+
+      expect(await s.store.deactivateUser(ann.id, T0)).toBe(true)
+      expect(await s.store.deactivateUser(ann.id, T0 + 1)).toBe(false)
+      expect((await s.store.userById(ann.id))?.deactivatedAt).toBe(T0)
+      expect((await s.store.usersOf('acme'))[0]?.deactivatedAt).toBe(T0)
+      expect(await auth.authenticate(second.token)).toBeNull()
+      expect(await auth.verifyCredentials('ann@acme.test', PASSWORD)).toBeNull()
+    })
   })
 }
 

@@ -8,8 +8,19 @@
  * whatever the database's locale; the unique index on that expression is the rule.
  */
 import type { Pool } from '../pg/openPool.js'
-import type { AuthStore, NewSession, SessionUses, StoredUser, TokenSession } from './AuthStore.js'
-import { TOKEN_SESSION_SQL, type TokenSessionRow, USER_COLUMNS, type UserRow, storedUserOf, tokenSessionOf } from './authRows.js'
+import type { AuthStore, NewSession, NewUser, SessionInfo, SessionUses, StoredUser, TokenSession } from './AuthStore.js'
+import type { Role } from './types.js'
+import {
+  SESSION_INFO_COLUMNS,
+  type SessionInfoRow,
+  TOKEN_SESSION_SQL,
+  type TokenSessionRow,
+  USER_COLUMNS,
+  type UserRow,
+  sessionInfoOf,
+  storedUserOf,
+  tokenSessionOf,
+} from './authRows.js'
 
 const SQL = {
   addWorkspace: 'INSERT INTO workspaces (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING',
@@ -37,6 +48,11 @@ const SQL = {
   revoke: 'UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL',
   revokeUser: `WITH doomed AS MATERIALIZED (SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id FOR UPDATE)
     UPDATE sessions s SET revoked_at = $2 FROM doomed WHERE s.id = doomed.id AND s.revoked_at IS NULL RETURNING s.id`,
+  setRole: 'UPDATE users SET role = $2 WHERE id = $1',
+  deactivate: 'UPDATE users SET deactivated_at = $2 WHERE id = $1 AND deactivated_at IS NULL',
+  sessionsOf: `SELECT ${SESSION_INFO_COLUMNS} FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
+    ORDER BY created_at, id COLLATE "C"`,
+  sessionById: `SELECT ${SESSION_INFO_COLUMNS} FROM sessions WHERE id = $1`,
 } as const
 
 type Statement = keyof typeof SQL
@@ -66,7 +82,7 @@ export class PgAuthStore implements AuthStore {
     return (await this.run<{ n: number }>('userCount', [])).rows[0]!.n
   }
 
-  async addUser(user: StoredUser, createdAt: number): Promise<boolean> {
+  async addUser(user: NewUser, createdAt: number): Promise<boolean> {
     try {
       await this.run('addUser', [user.id, user.workspace, user.email, user.name, user.role, user.passwordHash, user.color, createdAt])
       return true
@@ -121,5 +137,22 @@ export class PgAuthStore implements AuthStore {
 
   async revokeUserSessions(userId: string, at: number): Promise<string[]> {
     return (await this.run<{ id: string }>('revokeUser', [userId, at])).rows.map((row) => row.id)
+  }
+
+  async setRole(userId: string, role: Role): Promise<boolean> {
+    return (await this.run('setRole', [userId, role])).rowCount === 1
+  }
+
+  async deactivateUser(userId: string, at: number): Promise<boolean> {
+    return (await this.run('deactivate', [userId, at])).rowCount === 1
+  }
+
+  async sessionsOf(userId: string, now: number): Promise<SessionInfo[]> {
+    return (await this.run<SessionInfoRow>('sessionsOf', [userId, now])).rows.map(sessionInfoOf)
+  }
+
+  async sessionById(id: string): Promise<SessionInfo | undefined> {
+    const [row] = (await this.run<SessionInfoRow>('sessionById', [id])).rows
+    return row && sessionInfoOf(row)
   }
 }
