@@ -100,6 +100,7 @@ describeBackends('admin console API', (backend) => {
     expect(after.commitSeconds.count).toBeGreaterThan(before.commitSeconds.count)
     expect(after.commitSeconds.p99).toBeGreaterThan(0)
     expect(after.memory.residentBytes).toBeGreaterThan(0)
+    expect(after.memory.heapUsedBytes).toBeGreaterThan(0)
     expect(after.eventLoopDelayP99Seconds).toBeGreaterThanOrEqual(0)
     const route = after.http.find((r: { method: string; route: string }) => r.method === 'POST' && r.route === '/api/records/:collection')
     expect(route.count).toBeGreaterThanOrEqual(3)

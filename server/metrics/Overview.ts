@@ -62,6 +62,8 @@ const FAMILIES = [
   'accord_event_loop_delay_p99_seconds',
   'accord_http_request_duration_seconds',
   'process_resident_memory_bytes',
+  // prom-client sets the used heap when it collects the total: read first.
+  'nodejs_heap_size_total_bytes',
   'nodejs_heap_size_used_bytes',
 ] as const
 type Family = (typeof FAMILIES)[number]
