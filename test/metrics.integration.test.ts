@@ -142,4 +142,18 @@ describe('observability', () => {
     expect(text).not.toContain('no-such-thing')
     expect(text).not.toContain('path.js')
   })
+
+  it('[OBS6] a stall of the event loop shows in the delay gauge, and reading the gauge resets nothing (two readers, one figure)', async () => {
+    // The monitor's timer has ticked a few times: a server that has been up a moment.
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const blockedUntil = Date.now() + 250
+    while (Date.now() < blockedUntil) {
+      // A synchronous stall, as a slow handler would make.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    const first = sample(await scrape(), 'accord_event_loop_delay_p99_seconds')
+    const second = sample(await scrape(), 'accord_event_loop_delay_p99_seconds')
+    expect(first).toBeGreaterThan(0.2)
+    expect(second).toBeGreaterThan(0.2)
+  })
 })
