@@ -331,8 +331,9 @@ export class AuthService {
     if (user.role === role) return this.toAdmin(user)
     if ((role === 'owner' || user.role === 'owner') && admin.role !== 'owner')
       throw new AuthError('forbidden', 'only an owner can grant or take away the owner role')
-    if (user.role === 'owner') await this.keepAnOwner(admin.workspace, user.id)
-    if (!(await this.store.setRole(user.id, role))) throw new AuthError('not-found', `no user ${userId}`)
+    const outcome = await this.store.setRole(user.id, role)
+    if (outcome === 'no-user') throw new AuthError('not-found', `no user ${userId}`)
+    if (outcome === 'last-owner') throw lastOwner()
     await this.revokeUserSessions(user.id)
     return this.toAdmin({ ...user, role })
   }
@@ -342,12 +343,13 @@ export class AuthService {
     const user = await this.managed(admin, userId)
     if (user.id === admin.userId) throw new AuthError('invalid', 'you cannot deactivate your own account')
     if (user.role === 'owner' && admin.role !== 'owner') throw new AuthError('forbidden', 'only an owner can deactivate an owner')
-    if (user.role === 'owner') await this.keepAnOwner(admin.workspace, user.id)
     const at = Date.now()
-    const changed = await this.store.deactivateUser(user.id, at)
+    const outcome = await this.store.deactivateUser(user.id, at)
+    if (outcome === 'no-user') throw new AuthError('not-found', `no user ${userId}`)
+    if (outcome === 'last-owner') throw lastOwner()
     // Revoked even when it was deactivated already: a session opened in between ends too.
     await this.revokeUserSessions(user.id)
-    return this.toAdmin({ ...user, deactivatedAt: changed ? at : (user.deactivatedAt ?? at) })
+    return this.toAdmin({ ...user, deactivatedAt: outcome === 'deactivated' ? at : (user.deactivatedAt ?? at) })
   }
 
   /** A user's live sessions (the admin's workspace only). */
@@ -369,12 +371,6 @@ export class AuthService {
     const user = await this.store.userById(userId)
     if (!user || user.workspace !== admin.workspace) throw new AuthError('not-found', `no user ${userId}`)
     return user
-  }
-
-  /** Refuses to leave the workspace without an active owner once `leaving` is no longer one. */
-  private async keepAnOwner(workspace: string, leaving: string): Promise<void> {
-    const others = (await this.store.usersOf(workspace)).filter((u) => u.role === 'owner' && u.deactivatedAt === null && u.id !== leaving)
-    if (others.length === 0) throw new AuthError('conflict', 'the workspace must keep at least one active owner')
   }
 
   private toAdmin(user: StoredUser): AdminUser {
@@ -405,6 +401,10 @@ async function checkPassword(password: string, stored: string | undefined): Prom
   if (!isOutdated(stored)) return verifyPassword(password, stored)
   const [ok] = await Promise.all([verifyPassword(password, stored), verifyPassword(password, dummy)])
   return ok
+}
+
+function lastOwner(): AuthError {
+  return new AuthError('conflict', 'the workspace must keep at least one active owner')
 }
 
 function hashToken(token: string): string {

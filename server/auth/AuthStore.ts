@@ -83,10 +83,14 @@ export interface AuthStore {
   revokeSession(id: string, at: number): Promise<void>
   /** Revokes every session of a user not yet revoked, in one statement; returns their ids. */
   revokeUserSessions(userId: string, at: number): Promise<string[]>
-  /** Sets a user's role; false when there is no such user. */
-  setRole(userId: string, role: Role): Promise<boolean>
-  /** Marks a user deactivated at `at`; false when there is no such user or it already is. */
-  deactivateUser(userId: string, at: number): Promise<boolean>
+  /**
+   * Sets a user's role, unless that takes the owner role from the workspace's last active
+   * owner (`last-owner`). Checked and written atomically: two admins demoting the last two
+   * owners at once leave one of them owner.
+   */
+  setRole(userId: string, role: Role): Promise<'changed' | 'no-user' | 'last-owner'>
+  /** Marks a user deactivated at `at`, unless it is the workspace's last active owner; atomically, as `setRole`. */
+  deactivateUser(userId: string, at: number): Promise<'deactivated' | 'no-user' | 'already' | 'last-owner'>
   /** A user's sessions not revoked whose stored expiry is after `now`, oldest first. */
   sessionsOf(userId: string, now: number): Promise<SessionInfo[]>
   /** A session by id (revoked or not), or undefined. */

@@ -7,10 +7,12 @@
  * E-mails are compared as `lower(email COLLATE "C")`: ASCII letters only, as SQLite's NOCASE,
  * whatever the database's locale; the unique index on that expression is the rule.
  */
+import { inTransaction } from '../pg/inTransaction.js'
 import type { Pool } from '../pg/openPool.js'
 import type { AuthStore, NewSession, NewUser, SessionInfo, SessionUses, StoredUser, TokenSession } from './AuthStore.js'
 import type { Role } from './types.js'
 import {
+  KEEPS_AN_OWNER,
   SESSION_INFO_COLUMNS,
   type SessionInfoRow,
   TOKEN_SESSION_SQL,
@@ -20,6 +22,7 @@ import {
   sessionInfoOf,
   storedUserOf,
   tokenSessionOf,
+  unchangedBecause,
 } from './authRows.js'
 
 const SQL = {
@@ -48,8 +51,11 @@ const SQL = {
   revoke: 'UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL',
   revokeUser: `WITH doomed AS MATERIALIZED (SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id FOR UPDATE)
     UPDATE sessions s SET revoked_at = $2 FROM doomed WHERE s.id = doomed.id AND s.revoked_at IS NULL RETURNING s.id`,
-  setRole: 'UPDATE users SET role = $2 WHERE id = $1',
-  deactivate: 'UPDATE users SET deactivated_at = $2 WHERE id = $1 AND deactivated_at IS NULL',
+  // Taken first by a change that must keep an owner: such changes of one workspace go one at a
+  // time, and each one's check (a new snapshot once the lock is held) sees the one before.
+  lockWorkspaceOf: 'SELECT 1 FROM workspaces w JOIN users u ON u.workspace = w.id WHERE u.id = $1 FOR UPDATE OF w',
+  setRole: `UPDATE users SET role = $2 WHERE id = $1 AND ($2 = 'owner' OR ${KEEPS_AN_OWNER})`,
+  deactivate: `UPDATE users SET deactivated_at = $2 WHERE id = $1 AND deactivated_at IS NULL AND ${KEEPS_AN_OWNER}`,
   sessionsOf: `SELECT ${SESSION_INFO_COLUMNS} FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
     ORDER BY created_at, id COLLATE "C"`,
   sessionById: `SELECT ${SESSION_INFO_COLUMNS} FROM sessions WHERE id = $1`,
@@ -139,12 +145,22 @@ export class PgAuthStore implements AuthStore {
     return (await this.run<{ id: string }>('revokeUser', [userId, at])).rows.map((row) => row.id)
   }
 
-  async setRole(userId: string, role: Role): Promise<boolean> {
-    return (await this.run('setRole', [userId, role])).rowCount === 1
+  async setRole(userId: string, role: Role): Promise<'changed' | 'no-user' | 'last-owner'> {
+    if ((await this.keepingAnOwner('setRole', [userId, role])) === 1) return 'changed'
+    return (await this.userById(userId)) ? 'last-owner' : 'no-user'
   }
 
-  async deactivateUser(userId: string, at: number): Promise<boolean> {
-    return (await this.run('deactivate', [userId, at])).rowCount === 1
+  async deactivateUser(userId: string, at: number): Promise<'deactivated' | 'no-user' | 'already' | 'last-owner'> {
+    if ((await this.keepingAnOwner('deactivate', [userId, at])) === 1) return 'deactivated'
+    return unchangedBecause(await this.userById(userId))
+  }
+
+  /** Runs `statement` (whose first parameter is the user's id) with their workspace locked; the rows it changed. */
+  private keepingAnOwner(statement: 'setRole' | 'deactivate', values: unknown[]): Promise<number> {
+    return inTransaction(this.pool, async (client) => {
+      await client.query({ name: 'auth-lockWorkspaceOf', text: SQL.lockWorkspaceOf, values: [values[0]] })
+      return (await client.query({ name: `auth-${statement}`, text: SQL[statement], values })).rowCount ?? 0
+    })
   }
 
   async sessionsOf(userId: string, now: number): Promise<SessionInfo[]> {

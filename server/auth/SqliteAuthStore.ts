@@ -7,6 +7,7 @@ import { type Db, statementCache } from '../store/openDatabase.js'
 import type { AuthStore, NewSession, NewUser, SessionInfo, SessionUses, StoredUser, TokenSession } from './AuthStore.js'
 import type { Role } from './types.js'
 import {
+  KEEPS_AN_OWNER,
   SESSION_INFO_COLUMNS,
   type SessionInfoRow,
   TOKEN_SESSION_SQL,
@@ -16,6 +17,7 @@ import {
   sessionInfoOf,
   storedUserOf,
   tokenSessionOf,
+  unchangedBecause,
 } from './authRows.js'
 export class SqliteAuthStore implements AuthStore {
   /** Statements run per request, per socket and by the session sweep, compiled once. */
@@ -117,12 +119,20 @@ export class SqliteAuthStore implements AuthStore {
     return rows.map((row) => row.id)
   }
 
-  async setRole(userId: string, role: Role): Promise<boolean> {
-    return this.db.prepare('UPDATE users SET role = ? WHERE id = ?').run(role, userId).changes === 1
+  // One statement each: SQLite writes one at a time, so the check and the write are atomic.
+  async setRole(userId: string, role: Role): Promise<'changed' | 'no-user' | 'last-owner'> {
+    const changed = this.db
+      .prepare(`UPDATE users SET role = ? WHERE id = ? AND (? = 'owner' OR ${KEEPS_AN_OWNER})`)
+      .run(role, userId, role).changes
+    if (changed === 1) return 'changed'
+    return (await this.userById(userId)) ? 'last-owner' : 'no-user'
   }
 
-  async deactivateUser(userId: string, at: number): Promise<boolean> {
-    return this.db.prepare('UPDATE users SET deactivated_at = ? WHERE id = ? AND deactivated_at IS NULL').run(at, userId).changes === 1
+  async deactivateUser(userId: string, at: number): Promise<'deactivated' | 'no-user' | 'already' | 'last-owner'> {
+    const changed = this.db
+      .prepare(`UPDATE users SET deactivated_at = ? WHERE id = ? AND deactivated_at IS NULL AND ${KEEPS_AN_OWNER}`)
+      .run(at, userId).changes
+    return changed === 1 ? 'deactivated' : unchangedBecause(await this.userById(userId))
   }
 
   async sessionsOf(userId: string, now: number): Promise<SessionInfo[]> {

@@ -40,6 +40,20 @@ export function tokenSessionOf(row: TokenSessionRow): TokenSession {
 
 export const USER_COLUMNS = 'id, workspace, email, name, role, password_hash, color, deactivated_at'
 
+/**
+ * The condition (on a `users` row) under which it may stop being an active owner: it is not
+ * one, or another active owner of its workspace remains. Parameters are the caller's.
+ */
+export const KEEPS_AN_OWNER = `(users.role <> 'owner' OR users.deactivated_at IS NOT NULL OR EXISTS (
+  SELECT 1 FROM users other WHERE other.workspace = users.workspace AND other.role = 'owner'
+    AND other.deactivated_at IS NULL AND other.id <> users.id))`
+
+/** Why an update of a user that must keep an owner changed nothing, from the user as it is now. */
+export function unchangedBecause(user: { deactivatedAt: number | null } | undefined): 'no-user' | 'already' | 'last-owner' {
+  if (!user) return 'no-user'
+  return user.deactivatedAt !== null ? 'already' : 'last-owner'
+}
+
 export const SESSION_INFO_COLUMNS = 'id, user_id, created_at, expires_at'
 
 export interface SessionInfoRow {
