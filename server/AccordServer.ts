@@ -18,6 +18,9 @@ import { authRoutes } from './http/authRoutes.js'
 import { HttpError, errorHandler } from './http/errors.js'
 import { OriginPolicy } from './auth/OriginPolicy.js'
 import { recordRoutes } from './http/recordRoutes.js'
+import { adminRoutes } from './http/adminRoutes.js'
+import { Overview } from './metrics/Overview.js'
+import { routeTemplateOf, trackRouteTemplate } from './http/routeTemplate.js'
 import { jobRoutes } from './http/jobRoutes.js'
 import { type JobOptions, JobService } from './jobs/JobService.js'
 import { calendarRoutes } from './http/calendarRoutes.js'
@@ -79,6 +82,8 @@ export interface AccordOptions {
   >
   /** Export and import jobs: concurrency, export folder, Google Sheets (server/jobs/JobService.ts). */
   jobs?: JobOptions
+  /** How often the admin console's series takes a point (tests shorten it). @default 10 s (SAMPLE_EVERY_MS) */
+  overviewSampleMs?: number
   /** Overrides of the trust-boundary limits (shared/protocol.ts). @default LIMITS */
   limits?: Partial<Limits>
   /**
@@ -139,6 +144,8 @@ export class AccordServer {
   readonly logger: Logger
   /** Prometheus metrics of this server; reservations and jobs count through it too. */
   readonly metrics: Metrics
+  /** The admin console's figures and series, read from `metrics`. */
+  readonly overview: Overview
   private closing = false
   private url: string | null = null
 
@@ -189,7 +196,13 @@ export class AccordServer {
   ) {
     this.logger = options.logger ?? silentLogger()
     const onError = (error: unknown, context: string) => this.logger.error({ err: error, context }, `${context} failed`)
-    this.metrics = new Metrics({ connections: () => this.sync.connectionCount, loadedDocuments: () => this.registry.size })
+    this.metrics = new Metrics({
+      connections: () => this.sync.connectionCount,
+      loadedDocuments: () => this.registry.size,
+      usersOnline: () => this.sync.usersOnline,
+      jobsRunning: () => this.jobs.runner.stats().running,
+      jobsQueued: () => this.jobs.queuedCount(),
+    })
     // Every series of a member says which one it is: the members' scrapes sum up to the cluster's.
     if (cluster) this.metrics.registry.setDefaultLabels({ node: cluster.node })
     if (!backend && options.databaseUrl) throw new Error('a server on PostgreSQL is opened with AccordServer.open()')
@@ -248,6 +261,14 @@ export class AccordServer {
       onDecision: (outcome) => this.metrics.reservationDecisions.inc({ outcome }),
     })
     this.invoices = new InvoiceNumbering(this.backend.invoiceNumbers, this.registry, onError)
+    this.overview = new Overview(
+      {
+        registry: this.metrics.registry,
+        busiestDocuments: (limit) => this.sync.busiestDocuments(limit),
+        node: cluster?.node ?? null,
+      },
+      { everyMs: options.overviewSampleMs, onError: (error) => onError(error, 'admin overview sample') },
+    )
     const trustProxy = options.trustProxy === true ? 1 : options.trustProxy || 0
     const origins = new OriginPolicy({ allowedOrigins: options.allowedOrigins, trustProxy: trustProxy > 0 })
     this.sync = new SyncEndpoint({
@@ -269,7 +290,10 @@ export class AccordServer {
     app.disable('x-powered-by')
     app.set('etag', false)
     app.set('trust proxy', trustProxy)
-    app.use(requestLogger(this.logger, (method, status) => this.metrics.httpRequests.inc({ method, status: String(status) })))
+    app.use(trackRouteTemplate)
+    app.use(
+      requestLogger(this.logger, (req, status, seconds) => this.metrics.httpAnswered(req.method, routeTemplateOf(req), status, seconds)),
+    )
     app.use(express.json({ limit: options.limits?.MAX_BODY_BYTES ?? LIMITS.MAX_BODY_BYTES }))
     // No id, cursor or name holds a NUL (U+0000): PostgreSQL's text cannot. A URL with one
     // would fail there (500) where SQLite finds nothing, so it is refused on both.
@@ -287,7 +311,16 @@ export class AccordServer {
     app.get('/metrics', (_req, res, next) => {
       this.metrics.text().then((text) => res.type(this.metrics.contentType).send(text), next)
     })
-    app.use('/api/auth', authRoutes({ auth: this.auth, onSessionEnded: (id) => this.sync.closeSession(id), throttle, origins }))
+    app.use(
+      '/api/auth',
+      authRoutes({
+        auth: this.auth,
+        onSessionEnded: (id) => this.sync.closeSession(id),
+        throttle,
+        origins,
+        onRefused: (reason) => this.metrics.signInRefusals.inc({ reason }),
+      }),
+    )
     app.use('/api', requireAuth(this.auth, origins))
     app.get('/api/me', async (req, res) => {
       res.json(await this.auth.getUser(principalOf(req).userId))
@@ -295,6 +328,7 @@ export class AccordServer {
     app.get('/api/users', async (req, res) => {
       res.json({ items: await this.auth.listUsers(principalOf(req).workspace) })
     })
+    app.use('/api/admin', adminRoutes({ overview: this.overview, auth: this.auth }))
     app.use('/api/records', recordRoutes(this.records))
     app.use('/api', jobRoutes(this.jobs))
     app.use('/api/calendar', calendarRoutes({ ledger: this.ledger, reservations: this.reservations }))
@@ -360,6 +394,7 @@ export class AccordServer {
         const { port } = this.http.address() as AddressInfo
         this.url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
         this.jobs.start()
+        this.overview.start()
         resolve(this.url)
       })
     })
@@ -384,6 +419,7 @@ export class AccordServer {
 
   async close(): Promise<void> {
     this.closing = true
+    await this.overview.close()
     await this.sync.close()
     await this.jobs.close()
     await this.reservations.close()

@@ -75,7 +75,7 @@ export function requestIdOf(req: Request): string | undefined {
  * Assigns a request id, sets `X-Request-Id` on the response, and logs one line per
  * request when it finishes (`debug` for health and metrics scrapes, `info` otherwise).
  */
-export function requestLogger(logger: Logger, onFinished?: (method: string, status: number) => void) {
+export function requestLogger(logger: Logger, onFinished?: (req: Request, status: number, seconds: number) => void) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const given = req.get('x-request-id')
     const id = given && REQUEST_ID_PATTERN.test(given) ? given : randomUUID()
@@ -84,7 +84,7 @@ export function requestLogger(logger: Logger, onFinished?: (method: string, stat
     const startedAt = process.hrtime.bigint()
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - startedAt) / 1e6
-      onFinished?.(req.method, res.statusCode)
+      onFinished?.(req, res.statusCode, ms / 1000)
       // The full path (routers rewrite req.path to their own part) and never the query
       // string, which may carry a token.
       const path = req.originalUrl.split('?', 1)[0]!

@@ -263,6 +263,55 @@ function authContract(make: () => Subject): void {
       expect(fresh.userName(carl.id)).toBe(carl.id)
       await vi.waitFor(() => expect(fresh.userName(carl.id)).toBe('Carl'))
     })
+
+    it('[AU8] a role is set; a deactivated user is refused at sign-in and by every session; live sessions are listed and found by id', async () => {
+      await auth.addWorkspace('acme')
+      const ann = await addUser('ann@acme.test')
+      expect(await s.store.setRole(ann.id, 'viewer')).toBe('changed')
+      expect(await s.store.setRole('nobody', 'viewer')).toBe('no-user')
+      expect((await s.store.userById(ann.id))?.role).toBe('viewer')
+      expect((await s.store.userById(ann.id))?.deactivatedAt).toBeNull()
+
+      const first = await auth.createSession(ann.id)
+      const second = await auth.createSession(ann.id)
+      const listed = await s.store.sessionsOf(ann.id, Date.now())
+      expect(listed.map((x) => x.id).sort()).toEqual([first.sessionId, second.sessionId].sort())
+      expect(listed[0]).toMatchObject({ userId: ann.id, expiresAt: expect.any(Number), createdAt: expect.any(Number) })
+      // Expired by its stored time, or revoked: not listed; still found by id.
+      expect(await s.store.sessionsOf(ann.id, first.expiresAt + 1)).toEqual([])
+      await auth.revokeSession(first.sessionId)
+      expect((await s.store.sessionsOf(ann.id, Date.now())).map((x) => x.id)).toEqual([second.sessionId])
+      expect((await s.store.sessionById(first.sessionId))?.userId).toBe(ann.id)
+      expect(await s.store.sessionById('none')).toBeUndefined()
+
+      expect(await s.store.deactivateUser(ann.id, T0)).toBe('deactivated')
+      expect(await s.store.deactivateUser(ann.id, T0 + 1)).toBe('already')
+      expect(await s.store.deactivateUser('nobody', T0)).toBe('no-user')
+      expect((await s.store.userById(ann.id))?.deactivatedAt).toBe(T0)
+      expect((await s.store.usersOf('acme'))[0]?.deactivatedAt).toBe(T0)
+      expect(await auth.authenticate(second.token)).toBeNull()
+      expect(await auth.verifyCredentials('ann@acme.test', PASSWORD)).toBeNull()
+    })
+
+    it('[AU9] the last active owner keeps the role and stays active, even when two changes race', async () => {
+      await auth.addWorkspace('acme')
+      await auth.addWorkspace('other')
+      const ann = await addUser('ann@acme.test', { role: 'owner' })
+      const bob = await addUser('bob@acme.test', { role: 'owner' })
+      await addUser('zoe@other.test', { workspace: 'other', role: 'owner' })
+      // Both demoted at once: one change wins, the other finds it the last owner.
+      const outcomes = await Promise.all([s.store.setRole(ann.id, 'admin'), s.store.setRole(bob.id, 'member')])
+      expect(outcomes.sort()).toEqual(['changed', 'last-owner'])
+      const owner = (await s.store.usersOf('acme')).find((u) => u.role === 'owner')!
+      expect(await s.store.deactivateUser(owner.id, T0)).toBe('last-owner')
+      expect(await s.store.setRole(owner.id, 'owner')).toBe('changed')
+      const other = owner.id === ann.id ? bob : ann
+      expect(await s.store.setRole(other.id, 'owner')).toBe('changed')
+      // With a second active owner, either may go; a deactivated owner counts for nothing.
+      expect(await s.store.deactivateUser(owner.id, T0)).toBe('deactivated')
+      expect(await s.store.setRole(other.id, 'viewer')).toBe('last-owner')
+      expect(await s.store.setRole(owner.id, 'viewer')).toBe('changed')
+    })
   })
 }
 

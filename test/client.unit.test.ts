@@ -23,6 +23,7 @@ describe('client helpers', () => {
     expect(parseRoute('/deals')).toEqual({ screen: 'list', collection: 'deals' })
     expect(parseRoute('/events/abc')).toEqual({ screen: 'record', collection: 'events', id: 'abc' })
     expect(parseRoute('/board')).toEqual({ screen: 'board' })
+    expect(parseRoute('/admin')).toEqual({ screen: 'admin' })
     expect(parseRoute('/nope')).toEqual({ screen: 'home' })
   })
 

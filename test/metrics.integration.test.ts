@@ -42,6 +42,7 @@ describe('observability', () => {
       'nodejs_heap_size_used_bytes',
       'accord_http_requests_total',
       'accord_sockets_dropped_total',
+      'accord_http_request_duration_seconds',
     ])
       expect(text, family).toContain(`# TYPE ${family} `)
   })
@@ -122,5 +123,37 @@ describe('observability', () => {
     expect(fresh.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/)
     const hostile = await fetch(`${t.url}/healthz`, { headers: { 'x-request-id': 'not "a" token' } })
     expect(hostile.headers.get('x-request-id')).not.toContain('"')
+  })
+
+  it('[OBS5] request durations are labelled by route template; an unmatched path gets one fixed label', async () => {
+    const users = await seedWorkspace(t.server)
+    const api = await login(t.url, users.member.email, users.member.password)
+    const deal = await api.request('POST', '/api/records/deals', { title: 'Timed', amount: 1, currency: 'EUR' })
+    expect((await api.request('GET', `/api/records/deals/${deal.body.id}`)).status).toBe(200)
+    expect((await api.request('GET', '/api/records/deals/nope')).status).toBe(404)
+    for (const path of ['/api/no-such-thing-1', '/api/no-such-thing-2', '/some/static/path.js']) await fetch(`${t.url}${path}`)
+    const text = await scrape()
+    const count = (labels: Record<string, string>) => sample(text, 'accord_http_request_duration_seconds_count', labels)
+    expect(count({ method: 'GET', route: '/api/records/:collection/:id', status: '200' })).toBe(1)
+    // An error thrown inside a sub-router is still attributed to its route.
+    expect(count({ method: 'GET', route: '/api/records/:collection/:id', status: '404' })).toBe(1)
+    expect(count({ method: 'POST', route: '/api/records/:collection', status: '201' })).toBe(1)
+    expect(count({ method: 'GET', route: '(unmatched)', status: '401' })).toBe(2)
+    expect(text).not.toContain('no-such-thing')
+    expect(text).not.toContain('path.js')
+  })
+
+  it('[OBS6] a stall of the event loop shows in the delay gauge, and reading the gauge resets nothing (two readers, one figure)', async () => {
+    // The monitor's timer has ticked a few times: a server that has been up a moment.
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const blockedUntil = Date.now() + 250
+    while (Date.now() < blockedUntil) {
+      // A synchronous stall, as a slow handler would make.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    const first = sample(await scrape(), 'accord_event_loop_delay_p99_seconds')
+    const second = sample(await scrape(), 'accord_event_loop_delay_p99_seconds')
+    expect(first).toBeGreaterThan(0.2)
+    expect(second).toBeGreaterThan(0.2)
   })
 })

@@ -150,12 +150,12 @@ describeBackends('records compare-and-set', (backend) => {
         const downgrade = () => {
           const db = new Database(t.dbFile)
           const version = db.pragma('user_version', { simple: true }) as number
-          // Back to before the version column: the three migrations since undone (the job retries', the overwrites', then the version's).
+          // Back to before the version column: the four migrations since undone (deactivation's, the job retries', the overwrites', then the version's).
           db.exec(
-            'ALTER TABLE jobs DROP COLUMN retry; DROP TABLE doc_clients; ALTER TABLE history DROP COLUMN overwritten; DROP TABLE pending_notices; ' +
+            'ALTER TABLE users DROP COLUMN deactivated_at; ALTER TABLE jobs DROP COLUMN retry; DROP TABLE doc_clients; ALTER TABLE history DROP COLUMN overwritten; DROP TABLE pending_notices; ' +
               'ALTER TABLE records DROP COLUMN version',
           )
-          db.pragma(`user_version = ${version - 3}`)
+          db.pragma(`user_version = ${version - 4}`)
           db.close()
         }
         ;({

@@ -246,7 +246,8 @@ describe('records stored incomplete before the rule', () => {
     // Back to the schema of version 3: the migrations after it undone.
     db.exec(
       'ALTER TABLE records DROP COLUMN complete; DROP TABLE login_attempts; ALTER TABLE records DROP COLUMN version; ' +
-        'DROP TABLE doc_clients; ALTER TABLE history DROP COLUMN overwritten; DROP TABLE pending_notices; ALTER TABLE jobs DROP COLUMN retry',
+        'DROP TABLE doc_clients; ALTER TABLE history DROP COLUMN overwritten; DROP TABLE pending_notices; ALTER TABLE jobs DROP COLUMN retry; ' +
+        'ALTER TABLE users DROP COLUMN deactivated_at',
     )
     db.pragma('user_version = 3')
     db.close()

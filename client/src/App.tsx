@@ -17,8 +17,9 @@ const RecordScreen = lazy(() => import('./screens/RecordScreen.js'))
 const BoardScreen = lazy(() => import('./screens/BoardScreen.js'))
 const CalendarScreen = lazy(() => import('./screens/CalendarScreen.js'))
 const ExportsScreen = lazy(() => import('./screens/ExportsScreen.js'))
+const AdminScreen = lazy(() => import('./screens/AdminScreen.js'))
 
-const SCREEN_TITLES = { home: 'Pipeline', board: 'Pipeline', calendar: 'Calendar', exports: 'Exports' } as const
+const SCREEN_TITLES = { home: 'Pipeline', board: 'Pipeline', calendar: 'Calendar', exports: 'Exports', admin: 'Admin' } as const
 
 export function App() {
   const { state } = useSession()
@@ -103,6 +104,11 @@ function Shell() {
         <NavLink to="/exports" active={section === 'exports'}>
           Exports
         </NavLink>
+        {(user.role === 'owner' || user.role === 'admin') && (
+          <NavLink to="/admin" active={section === 'admin'}>
+            Admin
+          </NavLink>
+        )}
       </nav>
       <main className="content" id="main" tabIndex={-1}>
         <Suspense fallback={<div className="loading">Loading…</div>}>
@@ -127,6 +133,8 @@ function Screen({ route }: { route: Route }) {
       return <CalendarScreen />
     case 'exports':
       return <ExportsScreen />
+    case 'admin':
+      return <AdminScreen />
     default:
       return assertNever(route)
   }

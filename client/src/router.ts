@@ -9,12 +9,14 @@ export type Route =
   | { screen: 'board' }
   | { screen: 'calendar' }
   | { screen: 'exports' }
+  | { screen: 'admin' }
 
 export function parseRoute(path: string): Route {
   const [first, second] = path.split('/').filter(Boolean)
   if (first === 'board') return { screen: 'board' }
   if (first === 'calendar') return { screen: 'calendar' }
   if (first === 'exports') return { screen: 'exports' }
+  if (first === 'admin') return { screen: 'admin' }
   if (isCollection(first)) return second ? { screen: 'record', collection: first, id: second } : { screen: 'list', collection: first }
   return { screen: 'home' }
 }

@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { isValidId } from '../../shared/docNames.js'
-import type { AuthStore, StoredUser } from './AuthStore.js'
+import type { AuthStore, NewUser, SessionInfo, StoredUser } from './AuthStore.js'
 import type { Principal, Role } from './types.js'
 import { DUMMY_HASH_PROMISE, hashPassword, isOutdated, verifyPassword } from './passwords.js'
 
@@ -26,10 +26,15 @@ export interface PublicUser {
   color: string
 }
 
+/** A user as the admin console lists it. */
+export interface AdminUser extends PublicUser {
+  deactivatedAt: number | null
+}
+
 /** A failure the caller shows as is (CLI line, HTTP error). */
 export class AuthError extends Error {
   constructor(
-    readonly code: 'exists' | 'not-found' | 'invalid',
+    readonly code: 'exists' | 'not-found' | 'invalid' | 'forbidden' | 'conflict',
     message: string,
   ) {
     super(message)
@@ -100,7 +105,7 @@ export class AuthService {
     if (await this.store.userByEmail(input.email)) throw taken()
     const passwordHash = await hashPassword(input.password)
     const count = await this.store.userCount()
-    const user: StoredUser = {
+    const user: NewUser = {
       id: `u${randomBytes(6).toString('hex')}`,
       email: input.email,
       name: input.name ?? input.email.split('@')[0]!,
@@ -159,7 +164,8 @@ export class AuthService {
   async verifyCredentials(email: string, password: string): Promise<PublicUser | null> {
     const user = await this.store.userByEmail(email)
     const ok = await checkPassword(password, user?.passwordHash)
-    if (!user || !ok) return null
+    // A deactivated account is refused as a wrong password is: after the same work, with the same answer.
+    if (!user || !ok || user.deactivatedAt !== null) return null
     if (isOutdated(user.passwordHash)) await this.rehash(user, password)
     return this.toPublic(user)
   }
@@ -189,7 +195,8 @@ export class AuthService {
   async authenticate(token: string | undefined | null): Promise<Principal | null> {
     if (!token || token.length > 200) return null
     const found = await this.store.sessionByToken(hashToken(token))
-    if (!found || found.revokedAt !== null || this.expiryOf(found.sessionId, found.expiresAt) <= Date.now()) return null
+    if (!found || found.revokedAt !== null || found.user.deactivatedAt !== null) return null
+    if (this.expiryOf(found.sessionId, found.expiresAt) <= Date.now()) return null
     this.touch(found.sessionId)
     const { user } = found
     this.names.set(user.id, user.name)
@@ -300,13 +307,83 @@ export class AuthService {
     return ids
   }
 
+  /** Adds a user to the admin's workspace with an initial password; only an owner adds an owner. */
+  async adminAddUser(admin: Principal, input: { email: string; password: string; role: string; name?: string }): Promise<AdminUser> {
+    if (input.role === 'owner' && admin.role !== 'owner') throw new AuthError('forbidden', 'only an owner can add an owner')
+    const user = await this.addUser({ ...input, workspace: admin.workspace })
+    return { ...user, deactivatedAt: null }
+  }
+
+  /** The users of the admin's workspace, deactivated ones included. */
+  async adminListUsers(admin: Principal): Promise<AdminUser[]> {
+    return (await this.store.usersOf(admin.workspace)).map((user) => this.toAdmin(user))
+  }
+
+  /**
+   * Changes a user's role. Their sessions are revoked (sockets close with 4401 here at once,
+   * on other processes at their next session sweep): every request and socket after is
+   * authorized with the new role, with nothing to keep in step. Only an owner grants or takes
+   * away the owner role, and a workspace keeps one active owner.
+   */
+  async changeRole(admin: Principal, userId: string, role: string): Promise<AdminUser> {
+    if (!isRole(role)) throw new AuthError('invalid', `role must be one of ${ROLES.join(', ')}, not "${role}"`)
+    const user = await this.managed(admin, userId)
+    if (user.role === role) return this.toAdmin(user)
+    if ((role === 'owner' || user.role === 'owner') && admin.role !== 'owner')
+      throw new AuthError('forbidden', 'only an owner can grant or take away the owner role')
+    const outcome = await this.store.setRole(user.id, role)
+    if (outcome === 'no-user') throw new AuthError('not-found', `no user ${userId}`)
+    if (outcome === 'last-owner') throw lastOwner()
+    await this.revokeUserSessions(user.id)
+    return this.toAdmin({ ...user, role })
+  }
+
+  /** Deactivates a user: kept (their history names them), refused at sign-in, every session revoked. */
+  async deactivateUser(admin: Principal, userId: string): Promise<AdminUser> {
+    const user = await this.managed(admin, userId)
+    if (user.id === admin.userId) throw new AuthError('invalid', 'you cannot deactivate your own account')
+    if (user.role === 'owner' && admin.role !== 'owner') throw new AuthError('forbidden', 'only an owner can deactivate an owner')
+    const at = Date.now()
+    const outcome = await this.store.deactivateUser(user.id, at)
+    if (outcome === 'no-user') throw new AuthError('not-found', `no user ${userId}`)
+    if (outcome === 'last-owner') throw lastOwner()
+    // Revoked even when it was deactivated already: a session opened in between ends too.
+    await this.revokeUserSessions(user.id)
+    return this.toAdmin({ ...user, deactivatedAt: outcome === 'deactivated' ? at : (user.deactivatedAt ?? at) })
+  }
+
+  /** A user's live sessions (the admin's workspace only). */
+  async sessionsOf(admin: Principal, userId: string): Promise<SessionInfo[]> {
+    const user = await this.managed(admin, userId)
+    return this.store.sessionsOf(user.id, Date.now())
+  }
+
+  /** Revokes one session of a user of the admin's workspace; its sockets close with 4401. */
+  async adminRevokeSession(admin: Principal, sessionId: string): Promise<void> {
+    const session = await this.store.sessionById(sessionId)
+    const user = session && (await this.store.userById(session.userId))
+    if (!session || !user || user.workspace !== admin.workspace) throw new AuthError('not-found', `no session ${sessionId}`)
+    await this.revokeSession(session.id)
+  }
+
+  /** A user of the admin's workspace; another workspace's is answered as if it did not exist. */
+  private async managed(admin: Principal, userId: string): Promise<StoredUser> {
+    const user = await this.store.userById(userId)
+    if (!user || user.workspace !== admin.workspace) throw new AuthError('not-found', `no user ${userId}`)
+    return user
+  }
+
+  private toAdmin(user: StoredUser): AdminUser {
+    return { ...this.toPublic(user), deactivatedAt: user.deactivatedAt }
+  }
+
   private ended(sessionId: string): void {
     this.lastTouched.delete(sessionId)
     for (const listener of this.endedListeners) listener(sessionId)
   }
 
   /** The user as shown to clients; its name is remembered for `userName`. */
-  private toPublic(user: StoredUser): PublicUser {
+  private toPublic(user: NewUser): PublicUser {
     this.names.set(user.id, user.name)
     return { id: user.id, email: user.email, name: user.name, role: user.role, workspace: user.workspace, color: user.color }
   }
@@ -324,6 +401,10 @@ async function checkPassword(password: string, stored: string | undefined): Prom
   if (!isOutdated(stored)) return verifyPassword(password, stored)
   const [ok] = await Promise.all([verifyPassword(password, stored), verifyPassword(password, dummy)])
   return ok
+}
+
+function lastOwner(): AuthError {
+  return new AuthError('conflict', 'the workspace must keep at least one active owner')
 }
 
 function hashToken(token: string): string {

@@ -18,6 +18,19 @@ export interface StoredUser {
   role: Role
   passwordHash: string
   color: string
+  /** When the user was deactivated (refused at sign-in, no live session), else null. */
+  deactivatedAt: number | null
+}
+
+/** A user as added: never deactivated yet. */
+export type NewUser = Omit<StoredUser, 'deactivatedAt'>
+
+/** A live session as the admin console lists it. */
+export interface SessionInfo {
+  id: string
+  userId: string
+  createdAt: number
+  expiresAt: number
 }
 
 export interface NewSession {
@@ -49,7 +62,7 @@ export interface AuthStore {
   /** Users in all workspaces (a new user's color goes round by it). */
   userCount(): Promise<number>
   /** Adds a user; false when its e-mail is taken. The workspace must exist. */
-  addUser(user: StoredUser, createdAt: number): Promise<boolean>
+  addUser(user: NewUser, createdAt: number): Promise<boolean>
   userById(id: string): Promise<StoredUser | undefined>
   userByEmail(email: string): Promise<StoredUser | undefined>
   /** A workspace's users, by name (compared byte by byte, as SQLite's BINARY does). */
@@ -70,4 +83,16 @@ export interface AuthStore {
   revokeSession(id: string, at: number): Promise<void>
   /** Revokes every session of a user not yet revoked, in one statement; returns their ids. */
   revokeUserSessions(userId: string, at: number): Promise<string[]>
+  /**
+   * Sets a user's role, unless that takes the owner role from the workspace's last active
+   * owner (`last-owner`). Checked and written atomically: two admins demoting the last two
+   * owners at once leave one of them owner.
+   */
+  setRole(userId: string, role: Role): Promise<'changed' | 'no-user' | 'last-owner'>
+  /** Marks a user deactivated at `at`, unless it is the workspace's last active owner; atomically, as `setRole`. */
+  deactivateUser(userId: string, at: number): Promise<'deactivated' | 'no-user' | 'already' | 'last-owner'>
+  /** A user's sessions not revoked whose stored expiry is after `now`, oldest first. */
+  sessionsOf(userId: string, now: number): Promise<SessionInfo[]>
+  /** A session by id (revoked or not), or undefined. */
+  sessionById(id: string): Promise<SessionInfo | undefined>
 }

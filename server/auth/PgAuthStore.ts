@@ -7,9 +7,23 @@
  * E-mails are compared as `lower(email COLLATE "C")`: ASCII letters only, as SQLite's NOCASE,
  * whatever the database's locale; the unique index on that expression is the rule.
  */
+import { inTransaction } from '../pg/inTransaction.js'
 import type { Pool } from '../pg/openPool.js'
-import type { AuthStore, NewSession, SessionUses, StoredUser, TokenSession } from './AuthStore.js'
-import { TOKEN_SESSION_SQL, type TokenSessionRow, USER_COLUMNS, type UserRow, storedUserOf, tokenSessionOf } from './authRows.js'
+import type { AuthStore, NewSession, NewUser, SessionInfo, SessionUses, StoredUser, TokenSession } from './AuthStore.js'
+import type { Role } from './types.js'
+import {
+  KEEPS_AN_OWNER,
+  SESSION_INFO_COLUMNS,
+  type SessionInfoRow,
+  TOKEN_SESSION_SQL,
+  type TokenSessionRow,
+  USER_COLUMNS,
+  type UserRow,
+  sessionInfoOf,
+  storedUserOf,
+  tokenSessionOf,
+  unchangedBecause,
+} from './authRows.js'
 
 const SQL = {
   addWorkspace: 'INSERT INTO workspaces (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING',
@@ -37,6 +51,14 @@ const SQL = {
   revoke: 'UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL',
   revokeUser: `WITH doomed AS MATERIALIZED (SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id FOR UPDATE)
     UPDATE sessions s SET revoked_at = $2 FROM doomed WHERE s.id = doomed.id AND s.revoked_at IS NULL RETURNING s.id`,
+  // Taken first by a change that must keep an owner: such changes of one workspace go one at a
+  // time, and each one's check (a new snapshot once the lock is held) sees the one before.
+  lockWorkspaceOf: 'SELECT 1 FROM workspaces w JOIN users u ON u.workspace = w.id WHERE u.id = $1 FOR UPDATE OF w',
+  setRole: `UPDATE users SET role = $2 WHERE id = $1 AND ($2 = 'owner' OR ${KEEPS_AN_OWNER})`,
+  deactivate: `UPDATE users SET deactivated_at = $2 WHERE id = $1 AND deactivated_at IS NULL AND ${KEEPS_AN_OWNER}`,
+  sessionsOf: `SELECT ${SESSION_INFO_COLUMNS} FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
+    ORDER BY created_at, id COLLATE "C"`,
+  sessionById: `SELECT ${SESSION_INFO_COLUMNS} FROM sessions WHERE id = $1`,
 } as const
 
 type Statement = keyof typeof SQL
@@ -66,7 +88,7 @@ export class PgAuthStore implements AuthStore {
     return (await this.run<{ n: number }>('userCount', [])).rows[0]!.n
   }
 
-  async addUser(user: StoredUser, createdAt: number): Promise<boolean> {
+  async addUser(user: NewUser, createdAt: number): Promise<boolean> {
     try {
       await this.run('addUser', [user.id, user.workspace, user.email, user.name, user.role, user.passwordHash, user.color, createdAt])
       return true
@@ -121,5 +143,32 @@ export class PgAuthStore implements AuthStore {
 
   async revokeUserSessions(userId: string, at: number): Promise<string[]> {
     return (await this.run<{ id: string }>('revokeUser', [userId, at])).rows.map((row) => row.id)
+  }
+
+  async setRole(userId: string, role: Role): Promise<'changed' | 'no-user' | 'last-owner'> {
+    if ((await this.keepingAnOwner('setRole', [userId, role])) === 1) return 'changed'
+    return (await this.userById(userId)) ? 'last-owner' : 'no-user'
+  }
+
+  async deactivateUser(userId: string, at: number): Promise<'deactivated' | 'no-user' | 'already' | 'last-owner'> {
+    if ((await this.keepingAnOwner('deactivate', [userId, at])) === 1) return 'deactivated'
+    return unchangedBecause(await this.userById(userId))
+  }
+
+  /** Runs `statement` (whose first parameter is the user's id) with their workspace locked; the rows it changed. */
+  private keepingAnOwner(statement: 'setRole' | 'deactivate', values: unknown[]): Promise<number> {
+    return inTransaction(this.pool, async (client) => {
+      await client.query({ name: 'auth-lockWorkspaceOf', text: SQL.lockWorkspaceOf, values: [values[0]] })
+      return (await client.query({ name: `auth-${statement}`, text: SQL[statement], values })).rowCount ?? 0
+    })
+  }
+
+  async sessionsOf(userId: string, now: number): Promise<SessionInfo[]> {
+    return (await this.run<SessionInfoRow>('sessionsOf', [userId, now])).rows.map(sessionInfoOf)
+  }
+
+  async sessionById(id: string): Promise<SessionInfo | undefined> {
+    const [row] = (await this.run<SessionInfoRow>('sessionById', [id])).rows
+    return row && sessionInfoOf(row)
   }
 }

@@ -4,8 +4,21 @@
  * are already settled.
  */
 import { type Db, statementCache } from '../store/openDatabase.js'
-import type { AuthStore, NewSession, SessionUses, StoredUser, TokenSession } from './AuthStore.js'
-import { TOKEN_SESSION_SQL, type TokenSessionRow, USER_COLUMNS, type UserRow, storedUserOf, tokenSessionOf } from './authRows.js'
+import type { AuthStore, NewSession, NewUser, SessionInfo, SessionUses, StoredUser, TokenSession } from './AuthStore.js'
+import type { Role } from './types.js'
+import {
+  KEEPS_AN_OWNER,
+  SESSION_INFO_COLUMNS,
+  type SessionInfoRow,
+  TOKEN_SESSION_SQL,
+  type TokenSessionRow,
+  USER_COLUMNS,
+  type UserRow,
+  sessionInfoOf,
+  storedUserOf,
+  tokenSessionOf,
+  unchangedBecause,
+} from './authRows.js'
 export class SqliteAuthStore implements AuthStore {
   /** Statements run per request, per socket and by the session sweep, compiled once. */
   private readonly stmt
@@ -38,7 +51,7 @@ export class SqliteAuthStore implements AuthStore {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM users').get() as { n: number }).n
   }
 
-  async addUser(user: StoredUser, createdAt: number): Promise<boolean> {
+  async addUser(user: NewUser, createdAt: number): Promise<boolean> {
     try {
       this.db
         .prepare('INSERT INTO users (id, workspace, email, name, role, password_hash, color, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
@@ -104,5 +117,35 @@ export class SqliteAuthStore implements AuthStore {
       .prepare('UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL RETURNING id')
       .all(at, userId) as { id: string }[]
     return rows.map((row) => row.id)
+  }
+
+  // One statement each: SQLite writes one at a time, so the check and the write are atomic.
+  async setRole(userId: string, role: Role): Promise<'changed' | 'no-user' | 'last-owner'> {
+    const changed = this.db
+      .prepare(`UPDATE users SET role = ? WHERE id = ? AND (? = 'owner' OR ${KEEPS_AN_OWNER})`)
+      .run(role, userId, role).changes
+    if (changed === 1) return 'changed'
+    return (await this.userById(userId)) ? 'last-owner' : 'no-user'
+  }
+
+  async deactivateUser(userId: string, at: number): Promise<'deactivated' | 'no-user' | 'already' | 'last-owner'> {
+    const changed = this.db
+      .prepare(`UPDATE users SET deactivated_at = ? WHERE id = ? AND deactivated_at IS NULL AND ${KEEPS_AN_OWNER}`)
+      .run(at, userId).changes
+    return changed === 1 ? 'deactivated' : unchangedBecause(await this.userById(userId))
+  }
+
+  async sessionsOf(userId: string, now: number): Promise<SessionInfo[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT ${SESSION_INFO_COLUMNS} FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? ORDER BY created_at, id`,
+      )
+      .all(userId, now) as SessionInfoRow[]
+    return rows.map(sessionInfoOf)
+  }
+
+  async sessionById(id: string): Promise<SessionInfo | undefined> {
+    const row = this.db.prepare(`SELECT ${SESSION_INFO_COLUMNS} FROM sessions WHERE id = ?`).get(id) as SessionInfoRow | undefined
+    return row && sessionInfoOf(row)
   }
 }

@@ -25,6 +25,8 @@ export interface AuthRoutesOptions {
   throttle: LoginThrottle
   /** Which pages may use the session cookie (logout). */
   origins: OriginPolicy
+  /** Told of each refused sign-in (the metrics count them). */
+  onRefused?: (reason: 'credentials' | 'throttled') => void
 }
 
 /**
@@ -37,7 +39,7 @@ function sessionCookie(req: Request, value: string, maxAgeS: number): string {
   return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAgeS}${req.secure ? '; Secure' : ''}`
 }
 
-export function authRoutes({ auth, onSessionEnded, throttle, origins }: AuthRoutesOptions): Router {
+export function authRoutes({ auth, onSessionEnded, throttle, origins, onRefused }: AuthRoutesOptions): Router {
   const router = Router()
 
   router.post('/login', async (req, res) => {
@@ -50,10 +52,14 @@ export function authRoutes({ auth, onSessionEnded, throttle, origins }: AuthRout
     if (!started.ok) {
       const retryAfterS = Math.ceil(started.retryAfterMs / 1000)
       res.setHeader('Retry-After', String(retryAfterS))
+      onRefused?.('throttled')
       throw new HttpError(429, 'rate-limited', 'too many failed sign-in attempts; try again later', { retryAfterS })
     }
     const user = await auth.verifyCredentials(email, password)
-    if (!user) throw new HttpError(401, 'unauthorized', 'wrong e-mail or password')
+    if (!user) {
+      onRefused?.('credentials')
+      throw new HttpError(401, 'unauthorized', 'wrong e-mail or password')
+    }
     await throttle.succeeded(started.attempt)
     const session = await auth.createSession(user.id)
     res.setHeader('Set-Cookie', sessionCookie(req, session.token, Math.floor(auth.sessionIdleMs / 1000)))

@@ -114,6 +114,9 @@ export interface JobServiceDeps {
   onError?: (error: unknown, context: string) => void
 }
 
+/** Beyond this many queued jobs the gauge says only "this many": a longer count costs each scrape more. */
+export const QUEUED_COUNT_CAP = 1000
+
 export class JobService {
   readonly queue: JobQueue
   readonly runner: JobRunner
@@ -214,6 +217,11 @@ export class JobService {
   async list(owner: Owner, kind: JobKind): Promise<JobJson[]> {
     const jobs = await this.queue.list(owner.userId, kind, MAX_LISTED_JOBS)
     return Promise.all(jobs.filter((job) => job.workspace === owner.workspace).map((job) => this.json(job)))
+  }
+
+  /** Jobs waiting in the queue, counted up to `QUEUED_COUNT_CAP` (a figure for the console, read at each scrape). */
+  async queuedCount(): Promise<number> {
+    return (await this.queue.queued(QUEUED_COUNT_CAP)).length
   }
 
   /** The owner's running and queued jobs, and the one that finished last; never another user's. */

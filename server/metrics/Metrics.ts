@@ -32,12 +32,29 @@ export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed'] as cons
 export interface MetricsSources {
   connections(): number
   loadedDocuments(): number
+  /** Distinct users with an open socket. */
+  usersOnline(): number
+  /** Jobs this server runs now. */
+  jobsRunning(): number
+  /** Jobs waiting in the queue (the database's, shared by every member). */
+  jobsQueued(): Promise<number>
 }
+
+export const SIGN_IN_REFUSALS = ['credentials', 'throttled'] as const
 
 /** Seconds; persist of one flush is usually well under a millisecond on an SSD. */
 const PERSIST_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]
+/** Seconds; a request answered from memory takes about a millisecond, an export's download may take seconds. */
+const HTTP_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+/** The `route` label of a request no route matched (a 404, a static file, a refused sign-in): never the raw path, which anyone can vary. */
+export const UNMATCHED_ROUTE = '(unmatched)'
 const FANOUT_BUCKETS = [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
 const EVENT_LOOP_RESOLUTION_MS = 10
+/**
+ * The event-loop delay is measured over fixed windows, not "since the previous read": the
+ * admin console and Prometheus both read the gauge, and neither may reset the other's figure.
+ */
+export const EVENT_LOOP_WINDOW_MS = 10_000
 
 export class Metrics implements SyncMetrics {
   readonly registry = new Registry()
@@ -63,9 +80,15 @@ export class Metrics implements SyncMetrics {
    */
   readonly jobRetryReasons: Counter<'target' | 'reason'>
   readonly httpRequests: Counter<'method' | 'status'>
+  /** Per route template (`/api/records/:collection/:id`), so a slow figure names the endpoint; see `httpAnswered`. */
+  readonly httpSeconds: Histogram<'method' | 'route' | 'status'>
   /** `metrics.socketsDropped.inc({ reason })` when the server drops a socket without a close handshake. */
   readonly socketsDropped: Counter<'reason'>
+  /** `metrics.signInRefusals.inc({ reason })`: wrong e-mail or password (`credentials`), or too many failures (`throttled`). */
+  readonly signInRefusals: Counter<'reason'>
   private readonly loopDelay: IntervalHistogram
+  private readonly loopWindow: NodeJS.Timeout
+  private lastWindowLoopP99 = 0
 
   constructor(sources?: MetricsSources) {
     const registers = [this.registry]
@@ -97,10 +120,22 @@ export class Metrics implements SyncMetrics {
       'Sync sockets the server dropped: unresponsive (no answer to a ping) or slow (too much queued)',
       ['reason'],
     )
+    this.signInRefusals = counter(
+      'accord_sign_in_refusals_total',
+      'Sign-ins refused: wrong e-mail or password (credentials), or too many recent failures (throttled)',
+      ['reason'],
+    )
     this.persistSeconds = new Histogram({
       name: 'accord_persist_seconds',
       help: 'Time to write one flush (one SQLite transaction) to disk',
       buckets: PERSIST_BUCKETS_S,
+      registers,
+    })
+    this.httpSeconds = new Histogram({
+      name: 'accord_http_request_duration_seconds',
+      help: 'Time from receiving an HTTP request to sending the last byte of its answer, by route template',
+      labelNames: ['method', 'route', 'status'],
+      buckets: HTTP_BUCKETS_S,
       registers,
     })
     this.fanout = new Histogram({
@@ -116,17 +151,24 @@ export class Metrics implements SyncMetrics {
     this.jobRetries.inc({ kind: 'export' }, 0)
     for (const reason of RETRY_REASONS) this.jobRetryReasons.inc({ target: 'sheets', reason }, 0)
     for (const reason of DROP_REASONS) this.socketsDropped.inc({ reason }, 0)
+    for (const reason of SIGN_IN_REFUSALS) this.signInRefusals.inc({ reason }, 0)
 
     this.loopDelay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS })
     this.loopDelay.enable()
     const loop = this.loopDelay
+    this.loopWindow = setInterval(() => {
+      this.lastWindowLoopP99 = loop.percentile(99) / 1e9
+      loop.reset()
+    }, EVENT_LOOP_WINDOW_MS)
+    this.loopWindow.unref()
+    const metrics = this
     new Gauge({
       name: 'accord_event_loop_delay_p99_seconds',
-      help: 'p99 event-loop delay since the previous scrape',
+      help: `p99 event-loop delay over the last ${EVENT_LOOP_WINDOW_MS / 1000} s window (the current one while the first is not over)`,
       registers,
       collect() {
-        this.set(loop.percentile(99) / 1e9)
-        loop.reset()
+        // The window going on counts too once it is worse: a stall shows at once, not 10 s later.
+        this.set(Math.max(metrics.lastWindowLoopP99, loop.percentile(99) / 1e9))
       },
     })
     if (sources) this.observe(sources)
@@ -151,6 +193,38 @@ export class Metrics implements SyncMetrics {
         this.set(sources.loadedDocuments())
       },
     })
+    new Gauge({
+      name: 'accord_users_online',
+      help: 'Distinct users with an open sync connection',
+      registers,
+      collect() {
+        this.set(sources.usersOnline())
+      },
+    })
+    new Gauge({
+      name: 'accord_jobs_running',
+      help: 'Export and import jobs this server runs now',
+      registers,
+      collect() {
+        this.set(sources.jobsRunning())
+      },
+    })
+    new Gauge({
+      name: 'accord_jobs_queued',
+      help: 'Export and import jobs waiting in the queue (shared by every member of a cluster)',
+      registers,
+      async collect() {
+        // A database that does not answer keeps the last figure: the rest of the scrape still goes out.
+        const queued = await sources.jobsQueued().catch(() => undefined)
+        if (queued !== undefined) this.set(queued)
+      },
+    })
+  }
+
+  /** One HTTP request answered; `route` is its template or `UNMATCHED_ROUTE`. */
+  httpAnswered(method: string, route: string, status: number, seconds: number): void {
+    this.httpRequests.inc({ method, status: String(status) })
+    this.httpSeconds.observe({ method, route, status: String(status) }, seconds)
   }
 
   updateIn(bytes: number): void {
@@ -185,6 +259,7 @@ export class Metrics implements SyncMetrics {
 
   /** Stops the event-loop monitor. */
   close(): void {
+    clearInterval(this.loopWindow)
     this.loopDelay.disable()
   }
 }

@@ -313,4 +313,13 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE jobs ADD COLUMN retry json;
     `,
   },
+  {
+    version: 10,
+    name: 'deactivated users',
+    // As SQLite's: a deactivated user is kept (the history they wrote names them) but refused at
+    // sign-in, and their sessions are revoked. ms since the epoch, else NULL.
+    sql: `
+      ALTER TABLE users ADD COLUMN deactivated_at bigint;
+    `,
+  },
 ]

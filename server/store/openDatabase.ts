@@ -224,6 +224,11 @@ const MIGRATIONS: string[] = [
   `
   ALTER TABLE jobs ADD COLUMN retry TEXT;
   `,
+  // A deactivated user (server/auth/AuthService.ts, deactivateUser): kept, for the history they
+  // wrote, but refused at sign-in and with no live session. ms since the epoch, else NULL.
+  `
+  ALTER TABLE users ADD COLUMN deactivated_at INTEGER;
+  `,
 ]
 
 /** The schema version (`PRAGMA user_version`) of a database this code has opened. */

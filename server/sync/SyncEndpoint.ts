@@ -51,6 +51,13 @@ export interface SyncEndpointOptions {
  * One socket's lifecycle: `loading` while its document loads (messages are queued), `open`
  * once it joined the room (messages are handled), `closing` from then on (nothing is read).
  */
+/** A document with open sockets, and the users behind them. */
+export interface DocumentInUse {
+  doc: string
+  sockets: number
+  users: { id: string; name: string }[]
+}
+
 interface Connection {
   readonly peer: Peer
   readonly ws: WebSocket
@@ -119,6 +126,26 @@ export class SyncEndpoint {
 
   get connectionCount(): number {
     return this.wss.clients.size
+  }
+
+  /** Distinct users with at least one open socket. */
+  get usersOnline(): number {
+    return this.perUser.size
+  }
+
+  /** The documents with the most open sockets, with who is in each (for the admin console). */
+  busiestDocuments(limit: number): DocumentInUse[] {
+    const byDoc = new Map<string, { sockets: number; users: Map<string, string> }>()
+    for (const { peer, docName } of this.connections.values()) {
+      let entry = byDoc.get(docName)
+      if (!entry) byDoc.set(docName, (entry = { sockets: 0, users: new Map() }))
+      entry.sockets++
+      entry.users.set(peer.principal.userId, peer.principal.name)
+    }
+    return [...byDoc]
+      .map(([doc, { sockets, users }]) => ({ doc, sockets, users: [...users].map(([id, name]) => ({ id, name })) }))
+      .sort((a, b) => b.sockets - a.sockets || (a.doc < b.doc ? -1 : 1))
+      .slice(0, limit)
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {

@@ -1,0 +1,62 @@
+/**
+ * The admin console in real headless Chromium against the real server: an owner sees the
+ * figures change live when someone connects, adds a user and changes their role from the
+ * table; a member gets the "not allowed" page (and no Admin link).
+ */
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DEMO_PASSWORD } from '../../server/seed/demo.js'
+import { login, provider, synced } from '../helpers/server.js'
+import { type E2E, SCREENSHOTS, startE2E } from './browser.js'
+
+let e2e: E2E
+
+beforeAll(async () => {
+  e2e = await startE2E()
+})
+
+afterAll(async () => {
+  await e2e?.close()
+})
+
+describe('admin console (Chromium)', () => {
+  it('an owner sees the figures change live, adds a user and changes their role', async () => {
+    const { context, page } = await e2e.signedIn('alice@demo.test', '/admin')
+    const connections = page.getByTestId('stat-connections').locator('dd')
+    await connections.waitFor()
+    const before = Number(await connections.textContent())
+    // Someone else opens a record: the console shows one more connection without a reload.
+    const bob = await login(e2e.server.url, 'bob@demo.test', DEMO_PASSWORD)
+    const deal = (await bob.request('GET', '/api/records/deals?limit=1')).body.items[0].id as string
+    const socket = provider(e2e.server.wsUrl, `demo/deals/${deal}`, bob.token)
+    await synced(socket)
+    await expect.poll(async () => Number(await connections.textContent()), { timeout: 15_000 }).toBeGreaterThan(before)
+    await expect.poll(async () => page.getByRole('table', { name: 'Busiest documents' }).textContent()).toContain('Bob Baker')
+
+    await page.getByLabel('E-mail').fill('dana@demo.test')
+    await page.getByLabel('Name', { exact: true }).fill('Dana Dunn')
+    await page.getByLabel('Initial password').fill('a fine password')
+    await page.getByRole('button', { name: 'Add user' }).click()
+    const row = page.getByTestId('user-dana@demo.test')
+    await row.waitFor()
+    await row.getByLabel('Role of Dana Dunn').selectOption('viewer')
+    await expect.poll(async () => (await bob.request('GET', '/api/admin/users')).status).toBe(403)
+    await expect
+      .poll(
+        async () =>
+          (await login(e2e.server.url, 'dana@demo.test', 'a fine password').then((api) => api.request('GET', '/api/me'))).body.role,
+      )
+      .toBe('viewer')
+    await page.screenshot({ path: join(SCREENSHOTS, 'admin-console.png'), fullPage: true })
+    socket.destroy()
+    await context.close()
+  })
+
+  it('a member gets the "not allowed" page and no Admin link', async () => {
+    const { context, page } = await e2e.signedIn('bob@demo.test', '/admin')
+    await page.getByTestId('not-allowed').waitFor()
+    expect(await page.getByRole('link', { name: 'Admin' }).count()).toBe(0)
+    await page.screenshot({ path: join(SCREENSHOTS, 'admin-not-allowed.png') })
+    await context.close()
+  })
+})
