@@ -88,7 +88,9 @@ describe.skipIf(skipRedis)('cluster bus', () => {
     expect(toA.received).toEqual([])
     expect(await a.send(randomUUID(), Buffer.from('x'))).toBe(0)
     await b.close()
-    expect(await a.send(b.member, Buffer.from('x'))).toBe(0)
+    // Redis drops a closed client's subscriptions just after answering its QUIT: a send at
+    // that instant may still count it.
+    await until(async () => (await a.send(b.member, Buffer.from('x'))) === 0, 'a send to the closed member reaches no one')
   })
 
   it('[CB4] handlers of one channel each get every message; one that throws is reported and does not stop the others', async () => {

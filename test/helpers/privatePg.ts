@@ -74,7 +74,14 @@ export async function startPrivatePg(): Promise<PrivatePg> {
     return [postmaster, ...children]
   }
   const signal = (name: 'SIGSTOP' | 'SIGCONT') => {
-    for (const pid of processes()) process.kill(pid, name)
+    for (const pid of processes()) {
+      try {
+        process.kill(pid, name)
+      } catch (error) {
+        // A backend that ended between the listing and the signal (its client went away).
+        if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error
+      }
+    }
   }
   const onExit = () => {
     try {
