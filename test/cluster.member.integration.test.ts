@@ -167,12 +167,22 @@ describe.skipIf(skipPg || skipRedis)('Accord servers as cluster members', () => 
     expect(a.server.registry.get(docName)).toBeUndefined()
   })
 
-  it('[CM5] a member opening a document another member owns does not load it (until relays: 1011, the client retries)', async () => {
+  it('[CM5] a member with a socket for a document another member owns does not load it: it relays, the socket stays open', async () => {
     const { a, b, owner, docName } = await dealOwnedByA('owner-a', SHORT, 'other-b')
-    const { closed } = watched(b, docName, owner.token)
-    expect(await closed).toBe(1011)
+    // Held open on a, so that it stays a's (it would unload after its grace period).
+    const onA = watched(a, docName, owner.token)
+    await synced(onA.p)
+    const onB = watched(b, docName, owner.token)
+    let closedWith: number | null = null
+    void onB.closed.then((code) => {
+      closedWith = code
+    })
+    await synced(onB.p)
+    expect(notesOf(onB.p.doc).toString()).toBe(notesOf(onA.p.doc).toString())
     expect(b.server.registry.get(docName)).toBeUndefined()
+    expect(b.server.cluster!.relays!.size).toBe(1)
     expect(await ownerRow(docName)).toEqual({ owner: a.server.cluster!.id, epoch: 1 })
+    expect(closedWith).toBeNull()
   })
 
   it('[CM6] the owner publishes each commit to the relays channel with its log numbers: a relay stream rebuilds the document from them', async () => {

@@ -208,8 +208,11 @@ export class Room<N = unknown> {
 
   addPeer(peer: Peer): void {
     this.peers.add(peer)
-    if (this.hydrated) peer.socket.send(syncStep1Message(this.ydoc))
-    else if (this.awaitingStep1.push(peer) === 1) this.hydrateSoon(HYDRATE_GRACE_MS)
+    // A relayed peer is synced by its relay, from the committed state.
+    if (!peer.relayed) {
+      if (this.hydrated) peer.socket.send(syncStep1Message(this.ydoc))
+      else if (this.awaitingStep1.push(peer) === 1) this.hydrateSoon(HYDRATE_GRACE_MS)
+    }
     const states = [...this.awareness.getStates().keys()]
     if (states.length > 0) peer.socket.send(awarenessMessage(awarenessProtocol.encodeAwarenessUpdate(this.awareness, states)))
     if (peer.wantsNotices) void this.sendKept(peer)
@@ -610,6 +613,8 @@ export class Room<N = unknown> {
       const toAll = updateMessage(everything)
       const senders = new Set(persisted.map((p) => p.origin))
       for (const peer of this.peers) {
+        // Its relay sends it what its owner publishes after this commit.
+        if (peer.relayed) continue
         if (!senders.has(peer)) {
           peer.socket.send(toAll)
           continue

@@ -1,0 +1,200 @@
+/**
+ * Relays (docs/cluster.md, "Relays"): a client connected to a member that does not own its
+ * document edits it through the owner. Real servers as members in this process on ephemeral
+ * ports, one fresh PostgreSQL database, the shared Redis, stock y-websocket providers.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import type { WebsocketProvider } from 'y-websocket'
+import * as Y from 'yjs'
+import type { RejectedNotice } from '../shared/protocol.js'
+import { fieldsOf, notesOf } from '../shared/docLayout.js'
+import { textOf } from '../shared/textFields.js'
+import { type Pool, openPool } from '../server/pg/openPool.js'
+import { PgDocStore } from '../server/store/PgDocStore.js'
+import { freshDatabase, skipPg } from './helpers/pg.js'
+import { REDIS_URL, skipRedis, uniquePrefix } from './helpers/redis.js'
+import {
+  type Api,
+  type SeededUsers,
+  type TestServer,
+  login,
+  provider,
+  seedWorkspace,
+  startServer,
+  synced,
+  until,
+} from './helpers/server.js'
+import { captureNotices, closeCodes } from './helpers/trust.js'
+
+const SHORT = { leaseMs: 600, renewEveryMs: 100, safetyMarginMs: 200 }
+
+describe.skipIf(skipPg || skipRedis)('relays: clients on any member edit a document another member owns', () => {
+  let database: Awaited<ReturnType<typeof freshDatabase>>
+  let pool: Pool
+  let prefix: string
+  let users: SeededUsers
+  const open: TestServer[] = []
+  const providers: WebsocketProvider[] = []
+
+  beforeAll(async () => {
+    database = await freshDatabase()
+    prefix = uniquePrefix()
+    const first = await member('seed')
+    users = await seedWorkspace(first.server)
+    pool = await openPool(database.url, { max: 2 })
+  })
+  afterEach(async () => {
+    for (const p of providers.splice(0)) p.destroy()
+    for (const t of open.splice(0)) await t.close()
+  })
+  afterAll(async () => {
+    await pool?.end()
+    await database?.drop()
+  })
+
+  async function member(node: string): Promise<TestServer> {
+    const t = await startServer({ databaseUrl: database.url, redisUrl: REDIS_URL, node, cluster: { prefix, ...SHORT } })
+    open.push(t)
+    return t
+  }
+
+  function connect(t: TestServer, docName: string, token: string): WebsocketProvider {
+    const p = provider(t.wsUrl, docName, token, { params: { notices: '1' } })
+    providers.push(p)
+    return p
+  }
+
+  async function newDeal(api: Api): Promise<string> {
+    const res = await api.request('POST', '/api/records/deals', { title: 'Deal', amount: 1, stage: 'lead' })
+    expect(res.status).toBe(201)
+    return `acme/deals/${res.body.id as string}`
+  }
+
+  /** Members a, b (and c), a deal, and the owner's client on `a`, synced: `a` owns the deal. */
+  async function ownedByA(count = 2) {
+    const [a, b, c] = await Promise.all(['a', 'b', 'c'].slice(0, count).map((node) => member(node)))
+    const owner = await login(a!.url, users.owner.email, users.owner.password)
+    const docName = await newDeal(owner)
+    const onA = connect(a!, docName, owner.token)
+    await synced(onA)
+    expect(a!.server.registry.get(docName)).toBeDefined()
+    return { a: a!, b: b!, c, owner, docName, onA }
+  }
+
+  const ownerOf = async (doc: string) => (await pool.query('SELECT owner FROM doc_owners WHERE doc = $1', [doc])).rows[0]?.owner
+  /** The document as PostgreSQL holds it. */
+  async function stored(docName: string): Promise<Y.Doc> {
+    const doc = new Y.Doc()
+    for (const update of (await new PgDocStore(pool).load(docName)).updates) Y.applyUpdate(doc, update)
+    return doc
+  }
+  const count = (text: string, marker: string) => text.split(marker).length - 1
+
+  it('[RL1] clients on three members co-edit a record owned by one: all converge, every marker is in PostgreSQL exactly once', async () => {
+    const { a, b, c, owner, docName, onA } = await ownedByA(3)
+    const member2 = await login(b.url, users.member.email, users.member.password)
+    const onB = connect(b, docName, member2.token)
+    const onC = connect(c!, docName, owner.token)
+    await Promise.all([synced(onB), synced(onC)])
+    // Only the owner loaded it; the others relay.
+    expect(b.server.registry.get(docName)).toBeUndefined()
+    expect(c!.server.registry.get(docName)).toBeUndefined()
+    expect(await ownerOf(docName)).toBe(a.server.cluster!.id)
+    const clients = [onA, onB, onC]
+    const markers: string[] = []
+    for (let i = 0; i < 15; i++) {
+      clients.forEach((p, k) => {
+        const marker = `<${'abc'[k]}${i}>`
+        markers.push(marker)
+        const notes = notesOf(p.doc)
+        notes.insert(i % 2 === 0 ? 0 : notes.length, marker)
+      })
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    const text = () => notesOf(onA.doc).toString()
+    await until(
+      () => clients.every((p) => notesOf(p.doc).toString() === text()) && markers.every((m) => text().includes(m)),
+      'the clients converge',
+    )
+    await a.server.registry.flushed()
+    const inPg = notesOf(await stored(docName)).toString()
+    expect(inPg).toBe(text())
+    for (const marker of markers) expect(count(inPg, marker)).toBe(1)
+    expect(b.server.registry.get(docName)).toBeUndefined()
+  })
+
+  it('[RL2] an invalid edit through a relay is reverted by the owner for everyone; the sender is told, its socket kept', async () => {
+    const { b, docName, onA } = await ownedByA()
+    const member2 = await login(b.url, users.member.email, users.member.password)
+    const onB = connect(b, docName, member2.token)
+    const notices = captureNotices(onB)
+    const closes = closeCodes(onB)
+    await synced(onB)
+    fieldsOf(onB.doc).set('stage', 'bogus')
+    await until(
+      () => notices.some((n) => n.type === 'rejected' && (n as RejectedNotice).issues.some((i) => i.path === 'stage')),
+      'the sender told',
+    )
+    await until(() => fieldsOf(onB.doc).get('stage') === 'lead', 'reverted for the sender')
+    expect(fieldsOf(onA.doc).get('stage')).toBe('lead')
+    expect(fieldsOf(await stored(docName)).get('stage')).toBe('lead')
+    // The socket stays open and the next edit commits.
+    fieldsOf(onB.doc).set('stage', 'won')
+    await until(() => fieldsOf(onA.doc).get('stage') === 'won', 'the next edit reaches the owner')
+    expect(closes).toEqual([])
+  })
+
+  it('[RL3] a viewer connected through a relay cannot write', async () => {
+    const { b, docName, onA } = await ownedByA()
+    const viewer = await login(b.url, users.viewer.email, users.viewer.password)
+    const onB = connect(b, docName, viewer.token)
+    const notices = captureNotices(onB)
+    await synced(onB)
+    notesOf(onB.doc).insert(0, 'VIEWER')
+    textOf(onB.doc, 'title').insert(0, 'Viewer ')
+    await until(() => notices.some((n) => n.type === 'rejected' && n.reason === 'read-only'), 'the viewer told')
+    await until(() => notesOf(onB.doc).toString() === '' && textOf(onB.doc, 'title').toString() === 'Deal', 'taken back')
+    // A later edit of the owner still reaches the viewer; nothing of the viewer's is anywhere.
+    notesOf(onA.doc).insert(0, 'owner')
+    await until(() => notesOf(onB.doc).toString() === 'owner', 'the owner edit reaches the viewer')
+    const inPg = await stored(docName)
+    expect(notesOf(inPg).toString()).not.toContain('VIEWER')
+    expect(textOf(inPg, 'title').toString()).toBe('Deal')
+    expect(notesOf(onA.doc).toString()).toBe('owner')
+  })
+
+  it('[RL4] a document whose owner let go while a client waited on a relay is claimed by that member', async () => {
+    const a = await member('a')
+    const b = await member('b')
+    const owner = await login(a.url, users.owner.email, users.owner.password)
+    const docName = await newDeal(owner)
+    await until(() => a.server.registry.get(docName) === undefined, 'the deal unloaded from a')
+    // a holds the claim without serving the document: b's messages to the owner reach no one,
+    // and b's claims are refused while a's lease is live.
+    const claimed = await a.server.cluster!.membership.claim(docName)
+    expect(claimed.ok).toBe(true)
+    const onB = connect(b, docName, owner.token)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(b.server.registry.get(docName)).toBeUndefined()
+    await a.server.cluster!.membership.release(docName)
+    await synced(onB)
+    await until(() => b.server.registry.get(docName) !== undefined, 'b loads the document')
+    expect(await ownerOf(docName)).toBe(b.server.cluster!.id)
+    notesOf(onB.doc).insert(0, 'claimed by b')
+    await until(async () => notesOf(await stored(docName)).toString() === 'claimed by b', 'b commits')
+    expect(textOf(onB.doc, 'title').toString()).toBe('Deal')
+  })
+
+  it('[RL5] a document nobody owns, opened first through a member, is claimed and loaded there', async () => {
+    const a = await member('a')
+    const b = await member('b')
+    const owner = await login(a.url, users.owner.email, users.owner.password)
+    const docName = await newDeal(owner)
+    await until(() => a.server.registry.get(docName) === undefined, 'the deal unloaded from a')
+    const onB = connect(b, docName, owner.token)
+    await synced(onB)
+    expect(b.server.registry.get(docName)).toBeDefined()
+    expect(await ownerOf(docName)).toBe(b.server.cluster!.id)
+    expect(textOf(onB.doc, 'title').toString()).toBe('Deal')
+  })
+})
