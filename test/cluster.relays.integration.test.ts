@@ -116,6 +116,17 @@ describe.skipIf(skipPg || skipRedis)('relays: clients on any member edit a docum
       () => clients.every((p) => notesOf(p.doc).toString() === text()) && markers.every((m) => text().includes(m)),
       'the clients converge',
     )
+    // Presence too, each state stamped with the identity its member authenticated. (A state at
+    // clock 0, a provider's initial one, is ignored by y-protocols until renewed.)
+    for (const p of clients) p.awareness.setLocalStateField('cursor', 1)
+    const stateOf = (p: WebsocketProvider, of: WebsocketProvider) => p.awareness.getStates().get(of.awareness.clientID)
+    await until(
+      () =>
+        stateOf(onA, onB)?.user?.id === users.member.id &&
+        stateOf(onB, onA)?.user?.id === users.owner.id &&
+        stateOf(onC, onB) !== undefined,
+      'presence across members',
+    )
     await a.server.registry.flushed()
     const inPg = notesOf(await stored(docName)).toString()
     expect(inPg).toBe(text())

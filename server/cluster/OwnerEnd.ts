@@ -71,13 +71,13 @@ export class OwnerEnd<N> {
   }
 
   /** A relayed client's first message: it becomes a peer with what its principal may do here. */
-  private join(room: Room<N>, peers: Map<string, Peer>, { relay, connection, principal }: Relayed): Peer | undefined {
+  private join(room: Room<N>, peers: Map<string, Peer>, { relay, connection, principal, wantsNotices }: Relayed): Peer | undefined {
     const socket = new RelayedSocket(this.options, room.docName, relay, connection, () => this.relayGone(relay))
     if (!room.policy.mayOpen(principal)) {
       socket.close()
       return undefined
     }
-    const peer = relayedPeer(socket, principal, room.policy.mayWrite(principal))
+    const peer = relayedPeer(socket, principal, room.policy.mayWrite(principal), wantsNotices)
     peers.set(keyOf(relay, connection), peer)
     room.addPeer(peer)
     return peer
@@ -107,14 +107,13 @@ export class OwnerEnd<N> {
 
 const keyOf = (relay: string, connection: number) => `${relay}\n${connection}`
 
-function relayedPeer(socket: RoomSocket, principal: Principal, canWrite: boolean): Peer {
+function relayedPeer(socket: RoomSocket, principal: Principal, canWrite: boolean, wantsNotices: boolean): Peer {
   return {
     kind: 'peer',
     socket,
     principal,
     canWrite,
-    // Its relay drops notices for a client that did not ask for them.
-    wantsNotices: true,
+    wantsNotices,
     awarenessClients: new Set(),
     replyBudget: new TokenBucket(LIMITS.STEP1_REPLY_BYTES_PER_SECOND, LIMITS.STEP1_REPLY_BURST_BYTES),
     relayed: true,

@@ -129,9 +129,7 @@ class RelayedDoc {
     if (!relayed) return
     // An empty message is the owner closing that client (its copy of the document was dropped).
     if (message.byteLength === 0) return relayed.close()
-    const { peer } = relayed.client
-    if (message[0] === MESSAGE.notice && !peer.wantsNotices) return
-    peer.socket.send(message)
+    relayed.client.peer.socket.send(message)
   }
 
   remove(connection: number): void {
@@ -208,6 +206,7 @@ class Relayed implements RelayedConnection {
       kind: 'relayed',
       relay: member,
       connection: this.connection,
+      wantsNotices: this.client.peer.wantsNotices,
       principal: this.client.peer.principal,
       message,
     })
