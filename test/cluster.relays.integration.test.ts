@@ -3,64 +3,26 @@
  * document edits it through the owner. Real servers as members in this process on ephemeral
  * ports, one fresh PostgreSQL database, the shared Redis, stock y-websocket providers.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
 import type { RejectedNotice } from '../shared/protocol.js'
 import { fieldsOf, notesOf } from '../shared/docLayout.js'
 import { textOf } from '../shared/textFields.js'
-import { type Pool, openPool } from '../server/pg/openPool.js'
 import { PgDocStore } from '../server/store/PgDocStore.js'
-import { freshDatabase, skipPg } from './helpers/pg.js'
-import { REDIS_URL, skipRedis, uniquePrefix } from './helpers/redis.js'
-import {
-  type Api,
-  type SeededUsers,
-  type TestServer,
-  login,
-  provider,
-  seedWorkspace,
-  startServer,
-  synced,
-  until,
-} from './helpers/server.js'
+import { clusterServers } from './helpers/clusterServers.js'
+import { skipPg } from './helpers/pg.js'
+import { skipRedis } from './helpers/redis.js'
+import { type Api, type TestServer, login, provider, synced, until } from './helpers/server.js'
 import { captureNotices, closeCodes } from './helpers/trust.js'
 
-const SHORT = { leaseMs: 600, renewEveryMs: 100, safetyMarginMs: 200 }
-
 describe.skipIf(skipPg || skipRedis)('relays: clients on any member edit a document another member owns', () => {
-  let database: Awaited<ReturnType<typeof freshDatabase>>
-  let pool: Pool
-  let prefix: string
-  let users: SeededUsers
-  const open: TestServer[] = []
-  const providers: WebsocketProvider[] = []
-
-  beforeAll(async () => {
-    database = await freshDatabase()
-    prefix = uniquePrefix()
-    const first = await member('seed')
-    users = await seedWorkspace(first.server)
-    pool = await openPool(database.url, { max: 2 })
-  })
-  afterEach(async () => {
-    for (const p of providers.splice(0)) p.destroy()
-    for (const t of open.splice(0)) await t.close()
-  })
-  afterAll(async () => {
-    await pool?.end()
-    await database?.drop()
-  })
-
-  async function member(node: string): Promise<TestServer> {
-    const t = await startServer({ databaseUrl: database.url, redisUrl: REDIS_URL, node, cluster: { prefix, ...SHORT } })
-    open.push(t)
-    return t
-  }
+  const cluster = clusterServers()
+  const member = (node: string) => cluster.member(node)
 
   function connect(t: TestServer, docName: string, token: string): WebsocketProvider {
     const p = provider(t.wsUrl, docName, token, { params: { notices: '1' } })
-    providers.push(p)
+    cluster.track(p)
     return p
   }
 
@@ -73,7 +35,7 @@ describe.skipIf(skipPg || skipRedis)('relays: clients on any member edit a docum
   /** Members a, b (and c), a deal, and the owner's client on `a`, synced: `a` owns the deal. */
   async function ownedByA(count = 2) {
     const [a, b, c] = await Promise.all(['a', 'b', 'c'].slice(0, count).map((node) => member(node)))
-    const owner = await login(a!.url, users.owner.email, users.owner.password)
+    const owner = await login(a!.url, cluster.users.owner.email, cluster.users.owner.password)
     const docName = await newDeal(owner)
     const onA = connect(a!, docName, owner.token)
     await synced(onA)
@@ -81,18 +43,18 @@ describe.skipIf(skipPg || skipRedis)('relays: clients on any member edit a docum
     return { a: a!, b: b!, c, owner, docName, onA }
   }
 
-  const ownerOf = async (doc: string) => (await pool.query('SELECT owner FROM doc_owners WHERE doc = $1', [doc])).rows[0]?.owner
+  const ownerOf = async (doc: string) => (await cluster.pool.query('SELECT owner FROM doc_owners WHERE doc = $1', [doc])).rows[0]?.owner
   /** The document as PostgreSQL holds it. */
   async function stored(docName: string): Promise<Y.Doc> {
     const doc = new Y.Doc()
-    for (const update of (await new PgDocStore(pool).load(docName)).updates) Y.applyUpdate(doc, update)
+    for (const update of (await new PgDocStore(cluster.pool).load(docName)).updates) Y.applyUpdate(doc, update)
     return doc
   }
   const count = (text: string, marker: string) => text.split(marker).length - 1
 
   it('[RL1] clients on three members co-edit a record owned by one: all converge, every marker is in PostgreSQL exactly once', async () => {
     const { a, b, c, owner, docName, onA } = await ownedByA(3)
-    const member2 = await login(b.url, users.member.email, users.member.password)
+    const member2 = await login(b.url, cluster.users.member.email, cluster.users.member.password)
     const onB = connect(b, docName, member2.token)
     const onC = connect(c!, docName, owner.token)
     await Promise.all([synced(onB), synced(onC)])
@@ -122,8 +84,8 @@ describe.skipIf(skipPg || skipRedis)('relays: clients on any member edit a docum
     const stateOf = (p: WebsocketProvider, of: WebsocketProvider) => p.awareness.getStates().get(of.awareness.clientID)
     await until(
       () =>
-        stateOf(onA, onB)?.user?.id === users.member.id &&
-        stateOf(onB, onA)?.user?.id === users.owner.id &&
+        stateOf(onA, onB)?.user?.id === cluster.users.member.id &&
+        stateOf(onB, onA)?.user?.id === cluster.users.owner.id &&
         stateOf(onC, onB) !== undefined,
       'presence across members',
     )
@@ -136,7 +98,7 @@ describe.skipIf(skipPg || skipRedis)('relays: clients on any member edit a docum
 
   it('[RL2] an invalid edit through a relay is reverted by the owner for everyone; the sender is told, its socket kept', async () => {
     const { b, docName, onA } = await ownedByA()
-    const member2 = await login(b.url, users.member.email, users.member.password)
+    const member2 = await login(b.url, cluster.users.member.email, cluster.users.member.password)
     const onB = connect(b, docName, member2.token)
     const notices = captureNotices(onB)
     const closes = closeCodes(onB)
@@ -157,7 +119,7 @@ describe.skipIf(skipPg || skipRedis)('relays: clients on any member edit a docum
 
   it('[RL3] a viewer connected through a relay cannot write', async () => {
     const { b, docName, onA } = await ownedByA()
-    const viewer = await login(b.url, users.viewer.email, users.viewer.password)
+    const viewer = await login(b.url, cluster.users.viewer.email, cluster.users.viewer.password)
     const onB = connect(b, docName, viewer.token)
     const notices = captureNotices(onB)
     await synced(onB)
@@ -177,7 +139,7 @@ describe.skipIf(skipPg || skipRedis)('relays: clients on any member edit a docum
   it('[RL4] a document whose owner let go while a client waited on a relay is claimed by that member', async () => {
     const a = await member('a')
     const b = await member('b')
-    const owner = await login(a.url, users.owner.email, users.owner.password)
+    const owner = await login(a.url, cluster.users.owner.email, cluster.users.owner.password)
     const docName = await newDeal(owner)
     await until(() => a.server.registry.get(docName) === undefined, 'the deal unloaded from a')
     // a holds the claim without serving the document: b's messages to the owner reach no one,
@@ -199,7 +161,7 @@ describe.skipIf(skipPg || skipRedis)('relays: clients on any member edit a docum
   it('[RL5] a document nobody owns, opened first through a member, is claimed and loaded there', async () => {
     const a = await member('a')
     const b = await member('b')
-    const owner = await login(a.url, users.owner.email, users.owner.password)
+    const owner = await login(a.url, cluster.users.owner.email, cluster.users.owner.password)
     const docName = await newDeal(owner)
     await until(() => a.server.registry.get(docName) === undefined, 'the deal unloaded from a')
     const onB = connect(b, docName, owner.token)
