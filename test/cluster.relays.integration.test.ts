@@ -43,6 +43,16 @@ describe.skipIf(skipPg || skipRedis)('relays: clients on any member edit a docum
     return { a: a!, b: b!, c, owner, docName, onA }
   }
 
+  /** Members a and b, and a deal created through a that a then unloaded: nobody owns it. */
+  async function unownedDeal() {
+    const a = await member('a')
+    const b = await member('b')
+    const owner = await login(a.url, cluster.users.owner.email, cluster.users.owner.password)
+    const docName = await newDeal(owner)
+    await until(() => a.server.registry.get(docName) === undefined, 'the deal unloaded from a')
+    return { a, b, owner, docName }
+  }
+
   const ownerOf = async (doc: string) => (await cluster.pool.query('SELECT owner FROM doc_owners WHERE doc = $1', [doc])).rows[0]?.owner
   /** The document as PostgreSQL holds it. */
   async function stored(docName: string): Promise<Y.Doc> {
@@ -137,16 +147,13 @@ describe.skipIf(skipPg || skipRedis)('relays: clients on any member edit a docum
   })
 
   it('[RL4] a document whose owner let go while a client waited on a relay is claimed by that member', async () => {
-    const a = await member('a')
-    const b = await member('b')
-    const owner = await login(a.url, cluster.users.owner.email, cluster.users.owner.password)
-    const docName = await newDeal(owner)
-    await until(() => a.server.registry.get(docName) === undefined, 'the deal unloaded from a')
+    const { a, b, owner, docName } = await unownedDeal()
     // a holds the claim without serving the document: b's messages to the owner reach no one,
     // and b's claims are refused while a's lease is live.
     const claimed = await a.server.cluster!.membership.claim(docName)
     expect(claimed.ok).toBe(true)
     const onB = connect(b, docName, owner.token)
+    const closes = closeCodes(onB)
     await new Promise((resolve) => setTimeout(resolve, 300))
     expect(b.server.registry.get(docName)).toBeUndefined()
     await a.server.cluster!.membership.release(docName)
@@ -156,14 +163,12 @@ describe.skipIf(skipPg || skipRedis)('relays: clients on any member edit a docum
     notesOf(onB.doc).insert(0, 'claimed by b')
     await until(async () => notesOf(await stored(docName)).toString() === 'claimed by b', 'b commits')
     expect(textOf(onB.doc, 'title').toString()).toBe('Deal')
+    // One socket throughout: relayed, then served by the room.
+    expect(closes).toEqual([])
   })
 
   it('[RL5] a document nobody owns, opened first through a member, is claimed and loaded there', async () => {
-    const a = await member('a')
-    const b = await member('b')
-    const owner = await login(a.url, cluster.users.owner.email, cluster.users.owner.password)
-    const docName = await newDeal(owner)
-    await until(() => a.server.registry.get(docName) === undefined, 'the deal unloaded from a')
+    const { b, owner, docName } = await unownedDeal()
     const onB = connect(b, docName, owner.token)
     await synced(onB)
     expect(b.server.registry.get(docName)).toBeDefined()
