@@ -16,6 +16,7 @@ import type { Pool } from '../pg/openPool.js'
 import type { DocRelays, RelayClient, RelayedConnection } from '../sync/DocRelays.js'
 import { syncStep1Message, syncStep2Message, updateMessage } from '../sync/messages.js'
 import { MalformedMessageError } from '../sync/Room.js'
+import { type StateVector, Step1Pacer } from '../sync/Step1Pacer.js'
 import type { Bus } from './Bus.js'
 import { decodeBroadcast, encodeBusMessage, type ToClient } from './busMessages.js'
 import { RelayStream } from './RelayStream.js'
@@ -78,6 +79,11 @@ class RelayedDoc {
   readonly clients = new Map<number, Relayed>()
   /** The first read of the log is delivered: the document holds the committed state. */
   ready = false
+  /** Sync step-1 replies within each client's byte budget, as a room paces its own. */
+  readonly step1 = new Step1Pacer(
+    (known) => syncStep2Message(this.ydoc, Y.encodeStateVector(known)),
+    (peer, reply) => peer.socket.send(reply),
+  )
   #closed = false
   readonly #onBroadcast: (payload: Buffer) => void
 
@@ -142,6 +148,7 @@ class RelayedDoc {
     this.#closed = true
     this.hub.forget(this)
     this.stream.close()
+    this.step1.dispose()
     const { bus, onError } = this.hub.options
     bus.unsubscribe(this.docName, 'relays', this.#onBroadcast).catch((error: unknown) => onError(error, 'relay unsubscribe'))
     this.ydoc.destroy()
@@ -152,8 +159,10 @@ class RelayedDoc {
 class Relayed implements RelayedConnection {
   /** Forwarded, and not yet known to have reached the owner, in order. */
   readonly #inFlight: Uint8Array[] = []
-  /** Sync step-1 requests (the state vector, and the message) that came before the document held the committed state. */
-  #step1: { stateVector: Uint8Array; message: Uint8Array }[] = []
+  /** Sync step-1 requests that came before the document held the committed state. */
+  #step1: StateVector[] = []
+  /** The client's last sync step 1, asked again of the room if the relay lets the client go (its reply may not have been sent). */
+  #lastStep1: Uint8Array | null = null
   #gone = false
 
   constructor(
@@ -169,10 +178,10 @@ class Relayed implements RelayedConnection {
     try {
       type = decoding.readVarUint(decoder)
       if (type === MESSAGE.sync && decoding.readVarUint(decoder) === syncProtocol.messageYjsSyncStep1) {
-        const stateVector = decoding.readVarUint8Array(decoder)
-        Y.decodeStateVector(stateVector)
-        if (this.doc.ready) this.reply(stateVector)
-        else this.#step1.push({ stateVector, message: data.slice() })
+        const known = Y.decodeStateVector(decoding.readVarUint8Array(decoder))
+        this.#lastStep1 = data.slice()
+        if (this.doc.ready) this.doc.step1.request(this.client.peer, known)
+        else this.#step1.push(known)
         return
       }
     } catch (error) {
@@ -191,11 +200,7 @@ class Relayed implements RelayedConnection {
     socket.send(syncStep1Message(this.doc.ydoc))
     const waiting = this.#step1
     this.#step1 = []
-    for (const { stateVector } of waiting) this.reply(stateVector)
-  }
-
-  private reply(stateVector: Uint8Array): void {
-    this.client.peer.socket.send(syncStep2Message(this.doc.ydoc, stateVector))
+    for (const known of waiting) this.doc.step1.request(this.client.peer, known)
   }
 
   private forward(data: Uint8Array): void {
@@ -219,8 +224,8 @@ class Relayed implements RelayedConnection {
           return
         }
         // Nobody owns the document: this message and every one sent after it go to the endpoint,
-        // after the sync requests not answered yet (the room answers them).
-        const unsent = [...this.#step1.map((s) => s.message), ...this.#inFlight.slice(Math.max(0, at))]
+        // after the client's sync request, which the room answers (again, maybe: that is harmless).
+        const unsent = [...(this.#lastStep1 ? [this.#lastStep1] : []), ...this.#inFlight.slice(Math.max(0, at))]
         this.detach()
         this.client.ownerless(unsent)
       },
@@ -252,6 +257,7 @@ class Relayed implements RelayedConnection {
   private detach(): void {
     this.#gone = true
     this.#inFlight.length = 0
+    this.doc.step1.forget(this.client.peer)
     this.doc.remove(this.connection)
   }
 }
