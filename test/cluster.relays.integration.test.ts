@@ -167,6 +167,34 @@ describe.skipIf(skipPg || skipRedis)('relays: clients on any member edit a docum
     expect(closes).toEqual([])
   })
 
+  it('[RL6] the owner drops the document while a relayed client types: its member takes the document over, nothing typed is lost', async () => {
+    const { a, b, owner, docName, onA } = await ownedByA()
+    const onB = connect(b, docName, owner.token)
+    await synced(onB)
+    onA.destroy()
+    const markers: string[] = []
+    const type = async (from: number, to: number) => {
+      for (let i = from; i < to; i++) {
+        markers.push(`<${i}>`)
+        notesOf(onB.doc).insert(notesOf(onB.doc).length, `<${i}>`)
+        await new Promise((resolve) => setTimeout(resolve, 5))
+      }
+    }
+    await type(0, 10)
+    // As when a fenced commit fails or another member claimed it: dropped, its sockets closed.
+    a.server.registry.lost(docName)
+    // The owner closes the client at its relay (1011: it reconnects), unless a message of the
+    // client finds no owner first (the relay hands it to its member, which claims the document).
+    await type(10, 20)
+    await until(() => b.server.registry.get(docName) !== undefined, 'b takes the document over')
+    await type(20, 30)
+    await until(async () => {
+      const text = notesOf(await stored(docName)).toString()
+      return markers.every((m) => count(text, m) === 1)
+    }, 'every marker committed once')
+    expect(await ownerOf(docName)).toBe(b.server.cluster!.id)
+  })
+
   it('[RL5] a document nobody owns, opened first through a member, is claimed and loaded there', async () => {
     const { b, owner, docName } = await unownedDeal()
     const onB = connect(b, docName, owner.token)

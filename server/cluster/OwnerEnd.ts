@@ -52,8 +52,12 @@ export class OwnerEnd<N> {
   }
 
   private receive(room: Room<N>, peers: Map<string, Peer>, payload: Buffer): void {
-    if (room.state === 'closed') return
     const message = decodeBusMessage(payload)
+    if (room.state === 'closed') {
+      // Dropped, not yet unsubscribed: the client reconnects and resends what was not committed.
+      if (message.kind === 'relayed') this.socketOf(room, message).close()
+      return
+    }
     if (message.kind === 'left') {
       const peer = peers.get(keyOf(message.relay, message.connection))
       if (peer) this.remove(room, peers, peer)
@@ -72,7 +76,7 @@ export class OwnerEnd<N> {
 
   /** A relayed client's first message: it becomes a peer with what its principal may do here. */
   private join(room: Room<N>, peers: Map<string, Peer>, { relay, connection, principal, wantsNotices }: Relayed): Peer | undefined {
-    const socket = new RelayedSocket(this.options, room.docName, relay, connection, () => this.relayGone(relay))
+    const socket = this.socketOf(room, { relay, connection })
     if (!room.policy.mayOpen(principal)) {
       socket.close()
       return undefined
@@ -81,6 +85,10 @@ export class OwnerEnd<N> {
     peers.set(keyOf(relay, connection), peer)
     room.addPeer(peer)
     return peer
+  }
+
+  private socketOf(room: Room<N>, { relay, connection }: { relay: string; connection: number }): RelayedSocket {
+    return new RelayedSocket(this.options, room.docName, relay, connection, () => this.relayGone(relay))
   }
 
   /** Closes the client's socket at its relay and forgets it. */
