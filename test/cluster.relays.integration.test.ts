@@ -195,6 +195,20 @@ describe.skipIf(skipPg || skipRedis)('relays: clients on any member edit a docum
     expect(await ownerOf(docName)).toBe(b.server.cluster!.id)
   })
 
+  it("[RL7] a relay gone without a word: its clients leave the owner's room at the next message the owner sends them", async () => {
+    const { a, b, owner, docName, onA } = await ownedByA()
+    const onB = connect(b, docName, owner.token)
+    await synced(onB)
+    const room = a.server.registry.get(docName)!
+    const relayedPeers = () => [...room.peers].filter((peer) => peer.relayed).length
+    await until(() => relayedPeers() === 1, "the relayed client joined the owner's room")
+    // As if b had crashed: off Redis without a `left`.
+    await b.server.cluster!.bus.close()
+    expect(relayedPeers()).toBe(1)
+    onA.awareness.setLocalStateField('cursor', 2)
+    await until(() => relayedPeers() === 0, "the relay's client removed")
+  })
+
   it('[RL5] a document nobody owns, opened first through a member, is claimed and loaded there', async () => {
     const { b, owner, docName } = await unownedDeal()
     const onB = connect(b, docName, owner.token)
