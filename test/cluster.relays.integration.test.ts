@@ -10,9 +10,9 @@ import type { RejectedNotice } from '../shared/protocol.js'
 import { fieldsOf, notesOf } from '../shared/docLayout.js'
 import { textOf } from '../shared/textFields.js'
 import { PgDocStore } from '../server/store/PgDocStore.js'
-import { clusterServers } from './helpers/clusterServers.js'
+import { SHORT, clusterServers } from './helpers/clusterServers.js'
 import { skipPg } from './helpers/pg.js'
-import { skipRedis } from './helpers/redis.js'
+import { skipPrivateRedis, skipRedis, startPrivateRedis } from './helpers/redis.js'
 import { type Api, type TestServer, login, provider, synced, until } from './helpers/server.js'
 import { captureNotices, closeCodes } from './helpers/trust.js'
 
@@ -208,6 +208,26 @@ describe.skipIf(skipPg || skipRedis)('relays: clients on any member edit a docum
     onA.awareness.setLocalStateField('cursor', 2)
     await until(() => relayedPeers() === 0, "the relay's client removed")
   })
+
+  it.skipIf(skipPrivateRedis)(
+    '[RL8] with Redis down, a member still loads the documents it claims and serves its own sockets',
+    async () => {
+      const redis = await startPrivateRedis()
+      try {
+        const a = await cluster.member('alone', SHORT, redis.url)
+        const owner = await login(a.url, cluster.users.owner.email, cluster.users.owner.password)
+        await redis.kill()
+        // Loading waits for the owner channel's subscription a second at most, not until Redis is back.
+        const docName = await newDeal(owner)
+        const onA = connect(a, docName, owner.token)
+        await synced(onA)
+        notesOf(onA.doc).insert(0, 'without redis')
+        await until(async () => notesOf(await stored(docName)).toString() === 'without redis', 'committed')
+      } finally {
+        await redis.kill()
+      }
+    },
+  )
 
   it('[RL5] a document nobody owns, opened first through a member, is claimed and loaded there', async () => {
     const { b, owner, docName } = await unownedDeal()

@@ -21,6 +21,13 @@ export interface OwnerEndOptions {
   onError: (error: unknown, context: string) => void
 }
 
+/**
+ * How long a load waits for its owner channel's subscription. Relays publishing before it is
+ * confirmed reach no one, try to claim, are refused and publish again, so it need not wait
+ * for ever: with Redis down, the owner still serves its own sockets.
+ */
+const SUBSCRIBE_WAIT_MS = 1000
+
 /** An empty `toClient` tells the relay to close that client's socket (1011). */
 const CLOSE_CLIENT = new Uint8Array(0)
 
@@ -30,13 +37,20 @@ export class OwnerEnd<N> {
 
   constructor(private readonly options: OwnerEndOptions) {}
 
-  /** The registry's load hook: the room goes live once its owner channel is subscribed. */
+  /** The registry's load hook: the room goes live once its owner channel is subscribed (or a second passed). */
   readonly onLoad: LoadHook<N> = async (room) => {
-    const { bus } = this.options
+    const { bus, onError } = this.options
     const peers = new Map<string, Peer>()
     this.#peers.set(room, peers)
     const handler = (payload: Buffer) => this.receive(room, peers, payload)
-    await bus.subscribe(room.docName, 'owner', handler)
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      bus.subscribe(room.docName, 'owner', handler).catch((error: unknown) => onError(error, 'owner subscribe')),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, SUBSCRIBE_WAIT_MS)
+      }),
+    ])
+    clearTimeout(timer)
     return () => {
       this.#peers.delete(room)
       for (const peer of [...peers.values()]) peer.socket.close(0, '')

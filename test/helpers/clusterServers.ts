@@ -23,8 +23,8 @@ export interface ClusterServers {
   readonly users: SeededUsers
   /** The cluster's channel prefix in Redis, unique to the test file. */
   readonly prefix: string
-  /** A member on an ephemeral port, closed after the test. */
-  member(node: string, lease?: Lease): Promise<TestServer>
+  /** A member on an ephemeral port, closed after the test; on the shared Redis unless `redisUrl`. */
+  member(node: string, lease?: Lease, redisUrl?: string): Promise<TestServer>
   /** Destroyed after the test. */
   track(p: WebsocketProvider): WebsocketProvider
 }
@@ -39,8 +39,8 @@ export function clusterServers(): ClusterServers {
     pool: undefined as unknown as Pool,
     users: undefined as unknown as SeededUsers,
     prefix: '',
-    async member(node: string, lease: Lease = SHORT): Promise<TestServer> {
-      const t = await startServer({ databaseUrl: database.url, redisUrl: REDIS_URL, node, cluster: { prefix: fixture.prefix, ...lease } })
+    async member(node: string, lease: Lease = SHORT, redisUrl = REDIS_URL): Promise<TestServer> {
+      const t = await startServer({ databaseUrl: database.url, redisUrl, node, cluster: { prefix: fixture.prefix, ...lease } })
       open.push(t)
       return t
     },
