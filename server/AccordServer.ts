@@ -36,6 +36,7 @@ import { DocRegistry, type RegistryOptions } from './sync/DocRegistry.js'
 import type { PendingUpdate } from './sync/Room.js'
 import { documentKinds } from './documents/documentKinds.js'
 import type { AccordRegistry, AccordRoom } from './documents/types.js'
+import type { DocName } from '../shared/docNames.js'
 import type { RecordProjection } from './records/recordProjection.js'
 import { SyncEndpoint } from './sync/SyncEndpoint.js'
 import type { ClusterMember, ClusterOptions } from './cluster/ClusterMember.js'
@@ -232,6 +233,8 @@ export class AccordServer {
       onError,
       metrics: this.metrics,
     })
+    const served = cluster && this.backend.pool ? cluster.serve<DocName>(this.backend.pool) : null
+    if (served) this.registry.onLoad(served.onLoad)
     this.records = new RecordService(this.registry, this.backend.recordReads)
     this.recordIndex = new RecordIndex(this.registry, onError)
     // Beside the SQLite file; on PostgreSQL, in ./data/exports unless ACCORD_EXPORT_DIR says otherwise.
@@ -278,6 +281,7 @@ export class AccordServer {
       limits: options.limits,
       origins,
       onDropped: (reason) => this.metrics.socketsDropped.inc({ reason }),
+      relays: served?.relays,
     })
     const { LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_ADDRESS, LOGIN_WINDOW_MS } = { ...LIMITS, ...options.limits }
     const throttle = new LoginThrottle(this.backend.throttleStore, {

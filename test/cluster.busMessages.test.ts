@@ -57,8 +57,15 @@ describe('bus messages', () => {
       color: '#123456',
     }
     const messages: BusMessage[] = [
-      { kind: 'relayed', relay: 'member-b', connection: 17, principal, message: bytes(0, 2, 255) },
-      { kind: 'relayed', relay: 'm', connection: 0, principal: { ...principal, role: 'owner', name: '' }, message: bytes() },
+      { kind: 'relayed', relay: 'member-b', connection: 17, wantsNotices: true, principal, message: bytes(0, 2, 255) },
+      {
+        kind: 'relayed',
+        relay: 'm',
+        connection: 0,
+        wantsNotices: false,
+        principal: { ...principal, role: 'owner', name: '' },
+        message: bytes(),
+      },
       { kind: 'toClient', doc: 'acme/deals/d1', connection: 2 ** 40, message: bytes(3, 1) },
       { kind: 'left', relay: 'member-b', connection: 17 },
     ]
@@ -67,11 +74,12 @@ describe('bus messages', () => {
 
   it('[BM6] a relayed message with an unknown role, truncated or with trailing bytes is refused; a relays channel takes only broadcasts', () => {
     const principal: Principal = { userId: 'u1', role: 'member', workspace: 'acme', sessionId: 's1', name: 'n', email: 'e', color: 'c' }
-    const good = encodeBusMessage({ kind: 'relayed', relay: 'b', connection: 1, principal, message: bytes(1, 2) })
+    const good = encodeBusMessage({ kind: 'relayed', relay: 'b', connection: 1, wantsNotices: false, principal, message: bytes(1, 2) })
     const superuser = encodeBusMessage({
       kind: 'relayed',
       relay: 'b',
       connection: 1,
+      wantsNotices: false,
       principal: { ...principal, role: 'root' as never },
       message: bytes(1),
     })

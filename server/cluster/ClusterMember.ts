@@ -8,11 +8,14 @@
  */
 import { hostname } from 'node:os'
 import { type Pool, type PoolClient, openPool } from '../pg/openPool.js'
-import type { DocOwnership, OwnershipRefusal } from '../sync/DocRegistry.js'
+import type { DocRelays } from '../sync/DocRelays.js'
+import type { DocOwnership, LoadHook, OwnershipRefusal } from '../sync/DocRegistry.js'
 import { Bus } from './Bus.js'
-import { broadcastOf, encodeBusMessage } from './busMessages.js'
+import { broadcastOf, decodeBusMessage, encodeBusMessage } from './busMessages.js'
 import { FencedError } from './fence.js'
 import { Membership } from './Membership.js'
+import { OwnerEnd } from './OwnerEnd.js'
+import { RelayHub } from './RelayHub.js'
 
 export interface ClusterOptions {
   /** `redis://…` (`ACCORD_REDIS_URL`): the bus between members. */
@@ -36,12 +39,22 @@ export interface ClusterEvents {
 /** Connections of the membership's own pool: a renewal never waits behind the stores' queries. */
 const MEMBERSHIP_POOL_SIZE = 2
 
+/** What the bus hands this member, bound once it serves (see `serve`). */
+interface BusHooks {
+  direct(payload: Buffer): void
+  resubscribed(): void
+}
+
 export class ClusterMember implements DocOwnership {
+  /** The relays of this member's sockets for documents others own, once it serves. */
+  relays: RelayHub | null = null
+
   private constructor(
     readonly membership: Membership,
     readonly bus: Bus,
     private readonly pool: Pool,
     private readonly events: ClusterEvents,
+    private readonly hooks: BusHooks,
   ) {}
 
   /**
@@ -60,12 +73,15 @@ export class ClusterMember implements DocOwnership {
       onError: (error) => events.onError(error, 'lease renewal'),
     })
     let bus: Bus | undefined
+    const hooks: BusHooks = { direct: () => {}, resubscribed: () => {} }
     try {
       await membership.start()
       bus = await Bus.open({
         url: options.redisUrl,
         member: membership.id,
         prefix: options.prefix,
+        onDirect: (payload) => hooks.direct(payload),
+        onResubscribed: () => hooks.resubscribed(),
         onError: (error) => events.onError(error, 'redis'),
       })
     } catch (error) {
@@ -74,7 +90,26 @@ export class ClusterMember implements DocOwnership {
       throw error
     }
     lost = (doc) => events.onLost(doc)
-    return new ClusterMember(membership, bus, pool, events)
+    return new ClusterMember(membership, bus, pool, events, hooks)
+  }
+
+  /**
+   * Serves documents across members: returns the registry's load hook that makes this member,
+   * owner of each document it loads, take the messages relayed by the others (OwnerEnd), and
+   * the relays of its own sockets for documents others own (RelayHub), which read the log
+   * through `storePool`.
+   */
+  serve<N>(storePool: Pool): { onLoad: LoadHook<N>; relays: DocRelays } {
+    const onError = this.events.onError
+    const owner = new OwnerEnd<N>({ bus: this.bus, onError })
+    const relays = new RelayHub({ bus: this.bus, pool: storePool, member: this.id, onError })
+    this.relays = relays
+    this.hooks.direct = (payload) => {
+      const message = decodeBusMessage(payload)
+      if (message.kind === 'toClient') relays.toClient(message)
+    }
+    this.hooks.resubscribed = () => relays.catchUp()
+    return { onLoad: owner.onLoad, relays }
   }
 
   /** This member's id (new at each start) and label. */
@@ -130,6 +165,7 @@ export class ClusterMember implements DocOwnership {
 
   /** Releases every document and leaves (call after the last commits), then disconnects. */
   async stop(): Promise<void> {
+    this.relays?.close()
     await this.membership.stop().catch((error: unknown) => this.events.onError(error, 'leaving the cluster'))
     await this.bus.close()
     await this.pool.end().catch(() => {})

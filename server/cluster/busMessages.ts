@@ -6,7 +6,8 @@
  *
  *   message   := varUint(kind) • body
  *   broadcast := varUint(BUS_MESSAGE.broadcast) • varUint(first) • varUint(last) • varUint(n) • varByteArray(update)ⁿ
- *   relayed   := varUint(BUS_MESSAGE.relayed) • varString(relay) • varUint(connection) • principal • varByteArray(message)
+ *   relayed   := varUint(BUS_MESSAGE.relayed) • varString(relay) • varUint(connection) • varUint(notices) • principal •
+ *                varByteArray(message)
  *   toClient  := varUint(BUS_MESSAGE.toClient) • varString(doc) • varUint(connection) • varByteArray(message)
  *   left      := varUint(BUS_MESSAGE.left) • varString(relay) • varUint(connection)
  *   principal := varString(userId) • varString(role) • varString(workspace) • varString(sessionId) •
@@ -19,14 +20,16 @@
  * and out again to every relay. A by-reference broadcast of one number also serves as a
  * notice of the log's head.
  *
- * Relays and the owner (not wired yet: docs/cluster.md, "Still to come"):
+ * Relays and the owner (RelayHub.ts, OwnerEnd.ts):
  * - `relayed` (relay → the document's owner channel): one y-websocket message of a client
  *   whose socket is on member `relay`, numbered `connection` there, with the principal the
- *   relay authenticated. The owner handles it as a socket's message, re-checking what that
- *   principal may do (a viewer's edits are reverted, as on any socket).
+ *   relay authenticated and whether the client asked for notices (`notices`: 1 or 0). The
+ *   owner handles it as a socket's message, re-checking what that principal may do (a
+ *   viewer's edits are reverted, as on any socket).
  * - `toClient` (owner → the relay member's direct channel, which names no document, hence
  *   `doc`): a message for that one client only (a revert's notice, a reply); what every client
- *   sees comes as broadcasts.
+ *   sees comes as broadcasts. An empty message tells the relay to close that client's socket
+ *   with 1011 (the owner dropped the document, or refused the client's message).
  * - `left` (relay → owner channel): that client's socket closed; the owner forgets it and its
  *   presence.
  */
@@ -63,6 +66,8 @@ export interface Relayed {
   readonly connection: number
   /** Who the relay authenticated on that socket. */
   readonly principal: Principal
+  /** Whether the client asked for notice messages (`?notices=1`). */
+  readonly wantsNotices: boolean
   /** The y-websocket message as the client sent it. */
   readonly message: Uint8Array
 }
@@ -123,6 +128,7 @@ export function encodeBusMessage(message: BusMessage): Buffer {
     case 'relayed': {
       encoding.writeVarString(encoder, message.relay)
       encoding.writeVarUint(encoder, message.connection)
+      encoding.writeVarUint(encoder, message.wantsNotices ? 1 : 0)
       const { userId, role, workspace, sessionId, name, email, color } = message.principal
       for (const field of [userId, role, workspace, sessionId, name, email, color]) encoding.writeVarString(encoder, field)
       encoding.writeVarUint8Array(encoder, message.message)
@@ -179,6 +185,8 @@ function decodeBody(decoder: decoding.Decoder, kind: number): BusMessage {
     case BUS_MESSAGE.relayed: {
       const relay = decoding.readVarString(decoder)
       const connection = decoding.readVarUint(decoder)
+      const notices = decoding.readVarUint(decoder)
+      if (notices > 1) throw new BusMessageError(`malformed relayed message: notices ${notices}`)
       const [userId, role, workspace, sessionId, name, email, color] = Array.from({ length: 7 }, () => decoding.readVarString(decoder))
       if (!ROLES.includes(role as Role)) throw new BusMessageError(`malformed relayed message: unknown role ${role}`)
       const principal: Principal = {
@@ -190,7 +198,7 @@ function decodeBody(decoder: decoding.Decoder, kind: number): BusMessage {
         email: email!,
         color: color!,
       }
-      return { kind: 'relayed', relay, connection, principal, message: decoding.readVarUint8Array(decoder) }
+      return { kind: 'relayed', relay, connection, wantsNotices: notices === 1, principal, message: decoding.readVarUint8Array(decoder) }
     }
     case BUS_MESSAGE.toClient:
       return {

@@ -208,8 +208,11 @@ export class Room<N = unknown> {
 
   addPeer(peer: Peer): void {
     this.peers.add(peer)
-    if (this.hydrated) peer.socket.send(syncStep1Message(this.ydoc))
-    else if (this.awaitingStep1.push(peer) === 1) this.hydrateSoon(HYDRATE_GRACE_MS)
+    // A relayed peer is synced by its relay, from the committed state.
+    if (!peer.relayed) {
+      if (this.hydrated) peer.socket.send(syncStep1Message(this.ydoc))
+      else if (this.awaitingStep1.push(peer) === 1) this.hydrateSoon(HYDRATE_GRACE_MS)
+    }
     const states = [...this.awareness.getStates().keys()]
     if (states.length > 0) peer.socket.send(awarenessMessage(awarenessProtocol.encodeAwarenessUpdate(this.awareness, states)))
     if (peer.wantsNotices) void this.sendKept(peer)
@@ -609,7 +612,11 @@ export class Room<N = unknown> {
       const everything = persisted.length === 1 ? persisted[0]!.update : Y.mergeUpdates(persisted.map((p) => p.update))
       const toAll = updateMessage(everything)
       const senders = new Set(persisted.map((p) => p.origin))
+      let reached = 0
       for (const peer of this.peers) {
+        // Its relay sends it what its owner publishes after this commit.
+        if (peer.relayed) continue
+        reached++
         if (!senders.has(peer)) {
           peer.socket.send(toAll)
           continue
@@ -618,7 +625,7 @@ export class Room<N = unknown> {
         const others = persisted.filter((p) => p.origin !== peer).map((p) => p.update)
         if (others.length > 0) peer.socket.send(updateMessage(others.length === 1 ? others[0]! : Y.mergeUpdates(others)))
       }
-      this.host.metrics?.broadcast(this.peers.size, toAll.byteLength * this.peers.size)
+      if (reached > 0) this.host.metrics?.broadcast(reached, toAll.byteLength * reached)
     }
     for (const { notices } of persisted) if (notices) this.deliver(notices)
     if (this.held.length === 0) return

@@ -28,7 +28,8 @@ import { credentialOf, tokenOf } from '../auth/credentials.js'
 import { FORBIDDEN_ORIGIN, OriginPolicy } from '../auth/OriginPolicy.js'
 import { TokenBucket } from '../limits/TokenBucket.js'
 import type { Projected } from './CommitQueue.js'
-import type { DocRegistry } from './DocRegistry.js'
+import type { DocRelays, RelayedConnection } from './DocRelays.js'
+import { type DocRegistry, NotOwnerError } from './DocRegistry.js'
 import { MalformedMessageError, type Room } from './Room.js'
 import type { Peer, RoomSocket } from './types.js'
 
@@ -45,6 +46,11 @@ export interface SyncEndpointOptions {
   onDropped?: (reason: DropReason) => void
   /** Which pages may open a socket with the session cookie. @default the server's own origin only */
   origins?: OriginPolicy
+  /**
+   * Serves sockets whose document another process owns (a cluster member). Without it such a
+   * socket is closed with 1011 and its client reconnects.
+   */
+  relays?: DocRelays
 }
 
 /**
@@ -65,6 +71,10 @@ interface Connection {
   state: 'loading' | 'open' | 'closing'
   /** The document's live room, once loaded. */
   room: Room | null
+  /** The relay serving it while another process owns its document (state `open`, room null). */
+  relay: RelayedConnection | null
+  /** Times in a row its document turned out to be owned elsewhere just after it was found ownerless. */
+  reopened: number
   /** Messages received while `loading`, in order, and their bytes. */
   queued: Buffer[]
   queuedBytes: number
@@ -229,6 +239,8 @@ export class SyncEndpoint {
       docName,
       state: 'loading',
       room: null,
+      relay: null,
+      reopened: 0,
       queued: [],
       queuedBytes: 0,
       bucket: new TokenBucket(this.limits.MAX_MESSAGES_PER_SECOND, this.limits.MESSAGE_BURST),
@@ -250,6 +262,7 @@ export class SyncEndpoint {
       if (!isBinary && data.length === 0) return
       this.options.auth.touch(principal.sessionId)
       if (connection.room) this.deliver(connection, connection.room, data)
+      else if (connection.relay) this.relayMessage(connection, connection.relay, data)
       else this.queue(connection, data)
     })
     ws.on('close', () => {
@@ -257,16 +270,64 @@ export class SyncEndpoint {
       connection.queued = []
       this.untrack(connection)
       connection.room?.removePeer(peer)
+      connection.relay?.leave()
     })
     ws.on('pong', () => heard(connection))
     ws.on('error', () => ws.terminate())
-    this.options.registry.open(docName).then(
+    this.openDoc(connection)
+  }
+
+  /** Opens the connection's document: it joins the room, or a relay when another process owns the document. */
+  private openDoc(connection: Connection): void {
+    this.options.registry.open(connection.docName).then(
       (room) => this.join(connection, room),
       (error: unknown) => {
+        const { relays } = this.options
+        if (relays && error instanceof NotOwnerError && error.refusal.reason === 'held') return this.startRelay(connection, relays)
         this.options.onError?.(error, 'load')
-        closeConnection(connection, ws, 'internalError')
+        closeConnection(connection, connection.ws, 'internalError')
       },
     )
+  }
+
+  /**
+   * Serves the connection through a relay; the messages it sent meanwhile go there in order.
+   * If the owner is gone, the document is opened again here (which claims it); a claim refused
+   * again (another process got there first) relays again, after a growing pause.
+   */
+  private startRelay(connection: Connection, relays: DocRelays): void {
+    if (connection.state === 'closing') return
+    const relay = relays.relay(connection.docName, {
+      peer: connection.peer,
+      ownerless: (unsent) => {
+        if (connection.relay !== relay) return
+        connection.relay = null
+        connection.state = 'loading'
+        connection.queued = [...unsent.map((u) => Buffer.from(u.buffer, u.byteOffset, u.byteLength)), ...connection.queued]
+        const pauseMs = connection.reopened === 0 ? 0 : Math.min(1000, 10 * 2 ** connection.reopened)
+        connection.reopened++
+        setTimeout(() => {
+          if (connection.state === 'loading') this.openDoc(connection)
+        }, pauseMs).unref()
+      },
+    })
+    connection.relay = relay
+    connection.state = 'open'
+    const queued = connection.queued
+    connection.queued = []
+    connection.queuedBytes = 0
+    for (const data of queued) {
+      if (connection.state !== 'open' || connection.relay !== relay) break
+      this.relayMessage(connection, relay, data)
+    }
+  }
+
+  private relayMessage(connection: Connection, relay: RelayedConnection, data: Buffer): void {
+    try {
+      relay.handleMessage(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+    } catch (error) {
+      this.closeOnError(connection, error)
+    }
   }
 
   /** The connection's document is live: it joins the room, then the messages it sent meanwhile are handled in order. */
@@ -277,6 +338,7 @@ export class SyncEndpoint {
     if (room.state === 'closed') return closeConnection(connection, connection.ws, 'internalError')
     connection.room = room
     connection.state = 'open'
+    connection.reopened = 0
     room.addPeer(connection.peer)
     const queued = connection.queued
     connection.queued = []
@@ -302,11 +364,15 @@ export class SyncEndpoint {
     try {
       room.handleMessage(connection.peer, new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
     } catch (error) {
-      if (error instanceof MalformedMessageError) closeConnection(connection, connection.ws, 'malformed')
-      else {
-        this.options.onError?.(error, 'message')
-        closeConnection(connection, connection.ws, 'internalError')
-      }
+      this.closeOnError(connection, error)
+    }
+  }
+
+  private closeOnError(connection: Connection, error: unknown): void {
+    if (error instanceof MalformedMessageError) closeConnection(connection, connection.ws, 'malformed')
+    else {
+      this.options.onError?.(error, 'message')
+      closeConnection(connection, connection.ws, 'internalError')
     }
   }
 

@@ -23,6 +23,12 @@ export interface Peer {
   readonly awarenessClients: Set<number>
   /** Bytes of sync step-1 replies this connection may be sent (`STEP1_REPLY_*` in LIMITS). */
   readonly replyBudget: TokenBucket
+  /**
+   * A client whose socket is on another process (a cluster member's relay): that process sends
+   * it the committed updates and syncs it, so the room sends it neither its sync step 1 nor
+   * its broadcasts; everything else it sends the peer is for that one client.
+   */
+  readonly relayed?: boolean
 }
 
 /** The origin of a change the server makes itself. */

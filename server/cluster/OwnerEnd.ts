@@ -1,0 +1,187 @@
+/**
+ * The owner side of relays (docs/cluster.md, "Relays"): while a document is loaded here (so
+ * this member owns it), its owner channel is subscribed, and each client relayed by another
+ * member is a peer of the room like a socket of this member's: its updates go through the
+ * same write path (role checked here, applied, checked by the gate, reverted, committed
+ * fenced, then broadcast and published), and what the room sends that peer alone (a viewer's
+ * compensation, a notice, awareness) goes back to its relay as `toClient`. Committed updates
+ * reach it through its relay's stream, never from here (`Peer.relayed`).
+ */
+import { LIMITS } from '../../shared/protocol.js'
+import type { Principal } from '../auth/types.js'
+import { TokenBucket } from '../limits/TokenBucket.js'
+import type { LoadHook } from '../sync/DocRegistry.js'
+import { MalformedMessageError, type Room } from '../sync/Room.js'
+import type { Peer, RoomSocket } from '../sync/types.js'
+import type { Bus } from './Bus.js'
+import { decodeBusMessage, encodeBusMessage, type Relayed } from './busMessages.js'
+
+export interface OwnerEndOptions {
+  bus: Bus
+  onError: (error: unknown, context: string) => void
+}
+
+/**
+ * How long a load waits for its owner channel's subscription. Relays publishing before it is
+ * confirmed reach no one, try to claim, are refused and publish again, so it need not wait
+ * for ever: with Redis down, the owner still serves its own sockets.
+ */
+const SUBSCRIBE_WAIT_MS = 1000
+
+/** An empty `toClient` tells the relay to close that client's socket (1011). */
+const CLOSE_CLIENT = new Uint8Array(0)
+
+export class OwnerEnd<N> {
+  /** The relayed peers of each loaded room, by relay and connection. */
+  readonly #peers = new Map<Room<N>, Map<string, Peer>>()
+
+  constructor(private readonly options: OwnerEndOptions) {}
+
+  /** The registry's load hook: the room goes live once its owner channel is subscribed (or a second passed). */
+  readonly onLoad: LoadHook<N> = async (room) => {
+    const { bus, onError } = this.options
+    const peers = new Map<string, Peer>()
+    this.#peers.set(room, peers)
+    const handler = (payload: Buffer) => this.receive(room, peers, payload)
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      bus.subscribe(room.docName, 'owner', handler).catch((error: unknown) => onError(error, 'owner subscribe')),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, SUBSCRIBE_WAIT_MS)
+      }),
+    ])
+    clearTimeout(timer)
+    return () => {
+      this.#peers.delete(room)
+      for (const peer of [...peers.values()]) peer.socket.close(0, '')
+      bus.unsubscribe(room.docName, 'owner', handler).catch((error: unknown) => this.options.onError(error, 'owner unsubscribe'))
+    }
+  }
+
+  /** Relayed peers in every room (tests). */
+  get size(): number {
+    let n = 0
+    for (const peers of this.#peers.values()) n += peers.size
+    return n
+  }
+
+  private receive(room: Room<N>, peers: Map<string, Peer>, payload: Buffer): void {
+    const message = decodeBusMessage(payload)
+    if (room.state === 'closed') {
+      // Dropped, not yet unsubscribed: the client reconnects and resends what was not committed.
+      if (message.kind === 'relayed') this.socketOf(room, message).close()
+      return
+    }
+    if (message.kind === 'left') {
+      const peer = peers.get(keyOf(message.relay, message.connection))
+      if (peer) this.remove(room, peers, peer)
+      return
+    }
+    if (message.kind !== 'relayed') throw new Error(`a ${message.kind} message on an owner channel`)
+    const peer = peers.get(keyOf(message.relay, message.connection)) ?? this.join(room, peers, message)
+    if (!peer) return
+    try {
+      room.handleMessage(peer, message.message)
+    } catch (error) {
+      if (!(error instanceof MalformedMessageError)) this.options.onError(error, 'relayed message')
+      this.remove(room, peers, peer)
+    }
+  }
+
+  /** A relayed client's first message: it becomes a peer with what its principal may do here. */
+  private join(room: Room<N>, peers: Map<string, Peer>, { relay, connection, principal, wantsNotices }: Relayed): Peer | undefined {
+    const socket = this.socketOf(room, { relay, connection })
+    if (!room.policy.mayOpen(principal)) {
+      socket.close()
+      return undefined
+    }
+    const peer = relayedPeer(socket, principal, room.policy.mayWrite(principal), wantsNotices)
+    peers.set(keyOf(relay, connection), peer)
+    room.addPeer(peer)
+    return peer
+  }
+
+  private socketOf(room: Room<N>, { relay, connection }: { relay: string; connection: number }): RelayedSocket {
+    return new RelayedSocket(this.options, room.docName, relay, connection, () => this.relayGone(relay))
+  }
+
+  /** Closes the client's socket at its relay and forgets it. */
+  private remove(room: Room<N>, peers: Map<string, Peer>, peer: Peer): void {
+    const socket = peer.socket as RelayedSocket
+    peers.delete(keyOf(socket.relay, socket.connection))
+    socket.close()
+    room.removePeer(peer)
+  }
+
+  /** A `toClient` reached no one: that relay is gone, and so are its clients. */
+  private relayGone(relay: string): void {
+    for (const [room, peers] of this.#peers) {
+      for (const peer of [...peers.values()]) {
+        const socket = peer.socket as RelayedSocket
+        if (socket.relay !== relay) continue
+        peers.delete(keyOf(relay, socket.connection))
+        socket.gone()
+        room.removePeer(peer)
+      }
+    }
+  }
+}
+
+const keyOf = (relay: string, connection: number) => `${relay}\n${connection}`
+
+function relayedPeer(socket: RoomSocket, principal: Principal, canWrite: boolean, wantsNotices: boolean): Peer {
+  return {
+    kind: 'peer',
+    socket,
+    principal,
+    canWrite,
+    wantsNotices,
+    awarenessClients: new Set(),
+    replyBudget: new TokenBucket(LIMITS.STEP1_REPLY_BYTES_PER_SECOND, LIMITS.STEP1_REPLY_BURST_BYTES),
+    relayed: true,
+  }
+}
+
+/** A relayed client's socket as the room sees it: what is sent goes to its relay as `toClient`. */
+class RelayedSocket implements RoomSocket {
+  #open = true
+
+  constructor(
+    private readonly options: OwnerEndOptions,
+    readonly doc: string,
+    readonly relay: string,
+    readonly connection: number,
+    private readonly onRelayGone: () => void,
+  ) {}
+
+  isOpen(): boolean {
+    return this.#open
+  }
+
+  send(data: Uint8Array): void {
+    if (!this.#open) return
+    const { bus, onError } = this.options
+    bus.send(this.relay, encodeBusMessage({ kind: 'toClient', doc: this.doc, connection: this.connection, message: data })).then(
+      (count) => {
+        if (count === 0) this.onRelayGone()
+      },
+      (error: unknown) => onError(error, 'toClient'),
+    )
+  }
+
+  /** Tells the relay to close the client's socket (the room closed it, or its message was refused). */
+  close(): void {
+    if (!this.#open) return
+    this.send(CLOSE_CLIENT)
+    this.#open = false
+  }
+
+  /** Its relay is gone: nothing more is sent. */
+  gone(): void {
+    this.#open = false
+  }
+
+  bufferedAmount(): number {
+    return 0
+  }
+}
