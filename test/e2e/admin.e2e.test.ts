@@ -1,6 +1,6 @@
 /**
  * The admin console in real headless Chromium against the real server: an owner sees the
- * figures change live when someone connects, adds a user and changes their role from the
+ * figures and charts change live when someone connects, adds a user and changes their role from the
  * table; a member gets the "not allowed" page (and no Admin link).
  */
 import { join } from 'node:path'
@@ -12,7 +12,8 @@ import { type E2E, SCREENSHOTS, startE2E } from './browser.js'
 let e2e: E2E
 
 beforeAll(async () => {
-  e2e = await startE2E()
+  // A point a second, so that the charts move within the test.
+  e2e = await startE2E({ overviewSampleMs: 1000 })
 })
 
 afterAll(async () => {
@@ -25,6 +26,11 @@ describe('admin console (Chromium)', () => {
     const connections = page.getByTestId('stat-connections').locator('dd')
     await connections.waitFor()
     const before = Number(await connections.textContent())
+    const chart = page.getByTestId('chart-connections')
+    await chart.locator('canvas').waitFor()
+    const points = async () => Number(await chart.getAttribute('data-points'))
+    await expect.poll(points, { timeout: 15_000 }).toBeGreaterThan(0)
+    const pointsBefore = await points()
     // Someone else opens a record: the console shows one more connection without a reload.
     const bob = await login(e2e.server.url, 'bob@demo.test', DEMO_PASSWORD)
     const deal = (await bob.request('GET', '/api/records/deals?limit=1')).body.items[0].id as string
@@ -32,6 +38,10 @@ describe('admin console (Chromium)', () => {
     await synced(socket)
     await expect.poll(async () => Number(await connections.textContent()), { timeout: 15_000 }).toBeGreaterThan(before)
     await expect.poll(async () => page.getByRole('table', { name: 'Busiest documents' }).textContent()).toContain('Bob Baker')
+    // The chart's newest point has the new connection, and the series has grown.
+    await expect.poll(async () => Number(await chart.getAttribute('data-last')), { timeout: 15_000 }).toBeGreaterThan(before)
+    expect(await points()).toBeGreaterThan(pointsBefore)
+    expect(await page.locator('.chart-grid canvas').count()).toBe(7)
 
     await page.getByLabel('E-mail').fill('dana@demo.test')
     await page.getByLabel('Name', { exact: true }).fill('Dana Dunn')

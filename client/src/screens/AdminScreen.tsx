@@ -4,9 +4,11 @@
  * change a role, deactivate, end a session). Anyone else gets a page saying they may not.
  */
 import { useCallback, useEffect, useState } from 'react'
+import type { OverviewPoint } from '../../../shared/overview.js'
 import { timeAgo } from '../fieldKinds.js'
 import { api, ApiError, type User } from '../session/api.js'
 import { useUser } from '../session/SessionProvider.js'
+import { SeriesChart } from '../components/SeriesChart.js'
 import { useToast } from '../components/Toasts.js'
 
 /** How often the figures are read again. */
@@ -36,7 +38,8 @@ interface Overview {
   memory: { residentBytes: number; heapUsedBytes: number }
   http: { method: string; route: string; count: number; errors: number; p50Seconds: number | null; p99Seconds: number | null }[]
   busiestDocuments: { doc: string; sockets: number; users: { id: string; name: string }[] }[]
-  series: unknown[]
+  sampleEveryMs: number
+  series: OverviewPoint[]
 }
 
 interface AdminUser extends User {
@@ -134,6 +137,7 @@ function Figures() {
           </div>
         ))}
       </dl>
+      <Charts overview={o} />
       <div className="admin-columns">
         <Breakdown title="Reverts by reason" counts={o.reverts} />
         <Breakdown title="Jobs entering each status" counts={o.jobs.entered} />
@@ -198,6 +202,82 @@ function Figures() {
         </table>
       </div>
     </section>
+  )
+}
+
+const COLORS = { first: '#4f46e5', second: '#e11d48', third: '#0891b2' }
+const count = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(1))
+
+/** The last hour, one chart per concern; each point is one sample step of the server. */
+function Charts({ overview }: { overview: Overview }) {
+  const points = overview.series
+  const at = points.map((p) => p.at)
+  const line = (label: string, color: string, pick: (p: OverviewPoint) => number | null) => ({
+    label,
+    color,
+    values: points.map(pick),
+  })
+  const msOf = (s: number | null) => (s === null ? null : s * 1000)
+  const charts = [
+    { name: 'updates', title: 'Updates / s', format: count, lines: [line('updates/s', COLORS.first, (p) => p.updatesPerSecond)] },
+    {
+      name: 'commit',
+      title: 'Commit latency',
+      format: (v: number) => `${v < 10 ? v.toFixed(1) : Math.round(v)} ms`,
+      lines: [line('p50', COLORS.first, (p) => msOf(p.commitP50Seconds)), line('p99', COLORS.second, (p) => msOf(p.commitP99Seconds))],
+    },
+    {
+      name: 'connections',
+      title: 'Connections and users online',
+      format: count,
+      lines: [line('connections', COLORS.first, (p) => p.connections), line('users', COLORS.third, (p) => p.usersOnline)],
+    },
+    {
+      name: 'reverts',
+      title: 'Reverts and overwrites (per step)',
+      format: count,
+      lines: [line('reverts', COLORS.second, (p) => p.reverts), line('overwrites', COLORS.first, (p) => p.overwrites)],
+    },
+    {
+      name: 'jobs',
+      title: 'Jobs',
+      format: count,
+      lines: [
+        line('queued', COLORS.first, (p) => p.jobsQueued),
+        line('running', COLORS.third, (p) => p.jobsRunning),
+        line('retries', COLORS.second, (p) => p.jobRetries),
+      ],
+    },
+    {
+      name: 'event-loop',
+      title: 'Event-loop delay p99',
+      format: (v: number) => `${v < 10 ? v.toFixed(1) : Math.round(v)} ms`,
+      lines: [line('p99', COLORS.first, (p) => p.eventLoopDelayP99Seconds * 1000)],
+    },
+    {
+      name: 'memory',
+      title: 'Memory',
+      format: (v: number) => `${Math.round(v)} MiB`,
+      lines: [
+        line('resident', COLORS.first, (p) => p.residentMemoryBytes / 2 ** 20),
+        line('heap', COLORS.third, (p) => p.heapUsedBytes / 2 ** 20),
+      ],
+    },
+  ]
+  return (
+    <>
+      <h2>
+        Last hour{' '}
+        <small className="cell-muted">
+          a point every {Math.round(overview.sampleEveryMs / 1000)} s{points.length < 2 ? ' — collecting…' : ''}
+        </small>
+      </h2>
+      <div className="chart-grid">
+        {charts.map((chart) => (
+          <SeriesChart key={chart.name} at={at} {...chart} />
+        ))}
+      </div>
+    </>
   )
 }
 
