@@ -7,7 +7,7 @@
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, beforeEach, expect, it } from 'vitest'
-import type { JobCounts, JobKind, JobOutcome, JobQueue, JobRetry, NewJob, StoredJob } from '../server/jobs/JobQueue.js'
+import type { JobCounts, JobKind, JobOutcome, JobQueue, JobRetry, JobStatus, NewJob, StoredJob } from '../server/jobs/JobQueue.js'
 import { type JobHandler, JobRunner } from '../server/jobs/JobRunner.js'
 import { PgJobQueue } from '../server/jobs/PgJobQueue.js'
 import { SqliteJobQueue } from '../server/jobs/SqliteJobQueue.js'
@@ -93,6 +93,15 @@ class SlowQueue implements JobQueue {
   }
   release(id: string, worker: string) {
     return this.inner.release(id, worker)
+  }
+  ofWorkspace(workspace: string, statuses: readonly JobStatus[], limit: number) {
+    return this.inner.ofWorkspace(workspace, statuses, limit)
+  }
+  requeue(id: string) {
+    return this.inner.requeue(id)
+  }
+  cancel(id: string, error: string) {
+    return this.inner.cancel(id, error)
   }
   recoverExpired(maxAttempts: number) {
     return this.inner.recoverExpired(maxAttempts)
