@@ -62,6 +62,37 @@ describe('admin console (Chromium)', () => {
     await context.close()
   })
 
+  it('an owner cancels a queued job and retries it from the job queue table', async () => {
+    const bob = await login(e2e.server.url, 'bob@demo.test', DEMO_PASSWORD)
+    const queue = e2e.server.server.jobs.queue
+    // Held by "another process", so that the next one of Bob's waits in the queue.
+    const job = (target: string) => ({
+      workspace: 'demo',
+      userId: bob.userId,
+      kind: 'export' as const,
+      target,
+      params: { collections: ['deals'] },
+      counts: { exported: 0 },
+      coalesceKey: null,
+    })
+    const held = (await queue.enqueue(job('xlsx'))).job
+    await queue.claim('elsewhere', 1, 60_000)
+    const waiting = (await queue.enqueue(job('xlsx'))).job
+    const { context, page } = await e2e.signedIn('alice@demo.test', '/admin')
+    const row = page.getByTestId(`job-${waiting.id}`)
+    await expect.poll(async () => row.textContent(), { timeout: 15_000 }).toContain('queued')
+    expect(await row.textContent()).toContain('Bob Baker')
+    await row.getByRole('button', { name: 'Cancel' }).click()
+    await expect.poll(async () => row.textContent()).toContain('cancelled by Alice Archer')
+    await page.getByTestId(`job-${held.id}`).getByRole('button', { name: 'Cancel' }).click()
+    await expect.poll(async () => (await queue.get(held.id))?.status).toBe('failed')
+    await row.getByRole('button', { name: 'Retry' }).click()
+    await expect.poll(async () => (await queue.get(waiting.id))?.status, { timeout: 15_000 }).toBe('succeeded')
+    await expect.poll(async () => row.getByRole('button', { name: 'Re-run' }).count(), { timeout: 15_000 }).toBe(1)
+    await page.getByRole('region', { name: 'Job queue' }).screenshot({ path: join(SCREENSHOTS, 'admin-job-queue.png') })
+    await context.close()
+  })
+
   it('a member gets the "not allowed" page and no Admin link', async () => {
     const { context, page } = await e2e.signedIn('bob@demo.test', '/admin')
     await page.getByTestId('not-allowed').waitFor()

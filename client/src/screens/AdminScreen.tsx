@@ -6,6 +6,9 @@
 import { useCallback, useEffect, useState } from 'react'
 import type { OverviewPoint } from '../../../shared/overview.js'
 import { timeAgo } from '../fieldKinds.js'
+import { retryText, targetLabel } from '../jobWords.js'
+import { useUsers } from '../session/useUsers.js'
+import type { Job } from '../sync/useInbox.js'
 import { api, ApiError, type User } from '../session/api.js'
 import { useUser } from '../session/SessionProvider.js'
 import { SeriesChart } from '../components/SeriesChart.js'
@@ -67,6 +70,7 @@ export default function AdminScreen() {
         <p className="hint">Live health of this server and the people of {user.workspace}.</p>
       </div>
       <Figures />
+      <JobQueue />
       <People />
     </div>
   )
@@ -316,6 +320,90 @@ function CountTable(props: { label: string; heads: string[]; rows: (string | num
   )
 }
 
+type AdminJob = Job & { userId: string }
+
+/** What an admin may do with a job in each state; the server checks again (409 otherwise). */
+const JOB_ACTIONS: { action: 'retry' | 'cancel' | 'rerun'; label: string; when: (job: AdminJob) => boolean }[] = [
+  { action: 'retry', label: 'Retry', when: (job) => job.status === 'failed' && job.kind === 'export' },
+  { action: 'cancel', label: 'Cancel', when: (job) => job.status === 'queued' || job.status === 'running' },
+  { action: 'rerun', label: 'Re-run', when: (job) => job.status === 'succeeded' && job.kind === 'export' },
+]
+
+/** The workspace's job queue, read again with the figures; retry, cancel and re-run from the table. */
+function JobQueue() {
+  const toast = useToast()
+  const users = useUsers()
+  const [jobs, setJobs] = useState<AdminJob[] | null>(null)
+  const reload = useCallback(() => api<{ items: AdminJob[] }>('GET', '/api/admin/jobs').then(({ items }) => setJobs(items)), [])
+  useEffect(() => {
+    void reload()
+    const timer = setInterval(() => void reload().catch(() => undefined), REFRESH_MS)
+    return () => clearInterval(timer)
+  }, [reload])
+  const nameOf = (id: string) => users.find((u) => u.id === id)?.name ?? id
+  const act = async (job: AdminJob, action: string, label: string) => {
+    try {
+      await api('POST', `/api/admin/jobs/${job.id}/${action}`)
+      toast(`${label}: ${targetLabel(job.target)} ${job.kind} of ${nameOf(job.userId)}`, 'success')
+    } catch (error) {
+      toast(error instanceof ApiError ? error.message : String(error), 'error')
+    }
+    await reload()
+  }
+  const now = Date.now()
+  return (
+    <section aria-labelledby="jobs-title" className="admin-section">
+      <h2 id="jobs-title">Job queue</h2>
+      <div className="table-wrap">
+        <table className="table" aria-label="Job queue">
+          <HeadWithActions heads={['Job', 'User', 'Status', 'Created']} />
+          <tbody>
+            {jobs?.map((job) => (
+              <tr key={job.id} data-testid={`job-${job.id}`}>
+                <td>
+                  {targetLabel(job.target)} {job.kind}
+                </td>
+                <td>{nameOf(job.userId)}</td>
+                <td>
+                  <span className={`badge badge-${job.status}`}>{job.status}</span>
+                  {job.position !== undefined && <span className="cell-muted"> · #{job.position}</span>}
+                  {job.retry && <span className="cell-muted"> · {retryText(job.retry, now)}</span>}
+                  {job.error && <span className="cell-muted"> · {job.error}</span>}
+                </td>
+                <td>{timeAgo(job.createdAt)}</td>
+                <td className="actions">
+                  {JOB_ACTIONS.filter((a) => a.when(job)).map((a) => (
+                    <button key={a.action} type="button" className="button button-small" onClick={() => void act(job, a.action, a.label)}>
+                      {a.label}
+                    </button>
+                  ))}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {jobs?.length === 0 && <p className="empty">No jobs.</p>}
+      </div>
+    </section>
+  )
+}
+
+/** A table's head whose last column holds each row's buttons. */
+function HeadWithActions({ heads }: { heads: string[] }) {
+  return (
+    <thead>
+      <tr>
+        {heads.map((head) => (
+          <th key={head}>{head}</th>
+        ))}
+        <th>
+          <span className="visually-hidden">Actions</span>
+        </th>
+      </tr>
+    </thead>
+  )
+}
+
 function People() {
   const me = useUser()
   const toast = useToast()
@@ -400,17 +488,7 @@ function People() {
       </form>
       <div className="table-wrap">
         <table className="table" aria-label="Users">
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>E-mail</th>
-              <th>Role</th>
-              <th>Status</th>
-              <th>
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <HeadWithActions heads={['Name', 'E-mail', 'Role', 'Status']} />
           <tbody>
             {users?.map((u) => (
               <tr key={u.id} data-testid={`user-${u.email}`}>
