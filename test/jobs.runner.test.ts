@@ -226,6 +226,26 @@ describeBackends('JobRunner over a slow queue', (backend) => {
     expect(starts.filter((id) => id === second.id).length).toBe(1)
   })
 
+  it('[JR4] a cancelled job stops: at once when stopped here, at its next lease renewal otherwise; never queued again', async () => {
+    queue.claimGate.open()
+    const here = (await queue.enqueue(exportJob('a'))).job
+    const elsewhere = (await queue.enqueue(exportJob('b'))).job
+    const r = startRunner({ leaseMs: 600 })
+    await until(() => starts.includes(here.id) && starts.includes(elsewhere.id), 'both jobs run')
+    await queue.cancel(here.id, 'cancelled')
+    r.stop(here.id)
+    // No renewal is answered yet: only stop() can end it.
+    await until(() => r.stats().running === 1, 'the job stopped here ends')
+    // Cancelled through another process, which cannot reach this runner: its renewal finds the lease gone.
+    await queue.cancel(elsewhere.id, 'cancelled')
+    queue.renewGate.open()
+    await until(() => r.stats().running === 0, 'the other job ends at its next renewal')
+    for (const id of [here.id, elsewhere.id]) {
+      expect(await queue.get(id)).toMatchObject({ status: 'failed', error: 'cancelled', attempts: 1 })
+    }
+    expect(starts).toHaveLength(2)
+  })
+
   it('[JR3] a claim answered after close() hands its jobs back at once, never starting them', async () => {
     const job = (await queue.enqueue(exportJob('a'))).job
     const r = startRunner()
