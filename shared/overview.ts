@@ -19,6 +19,9 @@ export interface OverviewPoint {
   jobsQueued: number
   jobsRunning: number
   jobRetries: number
+  /** Jobs that ended in the step, by how. */
+  jobsSucceeded: number
+  jobsFailed: number
   eventLoopDelayP99Seconds: number
   residentMemoryBytes: number
   heapUsedBytes: number

@@ -252,6 +252,8 @@ function pointOf(now: Snapshot, before: Snapshot, stepMs: number): OverviewPoint
     jobsQueued: v('accord_jobs_queued'),
     jobsRunning: v('accord_jobs_running'),
     jobRetries: delta('accord_job_retries_total'),
+    jobsSucceeded: delta('accord_export_jobs_total', { status: 'succeeded' }),
+    jobsFailed: delta('accord_export_jobs_total', { status: 'failed' }),
     eventLoopDelayP99Seconds: v('accord_event_loop_delay_p99_seconds'),
     residentMemoryBytes: v('process_resident_memory_bytes'),
     heapUsedBytes: v('nodejs_heap_size_used_bytes'),

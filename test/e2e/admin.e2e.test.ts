@@ -58,6 +58,11 @@ describe('admin console (Chromium)', () => {
       )
       .toBe('viewer')
     await page.screenshot({ path: join(SCREENSHOTS, 'admin-console.png'), fullPage: true })
+    // On a phone the charts shrink to the screen instead of overflowing it.
+    await page.setViewportSize({ width: 400, height: 800 })
+    await expect.poll(async () => (await chart.locator('canvas').boundingBox())?.width ?? Number.POSITIVE_INFINITY).toBeLessThanOrEqual(400)
+    await page.getByRole('heading', { name: /Last hour/ }).scrollIntoViewIfNeeded()
+    await page.screenshot({ path: join(SCREENSHOTS, 'admin-console-narrow.png') })
     socket.destroy()
     await context.close()
   })

@@ -209,7 +209,7 @@ function Figures() {
   )
 }
 
-const COLORS = { first: '#4f46e5', second: '#e11d48', third: '#0891b2' }
+const COLORS = { first: '#4f46e5', second: '#e11d48', third: '#0891b2', ok: '#15803d', warn: '#b45309' }
 const count = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(1))
 
 /** The last hour, one chart per concern; each point is one sample step of the server. */
@@ -244,12 +244,14 @@ function Charts({ overview }: { overview: Overview }) {
     },
     {
       name: 'jobs',
-      title: 'Jobs',
+      title: 'Jobs (queued and running now; ended and retried per step)',
       format: count,
       lines: [
         line('queued', COLORS.first, (p) => p.jobsQueued),
         line('running', COLORS.third, (p) => p.jobsRunning),
-        line('retries', COLORS.second, (p) => p.jobRetries),
+        line('succeeded', COLORS.ok, (p) => p.jobsSucceeded),
+        line('failed', COLORS.second, (p) => p.jobsFailed),
+        line('retries', COLORS.warn, (p) => p.jobRetries),
       ],
     },
     {
