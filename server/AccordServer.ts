@@ -332,7 +332,7 @@ export class AccordServer {
     app.get('/api/users', async (req, res) => {
       res.json({ items: await this.auth.listUsers(principalOf(req).workspace) })
     })
-    app.use('/api/admin', adminRoutes({ overview: this.overview, auth: this.auth }))
+    app.use('/api/admin', adminRoutes({ overview: this.overview, auth: this.auth, jobs: this.jobs }))
     app.use('/api/records', recordRoutes(this.records))
     app.use('/api', jobRoutes(this.jobs))
     app.use('/api/calendar', calendarRoutes({ ledger: this.ledger, reservations: this.reservations }))

@@ -110,9 +110,11 @@ describeBackends('admin console API', (backend) => {
     await until(async () => {
       const { series } = await overview()
       return (
-        series.some((p: { reverts: number }) => p.reverts > 0) && series.some((p: { updatesPerSecond: number }) => p.updatesPerSecond > 0)
+        series.some((p: { reverts: number }) => p.reverts > 0) &&
+        series.some((p: { updatesPerSecond: number }) => p.updatesPerSecond > 0) &&
+        series.some((p: { jobsSucceeded: number }) => p.jobsSucceeded > 0)
       )
-    }, 'the series shows the revert and the updates')
+    }, 'the series shows the revert, the updates and the export that ended')
 
     writer.destroy()
     reader.destroy()

@@ -296,6 +296,57 @@ function jobQueueContract(name: string, setup: () => () => Subject, skip = false
       expect(await q.claim('w2', 10, LEASE)).toMatchObject([{ id: first.id, attempts: 2 }])
       expect(await q.position(second.id)).toBe(1)
     })
+
+    it('[JQ8] cancel ends a queued or a running job; its holder no longer holds it; a finished job is not cancelled', async () => {
+      const running = await enqueue(newExportJob('a'))
+      const queued = await enqueue(newExportJob('a'))
+      await q.claim('w', 10, LEASE)
+      s.advance(5)
+      expect(await q.cancel(running.id, 'cancelled by Ada')).toMatchObject({
+        status: 'failed',
+        error: 'cancelled by Ada',
+        result: { cancelled: true },
+        finishedAt: T0 + 5,
+        retry: null,
+      })
+      expect(await q.renew('w', [running.id], LEASE)).toEqual([])
+      expect(await q.progress(running.id, 'w', { exported: 1 })).toBe(false)
+      expect(await q.finish(running.id, 'w', succeeded)).toBe(false)
+      expect((await q.cancel(queued.id, 'cancelled'))?.status).toBe('failed')
+      expect(await q.position(queued.id)).toBeUndefined()
+      expect(await q.claim('w', 10, LEASE)).toEqual([])
+      expect(await q.cancel(queued.id, 'again')).toBeUndefined()
+      expect(await q.cancel('no-such-job', 'x')).toBeUndefined()
+    })
+
+    it('[JQ8] requeue queues a failed job again in its old place; not a queued, succeeded or upload-less import job', async () => {
+      const failed = await enqueue(newExportJob('a'))
+      const later = await enqueue(newExportJob('a'))
+      await q.claim('w', 1, LEASE)
+      await q.finish(failed.id, 'w', { status: 'failed', counts: { exported: 1 }, error: 'quota' })
+      expect(await q.requeue(later.id)).toBeUndefined()
+      expect(await q.requeue(failed.id)).toMatchObject({ status: 'queued', error: null, result: null, finishedAt: null, attempts: 1 })
+      expect(await q.position(failed.id)).toBe(1)
+      expect(await q.position(later.id)).toBe(2)
+      expect(await q.claim('w', 1, LEASE)).toMatchObject([{ id: failed.id, attempts: 2 }])
+      await q.finish(failed.id, 'w', succeeded)
+      expect(await q.requeue(failed.id)).toBeUndefined()
+      const upload = await enqueue({ ...newExportJob('b'), kind: 'import', payload: Buffer.from('name\n') })
+      await q.cancel(upload.id, 'cancelled')
+      expect(await q.requeue(upload.id)).toBeUndefined()
+    })
+
+    it("[JQ8] ofWorkspace lists the workspace's jobs of the given statuses, newest first", async () => {
+      const a = await enqueue(newExportJob('a'))
+      const b = await enqueue(newExportJob('b'))
+      await enqueue({ ...newExportJob('c'), workspace: 'other' })
+      await q.claim('w', 1, LEASE)
+      await q.finish(a.id, 'w', succeeded)
+      expect(ids(await q.ofWorkspace('w', ['queued', 'running', 'failed', 'succeeded'], 10))).toEqual([b.id, a.id])
+      expect(ids(await q.ofWorkspace('w', ['queued'], 10))).toEqual([b.id])
+      expect(ids(await q.ofWorkspace('w', ['succeeded'], 10))).toEqual([a.id])
+      expect(ids(await q.ofWorkspace('w', ['queued', 'succeeded'], 1))).toEqual([b.id])
+    })
   })
 }
 

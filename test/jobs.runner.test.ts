@@ -7,7 +7,7 @@
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, beforeEach, expect, it } from 'vitest'
-import type { JobCounts, JobKind, JobOutcome, JobQueue, JobRetry, NewJob, StoredJob } from '../server/jobs/JobQueue.js'
+import type { JobCounts, JobKind, JobOutcome, JobQueue, JobRetry, JobStatus, NewJob, StoredJob } from '../server/jobs/JobQueue.js'
 import { type JobHandler, JobRunner } from '../server/jobs/JobRunner.js'
 import { PgJobQueue } from '../server/jobs/PgJobQueue.js'
 import { SqliteJobQueue } from '../server/jobs/SqliteJobQueue.js'
@@ -93,6 +93,15 @@ class SlowQueue implements JobQueue {
   }
   release(id: string, worker: string) {
     return this.inner.release(id, worker)
+  }
+  ofWorkspace(workspace: string, statuses: readonly JobStatus[], limit: number) {
+    return this.inner.ofWorkspace(workspace, statuses, limit)
+  }
+  requeue(id: string) {
+    return this.inner.requeue(id)
+  }
+  cancel(id: string, error: string) {
+    return this.inner.cancel(id, error)
   }
   recoverExpired(maxAttempts: number) {
     return this.inner.recoverExpired(maxAttempts)
@@ -215,6 +224,26 @@ describeBackends('JobRunner over a slow queue', (backend) => {
     await until(async () => (await queue.get(second.id))?.status === 'succeeded', 'the second job succeeds')
     expect(await queue.get(second.id)).toMatchObject({ status: 'succeeded', attempts: 1 })
     expect(starts.filter((id) => id === second.id).length).toBe(1)
+  })
+
+  it('[JR4] a cancelled job stops: at once when stopped here, at its next lease renewal otherwise; never queued again', async () => {
+    queue.claimGate.open()
+    const here = (await queue.enqueue(exportJob('a'))).job
+    const elsewhere = (await queue.enqueue(exportJob('b'))).job
+    const r = startRunner({ leaseMs: 600 })
+    await until(() => starts.includes(here.id) && starts.includes(elsewhere.id), 'both jobs run')
+    await queue.cancel(here.id, 'cancelled')
+    r.stop(here.id)
+    // No renewal is answered yet: only stop() can end it.
+    await until(() => r.stats().running === 1, 'the job stopped here ends')
+    // Cancelled through another process, which cannot reach this runner: its renewal finds the lease gone.
+    await queue.cancel(elsewhere.id, 'cancelled')
+    queue.renewGate.open()
+    await until(() => r.stats().running === 0, 'the other job ends at its next renewal')
+    for (const id of [here.id, elsewhere.id]) {
+      expect(await queue.get(id)).toMatchObject({ status: 'failed', error: 'cancelled', attempts: 1 })
+    }
+    expect(starts).toHaveLength(2)
   })
 
   it('[JR3] a claim answered after close() hands its jobs back at once, never starting them', async () => {

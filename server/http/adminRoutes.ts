@@ -1,11 +1,13 @@
 /**
  * `/api/admin/*`, for a workspace's owners and admins only (anyone else: 403): the console's
- * figures, and the workspace's users and sessions. The role is read with the session on every
+ * figures, the workspace's users and sessions, and its job queue (retry, cancel, re-run). The role is read with the session on every
  * request, so a demoted admin loses access at their next request.
  */
 import { type NextFunction, type Request, type Response, Router } from 'express'
 import { z } from 'zod'
 import type { AuthService } from '../auth/AuthService.js'
+import type { JobService } from '../jobs/JobService.js'
+import { JobError } from '../jobs/JobRunner.js'
 import type { Overview } from '../metrics/Overview.js'
 import { principalOf } from './authenticate.js'
 import { HttpError } from './errors.js'
@@ -13,7 +15,10 @@ import { HttpError } from './errors.js'
 export interface AdminRoutesOptions {
   overview: Overview
   auth: AuthService
+  jobs: JobService
 }
+
+const JOB_ACTIONS = ['retry', 'cancel', 'rerun'] as const
 
 const newUserBody = z.strictObject({
   email: z.string().max(320),
@@ -39,7 +44,7 @@ export function requireAdmin(req: Request, _res: Response, next: NextFunction): 
   )
 }
 
-export function adminRoutes({ overview, auth }: AdminRoutesOptions): Router {
+export function adminRoutes({ overview, auth, jobs }: AdminRoutesOptions): Router {
   const router = Router()
   router.use(requireAdmin)
   router.get('/overview', async (_req, res) => {
@@ -65,6 +70,24 @@ export function adminRoutes({ overview, auth }: AdminRoutesOptions): Router {
   router.delete('/sessions/:id', async (req, res) => {
     await auth.adminRevokeSession(principalOf(req), String(req.params.id))
     res.status(204).end()
+  })
+  router.get('/jobs', async (req, res) => {
+    res.setHeader('Cache-Control', 'no-store')
+    res.json({ items: await jobs.ofWorkspace(principalOf(req).workspace) })
+  })
+  router.post('/jobs/:id/:action', async (req, res) => {
+    const action = JOB_ACTIONS.find((a) => a === req.params.action)
+    if (!action) throw new HttpError(404, 'not-found', 'no such endpoint')
+    const principal = principalOf(req)
+    const by = (await auth.getUser(principal.userId))?.name ?? 'an admin'
+    try {
+      const job = await jobs.adminAction(principal.workspace, String(req.params.id), action, by)
+      if (!job) throw new HttpError(404, 'not-found', 'no such job')
+      res.status(action === 'rerun' ? 201 : 200).json(job)
+    } catch (error) {
+      if (error instanceof JobError) throw new HttpError(409, 'conflict', error.message)
+      throw error
+    }
   })
   return router
 }

@@ -14,7 +14,11 @@
  * - [JQ5] a job reads back as stored; finishing stores the outcome and drops the payload;
  * - [JQ6] releasing a held job queues it again in its old place;
  * - [JQ7] a running job's retry (a request waiting to be tried again) is stored by its lease
- *   holder only, and cleared when the job is claimed, finished, released or recovered.
+ *   holder only, and cleared when the job is claimed, finished, released or recovered;
+ * - [JQ8] an admin may queue a failed job again (`requeue`: in its old place, its attempts kept,
+ *   not an import whose upload was dropped) and cancel a queued or running job (`cancel`: it
+ *   ends failed, `result.cancelled`, its lease taken away, so that its holder's next renewal,
+ *   progress or finish finds it no longer holds it).
  */
 
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed'] as const
@@ -120,6 +124,12 @@ export interface JobQueue {
   finish(id: string, worker: string, outcome: JobOutcome): Promise<boolean>
   /** Puts a held job back in the queue (graceful shutdown); does nothing if `worker` no longer holds it. */
   release(id: string, worker: string): Promise<void>
+  /** The workspace's jobs of the given statuses, newest first. */
+  ofWorkspace(workspace: string, statuses: readonly JobStatus[], limit: number): Promise<StoredJob[]>
+  /** Queues a failed job again [JQ8]; undefined if it is not failed (or is an import without its upload). */
+  requeue(id: string): Promise<StoredJob | undefined>
+  /** Ends a queued or running job as cancelled [JQ8]; undefined if it is neither. */
+  cancel(id: string, error: string): Promise<StoredJob | undefined>
   /** Re-queues running jobs whose lease expired; fails those past `maxAttempts`. Resolves to what changed. */
   recoverExpired(maxAttempts: number): Promise<StoredJob[]>
 }

@@ -186,6 +186,14 @@ export class JobRunner {
     this.peak = Math.max(this.peak, this.running.size)
   }
 
+  /**
+   * Stops the job if it runs here (it was cancelled): its handler stops at its next checkpoint.
+   * A job running in another process stops at that process's next lease renewal instead.
+   */
+  stop(id: string): void {
+    this.running.get(id)?.abort.abort(new Error('cancelled'))
+  }
+
   private launch(job: StoredJob): void {
     const abort = new AbortController()
     const entry: Running = { job, abort, done: Promise.resolve() }

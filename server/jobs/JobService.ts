@@ -18,7 +18,16 @@ import { DEFAULT_MAX_REQUEST_BYTES, exportSheets } from './connectors/sheets.js'
 import { type ServiceAccount, SheetsApi, loadServiceAccount } from './connectors/sheetsClient.js'
 import { exportXlsx } from './connectors/xlsx.js'
 import { type DuplicateMode, importCsv } from './importCsv.js'
-import { type ExportTarget, type JobJson, type JobKind, type JobQueue, type StoredJob, jobStage, toJobJson } from './JobQueue.js'
+import {
+  type ExportTarget,
+  JOB_STATUSES,
+  type JobJson,
+  type JobKind,
+  type JobQueue,
+  type StoredJob,
+  jobStage,
+  toJobJson,
+} from './JobQueue.js'
 import type { JobStateStore } from './JobStateStore.js'
 import { type JobHandler, JobError, JobRunner, type JobRunnerOptions } from './JobRunner.js'
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.js'
@@ -222,6 +231,46 @@ export class JobService {
   /** Jobs waiting in the queue, counted up to `QUEUED_COUNT_CAP` (a figure for the console, read at each scrape). */
   async queuedCount(): Promise<number> {
     return (await this.queue.queued(QUEUED_COUNT_CAP)).length
+  }
+
+  /** The workspace's queued, running and finished jobs, newest first, for its admins; each with its user. */
+  async ofWorkspace(workspace: string): Promise<(JobJson & { userId: string })[]> {
+    const jobs = await this.queue.ofWorkspace(workspace, JOB_STATUSES, MAX_LISTED_JOBS)
+    return Promise.all(jobs.map(async (job) => ({ ...(await this.json(job)), userId: job.userId })))
+  }
+
+  /**
+   * An admin's action on a job of their workspace [JQ8]: `retry` queues a failed job again,
+   * `cancel` ends a queued or running one, `rerun` queues a new job with a finished one's
+   * parameters. Undefined if the job is not in the workspace; a JobError if it is not in a state
+   * the action applies to.
+   */
+  async adminAction(workspace: string, id: string, action: 'retry' | 'cancel' | 'rerun', by: string): Promise<JobJson | undefined> {
+    const job = await this.queue.get(id)
+    if (!job || job.workspace !== workspace) return undefined
+    if (action === 'rerun') {
+      if (job.status !== 'succeeded' && job.status !== 'failed') throw new JobError('only a finished job can be run again')
+      if (job.kind === 'import') throw new JobError('an import cannot be run again: its file is not kept; upload it again')
+      const counts = Object.fromEntries(Object.keys(job.counts).map((key) => [key, 0]))
+      const { workspace: w, userId, kind, target, params } = job
+      const { job: fresh } = await this.queue.enqueue({ workspace: w, userId, kind, target, params, counts, coalesceKey: null })
+      await this.publishQueued(fresh)
+      return this.answerQueued(fresh)
+    }
+    const changed = action === 'retry' ? await this.queue.requeue(id) : await this.queue.cancel(id, `cancelled by ${by}`)
+    if (!changed) {
+      throw new JobError(
+        action === 'retry'
+          ? job.kind === 'import' && job.status === 'failed'
+            ? 'this import cannot be retried: its file is not kept; upload it again'
+            : 'only a failed job can be retried'
+          : 'only a queued or running job can be cancelled',
+      )
+    }
+    if (action === 'cancel') this.runner.stop(id)
+    this.publish(changed)
+    if (action === 'retry') this.runner.kick()
+    return this.json(changed)
   }
 
   /** The owner's running and queued jobs, and the one that finished last; never another user's. */

@@ -32,13 +32,26 @@ import {
   type JobOutcome,
   type JobQueue,
   type JobRetry,
+  type JobStatus,
   type NewJob,
   type QueuedJob,
   type StoredJob,
   abandonedError,
   laneOf,
 } from './JobQueue.js'
-import { LANE_BUSY_SQL, POSITION_SQL, type JobRow as Row, activeOf, activeSql, positionsOf, storedJobOf } from './jobRow.js'
+import {
+  CANCEL_SET,
+  CANCEL_WHERE,
+  REQUEUE_SET,
+  REQUEUE_WHERE,
+  LANE_BUSY_SQL,
+  POSITION_SQL,
+  type JobRow as Row,
+  activeOf,
+  activeSql,
+  positionsOf,
+  storedJobOf,
+} from './jobRow.js'
 
 export interface PgJobQueueOptions {
   /**
@@ -97,6 +110,9 @@ const SQL = {
     WHERE id = $2 AND lease_owner = $3 AND status = 'running'`,
   release: `UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_until = NULL, retry = NULL
     WHERE id = $1 AND lease_owner = $2 AND status = 'running'`,
+  ofWorkspace: `SELECT ${COLUMNS} FROM jobs WHERE workspace = $1 AND status = ANY($2::text[]) ORDER BY seq DESC LIMIT $3`,
+  requeue: `UPDATE jobs SET ${REQUEUE_SET} WHERE id = $1 AND ${REQUEUE_WHERE} RETURNING ${COLUMNS}`,
+  cancel: `UPDATE jobs SET ${CANCEL_SET}, finished_at = ${NOW}, error = $3 WHERE id = $2 AND ${CANCEL_WHERE} RETURNING ${COLUMNS}`,
   expired: `SELECT id, attempts FROM jobs WHERE status = 'running' AND lease_until < ${NOW} ORDER BY seq FOR UPDATE SKIP LOCKED`,
   // `$2`: the expired jobs; `$3`: why each one is failed, or null to queue it again.
   recover: `UPDATE jobs SET
@@ -243,6 +259,18 @@ export class PgJobQueue implements JobQueue {
 
   async release(id: string, worker: string): Promise<void> {
     await this.pool.query({ name: 'jobs-release', text: SQL.release, values: [id, worker] })
+  }
+
+  async ofWorkspace(workspace: string, statuses: readonly JobStatus[], limit: number): Promise<StoredJob[]> {
+    return this.jobs('jobs-of-workspace', SQL.ofWorkspace, [workspace, statuses, limit])
+  }
+
+  async requeue(id: string): Promise<StoredJob | undefined> {
+    return (await this.jobs('jobs-requeue', SQL.requeue, [id]))[0]
+  }
+
+  async cancel(id: string, error: string): Promise<StoredJob | undefined> {
+    return (await this.jobs('jobs-cancel', SQL.cancel, [this.now(), id, error]))[0]
   }
 
   async recoverExpired(maxAttempts: number): Promise<StoredJob[]> {

@@ -12,13 +12,26 @@ import {
   type JobOutcome,
   type JobQueue,
   type JobRetry,
+  type JobStatus,
   type NewJob,
   type QueuedJob,
   type StoredJob,
   abandonedError,
   laneOf,
 } from './JobQueue.js'
-import { LANE_BUSY_SQL, POSITION_SQL, type JobRow as Row, activeOf, activeSql, positionsOf, storedJobOf } from './jobRow.js'
+import {
+  CANCEL_SET,
+  CANCEL_WHERE,
+  REQUEUE_SET,
+  REQUEUE_WHERE,
+  LANE_BUSY_SQL,
+  POSITION_SQL,
+  type JobRow as Row,
+  activeOf,
+  activeSql,
+  positionsOf,
+  storedJobOf,
+} from './jobRow.js'
 
 type JobRow = Row<string> & { lane: string }
 
@@ -174,6 +187,27 @@ export class SqliteJobQueue implements JobQueue {
     this.stmt(
       "UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_until = NULL, retry = NULL WHERE id = ? AND lease_owner = ? AND status = 'running'",
     ).run(id, worker)
+  }
+
+  async ofWorkspace(workspace: string, statuses: readonly JobStatus[], limit: number): Promise<StoredJob[]> {
+    const rows = this.stmt(
+      `SELECT ${COLUMNS} FROM jobs WHERE workspace = ? AND status IN (SELECT value FROM json_each(?)) ORDER BY seq DESC LIMIT ?`,
+    ).all(workspace, JSON.stringify(statuses), limit) as JobRow[]
+    return rows.map(fromRow)
+  }
+
+  async requeue(id: string): Promise<StoredJob | undefined> {
+    const changed = this.stmt(`UPDATE jobs SET ${REQUEUE_SET} WHERE id = ? AND ${REQUEUE_WHERE}`).run(id).changes
+    return changed === 1 ? this.read(id) : undefined
+  }
+
+  async cancel(id: string, error: string): Promise<StoredJob | undefined> {
+    const changed = this.stmt(`UPDATE jobs SET ${CANCEL_SET}, finished_at = ?, error = ? WHERE id = ? AND ${CANCEL_WHERE}`).run(
+      this.now(),
+      error,
+      id,
+    ).changes
+    return changed === 1 ? this.read(id) : undefined
   }
 
   async recoverExpired(maxAttempts: number): Promise<StoredJob[]> {

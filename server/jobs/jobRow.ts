@@ -96,3 +96,12 @@ export function positionsOf<J>(rows: (J & { lane_busy: unknown })[], job: (row: 
     jobs.filter((_, i) => Boolean(rows[i]!.lane_busy)),
   )
 }
+
+/** [JQ8] A failed job queued again: in its old place (`seq`), its outcome cleared, its attempts kept. */
+export const REQUEUE_SET = "status = 'queued', error = NULL, errors = '[]', result = NULL, finished_at = NULL"
+/** An import's upload is dropped when it finishes: without it, it cannot run again. */
+export const REQUEUE_WHERE = "status = 'failed' AND (kind <> 'import' OR payload IS NOT NULL)"
+/** [JQ8] A cancelled job: failed, marked so, its lease and upload gone; `finished_at` and `error` are set by the caller. */
+export const CANCEL_SET = `status = 'failed', result = '{"cancelled":true}', lease_owner = NULL, lease_until = NULL,
+  payload = NULL, retry = NULL, coalesce_key = NULL`
+export const CANCEL_WHERE = "status IN ('queued', 'running')"

@@ -6,7 +6,10 @@
  * differences), kept in memory only: a restarted server starts a new hour.
  */
 import type { MetricObjectWithValues, MetricValue, Registry } from 'prom-client'
+import type { OverviewPoint } from '../../shared/overview.js'
 import type { DocumentInUse } from '../sync/SyncEndpoint.js'
+
+export type { OverviewPoint }
 
 export const SAMPLE_EVERY_MS = 10_000
 /** One hour of points. */
@@ -18,27 +21,6 @@ export interface OverviewSources {
   busiestDocuments(limit: number): DocumentInUse[]
   /** The cluster member's label, or null for a lone server. */
   node: string | null
-}
-
-/** One point of the series: gauges as read, rates and quantiles over the step before it. */
-export interface OverviewPoint {
-  at: number
-  connections: number
-  usersOnline: number
-  loadedDocuments: number
-  updatesPerSecond: number
-  commitP50Seconds: number | null
-  commitP99Seconds: number | null
-  reverts: number
-  overwrites: number
-  bookingConflicts: number
-  signInRefusals: number
-  jobsQueued: number
-  jobsRunning: number
-  jobRetries: number
-  eventLoopDelayP99Seconds: number
-  residentMemoryBytes: number
-  heapUsedBytes: number
 }
 
 type Values = MetricValue<string>[]
@@ -270,6 +252,8 @@ function pointOf(now: Snapshot, before: Snapshot, stepMs: number): OverviewPoint
     jobsQueued: v('accord_jobs_queued'),
     jobsRunning: v('accord_jobs_running'),
     jobRetries: delta('accord_job_retries_total'),
+    jobsSucceeded: delta('accord_export_jobs_total', { status: 'succeeded' }),
+    jobsFailed: delta('accord_export_jobs_total', { status: 'failed' }),
     eventLoopDelayP99Seconds: v('accord_event_loop_delay_p99_seconds'),
     residentMemoryBytes: v('process_resident_memory_bytes'),
     heapUsedBytes: v('nodejs_heap_size_used_bytes'),

@@ -1,6 +1,6 @@
 /**
  * The admin console in real headless Chromium against the real server: an owner sees the
- * figures change live when someone connects, adds a user and changes their role from the
+ * figures and charts change live when someone connects, adds a user and changes their role from the
  * table; a member gets the "not allowed" page (and no Admin link).
  */
 import { join } from 'node:path'
@@ -12,7 +12,8 @@ import { type E2E, SCREENSHOTS, startE2E } from './browser.js'
 let e2e: E2E
 
 beforeAll(async () => {
-  e2e = await startE2E()
+  // A point a second, so that the charts move within the test.
+  e2e = await startE2E({ overviewSampleMs: 1000 })
 })
 
 afterAll(async () => {
@@ -25,6 +26,11 @@ describe('admin console (Chromium)', () => {
     const connections = page.getByTestId('stat-connections').locator('dd')
     await connections.waitFor()
     const before = Number(await connections.textContent())
+    const chart = page.getByTestId('chart-connections')
+    await chart.locator('canvas').waitFor()
+    const points = async () => Number(await chart.getAttribute('data-points'))
+    await expect.poll(points, { timeout: 15_000 }).toBeGreaterThan(0)
+    const pointsBefore = await points()
     // Someone else opens a record: the console shows one more connection without a reload.
     const bob = await login(e2e.server.url, 'bob@demo.test', DEMO_PASSWORD)
     const deal = (await bob.request('GET', '/api/records/deals?limit=1')).body.items[0].id as string
@@ -32,6 +38,10 @@ describe('admin console (Chromium)', () => {
     await synced(socket)
     await expect.poll(async () => Number(await connections.textContent()), { timeout: 15_000 }).toBeGreaterThan(before)
     await expect.poll(async () => page.getByRole('table', { name: 'Busiest documents' }).textContent()).toContain('Bob Baker')
+    // The chart's newest point has the new connection, and the series has grown.
+    await expect.poll(async () => Number(await chart.getAttribute('data-last')), { timeout: 15_000 }).toBeGreaterThan(before)
+    expect(await points()).toBeGreaterThan(pointsBefore)
+    expect(await page.locator('.chart-grid canvas').count()).toBe(7)
 
     await page.getByLabel('E-mail').fill('dana@demo.test')
     await page.getByLabel('Name', { exact: true }).fill('Dana Dunn')
@@ -48,7 +58,43 @@ describe('admin console (Chromium)', () => {
       )
       .toBe('viewer')
     await page.screenshot({ path: join(SCREENSHOTS, 'admin-console.png'), fullPage: true })
+    // On a phone the charts shrink to the screen instead of overflowing it.
+    await page.setViewportSize({ width: 400, height: 800 })
+    await expect.poll(async () => (await chart.locator('canvas').boundingBox())?.width ?? Number.POSITIVE_INFINITY).toBeLessThanOrEqual(400)
+    await page.getByRole('heading', { name: /Last hour/ }).scrollIntoViewIfNeeded()
+    await page.screenshot({ path: join(SCREENSHOTS, 'admin-console-narrow.png') })
     socket.destroy()
+    await context.close()
+  })
+
+  it('an owner cancels a queued job and retries it from the job queue table', async () => {
+    const bob = await login(e2e.server.url, 'bob@demo.test', DEMO_PASSWORD)
+    const queue = e2e.server.server.jobs.queue
+    // Held by "another process", so that the next one of Bob's waits in the queue.
+    const job = (target: string) => ({
+      workspace: 'demo',
+      userId: bob.userId,
+      kind: 'export' as const,
+      target,
+      params: { collections: ['deals'] },
+      counts: { exported: 0 },
+      coalesceKey: null,
+    })
+    const held = (await queue.enqueue(job('xlsx'))).job
+    await queue.claim('elsewhere', 1, 60_000)
+    const waiting = (await queue.enqueue(job('xlsx'))).job
+    const { context, page } = await e2e.signedIn('alice@demo.test', '/admin')
+    const row = page.getByTestId(`job-${waiting.id}`)
+    await expect.poll(async () => row.textContent(), { timeout: 15_000 }).toContain('queued')
+    expect(await row.textContent()).toContain('Bob Baker')
+    await row.getByRole('button', { name: 'Cancel' }).click()
+    await expect.poll(async () => row.textContent()).toContain('cancelled by Alice Archer')
+    await page.getByTestId(`job-${held.id}`).getByRole('button', { name: 'Cancel' }).click()
+    await expect.poll(async () => (await queue.get(held.id))?.status).toBe('failed')
+    await row.getByRole('button', { name: 'Retry' }).click()
+    await expect.poll(async () => (await queue.get(waiting.id))?.status, { timeout: 15_000 }).toBe('succeeded')
+    await expect.poll(async () => row.getByRole('button', { name: 'Re-run' }).count(), { timeout: 15_000 }).toBe(1)
+    await page.getByRole('region', { name: 'Job queue' }).screenshot({ path: join(SCREENSHOTS, 'admin-job-queue.png') })
     await context.close()
   })
 

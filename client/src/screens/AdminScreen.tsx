@@ -4,9 +4,14 @@
  * change a role, deactivate, end a session). Anyone else gets a page saying they may not.
  */
 import { useCallback, useEffect, useState } from 'react'
+import type { OverviewPoint } from '../../../shared/overview.js'
 import { timeAgo } from '../fieldKinds.js'
+import { retryText, targetLabel } from '../jobWords.js'
+import { useUsers } from '../session/useUsers.js'
+import type { Job } from '../sync/useInbox.js'
 import { api, ApiError, type User } from '../session/api.js'
 import { useUser } from '../session/SessionProvider.js'
+import { SeriesChart } from '../components/SeriesChart.js'
 import { useToast } from '../components/Toasts.js'
 
 /** How often the figures are read again. */
@@ -36,7 +41,8 @@ interface Overview {
   memory: { residentBytes: number; heapUsedBytes: number }
   http: { method: string; route: string; count: number; errors: number; p50Seconds: number | null; p99Seconds: number | null }[]
   busiestDocuments: { doc: string; sockets: number; users: { id: string; name: string }[] }[]
-  series: unknown[]
+  sampleEveryMs: number
+  series: OverviewPoint[]
 }
 
 interface AdminUser extends User {
@@ -64,6 +70,7 @@ export default function AdminScreen() {
         <p className="hint">Live health of this server and the people of {user.workspace}.</p>
       </div>
       <Figures />
+      <JobQueue />
       <People />
     </div>
   )
@@ -134,6 +141,7 @@ function Figures() {
           </div>
         ))}
       </dl>
+      <Charts overview={o} />
       <div className="admin-columns">
         <Breakdown title="Reverts by reason" counts={o.reverts} />
         <Breakdown title="Jobs entering each status" counts={o.jobs.entered} />
@@ -201,6 +209,84 @@ function Figures() {
   )
 }
 
+const COLORS = { first: '#4f46e5', second: '#e11d48', third: '#0891b2', ok: '#15803d', warn: '#b45309' }
+const count = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(1))
+
+/** The last hour, one chart per concern; each point is one sample step of the server. */
+function Charts({ overview }: { overview: Overview }) {
+  const points = overview.series
+  const at = points.map((p) => p.at)
+  const line = (label: string, color: string, pick: (p: OverviewPoint) => number | null) => ({
+    label,
+    color,
+    values: points.map(pick),
+  })
+  const msOf = (s: number | null) => (s === null ? null : s * 1000)
+  const charts = [
+    { name: 'updates', title: 'Updates / s', format: count, lines: [line('updates/s', COLORS.first, (p) => p.updatesPerSecond)] },
+    {
+      name: 'commit',
+      title: 'Commit latency',
+      format: (v: number) => `${v < 10 ? v.toFixed(1) : Math.round(v)} ms`,
+      lines: [line('p50', COLORS.first, (p) => msOf(p.commitP50Seconds)), line('p99', COLORS.second, (p) => msOf(p.commitP99Seconds))],
+    },
+    {
+      name: 'connections',
+      title: 'Connections and users online',
+      format: count,
+      lines: [line('connections', COLORS.first, (p) => p.connections), line('users', COLORS.third, (p) => p.usersOnline)],
+    },
+    {
+      name: 'reverts',
+      title: 'Reverts and overwrites (per step)',
+      format: count,
+      lines: [line('reverts', COLORS.second, (p) => p.reverts), line('overwrites', COLORS.first, (p) => p.overwrites)],
+    },
+    {
+      name: 'jobs',
+      title: 'Jobs (queued and running now; ended and retried per step)',
+      format: count,
+      lines: [
+        line('queued', COLORS.first, (p) => p.jobsQueued),
+        line('running', COLORS.third, (p) => p.jobsRunning),
+        line('succeeded', COLORS.ok, (p) => p.jobsSucceeded),
+        line('failed', COLORS.second, (p) => p.jobsFailed),
+        line('retries', COLORS.warn, (p) => p.jobRetries),
+      ],
+    },
+    {
+      name: 'event-loop',
+      title: 'Event-loop delay p99',
+      format: (v: number) => `${v < 10 ? v.toFixed(1) : Math.round(v)} ms`,
+      lines: [line('p99', COLORS.first, (p) => p.eventLoopDelayP99Seconds * 1000)],
+    },
+    {
+      name: 'memory',
+      title: 'Memory',
+      format: (v: number) => `${Math.round(v)} MiB`,
+      lines: [
+        line('resident', COLORS.first, (p) => p.residentMemoryBytes / 2 ** 20),
+        line('heap', COLORS.third, (p) => p.heapUsedBytes / 2 ** 20),
+      ],
+    },
+  ]
+  return (
+    <>
+      <h2>
+        Last hour{' '}
+        <small className="cell-muted">
+          a point every {Math.round(overview.sampleEveryMs / 1000)} s{points.length < 2 ? ' — collecting…' : ''}
+        </small>
+      </h2>
+      <div className="chart-grid">
+        {charts.map((chart) => (
+          <SeriesChart key={chart.name} at={at} {...chart} />
+        ))}
+      </div>
+    </>
+  )
+}
+
 function Breakdown({ title, counts }: { title: string; counts: Record<string, number> }) {
   return <CountTable label={title} heads={[title]} rows={Object.entries(counts)} />
 }
@@ -233,6 +319,90 @@ function CountTable(props: { label: string; heads: string[]; rows: (string | num
       </table>
       {props.rows.length === 0 && props.empty && <p className="empty">{props.empty}</p>}
     </div>
+  )
+}
+
+type AdminJob = Job & { userId: string }
+
+/** What an admin may do with a job in each state; the server checks again (409 otherwise). */
+const JOB_ACTIONS: { action: 'retry' | 'cancel' | 'rerun'; label: string; when: (job: AdminJob) => boolean }[] = [
+  { action: 'retry', label: 'Retry', when: (job) => job.status === 'failed' && job.kind === 'export' },
+  { action: 'cancel', label: 'Cancel', when: (job) => job.status === 'queued' || job.status === 'running' },
+  { action: 'rerun', label: 'Re-run', when: (job) => job.status === 'succeeded' && job.kind === 'export' },
+]
+
+/** The workspace's job queue, read again with the figures; retry, cancel and re-run from the table. */
+function JobQueue() {
+  const toast = useToast()
+  const users = useUsers()
+  const [jobs, setJobs] = useState<AdminJob[] | null>(null)
+  const reload = useCallback(() => api<{ items: AdminJob[] }>('GET', '/api/admin/jobs').then(({ items }) => setJobs(items)), [])
+  useEffect(() => {
+    void reload()
+    const timer = setInterval(() => void reload().catch(() => undefined), REFRESH_MS)
+    return () => clearInterval(timer)
+  }, [reload])
+  const nameOf = (id: string) => users.find((u) => u.id === id)?.name ?? id
+  const act = async (job: AdminJob, action: string, label: string) => {
+    try {
+      await api('POST', `/api/admin/jobs/${job.id}/${action}`)
+      toast(`${label}: ${targetLabel(job.target)} ${job.kind} of ${nameOf(job.userId)}`, 'success')
+    } catch (error) {
+      toast(error instanceof ApiError ? error.message : String(error), 'error')
+    }
+    await reload()
+  }
+  const now = Date.now()
+  return (
+    <section aria-labelledby="jobs-title" className="admin-section">
+      <h2 id="jobs-title">Job queue</h2>
+      <div className="table-wrap">
+        <table className="table" aria-label="Job queue">
+          <HeadWithActions heads={['Job', 'User', 'Status', 'Created']} />
+          <tbody>
+            {jobs?.map((job) => (
+              <tr key={job.id} data-testid={`job-${job.id}`}>
+                <td>
+                  {targetLabel(job.target)} {job.kind}
+                </td>
+                <td>{nameOf(job.userId)}</td>
+                <td>
+                  <span className={`badge badge-${job.status}`}>{job.status}</span>
+                  {job.position !== undefined && <span className="cell-muted"> · #{job.position}</span>}
+                  {job.retry && <span className="cell-muted"> · {retryText(job.retry, now)}</span>}
+                  {job.error && <span className="cell-muted"> · {job.error}</span>}
+                </td>
+                <td>{timeAgo(job.createdAt)}</td>
+                <td className="actions">
+                  {JOB_ACTIONS.filter((a) => a.when(job)).map((a) => (
+                    <button key={a.action} type="button" className="button button-small" onClick={() => void act(job, a.action, a.label)}>
+                      {a.label}
+                    </button>
+                  ))}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {jobs?.length === 0 && <p className="empty">No jobs.</p>}
+      </div>
+    </section>
+  )
+}
+
+/** A table's head whose last column holds each row's buttons. */
+function HeadWithActions({ heads }: { heads: string[] }) {
+  return (
+    <thead>
+      <tr>
+        {heads.map((head) => (
+          <th key={head}>{head}</th>
+        ))}
+        <th>
+          <span className="visually-hidden">Actions</span>
+        </th>
+      </tr>
+    </thead>
   )
 }
 
@@ -320,17 +490,7 @@ function People() {
       </form>
       <div className="table-wrap">
         <table className="table" aria-label="Users">
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>E-mail</th>
-              <th>Role</th>
-              <th>Status</th>
-              <th>
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <HeadWithActions heads={['Name', 'E-mail', 'Role', 'Status']} />
           <tbody>
             {users?.map((u) => (
               <tr key={u.id} data-testid={`user-${u.email}`}>
