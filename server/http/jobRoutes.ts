@@ -28,6 +28,18 @@ const exportBody = z.strictObject({
 const importFields = z.object({
   collection: z.enum(COLLECTIONS),
   onDuplicate: z.enum(DUPLICATE_MODES).default('skip'),
+  /** The field each column of the file goes to ("" ignores it), as a JSON array; the header row's names when absent. */
+  columns: z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return z.array(z.string().max(100)).max(500).parse(JSON.parse(text))
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'a JSON array of field names, "" for a column to ignore' })
+        return z.NEVER
+      }
+    })
+    .optional(),
 })
 
 /** The upload parser, loaded on the first import: a server that never imports does not hold multer. */

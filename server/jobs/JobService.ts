@@ -71,6 +71,8 @@ export interface ExportRequest {
 export interface ImportRequest {
   collection: Collection
   onDuplicate: DuplicateMode
+  /** The field each column goes to ("" ignores it); the header row's names when absent. */
+  columns?: string[]
   fileName: string
   csv: Buffer
 }
@@ -189,7 +191,12 @@ export class JobService {
       ...owner,
       kind: 'import',
       target: 'csv',
-      params: { collection: request.collection, onDuplicate: request.onDuplicate, fileName: request.fileName },
+      params: {
+        collection: request.collection,
+        onDuplicate: request.onDuplicate,
+        fileName: request.fileName,
+        ...(request.columns ? { columns: request.columns } : {}),
+      },
       counts: { imported: 0, skipped: 0, invalid: 0, merged: 0 },
       coalesceKey: null,
       payload: request.csv,
