@@ -224,4 +224,37 @@ describeBackends('Google Sheets export', (backend) => {
     expect(job.status).toBe('succeeded')
     expect(job.counts.added).toBe(job.counts.exported)
   })
+
+  it('[SH8] a pasted spreadsheet (URL or id) is opened once to show its title; one the server cannot open is a 400 that says why', async () => {
+    emulator.createSpreadsheet('sheet-titled', 'Pipeline 2026')
+    expect((await member.request('GET', '/api/sheets')).body).toEqual({ configured: true, serviceAccount: expect.stringContaining('@') })
+    const url = 'https://docs.google.com/spreadsheets/d/sheet-titled/edit#gid=0'
+    expect((await member.request('POST', '/api/sheets/check', { spreadsheet: url })).body).toEqual({
+      spreadsheetId: 'sheet-titled',
+      title: 'Pipeline 2026',
+    })
+    expect((await member.request('POST', '/api/sheets/check', { spreadsheet: ' sheet-titled ' })).body.title).toBe('Pipeline 2026')
+    const missing = await member.request('POST', '/api/sheets/check', { spreadsheet: 'no-such-sheet' })
+    expect(missing.status).toBe(400)
+    expect(missing.body.error.message).toMatch(/no spreadsheet no-such-sheet/)
+    const garbage = await member.request('POST', '/api/sheets/check', { spreadsheet: 'not a sheet at all' })
+    expect(garbage.status).toBe(400)
+    expect(garbage.body.error.message).toMatch(/paste the spreadsheet's address/)
+  })
+})
+
+describeBackends('Google Sheets not configured', (backend) => {
+  it('[SH9] the server says so, and checking a spreadsheet is a 400 naming the missing setting', async () => {
+    const t = await startServer({ backend: backend.kind })
+    try {
+      const users = await seedWorkspace(t.server)
+      const member = await login(t.url, users.member.email, users.member.password)
+      expect((await member.request('GET', '/api/sheets')).body).toEqual({ configured: false })
+      const check = await member.request('POST', '/api/sheets/check', { spreadsheet: 'sheet-a' })
+      expect(check.status).toBe(400)
+      expect(check.body.error.message).toBe('Google Sheets is not configured on this server')
+    } finally {
+      await t.close()
+    }
+  })
 })

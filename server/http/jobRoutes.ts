@@ -9,6 +9,7 @@ import { z } from 'zod'
 import { COLLECTIONS } from '../../shared/collections.js'
 import { DUPLICATE_MODES } from '../jobs/importCsv.js'
 import { EXPORT_TARGETS, type JobKind } from '../jobs/JobQueue.js'
+import { JobError } from '../jobs/JobRunner.js'
 import type { JobService } from '../jobs/JobService.js'
 import { principalOf, requireWriter } from './authenticate.js'
 import { HttpError } from './errors.js'
@@ -104,6 +105,22 @@ export function jobRoutes(jobs: JobService): Router {
     res.sendFile(resolve(result.file), { headers: { 'Content-Type': result.contentType ?? 'application/octet-stream' } }, (error) => {
       if (error && !res.headersSent) next(new HttpError(404, 'not-found', 'the export file is no longer available'))
     })
+  })
+
+  router.get('/sheets', (_req, res) => {
+    const account = jobs.sheetsAccount
+    res.json(account ? { configured: true, serviceAccount: account } : { configured: false })
+  })
+  router.post('/sheets/check', async (req, res) => {
+    requireWriter(req)
+    const body = z.object({ spreadsheet: z.string().min(1).max(2000) }).safeParse(req.body ?? {})
+    if (!body.success) throw invalid(body.error.issues)
+    try {
+      res.json(await jobs.checkSpreadsheet(body.data.spreadsheet))
+    } catch (error) {
+      if (!(error instanceof JobError)) throw error
+      throw new HttpError(400, 'invalid', error.message, { issues: [{ path: 'spreadsheet', message: error.message }] })
+    }
   })
 
   router.get('/jobs/status', async (req, res) => {

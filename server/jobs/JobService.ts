@@ -68,6 +68,16 @@ export interface ExportRequest {
   spreadsheetId?: string
 }
 
+/** How long checking a pasted spreadsheet may take, retries included. */
+const SPREADSHEET_CHECK_MS = 20_000
+
+/** The id in a spreadsheet's URL (`…/spreadsheets/d/<id>/edit…`), or the id itself; null when neither. */
+export function spreadsheetIdOf(pasted: string): string | null {
+  const text = pasted.trim()
+  const id = /\/spreadsheets\/d\/([A-Za-z0-9_-]+)/.exec(text)?.[1] ?? text
+  return /^[A-Za-z0-9_-]{1,200}$/.test(id) ? id : null
+}
+
 export interface ImportRequest {
   collection: Collection
   onDuplicate: DuplicateMode
@@ -166,6 +176,23 @@ export class JobService {
 
   get sheetsConfigured(): boolean {
     return this.sheets !== null
+  }
+
+  /** The account spreadsheets must be shared with, or null when Sheets is not configured. */
+  get sheetsAccount(): string | null {
+    return this.sheets?.accountEmail ?? null
+  }
+
+  /**
+   * Opens the spreadsheet a user pasted (its URL or id) once, to show its title: a spreadsheet
+   * the server cannot open is refused before any export is queued for it.
+   */
+  async checkSpreadsheet(pasted: string): Promise<{ spreadsheetId: string; title: string }> {
+    if (!this.sheets) throw new JobError('Google Sheets is not configured on this server')
+    const spreadsheetId = spreadsheetIdOf(pasted)
+    if (!spreadsheetId) throw new JobError("paste the spreadsheet's address (https://docs.google.com/spreadsheets/d/…) or its id")
+    const title = await this.sheets.title(spreadsheetId, { signal: AbortSignal.timeout(SPREADSHEET_CHECK_MS) })
+    return { spreadsheetId, title }
   }
 
   /** Queues an export; an identical export still queued for this user is returned instead. */

@@ -15,6 +15,7 @@ export type CellValue = string | number | boolean
 type Grid = CellValue[][]
 
 interface Spreadsheet {
+  title: string
   tabs: Map<string, { sheetId: number; grid: Grid }>
 }
 
@@ -96,8 +97,8 @@ export class SheetsEmulator {
     }
   }
 
-  createSpreadsheet(id: string): void {
-    this.spreadsheets.set(id, { tabs: new Map() })
+  createSpreadsheet(id: string, title = `Spreadsheet ${id}`): void {
+    this.spreadsheets.set(id, { title, tabs: new Map() })
   }
 
   /** The next `times` API requests fail with `status`. */
@@ -232,7 +233,7 @@ export class SheetsEmulator {
   ): void {
     if (method === 'GET' && rest === '') {
       const sheets = [...sheet.tabs].map(([title, tab], index) => ({ properties: { sheetId: tab.sheetId, title, index } }))
-      return send(200, { spreadsheetId: id, sheets })
+      return send(200, { spreadsheetId: id, properties: { title: sheet.title }, sheets })
     }
     if (method === 'POST' && rest === ':batchUpdate') {
       const replies = (json.requests as { addSheet?: { properties: { title: string } } }[]).map((request) => {
