@@ -123,6 +123,26 @@ function jobStateContract(name: string, setup: () => () => Promise<Subject>, ski
       await subject.stores[1]!.saveSheetTab(tab, next)
       expect(await store.sheetTab(tab)).toEqual(next)
     })
+
+    it("[JST6] a user's and the workspace's spreadsheets are kept apart, replaced when saved again, and forgotten", async () => {
+      const mine = { workspace: 'w', userId: 'u1' }
+      const workspace = { workspace: 'w', userId: null }
+      const target = { spreadsheetId: 's1', title: 'Mine', savedBy: 'u1', savedAt: 1_790_000_000_123 }
+      expect(await store.sheetTarget(mine)).toBeUndefined()
+      await store.saveSheetTarget(mine, target)
+      expect(await subject.stores[1]!.sheetTarget(mine)).toEqual(target)
+      expect(await store.sheetTarget(workspace)).toBeUndefined()
+      expect(await store.sheetTarget({ workspace: 'w', userId: 'u2' })).toBeUndefined()
+      expect(await store.sheetTarget({ workspace: 'other', userId: 'u1' })).toBeUndefined()
+      const shared = { spreadsheetId: 's2', title: 'Team', savedBy: 'admin', savedAt: 1_790_000_000_456 }
+      await store.saveSheetTarget(workspace, shared)
+      await subject.stores[1]!.saveSheetTarget(mine, { ...target, spreadsheetId: 's3', title: 'Mine too' })
+      expect(await store.sheetTarget(mine)).toEqual({ ...target, spreadsheetId: 's3', title: 'Mine too' })
+      expect(await store.sheetTarget(workspace)).toEqual(shared)
+      await store.saveSheetTarget(mine, null)
+      expect(await subject.stores[1]!.sheetTarget(mine)).toBeUndefined()
+      expect(await store.sheetTarget(workspace)).toEqual(shared)
+    })
   })
 }
 
