@@ -241,6 +241,50 @@ describeBackends('Google Sheets export', (backend) => {
     expect(garbage.status).toBe(400)
     expect(garbage.body.error.message).toMatch(/paste the spreadsheet's address/)
   })
+
+  it("[SH10] a saved spreadsheet is what Sync uses: a user's own gets tabs with their name, the workspace's plain tabs, so two users never overwrite each other", async () => {
+    emulator.createSpreadsheet('sheet-shared', 'Shared')
+    expect((await member.request('POST', '/api/exports', { target: 'sheets', collections: ['customers'] })).body.error.message).toMatch(
+      /save the spreadsheet to sync to first/,
+    )
+    const url = 'https://docs.google.com/spreadsheets/d/sheet-shared/edit'
+    expect((await member.request('PUT', '/api/sheets/workspace', { spreadsheet: url })).status).toBe(403)
+    const saved = await member.request('PUT', '/api/sheets/mine', { spreadsheet: url })
+    expect(saved.body).toMatchObject({ spreadsheetId: 'sheet-shared', title: 'Shared', savedBy: users.member.id })
+    expect((await owner.request('PUT', '/api/sheets/mine', { spreadsheet: 'sheet-shared' })).status).toBe(200)
+    expect((await owner.request('PUT', '/api/sheets/workspace', { spreadsheet: 'sheet-shared' })).body.title).toBe('Shared')
+    expect((await member.request('GET', '/api/sheets')).body).toMatchObject({
+      configured: true,
+      mine: { spreadsheetId: 'sheet-shared', title: 'Shared' },
+      workspace: { spreadsheetId: 'sheet-shared', savedBy: users.owner.id },
+    })
+
+    const sync = async (api: Api, body: Record<string, unknown> = {}) => {
+      const res = await api.request('POST', '/api/exports', { target: 'sheets', collections: ['customers'], ...body })
+      expect(res.status).toBe(202)
+      return finished(api, `/api/exports/${res.body.id}`)
+    }
+    const first = await sync(member)
+    expect(first.status).toBe('succeeded')
+    expect(first.counts.added).toBe(first.counts.exported)
+    await sync(owner)
+    await sync(member, { sheet: 'workspace' })
+    const tabs = emulator.tabTitles('sheet-shared')
+    expect(tabs).toEqual(expect.arrayContaining(['customers', 'customers (member of acme)', 'customers (owner of acme)']))
+    expect(emulator.values('sheet-shared', 'customers (member of acme)')).toEqual(emulator.values('sheet-shared', 'customers'))
+
+    // The workspace's spreadsheet is synced against one state for everyone: the owner's sync after the member's finds nothing new.
+    const again = await sync(owner, { sheet: 'workspace' })
+    expect(again.counts).toMatchObject({ added: 0, updated: 0, deleted: 0 })
+    const id = (await owner.request('GET', '/api/records/customers?limit=1')).body.items[0].id
+    expect((await owner.request('PATCH', `/api/records/customers/${id}`, { phone: '+1 555 0100' })).status).toBe(200)
+    expect((await sync(member)).counts).toMatchObject({ added: 0, updated: 1, deleted: 0 })
+
+    expect((await member.request('DELETE', '/api/sheets/mine')).status).toBe(204)
+    expect((await member.request('GET', '/api/sheets')).body.mine).toBeUndefined()
+    // With no spreadsheet of their own, Sync goes to the workspace's.
+    expect((await sync(member)).counts).toMatchObject({ updated: 1 })
+  })
 })
 
 describeBackends('Google Sheets not configured', (backend) => {

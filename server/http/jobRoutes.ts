@@ -10,7 +10,7 @@ import { COLLECTIONS } from '../../shared/collections.js'
 import { DUPLICATE_MODES } from '../jobs/importCsv.js'
 import { EXPORT_TARGETS, type JobKind } from '../jobs/JobQueue.js'
 import { JobError } from '../jobs/JobRunner.js'
-import type { JobService } from '../jobs/JobService.js'
+import { type JobService, SAVED_SHEETS, type SavedSheet } from '../jobs/JobService.js'
 import { principalOf, requireWriter } from './authenticate.js'
 import { HttpError } from './errors.js'
 
@@ -24,6 +24,7 @@ const exportBody = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9_-]{1,200}$/, 'must be the id from the spreadsheet URL')
     .optional(),
+  sheet: z.enum(SAVED_SHEETS).optional(),
 })
 
 const importFields = z.object({
@@ -42,6 +43,28 @@ const importFields = z.object({
     })
     .optional(),
 })
+
+const spreadsheetBody = z.object({ spreadsheet: z.string().min(1).max(2000) })
+
+/** `mine` for any writer, `workspace` for owners and admins. */
+function sheetOf(req: Request): SavedSheet {
+  const principal = requireWriter(req)
+  const sheet = req.params.sheet
+  if (sheet !== 'mine' && sheet !== 'workspace') throw new HttpError(404, 'not-found', `no saved spreadsheet "${String(sheet)}"`)
+  if (sheet === 'workspace' && principal.role !== 'owner' && principal.role !== 'admin')
+    throw new HttpError(403, 'forbidden', "only owners and admins set the workspace's spreadsheet")
+  return sheet
+}
+
+/** A job error before anything is queued (a spreadsheet the server cannot open) as a 400 on `path`. */
+async function refusedAs<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (error) {
+    if (!(error instanceof JobError)) throw error
+    throw new HttpError(400, 'invalid', error.message, { issues: [{ path, message: error.message }] })
+  }
+}
 
 /** The upload parser, loaded on the first import: a server that never imports does not hold multer. */
 let upload: Promise<RequestHandler> | null = null
@@ -82,12 +105,8 @@ export function jobRoutes(jobs: JobService): Router {
         throw new HttpError(400, 'invalid', 'Google Sheets is not configured on this server', {
           issues: [{ path: 'target', message: 'not configured' }],
         })
-      if (!body.data.spreadsheetId)
-        throw new HttpError(400, 'invalid', 'a Sheets export needs a spreadsheetId', {
-          issues: [{ path: 'spreadsheetId', message: 'required' }],
-        })
     }
-    res.status(202).json(await jobs.enqueueExport(principalOf(req), body.data))
+    res.status(202).json(await refusedAs('spreadsheetId', () => jobs.enqueueExport(principalOf(req), body.data)))
   })
   router.get('/exports', async (req, res) => {
     res.json({ items: await jobs.list(principalOf(req), 'export') })
@@ -107,20 +126,24 @@ export function jobRoutes(jobs: JobService): Router {
     })
   })
 
-  router.get('/sheets', (_req, res) => {
-    const account = jobs.sheetsAccount
-    res.json(account ? { configured: true, serviceAccount: account } : { configured: false })
+  router.get('/sheets', async (req, res) => {
+    res.json(await jobs.sheetsSettings(principalOf(req)))
   })
   router.post('/sheets/check', async (req, res) => {
     requireWriter(req)
-    const body = z.object({ spreadsheet: z.string().min(1).max(2000) }).safeParse(req.body ?? {})
-    if (!body.success) throw invalid(body.error.issues)
-    try {
-      res.json(await jobs.checkSpreadsheet(body.data.spreadsheet))
-    } catch (error) {
-      if (!(error instanceof JobError)) throw error
-      throw new HttpError(400, 'invalid', error.message, { issues: [{ path: 'spreadsheet', message: error.message }] })
-    }
+    const pasted = spreadsheetBody.safeParse(req.body ?? {})
+    if (!pasted.success) throw invalid(pasted.error.issues)
+    res.json(await refusedAs('spreadsheet', () => jobs.checkSpreadsheet(pasted.data.spreadsheet)))
+  })
+  router.put('/sheets/:sheet', async (req, res) => {
+    const sheet = sheetOf(req)
+    const pasted = spreadsheetBody.safeParse(req.body ?? {})
+    if (!pasted.success) throw invalid(pasted.error.issues)
+    res.json(await refusedAs('spreadsheet', () => jobs.saveSheet(principalOf(req), sheet, pasted.data.spreadsheet)))
+  })
+  router.delete('/sheets/:sheet', async (req, res) => {
+    await jobs.forgetSheet(principalOf(req), sheetOf(req))
+    res.status(204).end()
   })
 
   router.get('/jobs/status', async (req, res) => {

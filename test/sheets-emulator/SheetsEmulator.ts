@@ -137,6 +137,11 @@ export class SheetsEmulator {
     this.denied.add(spreadsheetId)
   }
 
+  /** The spreadsheet's tabs, in order. */
+  tabTitles(spreadsheetId: string): string[] {
+    return [...(this.spreadsheets.get(spreadsheetId)?.tabs.keys() ?? [])]
+  }
+
   /** A tab's cells, trailing empty rows and cells trimmed (as Google returns them). */
   values(spreadsheetId: string, tab: string): Grid {
     const grid = this.spreadsheets.get(spreadsheetId)?.tabs.get(tab)?.grid ?? []
