@@ -11,11 +11,11 @@ import { notStartedText, retryText, targetLabel } from '../jobWords.js'
 import { api } from '../session/api.js'
 import { useUser } from '../session/SessionProvider.js'
 import { type Job, useInboxJobs } from '../sync/useInbox.js'
+import { type SavedSheet, SheetsPanel } from './SheetsPanel.js'
 
 const TARGETS = [
   { target: 'csv', label: 'CSV', hint: 'one file per collection, zipped' },
   { target: 'xlsx', label: 'Excel', hint: 'one sheet per collection' },
-  { target: 'sheets', label: 'Google Sheets', hint: 'incremental sync to your spreadsheet' },
 ] as const
 
 type CountKey = keyof NonNullable<Job['counts']>
@@ -59,10 +59,10 @@ export default function ExportsScreen() {
   const imports = jobs.filter((job) => job.kind === 'import')
   const now = useNow(jobs.some((job) => job.status === 'running' && job.retry))
 
-  async function start(target: (typeof TARGETS)[number]['target']) {
+  async function start(target: (typeof TARGETS)[number]['target'] | 'sheets', extra: { sheet?: SavedSheet } = {}) {
     setStarting(target)
     try {
-      await api('POST', '/api/exports', { target, collections })
+      await api('POST', '/api/exports', { target, collections, ...extra })
       toast(`${targetLabel(target)} export queued`)
     } catch (e) {
       toast(notStartedText('Export', e), 'error')
@@ -118,6 +118,11 @@ export default function ExportsScreen() {
           ))}
         </div>
       </div>
+      <SheetsPanel
+        canSetWorkspace={user.role === 'owner' || user.role === 'admin'}
+        disabled={starting !== null || collections.length === 0}
+        onSync={(sheet) => void start('sheets', { sheet })}
+      />
       <div className="table-wrap">
         <table className="table" aria-label="Export jobs">
           <thead>
