@@ -285,6 +285,29 @@ describeBackends('Google Sheets export', (backend) => {
     // With no spreadsheet of their own, Sync goes to the workspace's.
     expect((await sync(member)).counts).toMatchObject({ updated: 1 })
   })
+
+  it("[SH11] two users' syncs of the workspace's spreadsheet at once run one after the other: the second finds nothing new", async () => {
+    emulator.createSpreadsheet('sheet-team', 'Team')
+    expect((await owner.request('PUT', '/api/sheets/workspace', { spreadsheet: 'sheet-team' })).status).toBe(200)
+    emulator.pause()
+    const start = async (api: Api) => {
+      const res = await api.request('POST', '/api/exports', { target: 'sheets', sheet: 'workspace', collections: ['customers'] })
+      expect(res.status).toBe(202)
+      return res.body.id as string
+    }
+    const ids = [await start(member), await start(owner)]
+    const apis = [member, owner]
+    // Both claimed by the runner: one at Google (held), the other waiting for it.
+    await until(async () => {
+      const jobs = await Promise.all(ids.map((id, i) => apis[i]!.request('GET', `/api/exports/${id}`)))
+      return jobs.every((job) => job.body.status === 'running')
+    })
+    emulator.resume()
+    const done = await Promise.all(ids.map((id, i) => finished(apis[i]!, `/api/exports/${id}`)))
+    expect(done.map((job) => job.status)).toEqual(['succeeded', 'succeeded'])
+    const added = done.map((job) => job.counts.added).sort((a, b) => a - b)
+    expect(added).toEqual([0, done[0].counts.exported])
+  })
 })
 
 describeBackends('Google Sheets not configured', (backend) => {

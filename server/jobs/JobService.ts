@@ -402,7 +402,13 @@ export class JobService {
             api: this.sheets,
             maxRequestBytes: this.options.sheets?.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES,
           }
-          const counts = await exportSheets(deps, await this.sheetsDestination(job), collections, ctx)
+          const destination = await this.sheetsDestination(job)
+          const run = () => exportSheets(deps, destination, collections, ctx)
+          // The workspace's spreadsheet has one sync state for everyone: one sync at a time.
+          const counts =
+            destination.stateOwner === ''
+              ? await this.state.exclusive(`sheets:${job.workspace}:${destination.spreadsheetId}`, ctx.signal, run)
+              : await run()
           return { status: 'succeeded', counts: { ...counts } }
         }
       default:

@@ -86,7 +86,16 @@ export interface JobStateStore {
   sheetTarget(owner: SheetTargetOwner): Promise<SheetTarget | undefined>
   /** Saves the owner's spreadsheet, or forgets it (`null`). */
   saveSheetTarget(owner: SheetTargetOwner, target: SheetTarget | null): Promise<void>
+  /**
+   * Runs `fn` while no other holder of `key` runs one, in any process: a workspace's
+   * spreadsheet is synced by one job at a time, whoever started it. Waits for the holder;
+   * rejects when `signal` aborts first.
+   */
+  exclusive<T>(key: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T>
 }
+
+/** How often a waiter for an `exclusive` key held elsewhere looks again. */
+export const EXCLUSIVE_POLL_MS = 100
 
 export const sameOwner = (a: ImportKeyOwner, b: ImportKeyOwner) => a.recordId === b.recordId && a.jobId === b.jobId
 

@@ -9,6 +9,8 @@
  * statement always returns the owner it left. (`DO NOTHING` returns no row on a conflict,
  * and a second statement to read the winner could miss it.)
  */
+import { setTimeout as sleep } from 'node:timers/promises'
+import { ADVISORY_LOCK } from '../pg/advisoryLocks.js'
 import type { Pool } from '../pg/openPool.js'
 import type {
   ImportKeyOwner,
@@ -22,7 +24,7 @@ import type {
   SheetTargetOwner,
   SheetTargetRow,
 } from './JobStateStore.js'
-import { ownerOf, ownersOf, sheetStateColumns, sheetTabOf, sheetTargetOf } from './JobStateStore.js'
+import { EXCLUSIVE_POLL_MS, ownerOf, ownersOf, sheetStateColumns, sheetTabOf, sheetTargetOf } from './JobStateStore.js'
 
 const IS_STALE = 'import_keys.record_id = $6 AND import_keys.job_id = $7'
 
@@ -80,6 +82,38 @@ export class PgJobStateStore implements JobStateStore {
       text: SQL.saveSheetTab,
       values: [userId, spreadsheetId, tab, header, rows, Date.now()],
     })
+  }
+
+  /**
+   * A session advisory lock on a connection of its own, held while `fn` runs: released when
+   * `fn` ends, or by PostgreSQL when the process dies. Tried, not waited for, so that an
+   * aborted job stops waiting.
+   */
+  async exclusive<T>(key: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+    const client = await this.pool.connect()
+    try {
+      for (;;) {
+        signal.throwIfAborted()
+        const { rows } = await client.query<{ ok: boolean }>({
+          name: 'exclusive-try',
+          text: 'SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok',
+          values: [ADVISORY_LOCK.exclusive, key],
+        })
+        if (rows[0]!.ok) break
+        await sleep(EXCLUSIVE_POLL_MS, undefined, { signal })
+      }
+      try {
+        return await fn()
+      } finally {
+        await client.query({
+          name: 'exclusive-release',
+          text: 'SELECT pg_advisory_unlock($1, hashtext($2))',
+          values: [ADVISORY_LOCK.exclusive, key],
+        })
+      }
+    } finally {
+      client.release()
+    }
   }
 
   async sheetTarget({ workspace, userId }: SheetTargetOwner): Promise<SheetTarget | undefined> {

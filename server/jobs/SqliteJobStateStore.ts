@@ -38,6 +38,12 @@ const SQL = {
   forgetSheetTarget: 'DELETE FROM sheet_targets WHERE workspace = ? AND user_id = ?',
 }
 
+/**
+ * The `exclusive` keys held in this process, shared by every store: a SQLite database is
+ * served by one process, so no other can hold one.
+ */
+const HELD = new Map<string, Promise<void>>()
+
 export class SqliteJobStateStore implements JobStateStore {
   private readonly stmt
 
@@ -70,6 +76,22 @@ export class SqliteJobStateStore implements JobStateStore {
     this.stmt(SQL.saveSheetTab).run(userId, spreadsheetId, tab, header, rows, Date.now())
   }
 
+  async exclusive<T>(key: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+    for (let holder = HELD.get(key); holder; holder = HELD.get(key)) {
+      signal.throwIfAborted()
+      await Promise.race([holder, aborted(signal)])
+    }
+    signal.throwIfAborted()
+    let release = () => {}
+    HELD.set(key, new Promise<void>((resolve) => (release = resolve)))
+    try {
+      return await fn()
+    } finally {
+      HELD.delete(key)
+      release()
+    }
+  }
+
   async sheetTarget({ workspace, userId }: SheetTargetOwner): Promise<SheetTarget | undefined> {
     const row = this.stmt(SQL.sheetTarget).get(workspace, userId ?? '') as SheetTargetRow | undefined
     return row && sheetTargetOf(row)
@@ -79,4 +101,9 @@ export class SqliteJobStateStore implements JobStateStore {
     if (!target) return void this.stmt(SQL.forgetSheetTarget).run(workspace, userId ?? '')
     this.stmt(SQL.saveSheetTarget).run(workspace, userId ?? '', target.spreadsheetId, target.title, target.savedBy, target.savedAt)
   }
+}
+
+/** Settles (rejecting) when `signal` aborts. */
+function aborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))
 }
