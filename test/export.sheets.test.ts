@@ -301,7 +301,7 @@ describeBackends('Google Sheets export', (backend) => {
     await until(async () => {
       const jobs = await Promise.all(ids.map((id, i) => apis[i]!.request('GET', `/api/exports/${id}`)))
       return jobs.every((job) => job.body.status === 'running')
-    })
+    }, 'both syncs running')
     emulator.resume()
     const done = await Promise.all(ids.map((id, i) => finished(apis[i]!, `/api/exports/${id}`)))
     expect(done.map((job) => job.status)).toEqual(['succeeded', 'succeeded'])
