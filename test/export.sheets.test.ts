@@ -244,6 +244,11 @@ describeBackends('Google Sheets export', (backend) => {
 
   it("[SH10] a saved spreadsheet is what Sync uses: a user's own gets tabs with their name, the workspace's plain tabs, so two users never overwrite each other", async () => {
     emulator.createSpreadsheet('sheet-shared', 'Shared')
+    const created = await owner.request('POST', '/api/records/customers', {
+      name: 'Saved Sheet Customer',
+      email: 'saved.sheet@example.test',
+    })
+    expect(created.status).toBe(201)
     expect((await member.request('POST', '/api/exports', { target: 'sheets', collections: ['customers'] })).body.error.message).toMatch(
       /save the spreadsheet to sync to first/,
     )
@@ -276,7 +281,7 @@ describeBackends('Google Sheets export', (backend) => {
     // The workspace's spreadsheet is synced against one state for everyone: the owner's sync after the member's finds nothing new.
     const again = await sync(owner, { sheet: 'workspace' })
     expect(again.counts).toMatchObject({ added: 0, updated: 0, deleted: 0 })
-    const id = (await owner.request('GET', '/api/records/customers?limit=1')).body.items[0].id
+    const id = created.body.id
     expect((await owner.request('PATCH', `/api/records/customers/${id}`, { phone: '+1 555 0100' })).status).toBe(200)
     expect((await sync(member)).counts).toMatchObject({ added: 0, updated: 1, deleted: 0 })
 
