@@ -6,6 +6,7 @@ import { freeSlotsUrl } from '../client/src/components/ReservationPanel.js'
 import { toLocalInput } from '../client/src/components/FieldInput.js'
 import { parseRoute } from '../client/src/router.js'
 import { columnValue } from '../client/src/screens/ListScreen.js'
+import { previewRows } from '../client/src/screens/ImportScreen.js'
 import { docLabel } from '../client/src/docLabel.js'
 import { applyShown, moveIndex, shownIndexOf, shownOf, textIndexOf } from '../client/src/textBinding.js'
 import * as Y from 'yjs'
@@ -20,6 +21,7 @@ import { ConflictMarkers, isCurrent } from '../client/src/sync/ConflictMarkers.j
 
 describe('client helpers', () => {
   it('routes paths to screens; unknown paths go home', () => {
+    expect(parseRoute('/import')).toEqual({ screen: 'import' })
     expect(parseRoute('/deals')).toEqual({ screen: 'list', collection: 'deals' })
     expect(parseRoute('/events/abc')).toEqual({ screen: 'record', collection: 'events', id: 'abc' })
     expect(parseRoute('/board')).toEqual({ screen: 'board' })
@@ -257,5 +259,18 @@ describe('text field binding', () => {
     expect(finishedText(job({ kind: 'import', status: 'failed', error: 'the file is empty' }))).toBe('Import failed: the file is empty')
     expect(finishedText(job({ counts: { exported: 7 } }))).toBe('CSV export finished — 7 records')
     expect(finishedText(job({ target: 'sheets', status: 'failed', error: 'no access' }))).toBe('Google Sheets export failed: no access')
+  })
+})
+
+describe('import preview', () => {
+  it('reads the first records with quotes, doubled quotes, multi-line cells, CRLF and a BOM, skipping blank lines', () => {
+    const csv = '\uFEFFname,notes\r\n"Acme, Inc.","say ""hi""\nagain"\r\n\r\nBob,\nCarl,last'
+    expect(previewRows(csv, 10)).toEqual([
+      ['name', 'notes'],
+      ['Acme, Inc.', 'say "hi"\nagain'],
+      ['Bob', ''],
+      ['Carl', 'last'],
+    ])
+    expect(previewRows(csv, 2)).toHaveLength(2)
   })
 })

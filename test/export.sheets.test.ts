@@ -224,4 +224,109 @@ describeBackends('Google Sheets export', (backend) => {
     expect(job.status).toBe('succeeded')
     expect(job.counts.added).toBe(job.counts.exported)
   })
+
+  it('[SH8] a pasted spreadsheet (URL or id) is opened once to show its title; one the server cannot open is a 400 that says why', async () => {
+    emulator.createSpreadsheet('sheet-titled', 'Pipeline 2026')
+    expect((await member.request('GET', '/api/sheets')).body).toEqual({ configured: true, serviceAccount: expect.stringContaining('@') })
+    const url = 'https://docs.google.com/spreadsheets/d/sheet-titled/edit#gid=0'
+    expect((await member.request('POST', '/api/sheets/check', { spreadsheet: url })).body).toEqual({
+      spreadsheetId: 'sheet-titled',
+      title: 'Pipeline 2026',
+    })
+    expect((await member.request('POST', '/api/sheets/check', { spreadsheet: ' sheet-titled ' })).body.title).toBe('Pipeline 2026')
+    const missing = await member.request('POST', '/api/sheets/check', { spreadsheet: 'no-such-sheet' })
+    expect(missing.status).toBe(400)
+    expect(missing.body.error.message).toMatch(/no spreadsheet no-such-sheet/)
+    const garbage = await member.request('POST', '/api/sheets/check', { spreadsheet: 'not a sheet at all' })
+    expect(garbage.status).toBe(400)
+    expect(garbage.body.error.message).toMatch(/paste the spreadsheet's address/)
+  })
+
+  it("[SH10] a saved spreadsheet is what Sync uses: a user's own gets tabs with their name, the workspace's plain tabs, so two users never overwrite each other", async () => {
+    emulator.createSpreadsheet('sheet-shared', 'Shared')
+    const created = await owner.request('POST', '/api/records/customers', {
+      name: 'Saved Sheet Customer',
+      email: 'saved.sheet@example.test',
+    })
+    expect(created.status).toBe(201)
+    expect((await member.request('POST', '/api/exports', { target: 'sheets', collections: ['customers'] })).body.error.message).toMatch(
+      /save the spreadsheet to sync to first/,
+    )
+    const url = 'https://docs.google.com/spreadsheets/d/sheet-shared/edit'
+    expect((await member.request('PUT', '/api/sheets/workspace', { spreadsheet: url })).status).toBe(403)
+    const saved = await member.request('PUT', '/api/sheets/mine', { spreadsheet: url })
+    expect(saved.body).toMatchObject({ spreadsheetId: 'sheet-shared', title: 'Shared', savedBy: users.member.id })
+    expect((await owner.request('PUT', '/api/sheets/mine', { spreadsheet: 'sheet-shared' })).status).toBe(200)
+    expect((await owner.request('PUT', '/api/sheets/workspace', { spreadsheet: 'sheet-shared' })).body.title).toBe('Shared')
+    expect((await member.request('GET', '/api/sheets')).body).toMatchObject({
+      configured: true,
+      mine: { spreadsheetId: 'sheet-shared', title: 'Shared' },
+      workspace: { spreadsheetId: 'sheet-shared', savedBy: users.owner.id },
+    })
+
+    const sync = async (api: Api, body: Record<string, unknown> = {}) => {
+      const res = await api.request('POST', '/api/exports', { target: 'sheets', collections: ['customers'], ...body })
+      expect(res.status).toBe(202)
+      return finished(api, `/api/exports/${res.body.id}`)
+    }
+    const first = await sync(member)
+    expect(first.status).toBe('succeeded')
+    expect(first.counts.added).toBe(first.counts.exported)
+    await sync(owner)
+    await sync(member, { sheet: 'workspace' })
+    const tabs = emulator.tabTitles('sheet-shared')
+    expect(tabs).toEqual(expect.arrayContaining(['customers', 'customers (member of acme)', 'customers (owner of acme)']))
+    expect(emulator.values('sheet-shared', 'customers (member of acme)')).toEqual(emulator.values('sheet-shared', 'customers'))
+
+    // The workspace's spreadsheet is synced against one state for everyone: the owner's sync after the member's finds nothing new.
+    const again = await sync(owner, { sheet: 'workspace' })
+    expect(again.counts).toMatchObject({ added: 0, updated: 0, deleted: 0 })
+    const id = created.body.id
+    expect((await owner.request('PATCH', `/api/records/customers/${id}`, { phone: '+1 555 0100' })).status).toBe(200)
+    expect((await sync(member)).counts).toMatchObject({ added: 0, updated: 1, deleted: 0 })
+
+    expect((await member.request('DELETE', '/api/sheets/mine')).status).toBe(204)
+    expect((await member.request('GET', '/api/sheets')).body.mine).toBeUndefined()
+    // With no spreadsheet of their own, Sync goes to the workspace's.
+    expect((await sync(member)).counts).toMatchObject({ updated: 1 })
+  })
+
+  it("[SH11] two users' syncs of the workspace's spreadsheet at once run one after the other: the second finds nothing new", async () => {
+    emulator.createSpreadsheet('sheet-team', 'Team')
+    expect((await owner.request('PUT', '/api/sheets/workspace', { spreadsheet: 'sheet-team' })).status).toBe(200)
+    emulator.pause()
+    const start = async (api: Api) => {
+      const res = await api.request('POST', '/api/exports', { target: 'sheets', sheet: 'workspace', collections: ['customers'] })
+      expect(res.status).toBe(202)
+      return res.body.id as string
+    }
+    const ids = [await start(member), await start(owner)]
+    const apis = [member, owner]
+    // Both claimed by the runner: one at Google (held), the other waiting for it.
+    await until(async () => {
+      const jobs = await Promise.all(ids.map((id, i) => apis[i]!.request('GET', `/api/exports/${id}`)))
+      return jobs.every((job) => job.body.status === 'running')
+    }, 'both syncs running')
+    emulator.resume()
+    const done = await Promise.all(ids.map((id, i) => finished(apis[i]!, `/api/exports/${id}`)))
+    expect(done.map((job) => job.status)).toEqual(['succeeded', 'succeeded'])
+    const added = done.map((job) => job.counts.added).sort((a, b) => a - b)
+    expect(added).toEqual([0, done[0].counts.exported])
+  })
+})
+
+describeBackends('Google Sheets not configured', (backend) => {
+  it('[SH9] the server says so, and checking a spreadsheet is a 400 naming the missing setting', async () => {
+    const t = await startServer({ backend: backend.kind })
+    try {
+      const users = await seedWorkspace(t.server)
+      const member = await login(t.url, users.member.email, users.member.password)
+      expect((await member.request('GET', '/api/sheets')).body).toEqual({ configured: false })
+      const check = await member.request('POST', '/api/sheets/check', { spreadsheet: 'sheet-a' })
+      expect(check.status).toBe(400)
+      expect(check.body.error.message).toBe('Google Sheets is not configured on this server')
+    } finally {
+      await t.close()
+    }
+  })
 })

@@ -105,6 +105,37 @@ describeBackends('CSV import', (backend) => {
     expect(lead.notes).toBe('first\nsecond\nthird')
   })
 
+  it("[IM7] a malformed line (a stray quote) is that line's error and the rest is imported, line numbers still right", async () => {
+    const csv =
+      'name,email\nGood One,good.one@example.test\nBad "Quote,bad.quote@example.test\n\nGood Two,good.two@example.test\nNo Mail,not-an-email\nLast,"last@example.test\n'
+    const job = await finished(member, `/api/imports/${(await uploadCsv(t.url, member, 'leads', csv)).body.id}`)
+    expect(job.status).toBe('succeeded')
+    expect(job.counts).toMatchObject({ imported: 2, invalid: 3 })
+    expect(job.errors).toEqual([
+      { line: 3, message: expect.stringMatching(/^not valid CSV: .*quote/i) },
+      { line: 6, message: expect.stringMatching(/email/) },
+      { line: 7, message: expect.stringMatching(/^not valid CSV: .*quote/i) },
+    ])
+    expect((await member.request('GET', '/api/records/leads?q=good.two@example.test')).body.items).toHaveLength(1)
+  })
+
+  it('[IM8] a column mapping renames the file\'s columns and ignores the ones mapped to ""; a mapping of the wrong width fails the job', async () => {
+    const csv = 'Full Name,E-Mail Address,Shoe Size\nMapped Person,mapped.person@example.test,44\n'
+    const job = await finished(
+      member,
+      `/api/imports/${(await uploadCsv(t.url, member, 'leads', csv, 'skip', ['name', 'email', ''])).body.id}`,
+    )
+    expect(job.counts).toMatchObject({ imported: 1, invalid: 0 })
+    expect(job.errors).toEqual([])
+    expect((await member.request('GET', '/api/records/leads?q=mapped.person@example.test')).body.items[0]).toMatchObject({
+      name: 'Mapped Person',
+    })
+    const narrow = await finished(member, `/api/imports/${(await uploadCsv(t.url, member, 'leads', csv, 'skip', ['name'])).body.id}`)
+    expect(narrow.status).toBe('failed')
+    expect(narrow.error).toMatch(/mapping names 1 columns; the file has 3/)
+    expect((await uploadCsv(t.url, member, 'leads', csv, 'skip', 'oops' as never)).status).toBe(400)
+  })
+
   it('[IM4] viewers cannot import; a missing file or collection is a 400; others cannot read the job', async () => {
     expect((await uploadCsv(t.url, viewer, 'customers', 'name\nX\n')).status).toBe(403)
     const noFile = await fetch(`${t.url}/api/imports`, {

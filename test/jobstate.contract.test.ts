@@ -123,6 +123,58 @@ function jobStateContract(name: string, setup: () => () => Promise<Subject>, ski
       await subject.stores[1]!.saveSheetTab(tab, next)
       expect(await store.sheetTab(tab)).toEqual(next)
     })
+
+    it("[JST6] a user's and the workspace's spreadsheets are kept apart, replaced when saved again, and forgotten", async () => {
+      const mine = { workspace: 'w', userId: 'u1' }
+      const workspace = { workspace: 'w', userId: null }
+      const target = { spreadsheetId: 's1', title: 'Mine', savedBy: 'u1', savedAt: 1_790_000_000_123 }
+      expect(await store.sheetTarget(mine)).toBeUndefined()
+      await store.saveSheetTarget(mine, target)
+      expect(await subject.stores[1]!.sheetTarget(mine)).toEqual(target)
+      expect(await store.sheetTarget(workspace)).toBeUndefined()
+      expect(await store.sheetTarget({ workspace: 'w', userId: 'u2' })).toBeUndefined()
+      expect(await store.sheetTarget({ workspace: 'other', userId: 'u1' })).toBeUndefined()
+      const shared = { spreadsheetId: 's2', title: 'Team', savedBy: 'admin', savedAt: 1_790_000_000_456 }
+      await store.saveSheetTarget(workspace, shared)
+      await subject.stores[1]!.saveSheetTarget(mine, { ...target, spreadsheetId: 's3', title: 'Mine too' })
+      expect(await store.sheetTarget(mine)).toEqual({ ...target, spreadsheetId: 's3', title: 'Mine too' })
+      expect(await store.sheetTarget(workspace)).toEqual(shared)
+      await store.saveSheetTarget(mine, null)
+      expect(await subject.stores[1]!.sheetTarget(mine)).toBeUndefined()
+      expect(await store.sheetTarget(workspace)).toEqual(shared)
+    })
+
+    it('[JST7] exclusive: holders of one key on several connections run one at a time, other keys at once; an abort ends the wait', async () => {
+      const events: string[] = []
+      const hold = (s: JobStateStore, key: string, name: string, ms: number) =>
+        s.exclusive(key, new AbortController().signal, async () => {
+          events.push(`${name}+`)
+          await new Promise((resolve) => setTimeout(resolve, ms))
+          events.push(`${name}-`)
+          return name
+        })
+      const results = await Promise.all([
+        hold(store, 'sheets:w:s1', 'a', 150),
+        hold(subject.stores[1]!, 'sheets:w:s1', 'b', 50),
+        hold(subject.stores[2]!, 'sheets:w:s1', 'c', 50),
+        hold(subject.stores[3]!, 'sheets:w:other', 'x', 20),
+      ])
+      expect(results).toEqual(['a', 'b', 'c', 'x'])
+      // x ran while a held s1; the holders of s1 never overlapped.
+      expect(events.indexOf('x-')).toBeLessThan(events.indexOf('a-'))
+      const s1 = events.filter((e) => !e.startsWith('x'))
+      for (let i = 0; i < s1.length; i += 2) expect(s1[i]!.slice(0, 1)).toBe(s1[i + 1]!.slice(0, 1))
+
+      const abort = new AbortController()
+      const held = hold(store, 'sheets:w:s1', 'd', 300)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      const waiting = subject.stores[1]!.exclusive('sheets:w:s1', abort.signal, async () => 'never')
+      abort.abort(new Error('cancelled'))
+      await expect(waiting).rejects.toThrow('cancelled')
+      expect(await held).toBe('d')
+      // Released: the key can be held again.
+      expect(await subject.stores[1]!.exclusive('sheets:w:s1', new AbortController().signal, async () => 'again')).toBe('again')
+    })
   })
 }
 
@@ -148,7 +200,7 @@ jobStateContract(
         stores: pools.map((pool) => new PgJobStateStore(pool)),
         async close() {
           await Promise.all(pools.map((pool) => pool.end()))
-          await database.pool.query('TRUNCATE import_keys, sheet_state')
+          await database.pool.query('TRUNCATE import_keys, sheet_state, sheet_targets')
         },
       }
     }

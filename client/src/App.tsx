@@ -17,9 +17,17 @@ const RecordScreen = lazy(() => import('./screens/RecordScreen.js'))
 const BoardScreen = lazy(() => import('./screens/BoardScreen.js'))
 const CalendarScreen = lazy(() => import('./screens/CalendarScreen.js'))
 const ExportsScreen = lazy(() => import('./screens/ExportsScreen.js'))
+const ImportScreen = lazy(() => import('./screens/ImportScreen.js'))
 const AdminScreen = lazy(() => import('./screens/AdminScreen.js'))
 
-const SCREEN_TITLES = { home: 'Pipeline', board: 'Pipeline', calendar: 'Calendar', exports: 'Exports', admin: 'Admin' } as const
+const SCREEN_TITLES = {
+  home: 'Pipeline',
+  board: 'Pipeline',
+  calendar: 'Calendar',
+  exports: 'Exports',
+  import: 'Import',
+  admin: 'Admin',
+} as const
 
 export function App() {
   const { state } = useSession()
@@ -104,6 +112,11 @@ function Shell() {
         <NavLink to="/exports" active={section === 'exports'}>
           Exports
         </NavLink>
+        {user.role !== 'viewer' && (
+          <NavLink to="/import" active={section === 'import'}>
+            Import
+          </NavLink>
+        )}
         {(user.role === 'owner' || user.role === 'admin') && (
           <NavLink to="/admin" active={section === 'admin'}>
             Admin
@@ -133,6 +146,8 @@ function Screen({ route }: { route: Route }) {
       return <CalendarScreen />
     case 'exports':
       return <ExportsScreen />
+    case 'import':
+      return <ImportScreen />
     case 'admin':
       return <AdminScreen />
     default:

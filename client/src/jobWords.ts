@@ -1,5 +1,6 @@
 /** The plain words for jobs: a retry's wait, and the toast when a job ends. Pure. */
 import type { Job } from './sync/useInbox.js'
+import { ApiError } from './session/api.js'
 
 /** What a job waits for, by the reason its request failed (the only API jobs retry is Google's). */
 const WAITING_FOR: Record<NonNullable<Job['retry']>['reason'], string> = {
@@ -31,4 +32,9 @@ export function finishedText(job: Job): string {
   const what = `${targetLabel(job.target)} export`
   if (job.status === 'failed') return `${what} failed${job.error ? `: ${job.error}` : ''}`
   return `${what} finished — ${c.exported ?? 0} records`
+}
+
+/** The toast when the server did not take a job: "Import not started: <the API's reason>". */
+export function notStartedText(what: 'Export' | 'Import', error: unknown): string {
+  return `${what} not started: ${error instanceof ApiError ? error.message : 'the server is unreachable'}`
 }

@@ -9,6 +9,7 @@ export type Route =
   | { screen: 'board' }
   | { screen: 'calendar' }
   | { screen: 'exports' }
+  | { screen: 'import' }
   | { screen: 'admin' }
 
 export function parseRoute(path: string): Route {
@@ -16,6 +17,7 @@ export function parseRoute(path: string): Route {
   if (first === 'board') return { screen: 'board' }
   if (first === 'calendar') return { screen: 'calendar' }
   if (first === 'exports') return { screen: 'exports' }
+  if (first === 'import') return { screen: 'import' }
   if (first === 'admin') return { screen: 'admin' }
   if (isCollection(first)) return second ? { screen: 'record', collection: first, id: second } : { screen: 'list', collection: first }
   return { screen: 'home' }

@@ -9,7 +9,8 @@ import { z } from 'zod'
 import { COLLECTIONS } from '../../shared/collections.js'
 import { DUPLICATE_MODES } from '../jobs/importCsv.js'
 import { EXPORT_TARGETS, type JobKind } from '../jobs/JobQueue.js'
-import type { JobService } from '../jobs/JobService.js'
+import { JobError } from '../jobs/JobRunner.js'
+import { type JobService, SAVED_SHEETS, type SavedSheet } from '../jobs/JobService.js'
 import { principalOf, requireWriter } from './authenticate.js'
 import { HttpError } from './errors.js'
 
@@ -23,12 +24,47 @@ const exportBody = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9_-]{1,200}$/, 'must be the id from the spreadsheet URL')
     .optional(),
+  sheet: z.enum(SAVED_SHEETS).optional(),
 })
 
 const importFields = z.object({
   collection: z.enum(COLLECTIONS),
   onDuplicate: z.enum(DUPLICATE_MODES).default('skip'),
+  /** The field each column of the file goes to ("" ignores it), as a JSON array; the header row's names when absent. */
+  columns: z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return z.array(z.string().max(100)).max(500).parse(JSON.parse(text))
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'a JSON array of field names, "" for a column to ignore' })
+        return z.NEVER
+      }
+    })
+    .optional(),
 })
+
+const spreadsheetBody = z.object({ spreadsheet: z.string().min(1).max(2000) })
+
+/** `mine` for any writer, `workspace` for owners and admins. */
+function sheetOf(req: Request): SavedSheet {
+  const principal = requireWriter(req)
+  const sheet = req.params.sheet
+  if (sheet !== 'mine' && sheet !== 'workspace') throw new HttpError(404, 'not-found', `no saved spreadsheet "${String(sheet)}"`)
+  if (sheet === 'workspace' && principal.role !== 'owner' && principal.role !== 'admin')
+    throw new HttpError(403, 'forbidden', "only owners and admins set the workspace's spreadsheet")
+  return sheet
+}
+
+/** A job error before anything is queued (a spreadsheet the server cannot open) as a 400 on `path`. */
+async function refusedAs<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (error) {
+    if (!(error instanceof JobError)) throw error
+    throw new HttpError(400, 'invalid', error.message, { issues: [{ path, message: error.message }] })
+  }
+}
 
 /** The upload parser, loaded on the first import: a server that never imports does not hold multer. */
 let upload: Promise<RequestHandler> | null = null
@@ -69,12 +105,8 @@ export function jobRoutes(jobs: JobService): Router {
         throw new HttpError(400, 'invalid', 'Google Sheets is not configured on this server', {
           issues: [{ path: 'target', message: 'not configured' }],
         })
-      if (!body.data.spreadsheetId)
-        throw new HttpError(400, 'invalid', 'a Sheets export needs a spreadsheetId', {
-          issues: [{ path: 'spreadsheetId', message: 'required' }],
-        })
     }
-    res.status(202).json(await jobs.enqueueExport(principalOf(req), body.data))
+    res.status(202).json(await refusedAs('spreadsheetId', () => jobs.enqueueExport(principalOf(req), body.data)))
   })
   router.get('/exports', async (req, res) => {
     res.json({ items: await jobs.list(principalOf(req), 'export') })
@@ -92,6 +124,26 @@ export function jobRoutes(jobs: JobService): Router {
     res.sendFile(resolve(result.file), { headers: { 'Content-Type': result.contentType ?? 'application/octet-stream' } }, (error) => {
       if (error && !res.headersSent) next(new HttpError(404, 'not-found', 'the export file is no longer available'))
     })
+  })
+
+  router.get('/sheets', async (req, res) => {
+    res.json(await jobs.sheetsSettings(principalOf(req)))
+  })
+  router.post('/sheets/check', async (req, res) => {
+    requireWriter(req)
+    const pasted = spreadsheetBody.safeParse(req.body ?? {})
+    if (!pasted.success) throw invalid(pasted.error.issues)
+    res.json(await refusedAs('spreadsheet', () => jobs.checkSpreadsheet(pasted.data.spreadsheet)))
+  })
+  router.put('/sheets/:sheet', async (req, res) => {
+    const sheet = sheetOf(req)
+    const pasted = spreadsheetBody.safeParse(req.body ?? {})
+    if (!pasted.success) throw invalid(pasted.error.issues)
+    res.json(await refusedAs('spreadsheet', () => jobs.saveSheet(principalOf(req), sheet, pasted.data.spreadsheet)))
+  })
+  router.delete('/sheets/:sheet', async (req, res) => {
+    await jobs.forgetSheet(principalOf(req), sheetOf(req))
+    res.status(204).end()
   })
 
   router.get('/jobs/status', async (req, res) => {

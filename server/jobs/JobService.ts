@@ -14,7 +14,7 @@ import { serverOrigin } from '../sync/types.js'
 import { exportCsv } from './connectors/csv.js'
 import type { FileResult } from './connectors/fileExport.js'
 import type { NameSources } from './connectors/ReferenceNames.js'
-import { DEFAULT_MAX_REQUEST_BYTES, exportSheets } from './connectors/sheets.js'
+import { DEFAULT_MAX_REQUEST_BYTES, type SheetsDestination, exportSheets } from './connectors/sheets.js'
 import { type ServiceAccount, SheetsApi, loadServiceAccount } from './connectors/sheetsClient.js'
 import { exportXlsx } from './connectors/xlsx.js'
 import { type DuplicateMode, importCsv } from './importCsv.js'
@@ -28,7 +28,7 @@ import {
   jobStage,
   toJobJson,
 } from './JobQueue.js'
-import type { JobStateStore } from './JobStateStore.js'
+import type { JobStateStore, SheetTarget } from './JobStateStore.js'
 import { type JobHandler, JobError, JobRunner, type JobRunnerOptions } from './JobRunner.js'
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.js'
 import { RequestQuota } from './RequestQuota.js'
@@ -74,12 +74,38 @@ export interface JobNotification {
 export interface ExportRequest {
   target: ExportTarget
   collections?: Collection[]
+  /** A spreadsheet named in the request (the API's raw form): tabs plain, synced per user. */
   spreadsheetId?: string
+  /** Which saved spreadsheet: the user's own or the workspace's; the own one, else the workspace's, when absent. */
+  sheet?: SavedSheet
+}
+
+export const SAVED_SHEETS = ['mine', 'workspace'] as const
+export type SavedSheet = (typeof SAVED_SHEETS)[number]
+
+/** The saved spreadsheets a user sees: theirs and the workspace's. */
+export interface SheetsSettings {
+  configured: boolean
+  serviceAccount?: string
+  mine?: SheetTarget
+  workspace?: SheetTarget
+}
+
+/** How long checking a pasted spreadsheet may take, retries included. */
+const SPREADSHEET_CHECK_MS = 20_000
+
+/** The id in a spreadsheet's URL (`…/spreadsheets/d/<id>/edit…`), or the id itself; null when neither. */
+export function spreadsheetIdOf(pasted: string): string | null {
+  const text = pasted.trim()
+  const id = /\/spreadsheets\/d\/([A-Za-z0-9_-]+)/.exec(text)?.[1] ?? text
+  return /^[A-Za-z0-9_-]{1,200}$/.test(id) ? id : null
 }
 
 export interface ImportRequest {
   collection: Collection
   onDuplicate: DuplicateMode
+  /** The field each column goes to ("" ignores it); the header row's names when absent. */
+  columns?: string[]
   fileName: string
   csv: Buffer
 }
@@ -175,11 +201,70 @@ export class JobService {
     return this.sheets !== null
   }
 
+  /**
+   * Opens the spreadsheet a user pasted (its URL or id) once, to show its title: a spreadsheet
+   * the server cannot open is refused before any export is queued for it.
+   */
+  async checkSpreadsheet(pasted: string): Promise<{ spreadsheetId: string; title: string }> {
+    if (!this.sheets) throw new JobError('Google Sheets is not configured on this server')
+    const spreadsheetId = spreadsheetIdOf(pasted)
+    if (!spreadsheetId) throw new JobError("paste the spreadsheet's address (https://docs.google.com/spreadsheets/d/…) or its id")
+    const title = await this.sheets.title(spreadsheetId, { signal: AbortSignal.timeout(SPREADSHEET_CHECK_MS) })
+    return { spreadsheetId, title }
+  }
+
+  async sheetsSettings(owner: Owner): Promise<SheetsSettings> {
+    if (!this.sheets) return { configured: false }
+    const [mine, workspace] = await Promise.all([
+      this.state.sheetTarget(owner),
+      this.state.sheetTarget({ workspace: owner.workspace, userId: null }),
+    ])
+    return { configured: true, serviceAccount: this.sheets.accountEmail, ...(mine ? { mine } : {}), ...(workspace ? { workspace } : {}) }
+  }
+
+  /** Checks the pasted spreadsheet, then saves it as the user's own or (`sheet: 'workspace'`) the workspace's. */
+  async saveSheet(owner: Owner, sheet: SavedSheet, pasted: string): Promise<SheetTarget> {
+    const { spreadsheetId, title } = await this.checkSpreadsheet(pasted)
+    const target = { spreadsheetId, title, savedBy: owner.userId, savedAt: Date.now() }
+    await this.state.saveSheetTarget(this.sheetOwner(owner, sheet), target)
+    return target
+  }
+
+  async forgetSheet(owner: Owner, sheet: SavedSheet): Promise<void> {
+    await this.state.saveSheetTarget(this.sheetOwner(owner, sheet), null)
+  }
+
+  private sheetOwner(owner: Owner, sheet: SavedSheet) {
+    return { workspace: owner.workspace, userId: sheet === 'workspace' ? null : owner.userId }
+  }
+
+  /** The spreadsheet a Sheets export goes to: the one named, else a saved one. */
+  private async destinationOf(owner: Owner, request: ExportRequest): Promise<{ spreadsheetId: string; sheet?: SavedSheet }> {
+    if (request.spreadsheetId) return { spreadsheetId: request.spreadsheetId }
+    for (const sheet of request.sheet ? [request.sheet] : SAVED_SHEETS) {
+      const target = await this.state.sheetTarget(this.sheetOwner(owner, sheet))
+      if (target) return { spreadsheetId: target.spreadsheetId, sheet }
+    }
+    throw new JobError(
+      request.sheet === 'workspace'
+        ? 'the workspace has no spreadsheet yet: an owner or admin saves one on the Exports screen'
+        : 'save the spreadsheet to sync to first (Exports, Google Sheets)',
+    )
+  }
+
   /** Queues an export; an identical export still queued for this user is returned instead. */
   async enqueueExport(owner: Owner, request: ExportRequest): Promise<JobJson> {
     const collections = COLLECTIONS.filter((c) => (request.collections ?? COLLECTIONS).includes(c))
-    const params = { collections, ...(request.spreadsheetId ? { spreadsheetId: request.spreadsheetId } : {}) }
-    const key = [owner.userId, 'export', request.target, collections.join(','), request.spreadsheetId ?? ''].join('|')
+    const destination = request.target === 'sheets' ? await this.destinationOf(owner, request) : undefined
+    const params = { collections, ...destination }
+    const key = [
+      owner.userId,
+      'export',
+      request.target,
+      collections.join(','),
+      destination?.spreadsheetId ?? '',
+      destination?.sheet ?? '',
+    ].join('|')
     const { job, coalesced } = await this.queue.enqueue({
       ...owner,
       kind: 'export',
@@ -198,7 +283,12 @@ export class JobService {
       ...owner,
       kind: 'import',
       target: 'csv',
-      params: { collection: request.collection, onDuplicate: request.onDuplicate, fileName: request.fileName },
+      params: {
+        collection: request.collection,
+        onDuplicate: request.onDuplicate,
+        fileName: request.fileName,
+        ...(request.columns ? { columns: request.columns } : {}),
+      },
       counts: { imported: 0, skipped: 0, invalid: 0, merged: 0 },
       coalesceKey: null,
       payload: request.csv,
@@ -319,6 +409,17 @@ export class JobService {
       })
   }
 
+  /** A saved spreadsheet's tabs: the workspace's are everyone's, a user's own carry their name. */
+  private async sheetsDestination(job: StoredJob): Promise<SheetsDestination> {
+    const spreadsheetId = job.params.spreadsheetId as string
+    const sheet = job.params.sheet as SavedSheet | undefined
+    if (sheet === 'workspace') return { spreadsheetId, stateOwner: '', tabSuffix: '' }
+    if (sheet === undefined) return { spreadsheetId, stateOwner: job.userId, tabSuffix: '' }
+    const users = await this.names.users(job.workspace)
+    const name = users.find((user) => user.id === job.userId)?.name ?? job.userId
+    return { spreadsheetId, stateOwner: job.userId, tabSuffix: ` (${name})` }
+  }
+
   private handlerOf(job: StoredJob): JobHandler {
     if (job.kind === 'import') {
       return async (ctx) => {
@@ -350,7 +451,13 @@ export class JobService {
             api: this.sheets,
             maxRequestBytes: this.options.sheets?.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES,
           }
-          const counts = await exportSheets(deps, job.params.spreadsheetId as string, collections, ctx)
+          const destination = await this.sheetsDestination(job)
+          const run = () => exportSheets(deps, destination, collections, ctx)
+          // The workspace's spreadsheet has one sync state for everyone: one sync at a time.
+          const counts =
+            destination.stateOwner === ''
+              ? await this.state.exclusive(`sheets:${job.workspace}:${destination.spreadsheetId}`, ctx.signal, run)
+              : await run()
           return { status: 'succeeded', counts: { ...counts } }
         }
       default:

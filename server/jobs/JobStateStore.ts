@@ -39,6 +39,37 @@ export interface SheetTabName {
   tab: string
 }
 
+/** The spreadsheet a user, or a workspace (`userId` null), syncs to, checked when saved. */
+export interface SheetTarget {
+  spreadsheetId: string
+  /** Its title when it was saved. */
+  title: string
+  savedBy: string
+  /** ms since the epoch. */
+  savedAt: number
+}
+
+/** Whose spreadsheet: a user's own, or the workspace's (`userId` null). */
+export interface SheetTargetOwner {
+  workspace: string
+  userId: string | null
+}
+
+/** A `sheet_targets` row (the same columns in both databases); the workspace's has user_id "". */
+export interface SheetTargetRow {
+  spreadsheet_id: string
+  title: string
+  saved_by: string
+  saved_at: number | string
+}
+
+export const sheetTargetOf = (row: SheetTargetRow): SheetTarget => ({
+  spreadsheetId: row.spreadsheet_id,
+  title: row.title,
+  savedBy: row.saved_by,
+  savedAt: Number(row.saved_at),
+})
+
 export interface JobStateStore {
   /** The owners of those of `keys` that have one. */
   importKeyOwners(scope: ImportKeyScope, keys: readonly string[]): Promise<Map<string, ImportKeyOwner>>
@@ -52,7 +83,19 @@ export interface JobStateStore {
   /** What the user's last export wrote to the tab, if any. */
   sheetTab(name: SheetTabName): Promise<SheetTab | undefined>
   saveSheetTab(name: SheetTabName, state: SheetTab): Promise<void>
+  sheetTarget(owner: SheetTargetOwner): Promise<SheetTarget | undefined>
+  /** Saves the owner's spreadsheet, or forgets it (`null`). */
+  saveSheetTarget(owner: SheetTargetOwner, target: SheetTarget | null): Promise<void>
+  /**
+   * Runs `fn` while no other holder of `key` runs one, in any process: a workspace's
+   * spreadsheet is synced by one job at a time, whoever started it. Waits for the holder;
+   * rejects when `signal` aborts first.
+   */
+  exclusive<T>(key: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T>
 }
+
+/** How often a waiter for an `exclusive` key held elsewhere looks again. */
+export const EXCLUSIVE_POLL_MS = 100
 
 export const sameOwner = (a: ImportKeyOwner, b: ImportKeyOwner) => a.recordId === b.recordId && a.jobId === b.jobId
 

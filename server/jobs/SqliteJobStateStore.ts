@@ -12,8 +12,11 @@ import type {
   SheetStateColumns,
   SheetTab,
   SheetTabName,
+  SheetTarget,
+  SheetTargetOwner,
+  SheetTargetRow,
 } from './JobStateStore.js'
-import { ownerOf, ownersOf, sheetStateColumns, sheetTabOf } from './JobStateStore.js'
+import { ownerOf, ownersOf, sheetStateColumns, sheetTabOf, sheetTargetOf } from './JobStateStore.js'
 
 const SQL = {
   owners: `SELECT key, record_id, job_id FROM import_keys
@@ -28,7 +31,18 @@ const SQL = {
   sheetTab: 'SELECT header, rows FROM sheet_state WHERE user_id = ? AND spreadsheet_id = ? AND tab = ?',
   saveSheetTab: `INSERT INTO sheet_state (user_id, spreadsheet_id, tab, header, rows, at) VALUES (?, ?, ?, ?, ?, ?)
     ON CONFLICT (user_id, spreadsheet_id, tab) DO UPDATE SET header = excluded.header, rows = excluded.rows, at = excluded.at`,
+  sheetTarget: 'SELECT spreadsheet_id, title, saved_by, saved_at FROM sheet_targets WHERE workspace = ? AND user_id = ?',
+  saveSheetTarget: `INSERT INTO sheet_targets (workspace, user_id, spreadsheet_id, title, saved_by, saved_at) VALUES (?, ?, ?, ?, ?, ?)
+    ON CONFLICT (workspace, user_id) DO UPDATE SET spreadsheet_id = excluded.spreadsheet_id, title = excluded.title,
+      saved_by = excluded.saved_by, saved_at = excluded.saved_at`,
+  forgetSheetTarget: 'DELETE FROM sheet_targets WHERE workspace = ? AND user_id = ?',
 }
+
+/**
+ * The `exclusive` keys held in this process, shared by every store: a SQLite database is
+ * served by one process, so no other can hold one.
+ */
+const HELD = new Map<string, Promise<void>>()
 
 export class SqliteJobStateStore implements JobStateStore {
   private readonly stmt
@@ -61,4 +75,35 @@ export class SqliteJobStateStore implements JobStateStore {
     const { header, rows } = sheetStateColumns(state)
     this.stmt(SQL.saveSheetTab).run(userId, spreadsheetId, tab, header, rows, Date.now())
   }
+
+  async exclusive<T>(key: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+    for (let holder = HELD.get(key); holder; holder = HELD.get(key)) {
+      signal.throwIfAborted()
+      await Promise.race([holder, aborted(signal)])
+    }
+    signal.throwIfAborted()
+    let release = () => {}
+    HELD.set(key, new Promise<void>((resolve) => (release = resolve)))
+    try {
+      return await fn()
+    } finally {
+      HELD.delete(key)
+      release()
+    }
+  }
+
+  async sheetTarget({ workspace, userId }: SheetTargetOwner): Promise<SheetTarget | undefined> {
+    const row = this.stmt(SQL.sheetTarget).get(workspace, userId ?? '') as SheetTargetRow | undefined
+    return row && sheetTargetOf(row)
+  }
+
+  async saveSheetTarget({ workspace, userId }: SheetTargetOwner, target: SheetTarget | null): Promise<void> {
+    if (!target) return void this.stmt(SQL.forgetSheetTarget).run(workspace, userId ?? '')
+    this.stmt(SQL.saveSheetTarget).run(workspace, userId ?? '', target.spreadsheetId, target.title, target.savedBy, target.savedAt)
+  }
+}
+
+/** Settles (rejecting) when `signal` aborts. */
+function aborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))
 }

@@ -51,26 +51,65 @@ export interface ImportCounts {
 interface ParsedRow {
   line: number
   cells: string[]
+  /** Why the row could not be read (a stray quote): reported as its line's error. */
+  malformed?: string
 }
 
-/** Parses the file into rows with the line each starts on; the first row is the header. */
+interface Skip {
+  /** Records read before it. */
+  records: number
+  lines: number
+  emptyLines: number
+  message: string
+}
+
+/**
+ * Parses the file into rows with the line each starts on; the first row is the header. A row
+ * the parser cannot read stays in the list as malformed, so one stray quote costs one line.
+ */
 function parseRows(parse: typeof import('csv-parse/sync').parse, csv: Buffer): ParsedRow[] {
   let entries: { record: string[]; info: { lines: number; empty_lines: number } }[]
+  const skips: Skip[] = []
   try {
-    entries = parse(csv, { bom: true, info: true, relax_column_count: true, skip_empty_lines: true }) as unknown as typeof entries
+    entries = parse(csv, {
+      bom: true,
+      info: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+      skip_records_with_error: true,
+      on_skip: (error) => {
+        // The error carries the parser's position: records read, lines and empty lines passed.
+        const at = error as unknown as { records?: number; lines?: number; empty_lines?: number; message: string } | undefined
+        if (at) skips.push({ records: at.records ?? 0, lines: at.lines ?? 0, emptyLines: at.empty_lines ?? 0, message: at.message })
+        return undefined
+      },
+    }) as unknown as typeof entries
   } catch (error) {
     throw new JobError(`the file is not valid CSV: ${(error as Error).message}`)
   }
-  if (entries.length - 1 > MAX_IMPORT_ROWS)
-    throw new JobError(`the file has ${entries.length - 1} rows; at most ${MAX_IMPORT_ROWS} per import`)
+  if (skips[0]?.records === 0) throw new JobError(`the header row is not valid CSV: ${skips[0].message}`)
+  if (entries.length + skips.length - 1 > MAX_IMPORT_ROWS)
+    throw new JobError(`the file has ${entries.length + skips.length - 1} rows; at most ${MAX_IMPORT_ROWS} per import`)
   let previousEnd = 0
   let previousEmpty = 0
-  return entries.map(({ record, info }) => {
-    const line = previousEnd + (info.empty_lines - previousEmpty) + 1
-    previousEnd = info.lines
-    previousEmpty = info.empty_lines
-    return { line, cells: record }
+  const start = (end: number, empty: number) => {
+    const line = previousEnd + (empty - previousEmpty) + 1
+    previousEnd = end
+    previousEmpty = empty
+    return line
+  }
+  const rows: ParsedRow[] = []
+  let skip = 0
+  entries.forEach(({ record, info }, index) => {
+    for (; skips[skip] && skips[skip]!.records <= index; skip++) {
+      const { lines, emptyLines, message } = skips[skip]!
+      rows.push({ line: start(lines, emptyLines), cells: [], malformed: message })
+    }
+    rows.push({ line: start(info.lines, info.empty_lines), cells: record })
   })
+  for (const { lines, emptyLines, message } of skips.slice(skip))
+    rows.push({ line: start(lines, emptyLines), cells: [], malformed: message })
+  return rows
 }
 
 type Converted = { ok: true; fields: FieldValues; notes?: string; items?: unknown; id?: string } | { ok: false; message: string }
@@ -183,10 +222,13 @@ export async function importCsv(deps: ImportDeps, csv: Buffer, ctx: JobContext):
   const { parse } = await import('csv-parse/sync')
   const [head, ...rows] = parseRows(parse, csv)
   if (!head) throw new JobError('the file is empty')
-  const header = head.cells.map((c) => c.trim())
+  const columns = job.params.columns as string[] | undefined
+  if (columns && columns.length !== head.cells.length)
+    throw new JobError(`the column mapping names ${columns.length} columns; the file has ${head.cells.length}`)
+  const header = columns ?? head.cells.map((c) => c.trim())
   const known = new Set([...fieldNames(collection), 'notes', ...(HAS_ITEMS[collection] ? ['items'] : []), ...READ_ONLY_COLUMNS])
   const errors: LineError[] = header
-    .filter((c) => !known.has(c))
+    .filter((c) => c !== '' && !known.has(c))
     .map((c) => ({ line: head.line, message: `unknown column "${c}" ignored` }))
   const counts: ImportCounts = { imported: 0, skipped: 0, invalid: 0, merged: 0 }
   const report = (line: number, message: string) => {
@@ -213,7 +255,11 @@ export async function importCsv(deps: ImportDeps, csv: Buffer, ctx: JobContext):
   for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
     await ctx.checkpoint()
     const candidates: Candidate[] = []
-    for (const { line, cells } of rows.slice(start, start + CHUNK_ROWS)) {
+    for (const { line, cells, malformed } of rows.slice(start, start + CHUNK_ROWS)) {
+      if (malformed) {
+        report(line, `not valid CSV: ${malformed}`)
+        continue
+      }
       const row = convert(collection, header, cells)
       if (!row.ok) {
         report(line, row.message)

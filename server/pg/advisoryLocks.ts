@@ -8,4 +8,6 @@ export const ADVISORY_LOCK = {
   migrate: 1,
   /** One reservation decision per workspace at a time (key: `hashtext(workspace)`). */
   reservationWorkspace: 2,
+  /** JobStateStore.exclusive (key: `hashtext(key)`; a collision only makes two keys wait for each other). */
+  exclusive: 3,
 } as const

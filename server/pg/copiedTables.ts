@@ -68,6 +68,8 @@ export const COPIED_TABLES: readonly CopiedTable[] = [
   { name: 'jobs' },
   { name: 'sheet_state' },
   { name: 'import_keys' },
+  // the spreadsheets users and workspaces sync to (migration 11)
+  { name: 'sheet_targets' },
 ]
 
 /**

@@ -322,4 +322,20 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE users ADD COLUMN deactivated_at bigint;
     `,
   },
+  {
+    version: 11,
+    name: 'sheet targets',
+    // As SQLite's: the spreadsheet each user, and each workspace (user_id ''), syncs to.
+    sql: `
+      CREATE TABLE sheet_targets (
+        workspace text NOT NULL,
+        user_id text NOT NULL,
+        spreadsheet_id text NOT NULL,
+        title text NOT NULL,
+        saved_by text NOT NULL,
+        saved_at bigint NOT NULL,
+        PRIMARY KEY (workspace, user_id)
+      );
+    `,
+  },
 ]

@@ -229,6 +229,19 @@ const MIGRATIONS: string[] = [
   `
   ALTER TABLE users ADD COLUMN deactivated_at INTEGER;
   `,
+  // The spreadsheet each user, and each workspace (user_id ''), syncs to (server/jobs/JobStateStore.ts,
+  // SheetTarget): saved once checked, so that *Sync to Google Sheets* needs nothing more.
+  `
+  CREATE TABLE sheet_targets (
+    workspace TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    spreadsheet_id TEXT NOT NULL,
+    title TEXT NOT NULL,
+    saved_by TEXT NOT NULL,
+    saved_at INTEGER NOT NULL,
+    PRIMARY KEY (workspace, user_id)
+  );
+  `,
 ]
 
 /** The schema version (`PRAGMA user_version`) of a database this code has opened. */

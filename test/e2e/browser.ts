@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
 import { build } from 'vite'
 import { DEMO_PASSWORD, seedDemo } from '../../server/seed/demo.js'
+import type { SheetsEmulator } from '../sheets-emulator/SheetsEmulator.js'
 import { type Api, startServer, tempDir, type TestServer, type TestServerOptions } from '../helpers/server.js'
 
 export const CHROMIUM_ARGS = [
@@ -80,6 +81,22 @@ export async function startE2E(options: TestServerOptions = {}): Promise<E2E> {
       rmSync(clientDir, { recursive: true, force: true })
     },
   }
+}
+
+/** An app whose Google Sheets go to `emulator` (started here), writes unthrottled, retries quick. */
+export async function startE2EWithSheets(emulator: SheetsEmulator, maxAttempts: number): Promise<E2E> {
+  await emulator.start()
+  return startE2E({
+    jobs: {
+      pollMs: 100,
+      sheets: {
+        credentials: emulator.serviceAccount(),
+        apiRoot: emulator.apiRoot,
+        writesPerMinute: 60_000,
+        retry: { maxAttempts, baseDelayMs: 5 },
+      },
+    },
+  })
 }
 
 /** The id of the demo record named `title` in `collection`, through the REST API. */

@@ -10,7 +10,7 @@ import { DEMO_PASSWORD } from '../../server/seed/demo.js'
 import { type Api, login } from '../helpers/server.js'
 import { finished, uploadCsv } from '../helpers/jobs.js'
 import { SheetsEmulator } from '../sheets-emulator/SheetsEmulator.js'
-import { type E2E, SCREENSHOTS, startE2E } from './browser.js'
+import { type E2E, SCREENSHOTS, startE2EWithSheets } from './browser.js'
 
 let e2e: E2E
 let emulator: SheetsEmulator
@@ -18,18 +18,7 @@ let alice: Api
 
 beforeAll(async () => {
   emulator = new SheetsEmulator()
-  await emulator.start()
-  e2e = await startE2E({
-    jobs: {
-      pollMs: 100,
-      sheets: {
-        credentials: emulator.serviceAccount(),
-        apiRoot: emulator.apiRoot,
-        writesPerMinute: 60_000,
-        retry: { maxAttempts: 6, baseDelayMs: 5 },
-      },
-    },
-  })
+  e2e = await startE2EWithSheets(emulator, 6)
   alice = await login(e2e.server.url, 'alice@demo.test', DEMO_PASSWORD)
 })
 

@@ -39,10 +39,18 @@ export async function finished(api: Api, path: string, timeoutMs = 30_000): Prom
 }
 
 /** `POST /api/imports` with a multipart body, as a browser form would send it. */
-export async function uploadCsv(url: string, api: Api, collection: string, csv: string, onDuplicate?: 'skip' | 'merge') {
+export async function uploadCsv(
+  url: string,
+  api: Api,
+  collection: string,
+  csv: string,
+  onDuplicate?: 'skip' | 'merge',
+  columns?: string[],
+) {
   const form = new FormData()
   form.set('collection', collection)
   if (onDuplicate) form.set('onDuplicate', onDuplicate)
+  if (columns) form.set('columns', JSON.stringify(columns))
   form.set('file', new Blob([csv], { type: 'text/csv' }), 'import.csv')
   const res = await fetch(`${url}/api/imports`, { method: 'POST', headers: { authorization: `Bearer ${api.token}` }, body: form })
   return { status: res.status, body: (await res.json()) as any }

@@ -15,6 +15,7 @@ export type CellValue = string | number | boolean
 type Grid = CellValue[][]
 
 interface Spreadsheet {
+  title: string
   tabs: Map<string, { sheetId: number; grid: Grid }>
 }
 
@@ -96,8 +97,8 @@ export class SheetsEmulator {
     }
   }
 
-  createSpreadsheet(id: string): void {
-    this.spreadsheets.set(id, { tabs: new Map() })
+  createSpreadsheet(id: string, title = `Spreadsheet ${id}`): void {
+    this.spreadsheets.set(id, { title, tabs: new Map() })
   }
 
   /** The next `times` API requests fail with `status`. */
@@ -134,6 +135,11 @@ export class SheetsEmulator {
   /** Every request for this spreadsheet is answered 403 from now on. */
   deny(spreadsheetId: string): void {
     this.denied.add(spreadsheetId)
+  }
+
+  /** The spreadsheet's tabs, in order. */
+  tabTitles(spreadsheetId: string): string[] {
+    return [...(this.spreadsheets.get(spreadsheetId)?.tabs.keys() ?? [])]
   }
 
   /** A tab's cells, trailing empty rows and cells trimmed (as Google returns them). */
@@ -232,7 +238,7 @@ export class SheetsEmulator {
   ): void {
     if (method === 'GET' && rest === '') {
       const sheets = [...sheet.tabs].map(([title, tab], index) => ({ properties: { sheetId: tab.sheetId, title, index } }))
-      return send(200, { spreadsheetId: id, sheets })
+      return send(200, { spreadsheetId: id, properties: { title: sheet.title }, sheets })
     }
     if (method === 'POST' && rest === ':batchUpdate') {
       const replies = (json.requests as { addSheet?: { properties: { title: string } } }[]).map((request) => {

@@ -5,16 +5,17 @@
 import { useEffect, useState } from 'react'
 import { COLLECTIONS, type Collection } from '../../../shared/collections.js'
 import { useToast } from '../components/Toasts.js'
+import { navigate } from '../router.js'
 import { COLLECTION_LABELS, timeAgo } from '../fieldKinds.js'
-import { retryText, targetLabel } from '../jobWords.js'
-import { api, ApiError } from '../session/api.js'
+import { notStartedText, retryText, targetLabel } from '../jobWords.js'
+import { api } from '../session/api.js'
 import { useUser } from '../session/SessionProvider.js'
 import { type Job, useInboxJobs } from '../sync/useInbox.js'
+import { type SavedSheet, SheetsPanel } from './SheetsPanel.js'
 
 const TARGETS = [
   { target: 'csv', label: 'CSV', hint: 'one file per collection, zipped' },
   { target: 'xlsx', label: 'Excel', hint: 'one sheet per collection' },
-  { target: 'sheets', label: 'Google Sheets', hint: 'incremental sync to your spreadsheet' },
 ] as const
 
 type CountKey = keyof NonNullable<Job['counts']>
@@ -37,7 +38,7 @@ const IMPORT_COUNTS: Counts = [
 const COUNTDOWN_MS = 1000
 
 /** The time now, redrawn every COUNTDOWN_MS while `ticking`. */
-function useNow(ticking: boolean): number {
+export function useNow(ticking: boolean): number {
   const [now, setNow] = useState(() => Date.now())
   useEffect(() => {
     if (!ticking) return
@@ -58,13 +59,13 @@ export default function ExportsScreen() {
   const imports = jobs.filter((job) => job.kind === 'import')
   const now = useNow(jobs.some((job) => job.status === 'running' && job.retry))
 
-  async function start(target: (typeof TARGETS)[number]['target']) {
+  async function start(target: (typeof TARGETS)[number]['target'] | 'sheets', extra: { sheet?: SavedSheet } = {}) {
     setStarting(target)
     try {
-      await api('POST', '/api/exports', { target, collections })
+      await api('POST', '/api/exports', { target, collections, ...extra })
       toast(`${targetLabel(target)} export queued`)
     } catch (e) {
-      toast(e instanceof ApiError ? `Export not started: ${e.message}` : 'Export not started: the server is unreachable', 'error')
+      toast(notStartedText('Export', e), 'error')
     } finally {
       setStarting(null)
     }
@@ -75,6 +76,16 @@ export default function ExportsScreen() {
       <div className="page-header">
         <h1 id="exports-title">Exports</h1>
         <p className="hint">Exports run in the background; follow them here or keep working — you get a notice when they finish.</p>
+        <a
+          className="button"
+          href="/import"
+          onClick={(e) => {
+            e.preventDefault()
+            navigate('/import')
+          }}
+        >
+          Import CSV
+        </a>
       </div>
       <div className="card">
         <fieldset className="export-collections">
@@ -107,6 +118,11 @@ export default function ExportsScreen() {
           ))}
         </div>
       </div>
+      <SheetsPanel
+        canSetWorkspace={user.role === 'owner' || user.role === 'admin'}
+        disabled={starting !== null || collections.length === 0}
+        onSync={(sheet) => void start('sheets', { sheet })}
+      />
       <div className="table-wrap">
         <table className="table" aria-label="Export jobs">
           <thead>
@@ -164,7 +180,7 @@ function CountCells({ job, counts }: { job: Job; counts: Counts }) {
 }
 
 /** The status badge, a queued job's place, a running job's retry, a failed job's error. */
-function JobStatus({ job, now }: { job: Job; now: number }) {
+export function JobStatus({ job, now }: { job: Job; now: number }) {
   return (
     <>
       <span className={`badge badge-${job.status}`}>{job.status}</span>

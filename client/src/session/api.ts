@@ -24,8 +24,9 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   const res = await fetch(path, {
     method,
     credentials: 'same-origin',
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    // A form (a file upload) sets its own multipart content type.
+    headers: body === undefined || body instanceof FormData ? {} : { 'content-type': 'application/json' },
+    body: body === undefined || body instanceof FormData ? body : JSON.stringify(body),
   })
   if (res.status === 204) return undefined as T
   const payload = (await res.json().catch(() => null)) as {

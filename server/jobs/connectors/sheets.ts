@@ -142,20 +142,41 @@ const rowFor = (id: string, cells: Cell[]): Row => {
 export const tabsOf = (collections: readonly Collection[]) =>
   collections.flatMap((collection) => [collection, ...(ITEM_TABLES[collection] ? [ITEM_TABLES[collection].table] : [])])
 
+/** Where an export writes, and whose sync state it reads. */
+export interface SheetsDestination {
+  spreadsheetId: string
+  /** The sync state's owner: the user, or "" for a workspace's spreadsheet, synced for everyone. */
+  stateOwner: string
+  /**
+   * Added to every tab's name (" (Ada Lovelace)") in a user's own spreadsheet: two people who
+   * save the same spreadsheet each get their own tabs instead of overwriting each other's.
+   */
+  tabSuffix: string
+}
+
+/** Google's longest tab name. */
+const MAX_TAB_CHARS = 100
+
+export const tabName = (tab: string, suffix: string) => `${tab}${suffix}`.slice(0, MAX_TAB_CHARS)
+
 export async function exportSheets(
   deps: SheetsExportDeps,
-  spreadsheetId: string,
+  destination: SheetsDestination,
   collections: Collection[],
   ctx: JobContext,
 ): Promise<SheetsCounts> {
   const { job } = ctx
+  const { spreadsheetId, tabSuffix } = destination
+  const named = (tab: string) => tabName(tab, tabSuffix)
   // A request waiting to be tried again shows on the job, until one goes through.
   const call: CallOptions = {
     signal: ctx.signal,
     onWait: (wait) => ctx.retrying(wait && { attempt: wait.attempt, of: wait.of, reason: wait.reason, nextAt: Date.now() + wait.delayMs }),
   }
   const existing = new Set(await deps.api.tabTitles(spreadsheetId, call))
-  const missing = tabsOf(collections).filter((tab) => !existing.has(tab))
+  const missing = tabsOf(collections)
+    .map(named)
+    .filter((tab) => !existing.has(tab))
   if (missing.length > 0) await deps.api.addTabs(spreadsheetId, missing, call)
   const names = new ReferenceNames(deps.names, job.workspace)
   const counts: SheetsCounts = { exported: 0, added: 0, updated: 0, deleted: 0 }
@@ -169,15 +190,15 @@ export async function exportSheets(
         for (const item of itemRowsOf(collection, record)) itemRows.push(rowFor(item.id, item.cells))
       }
     }
-    const tab = { spreadsheetId, ctx, call }
-    const diff = await syncTab(deps, tab, collection, headerOf(collection), rows)
+    const tab = { spreadsheetId, stateOwner: destination.stateOwner, ctx, call }
+    const diff = await syncTab(deps, tab, named(collection), headerOf(collection), rows)
     const items = ITEM_TABLES[collection]
     // Counts are of records: an items tab changes with its records.
     if (items)
       await syncTab(
         deps,
         tab,
-        items.table,
+        named(items.table),
         itemColumnsOf(collection).map((column) => column.name),
         itemRows,
       )
@@ -197,13 +218,13 @@ export async function exportSheets(
  */
 async function syncTab(
   deps: SheetsExportDeps,
-  { spreadsheetId, ctx, call }: { spreadsheetId: string; ctx: JobContext; call: CallOptions },
+  { spreadsheetId, stateOwner, ctx, call }: { spreadsheetId: string; stateOwner: string; ctx: JobContext; call: CallOptions },
   tab: string,
   header: string[],
   rows: Row[],
 ): Promise<Omit<SheetsCounts, 'exported'>> {
-  const tabName = { userId: ctx.job.userId, spreadsheetId, tab }
-  const previous: SheetTab = (await deps.state.sheetTab(tabName)) ?? EMPTY_TAB
+  const stateName = { userId: stateOwner, spreadsheetId, tab }
+  const previous: SheetTab = (await deps.state.sheetTab(stateName)) ?? EMPTY_TAB
   const baseline = previous.jobId === ctx.job.id ? previous.baseline : { header: previous.header, rows: previous.rows }
   const diff = diffCounts(baseline.rows, rows)
   for (const batch of packRequests(changedRanges(tab, header, previous, rows), deps.maxRequestBytes)) {
@@ -214,6 +235,6 @@ async function syncTab(
   if (rows.length < previous.rows.length) {
     await deps.api.clearRanges(spreadsheetId, [rangeOf(tab, rows.length + 2, previous.rows.length + 1, width)], call)
   }
-  await deps.state.saveSheetTab(tabName, { header, rows: rows.map((row) => [row.id, row.hash]), jobId: ctx.job.id, baseline })
+  await deps.state.saveSheetTab(stateName, { header, rows: rows.map((row) => [row.id, row.hash]), jobId: ctx.job.id, baseline })
   return diff
 }

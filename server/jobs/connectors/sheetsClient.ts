@@ -131,6 +131,15 @@ export class SheetsApi {
     return (res.data.sheets ?? []).map((sheet) => sheet.properties?.title ?? '').filter(Boolean)
   }
 
+  /** The spreadsheet's title: one read, which also proves the service account may open it. */
+  async title(spreadsheetId: string, options: CallOptions): Promise<string> {
+    const { signal } = options
+    const res = await this.call(spreadsheetId, false, options, (api) =>
+      api.spreadsheets.get({ spreadsheetId, fields: 'properties.title' }, { signal }),
+    )
+    return res.data.properties?.title ?? ''
+  }
+
   async addTabs(spreadsheetId: string, titles: string[], options: CallOptions): Promise<void> {
     const requests = titles.map((title) => ({ addSheet: { properties: { title } } }))
     await this.call(spreadsheetId, true, options, (api) =>
