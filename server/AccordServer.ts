@@ -205,7 +205,10 @@ export class AccordServer {
       jobsQueued: () => this.jobs.queuedCount(),
     })
     // Every series of a member says which one it is: the members' scrapes sum up to the cluster's.
-    if (cluster) this.metrics.registry.setDefaultLabels({ node: cluster.node })
+    if (cluster) {
+      this.metrics.registry.setDefaultLabels({ node: cluster.node })
+      this.metrics.observeLease(() => cluster.canWrite())
+    }
     if (!backend && options.databaseUrl) throw new Error('a server on PostgreSQL is opened with AccordServer.open()')
     const file = options.db ?? DEFAULTS.db
     this.backend = backend ?? openSqliteBackend({ file, synchronous: options.synchronous, writer: options.writer })

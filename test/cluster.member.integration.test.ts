@@ -63,9 +63,12 @@ describe.skipIf(skipPg || skipRedis)('Accord servers as cluster members', () => 
     const metrics = await (await fetch(`${a.url}/metrics`)).text()
     expect(sample(metrics, 'accord_connections', { node: 'node-a' })).toBe(0)
     expect(metrics).toMatch(/accord_loaded_documents\{node="node-a"\}/)
+    expect(sample(metrics, 'accord_cluster_lease_live', { node: 'node-a' })).toBe(1)
     // No live lease (stopped here; a member that cannot renew gets there at its deadline).
     await a.server.cluster!.membership.stop()
     expect((await fetch(`${a.url}/readyz`)).status).toBe(503)
+    const after = await (await fetch(`${a.url}/metrics`)).text()
+    expect(sample(after, 'accord_cluster_lease_live', { node: 'node-a' })).toBe(0)
   })
 
   it('[CM2] three members opening a cold document at once: exactly one loads it, the others are told who owns it', async () => {

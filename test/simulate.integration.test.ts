@@ -40,6 +40,11 @@ describe('accord simulate', () => {
       expect(stdout).toMatch(new RegExp(`ok +${check}`))
     expect(stdout).toMatch(/operations +\d+/)
     expect(stdout).toMatch(/latency edit -> other users +p50 [\d.]+ ms +p95 [\d.]+ ms +p99 [\d.]+ ms/)
+    // REST latency by kind, each kind the run performed (creates always: every user makes two records).
+    const performed = (kind: string) => Number(new RegExp(`\\b${kind} (\\d+)`).exec(stdout)?.[1] ?? 0)
+    const kinds = ['create', ...['patch', 'booking', 'export'].filter((kind) => performed(kind) > 0)]
+    for (const kind of kinds) expect(stdout).toMatch(new RegExp(`\\n  ${kind} +p50 [\\d.]+ ms +p95 [\\d.]+ ms +p99 [\\d.]+ ms +\\(n=[1-9]`))
+    expect(stdout).toMatch(/simulator event-loop delay +p50 [\d.]+ ms +p99 [\d.]+ ms +max [\d.]+ ms/)
     const reverts = Number(/reverts +(\d+)/.exec(stdout)?.[1])
     const invalid = Number(/(\d+) invalid edits attempted/.exec(stdout)?.[1])
     // Every invalid value that became visible was reverted; one that lost to a concurrent valid
@@ -54,6 +59,13 @@ describe('accord simulate', () => {
     expect(report.ok).toBe(true)
     expect(Object.values(report.operations).reduce((a, b) => a + b, 0)).toBeGreaterThan(0)
     expect(lines.at(-1)).toBe('result: every invariant holds')
+    expect(report.restLatencyByKindMs.create?.count).toBe(6)
+    const rest = Object.values(report.restLatencyByKindMs).reduce((n, s) => n + s.count, 0)
+    expect(rest).toBe(report.restLatencyMs.count)
+    const loop = report.eventLoopDelayMs
+    expect(loop.p50).toBeGreaterThan(0)
+    expect(loop.max).toBeGreaterThanOrEqual(loop.p99)
+    expect(lines).toContainEqual(expect.stringMatching(/^simulator event-loop delay +p50/))
   }, 60_000)
 
   it('[SIM3] bad arguments exit non-zero with one line', async () => {

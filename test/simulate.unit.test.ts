@@ -1,7 +1,7 @@
 /** The simulator's invariant checks and percentiles, on hand-made observations. */
 import { describe, expect, it } from 'vitest'
 import { checkConverged, checkEditsPresent, checkJobsFinished, checkNoDoubleBooking, clash } from '../server/sim/invariants.js'
-import { percentile } from '../server/sim/latency.js'
+import { percentile, restKindOf } from '../server/sim/latency.js'
 
 const ev = (id: string, start: string, end: string, extra: Record<string, unknown> = {}) => ({
   id,
@@ -50,5 +50,16 @@ describe('simulation invariants', () => {
     expect(percentile(values, 50)).toBe(50)
     expect(percentile(values, 99)).toBe(99)
     expect(percentile([], 50)).toBeNull()
+  })
+
+  it('[SIMU5] a REST call is reported under its kind', () => {
+    expect(restKindOf('POST', '/api/records/deals')).toBe('create')
+    expect(restKindOf('POST', '/api/records/events')).toBe('booking')
+    expect(restKindOf('PATCH', '/api/records/deals/d1')).toBe('patch')
+    expect(restKindOf('GET', '/api/records/events/e1')).toBe('read')
+    expect(restKindOf('GET', '/api/records/deals?limit=5')).toBe('list')
+    expect(restKindOf('POST', '/api/exports')).toBe('export')
+    expect(restKindOf('GET', '/api/exports/j1')).toBe('export status')
+    expect(restKindOf('GET', '/api/admin/overview')).toBe('GET /api/admin')
   })
 })

@@ -221,6 +221,21 @@ export class Metrics implements SyncMetrics {
     })
   }
 
+  /**
+   * `accord_cluster_lease_live` (1 or 0) for a cluster member: a member whose lease lapsed
+   * serves no writes (readiness fails) while it still runs, which only this gauge shows to an alert.
+   */
+  observeLease(live: () => boolean): void {
+    new Gauge({
+      name: 'accord_cluster_lease_live',
+      help: 'Whether this cluster member holds a live lease and may write (1) or not (0)',
+      registers: [this.registry],
+      collect() {
+        this.set(live() ? 1 : 0)
+      },
+    })
+  }
+
   /** One HTTP request answered; `route` is its template or `UNMATCHED_ROUTE`. */
   httpAnswered(method: string, route: string, status: number, seconds: number): void {
     this.httpRequests.inc({ method, status: String(status) })

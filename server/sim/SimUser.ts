@@ -8,7 +8,7 @@ import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
 import { DEAL_STAGES } from '../../shared/collections.js'
 import { fieldsOf, notesOf } from '../../shared/docLayout.js'
-import type { LatencySamples } from './latency.js'
+import { LatencySamples, restKindOf } from './latency.js'
 
 /** A record the team works on. */
 export interface SimRecord {
@@ -38,6 +38,8 @@ export interface RunLedger {
   conflicts: number | null
   syncLatency: LatencySamples
   restLatency: LatencySamples
+  /** The same REST calls by kind (`restKindOf`). */
+  restLatencyByKind: Map<string, LatencySamples>
   exportsAvailable: boolean
   /** REST calls that failed unexpectedly (status and path). */
   errors: string[]
@@ -97,7 +99,12 @@ export class SimUser {
       body: body === undefined ? undefined : JSON.stringify(body),
     })
     const text = await res.text()
-    this.ledger.restLatency.add(performance.now() - startedAt)
+    const ms = performance.now() - startedAt
+    this.ledger.restLatency.add(ms)
+    const kind = restKindOf(method, path)
+    let samples = this.ledger.restLatencyByKind.get(kind)
+    if (!samples) this.ledger.restLatencyByKind.set(kind, (samples = new LatencySamples()))
+    samples.add(ms)
     return { status: res.status, body: text ? JSON.parse(text) : null }
   }
 

@@ -27,6 +27,19 @@ export class LatencySamples {
   }
 }
 
+/**
+ * The kind a simulator REST call is reported under, from its method and path: the per-kind
+ * figures tell a slow booking (the authority) from a slow create or export.
+ */
+export function restKindOf(method: string, path: string): string {
+  const [, , area, collection, id] = path.split('?')[0]!.split('/')
+  if (area === 'exports') return method === 'POST' ? 'export' : 'export status'
+  if (area !== 'records') return `${method} /api/${area ?? ''}`
+  if (method === 'POST') return collection === 'events' ? 'booking' : 'create'
+  if (method === 'PATCH') return 'patch'
+  return id === undefined ? 'list' : 'read'
+}
+
 export function percentile(values: number[], p: number): number | null {
   return percentileOfSorted(
     [...values].sort((a, b) => a - b),

@@ -4,6 +4,7 @@
  * finished) and summarises what happened.
  */
 import { randomBytes } from 'node:crypto'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -39,6 +40,14 @@ export interface SimulationReport {
   invalidAttempts: number
   syncLatencyMs: ReturnType<LatencySamples['summary']>
   restLatencyMs: ReturnType<LatencySamples['summary']>
+  /** REST latency by kind of call (create, patch, booking, export, …). */
+  restLatencyByKindMs: Record<string, ReturnType<LatencySamples['summary']>>
+  /**
+   * The simulator's own event-loop delay over the run: when it is high, the REST and sync
+   * latencies above include time the load generator took to notice answers, not only the
+   * server's (with its own server, both share this process and this loop).
+   */
+  eventLoopDelayMs: { p50: number; p99: number; max: number }
   checks: { name: string; ok: boolean; detail: string }[]
 }
 
@@ -46,6 +55,8 @@ const THINK_MIN_MS = 60
 const THINK_SPREAD_MS = 240
 const SETTLE_TIMEOUT_MS = 20_000
 const SIM_WORKSPACE = 'sim'
+/** ms; finer than the server's 10 ms, as a simulator stall of a few ms already skews its latencies. */
+const LOOP_RESOLUTION_MS = 1
 const DEMO_LOGINS = ['alice', 'bob', 'carol'].map((name) => ({ email: `${name}@demo.test`, password: 'accord-demo' }))
 
 /** Runs one simulation; never throws for a violated invariant (see `report.ok`). */
@@ -58,6 +69,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   // y-websocket adds a process 'exit' listener per provider.
   process.setMaxListeners(Math.max(process.getMaxListeners(), options.users * 8 + 50))
   const users: SimUser[] = []
+  const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS })
+  loop.enable()
   try {
     for (let i = 0; i < options.users; i++) {
       const { email, password } = logins[i % logins.length]!
@@ -76,10 +89,19 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     await Promise.all(users.map((u) => u.drained(Date.now() + SETTLE_TIMEOUT_MS)))
     const checks = await verify(url, users, ledger)
     const revertsAfter = await scrapeReverts(url)
-    const report = summarise(ledger, checks, revertsBefore === null || revertsAfter === null ? null : revertsAfter - revertsBefore)
+    loop.disable()
+    const ms = (ns: number) => ns / 1e6
+    const eventLoop = { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) }
+    const report = summarise(
+      ledger,
+      checks,
+      revertsBefore === null || revertsAfter === null ? null : revertsAfter - revertsBefore,
+      eventLoop,
+    )
     printReport(print, options, url, report, ledger)
     return report
   } finally {
+    loop.disable()
     for (const u of users) u.close()
     await own?.close()
   }
@@ -111,6 +133,7 @@ function newLedger(): RunLedger {
     conflicts: null,
     syncLatency: new LatencySamples(),
     restLatency: new LatencySamples(),
+    restLatencyByKind: new Map(),
     exportsAvailable: true,
     errors: [],
   }
@@ -257,7 +280,12 @@ async function scrapeReverts(url: string): Promise<number | null> {
   }
 }
 
-function summarise(ledger: RunLedger, checks: Check[], reverts: number | null): SimulationReport {
+function summarise(
+  ledger: RunLedger,
+  checks: Check[],
+  reverts: number | null,
+  eventLoopDelayMs: SimulationReport['eventLoopDelayMs'],
+): SimulationReport {
   const violations = checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`)
   return {
     ok: violations.length === 0,
@@ -268,6 +296,8 @@ function summarise(ledger: RunLedger, checks: Check[], reverts: number | null): 
     invalidAttempts: ledger.invalidAttempts,
     syncLatencyMs: ledger.syncLatency.summary(),
     restLatencyMs: ledger.restLatency.summary(),
+    restLatencyByKindMs: Object.fromEntries([...ledger.restLatencyByKind].map(([kind, samples]) => [kind, samples.summary()])),
+    eventLoopDelayMs,
     checks,
   }
 }
@@ -293,6 +323,11 @@ function printReport(
   print(`reverts           ${report.reverts ?? 'n/a'}  (server-reverted client edits; ${report.invalidAttempts} invalid edits attempted)`)
   print(`latency edit -> other users  ${lat(report.syncLatencyMs)}`)
   print(`latency REST calls           ${lat(report.restLatencyMs)}`)
+  for (const [kind, summary] of Object.entries(report.restLatencyByKindMs)) print(`  ${kind.padEnd(27)}${lat(summary)}`)
+  const loop = report.eventLoopDelayMs
+  print(
+    `simulator event-loop delay   p50 ${ms(loop.p50)}  p99 ${ms(loop.p99)}  max ${ms(loop.max)}  (high: the load generator, not only the server, was slow)`,
+  )
   print('invariants')
   for (const c of report.checks) print(`  ${c.ok ? 'ok  ' : 'FAIL'}  ${c.name}: ${c.detail}`)
   print(report.ok ? 'result: every invariant holds' : `result: ${report.violations.length} invariant(s) violated`)
