@@ -40,6 +40,11 @@ describe.skipIf(skipPg || skipRedis)('failover: kill -9 of the owner while clien
     for (const update of (await new PgDocStore(pool).load(docName)).updates) Y.applyUpdate(doc, update)
     return notesOf(doc).toString()
   }
+  const committedOnce = (pool: Pool, docName: string, markers: string[]) =>
+    until(async () => {
+      const text = await stored(pool, docName)
+      return markers.every((m) => text.split(m).length === 2)
+    }, 'every marker typed committed exactly once')
   const ownerOf = async (pool: Pool, doc: string): Promise<string | null> =>
     (await pool.query('SELECT owner FROM doc_owners WHERE doc = $1', [doc])).rows[0]?.owner ?? null
 
@@ -110,10 +115,7 @@ describe.skipIf(skipPg || skipRedis)('failover: kill -9 of the owner while clien
     } finally {
       clearInterval(timer)
     }
-    await until(async () => {
-      const text = await stored(pool, docName)
-      return typed.every((m) => text.split(m).length === 2)
-    }, 'every marker typed committed exactly once')
+    await committedOnce(pool, docName, typed)
     expect(seen.length).toBeGreaterThanOrEqual(60)
     const text = await stored(pool, docName)
     expect(seen.filter((m) => !text.includes(m))).toEqual([])
@@ -165,9 +167,6 @@ describe.skipIf(skipPg || skipRedis)('failover: kill -9 of the owner while clien
     } finally {
       clearInterval(timer)
     }
-    await until(async () => {
-      const text = await stored(pool, docName)
-      return typed.every((m) => text.split(m).length === 2)
-    }, 'every marker typed committed exactly once')
+    await committedOnce(pool, docName, typed)
   })
 })
