@@ -148,6 +148,7 @@ export class AccordServer {
   /** The admin console's figures and series, read from `metrics`. */
   readonly overview: Overview
   private closing = false
+  private closed: Promise<void> | undefined
   private url: string | null = null
 
   /**
@@ -424,8 +425,16 @@ export class AccordServer {
     }
   }
 
-  async close(): Promise<void> {
+  /** Idempotent: a second call (a second SIGTERM, a test's cleanup) waits for the first. */
+  close(): Promise<void> {
+    this.closed ??= this.shutDown()
+    return this.closed
+  }
+
+  private async shutDown(): Promise<void> {
     this.closing = true
+    // A member leaving claims nothing more: a document it would load now would be handed over at once.
+    this.cluster?.leave()
     await this.overview.close()
     await this.sync.close()
     await this.jobs.close()

@@ -103,6 +103,14 @@ describe('accord CLI', () => {
     expect(existsSync(file)).toBe(false)
   })
 
+  it('serve refuses an ACCORD_CLUSTER_LEASE_MS that is not a whole number of milliseconds >= 500, with one line', () => {
+    for (const value of ['abc', '499', '1.5']) {
+      const result = runCli(['serve', '--port', '0', '--db', join(dir, 'lease.db')], { ACCORD_CLUSTER_LEASE_MS: value })
+      expectOneLineError(result, /ACCORD_CLUSTER_LEASE_MS must be a whole number of milliseconds >= 500/)
+      expect(result.status).toBe(2)
+    }
+  })
+
   it('demo seeds the demo workspace once', () => {
     const demoDb = join(dir, 'demo.db')
     expect(runCli(['demo', '--db', demoDb]).status).toBe(0)

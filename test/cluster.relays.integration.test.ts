@@ -5,11 +5,9 @@
  */
 import { describe, expect, it } from 'vitest'
 import type { WebsocketProvider } from 'y-websocket'
-import * as Y from 'yjs'
 import type { RejectedNotice } from '../shared/protocol.js'
 import { fieldsOf, notesOf } from '../shared/docLayout.js'
 import { textOf } from '../shared/textFields.js'
-import { PgDocStore } from '../server/store/PgDocStore.js'
 import { SHORT, clusterServers } from './helpers/clusterServers.js'
 import { skipPg } from './helpers/pg.js'
 import { skipPrivateRedis, skipRedis, startPrivateRedis } from './helpers/redis.js'
@@ -54,12 +52,7 @@ describe.skipIf(skipPg || skipRedis)('relays: clients on any member edit a docum
   }
 
   const ownerOf = async (doc: string) => (await cluster.pool.query('SELECT owner FROM doc_owners WHERE doc = $1', [doc])).rows[0]?.owner
-  /** The document as PostgreSQL holds it. */
-  async function stored(docName: string): Promise<Y.Doc> {
-    const doc = new Y.Doc()
-    for (const update of (await new PgDocStore(cluster.pool).load(docName)).updates) Y.applyUpdate(doc, update)
-    return doc
-  }
+  const stored = (docName: string) => cluster.stored(docName)
   const count = (text: string, marker: string) => text.split(marker).length - 1
 
   it('[RL1] clients on three members co-edit a record owned by one: all converge, every marker is in PostgreSQL exactly once', async () => {

@@ -166,6 +166,7 @@ async function serve(args: string[]): Promise<void> {
     throw new UsageError(
       'ACCORD_REDIS_URL makes a cluster member, which needs ACCORD_DATABASE_URL (the members share one PostgreSQL database)',
     )
+  const cluster = clusterLeaseOf(env.ACCORD_CLUSTER_LEASE_MS)
   // Before the database: a taken port must not leave a created, seeded file behind.
   await checkPort(host, port).catch((error: unknown) => {
     throw listenError(error, host, port)
@@ -174,6 +175,7 @@ async function serve(args: string[]): Promise<void> {
     ...where,
     redisUrl,
     node: env.ACCORD_NODE_ID || undefined,
+    cluster,
     host,
     port,
     logger,
@@ -205,6 +207,20 @@ async function serve(args: string[]): Promise<void> {
   }
   process.on('SIGINT', stop)
   process.on('SIGTERM', stop)
+}
+
+/**
+ * `ACCORD_CLUSTER_LEASE_MS`: a member's lease (default 5000), so how long a killed member's
+ * documents wait for another owner; renewals and the safety margin are a fifth of it, at most
+ * a second each, so that a member stops writing well before its lease ends.
+ */
+function clusterLeaseOf(value: string | undefined): { leaseMs: number; renewEveryMs: number; safetyMarginMs: number } | undefined {
+  if (value === undefined || value === '') return undefined
+  const leaseMs = Number(value)
+  if (!Number.isInteger(leaseMs) || leaseMs < 500)
+    throw new UsageError(`ACCORD_CLUSTER_LEASE_MS must be a whole number of milliseconds >= 500, not "${value}"`)
+  const fifth = Math.min(1000, Math.floor(leaseMs / 5))
+  return { leaseMs, renewEveryMs: fifth, safetyMarginMs: fifth }
 }
 
 /** `ACCORD_ALLOWED_ORIGINS`: comma-separated `scheme://host[:port]`, each checked here so a typo stops the start. */

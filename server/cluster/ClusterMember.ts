@@ -48,6 +48,7 @@ interface BusHooks {
 export class ClusterMember implements DocOwnership {
   /** The relays of this member's sockets for documents others own, once it serves. */
   relays: RelayHub | null = null
+  private leaving = false
 
   private constructor(
     readonly membership: Membership,
@@ -126,7 +127,13 @@ export class ClusterMember implements DocOwnership {
     return this.membership.canWrite()
   }
 
+  /** Refuses every claim from now on (the member is shutting down), as without a lease. */
+  leave(): void {
+    this.leaving = true
+  }
+
   async claim(docName: string): Promise<OwnershipRefusal | null> {
+    if (this.leaving) return { reason: 'no-lease' }
     const claim = await this.membership.claim(docName)
     if (claim.ok) return null
     return claim.reason === 'held' ? { reason: 'held', owner: claim.owner } : { reason: 'no-lease' }

@@ -438,7 +438,11 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
     // Not waited for: a load under way ends without a room (see `load`), its waiters told the
     // registry closed, and one the store never answers must not hold the shutdown.
     await this.commits.close()
-    for (const room of this.rooms.values()) room.close(CLOSE.shuttingDown.code, CLOSE.shuttingDown.reason)
+    for (const room of this.rooms.values()) {
+      room.close(CLOSE.shuttingDown.code, CLOSE.shuttingDown.reason)
+      // After its last commit: another member may take it over now, not once this one left.
+      this.options.ownership?.release(room.docName)
+    }
     this.rooms.clear()
     this.onLeave.clear()
     await Promise.all(this.keeping.values())

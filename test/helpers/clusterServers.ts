@@ -5,8 +5,10 @@
  */
 import { afterAll, afterEach, beforeAll } from 'vitest'
 import type { WebsocketProvider } from 'y-websocket'
+import * as Y from 'yjs'
 import type { ClusterOptions } from '../../server/cluster/ClusterMember.js'
 import { type Pool, openPool } from '../../server/pg/openPool.js'
+import { PgDocStore } from '../../server/store/PgDocStore.js'
 import { freshDatabase } from './pg.js'
 import { REDIS_URL, uniquePrefix } from './redis.js'
 import { type SeededUsers, type TestServer, seedWorkspace, startServer } from './server.js'
@@ -27,6 +29,8 @@ export interface ClusterServers {
   member(node: string, lease?: Lease, redisUrl?: string): Promise<TestServer>
   /** Destroyed after the test. */
   track(p: WebsocketProvider): WebsocketProvider
+  /** The document as PostgreSQL holds it. */
+  stored(docName: string): Promise<Y.Doc>
 }
 
 /** Registers the hooks; the fields are set once `beforeAll` ran. */
@@ -47,6 +51,11 @@ export function clusterServers(): ClusterServers {
     track(p: WebsocketProvider): WebsocketProvider {
       providers.push(p)
       return p
+    },
+    async stored(docName: string): Promise<Y.Doc> {
+      const doc = new Y.Doc()
+      for (const update of (await new PgDocStore(fixture.pool).load(docName)).updates) Y.applyUpdate(doc, update)
+      return doc
     },
   }
   beforeAll(async () => {
