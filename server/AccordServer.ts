@@ -14,7 +14,7 @@ import { AuthService } from './auth/AuthService.js'
 import { type Logger, requestLogger, silentLogger } from './log.js'
 import { Metrics } from './metrics/Metrics.js'
 import { requireAuth, principalOf } from './http/authenticate.js'
-import { authRoutes } from './http/authRoutes.js'
+import { authRoutes, inviteRoutes } from './http/authRoutes.js'
 import { HttpError, errorHandler } from './http/errors.js'
 import { OriginPolicy } from './auth/OriginPolicy.js'
 import { recordRoutes } from './http/recordRoutes.js'
@@ -329,6 +329,7 @@ export class AccordServer {
         onRefused: (reason) => this.metrics.signInRefusals.inc({ reason }),
       }),
     )
+    app.use('/api/invites', inviteRoutes(this.auth))
     app.use('/api', requireAuth(this.auth, origins))
     app.get('/api/me', async (req, res) => {
       res.json(await this.auth.getUser(principalOf(req).userId))

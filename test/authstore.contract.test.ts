@@ -313,6 +313,58 @@ function authContract(make: () => Subject): void {
       expect(await s.store.setRole(other.id, 'viewer')).toBe('last-owner')
       expect(await s.store.setRole(owner.id, 'viewer')).toBe('changed')
     })
+
+    /** The principal of a new owner of acme, as an admin request has it. */
+    const ownerPrincipal = async () => {
+      await auth.addWorkspace('acme', 'Acme Inc')
+      const ann = await addUser('ann@acme.test', { role: 'owner' })
+      const session = await auth.createSession(ann.id)
+      return (await auth.authenticate(session.token))!
+    }
+
+    it('[AU10] an invite is kept by its token hash only, answers its workspace and role, and is gone 7 days later', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] })
+      vi.setSystemTime(T0)
+      const admin = await ownerPrincipal()
+      const invite = await auth.createInvite(admin, { role: 'admin' })
+      expect(invite).toMatchObject({
+        workspace: { id: 'acme', name: 'Acme Inc' },
+        role: 'admin',
+        email: null,
+        expiresAt: T0 + 7 * 86_400_000,
+      })
+      expect(await s.store.inviteByToken(invite.token)).toBeUndefined()
+      expect((await s.store.inviteByToken(createHash('sha256').update(invite.token).digest('hex')))?.usedAt).toBeNull()
+      vi.setSystemTime(T0 + 7 * 86_400_000 - 1)
+      expect((await auth.invite(invite.token)).role).toBe('admin')
+      vi.setSystemTime(T0 + 7 * 86_400_000)
+      await expect(auth.invite(invite.token)).rejects.toMatchObject({ code: 'gone' })
+      await expect(auth.acceptInvite(invite.token, { password: PASSWORD, email: 'late@acme.test' })).rejects.toMatchObject({ code: 'gone' })
+      await expect(auth.invite('no-such-token')).rejects.toMatchObject({ code: 'not-found' })
+      expect(await s.store.userByEmail('late@acme.test')).toBeUndefined()
+    })
+
+    it('[AU11] an invite adds one user however many accept it at once; a taken e-mail writes nothing', async () => {
+      const admin = await ownerPrincipal()
+      const invite = await auth.createInvite(admin, { role: 'member' })
+      const tries = await Promise.allSettled(
+        ['one@acme.test', 'two@acme.test', 'three@acme.test'].map((email) =>
+          auth.acceptInvite(invite.token, { password: PASSWORD, email }),
+        ),
+      )
+      expect(tries.filter((t) => t.status === 'fulfilled')).toHaveLength(1)
+      for (const t of tries) if (t.status === 'rejected') expect(t.reason).toMatchObject({ code: 'gone' })
+      expect((await s.store.usersOf('acme')).map((u) => u.role).sort()).toEqual(['member', 'owner'])
+
+      const next = await auth.createInvite(admin, { role: 'viewer' })
+      const found = (await s.store.inviteByToken(createHash('sha256').update(next.token).digest('hex')))!
+      const taken = { ...(await s.store.userByEmail('ann@acme.test'))!, id: 'u-new', email: 'ANN@acme.test' }
+      expect(await s.store.acceptInvite(found.id, taken, Date.now())).toBe('exists')
+      // Nothing written: the invite is still there to accept.
+      expect((await auth.invite(next.token)).role).toBe('viewer')
+      expect((await auth.acceptInvite(next.token, { name: 'Vic', password: PASSWORD, email: 'vic@acme.test' })).role).toBe('viewer')
+      expect(await s.store.acceptInvite(found.id, { ...taken, id: 'u-other', email: 'other@acme.test' }, Date.now())).toBe('gone')
+    })
   })
 }
 
@@ -424,7 +476,7 @@ authStoreContract(
         return (await database.pool.query<{ n: number }>('SELECT count(*)::integer AS n FROM login_attempts')).rows[0]!.n
       },
       async close() {
-        await database.pool.query('TRUNCATE sessions, users, workspaces, login_attempts')
+        await database.pool.query('TRUNCATE invites, sessions, users, workspaces, login_attempts')
       },
     })
   },

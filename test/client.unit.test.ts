@@ -22,6 +22,7 @@ import { ConflictMarkers, isCurrent } from '../client/src/sync/ConflictMarkers.j
 describe('client helpers', () => {
   it('routes paths to screens; unknown paths go home', () => {
     expect(parseRoute('/import')).toEqual({ screen: 'import' })
+    expect(parseRoute('/invite/tok-en_1')).toEqual({ screen: 'invite', token: 'tok-en_1' })
     expect(parseRoute('/deals')).toEqual({ screen: 'list', collection: 'deals' })
     expect(parseRoute('/events/abc')).toEqual({ screen: 'record', collection: 'events', id: 'abc' })
     expect(parseRoute('/board')).toEqual({ screen: 'board' })

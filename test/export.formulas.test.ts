@@ -111,7 +111,7 @@ describe('formula injection in exports', () => {
     await exportJob({ target: 'sheets', spreadsheetId: 'formulas', collections: ['customers'] })
     expect(emulator.valueInputOptions.length).toBeGreaterThan(0)
     expect(new Set(emulator.valueInputOptions)).toEqual(new Set(['RAW']))
-    const grid = emulator.values('formulas', 'customers')
+    const grid = emulator.values('formulas', 'customers (member of acme)')
     const stored = new Map(grid.slice(1).map((row) => [String(row[0]), row]))
     for (const [id, name] of names) {
       expect(stored.get(id)?.[column('name')]).toBe(name)

@@ -33,6 +33,9 @@ describeBackends('Google Sheets export', (backend) => {
     await emulator.close()
   })
 
+  /** A tab of a spreadsheet named in the request: its user's own, named for them. */
+  const own = (collection: string, who: 'owner' | 'member' = 'owner') => `${collection} (${who} of acme)`
+
   async function exportTo(api: Api, spreadsheetId: string, collections = ['customers']) {
     const res = await api.request('POST', '/api/exports', { target: 'sheets', spreadsheetId, collections })
     expect(res.status).toBe(202)
@@ -71,7 +74,7 @@ describeBackends('Google Sheets export', (backend) => {
     }
     const first = await exportTo(owner, 'sheet-a')
     expect(first).toMatchObject({ status: 'succeeded', counts: { exported: 12, added: 12, updated: 0, deleted: 0 }, attempts: 1 })
-    expect(emulator.values('sheet-a', 'customers')).toEqual([headerOf('customers'), ...(await expectedRows(owner))])
+    expect(emulator.values('sheet-a', own('customers'))).toEqual([headerOf('customers'), ...(await expectedRows(owner))])
 
     expect((await owner.request('PATCH', `/api/records/customers/${ids[3]}`, { company: 'Initech' })).status).toBe(200)
     expect((await owner.request('DELETE', `/api/records/customers/${ids[6]}`)).status).toBe(204)
@@ -79,14 +82,14 @@ describeBackends('Google Sheets export', (backend) => {
     const writesBefore = emulator.writes().length
     const second = await exportTo(owner, 'sheet-a')
     expect(second).toMatchObject({ status: 'succeeded', counts: { exported: 12, added: 1, updated: 1, deleted: 1 } })
-    expect(emulator.values('sheet-a', 'customers')).toEqual([headerOf('customers'), ...(await expectedRows(owner))])
+    expect(emulator.values('sheet-a', own('customers'))).toEqual([headerOf('customers'), ...(await expectedRows(owner))])
     // One batched write of the changed rows, one clear of the row past the end; no append ever.
     expect(emulator.writes().length - writesBefore).toBeLessThanOrEqual(2)
     expect(emulator.appendCalls).toBe(0)
 
     const third = await exportTo(owner, 'sheet-a')
     expect(third.counts).toEqual({ exported: 12, added: 0, updated: 0, deleted: 0 })
-    expect(emulator.values('sheet-a', 'customers')).toEqual([headerOf('customers'), ...(await expectedRows(owner))])
+    expect(emulator.values('sheet-a', own('customers'))).toEqual([headerOf('customers'), ...(await expectedRows(owner))])
   })
 
   it('[SH2] injected 429s (with Retry-After) and 500s are retried and the export still succeeds', async () => {
@@ -98,7 +101,7 @@ describeBackends('Google Sheets export', (backend) => {
     expect(job.counts.added).toBe(job.counts.exported)
     expect(emulator.requests.filter((r) => r.status === 429).length).toBeGreaterThanOrEqual(2)
     expect(emulator.requests.filter((r) => r.status === 500).length).toBeGreaterThanOrEqual(2)
-    expect(emulator.values('sheet-b', 'customers')).toEqual([headerOf('customers'), ...(await expectedRows(owner))])
+    expect(emulator.values('sheet-b', own('customers'))).toEqual([headerOf('customers'), ...(await expectedRows(owner))])
   })
 
   it('[SH2b] a Retry-After of 1 s is honoured before the next attempt', async () => {
@@ -162,11 +165,11 @@ describeBackends('Google Sheets export', (backend) => {
     ).body
     const first = await exportTo(owner, 'sheet-h', ['invoices'])
     expect(first).toMatchObject({ status: 'succeeded', counts: { exported: 1, added: 1 } })
-    const invoices = emulator.values('sheet-h', 'invoices')
+    const invoices = emulator.values('sheet-h', own('invoices'))
     expect(invoices[0]).toEqual(headerOf('invoices'))
     const row = Object.fromEntries(headerOf('invoices').map((name, i) => [name, invoices[1]![i]]))
     expect(row).toMatchObject({ id: invoice.id, customer: 'Items Customer', customerId: customer.id, total: 402 })
-    expect(emulator.values('sheet-h', 'invoice-items')).toEqual([
+    expect(emulator.values('sheet-h', own('invoice-items'))).toEqual([
       itemColumnsOf('invoices').map((c) => c.name),
       [invoice.id, '', 1, 'Chairs', 4, 25.5, 102],
       [invoice.id, '', 2, 'Desk', 1, 300, 300],
@@ -180,7 +183,7 @@ describeBackends('Google Sheets export', (backend) => {
     ).toBe(200)
     const second = await exportTo(owner, 'sheet-h', ['invoices'])
     expect(second.counts).toEqual({ exported: 1, added: 0, updated: 1, deleted: 0 })
-    expect(emulator.values('sheet-h', 'invoice-items')).toEqual([
+    expect(emulator.values('sheet-h', own('invoice-items'))).toEqual([
       itemColumnsOf('invoices').map((c) => c.name),
       [invoice.id, '', 1, 'Desk', 2, 300, 600],
     ])
@@ -216,7 +219,7 @@ describeBackends('Google Sheets export', (backend) => {
     const writes = emulator.requests.filter((r) => r.path.includes('sheet-e/values:batchUpdate'))
     expect(writes.length).toBeGreaterThan(1)
     expect(Math.max(...writes.map((w) => w.bytes))).toBeLessThan(200_000 + 1000)
-    expect(emulator.values('sheet-e', 'leads').length).toBe(151)
+    expect(emulator.values('sheet-e', own('leads', 'member')).length).toBe(151)
   })
 
   it('[SH6] each user syncs against what their own last export wrote', async () => {
@@ -312,6 +315,36 @@ describeBackends('Google Sheets export', (backend) => {
     expect(done.map((job) => job.status)).toEqual(['succeeded', 'succeeded'])
     const added = done.map((job) => job.counts.added).sort((a, b) => a - b)
     expect(added).toEqual([0, done[0].counts.exported])
+  })
+
+  it("[SH12] two users exporting into one spreadsheet named by id get tabs of their own: each keeps that user's rows after both synced", async () => {
+    emulator.createSpreadsheet('sheet-two')
+    const header = [headerOf('customers')]
+    const made = async (name: string) => (await owner.request('POST', '/api/records/customers', { name })).body.id as string
+    const gone = await made('Two Users Gone')
+    expect((await exportTo(owner, 'sheet-two')).status).toBe('succeeded')
+    await made('Two Users Added')
+    expect((await exportTo(member, 'sheet-two')).status).toBe('succeeded')
+    const memberRows = await expectedRows(member)
+    expect((await owner.request('DELETE', `/api/records/customers/${gone}`)).status).toBe(204)
+    expect((await exportTo(owner, 'sheet-two')).counts).toMatchObject({ added: 1, deleted: 1 })
+
+    expect(emulator.tabTitles('sheet-two')).not.toContain('customers')
+    expect(emulator.values('sheet-two', own('customers'))).toEqual([...header, ...(await expectedRows(owner))])
+    expect(emulator.values('sheet-two', own('customers', 'member'))).toEqual([...header, ...memberRows])
+    expect((await exportTo(member, 'sheet-two')).counts).toMatchObject({ added: 0, deleted: 1 })
+    expect(emulator.values('sheet-two', own('customers', 'member'))).toEqual([...header, ...(await expectedRows(member))])
+  })
+
+  it("[SH13] a spreadsheet named by id that is the workspace's saved one is synced as the workspace's: plain tabs, one state", async () => {
+    emulator.createSpreadsheet('sheet-named-team', 'Named Team')
+    expect((await owner.request('PUT', '/api/sheets/workspace', { spreadsheet: 'sheet-named-team' })).status).toBe(200)
+    const first = await exportTo(member, 'sheet-named-team')
+    expect(first.counts.added).toBe(first.counts.exported)
+    expect((await exportTo(owner, 'sheet-named-team')).counts).toMatchObject({ added: 0, updated: 0, deleted: 0 })
+    expect(emulator.tabTitles('sheet-named-team')).toEqual(expect.arrayContaining(['customers']))
+    expect(emulator.tabTitles('sheet-named-team')).not.toContain(own('customers'))
+    expect(emulator.values('sheet-named-team', 'customers')).toEqual([headerOf('customers'), ...(await expectedRows(owner))])
   })
 })
 

@@ -103,8 +103,8 @@ describeBackends('job durability', (backend) => {
     await until(() => emulator.held > 0, 'the export is half done', 30_000)
     await killHard(first)
     emulator.resume()
-    expect(emulator.values('restart', 'customers').length).toBe(CUSTOMERS + 1)
-    expect(emulator.values('restart', 'deals')).toEqual([])
+    expect(emulator.values('restart', 'customers (member of acme)').length).toBe(CUSTOMERS + 1)
+    expect(emulator.values('restart', 'deals (member of acme)')).toEqual([])
     expect(await storedJob(where, id)).toEqual({ status: 'running', attempts: 1 })
 
     const second = await start()
@@ -117,11 +117,11 @@ describeBackends('job durability', (backend) => {
     })
     expect((await again.request('GET', '/api/exports')).body.items.map((j: any) => j.id)).toEqual([id])
 
-    const customers = emulator.values('restart', 'customers')
+    const customers = emulator.values('restart', 'customers (member of acme)')
     expect(customers.length).toBe(CUSTOMERS + 1)
     expect(customers[0]).toEqual(headerOf('customers'))
     expect(new Set(customers.slice(1).map((r) => r[0])).size).toBe(CUSTOMERS)
-    expect(emulator.values('restart', 'deals').length).toBe(DEALS + 1)
+    expect(emulator.values('restart', 'deals (member of acme)').length).toBe(DEALS + 1)
 
     const inbox = provider(second.wsUrl, `acme/inbox/${again.userId}`, again.token)
     await synced(inbox)

@@ -77,7 +77,7 @@ describeBackends('job scheduling', (backend) => {
     const firsts = jobs.map((own) => own[0])
     expect(Math.max(...firsts.map((j) => ms(j.startedAt)))).toBeLessThan(Math.min(...firsts.map((j) => ms(j.finishedAt))))
     expect(t.server.jobs.runner.stats().peak).toBe(USERS)
-    for (let u = 0; u < USERS; u++) expect(emulator.values(`user-${u}`, 'customers').length).toBe(CUSTOMERS + 1)
+    for (let u = 0; u < USERS; u++) expect(emulator.values(`user-${u}`, `customers (Seller ${u})`).length).toBe(CUSTOMERS + 1)
   })
 
   it('[JS2] an export identical to one still queued is coalesced into it; once it runs, a new one is queued', async () => {

@@ -9,6 +9,7 @@ import { COLLECTION_LABELS } from './fieldKinds.js'
 import { navigate, type Route, useRoute } from './router.js'
 import { ListScreen } from './screens/ListScreen.js'
 import { LoginScreen } from './screens/LoginScreen.js'
+import { InviteScreen } from './screens/InviteScreen.js'
 import { useSession, useUser } from './session/SessionProvider.js'
 import { assertNever } from '../../shared/docNames.js'
 import { JobWatcher } from './screens/JobWatcher.js'
@@ -27,11 +28,15 @@ const SCREEN_TITLES = {
   exports: 'Exports',
   import: 'Import',
   admin: 'Admin',
+  invite: 'Invite',
 } as const
 
 export function App() {
   const { state } = useSession()
+  const route = useRoute()
   if (state.status === 'loading') return <div className="splash" aria-busy="true" />
+  // An invite is accepted signed out; signed in, the page says whose session this is.
+  if (route.screen === 'invite') return <InviteScreen token={route.token} />
   if (state.status === 'signed-out') return <LoginScreen reason={state.reason} />
   return (
     <ToastProvider>
@@ -150,6 +155,9 @@ function Screen({ route }: { route: Route }) {
       return <ImportScreen />
     case 'admin':
       return <AdminScreen />
+    case 'invite':
+      // Shown by App, outside the shell.
+      return null
     default:
       return assertNever(route)
   }

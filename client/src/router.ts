@@ -11,6 +11,7 @@ export type Route =
   | { screen: 'exports' }
   | { screen: 'import' }
   | { screen: 'admin' }
+  | { screen: 'invite'; token: string }
 
 export function parseRoute(path: string): Route {
   const [first, second] = path.split('/').filter(Boolean)
@@ -19,6 +20,7 @@ export function parseRoute(path: string): Route {
   if (first === 'exports') return { screen: 'exports' }
   if (first === 'import') return { screen: 'import' }
   if (first === 'admin') return { screen: 'admin' }
+  if (first === 'invite' && second) return { screen: 'invite', token: second }
   if (isCollection(first)) return second ? { screen: 'record', collection: first, id: second } : { screen: 'list', collection: first }
   return { screen: 'home' }
 }

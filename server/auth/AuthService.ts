@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { isValidId } from '../../shared/docNames.js'
-import type { AuthStore, NewUser, SessionInfo, StoredUser } from './AuthStore.js'
+import type { AuthStore, NewUser, SessionInfo, StoredInvite, StoredUser } from './AuthStore.js'
 import type { Principal, Role } from './types.js'
 import { DUMMY_HASH_PROMISE, hashPassword, isOutdated, verifyPassword } from './passwords.js'
 
@@ -31,10 +31,27 @@ export interface AdminUser extends PublicUser {
   deactivatedAt: number | null
 }
 
+/** How long an invite link can be accepted. */
+export const INVITE_TTL_MS = 7 * 24 * 3600 * 1000
+
+/** An invite as its link shows it, before it is accepted (no token, no creator). */
+export interface InviteInfo {
+  workspace: { id: string; name: string }
+  role: Role
+  email: string | null
+  expiresAt: number
+}
+
+/** A new invite: the token is shown this once (its link); only its hash is kept. */
+export interface CreatedInvite extends InviteInfo {
+  token: string
+  path: string
+}
+
 /** A failure the caller shows as is (CLI line, HTTP error). */
 export class AuthError extends Error {
   constructor(
-    readonly code: 'exists' | 'not-found' | 'invalid' | 'forbidden' | 'conflict',
+    readonly code: 'exists' | 'not-found' | 'invalid' | 'forbidden' | 'conflict' | 'gone',
     message: string,
   ) {
     super(message)
@@ -99,23 +116,83 @@ export class AuthService {
   async addUser(input: { workspace: string; email: string; password: string; role: string; name?: string }): Promise<PublicUser> {
     if (!isRole(input.role)) throw new AuthError('invalid', `role must be one of ${ROLES.join(', ')}, not "${input.role}"`)
     if (!(await this.store.hasWorkspace(input.workspace))) throw new AuthError('not-found', `no workspace "${input.workspace}"`)
+    const user = await this.newUser({ ...input, role: input.role })
+    if (!(await this.store.addUser(user, Date.now()))) throw emailTaken(input.email)
+    return this.toPublic(user)
+  }
+
+  /** A user to add, its e-mail and password checked (the e-mail not taken yet) and hashed. */
+  private async newUser(input: { workspace: string; email: string; password: string; role: Role; name?: string }): Promise<NewUser> {
     if (!/^[^\s@]+@[^\s@]+$/.test(input.email)) throw new AuthError('invalid', `"${input.email}" is not an e-mail address`)
     if (input.password.length < 8) throw new AuthError('invalid', 'the password must have at least 8 characters')
-    const taken = () => new AuthError('exists', `a user with e-mail ${input.email} already exists`)
-    if (await this.store.userByEmail(input.email)) throw taken()
+    if (await this.store.userByEmail(input.email)) throw emailTaken(input.email)
     const passwordHash = await hashPassword(input.password)
     const count = await this.store.userCount()
-    const user: NewUser = {
+    return {
       id: `u${randomBytes(6).toString('hex')}`,
       email: input.email,
-      name: input.name ?? input.email.split('@')[0]!,
+      name: input.name?.trim() || input.email.split('@')[0]!,
       role: input.role,
       workspace: input.workspace,
       color: COLORS[count % COLORS.length]!,
       passwordHash,
     }
-    if (!(await this.store.addUser(user, Date.now()))) throw taken()
+  }
+
+  /**
+   * Creates a one-time invite link to the admin's workspace with `role` (only an owner invites
+   * an owner), for a fixed e-mail or, without one, for whoever opens it first.
+   */
+  async createInvite(admin: Principal, input: { role: string; email?: string }): Promise<CreatedInvite> {
+    if (!isRole(input.role)) throw new AuthError('invalid', `role must be one of ${ROLES.join(', ')}, not "${input.role}"`)
+    if (input.role === 'owner' && admin.role !== 'owner') throw new AuthError('forbidden', 'only an owner can invite an owner')
+    const email = input.email?.trim() || null
+    if (email !== null && !/^[^\s@]+@[^\s@]+$/.test(email)) throw new AuthError('invalid', `"${email}" is not an e-mail address`)
+    if (email !== null && (await this.store.userByEmail(email))) throw emailTaken(email)
+    const token = randomBytes(32).toString('base64url')
+    const createdAt = Date.now()
+    const invite = {
+      id: randomBytes(9).toString('base64url'),
+      tokenHash: hashToken(token),
+      workspace: admin.workspace,
+      role: input.role,
+      email,
+      createdBy: admin.userId,
+      createdAt,
+      expiresAt: createdAt + INVITE_TTL_MS,
+    }
+    await this.store.addInvite(invite)
+    const found = await this.liveInvite(token)
+    return { ...inviteInfo(found), token, path: `/invite/${token}` }
+  }
+
+  /** What an invite link offers; `gone` (410) once used or expired, `not-found` for a token that never was one. */
+  async invite(token: string): Promise<InviteInfo> {
+    return inviteInfo(await this.liveInvite(token))
+  }
+
+  /**
+   * Accepts an invite: adds the user (with the invite's e-mail when it fixes one) and marks
+   * the invite used, in one transaction, so a link adds one user however many accept it at once.
+   */
+  async acceptInvite(token: string, input: { name?: string; password: string; email?: string }): Promise<PublicUser> {
+    const invite = await this.liveInvite(token)
+    const email = invite.email ?? input.email?.trim()
+    if (!email) throw new AuthError('invalid', 'an e-mail address is required')
+    if (invite.email !== null && input.email !== undefined && input.email.trim().toLowerCase() !== invite.email.toLowerCase())
+      throw new AuthError('invalid', `this invite is for ${invite.email}`)
+    const user = await this.newUser({ workspace: invite.workspace, email, password: input.password, role: invite.role, name: input.name })
+    const outcome = await this.store.acceptInvite(invite.id, user, Date.now())
+    if (outcome === 'gone') throw inviteGone()
+    if (outcome === 'exists') throw emailTaken(email)
     return this.toPublic(user)
+  }
+
+  private async liveInvite(token: string): Promise<StoredInvite> {
+    const invite = token.length <= 200 ? await this.store.inviteByToken(hashToken(token)) : undefined
+    if (!invite) throw new AuthError('not-found', 'no such invite')
+    if (invite.usedAt !== null || invite.expiresAt <= Date.now()) throw inviteGone()
+    return invite
   }
 
   async listUsers(workspace: string): Promise<PublicUser[]> {
@@ -401,6 +478,23 @@ async function checkPassword(password: string, stored: string | undefined): Prom
   if (!isOutdated(stored)) return verifyPassword(password, stored)
   const [ok] = await Promise.all([verifyPassword(password, stored), verifyPassword(password, dummy)])
   return ok
+}
+
+function emailTaken(email: string): AuthError {
+  return new AuthError('exists', `a user with e-mail ${email} already exists`)
+}
+
+function inviteGone(): AuthError {
+  return new AuthError('gone', 'this invite link was used already or has expired; ask for a new one')
+}
+
+function inviteInfo(invite: StoredInvite): InviteInfo {
+  return {
+    workspace: { id: invite.workspace, name: invite.workspaceName },
+    role: invite.role,
+    email: invite.email,
+    expiresAt: invite.expiresAt,
+  }
 }
 
 function lastOwner(): AuthError {

@@ -50,6 +50,26 @@ export interface TokenSession {
   user: StoredUser
 }
 
+/** A one-time invite link as created: its token is only ever stored as its hash. */
+export interface NewInvite {
+  id: string
+  /** SHA-256 of the token, hex. */
+  tokenHash: string
+  workspace: string
+  role: Role
+  /** The e-mail the new user must have, or null when they choose it. */
+  email: string | null
+  createdBy: string
+  createdAt: number
+  expiresAt: number
+}
+
+/** An invite found by its token, with its workspace's name. */
+export interface StoredInvite extends NewInvite {
+  workspaceName: string
+  usedAt: number | null
+}
+
 /** Session ids with the time each was last used, for `slideSessions`. */
 export type SessionUses = readonly (readonly [sessionId: string, usedAt: number])[]
 
@@ -95,4 +115,12 @@ export interface AuthStore {
   sessionsOf(userId: string, now: number): Promise<SessionInfo[]>
   /** A session by id (revoked or not), or undefined. */
   sessionById(id: string): Promise<SessionInfo | undefined>
+  addInvite(invite: NewInvite): Promise<void>
+  inviteByToken(tokenHash: string): Promise<StoredInvite | undefined>
+  /**
+   * Marks an invite used by `user` and adds the user, in one transaction: `gone` (nothing
+   * written) when it was used already or has expired by `at`, `exists` (nothing written) when
+   * the user's e-mail is taken. Two people accepting one link at once: one user is added.
+   */
+  acceptInvite(inviteId: string, user: NewUser, at: number): Promise<'accepted' | 'gone' | 'exists'>
 }

@@ -9,9 +9,22 @@
  */
 import { inTransaction } from '../pg/inTransaction.js'
 import type { Pool } from '../pg/openPool.js'
-import type { AuthStore, NewSession, NewUser, SessionInfo, SessionUses, StoredUser, TokenSession } from './AuthStore.js'
+import type {
+  AuthStore,
+  NewInvite,
+  NewSession,
+  NewUser,
+  SessionInfo,
+  SessionUses,
+  StoredInvite,
+  StoredUser,
+  TokenSession,
+} from './AuthStore.js'
 import type { Role } from './types.js'
 import {
+  ADD_INVITE_COLUMNS,
+  INVITE_SQL,
+  type InviteRow,
   KEEPS_AN_OWNER,
   SESSION_INFO_COLUMNS,
   type SessionInfoRow,
@@ -21,6 +34,7 @@ import {
   type UserRow,
   sessionInfoOf,
   storedUserOf,
+  inviteOf,
   tokenSessionOf,
   unchangedBecause,
 } from './authRows.js'
@@ -59,6 +73,9 @@ const SQL = {
   sessionsOf: `SELECT ${SESSION_INFO_COLUMNS} FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
     ORDER BY created_at, id COLLATE "C"`,
   sessionById: `SELECT ${SESSION_INFO_COLUMNS} FROM sessions WHERE id = $1`,
+  addInvite: `INSERT INTO invites (${ADD_INVITE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+  inviteByToken: `${INVITE_SQL} WHERE i.token_hash = $1`,
+  claimInvite: 'UPDATE invites SET used_at = $1, used_by = $2 WHERE id = $3 AND used_at IS NULL AND expires_at > $1',
 } as const
 
 type Statement = keyof typeof SQL
@@ -90,11 +107,10 @@ export class PgAuthStore implements AuthStore {
 
   async addUser(user: NewUser, createdAt: number): Promise<boolean> {
     try {
-      await this.run('addUser', [user.id, user.workspace, user.email, user.name, user.role, user.passwordHash, user.color, createdAt])
+      await this.run('addUser', userValues(user, createdAt))
       return true
     } catch (error) {
-      const { code, constraint } = error as { code?: string; constraint?: string }
-      if (code === '23505' && constraint === 'users_email') return false
+      if (emailTaken(error)) return false
       throw error
     }
   }
@@ -171,4 +187,37 @@ export class PgAuthStore implements AuthStore {
     const [row] = (await this.run<SessionInfoRow>('sessionById', [id])).rows
     return row && sessionInfoOf(row)
   }
+
+  async addInvite(invite: NewInvite): Promise<void> {
+    const { id, tokenHash, workspace, role, email, createdBy, createdAt, expiresAt } = invite
+    await this.run('addInvite', [id, tokenHash, workspace, role, email, createdBy, createdAt, expiresAt])
+  }
+
+  async inviteByToken(tokenHash: string): Promise<StoredInvite | undefined> {
+    const [row] = (await this.run<InviteRow>('inviteByToken', [tokenHash])).rows
+    return row && inviteOf(row)
+  }
+
+  async acceptInvite(inviteId: string, user: NewUser, at: number): Promise<'accepted' | 'gone' | 'exists'> {
+    try {
+      return await inTransaction(this.pool, async (client) => {
+        const claimed = await client.query({ name: 'auth-claimInvite', text: SQL.claimInvite, values: [at, user.id, inviteId] })
+        if ((claimed.rowCount ?? 0) === 0) return 'gone'
+        await client.query({ name: 'auth-addUser', text: SQL.addUser, values: userValues(user, at) })
+        return 'accepted'
+      })
+    } catch (error) {
+      if (emailTaken(error)) return 'exists'
+      throw error
+    }
+  }
+}
+
+function userValues(user: NewUser, createdAt: number): unknown[] {
+  return [user.id, user.workspace, user.email, user.name, user.role, user.passwordHash, user.color, createdAt]
+}
+
+function emailTaken(error: unknown): boolean {
+  const { code, constraint } = error as { code?: string; constraint?: string }
+  return code === '23505' && constraint === 'users_email'
 }

@@ -4,9 +4,22 @@
  * are already settled.
  */
 import { type Db, statementCache } from '../store/openDatabase.js'
-import type { AuthStore, NewSession, NewUser, SessionInfo, SessionUses, StoredUser, TokenSession } from './AuthStore.js'
+import type {
+  AuthStore,
+  NewInvite,
+  NewSession,
+  NewUser,
+  SessionInfo,
+  SessionUses,
+  StoredInvite,
+  StoredUser,
+  TokenSession,
+} from './AuthStore.js'
 import type { Role } from './types.js'
 import {
+  ADD_INVITE_COLUMNS,
+  INVITE_SQL,
+  type InviteRow,
   KEEPS_AN_OWNER,
   SESSION_INFO_COLUMNS,
   type SessionInfoRow,
@@ -16,9 +29,14 @@ import {
   type UserRow,
   sessionInfoOf,
   storedUserOf,
+  inviteOf,
   tokenSessionOf,
   unchangedBecause,
 } from './authRows.js'
+
+/** Thrown inside `acceptInvite`'s transaction to roll it back when the e-mail is taken. */
+const EMAIL_TAKEN = Symbol('email taken')
+
 export class SqliteAuthStore implements AuthStore {
   /** Statements run per request, per socket and by the session sweep, compiled once. */
   private readonly stmt
@@ -52,6 +70,10 @@ export class SqliteAuthStore implements AuthStore {
   }
 
   async addUser(user: NewUser, createdAt: number): Promise<boolean> {
+    return this.addUserNow(user, createdAt)
+  }
+
+  private addUserNow(user: NewUser, createdAt: number): boolean {
     try {
       this.db
         .prepare('INSERT INTO users (id, workspace, email, name, role, password_hash, color, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
@@ -147,5 +169,33 @@ export class SqliteAuthStore implements AuthStore {
   async sessionById(id: string): Promise<SessionInfo | undefined> {
     const row = this.db.prepare(`SELECT ${SESSION_INFO_COLUMNS} FROM sessions WHERE id = ?`).get(id) as SessionInfoRow | undefined
     return row && sessionInfoOf(row)
+  }
+
+  async addInvite(invite: NewInvite): Promise<void> {
+    this.db
+      .prepare(`INSERT INTO invites (${ADD_INVITE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(invite.id, invite.tokenHash, invite.workspace, invite.role, invite.email, invite.createdBy, invite.createdAt, invite.expiresAt)
+  }
+
+  async inviteByToken(tokenHash: string): Promise<StoredInvite | undefined> {
+    const row = this.db.prepare(`${INVITE_SQL} WHERE i.token_hash = ?`).get(tokenHash) as InviteRow | undefined
+    return row && inviteOf(row)
+  }
+
+  async acceptInvite(inviteId: string, user: NewUser, at: number): Promise<'accepted' | 'gone' | 'exists'> {
+    const accept = this.db.transaction((): 'accepted' | 'gone' => {
+      const claimed = this.db
+        .prepare('UPDATE invites SET used_at = ?, used_by = ? WHERE id = ? AND used_at IS NULL AND expires_at > ?')
+        .run(at, user.id, inviteId, at).changes
+      if (claimed === 0) return 'gone'
+      if (!this.addUserNow(user, at)) throw EMAIL_TAKEN
+      return 'accepted'
+    })
+    try {
+      return accept()
+    } catch (error) {
+      if (error === EMAIL_TAKEN) return 'exists'
+      throw error
+    }
   }
 }

@@ -1,5 +1,5 @@
 /** Rows of `users` and `sessions` as both databases return them, and what the stores make of them. */
-import type { SessionInfo, StoredUser, TokenSession } from './AuthStore.js'
+import type { SessionInfo, StoredInvite, StoredUser, TokenSession } from './AuthStore.js'
 import type { Role } from './types.js'
 
 /** A `users` row, as both databases name its columns. */
@@ -65,4 +65,38 @@ export interface SessionInfoRow {
 
 export function sessionInfoOf(row: SessionInfoRow): SessionInfo {
   return { id: row.id, userId: row.user_id, createdAt: row.created_at, expiresAt: row.expires_at }
+}
+
+/** An invite with its workspace's name (both databases; the caller adds `WHERE i.token_hash = ?`). */
+export const INVITE_SQL = `SELECT i.id, i.token_hash, i.workspace, i.role, i.email, i.created_by, i.created_at, i.expires_at,
+  i.used_at, w.name AS workspace_name FROM invites i JOIN workspaces w ON w.id = i.workspace`
+
+export const ADD_INVITE_COLUMNS = 'id, token_hash, workspace, role, email, created_by, created_at, expires_at'
+
+export interface InviteRow {
+  id: string
+  token_hash: string
+  workspace: string
+  role: Role
+  email: string | null
+  created_by: string
+  created_at: number
+  expires_at: number
+  used_at: number | null
+  workspace_name: string
+}
+
+export function inviteOf(row: InviteRow): StoredInvite {
+  return {
+    id: row.id,
+    tokenHash: row.token_hash,
+    workspace: row.workspace,
+    role: row.role,
+    email: row.email,
+    createdBy: row.created_by,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    usedAt: row.used_at,
+    workspaceName: row.workspace_name,
+  }
 }

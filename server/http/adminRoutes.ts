@@ -29,6 +29,8 @@ const newUserBody = z.strictObject({
 
 const roleBody = z.strictObject({ role: z.string() })
 
+const inviteBody = z.strictObject({ role: z.string(), email: z.string().max(320).optional() })
+
 function parsed<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body ?? {})
   if (result.success) return result.data
@@ -56,6 +58,9 @@ export function adminRoutes({ overview, auth, jobs }: AdminRoutesOptions): Route
   })
   router.post('/users', async (req, res) => {
     res.status(201).json(await auth.adminAddUser(principalOf(req), parsed(newUserBody, req.body)))
+  })
+  router.post('/invites', async (req, res) => {
+    res.status(201).json(await auth.createInvite(principalOf(req), parsed(inviteBody, req.body)))
   })
   router.patch('/users/:id', async (req, res) => {
     const { role } = parsed(roleBody, req.body)

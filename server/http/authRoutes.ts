@@ -17,6 +17,16 @@ const loginBody = z.object({
   password: z.string().max(1000),
 })
 
+const acceptBody = z.strictObject({
+  name: z.string().max(200).optional(),
+  password: z.string().max(1000),
+  email: z
+    .string()
+    .max(320)
+    .regex(/^[^\0]*$/, 'must not contain NUL characters (U+0000)')
+    .optional(),
+})
+
 export interface AuthRoutesOptions {
   auth: AuthService
   /** Closes every socket of a session (logout, revocation). */
@@ -82,5 +92,26 @@ export function authRoutes({ auth, onSessionEnded, throttle, origins, onRefused 
     res.json({ user: principal ? await auth.getUser(principal.userId) : null })
   })
 
+  return router
+}
+
+/**
+ * `/api/invites/:token`, for whoever holds the link (no session): what it offers, and
+ * accepting it, which adds the user and signs them in as `/api/auth/login` does.
+ */
+export function inviteRoutes(auth: AuthService): Router {
+  const router = Router()
+  router.get('/:token', async (req, res) => {
+    res.setHeader('Cache-Control', 'no-store')
+    res.json(await auth.invite(String(req.params.token)))
+  })
+  router.post('/:token/accept', async (req, res) => {
+    const body = acceptBody.safeParse(req.body ?? {})
+    if (!body.success) throw new HttpError(400, 'invalid', 'a password (and a name) are required', { issues: body.error.issues })
+    const user = await auth.acceptInvite(String(req.params.token), body.data)
+    const session = await auth.createSession(user.id)
+    res.setHeader('Set-Cookie', sessionCookie(req, session.token, Math.floor(auth.sessionIdleMs / 1000)))
+    res.status(201).json({ token: session.token, user })
+  })
   return router
 }

@@ -74,7 +74,10 @@ export interface JobNotification {
 export interface ExportRequest {
   target: ExportTarget
   collections?: Collection[]
-  /** A spreadsheet named in the request (the API's raw form): tabs plain, synced per user. */
+  /**
+   * A spreadsheet named in the request: synced as the workspace's when it is the workspace's saved
+   * one, else as the caller's own (tabs carry their name, so users sharing it never overwrite each other).
+   */
   spreadsheetId?: string
   /** Which saved spreadsheet: the user's own or the workspace's; the own one, else the workspace's, when absent. */
   sheet?: SavedSheet
@@ -239,8 +242,12 @@ export class JobService {
   }
 
   /** The spreadsheet a Sheets export goes to: the one named, else a saved one. */
-  private async destinationOf(owner: Owner, request: ExportRequest): Promise<{ spreadsheetId: string; sheet?: SavedSheet }> {
-    if (request.spreadsheetId) return { spreadsheetId: request.spreadsheetId }
+  private async destinationOf(owner: Owner, request: ExportRequest): Promise<{ spreadsheetId: string; sheet: SavedSheet }> {
+    if (request.spreadsheetId) {
+      const workspace = await this.state.sheetTarget(this.sheetOwner(owner, 'workspace'))
+      const sheet = workspace?.spreadsheetId === request.spreadsheetId ? 'workspace' : 'mine'
+      return { spreadsheetId: request.spreadsheetId, sheet }
+    }
     for (const sheet of request.sheet ? [request.sheet] : SAVED_SHEETS) {
       const target = await this.state.sheetTarget(this.sheetOwner(owner, sheet))
       if (target) return { spreadsheetId: target.spreadsheetId, sheet }
@@ -409,12 +416,13 @@ export class JobService {
       })
   }
 
-  /** A saved spreadsheet's tabs: the workspace's are everyone's, a user's own carry their name. */
+  /**
+   * A spreadsheet's tabs: the workspace's are everyone's, any other carries its user's name (also
+   * for jobs queued before every Sheets job named its sheet, which wrote plain tabs per user).
+   */
   private async sheetsDestination(job: StoredJob): Promise<SheetsDestination> {
     const spreadsheetId = job.params.spreadsheetId as string
-    const sheet = job.params.sheet as SavedSheet | undefined
-    if (sheet === 'workspace') return { spreadsheetId, stateOwner: '', tabSuffix: '' }
-    if (sheet === undefined) return { spreadsheetId, stateOwner: job.userId, tabSuffix: '' }
+    if (job.params.sheet === 'workspace') return { spreadsheetId, stateOwner: '', tabSuffix: '' }
     const users = await this.names.users(job.workspace)
     const name = users.find((user) => user.id === job.userId)?.name ?? job.userId
     return { spreadsheetId, stateOwner: job.userId, tabSuffix: ` (${name})` }

@@ -70,6 +70,8 @@ export const COPIED_TABLES: readonly CopiedTable[] = [
   { name: 'import_keys' },
   // the spreadsheets users and workspaces sync to (migration 11)
   { name: 'sheet_targets' },
+  // invite links (migration 12)
+  { name: 'invites' },
 ]
 
 /**

@@ -338,4 +338,24 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 12,
+    name: 'invites',
+    // As SQLite's: one-time invite links, by the SHA-256 of their token; `email` NULL when
+    // whoever accepts chooses it. Used or expired ones stay, so that the link says so.
+    sql: `
+      CREATE TABLE invites (
+        id text PRIMARY KEY,
+        token_hash text NOT NULL UNIQUE,
+        workspace text NOT NULL REFERENCES workspaces (id),
+        role text NOT NULL CHECK (role IN ('owner', 'admin', 'member', 'viewer')),
+        email text,
+        created_by text NOT NULL,
+        created_at bigint NOT NULL,
+        expires_at bigint NOT NULL,
+        used_at bigint,
+        used_by text
+      );
+    `,
+  },
 ]

@@ -242,6 +242,22 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (workspace, user_id)
   );
   `,
+  // One-time invite links (server/auth/AuthService.ts, createInvite): only the token's SHA-256 is
+  // kept; `email` NULL lets whoever accepts choose theirs. Used or expired ones stay, to say so.
+  `
+  CREATE TABLE invites (
+    id TEXT PRIMARY KEY,
+    token_hash TEXT NOT NULL UNIQUE,
+    workspace TEXT NOT NULL REFERENCES workspaces(id),
+    role TEXT NOT NULL CHECK (role IN ('owner','admin','member','viewer')),
+    email TEXT,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER,
+    used_by TEXT
+  );
+  `,
 ]
 
 /** The schema version (`PRAGMA user_version`) of a database this code has opened. */

@@ -43,7 +43,7 @@ describe('admin console (Chromium)', () => {
     expect(await points()).toBeGreaterThan(pointsBefore)
     expect(await page.locator('.chart-grid canvas').count()).toBe(7)
 
-    await page.getByLabel('E-mail').fill('dana@demo.test')
+    await page.getByLabel('E-mail', { exact: true }).fill('dana@demo.test')
     await page.getByLabel('Name', { exact: true }).fill('Dana Dunn')
     await page.getByLabel('Initial password').fill('a fine password')
     await page.getByRole('button', { name: 'Add user' }).click()
@@ -95,6 +95,43 @@ describe('admin console (Chromium)', () => {
     await expect.poll(async () => (await queue.get(waiting.id))?.status, { timeout: 15_000 }).toBe('succeeded')
     await expect.poll(async () => row.getByRole('button', { name: 'Re-run' }).count(), { timeout: 15_000 }).toBe(1)
     await page.getByRole('region', { name: 'Job queue' }).screenshot({ path: join(SCREENSHOTS, 'admin-job-queue.png') })
+    await context.close()
+  })
+
+  it('an owner invites from People; the link signs the new user in once, then says it was used', async () => {
+    const { context, page } = await e2e.signedIn('alice@demo.test', '/admin')
+    const invite = page.getByRole('form', { name: 'Invite a user' })
+    await invite.getByLabel('Role of the invited user').selectOption('viewer')
+    await invite.getByRole('button', { name: 'Invite' }).click()
+    const link = await page.getByTestId('invite-link').inputValue()
+    expect(link).toMatch(new RegExp(`^${e2e.server.url}/invite/[A-Za-z0-9_-]{43}$`))
+    await page.getByRole('form', { name: 'Invite a user' }).screenshot({ path: join(SCREENSHOTS, 'admin-invite.png') })
+
+    const guest = await e2e.browser.newContext({ baseURL: e2e.server.url, viewport: { width: 1280, height: 800 } })
+    try {
+      const invited = await guest.newPage()
+      await invited.goto(link)
+      await invited.getByRole('heading', { name: /^Join / }).waitFor()
+      expect(await invited.locator('form').textContent()).toContain('invited as viewer')
+      await invited.getByLabel('E-mail').fill('ivy@demo.test')
+      await invited.getByLabel('Name').fill('Ivy Invited')
+      await invited.getByLabel('Password').fill('a fine password')
+      await invited.screenshot({ path: join(SCREENSHOTS, 'invite-accept.png') })
+      await invited.getByRole('button', { name: /^Join / }).click()
+      await invited.locator('.topbar-name', { hasText: 'Ivy Invited' }).waitFor()
+      expect(new URL(invited.url()).pathname).toBe('/')
+      const ivy = await login(e2e.server.url, 'ivy@demo.test', 'a fine password')
+      expect((await ivy.request('GET', '/api/me')).body.role).toBe('viewer')
+
+      const again = await e2e.browser.newContext({ baseURL: e2e.server.url })
+      const second = await again.newPage()
+      await second.goto(link)
+      await second.getByTestId('invite-unusable').filter({ hasText: 'used already or has expired' }).waitFor()
+      expect(await second.getByRole('button', { name: /^Join / }).count()).toBe(0)
+      await again.close()
+    } finally {
+      await guest.close()
+    }
     await context.close()
   })
 

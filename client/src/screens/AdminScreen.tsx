@@ -406,6 +406,79 @@ function HeadWithActions({ heads }: { heads: string[] }) {
   )
 }
 
+/**
+ * Creates a one-time invite link (a role, and an e-mail if it must be that one) and shows it
+ * to copy: the token is shown this once, the server keeps only its hash.
+ */
+function InviteForm() {
+  const me = useUser()
+  const [form, setForm] = useState({ role: 'member', email: '' })
+  const [link, setLink] = useState<{ url: string; role: string; expiresAt: number } | null>(null)
+  const [error, setError] = useState<string | null>(null)
+  const [copied, setCopied] = useState(false)
+  return (
+    <form
+      className="card admin-add"
+      aria-label="Invite a user"
+      onSubmit={async (event) => {
+        event.preventDefault()
+        try {
+          const invite = await api<{ path: string; role: string; expiresAt: number }>('POST', '/api/admin/invites', {
+            role: form.role,
+            ...(form.email ? { email: form.email } : {}),
+          })
+          setLink({ url: new URL(invite.path, location.origin).href, role: invite.role, expiresAt: invite.expiresAt })
+          setCopied(false)
+          setError(null)
+        } catch (e) {
+          setError(e instanceof ApiError ? e.message : String(e))
+        }
+      }}
+    >
+      <label>
+        E-mail (optional)
+        <input type="email" value={form.email} onChange={(e) => setForm({ ...form, email: e.target.value })} />
+      </label>
+      <label>
+        Role
+        <select aria-label="Role of the invited user" value={form.role} onChange={(e) => setForm({ ...form, role: e.target.value })}>
+          {ROLES.filter((r) => r !== 'owner' || me.role === 'owner').map((r) => (
+            <option key={r}>{r}</option>
+          ))}
+        </select>
+      </label>
+      <button type="submit" className="button">
+        Invite
+      </button>
+      {error && (
+        <p className="field-issue" role="alert">
+          {error}
+        </p>
+      )}
+      {link && (
+        <div className="invite-link" role="status">
+          <label>
+            One-time link for a {link.role}, until {new Date(link.expiresAt).toLocaleDateString()}
+            <input readOnly value={link.url} data-testid="invite-link" onFocus={(e) => e.target.select()} />
+          </label>
+          <button
+            type="button"
+            className="button button-small"
+            onClick={() =>
+              navigator.clipboard.writeText(link.url).then(
+                () => setCopied(true),
+                () => setCopied(false),
+              )
+            }
+          >
+            {copied ? 'Copied' : 'Copy link'}
+          </button>
+        </div>
+      )}
+    </form>
+  )
+}
+
 function People() {
   const me = useUser()
   const toast = useToast()
@@ -488,6 +561,7 @@ function People() {
           </p>
         )}
       </form>
+      <InviteForm />
       <div className="table-wrap">
         <table className="table" aria-label="Users">
           <HeadWithActions heads={['Name', 'E-mail', 'Role', 'Status']} />

@@ -5,6 +5,18 @@ import { useSession } from '../session/SessionProvider.js'
 
 const DEMO_LOGINS = ['alice@demo.test', 'bob@demo.test', 'carol@demo.test', 'vera@demo.test']
 
+/** The brand at the top of a signed-out card (sign-in, invite). */
+export function CardBrand() {
+  return (
+    <div className="brand brand-large">
+      <span className="brand-mark" aria-hidden="true">
+        ◆
+      </span>{' '}
+      Accord
+    </div>
+  )
+}
+
 export function LoginScreen({ reason }: { reason?: string }) {
   const { login } = useSession()
   const [email, setEmail] = useState('')
@@ -28,12 +40,7 @@ export function LoginScreen({ reason }: { reason?: string }) {
   return (
     <main className="login">
       <form className="login-card" onSubmit={submit} aria-labelledby="login-title">
-        <div className="brand brand-large">
-          <span className="brand-mark" aria-hidden="true">
-            ◆
-          </span>{' '}
-          Accord
-        </div>
+        <CardBrand />
         <h1 id="login-title">Sign in to your workspace</h1>
         {reason && (
           <p className="notice notice-info" role="status">

@@ -35,6 +35,8 @@ export type SessionState = { status: 'loading' } | { status: 'signed-out'; reaso
 interface SessionApi {
   state: SessionState
   login(email: string, password: string): Promise<void>
+  /** Accepts an invite link: the new user is added and signed in, as `login` signs in. */
+  acceptInvite(token: string, form: { name: string; password: string; email?: string }): Promise<void>
   /** Ends the session here, in every tab and on the server, and deletes the user's local copies. */
   logout(): Promise<void>
 }
@@ -139,9 +141,9 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     }
   }, [channel, loadSession, signOut, endSession])
 
-  const login = useCallback(
-    async (email: string, password: string) => {
-      const { user } = await api<{ user: User }>('POST', '/api/auth/login', { email, password })
+  /** Signs in with what a sign-in (or an accepted invite) answered: its cookie is set already. */
+  const signedIn = useCallback(
+    (user: User) => {
       // The new cookie replaces the one an offline sign-out could not end.
       localStorage.removeItem(LOGOUT_PENDING_KEY)
       localStorage.setItem(CACHED_USER_KEY, JSON.stringify(user))
@@ -149,6 +151,20 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       channel.postMessage({ type: 'signed-in' } satisfies SessionMessage)
     },
     [channel],
+  )
+
+  const login = useCallback(
+    async (email: string, password: string) => {
+      signedIn((await api<{ user: User }>('POST', '/api/auth/login', { email, password })).user)
+    },
+    [signedIn],
+  )
+
+  const acceptInvite = useCallback(
+    async (token: string, form: { name: string; password: string; email?: string }) => {
+      signedIn((await api<{ user: User }>('POST', `/api/invites/${encodeURIComponent(token)}/accept`, form)).user)
+    },
+    [signedIn],
   )
 
   const logout = useCallback(async () => {
@@ -161,7 +177,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     }
   }, [channel, signOut])
 
-  const value = useMemo(() => ({ state, login, logout }), [state, login, logout])
+  const value = useMemo(() => ({ state, login, acceptInvite, logout }), [state, login, acceptInvite, logout])
   const userId = state.status === 'signed-in' ? state.user.id : null
   return (
     <SessionContext.Provider value={value}>
