@@ -170,9 +170,15 @@ describe('client (Chromium)', () => {
     await a.context.close()
     // A viewer gets the record read-only: disabled inputs, a notes editor that takes no input.
     const v = await e2e.signedIn('vera@demo.test', `/events/${id}`)
-    await v.page.getByText('You have read-only access').waitFor()
+    await v.page.getByText('You have read-only access to this workspace').waitFor()
     expect(await v.page.locator('[name=title]').isDisabled()).toBe(true)
     expect(await notesOf(v.page).getAttribute('contenteditable')).toBe('false')
+    // A viewer who only looks writes nothing: not on open, not when the copy kept in this browser loads again.
+    await v.page.locator('[data-status=saved]').waitFor()
+    await v.page.reload()
+    await v.page.locator('[data-status=saved]').waitFor()
+    await v.page.waitForTimeout(1_000)
+    expect(await v.page.getByText('your change was undone').count()).toBe(0)
     await v.context.close()
   })
 
