@@ -8,6 +8,7 @@ import { parseRoute } from '../client/src/router.js'
 import { columnValue } from '../client/src/screens/ListScreen.js'
 import { previewRows } from '../client/src/screens/ImportScreen.js'
 import { docLabel } from '../client/src/docLabel.js'
+import { fieldIssue } from '../client/src/fieldIssues.js'
 import { applyShown, moveIndex, shownIndexOf, shownOf, textIndexOf } from '../client/src/textBinding.js'
 import * as Y from 'yjs'
 import { fieldsOf } from '../shared/docLayout.js'
@@ -272,5 +273,13 @@ describe('import preview', () => {
       ['Carl', 'last'],
     ])
     expect(previewRows(csv, 2)).toHaveLength(2)
+  })
+
+  it('words field problems for people: a negative amount, a missing title; an emptied optional field is fine', () => {
+    expect(fieldIssue('deals', 'amount', -1)).toBe("Amount can't be negative")
+    expect(fieldIssue('deals', 'amount', Number.NaN)).toBe('Amount must be a number')
+    expect(fieldIssue('deals', 'amount', undefined)).toBeNull()
+    expect(fieldIssue('deals', 'amount', 10)).toBeNull()
+    expect(fieldIssue('events', 'start', undefined)).toBe('Start is required')
   })
 })

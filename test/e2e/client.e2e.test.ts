@@ -182,6 +182,30 @@ describe('client (Chromium)', () => {
     await v.context.close()
   })
 
+  it('emptying the optional amount removes it for everyone; a negative amount is explained in plain words and, once left, reported as not saved', async () => {
+    const id = await recordId(alice, 'deals', 'Globex support plan')
+    const before = (await alice.request('GET', `/api/records/deals/${id}`)).body.amount
+    expect(typeof before).toBe('number')
+    const { context, page } = await e2e.signedIn('bob@demo.test', `/deals/${id}`)
+    const amount = page.locator('[name=amount]')
+    await page.locator('[data-status=saved]').waitFor()
+    await amount.fill('-1')
+    await page.getByText("Amount can't be negative").waitFor()
+    await page.locator('[name=title]').focus()
+    await page.getByText("Not saved — Amount can't be negative").waitFor()
+    expect(await amount.inputValue()).toBe(String(before))
+    await amount.fill('')
+    await page.locator('[name=title]').focus()
+    await until(
+      async () => (await alice.request('GET', `/api/records/deals/${id}`)).body.amount === undefined,
+      'the amount removed on the server',
+    )
+    await page.reload()
+    await page.locator('[data-status=saved]').waitFor()
+    expect(await amount.inputValue()).toBe('')
+    await context.close()
+  })
+
   it('two users set the same amount at the same moment: the one whose value lost is told, keeps theirs with one click, and no new conflict follows', async () => {
     const id = await recordId(alice, 'deals', 'Globex expansion')
     const a = await e2e.signedIn('alice@demo.test', `/deals/${id}`)

@@ -135,7 +135,7 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
                     users={users}
                     refs={{ customers, deals }}
                     serverIssue={issueByField.get(field)}
-                    onChange={(value) => fieldsOf(doc).set(field, value)}
+                    onChange={(value) => (value === undefined ? fieldsOf(doc).delete(field) : fieldsOf(doc).set(field, value))}
                     conflict={
                       conflict &&
                       isCurrent(conflict, fields[field]) && (
