@@ -206,6 +206,22 @@ describe('client (Chromium)', () => {
     await context.close()
   })
 
+  it('a record deleted by someone else while it is open turns read-only with who deleted it, and Restore brings it back', async () => {
+    const id = await recordId(alice, 'deals', 'Globex hardware')
+    const { context, page } = await e2e.signedIn('bob@demo.test', `/deals/${id}`)
+    await page.locator('[data-status=saved]').waitFor()
+    expect(await page.locator('[name=title]').isDisabled()).toBe(false)
+    expect((await alice.request('DELETE', `/api/records/deals/${id}`)).status).toBe(204)
+    await page.getByTestId('deleted-notice').getByText('Deleted by Alice Archer').waitFor()
+    expect(await page.locator('[name=title]').isDisabled()).toBe(true)
+    expect(await page.locator('[name=amount]').isDisabled()).toBe(true)
+    await page.getByTestId('deleted-notice').getByRole('button', { name: 'Restore' }).click()
+    await page.getByTestId('deleted-notice').waitFor({ state: 'detached' })
+    expect(await page.locator('[name=title]').isDisabled()).toBe(false)
+    await until(async () => (await alice.request('GET', `/api/records/deals/${id}`)).status === 200, 'the restored deal over REST')
+    await context.close()
+  })
+
   it('two users set the same amount at the same moment: the one whose value lost is told, keeps theirs with one click, and no new conflict follows', async () => {
     const id = await recordId(alice, 'deals', 'Globex expansion')
     const a = await e2e.signedIn('alice@demo.test', `/deals/${id}`)
