@@ -167,6 +167,11 @@ describe('client (Chromium)', () => {
     await a.page.locator('[data-testid=notices]', { hasText: 'rejected' }).waitFor()
     await a.page.locator('[name=title]').focus()
     await a.page.waitForFunction((value) => (document.querySelector('[name=end]') as HTMLInputElement).value === value, before)
+    // The timeline tells the booking in plain words and leaves the rejected edit out.
+    const timeline = a.page.locator('.timeline')
+    await timeline.getByText(/^Booking confirmed for /).waitFor()
+    await a.page.waitForTimeout(1_500)
+    expect(await timeline.innerText()).not.toMatch(/Authority|Carol Chen changed End|System changed/)
     await a.context.close()
     // A viewer gets the record read-only: disabled inputs, a notes editor that takes no input.
     const v = await e2e.signedIn('vera@demo.test', `/events/${id}`)

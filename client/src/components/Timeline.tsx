@@ -2,6 +2,7 @@
 import { useEffect, useId, useRef, useState } from 'react'
 import type { Collection, FieldValues } from '../../../shared/collections.js'
 import { fieldLabel, timeAgo } from '../fieldKinds.js'
+import { entryWords } from '../historyWords.js'
 import { overwriteText } from '../overwriteWords.js'
 import { api, type User } from '../session/api.js'
 
@@ -74,11 +75,13 @@ export interface TimelineProps {
   users: User[]
   /** The record's current values, which tell what won a concurrent set. */
   fields: FieldValues
+  /** The record's server-written parts (booking, invoice number, deletion), which word the latest entries about them. */
+  authority: FieldValues
   /** Words a field's value as the editor displays it. */
   show(field: string, value: unknown): string
 }
 
-export function Timeline({ collection, id, version, users, fields, show }: TimelineProps) {
+export function Timeline({ collection, id, version, users, fields, authority, show }: TimelineProps) {
   const headingId = useId()
   const [items, setItems] = useState<HistoryItem[] | null>(null)
   const fetchedOnce = useRef(false)
@@ -112,8 +115,7 @@ export function Timeline({ collection, id, version, users, fields, show }: Timel
           <li key={`${item.at}-${i}`}>
             <span className="timeline-dot" style={{ background: colorOf(item.userId) }} aria-hidden="true" />
             <div>
-              <strong>{nameOf(item.userId)}</strong>{' '}
-              {item.created ? 'created this record' : item.fields.length ? <>changed {item.fields.map(fieldLabel).join(', ')}</> : 'edited'}
+              <EntryText item={item} index={i} shown={shown} authority={authority} name={nameOf(item.userId)} />
               <time dateTime={item.at} title={new Date(item.at).toLocaleString()}>
                 {timeAgo(item.at)}
               </time>
@@ -133,5 +135,35 @@ export function Timeline({ collection, id, version, users, fields, show }: Timel
         ))}
       </ol>
     </section>
+  )
+}
+
+/** The sentence of one entry: who changed which fields, and what the server did in plain words. */
+function EntryText(props: {
+  item: HistoryItem & { created?: boolean }
+  index: number
+  shown: readonly HistoryItem[]
+  authority: FieldValues
+  name: string
+}) {
+  const { item, index, shown } = props
+  if (item.created)
+    return (
+      <>
+        <strong>{props.name}</strong> created this record{' '}
+      </>
+    )
+  const words = entryWords(item.fields, props.authority, {
+    latest: (part) => !shown.slice(0, index).some((entry) => entry.fields.includes(part)),
+    older: (part) => shown.slice(index + 1).filter((entry) => entry.fields.includes(part)).length,
+  })
+  const events = words.events.join('. ')
+  if (item.userId === null && !words.changed && events) return <>{events} </>
+  return (
+    <>
+      <strong>{props.name}</strong> {words.changed ?? (events ? '' : 'edited')}
+      {words.changed && events ? ' · ' : ''}
+      {events}{' '}
+    </>
   )
 }

@@ -183,7 +183,7 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
           </section>
         </div>
         <aside className="record-side">
-          <Timeline collection={collection} id={id} version={version} users={users} fields={fields} show={show} />
+          <Timeline collection={collection} id={id} version={version} users={users} fields={fields} authority={authority} show={show} />
         </aside>
       </div>
     </article>
