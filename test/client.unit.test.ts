@@ -10,6 +10,7 @@ import { previewRows } from '../client/src/screens/ImportScreen.js'
 import { docLabel } from '../client/src/docLabel.js'
 import { fieldIssue } from '../client/src/fieldIssues.js'
 import { entryWords } from '../client/src/historyWords.js'
+import { cursorStates } from '../client/src/components/NotesEditor.js'
 import { applyShown, moveIndex, shownIndexOf, shownOf, textIndexOf } from '../client/src/textBinding.js'
 import * as Y from 'yjs'
 import { fieldsOf } from '../shared/docLayout.js'
@@ -298,5 +299,15 @@ describe('import preview', () => {
     expect(entryWords(['authority.deleted', 'authority.deletedBy'], {}, now).events).toEqual(['Deleted this record'])
     expect(entryWords(['authority.deleted'], {}, { latest: () => true, older: () => 1 }).events).toEqual(['Restored this record'])
     expect(entryWords(['amount', 'closeDate'], {}, now)).toEqual({ changed: 'changed Amount, Close date', events: [] })
+  })
+
+  it('labels the cursors of the user’s own other tabs, and only those', () => {
+    const states = new Map([
+      [1, { user: { id: 'u1', name: 'Alice Archer' } }],
+      [2, { user: { id: 'u2', name: 'Bob Baker' } }],
+    ])
+    const shown = cursorStates(states, 'u1')
+    expect(shown.get(1)?.user.name).toBe('You (other tab)')
+    expect(shown.get(2)?.user.name).toBe('Bob Baker')
   })
 })

@@ -227,6 +227,19 @@ describe('client (Chromium)', () => {
     await context.close()
   })
 
+  it('the user’s own second tab shows its cursor as “You (other tab)”, not as someone with their name', async () => {
+    const id = await recordId(alice, 'deals', 'Acme pilot')
+    const { context, page } = await e2e.signedIn('alice@demo.test', `/deals/${id}`)
+    const second = await context.newPage()
+    await second.goto(`/deals/${id}`)
+    for (const tab of [page, second]) await tab.locator('[data-status=saved]').waitFor()
+    await notesOf(second).click()
+    await notesOf(page).click()
+    await page.locator('.cm-ySelectionInfo', { hasText: 'You (other tab)' }).waitFor({ state: 'attached' })
+    expect(await page.locator('.cm-ySelectionInfo', { hasText: 'Alice Archer' }).count()).toBe(0)
+    await context.close()
+  })
+
   it('two users set the same amount at the same moment: the one whose value lost is told, keeps theirs with one click, and no new conflict follows', async () => {
     const id = await recordId(alice, 'deals', 'Globex expansion')
     const a = await e2e.signedIn('alice@demo.test', `/deals/${id}`)

@@ -179,7 +179,13 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
           {HAS_ITEMS[collection] && <LineItems items={itemsOf(doc)} version={version} readOnly={readOnly} />}
           <section className="card">
             <h2 id={`${labelId}-notes`}>Notes</h2>
-            <NotesEditor text={notesOf(doc)} awareness={connection.provider.awareness} readOnly={readOnly} labelId={`${labelId}-notes`} />
+            <NotesEditor
+              text={notesOf(doc)}
+              awareness={connection.provider.awareness}
+              userId={user.id}
+              readOnly={readOnly}
+              labelId={`${labelId}-notes`}
+            />
           </section>
         </div>
         <aside className="record-side">
