@@ -118,11 +118,17 @@ export default function ExportsScreen() {
           ))}
         </div>
       </div>
-      <SheetsPanel
-        canSetWorkspace={user.role === 'owner' || user.role === 'admin'}
-        disabled={starting !== null || collections.length === 0}
-        onSync={(sheet) => void start('sheets', { sheet })}
-      />
+      {user.role === 'viewer' ? (
+        <p className="hint" role="note" data-testid="viewer-exports-note">
+          As a viewer you can download CSV and Excel exports; syncing to Google Sheets and importing need a member.
+        </p>
+      ) : (
+        <SheetsPanel
+          canSetWorkspace={user.role === 'owner' || user.role === 'admin'}
+          disabled={starting !== null || collections.length === 0}
+          onSync={(sheet) => void start('sheets', { sheet })}
+        />
+      )}
       <div className="table-wrap">
         <table className="table" aria-label="Export jobs">
           <thead>
