@@ -477,6 +477,9 @@ describe('client (Chromium)', () => {
     // Reloaded offline, the page has no socket: the edit can only wait on this device.
     await a.page.reload()
     await a.page.locator('[data-status=offline]').waitFor()
+    // The activity is on the server: the panel says it will refresh, not "Loading…" for ever.
+    await a.page.getByTestId('timeline-offline').getByText("will refresh when you're back online").waitFor()
+    expect(await a.page.locator('.timeline').getByText('Loading…').count()).toBe(0)
     await a.page.locator('[name=source]').fill('kept offline')
     await a.page.getByRole('button', { name: 'Sign out' }).click()
     const dialog = a.page.locator('[data-testid=unsent-edits]')
@@ -490,6 +493,8 @@ describe('client (Chromium)', () => {
       async () => (await alice.request('GET', `/api/records/leads/${id}`)).body.source === 'kept offline',
       'the edit kept offline reaches the server',
     )
+    await a.page.locator('.timeline li').first().waitFor()
+    await a.page.getByTestId('timeline-offline').waitFor({ state: 'detached' })
     // Offline again, and this time the user discards.
     await a.context.setOffline(true)
     await a.page.reload()

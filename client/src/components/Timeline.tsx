@@ -4,7 +4,7 @@ import type { Collection, FieldValues } from '../../../shared/collections.js'
 import { fieldLabel, timeAgo } from '../fieldKinds.js'
 import { entryWords } from '../historyWords.js'
 import { overwriteText } from '../overwriteWords.js'
-import { api, type User } from '../session/api.js'
+import { api, ApiError, type User } from '../session/api.js'
 
 /** One entry of `GET /api/records/:collection/:id/history`, newest first. */
 export interface HistoryItem {
@@ -81,11 +81,27 @@ export interface TimelineProps {
   show(field: string, value: unknown): string
 }
 
+/**
+ * The last history fetched per record in this tab: offline, the timeline shows it rather
+ * than nothing (the history lives on the server; the device keeps no copy across reloads).
+ */
+const lastHistory = new Map<string, HistoryItem[]>()
+
 export function Timeline({ collection, id, version, users, fields, authority, show }: TimelineProps) {
   const headingId = useId()
-  const [items, setItems] = useState<HistoryItem[] | null>(null)
+  const key = `${collection}/${id}`
+  const [items, setItems] = useState<HistoryItem[] | null>(() => lastHistory.get(key) ?? null)
+  /** The last fetch failed for want of a network: say the timeline waits for it. */
+  const [offline, setOffline] = useState(false)
+  /** Bumped when the network comes back, to fetch again. */
+  const [online, setOnline] = useState(0)
   const fetchedOnce = useRef(false)
-  // biome-ignore lint/correctness/useExhaustiveDependencies: `version` changes with the record: it is there to fetch the history again
+  useEffect(() => {
+    const back = () => setOnline((n) => n + 1)
+    addEventListener('online', back)
+    return () => removeEventListener('online', back)
+  }, [])
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `version` changes with the record and `online` with the network: they are there to fetch the history again
   useEffect(() => {
     let live = true
     const timer = setTimeout(
@@ -93,23 +109,35 @@ export function Timeline({ collection, id, version, users, fields, authority, sh
         void api<{ items: HistoryItem[] }>('GET', `/api/records/${collection}/${id}/history`)
           .then((r) => {
             fetchedOnce.current = true
-            if (live) setItems(r.items)
+            lastHistory.set(`${collection}/${id}`, r.items)
+            if (live) {
+              setItems(r.items)
+              setOffline(false)
+            }
           })
-          .catch(() => undefined),
+          .catch((error: unknown) => {
+            if (live && !(error instanceof ApiError)) setOffline(true)
+          }),
       fetchedOnce.current ? REFRESH_DEBOUNCE_MS : 0,
     )
     return () => {
       live = false
       clearTimeout(timer)
     }
-  }, [collection, id, version])
+  }, [collection, id, version, online])
   const nameOf = (userId: string | null) => users.find((u) => u.id === userId)?.name ?? (userId ? 'Someone' : 'System')
   const colorOf = (userId: string | null) => users.find((u) => u.id === userId)?.color ?? '#94a3b8'
   const shown = groupHistory(items ?? [], (items?.length ?? 0) < HISTORY_PAGE).slice(0, 30)
   return (
     <section className="card timeline" aria-labelledby={headingId}>
       <h2 id={headingId}>Activity</h2>
-      {items === null && <p className="cell-muted">Loading…</p>}
+      {offline ? (
+        <p className="cell-muted" data-testid="timeline-offline">
+          {items === null ? 'Activity is on the server: it' : 'Shown as last seen: the activity'} will refresh when you're back online.
+        </p>
+      ) : (
+        items === null && <p className="cell-muted">Loading…</p>
+      )}
       <ol>
         {shown.map((item, i) => (
           <li key={`${item.at}-${i}`}>
