@@ -240,6 +240,27 @@ describe('client (Chromium)', () => {
     await context.close()
   })
 
+  it('stage labels read the same in badges and selects, and Lead and Qualified have colours of their own', async () => {
+    const { context, page } = await e2e.signedIn('alice@demo.test', '/deals')
+    const lead = page.locator('.badge-lead').first()
+    const qualified = page.locator('.badge-qualified').first()
+    await lead.waitFor()
+    await qualified.waitFor()
+    const background = (badge: typeof lead) => badge.evaluate((el) => getComputedStyle(el).backgroundColor)
+    expect(await background(lead)).not.toBe(await background(qualified))
+    await page.screenshot({ path: join(SCREENSHOTS, 'stage-badges.png') })
+    const badgeText = await lead.evaluate((el) => (el as HTMLElement).innerText)
+    await page
+      .locator('tbody tr', { has: page.locator('.badge-lead') })
+      .first()
+      .click()
+    await page.locator('[name=stage]').waitFor()
+    const selected = await page.locator('[name=stage] option:checked').innerText()
+    expect(selected).toBe(badgeText)
+    expect(selected).toBe('Lead')
+    await context.close()
+  })
+
   it('two users set the same amount at the same moment: the one whose value lost is told, keeps theirs with one click, and no new conflict follows', async () => {
     const id = await recordId(alice, 'deals', 'Globex expansion')
     const a = await e2e.signedIn('alice@demo.test', `/deals/${id}`)

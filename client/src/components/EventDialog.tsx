@@ -2,6 +2,7 @@
  * Create an event for a chosen slot (attendees, room), then follow the server's
  * decision live: pending → confirmed, or conflict with free slots to pick.
  */
+import { Badge } from './Badge.js'
 import { type FormEvent, useId, useRef, useState } from 'react'
 import type { IndexEntry } from '../../../shared/docLayout.js'
 import { formatInstant } from '../fieldKinds.js'
@@ -151,7 +152,7 @@ export function EventDialog({ slot, users, me, events, eventId, onClose }: Event
               />
             ) : (
               <div className="reservation reservation-pending" data-testid="reservation" data-status="pending">
-                <span className="badge badge-pending">pending</span> Sending…
+                <Badge value="pending" /> Sending…
               </div>
             )}
             {error && (
