@@ -261,6 +261,33 @@ describe('client (Chromium)', () => {
     await context.close()
   })
 
+  it('a 700-character unbroken title keeps every list column on screen and stays inside its board column', async () => {
+    const title = 'X'.repeat(700)
+    const created = await alice.request('POST', '/api/records/deals', { title, stage: 'qualified', amount: 1 })
+    expect(created.status).toBe(201)
+    const { context, page } = await e2e.signedIn('alice@demo.test', '/deals')
+    try {
+      await page.locator(`tr[data-record-id="${created.body.id}"]`).waitFor()
+      const wrap = page.locator('.table-wrap')
+      expect(await wrap.evaluate((el) => el.scrollWidth - el.clientWidth)).toBeLessThanOrEqual(1)
+      const lastHead = (await page.locator('.table th').last().boundingBox())!
+      expect(lastHead.x + lastHead.width).toBeLessThanOrEqual(1440)
+      await page.screenshot({ path: join(SCREENSHOTS, 'long-title-list.png') })
+      await page.goto('/board')
+      const card = page.locator(`[data-deal-id="${created.body.id}"]`)
+      await card.waitFor()
+      const column = (await page.locator('.column-qualified').boundingBox())!
+      const box = (await card.boundingBox())!
+      expect(box.x + box.width).toBeLessThanOrEqual(column.x + column.width)
+      const widths = await page.locator('.column').evaluateAll((els) => els.map((el) => Math.round(el.getBoundingClientRect().width)))
+      expect(Math.max(...widths) - Math.min(...widths)).toBeLessThanOrEqual(1)
+      await page.screenshot({ path: join(SCREENSHOTS, 'long-title-board.png') })
+    } finally {
+      await alice.request('DELETE', `/api/records/deals/${created.body.id}`)
+      await context.close()
+    }
+  })
+
   it('two users set the same amount at the same moment: the one whose value lost is told, keeps theirs with one click, and no new conflict follows', async () => {
     const id = await recordId(alice, 'deals', 'Globex expansion')
     const a = await e2e.signedIn('alice@demo.test', `/deals/${id}`)

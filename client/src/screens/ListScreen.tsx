@@ -136,6 +136,7 @@ export function ListScreen({ collection }: { collection: Collection }) {
                 <td className="cell-title">
                   <a
                     href={`/${collection}/${entry.id}`}
+                    title={entry.title}
                     onClick={(e) => {
                       e.preventDefault()
                       e.stopPropagation()
