@@ -288,6 +288,61 @@ describe('client (Chromium)', () => {
     }
   })
 
+  it('the new-event dialog keeps Ends inside it and drops its error once the times are right; "just now" and narrow events keep their times whole', async () => {
+    const monday = new Date()
+    monday.setHours(0, 0, 0, 0)
+    monday.setDate(monday.getDate() - ((monday.getDay() + 6) % 7))
+    const at = (hour: number) => new Date(monday.getTime() + 3 * 86_400_000 + hour * 3_600_000).toISOString()
+    const ids: string[] = []
+    for (const room of ['Atlas', 'Borealis', 'Cosmos']) {
+      const res = await alice.request('POST', '/api/records/events', { title: `Overlap in ${room}`, start: at(12), end: at(13), room })
+      expect(res.status).toBe(201)
+      ids.push(res.body.id)
+    }
+    const { context, page } = await e2e.signedIn('alice@demo.test', '/calendar')
+    try {
+      // Three events side by side: each narrow block still shows its start time whole.
+      for (const id of ids) await page.locator(`.event-block[data-event-id="${id}"]`).waitFor()
+      const cut = await page
+        .locator(ids.map((id) => `.event-block[data-event-id="${id}"] .event-time`).join(','))
+        .evaluateAll((els) =>
+          els.filter((el) => el.scrollWidth > el.clientWidth).map((el) => `${el.textContent} ${el.scrollWidth}/${el.clientWidth}`),
+        )
+      await page.screenshot({ path: join(SCREENSHOTS, 'calendar-narrow-events.png') })
+      expect(cut).toEqual([])
+      await page.getByRole('button', { name: 'New event' }).click()
+      const dialog = page.getByTestId('event-dialog')
+      const ends = dialog.locator('[name=end]')
+      const inside = (await dialog.boundingBox())!
+      const endBox = (await ends.boundingBox())!
+      expect(endBox.x + endBox.width).toBeLessThanOrEqual(inside.x + inside.width)
+      const start = await dialog.locator('[name=start]').inputValue()
+      await ends.fill(start)
+      await dialog.getByTestId('times-issue').getByText('Ends must be after it starts').waitFor()
+      await page.screenshot({ path: join(SCREENSHOTS, 'event-dialog-times.png') })
+      const later = new Date(new Date(start).getTime() + 7_200_000)
+      const pad = (n: number) => String(n).padStart(2, '0')
+      await ends.fill(
+        `${later.getFullYear()}-${pad(later.getMonth() + 1)}-${pad(later.getDate())}T${pad(later.getHours())}:${pad(later.getMinutes())}`,
+      )
+      await dialog.getByTestId('times-issue').waitFor({ state: 'detached' })
+      expect(await dialog.getByRole('alert').count()).toBe(0)
+      await page.keyboard.press('Escape')
+      // "just now" on one line, in the list and in the timeline.
+      await page.goto('/events')
+      const updated = page.locator('td.cell-time').first()
+      await updated.waitFor()
+      expect(await updated.evaluate((el) => getComputedStyle(el).whiteSpace)).toBe('nowrap')
+      await page.goto(`/events/${ids[0]}`)
+      const time = page.locator('.timeline time').first()
+      await time.waitFor()
+      expect(await time.evaluate((el) => getComputedStyle(el).whiteSpace)).toBe('nowrap')
+    } finally {
+      for (const id of ids) await alice.request('DELETE', `/api/records/events/${id}`)
+      await context.close()
+    }
+  })
+
   it('two users set the same amount at the same moment: the one whose value lost is told, keeps theirs with one click, and no new conflict follows', async () => {
     const id = await recordId(alice, 'deals', 'Globex expansion')
     const a = await e2e.signedIn('alice@demo.test', `/deals/${id}`)

@@ -149,7 +149,7 @@ export function ListScreen({ collection }: { collection: Collection }) {
                 {columns.map((c) => (
                   <td key={c}>{displayValue(entry, c)}</td>
                 ))}
-                <td className="cell-muted">{timeAgo(entry.updatedAt)}</td>
+                <td className="cell-muted cell-time">{timeAgo(entry.updatedAt)}</td>
                 <td>
                   <Viewers viewers={viewersOf(presence, entry.id, connection?.doc.clientID)} />
                 </td>
