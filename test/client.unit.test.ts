@@ -8,6 +8,9 @@ import { parseRoute } from '../client/src/router.js'
 import { columnValue } from '../client/src/screens/ListScreen.js'
 import { previewRows } from '../client/src/screens/ImportScreen.js'
 import { docLabel } from '../client/src/docLabel.js'
+import { fieldIssue } from '../client/src/fieldIssues.js'
+import { entryWords } from '../client/src/historyWords.js'
+import { cursorStates } from '../client/src/components/NotesEditor.js'
 import { applyShown, moveIndex, shownIndexOf, shownOf, textIndexOf } from '../client/src/textBinding.js'
 import * as Y from 'yjs'
 import { fieldsOf } from '../shared/docLayout.js'
@@ -273,5 +276,39 @@ describe('import preview', () => {
       ['Carl', 'last'],
     ])
     expect(previewRows(csv, 2)).toHaveLength(2)
+  })
+
+  it('words field problems for people: a negative amount, a missing title; an emptied optional field is fine', () => {
+    expect(fieldIssue('deals', 'amount', -1)).toBe("Amount can't be negative")
+    expect(fieldIssue('deals', 'amount', Number.NaN)).toBe('Amount must be a number')
+    expect(fieldIssue('deals', 'amount', undefined)).toBeNull()
+    expect(fieldIssue('deals', 'amount', 10)).toBeNull()
+    expect(fieldIssue('events', 'start', undefined)).toBe('Start is required')
+  })
+
+  it('words history entries plainly: fields by label, what the server did as what happened, never internal names', () => {
+    const now = { latest: () => true, older: () => 0 }
+    const reservation = { status: 'confirmed', start: '2026-03-03T10:00:00Z', end: '2026-03-03T11:00:00Z', conflictsWith: [] }
+    const booked = entryWords(['authority.reservation'], { reservation }, now)
+    expect(booked.changed).toBeNull()
+    expect(booked.events).toHaveLength(1)
+    expect(booked.events[0]).toMatch(/^Booking confirmed for .*Mar/)
+    expect(entryWords(['authority.reservation'], { reservation }, { latest: () => false, older: () => 0 }).events).toEqual([
+      'Booking updated',
+    ])
+    expect(entryWords(['authority.number'], { number: 12 }, now).events).toEqual(['Invoice number 12 assigned'])
+    expect(entryWords(['authority.deleted', 'authority.deletedBy'], {}, now).events).toEqual(['Deleted this record'])
+    expect(entryWords(['authority.deleted'], {}, { latest: () => true, older: () => 1 }).events).toEqual(['Restored this record'])
+    expect(entryWords(['amount', 'closeDate'], {}, now)).toEqual({ changed: 'changed Amount, Close date', events: [] })
+  })
+
+  it('labels the cursors of the user’s own other tabs, and only those', () => {
+    const states = new Map([
+      [1, { user: { id: 'u1', name: 'Alice Archer' } }],
+      [2, { user: { id: 'u2', name: 'Bob Baker' } }],
+    ])
+    const shown = cursorStates(states, 'u1')
+    expect(shown.get(1)?.user.name).toBe('You (other tab)')
+    expect(shown.get(2)?.user.name).toBe('Bob Baker')
   })
 })

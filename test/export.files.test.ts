@@ -17,12 +17,14 @@ describeBackends('file exports', (backend) => {
   let t: TestServer
   let member: Api
   let other: Api
+  let viewer: Api
 
   beforeAll(async () => {
     t = await startServer({ backend: backend.kind, jobs: { pollMs: 100 } })
     const users = await seedWorkspace(t.server)
     member = await login(t.url, users.member.email, users.member.password)
     other = await login(t.url, users.member2.email, users.member2.password)
+    viewer = await login(t.url, users.viewer.email, users.viewer.password)
     const notes = 'line one, with "quotes"\nline two'
     for (let i = 0; i < 5; i++) {
       expect(
@@ -136,6 +138,16 @@ describeBackends('file exports', (backend) => {
     expect(sheets.status).toBe(400)
     expect(sheets.body.error.message).toMatch(/not configured/)
     expect((await member.request('GET', '/api/exports/nope')).status).toBe(404)
+  })
+
+  it('[EX8] a viewer exports files of what it can read, but may not sync to Google Sheets nor import', async () => {
+    const started = await viewer.request('POST', '/api/exports', { target: 'csv', collections: ['customers'] })
+    expect(started.status).toBe(202)
+    expect((await finished(viewer, `/api/exports/${started.body.id}`)).status).toBe('succeeded')
+    const sheets = await viewer.request('POST', '/api/exports', { target: 'sheets', spreadsheetId: 'abc' })
+    expect(sheets.status).toBe(403)
+    expect(sheets.body.error.message).toBe('viewers can export files, not sync to Google Sheets')
+    expect((await viewer.request('POST', '/api/imports', {})).status).toBe(403)
   })
 
   it('[EX7] a user keeps the newest 10 export files; older downloads answer 404', async () => {

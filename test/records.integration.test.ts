@@ -61,6 +61,11 @@ describeBackends('records', (backend) => {
       expect((await owner.request('DELETE', `/api/records/customers/${ids[1]}`)).status).toBe(204)
       expect((await owner.request('GET', `/api/records/customers/${ids[1]}`)).status).toBe(404)
       expect((await owner.request('GET', '/api/records/customers')).body.items).toHaveLength(4)
+      // Restored: back in reads and lists; restoring a live record is a 404.
+      expect((await owner.request('POST', `/api/records/customers/${ids[1]}/restore`)).status).toBe(204)
+      await until(async () => (await owner.request('GET', `/api/records/customers/${ids[1]}`)).status === 200, 'the restored record')
+      expect((await owner.request('GET', '/api/records/customers')).body.items).toHaveLength(5)
+      expect((await owner.request('POST', `/api/records/customers/${ids[1]}/restore`)).status).toBe(404)
     })
 
     it('If-Match gives compare-and-set: 412 when the record changed since', async () => {

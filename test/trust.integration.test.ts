@@ -124,6 +124,11 @@ describe('validation gate', () => {
       await until(() => others.every((p) => notesOf(p.doc).toString() === 'kept!'), 'a later edit from the same socket')
       const record = (await owner.request('GET', `/api/records/${collection}/${id}`)).body
       expect(record).toMatchObject({ [key]: valid, title: 'Renamed in the same update', notes: 'kept!' })
+      // The history keeps the valid part of the update and leaves the rejected value and its revert out.
+      await until(async () => (await owner.request('GET', `/api/records/${collection}/${id}/history`)).body.items.length > 1, 'history')
+      const history = (await owner.request('GET', `/api/records/${collection}/${id}/history`)).body.items as { fields: string[] }[]
+      expect(history.some((entry) => entry.fields.includes('title'))).toBe(true)
+      expect(history.slice(0, -1).some((entry) => entry.fields.includes(key))).toBe(false)
     },
   )
 

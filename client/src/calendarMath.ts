@@ -45,6 +45,11 @@ export function sameDay(a: Date, b: Date): boolean {
   return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate()
 }
 
+/** The shortest time label, for a block too narrow for {@link timeLabel}: no `:00` on the hour ("12 PM", "9:30 AM"). */
+export function shortTimeLabel(date: Date): string {
+  return date.toLocaleTimeString(undefined, date.getMinutes() === 0 ? { hour: 'numeric' } : { hour: 'numeric', minute: '2-digit' })
+}
+
 export function timeLabel(date: Date): string {
   return date.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })
 }

@@ -101,6 +101,8 @@ export function jobRoutes(jobs: JobService): Router {
     const body = exportBody.safeParse(req.body ?? {})
     if (!body.success) throw invalid(body.error.issues)
     if (body.data.target === 'sheets') {
+      // Viewers may export files of what they can read; a Sheets sync writes into a spreadsheet others use.
+      if (principalOf(req).role === 'viewer') throw new HttpError(403, 'forbidden', 'viewers can export files, not sync to Google Sheets')
       if (!jobs.sheetsConfigured)
         throw new HttpError(400, 'invalid', 'Google Sheets is not configured on this server', {
           issues: [{ path: 'target', message: 'not configured' }],

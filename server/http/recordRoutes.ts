@@ -68,5 +68,12 @@ export function recordRoutes(records: RecordService): Router {
     res.status(204).end()
   })
 
+  router.post('/:collection/:id/restore', async (req, res) => {
+    const collection = collectionOf(req)
+    const { workspace, userId } = requireWriter(req)
+    await records.restore(workspace, collection, req.params.id!, userId)
+    res.status(204).end()
+  })
+
   return router
 }

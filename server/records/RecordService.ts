@@ -130,8 +130,33 @@ export class RecordService {
   async remove(workspace: string, collection: Collection, id: string, userId: string, ifMatch?: string): Promise<void> {
     await this.reads.etag(workspace, collection, id)
     await this.writeIfMatch(workspace, collection, id, ifMatch, (room) => {
-      room.doc.transact(() => authorityOf(room.doc).set('deleted', new Date().toISOString()), serverOrigin('api', userId))
+      room.doc.transact(
+        () => {
+          const authority = authorityOf(room.doc)
+          authority.set('deleted', new Date().toISOString())
+          // Whoever has the record open is told who deleted it, and may restore it.
+          authority.set('deletedBy', userId)
+        },
+        serverOrigin('api', userId),
+      )
     })
+  }
+
+  /** Brings a soft-deleted record back; RecordError `not-found` when it is not deleted. */
+  async restore(workspace: string, collection: Collection, id: string, userId: string): Promise<void> {
+    const restored = await this.registry.use(recordDocName(workspace, collection, id), (room) => {
+      const authority = authorityOf(room.doc)
+      if (typeof authority.get('deleted') !== 'string') return false
+      room.doc.transact(
+        () => {
+          authority.delete('deleted')
+          authority.delete('deletedBy')
+        },
+        serverOrigin('api', userId),
+      )
+      return true
+    })
+    if (!restored) throw new RecordError('not-found', `no deleted ${collection} record ${id}`)
   }
 
   /**

@@ -338,13 +338,32 @@ export class Room<N = unknown> {
     }
     if (result.notices?.length || result.overwritten?.length) this.annotate(peer, pendingBefore, result)
     if (result.revert) {
+      const revertFrom = this.pending.length
       this.doc.transact(result.revert, REVERT)
       this.gate.accept()
+      this.leaveOutOfHistory(peer, pendingBefore, revertFrom)
     }
     if (result.issues.length > 0) {
       const reason = result.issues.some((issue) => issue.reason === 'authority') ? 'authority' : 'invalid'
       this.host.metrics?.revert(reason)
       this.notify(peer, { type: 'rejected', reason, issues: result.issues.map(({ path, message }) => ({ path, message })) })
+    }
+  }
+
+  /**
+   * A rejected edit and its revert are not history: nobody ever saw the value (the timeline
+   * would say "Carol changed End", then "System changed End"). The parts the revert put back
+   * leave the peer's pending updates, and the revert names none.
+   */
+  private leaveOutOfHistory(peer: Peer, pendingBefore: number, revertFrom: number): void {
+    const reverted = new Set<string>()
+    for (let i = revertFrom; i < this.pending.length; i++) {
+      for (const part of this.pending[i]!.changed) reverted.add(part)
+      this.pending[i]!.changed = []
+    }
+    for (let i = pendingBefore; i < revertFrom; i++) {
+      const pending = this.pending[i]!
+      if (pending.origin === peer) pending.changed = pending.changed.filter((part) => !reverted.has(part))
     }
   }
 

@@ -85,7 +85,7 @@ describe('admin console (Chromium)', () => {
     const waiting = (await queue.enqueue(job('xlsx'))).job
     const { context, page } = await e2e.signedIn('alice@demo.test', '/admin')
     const row = page.getByTestId(`job-${waiting.id}`)
-    await expect.poll(async () => row.textContent(), { timeout: 15_000 }).toContain('queued')
+    await expect.poll(async () => row.textContent(), { timeout: 15_000 }).toContain('Queued')
     expect(await row.textContent()).toContain('Bob Baker')
     await row.getByRole('button', { name: 'Cancel' }).click()
     await expect.poll(async () => row.textContent()).toContain('cancelled by Alice Archer')

@@ -167,13 +167,180 @@ describe('client (Chromium)', () => {
     await a.page.locator('[data-testid=notices]', { hasText: 'rejected' }).waitFor()
     await a.page.locator('[name=title]').focus()
     await a.page.waitForFunction((value) => (document.querySelector('[name=end]') as HTMLInputElement).value === value, before)
+    // The timeline tells the booking in plain words and leaves the rejected edit out.
+    const timeline = a.page.locator('.timeline')
+    await timeline.getByText(/^Booking confirmed for /).waitFor()
+    await a.page.waitForTimeout(1_500)
+    expect(await timeline.innerText()).not.toMatch(/Authority|Carol Chen changed End|System changed/)
     await a.context.close()
     // A viewer gets the record read-only: disabled inputs, a notes editor that takes no input.
     const v = await e2e.signedIn('vera@demo.test', `/events/${id}`)
-    await v.page.getByText('You have read-only access').waitFor()
+    await v.page.getByText('You have read-only access to this workspace').waitFor()
     expect(await v.page.locator('[name=title]').isDisabled()).toBe(true)
     expect(await notesOf(v.page).getAttribute('contenteditable')).toBe('false')
+    // A viewer who only looks writes nothing: not on open, not when the copy kept in this browser loads again.
+    await v.page.locator('[data-status=saved]').waitFor()
+    await v.page.reload()
+    await v.page.locator('[data-status=saved]').waitFor()
+    await v.page.waitForTimeout(1_000)
+    expect(await v.page.getByText('your change was undone').count()).toBe(0)
     await v.context.close()
+  })
+
+  it('emptying the optional amount removes it for everyone; a negative amount is explained in plain words and, once left, reported as not saved', async () => {
+    const id = await recordId(alice, 'deals', 'Globex support plan')
+    const before = (await alice.request('GET', `/api/records/deals/${id}`)).body.amount
+    expect(typeof before).toBe('number')
+    const { context, page } = await e2e.signedIn('bob@demo.test', `/deals/${id}`)
+    const amount = page.locator('[name=amount]')
+    await page.locator('[data-status=saved]').waitFor()
+    await amount.fill('-1')
+    await page.getByText("Amount can't be negative").waitFor()
+    await page.locator('[name=title]').focus()
+    await page.getByText("Not saved — Amount can't be negative").waitFor()
+    expect(await amount.inputValue()).toBe(String(before))
+    await amount.fill('')
+    await page.locator('[name=title]').focus()
+    await until(
+      async () => (await alice.request('GET', `/api/records/deals/${id}`)).body.amount === undefined,
+      'the amount removed on the server',
+    )
+    await page.reload()
+    await page.locator('[data-status=saved]').waitFor()
+    expect(await amount.inputValue()).toBe('')
+    await context.close()
+  })
+
+  it('a record deleted by someone else while it is open turns read-only with who deleted it, and Restore brings it back', async () => {
+    const id = await recordId(alice, 'deals', 'Globex hardware')
+    const { context, page } = await e2e.signedIn('bob@demo.test', `/deals/${id}`)
+    await page.locator('[data-status=saved]').waitFor()
+    expect(await page.locator('[name=title]').isDisabled()).toBe(false)
+    expect((await alice.request('DELETE', `/api/records/deals/${id}`)).status).toBe(204)
+    await page.getByTestId('deleted-notice').getByText('Deleted by Alice Archer').waitFor()
+    expect(await page.locator('[name=title]').isDisabled()).toBe(true)
+    expect(await page.locator('[name=amount]').isDisabled()).toBe(true)
+    await page.getByTestId('deleted-notice').getByRole('button', { name: 'Restore' }).click()
+    await page.getByTestId('deleted-notice').waitFor({ state: 'detached' })
+    expect(await page.locator('[name=title]').isDisabled()).toBe(false)
+    await until(async () => (await alice.request('GET', `/api/records/deals/${id}`)).status === 200, 'the restored deal over REST')
+    await context.close()
+  })
+
+  it('the user’s own second tab shows its cursor as “You (other tab)”, not as someone with their name', async () => {
+    const id = await recordId(alice, 'deals', 'Acme pilot')
+    const { context, page } = await e2e.signedIn('alice@demo.test', `/deals/${id}`)
+    const second = await context.newPage()
+    await second.goto(`/deals/${id}`)
+    for (const tab of [page, second]) await tab.locator('[data-status=saved]').waitFor()
+    await notesOf(second).click()
+    await notesOf(page).click()
+    await page.locator('.cm-ySelectionInfo', { hasText: 'You (other tab)' }).waitFor({ state: 'attached' })
+    expect(await page.locator('.cm-ySelectionInfo', { hasText: 'Alice Archer' }).count()).toBe(0)
+    await context.close()
+  })
+
+  it('stage labels read the same in badges and selects, and Lead and Qualified have colours of their own', async () => {
+    const { context, page } = await e2e.signedIn('alice@demo.test', '/deals')
+    const lead = page.locator('.badge-lead').first()
+    const qualified = page.locator('.badge-qualified').first()
+    await lead.waitFor()
+    await qualified.waitFor()
+    const background = (badge: typeof lead) => badge.evaluate((el) => getComputedStyle(el).backgroundColor)
+    expect(await background(lead)).not.toBe(await background(qualified))
+    await page.screenshot({ path: join(SCREENSHOTS, 'stage-badges.png') })
+    const badgeText = await lead.evaluate((el) => (el as HTMLElement).innerText)
+    await page
+      .locator('tbody tr', { has: page.locator('.badge-lead') })
+      .first()
+      .click()
+    await page.locator('[name=stage]').waitFor()
+    const selected = await page.locator('[name=stage] option:checked').innerText()
+    expect(selected).toBe(badgeText)
+    expect(selected).toBe('Lead')
+    await context.close()
+  })
+
+  it('a 700-character unbroken title keeps every list column on screen and stays inside its board column', async () => {
+    const title = 'X'.repeat(700)
+    const created = await alice.request('POST', '/api/records/deals', { title, stage: 'qualified', amount: 1 })
+    expect(created.status).toBe(201)
+    const { context, page } = await e2e.signedIn('alice@demo.test', '/deals')
+    try {
+      await page.locator(`tr[data-record-id="${created.body.id}"]`).waitFor()
+      const wrap = page.locator('.table-wrap')
+      expect(await wrap.evaluate((el) => el.scrollWidth - el.clientWidth)).toBeLessThanOrEqual(1)
+      const lastHead = (await page.locator('.table th').last().boundingBox())!
+      expect(lastHead.x + lastHead.width).toBeLessThanOrEqual(1440)
+      await page.screenshot({ path: join(SCREENSHOTS, 'long-title-list.png') })
+      await page.goto('/board')
+      const card = page.locator(`[data-deal-id="${created.body.id}"]`)
+      await card.waitFor()
+      const column = (await page.locator('.column-qualified').boundingBox())!
+      const box = (await card.boundingBox())!
+      expect(box.x + box.width).toBeLessThanOrEqual(column.x + column.width)
+      const widths = await page.locator('.column').evaluateAll((els) => els.map((el) => Math.round(el.getBoundingClientRect().width)))
+      expect(Math.max(...widths) - Math.min(...widths)).toBeLessThanOrEqual(1)
+      await page.screenshot({ path: join(SCREENSHOTS, 'long-title-board.png') })
+    } finally {
+      await alice.request('DELETE', `/api/records/deals/${created.body.id}`)
+      await context.close()
+    }
+  })
+
+  it('the new-event dialog keeps Ends inside it and drops its error once the times are right; "just now" and narrow events keep their times whole', async () => {
+    const monday = new Date()
+    monday.setHours(0, 0, 0, 0)
+    monday.setDate(monday.getDate() - ((monday.getDay() + 6) % 7))
+    const at = (hour: number) => new Date(monday.getTime() + 3 * 86_400_000 + hour * 3_600_000).toISOString()
+    const ids: string[] = []
+    for (const room of ['Atlas', 'Borealis', 'Cosmos']) {
+      const res = await alice.request('POST', '/api/records/events', { title: `Overlap in ${room}`, start: at(12), end: at(13), room })
+      expect(res.status).toBe(201)
+      ids.push(res.body.id)
+    }
+    const { context, page } = await e2e.signedIn('alice@demo.test', '/calendar')
+    try {
+      // Three events side by side: each narrow block still shows its start time whole.
+      for (const id of ids) await page.locator(`.event-block[data-event-id="${id}"]`).waitFor()
+      const cut = await page
+        .locator(ids.map((id) => `.event-block[data-event-id="${id}"] .event-time`).join(','))
+        .evaluateAll((els) =>
+          els.filter((el) => el.scrollWidth > el.clientWidth).map((el) => `${el.textContent} ${el.scrollWidth}/${el.clientWidth}`),
+        )
+      await page.screenshot({ path: join(SCREENSHOTS, 'calendar-narrow-events.png') })
+      expect(cut).toEqual([])
+      await page.getByRole('button', { name: 'New event' }).click()
+      const dialog = page.getByTestId('event-dialog')
+      const ends = dialog.locator('[name=end]')
+      const inside = (await dialog.boundingBox())!
+      const endBox = (await ends.boundingBox())!
+      expect(endBox.x + endBox.width).toBeLessThanOrEqual(inside.x + inside.width)
+      const start = await dialog.locator('[name=start]').inputValue()
+      await ends.fill(start)
+      await dialog.getByTestId('times-issue').getByText('Ends must be after it starts').waitFor()
+      await page.screenshot({ path: join(SCREENSHOTS, 'event-dialog-times.png') })
+      const later = new Date(new Date(start).getTime() + 7_200_000)
+      const pad = (n: number) => String(n).padStart(2, '0')
+      await ends.fill(
+        `${later.getFullYear()}-${pad(later.getMonth() + 1)}-${pad(later.getDate())}T${pad(later.getHours())}:${pad(later.getMinutes())}`,
+      )
+      await dialog.getByTestId('times-issue').waitFor({ state: 'detached' })
+      expect(await dialog.getByRole('alert').count()).toBe(0)
+      await page.keyboard.press('Escape')
+      // "just now" on one line, in the list and in the timeline.
+      await page.goto('/events')
+      const updated = page.locator('td.cell-time').first()
+      await updated.waitFor()
+      expect(await updated.evaluate((el) => getComputedStyle(el).whiteSpace)).toBe('nowrap')
+      await page.goto(`/events/${ids[0]}`)
+      const time = page.locator('.timeline time').first()
+      await time.waitFor()
+      expect(await time.evaluate((el) => getComputedStyle(el).whiteSpace)).toBe('nowrap')
+    } finally {
+      for (const id of ids) await alice.request('DELETE', `/api/records/events/${id}`)
+      await context.close()
+    }
   })
 
   it('two users set the same amount at the same moment: the one whose value lost is told, keeps theirs with one click, and no new conflict follows', async () => {
@@ -413,6 +580,9 @@ describe('client (Chromium)', () => {
     // Reloaded offline, the page has no socket: the edit can only wait on this device.
     await a.page.reload()
     await a.page.locator('[data-status=offline]').waitFor()
+    // The activity is on the server: the panel says it will refresh, not "Loading…" for ever.
+    await a.page.getByTestId('timeline-offline').getByText("will refresh when you're back online").waitFor()
+    expect(await a.page.locator('.timeline').getByText('Loading…').count()).toBe(0)
     await a.page.locator('[name=source]').fill('kept offline')
     await a.page.getByRole('button', { name: 'Sign out' }).click()
     const dialog = a.page.locator('[data-testid=unsent-edits]')
@@ -426,6 +596,8 @@ describe('client (Chromium)', () => {
       async () => (await alice.request('GET', `/api/records/leads/${id}`)).body.source === 'kept offline',
       'the edit kept offline reaches the server',
     )
+    await a.page.locator('.timeline li').first().waitFor()
+    await a.page.getByTestId('timeline-offline').waitFor({ state: 'detached' })
     // Offline again, and this time the user discards.
     await a.context.setOffline(true)
     await a.page.reload()

@@ -28,6 +28,19 @@ afterAll(async () => {
 })
 
 describe('jobs in the app (Chromium)', () => {
+  it('a viewer downloads file exports but is offered no Google Sheets sync, as the API allows', async () => {
+    const { context, page } = await e2e.signedIn('vera@demo.test', '/exports')
+    await page.locator('#exports-title').waitFor()
+    await page.getByTestId('viewer-exports-note').waitFor()
+    expect(await page.getByTestId('sheets-panel').count()).toBe(0)
+    await page.getByRole('button', { name: /Export to CSV/ }).click()
+    await page
+      .locator('tr[data-job-id]', { hasText: /Download/ })
+      .first()
+      .waitFor()
+    await context.close()
+  })
+
   it("a Sheets export held up by Google's quota shows the retry live, counting down, then finishes", async () => {
     const { context, page } = await e2e.signedIn('alice@demo.test', '/exports')
     await page.locator('#exports-title').waitFor()

@@ -2,6 +2,7 @@
  * Create an event for a chosen slot (attendees, room), then follow the server's
  * decision live: pending → confirmed, or conflict with free slots to pick.
  */
+import { Badge } from './Badge.js'
 import { type FormEvent, useId, useRef, useState } from 'react'
 import type { IndexEntry } from '../../../shared/docLayout.js'
 import { formatInstant } from '../fieldKinds.js'
@@ -45,9 +46,19 @@ export function EventDialog({ slot, users, me, events, eventId, onClose }: Event
   const rooms = [...new Set([...ROOMS, ...events.map((e) => String(e.fields.room ?? '')).filter(Boolean)])]
 
   useDialogFocus(first, onClose)
+  // Checked as the times change, so the message goes as soon as they are right.
+  const timesIssue = start && end && isoOf(start) && isoOf(end) && isoOf(end) <= isoOf(start) ? 'Ends must be after it starts' : null
+  /** Changing what the server refused takes its message away: it spoke of the old values. */
+  const edit =
+    <T,>(set: (value: T) => void) =>
+    (value: T) => {
+      set(value)
+      setError(null)
+    }
 
   async function submit(event: FormEvent) {
     event.preventDefault()
+    if (timesIssue) return
     setBusy(true)
     setError(null)
     try {
@@ -95,13 +106,25 @@ export function EventDialog({ slot, users, me, events, eventId, onClose }: Event
             <div className="dialog-row">
               <label>
                 Starts
-                <input type="datetime-local" name="start" required value={start} onChange={(e) => setStart(e.target.value)} />
+                <input type="datetime-local" name="start" required value={start} onChange={(e) => edit(setStart)(e.target.value)} />
               </label>
               <label>
                 Ends
-                <input type="datetime-local" name="end" required value={end} onChange={(e) => setEnd(e.target.value)} />
+                <input
+                  type="datetime-local"
+                  name="end"
+                  required
+                  value={end}
+                  aria-invalid={timesIssue ? true : undefined}
+                  onChange={(e) => edit(setEnd)(e.target.value)}
+                />
               </label>
             </div>
+            {timesIssue && (
+              <p className="field-issue" role="alert" data-testid="times-issue">
+                {timesIssue}
+              </p>
+            )}
             <fieldset>
               <legend>Attendees</legend>
               <div className="checks">
@@ -134,7 +157,7 @@ export function EventDialog({ slot, users, me, events, eventId, onClose }: Event
               <button type="button" className="button button-ghost" onClick={onClose}>
                 Cancel
               </button>
-              <button type="submit" className="button button-primary" disabled={busy}>
+              <button type="submit" className="button button-primary" disabled={busy || timesIssue !== null}>
                 Book
               </button>
             </div>
@@ -151,7 +174,7 @@ export function EventDialog({ slot, users, me, events, eventId, onClose }: Event
               />
             ) : (
               <div className="reservation reservation-pending" data-testid="reservation" data-status="pending">
-                <span className="badge badge-pending">pending</span> Sending…
+                <Badge value="pending" /> Sending…
               </div>
             )}
             {error && (

@@ -1,13 +1,16 @@
 /**
  * One typed input bound to a record field. Values are checked with the shared
- * schema before they are written; an invalid draft stays local and is explained.
+ * schema before they are written; an invalid draft stays local and is explained, and
+ * leaving the field with one puts the saved value back and says it was not saved, so
+ * the screen never shows a value nobody else has. Emptying an optional field removes it.
  */
 import { type ReactNode, useEffect, useId, useRef, useState } from 'react'
-import { checkField, type Collection } from '../../../shared/collections.js'
+import type { Collection } from '../../../shared/collections.js'
 import type { IndexEntry } from '../../../shared/docLayout.js'
 import { assertNever } from '../../../shared/docNames.js'
 import { type FieldKind, enumLabel, enumValues, fieldKind, fieldLabel } from '../fieldKinds.js'
 import type { User } from '../session/api.js'
+import { fieldIssue, notSavedText } from '../fieldIssues.js'
 
 export interface FieldInputProps {
   collection: Collection
@@ -16,6 +19,7 @@ export interface FieldInputProps {
   readOnly: boolean
   users: User[]
   refs: { customers: IndexEntry[]; deals: IndexEntry[] }
+  /** `undefined`: the field was emptied and is to be removed. */
   onChange(value: unknown): void
   /** A server rejection for this field, if any. */
   serverIssue?: string
@@ -39,10 +43,12 @@ export function toLocalInput(iso: string): string {
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`
 }
 
-function fromDraft(field: string, draft: string): unknown {
+/** The value a draft stands for; `badInput` is a number input holding something that is not a number. */
+function fromDraft(field: string, draft: string, badInput = false): unknown {
   switch (fieldKind(field)) {
     case 'money':
-      return draft.trim() === '' ? Number.NaN : Number(draft)
+      if (badInput) return Number.NaN
+      return draft.trim() === '' ? undefined : Number(draft)
     case 'tags':
       return draft
         .split(',')
@@ -65,6 +71,8 @@ export function FieldInput(props: FieldInputProps) {
   const kind = fieldKind(field)
   const [draft, setDraft] = useState(() => toDraft(field, value))
   const [issue, setIssue] = useState<string | null>(null)
+  /** An invalid draft was abandoned: why it was not saved. */
+  const [notSaved, setNotSaved] = useState<string | null>(null)
   const focused = useRef(false)
 
   useEffect(() => {
@@ -76,8 +84,9 @@ export function FieldInput(props: FieldInputProps) {
 
   function commit(next: unknown, nextDraft: string) {
     setDraft(nextDraft)
-    const problem = checkField(collection, field, next)
-    setIssue(problem?.message ?? null)
+    setNotSaved(null)
+    const problem = fieldIssue(collection, field, next)
+    setIssue(problem)
     if (!problem && JSON.stringify(next) !== JSON.stringify(value)) onChange(next)
   }
 
@@ -85,12 +94,14 @@ export function FieldInput(props: FieldInputProps) {
     id,
     name: field,
     disabled: readOnly,
-    'aria-invalid': issue || props.serverIssue ? true : undefined,
-    'aria-describedby': issue || props.serverIssue ? `${id}-issue` : undefined,
+    'aria-invalid': issue || notSaved || props.serverIssue ? true : undefined,
+    'aria-describedby': issue || notSaved || props.serverIssue ? `${id}-issue` : undefined,
     onFocus: () => (focused.current = true),
     onBlur: () => {
       focused.current = false
-      if (!issue) setDraft(toDraft(field, value))
+      if (issue) setNotSaved(notSavedText(issue))
+      setIssue(null)
+      setDraft(toDraft(field, value))
     },
   }
 
@@ -162,7 +173,7 @@ export function FieldInput(props: FieldInputProps) {
             step="0.01"
             inputMode="decimal"
             value={draft}
-            onChange={(e) => commit(fromDraft(field, e.target.value), e.target.value)}
+            onChange={(e) => commit(fromDraft(field, e.target.value, e.target.validity.badInput), e.target.value)}
           />
         )
       case 'date':
@@ -201,7 +212,7 @@ export function FieldInput(props: FieldInputProps) {
       id={id}
       field={field}
       kind={kind}
-      message={issue ?? props.serverIssue}
+      message={issue ?? notSaved ?? props.serverIssue}
       labelFor={kind !== 'users'}
       conflict={props.conflict}
     >

@@ -2,6 +2,7 @@
  * An event's reservation as the server decided it: pending, confirmed, or a
  * conflict naming the colliding events, with the next free slots to pick from.
  */
+import { Badge } from './Badge.js'
 import { useEffect, useState } from 'react'
 import type { Reservation } from '../../../shared/collections.js'
 import type { IndexEntry } from '../../../shared/docLayout.js'
@@ -68,7 +69,7 @@ export function ReservationPanel({ fields, reservation, events, readOnly, onPick
   return (
     <div className={`reservation reservation-${status}`} data-testid="reservation" data-status={status} role="status" aria-live="polite">
       <div className="reservation-head">
-        <span className={`badge badge-${status}`}>{status}</span>
+        <Badge value={status} />
         {status === 'pending' && <span>Waiting for the calendar to confirm this slot…</span>}
         {status === 'confirmed' && <span>Booked {reservation ? formatInstant(reservation.start) : ''}</span>}
         {conflict && (

@@ -7,7 +7,8 @@
  */
 import { useEffect, useId, useRef, useState } from 'react'
 import type * as Y from 'yjs'
-import { type Collection, REQUIRED_FIELDS, checkField } from '../../../shared/collections.js'
+import type { Collection } from '../../../shared/collections.js'
+import { fieldIssue } from '../fieldIssues.js'
 import { fieldKind } from '../fieldKinds.js'
 import { applyShown, moveIndex, shownIndexOf, shownOf, textIndexOf } from '../textBinding.js'
 import { FieldFrame } from './FieldInput.js'
@@ -23,8 +24,7 @@ export interface TextFieldInputProps {
 
 /** Why the input's text may not be written, or null. An empty text is a missing field. */
 function draftIssue(collection: Collection, field: string, draft: string): string | null {
-  if (draft === '') return REQUIRED_FIELDS[collection].includes(field) ? `${field} is required` : null
-  return checkField(collection, field, draft)?.message ?? null
+  return fieldIssue(collection, field, draft === '' ? undefined : draft)
 }
 
 export function TextFieldInput({ collection, field, text, readOnly, serverIssue }: TextFieldInputProps) {

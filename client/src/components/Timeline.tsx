@@ -2,8 +2,9 @@
 import { useEffect, useId, useRef, useState } from 'react'
 import type { Collection, FieldValues } from '../../../shared/collections.js'
 import { fieldLabel, timeAgo } from '../fieldKinds.js'
+import { entryWords } from '../historyWords.js'
 import { overwriteText } from '../overwriteWords.js'
-import { api, type User } from '../session/api.js'
+import { api, ApiError, type User } from '../session/api.js'
 
 /** One entry of `GET /api/records/:collection/:id/history`, newest first. */
 export interface HistoryItem {
@@ -74,15 +75,33 @@ export interface TimelineProps {
   users: User[]
   /** The record's current values, which tell what won a concurrent set. */
   fields: FieldValues
+  /** The record's server-written parts (booking, invoice number, deletion), which word the latest entries about them. */
+  authority: FieldValues
   /** Words a field's value as the editor displays it. */
   show(field: string, value: unknown): string
 }
 
-export function Timeline({ collection, id, version, users, fields, show }: TimelineProps) {
+/**
+ * The last history fetched per record in this tab: offline, the timeline shows it rather
+ * than nothing (the history lives on the server; the device keeps no copy across reloads).
+ */
+const lastHistory = new Map<string, HistoryItem[]>()
+
+export function Timeline({ collection, id, version, users, fields, authority, show }: TimelineProps) {
   const headingId = useId()
-  const [items, setItems] = useState<HistoryItem[] | null>(null)
+  const key = `${collection}/${id}`
+  const [items, setItems] = useState<HistoryItem[] | null>(() => lastHistory.get(key) ?? null)
+  /** The last fetch failed for want of a network: say the timeline waits for it. */
+  const [offline, setOffline] = useState(false)
+  /** Bumped when the network comes back, to fetch again. */
+  const [online, setOnline] = useState(0)
   const fetchedOnce = useRef(false)
-  // biome-ignore lint/correctness/useExhaustiveDependencies: `version` changes with the record: it is there to fetch the history again
+  useEffect(() => {
+    const back = () => setOnline((n) => n + 1)
+    addEventListener('online', back)
+    return () => removeEventListener('online', back)
+  }, [])
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `version` changes with the record and `online` with the network: they are there to fetch the history again
   useEffect(() => {
     let live = true
     const timer = setTimeout(
@@ -90,30 +109,41 @@ export function Timeline({ collection, id, version, users, fields, show }: Timel
         void api<{ items: HistoryItem[] }>('GET', `/api/records/${collection}/${id}/history`)
           .then((r) => {
             fetchedOnce.current = true
-            if (live) setItems(r.items)
+            lastHistory.set(`${collection}/${id}`, r.items)
+            if (live) {
+              setItems(r.items)
+              setOffline(false)
+            }
           })
-          .catch(() => undefined),
+          .catch((error: unknown) => {
+            if (live && !(error instanceof ApiError)) setOffline(true)
+          }),
       fetchedOnce.current ? REFRESH_DEBOUNCE_MS : 0,
     )
     return () => {
       live = false
       clearTimeout(timer)
     }
-  }, [collection, id, version])
+  }, [collection, id, version, online])
   const nameOf = (userId: string | null) => users.find((u) => u.id === userId)?.name ?? (userId ? 'Someone' : 'System')
   const colorOf = (userId: string | null) => users.find((u) => u.id === userId)?.color ?? '#94a3b8'
   const shown = groupHistory(items ?? [], (items?.length ?? 0) < HISTORY_PAGE).slice(0, 30)
   return (
     <section className="card timeline" aria-labelledby={headingId}>
       <h2 id={headingId}>Activity</h2>
-      {items === null && <p className="cell-muted">Loading…</p>}
+      {offline ? (
+        <p className="cell-muted" data-testid="timeline-offline">
+          {items === null ? 'Activity is on the server: it' : 'Shown as last seen: the activity'} will refresh when you're back online.
+        </p>
+      ) : (
+        items === null && <p className="cell-muted">Loading…</p>
+      )}
       <ol>
         {shown.map((item, i) => (
           <li key={`${item.at}-${i}`}>
             <span className="timeline-dot" style={{ background: colorOf(item.userId) }} aria-hidden="true" />
             <div>
-              <strong>{nameOf(item.userId)}</strong>{' '}
-              {item.created ? 'created this record' : item.fields.length ? <>changed {item.fields.map(fieldLabel).join(', ')}</> : 'edited'}
+              <EntryText item={item} index={i} shown={shown} authority={authority} name={nameOf(item.userId)} />
               <time dateTime={item.at} title={new Date(item.at).toLocaleString()}>
                 {timeAgo(item.at)}
               </time>
@@ -133,5 +163,35 @@ export function Timeline({ collection, id, version, users, fields, show }: Timel
         ))}
       </ol>
     </section>
+  )
+}
+
+/** The sentence of one entry: who changed which fields, and what the server did in plain words. */
+function EntryText(props: {
+  item: HistoryItem & { created?: boolean }
+  index: number
+  shown: readonly HistoryItem[]
+  authority: FieldValues
+  name: string
+}) {
+  const { item, index, shown } = props
+  if (item.created)
+    return (
+      <>
+        <strong>{props.name}</strong> created this record{' '}
+      </>
+    )
+  const words = entryWords(item.fields, props.authority, {
+    latest: (part) => !shown.slice(0, index).some((entry) => entry.fields.includes(part)),
+    older: (part) => shown.slice(index + 1).filter((entry) => entry.fields.includes(part)).length,
+  })
+  const events = words.events.join('. ')
+  if (item.userId === null && !words.changed && events) return <>{events} </>
+  return (
+    <>
+      <strong>{props.name}</strong> {words.changed ?? (events ? '' : 'edited')}
+      {words.changed && events ? ' · ' : ''}
+      {events}{' '}
+    </>
   )
 }

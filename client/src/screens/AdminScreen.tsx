@@ -3,6 +3,7 @@
  * same numbers Prometheus scrapes), the busiest documents, and the workspace's people (add,
  * change a role, deactivate, end a session). Anyone else gets a page saying they may not.
  */
+import { Badge } from '../components/Badge.js'
 import { useCallback, useEffect, useState } from 'react'
 import type { OverviewPoint } from '../../../shared/overview.js'
 import { timeAgo } from '../fieldKinds.js'
@@ -367,7 +368,7 @@ function JobQueue() {
                 </td>
                 <td>{nameOf(job.userId)}</td>
                 <td>
-                  <span className={`badge badge-${job.status}`}>{job.status}</span>
+                  <Badge value={job.status} />
                   {job.position !== undefined && <span className="cell-muted"> · #{job.position}</span>}
                   {job.retry && <span className="cell-muted"> · {retryText(job.retry, now)}</span>}
                   {job.error && <span className="cell-muted"> · {job.error}</span>}

@@ -15,6 +15,7 @@ import {
   SLOTS_PER_DAY,
   slotTime,
   startOfWeek,
+  shortTimeLabel,
   timeLabel,
   FIRST_HOUR,
   LAST_HOUR,
@@ -194,10 +195,12 @@ function EventBlock({
   const place = placement(day, start, end)
   if (!place) return null
   const status = reservationOf(event.authority)?.status ?? 'pending'
+  // Three or more side by side leave a block too narrow for "12:00 PM" on one line.
+  const narrow = (lane?.lanes ?? 1) >= 3
   return (
     <button
       type="button"
-      className={`event-block event-${status}`}
+      className={`event-block event-${status}${narrow ? ' event-narrow' : ''}`}
       style={{
         top: place.top,
         height: place.height,
@@ -208,11 +211,11 @@ function EventBlock({
       data-event-id={event.id}
       data-status={status}
       aria-label={`${event.title}, ${timeLabel(start)} to ${timeLabel(end)}, ${status}`}
+      title={`${timeLabel(start)}–${timeLabel(end)} ${event.title}${event.fields.room ? ` · ${String(event.fields.room)}` : ''}`}
     >
+      <span className="event-time">{narrow ? shortTimeLabel(start) : timeLabel(start)}</span>
       <strong>{event.title}</strong>
-      <span>
-        {timeLabel(start)} · {String(event.fields.room ?? '')}
-      </span>
+      {event.fields.room ? <span>{String(event.fields.room)}</span> : null}
     </button>
   )
 }

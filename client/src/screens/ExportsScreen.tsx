@@ -2,6 +2,7 @@
  * Start exports and follow them live; download finished files. Imports started elsewhere are
  * followed here too, under their own heading. Never blocks the UI.
  */
+import { Badge } from '../components/Badge.js'
 import { useEffect, useState } from 'react'
 import { COLLECTIONS, type Collection } from '../../../shared/collections.js'
 import { useToast } from '../components/Toasts.js'
@@ -118,11 +119,17 @@ export default function ExportsScreen() {
           ))}
         </div>
       </div>
-      <SheetsPanel
-        canSetWorkspace={user.role === 'owner' || user.role === 'admin'}
-        disabled={starting !== null || collections.length === 0}
-        onSync={(sheet) => void start('sheets', { sheet })}
-      />
+      {user.role === 'viewer' ? (
+        <p className="hint" role="note" data-testid="viewer-exports-note">
+          As a viewer you can download CSV and Excel exports; syncing to Google Sheets and importing need a member.
+        </p>
+      ) : (
+        <SheetsPanel
+          canSetWorkspace={user.role === 'owner' || user.role === 'admin'}
+          disabled={starting !== null || collections.length === 0}
+          onSync={(sheet) => void start('sheets', { sheet })}
+        />
+      )}
       <div className="table-wrap">
         <table className="table" aria-label="Export jobs">
           <thead>
@@ -183,7 +190,7 @@ function CountCells({ job, counts }: { job: Job; counts: Counts }) {
 export function JobStatus({ job, now }: { job: Job; now: number }) {
   return (
     <>
-      <span className={`badge badge-${job.status}`}>{job.status}</span>
+      <Badge value={job.status} />
       {job.status === 'queued' && job.position !== undefined && <span className="cell-muted"> #{job.position} in line</span>}
       {job.status === 'running' && job.retry && (
         <div className="job-retry" data-testid="job-retry">

@@ -1,4 +1,5 @@
 /** A collection's records, live from its index document, with search, sorting and presence. */
+import { Badge } from '../components/Badge.js'
 import { useMemo, useState } from 'react'
 import { type Collection, FIELD_DEFAULTS } from '../../../shared/collections.js'
 import type { IndexEntry } from '../../../shared/docLayout.js'
@@ -32,8 +33,7 @@ function displayValue(entry: IndexEntry, column: string) {
   if (column === 'amount') return formatMoney(Number(value), String(entry.fields.currency ?? 'EUR'))
   if (column === 'start') return formatInstant(String(value))
   if (column === 'closeDate' || column === 'validUntil' || column === 'dueDate') return formatDate(String(value))
-  if (column === 'status' || column === 'stage' || column === 'reservation')
-    return value ? <span className={`badge badge-${value}`}>{value}</span> : null
+  if (column === 'status' || column === 'stage' || column === 'reservation') return value ? <Badge value={String(value)} /> : null
   if (column === 'tags')
     return (entry.fields.tags as string[] | undefined)?.map((t) => (
       <span key={t} className="tag">
@@ -136,6 +136,7 @@ export function ListScreen({ collection }: { collection: Collection }) {
                 <td className="cell-title">
                   <a
                     href={`/${collection}/${entry.id}`}
+                    title={entry.title}
                     onClick={(e) => {
                       e.preventDefault()
                       e.stopPropagation()
@@ -148,7 +149,7 @@ export function ListScreen({ collection }: { collection: Collection }) {
                 {columns.map((c) => (
                   <td key={c}>{displayValue(entry, c)}</td>
                 ))}
-                <td className="cell-muted">{timeAgo(entry.updatedAt)}</td>
+                <td className="cell-muted cell-time">{timeAgo(entry.updatedAt)}</td>
                 <td>
                   <Viewers viewers={viewersOf(presence, entry.id, connection?.doc.clientID)} />
                 </td>

@@ -17,7 +17,9 @@ import { Timeline } from '../components/Timeline.js'
 import { useUser } from '../session/SessionProvider.js'
 import { useUsers } from '../session/useUsers.js'
 import { displayValue } from '../fieldDisplay.js'
-import { fieldLabel } from '../fieldKinds.js'
+import { COLLECTION_LABELS, fieldLabel } from '../fieldKinds.js'
+import { api, ApiError } from '../session/api.js'
+import { useToast } from '../components/Toasts.js'
 import { isCurrent } from '../sync/ConflictMarkers.js'
 import { useClosedCode, useConflicts, useDocVersion, useDocument, useLoaded, useNotices } from '../sync/hooks.js'
 import { useIndex } from '../sync/useIndex.js'
@@ -25,6 +27,7 @@ import { recordTitle } from '../../../shared/collections.js'
 
 export default function RecordScreen({ collection, id }: { collection: Collection; id: string }) {
   const user = useUser()
+  const toast = useToast()
   const users = useUsers()
   const labelId = useId()
   const connection = useDocument(recordDocName(user.workspace, collection, id))
@@ -36,7 +39,7 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
   const index = useIndex(user.workspace, collection)
   const customers = useIndex(user.workspace, 'customers').entries
   const deals = useIndex(user.workspace, 'deals').entries
-  const readOnly = user.role === 'viewer'
+  const viewer = user.role === 'viewer'
 
   // Presence: tell everyone on this collection's list which record is open here.
   useEffect(() => {
@@ -72,6 +75,13 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
   const title = recordTitle(collection, fields)
   const show = (field: string, value: unknown) => displayValue(field, value, { users, refs: { customers, deals } })
   const deleted = typeof authority.deleted === 'string'
+  // A deleted record takes no edits: they would be saved into a record nobody sees.
+  const readOnly = viewer || deleted
+  const deletedBy = authority.deletedBy === user.id ? 'you' : (users.find((u) => u.id === authority.deletedBy)?.name ?? 'someone')
+  const restore = () =>
+    api('POST', `/api/records/${collection}/${id}/restore`)
+      .then(() => toast(`${COLLECTION_LABELS[collection].singular} restored`, 'success'))
+      .catch((e: unknown) => toast(e instanceof ApiError ? e.message : 'Could not restore', 'error'))
   const viewers = viewersOf(index.presence, id, index.connection?.doc.clientID)
 
   return (
@@ -84,14 +94,26 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
         fields={fields}
         authority={authority}
         viewers={<Viewers viewers={viewers} />}
-        canDelete={!readOnly && !deleted}
+        canDelete={!readOnly}
       />
       {!loaded && <p className="notice notice-info">Loading the latest version…</p>}
       {loaded && !deleted && Object.keys(fields).length === 0 && Object.keys(authority).length === 0 && (
         <p className="notice notice-info">This record is empty or does not exist yet.</p>
       )}
-      {deleted && <p className="notice notice-error">This record was deleted.</p>}
-      {readOnly && <p className="notice notice-info">You have read-only access to this workspace.</p>}
+      {deleted && (
+        <p className="notice notice-error" data-testid="deleted-notice">
+          Deleted by {deletedBy}
+          {!viewer && (
+            <>
+              {' — '}
+              <button type="button" className="button button-small" onClick={restore}>
+                Restore
+              </button>
+            </>
+          )}
+        </p>
+      )}
+      {viewer && <p className="notice notice-info">You have read-only access to this workspace.</p>}
       <NoticeBanner notices={notices} onDismiss={clearNotices} />
       {collection === 'events' && (
         <ReservationPanel
@@ -135,7 +157,7 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
                     users={users}
                     refs={{ customers, deals }}
                     serverIssue={issueByField.get(field)}
-                    onChange={(value) => fieldsOf(doc).set(field, value)}
+                    onChange={(value) => (value === undefined ? fieldsOf(doc).delete(field) : fieldsOf(doc).set(field, value))}
                     conflict={
                       conflict &&
                       isCurrent(conflict, fields[field]) && (
@@ -157,11 +179,17 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
           {HAS_ITEMS[collection] && <LineItems items={itemsOf(doc)} version={version} readOnly={readOnly} />}
           <section className="card">
             <h2 id={`${labelId}-notes`}>Notes</h2>
-            <NotesEditor text={notesOf(doc)} awareness={connection.provider.awareness} readOnly={readOnly} labelId={`${labelId}-notes`} />
+            <NotesEditor
+              text={notesOf(doc)}
+              awareness={connection.provider.awareness}
+              userId={user.id}
+              readOnly={readOnly}
+              labelId={`${labelId}-notes`}
+            />
           </section>
         </div>
         <aside className="record-side">
-          <Timeline collection={collection} id={id} version={version} users={users} fields={fields} show={show} />
+          <Timeline collection={collection} id={id} version={version} users={users} fields={fields} authority={authority} show={show} />
         </aside>
       </div>
     </article>

@@ -179,10 +179,11 @@ export function SessionProvider({ children }: { children: ReactNode }) {
 
   const value = useMemo(() => ({ state, login, acceptInvite, logout }), [state, login, acceptInvite, logout])
   const userId = state.status === 'signed-in' ? state.user.id : null
+  const readOnly = state.status === 'signed-in' && state.user.role === 'viewer'
   return (
     <SessionContext.Provider value={value}>
       {userId ? (
-        <UserSync key={userId} userId={userId} clientRef={clientRef} onSessionEnded={endSession}>
+        <UserSync key={userId} userId={userId} readOnly={readOnly} clientRef={clientRef} onSessionEnded={endSession}>
           {children}
         </UserSync>
       ) : (
@@ -194,6 +195,8 @@ export function SessionProvider({ children }: { children: ReactNode }) {
 
 interface UserSyncProps {
   userId: string
+  /** A viewer: its documents never send updates (see DocConnection). */
+  readOnly: boolean
   /** Where the session finds the client to close before it deletes the local copies. */
   clientRef: { current: SyncClient | null }
   onSessionEnded: () => void
@@ -201,13 +204,13 @@ interface UserSyncProps {
 }
 
 /** One SyncClient per signed-in user; unmounting (sign-out) closes every provider. */
-function UserSync({ userId, clientRef, onSessionEnded, children }: UserSyncProps) {
+function UserSync({ userId, readOnly, clientRef, onSessionEnded, children }: UserSyncProps) {
   const endedRef = useRef(onSessionEnded)
   endedRef.current = onSessionEnded
   const [client, setClient] = useState<SyncClient | null>(null)
   const [users, setUsers] = useState<User[]>([])
   useEffect(() => {
-    const created = new SyncClient(userId, () => endedRef.current())
+    const created = new SyncClient(userId, () => endedRef.current(), readOnly)
     clientRef.current = created
     setClient(created)
     let live = true
@@ -225,7 +228,7 @@ function UserSync({ userId, clientRef, onSessionEnded, children }: UserSyncProps
       if (clientRef.current === created) clientRef.current = null
       void created.close()
     }
-  }, [userId, clientRef])
+  }, [userId, readOnly, clientRef])
   if (!client) return null
   return (
     <SyncContext.Provider value={client}>

@@ -30,6 +30,13 @@ export interface DocConnectionOptions {
   notices: boolean
   /** Keep an IndexedDB copy for offline use. */
   persist: boolean
+  /**
+   * A viewer: it never sends document updates. Otherwise opening a record would write: the
+   * IndexedDB copy loaded at open, or the reply to the server's sync step 1 (which carries
+   * the whole delete set), reaches the server as an edit, and the viewer is told that a
+   * change they never made was undone.
+   */
+  readOnly?: boolean
   onSessionEnded: () => void
   /** This tab changed the document; it is not on the server's disk yet. */
   onLocalEdit?: (docName: string) => void
@@ -81,9 +88,12 @@ export class DocConnection {
 
   private installHandlers(): void {
     const syncHandler = this.provider.messageHandlers[MESSAGE.sync]!
+    if (this.options.readOnly) this.doc.off('update', this.provider._updateHandler)
     this.provider.messageHandlers[MESSAGE.sync] = (encoder, decoder, provider, emitSynced, type) => {
       const peek = decoding.clone(decoder)
-      const isStep2 = decoding.readVarUint(peek) === syncProtocol.messageYjsSyncStep2
+      const syncType = decoding.readVarUint(peek)
+      if (this.options.readOnly && syncType === syncProtocol.messageYjsSyncStep1) return
+      const isStep2 = syncType === syncProtocol.messageYjsSyncStep2
       syncHandler(encoder, decoder, provider, emitSynced, type)
       // The server answers sync step 1 only once everything it received before is on disk.
       if (isStep2 && this.awaitingAck && !this.probeTimer) {

@@ -37,6 +37,8 @@ export class SyncClient {
   constructor(
     readonly userId: string,
     private readonly onSessionEnded: () => void,
+    /** A viewer's client: see {@link DocConnectionOptions.readOnly}. */
+    private readonly readOnly = false,
   ) {
     this.unsyncedKey = unsyncedKey(userId)
     // Edits made offline in a document nobody has open any more still go to the server:
@@ -75,6 +77,7 @@ export class SyncClient {
         userId: this.userId,
         notices: isRecord,
         persist: true,
+        readOnly: this.readOnly,
         onSessionEnded: this.onSessionEnded,
         onLocalEdit: this.handleLocalEdit,
         onSaved: this.handleSaved,
