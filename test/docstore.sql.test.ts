@@ -18,6 +18,7 @@ import { openDatabase } from '../server/store/openDatabase.js'
 import { skipPg, useMigratedDatabase } from './helpers/pg.js'
 import { type CommitLoss, withPgProxy } from './helpers/pgProxy.js'
 import { tempDir } from './helpers/server.js'
+import { recordRow } from './helpers/recordRows.js'
 
 const DOC = 'acme/deals/d1'
 
@@ -192,24 +193,7 @@ describe.skipIf(skipPg)('PgDocStore specifics', () => {
     {
       docName: DOC,
       updates: [{ update: new Uint8Array([tag]), author: `u${tag}`, changed: ['title'], at: tag, clients: [tag] }],
-      projection: {
-        table: 'records',
-        key: ['workspace', 'collection', 'id'],
-        values: {
-          workspace: 'acme',
-          collection: 'deals',
-          id: 'd1',
-          fields: '{}',
-          notes: '',
-          items: '[]',
-          authority: '{}',
-          etag: `e${tag}`,
-          version: 1,
-          created_at: tag,
-          updated_at: tag,
-        },
-        increment: ['version'],
-      },
+      projection: recordRow('d1', tag),
     },
   ]
   /** What the database holds of DOC: its log, its history entries and client ids, and the count of appends. */

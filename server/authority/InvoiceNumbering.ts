@@ -17,11 +17,10 @@ import type { AccordRegistry, AccordRoom } from '../documents/types.js'
 import type { PendingUpdate } from '../sync/Room.js'
 import type { InvoiceNumbers } from './InvoiceNumbers.js'
 import { AUTHORITY_ORIGIN, type StoredRecord } from './storedRecords.js'
-import { databaseUnreachable, queryTimedOut } from '../pg/retry.js'
-import { PersistError } from '../sync/DocRegistry.js'
+import { RetryLater, unavailableForNow } from './RetryLater.js'
 
+/** First wait before a numbering that failed for want of the database is tried again; it doubles up to 30 s. */
 const RETRY_MS = 250
-const RETRY_MAX_MS = 30_000
 
 /** The authority key holding the number. */
 export const INVOICE_NUMBER = 'number'
@@ -31,7 +30,7 @@ export class InvoiceNumbering {
   /** Numberings under way (a number being taken, then written), awaited by `close`. */
   private readonly running = new Set<Promise<void>>()
   /** Invoices whose numbering failed for want of the database, by document: numbered again later. */
-  private readonly renumbers = new Map<string, NodeJS.Timeout>()
+  private readonly renumbers = new RetryLater()
 
   constructor(
     private readonly numbers: InvoiceNumbers,
@@ -42,8 +41,7 @@ export class InvoiceNumbering {
   /** Stops numbering and waits for the numberings under way (call before the registry closes). */
   async close(): Promise<void> {
     this.closed = true
-    for (const timer of this.renumbers.values()) clearTimeout(timer)
-    this.renumbers.clear()
+    this.renumbers.close()
     await Promise.all(this.running)
   }
 
@@ -86,14 +84,7 @@ export class InvoiceNumbering {
       .use(docName, (room) => this.number(room, workspace, invoiceId, force))
       .catch((error: unknown) => {
         this.onError(error, 'invoice number')
-        if (this.closed || this.renumbers.has(docName)) return
-        if (!(databaseUnreachable(error) || queryTimedOut(error) || error instanceof PersistError)) return
-        const timer = setTimeout(() => {
-          this.renumbers.delete(docName)
-          this.numberIn(workspace, invoiceId, force, Math.min(retryMs * 2, RETRY_MAX_MS))
-        }, retryMs)
-        timer.unref()
-        this.renumbers.set(docName, timer)
+        if (unavailableForNow(error)) this.renumbers.schedule(docName, retryMs, (next) => this.numberIn(workspace, invoiceId, force, next))
       })
       .finally(() => this.running.delete(done))
     this.running.add(done)

@@ -15,7 +15,7 @@
  * whose write failed while the server runs (the document is dropped from memory with it)
  * is written again from the ledger, with backoff, until it lands.
  */
-import { databaseUnreachable, queryTimedOut } from '../pg/retry.js'
+import { RetryLater, unavailableForNow } from './RetryLater.js'
 import { type Reservation, isComplete } from '../../shared/collections.js'
 import { authorityOf, readFields, readPlainMap } from '../../shared/docLayout.js'
 import { recordDocName } from '../../shared/docNames.js'
@@ -36,17 +36,16 @@ export interface ReservationAuthorityOptions {
   onDecision?: (outcome: DecisionOutcome) => void
 }
 
-/** First wait before a decision whose write failed is mirrored again; it doubles up to MIRROR_RETRY_MAX_MS. */
+/** First wait before a decision whose write failed is mirrored again; it doubles up to 30 s (RetryLater). */
 export const MIRROR_RETRY_MS = 250
-const MIRROR_RETRY_MAX_MS = 30_000
 
 export class ReservationAuthority {
   private tail: Promise<unknown> = Promise.resolve()
   private closed = false
   /** Event documents waiting to be mirrored again, by document name. */
-  private readonly remirrors = new Map<string, NodeJS.Timeout>()
+  private readonly remirrors = new RetryLater()
   /** Events whose decision failed for want of the database, by document: decided again later. */
-  private readonly redecides = new Map<string, NodeJS.Timeout>()
+  private readonly redecides = new RetryLater()
 
   constructor(private readonly options: ReservationAuthorityOptions) {}
 
@@ -58,9 +57,8 @@ export class ReservationAuthority {
   /** Stops taking requests and waits for the queue (call before the registry closes). */
   async close(): Promise<void> {
     this.closed = true
-    for (const timer of [...this.remirrors.values(), ...this.redecides.values()]) clearTimeout(timer)
-    this.remirrors.clear()
-    this.redecides.clear()
+    this.remirrors.close()
+    this.redecides.close()
     await this.idle()
   }
 
@@ -120,16 +118,10 @@ export class ReservationAuthority {
    * are not retried here (they are logged; the next start reconciles).
    */
   private decideLater(workspace: string, eventId: string, error: unknown, delayMs: number): void {
-    if (this.closed || !(databaseUnreachable(error) || queryTimedOut(error) || error instanceof PersistError)) return
-    const docName = recordDocName(workspace, 'events', eventId)
-    if (this.redecides.has(docName)) return
-    const next = Math.min(delayMs * 2, MIRROR_RETRY_MAX_MS)
-    const timer = setTimeout(() => {
-      this.redecides.delete(docName)
-      this.retry(workspace, eventId).catch((again: unknown) => this.decideLater(workspace, eventId, again, next))
-    }, delayMs)
-    timer.unref()
-    this.redecides.set(docName, timer)
+    if (!unavailableForNow(error)) return
+    this.redecides.schedule(recordDocName(workspace, 'events', eventId), delayMs, (next) =>
+      this.retry(workspace, eventId).catch((again: unknown) => this.decideLater(workspace, eventId, again, next)),
+    )
   }
 
   private enqueue(request: SlotRequest): Promise<Reservation | null> {
@@ -176,18 +168,12 @@ export class ReservationAuthority {
 
   /** Mirrors the ledger's current decision for an event after `delayMs`, queued behind the decisions made by then. */
   private mirrorLater(workspace: string, eventId: string, delayMs: number): void {
-    const docName = recordDocName(workspace, 'events', eventId)
-    if (this.closed || this.remirrors.has(docName)) return
-    const next = Math.min(delayMs * 2, MIRROR_RETRY_MAX_MS)
-    const timer = setTimeout(() => {
-      this.remirrors.delete(docName)
+    this.remirrors.schedule(recordDocName(workspace, 'events', eventId), delayMs, (next) =>
       this.schedule(async () => {
         const entry = await this.options.ledger.entry(workspace, eventId)
         this.mirror(workspace, eventId, entry?.reservation ?? null, next)
-      }).catch(() => this.mirrorLater(workspace, eventId, next))
-    }, delayMs)
-    timer.unref()
-    this.remirrors.set(docName, timer)
+      }).catch(() => this.mirrorLater(workspace, eventId, next)),
+    )
   }
 }
 
