@@ -252,6 +252,7 @@ export class AccordServer {
         queue: jobQueue,
         state: jobState,
         defaultExportDir: exportDir,
+        files: this.backend.exportFiles ?? undefined,
         records: this.records,
         registry: this.registry,
         users: (workspace) => this.auth.listUsers(workspace),

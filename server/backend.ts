@@ -9,6 +9,7 @@ import { SqliteAuthStore } from './auth/SqliteAuthStore.js'
 import { type InvoiceNumbers, SqliteInvoiceNumbers } from './authority/InvoiceNumbers.js'
 import type { ReservationLedger } from './authority/ReservationLedger.js'
 import { SqliteReservationLedger } from './authority/SqliteReservationLedger.js'
+import type { ExportFiles } from './jobs/ExportFiles.js'
 import type { JobQueue } from './jobs/JobQueue.js'
 import type { JobStateStore } from './jobs/JobStateStore.js'
 import { SqliteJobQueue } from './jobs/SqliteJobQueue.js'
@@ -42,6 +43,8 @@ export interface Backend {
   readonly invoiceNumbers: InvoiceNumbers
   /** Notices waiting for people who were not connected. */
   readonly outbox: NoticeOutbox
+  /** Where finished export files are kept, when not on this machine's disk (PostgreSQL: in the database). */
+  readonly exportFiles: ExportFiles | null
   /** The SQLite connection, on SQLite (tests and tools read it; the server goes through the stores). */
   readonly db: Db | null
   /** The PostgreSQL pool, on PostgreSQL. */
@@ -77,6 +80,7 @@ export function openSqliteBackend({ file, synchronous, writer }: SqliteBackendOp
     recordReads: new SqliteRecordReads(db),
     invoiceNumbers: new SqliteInvoiceNumbers(db),
     outbox: new SqliteNoticeOutbox(db),
+    exportFiles: null,
     db,
     pool: null,
     async ping() {

@@ -10,6 +10,7 @@ import { PgReservationLedger } from './authority/PgReservationLedger.js'
 import type { Backend, PgBackendOptions } from './backend.js'
 import { PG_TIMEOUTS } from './backend.js'
 import { PgJobQueue } from './jobs/PgJobQueue.js'
+import { PgExportFiles } from './jobs/PgExportFiles.js'
 import { PgJobStateStore } from './jobs/PgJobStateStore.js'
 import { PgThrottleStore } from './limits/PgThrottleStore.js'
 import { migrate } from './pg/migrate.js'
@@ -51,6 +52,7 @@ export async function openPgBackend({ url, poolSize, onError, timeouts = {}, fen
     recordReads: new PgRecordReads(pool),
     invoiceNumbers: new PgInvoiceNumbers(pool),
     outbox: new PgNoticeOutbox(pool),
+    exportFiles: new PgExportFiles(pool),
     db: null,
     pool,
     async ping(timeoutMs = pingMs) {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { INBOX_JOBS, INBOX_NOTIFICATIONS } from '../shared/docLayout.js'
 import { headerOf } from '../server/jobs/connectors/table.js'
 import { type Api, type TestServer, closeCodeOf, login, provider, seedWorkspace, startServer, synced, until } from './helpers/server.js'
-import { describeBackends } from './helpers/backends.js'
+import { describeBackends, query, sameDatabase } from './helpers/backends.js'
 import { finished } from './helpers/jobs.js'
 
 describeBackends('file exports', (backend) => {
@@ -159,6 +159,26 @@ describeBackends('file exports', (backend) => {
     expect((await download(other, ids[0]!)).status).toBe(404)
     expect((await download(other, ids[1]!)).status).toBe(200)
     expect((await download(other, ids[10]!)).status).toBe(200)
+  })
+
+  it('[EX9] a file exported by one server is downloaded from another on the same database (a cluster member)', async () => {
+    const res = await member.request('POST', '/api/exports', { target: 'csv', collections: ['deals'] })
+    const job = await finished(member, `/api/exports/${res.body.id}`)
+    expect(job.status).toBe('succeeded')
+    const here = await download(member, job.id)
+    const second = await startServer({ ...sameDatabase(t), jobs: { pollMs: 100 } })
+    try {
+      const there = await fetch(`${second.url}/api/exports/${job.id}/file`, { headers: { authorization: `Bearer ${member.token}` } })
+      expect(there.status).toBe(200)
+      expect(Buffer.from(await there.arrayBuffer()).equals(here.bytes)).toBe(true)
+      if (backend.kind === 'postgres') {
+        // Kept in the database, not on the disk of the server that wrote it.
+        const rows = await query<{ n: number }>(t.server, 'SELECT octet_length(bytes) AS n FROM export_files WHERE job_id = ?', [job.id])
+        expect(Number(rows[0]?.n)).toBe(here.bytes.length)
+      }
+    } finally {
+      await second.close()
+    }
   })
 
   it('[EX6] job status changes are counted in /metrics', async () => {

@@ -3,7 +3,6 @@
  * download an export's file. Another user's job is answered 404, as if it did not exist.
  * `/api/jobs/status`: what your jobs are doing now.
  */
-import { resolve } from 'node:path'
 import { type NextFunction, type Request, type RequestHandler, type Response, Router } from 'express'
 import { z } from 'zod'
 import { COLLECTIONS } from '../../shared/collections.js'
@@ -121,9 +120,15 @@ export function jobRoutes(jobs: JobService): Router {
     const result = job.result as { file?: string; contentType?: string; downloadName?: string } | null
     if (job.status !== 'succeeded') throw new HttpError(409, 'not-ready', `the export is ${job.status}`)
     if (!result?.file) throw new HttpError(404, 'not-found', 'this export has no file (Sheets exports write to the spreadsheet)')
-    res.setHeader('Content-Type', result.contentType ?? 'application/octet-stream')
+    const kept = await jobs.files.read(result.file)
+    if (!kept) throw new HttpError(404, 'not-found', 'the export file is no longer available')
+    const contentType = result.contentType ?? 'application/octet-stream'
     res.attachment(result.downloadName ?? 'export')
-    res.sendFile(resolve(result.file), { headers: { 'Content-Type': result.contentType ?? 'application/octet-stream' } }, (error) => {
+    if ('bytes' in kept) {
+      res.type(contentType).send(kept.bytes)
+      return
+    }
+    res.sendFile(kept.path, { headers: { 'Content-Type': contentType } }, (error) => {
       if (error && !res.headersSent) next(new HttpError(404, 'not-found', 'the export file is no longer available'))
     })
   })

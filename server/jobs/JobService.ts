@@ -2,7 +2,7 @@
  * Exports and imports as durable jobs: the queue, the runner, the connectors, and the live
  * status of every job in its user's inbox document (`<workspace>/inbox/<userId>`).
  */
-import { mkdir, rm } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type * as Y from 'yjs'
 import { COLLECTIONS, type Collection } from '../../shared/collections.js'
@@ -13,6 +13,7 @@ import type { AccordRegistry } from '../documents/types.js'
 import { serverOrigin } from '../sync/types.js'
 import { exportCsv } from './connectors/csv.js'
 import type { FileResult } from './connectors/fileExport.js'
+import { DiskExportFiles, type ExportFiles } from './ExportFiles.js'
 import type { NameSources } from './connectors/ReferenceNames.js'
 import { DEFAULT_MAX_REQUEST_BYTES, type SheetsDestination, exportSheets } from './connectors/sheets.js'
 import { type ServiceAccount, SheetsApi, loadServiceAccount } from './connectors/sheetsClient.js'
@@ -144,6 +145,8 @@ export interface JobServiceDeps {
   state: JobStateStore
   /** Where exports are written unless `options.exportDir` says otherwise. */
   defaultExportDir: string
+  /** Where finished files are kept; by default where they were written. */
+  files?: ExportFiles
   records: RecordService
   registry: AccordRegistry
   /** A workspace's users, whose names exports show for references to them. */
@@ -159,6 +162,7 @@ export class JobService {
   readonly queue: JobQueue
   readonly runner: JobRunner
   readonly exportDir: string
+  readonly files: ExportFiles
   private readonly state: JobStateStore
   private readonly records: RecordService
   private readonly registry: AccordRegistry
@@ -183,6 +187,7 @@ export class JobService {
     this.metrics = deps.metrics
     this.names = { users: deps.users, titles: (workspace, collection, ids) => deps.records.reads.titles(workspace, collection, ids) }
     this.exportDir = options.exportDir ?? deps.defaultExportDir
+    this.files = deps.files ?? new DiskExportFiles()
     this.sheets = this.createSheetsApi(options.sheets)
     this.runner = new JobRunner(
       this.queue,
@@ -445,9 +450,10 @@ export class JobService {
           await mkdir(this.exportDir, { recursive: true })
           const write = target === 'xlsx' ? exportXlsx : exportCsv
           const source = { records: this.records, names: this.names, workspace: job.workspace }
-          const { counts, ...rest }: FileResult = await write(source, collections, join(this.exportDir, job.id), ctx)
+          const { counts, file, ...rest }: FileResult = await write(source, collections, join(this.exportDir, job.id), ctx)
+          const kept = await this.files.keep(job.id, job.workspace, file)
           await this.pruneFiles(job)
-          return { status: 'succeeded', counts, result: { ...rest } }
+          return { status: 'succeeded', counts, result: { ...rest, file: kept } }
         }
       case 'sheets':
         return async (ctx) => {
@@ -512,7 +518,7 @@ export class JobService {
     const older = (await this.queue.list(job.userId, 'export', MAX_LISTED_JOBS))
       .filter((j) => j.id !== job.id && j.status === 'succeeded' && typeof j.result?.file === 'string')
       .slice(MAX_FILES_PER_USER - 1)
-    for (const j of older) await rm(j.result!.file as string, { force: true })
+    for (const j of older) await this.files.remove(j.result!.file as string)
   }
 
   /** Tells the owners of the first queued jobs whose position moved (once per turn). */

@@ -358,4 +358,18 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 18,
+    name: 'export files',
+    // Finished CSV/XLSX exports, so that any member of a cluster can serve a download. SQLite
+    // keeps them on disk beside its file instead.
+    sql: `
+      CREATE TABLE export_files (
+        job_id text PRIMARY KEY,
+        workspace text NOT NULL,
+        bytes bytea NOT NULL,
+        created_at bigint NOT NULL
+      );
+    `,
+  },
 ]
