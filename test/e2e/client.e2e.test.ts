@@ -462,6 +462,8 @@ describe('client (Chromium)', () => {
     expect([...statuses].sort()).toEqual(['confirmed', 'conflict'])
     const loser = statuses[0] === 'conflict' ? a.page : b.page
     await loser.locator('[data-testid=free-slot]').first().waitFor()
+    // The loser is told what clashed: the room, taken by the winner's event.
+    expect(await loser.getByTestId('clashes').textContent()).toMatch(/^Room Cosmos is taken by '(Board review|Supplier call)' /)
     await loser.screenshot({ path: join(SCREENSHOTS, 'calendar.png') })
     await loser.locator('[data-testid=free-slot]').first().click()
     await loser.locator('[data-testid=event-dialog] [data-testid=reservation][data-status=confirmed]').waitFor()
