@@ -46,8 +46,11 @@ export function matchOf(collection: Collection, record: RecordItem, query: strin
   const notes = typeof record.notes === 'string' ? record.notes : ''
   const at = notes.toLowerCase().indexOf(needle)
   if (at === -1) return null
-  const from = Math.max(0, at - SNIPPET_CONTEXT)
-  const to = Math.min(notes.length, at + needle.length + SNIPPET_CONTEXT)
+  // Whole words around the match, about SNIPPET_CONTEXT characters each side.
+  let from = Math.max(0, at - SNIPPET_CONTEXT)
+  if (from > 0) from = Math.min(at, notes.slice(from).search(/\s/) + from + 1)
+  let to = Math.min(notes.length, at + needle.length + SNIPPET_CONTEXT)
+  if (to < notes.length) to = Math.max(at + needle.length, notes.slice(0, to).search(/\s\S*$/))
   return found(`in notes: ${from > 0 ? '…' : ''}${notes.slice(from, to).replace(/\s+/g, ' ').trim()}${to < notes.length ? '…' : ''}`)
 }
 
