@@ -20,13 +20,19 @@ export function timeZones(): string[] {
   return known.includes(own) ? known : [own, ...known]
 }
 
+const checked = new Map<string, boolean>()
 function isZone(value: string): boolean {
-  try {
-    new Intl.DateTimeFormat(undefined, { timeZone: value })
-    return true
-  } catch {
-    return false
+  let ok = checked.get(value)
+  if (ok === undefined) {
+    try {
+      new Intl.DateTimeFormat(undefined, { timeZone: value })
+      ok = true
+    } catch {
+      ok = false
+    }
+    checked.set(value, ok)
   }
+  return ok
 }
 
 function stored(userId: string): string {

@@ -5,7 +5,7 @@
  * event"), then book it; each event shows the server's decision.
  */
 import '../calendar.css'
-import { type PointerEvent, useCallback, useLayoutEffect, useMemo, useRef, useState } from 'react'
+import { type PointerEvent, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react'
 import type { IndexEntry } from '../../../shared/docLayout.js'
 import { EventDialog } from '../components/EventDialog.js'
 import { reservationOf, type Slot } from '../components/ReservationPanel.js'
@@ -27,6 +27,7 @@ import {
   slotTime,
   startOfWeek,
   timeLabel,
+  wallMinutes,
   WORK_START_HOUR,
 } from '../calendarMath.js'
 import { useUser } from '../session/SessionProvider.js'
@@ -40,6 +41,8 @@ const VIEWS: { view: CalendarView; label: string }[] = [
   { view: 'week', label: 'Week' },
   { view: 'month', label: 'Month' },
 ]
+/** How often the line at the current time moves. @default 1 minute */
+const NOW_TICK_MS = 60_000
 /** Events listed in one month cell before "+ n more". @default 3 */
 const MONTH_CELL_EVENTS = 3
 
@@ -230,6 +233,11 @@ function TimeGrid({ days, today, events, timeZone, readOnly, selection, onSelect
   useLayoutEffect(() => {
     if (scroller.current) scroller.current.scrollTop = WORK_START_HOUR * HOUR_PX
   }, [])
+  const [now, setNow] = useState(() => Date.now())
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), NOW_TICK_MS)
+    return () => clearInterval(timer)
+  }, [])
   const slotAt = (event: PointerEvent<HTMLDivElement>) => {
     const rect = event.currentTarget.getBoundingClientRect()
     return Math.min(SLOTS_PER_DAY - 1, Math.max(0, Math.floor((event.clientY - rect.top) / SLOT_PX)))
@@ -294,6 +302,7 @@ function TimeGrid({ days, today, events, timeZone, readOnly, selection, onSelect
               if (selection) finish(selection)
             }}
           >
+            {day === today && <div className="now-line" style={{ top: (wallMinutes(now, timeZone) * HOUR_PX) / 60 }} aria-hidden="true" />}
             {selection?.day === dayIndex && (
               <div
                 className="slot-selection"
