@@ -120,6 +120,8 @@ export interface AccordOptions {
    * @default false
    */
   trustProxy?: boolean | number
+  /** The rooms events are booked in, offered by every screen (`GET /api/calendar/rooms`). @default DEFAULT_ROOMS */
+  rooms?: readonly string[]
 }
 
 /** The project folder, where `dist/` is: the nearest one above this module with a package.json (it may run bundled, from build/). */
@@ -341,7 +343,7 @@ export class AccordServer {
     app.use('/api/admin', adminRoutes({ overview: this.overview, auth: this.auth, jobs: this.jobs }))
     app.use('/api/records', recordRoutes(this.records))
     app.use('/api', jobRoutes(this.jobs))
-    app.use('/api/calendar', calendarRoutes({ ledger: this.ledger, reservations: this.reservations }))
+    app.use('/api/calendar', calendarRoutes({ ledger: this.ledger, reservations: this.reservations, rooms: options.rooms }))
     app.use('/api', (_req, _res, next) => next(new HttpError(404, 'not-found', 'no such endpoint')))
     const clientDir = options.clientDir ?? join(ROOT, 'dist')
     if (existsSync(join(clientDir, 'index.html'))) {

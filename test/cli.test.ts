@@ -111,6 +111,14 @@ describe('accord CLI', () => {
     }
   })
 
+  it('serve refuses an ACCORD_ROOMS room name longer than a text field, with one line and no database file', () => {
+    const file = join(dir, 'rooms.db')
+    const result = runCli(['serve', '--port', '0', '--db', file], { ACCORD_ROOMS: `Oslo, ${'x'.repeat(2001)}` })
+    expectOneLineError(result, /ACCORD_ROOMS: a room name is at most 2000 characters/)
+    expect(result.status).toBe(2)
+    expect(existsSync(file)).toBe(false)
+  })
+
   it('demo seeds the demo workspace once', () => {
     const demoDb = join(dir, 'demo.db')
     expect(runCli(['demo', '--db', demoDb]).status).toBe(0)

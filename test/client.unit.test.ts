@@ -1,6 +1,6 @@
 /** Pure helpers of the React client: routing, calendar layout, history grouping, list values, conflict markers and their words. */
 import { describe, expect, it } from 'vitest'
-import { addDays, layoutLanes, placement, SLOT_PX, slotTime, startOfWeek } from '../client/src/calendarMath.js'
+import { dayFromDate, layoutLanes, placement, SLOT_PX, slotTime, startOfWeek, weekdayOf } from '../client/src/calendarMath.js'
 import { groupHistory, replacedBy } from '../client/src/components/Timeline.js'
 import { freeSlotsUrl } from '../client/src/components/ReservationPanel.js'
 import { toLocalInput } from '../client/src/components/FieldInput.js'
@@ -47,12 +47,12 @@ describe('client helpers', () => {
   })
 
   it('places an interval in its day column and nowhere else', () => {
-    const monday = startOfWeek(new Date(2026, 2, 4))
-    expect(monday.getDay()).toBe(1)
-    const start = slotTime(monday, 2)
-    const end = slotTime(monday, 4)
-    expect(placement(monday, start, end)).toEqual({ top: 2 * SLOT_PX, height: 2 * SLOT_PX })
-    expect(placement(addDays(monday, 1), start, end)).toBeNull()
+    const monday = startOfWeek(dayFromDate(2026, 3, 4))
+    expect(weekdayOf(monday)).toBe(0)
+    const start = slotTime(monday, 2, 'Europe/Oslo')
+    const end = slotTime(monday, 4, 'Europe/Oslo')
+    expect(placement(monday, start, end, 'Europe/Oslo')).toEqual({ top: 2 * SLOT_PX, height: 2 * SLOT_PX })
+    expect(placement(monday + 1, start, end, 'Europe/Oslo')).toBeNull()
   })
 
   it('folds a person’s burst of edits into one timeline entry and keeps the creation apart', () => {

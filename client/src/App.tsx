@@ -1,7 +1,8 @@
 /** The signed-in shell: navigation, connection indicator and the current screen. */
-import { lazy, Suspense, useEffect } from 'react'
+import { lazy, Suspense, useCallback, useEffect, useState } from 'react'
 import { COLLECTIONS } from '../../shared/collections.js'
 import { Avatar } from './components/Avatar.js'
+import { CommandPalette, usePaletteShortcut } from './components/CommandPalette.js'
 import { ConnectionIndicator } from './components/ConnectionIndicator.js'
 import { SignOutButton } from './components/SignOutButton.js'
 import { ToastProvider } from './components/Toasts.js'
@@ -66,6 +67,10 @@ function Shell() {
   const route = useRoute()
   const user = useUser()
   const section = route.screen === 'list' || route.screen === 'record' ? route.collection : route.screen
+  const [palette, setPalette] = useState(false)
+  const togglePalette = useCallback(() => setPalette((open) => !open), [])
+  const closePalette = useCallback(() => setPalette(false), [])
+  usePaletteShortcut(togglePalette)
   useEffect(() => {
     const name =
       route.screen === 'list' || route.screen === 'record' ? COLLECTION_LABELS[route.collection].plural : SCREEN_TITLES[route.screen]
@@ -91,6 +96,9 @@ function Shell() {
           Accord
         </a>
         <ConnectionIndicator />
+        <button type="button" className="palette-open" onClick={togglePalette} aria-keyshortcuts="Control+K Meta+K">
+          Search or jump to… <kbd>Ctrl K</kbd>
+        </button>
         <div className="topbar-user">
           <Avatar name={user.name} color={user.color} />
           <span className="topbar-name">
@@ -134,6 +142,7 @@ function Shell() {
         </Suspense>
       </main>
       <JobWatcher />
+      {palette && <CommandPalette user={user} onClose={closePalette} />}
     </div>
   )
 }

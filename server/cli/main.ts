@@ -15,6 +15,7 @@ import { jobOptionsFromEnv } from '../jobs/jobEnv.js'
 import { simulate } from './simulate.js'
 import { RestoreRefused, backupSqlite, fileKind, holdExclusively, isBusy, restoreSqlite, unrestorable } from './sqliteBackup.js'
 import { DEMO_PASSWORD, DEMO_USERS, isEmptyDatabase, isLoopback, seedDemo } from '../seed/demo.js'
+import { MAX_FIELD_LENGTH } from '../../shared/collections.js'
 
 /**
  * node-postgres and the PostgreSQL modules, loaded only by a command that works on
@@ -158,6 +159,7 @@ async function serve(args: string[]): Promise<void> {
     throw new UsageError(`ACCORD_WRITER must be "auto", "thread" or "inline", not "${writer}"`)
   const allowedOrigins = allowedOriginsOf(env.ACCORD_ALLOWED_ORIGINS)
   const trustProxy = trustProxyOf(env.ACCORD_TRUST_PROXY)
+  const rooms = roomsOf(env.ACCORD_ROOMS)
   const logger = createLogger(env.LOG_LEVEL ?? 'info', env.LOG_FORMAT)
   const where = storage(values)
   // A cluster member (docs/cluster.md): the members share one PostgreSQL database.
@@ -185,6 +187,7 @@ async function serve(args: string[]): Promise<void> {
     writer,
     allowedOrigins,
     trustProxy,
+    rooms,
   })
   if (seed === 'demo' && isLoopback(host) && (await isEmptyDatabase(server))) {
     await seedDemo(server)
@@ -234,6 +237,15 @@ function allowedOriginsOf(value: string | undefined): string[] {
       throw new UsageError(`ACCORD_ALLOWED_ORIGINS: "${entry}" is not an origin (scheme://host[:port], e.g. https://crm.example.com)`)
   }
   return entries
+}
+
+/** `ACCORD_ROOMS`: the rooms events are booked in, comma-separated; unset, the built-in list. */
+function roomsOf(value: string | undefined): string[] | undefined {
+  if (value === undefined || value.trim() === '') return undefined
+  const rooms = [...new Set(value.split(',').map((room) => room.trim()))].filter((room) => room !== '')
+  const tooLong = rooms.find((room) => room.length > MAX_FIELD_LENGTH)
+  if (tooLong) throw new UsageError(`ACCORD_ROOMS: a room name is at most ${MAX_FIELD_LENGTH} characters, not "${tooLong.slice(0, 40)}…"`)
+  return rooms
 }
 
 /** `ACCORD_TRUST_PROXY`: `off` (default), `on` (the one proxy in front), or how many proxies are in front. */

@@ -10,6 +10,8 @@
  *   event's own slot (when looking for where to move it).
  * - `POST /api/calendar/events/:id/retry` → `{reservation}`: decides an event's current
  *   request again (what to do once a conflicting slot is free).
+ * - `GET /api/calendar/rooms` → `{rooms}`: the rooms events are booked in, as the server is
+ *   configured (`AccordOptions.rooms`, `ACCORD_ROOMS`); every screen offers this one list.
  */
 import { Router, type Request } from 'express'
 import { z } from 'zod'
@@ -30,6 +32,8 @@ export const MAX_WINDOW_MS = 366 * 24 * 3600_000
 export const DEFAULT_SLOTS = 20
 export const MAX_SLOTS = 200
 export const MAX_ATTENDEES = 200
+/** The rooms offered when the server is given none. */
+export const DEFAULT_ROOMS: readonly string[] = ['Atlas', 'Borealis', 'Cosmos', 'Delta']
 
 const list = z
   .string()
@@ -55,10 +59,17 @@ const freeQuery = z.object({
 export interface CalendarRoutesOptions {
   ledger: ReservationLedger
   reservations: ReservationAuthority
+  /** @default DEFAULT_ROOMS */
+  rooms?: readonly string[]
 }
 
-export function calendarRoutes({ ledger, reservations }: CalendarRoutesOptions): Router {
+export function calendarRoutes({ ledger, reservations, rooms = DEFAULT_ROOMS }: CalendarRoutesOptions): Router {
   const router = Router()
+
+  router.get('/rooms', (req, res) => {
+    principalOf(req)
+    res.json({ rooms })
+  })
 
   router.get('/free', async (req, res) => {
     const { workspace } = principalOf(req)

@@ -443,14 +443,14 @@ describe('client (Chromium)', () => {
     const b = await e2e.signedIn('bob@demo.test', '/calendar')
     const pages = [a.page, b.page]
     for (const page of pages) {
-      // Friday 16:00–17:00 of this week: drag over two half-hour slots of the grid.
+      // Friday 16:00–17:00 of this week: drag over two half-hour slots of the grid (slot 32 is 16:00).
       const column = page.locator('.week-column[data-day="4"]')
       const box = (await column.boundingBox())!
       const slotPx = 24
       const y = (slot: number) => box.y + slot * slotPx + slotPx / 2
-      await page.mouse.move(box.x + box.width / 2, y(18))
+      await page.mouse.move(box.x + box.width / 2, y(32))
       await page.mouse.down()
-      await page.mouse.move(box.x + box.width / 2, y(19), { steps: 3 })
+      await page.mouse.move(box.x + box.width / 2, y(33), { steps: 3 })
       await page.mouse.up()
       await page.locator('[data-testid=event-dialog] [name=title]').fill(page === a.page ? 'Board review' : 'Supplier call')
       await page.locator('[data-testid=event-dialog] [name=room]').selectOption('Cosmos')
@@ -462,6 +462,8 @@ describe('client (Chromium)', () => {
     expect([...statuses].sort()).toEqual(['confirmed', 'conflict'])
     const loser = statuses[0] === 'conflict' ? a.page : b.page
     await loser.locator('[data-testid=free-slot]').first().waitFor()
+    // The loser is told what clashed: the room, taken by the winner's event.
+    expect(await loser.getByTestId('clashes').textContent()).toMatch(/^Room Cosmos is taken by '(Board review|Supplier call)' /)
     await loser.screenshot({ path: join(SCREENSHOTS, 'calendar.png') })
     await loser.locator('[data-testid=free-slot]').first().click()
     await loser.locator('[data-testid=event-dialog] [data-testid=reservation][data-status=confirmed]').waitFor()

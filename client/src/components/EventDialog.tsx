@@ -1,49 +1,45 @@
 /**
  * Create an event for a chosen slot (attendees, room), then follow the server's
- * decision live: pending → confirmed, or conflict with free slots to pick.
+ * decision live: pending → confirmed, or conflict with free slots to pick. Times are
+ * typed and shown on the calendar's time zone, which the dialog names.
  */
 import { Badge } from './Badge.js'
 import { type FormEvent, useId, useRef, useState } from 'react'
 import type { IndexEntry } from '../../../shared/docLayout.js'
-import { formatInstant } from '../fieldKinds.js'
+import { fromZonedInput, instantLabel, timeLabel, toZonedInput } from '../calendarMath.js'
 import { navigate } from '../router.js'
 import { api, ApiError, type User } from '../session/api.js'
-import { toLocalInput } from './FieldInput.js'
+import { useRooms } from '../useRooms.js'
 import { ReservationPanel, reservationOf, type Slot } from './ReservationPanel.js'
 import { useDialogFocus } from './useDialogFocus.js'
-
-/** A `datetime-local` value as an ISO instant; empty when incomplete. */
-function isoOf(local: string): string {
-  const date = new Date(local)
-  return Number.isNaN(date.getTime()) ? '' : date.toISOString()
-}
-
-/** Rooms offered besides those already used by events. */
-export const ROOMS = ['Atlas', 'Borealis', 'Cosmos', 'Delta']
 
 export interface EventDialogProps {
   slot: Slot
   users: User[]
   me: User
   events: IndexEntry[]
+  /** The calendar's time zone: the times are typed and shown on its wall clock. */
+  timeZone: string
   /** An existing event to show instead of the creation form. */
   eventId?: string
   onClose(): void
 }
 
-export function EventDialog({ slot, users, me, events, eventId, onClose }: EventDialogProps) {
+export function EventDialog({ slot, users, me, events, timeZone, eventId, onClose }: EventDialogProps) {
   const titleId = useId()
   const [createdId, setCreatedId] = useState<string | null>(eventId ?? null)
   const [title, setTitle] = useState('')
   const [attendees, setAttendees] = useState<string[]>([me.id])
-  const [room, setRoom] = useState(ROOMS[0]!)
-  const [start, setStart] = useState(() => toLocalInput(slot.start))
-  const [end, setEnd] = useState(() => toLocalInput(slot.end))
+  const rooms = useRooms(events)
+  const [chosenRoom, setRoom] = useState<string | null>(null)
+  const room = chosenRoom ?? rooms[0] ?? ''
+  const [start, setStart] = useState(() => toZonedInput(Date.parse(slot.start), timeZone))
+  const [end, setEnd] = useState(() => toZonedInput(Date.parse(slot.end), timeZone))
   const [error, setError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
   const first = useRef<HTMLInputElement>(null)
   const entry = createdId ? events.find((e) => e.id === createdId) : undefined
-  const rooms = [...new Set([...ROOMS, ...events.map((e) => String(e.fields.room ?? '')).filter(Boolean)])]
+  const isoOf = (local: string) => fromZonedInput(local, timeZone)
 
   useDialogFocus(first, onClose)
   // Checked as the times change, so the message goes as soon as they are right.
@@ -67,7 +63,7 @@ export function EventDialog({ slot, users, me, events, eventId, onClose }: Event
         start: isoOf(start),
         end: isoOf(end),
         attendees,
-        room,
+        ...(room ? { room } : {}),
         status: 'scheduled',
       })
       setCreatedId(record.id)
@@ -94,8 +90,8 @@ export function EventDialog({ slot, users, me, events, eventId, onClose }: Event
       <div className="dialog" role="dialog" aria-modal="true" aria-labelledby={titleId} data-testid="event-dialog">
         <h2 id={titleId}>{createdId ? (entry?.title ?? title) : 'New event'}</h2>
         <p className="cell-muted">
-          {formatInstant(String(entry?.fields.start ?? isoOf(start)))} –{' '}
-          {new Date(String(entry?.fields.end ?? isoOf(end))).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })}
+          {instantLabel(Date.parse(String(entry?.fields.start ?? isoOf(start))), timeZone)} –{' '}
+          {timeLabel(Date.parse(String(entry?.fields.end ?? isoOf(end))), timeZone)} <span data-testid="dialog-zone">({timeZone})</span>
         </p>
         {!createdId ? (
           <form onSubmit={submit} className="dialog-form">
@@ -143,6 +139,7 @@ export function EventDialog({ slot, users, me, events, eventId, onClose }: Event
             <label>
               Room
               <select name="room" value={room} onChange={(e) => setRoom(e.target.value)}>
+                <option value="">No room</option>
                 {rooms.map((r) => (
                   <option key={r}>{r}</option>
                 ))}
@@ -169,6 +166,7 @@ export function EventDialog({ slot, users, me, events, eventId, onClose }: Event
                 fields={entry.fields}
                 reservation={reservationOf(entry.authority)}
                 events={events}
+                eventId={entry.id}
                 readOnly={me.role === 'viewer'}
                 onPick={(s) => void pick(s)}
               />

@@ -13,6 +13,7 @@ import { NotesEditor } from '../components/NotesEditor.js'
 import { TextFieldInput } from '../components/TextFieldInput.js'
 import { viewersOf, Viewers } from '../components/Presence.js'
 import { ReservationPanel } from '../components/ReservationPanel.js'
+import { RoomSelect } from '../components/RoomSelect.js'
 import { Timeline } from '../components/Timeline.js'
 import { useUser } from '../session/SessionProvider.js'
 import { useUsers } from '../session/useUsers.js'
@@ -121,6 +122,7 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
           reservation={(authority.reservation as Reservation | undefined) ?? null}
           events={index.entries}
           readOnly={readOnly}
+          eventId={id}
           onPick={(slot) =>
             doc.transact(() => {
               fieldsOf(doc).set('start', slot.start)
@@ -134,6 +136,20 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
           <section className="card" aria-label="Details">
             <div className="form-grid">
               {fieldNames(collection).map((field) => {
+                if (collection === 'events' && field === 'room') {
+                  const room = typeof fields.room === 'string' ? fields.room : ''
+                  const text = textOf(doc, field)
+                  return (
+                    <RoomSelect
+                      key={field}
+                      text={text}
+                      value={room}
+                      readOnly={readOnly}
+                      events={index.entries}
+                      serverIssue={issueByField.get(field)}
+                    />
+                  )
+                }
                 if (isTextField(collection, field)) {
                   return (
                     <TextFieldInput

@@ -1,0 +1,216 @@
+/**
+ * The command palette (Ctrl-K or ⌘K anywhere): find a record of any collection by a word
+ * of its name, title, e-mail or other fields, or of its notes (the records API's `q`, asked of
+ * every collection at once), and go anywhere or create a record without the mouse.
+ */
+import '../palette.css'
+import { Command } from 'cmdk'
+import { useEffect, useMemo, useRef, useState } from 'react'
+import { type Collection, COLLECTIONS, FIELD_DEFAULTS, recordTitle } from '../../../shared/collections.js'
+import { COLLECTION_LABELS } from '../fieldKinds.js'
+import { navigate } from '../router.js'
+import { api, ApiError, type User } from '../session/api.js'
+import { useToast } from './Toasts.js'
+import { useDialogFocus } from './useDialogFocus.js'
+
+/** Records shown per collection. @default 5 */
+const PER_COLLECTION = 5
+/** Quiet time after a keystroke before the records are asked for. @default 150 ms */
+const SEARCH_DELAY_MS = 150
+/** Characters of the notes shown around a match. @default 40 */
+const SNIPPET_CONTEXT = 40
+
+export interface Found {
+  collection: Collection
+  id: string
+  title: string
+  /** Where the words matched when not in the title: "in notes: …the word…". */
+  where: string | null
+}
+
+type RecordItem = Record<string, unknown> & { id: string; notes?: string }
+
+/**
+ * Whether `record` really holds `query` in a value or its notes, and where. The API's `q`
+ * also matches field names (it searches the fields' JSON text), which no one means.
+ */
+export function matchOf(collection: Collection, record: RecordItem, query: string): Found | null {
+  const needle = query.trim().toLowerCase()
+  const title = recordTitle(collection, record)
+  const found = (where: string | null): Found => ({ collection, id: record.id, title, where })
+  if (title.toLowerCase().includes(needle)) return found(null)
+  for (const [key, value] of Object.entries(record)) {
+    if (key === 'notes' || key === 'id' || typeof value !== 'string') continue
+    if (value.toLowerCase().includes(needle)) return found(`${key}: ${value}`)
+  }
+  const notes = typeof record.notes === 'string' ? record.notes : ''
+  const at = notes.toLowerCase().indexOf(needle)
+  if (at === -1) return null
+  // Whole words around the match, about SNIPPET_CONTEXT characters each side.
+  let from = Math.max(0, at - SNIPPET_CONTEXT)
+  if (from > 0) from = Math.min(at, notes.slice(from).search(/\s/) + from + 1)
+  let to = Math.min(notes.length, at + needle.length + SNIPPET_CONTEXT)
+  if (to < notes.length) to = Math.max(at + needle.length, notes.slice(0, to).search(/\s\S*$/))
+  return found(`in notes: ${from > 0 ? '…' : ''}${notes.slice(from, to).replace(/\s+/g, ' ').trim()}${to < notes.length ? '…' : ''}`)
+}
+
+interface Action {
+  id: string
+  label: string
+  group: 'Go to' | 'Create'
+  run(): void
+}
+
+function useRecordSearch(query: string): { found: Found[]; searching: boolean } {
+  const [state, setState] = useState<{ query: string; found: Found[] }>({ query: '', found: [] })
+  const q = query.trim()
+  useEffect(() => {
+    if (q === '') return
+    let live = true
+    const timer = setTimeout(() => {
+      const params = `q=${encodeURIComponent(q)}&limit=${PER_COLLECTION * 2}`
+      void Promise.all(
+        COLLECTIONS.map((collection) =>
+          api<{ items: RecordItem[] }>('GET', `/api/records/${collection}?${params}`).then(
+            (r) =>
+              r.items
+                .map((item) => matchOf(collection, item, q))
+                .filter((f): f is Found => f !== null)
+                .slice(0, PER_COLLECTION),
+            () => [] as Found[],
+          ),
+        ),
+      ).then((lists) => live && setState({ query: q, found: lists.flat() }))
+    }, SEARCH_DELAY_MS)
+    return () => {
+      live = false
+      clearTimeout(timer)
+    }
+  }, [q])
+  return { found: q === '' || state.query !== q ? [] : state.found, searching: q !== '' && state.query !== q }
+}
+
+export function CommandPalette({ user, onClose }: { user: User; onClose(): void }) {
+  const toast = useToast()
+  const input = useRef<HTMLInputElement>(null)
+  const [query, setQuery] = useState('')
+  const { found, searching } = useRecordSearch(query)
+  const [selected, setSelected] = useState('')
+  useDialogFocus(input, onClose)
+
+  const actions = useMemo<Action[]>(() => {
+    const go = (label: string, path: string): Action => ({ id: `go ${path}`, label, group: 'Go to', run: () => navigate(path) })
+    const list: Action[] = [
+      go('Pipeline', '/board'),
+      go('Calendar', '/calendar'),
+      ...COLLECTIONS.map((c) => go(COLLECTION_LABELS[c].plural, `/${c}`)),
+      go('Exports', '/exports'),
+    ]
+    if (user.role !== 'viewer') list.push(go('Import', '/import'))
+    if (user.role === 'owner' || user.role === 'admin') list.push(go('Admin', '/admin'))
+    if (user.role !== 'viewer') {
+      for (const c of COLLECTIONS) {
+        const singular = COLLECTION_LABELS[c].singular.toLowerCase()
+        list.push({
+          id: `new ${c}`,
+          label: `New ${singular}…`,
+          group: 'Create',
+          run: () => {
+            if (c === 'events') return navigate('/calendar')
+            const titleField = c === 'customers' || c === 'leads' ? 'name' : 'title'
+            const input = c === 'invoices' ? {} : { [titleField]: `New ${singular}` }
+            api<{ id: string }>('POST', `/api/records/${c}`, { ...FIELD_DEFAULTS[c], ...input })
+              .then((record) => navigate(`/${c}/${record.id}`))
+              .catch((e: unknown) => toast(e instanceof ApiError ? e.message : 'Could not create the record', 'error'))
+          },
+        })
+      }
+    }
+    return list
+  }, [user.role, toast])
+
+  const words = query.trim().toLowerCase()
+  const shown = actions.filter((a) => words === '' || a.label.toLowerCase().includes(words) || a.group.toLowerCase().includes(words))
+  const first = found[0] ? `${found[0].collection}/${found[0].id}` : (shown[0]?.id ?? '')
+  // Records arrive after the keystroke: Enter then opens the best match, not whichever command was first.
+  useEffect(() => setSelected(first), [first])
+  const run = (action: () => void) => {
+    onClose()
+    action()
+  }
+
+  return (
+    <div className="dialog-backdrop palette-backdrop" onMouseDown={(e) => e.target === e.currentTarget && onClose()}>
+      <Command
+        className="palette"
+        label="Search and commands"
+        shouldFilter={false}
+        loop
+        value={selected}
+        onValueChange={setSelected}
+        data-testid="command-palette"
+      >
+        <Command.Input
+          ref={input}
+          value={query}
+          onValueChange={setQuery}
+          placeholder="Search records, or type a command…"
+          aria-label="Search records, or type a command"
+        />
+        <Command.List>
+          {searching && found.length === 0 && <Command.Loading>Searching…</Command.Loading>}
+          {!searching && <Command.Empty>Nothing matches “{query.trim()}”.</Command.Empty>}
+          {COLLECTIONS.map((c) => {
+            const here = found.filter((f) => f.collection === c)
+            if (here.length === 0) return null
+            return (
+              <Command.Group key={c} heading={COLLECTION_LABELS[c].plural}>
+                {here.map((f) => (
+                  <Command.Item
+                    key={f.id}
+                    value={`${c}/${f.id}`}
+                    onSelect={() => run(() => navigate(`/${c}/${f.id}`))}
+                    data-testid="palette-record"
+                  >
+                    <span className="palette-title">{f.title}</span>
+                    {f.where && <span className="palette-where">{f.where}</span>}
+                  </Command.Item>
+                ))}
+              </Command.Group>
+            )
+          })}
+          {(['Go to', 'Create'] as const).map((group) => {
+            const here = shown.filter((a) => a.group === group)
+            if (here.length === 0) return null
+            return (
+              <Command.Group key={group} heading={group}>
+                {here.map((a) => (
+                  <Command.Item key={a.id} value={a.id} onSelect={() => run(a.run)}>
+                    {a.label}
+                  </Command.Item>
+                ))}
+              </Command.Group>
+            )
+          })}
+        </Command.List>
+        <div className="palette-foot" aria-hidden="true">
+          ↑↓ to move · Enter to open · Esc to close
+        </div>
+      </Command>
+    </div>
+  )
+}
+
+/** Ctrl-K / ⌘K opens and closes the palette from anywhere. */
+export function usePaletteShortcut(toggle: () => void): void {
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if ((e.ctrlKey || e.metaKey) && !e.altKey && e.key.toLowerCase() === 'k') {
+        e.preventDefault()
+        toggle()
+      }
+    }
+    addEventListener('keydown', onKey)
+    return () => removeEventListener('keydown', onKey)
+  }, [toggle])
+}
