@@ -52,3 +52,18 @@ export function noteFormatIssue(key: string, value: unknown, isUser?: (userId: s
         : 'a mention names a user of this workspace'
   }
 }
+
+/** The notification a mention produces in the mentioned user's inbox document (server/records/MentionNotices.ts). */
+export interface MentionNotification {
+  id: string
+  at: string
+  kind: 'mention'
+  collection: string
+  recordId: string
+  /** The record's title when the mention was made. */
+  title: string
+  /** The app's path of the record. */
+  path: string
+  by: { id: string; name: string }
+  message: string
+}

@@ -13,25 +13,11 @@ import * as Y from 'yjs'
 import { recordTitle } from '../../shared/collections.js'
 import { INBOX_NOTIFICATIONS, NOTES, notesOf, readFields } from '../../shared/docLayout.js'
 import { inboxDocName } from '../../shared/docNames.js'
+import type { MentionNotification } from '../../shared/richText.js'
 import { appendNotification } from '../documents/inboxNotifications.js'
 import type { AccordRegistry, AccordRoom } from '../documents/types.js'
 import type { PendingUpdate } from '../sync/Room.js'
 import { serverOrigin } from '../sync/types.js'
-
-/** A mention notification in an inbox document. */
-export interface MentionNotification {
-  id: string
-  at: string
-  kind: 'mention'
-  collection: string
-  recordId: string
-  /** The record's title when the mention was made. */
-  title: string
-  /** The app's path of the record. */
-  path: string
-  by: { id: string; name: string }
-  message: string
-}
 
 export interface MentionNoticesDeps {
   registry: AccordRegistry
