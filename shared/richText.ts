@@ -26,6 +26,13 @@ export function isSafeLink(url: unknown): url is string {
   return typeof url === 'string' && url.length <= MAX_LINK_LENGTH && LINK.test(url)
 }
 
+/** What a link typed without a scheme means: an e-mail address, else a web address. */
+export function linkOf(typed: string): string {
+  const url = typed.trim()
+  if (url === '' || /^[a-z][a-z0-9+.-]*:/i.test(url)) return url
+  return /^[^\s/@]+@[^\s/@]+\.[^\s/@]+$/.test(url) ? `mailto:${url}` : `https://${url}`
+}
+
 /**
  * Why a format mark may not be in the notes, or null. `null` ends a format and is fine for
  * every accepted key. `isUser` says whether a mentioned id is a user of the record's workspace;

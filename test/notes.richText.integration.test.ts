@@ -9,7 +9,7 @@ import type { WebsocketProvider } from 'y-websocket'
 import type * as Y from 'yjs'
 import { INBOX_NOTIFICATIONS, notesOf } from '../shared/docLayout.js'
 import { inboxDocName } from '../shared/docNames.js'
-import { noteFormatIssue } from '../shared/richText.js'
+import { linkOf, noteFormatIssue } from '../shared/richText.js'
 import {
   type Api,
   type SeededUsers,
@@ -107,6 +107,13 @@ describe('note formats', () => {
     ] as const)
       expect(noteFormatIssue(key, value)).not.toBeNull()
     expect(noteFormatIssue('mention', 'u1', (id) => id === 'u2')).not.toBeNull()
+  })
+
+  it('a link typed without a scheme becomes a web or mailto address the server accepts; a typed scheme is kept (and judged)', () => {
+    expect(linkOf(' example.com/a ')).toBe('https://example.com/a')
+    expect(linkOf('bob@example.com')).toBe('mailto:bob@example.com')
+    expect(linkOf('javascript:alert(1)')).toBe('javascript:alert(1)')
+    expect(noteFormatIssue('link', linkOf('example.com'))).toBeNull()
   })
 })
 

@@ -295,6 +295,7 @@ export class AuthService {
     this.touch(found.sessionId)
     const { user } = found
     this.names.set(user.id, user.name)
+    this.membersOf(user.workspace).add(user.id)
     await this.knowWorkspace(user.workspace)
     return {
       userId: user.id,

@@ -16,7 +16,8 @@ import { useEffect, useRef } from 'react'
 import { QuillBinding } from 'y-quill'
 import type * as Y from 'yjs'
 import type { Awareness } from 'y-protocols/awareness'
-import { NOTE_FORMATS } from '../../../shared/richText.js'
+import { NOTE_FORMATS, linkOf } from '../../../shared/richText.js'
+import { relabelled } from '../cursorLabels.js'
 import type { User } from '../session/api.js'
 
 export interface NotesEditorProps {
@@ -28,39 +29,6 @@ export interface NotesEditorProps {
   users: User[]
   readOnly: boolean
   labelId: string
-}
-
-/** The label of a cursor of the user's own other tab. */
-export const OTHER_TAB = 'You (other tab)'
-
-/** Awareness states as the cursors show them: `userId`'s other tabs relabelled. */
-export function cursorStates<S extends { user?: { id?: string; name?: string } }>(
-  states: ReadonlyMap<number, S>,
-  userId: string,
-): Map<number, S> {
-  const shown = new Map<number, S>()
-  for (const [clientId, state] of states) {
-    shown.set(clientId, state.user?.id === userId ? { ...state, user: { ...state.user, name: OTHER_TAB } } : state)
-  }
-  return shown
-}
-
-/** The awareness as the cursor plugin sees it: the same object, but states come through {@link cursorStates}. */
-function relabelled(awareness: Awareness, userId: string): Awareness {
-  return new Proxy(awareness, {
-    get(target, property) {
-      if (property === 'getStates') return () => cursorStates(target.getStates() as Map<number, { user?: { id?: string } }>, userId)
-      const value = Reflect.get(target, property, target)
-      return typeof value === 'function' ? value.bind(target) : value
-    },
-  })
-}
-
-/** What a link typed without a scheme means: an e-mail address, else a web address. */
-export function linkOf(typed: string): string {
-  const url = typed.trim()
-  if (url === '' || /^[a-z][a-z0-9+.-]*:/i.test(url)) return url
-  return /^[^\s/@]+@[^\s/@]+\.[^\s/@]+$/.test(url) ? `mailto:${url}` : `https://${url}`
 }
 
 const Inline = Quill.import('blots/inline') as typeof import('parchment').InlineBlot
