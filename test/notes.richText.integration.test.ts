@@ -22,6 +22,7 @@ import {
   until,
 } from './helpers/server.js'
 import { captureNotices, tracked } from './helpers/trust.js'
+import { describeBackends } from './helpers/backends.js'
 
 let t: TestServer
 let users: SeededUsers
@@ -29,18 +30,6 @@ let outsider: string
 let member: Api
 let owner: Api
 const open: WebsocketProvider[] = []
-
-beforeAll(async () => {
-  t = await startServer()
-  users = await seedWorkspace(t.server)
-  outsider = (await seedWorkspace(t.server, 'other')).member.id
-  member = await login(t.url, users.member.email, users.member.password)
-  owner = await login(t.url, users.owner.email, users.owner.password)
-})
-afterAll(async () => {
-  open.forEach((p) => p.destroy())
-  await t.close()
-})
 
 /** A stock provider of `api`'s user, with notices when asked; closed after the tests. */
 const connect = (docName: string, api: Api, notices = false) =>
@@ -117,7 +106,19 @@ describe('note formats', () => {
   })
 })
 
-describe('rich-text notes', () => {
+describeBackends('rich-text notes', (backend) => {
+  beforeAll(async () => {
+    t = await startServer(backend.options())
+    users = await seedWorkspace(t.server)
+    outsider = (await seedWorkspace(t.server, 'other')).member.id
+    member = await login(t.url, users.member.email, users.member.password)
+    owner = await login(t.url, users.owner.email, users.owner.password)
+  })
+  afterAll(async () => {
+    open.splice(0).forEach((p) => p.destroy())
+    await t.close()
+  })
+
   it('[RT1] bold, a heading, a list, a link and a mention are kept for everyone; REST reads the plain text', async () => {
     const id = await newDeal('')
     const { sender, notices, other } = await editors(id)
