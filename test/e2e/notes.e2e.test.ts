@@ -81,7 +81,9 @@ describe('rich-text notes (Chromium)', () => {
     await a.page.locator('.ql-mention-list-item', { hasText: 'Bob Baker' }).click()
     await a.page.keyboard.type('for the quote.')
     await editorOf(a.page).locator(`.mention[data-user-id="${bob.userId}"]`, { hasText: '@Bob Baker' }).waitFor()
-    await b.page.locator('.toast', { hasText: 'Alice Archer mentioned you in Initech' }).waitFor()
+    // The toast links to the record.
+    await b.page.locator('.toast a', { hasText: 'Alice Archer mentioned you in Initech' }).click()
+    await editorOf(b.page).locator(`.mention[data-user-id="${bob.userId}"]`).waitFor()
     await until(
       async () =>
         ((await alice.request('GET', `/api/records/customers/${id}`)).body.notes as string).endsWith('Ask @Bob Baker for the quote.'),
