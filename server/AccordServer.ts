@@ -35,6 +35,7 @@ import { type Backend, type PgTimeouts, openPgBackend, openSqliteBackend } from 
 import { DocRegistry, type RegistryOptions } from './sync/DocRegistry.js'
 import type { PendingUpdate } from './sync/Room.js'
 import { documentKinds } from './documents/documentKinds.js'
+import { MentionNotices } from './records/MentionNotices.js'
 import type { AccordRegistry, AccordRoom } from './documents/types.js'
 import type { DocName } from '../shared/docNames.js'
 import type { RecordProjection } from './records/recordProjection.js'
@@ -141,6 +142,7 @@ export class AccordServer {
   readonly ledger: ReservationLedger
   readonly reservations: ReservationAuthority
   readonly invoices: InvoiceNumbering
+  private readonly mentions: MentionNotices
   readonly sync: SyncEndpoint
   readonly app: express.Express
   readonly http: Server
@@ -222,6 +224,7 @@ export class AccordServer {
       resolve: documentKinds({
         storedFields: (name) => this.backend.recordReads.storedFields(name),
         userName: (userId) => this.auth.userName(userId),
+        workspaceUsers: (workspace) => this.auth.workspaceUsers(workspace),
       }),
       outbox: this.backend.outbox,
       ownership: cluster ?? undefined,
@@ -271,6 +274,7 @@ export class AccordServer {
       onDecision: (outcome) => this.metrics.reservationDecisions.inc({ outcome }),
     })
     this.invoices = new InvoiceNumbering(this.backend.invoiceNumbers, this.registry, onError)
+    this.mentions = new MentionNotices({ registry: this.registry, userName: (userId) => this.auth.userName(userId), onError })
     this.overview = new Overview(
       {
         registry: this.metrics.registry,
@@ -372,6 +376,7 @@ export class AccordServer {
       ['record index', () => this.recordIndex.handleCommitted(room, updates, projection)],
       ['reservations', () => this.reservations.handleCommitted(room, updates)],
       ['invoice numbers', () => this.invoices.handleCommitted(room, updates)],
+      ['mentions', () => this.mentions.handleCommitted(room, updates)],
     ] as const) {
       try {
         run()

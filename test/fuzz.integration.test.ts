@@ -107,7 +107,7 @@ const NESTED_EDITS: ((doc: Y.Doc) => void)[] = [
     const embedded = new Y.Map<unknown>()
     notes.insertEmbed(3, embedded)
     embedded.set('text', new Y.Text('inside'))
-    notes.format(0, 2, { bold: true })
+    notes.format(0, 2, { color: 'red' })
   },
   (d) => {
     notesOf(d).insert(0, 'own text, then typed into again')

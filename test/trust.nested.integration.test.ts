@@ -155,7 +155,7 @@ describe('nested shared types', () => {
     expect(sender.wsconnected).toBe(true)
   })
 
-  it('[N4] a nested Y.Map embedded in the notes, format marks and named attributes of the notes are removed: notes hold plain text only', async () => {
+  it('[N4] a nested Y.Map embedded in the notes, a format outside the accepted ones and named attributes of the notes are removed: notes hold text and accepted formats only', async () => {
     const id = await create('deals', { title: 'Notes', notes: 'hello' })
     const { sender, notices, others } = await editors(`acme/deals/${id}`)
 
@@ -163,7 +163,7 @@ describe('nested shared types', () => {
     const embedded = new Y.Map<unknown>()
     notes.insertEmbed(5, embedded)
     embedded.set('hidden', 'x'.repeat(1000))
-    notes.format(0, 5, { bold: true })
+    notes.format(0, 5, { color: 'red' })
     notes.setAttribute('color', 'red')
     notes.insert(6, ' world')
 

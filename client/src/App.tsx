@@ -14,6 +14,7 @@ import { InviteScreen } from './screens/InviteScreen.js'
 import { useSession, useUser } from './session/SessionProvider.js'
 import { assertNever } from '../../shared/docNames.js'
 import { JobWatcher } from './screens/JobWatcher.js'
+import { MentionWatcher } from './screens/MentionWatcher.js'
 
 const RecordScreen = lazy(() => import('./screens/RecordScreen.js'))
 const BoardScreen = lazy(() => import('./screens/BoardScreen.js'))
@@ -143,6 +144,7 @@ function Shell() {
       </main>
       <JobWatcher />
       {palette && <CommandPalette user={user} onClose={closePalette} />}
+      <MentionWatcher />
     </div>
   )
 }

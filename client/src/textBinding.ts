@@ -8,6 +8,12 @@ import { textEdit } from '../../shared/textFields.js'
 
 const LINE_BREAK = /[\r\n]/
 
+/**
+ * The origin of what a text field's input of this tab writes: the input tells its own edits
+ * from others' by its instance, and the record's undo (sync/useRecordUndo.ts) tracks the class.
+ */
+export class LocalTextEdit {}
+
 /** What a single-line input shows of `text`. */
 export function shownOf(text: string): string {
   return text.replace(/[\r\n]/g, '')

@@ -86,6 +86,8 @@ export class AuthService {
   private readonly names = new Map<string, string>()
   private readonly namesLoaded = new Map<string, Promise<void>>()
   private readonly namesLooked = new Set<string>()
+  /** Each workspace's user ids seen here, kept as `names` is (a mention in the notes is checked against them). */
+  private readonly members = new Map<string, Set<string>>()
 
   constructor(
     private readonly store: AuthStore,
@@ -222,6 +224,22 @@ export class AuthService {
     return id
   }
 
+  /**
+   * The ids of a workspace's users: loaded once, then kept current with every user this
+   * service reads or adds (the set returned is live). A user added by another process since
+   * is missing until this one reads them.
+   */
+  async workspaceUsers(workspace: string): Promise<ReadonlySet<string>> {
+    await this.knowWorkspace(workspace)
+    return this.membersOf(workspace)
+  }
+
+  private membersOf(workspace: string): Set<string> {
+    let ids = this.members.get(workspace)
+    if (!ids) this.members.set(workspace, (ids = new Set()))
+    return ids
+  }
+
   /** Loads the names of a workspace's users once; a failed load is tried again at the next call. */
   private knowWorkspace(workspace: string): Promise<void> {
     let loaded = this.namesLoaded.get(workspace)
@@ -277,6 +295,7 @@ export class AuthService {
     this.touch(found.sessionId)
     const { user } = found
     this.names.set(user.id, user.name)
+    this.membersOf(user.workspace).add(user.id)
     await this.knowWorkspace(user.workspace)
     return {
       userId: user.id,
@@ -462,6 +481,7 @@ export class AuthService {
   /** The user as shown to clients; its name is remembered for `userName`. */
   private toPublic(user: NewUser): PublicUser {
     this.names.set(user.id, user.name)
+    this.membersOf(user.workspace).add(user.id)
     return { id: user.id, email: user.email, name: user.name, role: user.role, workspace: user.workspace, color: user.color }
   }
 }

@@ -10,8 +10,9 @@
  * type is an edit of the field, line item or notes that holds it. Defends against a
  * client that sets a field to a Y.Text (or Y.Map, Y.Array) holding a valid value and then
  * edits inside it, where no key of `fields` changes and `toJSON()` hides the type: a
- * field holds a plain JSON value and nothing else, `notes` holds text only, each line
- * item is a Y.Map of plain values, and `authority` is written by the server only. The
+ * field holds a plain JSON value and nothing else, `notes` holds text and the formats of
+ * shared/richText.ts only (no embeds), each line item is a Y.Map of plain values, and
+ * `authority` is written by the server only. The
  * text roots of short text fields (`text.<field>`) are checked by `TextGate` (textGate.ts).
  */
 import * as Y from 'yjs'
@@ -26,6 +27,7 @@ import {
   checkField,
   itemSchema,
 } from '../../shared/collections.js'
+import { noteFormatIssue } from '../../shared/richText.js'
 import { isTextField } from '../../shared/textFields.js'
 import {
   AUTHORITY,
@@ -71,6 +73,11 @@ type Fixes = (() => void)[]
 
 const NOT_PLAIN = 'must be a plain value, not a shared type'
 
+export interface RecordGateOptions {
+  /** Whether a user id belongs to the record's workspace (a mention in the notes must). @default any well-formed id */
+  isUser?: (userId: string) => boolean
+}
+
 /**
  * Remembers a record document's last valid field values and checks transactions
  * against them. One per loaded record document.
@@ -84,6 +91,7 @@ export class RecordGate {
   constructor(
     private readonly doc: Y.Doc,
     private readonly collection: Collection,
+    private readonly options: RecordGateOptions = {},
   ) {
     this.lastFields = readPlainMap(fieldsOf(doc))
     this.lastAuthority = readPlainMap(authorityOf(doc))
@@ -179,9 +187,9 @@ export class RecordGate {
     const notes = notesOf(this.doc)
     const notText: Y.Item[] = []
     for (let item = notes._start; item !== null; item = item.right)
-      if (!item.deleted && !(item.content instanceof Y.ContentString)) notText.push(item)
+      if (!item.deleted && !(item.content instanceof Y.ContentString) && formatIssue(item) !== null) notText.push(item)
     if (notText.length > 0 || hasLiveMap(notes)) {
-      issues.push({ path: NOTES, message: 'notes hold plain text only', reason: 'invalid' })
+      issues.push({ path: NOTES, message: NOTES_CONTENT, reason: 'invalid' })
       fixes.push(() => {
         const tr = this.doc._transaction
         if (tr) for (const item of notText) item.delete(tr)
@@ -280,16 +288,24 @@ export class RecordGate {
   }
 
   /**
-   * Notes hold text only: whatever else this transaction put into them (embeds, embedded
-   * types, format marks, named entries, or anything inside those) is taken out again; then,
-   * past MAX_NOTES_LENGTH, what this transaction inserted is taken out too.
+   * Notes hold text and accepted format marks only (shared/richText.ts): whatever else this
+   * transaction put into them (embeds, embedded types, other formats or values, a mention of
+   * someone outside the workspace, named entries, or anything inside those) is taken out
+   * again; then, past MAX_NOTES_LENGTH, what this transaction inserted is taken out too.
    */
   private checkNotes(tr: Y.Transaction, touched: Touched | undefined, issues: Issues, fixes: Fixes): void {
     if (!touched) return
     const notes = notesOf(this.doc)
     const notText = notTextItems(tr, notes as AnyType, touched)
+    const formatIssues = new Set<string>()
+    for (const item of notText) {
+      const issue = item.parentSub === null ? formatIssue(item, this.options.isUser) : NOTES_CONTENT
+      if (issue === null) notText.delete(item)
+      else formatIssues.add(issue)
+    }
     const strayMap = hasMapPart(touched)
-    if (notText.size > 0 || strayMap) issues.push({ path: NOTES, message: 'notes hold plain text only', reason: 'invalid' })
+    if (strayMap) formatIssues.add(NOTES_CONTENT)
+    for (const message of formatIssues) issues.push({ path: NOTES, message, reason: 'invalid' })
     let length = notes.length
     for (const item of notText) if (item.parentSub === null && item.countable) length -= item.length
     const tooLong = length > MAX_NOTES_LENGTH
@@ -332,6 +348,14 @@ function changedKeys(touched: Touched | undefined): Set<string> {
   for (const key of touched.keys) if (key !== null) changed.add(key)
   for (const top of touched.tops) if (top.parentSub !== null) changed.add(top.parentSub)
   return changed
+}
+
+const NOTES_CONTENT = 'notes hold text and formatting only'
+
+/** Why a struct of the notes that is not text may not be there, or null for an accepted format mark. */
+function formatIssue(item: Y.Item, isUser?: (userId: string) => boolean): string | null {
+  if (!(item.content instanceof Y.ContentFormat)) return NOTES_CONTENT
+  return noteFormatIssue(item.content.key, item.content.value, isUser)
 }
 
 /** Why a line item is not valid, or null: it must hold plain values only, and pass the item schema. */

@@ -26,6 +26,8 @@ export interface DocumentKindsOptions {
   storedFields?: (name: RecordName) => Promise<FieldValues | undefined>
   /** A user's display name, for the notices that name them. @default the user id */
   userName?: (userId: string) => string
+  /** The ids of a workspace's users, kept current (a mention in the notes must name one). @default any well-formed id */
+  workspaceUsers?: (workspace: string) => Promise<ReadonlySet<string>>
 }
 
 /** What a document name means to Accord; null for a name of no kind (4404). */
@@ -53,16 +55,17 @@ export const resolveDocument = (docName: string, options: DocumentKindsOptions =
 function recordPolicy(name: RecordName, options: DocumentKindsOptions): DocPolicy<RecordProjection> {
   // Read as the record loads, beside its stored state: the repair runs synchronously once that is applied.
   let stored: FieldValues | undefined
+  let users: ReadonlySet<string> | undefined
   return {
     preload: async () => {
-      stored = await options.storedFields?.(name)
+      ;[stored, users] = await Promise.all([options.storedFields?.(name), options.workspaceUsers?.(name.workspace)])
     },
     mayOpen: (principal) => principal.workspace === name.workspace,
     mayWrite: (principal) => principal.role !== 'viewer',
     readOnlyReason: 'read-only',
     roots: (doc) => [...typedRoots(doc, 'record'), ...(textRootsOf(doc, name.collection) as AnyType[])],
     guard: (doc, context) => {
-      const gate = new RecordGate(doc, name.collection)
+      const gate = new RecordGate(doc, name.collection, { isUser: users && ((userId) => users?.has(userId) === true) })
       const overwrites = new FieldOverwrites(doc, context, options.userName ?? ((userId) => userId))
       return {
         check: (tr) => overwrites.addTo(tr, gate.check(tr)),

@@ -9,6 +9,7 @@ import { COLLECTIONS, type Collection } from '../../shared/collections.js'
 import { INBOX_JOBS, INBOX_NOTIFICATIONS } from '../../shared/docLayout.js'
 import { assertNever, inboxDocName } from '../../shared/docNames.js'
 import type { RecordService } from '../records/RecordService.js'
+import { appendNotification } from '../documents/inboxNotifications.js'
 import type { AccordRegistry } from '../documents/types.js'
 import { serverOrigin } from '../sync/types.js'
 import { exportCsv } from './connectors/csv.js'
@@ -52,9 +53,8 @@ export interface JobOptions extends Omit<JobRunnerOptions, 'onError'> {
   sheets?: SheetsOptions
 }
 
-/** Jobs and notifications kept in an inbox document; older finished ones are dropped from it. */
+/** Jobs kept in an inbox document; older finished ones are dropped from it (notifications: inboxNotifications.ts). */
 export const MAX_INBOX_JOBS = 50
-export const MAX_INBOX_NOTIFICATIONS = 50
 /** Queued jobs whose inbox position is kept current as the queue moves. */
 export const MAX_POSITION_UPDATES = 50
 /** Jobs listed by `GET /api/exports`. */
@@ -563,17 +563,14 @@ function describe(job: StoredJob): string {
 }
 
 function pushNotification(notifications: Y.Array<JobNotification>, job: StoredJob): void {
-  notifications.push([
-    {
-      id: `${job.id}:${job.status}`,
-      at: new Date().toISOString(),
-      kind: 'job',
-      jobId: job.id,
-      status: job.status as 'succeeded' | 'failed',
-      message: describe(job),
-    },
-  ])
-  if (notifications.length > MAX_INBOX_NOTIFICATIONS) notifications.delete(0, notifications.length - MAX_INBOX_NOTIFICATIONS)
+  appendNotification<JobNotification>(notifications, {
+    id: `${job.id}:${job.status}`,
+    at: new Date().toISOString(),
+    kind: 'job',
+    jobId: job.id,
+    status: job.status as 'succeeded' | 'failed',
+    message: describe(job),
+  })
 }
 
 function trimJobs(jobs: Y.Map<JobJson>): void {

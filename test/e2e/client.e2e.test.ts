@@ -24,7 +24,7 @@ afterAll(async () => {
   await e2e?.close()
 })
 
-const notesOf = (page: Page) => page.locator('[data-testid=notes-editor] .cm-content')
+const notesOf = (page: Page) => page.locator('[data-testid=notes-editor] .ql-editor')
 
 async function fieldValue(page: Page, name: string): Promise<string> {
   return page.locator(`[name=${name}]`).inputValue()
@@ -79,7 +79,7 @@ describe('client (Chromium)', () => {
     await Promise.all([a.page.locator('[name=phone]').fill('+1 555 0142'), b.page.locator('[name=company]').fill('Globex Industries')])
     for (const { page } of [a, b]) {
       await page.waitForFunction(() => {
-        const text = document.querySelector('[data-testid=notes-editor] .cm-content')?.textContent ?? ''
+        const text = document.querySelector('[data-testid=notes-editor] .ql-editor')?.textContent ?? ''
         return text.includes('Alice: call on Monday.') && text.includes('Bob: send the quote.')
       })
     }
@@ -87,8 +87,8 @@ describe('client (Chromium)', () => {
     await notesOf(a.page).click()
     await notesOf(b.page).click()
     await b.page.keyboard.press('Home')
-    await a.page.locator('.cm-ySelectionInfo', { hasText: 'Bob Baker' }).waitFor()
-    await b.page.locator('.cm-ySelectionInfo', { hasText: 'Alice Archer' }).waitFor()
+    await a.page.locator('.ql-cursor-name', { hasText: 'Bob Baker' }).waitFor()
+    await b.page.locator('.ql-cursor-name', { hasText: 'Alice Archer' }).waitFor()
     await a.page.waitForFunction(() => (document.querySelector('[name=company]') as HTMLInputElement).value === 'Globex Industries')
     await b.page.waitForFunction(() => (document.querySelector('[name=phone]') as HTMLInputElement).value === '+1 555 0142')
     await a.page.locator('[data-status=saved]').waitFor()
@@ -102,8 +102,8 @@ describe('client (Chromium)', () => {
     await a.page.locator('.timeline li', { hasText: 'Bob Baker' }).first().waitFor()
     // A third user opening the record sees both named cursors.
     await c.page.goto(`/customers/${id}`)
-    await c.page.locator('.cm-ySelectionInfo', { hasText: 'Alice Archer' }).waitFor()
-    await c.page.locator('.cm-ySelectionInfo', { hasText: 'Bob Baker' }).waitFor()
+    await c.page.locator('.ql-cursor-name', { hasText: 'Alice Archer' }).waitFor()
+    await c.page.locator('.ql-cursor-name', { hasText: 'Bob Baker' }).waitFor()
     await c.page.locator('.timeline li', { hasText: 'Bob Baker' }).first().waitFor()
     await c.page.screenshot({ path: join(SCREENSHOTS, 'editor.png') })
     await a.context.close()
@@ -235,8 +235,8 @@ describe('client (Chromium)', () => {
     for (const tab of [page, second]) await tab.locator('[data-status=saved]').waitFor()
     await notesOf(second).click()
     await notesOf(page).click()
-    await page.locator('.cm-ySelectionInfo', { hasText: 'You (other tab)' }).waitFor({ state: 'attached' })
-    expect(await page.locator('.cm-ySelectionInfo', { hasText: 'Alice Archer' }).count()).toBe(0)
+    await page.locator('.ql-cursor-name', { hasText: 'You (other tab)' }).waitFor({ state: 'attached' })
+    expect(await page.locator('.ql-cursor-name', { hasText: 'Alice Archer' }).count()).toBe(0)
     await context.close()
   })
 
@@ -516,7 +516,7 @@ describe('client (Chromium)', () => {
     await a.context.setOffline(false)
     await b.page.waitForFunction(() => (document.querySelector('[name=phone]') as HTMLInputElement).value === '+1 555 0177')
     await b.page.waitForFunction(() =>
-      (document.querySelector('[data-testid=notes-editor] .cm-content')?.textContent ?? '').includes('Written offline.'),
+      (document.querySelector('[data-testid=notes-editor] .ql-editor')?.textContent ?? '').includes('Written offline.'),
     )
     await a.context.close()
     await b.context.close()
@@ -539,7 +539,7 @@ describe('client (Chromium)', () => {
     await a.page.keyboard.type('Tab to tab, no server.')
     await a.page.locator('[name=source]').fill('trade fair')
     await second.waitForFunction(() =>
-      (document.querySelector('[data-testid=notes-editor] .cm-content')?.textContent ?? '').includes('Tab to tab, no server.'),
+      (document.querySelector('[data-testid=notes-editor] .ql-editor')?.textContent ?? '').includes('Tab to tab, no server.'),
     )
     await second.waitForFunction(() => (document.querySelector('[name=source]') as HTMLInputElement).value === 'trade fair')
     await a.context.setOffline(false)

@@ -10,6 +10,12 @@ import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
 import { MESSAGE, type ServerNotice } from '../../shared/protocol.js'
 
+/** `p`, kept in `open` (the providers a test file destroys when it ends). */
+export function tracked(open: WebsocketProvider[], p: WebsocketProvider): WebsocketProvider {
+  open.push(p)
+  return p
+}
+
 /** Collects the notices (message type 100) a provider connected with `?notices=1` receives. */
 export function captureNotices(p: WebsocketProvider): ServerNotice[] {
   const notices: ServerNotice[] = []

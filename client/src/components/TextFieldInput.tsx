@@ -10,7 +10,7 @@ import type * as Y from 'yjs'
 import type { Collection } from '../../../shared/collections.js'
 import { fieldIssue } from '../fieldIssues.js'
 import { fieldKind } from '../fieldKinds.js'
-import { applyShown, moveIndex, shownIndexOf, shownOf, textIndexOf } from '../textBinding.js'
+import { LocalTextEdit, applyShown, moveIndex, shownIndexOf, shownOf, textIndexOf } from '../textBinding.js'
 import { FieldFrame } from './FieldInput.js'
 
 export interface TextFieldInputProps {
@@ -36,6 +36,8 @@ export function TextFieldInput({ collection, field, text, readOnly, serverIssue 
   const composing = useRef(false)
   /** The text as the input last showed it: where the caret's shown position is mapped from. */
   const shownText = useRef('')
+  /** The origin of this input's own edits. */
+  const [origin] = useState(() => new LocalTextEdit())
 
   /** Puts the text into the input; the caret moved by `delta` (others' edit) when it has focus. */
   function show(delta?: Y.YTextEvent['delta']) {
@@ -53,13 +55,13 @@ export function TextFieldInput({ collection, field, text, readOnly, serverIssue 
     shownText.current = next
   }
 
-  // biome-ignore lint/correctness/useExhaustiveDependencies: `show` reads only refs and `text`
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `show` reads only refs and `text`; `origin` never changes
   useEffect(() => {
     show()
     detached.current = false
     setIssue(null)
     const observer = (event: Y.YTextEvent) => {
-      if (event.transaction.origin === input || detached.current || composing.current) return
+      if (event.transaction.origin === origin || detached.current || composing.current) return
       show(event.delta)
     }
     text.observe(observer)
@@ -73,7 +75,7 @@ export function TextFieldInput({ collection, field, text, readOnly, serverIssue 
     setIssue(problem)
     detached.current = problem !== null
     if (problem) return
-    text.doc?.transact(() => applyShown(text, element.value, element.selectionStart ?? undefined), input)
+    text.doc?.transact(() => applyShown(text, element.value, element.selectionStart ?? undefined), origin)
     shownText.current = text.toString()
   }
 

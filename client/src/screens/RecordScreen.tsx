@@ -24,6 +24,7 @@ import { useToast } from '../components/Toasts.js'
 import { isCurrent } from '../sync/ConflictMarkers.js'
 import { useClosedCode, useConflicts, useDocVersion, useDocument, useLoaded, useNotices } from '../sync/hooks.js'
 import { useIndex } from '../sync/useIndex.js'
+import { useRecordUndo } from '../sync/useRecordUndo.js'
 import { recordTitle } from '../../../shared/collections.js'
 
 export default function RecordScreen({ collection, id }: { collection: Collection; id: string }) {
@@ -41,6 +42,7 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
   const customers = useIndex(user.workspace, 'customers').entries
   const deals = useIndex(user.workspace, 'deals').entries
   const viewer = user.role === 'viewer'
+  const undo = useRecordUndo(connection, collection, viewer)
 
   // Presence: tell everyone on this collection's list which record is open here.
   useEffect(() => {
@@ -86,7 +88,7 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
   const viewers = viewersOf(index.presence, id, index.connection?.doc.clientID)
 
   return (
-    <article className="record" aria-labelledby={`${labelId}-title`}>
+    <article className="record" aria-labelledby={`${labelId}-title`} onKeyDownCapture={undo.onKeyDownCapture}>
       <RecordHeader
         collection={collection}
         id={id}
@@ -199,6 +201,7 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
               text={notesOf(doc)}
               awareness={connection.provider.awareness}
               userId={user.id}
+              users={users}
               readOnly={readOnly}
               labelId={`${labelId}-notes`}
             />

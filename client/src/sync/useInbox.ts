@@ -1,7 +1,8 @@
 /** The signed-in user's jobs (exports and imports), live from their inbox document. */
 import { useMemo } from 'react'
-import { INBOX_JOBS } from '../../../shared/docLayout.js'
+import { INBOX_JOBS, INBOX_NOTIFICATIONS } from '../../../shared/docLayout.js'
 import { inboxDocName } from '../../../shared/docNames.js'
+import type { MentionNotification } from '../../../shared/richText.js'
 import { useDocVersion, useDocument, useLoaded, useServerLoaded } from './hooks.js'
 
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed'] as const
@@ -58,4 +59,20 @@ export function useInboxJobs(workspace: string, userId: string): { jobs: Job[]; 
     return list.sort((a, b) => b.createdAt.localeCompare(a.createdAt))
   }, [connection, version])
   return { jobs, loaded, serverLoaded }
+}
+
+/** The mention notifications, oldest first; `serverLoaded` once the server's copy is in. */
+export function useInboxMentions(workspace: string, userId: string): { mentions: MentionNotification[]; serverLoaded: boolean } {
+  const connection = useDocument(inboxDocName(workspace, userId))
+  const version = useDocVersion(connection?.doc)
+  const serverLoaded = useServerLoaded(connection)
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `version` is the document's change counter: it is there to recompute
+  const mentions = useMemo(() => {
+    if (!connection) return []
+    return connection.doc
+      .getArray<unknown>(INBOX_NOTIFICATIONS)
+      .toArray()
+      .filter((n): n is MentionNotification => typeof n === 'object' && n !== null && (n as { kind?: unknown }).kind === 'mention')
+  }, [connection, version])
+  return { mentions, serverLoaded }
 }

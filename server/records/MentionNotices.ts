@@ -1,0 +1,94 @@
+/**
+ * After a commit: tells users they were mentioned in a record's notes. A mention is text
+ * carrying `mention: <user id>` (shared/richText.ts); the gate has already refused mentions of
+ * anyone outside the workspace, so what is still in the document here was accepted.
+ *
+ * Each mentioned user is notified once per record while the record stays loaded: the
+ * keystrokes that follow, an undo and redo of the mention, or the same person mentioned again
+ * do not notify them again. A mention that was already in the notes when the record loaded
+ * notifies nobody; one added after it is unloaded and loaded again does. Mentioning yourself
+ * notifies no one.
+ */
+import * as Y from 'yjs'
+import { recordTitle } from '../../shared/collections.js'
+import { INBOX_NOTIFICATIONS, NOTES, notesOf, readFields } from '../../shared/docLayout.js'
+import { inboxDocName } from '../../shared/docNames.js'
+import type { MentionNotification } from '../../shared/richText.js'
+import { appendNotification } from '../documents/inboxNotifications.js'
+import type { AccordRegistry, AccordRoom } from '../documents/types.js'
+import type { PendingUpdate } from '../sync/Room.js'
+import { serverOrigin } from '../sync/types.js'
+
+export interface MentionNoticesDeps {
+  registry: AccordRegistry
+  userName: (userId: string) => string
+  onError: (error: unknown, context: string) => void
+}
+
+export class MentionNotices {
+  /** Per loaded record document: the users already notified. */
+  private readonly notified = new WeakMap<Y.Doc, Set<string>>()
+
+  constructor(private readonly deps: MentionNoticesDeps) {}
+
+  handleCommitted(room: AccordRoom, updates: PendingUpdate[]): void {
+    const name = room.name
+    if (name.kind !== 'record') return
+    let notified = this.notified.get(room.doc)
+    for (const update of updates) {
+      const author = update.author
+      if (author === null || !update.changed.includes(NOTES)) continue
+      for (const userId of mentionsIn(room.doc, update.update)) {
+        if (userId === author) continue
+        if (!notified) this.notified.set(room.doc, (notified = new Set()))
+        if (notified.has(userId)) continue
+        notified.add(userId)
+        const title = recordTitle(name.collection, readFields(room.doc, name.collection))
+        const by = { id: author, name: this.deps.userName(author) }
+        this.notify(name.workspace, userId, {
+          id: `mention:${name.collection}/${name.id}:${author}:${Date.now()}`,
+          at: new Date().toISOString(),
+          kind: 'mention',
+          collection: name.collection,
+          recordId: name.id,
+          title,
+          path: `/${name.collection}/${name.id}`,
+          by,
+          message: `${by.name} mentioned you in ${title}`,
+        })
+      }
+    }
+  }
+
+  private notify(workspace: string, userId: string, notification: MentionNotification): void {
+    this.deps.registry
+      .use(inboxDocName(workspace, userId), (inbox) => {
+        inbox.doc.transact(
+          () => appendNotification(inbox.doc.getArray<MentionNotification>(INBOX_NOTIFICATIONS), notification),
+          serverOrigin('inbox'),
+        )
+      })
+      .catch((error: unknown) => this.deps.onError(error, 'mention notification'))
+  }
+}
+
+/** The users mentioned by format marks an update added to the notes that are still in place. */
+export function mentionsIn(doc: Y.Doc, update: Uint8Array): Set<string> {
+  const notes = notesOf(doc)
+  const users = new Set<string>()
+  for (const struct of Y.decodeUpdate(update).structs) {
+    if (!(struct instanceof Y.Item) || !(struct.content instanceof Y.ContentFormat) || struct.content.key !== 'mention') continue
+    const live = liveItem(doc, struct.id)
+    if (live?.parent !== notes || !(live.content instanceof Y.ContentFormat)) continue
+    const value: unknown = live.content.value
+    if (typeof value === 'string') users.add(value)
+  }
+  return users
+}
+
+function liveItem(doc: Y.Doc, id: Y.ID): Y.Item | null {
+  const structs = doc.store.clients.get(id.client)
+  if (!structs || id.clock >= Y.getState(doc.store, id.client)) return null
+  const struct = structs[Y.findIndexSS(structs, id.clock)]
+  return struct instanceof Y.Item && !struct.deleted ? struct : null
+}
