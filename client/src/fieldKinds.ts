@@ -51,6 +51,16 @@ export const REF_TARGETS: Readonly<Record<string, Collection>> = {
   proposalId: 'proposals',
 }
 
+/**
+ * Whether a sales step sets `field` (a lead's customer and deal, what a customer or deal was
+ * converted from, the proposal an invoice was made from): the record page shows it once set,
+ * the create form never.
+ */
+export function isStepField(collection: Collection, field: string): boolean {
+  if (field === 'leadId' || field === 'proposalId') return true
+  return collection === 'leads' && (field === 'customerId' || field === 'dealId')
+}
+
 export function fieldKind(field: string): FieldKind {
   return KINDS[field] ?? 'text'
 }

@@ -99,7 +99,9 @@ export function LinkedRecords(props: { collection: Collection; id: string; refs:
                       <RecordLink collection={group.collection} id={entry.id}>
                         {group.collection === 'invoices' && entry.authority.number !== undefined
                           ? `Invoice ${String(entry.authority.number)}`
-                          : entry.title}
+                          : group.collection === 'invoices'
+                            ? 'Draft invoice'
+                            : entry.title}
                       </RecordLink>
                       {typeof status === 'string' && <Badge value={status} />}
                       <span className="cell-muted">{facts(group.collection, entry.fields, entry.authority).join(' · ')}</span>

@@ -2,7 +2,7 @@
  * Tasks, live from the `tasks` index: ticking one marks it done (and back), each links to
  * its task page and to the record it is about. `TaskQuickAdd` adds one in place.
  */
-import { type FormEvent, useId, useState } from 'react'
+import { type FormEvent, useEffect, useId, useState } from 'react'
 import { parseRecordRef } from '../../../shared/collections.js'
 import type { IndexEntry } from '../../../shared/docLayout.js'
 import { type RefEntries, refTitle } from '../fieldDisplay.js'
@@ -27,15 +27,35 @@ export function TaskList(props: {
 }) {
   const toast = useToast()
   const today = new Date().toISOString().slice(0, 10)
-  const toggle = (task: IndexEntry, done: boolean) =>
-    api('PATCH', `/api/records/tasks/${task.id}`, { status: done ? 'done' : 'open' }).catch((e: unknown) =>
-      toast(e instanceof ApiError ? e.message : 'Could not change the task', 'error'),
-    )
+  /** Ticks sent and not yet back in the index: the box shows them meanwhile. */
+  const [pending, setPending] = useState<ReadonlyMap<string, boolean>>(new Map())
+  const settle = (id: string) =>
+    setPending((current) => {
+      const next = new Map(current)
+      next.delete(id)
+      return next
+    })
+  // A tick is settled once the index says the same (or the task is gone from this list).
+  useEffect(() => {
+    const settled = [...pending].filter(([id, done]) => {
+      const task = props.tasks.find((t) => t.id === id)
+      return !task || (task.fields.status === 'done') === done
+    })
+    if (settled.length === 0) return
+    setPending((current) => new Map([...current].filter(([id]) => !settled.some(([s]) => s === id))))
+  }, [props.tasks, pending])
+  const toggle = (task: IndexEntry, done: boolean) => {
+    setPending((current) => new Map(current).set(task.id, done))
+    api('PATCH', `/api/records/tasks/${task.id}`, { status: done ? 'done' : 'open' }).catch((e: unknown) => {
+      settle(task.id)
+      toast(e instanceof ApiError ? e.message : 'Could not change the task', 'error')
+    })
+  }
   if (props.tasks.length === 0) return <p className="cell-muted">No tasks.</p>
   return (
     <ul className="task-list">
       {sortTasks(props.tasks).map((task) => {
-        const done = task.fields.status === 'done'
+        const done = pending.get(task.id) ?? task.fields.status === 'done'
         const about = parseRecordRef(task.fields.about)
         const due = typeof task.fields.dueDate === 'string' ? task.fields.dueDate : ''
         const assignee = props.users.find((u) => u.id === task.fields.assigneeId)
@@ -46,7 +66,7 @@ export function TaskList(props: {
               checked={done}
               disabled={props.readOnly}
               aria-label={`Done: ${task.title}`}
-              onChange={(e) => void toggle(task, e.target.checked)}
+              onChange={(e) => toggle(task, e.target.checked)}
             />
             <RecordLink collection="tasks" id={task.id} className="task-title">
               {task.title}

@@ -17,7 +17,7 @@ import { EventDialog } from '../components/EventDialog.js'
 import { FieldInput } from '../components/FieldInput.js'
 import { BackToList } from '../components/RecordLink.js'
 import { useToast } from '../components/Toasts.js'
-import { COLLECTION_LABELS, fieldLabel } from '../fieldKinds.js'
+import { COLLECTION_LABELS, fieldLabel, isStepField } from '../fieldKinds.js'
 import { navigate } from '../router.js'
 import { api, ApiError } from '../session/api.js'
 import { useUser } from '../session/SessionProvider.js'
@@ -76,7 +76,7 @@ function NewRecordForm({ collection }: { collection: Collection }) {
   const [error, setError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
   const required = REQUIRED_FIELDS[collection]
-  const optional = fieldNames(collection).filter((f) => !required.includes(f))
+  const optional = fieldNames(collection).filter((f) => !required.includes(f) && !isStepField(collection, f))
 
   if (user.role === 'viewer') return <p className="notice notice-info">You have read-only access to this workspace.</p>
 

@@ -20,7 +20,7 @@ import { Timeline } from '../components/Timeline.js'
 import { useUser } from '../session/SessionProvider.js'
 import { useUsers } from '../session/useUsers.js'
 import { displayValue } from '../fieldDisplay.js'
-import { COLLECTION_LABELS, fieldLabel } from '../fieldKinds.js'
+import { COLLECTION_LABELS, fieldLabel, isStepField } from '../fieldKinds.js'
 import { api, ApiError } from '../session/api.js'
 import { useToast } from '../components/Toasts.js'
 import { isCurrent } from '../sync/ConflictMarkers.js'
@@ -142,47 +142,49 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
         <div className="record-main">
           <section className="card" aria-label="Details">
             <div className="form-grid">
-              {fieldNames(collection).map((field) => {
-                if (isTextField(collection, field)) {
+              {fieldNames(collection)
+                .filter((field) => !isStepField(collection, field) || fields[field] !== undefined)
+                .map((field) => {
+                  if (isTextField(collection, field)) {
+                    return (
+                      <TextFieldInput
+                        key={field}
+                        collection={collection}
+                        field={field}
+                        text={textOf(doc, field)}
+                        readOnly={readOnly}
+                        serverIssue={issueByField.get(field)}
+                      />
+                    )
+                  }
+                  const conflict = conflicts.get(field)
                   return (
-                    <TextFieldInput
+                    <FieldInput
                       key={field}
                       collection={collection}
                       field={field}
-                      text={textOf(doc, field)}
+                      value={fields[field]}
                       readOnly={readOnly}
+                      users={users}
+                      refs={refs}
                       serverIssue={issueByField.get(field)}
+                      onChange={(value) => (value === undefined ? fieldsOf(doc).delete(field) : fieldsOf(doc).set(field, value))}
+                      conflict={
+                        conflict &&
+                        isCurrent(conflict, fields[field]) && (
+                          <ConflictNote
+                            marker={conflict}
+                            label={fieldLabel(field)}
+                            show={(value) => show(field, value)}
+                            readOnly={readOnly}
+                            onSet={(value) => fieldsOf(doc).set(field, value)}
+                            onDismiss={() => connection.conflicts?.dismiss(field)}
+                          />
+                        )
+                      }
                     />
                   )
-                }
-                const conflict = conflicts.get(field)
-                return (
-                  <FieldInput
-                    key={field}
-                    collection={collection}
-                    field={field}
-                    value={fields[field]}
-                    readOnly={readOnly}
-                    users={users}
-                    refs={refs}
-                    serverIssue={issueByField.get(field)}
-                    onChange={(value) => (value === undefined ? fieldsOf(doc).delete(field) : fieldsOf(doc).set(field, value))}
-                    conflict={
-                      conflict &&
-                      isCurrent(conflict, fields[field]) && (
-                        <ConflictNote
-                          marker={conflict}
-                          label={fieldLabel(field)}
-                          show={(value) => show(field, value)}
-                          readOnly={readOnly}
-                          onSet={(value) => fieldsOf(doc).set(field, value)}
-                          onDismiss={() => connection.conflicts?.dismiss(field)}
-                        />
-                      )
-                    }
-                  />
-                )
-              })}
+                })}
             </div>
           </section>
           {HAS_ITEMS[collection] && (
