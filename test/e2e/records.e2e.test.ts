@@ -4,29 +4,19 @@
  * lead conversion, an invoice from a won deal and its printable page, tasks and My tasks.
  */
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DEMO_PASSWORD } from '../../server/seed/demo.js'
-import { type Api, login, until } from '../helpers/server.js'
-import { type E2E, recordId, SCREENSHOTS, startE2E } from './browser.js'
+import { describe, expect, it } from 'vitest'
+import { until } from '../helpers/server.js'
+import { demoApp, recordId, SCREENSHOTS } from './browser.js'
 
-let e2e: E2E
-let alice: Api
+const app = demoApp()
 
-beforeAll(async () => {
-  e2e = await startE2E()
-  alice = await login(e2e.server.url, 'alice@demo.test', DEMO_PASSWORD)
-})
-
-afterAll(async () => {
-  await e2e?.close()
-})
-
-const count = async (collection: string) => (await alice.request('GET', `/api/records/${collection}?limit=200`)).body.items.length as number
+const count = async (collection: string) =>
+  (await app.alice.request('GET', `/api/records/${collection}?limit=200`)).body.items.length as number
 
 describe('record page and sales workflow (Chromium)', () => {
   it('a customer’s page lists its deals, proposals, invoices and upcoming events, and shows a deal added over REST without reload', async () => {
-    const id = await recordId(alice, 'customers', 'Acme Corp')
-    const { context, page } = await e2e.signedIn('bob@demo.test', `/customers/${id}`)
+    const id = await recordId(app.alice, 'customers', 'Acme Corp')
+    const { context, page } = await app.e2e.signedIn('bob@demo.test', `/customers/${id}`)
     const deals = page.getByTestId('linked-deals')
     await deals.getByRole('link', { name: 'Acme pilot' }).waitFor()
     await page.getByTestId('linked-proposals').getByRole('link', { name: 'Acme renewal proposal' }).waitFor()
@@ -34,7 +24,7 @@ describe('record page and sales workflow (Chromium)', () => {
     await page.getByTestId('linked-events').getByRole('link', { name: 'Acme kickoff' }).waitFor()
     expect(await deals.getByRole('link', { name: 'Acme service contract' }).count()).toBe(0)
 
-    const created = await alice.request('POST', '/api/records/deals', { title: 'Acme service contract', customerId: id, amount: 7000 })
+    const created = await app.alice.request('POST', '/api/records/deals', { title: 'Acme service contract', customerId: id, amount: 7000 })
     expect(created.status).toBe(201)
     await deals.getByRole('link', { name: 'Acme service contract' }).waitFor()
     await page.screenshot({ path: join(SCREENSHOTS, 'record-linked.png') })
@@ -49,9 +39,9 @@ describe('record page and sales workflow (Chromium)', () => {
     await page.getByPlaceholder('Search…').fill('glob')
     await page.getByRole('option', { name: 'Globex' }).click()
     await customer.filter({ hasText: 'Globex' }).waitFor()
-    const globex = await recordId(alice, 'customers', 'Globex')
+    const globex = await recordId(app.alice, 'customers', 'Globex')
     await until(
-      async () => (await alice.request('GET', `/api/records/deals/${created.body.id}`)).body.customerId === globex,
+      async () => (await app.alice.request('GET', `/api/records/deals/${created.body.id}`)).body.customerId === globex,
       'the new customer over REST',
     )
     await page.getByRole('link', { name: 'Open Globex' }).click()
@@ -62,7 +52,7 @@ describe('record page and sales workflow (Chromium)', () => {
 
   it('“New customer” opens a form with the required name first; nothing exists until it is saved', async () => {
     const before = await count('customers')
-    const { context, page } = await e2e.signedIn('alice@demo.test', '/customers')
+    const { context, page } = await app.e2e.signedIn('alice@demo.test', '/customers')
     await page.getByRole('button', { name: 'New customer' }).click()
     await page.waitForURL('**/customers/new')
     const required = page.getByRole('region', { name: 'Required' })
@@ -85,7 +75,7 @@ describe('record page and sales workflow (Chromium)', () => {
     await page.waitForURL(/\/customers\/(?!new)[\w-]+$/)
     await page.getByTestId('record-title').getByText('Initrode').waitFor()
     const id = new URL(page.url()).pathname.split('/')[2]!
-    const { body } = await alice.request('GET', `/api/records/customers/${id}`)
+    const { body } = await app.alice.request('GET', `/api/records/customers/${id}`)
     expect(body).toMatchObject({ name: 'Initrode', email: 'hello@initrode.test' })
     expect(body.ownerId).toBeTruthy()
     expect(await count('customers')).toBe(before + 1)
@@ -100,18 +90,18 @@ describe('record page and sales workflow (Chromium)', () => {
   })
 
   it('converting a lead makes a customer with its notes and a deal, and the lead says converted with links to both', async () => {
-    const leadId = await recordId(alice, 'leads', 'Umbrella')
-    await alice.request('PATCH', `/api/records/leads/${leadId}`, { notes: 'Wants 40 seats by spring.' })
-    const { context, page } = await e2e.signedIn('carol@demo.test', `/leads/${leadId}`)
+    const leadId = await recordId(app.alice, 'leads', 'Umbrella')
+    await app.alice.request('PATCH', `/api/records/leads/${leadId}`, { notes: 'Wants 40 seats by spring.' })
+    const { context, page } = await app.e2e.signedIn('carol@demo.test', `/leads/${leadId}`)
     await page.getByRole('button', { name: 'Convert to customer' }).click()
     await page.waitForURL(/\/customers\/[\w-]+$/)
     await page.getByTestId('record-title').getByText('Umbrella').waitFor()
     await page.getByTestId('linked-deals').getByRole('link', { name: 'Umbrella deal' }).waitFor()
     await page.getByRole('link', { name: 'Open Umbrella' }).waitFor()
     const customerId = new URL(page.url()).pathname.split('/')[2]!
-    const customer = (await alice.request('GET', `/api/records/customers/${customerId}`)).body
+    const customer = (await app.alice.request('GET', `/api/records/customers/${customerId}`)).body
     expect(customer).toMatchObject({ leadId, notes: 'Wants 40 seats by spring.' })
-    expect((await alice.request('GET', `/api/records/leads/${leadId}`)).body).toMatchObject({ status: 'converted', customerId })
+    expect((await app.alice.request('GET', `/api/records/leads/${leadId}`)).body).toMatchObject({ status: 'converted', customerId })
     // The lead links forward, and offers no second conversion.
     await page.getByRole('link', { name: 'Open Umbrella' }).click()
     await page.waitForURL(`**/leads/${leadId}`)
@@ -121,16 +111,19 @@ describe('record page and sales workflow (Chromium)', () => {
   })
 
   it('a won deal becomes an invoice; its printable page shows the workspace, the customer, the items, the tax and the totals', async () => {
-    const dealId = await recordId(alice, 'deals', 'Acme training')
-    expect((await alice.request('GET', `/api/records/deals/${dealId}`)).body).toMatchObject({ stage: 'won', amount: 25000 })
-    const { context, page } = await e2e.signedIn('alice@demo.test', `/deals/${dealId}`)
+    const dealId = await recordId(app.alice, 'deals', 'Acme training')
+    expect((await app.alice.request('GET', `/api/records/deals/${dealId}`)).body).toMatchObject({ stage: 'won', amount: 25000 })
+    const { context, page } = await app.e2e.signedIn('alice@demo.test', `/deals/${dealId}`)
     await page.getByRole('button', { name: 'Create invoice' }).click()
     await page.waitForURL(/\/invoices\/[\w-]+$/)
     const invoiceId = new URL(page.url()).pathname.split('/')[2]!
     await page.locator('[data-testid=items-total]', { hasText: '25,000' }).waitFor()
     await page.locator('[name=taxRate]').fill('20')
     await page.locator('[name=taxRate]').blur()
-    await until(async () => (await alice.request('GET', `/api/records/invoices/${invoiceId}`)).body.taxRate === 20, 'the tax rate saved')
+    await until(
+      async () => (await app.alice.request('GET', `/api/records/invoices/${invoiceId}`)).body.taxRate === 20,
+      'the tax rate saved',
+    )
     await page.getByRole('link', { name: 'Print / PDF' }).click()
     await page.waitForURL(`**/invoices/${invoiceId}/print`)
     const sheet = page.getByTestId('invoice-print')
@@ -152,9 +145,9 @@ describe('record page and sales workflow (Chromium)', () => {
   })
 
   it('a task added on a record shows there and in the assignee’s My tasks, and ticking it done is seen by both', async () => {
-    const id = await recordId(alice, 'customers', 'Initech')
-    const a = await e2e.signedIn('alice@demo.test', `/customers/${id}`)
-    const b = await e2e.signedIn('bob@demo.test', '/my-tasks')
+    const id = await recordId(app.alice, 'customers', 'Initech')
+    const a = await app.e2e.signedIn('alice@demo.test', `/customers/${id}`)
+    const b = await app.e2e.signedIn('bob@demo.test', '/my-tasks')
     const tasks = a.page.getByTestId('record-tasks')
     await tasks.locator('[name=task-title]').fill('Send Initech the contract')
     await tasks.locator('[name=task-due]').fill('2026-12-01')
@@ -174,7 +167,7 @@ describe('record page and sales workflow (Chromium)', () => {
     await mine.locator('.task-done', { hasText: 'Send Initech the contract' }).waitFor()
     await a.page.goto(`/customers/${id}`)
     await a.page.getByTestId('record-tasks').locator('.task-done', { hasText: 'Send Initech the contract' }).waitFor()
-    const { body } = await alice.request('GET', '/api/records/tasks')
+    const { body } = await app.alice.request('GET', '/api/records/tasks')
     expect(body.items).toEqual([expect.objectContaining({ title: 'Send Initech the contract', status: 'done', about: `customers/${id}` })])
     await a.context.close()
     await b.context.close()
