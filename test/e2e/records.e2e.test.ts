@@ -124,6 +124,7 @@ describe('record page and sales workflow (Chromium)', () => {
       async () => (await app.alice.request('GET', `/api/records/invoices/${invoiceId}`)).body.taxRate === 20,
       'the tax rate saved',
     )
+    await page.locator('[data-testid=items-total-with-tax]', { hasText: '30,000' }).waitFor()
     await page.getByRole('link', { name: 'Print / PDF' }).click()
     await page.waitForURL(`**/invoices/${invoiceId}/print`)
     const sheet = page.getByTestId('invoice-print')

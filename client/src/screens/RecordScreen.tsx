@@ -193,6 +193,7 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
               version={version}
               readOnly={readOnly}
               currency={typeof fields.currency === 'string' ? fields.currency : undefined}
+              taxRate={typeof fields.taxRate === 'number' ? fields.taxRate : undefined}
             />
           )}
           <section className="card">
