@@ -37,6 +37,7 @@ describe('record page and sales workflow (Chromium)', () => {
     // The picker searches by name: choosing Globex moves the deal to that customer.
     await customer.click()
     await page.getByPlaceholder('Search…').fill('glob')
+    await page.screenshot({ path: join(SCREENSHOTS, 'record-picker.png') })
     await page.getByRole('option', { name: 'Globex' }).click()
     await customer.filter({ hasText: 'Globex' }).waitFor()
     const globex = await recordId(app.alice, 'customers', 'Globex')
