@@ -18,6 +18,7 @@ import { authRoutes, inviteRoutes } from './http/authRoutes.js'
 import { HttpError, errorHandler } from './http/errors.js'
 import { OriginPolicy } from './auth/OriginPolicy.js'
 import { recordRoutes } from './http/recordRoutes.js'
+import { SalesWorkflow } from './records/SalesWorkflow.js'
 import { adminRoutes } from './http/adminRoutes.js'
 import { Overview } from './metrics/Overview.js'
 import { routeTemplateOf, trackRouteTemplate } from './http/routeTemplate.js'
@@ -345,7 +346,11 @@ export class AccordServer {
       res.json({ items: await this.auth.listUsers(principalOf(req).workspace) })
     })
     app.use('/api/admin', adminRoutes({ overview: this.overview, auth: this.auth, jobs: this.jobs }))
-    app.use('/api/records', recordRoutes(this.records))
+    app.get('/api/workspace', async (req, res) => {
+      const { workspace } = principalOf(req)
+      res.json({ id: workspace, name: (await this.auth.workspaceName(workspace)) ?? workspace })
+    })
+    app.use('/api/records', recordRoutes(this.records, new SalesWorkflow(this.registry, this.records)))
     app.use('/api', jobRoutes(this.jobs))
     app.use('/api/calendar', calendarRoutes({ ledger: this.ledger, reservations: this.reservations, rooms: options.rooms }))
     app.use('/api', (_req, _res, next) => next(new HttpError(404, 'not-found', 'no such endpoint')))

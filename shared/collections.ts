@@ -1,11 +1,11 @@
 /**
- * The six CRM collections, their fields and validation rules.
+ * The CRM collections, their fields and validation rules.
  * One source of truth for the server's validation gate, the REST API, the client's
  * forms and the tests. Pure: no I/O.
  */
 import { z } from 'zod'
 
-export const COLLECTIONS = ['customers', 'leads', 'deals', 'proposals', 'invoices', 'events'] as const
+export const COLLECTIONS = ['customers', 'leads', 'deals', 'proposals', 'invoices', 'events', 'tasks'] as const
 export type Collection = (typeof COLLECTIONS)[number]
 
 export function isCollection(value: unknown): value is Collection {
@@ -17,6 +17,7 @@ export const DEAL_STAGES = ['lead', 'qualified', 'proposal', 'negotiation', 'won
 export const PROPOSAL_STATUSES = ['draft', 'sent', 'accepted', 'rejected'] as const
 export const INVOICE_STATUSES = ['draft', 'sent', 'paid', 'void'] as const
 export const EVENT_STATUSES = ['scheduled', 'cancelled'] as const
+export const TASK_STATUSES = ['open', 'done'] as const
 export const RESERVATION_STATUSES = ['pending', 'confirmed', 'conflict'] as const
 
 /** Longest accepted string field value, in UTF-16 code units. */
@@ -46,21 +47,65 @@ const date = z.union([z.literal(''), z.iso.date()])
 export const instant = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 instant with a time zone, e.g. 2026-03-02T09:00:00Z' })
 const ids = z.array(id).max(200)
 
+let currencyCodes: ReadonlySet<string> | null = null
+/**
+ * Whether `code` is an ISO 4217 currency code, as the runtime's ICU knows them
+ * (`Intl.supportedValuesOf('currency')`: current and historical codes, about 300).
+ */
+export function isCurrencyCode(code: string): boolean {
+  currencyCodes ??= new Set(Intl.supportedValuesOf('currency'))
+  return currencyCodes.has(code)
+}
+const currency = z.string().refine(isCurrencyCode, 'must be an ISO 4217 currency code such as EUR')
+/** A reference to any record, `<collection>/<id>`, or empty. */
+export const recordRef = z.union([
+  z.literal(''),
+  z.string().regex(new RegExp(`^(${COLLECTIONS.join('|')})/[A-Za-z0-9_-]{1,64}$`), 'must name a record as <collection>/<id>'),
+])
+
+/** The collection and id a `recordRef` value names, or null. */
+export function parseRecordRef(value: unknown): { collection: Collection; id: string } | null {
+  if (typeof value !== 'string' || recordRef.safeParse(value).success === false || value === '') return null
+  const [collection, id] = value.split('/') as [Collection, string]
+  return { collection, id }
+}
+
 /** Field schemas per collection. Every field is optional unless listed in REQUIRED. */
 export const FIELD_SCHEMAS = {
-  customers: { name: text.min(1), email, phone: text, company: text, tags: z.array(text).max(100), ownerId: id },
-  leads: { name: text.min(1), email, company: text, source: text, status: z.enum(LEAD_STATUSES), ownerId: id },
+  // `leadId`: the lead this customer (or deal) was converted from; a lead's `customerId` and `dealId` point the other way.
+  customers: { name: text.min(1), email, phone: text, company: text, tags: z.array(text).max(100), ownerId: id, leadId: id },
+  leads: {
+    name: text.min(1),
+    email,
+    company: text,
+    source: text,
+    status: z.enum(LEAD_STATUSES),
+    ownerId: id,
+    customerId: id,
+    dealId: id,
+  },
   deals: {
     title: text.min(1),
     customerId: id,
     stage: z.enum(DEAL_STAGES),
     amount: z.number().finite().min(0),
-    currency: z.string().regex(/^[A-Z]{3}$/, 'must be a three-letter currency code such as EUR'),
+    currency,
     closeDate: date,
     ownerId: id,
+    leadId: id,
   },
   proposals: { title: text.min(1), dealId: id, status: z.enum(PROPOSAL_STATUSES), validUntil: date },
-  invoices: { customerId: id, dealId: id, status: z.enum(INVOICE_STATUSES), dueDate: date },
+  invoices: {
+    customerId: id,
+    dealId: id,
+    status: z.enum(INVOICE_STATUSES),
+    dueDate: date,
+    currency,
+    /** Percent added to the items' total, 0–100. */
+    taxRate: z.number().finite().min(0, 'must be at least 0').max(100, 'must be at most 100'),
+    /** The proposal it was made from, if any. */
+    proposalId: id,
+  },
   events: {
     title: text.min(1),
     start: instant,
@@ -70,6 +115,7 @@ export const FIELD_SCHEMAS = {
     customerId: id,
     status: z.enum(EVENT_STATUSES),
   },
+  tasks: { title: text.min(1), dueDate: date, assigneeId: id, status: z.enum(TASK_STATUSES), about: recordRef },
 } as const satisfies Record<Collection, Record<string, z.ZodType>>
 
 export const REQUIRED_FIELDS: Record<Collection, readonly string[]> = {
@@ -79,6 +125,7 @@ export const REQUIRED_FIELDS: Record<Collection, readonly string[]> = {
   proposals: ['title'],
   invoices: [],
   events: ['title', 'start', 'end'],
+  tasks: ['title'],
 }
 
 /** The required fields of the collection that `fields` lacks. */
@@ -103,6 +150,7 @@ export const FIELD_DEFAULTS: Record<Collection, Record<string, unknown>> = {
   proposals: { status: 'draft' },
   invoices: { status: 'draft' },
   events: { status: 'scheduled', attendees: [] },
+  tasks: { status: 'open' },
 }
 
 /** Collections whose records carry line items. */
@@ -113,6 +161,7 @@ export const HAS_ITEMS: Record<Collection, boolean> = {
   proposals: true,
   invoices: true,
   events: false,
+  tasks: false,
 }
 
 export const itemSchema = z.strictObject({
@@ -190,6 +239,14 @@ export function checkItems(items: unknown): FieldIssue[] {
     }
   })
   return issues
+}
+
+/** What line items add up to, with tax at `taxRate` percent (rounded to cents). */
+export function itemTotals(items: readonly LineItem[], taxRate = 0): { subtotal: number; tax: number; total: number } {
+  const cents = (n: number) => Math.round(n * 100) / 100
+  const subtotal = cents(items.reduce((sum, item) => sum + item.quantity * item.unitPrice, 0))
+  const tax = cents((subtotal * taxRate) / 100)
+  return { subtotal, tax, total: cents(subtotal + tax) }
 }
 
 /** Human label of a collection's record, used in lists and exports. */

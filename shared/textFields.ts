@@ -22,6 +22,7 @@ export const TEXT_FIELDS: Record<Collection, readonly string[]> = {
   proposals: ['title'],
   invoices: [],
   events: ['title', 'room'],
+  tasks: ['title'],
 }
 
 export function isTextField(collection: Collection, field: string): boolean {

@@ -73,6 +73,7 @@ describeBackends('readable export files', (backend) => {
       'invoices.csv',
       'invoice-items.csv',
       'events.csv',
+      'tasks.csv',
     ])
     // Dated when the export ran (a ZIP keeps two-second steps), not in 2098.
     for (const entry of Object.values(zip.files)) {
@@ -153,6 +154,7 @@ describeBackends('readable export files', (backend) => {
       'invoices',
       'invoice-items',
       'events',
+      'tasks',
     ])
     for (const sheet of workbook.worksheets) {
       expect(sheet.getRow(1).font?.bold).toBe(true)

@@ -22,6 +22,9 @@ const CalendarScreen = lazy(() => import('./screens/CalendarScreen.js'))
 const ExportsScreen = lazy(() => import('./screens/ExportsScreen.js'))
 const ImportScreen = lazy(() => import('./screens/ImportScreen.js'))
 const AdminScreen = lazy(() => import('./screens/AdminScreen.js'))
+const NewRecordScreen = lazy(() => import('./screens/NewRecordScreen.js'))
+const MyTasksScreen = lazy(() => import('./screens/MyTasksScreen.js'))
+const InvoicePrintScreen = lazy(() => import('./screens/InvoicePrintScreen.js'))
 
 const SCREEN_TITLES = {
   home: 'Pipeline',
@@ -31,6 +34,8 @@ const SCREEN_TITLES = {
   import: 'Import',
   admin: 'Admin',
   invite: 'Invite',
+  'my-tasks': 'My tasks',
+  'invoice-print': 'Invoice',
 } as const
 
 export function App() {
@@ -67,14 +72,13 @@ function NavLink({ to, children, active }: { to: string; children: React.ReactNo
 function Shell() {
   const route = useRoute()
   const user = useUser()
-  const section = route.screen === 'list' || route.screen === 'record' ? route.collection : route.screen
+  const section = 'collection' in route ? route.collection : route.screen === 'invoice-print' ? 'invoices' : route.screen
   const [palette, setPalette] = useState(false)
   const togglePalette = useCallback(() => setPalette((open) => !open), [])
   const closePalette = useCallback(() => setPalette(false), [])
   usePaletteShortcut(togglePalette)
   useEffect(() => {
-    const name =
-      route.screen === 'list' || route.screen === 'record' ? COLLECTION_LABELS[route.collection].plural : SCREEN_TITLES[route.screen]
+    const name = 'collection' in route ? COLLECTION_LABELS[route.collection].plural : SCREEN_TITLES[route.screen]
     document.title = `${name} · Accord`
   }, [route])
   return (
@@ -115,6 +119,9 @@ function Shell() {
         </NavLink>
         <NavLink to="/calendar" active={section === 'calendar'}>
           Calendar
+        </NavLink>
+        <NavLink to="/my-tasks" active={section === 'my-tasks'}>
+          My tasks
         </NavLink>
         <div className="nav-heading">Records</div>
         {COLLECTIONS.map((c) => (
@@ -158,6 +165,12 @@ function Screen({ route }: { route: Route }) {
       return <ListScreen key={route.collection} collection={route.collection} />
     case 'record':
       return <RecordScreen key={`${route.collection}/${route.id}`} collection={route.collection} id={route.id} />
+    case 'new':
+      return <NewRecordScreen key={route.collection} collection={route.collection} />
+    case 'my-tasks':
+      return <MyTasksScreen />
+    case 'invoice-print':
+      return <InvoicePrintScreen id={route.id} />
     case 'calendar':
       return <CalendarScreen />
     case 'exports':

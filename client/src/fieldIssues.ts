@@ -22,7 +22,9 @@ export function fieldIssue(collection: Collection, field: string, value: unknown
     case 'email':
       return `${label} must be an e-mail address such as name@example.com`
     case 'currency':
-      return `${label} must be a three-letter code such as EUR`
+      return `${label} must be an ISO 4217 currency code such as EUR`
+    case 'percent':
+      return `${label} must be a number from 0 to 100`
     default:
       return `${label}: ${problem.message}`
   }

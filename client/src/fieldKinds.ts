@@ -15,8 +15,9 @@ export type FieldKind =
   | 'tags'
   | 'users'
   | 'user'
-  | 'customer'
-  | 'deal'
+  | 'ref'
+  | 'about'
+  | 'percent'
   | 'currency'
 
 const KINDS: Record<string, FieldKind> = {
@@ -33,8 +34,31 @@ const KINDS: Record<string, FieldKind> = {
   tags: 'tags',
   attendees: 'users',
   ownerId: 'user',
-  customerId: 'customer',
-  dealId: 'deal',
+  assigneeId: 'user',
+  customerId: 'ref',
+  dealId: 'ref',
+  leadId: 'ref',
+  proposalId: 'ref',
+  about: 'about',
+  taxRate: 'percent',
+}
+
+/** The collection each reference field (kind `ref`) points at. */
+export const REF_TARGETS: Readonly<Record<string, Collection>> = {
+  customerId: 'customers',
+  dealId: 'deals',
+  leadId: 'leads',
+  proposalId: 'proposals',
+}
+
+/**
+ * Whether a sales step sets `field` (a lead's customer and deal, what a customer or deal was
+ * converted from, the proposal an invoice was made from): the record page shows it once set,
+ * the create form never.
+ */
+export function isStepField(collection: Collection, field: string): boolean {
+  if (field === 'leadId' || field === 'proposalId') return true
+  return collection === 'leads' && (field === 'customerId' || field === 'dealId')
 }
 
 export function fieldKind(field: string): FieldKind {
@@ -56,6 +80,11 @@ const LABELS: Record<string, string> = {
   ownerId: 'Owner',
   customerId: 'Customer',
   dealId: 'Deal',
+  leadId: 'Converted from lead',
+  proposalId: 'Proposal',
+  assigneeId: 'Assignee',
+  about: 'About',
+  taxRate: 'Tax rate (%)',
   closeDate: 'Close date',
   validUntil: 'Valid until',
   dueDate: 'Due date',
@@ -72,6 +101,7 @@ export const COLLECTION_LABELS: Record<Collection, { plural: string; singular: s
   proposals: { plural: 'Proposals', singular: 'Proposal' },
   invoices: { plural: 'Invoices', singular: 'Invoice' },
   events: { plural: 'Events', singular: 'Event' },
+  tasks: { plural: 'Tasks', singular: 'Task' },
 }
 
 /** Columns of each collection's list, after the title. */
@@ -82,6 +112,7 @@ export const LIST_COLUMNS: Record<Collection, string[]> = {
   proposals: ['status', 'validUntil'],
   invoices: ['number', 'status', 'dueDate'],
   events: ['start', 'room', 'reservation'],
+  tasks: ['status', 'dueDate'],
 }
 
 export function formatMoney(amount: number, currency = 'EUR'): string {

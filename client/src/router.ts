@@ -6,6 +6,9 @@ export type Route =
   | { screen: 'home' }
   | { screen: 'list'; collection: Collection }
   | { screen: 'record'; collection: Collection; id: string }
+  | { screen: 'new'; collection: Collection }
+  | { screen: 'invoice-print'; id: string }
+  | { screen: 'my-tasks' }
   | { screen: 'board' }
   | { screen: 'calendar' }
   | { screen: 'exports' }
@@ -14,13 +17,17 @@ export type Route =
   | { screen: 'invite'; token: string }
 
 export function parseRoute(path: string): Route {
-  const [first, second] = path.split('/').filter(Boolean)
+  const [first, second, third] = path.split('/').filter(Boolean)
   if (first === 'board') return { screen: 'board' }
   if (first === 'calendar') return { screen: 'calendar' }
   if (first === 'exports') return { screen: 'exports' }
   if (first === 'import') return { screen: 'import' }
   if (first === 'admin') return { screen: 'admin' }
   if (first === 'invite' && second) return { screen: 'invite', token: second }
+  if (first === 'my-tasks') return { screen: 'my-tasks' }
+  // `new` is never a record id (they are 19 characters, see newRecordId).
+  if (isCollection(first) && second === 'new') return { screen: 'new', collection: first }
+  if (first === 'invoices' && second && third === 'print') return { screen: 'invoice-print', id: second }
   if (isCollection(first)) return second ? { screen: 'record', collection: first, id: second } : { screen: 'list', collection: first }
   return { screen: 'home' }
 }

@@ -110,6 +110,11 @@ export class AuthService {
     return this.store.hasWorkspace(id)
   }
 
+  /** A workspace's name; null when there is no such workspace. */
+  workspaceName(id: string): Promise<string | null> {
+    return this.store.workspaceName(id)
+  }
+
   /** Whether any workspace exists: a database without one is new (the demo may seed it). */
   hasAnyWorkspace(): Promise<boolean> {
     return this.store.hasAnyWorkspace()

@@ -77,6 +77,8 @@ export interface AuthStore {
   /** Adds a workspace; false when one with this id exists. */
   addWorkspace(id: string, name: string, createdAt: number): Promise<boolean>
   hasWorkspace(id: string): Promise<boolean>
+  /** A workspace's name; null when there is no such workspace. */
+  workspaceName(id: string): Promise<string | null>
   /** Whether any workspace exists (an empty database is the one the demo may seed). */
   hasAnyWorkspace(): Promise<boolean>
   /** Users in all workspaces (a new user's color goes round by it). */

@@ -42,6 +42,7 @@ import {
 const SQL = {
   addWorkspace: 'INSERT INTO workspaces (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING',
   hasWorkspace: 'SELECT 1 FROM workspaces WHERE id = $1',
+  workspaceName: 'SELECT name FROM workspaces WHERE id = $1',
   anyWorkspace: 'SELECT 1 FROM workspaces LIMIT 1',
   userCount: 'SELECT count(*)::integer AS n FROM users',
   addUser: `INSERT INTO users (id, workspace, email, name, role, password_hash, color, created_at)
@@ -95,6 +96,10 @@ export class PgAuthStore implements AuthStore {
 
   async hasWorkspace(id: string): Promise<boolean> {
     return (await this.run('hasWorkspace', [id])).rowCount > 0
+  }
+
+  async workspaceName(id: string): Promise<string | null> {
+    return ((await this.run('workspaceName', [id])).rows[0] as { name: string } | undefined)?.name ?? null
   }
 
   async hasAnyWorkspace(): Promise<boolean> {

@@ -61,6 +61,10 @@ export class SqliteAuthStore implements AuthStore {
     return this.stmt('SELECT 1 FROM workspaces WHERE id = ?').get(id) !== undefined
   }
 
+  async workspaceName(id: string): Promise<string | null> {
+    return (this.stmt('SELECT name FROM workspaces WHERE id = ?').get(id) as { name: string } | undefined)?.name ?? null
+  }
+
   async hasAnyWorkspace(): Promise<boolean> {
     return this.db.prepare('SELECT 1 FROM workspaces LIMIT 1').get() !== undefined
   }

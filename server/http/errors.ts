@@ -21,7 +21,7 @@ export function sendError(res: Response, status: number, code: string, message: 
   res.status(status).json({ error: { code, message, ...extra } })
 }
 
-const RECORD_STATUS = { invalid: 400, 'not-found': 404, 'precondition-failed': 412 } as const
+const RECORD_STATUS = { invalid: 400, 'not-found': 404, conflict: 409, 'precondition-failed': 412 } as const
 const AUTH_STATUS = { exists: 409, 'not-found': 404, invalid: 400, forbidden: 403, conflict: 409, gone: 410 } as const
 
 /** The last middleware: turns every thrown error into the contract's format. */

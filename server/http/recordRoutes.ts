@@ -2,6 +2,7 @@ import { Router, type Request, type Response } from 'express'
 import { type Collection, isCollection } from '../../shared/collections.js'
 import type { CurrentRecord } from '../records/RecordReads.js'
 import type { RecordService } from '../records/RecordService.js'
+import { INVOICE_SOURCES, type InvoiceSource, type SalesWorkflow } from '../records/SalesWorkflow.js'
 import { principalOf, requireWriter } from './authenticate.js'
 import { HttpError } from './errors.js'
 
@@ -24,8 +25,24 @@ function sendRecord(res: Response, { record, etag }: CurrentRecord, status = 200
   res.status(status).setHeader('ETag', `"${etag}"`).json(record)
 }
 
-export function recordRoutes(records: RecordService): Router {
+export function recordRoutes(records: RecordService, workflow: SalesWorkflow): Router {
   const router = Router()
+
+  // The sales steps (SalesWorkflow): before the generic routes, which would take `leads` as any collection.
+  router.post('/leads/:id/convert', async (req, res) => {
+    const { workspace, userId } = requireWriter(req)
+    res.status(201).json(await workflow.convertLead(workspace, req.params.id!, bodyObject(req), userId))
+  })
+
+  router.post('/:collection/:id/invoice', async (req, res) => {
+    const source = collectionOf(req)
+    if (!(INVOICE_SOURCES as readonly string[]).includes(source)) {
+      throw new HttpError(404, 'not-found', `an invoice is made from a deal or a proposal, not from ${source}`)
+    }
+    const { workspace, userId } = requireWriter(req)
+    const invoice = await workflow.invoiceFrom(workspace, source as InvoiceSource, req.params.id!, bodyObject(req), userId)
+    sendRecord(res, await records.current(workspace, 'invoices', invoice.id), 201)
+  })
 
   router.get('/:collection', async (req, res) => {
     const { workspace } = principalOf(req)

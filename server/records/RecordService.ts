@@ -61,10 +61,7 @@ export class RecordService {
     userId: string,
     id = newRecordId(),
   ): Promise<ApiRecord> {
-    const { notes, items, fields } = splitInput(collection, input)
-    const complete = { ...FIELD_DEFAULTS[collection], ...fields }
-    const issues = [...checkRecord(collection, complete), ...(items ? checkItems(items) : [])]
-    if (issues.length > 0) throw new RecordError('invalid', 'the record is not valid', issues)
+    const { notes, items, complete } = checkNew(collection, input)
     await this.registry.use(recordDocName(workspace, collection, id), (room) => {
       room.doc.transact(
         () => {
@@ -206,6 +203,18 @@ export class RecordService {
 /** One entity tag of an `If-Match` list, without its quotes (and weakness mark). */
 function stripQuotes(value: string): string {
   return value.trim().replace(/^W\//, '').replace(/^"|"$/g, '')
+}
+
+/** A new record's input checked as `create` takes it: its fields with the defaults, notes and items (RecordError `invalid` when it is not valid). */
+export function checkNew(
+  collection: Collection,
+  input: Record<string, unknown>,
+): { complete: FieldValues; notes?: string; items?: LineItem[] } {
+  const { notes, items, fields } = splitInput(collection, input)
+  const complete = { ...FIELD_DEFAULTS[collection], ...fields }
+  const issues = [...checkRecord(collection, complete), ...(items ? checkItems(items) : [])]
+  if (issues.length > 0) throw new RecordError('invalid', 'the record is not valid', issues)
+  return { complete, notes, items }
 }
 
 /** Splits REST input into fields, notes and items, and checks field names and types. */

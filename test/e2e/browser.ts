@@ -5,10 +5,11 @@
 import { mkdirSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
+import { afterAll, beforeAll } from 'vitest'
 import { build } from 'vite'
 import { DEMO_PASSWORD, seedDemo } from '../../server/seed/demo.js'
 import type { SheetsEmulator } from '../sheets-emulator/SheetsEmulator.js'
-import { type Api, startServer, tempDir, type TestServer, type TestServerOptions } from '../helpers/server.js'
+import { type Api, login, startServer, tempDir, type TestServer, type TestServerOptions } from '../helpers/server.js'
 
 export const CHROMIUM_ARGS = [
   '--headless',
@@ -105,4 +106,20 @@ export async function recordId(api: Api, collection: string, title: string): Pro
   const row = (body.items as { id: string; name?: string; title?: string }[]).find((r) => (r.title ?? r.name) === title)
   if (!row) throw new Error(`no ${collection} "${title}"`)
   return row.id
+}
+
+/**
+ * For a test file: the demo app started before its tests (and closed after), with Alice's
+ * REST client; read `e2e` and `alice` inside the tests.
+ */
+export function demoApp(options: TestServerOptions = {}): { readonly e2e: E2E; readonly alice: Api } {
+  const app = {} as { e2e: E2E; alice: Api }
+  beforeAll(async () => {
+    app.e2e = await startE2E(options)
+    app.alice = await login(app.e2e.server.url, 'alice@demo.test', DEMO_PASSWORD)
+  })
+  afterAll(async () => {
+    await app.e2e?.close()
+  })
+  return app
 }

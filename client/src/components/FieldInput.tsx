@@ -5,12 +5,14 @@
  * the screen never shows a value nobody else has. Emptying an optional field removes it.
  */
 import { type ReactNode, useEffect, useId, useRef, useState } from 'react'
-import type { Collection } from '../../../shared/collections.js'
-import type { IndexEntry } from '../../../shared/docLayout.js'
+import { type Collection, COLLECTIONS, parseRecordRef } from '../../../shared/collections.js'
 import { assertNever } from '../../../shared/docNames.js'
-import { type FieldKind, enumLabel, enumValues, fieldKind, fieldLabel } from '../fieldKinds.js'
+import { type RefEntries, refTitle } from '../fieldDisplay.js'
+import { COLLECTION_LABELS, type FieldKind, enumLabel, enumValues, fieldKind, fieldLabel, REF_TARGETS } from '../fieldKinds.js'
 import type { User } from '../session/api.js'
 import { fieldIssue, notSavedText } from '../fieldIssues.js'
+import { Picker, type PickerOption } from './Picker.js'
+import { RecordLink } from './RecordLink.js'
 
 export interface FieldInputProps {
   collection: Collection
@@ -18,7 +20,8 @@ export interface FieldInputProps {
   value: unknown
   readOnly: boolean
   users: User[]
-  refs: { customers: IndexEntry[]; deals: IndexEntry[] }
+  /** The records reference fields may point at (index entries), by collection. */
+  refs: RefEntries
   /** `undefined`: the field was emptied and is to be removed. */
   onChange(value: unknown): void
   /** A server rejection for this field, if any. */
@@ -47,6 +50,7 @@ export function toLocalInput(iso: string): string {
 function fromDraft(field: string, draft: string, badInput = false): unknown {
   switch (fieldKind(field)) {
     case 'money':
+    case 'percent':
       if (badInput) return Number.NaN
       return draft.trim() === '' ? undefined : Number(draft)
     case 'tags':
@@ -58,11 +62,22 @@ function fromDraft(field: string, draft: string, badInput = false): unknown {
       const date = new Date(draft)
       return Number.isNaN(date.getTime()) ? draft : date.toISOString()
     }
-    case 'currency':
-      return draft.toUpperCase()
     default:
       return draft
   }
+}
+
+let codes: string[] | null = null
+/** ISO 4217 codes the browser knows, as the server checks them (`isCurrencyCode`). */
+export function currencyCodes(): string[] {
+  codes ??= Intl.supportedValuesOf('currency')
+  return codes
+}
+
+let names: Intl.DisplayNames | null = null
+export function currencyName(code: string): string {
+  names ??= new Intl.DisplayNames(undefined, { type: 'currency' })
+  return names.of(code) ?? code
 }
 
 export function FieldInput(props: FieldInputProps) {
@@ -105,6 +120,15 @@ export function FieldInput(props: FieldInputProps) {
     },
   }
 
+  const pickerCommon = {
+    id,
+    name: field,
+    disabled: readOnly,
+    labelledBy: `${id}-label`,
+    invalid: common['aria-invalid'],
+    describedBy: common['aria-describedby'],
+  }
+
   const input = (() => {
     switch (kind) {
       case 'enum':
@@ -120,50 +144,106 @@ export function FieldInput(props: FieldInputProps) {
         )
       case 'user':
         return (
-          <select {...common} value={draft} onChange={(e) => commit(e.target.value, e.target.value)}>
-            <option value="">— nobody —</option>
-            {props.users.map((u) => (
-              <option key={u.id} value={u.id}>
-                {u.name}
-              </option>
-            ))}
-          </select>
+          <Picker
+            {...pickerCommon}
+            options={props.users.map((u) => ({ value: u.id, label: u.name, hint: u.email }))}
+            value={draft}
+            placeholder="— nobody —"
+            onPick={(next) => commit(next === '' ? undefined : next, next)}
+          />
         )
-      case 'customer':
-      case 'deal': {
-        const options = kind === 'customer' ? props.refs.customers : props.refs.deals
+      case 'ref':
+      case 'about': {
+        const target = REF_TARGETS[field]
+        const options: PickerOption[] =
+          kind === 'ref' && target
+            ? (props.refs[target] ?? []).map((e) => ({ value: e.id, label: e.title }))
+            : COLLECTIONS.flatMap((c) =>
+                (props.refs[c] ?? []).map((e) => ({ value: `${c}/${e.id}`, label: e.title, hint: COLLECTION_LABELS[c].singular })),
+              )
+        const linked = kind === 'ref' && target && draft ? { collection: target, id: draft } : parseRecordRef(draft)
         return (
-          <select {...common} value={draft} onChange={(e) => commit(e.target.value, e.target.value)}>
-            <option value="">— none —</option>
-            {options.map((o) => (
-              <option key={o.id} value={o.id}>
-                {o.title}
-              </option>
-            ))}
-          </select>
+          <div className="ref-field">
+            <Picker {...pickerCommon} options={options} value={draft} onPick={(next) => commit(next === '' ? undefined : next, next)} />
+            {linked && (
+              <RecordLink
+                collection={linked.collection}
+                id={linked.id}
+                className="ref-open"
+                label={`Open ${refTitle(props.refs, linked.collection, linked.id)}`}
+              >
+                Open ↗
+              </RecordLink>
+            )}
+          </div>
         )
       }
       case 'users': {
         const selected = Array.isArray(value) ? (value as string[]) : []
+        const nameOf = (userId: string) => props.users.find((u) => u.id === userId)?.name ?? userId
         return (
-          <div className="checks" role="group" aria-labelledby={`${id}-label`}>
-            {props.users.map((u) => (
-              <label key={u.id} className="check">
-                <input
-                  type="checkbox"
-                  disabled={readOnly}
-                  checked={selected.includes(u.id)}
-                  onChange={(e) => {
-                    const next = e.target.checked ? [...selected, u.id] : selected.filter((x) => x !== u.id)
-                    commit(next, next.join(','))
-                  }}
-                />
-                {u.name}
-              </label>
+          <div className="chips" role="group" aria-labelledby={`${id}-label`}>
+            {selected.map((userId) => (
+              <span key={userId} className="chip">
+                {nameOf(userId)}
+                {!readOnly && (
+                  <button
+                    type="button"
+                    className="chip-remove"
+                    aria-label={`Remove ${nameOf(userId)}`}
+                    onClick={() => {
+                      const next = selected.filter((x) => x !== userId)
+                      commit(next, next.join(','))
+                    }}
+                  >
+                    ×
+                  </button>
+                )}
+              </span>
             ))}
+            {!readOnly && (
+              <Picker
+                {...pickerCommon}
+                options={props.users.filter((u) => !selected.includes(u.id)).map((u) => ({ value: u.id, label: u.name, hint: u.email }))}
+                value=""
+                placeholder="+ Add"
+                clearable={false}
+                onPick={(userId) => {
+                  const next = [...selected, userId]
+                  commit(next, next.join(','))
+                }}
+              />
+            )}
           </div>
         )
       }
+      case 'currency': {
+        const codes = currencyCodes()
+        return (
+          <select {...common} value={draft} onChange={(e) => commit(e.target.value, e.target.value)}>
+            {draft === '' && <option value="">—</option>}
+            {draft !== '' && !codes.includes(draft) && <option value={draft}>{draft}</option>}
+            {codes.map((code) => (
+              <option key={code} value={code}>
+                {code} — {currencyName(code)}
+              </option>
+            ))}
+          </select>
+        )
+      }
+      case 'percent':
+        return (
+          <input
+            {...common}
+            type="number"
+            min={0}
+            max={100}
+            step="0.01"
+            inputMode="decimal"
+            value={draft}
+            onChange={(e) => commit(fromDraft(field, e.target.value, e.target.validity.badInput), e.target.value)}
+          />
+        )
       case 'money':
         return (
           <input
@@ -191,13 +271,11 @@ export function FieldInput(props: FieldInputProps) {
         return <input {...common} type="email" value={draft} onChange={(e) => commit(e.target.value, e.target.value)} />
       case 'text':
       case 'tags':
-      case 'currency':
         return (
           <input
             {...common}
             type="text"
             value={draft}
-            maxLength={kind === 'currency' ? 3 : undefined}
             placeholder={kind === 'tags' ? 'comma, separated' : undefined}
             onChange={(e) => commit(fromDraft(field, e.target.value), e.target.value)}
           />
@@ -213,7 +291,7 @@ export function FieldInput(props: FieldInputProps) {
       field={field}
       kind={kind}
       message={issue ?? notSaved ?? props.serverIssue}
-      labelFor={kind !== 'users'}
+      labelFor={kind !== 'users' && kind !== 'user' && kind !== 'ref' && kind !== 'about'}
       conflict={props.conflict}
     >
       {input}

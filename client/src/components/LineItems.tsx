@@ -1,7 +1,7 @@
 /** Line items of a proposal or invoice, bound to the record's Y.Array of Y.Maps. */
 import { type KeyboardEvent, useId } from 'react'
 import * as Y from 'yjs'
-import { itemSchema, type LineItem } from '../../../shared/collections.js'
+import { itemSchema, itemTotals, type LineItem } from '../../../shared/collections.js'
 import { itemToYMap } from '../../../shared/docLayout.js'
 import { formatMoney } from '../fieldKinds.js'
 
@@ -11,13 +11,15 @@ export interface LineItemsProps {
   version: number
   readOnly: boolean
   currency?: string
+  /** An invoice's tax rate, percent: adds the tax and the total with it under the items' total. */
+  taxRate?: number
 }
 
 export function lineTotal(items: LineItem[]): number {
   return items.reduce((sum, item) => sum + item.quantity * item.unitPrice, 0)
 }
 
-export function LineItems({ items, readOnly, currency = 'EUR' }: LineItemsProps) {
+export function LineItems({ items, readOnly, currency = 'EUR', taxRate }: LineItemsProps) {
   const headingId = useId()
   const commitOnEnter = (e: KeyboardEvent<HTMLInputElement>) => e.key === 'Enter' && e.currentTarget.blur()
   const rows = items.toArray().filter((row): row is Y.Map<unknown> => row instanceof Y.Map)
@@ -120,6 +122,26 @@ export function LineItems({ items, readOnly, currency = 'EUR' }: LineItemsProps)
             </td>
             <td />
           </tr>
+          {taxRate !== undefined && (
+            <>
+              <tr>
+                <td colSpan={3} className="num">
+                  Tax ({taxRate} %)
+                </td>
+                <td className="num">{formatMoney(itemTotals(values, taxRate).tax, currency)}</td>
+                <td />
+              </tr>
+              <tr>
+                <td colSpan={3} className="num">
+                  Total with tax
+                </td>
+                <td className="num total" data-testid="items-total-with-tax">
+                  {formatMoney(itemTotals(values, taxRate).total, currency)}
+                </td>
+                <td />
+              </tr>
+            </>
+          )}
         </tfoot>
       </table>
     </section>

@@ -5,6 +5,7 @@ import type { RejectedNotice } from '../../../shared/protocol.js'
 import { COLLECTION_LABELS, fieldLabel } from '../fieldKinds.js'
 import { navigate } from '../router.js'
 import { api, ApiError } from '../session/api.js'
+import { BackToList } from './RecordLink.js'
 import { useToast } from './Toasts.js'
 
 const REASONS: Record<RejectedNotice['reason'], string> = {
@@ -23,6 +24,8 @@ export interface RecordHeaderProps {
   authority: FieldValues
   viewers: ReactNode
   canDelete: boolean
+  /** Buttons of the steps this record offers (RecordActions). */
+  actions?: ReactNode
 }
 
 function invoiceNumberLabel(fields: FieldValues, authority: FieldValues): string {
@@ -30,7 +33,7 @@ function invoiceNumberLabel(fields: FieldValues, authority: FieldValues): string
   return fields.status === 'draft' || fields.status === undefined ? 'Draft — numbered when sent' : 'Number pending'
 }
 
-export function RecordHeader({ collection, id, titleId, title, fields, authority, viewers, canDelete }: RecordHeaderProps) {
+export function RecordHeader({ collection, id, titleId, title, fields, authority, viewers, canDelete, actions }: RecordHeaderProps) {
   const toast = useToast()
   const labels = COLLECTION_LABELS[collection]
   const isInvoice = collection === 'invoices'
@@ -47,16 +50,7 @@ export function RecordHeader({ collection, id, titleId, title, fields, authority
 
   return (
     <div className="page-header">
-      <a
-        className="back"
-        href={`/${collection}`}
-        onClick={(e) => {
-          e.preventDefault()
-          navigate(`/${collection}`)
-        }}
-      >
-        ← {labels.plural}
-      </a>
+      <BackToList collection={collection} />
       <h1 id={titleId} data-testid="record-title">
         {isInvoice && authority.number !== undefined ? `Invoice ${String(authority.number)}` : title}
       </h1>
@@ -67,6 +61,7 @@ export function RecordHeader({ collection, id, titleId, title, fields, authority
       )}
       <div className="page-actions">
         {viewers}
+        {actions}
         {canDelete && (
           <button type="button" className="button button-ghost" onClick={remove}>
             Delete

@@ -75,16 +75,9 @@ export function ListScreen({ collection }: { collection: Collection }) {
     setSort((s) => (s.key === key ? { key, direction: s.direction === 'asc' ? 'desc' : 'asc' } : { key, direction: 'asc' }))
   }
 
-  async function create() {
-    if (collection === 'events') return navigate('/calendar')
-    const titleField = collection === 'customers' || collection === 'leads' ? 'name' : 'title'
-    const input = collection === 'invoices' ? {} : { [titleField]: `New ${labels.singular.toLowerCase()}` }
-    try {
-      const record = await api<{ id: string }>('POST', `/api/records/${collection}`, { ...FIELD_DEFAULTS[collection], ...input })
-      navigate(`/${collection}/${record.id}`)
-    } catch (e) {
-      toast(e instanceof ApiError ? e.message : 'Could not create the record', 'error')
-    }
+  /** The create form (NewRecordScreen): nothing exists until it is saved; events open the booking dialog. */
+  function create() {
+    navigate(`/${collection}/new`)
   }
 
   const headers: { key: SortKey; label: string }[] = [
@@ -107,7 +100,7 @@ export function ListScreen({ collection }: { collection: Collection }) {
             onChange={(e) => setQuery(e.target.value)}
           />
           {user.role !== 'viewer' && (
-            <button type="button" className="button button-primary" onClick={() => void create()}>
+            <button type="button" className="button button-primary" onClick={create}>
               New {labels.singular.toLowerCase()}
             </button>
           )}

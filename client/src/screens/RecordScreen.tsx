@@ -1,4 +1,7 @@
-/** The record editor: typed fields, collaborative notes, line items, authority, notices and activity. */
+/**
+ * The record editor: typed fields, collaborative notes, line items, authority, notices and
+ * activity; the records linked to this one and its tasks, live; the sales steps it offers.
+ */
 import { useEffect, useId, useMemo } from 'react'
 import { type Collection, fieldNames, HAS_ITEMS, type Reservation } from '../../../shared/collections.js'
 import { authorityOf, fieldsOf, itemsOf, notesOf, readFields } from '../../../shared/docLayout.js'
@@ -18,14 +21,19 @@ import { Timeline } from '../components/Timeline.js'
 import { useUser } from '../session/SessionProvider.js'
 import { useUsers } from '../session/useUsers.js'
 import { displayValue } from '../fieldDisplay.js'
-import { COLLECTION_LABELS, fieldLabel } from '../fieldKinds.js'
+import { COLLECTION_LABELS, fieldLabel, isStepField } from '../fieldKinds.js'
 import { api, ApiError } from '../session/api.js'
 import { useToast } from '../components/Toasts.js'
 import { isCurrent } from '../sync/ConflictMarkers.js'
 import { useClosedCode, useConflicts, useDocVersion, useDocument, useLoaded, useNotices } from '../sync/hooks.js'
 import { useIndex } from '../sync/useIndex.js'
 import { useRecordUndo } from '../sync/useRecordUndo.js'
+import { useRefs } from '../sync/useRefs.js'
 import { recordTitle } from '../../../shared/collections.js'
+import { LinkedRecords } from '../components/LinkedRecords.js'
+import { RecordActions } from '../components/RecordActions.js'
+import { TaskList, TaskQuickAdd } from '../components/TaskList.js'
+import '../records.css'
 
 export default function RecordScreen({ collection, id }: { collection: Collection; id: string }) {
   const user = useUser()
@@ -39,8 +47,7 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
   const [notices, clearNotices] = useNotices(connection)
   const conflicts = useConflicts(connection)
   const index = useIndex(user.workspace, collection)
-  const customers = useIndex(user.workspace, 'customers').entries
-  const deals = useIndex(user.workspace, 'deals').entries
+  const refs = useRefs(user.workspace)
   const viewer = user.role === 'viewer'
   const undo = useRecordUndo(connection, collection, viewer)
 
@@ -76,7 +83,7 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
   }
   if (!connection || !doc) return <div className="loading">Opening…</div>
   const title = recordTitle(collection, fields)
-  const show = (field: string, value: unknown) => displayValue(field, value, { users, refs: { customers, deals } })
+  const show = (field: string, value: unknown) => displayValue(field, value, { users, refs })
   const deleted = typeof authority.deleted === 'string'
   // A deleted record takes no edits: they would be saved into a record nobody sees.
   const readOnly = viewer || deleted
@@ -86,6 +93,7 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
       .then(() => toast(`${COLLECTION_LABELS[collection].singular} restored`, 'success'))
       .catch((e: unknown) => toast(e instanceof ApiError ? e.message : 'Could not restore', 'error'))
   const viewers = viewersOf(index.presence, id, index.connection?.doc.clientID)
+  const tasks = (refs.tasks ?? []).filter((t) => t.fields.about === `${collection}/${id}`)
 
   return (
     <article className="record" aria-labelledby={`${labelId}-title`} onKeyDownCapture={undo.onKeyDownCapture}>
@@ -98,6 +106,7 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
         authority={authority}
         viewers={<Viewers viewers={viewers} />}
         canDelete={!readOnly}
+        actions={<RecordActions collection={collection} id={id} fields={fields} canWrite={!readOnly} />}
       />
       {!loaded && <p className="notice notice-info">Loading the latest version…</p>}
       {loaded && !deleted && Object.keys(fields).length === 0 && Object.keys(authority).length === 0 && (
@@ -137,64 +146,73 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
         <div className="record-main">
           <section className="card" aria-label="Details">
             <div className="form-grid">
-              {fieldNames(collection).map((field) => {
-                if (collection === 'events' && field === 'room') {
-                  const room = typeof fields.room === 'string' ? fields.room : ''
-                  const text = textOf(doc, field)
+              {fieldNames(collection)
+                .filter((field) => !isStepField(collection, field) || fields[field] !== undefined)
+                .map((field) => {
+                  if (collection === 'events' && field === 'room') {
+                    const room = typeof fields.room === 'string' ? fields.room : ''
+                    return (
+                      <RoomSelect
+                        key={field}
+                        text={textOf(doc, field)}
+                        value={room}
+                        readOnly={readOnly}
+                        events={index.entries}
+                        serverIssue={issueByField.get(field)}
+                      />
+                    )
+                  }
+                  if (isTextField(collection, field)) {
+                    return (
+                      <TextFieldInput
+                        key={field}
+                        collection={collection}
+                        field={field}
+                        text={textOf(doc, field)}
+                        readOnly={readOnly}
+                        serverIssue={issueByField.get(field)}
+                      />
+                    )
+                  }
+                  const conflict = conflicts.get(field)
                   return (
-                    <RoomSelect
-                      key={field}
-                      text={text}
-                      value={room}
-                      readOnly={readOnly}
-                      events={index.entries}
-                      serverIssue={issueByField.get(field)}
-                    />
-                  )
-                }
-                if (isTextField(collection, field)) {
-                  return (
-                    <TextFieldInput
+                    <FieldInput
                       key={field}
                       collection={collection}
                       field={field}
-                      text={textOf(doc, field)}
+                      value={fields[field]}
                       readOnly={readOnly}
+                      users={users}
+                      refs={refs}
                       serverIssue={issueByField.get(field)}
+                      onChange={(value) => (value === undefined ? fieldsOf(doc).delete(field) : fieldsOf(doc).set(field, value))}
+                      conflict={
+                        conflict &&
+                        isCurrent(conflict, fields[field]) && (
+                          <ConflictNote
+                            marker={conflict}
+                            label={fieldLabel(field)}
+                            show={(value) => show(field, value)}
+                            readOnly={readOnly}
+                            onSet={(value) => fieldsOf(doc).set(field, value)}
+                            onDismiss={() => connection.conflicts?.dismiss(field)}
+                          />
+                        )
+                      }
                     />
                   )
-                }
-                const conflict = conflicts.get(field)
-                return (
-                  <FieldInput
-                    key={field}
-                    collection={collection}
-                    field={field}
-                    value={fields[field]}
-                    readOnly={readOnly}
-                    users={users}
-                    refs={{ customers, deals }}
-                    serverIssue={issueByField.get(field)}
-                    onChange={(value) => (value === undefined ? fieldsOf(doc).delete(field) : fieldsOf(doc).set(field, value))}
-                    conflict={
-                      conflict &&
-                      isCurrent(conflict, fields[field]) && (
-                        <ConflictNote
-                          marker={conflict}
-                          label={fieldLabel(field)}
-                          show={(value) => show(field, value)}
-                          readOnly={readOnly}
-                          onSet={(value) => fieldsOf(doc).set(field, value)}
-                          onDismiss={() => connection.conflicts?.dismiss(field)}
-                        />
-                      )
-                    }
-                  />
-                )
-              })}
+                })}
             </div>
           </section>
-          {HAS_ITEMS[collection] && <LineItems items={itemsOf(doc)} version={version} readOnly={readOnly} />}
+          {HAS_ITEMS[collection] && (
+            <LineItems
+              items={itemsOf(doc)}
+              version={version}
+              readOnly={readOnly}
+              currency={typeof fields.currency === 'string' ? fields.currency : undefined}
+              taxRate={typeof fields.taxRate === 'number' ? fields.taxRate : undefined}
+            />
+          )}
           <section className="card">
             <h2 id={`${labelId}-notes`}>Notes</h2>
             <NotesEditor
@@ -208,6 +226,14 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
           </section>
         </div>
         <aside className="record-side">
+          <LinkedRecords collection={collection} id={id} refs={refs} canCreate={!readOnly} />
+          {collection !== 'tasks' && (
+            <section className="card" aria-labelledby={`${labelId}-tasks`} data-testid="record-tasks">
+              <h2 id={`${labelId}-tasks`}>Tasks</h2>
+              <TaskList tasks={tasks} users={users} refs={refs} readOnly={readOnly} showAbout={false} />
+              {!readOnly && <TaskQuickAdd about={`${collection}/${id}`} users={users} me={user} />}
+            </section>
+          )}
           <Timeline collection={collection} id={id} version={version} users={users} fields={fields} authority={authority} show={show} />
         </aside>
       </div>

@@ -25,7 +25,7 @@ export interface Column {
 }
 
 /** What a reference field points at: users, or records of a collection. */
-export type ReferenceTarget = 'users' | 'customers' | 'deals'
+export type ReferenceTarget = 'users' | 'customers' | 'deals' | 'leads'
 
 /** A reference field, shown by name in `column`, just before the field's own column of ids. */
 export interface Reference {
@@ -35,11 +35,19 @@ export interface Reference {
 }
 
 export const REFERENCES: Record<Collection, readonly Reference[]> = {
-  customers: [{ field: 'ownerId', column: 'owner', to: 'users' }],
-  leads: [{ field: 'ownerId', column: 'owner', to: 'users' }],
+  customers: [
+    { field: 'ownerId', column: 'owner', to: 'users' },
+    { field: 'leadId', column: 'lead', to: 'leads' },
+  ],
+  leads: [
+    { field: 'ownerId', column: 'owner', to: 'users' },
+    { field: 'customerId', column: 'customer', to: 'customers' },
+    { field: 'dealId', column: 'deal', to: 'deals' },
+  ],
   deals: [
     { field: 'customerId', column: 'customer', to: 'customers' },
     { field: 'ownerId', column: 'owner', to: 'users' },
+    { field: 'leadId', column: 'lead', to: 'leads' },
   ],
   proposals: [{ field: 'dealId', column: 'deal', to: 'deals' }],
   invoices: [
@@ -51,11 +59,13 @@ export const REFERENCES: Record<Collection, readonly Reference[]> = {
     { field: 'attendees', column: 'attendeeNames', to: 'users' },
     { field: 'customerId', column: 'customer', to: 'customers' },
   ],
+  tasks: [{ field: 'assigneeId', column: 'assignee', to: 'users' }],
 }
 
 /** Kinds of fields that are not plain text (by field name: the same name means the same thing in every collection). */
 const FIELD_KINDS: Readonly<Record<string, ColumnKind>> = {
   amount: 'money',
+  taxRate: 'number',
   closeDate: 'date',
   validUntil: 'date',
   dueDate: 'date',
@@ -73,6 +83,7 @@ const AUTHORITY_COLUMNS: Record<Collection, readonly Column[]> = {
   proposals: [],
   invoices: [{ name: 'number', kind: 'number' }],
   events: [{ name: 'reservation', kind: 'text' }],
+  tasks: [],
 }
 
 /** The table of each collection's line items, and the column naming the record each item is on. */
