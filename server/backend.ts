@@ -22,6 +22,7 @@ import { InlineDocStore } from './store/InlineDocStore.js'
 import { type NoticeOutbox, SqliteNoticeOutbox } from './store/NoticeOutbox.js'
 import type { DocFence } from './store/PgDocStore.js'
 import { ThreadedDocStore } from './store/ThreadedDocStore.js'
+import { type ViewStore, sqliteViewStore } from './views/ViewStore.js'
 import { type Db, openDatabase } from './store/openDatabase.js'
 
 export interface Backend {
@@ -42,6 +43,8 @@ export interface Backend {
   readonly invoiceNumbers: InvoiceNumbers
   /** Notices waiting for people who were not connected. */
   readonly outbox: NoticeOutbox
+  /** Each person's saved list views. */
+  readonly views: ViewStore
   /** The SQLite connection, on SQLite (tests and tools read it; the server goes through the stores). */
   readonly db: Db | null
   /** The PostgreSQL pool, on PostgreSQL. */
@@ -77,6 +80,7 @@ export function openSqliteBackend({ file, synchronous, writer }: SqliteBackendOp
     recordReads: new SqliteRecordReads(db),
     invoiceNumbers: new SqliteInvoiceNumbers(db),
     outbox: new SqliteNoticeOutbox(db),
+    views: sqliteViewStore(db),
     db,
     pool: null,
     async ping() {

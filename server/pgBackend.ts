@@ -17,6 +17,7 @@ import { displayUrl, openPool } from './pg/openPool.js'
 import { PgRecordReads } from './records/RecordReads.js'
 import { PgNoticeOutbox } from './store/NoticeOutbox.js'
 import { PgDocStore } from './store/PgDocStore.js'
+import { pgViewStore } from './views/ViewStore.js'
 
 /**
  * Connects (one clear error when PostgreSQL cannot be reached), brings the schema up to date
@@ -51,6 +52,7 @@ export async function openPgBackend({ url, poolSize, onError, timeouts = {}, fen
     recordReads: new PgRecordReads(pool),
     invoiceNumbers: new PgInvoiceNumbers(pool),
     outbox: new PgNoticeOutbox(pool),
+    views: pgViewStore(pool),
     db: null,
     pool,
     async ping(timeoutMs = pingMs) {

@@ -358,4 +358,21 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 13,
+    name: 'saved views',
+    // As SQLite's: each person's saved list views (server/views/ViewStore.ts); `updated_at` in ms.
+    sql: `
+      CREATE TABLE saved_views (
+        workspace text NOT NULL,
+        user_id text NOT NULL,
+        id text NOT NULL,
+        collection text NOT NULL,
+        name text NOT NULL,
+        definition jsonb NOT NULL,
+        updated_at bigint NOT NULL,
+        PRIMARY KEY (workspace, user_id, id)
+      );
+    `,
+  },
 ]
