@@ -20,6 +20,7 @@ const CalendarScreen = lazy(() => import('./screens/CalendarScreen.js'))
 const ExportsScreen = lazy(() => import('./screens/ExportsScreen.js'))
 const ImportScreen = lazy(() => import('./screens/ImportScreen.js'))
 const AdminScreen = lazy(() => import('./screens/AdminScreen.js'))
+const TrashScreen = lazy(() => import('./screens/TrashScreen.js'))
 
 const SCREEN_TITLES = {
   home: 'Pipeline',
@@ -29,6 +30,7 @@ const SCREEN_TITLES = {
   import: 'Import',
   admin: 'Admin',
   invite: 'Invite',
+  trash: 'Trash',
 } as const
 
 export function App() {
@@ -114,6 +116,9 @@ function Shell() {
           </NavLink>
         ))}
         <div className="nav-heading">Data</div>
+        <NavLink to="/trash" active={section === 'trash'}>
+          Trash
+        </NavLink>
         <NavLink to="/exports" active={section === 'exports'}>
           Exports
         </NavLink>
@@ -155,6 +160,8 @@ function Screen({ route }: { route: Route }) {
       return <ImportScreen />
     case 'admin':
       return <AdminScreen />
+    case 'trash':
+      return <TrashScreen key={route.collection} collection={route.collection} />
     case 'invite':
       // Shown by App, outside the shell.
       return null

@@ -12,6 +12,7 @@ export type Route =
   | { screen: 'import' }
   | { screen: 'admin' }
   | { screen: 'invite'; token: string }
+  | { screen: 'trash'; collection: Collection }
 
 export function parseRoute(path: string): Route {
   const [first, second] = path.split('/').filter(Boolean)
@@ -21,6 +22,7 @@ export function parseRoute(path: string): Route {
   if (first === 'import') return { screen: 'import' }
   if (first === 'admin') return { screen: 'admin' }
   if (first === 'invite' && second) return { screen: 'invite', token: second }
+  if (first === 'trash') return { screen: 'trash', collection: isCollection(second) ? second : 'deals' }
   if (isCollection(first)) return second ? { screen: 'record', collection: first, id: second } : { screen: 'list', collection: first }
   return { screen: 'home' }
 }
