@@ -248,13 +248,15 @@ export function sortEntries(
   context: ListContext,
 ): IndexEntry[] {
   const factor = direction === 'asc' ? 1 : -1
+  // ISO dates and instants sort as their characters do: a plain comparison, many times quicker than a collator's.
+  const plain = column.kind === 'date' || column.kind === 'instant'
+  const compare = (x: string, y: string) => (plain ? (x < y ? -1 : x > y ? 1 : 0) : collator.compare(x, y))
   const keyed = entries.map((entry) => ({ entry, value: column.value(entry, context) }))
   keyed.sort((a, b) => {
-    if (a.value === null || a.value === '') return b.value === null || b.value === '' ? a.entry.id.localeCompare(b.entry.id) : 1
+    if (a.value === null || a.value === '') return b.value === null || b.value === '' ? (a.entry.id < b.entry.id ? -1 : 1) : 1
     if (b.value === null || b.value === '') return -1
-    const order =
-      typeof a.value === 'number' && typeof b.value === 'number' ? a.value - b.value : collator.compare(String(a.value), String(b.value))
-    return order * factor || a.entry.id.localeCompare(b.entry.id)
+    const order = typeof a.value === 'number' && typeof b.value === 'number' ? a.value - b.value : compare(String(a.value), String(b.value))
+    return order * factor || (a.entry.id < b.entry.id ? -1 : 1)
   })
   keyed.forEach((k, i) => {
     entries[i] = k.entry

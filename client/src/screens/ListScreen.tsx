@@ -46,7 +46,7 @@ const COLUMN_PX: Record<ListColumn['kind'], number> = {
   text: 170,
   enum: 120,
   money: 120,
-  date: 120,
+  date: 140,
   instant: 150,
   user: 130,
   users: 170,
@@ -317,6 +317,7 @@ export function ListScreen({ collection }: { collection: Collection }) {
               {shown.map((h) => (
                 <th
                   key={h.key}
+                  className={h.kind === 'money' ? 'num' : undefined}
                   aria-sort={state.sort?.column === h.key ? (state.sort.direction === 'asc' ? 'ascending' : 'descending') : 'none'}
                 >
                   <button type="button" className="sort" onClick={() => toggleSort(h.key)}>
