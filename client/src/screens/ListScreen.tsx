@@ -47,12 +47,16 @@ const COLUMN_PX: Record<ListColumn['kind'], number> = {
   enum: 120,
   money: 120,
   date: 140,
-  instant: 150,
+  instant: 140,
   user: 130,
   users: 170,
   ref: 160,
   tags: 160,
 }
+const CHECKBOX_PX = 40
+const VIEWERS_PX = 70
+/** The title's narrowest: more columns than fit make the table scroll sideways rather than squeeze it. */
+const TITLE_MIN_PX = 200
 /** The field a bulk "change stage / status" sets, per collection. */
 const STATUS_FIELD: Record<Collection, string> = {
   customers: '',
@@ -294,13 +298,16 @@ export function ListScreen({ collection }: { collection: Collection }) {
         />
       )}
       <div className="table-wrap table-scroll" ref={scrollRef}>
-        <table className="table table-fixed" style={{ minWidth: shown.reduce((sum, c) => sum + COLUMN_PX[c.kind], 40 + 80 + 240) }}>
+        <table
+          className="table table-fixed"
+          style={{ minWidth: shown.reduce((sum, c) => sum + COLUMN_PX[c.kind], CHECKBOX_PX + VIEWERS_PX + TITLE_MIN_PX) }}
+        >
           <colgroup>
-            <col style={{ width: 40 }} />
+            <col style={{ width: CHECKBOX_PX }} />
             {shown.map((c) => (
               <col key={c.key} style={c.kind === 'title' ? undefined : { width: COLUMN_PX[c.kind] }} />
             ))}
-            <col style={{ width: 80 }} />
+            <col style={{ width: VIEWERS_PX }} />
           </colgroup>
           <thead>
             <tr>
