@@ -436,7 +436,7 @@ function Cell({
       return <td className="num cell-clip">{text}</td>
     case 'instant':
       return (
-        <td className="cell-muted cell-clip" title={text}>
+        <td className={column.key === 'updatedAt' ? 'cell-muted cell-clip cell-time' : 'cell-muted cell-clip'} title={text}>
           {column.key === 'updatedAt' ? timeAgo(entry.updatedAt) : text}
         </td>
       )
