@@ -1,12 +1,14 @@
 /**
  * Saved list views and the trash listing, on both backends: the ViewStore contract against the
- * server's own store, and `/api/views` and `GET /api/records/:collection?deleted=true` over HTTP.
+ * server's own store, and `/api/views` and `GET /api/records/:collection?deleted=true` over HTTP;
+ * and the line items' total that the lists read from an invoice's index entry.
  * A view belongs to one person; it survives a restart of the server on the same database.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest'
+import { indexEntriesOf } from '../shared/docLayout.js'
 import { MAX_VIEWS_PER_USER, type ViewBody } from '../shared/views.js'
 import { describeBackends, restartSeeded } from './helpers/backends.js'
-import { type Seeded, login, startSeeded } from './helpers/server.js'
+import { type Seeded, login, startSeeded, until } from './helpers/server.js'
 
 const openDeals: ViewBody = {
   collection: 'deals',
@@ -116,6 +118,24 @@ describeBackends('saved views and the trash', (backend) => {
     expect((await seeded.api.member.request('POST', `/api/records/deals/${a}/restore`)).status).toBe(204)
     expect((await seeded.api.member.request('GET', '/api/records/deals?deleted=true')).body.items).toEqual([])
     expect((await seeded.api.member.request('GET', `/api/records/deals/${a}`)).status).toBe(200)
+  })
+
+  it('[TR2] an invoice’s index entry carries its line items’ total, kept up to date as the items change', async () => {
+    const member = seeded.api.member
+    const items = [{ description: 'Day', quantity: 2, unitPrice: 150 }]
+    const id = (await member.request('POST', '/api/records/invoices', { status: 'draft', items })).body.id as string
+    const totalInIndex = () => seeded.t.server.registry.use('views/index/invoices', (room) => indexEntriesOf(room.doc).get(id)?.total)
+    await until(async () => (await totalInIndex()) === 300, 'the total in the index')
+    const patched = await member.request('PATCH', `/api/records/invoices/${id}`, {
+      items: [...items, { description: 'Travel', quantity: 1, unitPrice: 45.5 }],
+    })
+    expect(patched.status).toBe(200)
+    await until(async () => (await totalInIndex()) === 345.5, 'the new total in the index')
+    expect(
+      await seeded.t.server.registry.use('views/index/deals', (room) =>
+        [...indexEntriesOf(room.doc).values()].every((e) => e.total === undefined),
+      ),
+    ).toBe(true)
   })
 
   it('[VS5] views survive a restart of the server on the same database', async () => {
