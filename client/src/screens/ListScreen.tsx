@@ -38,6 +38,8 @@ import { useIndex } from '../sync/useIndex.js'
 const ROW_PX = 45
 /** How long the search waits for more typing before asking the server about notes, ms. */
 const NOTES_SEARCH_DELAY_MS = 300
+/** Shortest search the server is asked about: one letter would match nearly every record's notes. */
+const NOTES_SEARCH_MIN = 2
 /** Pages of matches the notes search reads at most (each `MAX_PAGE` records). */
 const NOTES_SEARCH_PAGES = 4
 /** Width of each kind of column, px (the title takes the rest). */
@@ -80,7 +82,7 @@ function useNotesSearch(collection: Collection, query: string): ReadonlySet<stri
   const [found, setFound] = useState<{ query: string; ids: Set<string> } | null>(null)
   useEffect(() => {
     const q = query.trim()
-    if (!q) return
+    if (q.length < NOTES_SEARCH_MIN) return
     let live = true
     const timer = setTimeout(async () => {
       const ids = new Set<string>()
