@@ -1,5 +1,5 @@
 /** The controls above a list: saved views, filters, columns, and what to do with the selected rows. */
-import { useState } from 'react'
+import { useEffect, useRef, useState } from 'react'
 import type { SavedView, ViewFilter } from '../../../shared/views.js'
 import type { ListColumn, ListContext } from '../listColumns.js'
 
@@ -152,7 +152,8 @@ export function ColumnChooser({
   return (
     <details className="menu">
       <summary className="button">Columns</summary>
-      <div className="menu-panel" role="group" aria-label="Columns shown">
+      <fieldset className="menu-panel">
+        <legend className="visually-hidden">Columns shown</legend>
         {columns.slice(1).map((c) => (
           <label key={c.key} className="menu-item">
             <input
@@ -169,7 +170,7 @@ export function ColumnChooser({
             {c.label}
           </label>
         ))}
-      </div>
+      </fieldset>
     </details>
   )
 }
@@ -189,6 +190,11 @@ interface ViewsBarProps {
 export function ViewsBar({ views, current, modified, allLabel, onApply, onSave, onUpdate, onDelete }: ViewsBarProps) {
   const [naming, setNaming] = useState(false)
   const [name, setName] = useState('')
+  const nameInput = useRef<HTMLInputElement>(null)
+  // The name field, once asked for, takes the typing.
+  useEffect(() => {
+    if (naming) nameInput.current?.focus()
+  }, [naming])
   return (
     <div className="views-bar">
       <select
@@ -224,7 +230,7 @@ export function ViewsBar({ views, current, modified, allLabel, onApply, onSave, 
             })
           }}
         >
-          <input aria-label="View name" value={name} maxLength={80} autoFocus onChange={(e) => setName(e.target.value)} />
+          <input ref={nameInput} aria-label="View name" value={name} maxLength={80} onChange={(e) => setName(e.target.value)} />
           <button type="submit" className="button button-small button-primary" disabled={!name.trim()}>
             Save
           </button>

@@ -5,17 +5,15 @@
  * records scroll as smoothly as ten.
  */
 import { useVirtualizer } from '@tanstack/react-virtual'
-import { useEffect, useMemo, useRef, useState } from 'react'
+import { useMemo, useRef, useState } from 'react'
 import { type Collection, FIELD_DEFAULTS } from '../../../shared/collections.js'
-import { type IndexEntry, indexEntriesOf } from '../../../shared/docLayout.js'
-import { indexDocName } from '../../../shared/docNames.js'
 import type { ViewBody } from '../../../shared/views.js'
-import { Badge } from '../components/Badge.js'
+import { Cell } from '../components/ListCell.js'
 import { BulkBar, ColumnChooser, FilterBar, ViewsBar } from '../components/ListControls.js'
 import { viewersOf, Viewers } from '../components/Presence.js'
 import { useToast } from '../components/Toasts.js'
 import { forEachId } from '../bulk.js'
-import { COLLECTION_LABELS, enumLabel, enumValues, timeAgo } from '../fieldKinds.js'
+import { COLLECTION_LABELS, enumLabel, enumValues } from '../fieldKinds.js'
 import {
   columnsOf,
   DEFAULT_COLUMNS,
@@ -31,17 +29,11 @@ import { api, ApiError } from '../session/api.js'
 import { useUser } from '../session/SessionProvider.js'
 import { useListState, useSavedViews } from '../session/useSavedViews.js'
 import { useUsers } from '../session/useUsers.js'
-import { useDocVersion, useDocument } from '../sync/hooks.js'
+import { useEntriesById, useNotesSearch } from '../sync/useListData.js'
 import { useIndex } from '../sync/useIndex.js'
 
 /** Estimated height of a row before it is measured, px. */
 const ROW_PX = 45
-/** How long the search waits for more typing before asking the server about notes, ms. */
-const NOTES_SEARCH_DELAY_MS = 300
-/** Shortest search the server is asked about: one letter would match nearly every record's notes. */
-const NOTES_SEARCH_MIN = 2
-/** Pages of matches the notes search reads at most (each `MAX_PAGE` records). */
-const NOTES_SEARCH_PAGES = 4
 /** Width of each kind of column, px (the title takes the rest). */
 const COLUMN_PX: Record<ListColumn['kind'], number> = {
   title: 0,
@@ -67,45 +59,6 @@ const STATUS_FIELD: Record<Collection, string> = {
   proposals: 'status',
   invoices: 'status',
   events: 'status',
-}
-
-/** Another collection's entries by id (the customers a deal names, say); empty for `null`. */
-function useEntriesById(workspace: string, collection: Collection | null): ReadonlyMap<string, IndexEntry> {
-  const connection = useDocument(collection ? indexDocName(workspace, collection) : null)
-  const version = useDocVersion(connection?.doc)
-  // biome-ignore lint/correctness/useExhaustiveDependencies: `version` is the document's change counter: it is there to recompute
-  return useMemo(() => new Map(connection ? indexEntriesOf(connection.doc).entries() : []), [connection, version])
-}
-
-/** The ids of records whose fields or notes hold `query`, as the API finds them; null while none asked. */
-function useNotesSearch(collection: Collection, query: string): ReadonlySet<string> | null {
-  const [found, setFound] = useState<{ query: string; ids: Set<string> } | null>(null)
-  useEffect(() => {
-    const q = query.trim()
-    if (q.length < NOTES_SEARCH_MIN) return
-    let live = true
-    const timer = setTimeout(async () => {
-      const ids = new Set<string>()
-      let cursor: string | null = null
-      for (let page = 0; page < NOTES_SEARCH_PAGES && live; page++) {
-        const params = new URLSearchParams({ q, limit: '500', ...(cursor ? { cursor } : {}) })
-        const result = await api<{ items: { id: string }[]; nextCursor: string | null }>(
-          'GET',
-          `/api/records/${collection}?${params}`,
-        ).catch(() => null)
-        if (!result) break
-        for (const item of result.items) ids.add(item.id)
-        cursor = result.nextCursor
-        if (!cursor) break
-      }
-      if (live) setFound({ query, ids })
-    }, NOTES_SEARCH_DELAY_MS)
-    return () => {
-      live = false
-      clearTimeout(timer)
-    }
-  }, [collection, query])
-  return found && found.query === query ? found.ids : null
 }
 
 export function ListScreen({ collection }: { collection: Collection }) {
@@ -389,64 +342,4 @@ export function ListScreen({ collection }: { collection: Collection }) {
       </div>
     </section>
   )
-}
-
-function Cell({
-  column,
-  entry,
-  context,
-  collection,
-}: {
-  column: ListColumn
-  entry: IndexEntry
-  context: ListContext
-  collection: Collection
-}) {
-  const text = column.text(entry, context)
-  switch (column.kind) {
-    case 'title':
-      return (
-        <td className="cell-title">
-          <a
-            href={`/${collection}/${entry.id}`}
-            title={text}
-            onClick={(e) => {
-              e.preventDefault()
-              e.stopPropagation()
-              navigate(`/${collection}/${entry.id}`)
-            }}
-          >
-            {text}
-          </a>
-        </td>
-      )
-    case 'enum': {
-      const value = column.value(entry, context)
-      return <td>{value ? <Badge value={String(value)} /> : null}</td>
-    }
-    case 'tags':
-      return (
-        <td className="cell-clip">
-          {(Array.isArray(entry.fields[column.key]) ? (entry.fields[column.key] as string[]) : []).map((t) => (
-            <span key={t} className="tag">
-              {t}
-            </span>
-          ))}
-        </td>
-      )
-    case 'money':
-      return <td className="num cell-clip">{text}</td>
-    case 'instant':
-      return (
-        <td className={column.key === 'updatedAt' ? 'cell-muted cell-clip cell-time' : 'cell-muted cell-clip'} title={text}>
-          {column.key === 'updatedAt' ? timeAgo(entry.updatedAt) : text}
-        </td>
-      )
-    default:
-      return (
-        <td className="cell-clip" title={text}>
-          {text}
-        </td>
-      )
-  }
 }
