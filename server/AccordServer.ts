@@ -15,6 +15,7 @@ import { type Logger, requestLogger, silentLogger } from './log.js'
 import { Metrics } from './metrics/Metrics.js'
 import { requireAuth, principalOf } from './http/authenticate.js'
 import { authRoutes, inviteRoutes } from './http/authRoutes.js'
+import { viewRoutes } from './http/viewRoutes.js'
 import { HttpError, errorHandler } from './http/errors.js'
 import { OriginPolicy } from './auth/OriginPolicy.js'
 import { recordRoutes } from './http/recordRoutes.js'
@@ -351,6 +352,7 @@ export class AccordServer {
       res.json({ id: workspace, name: (await this.auth.workspaceName(workspace)) ?? workspace })
     })
     app.use('/api/records', recordRoutes(this.records, new SalesWorkflow(this.registry, this.records)))
+    app.use('/api/views', viewRoutes(this.backend.views))
     app.use('/api', jobRoutes(this.jobs))
     app.use('/api/calendar', calendarRoutes({ ledger: this.ledger, reservations: this.reservations, rooms: options.rooms }))
     app.use('/api', (_req, _res, next) => next(new HttpError(404, 'not-found', 'no such endpoint')))

@@ -23,6 +23,7 @@ import { InlineDocStore } from './store/InlineDocStore.js'
 import { type NoticeOutbox, SqliteNoticeOutbox } from './store/NoticeOutbox.js'
 import type { DocFence } from './store/PgDocStore.js'
 import { ThreadedDocStore } from './store/ThreadedDocStore.js'
+import { type ViewStore, sqliteViewStore } from './views/ViewStore.js'
 import { type Db, openDatabase } from './store/openDatabase.js'
 
 export interface Backend {
@@ -45,6 +46,8 @@ export interface Backend {
   readonly outbox: NoticeOutbox
   /** Where finished export files are kept, when not on this machine's disk (PostgreSQL: in the database). */
   readonly exportFiles: ExportFiles | null
+  /** Each person's saved list views. */
+  readonly views: ViewStore
   /** The SQLite connection, on SQLite (tests and tools read it; the server goes through the stores). */
   readonly db: Db | null
   /** The PostgreSQL pool, on PostgreSQL. */
@@ -81,6 +84,7 @@ export function openSqliteBackend({ file, synchronous, writer }: SqliteBackendOp
     invoiceNumbers: new SqliteInvoiceNumbers(db),
     outbox: new SqliteNoticeOutbox(db),
     exportFiles: null,
+    views: sqliteViewStore(db),
     db,
     pool: null,
     async ping() {

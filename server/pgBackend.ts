@@ -18,6 +18,7 @@ import { displayUrl, openPool } from './pg/openPool.js'
 import { PgRecordReads } from './records/RecordReads.js'
 import { PgNoticeOutbox } from './store/NoticeOutbox.js'
 import { PgDocStore } from './store/PgDocStore.js'
+import { pgViewStore } from './views/ViewStore.js'
 
 /**
  * Connects (one clear error when PostgreSQL cannot be reached), brings the schema up to date
@@ -53,6 +54,7 @@ export async function openPgBackend({ url, poolSize, onError, timeouts = {}, fen
     invoiceNumbers: new PgInvoiceNumbers(pool),
     outbox: new PgNoticeOutbox(pool),
     exportFiles: new PgExportFiles(pool),
+    views: pgViewStore(pool),
     db: null,
     pool,
     async ping(timeoutMs = pingMs) {

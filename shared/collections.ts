@@ -164,6 +164,11 @@ export const HAS_ITEMS: Record<Collection, boolean> = {
   tasks: false,
 }
 
+/** The total of line items: the sum of quantity × unit price. */
+export function itemsTotal(items: readonly { quantity: number; unitPrice: number }[]): number {
+  return items.reduce((sum, item) => sum + item.quantity * item.unitPrice, 0)
+}
+
 export const itemSchema = z.strictObject({
   description: text,
   quantity: z.number().finite().gt(0),

@@ -38,6 +38,8 @@ export interface IndexEntry {
   title: string
   fields: FieldValues
   authority: FieldValues
+  /** The line items' total, for collections that have items (`HAS_ITEMS`); absent in entries written before it was kept. */
+  total?: number
   updatedAt: string
   updatedBy: string | null
 }

@@ -5,7 +5,7 @@ import { groupHistory, replacedBy } from '../client/src/components/Timeline.js'
 import { freeSlotsUrl } from '../client/src/components/ReservationPanel.js'
 import { toLocalInput } from '../client/src/components/FieldInput.js'
 import { parseRoute } from '../client/src/router.js'
-import { columnValue } from '../client/src/screens/ListScreen.js'
+import { columnsOf } from '../client/src/listColumns.js'
 import { previewRows } from '../client/src/screens/ImportScreen.js'
 import { docLabel } from '../client/src/docLabel.js'
 import { fieldIssue } from '../client/src/fieldIssues.js'
@@ -95,10 +95,15 @@ describe('client helpers', () => {
       updatedAt: '',
       updatedBy: null,
     }
-    expect(columnValue(entry, 'amount')).toBe(5)
-    expect(columnValue(entry, 'tags')).toBe('a, b')
-    expect(columnValue(entry, 'number')).toBe('7')
-    expect(columnValue(entry, 'reservation')).toBe('conflict')
+    const context = { users: new Map(), refs: {} }
+    const columnValue = (collection: 'deals' | 'customers' | 'invoices' | 'events', key: string) =>
+      columnsOf(collection)
+        .find((c) => c.key === key)!
+        .value(entry, context)
+    expect(columnValue('deals', 'amount')).toBe(5)
+    expect(columnValue('customers', 'tags')).toBe('a, b')
+    expect(columnValue('invoices', 'number')).toBe('7')
+    expect(columnValue('events', 'reservation')).toBe('conflict')
   })
 
   it('names a document to the user by kind and title, by id when its contents are not at hand', () => {

@@ -25,6 +25,7 @@ const AdminScreen = lazy(() => import('./screens/AdminScreen.js'))
 const NewRecordScreen = lazy(() => import('./screens/NewRecordScreen.js'))
 const MyTasksScreen = lazy(() => import('./screens/MyTasksScreen.js'))
 const InvoicePrintScreen = lazy(() => import('./screens/InvoicePrintScreen.js'))
+const TrashScreen = lazy(() => import('./screens/TrashScreen.js'))
 
 const SCREEN_TITLES = {
   home: 'Pipeline',
@@ -36,6 +37,7 @@ const SCREEN_TITLES = {
   invite: 'Invite',
   'my-tasks': 'My tasks',
   'invoice-print': 'Invoice',
+  trash: 'Trash',
 } as const
 
 export function App() {
@@ -72,7 +74,14 @@ function NavLink({ to, children, active }: { to: string; children: React.ReactNo
 function Shell() {
   const route = useRoute()
   const user = useUser()
-  const section = 'collection' in route ? route.collection : route.screen === 'invoice-print' ? 'invoices' : route.screen
+  const section =
+    route.screen === 'trash'
+      ? 'trash'
+      : 'collection' in route
+        ? route.collection
+        : route.screen === 'invoice-print'
+          ? 'invoices'
+          : route.screen
   const [palette, setPalette] = useState(false)
   const togglePalette = useCallback(() => setPalette((open) => !open), [])
   const closePalette = useCallback(() => setPalette(false), [])
@@ -130,6 +139,9 @@ function Shell() {
           </NavLink>
         ))}
         <div className="nav-heading">Data</div>
+        <NavLink to="/trash" active={section === 'trash'}>
+          Trash
+        </NavLink>
         <NavLink to="/exports" active={section === 'exports'}>
           Exports
         </NavLink>
@@ -179,6 +191,8 @@ function Screen({ route }: { route: Route }) {
       return <ImportScreen />
     case 'admin':
       return <AdminScreen />
+    case 'trash':
+      return <TrashScreen key={route.collection} collection={route.collection} />
     case 'invite':
       // Shown by App, outside the shell.
       return null

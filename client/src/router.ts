@@ -15,6 +15,7 @@ export type Route =
   | { screen: 'import' }
   | { screen: 'admin' }
   | { screen: 'invite'; token: string }
+  | { screen: 'trash'; collection: Collection }
 
 export function parseRoute(path: string): Route {
   const [first, second, third] = path.split('/').filter(Boolean)
@@ -28,6 +29,7 @@ export function parseRoute(path: string): Route {
   // `new` is never a record id (they are 19 characters, see newRecordId).
   if (isCollection(first) && second === 'new') return { screen: 'new', collection: first }
   if (first === 'invoices' && second && third === 'print') return { screen: 'invoice-print', id: second }
+  if (first === 'trash') return { screen: 'trash', collection: isCollection(second) ? second : 'deals' }
   if (isCollection(first)) return second ? { screen: 'record', collection: first, id: second } : { screen: 'list', collection: first }
   return { screen: 'home' }
 }

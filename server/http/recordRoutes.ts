@@ -50,7 +50,13 @@ export function recordRoutes(records: RecordService, workflow: SalesWorkflow): R
     if (limit !== undefined && !Number.isInteger(limit)) throw new HttpError(400, 'invalid', 'limit must be an integer', { issues: [] })
     const q = typeof req.query.q === 'string' ? req.query.q : undefined
     const cursor = typeof req.query.cursor === 'string' ? req.query.cursor : undefined
-    res.json(await records.list(workspace, collectionOf(req), { q, limit, cursor }))
+    const { deleted } = req.query
+    if (deleted !== undefined && deleted !== 'true' && deleted !== 'false') {
+      throw new HttpError(400, 'invalid', 'deleted must be true or false', {
+        issues: [{ path: 'deleted', message: 'must be true or false' }],
+      })
+    }
+    res.json(await records.list(workspace, collectionOf(req), { q, limit, cursor, deleted: deleted === 'true' }))
   })
 
   router.post('/:collection', async (req, res) => {

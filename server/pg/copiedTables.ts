@@ -72,6 +72,8 @@ export const COPIED_TABLES: readonly CopiedTable[] = [
   { name: 'sheet_targets' },
   // invite links (migration 12)
   { name: 'invites' },
+  // saved list views (migration 13)
+  { name: 'saved_views' },
 ]
 
 /**

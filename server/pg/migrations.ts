@@ -359,6 +359,23 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 13,
+    name: 'saved views',
+    // As SQLite's: each person's saved list views (server/views/ViewStore.ts); `updated_at` in ms.
+    sql: `
+      CREATE TABLE saved_views (
+        workspace text NOT NULL,
+        user_id text NOT NULL,
+        id text NOT NULL,
+        collection text NOT NULL,
+        name text NOT NULL,
+        definition jsonb NOT NULL,
+        updated_at bigint NOT NULL,
+        PRIMARY KEY (workspace, user_id, id)
+      );
+    `,
+  },
+  {
     version: 18,
     name: 'export files',
     // Finished CSV/XLSX exports, so that any member of a cluster can serve a download. SQLite

@@ -91,6 +91,7 @@ export class RecordIndex {
             title: recordTitle(name.collection, projection.fields),
             fields: projection.fields,
             authority: projection.authority,
+            ...(projection.total === undefined ? {} : { total: projection.total }),
             updatedAt: new Date(projection.updatedAt).toISOString(),
             updatedBy: projection.updatedBy,
           }
@@ -144,6 +145,7 @@ export class RecordIndex {
 function sameSummary(a: IndexEntry, b: IndexEntry): boolean {
   return (
     a.title === b.title &&
+    a.total === b.total &&
     JSON.stringify(a.fields) === JSON.stringify(b.fields) &&
     JSON.stringify(a.authority) === JSON.stringify(b.authority)
   )

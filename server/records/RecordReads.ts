@@ -61,6 +61,8 @@ export interface ListQuery {
   q?: string
   limit?: number
   cursor?: string
+  /** The deleted (complete) records instead of the live ones: the trash. */
+  deleted?: boolean
 }
 
 export interface RecordPage {
@@ -89,8 +91,8 @@ export interface RecordReads {
   /** The ETag stored with a live, complete record; RecordError `not-found` as `get`. */
   etag(workspace: string, collection: Collection, id: string): Promise<string>
   /**
-   * A page of a collection's live, complete records in id order (byte order, on both
-   * databases), after `cursor`; `q` matches a substring of the fields (their JSON text) or
+   * A page of a collection's live, complete records (or its deleted ones, `deleted`) in id
+   * order (byte order, on both databases), after `cursor`; `q` matches a substring of the fields (their JSON text) or
    * the notes, ASCII letters in either case (SQLite's LIKE).
    */
   list(workspace: string, collection: Collection, query: ListQuery): Promise<RecordPage>
@@ -132,6 +134,7 @@ interface HistoryRow {
 }
 
 const LIVE = 'deleted = 0 AND complete = 1'
+const TRASHED = 'deleted = 1 AND complete = 1'
 
 /**
  * The queries, written once with `?` parameters; a subclass runs them and says how a column
@@ -189,7 +192,7 @@ abstract class SqlRecordReads implements RecordReads {
     // No stored text holds a NUL (PostgreSQL's text cannot): nothing matches one.
     if (query.q?.includes('\0')) return { items: [], nextCursor: null }
     const params: unknown[] = [workspace, collection]
-    let sql = `SELECT * FROM records WHERE workspace = ? AND collection = ? AND ${LIVE}`
+    let sql = `SELECT * FROM records WHERE workspace = ? AND collection = ? AND ${query.deleted ? TRASHED : LIVE}`
     if (query.cursor) {
       sql += ' AND id > ?'
       params.push(query.cursor)

@@ -5,13 +5,15 @@
  */
 import { createHash } from 'node:crypto'
 import * as Y from 'yjs'
-import { type Collection, type FieldValues, isComplete } from '../../shared/collections.js'
+import { type Collection, type FieldValues, HAS_ITEMS, isComplete, itemsTotal } from '../../shared/collections.js'
 import { readRecord } from '../../shared/docLayout.js'
 import type { Projected } from '../sync/CommitQueue.js'
 
 export interface RecordProjection extends Projected {
   readonly fields: FieldValues
   readonly authority: FieldValues
+  /** The line items' total, for collections that have items. */
+  readonly total: number | undefined
   readonly deleted: boolean
   /** Every required field is present; an incomplete record is stored but not served, listed, indexed or exported. */
   readonly complete: boolean
@@ -43,6 +45,7 @@ export function projectRecord(
   return {
     fields: state.fields,
     authority: state.authority,
+    total: HAS_ITEMS[name.collection] ? itemsTotal(state.items) : undefined,
     deleted,
     complete,
     updatedAt,

@@ -258,6 +258,19 @@ const MIGRATIONS: string[] = [
     used_by TEXT
   );
   `,
+  // Each person's saved list views (server/views/ViewStore.ts): columns, sort and filters as JSON.
+  `
+  CREATE TABLE saved_views (
+    workspace TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    collection TEXT NOT NULL,
+    name TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (workspace, user_id, id)
+  );
+  `,
 ]
 
 /** The schema version (`PRAGMA user_version`) of a database this code has opened. */

@@ -254,10 +254,9 @@ describe('client (Chromium)', () => {
       .locator('tbody tr', { has: page.locator('.badge-lead') })
       .first()
       .click()
-    await page.locator('[name=stage]').waitFor()
-    const selected = await page.locator('[name=stage] option:checked').innerText()
-    expect(selected).toBe(badgeText)
-    expect(selected).toBe('Lead')
+    // The form is drawn before the record arrives (its select reads "—" until then).
+    await expect.poll(() => page.locator('[name=stage] option:checked').innerText()).toBe(badgeText)
+    expect(badgeText).toBe('Lead')
     await context.close()
   })
 

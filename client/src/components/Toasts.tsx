@@ -3,18 +3,28 @@ import { createContext, type ReactNode, useCallback, useContext, useMemo, useSta
 import { navigate } from '../router.js'
 
 export type ToastKind = 'info' | 'success' | 'error'
-interface Toast {
+/** A button on a toast (*Undo*): pressing it runs `run` and dismisses the toast. */
+export interface ToastAction {
+  label: string
+  run: () => void
+}
+/** What a toast may offer besides its words. */
+export interface ToastExtras {
+  /** An app path the toast's words link to (the record a mention is in, say). */
+  href?: string
+  action?: ToastAction
+}
+interface Toast extends ToastExtras {
   id: number
   kind: ToastKind
   text: string
-  /** An app path the toast links to (the record a mention is in, say). */
-  href?: string
 }
-
-type PushToast = (text: string, kind?: ToastKind, href?: string) => void
+type PushToast = (text: string, kind?: ToastKind, extras?: ToastExtras) => void
 
 /** How long a toast stays. @default 6000 ms */
 const TOAST_MS = 6_000
+/** How long a toast with an action (*Undo*) stays. @default 10000 ms */
+const ACTION_TOAST_MS = 10_000
 
 const ToastContext = createContext<PushToast>(() => undefined)
 
@@ -24,12 +34,13 @@ export function useToast(): PushToast {
 
 export function ToastProvider({ children }: { children: ReactNode }) {
   const [toasts, setToasts] = useState<Toast[]>([])
-  const push = useCallback((text: string, kind: ToastKind = 'info', href?: string) => {
+  const push = useCallback((text: string, kind: ToastKind = 'info', extras: ToastExtras = {}) => {
     const id = Math.random()
-    setToasts((list) => [...list.slice(-3), { id, kind, text, href }])
-    setTimeout(() => setToasts((list) => list.filter((t) => t.id !== id)), TOAST_MS)
+    setToasts((list) => [...list.slice(-3), { id, kind, text, ...extras }])
+    setTimeout(() => setToasts((list) => list.filter((t) => t.id !== id)), extras.action ? ACTION_TOAST_MS : TOAST_MS)
   }, [])
   const value = useMemo(() => push, [push])
+  const dismiss = (id: number) => setToasts((list) => list.filter((x) => x.id !== id))
   return (
     <ToastContext.Provider value={value}>
       {children}
@@ -50,12 +61,19 @@ export function ToastProvider({ children }: { children: ReactNode }) {
             ) : (
               t.text
             )}
-            <button
-              type="button"
-              className="toast-close"
-              aria-label="Dismiss"
-              onClick={() => setToasts((list) => list.filter((x) => x.id !== t.id))}
-            >
+            {t.action && (
+              <button
+                type="button"
+                className="toast-action"
+                onClick={() => {
+                  dismiss(t.id)
+                  t.action?.run()
+                }}
+              >
+                {t.action.label}
+              </button>
+            )}
+            <button type="button" className="toast-close" aria-label="Dismiss" onClick={() => dismiss(t.id)}>
               ×
             </button>
           </div>

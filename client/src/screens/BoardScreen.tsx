@@ -1,7 +1,7 @@
 /**
- * The deals pipeline: a column per stage with its total, live from the deals index.
- * Move a card by dragging it (HTML5 drag and drop) or, with the card focused,
- * with the ← and → keys.
+ * The deals pipeline: a column per stage with its totals per currency (and weighted by the
+ * stage's odds), live from the deals index. Move a card by dragging it (HTML5 drag and drop)
+ * or, with the card focused, with the ← and → keys; a toast offers to undo the move.
  */
 import { type DragEvent, type KeyboardEvent, useEffect, useState } from 'react'
 import { DEAL_STAGES } from '../../../shared/collections.js'
@@ -10,13 +10,15 @@ import { Avatar } from '../components/Avatar.js'
 import { viewersOf, Viewers } from '../components/Presence.js'
 import { useToast } from '../components/Toasts.js'
 import { formatDate, formatMoney } from '../fieldKinds.js'
+import { type CurrencyTotal, STAGE_WEIGHTS, type Stage, totalsByCurrency } from '../pipelineTotals.js'
 import { navigate } from '../router.js'
 import { api, ApiError } from '../session/api.js'
 import { useUser } from '../session/SessionProvider.js'
 import { useUsers } from '../session/useUsers.js'
 import { useIndex } from '../sync/useIndex.js'
 
-type Stage = (typeof DEAL_STAGES)[number]
+/** Cards drawn per column at most: the rest are counted, and listed in the deals list. */
+const CARDS_PER_COLUMN = 200
 const DRAG_TYPE = 'application/x-accord-deal'
 
 function stageOf(entry: IndexEntry): Stage {
@@ -35,11 +37,15 @@ export default function BoardScreen() {
 
   const stageWithMove = (entry: IndexEntry) => moving[entry.id] ?? stageOf(entry)
 
-  async function move(entry: IndexEntry, stage: Stage) {
-    if (readOnly || stageWithMove(entry) === stage) return
+  /** Moves a deal to `stage`; unless `undoing`, a toast then offers to move it back. */
+  async function move(entry: IndexEntry, stage: Stage, undoing = false) {
+    const from = stageWithMove(entry)
+    if (readOnly || (!undoing && from === stage)) return
     setMoving((m) => ({ ...m, [entry.id]: stage }))
     try {
       await api('PATCH', `/api/records/deals/${entry.id}`, { stage })
+      if (!undoing)
+        toast(`“${entry.title}” moved to ${stage}`, 'success', { action: { label: 'Undo', run: () => void move(entry, from, true) } })
     } catch (e) {
       toast(e instanceof ApiError ? `Could not move “${entry.title}”: ${e.message}` : 'Could not move the deal', 'error')
       setMoving(({ [entry.id]: _, ...rest }) => rest)
@@ -70,16 +76,17 @@ export default function BoardScreen() {
     if (entry) void move(entry, stage)
   }
 
-  const sumOf = (list: IndexEntry[]) => list.reduce((sum, e) => sum + Number(e.fields.amount ?? 0), 0)
-  const open = sumOf(entries.filter((e) => stageWithMove(e) !== 'lost' && stageWithMove(e) !== 'won'))
-  const won = sumOf(entries.filter((e) => stageWithMove(e) === 'won'))
+  const amountsOf = (list: IndexEntry[]) =>
+    list.map((e) => ({ stage: stageWithMove(e), amount: Number(e.fields.amount ?? 0) || 0, currency: String(e.fields.currency ?? 'EUR') }))
+  const open = totalsByCurrency(amountsOf(entries.filter((e) => stageWithMove(e) !== 'lost' && stageWithMove(e) !== 'won')))
+  const won = totalsByCurrency(amountsOf(entries.filter((e) => stageWithMove(e) === 'won')))
   return (
     <section aria-labelledby="board-title" className="board-page">
       <div className="page-header">
         <h1 id="board-title">Pipeline</h1>
         <span className="count">{entries.length} deals</span>
-        <span className="page-sub">
-          Open {formatMoney(open)} · Won {formatMoney(won)}
+        <span className="page-sub" data-testid="pipeline-sums">
+          Open {moneyList(open)} (weighted {moneyList(open, true)}) · Won {moneyList(won)}
         </span>
         <p className="hint" id="board-help">
           Drag a card to another stage, or focus it and press ← / →.
@@ -91,14 +98,14 @@ export default function BoardScreen() {
           const cards = entries
             .filter((e) => stageWithMove(e) === stage)
             .sort((a, b) => Number(b.fields.amount ?? 0) - Number(a.fields.amount ?? 0))
-          const sum = cards.reduce((s, e) => s + Number(e.fields.amount ?? 0), 0)
+          const totals = totalsByCurrency(amountsOf(cards))
           return (
             <div
               key={stage}
               role="listitem"
               className={`column column-${stage}${dropTarget === stage ? ' drop-target' : ''}`}
               data-stage={stage}
-              aria-label={`${stage}: ${cards.length} deals, ${formatMoney(sum)}`}
+              aria-label={`${stage}: ${cards.length} deals, ${moneyList(totals)}`}
               onDragOver={(e) => {
                 if (readOnly) return
                 e.preventDefault()
@@ -111,13 +118,11 @@ export default function BoardScreen() {
               <header className="column-head">
                 <h2>{stage}</h2>
                 <span className="column-count">{cards.length}</span>
-                <div className="column-total" data-testid={`total-${stage}`}>
-                  {formatMoney(sum)}
-                </div>
+                <ColumnTotals stage={stage} totals={totals} />
               </header>
               {cards.length === 0 && <p className="column-empty">No deals</p>}
               <ul className="cards">
-                {cards.map((entry) => {
+                {cards.slice(0, CARDS_PER_COLUMN).map((entry) => {
                   const owner = users.find((u) => u.id === entry.fields.ownerId)
                   return (
                     <li
@@ -159,10 +164,48 @@ export default function BoardScreen() {
                   )
                 })}
               </ul>
+              {cards.length > CARDS_PER_COLUMN && (
+                <p className="column-more">
+                  and {cards.length - CARDS_PER_COLUMN} more:{' '}
+                  <a
+                    href="/deals"
+                    onClick={(e) => {
+                      e.preventDefault()
+                      navigate('/deals')
+                    }}
+                  >
+                    see the list
+                  </a>
+                </p>
+              )}
             </div>
           )
         })}
       </div>
     </section>
+  )
+}
+
+/** Sums of several currencies in words: `€1,200 + $300`; `€0` for none. */
+function moneyList(totals: readonly CurrencyTotal[], weighted = false): string {
+  if (totals.length === 0) return formatMoney(0)
+  return totals.map((t) => formatMoney(weighted ? t.weighted : t.amount, t.currency)).join(' + ')
+}
+
+/** A column's total per currency, each with its weighted amount (the stage's odds of winning). */
+function ColumnTotals({ stage, totals }: { stage: Stage; totals: readonly CurrencyTotal[] }) {
+  const odds = `${Math.round(STAGE_WEIGHTS[stage] * 100)} %`
+  return (
+    <div className="column-total" data-testid={`total-${stage}`}>
+      {totals.length === 0 && <div className="column-sum">{formatMoney(0)}</div>}
+      {totals.map((t) => (
+        <div key={t.currency} className="column-sum" data-currency={t.currency}>
+          <span className="column-amount">{formatMoney(t.amount, t.currency)}</span>
+          <span className="column-weighted" title={`Weighted at ${odds}: the stage's odds of winning`}>
+            {formatMoney(t.weighted, t.currency)} weighted
+          </span>
+        </div>
+      ))}
+    </div>
   )
 }

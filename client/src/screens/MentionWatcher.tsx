@@ -15,7 +15,7 @@ export function MentionWatcher() {
     const previous = seen.current
     seen.current = new Set(mentions.map((m) => m.id))
     if (!previous) return
-    for (const mention of mentions) if (!previous.has(mention.id)) toast(mention.message, 'info', mention.path)
+    for (const mention of mentions) if (!previous.has(mention.id)) toast(mention.message, 'info', { href: mention.path })
   }, [mentions, serverLoaded, toast])
   return null
 }
