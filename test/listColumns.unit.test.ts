@@ -36,7 +36,7 @@ describe('list columns', () => {
     expect(column('total', 'invoices').value(invoice, context)).toBe(50)
     expect(column('number', 'invoices').text(invoice, context)).toBe('Draft')
     expect(column('number', 'invoices').text({ ...invoice, authority: { number: 'INV-7' } }, context)).toBe('INV-7')
-    expect(deals.map((c) => c.key)).toEqual(['title', 'customerId', 'stage', 'amount', 'closeDate', 'ownerId', 'updatedAt'])
+    expect(deals.map((c) => c.key)).toEqual(['title', 'customerId', 'stage', 'amount', 'closeDate', 'ownerId', 'leadId', 'updatedAt'])
   })
 
   it('[LC2] filters: one of some values (an owner’s id, or nobody), a number range, a date range; an empty filter keeps everything', () => {
