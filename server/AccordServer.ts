@@ -18,6 +18,7 @@ import { authRoutes, inviteRoutes } from './http/authRoutes.js'
 import { HttpError, errorHandler } from './http/errors.js'
 import { OriginPolicy } from './auth/OriginPolicy.js'
 import { recordRoutes } from './http/recordRoutes.js'
+import { searchRoutes } from './http/searchRoutes.js'
 import { adminRoutes } from './http/adminRoutes.js'
 import { Overview } from './metrics/Overview.js'
 import { routeTemplateOf, trackRouteTemplate } from './http/routeTemplate.js'
@@ -342,6 +343,7 @@ export class AccordServer {
     })
     app.use('/api/admin', adminRoutes({ overview: this.overview, auth: this.auth, jobs: this.jobs }))
     app.use('/api/records', recordRoutes(this.records))
+    app.use('/api/search', searchRoutes(this.records))
     app.use('/api', jobRoutes(this.jobs))
     app.use('/api/calendar', calendarRoutes({ ledger: this.ledger, reservations: this.reservations, rooms: options.rooms }))
     app.use('/api', (_req, _res, next) => next(new HttpError(404, 'not-found', 'no such endpoint')))

@@ -192,9 +192,33 @@ export function checkItems(items: unknown): FieldIssue[] {
   return issues
 }
 
+/** The field a record is called by, if its collection has one (an invoice is called by its number). */
+export const TITLE_FIELDS: Record<Collection, string | null> = {
+  customers: 'name',
+  leads: 'name',
+  deals: 'title',
+  proposals: 'title',
+  invoices: null,
+  events: 'title',
+}
+
+/**
+ * Fields that hold the ids of other records or of users: a search does not look into them
+ * (ids are random letters and digits, so a short word would match a reference in most records).
+ */
+export const REFERENCE_FIELDS: Record<Collection, readonly string[]> = {
+  customers: ['ownerId'],
+  leads: ['ownerId'],
+  deals: ['customerId', 'ownerId'],
+  proposals: ['dealId'],
+  invoices: ['customerId', 'dealId'],
+  events: ['attendees', 'customerId'],
+}
+
 /** Human label of a collection's record, used in lists and exports. */
 export function recordTitle(collection: Collection, fields: FieldValues): string {
-  const value = collection === 'customers' || collection === 'leads' ? fields.name : fields.title
+  const titleField = TITLE_FIELDS[collection]
+  const value = titleField === null ? undefined : fields[titleField]
   if (typeof value === 'string' && value) return value
   if (collection === 'invoices') return 'Invoice'
   return '(untitled)'

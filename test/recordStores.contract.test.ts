@@ -200,14 +200,69 @@ function storesContract(name: string, setup: () => () => Promise<Subject>, skip 
       expect(await found('0% p')).toEqual(['r5'])
       expect(await found('_')).toEqual(['r6'])
       expect(await found('r_s')).toEqual(['r6'])
-      // The JSON text holds a backslash escaped, as `\\`: one backslash finds it.
+      // A value, not its JSON text: one backslash finds the one backslash; the key `name` and JSON punctuation find nothing.
       expect(await found('\\')).toEqual(['r7'])
+      expect(await found('name')).toEqual([])
+      expect(await found('"')).toEqual([])
+      expect(await found(':')).toEqual([])
+      expect(await found('{')).toEqual([])
       // As SQLite's LIKE: letters beyond ASCII match in their own case only, whatever the database's locale.
       expect(await found('Ärzte')).toEqual(['r4'])
       expect(await found('ärzte')).toEqual([])
       expect(await found('RZTE')).toEqual(['r4'])
       expect(await found('no such text')).toEqual([])
       expect(await found('nul\0')).toEqual([])
+    })
+
+    it('[RR3b] search looks at values only: strings, numbers as written, array elements and notes; not keys, JSON or references', async () => {
+      await w.edit('acme', 'customers', 'c1', { fields: { name: 'Fjordline', email: 'ops@fjordline.test', tags: ['VIP', 'shipping'] } })
+      await w.edit('acme', 'customers', 'c2', { fields: { name: 'Norse Cargo', email: 'hello@norse.test', ownerId: 'u-vip9' } })
+      await w.edit('acme', 'customers', 'c3', { fields: { name: 'Quiet Ltd' }, notes: 'prefers e-mail, "never" phone' })
+      await w.edit('acme', 'deals', 'd1', { fields: { title: 'Retainer', amount: 0.7999999999999999, customerId: 'c1' } })
+      await w.edit('acme', 'deals', 'd2', { fields: { title: 'Big one', amount: 1e21, stage: 'won' } })
+      await w.edit('acme', 'deals', 'd3', { fields: { title: 'Cents', amount: 1234.5 } })
+      const found = async (collection: Collection, q: string) => (await s.reads.list('acme', collection, { q })).items.map((r) => r.id)
+
+      // The key `email` is in every customer's JSON; the word is in one's notes only.
+      expect(await found('customers', 'email')).toEqual([])
+      expect(await found('customers', 'e-mail')).toEqual(['c3'])
+      expect(await found('customers', '"never"')).toEqual(['c3'])
+      expect(await found('customers', 'vip')).toEqual(['c1'])
+      expect(await found('customers', 'shipping')).toEqual(['c1'])
+      expect(await found('customers', '["VIP"')).toEqual([])
+      expect(await found('customers', 'ownerId')).toEqual([])
+      // A number as its JSON text, the same on both databases (not the double printed back).
+      expect(await found('deals', '0.7999999999999999')).toEqual(['d1'])
+      expect(await found('deals', '0.79999999999999993')).toEqual([])
+      expect(await found('deals', '1e+21')).toEqual(['d2'])
+      expect(await found('deals', '234.5')).toEqual(['d3'])
+      expect(await found('deals', 'won')).toEqual(['d2'])
+      expect(await found('deals', 'c1')).toEqual([])
+      expect(await found('deals', 'amount')).toEqual([])
+      // Paging within the matches keeps its cursor.
+      const page = await s.reads.list('acme', 'deals', { q: 'e', limit: 1 })
+      expect(page.items.map((r) => r.id)).toEqual(['d1'])
+      expect((await s.reads.list('acme', 'deals', { q: 'e', cursor: page.nextCursor! })).items.map((r) => r.id)).toEqual(['d2', 'd3'])
+    })
+
+    it('[RR3c] search(): title matches first, then the most recently changed; live records of the workspace only', async () => {
+      await w.edit('acme', 'customers', 'a', { fields: { name: 'Harbour Ltd' } }, 'u1', T0)
+      await w.edit('acme', 'customers', 'b', { fields: { name: 'Bergen' }, notes: 'met at the harbour' }, 'u1', T0 + 2000)
+      await w.edit('acme', 'customers', 'c', { fields: { name: 'Oslo', company: 'Harbour Group' } }, 'u1', T0 + 1000)
+      await w.edit('acme', 'customers', 'd', { fields: { name: 'Harbour gone' } })
+      await w.edit('acme', 'customers', 'd', { deleted: true })
+      await w.edit('acme', 'customers', 'e', { fields: { email: 'harbour@x.test' } })
+      await w.edit('globex', 'customers', 'g', { fields: { name: 'Harbour elsewhere' } })
+      const ids = async (q: string, limit = 10) => (await s.reads.search('acme', 'customers', q, limit)).map((r) => r.id)
+
+      expect(await ids('HARBOUR')).toEqual(['a', 'b', 'c'])
+      expect(await ids('harbour', 2)).toEqual(['a', 'b'])
+      expect(await s.reads.search('acme', 'customers', 'group', 5)).toEqual([
+        { id: 'c', fields: { name: 'Oslo', company: 'Harbour Group' }, notes: '' },
+      ])
+      expect(await ids('nul\0')).toEqual([])
+      expect(await ids('')).toEqual([])
+      expect(await s.reads.search('acme', 'invoices', 'harbour', 5)).toEqual([])
     })
 
     it('[RR4] history: newest first, who changed which parts when, and the values that lost', async () => {

@@ -7,8 +7,9 @@
  */
 import { createHash } from 'node:crypto'
 import type { Collection, FieldValues, LineItem } from '../../shared/collections.js'
-import { HAS_ITEMS, recordTitle } from '../../shared/collections.js'
+import { HAS_ITEMS, REFERENCE_FIELDS, TITLE_FIELDS, recordTitle } from '../../shared/collections.js'
 import { recordDocName } from '../../shared/docNames.js'
+import type { Searchable } from '../../shared/search.js'
 import { numbered } from '../pg/numbered.js'
 import type { Pool } from '../pg/openPool.js'
 import type { StoredOverwrite } from '../store/historyRuns.js'
@@ -68,6 +69,11 @@ export interface RecordPage {
   nextCursor: string | null
 }
 
+/** A record a search found: what shared/search.ts's `matchIn` reads to say where. */
+export interface FoundRecord extends Searchable {
+  id: string
+}
+
 export const MAX_PAGE = 500
 /** Ids looked up by one query of `titles`. */
 const TITLES_PER_QUERY = 500
@@ -90,10 +96,15 @@ export interface RecordReads {
   etag(workspace: string, collection: Collection, id: string): Promise<string>
   /**
    * A page of a collection's live, complete records in id order (byte order, on both
-   * databases), after `cursor`; `q` matches a substring of the fields (their JSON text) or
-   * the notes, ASCII letters in either case (SQLite's LIKE).
+   * databases), after `cursor`; `q` matches a substring of a field value or of the notes, as
+   * shared/search.ts says (never a field's name), ASCII letters in either case.
    */
   list(workspace: string, collection: Collection, query: ListQuery): Promise<RecordPage>
+  /**
+   * At most `limit` live, complete records of a collection that `q` matches as `list`'s does:
+   * those whose title field matches first, then the most recently changed.
+   */
+  search(workspace: string, collection: Collection, q: string, limit: number): Promise<FoundRecord[]>
   /** Every live record of a collection (exports). */
   all(workspace: string, collection: Collection): Promise<ApiRecord[]>
   /**
@@ -144,6 +155,14 @@ abstract class SqlRecordReads implements RecordReads {
   protected abstract matches(column: string): string
   /** SQL true when `column` is one of the strings of the next parameter, a JSON array. */
   protected abstract inJsonArray(column: string): string
+  /**
+   * SQL true when a value of the `fields` column (shared/search.ts: top-level strings and
+   * numbers as their JSON text, and those inside top-level arrays) matches the LIKE pattern of
+   * the second parameter, the fields named in the first (a JSON array) left out.
+   */
+  protected abstract valueMatches(): string
+  /** SQL for the text of the string field `name` of the `fields` column (null when it has none). */
+  protected abstract fieldText(name: string): string
 
   async storedFields(name: RecordKey): Promise<FieldValues | undefined> {
     const [row] = await this.rows<{ fields: string }>('SELECT fields FROM records WHERE workspace = ? AND collection = ? AND id = ?', [
@@ -195,15 +214,34 @@ abstract class SqlRecordReads implements RecordReads {
       params.push(query.cursor)
     }
     if (query.q) {
-      sql += ` AND (${this.matches('fields')} OR ${this.matches('notes')})`
-      const pattern = `%${query.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
-      params.push(pattern, pattern)
+      const pattern = likePattern(query.q)
+      sql += ` AND (${this.valueMatches()} OR ${this.matches('notes')})`
+      params.push(JSON.stringify(REFERENCE_FIELDS[collection]), pattern, pattern)
     }
     sql += ' ORDER BY id LIMIT ?'
     params.push(limit + 1)
     const rows = await this.rows<RecordRow>(sql, params)
     const page = rows.slice(0, limit)
     return { items: page.map(toApi), nextCursor: rows.length > limit ? page.at(-1)!.id : null }
+  }
+
+  async search(workspace: string, collection: Collection, q: string, limit: number): Promise<FoundRecord[]> {
+    if (q === '' || q.includes('\0')) return []
+    const pattern = likePattern(q)
+    const params: unknown[] = [workspace, collection, JSON.stringify(REFERENCE_FIELDS[collection]), pattern, pattern]
+    const title = TITLE_FIELDS[collection]
+    let rank = ''
+    if (title !== null) {
+      rank = `CASE WHEN ${this.matches(this.fieldText(title))} THEN 0 ELSE 1 END, `
+      params.push(pattern)
+    }
+    params.push(limit)
+    const rows = await this.rows<{ id: string; fields: string; notes: string }>(
+      `SELECT id, fields, notes FROM records WHERE workspace = ? AND collection = ? AND ${LIVE}
+       AND (${this.valueMatches()} OR ${this.matches('notes')}) ORDER BY ${rank}updated_at DESC, id LIMIT ?`,
+      params,
+    )
+    return rows.map((row) => ({ id: row.id, fields: JSON.parse(row.fields) as FieldValues, notes: row.notes }))
   }
 
   async all(workspace: string, collection: Collection): Promise<ApiRecord[]> {
@@ -277,6 +315,20 @@ export class SqliteRecordReads extends SqlRecordReads {
   protected inJsonArray(column: string): string {
     return `${column} IN (SELECT value FROM json_each(?))`
   }
+
+  /**
+   * `json_each(fields, path)` walks an array's elements and yields a scalar as itself. A number
+   * is matched as written in the JSON (`->`), not as SQLite would print the double it reads.
+   */
+  protected valueMatches(): string {
+    return `EXISTS (SELECT 1 FROM json_each(fields) f, json_each(fields, f.fullkey) v
+      WHERE f.type <> 'object' AND f.key NOT IN (SELECT value FROM json_each(?)) AND v.type IN ('text', 'integer', 'real')
+      AND ${this.matches("CASE v.type WHEN 'text' THEN v.value ELSE fields -> v.fullkey END")})`
+  }
+
+  protected fieldText(name: string): string {
+    return `(fields ->> '$.${name}')`
+  }
 }
 
 export class PgRecordReads extends SqlRecordReads {
@@ -309,6 +361,28 @@ export class PgRecordReads extends SqlRecordReads {
   protected inJsonArray(column: string): string {
     return `${column} = ANY (SELECT json_array_elements_text(?::json))`
   }
+
+  /**
+   * The `json` type (not `jsonb`) keeps a number as written, as SQLite's `->` reads it; `#>> '{}'`
+   * is a string's text unescaped or a number's as written.
+   */
+  protected valueMatches(): string {
+    return `EXISTS (SELECT 1 FROM json_each(fields::json) f CROSS JOIN LATERAL (
+        SELECT f.value AS v WHERE json_typeof(f.value) <> 'array'
+        UNION ALL SELECT a FROM json_array_elements(CASE json_typeof(f.value) WHEN 'array' THEN f.value ELSE '[]' END) a
+      ) e
+      WHERE f.key <> ALL (SELECT json_array_elements_text(?::json)) AND json_typeof(e.v) IN ('string', 'number')
+      AND ${this.matches("(e.v #>> '{}')")})`
+  }
+
+  protected fieldText(name: string): string {
+    return `(fields::json ->> '${name}')`
+  }
+}
+
+/** `q` as a LIKE pattern of any text holding it, `%`, `_` and `\` escaped. */
+function likePattern(q: string): string {
+  return `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
 }
 
 function toApi(row: RecordRow): ApiRecord {
