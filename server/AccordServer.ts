@@ -391,11 +391,13 @@ export class AccordServer {
 
   /**
    * Puts right what a stop may have left half done (bookings and invoice numbers not yet
-   * mirrored into their documents, index entries of incomplete records), then listens;
+   * mirrored into their documents, index entries of incomplete records) and what an upgrade
+   * left to do (search texts of records stored before there were any), then listens;
    * resolves with the actual URL (the port may have been 0).
    */
   async start(): Promise<string> {
     const reads = this.backend.recordReads
+    await reads.fillSearchText()
     const [events, invoices, incomplete] = await Promise.all([reads.stored('events'), reads.stored('invoices'), reads.incomplete()])
     void this.reservations.reconcile(events)
     void this.invoices.reconcile(invoices)

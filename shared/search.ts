@@ -5,8 +5,9 @@
  * and the strings and numbers inside a top-level array (a customer's tags); reference fields
  * (`REFERENCE_FIELDS`) are left out. A field's name and the JSON around the values never match.
  *
- * The databases ask the same in SQL (server/records/RecordReads.ts); this module says where in
- * a found record the match is (`GET /api/search`'s `match`). Pure: no I/O.
+ * The databases search a text made of these values (`searchText`, stored with each record's
+ * projection) and the notes; this module also says where in a found record the match is
+ * (`GET /api/search`'s `match`). Pure: no I/O.
  */
 import { type Collection, type FieldValues, REFERENCE_FIELDS, TITLE_FIELDS } from './collections.js'
 
@@ -35,6 +36,29 @@ export interface Searchable {
   notes: string
 }
 
+/**
+ * Between two values in a record's search text (`searchText`): U+001F, the unit separator. A
+ * query without it matches the search text exactly where it matches one value; a query holding
+ * it finds nothing, as one holding a NUL.
+ */
+export const SEARCH_SEPARATOR = '\u001f'
+
+/**
+ * The text the databases search for a record (the `search_text` column of its projection,
+ * server/records/recordProjection.ts): its searched values, in `searchedValues` order,
+ * separated by SEARCH_SEPARATOR. The notes have a column of their own.
+ */
+export function searchText(collection: Collection, fields: FieldValues): string {
+  return searchedValues(collection, fields)
+    .map((value) => value.text)
+    .join(SEARCH_SEPARATOR)
+}
+
+/** Whether a query can match anything: none holds a NUL (no stored text does) or SEARCH_SEPARATOR. */
+export function searchable(query: string): boolean {
+  return query !== '' && !query.includes('\0') && !query.includes(SEARCH_SEPARATOR)
+}
+
 /** Folds ASCII letters only, as SQLite's LIKE and PostgreSQL's ILIKE under the "C" collation do. */
 export function asciiLower(text: string): string {
   return text.replace(/[A-Z]+/g, (letters) => letters.toLowerCase())
@@ -59,8 +83,8 @@ export function searchedValues(collection: Collection, fields: FieldValues): { f
 
 /** Where `query` matches `record` (its title field first, then its other values, then its notes); null for nowhere. */
 export function matchIn(collection: Collection, record: Searchable, query: string): SearchMatch | null {
+  if (!searchable(query)) return null
   const needle = asciiLower(query)
-  if (needle === '') return null
   for (const { field, text } of [...searchedValues(collection, record.fields), { field: 'notes', text: record.notes }]) {
     const at = asciiLower(text).indexOf(needle)
     if (at !== -1) return { field, snippet: snippetAround(text, at, needle.length) }

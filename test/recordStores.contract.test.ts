@@ -36,6 +36,8 @@ interface Subject {
   outbox: NoticeOutbox
   /** The same stores on a connection (pool) of their own, as another process would have them. */
   other(): Promise<{ numbers: InvoiceNumbers; outbox: NoticeOutbox }>
+  /** Runs SQL of no parameters on the database (what an older version left behind); its rows, if any. */
+  sql(text: string): Promise<Record<string, unknown>[]>
   /** Closes whatever is open and removes what the subject made. */
   dispose(): Promise<void>
 }
@@ -265,6 +267,27 @@ function storesContract(name: string, setup: () => () => Promise<Subject>, skip 
       expect(await s.reads.search('acme', 'invoices', 'harbour', 5)).toEqual([])
     })
 
+    it('[RR3d] fillSearchText: records stored before search texts get theirs from their fields; their JSON text is searched until then', async () => {
+      await w.edit('acme', 'customers', 'old1', { fields: { name: 'Oldie', tags: ['legacy'] } })
+      await w.edit('acme', 'customers', 'old2', { fields: { name: 'Other', email: 'x@y.test' } })
+      await w.edit('acme', 'customers', 'new1', { fields: { name: 'Newer', email: 'legacy@y.test' } })
+      await s.sql("UPDATE records SET search_text = NULL WHERE id IN ('old1', 'old2')")
+      const found = async (q: string) => (await s.reads.list('acme', 'customers', { q })).items.map((r) => r.id)
+
+      expect(await found('name')).toEqual(['old1', 'old2'])
+      expect(await s.reads.fillSearchText()).toBe(2)
+      expect(await s.reads.fillSearchText()).toBe(0)
+      expect(await found('name')).toEqual([])
+      expect(await found('email')).toEqual([])
+      expect(await found('LEGACY')).toEqual(['new1', 'old1'])
+      // What the fill writes is what the projection writes.
+      const projected = await s.sql("SELECT search_text FROM records WHERE id = 'new1'")
+      expect(projected).toEqual([{ search_text: 'Newer\u001flegacy@y.test' }])
+      await s.sql("UPDATE records SET search_text = NULL WHERE id = 'new1'")
+      expect(await s.reads.fillSearchText()).toBe(1)
+      expect(await s.sql("SELECT search_text FROM records WHERE id = 'new1'")).toEqual(projected)
+    })
+
     it('[RR4] history: newest first, who changed which parts when, and the values that lost', async () => {
       await w.edit('acme', 'deals', 'd', { fields: { title: 'Deal' } }, 'u1', T0)
       await w.edit('acme', 'deals', 'd', { fields: { stage: 'won' } }, 'u2', T0 + 60_000)
@@ -444,6 +467,12 @@ storesContract('SQLite', () => async () => {
       others.push(second)
       return { numbers: new SqliteInvoiceNumbers(second), outbox: new SqliteNoticeOutbox(second) }
     },
+    async sql(text) {
+      const statement = db.prepare(text)
+      if (statement.reader) return statement.all() as Record<string, unknown>[]
+      statement.run()
+      return []
+    },
     async dispose() {
       await store.close()
       for (const second of others) second.close()
@@ -469,6 +498,9 @@ storesContract(
           const pool = await openPool(database.url, { max: 4 })
           pools.push(pool)
           return { numbers: new PgInvoiceNumbers(pool), outbox: new PgNoticeOutbox(pool) }
+        },
+        async sql(text) {
+          return (await database.pool.query(text)).rows
         },
         async dispose() {
           await Promise.all(pools.map((pool) => pool.end()))

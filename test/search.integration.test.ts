@@ -5,14 +5,15 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { MAX_SEARCH_LENGTH } from '../shared/search.js'
-import { describeBackends } from './helpers/backends.js'
-import { type Api, type TestServer, loginAs, seedWorkspace, startSeeded } from './helpers/server.js'
+import { describeBackends, query, restartSeeded } from './helpers/backends.js'
+import { type Api, type SeededUsers, type TestServer, loginAs, seedWorkspace, startSeeded } from './helpers/server.js'
 
 describeBackends('search', (backend) => {
   let t: TestServer
   let owner: Api
   let viewer: Api
   let stranger: Api
+  let users: SeededUsers
   const ids: Record<string, string> = {}
 
   const create = async (api: Api, collection: string, body: Record<string, unknown>) => {
@@ -25,6 +26,7 @@ describeBackends('search', (backend) => {
   beforeAll(async () => {
     ;({
       t,
+      users,
       api: { owner, viewer },
     } = await startSeeded(['owner', 'viewer'], backend.options()))
     ;({ owner: stranger } = await loginAs(t.url, await seedWorkspace(t.server, 'globex'), ['owner']))
@@ -122,5 +124,21 @@ describeBackends('search', (backend) => {
     const anonymous = await fetch(`${t.url}/api/search?q=fjord`)
     expect(anonymous.status).toBe(401)
     expect(((await anonymous.json()) as { error: { code: string } }).error.code).toBe('unauthorized')
+  })
+
+  it('[SR5] records stored before search texts are searched by their JSON text until the next start fills them', async () => {
+    await query(t.server, 'UPDATE records SET search_text = NULL')
+    const customers = async (api: Api, q: string) =>
+      ((await api.request('GET', `/api/records/customers?q=${q}`)).body.items as { id: string }[]).map((r) => r.id)
+    expect(await customers(owner, 'email')).toEqual([ids.fjordline, ids.norse])
+    // The search endpoint says where a record matched: a record that matched by a key alone is left out.
+    expect((await search(owner, 'q=email')).body.items).toEqual([])
+    ;({
+      t,
+      api: { owner },
+    } = await restartSeeded(t, users, ['owner']))
+    expect(await query(t.server, 'SELECT id FROM records WHERE search_text IS NULL')).toEqual([])
+    expect(await customers(owner, 'email')).toEqual([])
+    expect(await customers(owner, 'nordics')).toEqual([ids.fjordline])
   })
 })

@@ -7,12 +7,13 @@
  */
 import { createHash } from 'node:crypto'
 import type { Collection, FieldValues, LineItem } from '../../shared/collections.js'
-import { HAS_ITEMS, REFERENCE_FIELDS, TITLE_FIELDS, recordTitle } from '../../shared/collections.js'
+import { HAS_ITEMS, TITLE_FIELDS, isCollection, recordTitle } from '../../shared/collections.js'
 import { recordDocName } from '../../shared/docNames.js'
-import type { Searchable } from '../../shared/search.js'
+import { type Searchable, searchable, searchText } from '../../shared/search.js'
 import { numbered } from '../pg/numbered.js'
 import type { Pool } from '../pg/openPool.js'
 import type { StoredOverwrite } from '../store/historyRuns.js'
+import { storedValue } from '../store/upsertSql.js'
 import { type Db, statementCache } from '../store/openDatabase.js'
 import { RecordError } from './RecordError.js'
 
@@ -97,7 +98,8 @@ export interface RecordReads {
   /**
    * A page of a collection's live, complete records in id order (byte order, on both
    * databases), after `cursor`; `q` matches a substring of a field value or of the notes, as
-   * shared/search.ts says (never a field's name), ASCII letters in either case.
+   * shared/search.ts says (never a field's name), ASCII letters in either case: the record's
+   * `search_text` or its `notes` hold it.
    */
   list(workspace: string, collection: Collection, query: ListQuery): Promise<RecordPage>
   /**
@@ -105,6 +107,12 @@ export interface RecordReads {
    * those whose title field matches first, then the most recently changed.
    */
   search(workspace: string, collection: Collection, q: string, limit: number): Promise<FoundRecord[]>
+  /**
+   * Writes the search text (shared/search.ts, `searchText`) of the records stored before there
+   * was one, from their stored fields; resolves with how many. Safe beside writers: a row whose
+   * fields changed meanwhile is left to the projection that changed them.
+   */
+  fillSearchText(): Promise<number>
   /** Every live record of a collection (exports). */
   all(workspace: string, collection: Collection): Promise<ApiRecord[]>
   /**
@@ -143,6 +151,8 @@ interface HistoryRow {
 }
 
 const LIVE = 'deleted = 0 AND complete = 1'
+/** Rows `fillSearchText` writes per statement. */
+const FILL_BATCH = 500
 
 /**
  * The queries, written once with `?` parameters; a subclass runs them and says how a column
@@ -155,14 +165,19 @@ abstract class SqlRecordReads implements RecordReads {
   protected abstract matches(column: string): string
   /** SQL true when `column` is one of the strings of the next parameter, a JSON array. */
   protected abstract inJsonArray(column: string): string
-  /**
-   * SQL true when a value of the `fields` column (shared/search.ts: top-level strings and
-   * numbers as their JSON text, and those inside top-level arrays) matches the LIKE pattern of
-   * the second parameter, the fields named in the first (a JSON array) left out.
-   */
-  protected abstract valueMatches(): string
   /** SQL for the text of the string field `name` of the `fields` column (null when it has none). */
   protected abstract fieldText(name: string): string
+  /** A table of the objects of the next parameter, a JSON array, with their members `w`, `c`, `i`, `f` and `t` as text columns. */
+  protected abstract jsonRows(): string
+
+  /**
+   * SQL true when the record's search text or notes match the LIKE pattern of the next two
+   * parameters. A row a version before search texts wrote (a cluster being upgraded; filled at
+   * the next start) is searched by its fields' JSON text meanwhile, as that version did.
+   */
+  private searched(): string {
+    return `${this.matches('COALESCE(search_text, fields)')} OR ${this.matches('notes')}`
+  }
 
   async storedFields(name: RecordKey): Promise<FieldValues | undefined> {
     const [row] = await this.rows<{ fields: string }>('SELECT fields FROM records WHERE workspace = ? AND collection = ? AND id = ?', [
@@ -205,8 +220,7 @@ abstract class SqlRecordReads implements RecordReads {
 
   async list(workspace: string, collection: Collection, query: ListQuery): Promise<RecordPage> {
     const limit = Math.min(Math.max(query.limit ?? DEFAULT_PAGE, 1), MAX_PAGE)
-    // No stored text holds a NUL (PostgreSQL's text cannot): nothing matches one.
-    if (query.q?.includes('\0')) return { items: [], nextCursor: null }
+    if (query.q && !searchable(query.q)) return { items: [], nextCursor: null }
     const params: unknown[] = [workspace, collection]
     let sql = `SELECT * FROM records WHERE workspace = ? AND collection = ? AND ${LIVE}`
     if (query.cursor) {
@@ -215,8 +229,8 @@ abstract class SqlRecordReads implements RecordReads {
     }
     if (query.q) {
       const pattern = likePattern(query.q)
-      sql += ` AND (${this.valueMatches()} OR ${this.matches('notes')})`
-      params.push(JSON.stringify(REFERENCE_FIELDS[collection]), pattern, pattern)
+      sql += ` AND (${this.searched()})`
+      params.push(pattern, pattern)
     }
     sql += ' ORDER BY id LIMIT ?'
     params.push(limit + 1)
@@ -226,9 +240,9 @@ abstract class SqlRecordReads implements RecordReads {
   }
 
   async search(workspace: string, collection: Collection, q: string, limit: number): Promise<FoundRecord[]> {
-    if (q === '' || q.includes('\0')) return []
+    if (!searchable(q)) return []
     const pattern = likePattern(q)
-    const params: unknown[] = [workspace, collection, JSON.stringify(REFERENCE_FIELDS[collection]), pattern, pattern]
+    const params: unknown[] = [workspace, collection, pattern, pattern]
     const title = TITLE_FIELDS[collection]
     let rank = ''
     if (title !== null) {
@@ -238,10 +252,38 @@ abstract class SqlRecordReads implements RecordReads {
     params.push(limit)
     const rows = await this.rows<{ id: string; fields: string; notes: string }>(
       `SELECT id, fields, notes FROM records WHERE workspace = ? AND collection = ? AND ${LIVE}
-       AND (${this.valueMatches()} OR ${this.matches('notes')}) ORDER BY ${rank}updated_at DESC, id LIMIT ?`,
+       AND (${this.searched()}) ORDER BY ${rank}updated_at DESC, id LIMIT ?`,
       params,
     )
     return rows.map((row) => ({ id: row.id, fields: JSON.parse(row.fields) as FieldValues, notes: row.notes }))
+  }
+
+  async fillSearchText(): Promise<number> {
+    let filled = 0
+    for (;;) {
+      const rows = await this.rows<{ workspace: string; collection: string; id: string; fields: string }>(
+        'SELECT workspace, collection, id, fields FROM records WHERE search_text IS NULL LIMIT ?',
+        [FILL_BATCH],
+      )
+      if (rows.length === 0) return filled
+      const texts = rows.map((row) => ({
+        w: row.workspace,
+        c: row.collection,
+        i: row.id,
+        f: row.fields,
+        t: isCollection(row.collection) ? storedValue(searchText(row.collection, JSON.parse(row.fields) as FieldValues)) : '',
+      }))
+      const updated = await this.rows<{ id: string }>(
+        `UPDATE records SET search_text = u.t FROM ${this.jsonRows()} AS u
+         WHERE records.workspace = u.w AND records.collection = u.c AND records.id = u.i AND records.fields = u.f
+         AND records.search_text IS NULL RETURNING records.id`,
+        [JSON.stringify(texts)],
+      )
+      // None written: every row of the batch changed meanwhile, or was written by a version
+      // that stores no search text (a cluster being upgraded); the next start fills them.
+      if (updated.length === 0) return filled
+      filled += updated.length
+    }
   }
 
   async all(workspace: string, collection: Collection): Promise<ApiRecord[]> {
@@ -316,18 +358,12 @@ export class SqliteRecordReads extends SqlRecordReads {
     return `${column} IN (SELECT value FROM json_each(?))`
   }
 
-  /**
-   * `json_each(fields, path)` walks an array's elements and yields a scalar as itself. A number
-   * is matched as written in the JSON (`->`), not as SQLite would print the double it reads.
-   */
-  protected valueMatches(): string {
-    return `EXISTS (SELECT 1 FROM json_each(fields) f, json_each(fields, f.fullkey) v
-      WHERE f.type <> 'object' AND f.key NOT IN (SELECT value FROM json_each(?)) AND v.type IN ('text', 'integer', 'real')
-      AND ${this.matches("CASE v.type WHEN 'text' THEN v.value ELSE fields -> v.fullkey END")})`
-  }
-
   protected fieldText(name: string): string {
     return `(fields ->> '$.${name}')`
+  }
+
+  protected jsonRows(): string {
+    return `(SELECT value ->> 'w' AS w, value ->> 'c' AS c, value ->> 'i' AS i, value ->> 'f' AS f, value ->> 't' AS t FROM json_each(?))`
   }
 }
 
@@ -362,21 +398,12 @@ export class PgRecordReads extends SqlRecordReads {
     return `${column} = ANY (SELECT json_array_elements_text(?::json))`
   }
 
-  /**
-   * The `json` type (not `jsonb`) keeps a number as written, as SQLite's `->` reads it; `#>> '{}'`
-   * is a string's text unescaped or a number's as written.
-   */
-  protected valueMatches(): string {
-    return `EXISTS (SELECT 1 FROM json_each(fields::json) f CROSS JOIN LATERAL (
-        SELECT f.value AS v WHERE json_typeof(f.value) <> 'array'
-        UNION ALL SELECT a FROM json_array_elements(CASE json_typeof(f.value) WHEN 'array' THEN f.value ELSE '[]' END) a
-      ) e
-      WHERE f.key <> ALL (SELECT json_array_elements_text(?::json)) AND json_typeof(e.v) IN ('string', 'number')
-      AND ${this.matches("(e.v #>> '{}')")})`
-  }
-
   protected fieldText(name: string): string {
     return `(fields::json ->> '${name}')`
+  }
+
+  protected jsonRows(): string {
+    return `(SELECT j ->> 'w' AS w, j ->> 'c' AS c, j ->> 'i' AS i, j ->> 'f' AS f, j ->> 't' AS t FROM json_array_elements(?::json) j)`
   }
 }
 
