@@ -253,6 +253,7 @@ function storesContract(name: string, setup: () => () => Promise<Subject>, skip 
       await w.edit('acme', 'customers', 'c', { fields: { name: 'Oslo', company: 'Harbour Group' } }, 'u1', T0 + 1000)
       await w.edit('acme', 'customers', 'd', { fields: { name: 'Harbour gone' } })
       await w.edit('acme', 'customers', 'd', { deleted: true })
+      // No name: incomplete, so never found.
       await w.edit('acme', 'customers', 'e', { fields: { email: 'harbour@x.test' } })
       await w.edit('globex', 'customers', 'g', { fields: { name: 'Harbour elsewhere' } })
       const ids = async (q: string, limit = 10) => (await s.reads.search('acme', 'customers', q, limit)).map((r) => r.id)
