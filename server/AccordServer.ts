@@ -20,6 +20,7 @@ import { HttpError, errorHandler } from './http/errors.js'
 import { OriginPolicy } from './auth/OriginPolicy.js'
 import { recordRoutes } from './http/recordRoutes.js'
 import { SalesWorkflow } from './records/SalesWorkflow.js'
+import { searchRoutes } from './http/searchRoutes.js'
 import { adminRoutes } from './http/adminRoutes.js'
 import { Overview } from './metrics/Overview.js'
 import { routeTemplateOf, trackRouteTemplate } from './http/routeTemplate.js'
@@ -353,6 +354,7 @@ export class AccordServer {
     })
     app.use('/api/records', recordRoutes(this.records, new SalesWorkflow(this.registry, this.records)))
     app.use('/api/views', viewRoutes(this.backend.views))
+    app.use('/api/search', searchRoutes(this.records))
     app.use('/api', jobRoutes(this.jobs))
     app.use('/api/calendar', calendarRoutes({ ledger: this.ledger, reservations: this.reservations, rooms: options.rooms }))
     app.use('/api', (_req, _res, next) => next(new HttpError(404, 'not-found', 'no such endpoint')))
@@ -401,11 +403,13 @@ export class AccordServer {
 
   /**
    * Puts right what a stop may have left half done (bookings and invoice numbers not yet
-   * mirrored into their documents, index entries of incomplete records), then listens;
+   * mirrored into their documents, index entries of incomplete records) and what an upgrade
+   * left to do (search texts of records stored before there were any), then listens;
    * resolves with the actual URL (the port may have been 0).
    */
   async start(): Promise<string> {
     const reads = this.backend.recordReads
+    await reads.fillSearchText()
     const [events, invoices, incomplete] = await Promise.all([reads.stored('events'), reads.stored('invoices'), reads.incomplete()])
     void this.reservations.reconcile(events)
     void this.invoices.reconcile(invoices)

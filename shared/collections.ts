@@ -254,9 +254,35 @@ export function itemTotals(items: readonly LineItem[], taxRate = 0): { subtotal:
   return { subtotal, tax, total: cents(subtotal + tax) }
 }
 
+/** The field a record is called by, if its collection has one (an invoice is called by its number). */
+export const TITLE_FIELDS: Record<Collection, string | null> = {
+  customers: 'name',
+  leads: 'name',
+  deals: 'title',
+  proposals: 'title',
+  invoices: null,
+  events: 'title',
+  tasks: 'title',
+}
+
+/**
+ * Fields that hold the ids of other records or of users: a search does not look into them
+ * (ids are random letters and digits, so a short word would match a reference in most records).
+ */
+export const REFERENCE_FIELDS: Record<Collection, readonly string[]> = {
+  customers: ['ownerId', 'leadId'],
+  leads: ['ownerId', 'customerId', 'dealId'],
+  deals: ['customerId', 'ownerId', 'leadId'],
+  proposals: ['dealId'],
+  invoices: ['customerId', 'dealId', 'proposalId'],
+  events: ['attendees', 'customerId'],
+  tasks: ['assigneeId', 'about'],
+}
+
 /** Human label of a collection's record, used in lists and exports. */
 export function recordTitle(collection: Collection, fields: FieldValues): string {
-  const value = collection === 'customers' || collection === 'leads' ? fields.name : fields.title
+  const titleField = TITLE_FIELDS[collection]
+  const value = titleField === null ? undefined : fields[titleField]
   if (typeof value === 'string' && value) return value
   if (collection === 'invoices') return 'Invoice'
   return '(untitled)'

@@ -1,4 +1,4 @@
-/** The calendar's time-zone arithmetic, its conflict words and the command palette's matches, pure: no browser, no server. */
+/** The calendar's time-zone arithmetic and its conflict words, pure: no browser, no server. */
 import { describe, expect, it } from 'vitest'
 import {
   byDay,
@@ -13,7 +13,6 @@ import {
   weekdayOf,
   zonedInstant,
 } from '../client/src/calendarMath.js'
-import { matchOf } from '../client/src/components/CommandPalette.js'
 import { clashWords } from '../client/src/components/ReservationPanel.js'
 import type { IndexEntry } from '../shared/docLayout.js'
 
@@ -92,24 +91,5 @@ describe('conflict words', () => {
     expect(clashWords({ ...mine, attendees: ['u-bob'] }, ['hidden'], [review], users, 'u-alice', 'UTC')).toEqual([
       'The slot collides with another booking.',
     ])
-  })
-})
-
-describe('command palette matches', () => {
-  const customer = {
-    id: 'c1',
-    name: 'Fjordline Shipping',
-    email: 'ops@fjordline.test',
-    notes: 'We met them at the harbour fair in Bergen last spring.\nWants the zanzibarite add-on for every vessel in the fleet, soon.',
-  }
-
-  it('says where a word matched: the title, a field, or the notes around it; a field name is no match', () => {
-    expect(matchOf('customers', customer, 'fjord')).toEqual({ collection: 'customers', id: 'c1', title: 'Fjordline Shipping', where: null })
-    expect(matchOf('customers', customer, 'OPS@')?.where).toBe('email: ops@fjordline.test')
-    expect(matchOf('customers', customer, 'Zanzibarite')?.where).toBe(
-      'in notes: …fair in Bergen last spring. Wants the zanzibarite add-on for every vessel in the fleet,…',
-    )
-    // The API's q also matches the fields' JSON text, keys included.
-    expect(matchOf('customers', customer, 'email')).toBeNull()
   })
 })

@@ -36,6 +36,8 @@ interface Subject {
   outbox: NoticeOutbox
   /** The same stores on a connection (pool) of their own, as another process would have them. */
   other(): Promise<{ numbers: InvoiceNumbers; outbox: NoticeOutbox }>
+  /** Runs SQL of no parameters on the database (what an older version left behind); its rows, if any. */
+  sql(text: string): Promise<Record<string, unknown>[]>
   /** Closes whatever is open and removes what the subject made. */
   dispose(): Promise<void>
 }
@@ -200,14 +202,91 @@ function storesContract(name: string, setup: () => () => Promise<Subject>, skip 
       expect(await found('0% p')).toEqual(['r5'])
       expect(await found('_')).toEqual(['r6'])
       expect(await found('r_s')).toEqual(['r6'])
-      // The JSON text holds a backslash escaped, as `\\`: one backslash finds it.
+      // A value, not its JSON text: one backslash finds the one backslash; the key `name` and JSON punctuation find nothing.
       expect(await found('\\')).toEqual(['r7'])
+      expect(await found('name')).toEqual([])
+      expect(await found('"')).toEqual([])
+      expect(await found(':')).toEqual([])
+      expect(await found('{')).toEqual([])
       // As SQLite's LIKE: letters beyond ASCII match in their own case only, whatever the database's locale.
       expect(await found('Ärzte')).toEqual(['r4'])
       expect(await found('ärzte')).toEqual([])
       expect(await found('RZTE')).toEqual(['r4'])
       expect(await found('no such text')).toEqual([])
       expect(await found('nul\0')).toEqual([])
+    })
+
+    it('[RR3b] search looks at values only: strings, numbers as written, array elements and notes; not keys, JSON or references', async () => {
+      await w.edit('acme', 'customers', 'c1', { fields: { name: 'Fjordline', email: 'ops@fjordline.test', tags: ['VIP', 'shipping'] } })
+      await w.edit('acme', 'customers', 'c2', { fields: { name: 'Norse Cargo', email: 'hello@norse.test', ownerId: 'u-vip9' } })
+      await w.edit('acme', 'customers', 'c3', { fields: { name: 'Quiet Ltd' }, notes: 'prefers e-mail, "never" phone' })
+      await w.edit('acme', 'deals', 'd1', { fields: { title: 'Retainer', amount: 0.7999999999999999, customerId: 'c1' } })
+      await w.edit('acme', 'deals', 'd2', { fields: { title: 'Big one', amount: 1e21, stage: 'won' } })
+      await w.edit('acme', 'deals', 'd3', { fields: { title: 'Cents', amount: 1234.5 } })
+      const found = async (collection: Collection, q: string) => (await s.reads.list('acme', collection, { q })).items.map((r) => r.id)
+
+      // The key `email` is in every customer's JSON; the word is in one's notes only.
+      expect(await found('customers', 'email')).toEqual([])
+      expect(await found('customers', 'e-mail')).toEqual(['c3'])
+      expect(await found('customers', '"never"')).toEqual(['c3'])
+      expect(await found('customers', 'vip')).toEqual(['c1'])
+      expect(await found('customers', 'shipping')).toEqual(['c1'])
+      expect(await found('customers', '["VIP"')).toEqual([])
+      expect(await found('customers', 'ownerId')).toEqual([])
+      // A number as its JSON text, the same on both databases (not the double printed back).
+      expect(await found('deals', '0.7999999999999999')).toEqual(['d1'])
+      expect(await found('deals', '0.79999999999999993')).toEqual([])
+      expect(await found('deals', '1e+21')).toEqual(['d2'])
+      expect(await found('deals', '234.5')).toEqual(['d3'])
+      expect(await found('deals', 'won')).toEqual(['d2'])
+      expect(await found('deals', 'c1')).toEqual([])
+      expect(await found('deals', 'amount')).toEqual([])
+      // Paging within the matches keeps its cursor.
+      const page = await s.reads.list('acme', 'deals', { q: 'e', limit: 1 })
+      expect(page.items.map((r) => r.id)).toEqual(['d1'])
+      expect((await s.reads.list('acme', 'deals', { q: 'e', cursor: page.nextCursor! })).items.map((r) => r.id)).toEqual(['d2', 'd3'])
+    })
+
+    it('[RR3c] search(): title matches first, then the most recently changed; live records of the workspace only', async () => {
+      await w.edit('acme', 'customers', 'a', { fields: { name: 'Harbour Ltd' } }, 'u1', T0)
+      await w.edit('acme', 'customers', 'b', { fields: { name: 'Bergen' }, notes: 'met at the harbour' }, 'u1', T0 + 2000)
+      await w.edit('acme', 'customers', 'c', { fields: { name: 'Oslo', company: 'Harbour Group' } }, 'u1', T0 + 1000)
+      await w.edit('acme', 'customers', 'd', { fields: { name: 'Harbour gone' } })
+      await w.edit('acme', 'customers', 'd', { deleted: true })
+      // No name: incomplete, so never found.
+      await w.edit('acme', 'customers', 'e', { fields: { email: 'harbour@x.test' } })
+      await w.edit('globex', 'customers', 'g', { fields: { name: 'Harbour elsewhere' } })
+      const ids = async (q: string, limit = 10) => (await s.reads.search('acme', 'customers', q, limit)).map((r) => r.id)
+
+      expect(await ids('HARBOUR')).toEqual(['a', 'b', 'c'])
+      expect(await ids('harbour', 2)).toEqual(['a', 'b'])
+      expect(await s.reads.search('acme', 'customers', 'group', 5)).toEqual([
+        { id: 'c', fields: { name: 'Oslo', company: 'Harbour Group' }, notes: '' },
+      ])
+      expect(await ids('nul\0')).toEqual([])
+      expect(await ids('')).toEqual([])
+      expect(await s.reads.search('acme', 'invoices', 'harbour', 5)).toEqual([])
+    })
+
+    it('[RR3d] fillSearchText: records stored before search texts get theirs from their fields; their JSON text is searched until then', async () => {
+      await w.edit('acme', 'customers', 'old1', { fields: { name: 'Oldie', tags: ['legacy'] } })
+      await w.edit('acme', 'customers', 'old2', { fields: { name: 'Other', email: 'x@y.test' } })
+      await w.edit('acme', 'customers', 'new1', { fields: { name: 'Newer', email: 'legacy@y.test' } })
+      await s.sql("UPDATE records SET search_text = NULL WHERE id IN ('old1', 'old2')")
+      const found = async (q: string) => (await s.reads.list('acme', 'customers', { q })).items.map((r) => r.id)
+
+      expect(await found('name')).toEqual(['old1', 'old2'])
+      expect(await s.reads.fillSearchText()).toBe(2)
+      expect(await s.reads.fillSearchText()).toBe(0)
+      expect(await found('name')).toEqual([])
+      expect(await found('email')).toEqual([])
+      expect(await found('LEGACY')).toEqual(['new1', 'old1'])
+      // What the fill writes is what the projection writes.
+      const projected = await s.sql("SELECT search_text FROM records WHERE id = 'new1'")
+      expect(projected).toEqual([{ search_text: 'Newer\u001flegacy@y.test' }])
+      await s.sql("UPDATE records SET search_text = NULL WHERE id = 'new1'")
+      expect(await s.reads.fillSearchText()).toBe(1)
+      expect(await s.sql("SELECT search_text FROM records WHERE id = 'new1'")).toEqual(projected)
     })
 
     it('[RR4] history: newest first, who changed which parts when, and the values that lost', async () => {
@@ -389,6 +468,12 @@ storesContract('SQLite', () => async () => {
       others.push(second)
       return { numbers: new SqliteInvoiceNumbers(second), outbox: new SqliteNoticeOutbox(second) }
     },
+    async sql(text) {
+      const statement = db.prepare(text)
+      if (statement.reader) return statement.all() as Record<string, unknown>[]
+      statement.run()
+      return []
+    },
     async dispose() {
       await store.close()
       for (const second of others) second.close()
@@ -414,6 +499,9 @@ storesContract(
           const pool = await openPool(database.url, { max: 4 })
           pools.push(pool)
           return { numbers: new PgInvoiceNumbers(pool), outbox: new PgNoticeOutbox(pool) }
+        },
+        async sql(text) {
+          return (await database.pool.query(text)).rows
         },
         async dispose() {
           await Promise.all(pools.map((pool) => pool.end()))

@@ -389,4 +389,14 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 19,
+    name: 'records search text',
+    // As SQLite's: the text a search of records matches (shared/search.ts, searchText), written
+    // with each projection; NULL for a record stored before it, until a server's start fills it
+    // from the same function (server/records/RecordReads.ts, fillSearchText).
+    sql: `
+      ALTER TABLE records ADD COLUMN search_text text;
+    `,
+  },
 ]

@@ -7,11 +7,13 @@
  */
 import { createHash } from 'node:crypto'
 import type { Collection, FieldValues, LineItem } from '../../shared/collections.js'
-import { HAS_ITEMS, recordTitle } from '../../shared/collections.js'
+import { HAS_ITEMS, TITLE_FIELDS, isCollection, recordTitle } from '../../shared/collections.js'
 import { recordDocName } from '../../shared/docNames.js'
+import { type Searchable, searchable, searchText } from '../../shared/search.js'
 import { numbered } from '../pg/numbered.js'
 import type { Pool } from '../pg/openPool.js'
 import type { StoredOverwrite } from '../store/historyRuns.js'
+import { storedValue } from '../store/upsertSql.js'
 import { type Db, statementCache } from '../store/openDatabase.js'
 import { RecordError } from './RecordError.js'
 
@@ -70,6 +72,11 @@ export interface RecordPage {
   nextCursor: string | null
 }
 
+/** A record a search found: what shared/search.ts's `matchIn` reads to say where. */
+export interface FoundRecord extends Searchable {
+  id: string
+}
+
 export const MAX_PAGE = 500
 /** Ids looked up by one query of `titles`. */
 const TITLES_PER_QUERY = 500
@@ -92,10 +99,22 @@ export interface RecordReads {
   etag(workspace: string, collection: Collection, id: string): Promise<string>
   /**
    * A page of a collection's live, complete records (or its deleted ones, `deleted`) in id
-   * order (byte order, on both databases), after `cursor`; `q` matches a substring of the fields (their JSON text) or
-   * the notes, ASCII letters in either case (SQLite's LIKE).
+   * order (byte order, on both databases), after `cursor`; `q` matches a substring of a field
+   * value or of the notes, as shared/search.ts says (never a field's name), ASCII letters in
+   * either case: the record's `search_text` or its `notes` hold it.
    */
   list(workspace: string, collection: Collection, query: ListQuery): Promise<RecordPage>
+  /**
+   * At most `limit` live, complete records of a collection that `q` matches as `list`'s does:
+   * those whose title field matches first, then the most recently changed.
+   */
+  search(workspace: string, collection: Collection, q: string, limit: number): Promise<FoundRecord[]>
+  /**
+   * Writes the search text (shared/search.ts, `searchText`) of the records stored before there
+   * was one, from their stored fields; resolves with how many. Safe beside writers: a row whose
+   * fields changed meanwhile is left to the projection that changed them.
+   */
+  fillSearchText(): Promise<number>
   /** Every live record of a collection (exports). */
   all(workspace: string, collection: Collection): Promise<ApiRecord[]>
   /**
@@ -135,6 +154,8 @@ interface HistoryRow {
 
 const LIVE = 'deleted = 0 AND complete = 1'
 const TRASHED = 'deleted = 1 AND complete = 1'
+/** Rows `fillSearchText` writes per statement. */
+const FILL_BATCH = 500
 
 /**
  * The queries, written once with `?` parameters; a subclass runs them and says how a column
@@ -147,6 +168,19 @@ abstract class SqlRecordReads implements RecordReads {
   protected abstract matches(column: string): string
   /** SQL true when `column` is one of the strings of the next parameter, a JSON array. */
   protected abstract inJsonArray(column: string): string
+  /** SQL for the text of the string field `name` of the `fields` column (null when it has none). */
+  protected abstract fieldText(name: string): string
+  /** A table of the objects of the next parameter, a JSON array, with their members `w`, `c`, `i`, `f` and `t` as text columns. */
+  protected abstract jsonRows(): string
+
+  /**
+   * SQL true when the record's search text or notes match the LIKE pattern of the next two
+   * parameters. A row a version before search texts wrote (a cluster being upgraded; filled at
+   * the next start) is searched by its fields' JSON text meanwhile, as that version did.
+   */
+  private searched(): string {
+    return `${this.matches('COALESCE(search_text, fields)')} OR ${this.matches('notes')}`
+  }
 
   async storedFields(name: RecordKey): Promise<FieldValues | undefined> {
     const [row] = await this.rows<{ fields: string }>('SELECT fields FROM records WHERE workspace = ? AND collection = ? AND id = ?', [
@@ -189,8 +223,7 @@ abstract class SqlRecordReads implements RecordReads {
 
   async list(workspace: string, collection: Collection, query: ListQuery): Promise<RecordPage> {
     const limit = Math.min(Math.max(query.limit ?? DEFAULT_PAGE, 1), MAX_PAGE)
-    // No stored text holds a NUL (PostgreSQL's text cannot): nothing matches one.
-    if (query.q?.includes('\0')) return { items: [], nextCursor: null }
+    if (query.q && !searchable(query.q)) return { items: [], nextCursor: null }
     const params: unknown[] = [workspace, collection]
     let sql = `SELECT * FROM records WHERE workspace = ? AND collection = ? AND ${query.deleted ? TRASHED : LIVE}`
     if (query.cursor) {
@@ -198,8 +231,8 @@ abstract class SqlRecordReads implements RecordReads {
       params.push(query.cursor)
     }
     if (query.q) {
-      sql += ` AND (${this.matches('fields')} OR ${this.matches('notes')})`
-      const pattern = `%${query.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+      const pattern = likePattern(query.q)
+      sql += ` AND (${this.searched()})`
       params.push(pattern, pattern)
     }
     sql += ' ORDER BY id LIMIT ?'
@@ -207,6 +240,53 @@ abstract class SqlRecordReads implements RecordReads {
     const rows = await this.rows<RecordRow>(sql, params)
     const page = rows.slice(0, limit)
     return { items: page.map(toApi), nextCursor: rows.length > limit ? page.at(-1)!.id : null }
+  }
+
+  async search(workspace: string, collection: Collection, q: string, limit: number): Promise<FoundRecord[]> {
+    if (!searchable(q)) return []
+    const pattern = likePattern(q)
+    const params: unknown[] = [workspace, collection, pattern, pattern]
+    const title = TITLE_FIELDS[collection]
+    let rank = ''
+    if (title !== null) {
+      rank = `CASE WHEN ${this.matches(this.fieldText(title))} THEN 0 ELSE 1 END, `
+      params.push(pattern)
+    }
+    params.push(limit)
+    const rows = await this.rows<{ id: string; fields: string; notes: string }>(
+      `SELECT id, fields, notes FROM records WHERE workspace = ? AND collection = ? AND ${LIVE}
+       AND (${this.searched()}) ORDER BY ${rank}updated_at DESC, id LIMIT ?`,
+      params,
+    )
+    return rows.map((row) => ({ id: row.id, fields: JSON.parse(row.fields) as FieldValues, notes: row.notes }))
+  }
+
+  async fillSearchText(): Promise<number> {
+    let filled = 0
+    for (;;) {
+      const rows = await this.rows<{ workspace: string; collection: string; id: string; fields: string }>(
+        'SELECT workspace, collection, id, fields FROM records WHERE search_text IS NULL LIMIT ?',
+        [FILL_BATCH],
+      )
+      if (rows.length === 0) return filled
+      const texts = rows.map((row) => ({
+        w: row.workspace,
+        c: row.collection,
+        i: row.id,
+        f: row.fields,
+        t: isCollection(row.collection) ? storedValue(searchText(row.collection, JSON.parse(row.fields) as FieldValues)) : '',
+      }))
+      const updated = await this.rows<{ id: string }>(
+        `UPDATE records SET search_text = u.t FROM ${this.jsonRows()} AS u
+         WHERE records.workspace = u.w AND records.collection = u.c AND records.id = u.i AND records.fields = u.f
+         AND records.search_text IS NULL RETURNING records.id`,
+        [JSON.stringify(texts)],
+      )
+      // None written: every row of the batch changed meanwhile, or was written by a version
+      // that stores no search text (a cluster being upgraded); the next start fills them.
+      if (updated.length === 0) return filled
+      filled += updated.length
+    }
   }
 
   async all(workspace: string, collection: Collection): Promise<ApiRecord[]> {
@@ -280,6 +360,14 @@ export class SqliteRecordReads extends SqlRecordReads {
   protected inJsonArray(column: string): string {
     return `${column} IN (SELECT value FROM json_each(?))`
   }
+
+  protected fieldText(name: string): string {
+    return `(fields ->> '$.${name}')`
+  }
+
+  protected jsonRows(): string {
+    return `(SELECT value ->> 'w' AS w, value ->> 'c' AS c, value ->> 'i' AS i, value ->> 'f' AS f, value ->> 't' AS t FROM json_each(?))`
+  }
 }
 
 export class PgRecordReads extends SqlRecordReads {
@@ -312,6 +400,19 @@ export class PgRecordReads extends SqlRecordReads {
   protected inJsonArray(column: string): string {
     return `${column} = ANY (SELECT json_array_elements_text(?::json))`
   }
+
+  protected fieldText(name: string): string {
+    return `(fields::json ->> '${name}')`
+  }
+
+  protected jsonRows(): string {
+    return `(SELECT j ->> 'w' AS w, j ->> 'c' AS c, j ->> 'i' AS i, j ->> 'f' AS f, j ->> 't' AS t FROM json_array_elements(?::json) j)`
+  }
+}
+
+/** `q` as a LIKE pattern of any text holding it, `%`, `_` and `\` escaped. */
+function likePattern(q: string): string {
+  return `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
 }
 
 function toApi(row: RecordRow): ApiRecord {

@@ -21,7 +21,7 @@ import { newRecordId, recordDocName } from '../../shared/docNames.js'
 import type { AccordRegistry, AccordRoom } from '../documents/types.js'
 import { serverOrigin } from '../sync/types.js'
 import { RecordError } from './RecordError.js'
-import type { ApiRecord, CurrentRecord, HistoryEntry, ListQuery, RecordPage, RecordReads } from './RecordReads.js'
+import type { ApiRecord, CurrentRecord, FoundRecord, HistoryEntry, ListQuery, RecordPage, RecordReads } from './RecordReads.js'
 import { etagOf } from './recordProjection.js'
 import { StaleRecordError } from './StaleRecordError.js'
 
@@ -37,6 +37,11 @@ export class RecordService {
 
   list(workspace: string, collection: Collection, query: ListQuery): Promise<RecordPage> {
     return this.reads.list(workspace, collection, query)
+  }
+
+  /** Records of a collection that `q` matches, best first (see RecordReads.search). */
+  search(workspace: string, collection: Collection, q: string, limit: number): Promise<FoundRecord[]> {
+    return this.reads.search(workspace, collection, q, limit)
   }
 
   /** Every live record of a collection (exports). */

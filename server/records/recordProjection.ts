@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto'
 import * as Y from 'yjs'
 import { type Collection, type FieldValues, HAS_ITEMS, isComplete, itemsTotal } from '../../shared/collections.js'
 import { readRecord } from '../../shared/docLayout.js'
+import { searchText } from '../../shared/search.js'
 import type { Projected } from '../sync/CommitQueue.js'
 
 export interface RecordProjection extends Projected {
@@ -59,6 +60,7 @@ export function projectRecord(
         id: name.id,
         fields: JSON.stringify(state.fields),
         notes: state.notes,
+        search_text: searchText(name.collection, state.fields),
         items: JSON.stringify(state.items),
         authority: JSON.stringify(state.authority),
         deleted: deleted ? 1 : 0,

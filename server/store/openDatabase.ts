@@ -271,6 +271,12 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (workspace, user_id, id)
   );
   `,
+  // The text a search of records matches (shared/search.ts, searchText): the field values, never
+  // their names, written with each projection. NULL for a record stored before it, until the
+  // server fills it at start-up from the same function (RecordReads.fillSearchText).
+  `
+  ALTER TABLE records ADD COLUMN search_text TEXT;
+  `,
 ]
 
 /** The schema version (`PRAGMA user_version`) of a database this code has opened. */

@@ -184,6 +184,11 @@ describe('command palette (Chromium)', () => {
     const id = created.body.id as string
     const { context, page } = await e2e.signedIn('alice@demo.test', '/board')
     try {
+      const searches: string[] = []
+      page.on('request', (request) => {
+        const { pathname, searchParams } = new URL(request.url())
+        if (pathname === '/api/search' || (pathname.startsWith('/api/records/') && searchParams.has('q'))) searches.push(pathname)
+      })
       await page.keyboard.press('Control+k')
       const palette = page.getByTestId('command-palette')
       await palette.waitFor()
@@ -191,6 +196,9 @@ describe('command palette (Chromium)', () => {
       const hit = palette.getByTestId('palette-record').filter({ hasText: 'Fjordline Shipping' })
       await hit.waitFor()
       expect(await hit.textContent()).toContain('in notes:')
+      // One request per pause in typing, for every collection at once.
+      expect(searches.length).toBeGreaterThan(0)
+      expect(new Set(searches)).toEqual(new Set(['/api/search']))
       await hit.locator('xpath=self::*[@data-selected="true"]').waitFor()
       await page.screenshot({ path: join(SCREENSHOTS, 'command-palette.png') })
       await page.keyboard.press('Enter')

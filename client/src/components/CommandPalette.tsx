@@ -1,13 +1,14 @@
 /**
  * The command palette (Ctrl-K or ⌘K anywhere): find a record of any collection by a word
- * of its name, title, e-mail or other fields, or of its notes (the records API's `q`, asked of
- * every collection at once), and go anywhere or create a record without the mouse.
+ * of its name, title, e-mail or other field values, or of its notes (`GET /api/search`, one
+ * request per pause in typing), and go anywhere or create a record without the mouse.
  */
 import '../palette.css'
 import { Command } from 'cmdk'
 import { useEffect, useMemo, useRef, useState } from 'react'
-import { type Collection, COLLECTIONS, FIELD_DEFAULTS, recordTitle } from '../../../shared/collections.js'
-import { COLLECTION_LABELS } from '../fieldKinds.js'
+import { type Collection, COLLECTIONS, FIELD_DEFAULTS, TITLE_FIELDS } from '../../../shared/collections.js'
+import type { SearchHit } from '../../../shared/search.js'
+import { COLLECTION_LABELS, fieldLabel } from '../fieldKinds.js'
 import { navigate } from '../router.js'
 import { api, ApiError, type User } from '../session/api.js'
 import { useToast } from './Toasts.js'
@@ -17,41 +18,21 @@ import { useDialogFocus } from './useDialogFocus.js'
 const PER_COLLECTION = 5
 /** Quiet time after a keystroke before the records are asked for. @default 150 ms */
 const SEARCH_DELAY_MS = 150
-/** Characters of the notes shown around a match. @default 40 */
-const SNIPPET_CONTEXT = 40
 
 export interface Found {
   collection: Collection
   id: string
   title: string
-  /** Where the words matched when not in the title: "in notes: …the word…". */
+  /** Where the words matched when not in the title: "in notes: …the word…", "Email: ops@…". */
   where: string | null
 }
 
-type RecordItem = Record<string, unknown> & { id: string; notes?: string }
-
-/**
- * Whether `record` really holds `query` in a value or its notes, and where. The API's `q`
- * also matches field names (it searches the fields' JSON text), which no one means.
- */
-export function matchOf(collection: Collection, record: RecordItem, query: string): Found | null {
-  const needle = query.trim().toLowerCase()
-  const title = recordTitle(collection, record)
-  const found = (where: string | null): Found => ({ collection, id: record.id, title, where })
-  if (title.toLowerCase().includes(needle)) return found(null)
-  for (const [key, value] of Object.entries(record)) {
-    if (key === 'notes' || key === 'id' || typeof value !== 'string') continue
-    if (value.toLowerCase().includes(needle)) return found(`${key}: ${value}`)
-  }
-  const notes = typeof record.notes === 'string' ? record.notes : ''
-  const at = notes.toLowerCase().indexOf(needle)
-  if (at === -1) return null
-  // Whole words around the match, about SNIPPET_CONTEXT characters each side.
-  let from = Math.max(0, at - SNIPPET_CONTEXT)
-  if (from > 0) from = Math.min(at, notes.slice(from).search(/\s/) + from + 1)
-  let to = Math.min(notes.length, at + needle.length + SNIPPET_CONTEXT)
-  if (to < notes.length) to = Math.max(at + needle.length, notes.slice(0, to).search(/\s\S*$/))
-  return found(`in notes: ${from > 0 ? '…' : ''}${notes.slice(from, to).replace(/\s+/g, ' ').trim()}${to < notes.length ? '…' : ''}`)
+/** How the palette shows a record the search found. */
+export function foundOf({ collection, id, title, match }: SearchHit): Found {
+  let where: string | null = `${fieldLabel(match.field)}: ${match.snippet}`
+  if (match.field === TITLE_FIELDS[collection]) where = null
+  else if (match.field === 'notes') where = `in notes: ${match.snippet}`
+  return { collection, id, title, where }
 }
 
 interface Action {
@@ -68,19 +49,10 @@ function useRecordSearch(query: string): { found: Found[]; searching: boolean } 
     if (q === '') return
     let live = true
     const timer = setTimeout(() => {
-      const params = `q=${encodeURIComponent(q)}&limit=${PER_COLLECTION * 2}`
-      void Promise.all(
-        COLLECTIONS.map((collection) =>
-          api<{ items: RecordItem[] }>('GET', `/api/records/${collection}?${params}`).then(
-            (r) =>
-              r.items
-                .map((item) => matchOf(collection, item, q))
-                .filter((f): f is Found => f !== null)
-                .slice(0, PER_COLLECTION),
-            () => [] as Found[],
-          ),
-        ),
-      ).then((lists) => live && setState({ query: q, found: lists.flat() }))
+      void api<{ items: SearchHit[] }>('GET', `/api/search?q=${encodeURIComponent(q)}&limit=${PER_COLLECTION}`).then(
+        (r) => live && setState({ query: q, found: r.items.map(foundOf) }),
+        () => live && setState({ query: q, found: [] }),
+      )
     }, SEARCH_DELAY_MS)
     return () => {
       live = false
@@ -117,8 +89,8 @@ export function CommandPalette({ user, onClose }: { user: User; onClose(): void 
           group: 'Create',
           run: () => {
             if (c === 'events') return navigate('/calendar')
-            const titleField = c === 'customers' || c === 'leads' ? 'name' : 'title'
-            const input = c === 'invoices' ? {} : { [titleField]: `New ${singular}` }
+            const titleField = TITLE_FIELDS[c]
+            const input = titleField === null ? {} : { [titleField]: `New ${singular}` }
             api<{ id: string }>('POST', `/api/records/${c}`, { ...FIELD_DEFAULTS[c], ...input })
               .then((record) => navigate(`/${c}/${record.id}`))
               .catch((e: unknown) => toast(e instanceof ApiError ? e.message : 'Could not create the record', 'error'))
