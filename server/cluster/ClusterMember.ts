@@ -9,9 +9,10 @@
 import { hostname } from 'node:os'
 import { type Pool, type PoolClient, openPool } from '../pg/openPool.js'
 import type { DocRelays } from '../sync/DocRelays.js'
-import type { DocOwnership, LoadHook, OwnershipRefusal } from '../sync/DocRegistry.js'
+import type { DocForwarding, DocOwnership, LoadHook, OwnershipRefusal } from '../sync/DocRegistry.js'
 import { Bus } from './Bus.js'
 import { broadcastOf, decodeBusMessage, encodeBusMessage } from './busMessages.js'
+import { CallForwarder, type RunCall } from './CallForwarder.js'
 import { FencedError } from './fence.js'
 import { Membership } from './Membership.js'
 import { OwnerEnd } from './OwnerEnd.js'
@@ -28,6 +29,8 @@ export interface ClusterOptions {
   leaseMs?: number
   renewEveryMs?: number
   safetyMarginMs?: number
+  /** How long a call forwarded to a document's owner waits for its answer. @default 5000 */
+  callTimeoutMs?: number
 }
 
 export interface ClusterEvents {
@@ -48,6 +51,8 @@ interface BusHooks {
 export class ClusterMember implements DocOwnership {
   /** The relays of this member's sockets for documents others own, once it serves. */
   relays: RelayHub | null = null
+  /** Calls for documents others own, forwarded to them (the registry's `forwarding`), and theirs served here. */
+  readonly calls: CallForwarder
   private leaving = false
 
   private constructor(
@@ -56,7 +61,24 @@ export class ClusterMember implements DocOwnership {
     private readonly pool: Pool,
     private readonly events: ClusterEvents,
     private readonly hooks: BusHooks,
-  ) {}
+    callTimeoutMs: number | undefined,
+  ) {
+    this.calls = new CallForwarder({ bus, timeoutMs: callTimeoutMs, onError: events.onError })
+    hooks.direct = (payload) => this.direct(payload)
+  }
+
+  /** The registry's seam for calls on documents others own. */
+  get forwarding(): DocForwarding {
+    return this.calls
+  }
+
+  /** A message on this member's direct channel. */
+  private direct(payload: Buffer): void {
+    const message = decodeBusMessage(payload)
+    if (message.kind === 'answer') this.calls.answer(message)
+    else if (message.kind === 'toClient') this.relays?.toClient(message)
+    else if (message.kind === 'closeClient') this.relays?.closeClient(message)
+  }
 
   /**
    * Registers a member with a live lease on `databaseUrl` and connects to Redis; rejects with
@@ -91,24 +113,21 @@ export class ClusterMember implements DocOwnership {
       throw error
     }
     lost = (doc) => events.onLost(doc)
-    return new ClusterMember(membership, bus, pool, events, hooks)
+    return new ClusterMember(membership, bus, pool, events, hooks, options.callTimeoutMs)
   }
 
   /**
    * Serves documents across members: returns the registry's load hook that makes this member,
    * owner of each document it loads, take the messages relayed by the others (OwnerEnd), and
    * the relays of its own sockets for documents others own (RelayHub), which read the log
-   * through `storePool`.
+   * through `storePool`; the calls others forward to the documents it owns run through `runCall`
+   * (the registry's).
    */
-  serve<N>(storePool: Pool): { onLoad: LoadHook<N>; relays: DocRelays } {
+  serve<N>(storePool: Pool, runCall: RunCall): { onLoad: LoadHook<N>; relays: DocRelays } {
     const onError = this.events.onError
-    const owner = new OwnerEnd<N>({ bus: this.bus, onError })
+    const owner = new OwnerEnd<N>({ bus: this.bus, onError, calls: { forwarder: this.calls, run: runCall } })
     const relays = new RelayHub({ bus: this.bus, pool: storePool, member: this.id, onError })
     this.relays = relays
-    this.hooks.direct = (payload) => {
-      const message = decodeBusMessage(payload)
-      if (message.kind === 'toClient') relays.toClient(message)
-    }
     this.hooks.resubscribed = () => relays.catchUp()
     return { onLoad: owner.onLoad, relays }
   }
@@ -173,6 +192,7 @@ export class ClusterMember implements DocOwnership {
   /** Releases every document and leaves (call after the last commits), then disconnects. */
   async stop(): Promise<void> {
     this.relays?.close()
+    this.calls.close()
     await this.membership.stop().catch((error: unknown) => this.events.onError(error, 'leaving the cluster'))
     await this.bus.close()
     await this.pool.end().catch(() => {})

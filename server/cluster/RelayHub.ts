@@ -18,7 +18,7 @@ import { syncStep1Message, syncStep2Message, updateMessage } from '../sync/messa
 import { MalformedMessageError } from '../sync/Room.js'
 import { type StateVector, Step1Pacer } from '../sync/Step1Pacer.js'
 import type { Bus } from './Bus.js'
-import { decodeBroadcast, encodeBusMessage, type ToClient } from './busMessages.js'
+import { type CloseClient, decodeBroadcast, encodeBusMessage, type ToClient } from './busMessages.js'
 import { RelayStream } from './RelayStream.js'
 
 export interface RelayHubOptions {
@@ -51,6 +51,11 @@ export class RelayHub implements DocRelays {
   /** A `toClient` from an owner (this member's direct channel). */
   toClient(message: ToClient): void {
     this.#docs.get(message.doc)?.toClient(message.connection, message.message)
+  }
+
+  /** A `closeClient` from an owner: that client's socket is closed with the owner's code. */
+  closeClient(message: CloseClient): void {
+    this.#docs.get(message.doc)?.clients.get(message.connection)?.close(message.code)
   }
 
   /** The bus subscribed again after a loss: what was published meanwhile is read from the log. */
@@ -133,8 +138,6 @@ class RelayedDoc {
   toClient(connection: number, message: Uint8Array): void {
     const relayed = this.clients.get(connection)
     if (!relayed) return
-    // An empty message is the owner closing that client (its copy of the document was dropped).
-    if (message.byteLength === 0) return relayed.close()
     relayed.client.peer.socket.send(message)
   }
 
@@ -237,11 +240,15 @@ class Relayed implements RelayedConnection {
     )
   }
 
-  /** Closes the client's socket with 1011 (the owner dropped it, or Redis failed); it reconnects. */
-  close(): void {
+  /**
+   * Closes the client's socket, with 1011 (the owner dropped it, or Redis failed) unless the
+   * owner said otherwise (1001: it is shutting down); the client reconnects.
+   */
+  close(code: number = CLOSE.internalError.code): void {
     if (this.#gone) return
     this.leave()
-    this.client.peer.socket.close(CLOSE.internalError.code, CLOSE.internalError.reason)
+    const reason = code === CLOSE.shuttingDown.code ? CLOSE.shuttingDown.reason : CLOSE.internalError.reason
+    this.client.peer.socket.close(code, reason)
   }
 
   leave(): void {
