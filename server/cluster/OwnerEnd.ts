@@ -13,15 +13,21 @@ import { TokenBucket } from '../limits/TokenBucket.js'
 import type { LoadHook } from '../sync/DocRegistry.js'
 import { MalformedMessageError, type Room } from '../sync/Room.js'
 import type { Peer, RoomSocket } from '../sync/types.js'
+import type { Pool } from '../pg/openPool.js'
 import type { Bus } from './Bus.js'
 import { CALL_OUTCOME, decodeBusMessage, encodeBusMessage, type Relayed } from './busMessages.js'
 import type { CallForwarder, RunCall } from './CallForwarder.js'
+import { liveMembers } from './liveness.js'
 
 export interface OwnerEndOptions {
   bus: Bus
   onError: (error: unknown, context: string) => void
   /** Runs the calls other members send to the documents loaded here (CallForwarder). */
   calls?: { forwarder: CallForwarder; run: RunCall }
+  /** Where the relays' leases are read (the stores' pool): a relay whose lease ended is gone with its clients. */
+  pool?: Pool
+  /** How often the relays of the clients here are checked. @default 1000 */
+  sweepEveryMs?: number
 }
 
 /**
@@ -34,8 +40,42 @@ const SUBSCRIBE_WAIT_MS = 1000
 export class OwnerEnd<N> {
   /** The relayed peers of each loaded room, by relay and connection. */
   readonly #peers = new Map<Room<N>, Map<string, Peer>>()
+  readonly #sweepTimer: NodeJS.Timeout | undefined
+  #sweeping = false
 
-  constructor(private readonly options: OwnerEndOptions) {}
+  constructor(private readonly options: OwnerEndOptions) {
+    if (options.pool) {
+      this.#sweepTimer = setInterval(() => void this.sweep(), options.sweepEveryMs ?? 1000)
+      this.#sweepTimer.unref()
+    }
+  }
+
+  /**
+   * Removes the clients of relays whose lease ended (the member died, so their `left` never
+   * came), with their presence, even if nothing is ever sent to them. One sweep at a time.
+   */
+  sweep(): Promise<void> {
+    const relays = new Set<string>()
+    for (const peers of this.#peers.values()) for (const peer of peers.values()) relays.add((peer.socket as RelayedSocket).relay)
+    const { pool, onError } = this.options
+    if (this.#sweeping || !pool || relays.size === 0) return Promise.resolve()
+    this.#sweeping = true
+    return liveMembers(pool, [...relays])
+      .then(
+        (live) => {
+          for (const relay of relays) if (!live.has(relay)) this.relayGone(relay)
+        },
+        (error: unknown) => onError(error, 'relayed clients sweep'),
+      )
+      .finally(() => {
+        this.#sweeping = false
+      })
+  }
+
+  /** Stops the sweeps (the member is stopping). */
+  close(): void {
+    clearInterval(this.#sweepTimer)
+  }
 
   /** The registry's load hook: the room goes live once its owner channel is subscribed (or a second passed). */
   readonly onLoad: LoadHook<N> = async (room) => {

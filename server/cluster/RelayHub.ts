@@ -19,6 +19,7 @@ import { MalformedMessageError } from '../sync/Room.js'
 import { type StateVector, Step1Pacer } from '../sync/Step1Pacer.js'
 import type { Bus } from './Bus.js'
 import { type CloseClient, decodeBroadcast, encodeBusMessage, type ToClient } from './busMessages.js'
+import { unownedDocs } from './liveness.js'
 import { RelayStream } from './RelayStream.js'
 
 export interface RelayHubOptions {
@@ -28,14 +29,43 @@ export interface RelayHubOptions {
   /** This member's id: where the owner sends `toClient`. */
   member: string
   onError: (error: unknown, context: string) => void
+  /** How often the documents relayed here are checked for a live owner. @default 1000 */
+  sweepEveryMs?: number
 }
 
 export class RelayHub implements DocRelays {
   readonly #docs = new Map<string, RelayedDoc>()
   #nextConnection = 1
   #closed = false
+  readonly #sweepTimer: NodeJS.Timeout
+  #sweeping = false
 
-  constructor(readonly options: RelayHubOptions) {}
+  constructor(readonly options: RelayHubOptions) {
+    this.#sweepTimer = setInterval(() => this.sweep(), options.sweepEveryMs ?? 1000)
+    this.#sweepTimer.unref()
+  }
+
+  /**
+   * Hands back to the endpoint the clients of every document relayed here that no live member
+   * owns (its owner died, or released it, while they sent nothing): the endpoint claims it and
+   * serves them on the same sockets. Without this, a silent client would wait on a relay to an
+   * owner that is gone. One sweep at a time.
+   */
+  sweep(): Promise<void> {
+    const docs = [...this.#docs.values()].filter((doc) => doc.ready).map((doc) => doc.docName)
+    if (this.#sweeping || this.#closed || docs.length === 0) return Promise.resolve()
+    this.#sweeping = true
+    return unownedDocs(this.options.pool, docs)
+      .then(
+        (unowned) => {
+          for (const name of unowned) for (const client of [...(this.#docs.get(name)?.clients.values() ?? [])]) client.handBack()
+        },
+        (error: unknown) => this.options.onError(error, 'relay sweep'),
+      )
+      .finally(() => {
+        this.#sweeping = false
+      })
+  }
 
   relay(docName: string, client: RelayClient): RelayedConnection {
     let doc = this.#docs.get(docName)
@@ -73,6 +103,7 @@ export class RelayHub implements DocRelays {
 
   close(): void {
     this.#closed = true
+    clearInterval(this.#sweepTimer)
     for (const doc of [...this.#docs.values()]) doc.close()
   }
 }
@@ -226,11 +257,8 @@ class Relayed implements RelayedConnection {
           if (at >= 0) this.#inFlight.splice(at, 1)
           return
         }
-        // Nobody owns the document: this message and every one sent after it go to the endpoint,
-        // after the client's sync request, which the room answers (again, maybe: that is harmless).
-        const unsent = [...(this.#lastStep1 ? [this.#lastStep1] : []), ...this.#inFlight.slice(Math.max(0, at))]
-        this.detach()
-        this.client.ownerless(unsent)
+        // Nobody owns the document: this message and every one sent after it go to the endpoint.
+        this.handBack(at)
       },
       (error: unknown) => {
         // Whether it reached the owner is unknown: the client reconnects and resends what was not committed.
@@ -238,6 +266,18 @@ class Relayed implements RelayedConnection {
         this.close()
       },
     )
+  }
+
+  /**
+   * No member owns the document: the client goes back to the endpoint, which opens the document
+   * here (claiming it), with its messages from `from` on that may not have reached an owner,
+   * after its sync request, which the room answers (again, maybe: that is harmless).
+   */
+  handBack(from = 0): void {
+    if (this.#gone) return
+    const unsent = [...(this.#lastStep1 ? [this.#lastStep1] : []), ...this.#inFlight.slice(Math.max(0, from))]
+    this.detach()
+    this.client.ownerless(unsent)
   }
 
   /**
