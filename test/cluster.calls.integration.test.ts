@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest'
 import type { WebsocketProvider } from 'y-websocket'
 import type { Reservation } from '../shared/collections.js'
-import { fieldsOf, indexEntriesOf, notesOf } from '../shared/docLayout.js'
+import { INBOX_JOBS, INBOX_NOTIFICATIONS, fieldsOf, indexEntriesOf, notesOf } from '../shared/docLayout.js'
 import { indexDocName } from '../shared/docNames.js'
 import { textOf } from '../shared/textFields.js'
 import { BASE, MIN, ledgerDoubleBookings, settled, slotFields, storedEvents } from './calendar.helpers.js'
@@ -179,6 +179,33 @@ describe.skipIf(skipPg || skipRedis)('calls: writes to a document another member
     await until(() => titleIn(listOnA) === 'ReIndexed' && titleIn(listOnC) === 'ReIndexed', 'the renamed deal in both lists')
     expect(b!.server.registry.get(indexName)).toBeUndefined()
     expect(await ownerOf(indexName)).toBe(a!.server.cluster!.id)
+  })
+
+  it('[CC7] a job queued and run on other members shows live in the inbox its user has open on one member, with its notification', async () => {
+    const [a, b, c] = await three()
+    const api = await signIn(a!, 'member')
+    const inbox = `acme/inbox/${api.userId}`
+    const tab = connect(a!, inbox, api.token)
+    await synced(tab)
+    expect(await ownerOf(inbox)).toBe(a!.server.cluster!.id)
+    // Only b and c run jobs: the runner writing the job's progress never owns the inbox.
+    await a!.server.jobs.runner.close()
+    const atB = await signIn(b!, 'member')
+    const res = await atB.request('POST', '/api/exports', { target: 'csv', collections: ['deals'] })
+    expect(res.status).toBe(202)
+    const id = res.body.id as string
+    const jobs = tab.doc.getMap<{ status: string }>(INBOX_JOBS)
+    await until(() => jobs.get(id)?.status === 'succeeded', 'the job succeeds in the inbox on a')
+    await until(
+      () =>
+        tab.doc
+          .getArray<{ jobId: string }>(INBOX_NOTIFICATIONS)
+          .toArray()
+          .some((n) => n.jobId === id),
+      'its notification',
+    )
+    expect(b!.server.registry.get(inbox)).toBeUndefined()
+    expect(c!.server.registry.get(inbox)).toBeUndefined()
   })
 
   it('[CC6] a relayed client is told 1001 when the owner hands over (SIGTERM)', async () => {
