@@ -287,8 +287,7 @@ class Relayed implements RelayedConnection {
   close(code: number = CLOSE.internalError.code): void {
     if (this.#gone) return
     this.leave()
-    const reason = code === CLOSE.shuttingDown.code ? CLOSE.shuttingDown.reason : CLOSE.internalError.reason
-    this.client.peer.socket.close(code, reason)
+    this.client.peer.socket.close(code, Object.values(CLOSE).find((close) => close.code === code)?.reason ?? '')
   }
 
   leave(): void {
