@@ -359,7 +359,7 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
   private async call(docName: string, name: string, args: unknown): Promise<unknown> {
     const { forwarding } = this.options
     const fn = this.calls.get(name)!
-    let forwardFirst = forwarding !== undefined && !this.rooms.has(docName) && this.forwardedTo.has(docName)
+    let forwardFirst = forwarding !== undefined && !this.rooms.has(docName) && !this.loading.has(docName) && this.forwardedTo.has(docName)
     for (let attempt = 1; attempt <= CALL_ATTEMPTS; attempt++) {
       if (!forwardFirst) {
         try {
@@ -376,7 +376,7 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
       }
       this.forwardedTo.delete(docName)
     }
-    throw new PersistError(`no member could write ${docName} (its owner changed ${CALL_ATTEMPTS} times); try again`)
+    throw new PersistError(`no member could write ${docName} now (no owner took the call, and it could not be claimed); try again`)
   }
 
   private rememberForwarded(docName: string): void {
