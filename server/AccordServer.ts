@@ -70,7 +70,7 @@ export interface AccordOptions {
   /** The cluster member's label in logs and metrics (`ACCORD_NODE_ID`). @default `<host name>-<pid>` */
   node?: string
   /** Channel prefix and lease timings of the cluster (tests shorten the leases). */
-  cluster?: Pick<ClusterOptions, 'prefix' | 'leaseMs' | 'renewEveryMs' | 'safetyMarginMs'>
+  cluster?: Pick<ClusterOptions, 'prefix' | 'leaseMs' | 'renewEveryMs' | 'safetyMarginMs' | 'callTimeoutMs' | 'headEveryMs'>
   /** How long the server waits for PostgreSQL: readiness, statements, transactions (server/backend.ts). @default PG_TIMEOUTS */
   pgTimeouts?: PgTimeouts
   /** @default '127.0.0.1' */
@@ -231,6 +231,7 @@ export class AccordServer {
       }),
       outbox: this.backend.outbox,
       ownership: cluster ?? undefined,
+      forwarding: cluster?.forwarding,
       onRepaired: (doc, issues) => this.logger.warn({ doc, issues }, 'stored record repaired on load'),
       onCommitted: (room, updates, projection, log) => {
         // A member owns what it commits: its relays hear of it first, then the effects run.
@@ -245,7 +246,10 @@ export class AccordServer {
       onError,
       metrics: this.metrics,
     })
-    const served = cluster && this.backend.pool ? cluster.serve<DocName>(this.backend.pool) : null
+    const served =
+      cluster && this.backend.pool
+        ? cluster.serve<DocName>(this.backend.pool, (doc, name, args) => this.registry.runCall(doc, name, args))
+        : null
     if (served) this.registry.onLoad(served.onLoad)
     this.records = new RecordService(this.registry, this.backend.recordReads)
     this.recordIndex = new RecordIndex(this.registry, onError)

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import type { Principal } from '../server/auth/types.js'
 import {
   type BusMessage,
+  CALL_OUTCOME,
   BusMessageError,
   broadcastOf,
   decodeBroadcast,
@@ -87,5 +88,21 @@ describe('bus messages', () => {
       expect(() => decodeBusMessage(bad)).toThrow(BusMessageError)
     expect(() => decodeBroadcast(good)).toThrow(BusMessageError)
     expect(decodeBroadcast(encodeBusMessage(referenceOf(2)))).toEqual({ kind: 'broadcast', first: 2, last: 2 })
+  })
+  it('[BM7] closing one client with a code, a call and its answers decode to what was encoded; an unknown outcome is refused', () => {
+    const messages: BusMessage[] = [
+      { kind: 'closeClient', doc: 'acme/deals/d1', connection: 9, code: 1001 },
+      { kind: 'call', caller: 'member-a', id: 1, name: 'record.write', args: JSON.stringify({ notes: 'Zoë ✓', n: [1, null] }) },
+      { kind: 'call', caller: 'm', id: 2 ** 40, name: 'x', args: '' },
+      { kind: 'answer', id: 7, outcome: CALL_OUTCOME.done, body: '{"written":true}' },
+      { kind: 'answer', id: 8, outcome: CALL_OUTCOME.notOwner, body: '' },
+      { kind: 'answer', id: 9, outcome: CALL_OUTCOME.persistFailed, body: 'could not persist' },
+    ]
+    for (const message of messages) expect(decodeBusMessage(encodeBusMessage(message))).toEqual(message)
+    const bad = encodeBusMessage({ kind: 'answer', id: 1, outcome: CALL_OUTCOME.done, body: '' })
+    bad[2] = 9
+    expect(() => decodeBusMessage(bad)).toThrow(BusMessageError)
+    const call = encodeBusMessage({ kind: 'call', caller: 'm', id: 1, name: 'x', args: '{}' })
+    expect(() => decodeBusMessage(call.subarray(0, call.length - 1))).toThrow(BusMessageError)
   })
 })

@@ -10,7 +10,10 @@ import { fieldsOf, notesOf } from '../shared/docLayout.js'
 import { textOf } from '../shared/textFields.js'
 import { SHORT, clusterServers } from './helpers/clusterServers.js'
 import { skipPg } from './helpers/pg.js'
-import { skipPrivateRedis, skipRedis, startPrivateRedis } from './helpers/redis.js'
+import { createClient } from 'redis'
+import { HEAD_ANNOUNCEMENTS } from '../server/cluster/ClusterMember.js'
+import { decodeBroadcast } from '../server/cluster/busMessages.js'
+import { REDIS_URL, skipPrivateRedis, skipRedis, startPrivateRedis } from './helpers/redis.js'
 import { type Api, type TestServer, login, provider, synced, until } from './helpers/server.js'
 import { captureNotices, closeCodes } from './helpers/trust.js'
 
@@ -188,18 +191,83 @@ describe.skipIf(skipPg || skipRedis)('relays: clients on any member edit a docum
     expect(await ownerOf(docName)).toBe(b.server.cluster!.id)
   })
 
-  it("[RL7] a relay gone without a word: its clients leave the owner's room at the next message the owner sends them", async () => {
-    const { a, b, owner, docName, onA } = await ownedByA()
+  /** As `ownedByA`, with a client on b relayed to a, once it joined a's room. */
+  async function relayedToA() {
+    const owned = await ownedByA()
+    const { a, b, owner, docName } = owned
     const onB = connect(b, docName, owner.token)
     await synced(onB)
     const room = a.server.registry.get(docName)!
     const relayedPeers = () => [...room.peers].filter((peer) => peer.relayed).length
     await until(() => relayedPeers() === 1, "the relayed client joined the owner's room")
+    return { ...owned, onB, relayedPeers }
+  }
+
+  it("[RL7] a relay gone without a word: its clients leave the owner's room at the next message the owner sends them", async () => {
+    const { b, onA, relayedPeers } = await relayedToA()
     // As if b had crashed: off Redis without a `left`.
     await b.server.cluster!.bus.close()
     expect(relayedPeers()).toBe(1)
     onA.awareness.setLocalStateField('cursor', 2)
     await until(() => relayedPeers() === 0, "the relay's client removed")
+  })
+
+  it("[RL9] a relay gone without a word, its clients sent nothing: the owner removes them once the relay's lease ended", async () => {
+    const { b, relayedPeers } = await relayedToA()
+    // As if b had died: off Redis, its lease gone, without a `left`; the owner sends it nothing.
+    await b.server.cluster!.bus.close()
+    await b.server.cluster!.membership.stop()
+    await until(() => relayedPeers() === 0, "the dead relay's client removed", 5000)
+  })
+
+  it('[RL10] the owner gone without a word while a relayed client sends nothing: its relay claims the document and serves the client on the same socket', async () => {
+    const { a, b, docName, onB } = await relayedToA()
+    const closes = closeCodes(onB)
+    // From now on the client sends nothing (nothing of it can reveal that the owner is gone).
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const ws = onB.ws!
+    const send = ws.send.bind(ws)
+    ws.send = () => {}
+    // As if a had died: off Redis, and its claim gone (as when its lease ends).
+    await a.server.cluster!.bus.close()
+    await a.server.cluster!.membership.stop()
+    await until(() => b.server.registry.get(docName) !== undefined, 'b claims and loads the document', 5000)
+    ws.send = send
+    expect(await ownerOf(docName)).toBe(b.server.cluster!.id)
+    notesOf(onB.doc).insert(0, 'after the owner died')
+    await until(async () => notesOf(await stored(docName)).toString() === 'after the owner died', 'b commits')
+    expect(closes).toEqual([])
+  })
+
+  it('[RL11] the owner announces the head of a document it committed, a few times after the commit, then stops', async () => {
+    const { a, docName, onA } = await ownedByA(1)
+    const heads: number[] = []
+    const broadcasts: number[] = []
+    const listener = createClient({ url: REDIS_URL })
+    await listener.connect()
+    try {
+      await listener.subscribe(
+        `${cluster.prefix}:relays:${docName}`,
+        (payload) => {
+          const message = decodeBroadcast(payload)
+          if (message.updates) broadcasts.push(message.last)
+          else heads.push(message.last)
+        },
+        true,
+      )
+      notesOf(onA.doc).insert(0, 'x')
+      await until(() => broadcasts.length === 1, 'the commit broadcast')
+      // (Heads of the commit that created the deal may come first.)
+      const ofTheEdit = () => heads.filter((last) => last === broadcasts[0]).length
+      await until(() => ofTheEdit() === HEAD_ANNOUNCEMENTS, 'the head announced')
+      const seen = heads.length
+      await new Promise((resolve) => setTimeout(resolve, 1500))
+      expect(heads).toHaveLength(seen)
+      expect(ofTheEdit()).toBe(HEAD_ANNOUNCEMENTS)
+      expect(a.server.registry.get(docName)).toBeDefined()
+    } finally {
+      await listener.close()
+    }
   })
 
   it.skipIf(skipPrivateRedis)(

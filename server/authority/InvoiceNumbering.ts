@@ -31,12 +31,18 @@ export class InvoiceNumbering {
   private readonly running = new Set<Promise<void>>()
   /** Invoices whose numbering failed for want of the database, by document: numbered again later. */
   private readonly renumbers = new RetryLater()
+  /** Numbers an invoice at its document's owner (maybe another cluster member): a call. */
+  private readonly numberInDoc: (docName: string, args: { workspace: string; invoiceId: string; force: boolean }) => Promise<void>
 
   constructor(
     private readonly numbers: InvoiceNumbers,
-    private readonly registry: AccordRegistry,
+    registry: AccordRegistry,
     private readonly onError: (error: unknown, context: string) => void = () => undefined,
-  ) {}
+  ) {
+    this.numberInDoc = registry.defineCall('invoice.number', (room, { workspace, invoiceId, force }) =>
+      this.number(room, workspace, invoiceId, force),
+    )
+  }
 
   /** Stops numbering and waits for the numberings under way (call before the registry closes). */
   async close(): Promise<void> {
@@ -80,8 +86,7 @@ export class InvoiceNumbering {
   private numberIn(workspace: string, invoiceId: string, force: boolean, retryMs = RETRY_MS): void {
     if (this.closed) return
     const docName = recordDocName(workspace, 'invoices', invoiceId)
-    const done: Promise<void> = this.registry
-      .use(docName, (room) => this.number(room, workspace, invoiceId, force))
+    const done: Promise<void> = this.numberInDoc(docName, { workspace, invoiceId, force })
       .catch((error: unknown) => {
         this.onError(error, 'invoice number')
         if (unavailableForNow(error)) this.renumbers.schedule(docName, retryMs, (next) => this.numberIn(workspace, invoiceId, force, next))

@@ -46,8 +46,26 @@ export class ReservationAuthority {
   private readonly remirrors = new RetryLater()
   /** Events whose decision failed for want of the database, by document: decided again later. */
   private readonly redecides = new RetryLater()
+  /** An event's current request, read at its document's owner (maybe another cluster member): a call. */
+  private readonly requestIn: (docName: string, args: { workspace: string; eventId: string }) => Promise<SlotRequest | null>
+  /** Writes a decision into its event document at the document's owner: a call. */
+  private readonly mirrorIn: (docName: string, args: { reservation: Reservation | null }) => Promise<void>
 
-  constructor(private readonly options: ReservationAuthorityOptions) {}
+  constructor(private readonly options: ReservationAuthorityOptions) {
+    this.requestIn = options.registry.defineCall('event.request', (room, { workspace, eventId }) => {
+      const fields = readFields(room.doc, 'events')
+      if (!isComplete('events', fields) || authorityOf(room.doc).get('deleted') !== undefined) return null
+      return slotRequestOf(workspace, eventId, fields, readPlainMap(authorityOf(room.doc)))
+    })
+    this.mirrorIn = options.registry.defineCall('event.reservation', (room, { reservation }) => {
+      const authority = authorityOf(room.doc)
+      if (sameReservation(authority.get(RESERVATION), reservation)) return
+      room.doc.transact(() => {
+        if (reservation) authority.set(RESERVATION, reservation)
+        else authority.delete(RESERVATION)
+      }, AUTHORITY_ORIGIN)
+    })
+  }
 
   /** Waits until every queued decision is made and mirrored into its document. */
   idle(): Promise<void> {
@@ -67,12 +85,7 @@ export class ReservationAuthority {
    * request that is in `conflict`. Undefined when there is no such (live) event.
    */
   async retry(workspace: string, eventId: string): Promise<Reservation | null | undefined> {
-    let request: SlotRequest | undefined
-    await this.options.registry.use(recordDocName(workspace, 'events', eventId), (room) => {
-      const fields = readFields(room.doc, 'events')
-      if (!isComplete('events', fields) || authorityOf(room.doc).get('deleted') !== undefined) return
-      request = slotRequestOf(workspace, eventId, fields, readPlainMap(authorityOf(room.doc)))
-    })
+    const request = await this.requestIn(recordDocName(workspace, 'events', eventId), { workspace, eventId })
     if (!request) return undefined
     return this.enqueue(request)
   }
@@ -144,26 +157,17 @@ export class ReservationAuthority {
   }
 
   /**
-   * Writes a decision into its event document. `registry.use` runs the writes to one document
-   * in the order they are asked for (at once if it is loaded), so documents receive decisions
-   * in the order they were made.
+   * Writes a decision into its event document. The registry runs the writes to one document
+   * in the order they are asked for (at once if it is loaded; forwarded in that order to the
+   * member owning it), so documents receive decisions in the order they were made.
    */
   private mirror(workspace: string, eventId: string, reservation: Reservation | null, retryMs = MIRROR_RETRY_MS): void {
     const docName = recordDocName(workspace, 'events', eventId)
-    this.options.registry
-      .use(docName, (room) => {
-        const authority = authorityOf(room.doc)
-        if (sameReservation(authority.get(RESERVATION), reservation)) return
-        room.doc.transact(() => {
-          if (reservation) authority.set(RESERVATION, reservation)
-          else authority.delete(RESERVATION)
-        }, AUTHORITY_ORIGIN)
-      })
-      .catch((error: unknown) => {
-        // The decision left memory with the dropped document; the ledger still holds it.
-        if (error instanceof PersistError) this.mirrorLater(workspace, eventId, retryMs)
-        this.options.onError?.(error, `reservation of ${docName}`)
-      })
+    this.mirrorIn(docName, { reservation }).catch((error: unknown) => {
+      // The decision left memory with the dropped document; the ledger still holds it.
+      if (error instanceof PersistError) this.mirrorLater(workspace, eventId, retryMs)
+      this.options.onError?.(error, `reservation of ${docName}`)
+    })
   }
 
   /** Mirrors the ledger's current decision for an event after `delayMs`, queued behind the decisions made by then. */

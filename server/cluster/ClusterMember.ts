@@ -9,9 +9,10 @@
 import { hostname } from 'node:os'
 import { type Pool, type PoolClient, openPool } from '../pg/openPool.js'
 import type { DocRelays } from '../sync/DocRelays.js'
-import type { DocOwnership, LoadHook, OwnershipRefusal } from '../sync/DocRegistry.js'
+import type { DocForwarding, DocOwnership, LoadHook, OwnershipRefusal } from '../sync/DocRegistry.js'
 import { Bus } from './Bus.js'
-import { broadcastOf, decodeBusMessage, encodeBusMessage } from './busMessages.js'
+import { broadcastOf, decodeBusMessage, encodeBusMessage, referenceOf } from './busMessages.js'
+import { CallForwarder, type RunCall } from './CallForwarder.js'
 import { FencedError } from './fence.js'
 import { Membership } from './Membership.js'
 import { OwnerEnd } from './OwnerEnd.js'
@@ -28,7 +29,17 @@ export interface ClusterOptions {
   leaseMs?: number
   renewEveryMs?: number
   safetyMarginMs?: number
+  /** How long a call forwarded to a document's owner waits for its answer. @default 5000 */
+  callTimeoutMs?: number
+  /**
+   * How often the owner announces the head of each document it committed lately, and the
+   * relays and owners sweep for members gone without a word. @default 1000
+   */
+  headEveryMs?: number
 }
+
+/** A document's head is announced this many times after its last commit. */
+export const HEAD_ANNOUNCEMENTS = 3
 
 export interface ClusterEvents {
   /** Another member claimed a document this one held: drop it (its sockets closed with 1011). */
@@ -48,7 +59,14 @@ interface BusHooks {
 export class ClusterMember implements DocOwnership {
   /** The relays of this member's sockets for documents others own, once it serves. */
   relays: RelayHub | null = null
+  /** Calls for documents others own, forwarded to them (the registry's `forwarding`), and theirs served here. */
+  readonly calls: CallForwarder
   private leaving = false
+  private owner: OwnerEnd<unknown> | null = null
+  /** The last log number this member committed of each document lately, and how many announcements of it are left. */
+  private readonly heads = new Map<string, { last: number; left: number }>()
+  private readonly headTimer: NodeJS.Timeout
+  private readonly headEveryMs: number
 
   private constructor(
     readonly membership: Membership,
@@ -56,7 +74,44 @@ export class ClusterMember implements DocOwnership {
     private readonly pool: Pool,
     private readonly events: ClusterEvents,
     private readonly hooks: BusHooks,
-  ) {}
+    callTimeoutMs: number | undefined,
+    headEveryMs: number | undefined,
+  ) {
+    this.calls = new CallForwarder({ bus, timeoutMs: callTimeoutMs, onError: events.onError })
+    hooks.direct = (payload) => this.direct(payload)
+    this.headEveryMs = headEveryMs ?? 1000
+    this.headTimer = setInterval(() => this.announceHeads(), this.headEveryMs)
+    this.headTimer.unref()
+  }
+
+  /**
+   * Announces to their relays the head of the documents committed lately (a by-reference
+   * broadcast of the last number), each a few times after its last commit: a relay that lost
+   * the last broadcast of a document (Redis dropped it) sees the gap and reads the log, even if
+   * nothing is committed after it. A loss while a relay was cut off from Redis is caught up at
+   * its resubscription.
+   */
+  private announceHeads(): void {
+    for (const [doc, head] of this.heads) {
+      if (--head.left <= 0) this.heads.delete(doc)
+      this.bus.publish(doc, 'relays', encodeBusMessage(referenceOf(head.last))).catch(() => {
+        // Redis down: the relays catch up when they are subscribed again.
+      })
+    }
+  }
+
+  /** The registry's seam for calls on documents others own. */
+  get forwarding(): DocForwarding {
+    return this.calls
+  }
+
+  /** A message on this member's direct channel. */
+  private direct(payload: Buffer): void {
+    const message = decodeBusMessage(payload)
+    if (message.kind === 'answer') this.calls.answer(message)
+    else if (message.kind === 'toClient') this.relays?.toClient(message)
+    else if (message.kind === 'closeClient') this.relays?.closeClient(message)
+  }
 
   /**
    * Registers a member with a live lease on `databaseUrl` and connects to Redis; rejects with
@@ -91,24 +146,23 @@ export class ClusterMember implements DocOwnership {
       throw error
     }
     lost = (doc) => events.onLost(doc)
-    return new ClusterMember(membership, bus, pool, events, hooks)
+    return new ClusterMember(membership, bus, pool, events, hooks, options.callTimeoutMs, options.headEveryMs)
   }
 
   /**
    * Serves documents across members: returns the registry's load hook that makes this member,
    * owner of each document it loads, take the messages relayed by the others (OwnerEnd), and
    * the relays of its own sockets for documents others own (RelayHub), which read the log
-   * through `storePool`.
+   * through `storePool`; the calls others forward to the documents it owns run through `runCall`
+   * (the registry's).
    */
-  serve<N>(storePool: Pool): { onLoad: LoadHook<N>; relays: DocRelays } {
+  serve<N>(storePool: Pool, runCall: RunCall): { onLoad: LoadHook<N>; relays: DocRelays } {
     const onError = this.events.onError
-    const owner = new OwnerEnd<N>({ bus: this.bus, onError })
-    const relays = new RelayHub({ bus: this.bus, pool: storePool, member: this.id, onError })
+    const sweepEveryMs = this.headEveryMs
+    const owner = new OwnerEnd<N>({ bus: this.bus, onError, calls: { forwarder: this.calls, run: runCall }, pool: storePool, sweepEveryMs })
+    const relays = new RelayHub({ bus: this.bus, pool: storePool, member: this.id, onError, sweepEveryMs })
+    this.owner = owner as OwnerEnd<unknown>
     this.relays = relays
-    this.hooks.direct = (payload) => {
-      const message = decodeBusMessage(payload)
-      if (message.kind === 'toClient') relays.toClient(message)
-    }
     this.hooks.resubscribed = () => relays.catchUp()
     return { onLoad: owner.onLoad, relays }
   }
@@ -165,6 +219,7 @@ export class ClusterMember implements DocOwnership {
    */
   publishCommitted(docName: string, first: number, updates: readonly Uint8Array[]): void {
     if (updates.length === 0) return
+    this.heads.set(docName, { last: first + updates.length - 1, left: HEAD_ANNOUNCEMENTS })
     this.bus
       .publish(docName, 'relays', encodeBusMessage(broadcastOf(first, updates)))
       .catch((error: unknown) => this.events.onError(error, 'publish'))
@@ -172,7 +227,11 @@ export class ClusterMember implements DocOwnership {
 
   /** Releases every document and leaves (call after the last commits), then disconnects. */
   async stop(): Promise<void> {
+    clearInterval(this.headTimer)
+    this.heads.clear()
+    this.owner?.close()
     this.relays?.close()
+    this.calls.close()
     await this.membership.stop().catch((error: unknown) => this.events.onError(error, 'leaving the cluster'))
     await this.bus.close()
     await this.pool.end().catch(() => {})

@@ -80,7 +80,7 @@ export interface Owner {
 const MAX_RENEWALS_IN_FLIGHT = 2
 
 /** Milliseconds since the epoch by PostgreSQL's clock, the statement's start. */
-const NOW = '(extract(epoch FROM statement_timestamp()) * 1000)::bigint'
+export const NOW = '(extract(epoch FROM statement_timestamp()) * 1000)::bigint'
 const LIVE = (member: string) => `EXISTS (SELECT 1 FROM cluster_members m WHERE m.id = ${member} AND m.lease_until > ${NOW})`
 
 const SQL = {

@@ -7,18 +7,27 @@
  * compensation, a notice, awareness) goes back to its relay as `toClient`. Committed updates
  * reach it through its relay's stream, never from here (`Peer.relayed`).
  */
-import { LIMITS } from '../../shared/protocol.js'
+import { CLOSE, LIMITS } from '../../shared/protocol.js'
 import type { Principal } from '../auth/types.js'
 import { TokenBucket } from '../limits/TokenBucket.js'
 import type { LoadHook } from '../sync/DocRegistry.js'
 import { MalformedMessageError, type Room } from '../sync/Room.js'
 import type { Peer, RoomSocket } from '../sync/types.js'
+import type { Pool } from '../pg/openPool.js'
 import type { Bus } from './Bus.js'
-import { decodeBusMessage, encodeBusMessage, type Relayed } from './busMessages.js'
+import { CALL_OUTCOME, decodeBusMessage, encodeBusMessage, type Relayed } from './busMessages.js'
+import type { CallForwarder, RunCall } from './CallForwarder.js'
+import { liveMembers } from './liveness.js'
 
 export interface OwnerEndOptions {
   bus: Bus
   onError: (error: unknown, context: string) => void
+  /** Runs the calls other members send to the documents loaded here (CallForwarder). */
+  calls?: { forwarder: CallForwarder; run: RunCall }
+  /** Where the relays' leases are read (the stores' pool): a relay whose lease ended is gone with its clients. */
+  pool?: Pool
+  /** How often the relays of the clients here are checked. @default 1000 */
+  sweepEveryMs?: number
 }
 
 /**
@@ -28,14 +37,45 @@ export interface OwnerEndOptions {
  */
 const SUBSCRIBE_WAIT_MS = 1000
 
-/** An empty `toClient` tells the relay to close that client's socket (1011). */
-const CLOSE_CLIENT = new Uint8Array(0)
-
 export class OwnerEnd<N> {
   /** The relayed peers of each loaded room, by relay and connection. */
   readonly #peers = new Map<Room<N>, Map<string, Peer>>()
+  readonly #sweepTimer: NodeJS.Timeout | undefined
+  #sweeping = false
 
-  constructor(private readonly options: OwnerEndOptions) {}
+  constructor(private readonly options: OwnerEndOptions) {
+    if (options.pool) {
+      this.#sweepTimer = setInterval(() => void this.sweep(), options.sweepEveryMs ?? 1000)
+      this.#sweepTimer.unref()
+    }
+  }
+
+  /**
+   * Removes the clients of relays whose lease ended (the member died, so their `left` never
+   * came), with their presence, even if nothing is ever sent to them. One sweep at a time.
+   */
+  sweep(): Promise<void> {
+    const relays = new Set<string>()
+    for (const peers of this.#peers.values()) for (const peer of peers.values()) relays.add((peer.socket as RelayedSocket).relay)
+    const { pool, onError } = this.options
+    if (this.#sweeping || !pool || relays.size === 0) return Promise.resolve()
+    this.#sweeping = true
+    return liveMembers(pool, [...relays])
+      .then(
+        (live) => {
+          for (const relay of relays) if (!live.has(relay)) this.relayGone(relay)
+        },
+        (error: unknown) => onError(error, 'relayed clients sweep'),
+      )
+      .finally(() => {
+        this.#sweeping = false
+      })
+  }
+
+  /** Stops the sweeps (the member is stopping). */
+  close(): void {
+    clearInterval(this.#sweepTimer)
+  }
 
   /** The registry's load hook: the room goes live once its owner channel is subscribed (or a second passed). */
   readonly onLoad: LoadHook<N> = async (room) => {
@@ -53,7 +93,7 @@ export class OwnerEnd<N> {
     clearTimeout(timer)
     return () => {
       this.#peers.delete(room)
-      for (const peer of [...peers.values()]) peer.socket.close(0, '')
+      for (const peer of [...peers.values()]) peer.socket.close(CLOSE.internalError.code, CLOSE.internalError.reason)
       bus.unsubscribe(room.docName, 'owner', handler).catch((error: unknown) => this.options.onError(error, 'owner unsubscribe'))
     }
   }
@@ -67,9 +107,19 @@ export class OwnerEnd<N> {
 
   private receive(room: Room<N>, peers: Map<string, Peer>, payload: Buffer): void {
     const message = decodeBusMessage(payload)
+    if (message.kind === 'call') {
+      const { calls, bus, onError } = this.options
+      // Dropped, not yet unsubscribed: the caller claims the document or asks again.
+      if (room.state === 'closed' || !calls)
+        bus
+          .send(message.caller, encodeBusMessage({ kind: 'answer', id: message.id, outcome: CALL_OUTCOME.notOwner, body: '' }))
+          .catch((error: unknown) => onError(error, 'call answer'))
+      else calls.forwarder.serve(room.docName, message, calls.run)
+      return
+    }
     if (room.state === 'closed') {
       // Dropped, not yet unsubscribed: the client reconnects and resends what was not committed.
-      if (message.kind === 'relayed') this.socketOf(room, message).close()
+      if (message.kind === 'relayed') this.socketOf(room, message).close(CLOSE.internalError.code)
       return
     }
     if (message.kind === 'left') {
@@ -92,7 +142,7 @@ export class OwnerEnd<N> {
   private join(room: Room<N>, peers: Map<string, Peer>, { relay, connection, principal, wantsNotices }: Relayed): Peer | undefined {
     const socket = this.socketOf(room, { relay, connection })
     if (!room.policy.mayOpen(principal)) {
-      socket.close()
+      socket.close(CLOSE.internalError.code)
       return undefined
     }
     const peer = relayedPeer(socket, principal, room.policy.mayWrite(principal), wantsNotices)
@@ -109,7 +159,7 @@ export class OwnerEnd<N> {
   private remove(room: Room<N>, peers: Map<string, Peer>, peer: Peer): void {
     const socket = peer.socket as RelayedSocket
     peers.delete(keyOf(socket.relay, socket.connection))
-    socket.close()
+    socket.close(CLOSE.internalError.code)
     room.removePeer(peer)
   }
 
@@ -160,20 +210,27 @@ class RelayedSocket implements RoomSocket {
 
   send(data: Uint8Array): void {
     if (!this.#open) return
+    this.#toRelay(encodeBusMessage({ kind: 'toClient', doc: this.doc, connection: this.connection, message: data }))
+  }
+
+  /**
+   * Tells the relay to close the client's socket with `code` (the room closed it: 1001 when this
+   * member is shutting down; or its message was refused).
+   */
+  close(code: number): void {
+    if (!this.#open) return
+    this.#toRelay(encodeBusMessage({ kind: 'closeClient', doc: this.doc, connection: this.connection, code }))
+    this.#open = false
+  }
+
+  #toRelay(payload: Uint8Array): void {
     const { bus, onError } = this.options
-    bus.send(this.relay, encodeBusMessage({ kind: 'toClient', doc: this.doc, connection: this.connection, message: data })).then(
+    bus.send(this.relay, payload).then(
       (count) => {
         if (count === 0) this.onRelayGone()
       },
       (error: unknown) => onError(error, 'toClient'),
     )
-  }
-
-  /** Tells the relay to close the client's socket (the room closed it, or its message was refused). */
-  close(): void {
-    if (!this.#open) return
-    this.send(CLOSE_CLIENT)
-    this.#open = false
   }
 
   /** Its relay is gone: nothing more is sent. */

@@ -18,7 +18,8 @@ import { syncStep1Message, syncStep2Message, updateMessage } from '../sync/messa
 import { MalformedMessageError } from '../sync/Room.js'
 import { type StateVector, Step1Pacer } from '../sync/Step1Pacer.js'
 import type { Bus } from './Bus.js'
-import { decodeBroadcast, encodeBusMessage, type ToClient } from './busMessages.js'
+import { type CloseClient, decodeBroadcast, encodeBusMessage, type ToClient } from './busMessages.js'
+import { unownedDocs } from './liveness.js'
 import { RelayStream } from './RelayStream.js'
 
 export interface RelayHubOptions {
@@ -28,14 +29,43 @@ export interface RelayHubOptions {
   /** This member's id: where the owner sends `toClient`. */
   member: string
   onError: (error: unknown, context: string) => void
+  /** How often the documents relayed here are checked for a live owner. @default 1000 */
+  sweepEveryMs?: number
 }
 
 export class RelayHub implements DocRelays {
   readonly #docs = new Map<string, RelayedDoc>()
   #nextConnection = 1
   #closed = false
+  readonly #sweepTimer: NodeJS.Timeout
+  #sweeping = false
 
-  constructor(readonly options: RelayHubOptions) {}
+  constructor(readonly options: RelayHubOptions) {
+    this.#sweepTimer = setInterval(() => this.sweep(), options.sweepEveryMs ?? 1000)
+    this.#sweepTimer.unref()
+  }
+
+  /**
+   * Hands back to the endpoint the clients of every document relayed here that no live member
+   * owns (its owner died, or released it, while they sent nothing): the endpoint claims it and
+   * serves them on the same sockets. Without this, a silent client would wait on a relay to an
+   * owner that is gone. One sweep at a time.
+   */
+  sweep(): Promise<void> {
+    const docs = [...this.#docs.values()].filter((doc) => doc.ready).map((doc) => doc.docName)
+    if (this.#sweeping || this.#closed || docs.length === 0) return Promise.resolve()
+    this.#sweeping = true
+    return unownedDocs(this.options.pool, docs)
+      .then(
+        (unowned) => {
+          for (const name of unowned) for (const client of [...(this.#docs.get(name)?.clients.values() ?? [])]) client.handBack()
+        },
+        (error: unknown) => this.options.onError(error, 'relay sweep'),
+      )
+      .finally(() => {
+        this.#sweeping = false
+      })
+  }
 
   relay(docName: string, client: RelayClient): RelayedConnection {
     let doc = this.#docs.get(docName)
@@ -53,6 +83,11 @@ export class RelayHub implements DocRelays {
     this.#docs.get(message.doc)?.toClient(message.connection, message.message)
   }
 
+  /** A `closeClient` from an owner: that client's socket is closed with the owner's code. */
+  closeClient(message: CloseClient): void {
+    this.#docs.get(message.doc)?.clients.get(message.connection)?.close(message.code)
+  }
+
   /** The bus subscribed again after a loss: what was published meanwhile is read from the log. */
   catchUp(): void {
     for (const doc of this.#docs.values()) void doc.stream.catchUp()
@@ -68,6 +103,7 @@ export class RelayHub implements DocRelays {
 
   close(): void {
     this.#closed = true
+    clearInterval(this.#sweepTimer)
     for (const doc of [...this.#docs.values()]) doc.close()
   }
 }
@@ -133,8 +169,6 @@ class RelayedDoc {
   toClient(connection: number, message: Uint8Array): void {
     const relayed = this.clients.get(connection)
     if (!relayed) return
-    // An empty message is the owner closing that client (its copy of the document was dropped).
-    if (message.byteLength === 0) return relayed.close()
     relayed.client.peer.socket.send(message)
   }
 
@@ -223,11 +257,8 @@ class Relayed implements RelayedConnection {
           if (at >= 0) this.#inFlight.splice(at, 1)
           return
         }
-        // Nobody owns the document: this message and every one sent after it go to the endpoint,
-        // after the client's sync request, which the room answers (again, maybe: that is harmless).
-        const unsent = [...(this.#lastStep1 ? [this.#lastStep1] : []), ...this.#inFlight.slice(Math.max(0, at))]
-        this.detach()
-        this.client.ownerless(unsent)
+        // Nobody owns the document: this message and every one sent after it go to the endpoint.
+        this.handBack(at)
       },
       (error: unknown) => {
         // Whether it reached the owner is unknown: the client reconnects and resends what was not committed.
@@ -237,11 +268,26 @@ class Relayed implements RelayedConnection {
     )
   }
 
-  /** Closes the client's socket with 1011 (the owner dropped it, or Redis failed); it reconnects. */
-  close(): void {
+  /**
+   * No member owns the document: the client goes back to the endpoint, which opens the document
+   * here (claiming it), with its messages from `from` on that may not have reached an owner,
+   * after its sync request, which the room answers (again, maybe: that is harmless).
+   */
+  handBack(from = 0): void {
+    if (this.#gone) return
+    const unsent = [...(this.#lastStep1 ? [this.#lastStep1] : []), ...this.#inFlight.slice(Math.max(0, from))]
+    this.detach()
+    this.client.ownerless(unsent)
+  }
+
+  /**
+   * Closes the client's socket, with 1011 (the owner dropped it, or Redis failed) unless the
+   * owner said otherwise (1001: it is shutting down); the client reconnects.
+   */
+  close(code: number = CLOSE.internalError.code): void {
     if (this.#gone) return
     this.leave()
-    this.client.peer.socket.close(CLOSE.internalError.code, CLOSE.internalError.reason)
+    this.client.peer.socket.close(code, Object.values(CLOSE).find((close) => close.code === code)?.reason ?? '')
   }
 
   leave(): void {

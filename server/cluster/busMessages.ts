@@ -10,6 +10,9 @@
  *                varByteArray(message)
  *   toClient  := varUint(BUS_MESSAGE.toClient) • varString(doc) • varUint(connection) • varByteArray(message)
  *   left      := varUint(BUS_MESSAGE.left) • varString(relay) • varUint(connection)
+ *   closeClient := varUint(BUS_MESSAGE.closeClient) • varString(doc) • varUint(connection) • varUint(code)
+ *   call      := varUint(BUS_MESSAGE.call) • varString(caller) • varUint(id) • varString(name) • varString(args as JSON)
+ *   answer    := varUint(BUS_MESSAGE.answer) • varUint(id) • varUint(outcome) • varString(JSON or message)
  *   principal := varString(userId) • varString(role) • varString(workspace) • varString(sessionId) •
  *                varString(name) • varString(email) • varString(color)
  *
@@ -28,10 +31,19 @@
  *   viewer's edits are reverted, as on any socket).
  * - `toClient` (owner → the relay member's direct channel, which names no document, hence
  *   `doc`): a message for that one client only (a revert's notice, a reply); what every client
- *   sees comes as broadcasts. An empty message tells the relay to close that client's socket
- *   with 1011 (the owner dropped the document, or refused the client's message).
+ *   sees comes as broadcasts.
  * - `left` (relay → owner channel): that client's socket closed; the owner forgets it and its
  *   presence.
+ * - `closeClient` (owner → the relay member's direct channel): close that client's socket with
+ *   `code` (1001 when the owner is shutting down, 1011 when it dropped the document).
+ *
+ * Calls (CallForwarder.ts, the registry's `defineCall`):
+ * - `call` (caller → the document's owner channel): run the server transaction `name` with
+ *   `args` on the document; answer to member `caller`, quoting `id`.
+ * - `answer` (owner → the caller's direct channel): `outcome` 0: done, the JSON of its result
+ *   (empty: undefined); 1: this member does not own the document (any more): claim it or ask
+ *   again; 2: it failed, with its message; 3: it failed to persist (a PersistError), with its
+ *   message.
  */
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
@@ -43,7 +55,14 @@ export const BUS_MESSAGE = {
   relayed: 1,
   toClient: 2,
   left: 3,
+  closeClient: 4,
+  call: 5,
+  answer: 6,
 } as const
+
+/** How a call ended, in an `answer`. */
+export const CALL_OUTCOME = { done: 0, notOwner: 1, failed: 2, persistFailed: 3 } as const
+export type CallOutcome = (typeof CALL_OUTCOME)[keyof typeof CALL_OUTCOME]
 
 const ROLES: readonly Role[] = ['owner', 'admin', 'member', 'viewer']
 
@@ -87,8 +106,78 @@ export interface Left {
   readonly connection: number
 }
 
+/** The owner closes one relayed client's socket. */
+export interface CloseClient {
+  readonly kind: 'closeClient'
+  readonly doc: string
+  readonly connection: number
+  readonly code: number
+}
+
+/** A server transaction to run at the document's owner. */
+export interface Call {
+  readonly kind: 'call'
+  /** The caller's member id: where the answer goes. */
+  readonly caller: string
+  readonly id: number
+  readonly name: string
+  /** The argument as JSON. */
+  readonly args: string
+}
+
+/** The owner's answer to a call. */
+export interface Answer {
+  readonly kind: 'answer'
+  readonly id: number
+  readonly outcome: CallOutcome
+  /** The result as JSON (`done`, empty for undefined), or the failure's message. */
+  readonly body: string
+}
+
 /** Any message decoded from the bus. */
-export type BusMessage = Broadcast | Relayed | ToClient | Left
+export type BusMessage = Broadcast | Relayed | ToClient | Left | CloseClient | Call | Answer
+
+/** The messages made only of strings, numbers and bytes: their fields in wire order. */
+type FlatKind = Exclude<BusMessage['kind'], 'broadcast' | 'relayed'>
+type FieldType = 'string' | 'uint' | 'bytes'
+const FLAT_FIELDS: Record<FlatKind, readonly (readonly [string, FieldType])[]> = {
+  toClient: [
+    ['doc', 'string'],
+    ['connection', 'uint'],
+    ['message', 'bytes'],
+  ],
+  left: [
+    ['relay', 'string'],
+    ['connection', 'uint'],
+  ],
+  closeClient: [
+    ['doc', 'string'],
+    ['connection', 'uint'],
+    ['code', 'uint'],
+  ],
+  call: [
+    ['caller', 'string'],
+    ['id', 'uint'],
+    ['name', 'string'],
+    ['args', 'string'],
+  ],
+  answer: [
+    ['id', 'uint'],
+    ['outcome', 'uint'],
+    ['body', 'string'],
+  ],
+}
+const WRITE: Record<FieldType, (encoder: encoding.Encoder, value: never) => void> = {
+  string: encoding.writeVarString,
+  uint: encoding.writeVarUint,
+  bytes: encoding.writeVarUint8Array,
+}
+const READ: Record<FieldType, (decoder: decoding.Decoder) => unknown> = {
+  string: decoding.readVarString,
+  uint: decoding.readVarUint,
+  bytes: decoding.readVarUint8Array,
+}
+const KIND_NAMES = Object.fromEntries(Object.entries(BUS_MESSAGE).map(([name, n]) => [n, name])) as Record<number, FlatKind>
 
 /** Above this many bytes of updates, a broadcast goes by reference. @default 64 KiB */
 export const INLINE_MAX_BYTES = 64 * 1024
@@ -134,15 +223,8 @@ export function encodeBusMessage(message: BusMessage): Buffer {
       encoding.writeVarUint8Array(encoder, message.message)
       break
     }
-    case 'toClient':
-      encoding.writeVarString(encoder, message.doc)
-      encoding.writeVarUint(encoder, message.connection)
-      encoding.writeVarUint8Array(encoder, message.message)
-      break
-    case 'left':
-      encoding.writeVarString(encoder, message.relay)
-      encoding.writeVarUint(encoder, message.connection)
-      break
+    default:
+      for (const [key, type] of FLAT_FIELDS[message.kind]) WRITE[type](encoder, (message as unknown as Record<string, never>)[key]!)
   }
   const bytes = encoding.toUint8Array(encoder)
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
@@ -201,14 +283,17 @@ function decodeBody(decoder: decoding.Decoder, kind: number): BusMessage {
       return { kind: 'relayed', relay, connection, wantsNotices: notices === 1, principal, message: decoding.readVarUint8Array(decoder) }
     }
     case BUS_MESSAGE.toClient:
-      return {
-        kind: 'toClient',
-        doc: decoding.readVarString(decoder),
-        connection: decoding.readVarUint(decoder),
-        message: decoding.readVarUint8Array(decoder),
-      }
     case BUS_MESSAGE.left:
-      return { kind: 'left', relay: decoding.readVarString(decoder), connection: decoding.readVarUint(decoder) }
+    case BUS_MESSAGE.closeClient:
+    case BUS_MESSAGE.call:
+    case BUS_MESSAGE.answer: {
+      const name = KIND_NAMES[kind]!
+      const message: Record<string, unknown> = { kind: name }
+      for (const [key, type] of FLAT_FIELDS[name]) message[key] = READ[type](decoder)
+      if (name === 'answer' && (message.outcome as number) > CALL_OUTCOME.persistFailed)
+        throw new BusMessageError(`malformed answer: outcome ${message.outcome}`)
+      return message as unknown as BusMessage
+    }
     default:
       throw new BusMessageError(`unknown bus message kind ${kind}`)
   }

@@ -10,7 +10,7 @@ import { INBOX_JOBS, INBOX_NOTIFICATIONS } from '../../shared/docLayout.js'
 import { assertNever, inboxDocName } from '../../shared/docNames.js'
 import type { RecordService } from '../records/RecordService.js'
 import { appendNotification } from '../documents/inboxNotifications.js'
-import type { AccordRegistry } from '../documents/types.js'
+import type { AccordRegistry, AccordRoom } from '../documents/types.js'
 import { serverOrigin } from '../sync/types.js'
 import { exportCsv } from './connectors/csv.js'
 import type { FileResult } from './connectors/fileExport.js'
@@ -165,7 +165,8 @@ export class JobService {
   readonly files: ExportFiles
   private readonly state: JobStateStore
   private readonly records: RecordService
-  private readonly registry: AccordRegistry
+  /** Writes a job's state into its user's inbox: a call, run by the inbox's owner (maybe another cluster member). */
+  private readonly showIn: (inboxName: string, args: { json: JobJson; notification?: JobNotification }) => Promise<void>
   private readonly metrics: JobMetrics | undefined
   /** Where exports find the names of what records refer to. */
   private readonly names: NameSources
@@ -183,7 +184,7 @@ export class JobService {
     this.queue = deps.queue
     this.state = deps.state
     this.records = deps.records
-    this.registry = deps.registry
+    this.showIn = deps.registry.defineCall('inbox.show', showInInbox)
     this.metrics = deps.metrics
     this.names = { users: deps.users, titles: (workspace, collection, ids) => deps.records.reads.titles(workspace, collection, ids) }
     this.exportDir = options.exportDir ?? deps.defaultExportDir
@@ -497,20 +498,8 @@ export class JobService {
     const json = position === undefined ? await this.json(job) : toJobJson(job, position)
     if (json.position === undefined) this.positions.delete(job.id)
     else this.positions.set(job.id, json.position)
-    await this.registry.use(inboxDocName(job.workspace, job.userId), (room) => {
-      room.doc.transact(() => {
-        const jobs = room.doc.getMap<JobJson>(INBOX_JOBS)
-        const before = jobs.get(job.id)
-        // States read before an await can arrive out of order (a position read just before the job was
-        // claimed elsewhere): a job shown running or finished is never stepped back by an older state.
-        if (before && jobStage(before) > jobStage(json)) return
-        jobs.set(job.id, json)
-        if ((job.status === 'succeeded' || job.status === 'failed') && before?.status !== job.status) {
-          pushNotification(room.doc.getArray<JobNotification>(INBOX_NOTIFICATIONS), job)
-        }
-        trimJobs(jobs)
-      }, serverOrigin('inbox'))
-    })
+    const ended = job.status === 'succeeded' || job.status === 'failed'
+    await this.showIn(inboxDocName(job.workspace, job.userId), { json, notification: ended ? notificationOf(job) : undefined })
   }
 
   /** Deletes the user's older export files, keeping the newest MAX_FILES_PER_USER (this job's included). */
@@ -562,15 +551,32 @@ function describe(job: StoredJob): string {
     : `${what} finished: ${c.exported} records`
 }
 
-function pushNotification(notifications: Y.Array<JobNotification>, job: StoredJob): void {
-  appendNotification<JobNotification>(notifications, {
+/** The `inbox.show` call: a job's state in its user's inbox document, and the notification of its end if it just ended. */
+function showInInbox(room: AccordRoom, { json, notification }: { json: JobJson; notification?: JobNotification }): void {
+  room.doc.transact(() => {
+    const jobs = room.doc.getMap<JobJson>(INBOX_JOBS)
+    const before = jobs.get(json.id)
+    // States read before an await can arrive out of order (a position read just before the job was
+    // claimed elsewhere): a job shown running or finished is never stepped back by an older state.
+    if (before && jobStage(before) > jobStage(json)) return
+    jobs.set(json.id, json)
+    if (notification && before?.status !== notification.status) {
+      appendNotification(room.doc.getArray<JobNotification>(INBOX_NOTIFICATIONS), notification)
+    }
+    trimJobs(jobs)
+  }, serverOrigin('inbox'))
+}
+
+/** The notification of a job that ended. */
+function notificationOf(job: StoredJob): JobNotification {
+  return {
     id: `${job.id}:${job.status}`,
     at: new Date().toISOString(),
     kind: 'job',
     jobId: job.id,
     status: job.status as 'succeeded' | 'failed',
     message: describe(job),
-  })
+  }
 }
 
 function trimJobs(jobs: Y.Map<JobJson>): void {

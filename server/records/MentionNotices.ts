@@ -28,8 +28,17 @@ export interface MentionNoticesDeps {
 export class MentionNotices {
   /** Per loaded record document: the users already notified. */
   private readonly notified = new WeakMap<Y.Doc, Set<string>>()
+  /** Appends a notification to an inbox document: a call, run where that inbox is owned. */
+  private readonly append: (docName: string, notification: MentionNotification) => Promise<void>
 
-  constructor(private readonly deps: MentionNoticesDeps) {}
+  constructor(private readonly deps: MentionNoticesDeps) {
+    this.append = deps.registry.defineCall('inbox.mention', (inbox, notification: MentionNotification) => {
+      inbox.doc.transact(
+        () => appendNotification(inbox.doc.getArray<MentionNotification>(INBOX_NOTIFICATIONS), notification),
+        serverOrigin('inbox'),
+      )
+    })
+  }
 
   handleCommitted(room: AccordRoom, updates: PendingUpdate[]): void {
     const name = room.name
@@ -61,14 +70,7 @@ export class MentionNotices {
   }
 
   private notify(workspace: string, userId: string, notification: MentionNotification): void {
-    this.deps.registry
-      .use(inboxDocName(workspace, userId), (inbox) => {
-        inbox.doc.transact(
-          () => appendNotification(inbox.doc.getArray<MentionNotification>(INBOX_NOTIFICATIONS), notification),
-          serverOrigin('inbox'),
-        )
-      })
-      .catch((error: unknown) => this.deps.onError(error, 'mention notification'))
+    this.append(inboxDocName(workspace, userId), notification).catch((error: unknown) => this.deps.onError(error, 'mention notification'))
   }
 }
 

@@ -7,6 +7,7 @@ import { type Collection, recordTitle } from '../../shared/collections.js'
 import { ITEMS, type IndexEntry, NOTES, indexEntriesOf } from '../../shared/docLayout.js'
 import { indexDocName } from '../../shared/docNames.js'
 import type { AccordRegistry, AccordRoom } from '../documents/types.js'
+import { NotOwnerError } from '../sync/DocRegistry.js'
 import type { PendingUpdate } from '../sync/Room.js'
 import { serverOrigin } from '../sync/types.js'
 import type { RecordProjection } from './recordProjection.js'
@@ -25,12 +26,15 @@ export class RecordIndex {
   private readonly laterIndex = new Map<string, Map<string, IndexEntry | null>>()
   /** Writes `laterIndex`, INDEX_CONTENT_REFRESH_MS after the first of them. */
   private laterTimer: NodeJS.Timeout | null = null
+  /** Sets (or, for null, deletes) entries of an index document: a call, run by the index's owner (maybe another cluster member). */
+  private readonly writeIn: (indexName: string, changes: [string, IndexEntry | null][]) => Promise<void>
 
   constructor(
     private readonly registry: AccordRegistry,
     private readonly onError: (error: unknown, context: string) => void = () => undefined,
   ) {
     registry.onLoad((room) => this.keepIndexWith(room))
+    this.writeIn = registry.defineCall('index.write', writeEntries)
   }
 
   /** Writes the index refreshes still waiting (call before the registry closes). */
@@ -56,7 +60,14 @@ export class RecordIndex {
     const name = room.name
     if (name.kind !== 'record') return undefined
     // Awaited: the record goes live with its index loaded (a load hook holds it back).
-    const index = await this.registry.open(indexDocName(name.workspace, name.collection))
+    let index: AccordRoom
+    try {
+      index = await this.registry.open(indexDocName(name.workspace, name.collection))
+    } catch (error) {
+      // Another cluster member owns the index: the entries go there (`writeIn`).
+      if (error instanceof NotOwnerError) return undefined
+      throw error
+    }
     index.retain()
     void index.doc
     return () => index.release()
@@ -111,34 +122,34 @@ export class RecordIndex {
     void this.writeIndexEntries(indexName, new Map([[name.id, entry]]))
   }
 
-  /** Sets (or, for null, deletes) entries of an index document, in one transaction. */
+  /** Sets (or, for null, deletes) entries of an index document, a chunk per transaction. */
   private writeIndexEntries(indexName: string, changes: Map<string, IndexEntry | null>): Promise<void> {
     if (changes.size === 0) return Promise.resolve()
-    return this.registry
-      .use(indexName, async (index) => {
-        const entries = indexEntriesOf(index.doc)
-        const due = (id: string, entry: IndexEntry | null) => {
-          const current = entries.get(id)
-          if (entry === null) return current !== undefined
-          // Written meanwhile from a newer state of the record (a chunk waited its turn).
-          if (current && current.updatedAt > entry.updatedAt) return false
-          return !(current && current.updatedBy === entry.updatedBy && sameSummary(current, entry))
-        }
-        const all = [...changes]
-        for (let i = 0; i < all.length && index.state !== 'closed'; i += INDEX_WRITE_CHUNK) {
-          // A transaction per chunk, each in its own turn: other documents' updates go between.
-          if (i > 0) await new Promise((resolve) => setImmediate(resolve))
-          const chunk = all.slice(i, i + INDEX_WRITE_CHUNK).filter(([id, entry]) => due(id, entry))
-          if (chunk.length === 0) continue
-          index.doc.transact(() => {
-            for (const [id, entry] of chunk) {
-              if (entry === null) entries.delete(id)
-              else entries.set(id, entry)
-            }
-          }, serverOrigin('index'))
-        }
-      })
-      .catch((error: unknown) => this.onError(error, `index ${indexName}`))
+    return this.writeIn(indexName, [...changes]).catch((error: unknown) => this.onError(error, `index ${indexName}`))
+  }
+}
+
+/** The `index.write` call: the entries not written meanwhile from a newer state, a transaction per chunk. */
+async function writeEntries(index: AccordRoom, changes: [string, IndexEntry | null][]): Promise<void> {
+  const entries = indexEntriesOf(index.doc)
+  const due = (id: string, entry: IndexEntry | null) => {
+    const current = entries.get(id)
+    if (entry === null) return current !== undefined
+    // Written meanwhile from a newer state of the record (a chunk waited its turn).
+    if (current && current.updatedAt > entry.updatedAt) return false
+    return !(current && current.updatedBy === entry.updatedBy && sameSummary(current, entry))
+  }
+  for (let i = 0; i < changes.length && index.state !== 'closed'; i += INDEX_WRITE_CHUNK) {
+    // A transaction per chunk, each in its own turn: other documents' updates go between.
+    if (i > 0) await new Promise((resolve) => setImmediate(resolve))
+    const chunk = changes.slice(i, i + INDEX_WRITE_CHUNK).filter(([id, entry]) => due(id, entry))
+    if (chunk.length === 0) continue
+    index.doc.transact(() => {
+      for (const [id, entry] of chunk) {
+        if (entry === null) entries.delete(id)
+        else entries.set(id, entry)
+      }
+    }, serverOrigin('index'))
   }
 }
 

@@ -3,7 +3,6 @@
  * merges with open editors and is persisted like any edit); reads come from the `records`
  * projection (RecordReads), written in the same transaction as the updates.
  */
-import type * as Y from 'yjs'
 import {
   type Collection,
   type FieldIssue,
@@ -25,11 +24,77 @@ import type { ApiRecord, CurrentRecord, FoundRecord, HistoryEntry, ListQuery, Re
 import { etagOf } from './recordProjection.js'
 import { StaleRecordError } from './StaleRecordError.js'
 
+/** A change written through the REST API: a patch's fields, notes and items, or a deletion. */
+type RecordChange = { kind: 'patch'; fields: FieldValues; notes?: string; items?: LineItem[] } | { kind: 'delete' }
+
+/**
+ * The arguments of the `record.write` call: write `change` if the document's ETag is one of
+ * `etags` (any state when absent), or, on a second visit, only if it is still `state` with
+ * everything on disk.
+ */
+interface WriteArgs {
+  collection: Collection
+  userId: string
+  change: RecordChange
+  etags?: string[]
+  state?: string
+}
+
+/** What a visit of `record.write` found. */
+type WriteVisit = { written: true } | { written: false; state: string | null } | { written: false; issues: FieldIssue[] }
+
 export class RecordService {
+  /**
+   * The REST writes, as the registry's calls (`defineCall`): run on the document's owner,
+   * which may be another cluster member.
+   */
+  private readonly createIn: (
+    docName: string,
+    args: { collection: Collection; fields: FieldValues; notes?: string; items?: LineItem[]; userId: string },
+  ) => Promise<void>
+  private readonly writeIn: (docName: string, args: WriteArgs) => Promise<WriteVisit>
+  private readonly restoreIn: (docName: string, args: { userId: string }) => Promise<boolean>
+
   constructor(
-    private readonly registry: AccordRegistry,
+    registry: AccordRegistry,
     readonly reads: RecordReads,
-  ) {}
+  ) {
+    this.createIn = registry.defineCall('record.create', (room, { collection, fields, notes, items, userId }) => {
+      room.doc.transact(
+        () => {
+          const map = fieldsOf(room.doc)
+          for (const [key, value] of Object.entries(fields)) {
+            if (!isTextField(collection, key)) map.set(key, value)
+            else if (value !== '') textOf(room.doc, key).insert(0, value as string)
+          }
+          if (notes) notesOf(room.doc).insert(0, notes)
+          if (items) itemsOf(room.doc).push(items.map(itemToYMap))
+        },
+        serverOrigin('api', userId),
+      )
+    })
+    this.writeIn = registry.defineCall('record.write', (room, args): WriteVisit => {
+      const state = etagOf(room.doc)
+      if (args.state !== undefined) {
+        if (room.unpersisted !== 0 || state !== args.state) return { written: false, state: null }
+      } else if (args.etags !== undefined && !args.etags.includes('*') && !args.etags.includes(state))
+        return { written: false, state: room.unpersisted === 0 ? state : null }
+      const issues = writeChange(room, args)
+      return issues.length > 0 ? { written: false, issues } : { written: true }
+    })
+    this.restoreIn = registry.defineCall('record.restore', (room, { userId }) => {
+      const authority = authorityOf(room.doc)
+      if (typeof authority.get('deleted') !== 'string') return false
+      room.doc.transact(
+        () => {
+          authority.delete('deleted')
+          authority.delete('deletedBy')
+        },
+        serverOrigin('api', userId),
+      )
+      return true
+    })
+  }
 
   get(workspace: string, collection: Collection, id: string): Promise<ApiRecord> {
     return this.reads.get(workspace, collection, id)
@@ -67,20 +132,7 @@ export class RecordService {
     id = newRecordId(),
   ): Promise<ApiRecord> {
     const { notes, items, complete } = checkNew(collection, input)
-    await this.registry.use(recordDocName(workspace, collection, id), (room) => {
-      room.doc.transact(
-        () => {
-          const map = fieldsOf(room.doc)
-          for (const [key, value] of Object.entries(complete)) {
-            if (!isTextField(collection, key)) map.set(key, value)
-            else if (value !== '') textOf(room.doc, key).insert(0, value as string)
-          }
-          if (notes) notesOf(room.doc).insert(0, notes)
-          if (items) itemsOf(room.doc).push(items.map(itemToYMap))
-        },
-        serverOrigin('api', userId),
-      )
-    })
+    await this.createIn(recordDocName(workspace, collection, id), { collection, fields: complete, notes, items, userId })
     return this.get(workspace, collection, id)
   }
 
@@ -99,70 +151,24 @@ export class RecordService {
   ): Promise<ApiRecord> {
     await this.reads.etag(workspace, collection, id)
     const { notes, items, fields } = splitInput(collection, input)
-    await this.writeIfMatch(workspace, collection, id, ifMatch, (room) => {
-      const merged: FieldValues = readFields(room.doc, collection)
-      for (const [key, value] of Object.entries(fields)) {
-        if (value === null) delete merged[key]
-        else merged[key] = value
-      }
-      const issues = [...checkRecord(collection, merged), ...(items ? checkItems(items) : [])]
-      if (issues.length > 0) throw new RecordError('invalid', 'the change is not valid', issues)
-      room.doc.transact(
-        () => {
-          const map = fieldsOf(room.doc)
-          for (const [key, value] of Object.entries(fields)) {
-            if (isTextField(collection, key)) replaceText(textOf(room.doc, key), (value as string | null) ?? '')
-            else if (value === null) map.delete(key)
-            else if (JSON.stringify(map.get(key)) !== JSON.stringify(value)) map.set(key, value)
-          }
-          if (notes !== undefined) replaceText(notesOf(room.doc), notes)
-          if (items) {
-            const array = itemsOf(room.doc)
-            array.delete(0, array.length)
-            array.push(items.map(itemToYMap))
-          }
-        },
-        serverOrigin('api', userId),
-      )
-    })
+    await this.writeIfMatch(workspace, collection, id, ifMatch, userId, { kind: 'patch', fields, notes, items })
     return this.get(workspace, collection, id)
   }
 
   /** Soft-deletes a record; `ifMatch` as for `patch`. */
   async remove(workspace: string, collection: Collection, id: string, userId: string, ifMatch?: string): Promise<void> {
     await this.reads.etag(workspace, collection, id)
-    await this.writeIfMatch(workspace, collection, id, ifMatch, (room) => {
-      room.doc.transact(
-        () => {
-          const authority = authorityOf(room.doc)
-          authority.set('deleted', new Date().toISOString())
-          // Whoever has the record open is told who deleted it, and may restore it.
-          authority.set('deletedBy', userId)
-        },
-        serverOrigin('api', userId),
-      )
-    })
+    await this.writeIfMatch(workspace, collection, id, ifMatch, userId, { kind: 'delete' })
   }
 
   /** Brings a soft-deleted record back; RecordError `not-found` when it is not deleted. */
   async restore(workspace: string, collection: Collection, id: string, userId: string): Promise<void> {
-    const restored = await this.registry.use(recordDocName(workspace, collection, id), (room) => {
-      const authority = authorityOf(room.doc)
-      if (typeof authority.get('deleted') !== 'string') return false
-      room.doc.transact(
-        () => {
-          authority.delete('deleted')
-          authority.delete('deletedBy')
-        },
-        serverOrigin('api', userId),
-      )
-      return true
-    })
+    const restored = await this.restoreIn(recordDocName(workspace, collection, id), { userId })
     if (!restored) throw new RecordError('not-found', `no deleted ${collection} record ${id}`)
   }
 
   /**
-   * Runs `write` on the live document if `ifMatch` (when given) names its current state,
+   * Writes `change` on the live document if `ifMatch` (when given) names its current state,
    * checked in the same turn as the write, so no edit can fall between the two.
    *
    * An `If-Match` may also name the ETag stored with the record by a version whose formula
@@ -176,33 +182,67 @@ export class RecordService {
     collection: Collection,
     id: string,
     ifMatch: string | undefined,
-    write: (room: AccordRoom) => void,
+    userId: string,
+    change: RecordChange,
   ): Promise<void> {
     const docName = recordDocName(workspace, collection, id)
     const etags = ifMatch?.split(',').map(stripQuotes)
-    const visit = await this.registry.use(docName, (room): { written: true } | { written: false; state: string | null } => {
-      const state = etagOf(room.doc)
-      if (etags === undefined || etags.includes('*') || etags.includes(state)) {
-        write(room)
-        return { written: true }
-      }
-      return { written: false, state: room.unpersisted === 0 ? state : null }
-    })
+    const visit = await this.writeIn(docName, { collection, userId, change, etags })
     if (visit.written) return
-    // `use` returns once everything the live document held is on disk, so a row read from
+    if ('issues' in visit) throw new RecordError('invalid', 'the change is not valid', visit.issues)
+    // The call returns once everything the live document held is on disk, so a row read from
     // here on is the state the check compared against, or newer: its ETag is the one a retry
     // must name, and the check accepts it while nothing else changes the record.
     const { state } = visit
     if (state !== null && etags!.includes(await this.reads.etag(workspace, collection, id))) {
-      const written = await this.registry.use(docName, (room) => {
-        if (room.unpersisted !== 0 || etagOf(room.doc) !== state) return false
-        write(room)
-        return true
-      })
-      if (written) return
+      const again = await this.writeIn(docName, { collection, userId, change, state })
+      if ('issues' in again) throw new RecordError('invalid', 'the change is not valid', again.issues)
+      if (again.written) return
     }
     throw new StaleRecordError(await this.reads.current(workspace, collection, id))
   }
+}
+
+/** Writes a REST change into a record's document as one transaction; the issues that refused it, if any (nothing written then). */
+function writeChange(room: AccordRoom, { collection, userId, change }: WriteArgs): FieldIssue[] {
+  if (change.kind === 'delete') {
+    room.doc.transact(
+      () => {
+        const authority = authorityOf(room.doc)
+        authority.set('deleted', new Date().toISOString())
+        // Whoever has the record open is told who deleted it, and may restore it.
+        authority.set('deletedBy', userId)
+      },
+      serverOrigin('api', userId),
+    )
+    return []
+  }
+  const { fields, notes, items } = change
+  const merged: FieldValues = readFields(room.doc, collection)
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === null) delete merged[key]
+    else merged[key] = value
+  }
+  const issues = [...checkRecord(collection, merged), ...(items ? checkItems(items) : [])]
+  if (issues.length > 0) return issues
+  room.doc.transact(
+    () => {
+      const map = fieldsOf(room.doc)
+      for (const [key, value] of Object.entries(fields)) {
+        if (isTextField(collection, key)) replaceText(textOf(room.doc, key), (value as string | null) ?? '')
+        else if (value === null) map.delete(key)
+        else if (JSON.stringify(map.get(key)) !== JSON.stringify(value)) map.set(key, value)
+      }
+      if (notes !== undefined) replaceText(notesOf(room.doc), notes)
+      if (items) {
+        const array = itemsOf(room.doc)
+        array.delete(0, array.length)
+        array.push(items.map(itemToYMap))
+      }
+    },
+    serverOrigin('api', userId),
+  )
+  return []
 }
 
 /** One entity tag of an `If-Match` list, without its quotes (and weakness mark). */

@@ -44,10 +44,28 @@ function objectOr(value: unknown, path: string): Record<string, unknown> {
 }
 
 export class SalesWorkflow {
+  /** Marks a lead converted unless it is converted or deleted already; false then. A call: it runs where the lead's document is owned. */
+  private readonly markConverted: (docName: string, args: { customerId: string; dealId: string; userId: string }) => Promise<boolean>
+
   constructor(
-    private readonly registry: AccordRegistry,
+    registry: AccordRegistry,
     private readonly records: RecordService,
-  ) {}
+  ) {
+    this.markConverted = registry.defineCall('lead.convert', (room, { customerId, dealId, userId }) => {
+      const fields = readFields(room.doc, 'leads')
+      if (fields.status === 'converted' || typeof authorityOf(room.doc).get('deleted') === 'string') return false
+      room.doc.transact(
+        () => {
+          const map = fieldsOf(room.doc)
+          map.set('status', 'converted')
+          map.set('customerId', customerId)
+          map.set('dealId', dealId)
+        },
+        serverOrigin('api', userId),
+      )
+      return true
+    })
+  }
 
   /**
    * Converts a lead: a customer (named after the lead's company, or the lead, with its notes)
@@ -74,20 +92,7 @@ export class SalesWorkflow {
     }
     prefixIssues('customer', () => checkNew('customers', customer))
     prefixIssues('deal', () => checkNew('deals', deal))
-    const claimed = await this.registry.use(recordDocName(workspace, 'leads', leadId), (room) => {
-      const fields = readFields(room.doc, 'leads')
-      if (fields.status === 'converted' || typeof authorityOf(room.doc).get('deleted') === 'string') return false
-      room.doc.transact(
-        () => {
-          const map = fieldsOf(room.doc)
-          map.set('status', 'converted')
-          map.set('customerId', customerId)
-          map.set('dealId', dealId)
-        },
-        serverOrigin('api', userId),
-      )
-      return true
-    })
+    const claimed = await this.markConverted(recordDocName(workspace, 'leads', leadId), { customerId, dealId, userId })
     if (!claimed) throw new RecordError('conflict', 'this lead is converted already')
     return {
       customer: await this.records.create(workspace, 'customers', customer, userId, customerId),

@@ -12,7 +12,7 @@ import { CLOSE, type ServerNotice } from '../../shared/protocol.js'
 import type { SyncMetrics } from '../metrics/Metrics.js'
 import type { DocStore, LoadedDoc } from '../store/DocStore.js'
 import type { NoticeOutbox } from '../store/NoticeOutbox.js'
-import { CommitQueue, LoadError, type Projected } from './CommitQueue.js'
+import { CommitQueue, LoadError, PersistError, type Projected } from './CommitQueue.js'
 import type { DocResolver, ResolvedDoc } from './DocPolicy.js'
 import { PresenceBindings } from './PresenceBindings.js'
 import { type PendingUpdate, Room, type RoomHost } from './Room.js'
@@ -38,6 +38,34 @@ export interface OwnershipRefusal {
   /** The owner's id, when `held`. */
   owner?: string
 }
+
+/**
+ * A server transaction that may run in another process (docs/cluster.md, "Calls"): registered
+ * under one name in every process alike (`defineCall`), its argument and its result plain JSON,
+ * so that the process owning the document can run it. Expected refusals are results, not
+ * throws: a throw reaches a caller in another process as a plain Error with its message
+ * (a PersistError as a PersistError).
+ */
+export type DocCall<N, A, R> = (room: Room<N>, args: A) => R | Promise<R>
+
+/** What a forwarded call came to: its result, or no process owns the document (the caller claims it). */
+export type Forwarded = { answered: true; value: unknown } | { answered: false }
+
+/**
+ * The seam through which a call reaches the process owning its document (a cluster member's
+ * forwarding, server/cluster/CallForwarder.ts), where `runCall` runs it.
+ */
+export interface DocForwarding {
+  /**
+   * Runs call `name` at the document's owner. `{ answered: false }` when no process owns it (or
+   * the one asked no longer does); rejects with PersistError when the owner did not answer in
+   * time (whether it ran is then unknown).
+   */
+  forward(docName: string, name: string, args: unknown): Promise<Forwarded>
+}
+
+/** How many times a call goes back and forth between claiming and forwarding before it gives up. */
+const CALL_ATTEMPTS = 4
 
 /** The document is owned by another process (or this one may not write now): it was not loaded. */
 export class NotOwnerError extends LoadError {
@@ -81,6 +109,8 @@ export interface RegistryOptions<N, P extends Projected> {
   outbox?: NoticeOutbox
   /** Claims documents before loading them (a cluster member); without it, this process writes every document. */
   ownership?: DocOwnership
+  /** Forwards calls (`defineCall`) for documents another process owns to it; without it they fail with NotOwnerError. */
+  forwarding?: DocForwarding
 }
 
 /** What to do when a room leaves memory (unloaded or dropped; not at shutdown, when everything goes). */
@@ -121,6 +151,10 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
    */
   private readonly keeping = new Map<string, Promise<void>>()
   private closed = false
+  /** The server transactions other processes may ask this one to run, by name. */
+  private readonly calls = new Map<string, DocCall<N, unknown, unknown>>()
+  /** Documents a call was last forwarded for: the next call is forwarded first, without a claim. */
+  private readonly forwardedTo = new Set<string>()
   /** Removes outdated awareness states in every room, a tenth of the timeout apart (as y-protocols does per document). */
   private readonly awarenessTimer: NodeJS.Timeout
   private readonly unloadGraceMs: number
@@ -307,6 +341,58 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
     } finally {
       room.release()
     }
+  }
+
+  /**
+   * Registers a server transaction under `name` (the same in every process) and returns how to
+   * run it on a document: here as `use` when this process owns or can claim the document, else
+   * at its owner (the `forwarding` seam), which applies, validates and commits it as its own.
+   * Resolves once its changes are committed. Rejects as `use`, and with PersistError when no
+   * process could run it (no owner answered, nobody could claim it).
+   */
+  defineCall<A, R>(name: string, fn: DocCall<N, A, R>): (docName: string, args: A) => Promise<R> {
+    if (this.calls.has(name)) throw new Error(`call ${name} is defined twice`)
+    this.calls.set(name, fn as DocCall<N, unknown, unknown>)
+    return (docName, args) => this.call(docName, name, args) as Promise<R>
+  }
+
+  private async call(docName: string, name: string, args: unknown): Promise<unknown> {
+    const { forwarding } = this.options
+    const fn = this.calls.get(name)!
+    let forwardFirst = forwarding !== undefined && !this.rooms.has(docName) && !this.loading.has(docName) && this.forwardedTo.has(docName)
+    for (let attempt = 1; attempt <= CALL_ATTEMPTS; attempt++) {
+      if (!forwardFirst) {
+        try {
+          return await this.use(docName, (room) => fn(room, args))
+        } catch (error) {
+          if (!forwarding || !(error instanceof NotOwnerError) || error.refusal.reason !== 'held') throw error
+        }
+      }
+      forwardFirst = false
+      const outcome = await forwarding!.forward(docName, name, args)
+      if (outcome.answered) {
+        this.rememberForwarded(docName)
+        return outcome.value
+      }
+      this.forwardedTo.delete(docName)
+    }
+    throw new PersistError(`no member could write ${docName} now (no owner took the call, and it could not be claimed); try again`)
+  }
+
+  private rememberForwarded(docName: string): void {
+    // A bound on memory: forgetting only costs one claim refused before the next forward.
+    if (this.forwardedTo.size >= 10_000) this.forwardedTo.clear()
+    this.forwardedTo.add(docName)
+  }
+
+  /**
+   * Runs a call that another process forwarded here, only here (never forwarded on): as `use`,
+   * so it rejects with NotOwnerError when this process does not own the document any more.
+   */
+  runCall(docName: string, name: string, args: unknown): Promise<unknown> {
+    const fn = this.calls.get(name)
+    if (!fn) return Promise.reject(new Error(`unknown call ${name}`))
+    return this.use(docName, (room) => fn(room, args))
   }
 
   /** Resolves once every update applied so far is on disk (at once if there is none). */
