@@ -60,7 +60,9 @@ describeBackends('file exports', (backend) => {
     )
     const res = await member.request('POST', '/api/exports', { target: 'csv', collections: ['customers'] })
     expect(res.status).toBe(202)
-    expect(res.body).toMatchObject({ target: 'csv', status: 'queued', attempts: 0, position: expect.any(Number) })
+    // Queued with its place in line, unless a runner's poll claimed it in the meantime.
+    if (res.body.status === 'queued') expect(res.body).toMatchObject({ target: 'csv', attempts: 0, position: expect.any(Number) })
+    else expect(res.body).toMatchObject({ target: 'csv', status: 'running' })
     const id = res.body.id as string
     for (const tab of tabs) {
       await until(() => tab.doc.getMap<any>(INBOX_JOBS).get(id)?.status === 'succeeded', 'the job succeeds in every tab')

@@ -315,7 +315,10 @@ export class JobService {
    * claim the job (on PostgreSQL, while the position is still being read).
    */
   private async answerQueued(job: StoredJob): Promise<JobJson> {
-    const json = await this.json(job)
+    let json = await this.json(job)
+    // A runner polling meanwhile (of this process or another) may have claimed it already: then
+    // the answer says so rather than "queued" with no place in line.
+    if (json.status === 'queued' && json.position === undefined) json = await this.json((await this.queue.get(job.id)) ?? job)
     this.runner.kick()
     return json
   }
