@@ -16,6 +16,7 @@ import { FencedError } from './fence.js'
 import { Membership } from './Membership.js'
 import { OwnerEnd } from './OwnerEnd.js'
 import { RelayHub } from './RelayHub.js'
+import { crashPoint } from './testCrash.js'
 
 export interface ClusterOptions {
   /** `redis://…` (`ACCORD_REDIS_URL`): the bus between members. */
@@ -150,6 +151,7 @@ export class ClusterMember implements DocOwnership {
   readonly fence = async (client: PoolClient, docs: readonly string[]): Promise<Error | null> => {
     try {
       await this.membership.fence(client, docs)
+      crashPoint('before-commit')
       return null
     } catch (error) {
       if (error instanceof FencedError) return error
@@ -165,6 +167,7 @@ export class ClusterMember implements DocOwnership {
    */
   publishCommitted(docName: string, first: number, updates: readonly Uint8Array[]): void {
     if (updates.length === 0) return
+    crashPoint('after-commit')
     this.bus
       .publish(docName, 'relays', encodeBusMessage(broadcastOf(first, updates)))
       .catch((error: unknown) => this.events.onError(error, 'publish'))

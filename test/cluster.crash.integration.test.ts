@@ -1,0 +1,104 @@
+/**
+ * Crashes and restarts of members while clients type (docs/cluster.md, "Tests"): three members
+ * as real `accord serve` processes on one fresh PostgreSQL database and the shared Redis,
+ * clients on each behind a pretend load balancer (test/helpers/clusterProcesses.ts).
+ *
+ * - The owner crashes at its n-th commit (the test-only ACCORD_TEST_CRASH,
+ *   server/cluster/testCrash.ts): right after the commit and before its broadcast, or inside
+ *   the transaction before the commit. Nothing typed is lost or doubled, every client ends with
+ *   exactly what PostgreSQL's log replays to.
+ * - A rolling restart: each member in turn is stopped with SIGTERM and started again while
+ *   clients type; nothing typed is lost.
+ */
+import { describe, expect, it } from 'vitest'
+import { type ProcessMember, typing, useClusterProcesses } from './helpers/clusterProcesses.js'
+import { skipPg } from './helpers/pg.js'
+import { skipRedis } from './helpers/redis.js'
+import { synced, until } from './helpers/server.js'
+
+const LEASE_MS = 1500
+
+describe.skipIf(skipPg || skipRedis)('cluster members crashing or restarting while clients type', () => {
+  const cluster = useClusterProcesses(LEASE_MS)
+
+  /** A deal created through `on` (which then owns it) and `api`. */
+  async function dealOn(name: string, on: ProcessMember) {
+    const api = await cluster.workspace(name, on)
+    const created = await api.request('POST', '/api/records/deals', { title: 'Crash', amount: 1 })
+    expect(created.status).toBe(201)
+    return { api, docName: `${name}/deals/${created.body.id as string}` }
+  }
+
+  const exitOf = (m: ProcessMember) =>
+    new Promise<NodeJS.Signals | number | null>((resolve) => {
+      const { child } = m.child
+      if (child.exitCode !== null || child.signalCode !== null) resolve(child.signalCode ?? child.exitCode)
+      else child.once('exit', (code, signal) => resolve(signal ?? code))
+    })
+
+  for (const [id, point] of [
+    ['CR1', 'after-commit'],
+    ['CR2', 'before-commit'],
+  ] as const) {
+    it(`[${id}] the owner crashes ${point === 'after-commit' ? 'after a commit, before its broadcast' : 'inside a commit'}: nothing lost, nothing doubled, every client converges on the log`, async () => {
+      const name = id.toLowerCase()
+      // The owner crashes at its 40th commit: a second or so into the typing.
+      const m1 = await cluster.member(`${name}-1`, { ACCORD_TEST_CRASH: `${point}:40` })
+      const [m2, m3] = await Promise.all([cluster.member(`${name}-2`), cluster.member(`${name}-3`)])
+      const group = [m1, m2, m3]
+      const { api, docName } = await dealOn(name, m1)
+      const first = cluster.client(m1, docName, api.token, group)
+      await synced(first)
+      const owner = await cluster.ownerOf(docName)
+      const clients = [
+        first,
+        cluster.client(m1, docName, api.token, group),
+        cluster.client(m2, docName, api.token, group),
+        cluster.client(m3, docName, api.token, group),
+      ]
+      await Promise.all(clients.map(synced))
+      const typist = typing(clients)
+      try {
+        expect(await exitOf(m1)).toBe('SIGKILL')
+        await until(async () => ![null, owner].includes(await cluster.ownerOf(docName)), 'another member owns the deal', 30_000)
+        // Typing goes on a while on the new owner.
+        const rounds = typist.rounds
+        await until(() => typist.rounds > rounds + 25, 'typing after the takeover')
+      } finally {
+        typist.stop()
+      }
+      const text = await cluster.converged(docName, typist.typed, clients)
+      expect(typist.typed.length).toBeGreaterThan(100)
+      expect(text.match(/<\d+:\d+>/g)).toHaveLength(typist.typed.length)
+    })
+  }
+
+  it('[RR1] a rolling restart: each of three members stopped with SIGTERM and started again while clients type, nothing lost', async () => {
+    const group = await Promise.all(['rr-1', 'rr-2', 'rr-3'].map((node) => cluster.member(node)))
+    const deals = await Promise.all(group.map((m, i) => dealOn(`rr${i}`, m)))
+    // Each member owns one deal; every deal has a client on every member.
+    const clients = deals.flatMap(({ api, docName }) => group.map((m) => cluster.client(m, docName, api.token, group)))
+    await Promise.all(clients.map(synced))
+    const typist = typing(clients, 30)
+    try {
+      for (const m of group) {
+        const rounds = typist.rounds
+        await until(() => typist.rounds > rounds + 15, 'typing before the restart')
+        m.live = false
+        const exited = exitOf(m)
+        m.child.child.kill('SIGTERM')
+        expect(await exited).toBe(0)
+        await cluster.restart(m)
+      }
+      const rounds = typist.rounds
+      await until(() => typist.rounds > rounds + 15, 'typing after the last restart')
+    } finally {
+      typist.stop()
+    }
+    for (const [k, { docName }] of deals.entries()) {
+      const mine = clients.slice(k * 3, k * 3 + 3)
+      const markers = typist.typed.filter((m) => Math.floor(Number(/<(\d+):/.exec(m)![1]) / 3) === k)
+      await cluster.converged(docName, markers, mine)
+    }
+  })
+})
