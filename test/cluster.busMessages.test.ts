@@ -6,6 +6,7 @@ import {
   BusMessageError,
   broadcastOf,
   decodeBroadcast,
+  decodeRelaysMessage,
   decodeBusMessage,
   encodeBusMessage,
   referenceOf,
@@ -68,6 +69,8 @@ describe('bus messages', () => {
       },
       { kind: 'toClient', doc: 'acme/deals/d1', connection: 2 ** 40, message: bytes(3, 1) },
       { kind: 'left', relay: 'member-b', connection: 17 },
+      { kind: 'owned', last: 0 },
+      { kind: 'owned', last: 4242 },
     ]
     for (const message of messages) expect(decodeBusMessage(encodeBusMessage(message))).toEqual(message)
   })
@@ -87,5 +90,7 @@ describe('bus messages', () => {
       expect(() => decodeBusMessage(bad)).toThrow(BusMessageError)
     expect(() => decodeBroadcast(good)).toThrow(BusMessageError)
     expect(decodeBroadcast(encodeBusMessage(referenceOf(2)))).toEqual({ kind: 'broadcast', first: 2, last: 2 })
+    expect(() => decodeRelaysMessage(good)).toThrow(BusMessageError)
+    expect(decodeRelaysMessage(encodeBusMessage({ kind: 'owned', last: 7 }))).toEqual({ kind: 'owned', last: 7 })
   })
 })

@@ -36,11 +36,13 @@ describe.skipIf(skipPg || skipRedis)('cluster members crashing or restarting whi
       else child.once('exit', (code, signal) => resolve(signal ?? code))
     })
 
-  for (const [id, point] of [
-    ['CR1', 'after-commit'],
-    ['CR2', 'before-commit'],
+  for (const [id, point, typeAfter] of [
+    ['CR1', 'after-commit', true],
+    ['CR2', 'before-commit', true],
+    ['CR3', 'after-commit', false],
   ] as const) {
-    it(`[${id}] the owner crashes ${point === 'after-commit' ? 'after a commit, before its broadcast' : 'inside a commit'}: nothing lost, nothing doubled, every client converges on the log`, async () => {
+    const when = point === 'after-commit' ? 'after a commit, before its broadcast' : 'inside a commit'
+    it(`[${id}] the owner crashes ${when}${typeAfter ? '' : ', typing stops'}: nothing lost, nothing doubled, every client converges on the log`, async () => {
       const name = id.toLowerCase()
       // The owner crashes at its 40th commit: a second or so into the typing.
       const m1 = await cluster.member(`${name}-1`, { ACCORD_TEST_CRASH: `${point}:40` })
@@ -60,15 +62,18 @@ describe.skipIf(skipPg || skipRedis)('cluster members crashing or restarting whi
       const typist = typing(clients)
       try {
         expect(await exitOf(m1)).toBe('SIGKILL')
+        // Without typing after the crash, the relays learn of what was committed and never
+        // broadcast from the new owner's notice of the log's head at its load.
+        if (!typeAfter) typist.stop()
         await until(async () => ![null, owner].includes(await cluster.ownerOf(docName)), 'another member owns the deal', 30_000)
         // Typing goes on a while on the new owner.
         const rounds = typist.rounds
-        await until(() => typist.rounds > rounds + 25, 'typing after the takeover')
+        if (typeAfter) await until(() => typist.rounds > rounds + 25, 'typing after the takeover')
       } finally {
         typist.stop()
       }
       const text = await cluster.converged(docName, typist.typed, clients)
-      expect(typist.typed.length).toBeGreaterThan(100)
+      expect(typist.typed.length).toBeGreaterThan(typeAfter ? 100 : 50)
       expect(text.match(/<\d+:\d+>/g)).toHaveLength(typist.typed.length)
     })
   }

@@ -11,10 +11,12 @@ import { type Pool, type PoolClient, openPool } from '../pg/openPool.js'
 import type { DocRelays } from '../sync/DocRelays.js'
 import type { DocOwnership, LoadHook, OwnershipRefusal } from '../sync/DocRegistry.js'
 import { Bus } from './Bus.js'
-import { broadcastOf, decodeBusMessage, encodeBusMessage } from './busMessages.js'
+import { broadcastOf, decodeBusMessage, encodeBusMessage, referenceOf } from './busMessages.js'
 import { FencedError } from './fence.js'
+import { HeadNotices } from './HeadNotices.js'
 import { Membership } from './Membership.js'
 import { OwnerEnd } from './OwnerEnd.js'
+import { readLogHead } from './readLog.js'
 import { RelayHub } from './RelayHub.js'
 import { crashPoint } from './testCrash.js'
 
@@ -50,6 +52,8 @@ export class ClusterMember implements DocOwnership {
   /** The relays of this member's sockets for documents others own, once it serves. */
   relays: RelayHub | null = null
   private leaving = false
+  /** Notices of each owned document's log head to its relays, after its commits and its load. */
+  private readonly heads = new HeadNotices((doc, last) => this.bus.publish(doc, 'relays', encodeBusMessage(referenceOf(last))))
 
   private constructor(
     readonly membership: Membership,
@@ -111,7 +115,17 @@ export class ClusterMember implements DocOwnership {
       if (message.kind === 'toClient') relays.toClient(message)
     }
     this.hooks.resubscribed = () => relays.catchUp()
-    return { onLoad: owner.onLoad, relays }
+    const onLoad: LoadHook<N> = async (room) => {
+      const unload = await owner.onLoad(room)
+      // Relays read what a previous owner committed without announcing it (it crashed in
+      // between), and resend what it received without committing it.
+      readLogHead(storePool, room.docName).then(
+        (last) => this.announceOwned(room.docName, last),
+        (error: unknown) => onError(error, 'reading the log head'),
+      )
+      return unload
+    }
+    return { onLoad, relays }
   }
 
   /** This member's id (new at each start) and label. */
@@ -141,6 +155,7 @@ export class ClusterMember implements DocOwnership {
   }
 
   release(docName: string): void {
+    this.heads.forget(docName)
     this.membership.release(docName).catch((error: unknown) => this.events.onError(error, 'release'))
   }
 
@@ -168,14 +183,24 @@ export class ClusterMember implements DocOwnership {
   publishCommitted(docName: string, first: number, updates: readonly Uint8Array[]): void {
     if (updates.length === 0) return
     crashPoint('after-commit')
+    this.heads.committed(docName, first + updates.length - 1)
     this.bus
       .publish(docName, 'relays', encodeBusMessage(broadcastOf(first, updates)))
       .catch((error: unknown) => this.events.onError(error, 'publish'))
   }
 
+  /** Tells `docName`'s relays that this member owns it now, its log ending at `last`; its head is noticed again later. */
+  private announceOwned(docName: string, last: number): void {
+    this.bus
+      .publish(docName, 'relays', encodeBusMessage({ kind: 'owned', last }))
+      .catch((error: unknown) => this.events.onError(error, 'publish'))
+    this.heads.committed(docName, last)
+  }
+
   /** Releases every document and leaves (call after the last commits), then disconnects. */
   async stop(): Promise<void> {
     this.relays?.close()
+    this.heads.close()
     await this.membership.stop().catch((error: unknown) => this.events.onError(error, 'leaving the cluster'))
     await this.bus.close()
     await this.pool.end().catch(() => {})

@@ -10,6 +10,7 @@
  *                varByteArray(message)
  *   toClient  := varUint(BUS_MESSAGE.toClient) • varString(doc) • varUint(connection) • varByteArray(message)
  *   left      := varUint(BUS_MESSAGE.left) • varString(relay) • varUint(connection)
+ *   owned     := varUint(BUS_MESSAGE.owned) • varUint(last)
  *   principal := varString(userId) • varString(role) • varString(workspace) • varString(sessionId) •
  *                varString(name) • varString(email) • varString(color)
  *
@@ -32,6 +33,10 @@
  *   with 1011 (the owner dropped the document, or refused the client's message).
  * - `left` (relay → owner channel): that client's socket closed; the owner forgets it and its
  *   presence.
+ * - `owned` (owner → relays channel, once it loaded the document): a member owns the document
+ *   now, and its log ends at `last` (0: empty). Relays read what they miss up to `last` and
+ *   ask their clients for their state, so what a previous owner received and never committed
+ *   (it crashed, or dropped the document) reaches the new one without a reconnect.
  */
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
@@ -43,6 +48,7 @@ export const BUS_MESSAGE = {
   relayed: 1,
   toClient: 2,
   left: 3,
+  owned: 4,
 } as const
 
 const ROLES: readonly Role[] = ['owner', 'admin', 'member', 'viewer']
@@ -87,8 +93,14 @@ export interface Left {
   readonly connection: number
 }
 
+/** A member loaded the document: it owns it now, its log ending at `last`. */
+export interface Owned {
+  readonly kind: 'owned'
+  readonly last: number
+}
+
 /** Any message decoded from the bus. */
-export type BusMessage = Broadcast | Relayed | ToClient | Left
+export type BusMessage = Broadcast | Relayed | ToClient | Left | Owned
 
 /** Above this many bytes of updates, a broadcast goes by reference. @default 64 KiB */
 export const INLINE_MAX_BYTES = 64 * 1024
@@ -142,6 +154,9 @@ export function encodeBusMessage(message: BusMessage): Buffer {
     case 'left':
       encoding.writeVarString(encoder, message.relay)
       encoding.writeVarUint(encoder, message.connection)
+      break
+    case 'owned':
+      encoding.writeVarUint(encoder, message.last)
       break
   }
   const bytes = encoding.toUint8Array(encoder)
@@ -209,6 +224,8 @@ function decodeBody(decoder: decoding.Decoder, kind: number): BusMessage {
       }
     case BUS_MESSAGE.left:
       return { kind: 'left', relay: decoding.readVarString(decoder), connection: decoding.readVarUint(decoder) }
+    case BUS_MESSAGE.owned:
+      return { kind: 'owned', last: decoding.readVarUint(decoder) }
     default:
       throw new BusMessageError(`unknown bus message kind ${kind}`)
   }
@@ -218,5 +235,12 @@ function decodeBody(decoder: decoding.Decoder, kind: number): BusMessage {
 export function decodeBroadcast(bytes: Uint8Array): Broadcast {
   const message = decodeBusMessage(bytes)
   if (message.kind !== 'broadcast') throw new BusMessageError(`a ${message.kind} message where a broadcast was expected`)
+  return message
+}
+
+/** A message on a relays channel: a broadcast or an `owned`; anything else is malformed there. */
+export function decodeRelaysMessage(bytes: Uint8Array): Broadcast | Owned {
+  const message = decodeBusMessage(bytes)
+  if (message.kind !== 'broadcast' && message.kind !== 'owned') throw new BusMessageError(`a ${message.kind} message on a relays channel`)
   return message
 }
