@@ -11,10 +11,12 @@
  *   clients type; nothing typed is lost.
  */
 import { describe, expect, it } from 'vitest'
+import type { WebsocketProvider } from 'y-websocket'
+import { killHard } from './helpers/child.js'
 import { type ProcessMember, typing, useClusterProcesses } from './helpers/clusterProcesses.js'
 import { skipPg } from './helpers/pg.js'
 import { skipRedis } from './helpers/redis.js'
-import { synced, until } from './helpers/server.js'
+import { provider, synced, until } from './helpers/server.js'
 
 const LEASE_MS = 1500
 
@@ -77,6 +79,40 @@ describe.skipIf(skipPg || skipRedis)('cluster members crashing or restarting whi
       expect(text.match(/<\d+:\d+>/g)).toHaveLength(typist.typed.length)
     })
   }
+
+  it("[RK1] a relay killed: its clients reconnect to other members and go on typing, a client that does not come back leaves everyone's presence", async () => {
+    const [m1, m2, m3] = await Promise.all(['rk-1', 'rk-2', 'rk-3'].map((node) => cluster.member(node)))
+    const group = [m1!, m2!, m3!]
+    const { api, docName } = await dealOn('rk', m1!)
+    const watcher = cluster.client(m1!, docName, api.token, group)
+    await synced(watcher)
+    // On the relay m2: one client behind the load balancer, one that is gone with its member.
+    const moving = cluster.client(m2!, docName, api.token, group)
+    const gone = provider(m2!.child.wsUrl, docName, api.token)
+    const writers = [watcher, moving, cluster.client(m3!, docName, api.token, group)]
+    await Promise.all([...writers, gone].map(synced))
+    for (const p of [...writers, gone]) p.awareness.setLocalStateField('cursor', 1)
+    const present = (p: WebsocketProvider) => watcher.awareness.getStates().get(p.awareness.clientID)?.cursor === 1
+    await until(() => present(gone) && present(moving), "the relay's clients present on the owner's client")
+    const typist = typing(writers)
+    try {
+      const rounds = typist.rounds
+      await until(() => typist.rounds > rounds + 20, 'typing before the kill')
+      m2!.live = false
+      await killHard(m2!.child)
+      gone.destroy()
+      const after = typist.rounds
+      await until(() => typist.rounds > after + 40, 'typing after the kill')
+    } finally {
+      typist.stop()
+    }
+    await cluster.converged(docName, typist.typed, writers)
+    // The awareness timeout is 30 s (y-protocols): the gone client's presence ends within it
+    // (plus a check interval). The moved client's may go with its dead relay's peers (its id
+    // was theirs until then), and is back at its next renewal (every 15 s).
+    await until(() => !present(gone), "the gone client's presence removed", 40_000)
+    await until(() => present(moving), "the moved client's presence", 20_000)
+  })
 
   it('[RR1] a rolling restart: each of three members stopped with SIGTERM and started again while clients type, nothing lost', async () => {
     const group = await Promise.all(['rr-1', 'rr-2', 'rr-3'].map((node) => cluster.member(node)))

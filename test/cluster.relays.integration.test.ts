@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import type { WebsocketProvider } from 'y-websocket'
+import * as Y from 'yjs'
 import type { RejectedNotice } from '../shared/protocol.js'
 import { fieldsOf, notesOf } from '../shared/docLayout.js'
 import { textOf } from '../shared/textFields.js'
@@ -97,6 +98,39 @@ describe.skipIf(skipPg || skipRedis)('relays: clients on any member edit a docum
     expect(inPg).toBe(text())
     for (const marker of markers) expect(count(inPg, marker)).toBe(1)
     expect(b.server.registry.get(docName)).toBeUndefined()
+  })
+
+  it('[RL9] twenty clients spread over three members type at once: all converge on what the log replays to, every marker exactly once', async () => {
+    const { a, b, c, owner, docName, onA } = await ownedByA(3)
+    const members = [a, b, c!]
+    const clients = [onA, ...Array.from({ length: 19 }, (_, k) => connect(members[(k + 1) % 3]!, docName, owner.token))]
+    await Promise.all(clients.map(synced))
+    const markers: string[] = []
+    for (let i = 0; i < 10; i++) {
+      clients.forEach((p, k) => {
+        const marker = `<${k}.${i}>`
+        markers.push(marker)
+        const notes = notesOf(p.doc)
+        notes.insert((k + i) % 2 === 0 ? 0 : notes.length, marker)
+      })
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    await until(async () => {
+      const text = notesOf(await stored(docName)).toString()
+      return markers.every((m) => count(text, m) === 1)
+    }, 'every marker in PostgreSQL exactly once')
+    const replay = await stored(docName)
+    const vector = Buffer.from(Y.encodeStateVector(replay)).toString('hex')
+    await until(
+      () =>
+        clients.every(
+          (p) =>
+            notesOf(p.doc).toString() === notesOf(replay).toString() && Buffer.from(Y.encodeStateVector(p.doc)).toString('hex') === vector,
+        ),
+      'every client holds what the log replays to',
+    )
+    expect(b.server.registry.get(docName)).toBeUndefined()
+    expect(c!.server.registry.get(docName)).toBeUndefined()
   })
 
   it('[RL2] an invalid edit through a relay is reverted by the owner for everyone; the sender is told, its socket kept', async () => {
