@@ -198,7 +198,7 @@ export function renderCluster(results: Record<string, any>, mode: string, load: 
   const f = results.failover
   lines.push(
     '',
-    `kill -9 of the owner → first edit accepted after it (seen by another client): median ${ms(f?.medianMs)} of ${JSON.stringify(f?.runsMs ?? f)}`,
+    `kill -9 of the owner → first edit accepted after it (seen by another client): median ${ms(f?.medianMs)} (runs: ${Array.isArray(f?.runsMs) ? f.runsMs.map((r: number | null) => (r === null ? 'none within 60 s' : `${Math.round(r)} ms`)).join(', ') : JSON.stringify(f)})`,
     '',
   )
   return lines.join('\n')
