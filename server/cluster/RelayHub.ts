@@ -99,8 +99,9 @@ class RelayedDoc {
     this.#onBroadcast = (payload) => {
       const message = decodeRelaysMessage(payload)
       if (message.kind === 'broadcast') return this.stream.receive(message)
-      // A new owner: what it lacks of this stream (the log's tail) is read, and the clients are
-      // asked for their state, whose reply takes to it what the old owner never committed.
+      // A new owner: the stream reads the log up to its head (what the old owner committed and
+      // never announced), and each client is asked for its state: the answer takes to the new
+      // owner what the old one received and never committed.
       if (message.last > 0) this.stream.receive(referenceOf(message.last))
       if (this.ready) for (const client of this.clients.values()) client.resync()
     }
