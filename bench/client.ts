@@ -28,6 +28,8 @@ export interface BenchClient {
   readonly text: Y.Text
   /** Resolves with the time the first sync completed. */
   readonly synced: Promise<number>
+  /** Resolves with the close code once the socket closed. */
+  readonly closed: Promise<number>
   /** Called with every remote text insert and the time its message arrived. */
   onRemoteInsert(listener: (inserted: string, arrivedAt: number) => void): void
   insert(text: string): void
@@ -122,6 +124,7 @@ export function openClient(target: Target, docName: string): BenchClient {
     }
   }
   ws.on('error', () => undefined)
+  const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)))
   doc.on('update', (update: Uint8Array, origin: unknown) => {
     if (origin === REMOTE) return
     send(
@@ -140,6 +143,7 @@ export function openClient(target: Target, docName: string): BenchClient {
     doc,
     text,
     synced,
+    closed,
     onRemoteInsert: (listener) => void listeners.push(listener),
     insert: (s) => text.insert(text.length, s),
     isOpen: () => ws.readyState === WebSocket.OPEN,

@@ -4,8 +4,22 @@
  */
 import { type BenchClient, type Target, now, openClient, percentile, stampsIn } from './client.js'
 
+/**
+ * `wsUrls` (a cluster's members): socket k connects to `wsUrls[k % n]` instead of the target's
+ * URL; `writerWsUrl`: the fan-out's writer connects there.
+ */
 export type Job =
-  | { role: 'fanout'; target: Target; tokens: string[]; docName: string; readers: number; updates: number; rateHz: number }
+  | {
+      role: 'fanout'
+      target: Target
+      tokens: string[]
+      docName: string
+      readers: number
+      updates: number
+      rateHz: number
+      wsUrls?: string[]
+      writerWsUrl?: string
+    }
   | {
       role: 'rooms'
       target: Target
@@ -13,32 +27,51 @@ export type Job =
       docNames: string[]
       editors: number
       steps: { perEditorHz: number; startAt: number; durationMs: number }[]
+      wsUrls?: string[]
     }
   | { role: 'idle'; target: Target; tokens: string[]; docNames: string[]; socketsPerDoc: number }
   | { role: 'write'; target: Target; tokens: string[]; docName: string; updates: number; connections: number; perConnectionHz: number }
   | { role: 'read'; target: Target; docName: string; expectLength?: number }
   | { role: 'durability'; target: Target; tokens: string[]; docName: string; rateHz: number; killAfterMs: number; serverPid: number }
+  | { role: 'failover'; target: Target; tokens: string[]; docName: string; rateHz: number; killAfterMs: number; ownerPid: number }
 
 const CONNECT_BATCH = 200
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+/**
+ * A client once synced. A socket closed before (a cluster member closes one with 1011 when a
+ * claim fails under load: a real client reconnects) is opened again, a few times at most.
+ */
+async function openSynced(target: Target, name: string): Promise<BenchClient> {
+  for (let attempt = 1; ; attempt++) {
+    const client = openClient(target, name)
+    const code = await Promise.race([client.synced.then(() => null), client.closed])
+    if (code === null) return client
+    client.close()
+    if (attempt === 10) throw new Error(`${name}: closed with ${code} before its first sync, ${attempt} times`)
+    process.stderr.write(`loadgen: ${name} closed with ${code} before its first sync; opening it again\n`)
+    await sleep(100 * attempt)
+  }
+}
+
 /** Opens clients in batches (a burst of thousands of handshakes only measures the accept queue). */
-async function openMany(target: Target, tokens: string[], names: string[]): Promise<BenchClient[]> {
+async function openMany(target: Target, tokens: string[], names: string[], wsUrls?: string[]): Promise<BenchClient[]> {
   const clients: BenchClient[] = []
+  const wsUrl = (k: number) => (wsUrls?.length ? wsUrls[k % wsUrls.length]! : target.wsUrl)
   for (let i = 0; i < names.length; i += CONNECT_BATCH) {
     const batch = names
       .slice(i, i + CONNECT_BATCH)
-      .map((name, j) => openClient({ ...target, token: tokens[(i + j) % tokens.length]! }, name))
-    await Promise.all(batch.map((c) => c.synced))
-    clients.push(...batch)
+      .map((name, j) => openSynced({ ...target, wsUrl: wsUrl(i + j), token: tokens[(i + j) % tokens.length]! }, name))
+    clients.push(...(await Promise.all(batch)))
   }
   return clients
 }
 
 async function fanout(job: Extract<Job, { role: 'fanout' }>) {
-  const readers = await openMany(job.target, job.tokens, Array(job.readers).fill(job.docName))
-  const [writer] = await openMany(job.target, job.tokens.slice(1).concat(job.tokens), [job.docName])
+  const readers = await openMany(job.target, job.tokens, Array(job.readers).fill(job.docName), job.wsUrls)
+  const writerTarget = job.writerWsUrl ? { ...job.target, wsUrl: job.writerWsUrl } : job.target
+  const [writer] = await openMany(writerTarget, job.tokens.slice(1).concat(job.tokens), [job.docName])
   const lastArrival = new Map<number, number>()
   const firstArrival = new Map<number, number>()
   const arrivals = new Map<number, number>()
@@ -77,7 +110,7 @@ async function fanout(job: Extract<Job, { role: 'fanout' }>) {
 
 async function rooms(job: Extract<Job, { role: 'rooms' }>) {
   const names = job.docNames.flatMap((name) => Array(job.editors).fill(name) as string[])
-  const clients = await openMany(job.target, job.tokens, names)
+  const clients = await openMany(job.target, job.tokens, names, job.wsUrls)
   let step = -1
   const samples: number[][] = job.steps.map(() => [])
   const sent = job.steps.map(() => 0)
@@ -189,8 +222,36 @@ async function durability(job: Extract<Job, { role: 'durability' }>) {
   return { written, broadcast }
 }
 
+/**
+ * A cluster's owner killed: a writer and an observer on another member (relayed to the
+ * owner) edit on; after `killAfterMs` the owner is SIGKILLed. Reported: the time from the kill
+ * until the observer receives the first edit typed after it (accepted by the next owner,
+ * committed, and broadcast).
+ */
+async function failover(job: Extract<Job, { role: 'failover' }>) {
+  const TIMEOUT_MS = 60_000
+  const [writer, observer] = await openMany(job.target, job.tokens, [job.docName, job.docName])
+  let killedAt = Number.POSITIVE_INFINITY
+  let acceptedAt = 0
+  observer!.onRemoteInsert((inserted, at) => {
+    if (!acceptedAt && stampsIn(inserted).some((s) => s > killedAt)) acceptedAt = at
+  })
+  const startedAt = now()
+  while (!acceptedAt && now() - startedAt < job.killAfterMs + TIMEOUT_MS) {
+    if (killedAt === Number.POSITIVE_INFINITY && now() - startedAt >= job.killAfterMs) {
+      process.kill(job.ownerPid, 'SIGKILL')
+      killedAt = now()
+    }
+    if (writer!.isOpen()) writer!.insert(`|${now()}`)
+    await sleep(1000 / job.rateHz)
+  }
+  writer!.close()
+  observer!.close()
+  return { killToFirstAcceptedMs: acceptedAt ? acceptedAt - killedAt : null }
+}
+
 const job = JSON.parse(process.argv[2]!) as Job
-const handlers = { fanout, rooms, idle, write, read, durability } as const
+const handlers = { fanout, rooms, idle, write, read, durability, failover } as const
 const result = await (handlers[job.role] as (j: Job) => Promise<unknown>)(job)
 console.log(JSON.stringify(result))
 process.exit(0)

@@ -4,19 +4,21 @@
  * Starts each server in turn in its own child process, drives the workloads from
  * separate load-generator processes, and writes bench/results/latest.{json,md}.
  */
-import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { SERVER_KINDS, type ServerKind, type Target, isAccord } from './client.js'
-import type { Job } from './loadgen.js'
+import { renderCluster, runCluster } from './cluster.js'
+import { driveRooms, loadgen, nextPort, waitReady } from './drive.js'
 import { postgresVersion } from './postgres.js'
 import { LABELS, type RunningServer, type ServerData, createServerData, startServer } from './servers.js'
 import { renderMarkdown, type Results } from './report.js'
 
 const ROOT = join(import.meta.dirname, '..')
-const WORKLOADS = ['fanout', 'rooms', 'idle', 'cold', 'durability'] as const
+const WORKLOADS = ['fanout', 'rooms', 'idle', 'cold', 'durability', 'cluster'] as const
+/** `cluster` (bench/cluster.ts) runs only when named: it takes several minutes and needs Redis. */
+const DEFAULT_WORKLOADS = WORKLOADS.filter((w) => w !== 'cluster')
 type Workload = (typeof WORKLOADS)[number]
 
 /** Sizes: the issue's full scale where two shared cores allow it (see README, "Benchmark"). */
@@ -50,49 +52,12 @@ const SCALE = {
     durabilityMs: 2000,
   },
 } as const
-type Scale = (typeof SCALE)[keyof typeof SCALE]
+export type Scale = (typeof SCALE)[keyof typeof SCALE]
 
 const P99_TARGET_MS = 50
 const COLD_RUNS = 5
 /** Idle connections: how long the CPU of the quiet server is measured. */
 const IDLE_CPU_MS = 10_000
-/** Many rooms: unmeasured edits at the first rate before the measured steps. */
-const WARMUP_MS = 3000
-let nextPort = 19_000 + Math.floor(Math.random() * 2000)
-
-interface LoadGen {
-  done: Promise<any>
-  /** Resolves when the generator prints READY (its sockets are synced). */
-  ready: Promise<void>
-  stdinClose(): void
-}
-
-function loadgen(job: Job): LoadGen {
-  let markReady: () => void = () => undefined
-  const ready = new Promise<void>((resolve) => (markReady = resolve))
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'loadgen.ts'), JSON.stringify(job)], {
-    cwd: ROOT,
-    stdio: ['pipe', 'pipe', 'inherit'],
-  })
-  let out = ''
-  child.stdout.on('data', (c: Buffer) => {
-    out += c.toString()
-    let nl: number
-    while ((nl = out.indexOf('\n')) >= 0) {
-      const line = out.slice(0, nl)
-      out = out.slice(nl + 1)
-      if (line.startsWith('{')) last = line
-      else if (line === 'READY') markReady()
-    }
-  })
-  let last = ''
-  const done = new Promise((resolve, reject) =>
-    child.on('close', (code) =>
-      code === 0 && last ? resolve(JSON.parse(last)) : reject(new Error(`load generator ${job.role} exited ${code}`)),
-    ),
-  )
-  return { done, ready, stdinClose: () => child.stdin.end() }
-}
 
 const docName = (kind: ServerKind, i: number | string) => (isAccord(kind) ? `bench/customers/d${i}` : `d${i}`)
 /** The default line-up; add `accordNormal` with `--servers` to see what fsync per flush costs. */
@@ -112,7 +77,7 @@ async function withData<T>(kind: ServerKind, fn: (data: ServerData) => Promise<T
 /** One server started once on fresh data. */
 function withServer<T>(kind: ServerKind, sockets: number, docs: number, fn: (s: RunningServer) => Promise<T>): Promise<T> {
   return withData(kind, async (data) => {
-    const server = await startServer(kind, data, nextPort++, sockets, docs)
+    const server = await startServer(kind, data, nextPort(), sockets, docs)
     try {
       return await fn(server)
     } finally {
@@ -142,52 +107,7 @@ async function runFanout(kind: ServerKind, scale: Scale) {
 async function runRooms(kind: ServerKind, scale: Scale) {
   return withServer(kind, scale.roomDocs * scale.editors, scale.roomDocs, async (s) => {
     const names = Array.from({ length: scale.roomDocs }, (_, i) => docName(kind, i))
-    const startAt = Date.now() + 25_000 + scale.roomDocs * scale.editors * 3
-    // A warm-up at the first rate, not measured: the first edits a server ever handles pay
-    // for compiling its write path, which is not the steady state the steps measure.
-    const warmup = { perEditorHz: scale.roomStepsHz[0]!, startAt, durationMs: WARMUP_MS }
-    const measuredFrom = startAt + WARMUP_MS + 1500
-    // A step lasts stepMs, and longer at the low rates, until it has stepUpdates updates: its p99
-    // is then the 20th worst of them, not the 4th (50 updates/s for 8 s), which one pause decides.
-    const steps: Extract<Job, { role: 'rooms' }>['steps'] = [warmup]
-    let stepAt = measuredFrom
-    for (const hz of scale.roomStepsHz) {
-      const durationMs = Math.max(scale.stepMs, Math.ceil((scale.stepUpdates / (hz * scale.roomDocs * scale.editors)) * 1000))
-      steps.push({ perEditorHz: hz, startAt: stepAt, durationMs })
-      stepAt += durationMs + 1500
-    }
-    const halves = [names.filter((_, i) => i % 2 === 0), names.filter((_, i) => i % 2 === 1)]
-    const tokensOf = (g: number) => (s.tokens.length < 2 ? s.tokens : s.tokens.filter((_, i) => i % 2 === g))
-    const gens = halves.map(
-      (part, g) => loadgen({ role: 'rooms', target: target(s), tokens: tokensOf(g), docNames: part, editors: scale.editors, steps }).done,
-    )
-    for (const g of gens) g.catch(() => undefined)
-    const loops: { p99: number; max: number; cpuMs: number }[] = []
-    for (const step of steps.slice(1)) {
-      await new Promise((r) => setTimeout(r, Math.max(0, step.startAt - Date.now())))
-      await s.resetLoop()
-      await new Promise((r) => setTimeout(r, step.durationMs))
-      const p = await s.probe()
-      loops.push({ p99: p.loopP99Ms, max: p.loopMaxMs, cpuMs: p.cpuMs })
-    }
-    const parts = (await Promise.all(gens)) as {
-      steps: { perEditorHz: number; sent: number; expected: number; received: number; p50: number; p99: number }[]
-    }[]
-    return steps.slice(1).map((step, i) => {
-      const merged = parts.map((p) => p.steps[i + 1]!)
-      const sent = merged.reduce((n, m) => n + m.sent, 0)
-      const expected = merged.reduce((n, m) => n + m.expected, 0)
-      const received = merged.reduce((n, m) => n + m.received, 0)
-      return {
-        updatesPerS: Math.round(sent / (step.durationMs / 1000)),
-        delivered: expected ? received / expected : 0,
-        p50: Math.max(...merged.map((m) => m.p50 ?? Infinity)),
-        p99: Math.max(...merged.map((m) => m.p99 ?? Infinity)),
-        loopP99Ms: loops[i]!.p99,
-        loopMaxMs: loops[i]!.max,
-        cpuPerUpdateMs: loops[i]!.cpuMs / Math.max(1, sent),
-      }
-    })
+    return driveRooms([s], target(s), s.tokens, names, scale)
   })
 }
 
@@ -232,13 +152,9 @@ function rotate<T>(items: T[], by: number): T[] {
   return items.slice(k).concat(items.slice(0, k))
 }
 
-function waitReady(g: LoadGen): Promise<void> {
-  return Promise.race([g.ready, g.done.then(() => Promise.reject(new Error('the load generator ended early')))])
-}
-
 async function runCold(kind: ServerKind, scale: Scale) {
   return withData(kind, async (data) => {
-    const port = nextPort++
+    const port = nextPort()
     let s = await startServer(kind, data, port, 40)
     const name = docName(kind, 'cold')
     const connections = 20
@@ -275,7 +191,7 @@ async function runCold(kind: ServerKind, scale: Scale) {
 
 async function runDurability(kind: ServerKind, scale: Scale) {
   return withData(kind, async (data) => {
-    const port = nextPort++
+    const port = nextPort()
     let s = await startServer(kind, data, port)
     const name = docName(kind, 'dur')
     const w = await loadgen({
@@ -310,9 +226,18 @@ export async function main(argv: string[]): Promise<void> {
   })
   const scale = values.quick ? SCALE.quick : SCALE.full
   let servers = (values.servers?.split(',') ?? DEFAULT_SERVERS) as ServerKind[]
-  const workloads = (values.workloads?.split(',') ?? WORKLOADS) as Workload[]
+  const workloads = (values.workloads?.split(',') ?? DEFAULT_WORKLOADS) as Workload[]
   for (const k of servers) if (!SERVER_KINDS.includes(k)) throw new Error(`unknown server ${k}`)
   for (const w of workloads) if (!WORKLOADS.includes(w)) throw new Error(`unknown workload ${w}`)
+  if (workloads.includes('cluster')) {
+    // Its own files: a cluster run does not replace the servers' latest results.
+    const cluster = await runCluster(scale, (line) => process.stderr.write(`${line}\n`))
+    const md = renderCluster(cluster, values.quick ? 'quick' : 'full', loadavg())
+    writeFileSync(join(ROOT, 'bench', 'results', 'cluster.json'), `${JSON.stringify(cluster, null, 2)}\n`)
+    writeFileSync(join(ROOT, 'bench', 'results', 'cluster.md'), md)
+    console.log(md)
+    if (workloads.length === 1) return
+  }
   // Accord on PostgreSQL needs a PostgreSQL server: asked for by name, it must be there;
   // in the default line-up it is left out, with one line, where there is none.
   let postgres: string | undefined
@@ -356,14 +281,16 @@ export async function main(argv: string[]): Promise<void> {
       merged: `${values.servers ?? ''} at ${startedAt.toISOString()}`,
     }
   }
-  const runners = { fanout: runFanout, rooms: runRooms, idle: runIdle, cold: runCold, durability: runDurability } as const
+  const runners = { cluster: null, fanout: runFanout, rooms: runRooms, idle: runIdle, cold: runCold, durability: runDurability } as const
   for (const w of workloads) {
+    const runner = runners[w]
+    if (!runner) continue
     results.workloads[w] ??= {}
     for (const k of servers) {
       process.stderr.write(`bench: ${w} on ${LABELS[k]} ...\n`)
       const t0 = Date.now()
       try {
-        results.workloads[w]![k] = await runners[w](k, scale)
+        results.workloads[w]![k] = await runner(k, scale)
       } catch (error) {
         results.workloads[w]![k] = { error: (error as Error).message.slice(0, 300) }
       }

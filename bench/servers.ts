@@ -119,7 +119,15 @@ async function commandOf(kind: ServerKind, data: ServerData, port: number): Prom
 }
 
 /** `sockets`: the most this run opens at once (Accord allows 200 sockets and 100 documents per user; the bench signs in enough users). */
-export async function startServer(kind: ServerKind, data: ServerData, port: number, sockets = 200, docs = 0): Promise<RunningServer> {
+/** `extraEnv`: more of the server's environment (a cluster member's `REDIS_URL`, say); seeding runs without it. */
+export async function startServer(
+  kind: ServerKind,
+  data: ServerData,
+  port: number,
+  sockets = 200,
+  docs = 0,
+  extraEnv: Record<string, string> = {},
+): Promise<RunningServer> {
   const { args, env } = await commandOf(kind, data, port)
   const users = Math.max(4, Math.ceil(sockets / 90))
   env.BENCH_USERS = String(users)
@@ -135,17 +143,20 @@ export async function startServer(kind: ServerKind, data: ServerData, port: numb
   }
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
+    env: { ...process.env, ...env, ...extraEnv, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   })
   let output = ''
-  // BENCH_SERVER_OUT: also append the server's stdout to this file (e.g. with `--trace-gc`).
+  // BENCH_SERVER_OUT: also append the server's stdout and stderr (its log) to this file (e.g. with `--trace-gc`).
   const copyTo = process.env.BENCH_SERVER_OUT
   child.stdout!.on('data', (c: Buffer) => {
     output += c.toString()
     if (copyTo) appendFileSync(copyTo, c)
   })
-  child.stderr!.on('data', (c: Buffer) => (output += c.toString()))
+  child.stderr!.on('data', (c: Buffer) => {
+    output += c.toString()
+    if (copyTo) appendFileSync(copyTo, c)
+  })
   LIVE.add(child)
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   void exited.then(() => LIVE.delete(child))

@@ -7,6 +7,7 @@ import {
   BusMessageError,
   broadcastOf,
   decodeBroadcast,
+  decodeRelaysMessage,
   decodeBusMessage,
   encodeBusMessage,
   referenceOf,
@@ -69,6 +70,8 @@ describe('bus messages', () => {
       },
       { kind: 'toClient', doc: 'acme/deals/d1', connection: 2 ** 40, message: bytes(3, 1) },
       { kind: 'left', relay: 'member-b', connection: 17 },
+      { kind: 'owned', last: 0 },
+      { kind: 'owned', last: 4242 },
     ]
     for (const message of messages) expect(decodeBusMessage(encodeBusMessage(message))).toEqual(message)
   })
@@ -88,6 +91,8 @@ describe('bus messages', () => {
       expect(() => decodeBusMessage(bad)).toThrow(BusMessageError)
     expect(() => decodeBroadcast(good)).toThrow(BusMessageError)
     expect(decodeBroadcast(encodeBusMessage(referenceOf(2)))).toEqual({ kind: 'broadcast', first: 2, last: 2 })
+    expect(() => decodeRelaysMessage(good)).toThrow(BusMessageError)
+    expect(decodeRelaysMessage(encodeBusMessage({ kind: 'owned', last: 7 }))).toEqual({ kind: 'owned', last: 7 })
   })
   it('[BM7] closing one client with a code, a call and its answers decode to what was encoded; an unknown outcome is refused', () => {
     const messages: BusMessage[] = [

@@ -14,6 +14,7 @@ import type { Pool } from '../server/pg/openPool.js'
 import { PgDocStore } from '../server/store/PgDocStore.js'
 import { type ChildServer, databaseArgs, killHard, runCli, spawnServer } from './helpers/child.js'
 import { skipPg, useMigratedDatabase } from './helpers/pg.js'
+import { typing } from './helpers/clusterProcesses.js'
 import { REDIS_URL, skipRedis } from './helpers/redis.js'
 import { login, provider, synced, until } from './helpers/server.js'
 
@@ -84,16 +85,8 @@ describe.skipIf(skipPg || skipRedis)('failover: kill -9 of the owner while clien
         if (origin === w) received[k] = notesOf(w.doc).toString()
       }),
     )
-    const typed: string[] = []
-    let n = 0
-    const timer = setInterval(() => {
-      writers.forEach((w, i) => {
-        const marker = `<${i}:${n}>`
-        typed.push(marker)
-        notesOf(w.doc).insert(notesOf(w.doc).length, marker)
-      })
-      n++
-    }, 10)
+    const typist = typing(writers, 10)
+    const { typed } = typist
     try {
       await until(() => received.every((text) => text.split('<').length > 60), 'the witnesses received a stream of edits')
       const killedAt = Date.now()
@@ -105,7 +98,7 @@ describe.skipIf(skipPg || skipRedis)('failover: kill -9 of the owner while clien
       }, 'another member owns the record')
       const takeover = Date.now() - killedAt
       // An edit typed after the takeover is committed.
-      const after = `<${0}:${n + 1}>`
+      const after = `<${0}:${typist.rounds + 1}>`
       await until(async () => (await stored(pool, docName)).includes(after), 'an edit after the takeover committed')
       const firstEdit = Date.now() - killedAt
       console.log(
@@ -113,7 +106,7 @@ describe.skipIf(skipPg || skipRedis)('failover: kill -9 of the owner while clien
       )
       expect(takeover).toBeLessThan(LEASE_MS + 3000)
     } finally {
-      clearInterval(timer)
+      typist.stop()
     }
     await committedOnce(pool, docName, typed)
     expect(seen.length).toBeGreaterThanOrEqual(60)

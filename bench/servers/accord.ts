@@ -2,7 +2,7 @@
  * Accord for the benchmark: the same AccordServer as `accord serve` (default options,
  * synchronous=FULL, persist before broadcast), on SQLite (`DB_FILE`) or on PostgreSQL
  * (`DATABASE_URL`), with a `bench` workspace of members so that 10,000 sockets stay under
- * the per-user connection limit.
+ * the per-user connection limit. With `REDIS_URL` (and `DATABASE_URL`) a cluster member.
  */
 import { AccordServer } from '../../server/AccordServer.js'
 import { createLogger } from '../../server/log.js'
@@ -15,9 +15,19 @@ export const BENCH_PASSWORD = 'bench-password'
 
 const synchronous = process.env.ACCORD_SYNCHRONOUS === 'normal' ? 'normal' : 'full'
 const writer = process.env.ACCORD_WRITER === 'inline' || process.env.ACCORD_WRITER === 'thread' ? process.env.ACCORD_WRITER : 'auto'
+// A cluster member (bench/cluster.ts) with REDIS_URL, NODE_ID, CLUSTER_PREFIX and CLUSTER_LEASE_MS.
+const leaseMs = Number(process.env.CLUSTER_LEASE_MS) || undefined
 const server = await AccordServer.open({
   db: process.env.DB_FILE,
   databaseUrl: process.env.DATABASE_URL || undefined,
+  redisUrl: process.env.REDIS_URL || undefined,
+  node: process.env.NODE_ID || undefined,
+  cluster: {
+    prefix: process.env.CLUSTER_PREFIX || undefined,
+    leaseMs,
+    renewEveryMs: leaseMs && Math.min(1000, leaseMs / 5),
+    safetyMarginMs: leaseMs && Math.min(1000, leaseMs / 5),
+  },
   port: Number(process.env.PORT),
   logger: createLogger('warn'),
   synchronous,

@@ -14,9 +14,12 @@ import { Bus } from './Bus.js'
 import { broadcastOf, decodeBusMessage, encodeBusMessage, referenceOf } from './busMessages.js'
 import { CallForwarder, type RunCall } from './CallForwarder.js'
 import { FencedError } from './fence.js'
+import { HeadNotices } from './HeadNotices.js'
 import { Membership } from './Membership.js'
 import { OwnerEnd } from './OwnerEnd.js'
+import { readLogHead } from './readLog.js'
 import { RelayHub } from './RelayHub.js'
+import { crashPoint } from './testCrash.js'
 
 export interface ClusterOptions {
   /** `redis://…` (`ACCORD_REDIS_URL`): the bus between members. */
@@ -31,15 +34,9 @@ export interface ClusterOptions {
   safetyMarginMs?: number
   /** How long a call forwarded to a document's owner waits for its answer. @default 5000 */
   callTimeoutMs?: number
-  /**
-   * How often the owner announces the head of each document it committed lately, and the
-   * relays and owners sweep for members gone without a word. @default 1000
-   */
+  /** How often relays and owners sweep for members gone without a word (head notices: HeadNotices.ts). @default 1000 */
   headEveryMs?: number
 }
-
-/** A document's head is announced this many times after its last commit. */
-export const HEAD_ANNOUNCEMENTS = 3
 
 export interface ClusterEvents {
   /** Another member claimed a document this one held: drop it (its sockets closed with 1011). */
@@ -63,10 +60,10 @@ export class ClusterMember implements DocOwnership {
   readonly calls: CallForwarder
   private leaving = false
   private owner: OwnerEnd<unknown> | null = null
-  /** The last log number this member committed of each document lately, and how many announcements of it are left. */
-  private readonly heads = new Map<string, { last: number; left: number }>()
-  private readonly headTimer: NodeJS.Timeout
-  private readonly headEveryMs: number
+  /** How often relays and owners sweep for members gone without a word. */
+  private readonly sweepEveryMs: number
+  /** Notices of each owned document's log head to its relays, after its commits and its load. */
+  private readonly heads = new HeadNotices((doc, last) => this.bus.publish(doc, 'relays', encodeBusMessage(referenceOf(last))))
 
   private constructor(
     readonly membership: Membership,
@@ -79,25 +76,7 @@ export class ClusterMember implements DocOwnership {
   ) {
     this.calls = new CallForwarder({ bus, timeoutMs: callTimeoutMs, onError: events.onError })
     hooks.direct = (payload) => this.direct(payload)
-    this.headEveryMs = headEveryMs ?? 1000
-    this.headTimer = setInterval(() => this.announceHeads(), this.headEveryMs)
-    this.headTimer.unref()
-  }
-
-  /**
-   * Announces to their relays the head of the documents committed lately (a by-reference
-   * broadcast of the last number), each a few times after its last commit: a relay that lost
-   * the last broadcast of a document (Redis dropped it) sees the gap and reads the log, even if
-   * nothing is committed after it. A loss while a relay was cut off from Redis is caught up at
-   * its resubscription.
-   */
-  private announceHeads(): void {
-    for (const [doc, head] of this.heads) {
-      if (--head.left <= 0) this.heads.delete(doc)
-      this.bus.publish(doc, 'relays', encodeBusMessage(referenceOf(head.last))).catch(() => {
-        // Redis down: the relays catch up when they are subscribed again.
-      })
-    }
+    this.sweepEveryMs = headEveryMs ?? 1000
   }
 
   /** The registry's seam for calls on documents others own. */
@@ -158,13 +137,23 @@ export class ClusterMember implements DocOwnership {
    */
   serve<N>(storePool: Pool, runCall: RunCall): { onLoad: LoadHook<N>; relays: DocRelays } {
     const onError = this.events.onError
-    const sweepEveryMs = this.headEveryMs
+    const sweepEveryMs = this.sweepEveryMs
     const owner = new OwnerEnd<N>({ bus: this.bus, onError, calls: { forwarder: this.calls, run: runCall }, pool: storePool, sweepEveryMs })
     const relays = new RelayHub({ bus: this.bus, pool: storePool, member: this.id, onError, sweepEveryMs })
     this.owner = owner as OwnerEnd<unknown>
     this.relays = relays
     this.hooks.resubscribed = () => relays.catchUp()
-    return { onLoad: owner.onLoad, relays }
+    const onLoad: LoadHook<N> = async (room) => {
+      const unload = await owner.onLoad(room)
+      // Relays read what a previous owner committed without announcing it (it crashed in
+      // between), and resend what it received without committing it.
+      readLogHead(storePool, room.docName).then(
+        (last) => this.announceOwned(room.docName, last),
+        (error: unknown) => onError(error, 'reading the log head'),
+      )
+      return unload
+    }
+    return { onLoad, relays }
   }
 
   /** This member's id (new at each start) and label. */
@@ -194,6 +183,7 @@ export class ClusterMember implements DocOwnership {
   }
 
   release(docName: string): void {
+    this.heads.forget(docName)
     this.membership.release(docName).catch((error: unknown) => this.events.onError(error, 'release'))
   }
 
@@ -204,6 +194,7 @@ export class ClusterMember implements DocOwnership {
   readonly fence = async (client: PoolClient, docs: readonly string[]): Promise<Error | null> => {
     try {
       await this.membership.fence(client, docs)
+      crashPoint('before-commit')
       return null
     } catch (error) {
       if (error instanceof FencedError) return error
@@ -219,19 +210,27 @@ export class ClusterMember implements DocOwnership {
    */
   publishCommitted(docName: string, first: number, updates: readonly Uint8Array[]): void {
     if (updates.length === 0) return
-    this.heads.set(docName, { last: first + updates.length - 1, left: HEAD_ANNOUNCEMENTS })
+    crashPoint('after-commit')
+    this.heads.committed(docName, first + updates.length - 1)
     this.bus
       .publish(docName, 'relays', encodeBusMessage(broadcastOf(first, updates)))
       .catch((error: unknown) => this.events.onError(error, 'publish'))
   }
 
+  /** Tells `docName`'s relays that this member owns it now, its log ending at `last`; its head is noticed again later. */
+  private announceOwned(docName: string, last: number): void {
+    this.bus
+      .publish(docName, 'relays', encodeBusMessage({ kind: 'owned', last }))
+      .catch((error: unknown) => this.events.onError(error, 'publish'))
+    this.heads.committed(docName, last)
+  }
+
   /** Releases every document and leaves (call after the last commits), then disconnects. */
   async stop(): Promise<void> {
-    clearInterval(this.headTimer)
-    this.heads.clear()
     this.owner?.close()
     this.relays?.close()
     this.calls.close()
+    this.heads.close()
     await this.membership.stop().catch((error: unknown) => this.events.onError(error, 'leaving the cluster'))
     await this.bus.close()
     await this.pool.end().catch(() => {})

@@ -18,7 +18,7 @@ import { syncStep1Message, syncStep2Message, updateMessage } from '../sync/messa
 import { MalformedMessageError } from '../sync/Room.js'
 import { type StateVector, Step1Pacer } from '../sync/Step1Pacer.js'
 import type { Bus } from './Bus.js'
-import { type CloseClient, decodeBroadcast, encodeBusMessage, type ToClient } from './busMessages.js'
+import { type CloseClient, decodeRelaysMessage, encodeBusMessage, referenceOf, type ToClient } from './busMessages.js'
 import { unownedDocs } from './liveness.js'
 import { RelayStream } from './RelayStream.js'
 
@@ -132,7 +132,15 @@ class RelayedDoc {
       deliver: (update) => this.deliver(update),
       onError: (error) => onError(error, 'relay stream'),
     })
-    this.#onBroadcast = (payload) => this.stream.receive(decodeBroadcast(payload))
+    this.#onBroadcast = (payload) => {
+      const message = decodeRelaysMessage(payload)
+      if (message.kind === 'broadcast') return this.stream.receive(message)
+      // A new owner: the stream reads the log up to its head (what the old owner committed and
+      // never announced), and each client is asked for its state: the answer takes to the new
+      // owner what the old one received and never committed.
+      if (message.last > 0) this.stream.receive(referenceOf(message.last))
+      if (this.ready) for (const client of this.clients.values()) client.resync()
+    }
     void this.start()
   }
 
@@ -235,6 +243,11 @@ class Relayed implements RelayedConnection {
     const waiting = this.#step1
     this.#step1 = []
     for (const known of waiting) this.doc.step1.request(this.client.peer, known)
+  }
+
+  /** Asks the client for what it has beyond the committed state (the owner changed). */
+  resync(): void {
+    if (!this.#gone) this.client.peer.socket.send(syncStep1Message(this.doc.ydoc))
   }
 
   private forward(data: Uint8Array): void {

@@ -13,6 +13,7 @@
  *   closeClient := varUint(BUS_MESSAGE.closeClient) • varString(doc) • varUint(connection) • varUint(code)
  *   call      := varUint(BUS_MESSAGE.call) • varString(caller) • varUint(id) • varString(name) • varString(args as JSON)
  *   answer    := varUint(BUS_MESSAGE.answer) • varUint(id) • varUint(outcome) • varString(JSON or message)
+ *   owned     := varUint(BUS_MESSAGE.owned) • varUint(last)
  *   principal := varString(userId) • varString(role) • varString(workspace) • varString(sessionId) •
  *                varString(name) • varString(email) • varString(color)
  *
@@ -44,6 +45,11 @@
  *   (empty: undefined); 1: this member does not own the document (any more): claim it or ask
  *   again; 2: it failed, with its message; 3: it failed to persist (a PersistError), with its
  *   message.
+
+ * - `owned` (owner → relays channel, once it loaded the document): a member owns the document
+ *   now, and its log ends at `last` (0: empty). Relays read what they miss up to `last` and
+ *   ask their clients for their state, so what a previous owner received and never committed
+ *   (it crashed, or dropped the document) reaches the new one without a reconnect.
  */
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
@@ -58,6 +64,7 @@ export const BUS_MESSAGE = {
   closeClient: 4,
   call: 5,
   answer: 6,
+  owned: 7,
 } as const
 
 /** How a call ended, in an `answer`. */
@@ -106,6 +113,12 @@ export interface Left {
   readonly connection: number
 }
 
+/** A member loaded the document: it owns it now, its log ending at `last`. */
+export interface Owned {
+  readonly kind: 'owned'
+  readonly last: number
+}
+
 /** The owner closes one relayed client's socket. */
 export interface CloseClient {
   readonly kind: 'closeClient'
@@ -135,7 +148,7 @@ export interface Answer {
 }
 
 /** Any message decoded from the bus. */
-export type BusMessage = Broadcast | Relayed | ToClient | Left | CloseClient | Call | Answer
+export type BusMessage = Broadcast | Relayed | ToClient | Left | CloseClient | Call | Answer | Owned
 
 /** The messages made only of strings, numbers and bytes: their fields in wire order. */
 type FlatKind = Exclude<BusMessage['kind'], 'broadcast' | 'relayed'>
@@ -166,6 +179,7 @@ const FLAT_FIELDS: Record<FlatKind, readonly (readonly [string, FieldType])[]> =
     ['outcome', 'uint'],
     ['body', 'string'],
   ],
+  owned: [['last', 'uint']],
 }
 const WRITE: Record<FieldType, (encoder: encoding.Encoder, value: never) => void> = {
   string: encoding.writeVarString,
@@ -286,7 +300,8 @@ function decodeBody(decoder: decoding.Decoder, kind: number): BusMessage {
     case BUS_MESSAGE.left:
     case BUS_MESSAGE.closeClient:
     case BUS_MESSAGE.call:
-    case BUS_MESSAGE.answer: {
+    case BUS_MESSAGE.answer:
+    case BUS_MESSAGE.owned: {
       const name = KIND_NAMES[kind]!
       const message: Record<string, unknown> = { kind: name }
       for (const [key, type] of FLAT_FIELDS[name]) message[key] = READ[type](decoder)
@@ -303,5 +318,12 @@ function decodeBody(decoder: decoding.Decoder, kind: number): BusMessage {
 export function decodeBroadcast(bytes: Uint8Array): Broadcast {
   const message = decodeBusMessage(bytes)
   if (message.kind !== 'broadcast') throw new BusMessageError(`a ${message.kind} message where a broadcast was expected`)
+  return message
+}
+
+/** A message on a relays channel: a broadcast or an `owned`; anything else is malformed there. */
+export function decodeRelaysMessage(bytes: Uint8Array): Broadcast | Owned {
+  const message = decodeBusMessage(bytes)
+  if (message.kind !== 'broadcast' && message.kind !== 'owned') throw new BusMessageError(`a ${message.kind} message on a relays channel`)
   return message
 }

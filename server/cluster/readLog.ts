@@ -42,3 +42,13 @@ export async function readLogAfter(pool: Pool, doc: string, after: number): Prom
   }
   return tail
 }
+
+/** The last number of `doc`'s log (0: nothing committed yet). */
+export async function readLogHead(pool: Pool, doc: string): Promise<number> {
+  const { rows } = await pool.query<{ last_seq: string | number }>({
+    name: 'cluster-read-log-head',
+    text: 'SELECT last_seq FROM docs WHERE doc = $1',
+    values: [doc],
+  })
+  return Number(rows[0]?.last_seq ?? 0)
+}

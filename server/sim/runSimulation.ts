@@ -22,6 +22,8 @@ export interface SimulationOptions {
   durationS: number
   /** A running server; without it the simulation starts its own on a temporary database (or `db`). */
   url?: string
+  /** Several members of one cluster instead of `url`: user i works through `urls[i % n]`. */
+  urls?: readonly string[]
   db?: string
   /** Or this PostgreSQL database for the own server. */
   databaseUrl?: string
@@ -62,8 +64,9 @@ const DEMO_LOGINS = ['alice', 'bob', 'carol'].map((name) => ({ email: `${name}@d
 /** Runs one simulation; never throws for a violated invariant (see `report.ok`). */
 export async function runSimulation(options: SimulationOptions): Promise<SimulationReport> {
   const print = options.print ?? ((line: string) => console.log(line))
-  const own = options.url ? null : await startOwnServer(options)
-  const url = options.url ?? own!.url
+  const own = options.url || options.urls?.length ? null : await startOwnServer(options)
+  const urls = options.urls?.length ? options.urls : [options.url ?? own!.url]
+  const url = urls[0]!
   const logins = own?.logins ?? options.logins ?? DEMO_LOGINS
   const ledger = newLedger()
   // y-websocket adds a process 'exit' listener per provider.
@@ -74,10 +77,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   try {
     for (let i = 0; i < options.users; i++) {
       const { email, password } = logins[i % logins.length]!
-      users.push(await SimUser.login(i, url, email, password, ledger))
+      users.push(await SimUser.login(i, urls[i % urls.length]!, email, password, ledger))
     }
     ledger.userIds = [...new Set(users.map((u) => u.userId))]
-    const revertsBefore = await scrapeReverts(url)
+    const revertsBefore = await scrapeReverts(urls)
     await Promise.all(users.map((u) => u.createRecords()))
     await Promise.all(
       users.map(async (u) => {
@@ -88,7 +91,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     await Promise.all(users.map((u) => work(u, deadline)))
     await Promise.all(users.map((u) => u.drained(Date.now() + SETTLE_TIMEOUT_MS)))
     const checks = await verify(url, users, ledger)
-    const revertsAfter = await scrapeReverts(url)
+    const revertsAfter = await scrapeReverts(urls)
     loop.disable()
     const ms = (ns: number) => ns / 1e6
     const eventLoop = { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) }
@@ -98,7 +101,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       revertsBefore === null || revertsAfter === null ? null : revertsAfter - revertsBefore,
       eventLoop,
     )
-    printReport(print, options, url, report, ledger)
+    printReport(print, options, urls.join(', '), report, ledger)
     return report
   } finally {
     loop.disable()
@@ -267,13 +270,16 @@ async function checkJobs(users: SimUser[], ledger: RunLedger): Promise<Check> {
 
 // ---- reporting -------------------------------------------------------------------
 
-async function scrapeReverts(url: string): Promise<number | null> {
+/** The reverts counted by every server (each member of a cluster counts its own). */
+async function scrapeReverts(urls: readonly string[]): Promise<number | null> {
   try {
-    const res = await fetch(`${url}/metrics`)
-    if (res.status !== 200) return null
     let total = 0
-    for (const line of (await res.text()).split('\n'))
-      if (line.startsWith('accord_validation_reverts_total{')) total += Number(line.split(' ').pop())
+    for (const url of urls) {
+      const res = await fetch(`${url}/metrics`)
+      if (res.status !== 200) return null
+      for (const line of (await res.text()).split('\n'))
+        if (line.startsWith('accord_validation_reverts_total{')) total += Number(line.split(' ').pop())
+    }
     return total
   } catch {
     return null
