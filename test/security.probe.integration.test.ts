@@ -11,33 +11,22 @@ import type * as Y from 'yjs'
 import { authorityOf, fieldsOf, itemsOf } from '../shared/docLayout.js'
 import { MAX_SEARCH_LENGTH } from '../shared/search.js'
 import { describeBackends } from './helpers/backends.js'
-import {
-  type Api,
-  type SeededUsers,
-  type TestServer,
-  login,
-  provider,
-  seedWorkspace,
-  startServer,
-  synced,
-  until,
-} from './helpers/server.js'
+import { type Api, type TestServer, provider, startSeeded, synced, until } from './helpers/server.js'
 import { captureNotices, closeCodes, tracked } from './helpers/trust.js'
 
 const OBJECT_KEYS = ['constructor', '__proto__', 'toString', 'hasOwnProperty'] as const
 
 describeBackends('security probe', (backend) => {
   let t: TestServer
-  let users: SeededUsers
   let member: Api
   let owner: Api
   const open: WebsocketProvider[] = []
 
   beforeAll(async () => {
-    t = await startServer(backend.options())
-    users = await seedWorkspace(t.server)
-    member = await login(t.url, users.member.email, users.member.password)
-    owner = await login(t.url, users.owner.email, users.owner.password)
+    ;({
+      t,
+      api: { member, owner },
+    } = await startSeeded(['member', 'owner'], backend.options()))
   })
   afterAll(async () => {
     open.splice(0).forEach((p) => p.destroy())
