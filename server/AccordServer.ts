@@ -281,7 +281,12 @@ export class AccordServer {
       onDecision: (outcome) => this.metrics.reservationDecisions.inc({ outcome }),
     })
     this.invoices = new InvoiceNumbering(this.backend.invoiceNumbers, this.registry, onError)
-    this.mentions = new MentionNotices({ registry: this.registry, userName: (userId) => this.auth.userName(userId), onError })
+    this.mentions = new MentionNotices({
+      registry: this.registry,
+      userName: (userId) => this.auth.userName(userId),
+      onError,
+      limits: options.limits,
+    })
     this.overview = new Overview(
       {
         registry: this.metrics.registry,

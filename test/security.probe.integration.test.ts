@@ -8,25 +8,32 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import type { WebsocketProvider } from 'y-websocket'
 import type * as Y from 'yjs'
-import { authorityOf, fieldsOf, itemsOf } from '../shared/docLayout.js'
+import { authorityOf, fieldsOf, INBOX_NOTIFICATIONS, itemsOf, notesOf } from '../shared/docLayout.js'
+import { inboxDocName } from '../shared/docNames.js'
 import { MAX_SEARCH_LENGTH } from '../shared/search.js'
 import { describeBackends } from './helpers/backends.js'
-import { type Api, type TestServer, provider, startSeeded, synced, until } from './helpers/server.js'
+import { type Api, type SeededUsers, type TestServer, provider, startSeeded, synced, until } from './helpers/server.js'
 import { captureNotices, closeCodes, tracked } from './helpers/trust.js'
 
+/** The mention budget of the suite's server (LIMITS.MENTION_NOTICES_BURST), small enough to spend. */
+const MENTION_BURST = 3
 const OBJECT_KEYS = ['constructor', '__proto__', 'toString', 'hasOwnProperty'] as const
 
 describeBackends('security probe', (backend) => {
   let t: TestServer
   let member: Api
   let owner: Api
+  let member2: Api
+  let users: SeededUsers
   const open: WebsocketProvider[] = []
 
   beforeAll(async () => {
-    ;({
-      t,
-      api: { member, owner },
-    } = await startSeeded(['member', 'owner'], backend.options()))
+    const seeded = await startSeeded(['member', 'owner', 'member2'], {
+      ...backend.options(),
+      limits: { MENTION_NOTICES_BURST: MENTION_BURST },
+    })
+    ;({ t, users } = seeded)
+    ;({ member, owner, member2 } = seeded.api)
   })
   afterAll(async () => {
     open.splice(0).forEach((p) => p.destroy())
@@ -126,5 +133,28 @@ describeBackends('security probe', (backend) => {
     const kept = { ...view, name: 'Emoji 😀', filters: [{ kind: 'in', column: 'tags', values: ['😀'] }] }
     expect((await member.request('PUT', '/api/views/odd', kept)).status).toBe(200)
     expect((await member.request('GET', '/api/views')).body.items).toMatchObject([{ id: 'odd', name: 'Emoji 😀', filters: kept.filters }])
+  })
+
+  it('[SP5] one member mentioning a colleague in record after record notifies them MENTION_NOTICES_BURST times, not more; another member still gets through', async () => {
+    const inbox = tracked(open, provider(t.wsUrl, inboxDocName('acme', users.owner.id), owner.token))
+    await synced(inbox)
+    const fromWhom = () =>
+      inbox.doc
+        .getArray<{ by: { id: string } }>(INBOX_NOTIFICATIONS)
+        .toArray()
+        .map((n) => n.by.id)
+    const mentionIn = async (api: Api) => {
+      const { body } = await api.request('POST', '/api/records/deals', { title: 'Spam' })
+      const p = tracked(open, provider(t.wsUrl, `acme/deals/${body.id}`, api.token))
+      await synced(p)
+      notesOf(p.doc).insert(0, '@owner', { mention: users.owner.id })
+      await until(async () => (await api.request('GET', `/api/records/deals/${body.id}`)).body.notes === '@owner', 'the mention stored')
+    }
+    for (let i = 0; i < MENTION_BURST + 3; i++) await mentionIn(member)
+    await mentionIn(member2)
+    // member2's came last: when it is there, every earlier mention has been handled.
+    await until(() => fromWhom().includes(users.member2.id), 'the other member’s mention notified')
+    await t.server.registry.flushed()
+    expect(fromWhom().filter((id) => id === users.member.id)).toHaveLength(MENTION_BURST)
   })
 })
