@@ -5,6 +5,7 @@
  * over REST, a closed socket and a stuck client over sync, an authority key that stayed),
  * and saved views PostgreSQL could not store (a 500 there).
  */
+import { connect } from 'node:net'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import type { WebsocketProvider } from 'y-websocket'
 import type * as Y from 'yjs'
@@ -156,5 +157,26 @@ describeBackends('security probe', (backend) => {
     await until(() => fromWhom().includes(users.member2.id), 'the other member’s mention notified')
     await t.server.registry.flushed()
     expect(fromWhom().filter((id) => id === users.member.id)).toHaveLength(MENTION_BURST)
+  })
+
+  it('[SP6] a request Node’s parser refuses (a URL over the header size, bytes that are not HTTP) is answered in the error format; the server serves on', async () => {
+    const long = await fetch(`${t.url}/api/records/deals?q=${'a'.repeat(20_000)}`, { headers: { authorization: `Bearer ${member.token}` } })
+    expect(long.status).toBe(431)
+    expect(await long.json()).toEqual({ error: { code: 'too-large', message: expect.any(String) } })
+    const { port } = new URL(t.url)
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => socket.write('NOT HTTP AT ALL\r\n\r\n'))
+      let answer = ''
+      socket.on('data', (chunk) => {
+        answer += chunk.toString()
+      })
+      socket.on('end', () => resolve(answer))
+      socket.on('error', reject)
+    })
+    expect(raw).toMatch(/^HTTP\/1\.1 400 /)
+    expect(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4))).toEqual({
+      error: { code: 'invalid', message: expect.any(String), issues: [] },
+    })
+    expect((await member.request('GET', '/api/records/deals?limit=1')).status).toBe(200)
   })
 })
