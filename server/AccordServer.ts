@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { dirname, join, resolve as resolvePath } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { tmpdir } from 'node:os'
@@ -281,7 +282,12 @@ export class AccordServer {
       onDecision: (outcome) => this.metrics.reservationDecisions.inc({ outcome }),
     })
     this.invoices = new InvoiceNumbering(this.backend.invoiceNumbers, this.registry, onError)
-    this.mentions = new MentionNotices({ registry: this.registry, userName: (userId) => this.auth.userName(userId), onError })
+    this.mentions = new MentionNotices({
+      registry: this.registry,
+      userName: (userId) => this.auth.userName(userId),
+      onError,
+      limits: options.limits,
+    })
     this.overview = new Overview(
       {
         registry: this.metrics.registry,
@@ -372,6 +378,7 @@ export class AccordServer {
 
     this.http = createServer(app)
     this.http.on('upgrade', (req, socket, head) => this.sync.handleUpgrade(req, socket, head))
+    this.http.on('clientError', answerClientError)
   }
 
   /**
@@ -483,4 +490,26 @@ function projectRoot(from: string): string {
     if (existsSync(join(dir, 'package.json'))) return dir
     if (dirname(dir) === dir) return join(from, '..')
   }
+}
+
+/**
+ * A request Node's HTTP parser refuses before express sees it (headers or a URL over
+ * `--max-http-header-size`, bytes that are not HTTP) is answered in the contract's error
+ * format too, where Node would answer with an empty body.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy()
+    return
+  }
+  const [status, reason, code, message] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'too-large', 'the request’s URL and headers are too large']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'timeout', 'the request did not arrive in time']
+        : [400, 'Bad Request', 'invalid', 'the request is not valid HTTP']
+  const body = JSON.stringify({ error: { code, message, ...(code === 'invalid' ? { issues: [] } : {}) } })
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  )
 }

@@ -198,7 +198,9 @@ export function fieldNames(collection: Collection): string[] {
 
 /** Validates one field value. Unknown fields are an issue too. */
 export function checkField(collection: Collection, field: string, value: unknown): FieldIssue | null {
-  const schema = (FIELD_SCHEMAS[collection] as Record<string, z.ZodType>)[field]
+  const schemas = FIELD_SCHEMAS[collection] as Record<string, z.ZodType>
+  // Own keys only: a field named "constructor" or "__proto__" is unknown, not Object's.
+  const schema = Object.hasOwn(schemas, field) ? schemas[field] : undefined
   if (!schema) return { path: field, message: `unknown field "${field}" for ${collection}` }
   const result = schema.safeParse(value)
   return result.success ? null : { path: field, message: result.error.issues[0]?.message ?? 'invalid value' }

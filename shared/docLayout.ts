@@ -72,7 +72,9 @@ export function readPlainMap(map: Y.Map<unknown>): FieldValues {
   const values: FieldValues = {}
   for (const key of map._map.keys()) {
     const entry = mapEntryOf(map, key)
-    if (entry.kind === 'plain') values[key] = entry.value
+    // A key "__proto__" is defined, as any other, rather than assigned (which would set the prototype).
+    if (entry.kind === 'plain')
+      Object.defineProperty(values, key, { value: entry.value, enumerable: true, writable: true, configurable: true })
   }
   return values
 }

@@ -127,6 +127,16 @@ export const LIMITS = {
   LOGIN_FAILURES_PER_ADDRESS: 100,
   /** Window of the sign-in limits, in ms. */
   LOGIN_WINDOW_MS: 15 * 60 * 1000,
+  /**
+   * Mention notifications one user may send another at once (each in a record of its own; one
+   * record notifies a person once anyway); past it they refill at MENTION_NOTICES_PER_HOUR. A
+   * mention past the budget stays in the notes but notifies no one, so one member cannot fill
+   * a colleague's inbox (which keeps the last 50) and screen with notices of their making.
+   * Counted by the process that owns the record (per process in a cluster).
+   */
+  MENTION_NOTICES_BURST: 10,
+  /** How fast the mention budget of MENTION_NOTICES_BURST refills, per hour. */
+  MENTION_NOTICES_PER_HOUR: 20,
   /** Largest JSON request body, in bytes; larger answers 413. */
   MAX_BODY_BYTES: 1024 * 1024,
 } as const

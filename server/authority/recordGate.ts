@@ -150,7 +150,8 @@ export class RecordGate {
     this.texts.repairPlan(stored, issues, fixes)
     for (const key of fields.keys()) {
       if (mapEntryOf(fields, key).kind !== 'other' || isTextField(this.collection, key)) continue
-      const candidates = [plainOf(fields.get(key)), stored()?.[key]]
+      const kept = stored()
+      const candidates = [plainOf(fields.get(key)), kept && ownValue(kept, key)]
       const value = candidates.find((v) => v !== undefined && checkField(this.collection, key, v) === null)
       issues.push({ path: key, message: `${key} ${NOT_PLAIN}`, reason: 'invalid' })
       fixes.push(() => restoreKey(fields, key, value))
@@ -213,7 +214,7 @@ export class RecordGate {
       const entry = mapEntryOf(fields, key)
       if (entry.kind === 'other') bad({ path: key, message: `${key} ${NOT_PLAIN}` })
       else if (entry.kind === 'absent') {
-        if (REQUIRED_FIELDS[this.collection].includes(key) && this.lastFields[key] !== undefined)
+        if (REQUIRED_FIELDS[this.collection].includes(key) && ownValue(this.lastFields, key) !== undefined)
           bad({ path: key, message: `${key} is required` })
       } else {
         const issue = checkField(this.collection, key, entry.value)
@@ -222,7 +223,7 @@ export class RecordGate {
     }
     if (changed.size > 0) {
       const candidate = readPlainMap(fields)
-      for (const key of badFields) candidate[key] = this.lastFields[key]
+      for (const key of badFields) candidate[key] = ownValue(this.lastFields, key)
       for (const issue of checkCrossField(this.collection, candidate)) {
         if (changed.has(issue.path) && !badFields.has(issue.path)) bad(issue)
       }
@@ -231,7 +232,7 @@ export class RecordGate {
     if (strayList) issues.push({ path: FIELDS, message: 'fields hold named values only', reason: 'invalid' })
     if (badFields.size === 0 && !strayList) return
     fixes.push(() => {
-      for (const key of badFields) restoreKey(fields, key, this.lastFields[key])
+      for (const key of badFields) restoreKey(fields, key, ownValue(this.lastFields, key))
       if (strayList) deleteListPart(fields)
     })
   }
@@ -366,6 +367,11 @@ function itemProblem(item: Y.Map<unknown>): string | null {
   return result.success ? null : (result.error.issues[0]?.message ?? 'invalid item')
 }
 
+/** `values[key]` when `values` has it as its own (a key named "constructor" is not Object's), else undefined. */
+function ownValue(values: FieldValues, key: string): unknown {
+  return Object.hasOwn(values, key) ? values[key] : undefined
+}
+
 function restoreKey(map: Y.Map<unknown>, key: string, value: unknown): void {
   if (value === undefined) map.delete(key)
   else map.set(key, value)
@@ -373,7 +379,7 @@ function restoreKey(map: Y.Map<unknown>, key: string, value: unknown): void {
 
 /** Makes `map` hold exactly the plain values `last`, and nothing in its list part. */
 function restoreMap(map: Y.Map<unknown>, last: FieldValues): void {
-  for (const key of [...map.keys()]) if (!(key in last)) map.delete(key)
+  for (const key of [...map.keys()]) if (!Object.hasOwn(last, key)) map.delete(key)
   for (const [key, value] of Object.entries(last)) {
     const entry = mapEntryOf(map, key)
     if (entry.kind !== 'plain' || JSON.stringify(entry.value) !== JSON.stringify(value)) map.set(key, value)

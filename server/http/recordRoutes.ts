@@ -1,5 +1,6 @@
 import { Router, type Request, type Response } from 'express'
 import { type Collection, isCollection } from '../../shared/collections.js'
+import { MAX_SEARCH_LENGTH } from '../../shared/search.js'
 import type { CurrentRecord } from '../records/RecordReads.js'
 import type { RecordService } from '../records/RecordService.js'
 import { INVOICE_SOURCES, type InvoiceSource, type SalesWorkflow } from '../records/SalesWorkflow.js'
@@ -10,6 +11,23 @@ function collectionOf(req: Request): Collection {
   const { collection } = req.params
   if (!isCollection(collection)) throw new HttpError(404, 'not-found', `no collection "${String(collection)}"`)
   return collection
+}
+
+/**
+ * The `q` of a list: absent, or one string of at most MAX_SEARCH_LENGTH characters, as
+ * `GET /api/search` takes. A longer one is refused: LIKE's work grows with the pattern's
+ * length times the text's, and one query of a few thousand characters over long notes held
+ * the server (SQLite answers synchronously) for most of a minute.
+ */
+function searchText(q: unknown): string | undefined {
+  if (q === undefined) return undefined
+  if (typeof q !== 'string')
+    throw new HttpError(400, 'invalid', 'give q once, as text', { issues: [{ path: 'q', message: 'give q once, as text' }] })
+  if (q.length > MAX_SEARCH_LENGTH) {
+    const message = `at most ${MAX_SEARCH_LENGTH} characters`
+    throw new HttpError(400, 'invalid', `q is too long: ${message}`, { issues: [{ path: 'q', message }] })
+  }
+  return q
 }
 
 function bodyObject(req: Request): Record<string, unknown> {
@@ -48,7 +66,7 @@ export function recordRoutes(records: RecordService, workflow: SalesWorkflow): R
     const { workspace } = principalOf(req)
     const limit = req.query.limit === undefined ? undefined : Number(req.query.limit)
     if (limit !== undefined && !Number.isInteger(limit)) throw new HttpError(400, 'invalid', 'limit must be an integer', { issues: [] })
-    const q = typeof req.query.q === 'string' ? req.query.q : undefined
+    const q = searchText(req.query.q)
     const cursor = typeof req.query.cursor === 'string' ? req.query.cursor : undefined
     const { deleted } = req.query
     if (deleted !== undefined && deleted !== 'true' && deleted !== 'false') {

@@ -7,15 +7,18 @@
  * keystrokes that follow, an undo and redo of the mention, or the same person mentioned again
  * do not notify them again. A mention that was already in the notes when the record loaded
  * notifies nobody; one added after it is unloaded and loaded again does. Mentioning yourself
- * notifies no one.
+ * notifies no one. One author notifies one user at most MENTION_NOTICES_BURST times at once,
+ * then MENTION_NOTICES_PER_HOUR (LIMITS): mentions past that stay in the notes unannounced.
  */
 import * as Y from 'yjs'
 import { recordTitle } from '../../shared/collections.js'
 import { INBOX_NOTIFICATIONS, NOTES, notesOf, readFields } from '../../shared/docLayout.js'
 import { inboxDocName } from '../../shared/docNames.js'
+import { LIMITS, type Limits } from '../../shared/protocol.js'
 import type { MentionNotification } from '../../shared/richText.js'
 import { appendNotification } from '../documents/inboxNotifications.js'
 import type { AccordRegistry, AccordRoom } from '../documents/types.js'
+import { TokenBucket } from '../limits/TokenBucket.js'
 import type { PendingUpdate } from '../sync/Room.js'
 import { serverOrigin } from '../sync/types.js'
 
@@ -23,15 +26,27 @@ export interface MentionNoticesDeps {
   registry: AccordRegistry
   userName: (userId: string) => string
   onError: (error: unknown, context: string) => void
+  /** @default LIMITS */
+  limits?: Partial<Pick<Limits, 'MENTION_NOTICES_BURST' | 'MENTION_NOTICES_PER_HOUR'>>
 }
+
+/** Past this many author and user pairs, the budgets that are full again are forgotten. */
+const KEPT_BUDGETS = 10_000
 
 export class MentionNotices {
   /** Per loaded record document: the users already notified. */
   private readonly notified = new WeakMap<Y.Doc, Set<string>>()
   /** Appends a notification to an inbox document: a call, run where that inbox is owned. */
   private readonly append: (docName: string, notification: MentionNotification) => Promise<void>
+  /** Per workspace, author and mentioned user: what is left of the author's mention budget. */
+  private readonly budgets = new Map<string, TokenBucket>()
+  private readonly burst: number
+  private readonly perSecond: number
 
   constructor(private readonly deps: MentionNoticesDeps) {
+    const limits = { ...LIMITS, ...deps.limits }
+    this.burst = limits.MENTION_NOTICES_BURST
+    this.perSecond = limits.MENTION_NOTICES_PER_HOUR / 3600
     this.append = deps.registry.defineCall('inbox.mention', (inbox, notification: MentionNotification) => {
       inbox.doc.transact(
         () => appendNotification(inbox.doc.getArray<MentionNotification>(INBOX_NOTIFICATIONS), notification),
@@ -52,6 +67,7 @@ export class MentionNotices {
         if (!notified) this.notified.set(room.doc, (notified = new Set()))
         if (notified.has(userId)) continue
         notified.add(userId)
+        if (!this.budgetOf(name.workspace, author, userId).take()) continue
         const title = recordTitle(name.collection, readFields(room.doc, name.collection))
         const by = { id: author, name: this.deps.userName(author) }
         this.notify(name.workspace, userId, {
@@ -67,6 +83,19 @@ export class MentionNotices {
         })
       }
     }
+  }
+
+  private budgetOf(workspace: string, author: string, userId: string): TokenBucket {
+    const key = JSON.stringify([workspace, author, userId])
+    let budget = this.budgets.get(key)
+    if (!budget) {
+      if (this.budgets.size >= KEPT_BUDGETS) {
+        for (const [k, b] of this.budgets) if (b.msUntil(this.burst) === 0) this.budgets.delete(k)
+      }
+      budget = new TokenBucket(this.perSecond, this.burst)
+      this.budgets.set(key, budget)
+    }
+    return budget
   }
 
   private notify(workspace: string, userId: string, notification: MentionNotification): void {
