@@ -3,7 +3,7 @@
  * record, read by the live list views) in step with the records' projections, after their
  * commits. A write that fails is reported through `onError`.
  */
-import { type Collection, recordTitle } from '../../shared/collections.js'
+import { type Collection, HAS_ITEMS, itemsTotal, type LineItem, recordTitle } from '../../shared/collections.js'
 import { ITEMS, type IndexEntry, NOTES, indexEntriesOf } from '../../shared/docLayout.js'
 import { indexDocName } from '../../shared/docNames.js'
 import type { AccordRegistry, AccordRoom } from '../documents/types.js'
@@ -20,6 +20,9 @@ export const INDEX_CONTENT_REFRESH_MS = 2000
 /** Index entries written per transaction (a thousand take about 10 ms to apply and encode). */
 const INDEX_WRITE_CHUNK = 100
 
+/** A collection's live records with their line items, as stored (`RecordReads.all`). */
+export type ReadItems = (workspace: string, collection: Collection) => Promise<readonly { id: string; items?: LineItem[] }[]>
+
 export class RecordIndex {
   /** Index refreshes waiting after notes or items edits, by index document, then record id. */
   private readonly laterIndex = new Map<string, Map<string, IndexEntry | null>>()
@@ -29,8 +32,36 @@ export class RecordIndex {
   constructor(
     private readonly registry: AccordRegistry,
     private readonly onError: (error: unknown, context: string) => void = () => undefined,
+    /** Where the totals missing from entries written before there were any are read from. */
+    private readonly readItems?: ReadItems,
   ) {
     registry.onLoad((room) => this.keepIndexWith(room))
+    registry.onLoad((room) => this.fillTotalsOnLoad(room))
+  }
+
+  /**
+   * An index of a collection with line items, loaded holding entries written before entries
+   * carried `total`: gives them their total from the stored items, after the load (the lists
+   * show the total column empty until then). Entries written meanwhile are left as they are.
+   */
+  private fillTotalsOnLoad(room: AccordRoom): undefined {
+    const name = room.name
+    if (name.kind !== 'index' || !HAS_ITEMS[name.collection] || !this.readItems) return undefined
+    const missing = [...indexEntriesOf(room.doc).values()].filter((entry) => entry.total === undefined)
+    if (missing.length === 0) return undefined
+    const readItems = this.readItems
+    void readItems(name.workspace, name.collection)
+      .then((records) => {
+        const items = new Map(records.map((r) => [r.id, r.items ?? []]))
+        const changes = new Map<string, IndexEntry | null>()
+        for (const entry of missing) {
+          const stored = items.get(entry.id)
+          if (stored) changes.set(entry.id, { ...entry, total: itemsTotal(stored) })
+        }
+        return this.writeIndexEntries(room.docName, changes, (current) => current.total === undefined)
+      })
+      .catch((error: unknown) => this.onError(error, `index totals ${room.docName}`))
+    return undefined
   }
 
   /** Writes the index refreshes still waiting (call before the registry closes). */
@@ -111,8 +142,12 @@ export class RecordIndex {
     void this.writeIndexEntries(indexName, new Map([[name.id, entry]]))
   }
 
-  /** Sets (or, for null, deletes) entries of an index document, in one transaction. */
-  private writeIndexEntries(indexName: string, changes: Map<string, IndexEntry | null>): Promise<void> {
+  /** Sets (or, for null, deletes) entries of an index document, in one transaction; `only`: those whose current entry passes. */
+  private writeIndexEntries(
+    indexName: string,
+    changes: Map<string, IndexEntry | null>,
+    only: (current: IndexEntry) => boolean = () => true,
+  ): Promise<void> {
     if (changes.size === 0) return Promise.resolve()
     return this.registry
       .use(indexName, async (index) => {
@@ -120,6 +155,7 @@ export class RecordIndex {
         const due = (id: string, entry: IndexEntry | null) => {
           const current = entries.get(id)
           if (entry === null) return current !== undefined
+          if (current && !only(current)) return false
           // Written meanwhile from a newer state of the record (a chunk waited its turn).
           if (current && current.updatedAt > entry.updatedAt) return false
           return !(current && current.updatedBy === entry.updatedBy && sameSummary(current, entry))
