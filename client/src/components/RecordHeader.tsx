@@ -42,7 +42,19 @@ export function RecordHeader({ collection, id, titleId, title, fields, authority
     if (!confirm(`Delete “${title}”? Everyone sees it disappear from the list.`)) return
     api('DELETE', `/api/records/${collection}/${id}`)
       .then(() => {
-        toast(`${labels.singular} deleted`, 'success')
+        // Like the list's bulk delete: the record is in the trash, and Undo brings it back here.
+        toast(`${labels.singular} moved to the trash`, 'success', {
+          action: {
+            label: 'Undo',
+            run: () =>
+              void api('POST', `/api/records/${collection}/${id}/restore`)
+                .then(() => {
+                  toast(`${labels.singular} restored`, 'success', { href: `/${collection}/${id}` })
+                  navigate(`/${collection}/${id}`)
+                })
+                .catch((e: unknown) => toast(e instanceof ApiError ? e.message : 'Could not restore', 'error')),
+          },
+        })
         navigate(`/${collection}`)
       })
       .catch((e: unknown) => toast(e instanceof ApiError ? e.message : 'Could not delete', 'error'))

@@ -31,6 +31,7 @@ import { useListState, useSavedViews } from '../session/useSavedViews.js'
 import { useUsers } from '../session/useUsers.js'
 import { useEntriesById, useNotesSearch } from '../sync/useListData.js'
 import { useIndex } from '../sync/useIndex.js'
+import { useTimeZone } from '../timeZone.js'
 
 /** Estimated height of a row before it is measured, px. */
 const ROW_PX = 45
@@ -74,9 +75,10 @@ export function ListScreen({ collection }: { collection: Collection }) {
   const deals = useEntriesById(user.workspace, needs('deals') ? 'deals' : null)
   const leads = useEntriesById(user.workspace, needs('leads') ? 'leads' : null)
   const proposals = useEntriesById(user.workspace, needs('proposals') ? 'proposals' : null)
+  const [timeZone] = useTimeZone(user.id)
   const context = useMemo<ListContext>(
-    () => ({ users: new Map(users.map((u) => [u.id, u.name])), refs: { customers, deals, leads, proposals } }),
-    [users, customers, deals, leads, proposals],
+    () => ({ users: new Map(users.map((u) => [u.id, u.name])), refs: { customers, deals, leads, proposals }, timeZone }),
+    [users, customers, deals, leads, proposals, timeZone],
   )
   const [state, setState] = useListState(user.id, collection, () => ({
     columns: [...DEFAULT_COLUMNS[collection]],
