@@ -131,6 +131,9 @@ describe('calendar (Chromium)', () => {
       // The list says 05:00 too.
       await page.goto('/events')
       await expect.poll(() => page.locator(`tr[data-record-id="${id}"]`).innerText()).toMatch(/\b05:00\b/)
+      // …whole: the column is wide enough for the day and the time.
+      const startCell = page.locator(`tr[data-record-id="${id}"] td`).filter({ hasText: /\b05:00\b/ })
+      expect(await startCell.evaluate((el) => el.scrollWidth <= el.clientWidth)).toBe(true)
     } finally {
       await alice.request('DELETE', `/api/records/events/${id}`)
       await context.close()
