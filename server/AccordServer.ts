@@ -253,7 +253,9 @@ export class AccordServer {
         : null
     if (served) this.registry.onLoad(served.onLoad)
     this.records = new RecordService(this.registry, this.backend.recordReads)
-    this.recordIndex = new RecordIndex(this.registry, onError)
+    this.recordIndex = new RecordIndex(this.registry, onError, (workspace, collection) =>
+      this.backend.recordReads.all(workspace, collection),
+    )
     // Beside the SQLite file; on PostgreSQL, in ./data/exports unless ACCORD_EXPORT_DIR says otherwise.
     const exportDir =
       file === ':memory:' && this.backend.kind === 'sqlite'

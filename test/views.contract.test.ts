@@ -138,6 +138,25 @@ describeBackends('saved views and the trash', (backend) => {
     ).toBe(true)
   })
 
+  it('[TR3] an index entry written before entries carried a total gets it when its index document next loads', async () => {
+    const member = seeded.api.member
+    const items = [{ description: 'Licences', quantity: 3, unitPrice: 40 }]
+    const id = (await member.request('POST', '/api/records/proposals', { title: 'Old proposal', status: 'draft', items })).body.id as string
+    const entryOf = (server: typeof seeded.t.server) =>
+      server.registry.use('views/index/proposals', (room) => indexEntriesOf(room.doc).get(id))
+    await until(async () => (await entryOf(seeded.t.server))?.total === 120, 'the total in the index')
+    // As an older version wrote it: the same entry without its total.
+    await seeded.t.server.registry.use('views/index/proposals', (room) => {
+      const entries = indexEntriesOf(room.doc)
+      const { total: _dropped, ...older } = entries.get(id)!
+      room.doc.transact(() => entries.set(id, older))
+    })
+    expect((await entryOf(seeded.t.server))?.total).toBeUndefined()
+    seeded = { ...seeded, ...(await restartSeeded(seeded.t, seeded.users, ['owner', 'member', 'viewer'])) }
+    await until(async () => (await entryOf(seeded.t.server))?.total === 120, 'the total filled in after the restart')
+    expect((await entryOf(seeded.t.server))?.title).toBe('Old proposal')
+  })
+
   it('[VS5] views survive a restart of the server on the same database', async () => {
     expect((await seeded.api.member.request('PUT', '/api/views/kept', openDeals)).status).toBe(200)
     seeded = { ...seeded, ...(await restartSeeded(seeded.t, seeded.users, ['owner', 'member', 'viewer'])) }

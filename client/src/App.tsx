@@ -111,7 +111,7 @@ function Shell() {
         </a>
         <ConnectionIndicator />
         <button type="button" className="palette-open" onClick={togglePalette} aria-keyshortcuts="Control+K Meta+K">
-          Search or jump to… <kbd>Ctrl K</kbd>
+          <span className="palette-open-label">Search or jump to…</span> <kbd>Ctrl K</kbd>
         </button>
         <div className="topbar-user">
           <Avatar name={user.name} color={user.color} />

@@ -123,10 +123,11 @@ export function formatMoney(amount: number, currency = 'EUR'): string {
   }
 }
 
-export function formatInstant(value: string): string {
+/** An instant in words, on `timeZone`'s clock (the calendar's, see timeZone.ts) or this device's. */
+export function formatInstant(value: string, timeZone?: string): string {
   const date = new Date(value)
   if (Number.isNaN(date.getTime())) return value
-  return date.toLocaleString(undefined, { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' })
+  return date.toLocaleString(undefined, { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', timeZone })
 }
 
 export function formatDate(value: string): string {

@@ -27,23 +27,24 @@ export interface PartPlace {
 }
 
 /** Words for one entry. */
-export function entryWords(parts: readonly string[], authority: FieldValues, place: PartPlace): EntryWords {
+/** `timeZone`: the zone a booking's time is told on (the calendar's); this device's when absent. */
+export function entryWords(parts: readonly string[], authority: FieldValues, place: PartPlace, timeZone?: string): EntryWords {
   const fields = parts.filter((part) => !part.startsWith(AUTHORITY_PREFIX))
   const events: string[] = []
   for (const part of parts) {
     if (!part.startsWith(AUTHORITY_PREFIX)) continue
-    const sentence = authorityWords(part.slice(AUTHORITY_PREFIX.length), authority, place.latest(part), place.older(part))
+    const sentence = authorityWords(part.slice(AUTHORITY_PREFIX.length), authority, place.latest(part), place.older(part), timeZone)
     if (sentence && !events.includes(sentence)) events.push(sentence)
   }
   return { changed: fields.length > 0 ? `changed ${fields.map(fieldLabel).join(', ')}` : null, events }
 }
 
-function authorityWords(key: string, authority: FieldValues, current: boolean, older: number): string | null {
+function authorityWords(key: string, authority: FieldValues, current: boolean, older: number, timeZone?: string): string | null {
   switch (key) {
     case 'reservation': {
       const reservation = authority.reservation as { status?: string; start?: string } | undefined
       if (!current || !reservation) return 'Booking updated'
-      const when = typeof reservation.start === 'string' ? ` for ${formatInstant(reservation.start)}` : ''
+      const when = typeof reservation.start === 'string' ? ` for ${formatInstant(reservation.start, timeZone)}` : ''
       if (reservation.status === 'confirmed') return `Booking confirmed${when}`
       if (reservation.status === 'conflict') return `Booking conflict${when}: the slot is taken`
       return `Booking requested${when}`

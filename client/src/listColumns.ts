@@ -6,6 +6,7 @@
 import { type Collection, FIELD_SCHEMAS } from '../../shared/collections.js'
 import type { IndexEntry } from '../../shared/docLayout.js'
 import type { ViewFilter, ViewSort } from '../../shared/views.js'
+import { toZonedInput } from './calendarMath.js'
 import { enumLabel, enumValues, fieldKind, fieldLabel, formatDate, formatInstant, formatMoney, REF_TARGETS } from './fieldKinds.js'
 
 /** How a column is read, drawn and filtered. */
@@ -17,6 +18,8 @@ export interface ListContext {
   users: ReadonlyMap<string, string>
   /** The entries of the collections that reference fields point at, by id (those a list needs). */
   refs: Partial<Record<Collection, ReadonlyMap<string, IndexEntry>>>
+  /** The zone instants are shown and filtered on (the calendar's, timeZone.ts); this device's when absent. */
+  timeZone?: string
 }
 
 export interface ListColumn {
@@ -100,7 +103,7 @@ function fieldColumn(collection: Collection, field: string): ListColumn {
         label,
         kind: 'instant',
         value: (e) => str(raw(e)) || null,
-        text: (e) => formatInstant(str(raw(e))),
+        text: (e, c) => formatInstant(str(raw(e)), c.timeZone),
         filter: 'dates',
       }
     case 'user':
@@ -188,7 +191,7 @@ const UPDATED: ListColumn = {
   label: 'Updated',
   kind: 'instant',
   value: (e) => e.updatedAt,
-  text: (e) => formatInstant(e.updatedAt),
+  text: (e, c) => formatInstant(e.updatedAt, c.timeZone),
   filter: 'dates',
 }
 
@@ -227,18 +230,16 @@ export function passes(entry: IndexEntry, filter: ViewFilter, column: ListColumn
       if (!filter.from && !filter.to) return true
       const value = column.value(entry, context)
       if (typeof value !== 'string' || !value) return false
-      const day = column.kind === 'instant' ? localDay(value) : value.slice(0, 10)
+      const day = column.kind === 'instant' ? localDay(value, context.timeZone) : value.slice(0, 10)
       return (!filter.from || day >= filter.from) && (!filter.to || day <= filter.to)
     }
   }
 }
 
-/** The calendar day of an instant in this browser's time zone, `YYYY-MM-DD`. */
-function localDay(iso: string): string {
-  const date = new Date(iso)
-  if (Number.isNaN(date.getTime())) return iso.slice(0, 10)
-  const pad = (n: number) => String(n).padStart(2, '0')
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`
+/** The calendar day of an instant on `timeZone`'s clock (this device's when absent), `YYYY-MM-DD`. */
+function localDay(iso: string, timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone): string {
+  const ms = Date.parse(iso)
+  return Number.isNaN(ms) ? iso.slice(0, 10) : toZonedInput(ms, timeZone).slice(0, 10)
 }
 
 /** Whether every word of `query` is in `haystack` (lower case). */

@@ -13,6 +13,14 @@ export function browserTimeZone(): string {
   return Intl.DateTimeFormat().resolvedOptions().timeZone
 }
 
+/** The zone's short name where the browser has one ("CET", "GMT+9"), else its city. */
+export function shortZone(timeZone: string): string {
+  const part = new Intl.DateTimeFormat(undefined, { timeZone, timeZoneName: 'short' })
+    .formatToParts(Date.now())
+    .find((p) => p.type === 'timeZoneName')
+  return part?.value ?? timeZone.split('/').at(-1)!.replaceAll('_', ' ')
+}
+
 /** Every zone the browser knows, the browser's own included (older engines list none). */
 export function timeZones(): string[] {
   const known = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : []

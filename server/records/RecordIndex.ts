@@ -3,7 +3,7 @@
  * record, read by the live list views) in step with the records' projections, after their
  * commits. A write that fails is reported through `onError`.
  */
-import { type Collection, recordTitle } from '../../shared/collections.js'
+import { type Collection, HAS_ITEMS, itemsTotal, type LineItem, recordTitle } from '../../shared/collections.js'
 import { ITEMS, type IndexEntry, NOTES, indexEntriesOf } from '../../shared/docLayout.js'
 import { indexDocName } from '../../shared/docNames.js'
 import type { AccordRegistry, AccordRoom } from '../documents/types.js'
@@ -21,20 +21,51 @@ export const INDEX_CONTENT_REFRESH_MS = 2000
 /** Index entries written per transaction (a thousand take about 10 ms to apply and encode). */
 const INDEX_WRITE_CHUNK = 100
 
+/** A collection's live records with their line items, as stored (`RecordReads.all`). */
+export type ReadItems = (workspace: string, collection: Collection) => Promise<readonly { id: string; items?: LineItem[] }[]>
+
 export class RecordIndex {
   /** Index refreshes waiting after notes or items edits, by index document, then record id. */
   private readonly laterIndex = new Map<string, Map<string, IndexEntry | null>>()
   /** Writes `laterIndex`, INDEX_CONTENT_REFRESH_MS after the first of them. */
   private laterTimer: NodeJS.Timeout | null = null
   /** Sets (or, for null, deletes) entries of an index document: a call, run by the index's owner (maybe another cluster member). */
-  private readonly writeIn: (indexName: string, changes: [string, IndexEntry | null][]) => Promise<void>
+  private readonly writeIn: (indexName: string, args: { changes: [string, IndexEntry | null][] } & WriteOptions) => Promise<void>
 
   constructor(
     private readonly registry: AccordRegistry,
     private readonly onError: (error: unknown, context: string) => void = () => undefined,
+    /** Where the totals missing from entries written before there were any are read from. */
+    private readonly readItems?: ReadItems,
   ) {
     registry.onLoad((room) => this.keepIndexWith(room))
     this.writeIn = registry.defineCall('index.write', writeEntries)
+    registry.onLoad((room) => this.fillTotalsOnLoad(room))
+  }
+
+  /**
+   * An index of a collection with line items, loaded holding entries written before entries
+   * carried `total`: gives them their total from the stored items, after the load (the lists
+   * show the total column empty until then). Entries written meanwhile are left as they are.
+   */
+  private fillTotalsOnLoad(room: AccordRoom): undefined {
+    const name = room.name
+    if (name.kind !== 'index' || !HAS_ITEMS[name.collection] || !this.readItems) return undefined
+    const missing = [...indexEntriesOf(room.doc).values()].filter((entry) => entry.total === undefined)
+    if (missing.length === 0) return undefined
+    const readItems = this.readItems
+    void readItems(name.workspace, name.collection)
+      .then((records) => {
+        const items = new Map(records.map((r) => [r.id, r.items ?? []]))
+        const changes = new Map<string, IndexEntry | null>()
+        for (const entry of missing) {
+          const stored = items.get(entry.id)
+          if (stored) changes.set(entry.id, { ...entry, total: itemsTotal(stored) })
+        }
+        return this.writeIndexEntries(room.docName, changes, { onlyMissingTotal: true })
+      })
+      .catch((error: unknown) => this.onError(error, `index totals ${room.docName}`))
+    return undefined
   }
 
   /** Writes the index refreshes still waiting (call before the registry closes). */
@@ -123,18 +154,29 @@ export class RecordIndex {
   }
 
   /** Sets (or, for null, deletes) entries of an index document, a chunk per transaction. */
-  private writeIndexEntries(indexName: string, changes: Map<string, IndexEntry | null>): Promise<void> {
+  private writeIndexEntries(indexName: string, changes: Map<string, IndexEntry | null>, options: WriteOptions = {}): Promise<void> {
     if (changes.size === 0) return Promise.resolve()
-    return this.writeIn(indexName, [...changes]).catch((error: unknown) => this.onError(error, `index ${indexName}`))
+    return this.writeIn(indexName, { changes: [...changes], ...options }).catch((error: unknown) =>
+      this.onError(error, `index ${indexName}`),
+    )
   }
 }
 
+interface WriteOptions {
+  /** Only over entries that have no `total` yet (filling in totals, never over a newer entry). */
+  onlyMissingTotal?: boolean
+}
+
 /** The `index.write` call: the entries not written meanwhile from a newer state, a transaction per chunk. */
-async function writeEntries(index: AccordRoom, changes: [string, IndexEntry | null][]): Promise<void> {
+async function writeEntries(
+  index: AccordRoom,
+  { changes, onlyMissingTotal }: { changes: [string, IndexEntry | null][] } & WriteOptions,
+): Promise<void> {
   const entries = indexEntriesOf(index.doc)
   const due = (id: string, entry: IndexEntry | null) => {
     const current = entries.get(id)
     if (entry === null) return current !== undefined
+    if (onlyMissingTotal && current?.total !== undefined) return false
     // Written meanwhile from a newer state of the record (a chunk waited its turn).
     if (current && current.updatedAt > entry.updatedAt) return false
     return !(current && current.updatedBy === entry.updatedBy && sameSummary(current, entry))

@@ -7,7 +7,7 @@
 import { join } from 'node:path'
 import type { Locator, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { dayOf, HOUR_PX, startOfWeek, zonedInstant } from '../../client/src/calendarMath.js'
+import { dayOf, HOUR_PX, startOfWeek, toZonedInput, zonedInstant } from '../../client/src/calendarMath.js'
 import { DEMO_PASSWORD } from '../../server/seed/demo.js'
 import { type Api, login, until } from '../helpers/server.js'
 import { type E2E, SCREENSHOTS, startE2E } from './browser.js'
@@ -41,19 +41,24 @@ async function reservationStatus(id: string): Promise<string | undefined> {
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
+/** An hour-long event of Alice's starting at `start` (ms), created over REST: its id. */
+async function aliceEvent(title: string, start: number): Promise<string> {
+  const created = await alice.request('POST', '/api/records/events', {
+    title,
+    start: iso(start),
+    end: iso(start + 3_600_000),
+    attendees: [alice.userId],
+  })
+  expect(created.status).toBe(201)
+  return created.body.id as string
+}
+
 describe('calendar (Chromium)', () => {
   it('an event at 05:00 is reached by scrolling the grid; day, week and month views; a time zone moves the blocks and is remembered', async () => {
     const tokyo = 'Asia/Tokyo'
     const wednesday = startOfWeek(dayOf(Date.now(), tokyo)) + 2
     const start = zonedInstant(wednesday, 5 * 60, tokyo)
-    const created = await alice.request('POST', '/api/records/events', {
-      title: 'Early call',
-      start: iso(start),
-      end: iso(start + 3_600_000),
-      attendees: [alice.userId],
-    })
-    expect(created.status).toBe(201)
-    const id = created.body.id as string
+    const id = await aliceEvent('Early call', start)
     const { context, page } = await e2e.signedIn('alice@demo.test', '/calendar')
     try {
       await page.locator('select[name=timezone]').selectOption(tokyo)
@@ -98,6 +103,37 @@ describe('calendar (Chromium)', () => {
       await page.getByRole('button', { name: 'Week', exact: true }).click()
       await page.locator('[data-testid=time-grid][data-days="7"]').waitFor()
       await page.screenshot({ path: join(SCREENSHOTS, 'calendar-week.png') })
+    } finally {
+      await alice.request('DELETE', `/api/records/events/${id}`)
+      await context.close()
+    }
+  })
+
+  it('the event page and the Events list show times on the calendar’s zone, not the device’s, and a time typed there is read on it', async () => {
+    const tokyo = 'Asia/Tokyo'
+    const start = zonedInstant(startOfWeek(dayOf(Date.now(), tokyo)) + 9, 5 * 60, tokyo)
+    const id = await aliceEvent('Zoned call', start)
+    const { context, page } = await e2e.signedIn('alice@demo.test', '/calendar')
+    try {
+      // This browser's own zone is not Tokyo's (05:00 there is another hour here).
+      expect(await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone)).not.toBe(tokyo)
+      await page.locator('select[name=timezone]').selectOption(tokyo)
+      await page.goto(`/events/${id}`)
+      const startInput = page.locator('[name=start]')
+      await expect.poll(() => startInput.inputValue()).toBe(toZonedInput(start, tokyo))
+      expect(await page.locator('.field', { has: startInput }).locator('label').innerText()).toContain('GMT+9')
+      // 07:00 typed on Tokyo's clock ends the event two hours after its start.
+      await page.locator('[name=end]').fill(toZonedInput(start + 2 * 3_600_000, tokyo))
+      await until(
+        async () => (await alice.request('GET', `/api/records/events/${id}`)).body.end === iso(start + 2 * 3_600_000),
+        'the end saved',
+      )
+      // The list says 05:00 too.
+      await page.goto('/events')
+      await expect.poll(() => page.locator(`tr[data-record-id="${id}"]`).innerText()).toMatch(/\b05:00\b/)
+      // …whole: the column is wide enough for the day and the time.
+      const startCell = page.locator(`tr[data-record-id="${id}"] td`).filter({ hasText: /\b05:00\b/ })
+      expect(await startCell.evaluate((el) => el.scrollWidth <= el.clientWidth)).toBe(true)
     } finally {
       await alice.request('DELETE', `/api/records/events/${id}`)
       await context.close()

@@ -33,11 +33,16 @@ describe('jobs in the app (Chromium)', () => {
     await page.locator('#exports-title').waitFor()
     await page.getByTestId('viewer-exports-note').waitFor()
     expect(await page.getByTestId('sheets-panel').count()).toBe(0)
+    // Nor an import, which the API refuses a viewer: no link, and its address says so.
+    expect(await page.getByRole('link', { name: 'Import CSV' }).count()).toBe(0)
     await page.getByRole('button', { name: /Export to CSV/ }).click()
     await page
       .locator('tr[data-job-id]', { hasText: /Download/ })
       .first()
       .waitFor()
+    await page.goto('/import')
+    await page.getByTestId('viewer-import-note').waitFor()
+    expect(await page.locator('#import-file').count()).toBe(0)
     await context.close()
   })
 

@@ -187,6 +187,34 @@ describe('lists, trash and pipeline (Chromium)', () => {
     }
   })
 
+  it('deleting from the record page offers Undo, as the list does; the trash follows deletions and restorations made elsewhere without a reload', async () => {
+    const id = await create('deals', { title: 'Solo deal', stage: 'lead' })
+    const stored = () => app.alice.request('GET', `/api/records/deals/${id}`)
+    const { context, page } = await app.e2e.signedIn('alice@demo.test', `/deals/${id}`)
+    try {
+      await page.getByTestId('record-title').getByText('Solo deal').waitFor()
+      page.once('dialog', (dialog) => void dialog.accept())
+      await page.locator('.page-actions').getByRole('button', { name: 'Delete', exact: true }).click()
+      await page.waitForURL(/\/deals$/)
+      await until(async () => (await stored()).status === 404, 'deleted')
+      await page.locator('.toast', { hasText: 'Deal moved to the trash' }).getByRole('button', { name: 'Undo' }).click()
+      await page.waitForURL(`**/deals/${id}`)
+      await until(async () => (await stored()).status === 200, 'restored')
+      await page.getByTestId('record-title').getByText('Solo deal').waitFor()
+
+      // The trash, open while the API deletes and restores: it follows without a reload.
+      await page.goto('/trash/deals')
+      await page.locator('[data-testid=trash-count]').waitFor()
+      expect(await row(page, id).count()).toBe(0)
+      expect((await app.alice.request('DELETE', `/api/records/deals/${id}`)).status).toBe(204)
+      await row(page, id).waitFor()
+      expect((await app.alice.request('POST', `/api/records/deals/${id}/restore`)).status).toBe(204)
+      await expect.poll(() => row(page, id).count()).toBe(0)
+    } finally {
+      await context.close()
+    }
+  })
+
   it('the board totals each stage per currency, never adding dollars to euros, with amounts weighted by the stage; a move can be undone', async () => {
     const dollars = await create('deals', { title: 'Dollar negotiation', stage: 'negotiation', amount: 1000, currency: 'USD' })
     await create('deals', { title: 'Pound negotiation', stage: 'negotiation', amount: 3000, currency: 'GBP' })

@@ -174,4 +174,43 @@ describe('record page and sales workflow (Chromium)', () => {
     await a.context.close()
     await b.context.close()
   })
+
+  it('a viewer gets no create form and no booking dialog; the palette’s “New customer…” opens the form and creates nothing', async () => {
+    const vera = await app.e2e.signedIn('vera@demo.test', '/customers/new')
+    await vera.page.getByTestId('viewer-cannot-create').getByText("you can't add customers").waitFor()
+    expect(await vera.page.locator('[name=name]').count()).toBe(0)
+    await vera.page.goto('/events/new')
+    await vera.page.getByTestId('viewer-cannot-create').waitFor()
+    expect(await vera.page.getByRole('button', { name: 'Book' }).count()).toBe(0)
+    await vera.context.close()
+
+    const before = await count('customers')
+    const { context, page } = await app.e2e.signedIn('alice@demo.test', '/board')
+    await page.keyboard.press('Control+k')
+    await page.keyboard.type('New customer')
+    await page.getByRole('option', { name: 'New customer…' }).click()
+    await page.waitForURL('**/customers/new')
+    await page.getByRole('region', { name: 'Required' }).locator('[name=name]').waitFor()
+    expect(await count('customers')).toBe(before)
+    await context.close()
+  })
+
+  it('at 400 px wide no screen is wider than the window: the top bar, a record with line items, exports', async () => {
+    const invoice = (await app.alice.request('GET', '/api/records/invoices?limit=1')).body.items[0].id as string
+    const { context, page } = await app.e2e.signedIn('alice@demo.test', '/my-tasks')
+    await page.setViewportSize({ width: 400, height: 800 })
+    const screens: [string, string][] = [
+      ['/my-tasks', '[data-testid=my-tasks]'],
+      [`/invoices/${invoice}`, '[data-testid=items-total]'],
+      ['/exports', '.table-wrap'],
+      ['/deals', '[data-testid=list-count]'],
+    ]
+    for (const [path, ready] of screens) {
+      await page.goto(path)
+      await page.locator(ready).first().waitFor()
+      expect(await page.evaluate(() => document.documentElement.scrollWidth), path).toBeLessThanOrEqual(400)
+      if (path.startsWith('/invoices')) await page.screenshot({ path: join(SCREENSHOTS, 'record-narrow.png'), fullPage: true })
+    }
+    await context.close()
+  })
 })

@@ -6,12 +6,11 @@
 import '../palette.css'
 import { Command } from 'cmdk'
 import { useEffect, useMemo, useRef, useState } from 'react'
-import { type Collection, COLLECTIONS, FIELD_DEFAULTS, TITLE_FIELDS } from '../../../shared/collections.js'
+import { type Collection, COLLECTIONS, TITLE_FIELDS } from '../../../shared/collections.js'
 import type { SearchHit } from '../../../shared/search.js'
 import { COLLECTION_LABELS, fieldLabel } from '../fieldKinds.js'
 import { navigate } from '../router.js'
-import { api, ApiError, type User } from '../session/api.js'
-import { useToast } from './Toasts.js'
+import { api, type User } from '../session/api.js'
 import { useDialogFocus } from './useDialogFocus.js'
 
 /** Records shown per collection. @default 5 */
@@ -63,7 +62,6 @@ function useRecordSearch(query: string): { found: Found[]; searching: boolean } 
 }
 
 export function CommandPalette({ user, onClose }: { user: User; onClose(): void }) {
-  const toast = useToast()
   const input = useRef<HTMLInputElement>(null)
   const [query, setQuery] = useState('')
   const { found, searching } = useRecordSearch(query)
@@ -75,7 +73,9 @@ export function CommandPalette({ user, onClose }: { user: User; onClose(): void 
     const list: Action[] = [
       go('Pipeline', '/board'),
       go('Calendar', '/calendar'),
+      go('My tasks', '/my-tasks'),
       ...COLLECTIONS.map((c) => go(COLLECTION_LABELS[c].plural, `/${c}`)),
+      go('Trash', '/trash'),
       go('Exports', '/exports'),
     ]
     if (user.role !== 'viewer') list.push(go('Import', '/import'))
@@ -87,19 +87,13 @@ export function CommandPalette({ user, onClose }: { user: User; onClose(): void 
           id: `new ${c}`,
           label: `New ${singular}…`,
           group: 'Create',
-          run: () => {
-            if (c === 'events') return navigate('/calendar')
-            const titleField = TITLE_FIELDS[c]
-            const input = titleField === null ? {} : { [titleField]: `New ${singular}` }
-            api<{ id: string }>('POST', `/api/records/${c}`, { ...FIELD_DEFAULTS[c], ...input })
-              .then((record) => navigate(`/${c}/${record.id}`))
-              .catch((e: unknown) => toast(e instanceof ApiError ? e.message : 'Could not create the record', 'error'))
-          },
+          // The create form (events: the booking dialog over the list); nothing exists until saved.
+          run: () => navigate(`/${c}/new`),
         })
       }
     }
     return list
-  }, [user.role, toast])
+  }, [user.role])
 
   const words = query.trim().toLowerCase()
   const shown = actions.filter((a) => words === '' || a.label.toLowerCase().includes(words) || a.group.toLowerCase().includes(words))

@@ -10,7 +10,9 @@ import { assertNever } from '../../../shared/docNames.js'
 import { type RefEntries, refTitle } from '../fieldDisplay.js'
 import { COLLECTION_LABELS, type FieldKind, enumLabel, enumValues, fieldKind, fieldLabel, REF_TARGETS } from '../fieldKinds.js'
 import type { User } from '../session/api.js'
+import { fromZonedInput, toZonedInput } from '../calendarMath.js'
 import { fieldIssue, notSavedText } from '../fieldIssues.js'
+import { shortZone } from '../timeZone.js'
 import { Picker, type PickerOption } from './Picker.js'
 import { RecordLink } from './RecordLink.js'
 
@@ -28,13 +30,15 @@ export interface FieldInputProps {
   serverIssue?: string
   /** A note that someone set this field at the same moment, if any; announced politely when it appears. */
   conflict?: ReactNode
+  /** The zone an instant is typed and shown on (the calendar's, timeZone.ts); this device's when absent. */
+  timeZone?: string
 }
 
-function toDraft(field: string, value: unknown): string {
+function toDraft(field: string, value: unknown, timeZone?: string): string {
   const kind = fieldKind(field)
   if (value === undefined || value === null) return ''
   if (kind === 'tags' && Array.isArray(value)) return value.join(', ')
-  if (kind === 'instant' && typeof value === 'string') return toLocalInput(value)
+  if (kind === 'instant' && typeof value === 'string') return timeZone ? toZonedInput(Date.parse(value), timeZone) : toLocalInput(value)
   return String(value)
 }
 
@@ -47,7 +51,7 @@ export function toLocalInput(iso: string): string {
 }
 
 /** The value a draft stands for; `badInput` is a number input holding something that is not a number. */
-function fromDraft(field: string, draft: string, badInput = false): unknown {
+function fromDraft(field: string, draft: string, badInput = false, timeZone?: string): unknown {
   switch (fieldKind(field)) {
     case 'money':
     case 'percent':
@@ -59,6 +63,7 @@ function fromDraft(field: string, draft: string, badInput = false): unknown {
         .map((t) => t.trim())
         .filter(Boolean)
     case 'instant': {
+      if (timeZone) return fromZonedInput(draft, timeZone) || draft
       const date = new Date(draft)
       return Number.isNaN(date.getTime()) ? draft : date.toISOString()
     }
@@ -81,10 +86,10 @@ export function currencyName(code: string): string {
 }
 
 export function FieldInput(props: FieldInputProps) {
-  const { collection, field, value, readOnly, onChange } = props
+  const { collection, field, value, readOnly, onChange, timeZone } = props
   const id = useId()
   const kind = fieldKind(field)
-  const [draft, setDraft] = useState(() => toDraft(field, value))
+  const [draft, setDraft] = useState(() => toDraft(field, value, timeZone))
   const [issue, setIssue] = useState<string | null>(null)
   /** An invalid draft was abandoned: why it was not saved. */
   const [notSaved, setNotSaved] = useState<string | null>(null)
@@ -92,10 +97,10 @@ export function FieldInput(props: FieldInputProps) {
 
   useEffect(() => {
     if (!focused.current) {
-      setDraft(toDraft(field, value))
+      setDraft(toDraft(field, value, timeZone))
       setIssue(null)
     }
-  }, [field, value])
+  }, [field, value, timeZone])
 
   function commit(next: unknown, nextDraft: string) {
     setDraft(nextDraft)
@@ -116,7 +121,7 @@ export function FieldInput(props: FieldInputProps) {
       focused.current = false
       if (issue) setNotSaved(notSavedText(issue))
       setIssue(null)
-      setDraft(toDraft(field, value))
+      setDraft(toDraft(field, value, timeZone))
     },
   }
 
@@ -264,7 +269,7 @@ export function FieldInput(props: FieldInputProps) {
             {...common}
             type="datetime-local"
             value={draft}
-            onChange={(e) => commit(fromDraft(field, e.target.value), e.target.value)}
+            onChange={(e) => commit(fromDraft(field, e.target.value, false, timeZone), e.target.value)}
           />
         )
       case 'email':
@@ -293,6 +298,7 @@ export function FieldInput(props: FieldInputProps) {
       message={issue ?? notSaved ?? props.serverIssue}
       labelFor={kind !== 'users' && kind !== 'user' && kind !== 'ref' && kind !== 'about'}
       conflict={props.conflict}
+      zone={kind === 'instant' && timeZone ? shortZone(timeZone) : undefined}
     >
       {input}
     </FieldFrame>
@@ -308,6 +314,8 @@ export function FieldFrame(props: {
   labelFor: boolean
   /** A note on a value set at the same moment as someone else's (see ConflictNote). */
   conflict?: ReactNode
+  /** The short name of the zone an instant is shown on, after the label. */
+  zone?: string
   children: ReactNode
 }) {
   const { id, message } = props
@@ -315,6 +323,7 @@ export function FieldFrame(props: {
     <div className={`field field-${props.kind}${props.conflict ? ' field-conflicted' : ''}`}>
       <label htmlFor={props.labelFor ? id : undefined} id={`${id}-label`}>
         {fieldLabel(props.field)}
+        {props.zone && <span className="field-zone"> ({props.zone})</span>}
       </label>
       {props.children}
       {message && (

@@ -32,7 +32,7 @@ export function LineItems({ items, readOnly, currency = 'EUR', taxRate }: LineIt
   }
 
   return (
-    <section className="card" aria-labelledby={headingId}>
+    <section className="card items-card" aria-labelledby={headingId}>
       <h2 id={headingId}>Line items</h2>
       <table className="table items">
         <thead>

@@ -53,18 +53,19 @@ export function linkedGroups(collection: Collection, id: string, refs: RefEntrie
 }
 
 /** What a linked record reads as beside its name: its status, amount or time. */
-function facts(collection: Collection, fields: FieldValues, authority: FieldValues): string[] {
+function facts(collection: Collection, fields: FieldValues, authority: FieldValues, timeZone?: string): string[] {
   const out: string[] = []
   if (collection === 'deals' && typeof fields.amount === 'number') out.push(formatMoney(fields.amount, String(fields.currency ?? 'EUR')))
   if (collection === 'invoices' && authority.number !== undefined) out.push(`No. ${String(authority.number)}`)
   if (collection === 'invoices' && typeof fields.dueDate === 'string' && fields.dueDate) out.push(`due ${formatDate(fields.dueDate)}`)
   if (collection === 'proposals' && typeof fields.validUntil === 'string' && fields.validUntil)
     out.push(`valid until ${formatDate(fields.validUntil)}`)
-  if (collection === 'events') out.push(formatInstant(String(fields.start)))
+  if (collection === 'events') out.push(formatInstant(String(fields.start), timeZone))
   return out
 }
 
-export function LinkedRecords(props: { collection: Collection; id: string; refs: RefEntries; canCreate: boolean }) {
+/** `timeZone`: the zone events' times are shown on (the calendar's). */
+export function LinkedRecords(props: { collection: Collection; id: string; refs: RefEntries; canCreate: boolean; timeZone?: string }) {
   const groups = linkedGroups(props.collection, props.id, props.refs)
   if (groups.length === 0) return null
   return (
@@ -104,7 +105,9 @@ export function LinkedRecords(props: { collection: Collection; id: string; refs:
                             : entry.title}
                       </RecordLink>
                       {typeof status === 'string' && <Badge value={status} />}
-                      <span className="cell-muted">{facts(group.collection, entry.fields, entry.authority).join(' · ')}</span>
+                      <span className="cell-muted">
+                        {facts(group.collection, entry.fields, entry.authority, props.timeZone).join(' · ')}
+                      </span>
                     </li>
                   )
                 })}

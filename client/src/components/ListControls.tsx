@@ -230,7 +230,14 @@ export function ViewsBar({ views, current, modified, allLabel, onApply, onSave, 
             })
           }}
         >
-          <input ref={nameInput} aria-label="View name" value={name} maxLength={80} onChange={(e) => setName(e.target.value)} />
+          <input
+            ref={nameInput}
+            aria-label="View name"
+            placeholder="Name this view"
+            value={name}
+            maxLength={80}
+            onChange={(e) => setName(e.target.value)}
+          />
           <button type="submit" className="button button-small button-primary" disabled={!name.trim()}>
             Save
           </button>

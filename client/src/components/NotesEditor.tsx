@@ -80,7 +80,7 @@ export function NotesEditor({ text, awareness, userId, users, readOnly, labelId 
     const quill = new Quill(container, {
       theme: 'snow',
       readOnly,
-      placeholder: 'Write notes… everyone here sees them as you type. Type @ to mention someone.',
+      placeholder: readOnly ? 'No notes.' : 'Write notes… everyone here sees them as you type. Type @ to mention someone.',
       formats: [...NOTE_FORMATS],
       modules: {
         toolbar: readOnly ? false : TOOLBAR,

@@ -39,10 +39,23 @@ export function RecordHeader({ collection, id, titleId, title, fields, authority
   const isInvoice = collection === 'invoices'
 
   function remove() {
-    if (!confirm(`Delete “${title}”? Everyone sees it disappear from the list.`)) return
+    if (!confirm(`Delete “${title}”? It moves to the trash for everyone; you can undo or restore it.`)) return
     api('DELETE', `/api/records/${collection}/${id}`)
       .then(() => {
-        toast(`${labels.singular} deleted`, 'success')
+        // Like the list's bulk delete: the record is in the trash, and Undo brings it back here.
+        toast(`${labels.singular} moved to the trash`, 'success', {
+          action: {
+            label: 'Undo',
+            run: () =>
+              void api('POST', `/api/records/${collection}/${id}/restore`)
+                .then(() => {
+                  toast(`${labels.singular} restored`, 'success', { href: `/${collection}/${id}` })
+                  // Back to the record if still on the list the delete led to; elsewhere, the toast links to it.
+                  if (location.pathname === `/${collection}`) navigate(`/${collection}/${id}`)
+                })
+                .catch((e: unknown) => toast(e instanceof ApiError ? e.message : 'Could not restore', 'error')),
+          },
+        })
         navigate(`/${collection}`)
       })
       .catch((e: unknown) => toast(e instanceof ApiError ? e.message : 'Could not delete', 'error'))

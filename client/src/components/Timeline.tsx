@@ -5,6 +5,8 @@ import { fieldLabel, timeAgo } from '../fieldKinds.js'
 import { entryWords } from '../historyWords.js'
 import { overwriteText } from '../overwriteWords.js'
 import { api, ApiError, type User } from '../session/api.js'
+import { useUser } from '../session/SessionProvider.js'
+import { useTimeZone } from '../timeZone.js'
 
 /** One entry of `GET /api/records/:collection/:id/history`, newest first. */
 export interface HistoryItem {
@@ -175,16 +177,22 @@ function EntryText(props: {
   name: string
 }) {
   const { item, index, shown } = props
+  const [timeZone] = useTimeZone(useUser().id)
   if (item.created)
     return (
       <>
         <strong>{props.name}</strong> created this record{' '}
       </>
     )
-  const words = entryWords(item.fields, props.authority, {
-    latest: (part) => !shown.slice(0, index).some((entry) => entry.fields.includes(part)),
-    older: (part) => shown.slice(index + 1).filter((entry) => entry.fields.includes(part)).length,
-  })
+  const words = entryWords(
+    item.fields,
+    props.authority,
+    {
+      latest: (part) => !shown.slice(0, index).some((entry) => entry.fields.includes(part)),
+      older: (part) => shown.slice(index + 1).filter((entry) => entry.fields.includes(part)).length,
+    },
+    timeZone,
+  )
   const events = words.events.join('. ')
   if (item.userId === null && !words.changed && events) return <>{events} </>
   return (

@@ -33,7 +33,7 @@ import {
 import { useUser } from '../session/SessionProvider.js'
 import { useUsers } from '../session/useUsers.js'
 import { useIndex } from '../sync/useIndex.js'
-import { browserTimeZone, timeZones, useTimeZone } from '../timeZone.js'
+import { browserTimeZone, shortZone, timeZones, useTimeZone } from '../timeZone.js'
 
 export type CalendarView = 'day' | 'week' | 'month'
 const VIEWS: { view: CalendarView; label: string }[] = [
@@ -330,14 +330,6 @@ function TimeGrid({ days, today, events, timeZone, readOnly, selection, onSelect
       </div>
     </div>
   )
-}
-
-/** The zone's short name where the browser has one ("CET", "GMT+9"), else its city. */
-function shortZone(timeZone: string): string {
-  const part = new Intl.DateTimeFormat(undefined, { timeZone, timeZoneName: 'short' })
-    .formatToParts(Date.now())
-    .find((p) => p.type === 'timeZoneName')
-  return part?.value ?? timeZone.split('/').at(-1)!.replaceAll('_', ' ')
 }
 
 function statusOf(entry: IndexEntry) {

@@ -77,16 +77,18 @@ export default function ExportsScreen() {
       <div className="page-header">
         <h1 id="exports-title">Exports</h1>
         <p className="hint">Exports run in the background; follow them here or keep working — you get a notice when they finish.</p>
-        <a
-          className="button"
-          href="/import"
-          onClick={(e) => {
-            e.preventDefault()
-            navigate('/import')
-          }}
-        >
-          Import CSV
-        </a>
+        {user.role !== 'viewer' && (
+          <a
+            className="button"
+            href="/import"
+            onClick={(e) => {
+              e.preventDefault()
+              navigate('/import')
+            }}
+          >
+            Import CSV
+          </a>
+        )}
       </div>
       <div className="card">
         <fieldset className="export-collections">

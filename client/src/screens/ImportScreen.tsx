@@ -117,6 +117,19 @@ export default function ImportScreen() {
     }
   }
 
+  // The API refuses a viewer's import: no form to fill in for nothing.
+  if (user.role === 'viewer')
+    return (
+      <section aria-labelledby="import-title">
+        <div className="page-header">
+          <h1 id="import-title">Import CSV</h1>
+        </div>
+        <p className="notice notice-info" data-testid="viewer-import-note">
+          Importing needs a member; as a viewer you can download CSV and Excel exports.
+        </p>
+      </section>
+    )
+
   return (
     <section aria-labelledby="import-title">
       <div className="page-header">

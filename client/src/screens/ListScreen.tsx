@@ -31,6 +31,7 @@ import { useListState, useSavedViews } from '../session/useSavedViews.js'
 import { useUsers } from '../session/useUsers.js'
 import { useEntriesById, useNotesSearch } from '../sync/useListData.js'
 import { useIndex } from '../sync/useIndex.js'
+import { useTimeZone } from '../timeZone.js'
 
 /** Estimated height of a row before it is measured, px. */
 const ROW_PX = 45
@@ -41,12 +42,17 @@ const COLUMN_PX: Record<ListColumn['kind'], number> = {
   enum: 120,
   money: 120,
   date: 140,
-  instant: 140,
+  // "Wed, Dec 2, 02:00 PM" whole: the time is what an event's start is read for.
+  instant: 190,
   user: 130,
   users: 170,
   ref: 160,
   tags: 160,
 }
+/** The *Updated* column, which says "2 min ago" (its instant is the tooltip). */
+const UPDATED_PX = 120
+/** A column's width, px. */
+const columnPx = (c: ListColumn) => (c.key === 'updatedAt' ? UPDATED_PX : COLUMN_PX[c.kind])
 const CHECKBOX_PX = 40
 const VIEWERS_PX = 70
 /** The title's narrowest: more columns than fit make the table scroll sideways rather than squeeze it. */
@@ -74,9 +80,10 @@ export function ListScreen({ collection }: { collection: Collection }) {
   const deals = useEntriesById(user.workspace, needs('deals') ? 'deals' : null)
   const leads = useEntriesById(user.workspace, needs('leads') ? 'leads' : null)
   const proposals = useEntriesById(user.workspace, needs('proposals') ? 'proposals' : null)
+  const [timeZone] = useTimeZone(user.id)
   const context = useMemo<ListContext>(
-    () => ({ users: new Map(users.map((u) => [u.id, u.name])), refs: { customers, deals, leads, proposals } }),
-    [users, customers, deals, leads, proposals],
+    () => ({ users: new Map(users.map((u) => [u.id, u.name])), refs: { customers, deals, leads, proposals }, timeZone }),
+    [users, customers, deals, leads, proposals, timeZone],
   )
   const [state, setState] = useListState(user.id, collection, () => ({
     columns: [...DEFAULT_COLUMNS[collection]],
@@ -255,12 +262,12 @@ export function ListScreen({ collection }: { collection: Collection }) {
       <div className="table-wrap table-scroll" ref={scrollRef}>
         <table
           className="table table-fixed"
-          style={{ minWidth: shown.reduce((sum, c) => sum + COLUMN_PX[c.kind], CHECKBOX_PX + VIEWERS_PX + TITLE_MIN_PX) }}
+          style={{ minWidth: shown.reduce((sum, c) => sum + columnPx(c), CHECKBOX_PX + VIEWERS_PX + TITLE_MIN_PX) }}
         >
           <colgroup>
             <col style={{ width: CHECKBOX_PX }} />
             {shown.map((c) => (
-              <col key={c.key} style={c.kind === 'title' ? undefined : { width: COLUMN_PX[c.kind] }} />
+              <col key={c.key} style={c.kind === 'title' ? undefined : { width: columnPx(c) }} />
             ))}
             <col style={{ width: VIEWERS_PX }} />
           </colgroup>

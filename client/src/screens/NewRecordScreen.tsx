@@ -44,7 +44,23 @@ function nextHour(now = new Date()): { start: string; end: string } {
 }
 
 export default function NewRecordScreen({ collection }: { collection: Collection }) {
+  const user = useUser()
+  // The server refuses a viewer's records: no form, no booking dialog, just the way back.
+  if (user.role === 'viewer') return <ViewerCannotCreate collection={collection} />
   return collection === 'events' ? <NewEvent /> : <NewRecordForm collection={collection} />
+}
+
+function ViewerCannotCreate({ collection }: { collection: Collection }) {
+  return (
+    <section className="new-record" data-testid="viewer-cannot-create">
+      <div className="page-header">
+        <BackToList collection={collection} />
+      </div>
+      <p className="notice notice-info">
+        You have read-only access to this workspace, so you can't add {COLLECTION_LABELS[collection].plural.toLowerCase()}.
+      </p>
+    </section>
+  )
 }
 
 function NewEvent() {
@@ -79,8 +95,6 @@ function NewRecordForm({ collection }: { collection: Collection }) {
   const [busy, setBusy] = useState(false)
   const required = REQUIRED_FIELDS[collection]
   const optional = fieldNames(collection).filter((f) => !required.includes(f) && !isStepField(collection, f))
-
-  if (user.role === 'viewer') return <p className="notice notice-info">You have read-only access to this workspace.</p>
 
   async function save(event: FormEvent) {
     event.preventDefault()

@@ -20,6 +20,7 @@ import { RoomSelect } from '../components/RoomSelect.js'
 import { Timeline } from '../components/Timeline.js'
 import { useUser } from '../session/SessionProvider.js'
 import { useUsers } from '../session/useUsers.js'
+import { useTimeZone } from '../timeZone.js'
 import { displayValue } from '../fieldDisplay.js'
 import { COLLECTION_LABELS, fieldLabel, isStepField } from '../fieldKinds.js'
 import { api, ApiError } from '../session/api.js'
@@ -37,6 +38,8 @@ import '../records.css'
 
 export default function RecordScreen({ collection, id }: { collection: Collection; id: string }) {
   const user = useUser()
+  // Event times read and typed on the calendar's zone, so the page and the calendar never disagree.
+  const [timeZone] = useTimeZone(user.id)
   const toast = useToast()
   const users = useUsers()
   const labelId = useId()
@@ -185,6 +188,7 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
                       users={users}
                       refs={refs}
                       serverIssue={issueByField.get(field)}
+                      timeZone={timeZone}
                       onChange={(value) => (value === undefined ? fieldsOf(doc).delete(field) : fieldsOf(doc).set(field, value))}
                       conflict={
                         conflict &&
@@ -226,7 +230,7 @@ export default function RecordScreen({ collection, id }: { collection: Collectio
           </section>
         </div>
         <aside className="record-side">
-          <LinkedRecords collection={collection} id={id} refs={refs} canCreate={!readOnly} />
+          <LinkedRecords collection={collection} id={id} refs={refs} canCreate={!readOnly} timeZone={timeZone} />
           {collection !== 'tasks' && (
             <section className="card" aria-labelledby={`${labelId}-tasks`} data-testid="record-tasks">
               <h2 id={`${labelId}-tasks`}>Tasks</h2>

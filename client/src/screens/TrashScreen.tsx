@@ -2,7 +2,7 @@
  * Deleted records of a collection, newest deletion first, each with who deleted it and when,
  * and a button that restores it (`GET /api/records/:collection?deleted=true`, `POST …/restore`).
  */
-import { useCallback, useEffect, useState } from 'react'
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { type Collection, COLLECTIONS, recordTitle } from '../../../shared/collections.js'
 import { useToast } from '../components/Toasts.js'
 import { COLLECTION_LABELS, formatInstant } from '../fieldKinds.js'
@@ -10,6 +10,8 @@ import { navigate } from '../router.js'
 import { api, ApiError } from '../session/api.js'
 import { useUser } from '../session/SessionProvider.js'
 import { useUsers } from '../session/useUsers.js'
+import { useIndex } from '../sync/useIndex.js'
+import { useTimeZone } from '../timeZone.js'
 
 /** Pages of deleted records read at most (500 each). */
 const TRASH_PAGES = 10
@@ -53,6 +55,31 @@ export default function TrashScreen({ collection }: { collection: Collection }) 
       .catch((e: unknown) => toast(e instanceof ApiError ? e.message : 'Could not read the trash', 'error'))
   }, [collection, toast])
   useEffect(load, [load])
+
+  // Live: a record deleted or restored anywhere leaves or joins the collection's index, whose
+  // ids this follows; the trash is read again when they change (not on every edit).
+  const index = useIndex(user.workspace, collection)
+  const liveIds = useMemo(
+    () =>
+      index.loaded
+        ? index.entries
+            .map((e) => e.id)
+            .sort()
+            .join(' ')
+        : null,
+    [index.loaded, index.entries],
+  )
+  const seenIds = useRef<string | null>(null)
+  useEffect(() => {
+    if (liveIds === null) return
+    const first = seenIds.current === null
+    const changed = seenIds.current !== liveIds
+    seenIds.current = liveIds
+    if (first || !changed) return
+    const timer = setTimeout(load, 150)
+    return () => clearTimeout(timer)
+  }, [liveIds, load])
+  const [timeZone] = useTimeZone(user.id)
 
   async function restore(record: TrashedRecord) {
     const title = titleOf(collection, record)
@@ -109,7 +136,7 @@ export default function TrashScreen({ collection }: { collection: Collection }) 
             {records?.map((record) => (
               <tr key={record.id} data-record-id={record.id}>
                 <td className="cell-title">{titleOf(collection, record)}</td>
-                <td className="cell-muted">{formatInstant(record.deleted)}</td>
+                <td className="cell-muted">{formatInstant(record.deleted, timeZone)}</td>
                 <td>{record.deletedBy === user.id ? 'You' : (users.find((u) => u.id === record.deletedBy)?.name ?? 'Someone')}</td>
                 <td className="actions">
                   {user.role !== 'viewer' && (
