@@ -181,10 +181,13 @@ describe.skipIf(skipPg || skipPrivateRedis || skipNginx)('the cluster behind ngi
     return members.find((m) => m.node === rows[0]?.node)
   }
 
-  /** Types `text` at the end of the notes on `page`. */
-  async function typeAtEnd(page: Page, text: string): Promise<void> {
+  /**
+   * Types `text` into the notes on `page`: Alice at their start, Bob at their end, so that
+   * what they type at once is never interleaved (two carets at one place would be).
+   */
+  async function typeIn(page: Page, text: string): Promise<void> {
     await notes(page).click()
-    await page.keyboard.press('Control+End')
+    await page.keyboard.press(page === a ? 'Control+Home' : 'Control+End')
     await page.keyboard.type(text, { delay: 5 })
   }
 
@@ -220,8 +223,11 @@ describe.skipIf(skipPg || skipPrivateRedis || skipNginx)('the cluster behind ngi
     b = await signIn('bob@demo.test', `/customers/${id}`)
     for (const page of [a, b]) await notes(page).waitFor()
 
-    // Both type in the notes and in fields: the same text everywhere.
-    await Promise.all([typeAtEnd(a, ' [alice-1]'), typeAtEnd(b, ' [bob-1]')])
+    // Both type in the notes (around a first line, so at two places) and in fields: the same
+    // text everywhere.
+    await typeIn(a, 'Globex, cluster notes.')
+    await everywhere([a, b], id, ['Globex, cluster notes.'])
+    await Promise.all([typeIn(a, '[alice-1] '), typeIn(b, ' [bob-1]')])
     await Promise.all([a.locator('[name=phone]').fill('+1 555 0199'), b.locator('[name=company]').fill('Globex Cluster')])
     await a.waitForFunction(() => (document.querySelector('[name=company]') as HTMLInputElement).value === 'Globex Cluster')
     await b.waitForFunction(() => (document.querySelector('[name=phone]') as HTMLInputElement).value === '+1 555 0199')
@@ -263,13 +269,14 @@ describe.skipIf(skipPg || skipPrivateRedis || skipNginx)('the cluster behind ngi
   it('[LB2] the owner stopped with SIGTERM while both type: the pages reconnect through nginx, nothing typed is lost', async () => {
     // Rolling restart: the owner is stopped with SIGTERM while both type; the pages reconnect
     // through nginx to another member, which takes the customer over.
-    const stopping = owner!
+    if (!owner) throw new Error('no owner of the customer (see LB1)')
+    const stopping = owner
     const exited = new Promise((resolve) => stopping.child.child.once('exit', resolve))
-    const typed = Promise.all([typeAtEnd(a, ' [alice-2 during the stop]'), typeAtEnd(b, ' [bob-2 during the stop]')])
+    const typed = Promise.all([typeIn(a, '[alice-2 during the stop] '), typeIn(b, ' [bob-2 during the stop]')])
     stopping.child.child.kill('SIGTERM')
     expect(await exited).toBe(0)
     await typed
-    await Promise.all([typeAtEnd(a, ' [alice-3 after]'), typeAtEnd(b, ' [bob-3 after]')])
+    await Promise.all([typeIn(a, '[alice-3 after] '), typeIn(b, ' [bob-3 after]')])
     await everywhere([a, b], id, afterStop)
     // nginx had sent every socket of the customer to its owner (the sockets closed by the stop).
     const sockets = proxied().filter((r) => r.path === `/sync/${doc}` && r.status === '101')
@@ -287,13 +294,13 @@ describe.skipIf(skipPg || skipPrivateRedis || skipNginx)('the cluster behind ngi
 
   it('[LB3] the owner killed with SIGKILL: after the lease editing works again, nothing saved is lost', async () => {
     // A kill: what the pages had saved before it survives, and editing works after the lease.
-    await Promise.all([typeAtEnd(a, ' [alice-4 saved]'), typeAtEnd(b, ' [bob-4 saved]')])
+    await Promise.all([typeIn(a, '[alice-4 saved] '), typeIn(b, ' [bob-4 saved]')])
     await everywhere([a, b], id, [...afterStop, '[alice-4 saved]', '[bob-4 saved]'])
     for (const page of [a, b]) await page.locator('[data-status=saved]').waitFor()
     const killed = await ownerOf(doc)
     expect(killed).toBeDefined()
     await killHard(killed!.child)
-    await Promise.all([typeAtEnd(a, ' [alice-5 after the kill]'), typeAtEnd(b, ' [bob-5 after the kill]')])
+    await Promise.all([typeIn(a, '[alice-5 after the kill] '), typeIn(b, ' [bob-5 after the kill]')])
     const all = [...afterStop, '[alice-4 saved]', '[bob-4 saved]', '[alice-5 after the kill]', '[bob-5 after the kill]']
     const stored = await everywhere([a, b], id, all)
     for (const page of [a, b]) await page.locator('[data-status=saved]').waitFor({ timeout: 40_000 })
