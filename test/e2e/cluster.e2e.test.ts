@@ -309,6 +309,11 @@ describe.skipIf(skipPg || skipPrivateRedis || skipNginx)('the cluster behind ngi
     const third = await ownerOf(doc)
     expect(third).toBeDefined()
     expect(third).not.toBe(killed)
+    // REST writes too, with one member down: nginx passes them to the others.
+    const tasks = a.getByTestId('record-tasks')
+    await tasks.locator('[name=task-title]').fill('Confirm after the outage')
+    await tasks.getByRole('button', { name: 'Add task' }).click()
+    await b.getByTestId('record-tasks').getByRole('link', { name: 'Confirm after the outage' }).waitFor()
     expect(nginxLog).not.toMatch(/\[emerg\]/)
   }, 180_000)
 })
