@@ -3,9 +3,9 @@
  * (docs/cluster.md) on one fresh PostgreSQL database and a private Redis, behind a private
  * nginx whose configuration is the sample docs/deploy/nginx.conf itself (only its listen port
  * and its three servers replaced), serving the built client. Alice and Bob sign in through
- * nginx in headless Chromium, co-edit one customer, add a task, download an export; then the
- * member owning the customer is stopped with SIGTERM (a rolling restart) and another is
- * killed with SIGKILL, and what they typed survives both, on screen and in PostgreSQL.
+ * nginx in headless Chromium, co-edit one customer, add tasks, download an export; then the
+ * member owning the customer is stopped with SIGTERM (a rolling restart), later its next owner
+ * is killed with SIGKILL, and what they typed survives both, on screen and in PostgreSQL.
  *
  * Skipped with one line when nginx is missing, except under CI=true, where it fails.
  */
