@@ -163,7 +163,8 @@ describe('record page and sales workflow (Chromium)', () => {
     await b.page.screenshot({ path: join(SCREENSHOTS, 'my-tasks.png') })
     expect(await a.page.goto('/my-tasks').then(() => a.page.getByTestId('my-tasks').getByText('Send Initech the contract').count())).toBe(0)
 
-    await mine.getByRole('checkbox', { name: 'Done: Send Initech the contract' }).check()
+    // A click, not check(): a done task leaves My tasks, so the box may be gone before check() reads it back.
+    await mine.getByRole('checkbox', { name: 'Done: Send Initech the contract' }).click()
     await mine.getByRole('link', { name: 'Send Initech the contract' }).waitFor({ state: 'detached' })
     await b.page.getByRole('checkbox', { name: 'Show done' }).check()
     await mine.locator('.task-done', { hasText: 'Send Initech the contract' }).waitFor()
