@@ -10,6 +10,7 @@ import { cpus, totalmem, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { SERVER_KINDS, type ServerKind, type Target, isAccord } from './client.js'
+import { bareCommits, summarize } from './bareCommit.js'
 import type { Job } from './loadgen.js'
 import { postgresVersion } from './postgres.js'
 import { LABELS, type RunningServer, type ServerData, createServerData, startServer } from './servers.js'
@@ -58,6 +59,12 @@ const COLD_RUNS = 5
 const IDLE_CPU_MS = 10_000
 /** Many rooms: unmeasured edits at the first rate before the measured steps. */
 const WARMUP_MS = 3000
+/**
+ * Bare SQLite commits timed before each server's fan-out and many-rooms workloads: the
+ * disk's floor, sampled across the run as the servers are (the machine's load moves both).
+ */
+const BARE_COMMITS = 200
+const BARE_WORKLOADS: readonly Workload[] = ['fanout', 'rooms']
 let nextPort = 19_000 + Math.floor(Math.random() * 2000)
 
 interface LoadGen {
@@ -357,9 +364,11 @@ export async function main(argv: string[]): Promise<void> {
     }
   }
   const runners = { fanout: runFanout, rooms: runRooms, idle: runIdle, cold: runCold, durability: runDurability } as const
+  const bare: number[] = []
   for (const w of workloads) {
     results.workloads[w] ??= {}
     for (const k of servers) {
+      if (BARE_WORKLOADS.includes(w)) bare.push(...bareCommits(BARE_COMMITS))
       process.stderr.write(`bench: ${w} on ${LABELS[k]} ...\n`)
       const t0 = Date.now()
       try {
@@ -370,6 +379,7 @@ export async function main(argv: string[]): Promise<void> {
       process.stderr.write(`bench: ${w} on ${LABELS[k]} done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`)
     }
   }
+  if (bare.length > 0) results.bareCommit = summarize(bare)
   results.finishedAt = new Date().toISOString()
   results.machine.loadAverageAtEnd = loadavg().map((l) => Math.round(l * 100) / 100)
   const md = renderMarkdown(results)
