@@ -23,6 +23,7 @@ import { type NoticeOutbox, SqliteNoticeOutbox } from './store/NoticeOutbox.js'
 import type { DocFence } from './store/PgDocStore.js'
 import { ThreadedDocStore } from './store/ThreadedDocStore.js'
 import { type Db, openDatabase } from './store/openDatabase.js'
+import { preallocateWal } from './store/walFile.js'
 
 export interface Backend {
   readonly kind: 'sqlite' | 'postgres'
@@ -61,6 +62,7 @@ export interface SqliteBackendOptions {
 
 export function openSqliteBackend({ file, synchronous, writer }: SqliteBackendOptions): Backend {
   const db = openDatabase(file, { synchronous })
+  preallocateWal(db, file)
   const inline = writer === 'inline' || file === ':memory:'
   const docStore = inline
     ? new InlineDocStore(db)
