@@ -8,11 +8,9 @@ import { copyFileSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
-import { randomBytes } from 'node:crypto'
 import { type Db, openDatabase } from '../server/store/openDatabase.js'
-import { ThreadedDocStore } from '../server/store/ThreadedDocStore.js'
-import { CHECKPOINT_FRAMES, preallocateWal, WAL_PREALLOCATE_BYTES, WalFrames } from '../server/store/walFile.js'
-import { tempDir, until } from './helpers/server.js'
+import { preallocateWal, WAL_PREALLOCATE_BYTES } from '../server/store/walFile.js'
+import { tempDir } from './helpers/server.js'
 
 const dirs: string[] = []
 afterAll(() => {
@@ -94,33 +92,5 @@ describe('a preallocated WAL', () => {
     const memory = openDatabase(':memory:')
     expect(preallocateWal(memory, ':memory:')).toBe(false)
     memory.close()
-  })
-})
-
-describe('checkpoints on the writer thread', () => {
-  it('a commit that leaves the WAL due a checkpoint has the thread copy it, and the WAL then starts again from its start', async () => {
-    const { db, file } = fresh()
-    // synchronous=NORMAL: quick commits, on the event loop (auto mode), whatever this machine's fsync.
-    db.pragma('synchronous = NORMAL')
-    const store = new ThreadedDocStore(db, file, { synchronous: 'normal' })
-    // SQLite's own checkpoint off on the committing connection: only the thread's can restart the WAL.
-    db.pragma('wal_autocheckpoint = 0')
-    const frames = new WalFrames(file)
-    let n = 0
-    const append = () =>
-      store.append([{ docName: 'acme/deals/wal', updates: [{ update: randomBytes(6000), author: null, changed: [], at: ++n }] }])
-    while ((frames.read() ?? 0) < CHECKPOINT_FRAMES) await append()
-    expect(store.threadStarted).toBe(true)
-    // Once no commit lands during it, a checkpoint copies every frame, and the next commit restarts the WAL.
-    for (let i = 0; i < 3 && (frames.read() ?? 0) >= CHECKPOINT_FRAMES; i++) {
-      await until(() => !store.checkpointing, 'the checkpoint answered')
-      await append()
-    }
-    expect(frames.read()).toBeLessThan(CHECKPOINT_FRAMES)
-    const loaded = await store.load('acme/deals/wal')
-    expect(loaded.loggedCount).toBe(n)
-    frames.close()
-    await store.close()
-    db.close()
   })
 })

@@ -7,31 +7,20 @@
  *
  * `auto` (the default) commits on the event loop while commits are fast (a recent
  * average under INLINE_COMMIT_MS: a thread round trip would cost more than the commit),
- * and on the writer thread once they are slower (a slow disk), until they are fast again.
- *
- * Checkpoints run on the writer thread, off the commits: SQLite's automatic checkpoint runs
- * inside the commit that crosses its threshold, so that commit's batch (and everything
- * arriving meanwhile, when it runs on the event loop) waited for some thousand pages to be
- * copied into the database and the database fsync'd before being broadcast. Here, once a
- * commit leaves CHECKPOINT_FRAMES in the WAL, the thread is asked for a PASSIVE checkpoint,
- * which runs beside the next commits. SQLite's own checkpoint stays as a backstop, at
- * BACKSTOP_FRAMES, should the thread's not keep up (or for other writers of the connection).
+ * and on the writer thread once they are slower (a slow disk, a large checkpoint), until
+ * they are fast again.
  */
 import { Worker } from 'node:worker_threads'
 import type { DocStore, LoadedDoc, PersistEntry } from './DocStore.js'
 import { InlineDocStore } from './InlineDocStore.js'
 import type { Db, OpenOptions } from './openDatabase.js'
-import { BACKSTOP_FRAMES, CHECKPOINT_FRAMES, WalFrames } from './walFile.js'
 
 export interface WriterData {
   file: string
   synchronous: OpenOptions['synchronous']
 }
 
-export type WriterRequest =
-  | { id: number; op: 'append'; entries: PersistEntry[] }
-  | { id: number; op: 'checkpoint' }
-  | { id: number; op: 'close' }
+export type WriterRequest = { id: number; op: 'append'; entries: PersistEntry[] } | { id: number; op: 'close' }
 
 export interface WriterReply {
   /** 0: the thread has opened its connection and takes commits. */
@@ -69,16 +58,10 @@ export class ThreadedDocStore implements DocStore {
   /** Running average of commit durations (ms), wherever they ran. */
   private commitMs = 0
   private readonly mode: WriterMode
-  /** The WAL's frame count, read after each commit. */
-  private readonly frames: WalFrames
-  /** A checkpoint was asked of the thread and has not answered yet. */
-  private checkpointAsked = false
 
   constructor(db: Db, file: string, options: OpenOptions & { mode?: WriterMode } = {}) {
     this.mode = options.mode ?? 'auto'
     if (file === ':memory:') throw new Error('ThreadedDocStore needs a database file (the writer thread opens its own connection)')
-    db.pragma(`wal_autocheckpoint = ${BACKSTOP_FRAMES}`)
-    this.frames = new WalFrames(file)
     this.local = new InlineDocStore(db)
     this.writerData = { file, synchronous: options.synchronous }
     if (this.mode === 'thread') this.startThread()
@@ -113,12 +96,7 @@ export class ThreadedDocStore implements DocStore {
     return this.mode === 'auto' && (this.commitMs < INLINE_COMMIT_MS || !this.ready)
   }
 
-  /** Whether a checkpoint asked of the thread has yet to answer. */
-  get checkpointing(): boolean {
-    return this.checkpointAsked
-  }
-
-  /** Whether the writer thread has been started (in `auto` mode, once commits got slow or the WAL was first due a checkpoint). */
+  /** Whether the writer thread has been started (in `auto` mode, once commits got slow). */
   get threadStarted(): boolean {
     return this.worker !== null
   }
@@ -130,7 +108,6 @@ export class ThreadedDocStore implements DocStore {
       const written = this.local.append(entries)
       this.observe(performance.now() - startedAt)
       if (this.commitMs >= INLINE_COMMIT_MS && !this.worker && !this.closed) this.startThread()
-      this.checkpointIfDue()
       return written
     }
     // A view onto a larger buffer would be copied whole; send exactly the update bytes.
@@ -139,30 +116,11 @@ export class ThreadedDocStore implements DocStore {
         ...entry,
         updates: entry.updates.map((u) => ({ ...u, update: exact(u.update) })),
       }))
-    return this.request((id) => ({ id, op: 'append', entries: exactly() })).then(() => this.checkpointIfDue())
-  }
-
-  /**
-   * Asks the thread for a checkpoint when the last commit left CHECKPOINT_FRAMES in the WAL
-   * (one at a time). It runs beside the commits that follow; should one land meanwhile, the
-   * WAL cannot start again from its start, and the next commit asks again for what is left.
-   */
-  private checkpointIfDue(): void {
-    if (this.checkpointAsked || this.closed || this.failed) return
-    const frames = this.frames.read()
-    if (frames === null || frames < CHECKPOINT_FRAMES) return
-    this.checkpointAsked = true
-    // Asked once the commit's updates are broadcast (starting the thread, the first time, takes a while).
-    setImmediate(() => {
-      const done = () => (this.checkpointAsked = false)
-      if (this.closed || this.failed) return done()
-      // A checkpoint that fails leaves the WAL to SQLite's backstop; a failed thread fails the next append.
-      void this.request((id) => ({ id, op: 'checkpoint' })).then(done, done)
-    })
+    return this.request((id) => ({ id, op: 'append', entries: exactly() }))
   }
 
   close(): Promise<void> {
-    this.closed ??= this.stopThread().finally(() => this.frames.close())
+    this.closed ??= this.stopThread()
     return this.closed
   }
 

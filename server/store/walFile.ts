@@ -6,8 +6,7 @@
  * (no TRUNCATE checkpoint, no `journal_size_limit` here), but deletes it when the last
  * connection closes: every start of the server used to grow it again, one commit at a time.
  */
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs'
-import { endianness } from 'node:os'
+import { closeSync, fstatSync, fsyncSync, openSync, writeSync } from 'node:fs'
 import type { Db } from './openDatabase.js'
 
 /**
@@ -18,15 +17,6 @@ import type { Db } from './openDatabase.js'
 export const WAL_PREALLOCATE_BYTES = 8 * 1024 * 1024
 
 const CHUNK_BYTES = 1024 * 1024
-
-/** The writer thread checkpoints the WAL once a commit leaves this many frames in it (SQLite's default threshold; ThreadedDocStore). */
-export const CHECKPOINT_FRAMES = 1000
-/**
- * SQLite's automatic checkpoint, inside a commit, on the server's connections: only should
- * the thread's checkpoints fall behind. Within the preallocated WAL (about 2,000 frames of
- * 4 KiB pages).
- */
-export const BACKSTOP_FRAMES = 1800
 
 /**
  * Grows the WAL of `file` to `bytes` with zeros and makes that durable, while holding the
@@ -67,35 +57,3 @@ export function preallocateWal(db: Db, file: string, bytes = WAL_PREALLOCATE_BYT
     })
     .immediate()
 }
-
-/**
- * How many frames the WAL holds, read from the wal-index header in the `-shm` file
- * (mxFrame: 4 bytes at offset 16, in the machine's byte order; see SQLite's "WAL-mode
- * File Format"). Read right after a commit of this process, it is that commit's end. A
- * checkpoint that copied every frame leaves the count as it is; the next commit then
- * starts the WAL again from its start and the count from 0.
- */
-export class WalFrames {
-  private fd: number | null = null
-  private readonly header = Buffer.alloc(4)
-
-  constructor(private readonly file: string) {}
-
-  /** The frame count, or null when there is no wal-index to read (yet). */
-  read(): number | null {
-    try {
-      this.fd ??= openSync(`${this.file}-shm`, 'r')
-      if (readSync(this.fd, this.header, 0, 4, MX_FRAME_OFFSET) < 4) return null
-    } catch {
-      return null
-    }
-    return endianness() === 'LE' ? this.header.readUInt32LE(0) : this.header.readUInt32BE(0)
-  }
-
-  close(): void {
-    if (this.fd !== null) closeSync(this.fd)
-    this.fd = null
-  }
-}
-
-const MX_FRAME_OFFSET = 16

@@ -7,12 +7,9 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { openDatabase } from './openDatabase.js'
 import { SqliteDocStore } from './SqliteDocStore.js'
 import type { WriterData, WriterReply, WriterRequest } from './ThreadedDocStore.js'
-import { BACKSTOP_FRAMES } from './walFile.js'
 
 const { file, synchronous } = workerData as WriterData
 const db = openDatabase(file, { synchronous })
-// Checkpoints are asked for (ThreadedDocStore); SQLite's own only as a backstop.
-db.pragma(`wal_autocheckpoint = ${BACKSTOP_FRAMES}`)
 const store = new SqliteDocStore(db)
 parentPort!.postMessage({ id: 0 } satisfies WriterReply)
 
@@ -26,14 +23,8 @@ parentPort!.on('message', (request: WriterRequest) => {
   let reply: WriterReply
   const startedAt = performance.now()
   try {
-    if (request.op === 'checkpoint') {
-      // PASSIVE: copies what it can without waiting for the other connection's readers or writers.
-      db.pragma('wal_checkpoint(PASSIVE)')
-      reply = { id: request.id }
-    } else {
-      store.append(request.entries)
-      reply = { id: request.id, ms: performance.now() - startedAt }
-    }
+    store.append(request.entries)
+    reply = { id: request.id, ms: performance.now() - startedAt }
   } catch (error) {
     reply = { id: request.id, error: error instanceof Error ? error.message : String(error) }
   }
