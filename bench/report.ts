@@ -1,4 +1,5 @@
 /** The benchmark's one table: figures per server and Accord's ratio to each peer. */
+import type { BareCommit } from './bareCommit.js'
 import type { ServerKind } from './client.js'
 
 export interface Results {
@@ -10,6 +11,8 @@ export interface Results {
   machine: Record<string, unknown>
   servers: Partial<Record<ServerKind, string>>
   workloads: Record<string, Partial<Record<ServerKind, any>>>
+  /** The disk's floor: bare SQLite commits of one small row, timed in the same run (see bareCommit.ts). */
+  bareCommit?: BareCommit
 }
 
 interface Row {
@@ -18,6 +21,8 @@ interface Row {
   better: 'lower' | 'higher'
   unit: string
   value(r: any, results: Results): number | null
+  /** For the goals: whether the figure stands for the server's cost (a server that fell behind at a step did less work than it was sent). */
+  comparable?(r: any): boolean
 }
 
 const ROWS: Row[] = [
@@ -76,6 +81,7 @@ const ROWS: Row[] = [
     better: 'lower',
     unit: 'ms',
     value: (r) => (Array.isArray(r) ? (r.at(-1)?.cpuPerUpdateMs ?? null) : null),
+    comparable: (r) => Array.isArray(r) && r.at(-1)?.delivered >= 0.99,
   },
   {
     workload: 'idle connections',
@@ -139,6 +145,92 @@ function ratio(accord: number | null, other: number | null, better: Row['better'
   return other <= 0 ? (accord > 0 ? '∞' : 'n/a') : `${(accord / other).toFixed(2)}×`
 }
 
+/** What a goal is computed from: Accord on SQLite's figure of a row, the best peer's, and the bare commit. */
+interface GoalInputs {
+  accord(row: Row): number | null
+  best(row: Row): number | null
+  bareMs: number | null
+}
+
+/** One of the durable path's goals: Accord on SQLite against the best peer, in the same run. */
+interface Goal {
+  name: string
+  /** The figure, or null when a server or the bare commit is missing. */
+  value(g: GoalInputs): number | null
+  /** The figure must be at most (`≤`) or at least (`≥`) `limit`. */
+  bound: '≤' | '≥'
+  limit: number
+  unit: string
+}
+
+const rowOf = (metric: string) => ROWS.find((r) => r.metric === metric)!
+const both = (a: number | null, b: number | null, f: (a: number, b: number) => number) => (a === null || b === null ? null : f(a, b))
+/** Accord's figure over the best peer's. */
+const overBest = (metric: string) => (g: GoalInputs) => both(g.accord(rowOf(metric)), g.best(rowOf(metric)), (a, b) => a / b)
+/** How much longer Accord's figure is than the best peer's, in bare commits. */
+const inCommits = (metric: string) => (g: GoalInputs) =>
+  both(
+    both(g.accord(rowOf(metric)), g.best(rowOf(metric)), (a, b) => a - b),
+    g.bareMs,
+    (d, c) => d / c,
+  )
+const goal = (name: string, value: Goal['value'], bound: Goal['bound'], limit: number, unit = '×'): Goal => ({
+  name,
+  value,
+  bound,
+  limit,
+  unit,
+})
+
+const GOALS: Goal[] = [
+  goal('fan-out p50: Accord − best peer, in bare commits', inCommits('update → all readers p50'), '≤', 1.5),
+  goal('fan-out p99: Accord / best peer', overBest('update → all readers p99'), '≤', 1.25),
+  goal('many rooms, sustained rate: Accord / best peer', overBest('sustained updates/s with p99 < 50 ms'), '≥', 1.5),
+  goal('many rooms, p99 at the lowest rate: Accord − best peer, in bare commits', inCommits('p99 latency at the lowest rate'), '≤', 1),
+  goal(
+    'CPU per update at the highest rate: Accord / best peer',
+    overBest('server CPU per update at the highest rate (all threads)'),
+    '≤',
+    0.7,
+  ),
+  goal('durability: broadcast updates that survive a SIGKILL', (g) => g.accord(rowOf('broadcast updates that survive')), '≥', 100, ' %'),
+]
+
+/** The goals of the durable path (Accord on SQLite against the best of the peers run), when both ran. */
+function renderGoals(results: Results, peers: ServerKind[]): string[] {
+  const figure = (row: Row, k: ServerKind): number | null => {
+    const r = results.workloads[workloadKey(row)]?.[k]
+    return r?.error || row.comparable?.(r) === false ? null : row.value(r, results)
+  }
+  const inputs: GoalInputs = {
+    accord: (row) => figure(row, 'accord'),
+    best: (row) => {
+      const values = peers.map((k) => figure(row, k)).filter((v): v is number => v !== null && Number.isFinite(v))
+      if (values.length === 0) return null
+      return row.better === 'lower' ? Math.min(...values) : Math.max(...values)
+    },
+    bareMs: results.bareCommit?.medianMs ?? null,
+  }
+  const bare = results.bareCommit
+  const lines = [
+    bare?.medianMs != null
+      ? `Bare SQLite commit of one small row on the same disk (WAL, synchronous=FULL, BEGIN IMMEDIATE/INSERT/COMMIT; ${bare.samples} commits across the run): median ${fmt(bare.medianMs, 'ms')}, p99 ${fmt(bare.p99Ms, 'ms')}.`
+      : 'Bare SQLite commit: not measured in this run (it is timed before the fan-out and many-rooms workloads).',
+    '',
+    '| goal (Accord on SQLite against the best peer) | figure | target | met |',
+    '|---|---|---|---|',
+  ]
+  for (const { name, value, bound, limit, unit } of GOALS) {
+    const v = value(inputs)
+    const known = v !== null && Number.isFinite(v)
+    const met = known && (bound === '≤' ? v <= limit : v >= limit)
+    lines.push(
+      `| ${name} | ${known ? `${v.toFixed(2)}${unit}` : 'n/a'} | ${bound} ${limit}${unit} | ${known ? (met ? 'yes' : 'no') : '–'} |`,
+    )
+  }
+  return [...lines, '']
+}
+
 export function renderMarkdown(results: Results): string {
   const kinds = Object.keys(results.servers) as ServerKind[]
   const peers = kinds.filter((k) => k === 'hocuspocus' || k === 'ywebsocket')
@@ -173,6 +265,7 @@ export function renderMarkdown(results: Results): string {
     ...(peers.length && kinds.includes('accord')
       ? ['Ratios: how many times better Accord on SQLite is than the peer on that row (> 1 = Accord ahead, < 1 = behind).', '']
       : []),
+    ...(peers.length && kinds.includes('accord') ? renderGoals(results, peers) : []),
     ...(backends
       ? ['PostgreSQL vs SQLite: Accord on PostgreSQL against Accord on SQLite (> 1 = PostgreSQL ahead, < 1 = behind).', '']
       : []),

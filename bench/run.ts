@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util'
 import { SERVER_KINDS, type ServerKind, type Target, isAccord } from './client.js'
 import { renderCluster, runCluster } from './cluster.js'
 import { driveRooms, loadgen, nextPort, waitReady } from './drive.js'
+import { bareCommits, summarize } from './bareCommit.js'
 import { postgresVersion } from './postgres.js'
 import { LABELS, type RunningServer, type ServerData, createServerData, startServer } from './servers.js'
 import { renderMarkdown, type Results } from './report.js'
@@ -58,6 +59,12 @@ const P99_TARGET_MS = 50
 const COLD_RUNS = 5
 /** Idle connections: how long the CPU of the quiet server is measured. */
 const IDLE_CPU_MS = 10_000
+/**
+ * Bare SQLite commits timed before each server's fan-out and many-rooms workloads: the
+ * disk's floor, sampled across the run as the servers are (the machine's load moves both).
+ */
+const BARE_COMMITS = 200
+const BARE_WORKLOADS: readonly Workload[] = ['fanout', 'rooms']
 
 const docName = (kind: ServerKind, i: number | string) => (isAccord(kind) ? `bench/customers/d${i}` : `d${i}`)
 /** The default line-up; add `accordNormal` with `--servers` to see what fsync per flush costs. */
@@ -282,11 +289,13 @@ export async function main(argv: string[]): Promise<void> {
     }
   }
   const runners = { cluster: null, fanout: runFanout, rooms: runRooms, idle: runIdle, cold: runCold, durability: runDurability } as const
+  const bare: number[] = []
   for (const w of workloads) {
     const runner = runners[w]
     if (!runner) continue
     results.workloads[w] ??= {}
     for (const k of servers) {
+      if (BARE_WORKLOADS.includes(w)) bare.push(...bareCommits(BARE_COMMITS))
       process.stderr.write(`bench: ${w} on ${LABELS[k]} ...\n`)
       const t0 = Date.now()
       try {
@@ -297,6 +306,7 @@ export async function main(argv: string[]): Promise<void> {
       process.stderr.write(`bench: ${w} on ${LABELS[k]} done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`)
     }
   }
+  if (bare.length > 0) results.bareCommit = summarize(bare)
   results.finishedAt = new Date().toISOString()
   results.machine.loadAverageAtEnd = loadavg().map((l) => Math.round(l * 100) / 100)
   const md = renderMarkdown(results)

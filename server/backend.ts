@@ -25,6 +25,7 @@ import type { DocFence } from './store/PgDocStore.js'
 import { ThreadedDocStore } from './store/ThreadedDocStore.js'
 import { type ViewStore, sqliteViewStore } from './views/ViewStore.js'
 import { type Db, openDatabase } from './store/openDatabase.js'
+import { preallocateWal } from './store/walFile.js'
 
 export interface Backend {
   readonly kind: 'sqlite' | 'postgres'
@@ -67,6 +68,7 @@ export interface SqliteBackendOptions {
 
 export function openSqliteBackend({ file, synchronous, writer }: SqliteBackendOptions): Backend {
   const db = openDatabase(file, { synchronous })
+  preallocateWal(db, file)
   const inline = writer === 'inline' || file === ':memory:'
   const docStore = inline
     ? new InlineDocStore(db)
