@@ -6,7 +6,7 @@
  */
 import { useVirtualizer } from '@tanstack/react-virtual'
 import { useMemo, useRef, useState } from 'react'
-import { type Collection, FIELD_DEFAULTS } from '../../../shared/collections.js'
+import type { Collection } from '../../../shared/collections.js'
 import type { ViewBody } from '../../../shared/views.js'
 import { Cell } from '../components/ListCell.js'
 import { BulkBar, ColumnChooser, FilterBar, ViewsBar } from '../components/ListControls.js'
