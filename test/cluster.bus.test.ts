@@ -193,4 +193,18 @@ describe.skipIf(skipPrivateRedis)('cluster bus, Redis restarted', () => {
     expect(await publisher.publish('acme/records/late', 'relays', Buffer.from('hello'))).toBe(1)
     await until(() => got.received.length === 1, 'received')
   })
+  it('[CB9] a channel left and subscribed again at once (a relay closing as another opens for the same document) keeps delivering', async () => {
+    const prefix = uniquePrefix()
+    const [publisher, subscriber] = await Promise.all([openBus({ prefix }), openBus({ prefix })])
+    const doc = 'acme/records/again'
+    const [first, second] = [inbox(), inbox()]
+    await subscriber.subscribe(doc, 'relays', first.handler)
+    // Not awaited: the new handler comes while Redis has not yet answered the UNSUBSCRIBE.
+    const leaving = subscriber.unsubscribe(doc, 'relays', first.handler)
+    await subscriber.subscribe(doc, 'relays', second.handler)
+    await leaving
+    expect(await publisher.publish(doc, 'relays', Buffer.from('after'))).toBe(1)
+    await until(() => second.received.length === 1, 'the new handler received')
+    expect(first.received).toEqual([])
+  })
 })

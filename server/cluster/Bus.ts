@@ -62,6 +62,8 @@ export interface BusOptions {
 
 interface Subscription {
   readonly handlers: Set<BusHandler>
+  /** What node-redis calls with the channel's messages: named again when it is unsubscribed. */
+  readonly listener: (message: Buffer) => void
   /** Resolves once Redis confirmed the subscription. */
   readonly confirmed: Promise<void>
 }
@@ -153,8 +155,8 @@ export class Bus {
     let subscription = this.#subscriptions.get(channel)
     if (!subscription) {
       const handlers = new Set<BusHandler>()
-      const confirmed = this.#confirm(channel, (message) => this.#dispatch(handlers, message))
-      subscription = { handlers, confirmed }
+      const listener = (message: Buffer) => this.#dispatch(handlers, message)
+      subscription = { handlers, listener, confirmed: this.#confirm(channel, listener) }
       this.#subscriptions.set(channel, subscription)
     }
     subscription.handlers.add(handler)
@@ -184,7 +186,10 @@ export class Bus {
     const subscription = this.#subscriptions.get(channel)
     if (!subscription?.handlers.delete(handler) || subscription.handlers.size > 0) return
     this.#subscriptions.delete(channel)
-    if (!this.#closed) await this.#subscriber.unsubscribe(channel)
+    // Named with its listener, node-redis marks the channel as leaving until Redis answers, so a
+    // subscribe meanwhile (a relay closing as another opens) sends SUBSCRIBE again. Without it,
+    // that subscribe would join the leaving channel and lose its listener with the answer.
+    if (!this.#closed) await this.#subscriber.unsubscribe(channel, subscription.listener, true)
   }
 
   /** Closes both connections; publishes in flight may reject. */

@@ -240,8 +240,8 @@ describe('command palette (Chromium)', () => {
       await page.keyboard.press('Enter')
       await page.waitForURL(`**/customers/${id}`)
       await palette.waitFor({ state: 'detached' })
-      await page.locator('[name=name]').waitFor()
-      expect(await page.locator('[name=name]').inputValue()).toBe('Fjordline Shipping')
+      // The form shows before the record's first sync fills it.
+      await expect.poll(() => page.locator('[name=name]').inputValue()).toBe('Fjordline Shipping')
 
       // A navigation command, opened from the top bar this time.
       await page.getByRole('button', { name: /Search or jump to/ }).click()

@@ -101,7 +101,8 @@ describe('lists, trash and pipeline (Chromium)', () => {
 
       await page.reload()
       await expect.poll(() => count(page).innerText()).toBe(`1 of ${total} deals`)
-      expect(await page.locator('select[aria-label="Saved view"] option:checked').innerText()).toBe('Big late deals')
+      // The saved views arrive from the server a moment after the list.
+      await expect.poll(() => page.locator('select[aria-label="Saved view"] option:checked').innerText()).toBe('Big late deals')
       expect(await page.getByLabel('Amount from').inputValue()).toBe('22000')
 
       // Another browser: nothing kept locally, the view comes from the server.
