@@ -71,7 +71,7 @@ export interface AccordOptions {
   /** The cluster member's label in logs and metrics (`ACCORD_NODE_ID`). @default `<host name>-<pid>` */
   node?: string
   /** Channel prefix and lease timings of the cluster (tests shorten the leases). */
-  cluster?: Pick<ClusterOptions, 'prefix' | 'leaseMs' | 'renewEveryMs' | 'safetyMarginMs' | 'callTimeoutMs' | 'headEveryMs'>
+  cluster?: Pick<ClusterOptions, 'prefix' | 'leaseMs' | 'renewEveryMs' | 'safetyMarginMs' | 'callTimeoutMs' | 'sweepEveryMs'>
   /** How long the server waits for PostgreSQL: readiness, statements, transactions (server/backend.ts). @default PG_TIMEOUTS */
   pgTimeouts?: PgTimeouts
   /** @default '127.0.0.1' */

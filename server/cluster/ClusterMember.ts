@@ -34,8 +34,8 @@ export interface ClusterOptions {
   safetyMarginMs?: number
   /** How long a call forwarded to a document's owner waits for its answer. @default 5000 */
   callTimeoutMs?: number
-  /** How often relays and owners sweep for members gone without a word (head notices: HeadNotices.ts). @default 1000 */
-  headEveryMs?: number
+  /** How often relays and owners sweep for members gone without a word (liveness.ts). @default 1000 */
+  sweepEveryMs?: number
 }
 
 export interface ClusterEvents {
@@ -72,11 +72,11 @@ export class ClusterMember implements DocOwnership {
     private readonly events: ClusterEvents,
     private readonly hooks: BusHooks,
     callTimeoutMs: number | undefined,
-    headEveryMs: number | undefined,
+    sweepEveryMs: number | undefined,
   ) {
     this.calls = new CallForwarder({ bus, timeoutMs: callTimeoutMs, onError: events.onError })
     hooks.direct = (payload) => this.direct(payload)
-    this.sweepEveryMs = headEveryMs ?? 1000
+    this.sweepEveryMs = sweepEveryMs ?? 1000
   }
 
   /** The registry's seam for calls on documents others own. */
@@ -125,7 +125,7 @@ export class ClusterMember implements DocOwnership {
       throw error
     }
     lost = (doc) => events.onLost(doc)
-    return new ClusterMember(membership, bus, pool, events, hooks, options.callTimeoutMs, options.headEveryMs)
+    return new ClusterMember(membership, bus, pool, events, hooks, options.callTimeoutMs, options.sweepEveryMs)
   }
 
   /**
