@@ -107,6 +107,9 @@ export class MentionNotices {
 export function mentionsIn(doc: Y.Doc, update: Uint8Array): Set<string> {
   const notes = notesOf(doc)
   const users = new Set<string>()
+  // A format's key is written as its UTF-8 bytes: an update without them (nearly every
+  // keystroke) holds no mention and is not decoded again.
+  if (Buffer.from(update.buffer, update.byteOffset, update.byteLength).indexOf(MENTION_KEY) < 0) return users
   for (const struct of Y.decodeUpdate(update).structs) {
     if (!(struct instanceof Y.Item) || !(struct.content instanceof Y.ContentFormat) || struct.content.key !== 'mention') continue
     const live = liveItem(doc, struct.id)
@@ -116,6 +119,8 @@ export function mentionsIn(doc: Y.Doc, update: Uint8Array): Set<string> {
   }
   return users
 }
+
+const MENTION_KEY = Buffer.from('mention')
 
 function liveItem(doc: Y.Doc, id: Y.ID): Y.Item | null {
   const structs = doc.store.clients.get(id.client)

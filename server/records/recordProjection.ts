@@ -3,7 +3,7 @@
  * reflects (lists, search, exports and the REST API read it), and the values it was made of
  * (the index entry is built from them after the commit).
  */
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import * as Y from 'yjs'
 import { type Collection, type FieldValues, HAS_ITEMS, isComplete, itemsTotal } from '../../shared/collections.js'
 import { readRecord } from '../../shared/docLayout.js'
@@ -83,11 +83,10 @@ export function projectRecord(
 /**
  * The record's version: a digest of what the document holds, its state vector (what was
  * inserted) and its delete set (what was deleted). A deletion inserts nothing, so the
- * state vector alone would keep the ETag of a record whose text was just cut.
+ * state vector alone would keep the ETag of a record whose text was just cut. It is computed
+ * before every commit of a record, so with the one-shot `hash` (a third of the cost of a
+ * `createHash` object for the same digest).
  */
 export function etagOf(doc: Y.Doc): string {
-  return createHash('sha1')
-    .update(Y.encodeSnapshot(Y.snapshot(doc)))
-    .digest('base64url')
-    .slice(0, 16)
+  return hash('sha1', Y.encodeSnapshot(Y.snapshot(doc)), 'base64url').slice(0, 16)
 }
