@@ -34,6 +34,8 @@ import type { ReservationLedger } from './authority/ReservationLedger.js'
 import { RecordIndex } from './records/RecordIndex.js'
 import { LoginThrottle } from './limits/LoginThrottle.js'
 import { RecordService } from './records/RecordService.js'
+import { readsAfter } from './records/RecordReads.js'
+import { staleProjections } from './records/staleProjections.js'
 import type { Db } from './store/openDatabase.js'
 import { type Backend, type PgTimeouts, openPgBackend, openSqliteBackend } from './backend.js'
 import { DocRegistry, type RegistryOptions } from './sync/DocRegistry.js'
@@ -224,6 +226,9 @@ export class AccordServer {
     this.auth = new AuthService(this.backend.authStore, { sessionIdleMs: options.sessionIdleMs, onError })
     const store = this.backend.docStore
     this.registry = new DocRegistry(store, {
+      // On SQLite a record's row is written just after its updates (their broadcast waits for
+      // neither), with the log position a start checks (staleProjections).
+      projectAfterBroadcast: this.backend.kind === 'sqlite',
       ...options.registry,
       resolve: documentKinds({
         storedFields: (name) => this.backend.recordReads.storedFields(name),
@@ -234,7 +239,7 @@ export class AccordServer {
       ownership: cluster ?? undefined,
       forwarding: cluster?.forwarding,
       onRepaired: (doc, issues) => this.logger.warn({ doc, issues }, 'stored record repaired on load'),
-      onCommitted: (room, updates, projection, log) => {
+      onCommitted: (room, updates, projection, log, projected) => {
         // A member owns what it commits: its relays hear of it first, then the effects run.
         if (log)
           this.cluster?.publishCommitted(
@@ -242,7 +247,7 @@ export class AccordServer {
             log.first,
             updates.map((u) => u.update),
           )
-        this.afterCommit(room, updates, projection)
+        this.afterCommit(room, updates, projection, projected)
       },
       onError,
       metrics: this.metrics,
@@ -252,10 +257,9 @@ export class AccordServer {
         ? cluster.serve<DocName>(this.backend.pool, (doc, name, args) => this.registry.runCall(doc, name, args))
         : null
     if (served) this.registry.onLoad(served.onLoad)
-    this.records = new RecordService(this.registry, this.backend.recordReads)
-    this.recordIndex = new RecordIndex(this.registry, onError, (workspace, collection) =>
-      this.backend.recordReads.all(workspace, collection),
-    )
+    const reads = readsAfter(this.backend.recordReads, () => this.registry.projectionsWritten())
+    this.records = new RecordService(this.registry, reads)
+    this.recordIndex = new RecordIndex(this.registry, onError, (workspace, collection) => reads.all(workspace, collection))
     // Beside the SQLite file; on PostgreSQL, in ./data/exports unless ACCORD_EXPORT_DIR says otherwise.
     const exportDir =
       file === ':memory:' && this.backend.kind === 'sqlite'
@@ -389,13 +393,18 @@ export class AccordServer {
    * decision, an invoice number). Each is written back as a server transaction, committed
    * like any edit.
    */
-  private afterCommit(room: AccordRoom, updates: PendingUpdate[], projection: RecordProjection | undefined): void {
+  private afterCommit(
+    room: AccordRoom,
+    updates: PendingUpdate[],
+    projection: RecordProjection | undefined,
+    projected: readonly PendingUpdate[],
+  ): void {
     if (room.name.kind === 'record') {
       const overwrites = updates.reduce((n, u) => n + (u.overwritten?.length ?? 0), 0)
       if (overwrites > 0) this.metrics.overwrites.inc({ collection: room.name.collection }, overwrites)
     }
     for (const [effect, run] of [
-      ['record index', () => this.recordIndex.handleCommitted(room, updates, projection)],
+      ['record index', () => this.recordIndex.handleCommitted(room, projected, projection)],
       ['reservations', () => this.reservations.handleCommitted(room, updates)],
       ['invoice numbers', () => this.invoices.handleCommitted(room, updates)],
       ['mentions', () => this.mentions.handleCommitted(room, updates)],
@@ -422,6 +431,13 @@ export class AccordServer {
    */
   async start(): Promise<string> {
     const reads = this.backend.recordReads
+    // Rows a crash left behind their updates (written just after them, on SQLite), before anyone reads them.
+    if (this.backend.db) {
+      for (const { docName, missed, at, author } of staleProjections(this.backend.db)) {
+        this.logger.warn({ doc: docName, missed }, 'record row behind its log after a stop: projected again')
+        await this.registry.reproject(docName, missed, at, author)
+      }
+    }
     await reads.fillSearchText()
     const [events, invoices, incomplete] = await Promise.all([reads.stored('events'), reads.stored('invoices'), reads.incomplete()])
     void this.reservations.reconcile(events)

@@ -150,12 +150,12 @@ describeBackends('records compare-and-set', (backend) => {
         const downgrade = () => {
           const db = new Database(t.dbFile)
           const version = db.pragma('user_version', { simple: true }) as number
-          // Back to before the version column: the eight migrations since undone (the search texts', the saved views', the invites', the sheet targets', deactivation's, the job retries', the overwrites', then the version's).
+          // Back to before the version column: the nine migrations since undone (the log positions', the search texts', the saved views', the invites', the sheet targets', deactivation's, the job retries', the overwrites', then the version's).
           db.exec(
-            'ALTER TABLE records DROP COLUMN search_text; DROP TABLE saved_views; DROP TABLE invites; DROP TABLE sheet_targets; ALTER TABLE users DROP COLUMN deactivated_at; ALTER TABLE jobs DROP COLUMN retry; DROP TABLE doc_clients; ALTER TABLE history DROP COLUMN overwritten; DROP TABLE pending_notices; ' +
+            'ALTER TABLE records DROP COLUMN log_seq; ALTER TABLE records DROP COLUMN search_text; DROP TABLE saved_views; DROP TABLE invites; DROP TABLE sheet_targets; ALTER TABLE users DROP COLUMN deactivated_at; ALTER TABLE jobs DROP COLUMN retry; DROP TABLE doc_clients; ALTER TABLE history DROP COLUMN overwritten; DROP TABLE pending_notices; ' +
               'ALTER TABLE records DROP COLUMN version',
           )
-          db.pragma(`user_version = ${version - 8}`)
+          db.pragma(`user_version = ${version - 9}`)
           db.close()
         }
         ;({

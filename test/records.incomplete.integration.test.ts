@@ -247,7 +247,7 @@ describe('records stored incomplete before the rule', () => {
     db.exec(
       'ALTER TABLE records DROP COLUMN complete; DROP TABLE login_attempts; ALTER TABLE records DROP COLUMN version; ' +
         'DROP TABLE doc_clients; ALTER TABLE history DROP COLUMN overwritten; DROP TABLE pending_notices; ALTER TABLE jobs DROP COLUMN retry; ' +
-        'ALTER TABLE users DROP COLUMN deactivated_at; DROP TABLE sheet_targets; DROP TABLE invites; DROP TABLE saved_views; ALTER TABLE records DROP COLUMN search_text',
+        'ALTER TABLE users DROP COLUMN deactivated_at; DROP TABLE sheet_targets; DROP TABLE invites; DROP TABLE saved_views; ALTER TABLE records DROP COLUMN search_text; ALTER TABLE records DROP COLUMN log_seq',
     )
     db.pragma('user_version = 3')
     db.close()

@@ -296,6 +296,7 @@ class QueuedDoc implements Committable {
   readonly doc = new Y.Doc()
   private pending: PendingUpdate[] = []
   private seq = 0
+  private persisted = 0
 
   constructor(readonly docName: string) {
     this.doc.on('update', (update: Uint8Array, _origin: unknown, _doc: Y.Doc, tr: Y.Transaction) => {
@@ -310,7 +311,13 @@ class QueuedDoc implements Committable {
     return taken
   }
 
-  committed(): void {}
+  get unpersisted(): number {
+    return this.seq - this.persisted
+  }
+
+  committed(updates: PendingUpdate[]): void {
+    this.persisted = updates.at(-1)?.seq ?? this.persisted
+  }
 }
 
 describe('loading beside the commit queue', () => {

@@ -17,6 +17,8 @@ export interface CopiedTable {
   readonly sources?: Readonly<Record<string, string>>
   /** PostgreSQL columns computed by an SQL expression over the row's SQLite columns (quoted, by their SQLite names). */
   readonly derived?: Readonly<Record<string, string>>
+  /** SQLite columns PostgreSQL has no use for: not copied. */
+  readonly ignored?: readonly string[]
 }
 
 /** A PostgreSQL-only table filled from tables copied before it, and the SQLite query counting the rows it must end with. */
@@ -42,7 +44,8 @@ export const COPIED_TABLES: readonly CopiedTable[] = [
   { name: 'doc_snapshots' },
   { name: 'doc_clients' },
   { name: 'history' },
-  { name: 'records' },
+  // The row's log position: on PostgreSQL a row is written with its updates, so it has none.
+  { name: 'records', ignored: ['log_seq'] },
   // the reservation ledger (migration 1): SQLite keeps milliseconds and JSON, PostgreSQL
   // `timestamptz`, a `tstzrange` and `text[]`. A released decision holds no interval (SQLite
   // stores 0, 0), and no decide call made the copied decisions: their key names the copy.

@@ -134,7 +134,7 @@ function planTable(table: CopiedTable, fromSqlite: string[], pg: PgColumn[]): Pl
       throw new CopyError(`PostgreSQL column ${name}.${column.column} has no SQLite column to copy from; nothing copied`)
     }
   }
-  const read = new Set(sources.map((s) => s.name))
+  const read = new Set([...sources.map((s) => s.name), ...(table.ignored ?? [])])
   const lost = fromSqlite.filter((column) => !read.has(column))
   if (lost.length > 0)
     throw new CopyError(`SQLite column ${lost.map((c) => `${name}.${c}`).join(', ')} has no PostgreSQL column to go to; nothing copied`)

@@ -121,7 +121,7 @@ export class RecordIndex {
   }
 
   /** After a commit: keeps the collection's index document in step with a record's projection; a deleted or incomplete record has no entry. */
-  handleCommitted(room: AccordRoom, persisted: PendingUpdate[], projection: RecordProjection | undefined): void {
+  handleCommitted(room: AccordRoom, persisted: readonly PendingUpdate[], projection: RecordProjection | undefined): void {
     const name = room.name
     if (name.kind !== 'record') return
     if (!projection) return

@@ -431,3 +431,22 @@ function toApi(row: RecordRow): ApiRecord {
   if (HAS_ITEMS[row.collection]) record.items = JSON.parse(row.items) as LineItem[]
   return record
 }
+
+/**
+ * `reads` answering only once `written` resolves: every read waits for the projections of what
+ * is already committed (the rows written just after their updates, see CommitQueue's
+ * `projectAfterBroadcast`), so that a read after a write, or after an edit was broadcast,
+ * finds it. `written` resolves at once when no row is due.
+ */
+export function readsAfter(reads: RecordReads, written: () => Promise<void>): RecordReads {
+  return new Proxy(reads, {
+    get(target, key, receiver) {
+      const value: unknown = Reflect.get(target, key, receiver)
+      if (typeof value !== 'function') return value
+      return async (...args: unknown[]) => {
+        await written()
+        return (value as (...a: unknown[]) => unknown).apply(target, args)
+      }
+    },
+  })
+}

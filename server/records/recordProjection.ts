@@ -76,6 +76,7 @@ export function projectRecord(
       insertOnly: ['created_at'],
       keepIfNull: ['updated_by'],
       increment: ['version'],
+      logColumn: 'log_seq',
     },
   }
 }

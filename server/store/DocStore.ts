@@ -40,7 +40,8 @@ export type SqlValue = string | number | null
 
 /**
  * A row derived from a document's state, written in the same transaction as the updates it
- * reflects, so a read of it (a list, a search, an export) never shows what is not on disk.
+ * reflects or in the next one (`PersistEntry.projectionBefore`), so a read of it (a list, a
+ * search, an export) never shows what is not on disk.
  * The document kind that produces it names the table and its columns (trusted code, never
  * client input); the store only upserts it.
  */
@@ -56,10 +57,17 @@ export interface ProjectionRow {
   keepIfNull?: readonly string[]
   /**
    * Numeric columns that count: the value is written when the row is inserted and added to
-   * the stored one afterwards (`col = table.col + excluded.col`), in the same transaction as
-   * the updates, so a count of them can never lose one to a concurrent write nor go back.
+   * the stored one afterwards (`col = table.col + excluded.col`), in one statement, so a count
+   * of them can never lose one to a concurrent write nor go back.
    */
   increment?: readonly string[]
+  /**
+   * A column the store sets to the position in the document's log that the row reflects,
+   * where it keeps one (SQLite: the log's last number then, or its snapshot's): a row written
+   * after its updates (CommitQueue's `projectAfterBroadcast`) that a crash left behind is then
+   * found by updates logged past it.
+   */
+  logColumn?: string
 }
 
 export interface PersistEntry {
@@ -67,6 +75,8 @@ export interface PersistEntry {
   updates: StoredUpdate[]
   /** Written with the updates, replacing the row with the same key. */
   projection?: ProjectionRow
+  /** `projection` reflects the document before this entry's updates (computed after its previous write): written before them. */
+  projectionBefore?: boolean
   /**
    * The document's whole state, these updates included: it replaces the document's log
    * (compaction), in the same transaction as the updates.

@@ -36,9 +36,13 @@ export class SqliteDocStore {
       upsertSnapshot: db.prepare(`INSERT INTO doc_snapshots (doc, data, upto, at) VALUES (?, ?, ?, ?)
         ON CONFLICT (doc) DO UPDATE SET data = excluded.data, upto = excluded.upto, at = excluded.at`),
       deleteUpTo: db.prepare('DELETE FROM doc_updates WHERE doc = ? AND seq <= ?'),
+      logPosition: db.prepare<[string, string], { at: number }>(
+        'SELECT COALESCE((SELECT MAX(seq) FROM doc_updates WHERE doc = ?), (SELECT upto FROM doc_snapshots WHERE doc = ?), 0) AS at',
+      ),
     }
     this.appendAll = db.transaction((entries: PersistEntry[]) => {
       for (const entry of entries) {
+        if (entry.projection && entry.projectionBefore) this.upsert(entry.docName, entry.projection)
         for (const u of entry.updates) {
           this.stmts.insertUpdate.run(entry.docName, u.update, u.author, u.at)
           if (u.author !== null) for (const client of u.clients ?? []) this.stmts.insertClient.run(entry.docName, client, u.author)
@@ -49,7 +53,7 @@ export class SqliteDocStore {
           this.stmts.upsertSnapshot.run(entry.docName, entry.snapshot, upto, Date.now())
           this.stmts.deleteUpTo.run(entry.docName, upto)
         }
-        if (entry.projection) this.upsert(entry.projection)
+        if (entry.projection && !entry.projectionBefore) this.upsert(entry.docName, entry.projection)
       }
     })
     this.loadOne = db.transaction((docName: string): LoadedDoc => {
@@ -88,7 +92,11 @@ export class SqliteDocStore {
   }
 
   /** Upserts a projection row, with a statement compiled once per table and set of columns. */
-  private upsert(row: ProjectionRow): void {
+  private upsert(docName: string, projection: ProjectionRow): void {
+    const { logColumn } = projection
+    const row = logColumn
+      ? { ...projection, values: { ...projection.values, [logColumn]: this.stmts.logPosition.get(docName, docName)!.at } }
+      : projection
     const columns = Object.keys(row.values)
     const shape = upsertShape(row, columns)
     let statement = this.upserts.get(shape)

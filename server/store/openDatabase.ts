@@ -277,6 +277,14 @@ const MIGRATIONS: string[] = [
   `
   ALTER TABLE records ADD COLUMN search_text TEXT;
   `,
+  // The last number of the record's log (doc_updates.seq, or its snapshot's upto) that the row
+  // reflects: rows are written just after their updates (server/sync/CommitQueue.ts,
+  // projectAfterBroadcast), and a start finds those a crash left behind by updates past it.
+  // Rows written before were written with their updates: they reflect everything logged so far.
+  `
+  ALTER TABLE records ADD COLUMN log_seq INTEGER NOT NULL DEFAULT 0;
+  UPDATE records SET log_seq = COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'doc_updates'), 0);
+  `,
 ]
 
 /** The schema version (`PRAGMA user_version`) of a database this code has opened. */

@@ -96,10 +96,24 @@ export interface RegistryOptions<N, P extends Projected> {
    */
   awarenessTimeoutMs?: number
   /**
-   * A room's updates are on disk and broadcast, with the projection stored with them, and the
-   * log numbers the store gave them when it numbers them (see `AppendedLog`).
+   * A room's updates are on disk and broadcast, with the projection of the state they leave
+   * when known (see CommitQueue's `onCommitted`; `projected`: the updates it covers that were
+   * not reported with one), and the log numbers the store gave them when it numbers them
+   * (see `AppendedLog`).
    */
-  onCommitted?: (room: Room<N>, updates: PendingUpdate[], projection: P | undefined, log?: { first: number; last: number }) => void
+  onCommitted?: (
+    room: Room<N>,
+    updates: PendingUpdate[],
+    projection: P | undefined,
+    log: { first: number; last: number } | undefined,
+    projected: readonly PendingUpdate[],
+  ) => void
+  /**
+   * Projections are computed after the broadcast and written just after their updates (see
+   * CommitQueue); only for a store whose rows keep their log position (SQLite), whose reader
+   * waits for `projectionsWritten` and whose start rewrites rows a crash left behind. @default false
+   */
+  projectAfterBroadcast?: boolean
   onError?: (error: unknown, context: string) => void
   /** A stored document held what its guard refuses and was repaired as it loaded (for the log). */
   onRepaired?: (docName: string, issues: { path: string; message: string }[]) => void
@@ -172,9 +186,10 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
       compactAfterUpdates: options.compactAfterUpdates,
       compactAfterBytes: options.compactAfterBytes,
       project: (room, updates) => room.policy.project?.(room.doc, updates) as P | undefined,
-      onCommitted: (room, updates, projection, log) => {
+      projectAfterBroadcast: options.projectAfterBroadcast,
+      onCommitted: (room, updates, projection, log, projected) => {
         try {
-          options.onCommitted?.(room, updates, projection, log)
+          options.onCommitted?.(room, updates, projection, log, projected)
         } catch (error) {
           options.onError?.(error, 'after commit')
         }
@@ -400,6 +415,22 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
     return this.commits.flushed()
   }
 
+  /** Resolves once every projection of what is committed is written (at once if none waits): before reading them. */
+  projectionsWritten(): Promise<void> {
+    return this.commits.projectionsWritten()
+  }
+
+  /**
+   * Writes a document's projection again, counting `missed` updates on disk that its row does
+   * not reflect (a crash between an update and its row, found at start), the last of them at
+   * `at` by `author`.
+   */
+  async reproject(docName: string, missed: number, at: number, author: string | null): Promise<void> {
+    const standIns = Array.from({ length: missed }, (_, i) => ({ author: i === missed - 1 ? author : null, at }))
+    await this.use(docName, (room) => this.commits.reproject(room, standIns))
+    await this.commits.projectionsWritten()
+  }
+
   /** Starts writing what is pending (tests and shutdown; otherwise batches start by themselves). */
   flush(): void {
     this.commits.flush()
@@ -468,7 +499,7 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
     if (room.state === 'closed') return
     // A document leaves memory as one snapshot: its next load applies a single update.
     this.commits.compactIfDue(room, true)
-    if (room.unpersisted > 0 || this.commits.compactionDue(room)) {
+    if (room.unpersisted > 0 || this.commits.compactionDue(room) || this.commits.projectionPending(room)) {
       // Not yet all on disk (or not yet compacted): write it, then try again.
       this.commits.flush()
       void this.commits
