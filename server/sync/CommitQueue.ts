@@ -434,6 +434,9 @@ export class CommitQueue<D extends Committable, P extends Projected = Projected>
         late.updates.push(...updates)
         late.reported.push(...updates)
         this.unprojected.set(doc, late)
+        // The next batch computes it, whether the updates applied meanwhile are pending or
+        // already in a batch of their own (`flushNow`): everything before it is on disk by then.
+        this.schedule(doc)
       }
     }
     this.options.onCommitted(doc, updates, projection, numbers, projected)
