@@ -27,7 +27,7 @@ afterEach(async () => {
 /** A record document as the queue sees it, which notes what the database held when it was broadcast. */
 class RecordDoc implements Committable {
   readonly state = 'live'
-  readonly doc = new Y.Doc()
+  private readonly ydoc = new Y.Doc()
   private pending: PendingUpdate[] = []
   private seq = 0
   private persisted = 0
@@ -37,10 +37,19 @@ class RecordDoc implements Committable {
   constructor(
     readonly docName: string,
     private readonly rowVersion: () => number | null,
+    /** Runs at the first read of the state, as a room's stored state is applied (and maybe repaired) when first needed. */
+    private firstRead?: (doc: Y.Doc) => void,
   ) {
-    this.doc.on('update', (update: Uint8Array) => {
+    this.ydoc.on('update', (update: Uint8Array) => {
       this.pending.push({ update, origin: null, author: 'u1', changed: ['amount'], at: 1000 + this.seq, seq: ++this.seq })
     })
+  }
+
+  get doc(): Y.Doc {
+    const read = this.firstRead
+    this.firstRead = undefined
+    read?.(this.ydoc)
+    return this.ydoc
   }
 
   get unpersisted(): number {
@@ -135,6 +144,56 @@ describe('record rows written after the broadcast (SQLite)', () => {
       { projection: false, projected: 0 },
       { projection: true, projected: 2 },
     ])
+  })
+
+  it('[PA6] a document whose first read changes it (a stored record repaired as it loads), scheduled with nothing pending: that batch writes the change; one that cannot be read is left out, the others written', async () => {
+    const dir = tempDir()
+    const db = openDatabase(`${dir}/a.db`)
+    cleanups.push(() => {
+      db.close()
+    })
+    const store = new InlineDocStore(db)
+    const queue: CommitQueue<RecordDoc> = new CommitQueue<RecordDoc>(store, {
+      projectAfterBroadcast: true,
+      project: (d, updates) => projectRecord({ workspace: 'acme', collection: 'deals', id: d.docName.split('/')[2]! }, d.doc, updates),
+      onCommitted: () => undefined,
+      onFailed: () => undefined,
+    })
+    // As a room does: a change to the document schedules its write.
+    const repaired = new RecordDoc(
+      'acme/deals/r6',
+      () => null,
+      (d) => {
+        fieldsOf(d).set('title', 'Repaired')
+        queue.schedule(repaired)
+      },
+    )
+    const broken = new RecordDoc(
+      'acme/deals/r7',
+      () => null,
+      () => {
+        throw new Error('stored state that does not parse')
+      },
+    )
+    const other = new RecordDoc('acme/deals/r8', () => null)
+    // Its row is projected again (a start found it behind the log): the first read of its state.
+    queue.reproject(repaired, [{ author: null, at: 1 }])
+    queue.reproject(broken, [{ author: null, at: 1 }])
+    fieldsOf(other.doc).set('title', 'Other')
+    queue.schedule(other)
+    await queue.flushed()
+    await queue.projectionsWritten()
+
+    expect(repaired.unpersisted).toBe(0)
+    const stored = new Y.Doc()
+    for (const update of (await store.load('acme/deals/r6')).updates) Y.applyUpdate(stored, update)
+    expect(fieldsOf(stored).get('title')).toBe('Repaired')
+    const rows = db.prepare('SELECT id, fields FROM records ORDER BY id').all() as { id: string; fields: string }[]
+    expect(rows).toEqual([
+      { id: 'r6', fields: JSON.stringify({ title: 'Repaired' }) },
+      { id: 'r8', fields: JSON.stringify({ title: 'Other' }) },
+    ])
+    expect(queue.projectionPending(broken)).toBe(false)
   })
 })
 

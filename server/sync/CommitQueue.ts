@@ -270,8 +270,11 @@ export class CommitQueue<D extends Committable, P extends Projected = Projected>
     const carried = this.carried
     this.carried = []
     const batches: Batch<D, P>[] = []
-    for (const doc of this.dirty) {
-      if (doc.state === 'closed') {
+    // Taken out first: a document scheduled while this batch is put together goes into the next one.
+    const dirty = [...this.dirty]
+    this.dirty.clear()
+    for (const doc of dirty) {
+      if (doc.state === 'closed' || !this.readable(doc)) {
         this.forgetProjection(doc)
         continue
       }
@@ -283,7 +286,6 @@ export class CommitQueue<D extends Committable, P extends Projected = Projected>
       const batch = this.batchOf(doc, updates, snapshot)
       if (updates.length > 0 || snapshot || batch.row) batches.push(batch)
     }
-    this.dirty.clear()
     if (batches.length === 0) {
       const writing = this.writing ?? Promise.resolve()
       for (const waiter of carried) waiter.resolve()
@@ -356,6 +358,21 @@ export class CommitQueue<D extends Committable, P extends Projected = Projected>
         this.writing = null
         if (this.scheduled || this.dirty.size > 0) this.startBatch()
       })
+  }
+
+  /**
+   * Reads a document's state before its pending updates are taken: the first read of a stored
+   * document may change it (a record stored by an older server is repaired as it is read), and
+   * that change must ride in this batch, not stay pending with nothing scheduled to write it.
+   * False when the stored state does not parse (the document has been dropped).
+   */
+  private readable(doc: D): boolean {
+    try {
+      void doc.doc
+      return doc.state !== 'closed'
+    } catch {
+      return false
+    }
   }
 
   private rowsWritten(rows: Promise<void>): void {

@@ -500,7 +500,9 @@ export class DocRegistry<N = unknown, P extends Projected = Projected> implement
     // A document leaves memory as one snapshot: its next load applies a single update.
     this.commits.compactIfDue(room, true)
     if (room.unpersisted > 0 || this.commits.compactionDue(room) || this.commits.projectionPending(room)) {
-      // Not yet all on disk (or not yet compacted): write it, then try again.
+      // Not yet all on disk (or not yet compacted): write it, then try again. Scheduled, so that
+      // the next batch takes whatever it holds: the retry must find it written, not loop.
+      this.commits.schedule(room)
       this.commits.flush()
       void this.commits
         .flushed()
