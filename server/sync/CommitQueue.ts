@@ -123,6 +123,8 @@ export class CommitQueue<D extends Committable, P extends Projected = Projected>
   /** Waiters whose updates are on disk, waiting for the rows computed after their broadcast (the next batch writes them). */
   private carried: Waiter[] = []
   private scheduled = false
+  /** A batch is being put together (its documents read and their updates taken). */
+  private building = false
   /** The batch being written, if any. */
   private writing: Promise<void> | null = null
   /** The last batch holding each document's updates, until it is durable or refused (see `load`). */
@@ -260,7 +262,10 @@ export class CommitQueue<D extends Committable, P extends Projected = Projected>
 
   /** Starts a batch now, even behind one being written (a broken document must not hold the others' updates back). */
   flushNow(): void {
-    this.startBatch()
+    // Asked while a batch is put together (a document found broken as it is read): that batch
+    // goes first, or a document's later updates could be written before its earlier ones.
+    if (this.building) setImmediate(() => this.flushNow())
+    else this.startBatch()
   }
 
   private startBatch(): void {
@@ -273,18 +278,11 @@ export class CommitQueue<D extends Committable, P extends Projected = Projected>
     // Taken out first: a document scheduled while this batch is put together goes into the next one.
     const dirty = [...this.dirty]
     this.dirty.clear()
-    for (const doc of dirty) {
-      if (doc.state === 'closed' || !this.readable(doc)) {
-        this.forgetProjection(doc)
-        continue
-      }
-      const updates = doc.takePending()
-      const log = this.logs.get(doc)
-      // A due compaction rides along: the state taken now holds exactly what is written.
-      const snapshot = log?.compactDue ? Y.encodeStateAsUpdate(doc.doc) : undefined
-      if (log) log.compactDue = false
-      const batch = this.batchOf(doc, updates, snapshot)
-      if (updates.length > 0 || snapshot || batch.row) batches.push(batch)
+    this.building = true
+    try {
+      for (const doc of dirty) this.addToBatch(doc, batches)
+    } finally {
+      this.building = false
     }
     if (batches.length === 0) {
       const writing = this.writing ?? Promise.resolve()
@@ -358,6 +356,21 @@ export class CommitQueue<D extends Committable, P extends Projected = Projected>
         this.writing = null
         if (this.scheduled || this.dirty.size > 0) this.startBatch()
       })
+  }
+
+  /** Adds a document's share to the batch being put together. */
+  private addToBatch(doc: D, batches: Batch<D, P>[]): void {
+    if (doc.state === 'closed' || !this.readable(doc)) {
+      this.forgetProjection(doc)
+      return
+    }
+    const updates = doc.takePending()
+    const log = this.logs.get(doc)
+    // A due compaction rides along: the state taken now holds exactly what is written.
+    const snapshot = log?.compactDue ? Y.encodeStateAsUpdate(doc.doc) : undefined
+    if (log) log.compactDue = false
+    const batch = this.batchOf(doc, updates, snapshot)
+    if (updates.length > 0 || snapshot || batch.row) batches.push(batch)
   }
 
   /**
