@@ -146,18 +146,21 @@ describe('record rows written after the broadcast (SQLite)', () => {
     ])
   })
 
-  it('[PA6] a document whose first read changes it (a stored record repaired as it loads), scheduled with nothing pending: that batch writes the change; one that cannot be read is left out, the others written', async () => {
+  it('[PA6] a document whose first read changes it (a stored record repaired as it loads), scheduled with nothing pending: that batch writes the change; one that cannot be read is dropped, the others written', async () => {
     const dir = tempDir()
     const db = openDatabase(`${dir}/a.db`)
     cleanups.push(() => {
       db.close()
     })
     const store = new InlineDocStore(db)
+    const failed: string[] = []
+    const errors: string[] = []
     const queue: CommitQueue<RecordDoc> = new CommitQueue<RecordDoc>(store, {
       projectAfterBroadcast: true,
       project: (d, updates) => projectRecord({ workspace: 'acme', collection: 'deals', id: d.docName.split('/')[2]! }, d.doc, updates),
       onCommitted: () => undefined,
-      onFailed: () => undefined,
+      onFailed: (d) => failed.push(d.docName),
+      onError: (error, context) => errors.push(`${context}: ${(error as Error).message}`),
     })
     // As a room does: a change to the document schedules its write.
     const repaired = new RecordDoc(
@@ -196,6 +199,9 @@ describe('record rows written after the broadcast (SQLite)', () => {
       { id: 'r8', fields: JSON.stringify({ title: 'Other' }) },
     ])
     expect(queue.projectionPending(broken)).toBe(false)
+    // Dropped from memory and told, as any document whose state cannot be written.
+    expect(failed).toEqual(['acme/deals/r7'])
+    expect(errors).toEqual(['preparing a commit: stored state that does not parse'])
   })
 })
 

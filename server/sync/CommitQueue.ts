@@ -280,7 +280,17 @@ export class CommitQueue<D extends Committable, P extends Projected = Projected>
     this.dirty.clear()
     this.building = true
     try {
-      for (const doc of dirty) this.addToBatch(doc, batches)
+      for (const doc of dirty) {
+        try {
+          this.addToBatch(doc, batches)
+        } catch (error) {
+          // Its state could not be read or projected: what it holds may differ from what can be
+          // written, so it leaves memory (its clients resend), and the others are written.
+          this.options.onError?.(error, 'preparing a commit')
+          this.forgetProjection(doc)
+          if (doc.state !== 'closed') this.options.onFailed(doc)
+        }
+      }
     } finally {
       this.building = false
     }
@@ -360,7 +370,11 @@ export class CommitQueue<D extends Committable, P extends Projected = Projected>
 
   /** Adds a document's share to the batch being put together. */
   private addToBatch(doc: D, batches: Batch<D, P>[]): void {
-    if (doc.state === 'closed' || !this.readable(doc)) {
+    // Read before its pending updates are taken: the first read of a stored document may change
+    // it (a record stored by an older server is repaired as it is read), and that change must
+    // ride in this batch, not stay pending with nothing scheduled to write it.
+    if (doc.state !== 'closed') void doc.doc
+    if (doc.state === 'closed') {
       this.forgetProjection(doc)
       return
     }
@@ -371,21 +385,6 @@ export class CommitQueue<D extends Committable, P extends Projected = Projected>
     if (log) log.compactDue = false
     const batch = this.batchOf(doc, updates, snapshot)
     if (updates.length > 0 || snapshot || batch.row) batches.push(batch)
-  }
-
-  /**
-   * Reads a document's state before its pending updates are taken: the first read of a stored
-   * document may change it (a record stored by an older server is repaired as it is read), and
-   * that change must ride in this batch, not stay pending with nothing scheduled to write it.
-   * False when the stored state does not parse (the document has been dropped).
-   */
-  private readable(doc: D): boolean {
-    try {
-      void doc.doc
-      return doc.state !== 'closed'
-    } catch {
-      return false
-    }
   }
 
   private rowsWritten(rows: Promise<void>): void {
