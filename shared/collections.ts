@@ -268,17 +268,25 @@ export const TITLE_FIELDS: Record<Collection, string | null> = {
 }
 
 /**
- * Fields that hold the ids of other records or of users: a search does not look into them
- * (ids are random letters and digits, so a short word would match a reference in most records).
+ * What a reference field points at: the workspace's members, records of a collection, or (a
+ * task's `about`) a record of any collection, as `collection/id`.
  */
-export const REFERENCE_FIELDS: Record<Collection, readonly string[]> = {
-  customers: ['ownerId', 'leadId'],
-  leads: ['ownerId', 'customerId', 'dealId'],
-  deals: ['customerId', 'ownerId', 'leadId'],
-  proposals: ['dealId'],
-  invoices: ['customerId', 'dealId', 'proposalId'],
-  events: ['attendees', 'customerId'],
-  tasks: ['assigneeId', 'about'],
+export type ReferenceTarget = 'users' | Collection | 'any'
+
+/**
+ * The fields of each collection that hold the ids of other records or of users, and what they
+ * point at: the record page links them, exports show their names, and a search does not look
+ * into them (ids are random letters and digits, so a short word would match a reference in
+ * most records).
+ */
+export const REFERENCES: Record<Collection, Readonly<Record<string, ReferenceTarget>>> = {
+  customers: { ownerId: 'users', leadId: 'leads' },
+  leads: { ownerId: 'users', customerId: 'customers', dealId: 'deals' },
+  deals: { customerId: 'customers', ownerId: 'users', leadId: 'leads' },
+  proposals: { dealId: 'deals' },
+  invoices: { customerId: 'customers', dealId: 'deals', proposalId: 'proposals' },
+  events: { attendees: 'users', customerId: 'customers' },
+  tasks: { assigneeId: 'users', about: 'any' },
 }
 
 /** Human label of a collection's record, used in lists and exports. */

@@ -3,13 +3,13 @@
  * its notes, ASCII letters in either case and every other character as written. The values
  * are the fields' top-level strings and numbers (a number as its JSON text: `1500`, `1500.5`)
  * and the strings and numbers inside a top-level array (a customer's tags); reference fields
- * (`REFERENCE_FIELDS`) are left out. A field's name and the JSON around the values never match.
+ * (`REFERENCES`) are left out. A field's name and the JSON around the values never match.
  *
  * The databases search a text made of these values (`searchText`, stored with each record's
  * projection) and the notes; this module also says where in a found record the match is
  * (`GET /api/search`'s `match`). Pure: no I/O.
  */
-import { type Collection, type FieldValues, REFERENCE_FIELDS, TITLE_FIELDS } from './collections.js'
+import { type Collection, type FieldValues, REFERENCES, TITLE_FIELDS } from './collections.js'
 
 /** Longest search text `GET /api/search` takes, in UTF-16 code units. */
 export const MAX_SEARCH_LENGTH = 200
@@ -66,9 +66,9 @@ export function asciiLower(text: string): string {
 
 /** The values a search looks at, as text, the title field's first. */
 export function searchedValues(collection: Collection, fields: FieldValues): { field: string; text: string }[] {
-  const skipped = REFERENCE_FIELDS[collection]
+  const skipped = REFERENCES[collection]
   const title = TITLE_FIELDS[collection]
-  const names = Object.keys(fields).filter((name) => !skipped.includes(name))
+  const names = Object.keys(fields).filter((name) => !Object.hasOwn(skipped, name))
   if (title !== null && names.includes(title)) names.sort((a, b) => Number(b === title) - Number(a === title))
   const values: { field: string; text: string }[] = []
   for (const field of names) {

@@ -1,7 +1,7 @@
 /** Pure rules of shared/: schemas, document names, the awareness codec. */
 import { describe, expect, it } from 'vitest'
 import { decodeAwarenessUpdate, encodeAwarenessUpdate } from '../shared/awarenessCodec.js'
-import { checkField, checkItems, checkRecord } from '../shared/collections.js'
+import { COLLECTIONS, REFERENCES, checkField, checkItems, checkRecord, fieldNames } from '../shared/collections.js'
 import { formatDocName, parseDocName } from '../shared/docNames.js'
 
 describe('collections', () => {
@@ -20,6 +20,15 @@ describe('collections', () => {
     const issues = checkRecord('events', { title: 'x', start: '2026-03-02T10:00:00Z', end: '2026-03-02T09:00:00Z' })
     expect(issues.map((i) => i.path)).toEqual(['start', 'end'])
   })
+  it('names in REFERENCES only fields of the collection, each pointing at users, a collection or any record', () => {
+    for (const collection of COLLECTIONS) {
+      for (const [field, to] of Object.entries(REFERENCES[collection])) {
+        expect(fieldNames(collection), `${collection}.${field}`).toContain(field)
+        expect(['users', 'any', ...COLLECTIONS]).toContain(to)
+      }
+    }
+  })
+
   it('checks line items', () => {
     expect(checkItems([{ description: 'a', quantity: 1, unitPrice: 0 }])).toEqual([])
     expect(checkItems([{ description: 'a', quantity: 0, unitPrice: 1 }])[0]?.path).toBe('items.0.quantity')

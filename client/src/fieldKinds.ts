@@ -3,7 +3,7 @@
  * `checkField` from shared/collections.ts — one source of truth with the server.
  */
 import { z } from 'zod'
-import { type Collection, FIELD_SCHEMAS } from '../../shared/collections.js'
+import { type Collection, FIELD_SCHEMAS, REFERENCES } from '../../shared/collections.js'
 
 export type FieldKind =
   | 'text'
@@ -44,12 +44,11 @@ const KINDS: Record<string, FieldKind> = {
 }
 
 /** The collection each reference field (kind `ref`) points at. */
-export const REF_TARGETS: Readonly<Record<string, Collection>> = {
-  customerId: 'customers',
-  dealId: 'deals',
-  leadId: 'leads',
-  proposalId: 'proposals',
-}
+export const REF_TARGETS: Readonly<Record<string, Collection>> = Object.fromEntries(
+  Object.values(REFERENCES)
+    .flatMap((fields) => Object.entries(fields))
+    .filter((entry): entry is [string, Collection] => entry[1] !== 'users' && entry[1] !== 'any'),
+)
 
 /**
  * Whether a sales step sets `field` (a lead's customer and deal, what a customer or deal was

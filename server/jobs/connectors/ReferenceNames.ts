@@ -5,7 +5,7 @@
  */
 import type { Collection } from '../../../shared/collections.js'
 import type { ApiRecord } from '../../records/RecordReads.js'
-import { type NameLookup, REFERENCES, type ReferenceTarget } from './table.js'
+import { NAMED_REFERENCES, type NameLookup, type ReferenceTarget } from './table.js'
 
 /** Where the names come from. */
 export interface NameSources {
@@ -30,7 +30,7 @@ export class ReferenceNames implements NameLookup {
   /** Reads the names that the references of `page` (records of `collection`) need and are not known yet. */
   async load(collection: Collection, page: readonly ApiRecord[]): Promise<void> {
     const wanted = new Map<RecordTarget, Set<string>>()
-    for (const ref of REFERENCES[collection]) {
+    for (const ref of NAMED_REFERENCES[collection]) {
       if (ref.to === 'users') {
         this.users ??= new Map((await this.sources.users(this.workspace)).map((user) => [user.id, user.name]))
         continue

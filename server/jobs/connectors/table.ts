@@ -7,7 +7,15 @@
  * line items get a table of their own, a row per item. Each column has a kind, which XLSX
  * turns into a type, a number format and a width; CSV and Google Sheets write the text.
  */
-import { type Collection, type FieldValues, HAS_ITEMS, type LineItem, fieldNames } from '../../../shared/collections.js'
+import {
+  type Collection,
+  type FieldValues,
+  HAS_ITEMS,
+  type LineItem,
+  REFERENCES,
+  type ReferenceTarget as Target,
+  fieldNames,
+} from '../../../shared/collections.js'
 import type { ApiRecord } from '../../records/RecordReads.js'
 
 /** A cell as written: strings, numbers and booleans; empty string for "no value". */
@@ -24,8 +32,8 @@ export interface Column {
   kind: ColumnKind
 }
 
-/** What a reference field points at: users, or records of a collection. */
-export type ReferenceTarget = 'users' | 'customers' | 'deals' | 'leads'
+/** What a reference shown by name points at: users, or records of a collection. */
+export type ReferenceTarget = Exclude<Target, 'any'>
 
 /** A reference field, shown by name in `column`, just before the field's own column of ids. */
 export interface Reference {
@@ -34,32 +42,36 @@ export interface Reference {
   to: ReferenceTarget
 }
 
-export const REFERENCES: Record<Collection, readonly Reference[]> = {
-  customers: [
-    { field: 'ownerId', column: 'owner', to: 'users' },
-    { field: 'leadId', column: 'lead', to: 'leads' },
-  ],
-  leads: [
-    { field: 'ownerId', column: 'owner', to: 'users' },
-    { field: 'customerId', column: 'customer', to: 'customers' },
-    { field: 'dealId', column: 'deal', to: 'deals' },
-  ],
-  deals: [
-    { field: 'customerId', column: 'customer', to: 'customers' },
-    { field: 'ownerId', column: 'owner', to: 'users' },
-    { field: 'leadId', column: 'lead', to: 'leads' },
-  ],
-  proposals: [{ field: 'dealId', column: 'deal', to: 'deals' }],
-  invoices: [
-    { field: 'customerId', column: 'customer', to: 'customers' },
-    { field: 'dealId', column: 'deal', to: 'deals' },
-  ],
-  events: [
-    // `attendees` stays the ids (what an import reads); the names get a column of their own.
-    { field: 'attendees', column: 'attendeeNames', to: 'users' },
-    { field: 'customerId', column: 'customer', to: 'customers' },
-  ],
-  tasks: [{ field: 'assigneeId', column: 'assignee', to: 'users' }],
+/**
+ * The name column each reference field gets. `attendees` stays the ids (what an import reads)
+ * and its names get a column of their own; an invoice's `proposalId` and a task's `about` are
+ * shown as ids only.
+ */
+const NAME_COLUMNS: Readonly<Record<string, string>> = {
+  ownerId: 'owner',
+  leadId: 'lead',
+  customerId: 'customer',
+  dealId: 'deal',
+  assigneeId: 'assignee',
+  attendees: 'attendeeNames',
+}
+
+/** The references of a collection that an export shows by name. */
+const namedReferences = (collection: Collection): Reference[] =>
+  Object.entries(REFERENCES[collection]).flatMap(([field, to]): Reference[] => {
+    const column = NAME_COLUMNS[field]
+    return column && to !== 'any' ? [{ field, column, to }] : []
+  })
+
+/** The references of each collection that an export shows by name. */
+export const NAMED_REFERENCES: Record<Collection, readonly Reference[]> = {
+  customers: namedReferences('customers'),
+  leads: namedReferences('leads'),
+  deals: namedReferences('deals'),
+  proposals: namedReferences('proposals'),
+  invoices: namedReferences('invoices'),
+  events: namedReferences('events'),
+  tasks: namedReferences('tasks'),
 }
 
 /** Kinds of fields that are not plain text (by field name: the same name means the same thing in every collection). */
@@ -101,10 +113,10 @@ export const READ_ONLY_COLUMNS = new Set([
   'number',
   'reservation',
   'total',
-  ...Object.values(REFERENCES).flatMap((refs) => refs.map((ref) => ref.column)),
+  ...Object.values(NAMED_REFERENCES).flatMap((refs) => refs.map((ref) => ref.column)),
 ])
 
-const referenceOf = (collection: Collection, field: string) => REFERENCES[collection].find((ref) => ref.field === field)
+const referenceOf = (collection: Collection, field: string) => NAMED_REFERENCES[collection].find((ref) => ref.field === field)
 
 export function columnsOf(collection: Collection): Column[] {
   const fields = fieldNames(collection).flatMap((field): Column[] => {
@@ -168,7 +180,7 @@ function nameCell(names: NameLookup, to: ReferenceTarget, value: unknown): Cell 
 
 export function rowOf(collection: Collection, record: ApiRecord, names: NameLookup): Cell[] {
   const fields = record as FieldValues
-  const columns = new Map(REFERENCES[collection].map((ref) => [ref.column, ref]))
+  const columns = new Map(NAMED_REFERENCES[collection].map((ref) => [ref.column, ref]))
   return headerOf(collection).map((column) => {
     const ref = columns.get(column)
     if (ref) return nameCell(names, ref.to, fields[ref.field])
