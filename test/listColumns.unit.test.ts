@@ -36,6 +36,11 @@ describe('list columns', () => {
     expect(column('total', 'invoices').value(invoice, context)).toBe(50)
     expect(column('number', 'invoices').text(invoice, context)).toBe('Draft')
     expect(column('number', 'invoices').text({ ...invoice, authority: { number: 'INV-7' } }, context)).toBe('INV-7')
+    const taxed = entry('i2', { taxRate: 20 })
+    expect(column('taxRate', 'invoices').value(taxed, context)).toBe(20)
+    expect(column('taxRate', 'invoices').text(taxed, context)).toBe('20 %')
+    expect(column('taxRate', 'invoices').text(invoice, context)).toBe('')
+    expect(column('amount').value(entry('d2', {}), context)).toBeNull()
     expect(deals.map((c) => c.key)).toEqual(['title', 'customerId', 'stage', 'amount', 'closeDate', 'ownerId', 'leadId', 'updatedAt'])
   })
 

@@ -87,14 +87,7 @@ function fieldColumn(collection: Collection, field: string): ListColumn {
       }
     }
     case 'money':
-      return {
-        key: field,
-        label,
-        kind: 'money',
-        value: (e) => (typeof raw(e) === 'number' ? (raw(e) as number) : null),
-        text: (e, c) => (typeof raw(e) === 'number' ? formatMoney(raw(e) as number, currencyOf(e, c)) : ''),
-        filter: 'range',
-      }
+      return numberColumn(field, label, (n, e, c) => formatMoney(n, currencyOf(e, c)))
     case 'date':
       return { key: field, label, kind: 'date', value: (e) => str(raw(e)) || null, text: (e) => formatDate(str(raw(e))), filter: 'dates' }
     case 'instant':
@@ -139,14 +132,7 @@ function fieldColumn(collection: Collection, field: string): ListColumn {
       return { key: field, label, kind: 'ref', value: (e, c) => title(e, c) || null, text: title, filter: null }
     }
     case 'percent':
-      return {
-        key: field,
-        label,
-        kind: 'money',
-        value: (e) => (typeof raw(e) === 'number' ? (raw(e) as number) : null),
-        text: (e) => (typeof raw(e) === 'number' ? `${raw(e)} %` : ''),
-        filter: 'range',
-      }
+      return numberColumn(field, label, (n) => `${n} %`)
     case 'tags':
       return {
         key: field,
@@ -160,6 +146,25 @@ function fieldColumn(collection: Collection, field: string): ListColumn {
     case 'email':
     case 'currency':
       return { key: field, label, kind: 'text', value: (e) => str(raw(e)) || null, text: (e) => str(raw(e)), filter: null }
+  }
+}
+
+/** A number field's column, right-aligned, sorted and filtered by range, shown by `format`. */
+function numberColumn(field: string, label: string, format: (n: number, e: IndexEntry, c: ListContext) => string): ListColumn {
+  const value = (e: IndexEntry) => {
+    const n = e.fields[field]
+    return typeof n === 'number' ? n : null
+  }
+  return {
+    key: field,
+    label,
+    kind: 'money',
+    value,
+    text: (e, c) => {
+      const n = value(e)
+      return n === null ? '' : format(n, e, c)
+    },
+    filter: 'range',
   }
 }
 
