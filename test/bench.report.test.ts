@@ -32,6 +32,23 @@ describe('benchmark goals', () => {
     expect(md).toContain('is 3.00 back-to-back bare commits: the floor of the fan-out p50 goal on this disk')
   })
 
+  it('[BR3] CPU per update is compared at the highest many-rooms rate every server delivered (≥ 99 %)', () => {
+    const step = (updatesPerS: number, delivered: number, cpuPerUpdateMs: number) => ({
+      updatesPerS,
+      delivered,
+      cpuPerUpdateMs,
+      p50: 1,
+      p99: 10,
+    })
+    const run = results(false)
+    run.workloads.rooms = {
+      // Accord fell behind at 4,000/s: it did less work than it was sent, so that step is not compared.
+      accord: [step(1000, 1, 0.5), step(3000, 1, 0.3), step(4000, 0.84, 0.2)],
+      ywebsocket: [step(1000, 1, 0.4), step(3000, 1, 0.2), step(4000, 1, 0.15)],
+    }
+    expect(renderMarkdown(run)).toContain('| CPU per update at the highest rate all delivered: Accord / best peer | 1.50× | ≤ 0.7× | no |')
+  })
+
   it('[BR2] without paced commits there is no floor line and no second table', () => {
     const md = renderMarkdown(results(false))
     expect(md).toContain('| fan-out p50: Accord − best peer, in bare commits | 4.00× | ≤ 1.5× | no |')
